@@ -1,0 +1,78 @@
+"""Settings: one frozen object built from ``SKLOOP_*`` variables, then the spec."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+__all__ = [
+    "DEFAULT_ARTIFACT_DIR",
+    "DEFAULT_HOME",
+    "DEFAULT_HOST",
+    "DEFAULT_PORT",
+    "Settings",
+]
+
+DEFAULT_HOME = ".skloop"
+DEFAULT_ARTIFACT_DIR = "artifacts"
+DEFAULT_DB_NAME = "skloop.db"
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8080
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where skloop keeps its records and how it serves.
+
+    Parameters
+    ----------
+    store_url : str
+        SQLAlchemy URL of the metadata store. Default ``sqlite:///<base>/.skloop/skloop.db``.
+    artifact_root : str
+        fsspec URL or local path of the content-addressed artifact store.
+    host, port : str, int
+        Where ``skloop serve`` listens.
+    token : str or None
+        Bearer token for admin endpoints.
+    base_dir : Path
+        The project directory that relative paths are resolved against.
+    """
+
+    store_url: str
+    artifact_root: str
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    token: str | None = None
+    base_dir: Path = Path(".")
+
+    @classmethod
+    def from_env(
+        cls, base_dir: str | os.PathLike[str] = ".", env: Mapping[str, str] | None = None
+    ) -> Settings:
+        """Build settings from ``SKLOOP_*`` variables, defaulting under ``base_dir``.
+
+        Examples
+        --------
+        >>> s = Settings.from_env("/tmp/proj", env={})
+        >>> s.store_url
+        'sqlite:////tmp/proj/.skloop/skloop.db'
+        >>> Settings.from_env("/tmp/proj", env={"SKLOOP_PORT": "9000"}).port
+        9000
+        """
+        env = os.environ if env is None else env
+        base = Path(base_dir).resolve()
+        home = base / DEFAULT_HOME
+        return cls(
+            store_url=env.get("SKLOOP_STORE_URL") or f"sqlite:///{home / DEFAULT_DB_NAME}",
+            artifact_root=env.get("SKLOOP_ARTIFACT_ROOT") or str(home / DEFAULT_ARTIFACT_DIR),
+            host=env.get("SKLOOP_HOST") or DEFAULT_HOST,
+            port=int(env.get("SKLOOP_PORT") or DEFAULT_PORT),
+            token=env.get("SKLOOP_TOKEN") or None,
+            base_dir=base,
+        )
+
+    def with_overrides(self, **changes: object) -> Settings:
+        """A copy with the given fields replaced (``None`` values are ignored)."""
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})  # type: ignore[arg-type]

@@ -1,0 +1,224 @@
+"""The spec (``skloop.yaml``) as pydantic models.
+
+Unknown keys are errors everywhere, so that a typo never passes silently. Loading and
+error messages with file and line numbers live in :mod:`skloop.core._spec_loader`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+__all__ = [
+    "CVSpec",
+    "DataSpec",
+    "Distribution",
+    "EstimatorSpec",
+    "FeaturesSpec",
+    "PipelineSpec",
+    "SearchSpec",
+    "Spec",
+    "SqlSource",
+]
+
+_DOTTED = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)+$")
+_FACTORY = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*:[A-Za-z_][\w]*$")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+
+FEATURE_KINDS = ("numeric", "categorical", "boolean", "datetime", "text")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class SqlSource(_Model):
+    """Training data read from a database through SQLAlchemy."""
+
+    url: str = Field(description="SQLAlchemy URL, e.g. sqlite:///data.db")
+    query: str = Field(description="SELECT statement returning the training table")
+
+
+class DataSpec(_Model):
+    """Where the training data comes from and how its columns are used."""
+
+    train: str | SqlSource = Field(description="CSV or Parquet path (relative to the spec), or {url, query}")
+    target: str
+    id: str | None = None
+    time: str | None = None
+    snapshot: bool = True
+    holdout: float = Field(0.2, ge=0.0, lt=1.0, description="fraction kept out of the search")
+
+    @field_validator("train")
+    @classmethod
+    def _known_format(cls, v: str | SqlSource) -> str | SqlSource:
+        if isinstance(v, str) and not v.lower().endswith((".csv", ".parquet", ".pq", ".csv.gz")):
+            raise ValueError("must be a .csv, .csv.gz or .parquet path, or {url: ..., query: ...}")
+        return v
+
+
+class FeaturesSpec(_Model):
+    """Columns by kind. Columns not listed are inferred unless ``infer`` is false."""
+
+    numeric: list[str] = Field(default_factory=list)
+    categorical: list[str] = Field(default_factory=list)
+    boolean: list[str] = Field(default_factory=list)
+    datetime: list[str] = Field(default_factory=list)
+    text: list[str] = Field(default_factory=list)
+    drop: list[str] = Field(default_factory=list)
+    infer: bool = True
+
+    @model_validator(mode="after")
+    def _disjoint(self) -> FeaturesSpec:
+        seen: dict[str, str] = {}
+        for kind in (*FEATURE_KINDS, "drop"):
+            for col in getattr(self, kind):
+                if col in seen:
+                    raise ValueError(f"column {col!r} is listed under both {seen[col]!r} and {kind!r}")
+                seen[col] = kind
+        return self
+
+
+class EstimatorSpec(_Model):
+    """An estimator or transformer named by its dotted class path."""
+
+    class_: str = Field(alias="class", description="dotted path, e.g. sklearn.ensemble.RandomForestClassifier")
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("class_")
+    @classmethod
+    def _dotted(cls, v: str) -> str:
+        if not _DOTTED.match(v):
+            raise ValueError("must be a dotted path such as sklearn.ensemble.RandomForestClassifier")
+        return v
+
+
+class PipelineSpec(_Model):
+    """The preprocessing and the model.
+
+    ``preprocessing`` is ``auto`` or, per feature kind, a list of steps (each
+    ``{class, params}``) applied to that kind's columns; kinds left out use the ``auto``
+    steps. Give either ``model`` or ``factory`` (``module:function`` returning an
+    estimator or a whole pipeline).
+    """
+
+    preprocessing: Literal["auto", "none"] | dict[
+        Literal["numeric", "categorical", "boolean", "datetime", "text"], list[EstimatorSpec]
+    ] = "auto"
+    model: EstimatorSpec | None = None
+    factory: str | None = None
+    rare_min_frequency: float = Field(0.01, ge=0.0, lt=1.0)
+
+    @field_validator("factory")
+    @classmethod
+    def _factory(cls, v: str | None) -> str | None:
+        if v is not None and not _FACTORY.match(v):
+            raise ValueError("must be 'module.path:function'")
+        return v
+
+    @model_validator(mode="after")
+    def _one_of(self) -> PipelineSpec:
+        if (self.model is None) == (self.factory is None):
+            raise ValueError("give exactly one of 'model' or 'factory'")
+        return self
+
+
+class Distribution(_Model):
+    """A sampling distribution for random and halving searches."""
+
+    dist: Literal["uniform", "loguniform", "randint"]
+    low: float
+    high: float
+
+    @model_validator(mode="after")
+    def _order(self) -> Distribution:
+        if not self.low < self.high:
+            raise ValueError(f"'low' ({self.low}) must be below 'high' ({self.high})")
+        if self.dist == "loguniform" and self.low <= 0:
+            raise ValueError("'low' must be > 0 for loguniform")
+        return self
+
+
+class CVSpec(_Model):
+    """Cross-validation folds."""
+
+    folds: int = Field(5, ge=2, le=100)
+    stratified: bool | None = Field(None, description="default: true for classification")
+    shuffle: bool = True
+    group: str | None = Field(None, description="column whose values never straddle folds")
+    time_series: bool = False
+
+    @model_validator(mode="after")
+    def _compatible(self) -> CVSpec:
+        if self.time_series and self.group:
+            raise ValueError("'time_series' and 'group' cannot be combined")
+        return self
+
+
+SpaceValue = Annotated[list[Any] | Distribution, Field()]
+
+
+class SearchSpec(_Model):
+    """Hyperparameter search."""
+
+    strategy: Literal["none", "grid", "random", "halving"] = "grid"
+    space: dict[str, SpaceValue] = Field(default_factory=dict)
+    n_iter: int = Field(10, ge=1)
+    cv: CVSpec = Field(default_factory=CVSpec)
+    scoring: str | list[str] | None = None
+    refit: str | None = None
+    n_jobs: int | None = 1
+    factor: int = Field(3, ge=2, description="halving: candidates kept per round = 1/factor")
+
+    @field_validator("space")
+    @classmethod
+    def _keys(cls, v: dict[str, Any]) -> dict[str, Any]:
+        for key, values in v.items():
+            if "__" not in key:
+                raise ValueError(f"key {key!r} must name a step and a parameter, e.g. model__{key}")
+            if isinstance(values, list) and not values:
+                raise ValueError(f"{key!r} has an empty list of values")
+        return v
+
+    @model_validator(mode="after")
+    def _refit(self) -> SearchSpec:
+        scorers = [self.scoring] if isinstance(self.scoring, str) else (self.scoring or [])
+        if self.refit is not None and scorers and self.refit not in scorers:
+            raise ValueError(f"refit {self.refit!r} must be one of scoring {scorers}")
+        if self.strategy == "grid" and any(isinstance(x, Distribution) for x in self.space.values()):
+            raise ValueError("a grid search needs lists of values; use strategy 'random' or 'halving' for distributions")
+        return self
+
+    @property
+    def scorers(self) -> list[str]:
+        """The scoring names as a list (empty: the task's default)."""
+        return [self.scoring] if isinstance(self.scoring, str) else list(self.scoring or [])
+
+
+class Spec(_Model):
+    """A whole ``skloop.yaml``."""
+
+    name: str
+    task: Literal["auto", "classification", "regression"] = "auto"
+    seed: int = 0
+    data: DataSpec
+    features: FeaturesSpec = Field(default_factory=FeaturesSpec)
+    pipeline: PipelineSpec = Field(
+        default_factory=lambda: PipelineSpec(
+            model=EstimatorSpec.model_validate({"class": "sklearn.ensemble.RandomForestClassifier"})
+        )
+    )
+    search: SearchSpec = Field(default_factory=SearchSpec)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not _NAME.match(v):
+            raise ValueError("must be 1-100 letters, digits, '_', '.' or '-', starting with a letter or digit")
+        return v
+
+    def to_dict(self) -> dict[str, Any]:
+        """The spec as plain data (aliases used, defaults included)."""
+        return self.model_dump(mode="json", by_alias=True)
