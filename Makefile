@@ -1,0 +1,30 @@
+# The two commands a newcomer needs:  make demo  and  make test.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+EXTRAS ?= dev,postgres
+
+.PHONY: demo test lint bench clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[$(EXTRAS)]'
+	touch $@
+
+demo: $(BIN)/.installed  ## the whole loop on the bundled example
+	$(BIN)/skloop demo
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/lint-imports
+
+test: lint  ## ruff, layer contracts, then the test suite
+	$(BIN)/python -m pytest -q
+
+bench: $(BIN)/.installed
+	$(BIN)/python -m pip install -q -e '.[bench]'
+	$(BIN)/python benchmarks/bench_tracking.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,5 @@
+"""The ``skloop`` command line (Typer + rich), thin over the Python API."""
+
+from skloop.cli._app import app, main
+
+__all__ = ["app", "main"]

@@ -1,0 +1,270 @@
+"""The ``skloop`` command line: thin over the Python API."""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from skloop.cli._errors import EXIT_FAILURE, handle_errors
+from skloop.cli._progress import RichProgress
+from skloop.cli._render import cv_summary, print_json, run_detail, runs_table
+from skloop.core import SPEC_FILENAME, Settings, UsageError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="skloop",
+    help="skloop runs the whole life of a scikit-learn model: spec, search, tracking, reproduction.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+db_app = typer.Typer(help="Manage the metadata database.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+console = Console(soft_wrap=True)
+
+SpecOpt = Annotated[Path, typer.Option("--spec", "-s", help="The spec file, or a directory holding skloop.yaml.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts instead of tables.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")]
+
+
+def _project(spec: Path):  # type: ignore[no-untyped-def]
+    from skloop.workflows import Project
+
+    return Project.load(spec)
+
+
+def _settings_near(spec: Path) -> Settings:
+    base = spec if spec.is_dir() else spec.resolve().parent
+    return Settings.from_env(base)
+
+
+def _store(spec: Path):  # type: ignore[no-untyped-def]
+    from skloop.store import Store
+
+    return Store.open(_settings_near(spec))
+
+
+@app.callback()
+def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug messages.")] = False) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+
+@app.command()
+@handle_errors
+def init(
+    directory: Annotated[Path | None, typer.Argument(help="Where to write the example (with --example).")] = None,
+    example: Annotated[bool, typer.Option("--example", help="Write the bundled churn example.")] = False,
+    data: Annotated[Path | None, typer.Option("--data", help="Your CSV or Parquet file.")] = None,
+    target: Annotated[str | None, typer.Option("--target", help="The column to predict (with --data).")] = None,
+    out: Annotated[Path, typer.Option("--out", help="Where to write the spec (with --data).")] = Path(SPEC_FILENAME),
+    rows: Annotated[int, typer.Option("--rows", help="Rows of example data.")] = 5000,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing spec.")] = False,
+) -> None:
+    """Write a spec: the bundled example (--example DIR) or one inferred from your data (--data --target)."""
+    from skloop.workflows import init_example, init_from_data
+
+    if example == (data is not None):
+        raise UsageError("use either --example [DIR] or --data FILE --target COLUMN")
+    if example:
+        spec_path = init_example(directory or Path("."), n_rows=rows, force=force)
+        console.print(f"wrote [bold]{spec_path}[/] and {spec_path.parent / 'data' / 'churn.csv'} ({rows} rows)")
+        console.print(f"next: [bold]cd {spec_path.parent} && skloop train[/]")
+        return
+    if target is None:
+        raise UsageError("--data needs --target COLUMN")
+    assert data is not None
+    spec_path = init_from_data(data, target, out=out, force=force)
+    console.print(f"wrote [bold]{spec_path}[/]; check the inferred feature kinds, then run [bold]skloop train[/]")
+
+
+@app.command()
+@handle_errors
+def train(
+    spec: SpecOpt = Path(SPEC_FILENAME),
+    n_jobs: Annotated[int | None, typer.Option("--n-jobs", "-j", help="Parallel fits (overrides search.n_jobs).")] = None,
+    quiet: QuietOpt = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Cross-validated hyperparameter search on the spec's data, tracked as a run."""
+    with _project(spec) as project:
+        result = project.train(progress=RichProgress(console, quiet=quiet or json_out), n_jobs=n_jobs)
+        if json_out:
+            print_json(console, {k: v for k, v in vars(result).items() if k != "model"})
+            return
+        table = Table(title=f"run {result.run_id[:8]} of {project.spec.name}: {result.n_candidates} candidates in {result.duration_s:.1f}s", title_justify="left")
+        for col in ("metric", "CV mean ± std", "folds", "holdout"):
+            table.add_column(col)
+        for name, summary in result.cv.items():
+            mark = " (refit)" if name == result.refit_metric else ""
+            folds = " ".join(f"{s:.3f}" for s in summary["folds"])
+            hold = result.holdout.get(name)
+            table.add_row(name + mark, f"{summary['mean']:.4f} ± {summary['std']:.4f}", folds, "-" if hold is None else f"{hold:.4f}")
+        console.print(table)
+        console.print("best params: " + (", ".join(f"{k}={v}" for k, v in result.best_params.items()) or "(defaults)"))
+        console.print(f"dataset {result.dataset_fingerprint[:16]}; run id [bold]{result.run_id}[/]")
+
+
+@app.command()
+@handle_errors
+def runs(
+    spec: SpecOpt = Path(SPEC_FILENAME),
+    limit: Annotated[int, typer.Option("--limit", "-n", help="How many runs.")] = 20,
+    filter_: Annotated[str | None, typer.Option("--filter", help="e.g. \"metrics.cv_roc_auc_mean > 0.8\"")] = None,
+    order_by: Annotated[list[str] | None, typer.Option("--order-by", help="e.g. \"metrics.cv_roc_auc_mean DESC\"")] = None,
+    all_projects: Annotated[bool, typer.Option("--all", help="Runs of every project in the store.")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """List runs: id, time, status, best params, CV scores (mean ± std)."""
+    store = _store(spec)
+    try:
+        store.reap_stale_runs()
+        project = None
+        if not all_projects:
+            from skloop.core import load_spec
+
+            project = load_spec(spec).name
+        found = store.search_runs(project, filter=filter_, order_by=order_by or ["start_time DESC"], limit=limit)
+        if json_out:
+            print_json(console, found)
+        else:
+            console.print(runs_table(found, title=f"runs of {project or 'all projects'} ({len(found)})"))
+    finally:
+        store.close()
+
+
+@app.command()
+@handle_errors
+def show(
+    run_id: Annotated[str, typer.Argument(help="Run id or a unique prefix of it.")],
+    spec: SpecOpt = Path(SPEC_FILENAME),
+    json_out: JsonOpt = False,
+) -> None:
+    """Everything recorded for one run."""
+    store = _store(spec)
+    try:
+        run = store.get_run(run_id)
+        if json_out:
+            data = {"run": run, "metric_history": {k: store.get_metric_history(run.id, k) for k in sorted(run.metrics) if k.endswith("_fold")}}
+            print_json(console, data)
+        else:
+            console.print(run_detail(run))
+    finally:
+        store.close()
+
+
+@app.command()
+@handle_errors
+def datasets(spec: SpecOpt = Path(SPEC_FILENAME), json_out: JsonOpt = False) -> None:
+    """Datasets used by runs: fingerprint, source, rows, columns, first and last use."""
+    store = _store(spec)
+    try:
+        found = store.list_datasets()
+        if json_out:
+            print_json(console, found)
+            return
+        table = Table(title=f"datasets ({len(found)})", title_justify="left")
+        for col in ("fingerprint", "source", "rows", "cols", "runs", "first use", "last use", "snapshot"):
+            table.add_column(col, overflow="fold")
+        for d in found:
+            table.add_row(
+                d.fingerprint[:16], d.source, f"{d.n_rows:,}", str(d.n_columns), str(d.n_runs),
+                d.first_used.astimezone().strftime("%Y-%m-%d %H:%M") if d.first_used else "-",
+                d.last_used.astimezone().strftime("%Y-%m-%d %H:%M") if d.last_used else "-",
+                "yes" if d.snapshot_sha256 else "no",
+            )
+        console.print(table)
+    finally:
+        store.close()
+
+
+@app.command()
+@handle_errors
+def reproduce(
+    run_id: Annotated[str, typer.Argument(help="Run id or a unique prefix of it.")],
+    spec: SpecOpt = Path(SPEC_FILENAME),
+    quiet: QuietOpt = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Rerun a run from its data snapshot, spec snapshot and seed; exit 1 unless every CV score matches."""
+    from skloop.workflows import reproduce as do_reproduce
+
+    settings = _settings_near(spec)
+    store = _store(spec)
+    try:
+        result = do_reproduce(run_id, settings, store=store, progress=RichProgress(console, quiet=quiet or json_out))
+    finally:
+        store.close()
+    if json_out:
+        print_json(console, result)
+    elif result.identical:
+        console.print(f"[green]reproduced[/]: all {result.compared} CV fold scores of run {result.original_run_id[:8]} match exactly (new run {result.new_run_id[:8]})")
+    else:
+        console.print(f"[red]not reproduced[/]: {len(result.mismatches)} of {result.compared} CV fold scores differ")
+        for m in result.mismatches[:20]:
+            console.print(f"  {m['metric']} fold {m['fold']}: {m['original']!r} -> {m['reproduced']!r}")
+    for what, diff in result.differences.items():
+        if not json_out:
+            console.print(f"  [yellow]{what} differs[/]: {diff}")
+    if not result.identical:
+        raise typer.Exit(EXIT_FAILURE)
+
+
+@db_app.command("upgrade")
+@handle_errors
+def db_upgrade(spec: SpecOpt = Path(SPEC_FILENAME)) -> None:
+    """Bring the metadata database's schema up to date (Alembic migrations)."""
+    from skloop.store import current_revision, upgrade_database
+
+    settings = _settings_near(spec)
+    before = current_revision(settings.store_url)
+    upgrade_database(settings.store_url)
+    console.print(f"database {settings.store_url}: {before or 'empty'} -> {current_revision(settings.store_url)}")
+
+
+@app.command()
+@handle_errors
+def demo(
+    keep: Annotated[Path | None, typer.Option("--dir", help="Run in this directory instead of a temporary one.")] = None,
+    rows: Annotated[int, typer.Option("--rows", help="Rows of example data.")] = 5000,
+) -> None:
+    """The whole bundled example: init, train, list runs, reproduce."""
+    from skloop.workflows import Project, init_example
+    from skloop.workflows import reproduce as do_reproduce
+
+    workdir = keep or Path(tempfile.mkdtemp(prefix="skloop-demo-"))
+    console.rule("[bold]skloop demo")
+    spec_path = init_example(workdir, n_rows=rows, force=True)
+    console.print(f"example project in [bold]{workdir}[/]")
+    old_env = {k: os.environ.pop(k) for k in ("SKLOOP_STORE_URL", "SKLOOP_ARTIFACT_ROOT") if k in os.environ}
+    try:
+        with Project.load(spec_path) as project:
+            console.rule("train")
+            result = project.train(progress=RichProgress(console))
+            for name, mean, std in cv_summary(project.run(result.run_id).metrics):
+                console.print(f"  cv {name}: {mean:.4f} ± {std:.4f}   holdout {result.holdout.get(name, float('nan')):.4f}")
+            console.rule("runs")
+            console.print(runs_table(project.runs(limit=10)))
+            console.rule("reproduce")
+            rep = do_reproduce(result.run_id, project.settings, store=project.store, progress=RichProgress(console))
+            verdict = "[green]identical[/]" if rep.identical else "[red]different[/]"
+            console.print(f"  reproduced run {rep.original_run_id[:8]}: {rep.compared} fold scores {verdict}")
+    finally:
+        os.environ.update(old_env)
+    console.rule("[bold]done")
+    console.print(f"the project is in {workdir}; try: cd {workdir} && skloop runs && skloop show {result.run_id[:8]}")
+    if not rep.identical:
+        raise typer.Exit(EXIT_FAILURE)
+
+
+def main() -> None:
+    """Entry point of the ``skloop`` command."""
+    app()

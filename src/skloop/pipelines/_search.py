@@ -1,0 +1,214 @@
+"""Cross-validation, scoring and hyperparameter search from a :class:`SearchSpec`.
+
+Everything here is plain scikit-learn: the search objects are ``GridSearchCV``,
+``RandomizedSearchCV`` and the successive-halving searches, so a result can always be
+reproduced by hand with the same pipeline, grid, folds and seed.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from scipy import stats
+from sklearn.experimental import enable_halving_search_cv  # noqa: F401
+from sklearn.metrics import get_scorer_names
+from sklearn.model_selection import (
+    GridSearchCV,
+    GroupKFold,
+    HalvingGridSearchCV,
+    HalvingRandomSearchCV,
+    KFold,
+    ParameterGrid,
+    RandomizedSearchCV,
+    StratifiedGroupKFold,
+    StratifiedKFold,
+    TimeSeriesSplit,
+)
+from sklearn.model_selection._search import BaseSearchCV
+
+from skloop.core import CVSpec, Distribution, PipelineError, SearchSpec
+
+__all__ = [
+    "SearchPlan",
+    "build_cv",
+    "build_search",
+    "default_scoring",
+    "resolve_scoring",
+    "summarize_cv",
+    "to_search_space",
+]
+
+
+@dataclass(frozen=True)
+class SearchPlan:
+    """A search ready to fit, and what it will do.
+
+    Attributes
+    ----------
+    search : BaseSearchCV
+        The scikit-learn search object (unfitted).
+    scoring : list of str
+        The metrics computed per fold.
+    refit : str
+        The metric that picks the best candidate.
+    n_candidates : int or None
+        Candidates to evaluate (None when a halving search decides as it goes).
+    n_folds : int
+        Folds per candidate.
+    """
+
+    search: BaseSearchCV
+    scoring: list[str]
+    refit: str
+    n_candidates: int | None
+    n_folds: int
+
+    @property
+    def n_fits(self) -> int | None:
+        """Fits in the search (candidates x folds), before the final refit."""
+        return None if self.n_candidates is None else self.n_candidates * self.n_folds
+
+
+def default_scoring(task: str, n_classes: int = 2) -> list[str]:
+    """The metrics computed when the spec names none; the first picks the best candidate.
+
+    Examples
+    --------
+    >>> default_scoring("classification")
+    ['roc_auc', 'accuracy', 'f1']
+    >>> default_scoring("regression")[0]
+    'neg_root_mean_squared_error'
+    """
+    if task == "regression":
+        return ["neg_root_mean_squared_error", "r2", "neg_mean_absolute_error"]
+    if n_classes > 2:
+        return ["accuracy", "f1_macro", "roc_auc_ovr"]
+    return ["roc_auc", "accuracy", "f1"]
+
+
+def resolve_scoring(spec: SearchSpec, task: str, n_classes: int = 2) -> tuple[list[str], str]:
+    """The metric names and the refit metric, checked against scikit-learn's scorers."""
+    names = spec.scorers or default_scoring(task, n_classes)
+    known = set(get_scorer_names())
+    for name in names:
+        if name not in known:
+            close = difflib.get_close_matches(name, sorted(known), n=3)
+            hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
+            raise PipelineError(
+                f"search.scoring: {name!r} is not a scikit-learn scorer{hint} "
+                "(see sklearn.metrics.get_scorer_names())"
+            )
+    return list(names), spec.refit or names[0]
+
+
+def build_cv(spec: CVSpec, *, task: str, seed: int) -> Any:
+    """The cross-validation splitter for the spec.
+
+    Classification folds are stratified unless ``stratified: false``; ``group`` keeps
+    each group in one fold; ``time_series`` trains on the past and tests on the future.
+    """
+    stratified = task == "classification" if spec.stratified is None else spec.stratified
+    if stratified and task != "classification":
+        raise PipelineError("search.cv.stratified: stratified folds need a classification target")
+    random_state = seed if spec.shuffle else None
+    if spec.time_series:
+        return TimeSeriesSplit(n_splits=spec.folds)
+    if spec.group:
+        if stratified:
+            return StratifiedGroupKFold(n_splits=spec.folds, shuffle=spec.shuffle, random_state=random_state)
+        return GroupKFold(n_splits=spec.folds, shuffle=spec.shuffle, random_state=random_state)
+    if stratified:
+        return StratifiedKFold(n_splits=spec.folds, shuffle=spec.shuffle, random_state=random_state)
+    return KFold(n_splits=spec.folds, shuffle=spec.shuffle, random_state=random_state)
+
+
+def _distribution(d: Distribution) -> Any:
+    if d.dist == "uniform":
+        return stats.uniform(d.low, d.high - d.low)
+    if d.dist == "loguniform":
+        return stats.loguniform(d.low, d.high)
+    return stats.randint(int(d.low), int(d.high))
+
+
+def to_search_space(space: dict[str, Any], estimator: Any) -> dict[str, Any]:
+    """Turn spec values into scikit-learn's, checking every key against ``estimator``."""
+    valid = set(estimator.get_params(deep=True))
+    out: dict[str, Any] = {}
+    for key, values in space.items():
+        if key not in valid:
+            close = difflib.get_close_matches(key, sorted(valid), n=3)
+            hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
+            raise PipelineError(f"search.space.{key}: the pipeline has no parameter {key!r}{hint}")
+        out[key] = _distribution(values) if isinstance(values, Distribution) else list(values)
+    return out
+
+
+def build_search(
+    pipeline: Any,
+    spec: SearchSpec,
+    *,
+    task: str,
+    seed: int,
+    n_classes: int = 2,
+    n_jobs: int | None = None,
+) -> SearchPlan:
+    """Build the search the spec asks for.
+
+    ``strategy: none`` is a grid of one candidate, so CV scores are still measured.
+    Halving searches accept one metric only: the refit metric.
+    """
+    scoring, refit = resolve_scoring(spec, task, n_classes)
+    cv = build_cv(spec.cv, task=task, seed=seed)
+    space = to_search_space(spec.space, pipeline) if spec.strategy != "none" else {}
+    all_lists = all(isinstance(v, list) for v in space.values())
+    jobs = spec.n_jobs if n_jobs is None else n_jobs
+    common: dict[str, Any] = {"cv": cv, "n_jobs": jobs, "error_score": "raise"}
+    n_candidates: int | None
+    search: BaseSearchCV
+    if spec.strategy in ("none", "grid"):
+        grid = space or {}
+        n_candidates = len(ParameterGrid(grid))
+        search = GridSearchCV(pipeline, grid, scoring=scoring, refit=refit, **common)
+    elif spec.strategy == "random":
+        n_candidates = spec.n_iter
+        if all_lists:
+            n_candidates = min(spec.n_iter, len(ParameterGrid(space)))
+        search = RandomizedSearchCV(
+            pipeline, space, n_iter=spec.n_iter, scoring=scoring, refit=refit, random_state=seed, **common
+        )
+    else:
+        n_candidates = None
+        if all_lists:
+            search = HalvingGridSearchCV(
+                pipeline, space, factor=spec.factor, scoring=refit, random_state=seed, **common
+            )
+        else:
+            search = HalvingRandomSearchCV(
+                pipeline, space, factor=spec.factor, scoring=refit, random_state=seed, **common
+            )
+        scoring = [refit]
+    return SearchPlan(search=search, scoring=scoring, refit=refit, n_candidates=n_candidates, n_folds=spec.cv.folds)
+
+
+def summarize_cv(cv_results: dict[str, Any], scoring: list[str], index: int) -> dict[str, dict[str, Any]]:
+    """Per-metric fold scores, mean and std for candidate ``index`` of ``cv_results_``."""
+    out: dict[str, dict[str, Any]] = {}
+    for name in scoring:
+        key = f"split{{}}_test_{name}" if f"mean_test_{name}" in cv_results else "split{}_test_score"
+        mean_key = f"mean_test_{name}" if f"mean_test_{name}" in cv_results else "mean_test_score"
+        std_key = mean_key.replace("mean_", "std_")
+        folds = []
+        i = 0
+        while key.format(i) in cv_results:
+            folds.append(float(cv_results[key.format(i)][index]))
+            i += 1
+        mean = float(cv_results[mean_key][index])
+        out[name] = {
+            "folds": folds,
+            "mean": mean if not math.isnan(mean) else None,
+            "std": float(cv_results[std_key][index]),
+        }
+    return out

@@ -1,0 +1,21 @@
+"""Workflows: train, reproduce, init — compositions of the layers below."""
+
+from skloop.workflows._init import EXAMPLE_SPEC, init_example, init_from_data
+from skloop.workflows._progress import NullProgress, Progress
+from skloop.workflows._project import Project
+from skloop.workflows._reproduce import ReproduceResult, reproduce
+from skloop.workflows._train import TrainResult, prepare_data, train
+
+__all__ = [
+    "EXAMPLE_SPEC",
+    "NullProgress",
+    "Progress",
+    "Project",
+    "ReproduceResult",
+    "TrainResult",
+    "init_example",
+    "init_from_data",
+    "prepare_data",
+    "reproduce",
+    "train",
+]

@@ -1,0 +1,291 @@
+"""The training workflow: data → checks → pipeline → cross-validated search → holdout.
+
+Each call is one tracked run: the spec snapshot, the input dataset (fingerprint,
+schema, profile and, unless disabled, a Parquet snapshot), code version, environment,
+parameters, per-fold and summary metrics and the fitted pipeline are all recorded, and
+the run ends ``finished``, ``failed`` or ``killed``, never ``running``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import train_test_split
+
+from skloop.core import DataError, Settings, Spec
+from skloop.core._provenance import code_version, environment
+from skloop.data import check_training_frame, fingerprint, infer_schema, profile, read_table
+from skloop.pipelines import build_pipeline, build_search, resolve_features
+from skloop.pipelines._progress import attach_progress
+from skloop.pipelines._search import summarize_cv
+from skloop.store import DatasetRecord, Store
+from skloop.workflows._progress import NullProgress, Progress
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["TrainResult", "prepare_data", "train"]
+
+MODEL_ARTIFACT = "model.skops"
+
+
+@dataclass(frozen=True)
+class PreparedData:
+    """The training table split for search and holdout, with what was learnt about it."""
+
+    frame: pd.DataFrame
+    task: str
+    schema: Any
+    features: Any
+    X_train: pd.DataFrame
+    y_train: pd.Series
+    X_holdout: pd.DataFrame | None
+    y_holdout: pd.Series | None
+    groups: pd.Series | None
+    fingerprint: str
+    source: str
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What a training run produced.
+
+    Attributes
+    ----------
+    run_id : str
+        The tracked run.
+    task : str
+        ``classification`` or ``regression``.
+    best_params : dict
+        The winning candidate's parameters.
+    cv : dict
+        Per metric: ``folds`` (list), ``mean``, ``std`` for the best candidate.
+    holdout : dict
+        Per metric: the best pipeline's score on the holdout (empty without holdout).
+    refit_metric : str
+        The metric that chose the best candidate.
+    n_candidates : int
+        Candidates evaluated.
+    dataset_fingerprint : str
+        SHA-256 of the training table.
+    duration_s : float
+        Wall time of the search.
+    model : Any
+        The fitted best pipeline.
+    """
+
+    run_id: str
+    task: str
+    best_params: dict[str, Any]
+    cv: dict[str, dict[str, Any]]
+    holdout: dict[str, float]
+    refit_metric: str
+    n_candidates: int
+    dataset_fingerprint: str
+    duration_s: float
+    model: Any = field(repr=False)
+
+
+def _source_text(spec: Spec) -> str:
+    train = spec.data.train
+    return train if isinstance(train, str) else f"{train.url} :: {train.query}"
+
+
+def prepare_data(spec: Spec, base_dir: Path, frame: pd.DataFrame | None = None) -> PreparedData:
+    """Read (unless ``frame`` is given), check and split the training data."""
+    df = read_table(spec.data.train, base_dir) if frame is None else frame
+    task = check_training_frame(df, spec.data.target, None if spec.task == "auto" else spec.task)
+    for key, col in (("data.id", spec.data.id), ("data.time", spec.data.time), ("search.cv.group", spec.search.cv.group)):
+        if col is not None and col not in df.columns:
+            raise DataError(f"{key}: column {col!r} is not in the data; columns are {list(df.columns)}")
+    schema = infer_schema(df, target=spec.data.target, id_column=spec.data.id, time_column=spec.data.time)
+    exclude = {c for c in (spec.data.target, spec.data.id, spec.data.time, spec.search.cv.group) if c}
+    inferred = {kind: schema.by_kind(kind) for kind in ("numeric", "categorical", "boolean", "datetime", "text")}
+    features = resolve_features(spec.features, inferred, exclude)
+    if not features.all_columns:
+        raise DataError("no feature columns are left to train on; list some under 'features'")
+    X = df[list(features.all_columns)]
+    y = df[spec.data.target]
+    groups = df[spec.search.cv.group] if spec.search.cv.group else None
+    X_hold = y_hold = None
+    if spec.data.holdout > 0:
+        if spec.data.time or spec.search.cv.time_series:
+            order = np.argsort(df[spec.data.time].to_numpy(), kind="stable") if spec.data.time else np.arange(len(df))
+            cut = int(round(len(df) * (1 - spec.data.holdout)))
+            train_idx, hold_idx = order[:cut], order[cut:]
+        else:
+            stratify = y if task == "classification" else None
+            train_idx, hold_idx = train_test_split(
+                np.arange(len(df)), test_size=spec.data.holdout, random_state=spec.seed, stratify=stratify
+            )
+            train_idx, hold_idx = np.sort(train_idx), np.sort(hold_idx)
+        X_train, y_train = X.iloc[train_idx], y.iloc[train_idx]
+        X_hold, y_hold = X.iloc[hold_idx], y.iloc[hold_idx]
+        if groups is not None:
+            groups = groups.iloc[train_idx]
+    else:
+        X_train, y_train = X, y
+    return PreparedData(
+        frame=df, task=task, schema=schema, features=features, X_train=X_train, y_train=y_train,
+        X_holdout=X_hold, y_holdout=y_hold, groups=groups, fingerprint=fingerprint(df),
+        source=_source_text(spec),
+    )
+
+
+def _log_dataset(store: Store, run_id: str, spec: Spec, data: PreparedData) -> None:
+    snapshot = None
+    if spec.data.snapshot:
+        buf = io.BytesIO()
+        data.frame.to_parquet(buf, index=False)
+        snapshot = store.artifacts.put_bytes(buf.getvalue()).sha256
+    record = DatasetRecord(
+        fingerprint=data.fingerprint,
+        source=data.source,
+        n_rows=len(data.frame),
+        n_columns=data.frame.shape[1],
+        schema=data.schema.to_dict(),
+        profile=profile(data.frame, data.schema).to_dict(),
+        snapshot_sha256=snapshot,
+    )
+    store.log_dataset(run_id, record, role="train")
+
+
+def _holdout_scores(model: Any, data: PreparedData, scoring: list[str]) -> dict[str, float]:
+    if data.X_holdout is None or data.y_holdout is None or len(data.X_holdout) == 0:
+        return {}
+    from sklearn.metrics import get_scorer
+
+    return {name: float(get_scorer(name)(model, data.X_holdout, data.y_holdout)) for name in scoring}
+
+
+def _candidates_table(cv_results: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = []
+    for i, params in enumerate(cv_results["params"]):
+        row: dict[str, Any] = {"params": {k: (v if isinstance(v, (int, float, str, bool, type(None))) else repr(v)) for k, v in params.items()}}
+        for key, values in cv_results.items():
+            if key.startswith(("mean_test", "std_test", "rank_test", "mean_fit_time")):
+                row[key] = float(values[i])
+        rows.append(row)
+    return rows
+
+
+def train(
+    spec: Spec,
+    settings: Settings,
+    *,
+    store: Store,
+    progress: Progress | None = None,
+    n_jobs: int | None = None,
+    frame: pd.DataFrame | None = None,
+    kind: str = "train",
+    parent_run_id: str | None = None,
+) -> TrainResult:
+    """Train the spec's pipeline with cross-validated search, tracked as one run.
+
+    Parameters
+    ----------
+    spec : Spec
+        The validated spec.
+    settings : Settings
+        Where the project lives (relative data paths resolve against ``base_dir``).
+    store : Store
+        The tracking store.
+    progress : Progress, optional
+        Receives the steps and a tick per (candidate, fold) fit.
+    n_jobs : int, optional
+        Overrides ``search.n_jobs``.
+    frame : DataFrame, optional
+        Train on this table instead of reading ``data.train`` (used by reproduce).
+    kind, parent_run_id : str
+        How the run is recorded.
+
+    Returns
+    -------
+    TrainResult
+    """
+    progress = progress or NullProgress()
+    progress.step("reading and checking the data")
+    data = prepare_data(spec, settings.base_dir, frame)
+    n_classes = int(data.y_train.nunique()) if data.task == "classification" else 0
+    pipeline = build_pipeline(spec, data.features)
+    plan = build_search(pipeline, spec.search, task=data.task, seed=spec.seed, n_classes=n_classes, n_jobs=n_jobs)
+    code = code_version(settings.base_dir)
+    with store.start_run(
+        spec.name,
+        kind=kind,
+        spec=spec.to_dict(),
+        code_commit=code.commit,
+        code_dirty=code.dirty,
+        environment=environment(),
+        seed=spec.seed,
+        parent_run_id=parent_run_id,
+    ) as run:
+        progress.step("recording the dataset")
+        _log_dataset(store, run.id, spec, data)
+        store.log_params(
+            run.id,
+            {
+                "task": data.task,
+                "model": spec.pipeline.model.class_ if spec.pipeline.model else f"factory:{spec.pipeline.factory}",
+                "search.strategy": spec.search.strategy,
+                "search.cv.folds": spec.search.cv.folds,
+                "search.refit": plan.refit,
+                "n_features": len(data.features.all_columns),
+                "n_train_rows": len(data.X_train),
+                "n_holdout_rows": 0 if data.X_holdout is None else len(data.X_holdout),
+            },
+        )
+        started = time.perf_counter()
+        total = plan.n_fits
+        with progress.task(f"searching {plan.n_candidates or '?'} candidates x {plan.n_folds} folds", total) as advance:
+            attach_progress(plan.search, advance)
+            fit_params = {"groups": data.groups} if data.groups is not None else {}
+            plan.search.fit(data.X_train, data.y_train, **fit_params)
+        duration = time.perf_counter() - started
+        search = plan.search
+        best = int(search.best_index_)
+        cv = summarize_cv(search.cv_results_, plan.scoring, best)
+        best_params = {k: (v if isinstance(v, (int, float, str, bool, type(None))) else repr(v)) for k, v in search.best_params_.items()}
+        store.log_params(run.id, {f"best.{k}": v for k, v in best_params.items()})
+        metrics: list[tuple[str, float, int]] = []
+        for name, summary in cv.items():
+            metrics += [(f"cv_{name}_fold", score, i) for i, score in enumerate(summary["folds"])]
+            if summary["mean"] is not None:
+                metrics.append((f"cv_{name}_mean", summary["mean"], 0))
+            metrics.append((f"cv_{name}_std", summary["std"], 0))
+        progress.step("scoring the holdout")
+        holdout = _holdout_scores(search.best_estimator_, data, plan.scoring)
+        metrics += [(f"holdout_{name}", value, 0) for name, value in holdout.items()]
+        metrics.append(("search_seconds", duration, 0))
+        store.log_batch(run.id, metrics=metrics)
+        progress.step("saving the pipeline")
+        import skops.io as sio
+
+        store.log_artifact(run.id, MODEL_ARTIFACT, sio.dumps(search.best_estimator_), media_type="application/x-skops")
+        store.log_artifact(
+            run.id,
+            "cv_results.json",
+            json.dumps({"refit": plan.refit, "scoring": plan.scoring, "best_index": best, "candidates": _candidates_table(search.cv_results_)}, indent=1).encode(),
+            media_type="application/json",
+        )
+        store.log_artifact(run.id, "features.json", json.dumps(data.features.to_dict() if hasattr(data.features, "to_dict") else {k: list(v) for k, v in vars(data.features).items()}, indent=1).encode(), media_type="application/json")
+        n_candidates = len(search.cv_results_["params"])
+        return TrainResult(
+            run_id=run.id,
+            task=data.task,
+            best_params=best_params,
+            cv=cv,
+            holdout=holdout,
+            refit_metric=plan.refit,
+            n_candidates=n_candidates,
+            dataset_fingerprint=data.fingerprint,
+            duration_s=duration,
+            model=search.best_estimator_,
+        )
