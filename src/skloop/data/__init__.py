@@ -1,0 +1,40 @@
+"""Data: readers, schema inference, fingerprints, profiles, checks and the example table.
+
+Imports nothing from skloop but :mod:`skloop.core`.
+"""
+
+from __future__ import annotations
+
+from skloop.data._checks import TASKS, check_training_frame, infer_task
+from skloop.data._example import make_churn, write_example
+from skloop.data._fingerprint import fingerprint
+from skloop.data._profile import (
+    OTHER,
+    QUANTILE_LEVELS,
+    ColumnProfile,
+    DatasetProfile,
+    profile,
+)
+from skloop.data._readers import DEFAULT_BATCH_ROWS, iter_batches, read_table
+from skloop.data._schema import KINDS, ColumnSchema, Schema, infer_schema
+
+__all__ = [
+    "DEFAULT_BATCH_ROWS",
+    "KINDS",
+    "OTHER",
+    "QUANTILE_LEVELS",
+    "TASKS",
+    "ColumnProfile",
+    "ColumnSchema",
+    "DatasetProfile",
+    "Schema",
+    "check_training_frame",
+    "fingerprint",
+    "infer_schema",
+    "infer_task",
+    "iter_batches",
+    "make_churn",
+    "profile",
+    "read_table",
+    "write_example",
+]

@@ -1,0 +1,284 @@
+"""Reading tables: CSV, gzipped CSV, Parquet and SQL sources.
+
+Every reader returns the same DataFrame for the same table: ISO-8601 date and datetime
+strings in a CSV become ``datetime64[us]`` columns, and datetime columns read from
+Parquet are brought to microseconds when that loses nothing, so that a CSV and the
+Parquet file of the same table compare equal.
+
+SQL sources are read with :func:`pandas.read_sql` given the SQLAlchemy URL as a string;
+pandas builds (and disposes of) the engine, so this layer never imports SQLAlchemy
+itself (the import-linter contract keeps SQLAlchemy in the store).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+
+from skloop.core import DataError, SqlSource
+
+__all__ = ["DEFAULT_BATCH_ROWS", "iter_batches", "read_table"]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_BATCH_ROWS = 65_536
+_CSV_SUFFIXES = (".csv", ".csv.gz")
+_PARQUET_SUFFIXES = (".parquet", ".pq")
+_ISO_DATETIME = re.compile(
+    r"^\d{4}-\d{2}-\d{2}"
+    r"(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?P<tz>Z|[+-]\d{2}:?\d{2})?)?$"
+)
+
+Source = str | os.PathLike[str] | SqlSource
+
+
+def _resolve(source: str | os.PathLike[str], base_dir: str | os.PathLike[str] | None) -> Path:
+    path = Path(source).expanduser()
+    if not path.is_absolute() and base_dir is not None:
+        path = Path(base_dir) / path
+    if not path.exists():
+        hint = f" (resolved against {base_dir})" if base_dir is not None else ""
+        raise DataError(
+            f"data file {path} does not exist{hint}; check the path in data.train "
+            "or create the file"
+        )
+    if path.is_dir():
+        raise DataError(
+            f"data path {path} is a directory; expected a .csv, .csv.gz or .parquet file"
+        )
+    return path
+
+
+def _format(path: Path) -> str:
+    name = path.name.lower()
+    if name.endswith(_CSV_SUFFIXES):
+        return "csv"
+    if name.endswith(_PARQUET_SUFFIXES):
+        return "parquet"
+    raise DataError(
+        f"data file {path} has an unknown format; expected a name ending in "
+        ".csv, .csv.gz, .parquet or .pq"
+    )
+
+
+def _iso_columns(df: pd.DataFrame) -> dict[str, bool]:
+    """Names of string columns whose every value is an ISO-8601 date/datetime.
+
+    Returns a mapping from the column name to whether any value carries a UTC offset.
+    """
+    found: dict[str, bool] = {}
+    for name in df.columns:
+        col = df[name]
+        if not (pd.api.types.is_string_dtype(col.dtype) or col.dtype == object):
+            continue
+        values = col.dropna()
+        if values.empty or not all(isinstance(v, str) for v in values.iloc[:100]):
+            continue
+        matched = values.astype(str).str.match(_ISO_DATETIME.pattern)
+        if not bool(matched.all()):
+            continue
+        found[str(name)] = bool(values.astype(str).str.contains(r"(?:Z|[+-]\d{2}:?\d{2})$").any())
+    return found
+
+
+def _parse_datetimes(df: pd.DataFrame, columns: dict[str, bool], where: str) -> pd.DataFrame:
+    for name, has_tz in columns.items():
+        if name not in df.columns:
+            continue
+        try:
+            parsed = pd.to_datetime(df[name], format="ISO8601", utc=has_tz)
+        except (ValueError, TypeError) as exc:
+            raise DataError(
+                f"column {name!r} in {where} looks like ISO-8601 dates but a value does not "
+                f"parse: {exc}; fix the value or quote the column as text"
+            ) from exc
+        df[name] = _to_us(parsed)
+    return df
+
+
+def _to_us(col: pd.Series) -> pd.Series:
+    """Cast a datetime64 column to microseconds unless that would drop precision."""
+    unit = col.dt.unit
+    if unit == "us":
+        return col
+    if unit == "ns" and (col.dropna().array.asi8 % 1000).any():
+        return col
+    return col.dt.as_unit("us")
+
+
+def _is_datetime64(dtype: object) -> bool:
+    return isinstance(dtype, pd.DatetimeTZDtype) or (
+        isinstance(dtype, np.dtype) and dtype.kind == "M"
+    )
+
+
+def _normalise_datetimes(df: pd.DataFrame) -> pd.DataFrame:
+    for name in df.columns:
+        if _is_datetime64(df[name].dtype):
+            df[name] = _to_us(df[name])
+    return df
+
+
+def _read_csv(path: Path, **kwargs: object) -> pd.DataFrame:
+    try:
+        return pd.read_csv(path, **kwargs)  # type: ignore[call-overload, no-any-return]
+    except pd.errors.EmptyDataError as exc:
+        raise DataError(
+            f"CSV file {path} is empty (no header row); write a header and rows"
+        ) from exc
+    except (pd.errors.ParserError, UnicodeDecodeError, OSError, EOFError, ValueError) as exc:
+        raise DataError(
+            f"cannot read CSV file {path}: {exc}; check that it is a valid UTF-8 CSV "
+            "(the gzip stream intact for .csv.gz)"
+        ) from exc
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    try:
+        return pd.read_parquet(path)
+    except Exception as exc:  # pyarrow raises ArrowInvalid, OSError and others
+        raise DataError(
+            f"cannot read Parquet file {path}: {exc}; check that it is a complete Parquet file"
+        ) from exc
+
+
+def _read_sql(
+    source: SqlSource, chunksize: int | None = None
+) -> pd.DataFrame | Iterator[pd.DataFrame]:
+    try:
+        return pd.read_sql(source.query, source.url, chunksize=chunksize)
+    except Exception as exc:  # SQLAlchemy and DB-API errors have no common base we may import
+        raise DataError(
+            f"cannot read SQL source {_safe_url(source.url)} with query {source.query!r}: "
+            f"{exc}; check the URL, the driver and the query"
+        ) from exc
+
+
+def _safe_url(url: str) -> str:
+    """The URL with any password masked, for messages."""
+    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
+
+
+def read_table(source: Source, base_dir: str | os.PathLike[str] | None = None) -> pd.DataFrame:
+    """Read a table from a CSV, gzipped CSV, Parquet file or SQL source.
+
+    Parameters
+    ----------
+    source : str, os.PathLike or SqlSource
+        A path ending in ``.csv``, ``.csv.gz``, ``.parquet`` or ``.pq``, or a
+        :class:`~skloop.core.SqlSource` (SQLAlchemy URL and query).
+    base_dir : str or os.PathLike, optional
+        Directory that relative paths are resolved against (the spec's folder).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The table with a fresh ``RangeIndex``. String columns whose values are all
+        ISO-8601 dates or datetimes are parsed to ``datetime64[us]`` (UTC when any value
+        has an offset); datetime columns are in microseconds when lossless.
+
+    Raises
+    ------
+    DataError
+        If the file does not exist, has an unknown suffix or cannot be parsed, or the
+        SQL query fails.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (d / "t.csv").write_text("day,x\\n2024-01-02,1\\n")
+    >>> read_table("t.csv", base_dir=d).dtypes.astype(str).tolist()
+    ['datetime64[us]', 'int64']
+    """
+    if isinstance(source, SqlSource):
+        df = _read_sql(source)
+        assert isinstance(df, pd.DataFrame)
+        where = f"SQL source {_safe_url(source.url)}"
+    else:
+        path = _resolve(source, base_dir)
+        where = str(path)
+        df = _read_csv(path) if _format(path) == "csv" else _read_parquet(path)
+    df = _parse_datetimes(df, _iso_columns(df), where)
+    df = _normalise_datetimes(df)
+    return df.reset_index(drop=True)
+
+
+def iter_batches(
+    source: Source,
+    batch_rows: int = DEFAULT_BATCH_ROWS,
+    *,
+    base_dir: str | os.PathLike[str] | None = None,
+) -> Iterator[pd.DataFrame]:
+    """Yield a table in DataFrames of at most ``batch_rows`` rows, without loading it whole.
+
+    Parquet files are streamed by record batches (:meth:`pyarrow.parquet.ParquetFile.iter_batches`),
+    CSV files with pandas' chunked reader, SQL sources with ``read_sql(chunksize=...)``.
+    Which columns hold ISO-8601 datetimes is decided on the first batch and applied to
+    every later one, so all batches have the same dtypes as far as the data allows.
+
+    Parameters
+    ----------
+    source : str, os.PathLike or SqlSource
+        As for :func:`read_table`.
+    batch_rows : int, default=65536
+        Largest number of rows per yielded DataFrame.
+    base_dir : str or os.PathLike, optional
+        Directory that relative paths are resolved against.
+
+    Yields
+    ------
+    pandas.DataFrame
+        Consecutive slices of the table; their index continues across batches.
+
+    Raises
+    ------
+    DataError
+        As for :func:`read_table`, or if ``batch_rows`` is not a positive integer.
+    """
+    if not isinstance(batch_rows, int) or isinstance(batch_rows, bool) or batch_rows < 1:
+        raise DataError(f"batch_rows must be a positive integer; got {batch_rows!r}")
+    chunks: Iterator[pd.DataFrame]
+    if isinstance(source, SqlSource):
+        where = f"SQL source {_safe_url(source.url)}"
+        result = _read_sql(source, chunksize=batch_rows)
+        chunks = iter([result]) if isinstance(result, pd.DataFrame) else result
+    else:
+        path = _resolve(source, base_dir)
+        where = str(path)
+        if _format(path) == "csv":
+            chunks = _read_csv(path, chunksize=batch_rows)  # type: ignore[assignment]
+        else:
+            chunks = _parquet_batches(path, batch_rows)
+    iso: dict[str, bool] | None = None
+    start = 0
+    while True:
+        try:
+            chunk = next(chunks)
+        except StopIteration:
+            return
+        except (pd.errors.ParserError, UnicodeDecodeError, OSError, EOFError, ValueError) as exc:
+            raise DataError(f"cannot read {where} after row {start}: {exc}") from exc
+        if iso is None:
+            iso = _iso_columns(chunk)
+        chunk = _normalise_datetimes(_parse_datetimes(chunk, iso, where))
+        chunk.index = pd.RangeIndex(start, start + len(chunk))
+        start += len(chunk)
+        yield chunk
+
+
+def _parquet_batches(path: Path, batch_rows: int) -> Iterator[pd.DataFrame]:
+    try:
+        reader = pq.ParquetFile(path)
+    except Exception as exc:
+        raise DataError(f"cannot read Parquet file {path}: {exc}") from exc
+    with reader:
+        for batch in reader.iter_batches(batch_size=batch_rows):
+            yield batch.to_pandas()
