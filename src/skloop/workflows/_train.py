@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from skloop.core import DataError, Settings, Spec
+from skloop.core import DataError, PipelineError, Settings, Spec
 from skloop.core._provenance import code_version, environment
 from skloop.data import check_training_frame, fingerprint, infer_schema, profile, read_table
 from skloop.pipelines import build_pipeline, build_search, resolve_features
@@ -247,7 +247,10 @@ def train(
         with progress.task(f"searching {plan.n_candidates or '?'} candidates x {plan.n_folds} folds", total) as advance:
             attach_progress(plan.search, advance)
             fit_params = {"groups": data.groups} if data.groups is not None else {}
-            plan.search.fit(data.X_train, data.y_train, **fit_params)
+            try:
+                plan.search.fit(data.X_train, data.y_train, **fit_params)
+            except Exception as exc:  # an estimator's own error: name it, keep the cause
+                raise PipelineError(f"the search failed while fitting the pipeline: {type(exc).__name__}: {exc}") from exc
         duration = time.perf_counter() - started
         search = plan.search
         best = int(search.best_index_)

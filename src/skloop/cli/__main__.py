@@ -1,0 +1,5 @@
+"""``python -m skloop.cli``."""
+
+from skloop.cli import main
+
+main()

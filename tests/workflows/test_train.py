@@ -1,0 +1,140 @@
+"""Training: exact agreement with hand-written scikit-learn, and honest run states."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.model_selection import GridSearchCV, StratifiedKFold, train_test_split
+
+from skloop.core import PipelineError
+from skloop.data import read_table
+from skloop.pipelines import build_pipeline, resolve_features
+from skloop.store import Store
+from skloop.workflows import NullProgress, Project, train
+
+from conftest import write_small_project
+
+HERE = Path(__file__).parent
+
+
+def test_cv_scores_equal_a_hand_written_grid_search(small_project: Project) -> None:
+    progress = NullProgress()
+    result = small_project.train(progress=progress)
+    spec = small_project.spec
+
+    df = read_table(small_project.settings.base_dir / "data" / "churn.csv")
+    y = df["churned"]
+    train_idx, _ = train_test_split(np.arange(len(df)), test_size=0.2, random_state=7, stratify=y)
+    train_idx = np.sort(train_idx)
+    features = resolve_features(spec.features, _inferred(df), {"churned", "customer_id"})
+    X = df[list(features.all_columns)].iloc[train_idx]
+    search = GridSearchCV(
+        build_pipeline(spec, features),
+        {"model__max_depth": [4, 8]},
+        scoring=["roc_auc", "accuracy"],
+        refit="roc_auc",
+        cv=StratifiedKFold(3, shuffle=True, random_state=7),
+    ).fit(X, y.iloc[train_idx])
+
+    best = search.best_index_
+    assert result.best_params == search.best_params_
+    for metric in ("roc_auc", "accuracy"):
+        expected = [search.cv_results_[f"split{i}_test_{metric}"][best] for i in range(3)]
+        assert result.cv[metric]["folds"] == expected
+        history = small_project.store.get_metric_history(result.run_id, f"cv_{metric}_fold")
+        assert [m.value for m in sorted(history, key=lambda m: m.step)] == expected
+    # a tick per (candidate, fold) fit reached the progress, from the workers
+    assert progress.advanced == 2 * 3
+    run = small_project.run(result.run_id)
+    assert run.status == "finished"
+    assert run.metrics["cv_roc_auc_mean"] == pytest.approx(np.mean(result.cv["roc_auc"]["folds"]))
+    assert "holdout_roc_auc" in run.metrics and run.metrics["holdout_roc_auc"] > 0.7
+    assert {a.name for a in run.artifacts} >= {"model.skops", "cv_results.json", "features.json"}
+    assert run.environment["packages"]["scikit-learn"]
+    assert run.spec["name"] == "churn"
+    assert run.datasets[0].fingerprint == result.dataset_fingerprint
+
+
+def _inferred(df):
+    from skloop.data import infer_schema
+
+    schema = infer_schema(df, target="churned", id_column="customer_id")
+    return {k: schema.by_kind(k) for k in ("numeric", "categorical", "boolean", "datetime", "text")}
+
+
+def test_parallel_search_gives_the_same_scores(small_project: Project) -> None:
+    one = small_project.train(n_jobs=1)
+    two = small_project.train(n_jobs=2)
+    assert one.cv == two.cv
+
+
+def test_a_search_that_raises_marks_the_run_failed(tmp_path: Path) -> None:
+    spec = write_small_project(tmp_path)
+    spec.write_text(spec.read_text().replace("{n_estimators: 15}", "{n_estimators: 15, max_depth: -3}").replace("model__max_depth: [4, 8]", "model__min_samples_leaf: [1, 2]"))
+    with Project.load(spec) as project:
+        with pytest.raises(PipelineError, match="max_depth"):
+            project.train()
+        (run,) = project.runs()
+        assert run.status == "failed"
+        assert "max_depth" in run.error
+
+
+def test_ctrl_c_marks_the_run_killed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(HERE))
+    spec = write_small_project(tmp_path)
+    spec.write_text(spec.read_text().replace("sklearn.ensemble.RandomForestClassifier", "slow_estimators.InterruptingClassifier")
+                    .replace("{n_estimators: 15}", "{}").replace("model__max_depth: [4, 8]", "model__seconds: [0.0]"))
+    with Project.load(spec) as project:
+        with pytest.raises(KeyboardInterrupt):
+            project.train()
+        (run,) = project.runs()
+        assert run.status == "killed"
+
+
+def test_sigkill_mid_search_leaves_a_consistent_store(tmp_path: Path) -> None:
+    spec = write_small_project(tmp_path)
+    spec.write_text(spec.read_text().replace("sklearn.ensemble.RandomForestClassifier", "slow_estimators.SleepyClassifier")
+                    .replace("{n_estimators: 15}", "{seconds: 0.3}").replace("model__max_depth: [4, 8]", "model__seconds: [0.3, 0.31, 0.32]"))
+    env = {**os.environ, "PYTHONPATH": str(HERE)}
+    proc = subprocess.Popen([sys.executable, "-m", "skloop.cli", "train", "--spec", str(spec), "-q"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    settings_project = Project.load(spec)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if (tmp_path / ".skloop" / "skloop.db").exists():
+                runs = settings_project.runs()
+                if runs and runs[0].status == "running" and runs[0].datasets:
+                    break
+            time.sleep(0.2)
+        else:
+            pytest.fail(f"training never started: {proc.stderr.read() if proc.poll() is not None else ''}")
+        time.sleep(0.5)  # inside the search now
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+        settings_project.close()
+        with Store.open(settings_project.settings) as store:
+            (run,) = store.search_runs("churn")
+            assert run.status != "finished"
+            store.reap_stale_runs()
+            run = store.get_run(run.id)
+            assert run.status == "killed"
+            assert run.datasets and run.params  # what was written before the kill is intact
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        settings_project.close()
+
+
+def test_train_function_with_explicit_store(tmp_path: Path) -> None:
+    project = Project.load(write_small_project(tmp_path, rows=600))
+    with Store.open(project.settings) as store:
+        result = train(project.spec, project.settings, store=store)
+        assert store.get_run(result.run_id).status == "finished"
