@@ -47,8 +47,9 @@ class ColumnProfile:
         Numeric columns, at :data:`QUANTILE_LEVELS`, linear interpolation.
     bin_edges, bin_counts : tuple or None
         Numeric columns: a histogram whose edges are the deduplicated quantiles at
-        ``0, 1/N_BINS, ..., 1`` (so about :data:`N_BINS` bins of equal mass), and the
-        number of values in each bin. :meth:`histogram` bins new data the same way.
+        ``0, 1/N_BINS, ..., 1`` (inverted-CDF quantiles, which are observed values, so
+        about :data:`N_BINS` bins of equal mass, or one per level of a discrete
+        column), and the number of values in each bin (``[a, b)``, the last ``[a, b]``). :meth:`histogram` bins new data the same way.
     n_unique : int or None
         Categorical, boolean, text and id columns.
     frequencies : tuple of (value, count) pairs or None
@@ -183,7 +184,8 @@ def _numeric(col: pd.Series) -> dict[str, Any]:
         return {}
     levels = np.asarray(QUANTILE_LEVELS)
     qs = np.quantile(arr, levels)
-    edges = np.unique(np.quantile(arr, np.linspace(0.0, 1.0, N_BINS + 1)))
+    # observed values as edges, so a discrete column gets one bin per level
+    edges = np.unique(np.quantile(arr, np.linspace(0.0, 1.0, N_BINS + 1), method="inverted_cdf"))
     if edges.size == 1:  # a constant column: one bin around the value
         edges = np.array([edges[0] - 0.5, edges[0] + 0.5])
     counts, _ = np.histogram(arr, bins=edges)

@@ -168,7 +168,8 @@ def _sorted(values: list[Any]) -> tuple[Any, ...]:
 
 
 def _is_boolean_pair(values: pd.Series) -> bool:
-    if len(values) != 2:
+    # up to 4 raw values so that "True"/"true"/"False" still count as one pair
+    if not 2 <= len(values) <= 4:
         return False
     if pd.api.types.is_float_dtype(values.dtype) and not all(float(v).is_integer() for v in values):
         return False
@@ -253,7 +254,8 @@ def infer_schema(
 
     1. **boolean** — a bool dtype, or exactly two distinct values forming a pair
        ``{0, 1}``, ``{"yes", "no"}``, ``{"true", "false"}``, ``{"y", "n"}`` or
-       ``{"t", "f"}`` (case-insensitive; also as floats ``0.0``/``1.0``).
+       ``{"t", "f"}`` (case-insensitive, so ``"True"`` and ``"true"`` are one value;
+       also as floats ``0.0``/``1.0``).
     2. **datetime** — a datetime64 dtype (naive or tz-aware).
     3. **numeric** — any other numeric dtype; but an *integer* column whose values are
        all distinct and whose name has an ``id`` token (``id``, ``user_id``,
