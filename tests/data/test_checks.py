@@ -76,7 +76,7 @@ def test_regression_needs_numbers_and_task_must_be_known() -> None:
     df = pd.DataFrame({"x": [1, 2], "y": ["a", "b"]})
     with pytest.raises(DataError, match="has dtype str but regression needs numbers"):
         check_training_frame(df, "y", task="regression")
-    with pytest.raises(DataError, match="task must be one of .*; got 'clustering'"):
+    with pytest.raises(DataError, match=r"task must be one of .*; got 'clustering'"):
         check_training_frame(df, "y", task="clustering")
 
 

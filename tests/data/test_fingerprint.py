@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 import time
 from pathlib import Path
 
@@ -23,7 +24,7 @@ def _roundtrip(df: pd.DataFrame, path: Path) -> pd.DataFrame:
 def _rechunk(df: pd.DataFrame, sizes: list[int]) -> pa.Table:
     table = pa.Table.from_pandas(df, preserve_index=False)
     cuts = np.cumsum([0, *sizes])
-    batches = [table.slice(int(a), int(b - a)) for a, b in zip(cuts[:-1], cuts[1:], strict=True)]
+    batches = [table.slice(int(a), int(b - a)) for a, b in itertools.pairwise(cuts)]
     rest = table.slice(int(cuts[-1]))
     return pa.concat_tables([*batches, rest])
 

@@ -118,7 +118,7 @@ def test_errors(churn: pd.DataFrame) -> None:
     wrong = infer_schema(pd.DataFrame({"region": [1.0, 2.0]}))
     with pytest.raises(DataError, match="column 'region' is declared numeric but holds str values"):
         profile(churn, wrong)
-    with pytest.raises(DataError, match="has no stored quantile 0.3"):
+    with pytest.raises(DataError, match=r"has no stored quantile 0\.3"):
         profile(churn, schema)["age"].quantile(0.3)
     with pytest.raises(DataError, match="not a profile dict"):
         DatasetProfile.from_dict({"columns": []})

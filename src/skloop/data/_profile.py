@@ -49,7 +49,8 @@ class ColumnProfile:
         Numeric columns: a histogram whose edges are the deduplicated quantiles at
         ``0, 1/N_BINS, ..., 1`` (inverted-CDF quantiles, which are observed values, so
         about :data:`N_BINS` bins of equal mass, or one per level of a discrete
-        column), and the number of values in each bin (``[a, b)``, the last ``[a, b]``). :meth:`histogram` bins new data the same way.
+        column), and the number of values in each bin (``[a, b)``, the last ``[a, b]``).
+        :meth:`histogram` bins new data the same way.
     n_unique : int or None
         Categorical, boolean, text and id columns.
     frequencies : tuple of (value, count) pairs or None
