@@ -1,0 +1,36 @@
+"""The store: metadata (SQLAlchemy, SQLite or PostgreSQL) and artifacts (fsspec).
+
+The only code in skloop that opens the database or writes an artifact. Open it with
+:meth:`Store.open`; upgrade a server database with :func:`upgrade_database`
+(``skloop db upgrade``).
+"""
+
+from skloop.store._artifacts import ArtifactStore
+from skloop.store._engine import current_revision, head_revision, upgrade_database
+from skloop.store._entities import (
+    RUN_KINDS,
+    RUN_STATUSES,
+    ArtifactRef,
+    DatasetRecord,
+    DatasetSummary,
+    Metric,
+    Run,
+    RunInput,
+)
+from skloop.store._store import Store
+
+__all__ = [
+    "RUN_KINDS",
+    "RUN_STATUSES",
+    "ArtifactRef",
+    "ArtifactStore",
+    "DatasetRecord",
+    "DatasetSummary",
+    "Metric",
+    "Run",
+    "RunInput",
+    "Store",
+    "current_revision",
+    "head_revision",
+    "upgrade_database",
+]

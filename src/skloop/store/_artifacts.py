@@ -1,0 +1,257 @@
+"""Content-addressed artifact storage on a local folder or any fsspec URL.
+
+An artifact lives at ``<root>/sha256/<first two hex digits>/<remaining 62>``. Writes
+go to a temporary name in the destination directory, are flushed and fsynced, then
+renamed into place, so a reader never sees half a file; writing content that is
+already there is a no-op. Every read checks the SHA-256 again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+import fsspec
+from fsspec.implementations.local import LocalFileSystem
+
+from skloop.core import ArtifactIntegrityError, NotFoundError, StoreError
+from skloop.core._hashing import sha256_bytes
+from skloop.store._entities import ArtifactRef
+
+__all__ = ["ArtifactStore"]
+
+_CHUNK = 1 << 20
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def _check_sha(sha256: str) -> str:
+    if not isinstance(sha256, str) or not _SHA256.match(sha256):
+        raise NotFoundError(
+            f"{sha256!r} is not an artifact address: expected 64 lowercase hex digits"
+        )
+    return sha256
+
+
+def _chunks(fh: IO[bytes]) -> Iterator[bytes]:
+    while chunk := fh.read(_CHUNK):
+        yield chunk
+
+
+class ArtifactStore:
+    """Content-addressed, verified artifact storage.
+
+    The constructor only remembers ``root``; folders are created by the first write.
+
+    Parameters
+    ----------
+    root : str or path-like
+        A local folder or an fsspec URL (``s3://bucket/prefix``, ``memory://x``).
+    storage_options : dict, optional
+        Passed to fsspec (credentials, endpoints).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> store = ArtifactStore(tempfile.mkdtemp())
+    >>> ref = store.put_bytes(b"hello")
+    >>> ref.sha256[:8], ref.size
+    ('2cf24dba', 5)
+    >>> store.get_bytes(ref.sha256)
+    b'hello'
+    """
+
+    def __init__(self, root: str | os.PathLike[str], storage_options: dict[str, Any] | None = None):
+        self.root = str(root)
+        try:
+            self._fs, self._base = fsspec.core.url_to_fs(self.root, **(storage_options or {}))
+        except (ImportError, ValueError) as exc:
+            raise StoreError(
+                f"cannot use {self.root!r} as the artifact root: {exc}; use a local folder "
+                "or an fsspec URL whose package is installed (e.g. s3fs for s3://)"
+            ) from exc
+        self._local = isinstance(self._fs, LocalFileSystem)
+
+    def __repr__(self) -> str:
+        return f"ArtifactStore({self.root!r})"
+
+    def _path(self, sha256: str) -> str:
+        return f"{self._base.rstrip('/')}/sha256/{sha256[:2]}/{sha256[2:]}"
+
+    def path_of(self, sha256: str) -> str:
+        """Where the artifact ``sha256`` lives (it may not exist)."""
+        return self._path(_check_sha(sha256))
+
+    def exists(self, sha256: str) -> bool:
+        """Whether content with this SHA-256 is stored."""
+        return bool(self._fs.exists(self._path(_check_sha(sha256))))
+
+    # -- writing ------------------------------------------------------------------
+
+    def put_bytes(self, data: bytes) -> ArtifactRef:
+        """Store ``data``; return its address. Storing existing content does nothing."""
+        if not isinstance(data, bytes | bytearray | memoryview):
+            raise StoreError(f"put_bytes needs bytes, given {type(data).__name__}")
+        data = bytes(data)
+        sha = sha256_bytes(data)
+        target = self._path(sha)
+        if not self._fs.exists(target):
+            self._write_atomic(target, lambda fh: fh.write(data))
+        return ArtifactRef(sha256=sha, size=len(data))
+
+    def put_file(self, path: str | os.PathLike[str]) -> ArtifactRef:
+        """Store the content of the local file ``path``; return its address."""
+        src = Path(path)
+        try:
+            with src.open("rb") as fh:
+                digest = hashlib.sha256()
+                for chunk in _chunks(fh):
+                    digest.update(chunk)
+            size = src.stat().st_size
+        except OSError as exc:
+            raise StoreError(f"cannot read {src} to store it as an artifact: {exc}") from exc
+        sha = digest.hexdigest()
+        target = self._path(sha)
+        if not self._fs.exists(target):
+
+            def copy(fh: IO[bytes]) -> None:
+                with src.open("rb") as source:
+                    shutil.copyfileobj(source, fh, _CHUNK)
+
+            self._write_atomic(target, copy)
+            got = self._hash_of(target)
+            if got != sha:  # the file changed while we copied it
+                self._fs.rm(target)
+                raise StoreError(f"{src} changed while it was being stored; store it again")
+        return ArtifactRef(sha256=sha, size=size)
+
+    def _write_atomic(self, target: str, write: Any) -> None:
+        parent = target.rsplit("/", 1)[0]
+        tmp = f"{parent}/.tmp-{uuid.uuid4().hex}"
+        try:
+            if self._local:
+                os.makedirs(parent, exist_ok=True)
+                with open(tmp, "wb") as fh:
+                    write(fh)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                os.replace(tmp, target)
+                _fsync_dir(parent)
+            else:
+                # object stores make a finished upload visible atomically
+                self._fs.makedirs(parent, exist_ok=True)
+                with self._fs.open(tmp, "wb") as fh:
+                    write(fh)
+                self._fs.mv(tmp, target)
+        except OSError as exc:
+            with contextlib.suppress(OSError, FileNotFoundError):
+                self._fs.rm(tmp)
+            raise StoreError(
+                f"cannot write artifact to {target}: {exc}; check the artifact root's "
+                "permissions and free space"
+            ) from exc
+
+    # -- reading ------------------------------------------------------------------
+
+    def _hash_of(self, path: str) -> str:
+        digest = hashlib.sha256()
+        with self._fs.open(path, "rb") as fh:
+            for chunk in _chunks(fh):
+                digest.update(chunk)
+        return digest.hexdigest()
+
+    def _missing(self, sha256: str, name: str | None) -> NotFoundError:
+        what = f"artifact {name!r} ({sha256})" if name else f"artifact {sha256}"
+        return NotFoundError(
+            f"{what} is not in the artifact store at {self.root}; check the artifact "
+            "root setting (SKLOOP_ARTIFACT_ROOT) or restore it from a backup"
+        )
+
+    def _corrupt(self, sha256: str, actual: str, name: str | None) -> ArtifactIntegrityError:
+        what = f"artifact {name!r}" if name else "artifact"
+        return ArtifactIntegrityError(
+            f"{what} at {self._path(sha256)} does not match its hash: expected sha256 "
+            f"{sha256}, found {actual}; the file was modified or damaged after it was "
+            "written, so it will not be loaded. Restore it from a backup or re-run the "
+            "run that produced it"
+        )
+
+    def get_bytes(self, sha256: str, *, name: str | None = None) -> bytes:
+        """The content stored under ``sha256``, verified.
+
+        Raises
+        ------
+        NotFoundError
+            When nothing is stored under ``sha256``.
+        ArtifactIntegrityError
+            When the stored bytes no longer hash to ``sha256``.
+        """
+        path = self._path(_check_sha(sha256))
+        try:
+            with self._fs.open(path, "rb") as fh:
+                data = fh.read()
+        except FileNotFoundError as exc:
+            raise self._missing(sha256, name) from exc
+        actual = sha256_bytes(data)
+        if actual != sha256:
+            raise self._corrupt(sha256, actual, name)
+        return bytes(data)
+
+    def open_path(self, sha256: str, *, name: str | None = None) -> Path:
+        """A verified local path holding the content (downloaded first if remote)."""
+        path = self._path(_check_sha(sha256))
+        if not self._local:
+            cache = Path(tempfile.gettempdir()) / "skloop-artifacts" / sha256
+            self.get_file(sha256, cache, name=name)
+            return cache
+        try:
+            actual = self._hash_of(path)
+        except FileNotFoundError as exc:
+            raise self._missing(sha256, name) from exc
+        if actual != sha256:
+            raise self._corrupt(sha256, actual, name)
+        return Path(path)
+
+    def get_file(
+        self, sha256: str, dest: str | os.PathLike[str], *, name: str | None = None
+    ) -> Path:
+        """Copy the content to the local file ``dest``, verified; return ``dest``."""
+        path = self._path(_check_sha(sha256))
+        out = Path(dest)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_name(f".{out.name}.tmp-{uuid.uuid4().hex}")
+        digest = hashlib.sha256()
+        try:
+            with self._fs.open(path, "rb") as src, tmp.open("wb") as fh:
+                for chunk in _chunks(src):
+                    digest.update(chunk)
+                    fh.write(chunk)
+            if digest.hexdigest() != sha256:
+                raise self._corrupt(sha256, digest.hexdigest(), name)
+            os.replace(tmp, out)
+        except FileNotFoundError as exc:
+            raise self._missing(sha256, name) from exc
+        finally:
+            tmp.unlink(missing_ok=True)
+        return out
+
+
+def _fsync_dir(path: str) -> None:
+    # make the rename itself durable; not possible on every platform
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

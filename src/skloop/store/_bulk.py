@@ -1,0 +1,96 @@
+"""Bulk import of whole runs: many rows per statement, one transaction per chunk."""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Iterable
+from contextlib import AbstractContextManager
+from itertools import islice
+from typing import Any
+
+from sqlalchemy import Connection
+
+from skloop.core import StoreError
+from skloop.store._entities import RUN_STATUSES, Run
+from skloop.store._schema import SqlRun
+from skloop.store._writes import Statements, check_key, check_value, param_rows, tag_rows, to_millis
+
+__all__ = ["BulkMixin"]
+
+RUNS = SqlRun.__table__
+_HEX = frozenset("0123456789abcdef")
+
+
+class BulkMixin:
+    """The bulk-import part of :class:`~skloop.store.Store`."""
+
+    _sql: Statements
+
+    def _scope(self, what: str, *, read: bool = False) -> AbstractContextManager[Connection]:
+        raise NotImplementedError
+
+    def import_runs(self, runs: Iterable[Run], *, chunk_size: int = 2_000) -> list[str]:
+        """Write whole runs at once: attributes, params, tags and latest metrics.
+
+        For migrating history from another tracker, or for loading test data. Each
+        metric of ``Run.metrics`` is recorded at step 0 at the run's end (or start)
+        time. Datasets and artifacts are not imported (log them per run). A run whose
+        ``id`` is empty gets a new one. Returns the ids, in order.
+
+        Raises
+        ------
+        StoreError
+            For an invalid run (the message names it); the chunk it is in is not written.
+        """
+        ids: list[str] = []
+        iterator = iter(runs)
+        while chunk := list(islice(iterator, chunk_size)):
+            run_rows: list[dict[str, Any]] = []
+            params: list[dict[str, Any]] = []
+            tags: list[dict[str, Any]] = []
+            metrics: list[dict[str, Any]] = []
+            for run in chunk:
+                run_id = run.id or uuid.uuid4().hex
+                if len(run_id) != 32 or not set(run_id) <= _HEX:
+                    raise StoreError(
+                        f"cannot import run {run_id!r}: ids are 32 lowercase hex digits"
+                    )
+                if run.status not in RUN_STATUSES:
+                    raise StoreError(f"cannot import run {run_id}: unknown status {run.status!r}")
+                run_rows.append({
+                    "id": run_id, "project": run.project, "kind": run.kind, "name": run.name,
+                    "status": run.status, "start_time": run.start_time, "end_time": run.end_time,
+                    "error": run.error, "spec": run.spec, "code_commit": run.code_commit,
+                    "code_dirty": run.code_dirty, "environment": run.environment,
+                    "seed": run.seed, "parent_run_id": run.parent_run_id, "pid": run.pid,
+                    "hostname": run.hostname,
+                })  # fmt: skip
+                params += param_rows(run_id, run.params)
+                tags += tag_rows(run_id, run.tags)
+                ts = to_millis(run.end_time or run.start_time)
+                for key, value in run.metrics.items():
+                    v = check_value(check_key(key, "metric"), value)
+                    nan = math.isnan(v)
+                    metrics.append(
+                        {
+                            "run_id": run_id,
+                            "key": key,
+                            "value": None if nan else v,
+                            "is_nan": nan,
+                            "step": 0,
+                            "timestamp": ts,
+                        }
+                    )
+                ids.append(run_id)
+            with self._scope(f"importing {len(chunk)} runs") as conn:
+                conn.execute(RUNS.insert(), run_rows)
+                for stmt, rows in (
+                    (self._sql.insert_param, params),
+                    (self._sql.upsert_tag, tags),
+                    (self._sql.insert_metric, metrics),
+                    (self._sql.upsert_latest, metrics),
+                ):
+                    if rows:
+                        conn.execute(stmt, rows)
+        return ids

@@ -1,0 +1,167 @@
+"""Entities: the plain, frozen objects that the store hands out.
+
+ORM rows never leave the store; every public method returns one of these.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Final
+
+__all__ = [
+    "RUN_KINDS",
+    "RUN_STATUSES",
+    "ArtifactRef",
+    "DatasetRecord",
+    "DatasetSummary",
+    "Metric",
+    "Run",
+    "RunInput",
+]
+
+#: Statuses a run can have; only ``running`` runs accept new records.
+RUN_STATUSES: Final = ("running", "finished", "failed", "killed")
+#: Kinds of run skloop itself creates (any short name is accepted).
+RUN_KINDS: Final = ("train", "reproduce", "evaluate", "monitor", "retrain", "validate")
+
+
+@dataclass(frozen=True)
+class ArtifactRef:
+    """A content-addressed artifact.
+
+    Parameters
+    ----------
+    sha256 : str
+        Hex SHA-256 of the content; also its address in the artifact store.
+    size : int
+        Size in bytes.
+    name : str or None
+        The name it was logged under in a run (``None`` for a bare blob).
+    media_type : str or None
+        MIME type, when known.
+    """
+
+    sha256: str
+    size: int
+    name: str | None = None
+    media_type: str | None = None
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One logged value of a metric.
+
+    Parameters
+    ----------
+    key : str
+        Metric name, e.g. ``"cv_roc_auc"``.
+    value : float
+        The value (``nan`` and infinities are kept).
+    step : int
+        Step or iteration the value belongs to.
+    timestamp : datetime
+        When it was logged (UTC, millisecond resolution).
+    """
+
+    key: str
+    value: float
+    step: int
+    timestamp: datetime
+
+
+@dataclass(frozen=True)
+class DatasetRecord:
+    """A dataset snapshot as the store knows it.
+
+    Parameters
+    ----------
+    fingerprint : str
+        SHA-256 of the canonical form of the data; the dataset's identity.
+    source : str
+        Where it was read from (path, URL or query).
+    n_rows, n_columns : int
+        Shape.
+    schema : dict
+        Column names to types.
+    profile : dict
+        Reference statistics used by the monitor.
+    snapshot_sha256 : str or None
+        Artifact holding the rows themselves (Parquet), when snapshotted.
+    created : datetime or None
+        When the store first saw it; filled in by the store.
+    """
+
+    fingerprint: str
+    source: str
+    n_rows: int
+    n_columns: int
+    schema: dict[str, Any] = field(default_factory=dict)
+    profile: dict[str, Any] = field(default_factory=dict)
+    snapshot_sha256: str | None = None
+    created: datetime | None = None
+
+
+@dataclass(frozen=True)
+class DatasetSummary:
+    """One line of :meth:`Store.list_datasets`: a dataset and how it was used."""
+
+    fingerprint: str
+    source: str
+    n_rows: int
+    n_columns: int
+    created: datetime
+    first_used: datetime | None
+    last_used: datetime | None
+    n_runs: int
+
+
+@dataclass(frozen=True)
+class RunInput:
+    """A dataset a run read, and in which role (``train``, ``holdout``, ...)."""
+
+    fingerprint: str
+    role: str
+
+
+@dataclass(frozen=True)
+class Run:
+    """One execution of a step, with everything recorded about it.
+
+    ``metrics`` holds the latest value of each metric (highest step, then latest
+    time); :meth:`Store.get_metric_history` returns every value.
+    """
+
+    id: str
+    project: str
+    kind: str
+    status: str
+    start_time: datetime
+    name: str | None = None
+    end_time: datetime | None = None
+    error: str | None = None
+    spec: dict[str, Any] | None = None
+    code_commit: str | None = None
+    code_dirty: bool | None = None
+    environment: dict[str, Any] | None = None
+    seed: int | None = None
+    parent_run_id: str | None = None
+    pid: int | None = None
+    hostname: str | None = None
+    params: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+    datasets: tuple[RunInput, ...] = ()
+    artifacts: dict[str, ArtifactRef] = field(default_factory=dict)
+
+    @property
+    def is_active(self) -> bool:
+        """Whether the run is still ``running``."""
+        return self.status == "running"
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds from start to end, or ``None`` while running."""
+        if self.end_time is None:
+            return None
+        return (self.end_time - self.start_time).total_seconds()

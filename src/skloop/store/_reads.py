@@ -1,0 +1,231 @@
+"""Read paths: runs as entities, and searches compiled from the filter language to SQL.
+
+A search joins ``latest_metrics`` (and ``params``/``tags``) once per key it names. Keys
+compared in the top-level ``and`` of a filter are inner joins, so the database can
+start from the ``(key, value)`` index and stop after ``limit`` rows; other keys are
+outer joins, and runs without them sort last.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, Row, Select, and_, not_, or_, select, true
+
+from skloop.store._entities import ArtifactRef, DatasetRecord, Metric, Run, RunInput
+from skloop.store._filter import BoolOp, Comparison, OrderKey
+from skloop.store._schema import (
+    SqlArtifact,
+    SqlDataset,
+    SqlLatestMetric,
+    SqlMetric,
+    SqlParam,
+    SqlRun,
+    SqlRunInput,
+    SqlTag,
+)
+
+__all__ = ["build_search", "dataset_entity", "load_runs", "metric_entity"]
+
+RUNS = SqlRun.__table__
+_KEYED = {
+    "metrics": SqlLatestMetric.__table__,
+    "params": SqlParam.__table__,
+    "tags": SqlTag.__table__,
+}
+_NOT_NULL_ATTRS = {"id", "project", "kind", "status", "start_time"}
+_CHUNK = 500
+
+
+def _from_ms(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, UTC)
+
+
+def metric_entity(row: Row[Any]) -> Metric:
+    """A :class:`Metric` from a ``metrics`` row."""
+    value = math.nan if row.is_nan else row.value
+    return Metric(key=row.key, value=value, step=row.step, timestamp=_from_ms(row.timestamp))
+
+
+def dataset_entity(row: Row[Any]) -> DatasetRecord:
+    """A :class:`DatasetRecord` from a ``datasets`` row."""
+    return DatasetRecord(
+        fingerprint=row.fingerprint,
+        source=row.source,
+        n_rows=row.n_rows,
+        n_columns=row.n_columns,
+        schema=row.schema or {},
+        profile=row.profile or {},
+        snapshot_sha256=row.snapshot_sha256,
+        created=row.created,
+    )
+
+
+def load_runs(conn: Connection, rows: Sequence[Row[Any]]) -> list[Run]:
+    """Entities for ``runs`` rows, with their params, tags, metrics, inputs and artifacts."""
+    ids = [r.id for r in rows]
+    params: dict[str, dict[str, str]] = {i: {} for i in ids}
+    tags: dict[str, dict[str, str]] = {i: {} for i in ids}
+    metrics: dict[str, dict[str, float]] = {i: {} for i in ids}
+    inputs: dict[str, list[RunInput]] = {i: [] for i in ids}
+    artifacts: dict[str, dict[str, ArtifactRef]] = {i: {} for i in ids}
+    p, t, m = SqlParam.__table__.c, SqlTag.__table__.c, SqlLatestMetric.__table__.c
+    ri, a = SqlRunInput.__table__.c, SqlArtifact.__table__.c
+    for start in range(0, len(ids), _CHUNK):
+        chunk = ids[start : start + _CHUNK]
+        for run_id, key, value in conn.execute(
+            select(p.run_id, p.key, p.value).where(p.run_id.in_(chunk))
+        ):
+            params[run_id][key] = value
+        for run_id, key, value in conn.execute(
+            select(t.run_id, t.key, t.value).where(t.run_id.in_(chunk))
+        ):
+            tags[run_id][key] = value
+        for run_id, key, value, nan in conn.execute(
+            select(m.run_id, m.key, m.value, m.is_nan).where(m.run_id.in_(chunk))
+        ):
+            metrics[run_id][key] = math.nan if nan else value
+        for run_id, fp, role in conn.execute(
+            select(ri.run_id, ri.fingerprint, ri.role)
+            .where(ri.run_id.in_(chunk))
+            .order_by(ri.logged_at, ri.role)
+        ):
+            inputs[run_id].append(RunInput(fingerprint=fp, role=role))
+        for row in conn.execute(select(a).where(a.run_id.in_(chunk)).order_by(a.name)):
+            artifacts[row.run_id][row.name] = ArtifactRef(
+                sha256=row.sha256, size=row.size, name=row.name, media_type=row.media_type
+            )
+    return [
+        Run(
+            id=r.id,
+            project=r.project,
+            kind=r.kind,
+            status=r.status,
+            start_time=r.start_time,
+            name=r.name,
+            end_time=r.end_time,
+            error=r.error,
+            spec=r.spec,
+            code_commit=r.code_commit,
+            code_dirty=r.code_dirty,
+            environment=r.environment,
+            seed=r.seed,
+            parent_run_id=r.parent_run_id,
+            pid=r.pid,
+            hostname=r.hostname,
+            params=params[r.id],
+            tags=tags[r.id],
+            metrics=metrics[r.id],
+            datasets=tuple(inputs[r.id]),
+            artifacts=artifacts[r.id],
+        )
+        for r in rows
+    ]
+
+
+def _required(node: Comparison | BoolOp | None) -> set[tuple[str, str]]:
+    """Keys every matching run must have: compared in the filter's top-level ``and``."""
+    if node is None:
+        return set()
+    terms = node.terms if isinstance(node, BoolOp) and node.op == "and" else (node,)
+    return {
+        (t.entity, t.key)
+        for t in terms
+        if isinstance(t, Comparison) and t.entity != "attributes" and t.op != "is null"
+    }
+
+
+class _Joins:
+    def __init__(self, required: set[tuple[str, str]]) -> None:
+        self.required = required
+        self.aliases: dict[tuple[str, str], Any] = {}
+
+    def column(self, entity: str, key: str) -> Any:
+        if entity == "attributes":
+            return RUNS.c[key]
+        ident = (entity, key)
+        if ident not in self.aliases:
+            self.aliases[ident] = _KEYED[entity].alias(f"j{len(self.aliases)}")
+        return self.aliases[ident].c.value
+
+    def apply(self, stmt: Select[Any]) -> Select[Any]:
+        source: Any = RUNS
+        for (entity, key), alias in self.aliases.items():
+            on = and_(alias.c.run_id == RUNS.c.id, alias.c.key == key)
+            source = source.join(alias, on, isouter=(entity, key) not in self.required)
+        return stmt.select_from(source)
+
+
+def _condition(node: Comparison | BoolOp, joins: _Joins) -> ColumnElement[bool]:
+    if isinstance(node, BoolOp):
+        parts = [_condition(t, joins) for t in node.terms]
+        return and_(*parts) if node.op == "and" else or_(*parts)
+    col = joins.column(node.entity, node.key)
+    op, value = node.op, node.value
+    if op == "is null":
+        return col.is_(None)  # type: ignore[no-any-return]
+    if op == "is not null":
+        return col.is_not(None)  # type: ignore[no-any-return]
+    if op == "in":
+        return col.in_(value)  # type: ignore[no-any-return]
+    if op == "not in":
+        return and_(col.is_not(None), not_(col.in_(value)))
+    if op == "like":
+        return col.like(value)  # type: ignore[no-any-return]
+    if op == "ilike":
+        return col.ilike(value)  # type: ignore[no-any-return]
+    return {
+        "=": col.__eq__, "!=": col.__ne__, "<": col.__lt__, "<=": col.__le__,
+        ">": col.__gt__, ">=": col.__ge__,
+    }[op](value)  # type: ignore[no-any-return]  # fmt: skip
+
+
+def build_search(
+    *,
+    project: str | None,
+    node: Comparison | BoolOp | None,
+    order: list[OrderKey],
+    statuses: list[str] | None,
+    limit: int | None,
+) -> Select[Any]:
+    """The ``SELECT`` of ``runs`` rows for a search (related records are loaded after)."""
+    joins = _Joins(_required(node))
+    stmt = select(RUNS)
+    where: list[ColumnElement[bool]] = []
+    if project is not None:
+        where.append(RUNS.c.project == project)
+    if statuses:
+        where.append(RUNS.c.status.in_(statuses))
+    if node is not None:
+        where.append(_condition(node, joins))
+    clauses = []
+    named = set()
+    for key in order:
+        col = joins.column(key.entity, key.key)
+        named.add((key.entity, key.key))
+        clause = col.desc() if key.descending else col.asc()
+        nullable = (key.entity, key.key) not in joins.required and key.key not in _NOT_NULL_ATTRS
+        clauses.append(clause.nulls_last() if nullable else clause)
+    if ("attributes", "start_time") not in named:
+        clauses.append(RUNS.c.start_time.desc())
+    clauses.append(RUNS.c.id.asc())
+    stmt = joins.apply(stmt).where(and_(true(), *where)).order_by(*clauses)
+    return stmt.limit(limit) if limit is not None else stmt
+
+
+def history_query(run_id: str, key: str) -> Select[Any]:
+    """Every value of metric ``key`` of ``run_id``, by step then time."""
+    c = SqlMetric.__table__.c
+    return (
+        select(c.key, c.value, c.is_nan, c.step, c.timestamp)
+        .where(c.run_id == run_id, c.key == key)
+        .order_by(c.step, c.timestamp, c.id)
+    )
+
+
+def dataset_query() -> Select[Any]:
+    """All dataset columns."""
+    return select(SqlDataset.__table__)

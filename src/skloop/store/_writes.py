@@ -1,0 +1,177 @@
+"""Prepared write statements and row shaping for the hot paths of the store.
+
+The statements are built once per dialect and reused, so a per-call write costs one
+round trip and no SQL compilation. Upserts use ``INSERT ... ON CONFLICT``, which both
+SQLite (3.24+) and PostgreSQL understand.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Insert, or_
+from sqlalchemy.dialects import postgresql, sqlite
+
+from skloop.core import StoreError
+from skloop.store._schema import (
+    SqlArtifact,
+    SqlDataset,
+    SqlLatestMetric,
+    SqlMetric,
+    SqlParam,
+    SqlRunInput,
+    SqlTag,
+)
+
+__all__ = [
+    "MAX_KEY",
+    "MetricRow",
+    "Statements",
+    "check_key",
+    "check_value",
+    "latest_rows",
+    "metric_rows",
+    "param_rows",
+    "tag_rows",
+    "to_millis",
+]
+
+MAX_KEY = 250
+#: ``(run_id, key, value, step, timestamp_ms)``
+MetricRow = tuple[str, str, float, int, int]
+
+
+def to_millis(when: datetime | float | int) -> int:
+    """Milliseconds since the epoch for a datetime (naive means UTC) or a number of ms."""
+    if isinstance(when, datetime):
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        return int(when.timestamp() * 1000)
+    return int(when)
+
+
+def check_key(key: object, what: str) -> str:
+    """``key`` if it is a usable name, else a StoreError naming it."""
+    if not isinstance(key, str) or not key or len(key) > MAX_KEY:
+        raise StoreError(
+            f"{what} names must be non-empty strings of at most {MAX_KEY} characters, given {key!r}"
+        )
+    return key
+
+
+def check_value(key: str, value: object) -> float:
+    """``value`` as a float, else a StoreError naming the metric."""
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise StoreError(
+            f"metric {key!r} must be a number, given {value!r} ({type(value).__name__}); "
+            "log text as a tag or a param instead"
+        ) from None
+
+
+def metric_rows(rows: Iterable[MetricRow]) -> list[dict[str, Any]]:
+    """Rows for the ``metrics`` table (NaN becomes NULL plus ``is_nan``)."""
+    out = []
+    for run_id, key, value, step, ts in rows:
+        nan = math.isnan(value)
+        out.append(
+            {
+                "run_id": run_id,
+                "key": key,
+                "value": None if nan else value,
+                "is_nan": nan,
+                "step": step,
+                "timestamp": ts,
+            }
+        )
+    return out
+
+
+def latest_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The latest row of each (run, key): highest step, then latest time, then last logged."""
+    latest: dict[tuple[str, str], dict[str, Any]] = {}
+    for row in rows:
+        ident = (row["run_id"], row["key"])
+        old = latest.get(ident)
+        if old is None or (row["step"], row["timestamp"]) >= (old["step"], old["timestamp"]):
+            latest[ident] = row
+    return list(latest.values())
+
+
+def _dialect_insert(dialect: str, table: Any) -> Any:
+    if dialect == "postgresql":
+        return postgresql.insert(table)
+    if dialect == "sqlite":
+        return sqlite.insert(table)
+    raise StoreError(f"the {dialect!r} database is not supported; use SQLite or PostgreSQL")
+
+
+@dataclass(frozen=True)
+class Statements:
+    """Write statements for one SQL dialect."""
+
+    insert_param: Insert
+    upsert_tag: Insert
+    insert_metric: Insert
+    upsert_latest: Insert
+    insert_dataset: Insert
+    insert_input: Insert
+    insert_artifact: Insert
+
+    @classmethod
+    def for_dialect(cls, dialect: str) -> Statements:
+        """Build the statements for ``dialect`` (``sqlite`` or ``postgresql``)."""
+
+        def ins(table: Any) -> Any:
+            return _dialect_insert(dialect, table.__table__)
+
+        tag = ins(SqlTag)
+        latest = ins(SqlLatestMetric)
+        current = SqlLatestMetric.__table__.c
+        new = latest.excluded
+        return cls(
+            insert_param=ins(SqlParam).on_conflict_do_nothing(index_elements=["run_id", "key"]),
+            upsert_tag=tag.on_conflict_do_update(
+                index_elements=["run_id", "key"], set_={"value": tag.excluded.value}
+            ),
+            insert_metric=SqlMetric.__table__.insert(),
+            upsert_latest=latest.on_conflict_do_update(
+                index_elements=["run_id", "key"],
+                set_={
+                    "value": new.value,
+                    "is_nan": new.is_nan,
+                    "step": new.step,
+                    "timestamp": new.timestamp,
+                },
+                where=or_(
+                    new.step > current.step,
+                    (new.step == current.step) & (new.timestamp >= current.timestamp),
+                ),
+            ),
+            insert_dataset=ins(SqlDataset).on_conflict_do_nothing(index_elements=["fingerprint"]),
+            insert_input=ins(SqlRunInput).on_conflict_do_nothing(
+                index_elements=["run_id", "fingerprint", "role"]
+            ),
+            insert_artifact=ins(SqlArtifact).on_conflict_do_nothing(
+                index_elements=["run_id", "name"]
+            ),
+        )
+
+
+def param_rows(run_id: str, params: Mapping[str, object]) -> list[dict[str, Any]]:
+    """Rows for the ``params`` table; values are stored as text."""
+    return [
+        {"run_id": run_id, "key": check_key(k, "param"), "value": str(v)} for k, v in params.items()
+    ]
+
+
+def tag_rows(run_id: str, tags: Mapping[str, object]) -> list[dict[str, Any]]:
+    """Rows for the ``tags`` table; values are stored as text."""
+    return [
+        {"run_id": run_id, "key": check_key(k, "tag"), "value": str(v)} for k, v in tags.items()
+    ]
