@@ -26,7 +26,8 @@ from skloop.pipelines._transformers import (
 
 # --- search, CV and scoring (skloop.pipelines._search) -------------------------------
 # Reserved: the owner of _search adds its import here and its names to __all__ below
-# (keep __all__ sorted; tests/pipelines/test_init.py checks it).
+# (keep __all__ in ruff's isort-style order: CONSTANTS, Classes, functions;
+# `ruff check --fix` does it, tests/pipelines/test_init.py checks it).
 # ---------------------------------------------------------------------------------------
 
 __all__ = [

@@ -152,7 +152,7 @@ class RareCategoryGrouper(OneToOneFeatureMixin, TransformerMixin, BaseEstimator)
     Parameters
     ----------
     min_frequency : int or float, default=0.01
-        An int >= 1 is a count; a float in ``[0, 1)`` is a fraction of the training rows.
+        An int is a count; a float in ``[0, 1)`` is a fraction of the training rows.
         ``0`` keeps every category seen in training.
     other_label : str, default="__rare__"
         The label of the grouped categories.
@@ -180,7 +180,7 @@ class RareCategoryGrouper(OneToOneFeatureMixin, TransformerMixin, BaseEstimator)
 
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         "min_frequency": [
-            Interval(Integral, 1, None, closed="left"),
+            Interval(Integral, 0, None, closed="left"),
             Interval(RealNotInt, 0, 1, closed="left"),
         ],
         "other_label": [str],
