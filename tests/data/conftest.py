@@ -24,9 +24,9 @@ def mixed() -> pd.DataFrame:
             "f": [0.5, np.nan, 2.25, -1.0, 3.0, 1e9],
             "s": pd.Series(["a", "b", None, "a", "c", "b"], dtype="str"),
             "b": [True, False, True, True, False, False],
-            "d": pd.to_datetime(
-                ["2024-01-01", "2024-02-29", None, "2023-12-31", "2024-06-30", "2020-01-01"]
-            ).as_unit("us"),
+            "d": pd.to_datetime(["2024-01-01", "2024-02-29", None, "2023-12-31", "2024-06-30", "2020-01-01"]).as_unit(
+                "us"
+            ),
             "t": pd.to_datetime(
                 [
                     "2024-01-01 10:00:00.123456",

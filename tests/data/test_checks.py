@@ -27,9 +27,7 @@ def test_infer_task(y: object, task: str) -> None:
 
 def test_returns_the_task(churn: pd.DataFrame) -> None:
     assert check_training_frame(churn, "churned") == "classification"
-    assert (
-        check_training_frame(churn, "monthly_charges".replace("monthly", "total")) == "regression"
-    )
+    assert check_training_frame(churn, "monthly_charges".replace("monthly", "total")) == "regression"
     assert check_training_frame(churn, "churned", task="regression") == "regression"
     assert check_training_frame(churn, "total_charges", task="auto") == "regression"
 

@@ -129,9 +129,7 @@ def test_changes_with_names_order_and_types(mixed: pd.DataFrame) -> None:
 
 
 def test_sliced_arrow_arrays_hash_their_own_values() -> None:
-    table = pa.table(
-        {"s": ["x", "yy", None, "zzz"], "i": [1, 2, 3, 4], "b": [True, False, True, None]}
-    )
+    table = pa.table({"s": ["x", "yy", None, "zzz"], "i": [1, 2, 3, 4], "b": [True, False, True, None]})
     sliced = table.slice(1, 3)
     fresh = pa.table({"s": ["yy", None, "zzz"], "i": [2, 3, 4], "b": [False, True, None]})
     assert fingerprint(sliced) == fingerprint(fresh)
@@ -155,12 +153,7 @@ def test_fast_enough_for_a_million_rows() -> None:
     n = 1_000_000
     cols: dict[str, object] = {f"f{k}": rng.normal(size=n) for k in range(10)}
     cols.update({f"i{k}": rng.integers(0, 1000, n) for k in range(7)})
-    cols.update(
-        {
-            f"s{k}": pd.Series(rng.choice(["north", "south", "east"], n), dtype="str")
-            for k in range(2)
-        }
-    )
+    cols.update({f"s{k}": pd.Series(rng.choice(["north", "south", "east"], n), dtype="str") for k in range(2)})
     cols["t"] = pd.date_range("2020-01-01", periods=n, freq="s")
     df = pd.DataFrame(cols)
     start = time.perf_counter()
@@ -186,13 +179,9 @@ _frames = hpd.data_frames(
 )
 
 
-@settings(
-    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(df=_frames, sizes=st.lists(st.integers(0, 10), max_size=4))
-def test_property_parquet_round_trip_and_rechunking(
-    tmp_path: Path, df: pd.DataFrame, sizes: list[int]
-) -> None:
+def test_property_parquet_round_trip_and_rechunking(tmp_path: Path, df: pd.DataFrame, sizes: list[int]) -> None:
     df = df.astype({"s": "str", "d": "datetime64[us]"})
     fp = fingerprint(df)
     assert fingerprint(_roundtrip(df, tmp_path / "h.parquet")) == fp

@@ -17,9 +17,7 @@ def churn_profile(churn: pd.DataFrame) -> DatasetProfile:
 
 
 @pytest.mark.parametrize("name", ["monthly_charges", "total_charges", "tenure_months", "age"])
-def test_numeric_values_match_pandas(
-    churn: pd.DataFrame, churn_profile: DatasetProfile, name: str
-) -> None:
+def test_numeric_values_match_pandas(churn: pd.DataFrame, churn_profile: DatasetProfile, name: str) -> None:
     col, p = churn[name], churn_profile[name]
     values = col.dropna().to_numpy(dtype=float)
     assert p.kind == "numeric"
@@ -62,9 +60,7 @@ def test_histogram_bins_new_data_like_the_reference(churn_profile: DatasetProfil
         churn_profile["contract"].histogram([1])
 
 
-def test_categorical_frequencies_match_value_counts(
-    churn: pd.DataFrame, churn_profile: DatasetProfile
-) -> None:
+def test_categorical_frequencies_match_value_counts(churn: pd.DataFrame, churn_profile: DatasetProfile) -> None:
     for name in ("contract", "payment_method", "region", "has_partner", "churned"):
         p = churn_profile[name]
         assert p.frequency_map() == churn[name].value_counts().to_dict()
@@ -85,9 +81,7 @@ def test_datetime_text_and_id(churn: pd.DataFrame, churn_profile: DatasetProfile
     assert d.min == churn["signup_date"].min().isoformat() and d.mean is None
     i = churn_profile["customer_id"]
     assert i.kind == "id" and i.n_unique == len(churn)
-    notes = pd.Series(
-        ["a much longer sentence of many words here", None, "short words in a row now"]
-    )
+    notes = pd.Series(["a much longer sentence of many words here", None, "short words in a row now"])
     df = pd.DataFrame({"notes": notes})
     t = profile(df, infer_schema(df))["notes"]
     assert t.kind == "text" and t.n_unique == 2 and t.missing == 1

@@ -42,9 +42,9 @@ def test_offsets_parse_to_utc(tmp_path: Path) -> None:
 
 
 def test_non_iso_strings_stay_strings(tmp_path: Path) -> None:
-    (tmp_path / "t.csv").write_text("d,code\n2024-01-01,2024-13\n01/02/2024,x\n")
+    (tmp_path / "t.csv").write_text("d,code,bad\n2024-01-01,2024-13,2024-02-30\n01/02/2024,x,2024-03-01\n")
     df = read_table(tmp_path / "t.csv")
-    assert df["d"].dtype == "str" and df["code"].dtype == "str"
+    assert df["d"].dtype == "str" and df["code"].dtype == "str" and df["bad"].dtype == "str"
 
 
 def test_parquet_nanoseconds_kept_when_not_whole_microseconds(tmp_path: Path) -> None:

@@ -11,9 +11,7 @@ from skloop.data import ColumnSchema, Schema, infer_schema
 
 
 def test_churn_kinds_and_roles(churn: pd.DataFrame) -> None:
-    schema = infer_schema(
-        churn, target="churned", id_column="customer_id", time_column="signup_date"
-    )
+    schema = infer_schema(churn, target="churned", id_column="customer_id", time_column="signup_date")
     assert schema.by_kind("id") == ["customer_id"]
     assert schema.by_kind("datetime") == ["signup_date"]
     assert schema.by_kind("numeric") == [
@@ -138,9 +136,7 @@ def test_container_behaviour(churn: pd.DataFrame) -> None:
 
 def test_errors() -> None:
     df = pd.DataFrame({"a": [1], "b": [2]})
-    with pytest.raises(
-        DataError, match=r"target column 'y' is not in the data; columns: \['a', 'b'\]"
-    ):
+    with pytest.raises(DataError, match=r"target column 'y' is not in the data; columns: \['a', 'b'\]"):
         infer_schema(df, target="y")
     with pytest.raises(DataError, match="column names repeat: \\['a'\\]"):
         infer_schema(pd.DataFrame([[1, 2]], columns=["a", "a"]))

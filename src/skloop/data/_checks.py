@@ -45,11 +45,7 @@ def infer_task(y: pd.Series | np.ndarray | list[object]) -> str:
         return "classification"
     values = s.dropna().to_numpy(dtype="float64")
     values = values[np.isfinite(values)]
-    if (
-        values.size
-        and np.all(values == np.round(values))
-        and np.unique(values).size <= MAX_FLOAT_CLASSES
-    ):
+    if values.size and np.all(values == np.round(values)) and np.unique(values).size <= MAX_FLOAT_CLASSES:
         return "classification"
     return "regression"
 
@@ -98,9 +94,7 @@ def check_training_frame(df: pd.DataFrame, target: str, task: str | None = None)
     'classification'
     """
     if task not in (None, "auto", *TASKS):
-        raise DataError(
-            f"task must be one of 'classification', 'regression' or 'auto'; got {task!r}"
-        )
+        raise DataError(f"task must be one of 'classification', 'regression' or 'auto'; got {task!r}")
     columns = [str(c) for c in df.columns]
     if target not in df.columns:
         close = difflib.get_close_matches(target, columns, n=3, cutoff=0.6)
@@ -110,14 +104,10 @@ def check_training_frame(df: pd.DataFrame, target: str, task: str | None = None)
             "Set data.target to one of them."
         )
     if len(df) == 0:
-        raise DataError(
-            f"the training data has no rows (columns: {_column_list(columns)}); add rows"
-        )
+        raise DataError(f"the training data has no rows (columns: {_column_list(columns)}); add rows")
     y = df[target]
     if isinstance(y, pd.DataFrame):
-        raise DataError(
-            f"column name {target!r} appears more than once; give columns distinct names"
-        )
+        raise DataError(f"column name {target!r} appears more than once; give columns distinct names")
     missing = np.flatnonzero(y.isna().to_numpy())
     if missing.size:
         if missing.size == len(df):

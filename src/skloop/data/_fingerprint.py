@@ -49,9 +49,7 @@ def _to_arrow(data: pd.DataFrame | pa.Table) -> pa.Table:
     if isinstance(data, pa.RecordBatch):
         return pa.Table.from_batches([data])
     if not isinstance(data, pd.DataFrame):
-        raise DataError(
-            f"fingerprint expects a pandas DataFrame or a pyarrow Table; got {type(data).__name__}"
-        )
+        raise DataError(f"fingerprint expects a pandas DataFrame or a pyarrow Table; got {type(data).__name__}")
     try:
         return pa.Table.from_pandas(data, preserve_index=False)
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
@@ -97,9 +95,7 @@ def _canonical(arr: pa.ChunkedArray) -> tuple[str, pa.Array]:
         return "large_binary", arr.cast(pa.large_binary()).combine_chunks()
     if pa.types.is_null(t):
         return "null", pa.nulls(len(arr))
-    values = [
-        None if v is None else json.dumps(v, sort_keys=True, default=str) for v in arr.to_pylist()
-    ]
+    values = [None if v is None else json.dumps(v, sort_keys=True, default=str) for v in arr.to_pylist()]
     return f"json:{t}", pa.array(values, type=pa.large_string())
 
 

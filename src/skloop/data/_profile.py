@@ -81,9 +81,7 @@ class ColumnProfile:
         for q, v in self.quantiles or ():
             if q == level:
                 return v
-        raise DataError(
-            f"column {self.name!r} has no stored quantile {level}; stored: {QUANTILE_LEVELS}"
-        )
+        raise DataError(f"column {self.name!r} has no stored quantile {level}; stored: {QUANTILE_LEVELS}")
 
     def histogram(self, values: Any) -> np.ndarray:
         """Count ``values`` in this column's bins; values outside go to the end bins.
@@ -91,12 +89,8 @@ class ColumnProfile:
         Missing and infinite values are not counted.
         """
         if self.bin_edges is None:
-            raise DataError(
-                f"column {self.name!r} ({self.kind}) has no histogram; only numeric columns do"
-            )
-        arr = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(
-            dtype="float64", na_value=np.nan
-        )
+            raise DataError(f"column {self.name!r} ({self.kind}) has no histogram; only numeric columns do")
+        arr = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
         arr = arr[np.isfinite(arr)]
         edges = np.asarray(self.bin_edges)
         counts, _ = np.histogram(np.clip(arr, edges[0], edges[-1]), bins=edges)
@@ -157,14 +151,10 @@ class DatasetProfile:
     def from_dict(cls, data: Mapping[str, Any]) -> DatasetProfile:
         """Rebuild a profile from :meth:`to_dict` output."""
         try:
-            cols = tuple(
-                ColumnProfile(**{k: _tuplify(v) for k, v in c.items()}) for c in data["columns"]
-            )
+            cols = tuple(ColumnProfile(**{k: _tuplify(v) for k, v in c.items()}) for c in data["columns"])
             return cls(n_rows=int(data["n_rows"]), columns=cols)
         except (KeyError, TypeError) as exc:
-            raise DataError(
-                f"not a profile dict ({exc}); expected DatasetProfile.to_dict() output"
-            ) from exc
+            raise DataError(f"not a profile dict ({exc}); expected DatasetProfile.to_dict() output") from exc
 
 
 def _float(value: Any) -> float | None:
@@ -227,9 +217,7 @@ def _column(col: pd.Series, kind: str, n_rows: int, max_frequencies: int) -> Col
         values = col.dropna()
         extra = {"n_unique": int(values.nunique())}
         if kind == "text":
-            extra["mean_length"] = (
-                _float(values.astype(str).str.len().mean()) if len(values) else None
-            )
+            extra["mean_length"] = _float(values.astype(str).str.len().mean()) if len(values) else None
     return ColumnProfile(
         name=str(col.name),
         kind=kind,
@@ -240,9 +228,7 @@ def _column(col: pd.Series, kind: str, n_rows: int, max_frequencies: int) -> Col
     )
 
 
-def profile(
-    df: pd.DataFrame, schema: Schema, *, max_frequencies: int = MAX_FREQUENCIES
-) -> DatasetProfile:
+def profile(df: pd.DataFrame, schema: Schema, *, max_frequencies: int = MAX_FREQUENCIES) -> DatasetProfile:
     """Compute the reference statistics of ``df`` for the columns of ``schema``.
 
     Parameters

@@ -45,14 +45,9 @@ def _resolve(source: str | os.PathLike[str], base_dir: str | os.PathLike[str] | 
         path = Path(base_dir) / path
     if not path.exists():
         hint = f" (resolved against {base_dir})" if base_dir is not None else ""
-        raise DataError(
-            f"data file {path} does not exist{hint}; check the path in data.train "
-            "or create the file"
-        )
+        raise DataError(f"data file {path} does not exist{hint}; check the path in data.train or create the file")
     if path.is_dir():
-        raise DataError(
-            f"data path {path} is a directory; expected a .csv, .csv.gz or .parquet file"
-        )
+        raise DataError(f"data path {path} is a directory; expected a .csv, .csv.gz or .parquet file")
     return path
 
 
@@ -62,10 +57,7 @@ def _format(path: Path) -> str:
         return "csv"
     if name.endswith(_PARQUET_SUFFIXES):
         return "parquet"
-    raise DataError(
-        f"data file {path} has an unknown format; expected a name ending in "
-        ".csv, .csv.gz, .parquet or .pq"
-    )
+    raise DataError(f"data file {path} has an unknown format; expected a name ending in .csv, .csv.gz, .parquet or .pq")
 
 
 def _iso_columns(df: pd.DataFrame) -> dict[str, bool]:
@@ -79,12 +71,14 @@ def _iso_columns(df: pd.DataFrame) -> dict[str, bool]:
         if not (pd.api.types.is_string_dtype(col.dtype) or col.dtype == object):
             continue
         values = col.dropna()
-        if values.empty or not all(isinstance(v, str) for v in values.iloc[:100]):
+        head = values.iloc[:100]
+        # look at a few values first so that ordinary text columns cost almost nothing
+        if head.empty or not all(isinstance(v, str) and _ISO_DATETIME.match(v) for v in head):
             continue
-        matched = values.astype(str).str.match(_ISO_DATETIME.pattern)
-        if not bool(matched.all()):
+        strings = values.astype(str)
+        if not bool(strings.str.match(_ISO_DATETIME.pattern).all()):
             continue
-        found[str(name)] = bool(values.astype(str).str.contains(r"(?:Z|[+-]\d{2}:?\d{2})$").any())
+        found[str(name)] = bool(strings.str.contains(r"(?:Z|[+-]\d{2}:?\d{2})$").any())
     return found
 
 
@@ -94,11 +88,10 @@ def _parse_datetimes(df: pd.DataFrame, columns: dict[str, bool], where: str) -> 
             continue
         try:
             parsed = pd.to_datetime(df[name], format="ISO8601", utc=has_tz)
-        except (ValueError, TypeError) as exc:
-            raise DataError(
-                f"column {name!r} in {where} looks like ISO-8601 dates but a value does not "
-                f"parse: {exc}; fix the value or quote the column as text"
-            ) from exc
+        except (ValueError, TypeError, OverflowError) as exc:
+            # shaped like dates but not valid ones (2024-02-30): keep the strings
+            logger.debug("column %r in %s stays text: %s", name, where, exc)
+            continue
         df[name] = _to_us(parsed)
     return df
 
@@ -114,9 +107,7 @@ def _to_us(col: pd.Series) -> pd.Series:
 
 
 def _is_datetime64(dtype: object) -> bool:
-    return isinstance(dtype, pd.DatetimeTZDtype) or (
-        isinstance(dtype, np.dtype) and dtype.kind == "M"
-    )
+    return isinstance(dtype, pd.DatetimeTZDtype) or (isinstance(dtype, np.dtype) and dtype.kind == "M")
 
 
 def _normalise_datetimes(df: pd.DataFrame) -> pd.DataFrame:
@@ -130,9 +121,7 @@ def _read_csv(path: Path, **kwargs: object) -> pd.DataFrame:
     try:
         return pd.read_csv(path, **kwargs)  # type: ignore[call-overload, no-any-return]
     except pd.errors.EmptyDataError as exc:
-        raise DataError(
-            f"CSV file {path} is empty (no header row); write a header and rows"
-        ) from exc
+        raise DataError(f"CSV file {path} is empty (no header row); write a header and rows") from exc
     except (pd.errors.ParserError, UnicodeDecodeError, OSError, EOFError, ValueError) as exc:
         raise DataError(
             f"cannot read CSV file {path}: {exc}; check that it is a valid UTF-8 CSV "
@@ -144,14 +133,10 @@ def _read_parquet(path: Path) -> pd.DataFrame:
     try:
         return pd.read_parquet(path)
     except Exception as exc:  # pyarrow raises ArrowInvalid, OSError and others
-        raise DataError(
-            f"cannot read Parquet file {path}: {exc}; check that it is a complete Parquet file"
-        ) from exc
+        raise DataError(f"cannot read Parquet file {path}: {exc}; check that it is a complete Parquet file") from exc
 
 
-def _read_sql(
-    source: SqlSource, chunksize: int | None = None
-) -> pd.DataFrame | Iterator[pd.DataFrame]:
+def _read_sql(source: SqlSource, chunksize: int | None = None) -> pd.DataFrame | Iterator[pd.DataFrame]:
     try:
         return pd.read_sql(source.query, source.url, chunksize=chunksize)
     except Exception as exc:  # SQLAlchemy and DB-API errors have no common base we may import
@@ -182,7 +167,8 @@ def read_table(source: Source, base_dir: str | os.PathLike[str] | None = None) -
     pandas.DataFrame
         The table with a fresh ``RangeIndex``. String columns whose values are all
         ISO-8601 dates or datetimes are parsed to ``datetime64[us]`` (UTC when any value
-        has an offset); datetime columns are in microseconds when lossless.
+        has an offset; left as strings if a value is not a real date, such as
+        ``2024-02-30``); datetime columns are in microseconds when lossless.
 
     Raises
     ------
@@ -253,10 +239,11 @@ def iter_batches(
     else:
         path = _resolve(source, base_dir)
         where = str(path)
-        if _format(path) == "csv":
-            chunks = _read_csv(path, chunksize=batch_rows)  # type: ignore[assignment]
-        else:
-            chunks = _parquet_batches(path, batch_rows)
+        chunks = (
+            _read_csv(path, chunksize=batch_rows)  # a TextFileReader iterates DataFrames
+            if _format(path) == "csv"
+            else _parquet_batches(path, batch_rows)
+        )
     iso: dict[str, bool] | None = None
     start = 0
     while True:

@@ -145,9 +145,7 @@ class Schema:
                     d["categories"] = tuple(d["categories"])
                 cols.append(ColumnSchema(**d))
         except (KeyError, TypeError) as exc:
-            raise DataError(
-                f"not a schema dict ({exc}); expected the output of Schema.to_dict()"
-            ) from exc
+            raise DataError(f"not a schema dict ({exc}); expected the output of Schema.to_dict()") from exc
         return cls(tuple(cols))
 
 
@@ -302,9 +300,6 @@ def infer_schema(
         if name is None:
             continue
         if name not in df.columns:
-            raise DataError(
-                f"{role} column {name!r} is not in the data; "
-                f"columns: {[str(c) for c in df.columns]}"
-            )
+            raise DataError(f"{role} column {name!r} is not in the data; columns: {[str(c) for c in df.columns]}")
         roles[name] = role  # type: ignore[assignment]
     return Schema(tuple(_column(str(n), df[n], roles.get(str(n), "feature")) for n in df.columns))
