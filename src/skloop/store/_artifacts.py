@@ -34,9 +34,7 @@ _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 def _check_sha(sha256: str) -> str:
     if not isinstance(sha256, str) or not _SHA256.match(sha256):
-        raise NotFoundError(
-            f"{sha256!r} is not an artifact address: expected 64 lowercase hex digits"
-        )
+        raise NotFoundError(f"{sha256!r} is not an artifact address: expected 64 lowercase hex digits")
     return sha256
 
 
@@ -154,8 +152,7 @@ class ArtifactStore:
             with contextlib.suppress(OSError, FileNotFoundError):
                 self._fs.rm(tmp)
             raise StoreError(
-                f"cannot write artifact to {target}: {exc}; check the artifact root's "
-                "permissions and free space"
+                f"cannot write artifact to {target}: {exc}; check the artifact root's permissions and free space"
             ) from exc
 
     # -- reading ------------------------------------------------------------------
@@ -219,9 +216,7 @@ class ArtifactStore:
             raise self._corrupt(sha256, actual, name)
         return Path(path)
 
-    def get_file(
-        self, sha256: str, dest: str | os.PathLike[str], *, name: str | None = None
-    ) -> Path:
+    def get_file(self, sha256: str, dest: str | os.PathLike[str], *, name: str | None = None) -> Path:
         """Copy the content to the local file ``dest``, verified; return ``dest``."""
         path = self._path(_check_sha(sha256))
         out = Path(dest)

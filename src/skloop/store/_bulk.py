@@ -53,9 +53,7 @@ class BulkMixin:
             for run in chunk:
                 run_id = run.id or uuid.uuid4().hex
                 if len(run_id) != 32 or not set(run_id) <= _HEX:
-                    raise StoreError(
-                        f"cannot import run {run_id!r}: ids are 32 lowercase hex digits"
-                    )
+                    raise StoreError(f"cannot import run {run_id!r}: ids are 32 lowercase hex digits")
                 if run.status not in RUN_STATUSES:
                     raise StoreError(f"cannot import run {run_id}: unknown status {run.status!r}")
                 run_rows.append({

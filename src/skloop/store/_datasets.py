@@ -36,9 +36,7 @@ class DatasetsMixin:
     def flush(self) -> None:
         raise NotImplementedError
 
-    def log_dataset(
-        self, run_id: str, dataset: DatasetRecord, role: str = "train"
-    ) -> DatasetRecord:
+    def log_dataset(self, run_id: str, dataset: DatasetRecord, role: str = "train") -> DatasetRecord:
         """Record that the run read ``dataset`` in ``role`` (``train``, ``holdout``, ...).
 
         A dataset is stored once per fingerprint; logging it again only links it to
@@ -58,10 +56,7 @@ class DatasetsMixin:
             "snapshot_sha256": dataset.snapshot_sha256, "created": dataset.created or now,
         }  # fmt: skip
         with self._scope(f"recording dataset {dataset.fingerprint[:12]} of run {run_id}") as conn:
-            if (
-                conn.execute(self._sql.insert_dataset, row).rowcount == 0
-                and dataset.snapshot_sha256
-            ):
+            if not conn.execute(self._sql.insert_dataset, row).all() and dataset.snapshot_sha256:
                 conn.execute(
                     update(DATASETS)
                     .where(
@@ -79,9 +74,7 @@ class DatasetsMixin:
                     "logged_at": now,
                 },
             )
-            stored = conn.execute(
-                select(DATASETS).where(DATASETS.c.fingerprint == dataset.fingerprint)
-            ).one()
+            stored = conn.execute(select(DATASETS).where(DATASETS.c.fingerprint == dataset.fingerprint)).one()
         return reads.dataset_entity(stored)
 
     def get_dataset(self, fingerprint: str) -> DatasetRecord:
@@ -99,22 +92,13 @@ class DatasetsMixin:
 
     def _resolve_dataset(self, conn: Connection, fingerprint: str) -> Any:
         text = _fingerprint(fingerprint)
-        cond = (
-            DATASETS.c.fingerprint == text
-            if len(text) == 64
-            else DATASETS.c.fingerprint.like(f"{text}%")
-        )
+        cond = DATASETS.c.fingerprint == text if len(text) == 64 else DATASETS.c.fingerprint.like(f"{text}%")
         rows = conn.execute(select(DATASETS).where(cond).limit(11)).all()
         if not rows:
-            raise NotFoundError(
-                f"dataset {fingerprint!r} does not exist; list datasets with 'skloop datasets'"
-            )
+            raise NotFoundError(f"dataset {fingerprint!r} does not exist; list datasets with 'skloop datasets'")
         if len(rows) > 1:
             shown = ", ".join(r.fingerprint[:16] for r in rows[:10])
-            raise StoreError(
-                f"dataset prefix {fingerprint!r} is ambiguous, it matches: {shown}; "
-                "give more characters"
-            )
+            raise StoreError(f"dataset prefix {fingerprint!r} is ambiguous, it matches: {shown}; give more characters")
         return rows[0]
 
     def list_datasets(self) -> list[DatasetSummary]:
@@ -158,9 +142,7 @@ class DatasetsMixin:
         with self._scope(f"reading runs of dataset {fingerprint}", read=True) as conn:
             fp = self._resolve_dataset(conn, fingerprint).fingerprint
             ids = select(INPUTS.c.run_id).where(INPUTS.c.fingerprint == fp)
-            rows = conn.execute(
-                select(RUNS).where(RUNS.c.id.in_(ids)).order_by(RUNS.c.start_time, RUNS.c.id)
-            ).all()
+            rows = conn.execute(select(RUNS).where(RUNS.c.id.in_(ids)).order_by(RUNS.c.start_time, RUNS.c.id)).all()
             return reads.load_runs(conn, rows)
 
 

@@ -76,8 +76,7 @@ def make_engine(url: str, *, immediate: bool = True) -> Engine:
         parsed = make_url(url)
     except ArgumentError as exc:
         raise StoreError(
-            f"{url!r} is not a database URL; use e.g. sqlite:///.skloop/skloop.db or "
-            "postgresql+psycopg://user@host/db"
+            f"{url!r} is not a database URL; use e.g. sqlite:///.skloop/skloop.db or postgresql+psycopg://user@host/db"
         ) from exc
     kwargs: dict[str, Any] = {}
     if parsed.get_backend_name() == "sqlite" and _is_memory(url):
@@ -171,9 +170,7 @@ def _upgrade(engine: Engine) -> str:
             conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _PG_LOCK_ID})
         before = _revision(conn)
         if before != head_revision():
-            logger.info(
-                "upgrading %s from %s to %s", redact(str(engine.url)), before, head_revision()
-            )
+            logger.info("upgrading %s from %s to %s", redact(str(engine.url)), before, head_revision())
             command.upgrade(_config(conn), "head")
         return head_revision()
 

@@ -124,8 +124,7 @@ def _split_field(source: str, tok: _Tok) -> tuple[str, str]:
             source,
             tok.pos,
             text,
-            "fields are metrics.<key>, params.<key>, "
-            f"tags.<key> or one of {', '.join(sorted(ATTRIBUTES))}",
+            f"fields are metrics.<key>, params.<key>, tags.<key> or one of {', '.join(sorted(ATTRIBUTES))}",
         )
     if not key:
         raise _error(source, tok.pos, text, "the field has no key")
@@ -136,8 +135,7 @@ def _split_field(source: str, tok: _Tok) -> tuple[str, str]:
                 source,
                 tok.pos,
                 text,
-                f"unknown run attribute; use one of "
-                f"{', '.join(sorted(ATTRIBUTES))}, or metrics./params./tags.<key>",
+                f"unknown run attribute; use one of {', '.join(sorted(ATTRIBUTES))}, or metrics./params./tags.<key>",
             )
     return entity, key
 
@@ -234,9 +232,7 @@ class _Parser:
     def _typed(self, cmp: Comparison, op_tok: _Tok) -> Comparison:
         if cmp.op in ("is null", "is not null"):
             return cmp
-        kind = {"metrics": "num", "params": "str", "tags": "str"}.get(cmp.entity) or ATTRIBUTES[
-            cmp.key
-        ]
+        kind = {"metrics": "num", "params": "str", "tags": "str"}.get(cmp.entity) or ATTRIBUTES[cmp.key]
         if cmp.op in ("like", "ilike") and kind != "str":
             raise _error(self.source, op_tok.pos, op_tok.text, f"{cmp.op} needs a text field")
         toks = cmp.value if isinstance(cmp.value, list) else [cmp.value]
@@ -250,9 +246,7 @@ class _Parser:
         )
 
     def _convert(self, tok: _Tok, kind: str, cmp: Comparison) -> Any:
-        text = (
-            tok.text[1:-1].replace(tok.text[0] * 2, tok.text[0]) if tok.kind == "str" else tok.text
-        )
+        text = tok.text[1:-1].replace(tok.text[0] * 2, tok.text[0]) if tok.kind == "str" else tok.text
         field = cmp.key if cmp.entity == "attributes" else f"{cmp.entity}.{cmp.key}"
         if kind == "num":
             try:
@@ -308,14 +302,9 @@ def parse_order_by(items: list[str] | tuple[str, ...] | str | None) -> list[Orde
     keys: list[OrderKey] = []
     for item in items:
         parts = str(item).split()
-        if (
-            not parts
-            or len(parts) > 2
-            or (len(parts) == 2 and parts[1].lower() not in ("asc", "desc"))
-        ):
+        if not parts or len(parts) > 2 or (len(parts) == 2 and parts[1].lower() not in ("asc", "desc")):
             raise StoreError(
-                f"bad order_by item {item!r}: expected '<field> [ASC|DESC]', "
-                "e.g. 'metrics.cv_roc_auc DESC'"
+                f"bad order_by item {item!r}: expected '<field> [ASC|DESC]', e.g. 'metrics.cv_roc_auc DESC'"
             )
         tokens = _tokenize(parts[0])
         if len(tokens) != 1 or tokens[0].kind != "field":

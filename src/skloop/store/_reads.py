@@ -13,7 +13,18 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Row, Select, and_, not_, or_, select, true
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Row,
+    Select,
+    and_,
+    bindparam,
+    not_,
+    or_,
+    select,
+    true,
+)
 
 from skloop.store._entities import ArtifactRef, DatasetRecord, Metric, Run, RunInput
 from skloop.store._filter import BoolOp, Comparison, OrderKey
@@ -64,6 +75,18 @@ def dataset_entity(row: Row[Any]) -> DatasetRecord:
     )
 
 
+_IDS = bindparam("ids", expanding=True)
+_P, _T, _M = SqlParam.__table__.c, SqlTag.__table__.c, SqlLatestMetric.__table__.c
+_I, _A = SqlRunInput.__table__.c, SqlArtifact.__table__.c
+_RELATED = (
+    select(_P.run_id, _P.key, _P.value).where(_P.run_id.in_(_IDS)),
+    select(_T.run_id, _T.key, _T.value).where(_T.run_id.in_(_IDS)),
+    select(_M.run_id, _M.key, _M.value, _M.is_nan).where(_M.run_id.in_(_IDS)),
+    select(_I.run_id, _I.fingerprint, _I.role).where(_I.run_id.in_(_IDS)).order_by(_I.logged_at, _I.role),
+    select(_A.run_id, _A.name, _A.sha256, _A.size, _A.media_type).where(_A.run_id.in_(_IDS)).order_by(_A.name),
+)
+
+
 def load_runs(conn: Connection, rows: Sequence[Row[Any]]) -> list[Run]:
     """Entities for ``runs`` rows, with their params, tags, metrics, inputs and artifacts."""
     ids = [r.id for r in rows]
@@ -72,32 +95,19 @@ def load_runs(conn: Connection, rows: Sequence[Row[Any]]) -> list[Run]:
     metrics: dict[str, dict[str, float]] = {i: {} for i in ids}
     inputs: dict[str, list[RunInput]] = {i: [] for i in ids}
     artifacts: dict[str, dict[str, ArtifactRef]] = {i: {} for i in ids}
-    p, t, m = SqlParam.__table__.c, SqlTag.__table__.c, SqlLatestMetric.__table__.c
-    ri, a = SqlRunInput.__table__.c, SqlArtifact.__table__.c
+    q_params, q_tags, q_metrics, q_inputs, q_artifacts = _RELATED
     for start in range(0, len(ids), _CHUNK):
-        chunk = ids[start : start + _CHUNK]
-        for run_id, key, value in conn.execute(
-            select(p.run_id, p.key, p.value).where(p.run_id.in_(chunk))
-        ):
+        chunk = {"ids": ids[start : start + _CHUNK]}
+        for run_id, key, value in conn.execute(q_params, chunk):
             params[run_id][key] = value
-        for run_id, key, value in conn.execute(
-            select(t.run_id, t.key, t.value).where(t.run_id.in_(chunk))
-        ):
+        for run_id, key, value in conn.execute(q_tags, chunk):
             tags[run_id][key] = value
-        for run_id, key, value, nan in conn.execute(
-            select(m.run_id, m.key, m.value, m.is_nan).where(m.run_id.in_(chunk))
-        ):
+        for run_id, key, value, nan in conn.execute(q_metrics, chunk):
             metrics[run_id][key] = math.nan if nan else value
-        for run_id, fp, role in conn.execute(
-            select(ri.run_id, ri.fingerprint, ri.role)
-            .where(ri.run_id.in_(chunk))
-            .order_by(ri.logged_at, ri.role)
-        ):
+        for run_id, fp, role in conn.execute(q_inputs, chunk):
             inputs[run_id].append(RunInput(fingerprint=fp, role=role))
-        for row in conn.execute(select(a).where(a.run_id.in_(chunk)).order_by(a.name)):
-            artifacts[row.run_id][row.name] = ArtifactRef(
-                sha256=row.sha256, size=row.size, name=row.name, media_type=row.media_type
-            )
+        for run_id, name, sha, size, media_type in conn.execute(q_artifacts, chunk):
+            artifacts[run_id][name] = ArtifactRef(sha256=sha, size=size, name=name, media_type=media_type)
     return [
         Run(
             id=r.id,
@@ -132,9 +142,7 @@ def _required(node: Comparison | BoolOp | None) -> set[tuple[str, str]]:
         return set()
     terms = node.terms if isinstance(node, BoolOp) and node.op == "and" else (node,)
     return {
-        (t.entity, t.key)
-        for t in terms
-        if isinstance(t, Comparison) and t.entity != "attributes" and t.op != "is null"
+        (t.entity, t.key) for t in terms if isinstance(t, Comparison) and t.entity != "attributes" and t.op != "is null"
     }
 
 

@@ -109,9 +109,7 @@ class SqlRun(Base):
     code_dirty: Mapped[bool | None] = mapped_column(Boolean(create_constraint=False))
     environment: Mapped[Any] = mapped_column(JSON, nullable=True)
     seed: Mapped[int | None] = mapped_column(BigInteger)
-    parent_run_id: Mapped[str | None] = mapped_column(
-        String(32), ForeignKey("runs.id", ondelete="SET NULL")
-    )
+    parent_run_id: Mapped[str | None] = mapped_column(String(32), ForeignKey("runs.id", ondelete="SET NULL"))
     pid: Mapped[int | None] = mapped_column(Integer)
     hostname: Mapped[str | None] = mapped_column(String(255))
 
@@ -121,9 +119,7 @@ class SqlParam(Base):
 
     __tablename__ = "params"
 
-    run_id: Mapped[str] = mapped_column(
-        String(32), ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True
-    )
+    run_id: Mapped[str] = mapped_column(String(32), ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
     key: Mapped[str] = mapped_column(String(250), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
 
@@ -133,9 +129,7 @@ class SqlTag(Base):
 
     __tablename__ = "tags"
 
-    run_id: Mapped[str] = mapped_column(
-        String(32), ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True
-    )
+    run_id: Mapped[str] = mapped_column(String(32), ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
     key: Mapped[str] = mapped_column(String(250), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
 
@@ -162,9 +156,7 @@ class SqlLatestMetric(Base):
     __tablename__ = "latest_metrics"
     __table_args__ = (Index("ix_latest_metrics_key_value", "key", "value"),)
 
-    run_id: Mapped[str] = mapped_column(
-        String(32), ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True
-    )
+    run_id: Mapped[str] = mapped_column(String(32), ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
     key: Mapped[str] = mapped_column(String(250), primary_key=True)
     value: Mapped[float | None] = mapped_column(Double)
     is_nan: Mapped[bool] = mapped_column(Boolean(create_constraint=False), default=False)
@@ -193,9 +185,7 @@ class SqlRunInput(Base):
     __tablename__ = "run_inputs"
     __table_args__ = (Index("ix_run_inputs_fingerprint", "fingerprint"),)
 
-    run_id: Mapped[str] = mapped_column(
-        String(32), ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True
-    )
+    run_id: Mapped[str] = mapped_column(String(32), ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
     fingerprint: Mapped[str] = mapped_column(
         String(64), ForeignKey("datasets.fingerprint", ondelete="CASCADE"), primary_key=True
     )
@@ -209,9 +199,7 @@ class SqlArtifact(Base):
     __tablename__ = "artifacts"
     __table_args__ = (Index("ix_artifacts_sha256", "sha256"),)
 
-    run_id: Mapped[str] = mapped_column(
-        String(32), ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True
-    )
+    run_id: Mapped[str] = mapped_column(String(32), ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
     name: Mapped[str] = mapped_column(String(500), primary_key=True)
     sha256: Mapped[str] = mapped_column(String(64))
     size: Mapped[int] = mapped_column(BigInteger)

@@ -94,8 +94,7 @@ class Store(DatasetsMixin, BulkMixin):
         # readers never block writers in WAL mode; only writers need BEGIN IMMEDIATE
         self._reader: Engine = (
             make_engine(url, immediate=False)
-            if self._engine.dialect.name == "sqlite"
-            and make_url(url).database not in (None, "", ":memory:")
+            if self._engine.dialect.name == "sqlite" and make_url(url).database not in (None, "", ":memory:")
             else self._engine
         )
         self._sql = Statements.for_dialect(self._engine.dialect.name)
@@ -196,13 +195,11 @@ class Store(DatasetsMixin, BulkMixin):
             status = conn.execute(stmt).scalar()
         if status is None:
             raise NotFoundError(
-                f"run {run_id!r} does not exist; use the full id from create_run "
-                "or see the runs with 'skloop runs'"
+                f"run {run_id!r} does not exist; use the full id from create_run or see the runs with 'skloop runs'"
             )
         if status != "running":
             raise StoreError(
-                f"run {run_id} is {status} and its records can no longer change; "
-                "start a new run to log more"
+                f"run {run_id} is {status} and its records can no longer change; start a new run to log more"
             )
         self._running.add(run_id)
 
@@ -235,10 +232,7 @@ class Store(DatasetsMixin, BulkMixin):
         """
         for label, value, limit in (("project", project, 200), ("kind", kind, 50)):
             if not isinstance(value, str) or not value or len(value) > limit:
-                raise StoreError(
-                    f"{label} must be a non-empty string of at most {limit} "
-                    f"characters, given {value!r}"
-                )
+                raise StoreError(f"{label} must be a non-empty string of at most {limit} characters, given {value!r}")
         run_id = uuid.uuid4().hex
         row = {
             "id": run_id, "project": project, "kind": kind, "name": name, "status": "running",
@@ -253,8 +247,7 @@ class Store(DatasetsMixin, BulkMixin):
         with self._scope(f"creating a run of {project!r}") as conn:
             if (
                 parent_run_id is not None
-                and conn.execute(select(RUNS.c.id).where(RUNS.c.id == parent_run_id)).first()
-                is None
+                and conn.execute(select(RUNS.c.id).where(RUNS.c.id == parent_run_id)).first() is None
             ):
                 raise NotFoundError(f"parent run {parent_run_id!r} does not exist")
             conn.execute(RUNS.insert(), row)
@@ -292,20 +285,17 @@ class Store(DatasetsMixin, BulkMixin):
         self.flush()
         self._finish(run_id, status, error, only_if_running=True)
 
-    def finish_run(self, run_id: str, status: str = "finished", error: str | None = None) -> Run:
+    def finish_run(self, run_id: str, status: str = "finished", error: str | None = None) -> None:
         """End a running run with ``status`` (``finished``, ``failed`` or ``killed``).
 
-        Buffered metrics are written first. Returns the ended run.
+        Buffered metrics are written first.
         """
         if status not in _ENDED:
             raise StoreError(f"a run ends as one of {', '.join(_ENDED)}, given {status!r}")
         self.flush()
         self._finish(run_id, status, error, only_if_running=False)
-        return self.get_run(run_id)
 
-    def _finish(
-        self, run_id: str, status: str, error: str | None, *, only_if_running: bool
-    ) -> None:
+    def _finish(self, run_id: str, status: str, error: str | None, *, only_if_running: bool) -> None:
         with self._scope(f"ending run {run_id}") as conn:
             result = conn.execute(
                 update(RUNS)
@@ -330,16 +320,14 @@ class Store(DatasetsMixin, BulkMixin):
             return
         self._require_running(run_id)
         with self._scope(f"logging params of run {run_id}") as conn:
-            result = conn.execute(self._sql.insert_param, rows)
-            if result.rowcount != len(rows):
+            result = conn.execute(self._sql.insert_param, rows[0] if len(rows) == 1 else rows)
+            if len(result.all()) != len(rows):
                 self._check_params(conn, run_id, rows)
 
     def _check_params(self, conn: Connection, run_id: str, rows: list[dict[str, Any]]) -> None:
         p = reads.SqlParam.__table__.c
         keys = [r["key"] for r in rows]
-        stored = dict(
-            conn.execute(select(p.key, p.value).where(p.run_id == run_id, p.key.in_(keys))).all()
-        )
+        stored = dict(conn.execute(select(p.key, p.value).where(p.run_id == run_id, p.key.in_(keys))).all())
         for r in rows:
             if stored.get(r["key"], r["value"]) != r["value"]:
                 raise StoreError(
@@ -387,10 +375,7 @@ class Store(DatasetsMixin, BulkMixin):
             self._require_running(run_id)
         ts = to_millis(utcnow())
         self._buffer.extend(
-            [
-                (run_id, check_key(k, "metric"), check_value(k, v), int(step), ts)
-                for k, v in metrics.items()
-            ]
+            [(run_id, check_key(k, "metric"), check_value(k, v), int(step), ts) for k, v in metrics.items()]
         )
 
     def flush(self) -> None:
@@ -433,12 +418,10 @@ class Store(DatasetsMixin, BulkMixin):
                 )
             else:
                 key, value, step = m
-                rows.append(
-                    (run_id, check_key(key, "metric"), check_value(key, value), int(step), ts)
-                )
+                rows.append((run_id, check_key(key, "metric"), check_value(key, value), int(step), ts))
         p_rows, t_rows = param_rows(run_id, params or {}), tag_rows(run_id, tags or {})
         with self._scope(f"logging a batch to run {run_id}") as conn:
-            if p_rows and conn.execute(self._sql.insert_param, p_rows).rowcount != len(p_rows):
+            if p_rows and len(conn.execute(self._sql.insert_param, p_rows).all()) != len(p_rows):
                 self._check_params(conn, run_id, p_rows)
             if t_rows:
                 conn.execute(self._sql.upsert_tag, t_rows)
@@ -464,9 +447,7 @@ class Store(DatasetsMixin, BulkMixin):
         check_key(name, "artifact") if len(str(name)) <= 250 else None
         self._require_running(run_id)
         blob = (
-            self.artifacts.put_bytes(data)
-            if isinstance(data, bytes | bytearray)
-            else (self.artifacts.put_file(data))
+            self.artifacts.put_bytes(data) if isinstance(data, bytes | bytearray) else (self.artifacts.put_file(data))
         )
         ref = ArtifactRef(sha256=blob.sha256, size=blob.size, name=name, media_type=media_type)
         with self._scope(f"recording artifact {name!r} of run {run_id}") as conn:
@@ -479,10 +460,8 @@ class Store(DatasetsMixin, BulkMixin):
                 "media_type": media_type,
                 "created": utcnow(),
             }
-            if conn.execute(self._sql.insert_artifact, row).rowcount == 0:
-                old = conn.execute(
-                    select(a.c.sha256).where(a.c.run_id == run_id, a.c.name == name)
-                ).scalar()
+            if not conn.execute(self._sql.insert_artifact, row).all():
+                old = conn.execute(select(a.c.sha256).where(a.c.run_id == run_id, a.c.name == name)).scalar()
                 if old != ref.sha256:
                     raise StoreError(
                         f"run {run_id} already has a different artifact {name!r}; "
@@ -536,10 +515,7 @@ class Store(DatasetsMixin, BulkMixin):
                 raise NotFoundError(f"run {run_id!r} does not exist; list runs with 'skloop runs'")
             if len(rows) > 1:
                 shown = ", ".join(r.id for r in rows[:10]) + (", ..." if len(rows) > 10 else "")
-                raise StoreError(
-                    f"run id prefix {run_id!r} is ambiguous, it matches: {shown}; "
-                    "give more characters"
-                )
+                raise StoreError(f"run id prefix {run_id!r} is ambiguous, it matches: {shown}; give more characters")
             return reads.load_runs(conn, rows)[0]
 
     def search_runs(
@@ -581,9 +557,7 @@ class Store(DatasetsMixin, BulkMixin):
         if limit is not None and (not isinstance(limit, int) or limit < 1):
             raise StoreError(f"limit must be a positive integer or None, given {limit!r}")
         self.flush()
-        stmt = reads.build_search(
-            project=project, node=node, order=order, statuses=statuses, limit=limit
-        )
+        stmt = reads.build_search(project=project, node=node, order=order, statuses=statuses, limit=limit)
         with self._scope("searching runs", read=True) as conn:
             return reads.load_runs(conn, conn.execute(stmt).all())
 
@@ -598,9 +572,7 @@ class Store(DatasetsMixin, BulkMixin):
         self.flush()
         with self._scope("looking for stale runs", read=True) as conn:
             candidates = conn.execute(
-                select(RUNS.c.id, RUNS.c.pid).where(
-                    RUNS.c.status == "running", RUNS.c.hostname == self._hostname
-                )
+                select(RUNS.c.id, RUNS.c.pid).where(RUNS.c.status == "running", RUNS.c.hostname == self._hostname)
             ).all()
         dead = [(rid, pid) for rid, pid in candidates if pid is not None and not _alive(pid)]
         reaped = []

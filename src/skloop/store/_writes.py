@@ -57,9 +57,7 @@ def to_millis(when: datetime | float | int) -> int:
 def check_key(key: object, what: str) -> str:
     """``key`` if it is a usable name, else a StoreError naming it."""
     if not isinstance(key, str) or not key or len(key) > MAX_KEY:
-        raise StoreError(
-            f"{what} names must be non-empty strings of at most {MAX_KEY} characters, given {key!r}"
-        )
+        raise StoreError(f"{what} names must be non-empty strings of at most {MAX_KEY} characters, given {key!r}")
     return key
 
 
@@ -113,7 +111,12 @@ def _dialect_insert(dialect: str, table: Any) -> Any:
 
 @dataclass(frozen=True)
 class Statements:
-    """Write statements for one SQL dialect."""
+    """Write statements for one SQL dialect.
+
+    Inserts that may be no-ops return what they inserted, because a driver's
+    ``rowcount`` is not reliable for ``ON CONFLICT DO NOTHING`` (psycopg through
+    SQLAlchemy reports -1).
+    """
 
     insert_param: Insert
     upsert_tag: Insert
@@ -135,10 +138,10 @@ class Statements:
         current = SqlLatestMetric.__table__.c
         new = latest.excluded
         return cls(
-            insert_param=ins(SqlParam).on_conflict_do_nothing(index_elements=["run_id", "key"]),
-            upsert_tag=tag.on_conflict_do_update(
-                index_elements=["run_id", "key"], set_={"value": tag.excluded.value}
-            ),
+            insert_param=ins(SqlParam)
+            .on_conflict_do_nothing(index_elements=["run_id", "key"])
+            .returning(SqlParam.__table__.c.key),
+            upsert_tag=tag.on_conflict_do_update(index_elements=["run_id", "key"], set_={"value": tag.excluded.value}),
             insert_metric=SqlMetric.__table__.insert(),
             upsert_latest=latest.on_conflict_do_update(
                 index_elements=["run_id", "key"],
@@ -153,25 +156,21 @@ class Statements:
                     (new.step == current.step) & (new.timestamp >= current.timestamp),
                 ),
             ),
-            insert_dataset=ins(SqlDataset).on_conflict_do_nothing(index_elements=["fingerprint"]),
-            insert_input=ins(SqlRunInput).on_conflict_do_nothing(
-                index_elements=["run_id", "fingerprint", "role"]
-            ),
-            insert_artifact=ins(SqlArtifact).on_conflict_do_nothing(
-                index_elements=["run_id", "name"]
-            ),
+            insert_dataset=ins(SqlDataset)
+            .on_conflict_do_nothing(index_elements=["fingerprint"])
+            .returning(SqlDataset.__table__.c.fingerprint),
+            insert_input=ins(SqlRunInput).on_conflict_do_nothing(index_elements=["run_id", "fingerprint", "role"]),
+            insert_artifact=ins(SqlArtifact)
+            .on_conflict_do_nothing(index_elements=["run_id", "name"])
+            .returning(SqlArtifact.__table__.c.name),
         )
 
 
 def param_rows(run_id: str, params: Mapping[str, object]) -> list[dict[str, Any]]:
     """Rows for the ``params`` table; values are stored as text."""
-    return [
-        {"run_id": run_id, "key": check_key(k, "param"), "value": str(v)} for k, v in params.items()
-    ]
+    return [{"run_id": run_id, "key": check_key(k, "param"), "value": str(v)} for k, v in params.items()]
 
 
 def tag_rows(run_id: str, tags: Mapping[str, object]) -> list[dict[str, Any]]:
     """Rows for the ``tags`` table; values are stored as text."""
-    return [
-        {"run_id": run_id, "key": check_key(k, "tag"), "value": str(v)} for k, v in tags.items()
-    ]
+    return [{"run_id": run_id, "key": check_key(k, "tag"), "value": str(v)} for k, v in tags.items()]

@@ -21,9 +21,7 @@ _bool = sa.Boolean(create_constraint=False)
 
 
 def _run_fk(table: str) -> sa.ForeignKeyConstraint:
-    return sa.ForeignKeyConstraint(
-        ["run_id"], ["runs.id"], name=f"fk_{table}_run_id_runs", ondelete="CASCADE"
-    )
+    return sa.ForeignKeyConstraint(["run_id"], ["runs.id"], name=f"fk_{table}_run_id_runs", ondelete="CASCADE")
 
 
 def upgrade() -> None:
@@ -46,12 +44,8 @@ def upgrade() -> None:
         sa.Column("pid", sa.Integer(), nullable=True),
         sa.Column("hostname", sa.String(255), nullable=True),
         sa.PrimaryKeyConstraint("id", name="pk_runs"),
-        sa.CheckConstraint(
-            "status IN ('running', 'finished', 'failed', 'killed')", name="ck_runs_status"
-        ),
-        sa.ForeignKeyConstraint(
-            ["parent_run_id"], ["runs.id"], name="fk_runs_parent_run_id_runs", ondelete="SET NULL"
-        ),
+        sa.CheckConstraint("status IN ('running', 'finished', 'failed', 'killed')", name="ck_runs_status"),
+        sa.ForeignKeyConstraint(["parent_run_id"], ["runs.id"], name="fk_runs_parent_run_id_runs", ondelete="SET NULL"),
     )
     op.create_index("ix_runs_project_start_time", "runs", ["project", "start_time"])
     op.create_index("ix_runs_start_time", "runs", ["start_time"])

@@ -1,0 +1,227 @@
+"""Tracking benchmark: skloop's store against MLflow's SQLite tracking store.
+
+The same workload goes through both, in one run: N runs x 10 params x 5 metrics x 20
+steps, logged (a) one call at a time, (b) one batch per run, then (c) a search over the
+runs filtered by a metric and ordered by it (median of repeats); finally (d) skloop's
+search over a large store (100,000 runs by default).
+
+Usage::
+
+    python benchmarks/bench_tracking.py [--runs 200] [--mlflow-runs 200]
+                                        [--search-runs 100000] [--repeats 20]
+
+MLflow runs in this interpreter when it is importable; otherwise in the interpreter
+given by ``--mlflow-python`` (default ``.venv-bench/bin/python``, a separate venv,
+because MLflow would downgrade pyarrow in the main one). With ``--mlflow-runs`` below
+``--runs``, MLflow's per-call part is timed on fewer runs and extrapolated linearly
+(the table says so).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+N_PARAMS, N_METRICS, N_STEPS = 10, 5, 20
+FILTER = "metrics.m0 > 0.5"
+ORDER = ["metrics.m0 DESC"]
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def workload(n_runs: int, seed: int = 0) -> list[dict[str, Any]]:
+    """Params and metric values of every run, identical for both tools."""
+    rng = random.Random(seed)
+    return [
+        {
+            "params": {f"p{j}": str(rng.randint(0, 100)) for j in range(N_PARAMS)},
+            "metrics": [
+                (f"m{k}", rng.random(), step) for step in range(N_STEPS) for k in range(N_METRICS)
+            ],
+        }
+        for _ in range(n_runs)
+    ]
+
+
+# -- skloop ---------------------------------------------------------------------------
+
+
+def skloop_side(runs: list[dict[str, Any]], repeats: int) -> dict[str, float]:
+    from skloop.store import Store
+
+    out: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as d:
+        store = Store.open(f"sqlite:///{d}/a.db", f"{d}/art")
+        t0 = time.perf_counter()
+        for run in runs:
+            rid = store.create_run("bench").id
+            for key, value in run["params"].items():
+                store.log_param(rid, key, value)
+            for key, value, step in run["metrics"]:
+                store.log_metric(rid, key, value, step=step)
+            store.finish_run(rid)
+        out["per_call"] = time.perf_counter() - t0
+        store.close()
+
+        store = Store.open(f"sqlite:///{d}/b.db", f"{d}/art")
+        t0 = time.perf_counter()
+        for run in runs:
+            rid = store.create_run("bench").id
+            store.log_batch(rid, metrics=run["metrics"], params=run["params"])
+            store.finish_run(rid)
+        out["batch"] = time.perf_counter() - t0
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            found = store.search_runs("bench", filter=FILTER, order_by=ORDER, limit=100)
+            times.append(time.perf_counter() - t0)
+        out["search"] = statistics.median(times)
+        out["search_hits"] = len(found)
+        store.close()
+    return out
+
+
+def skloop_large_search(n_runs: int, repeats: int) -> dict[str, float]:
+    from skloop.store import Run, Store
+
+    rng = random.Random(1)
+    start = datetime(2025, 1, 1, tzinfo=UTC)
+    with tempfile.TemporaryDirectory() as d:
+        store = Store.open(f"sqlite:///{d}/big.db", f"{d}/art")
+        t0 = time.perf_counter()
+        store.import_runs(
+            Run(
+                id="", project="bench", kind="train", status="finished",
+                start_time=start + timedelta(seconds=i), end_time=start + timedelta(seconds=i + 1),
+                params={f"p{j}": str(rng.randint(0, 100)) for j in range(N_PARAMS)},
+                metrics={f"m{k}": rng.random() for k in range(N_METRICS)},
+            )  # fmt: skip
+            for i in range(n_runs)
+        )
+        populate = time.perf_counter() - t0
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            found = store.search_runs("bench", filter=FILTER, order_by=ORDER, limit=100)
+            times.append(time.perf_counter() - t0)
+        store.close()
+    return {"populate": populate, "search": statistics.median(times), "hits": len(found)}
+
+
+# -- MLflow ---------------------------------------------------------------------------
+
+
+def mlflow_side(runs: list[dict[str, Any]], per_call_runs: int, repeats: int) -> dict[str, float]:
+    import logging
+
+    logging.getLogger("mlflow").setLevel(logging.ERROR)
+    logging.getLogger("alembic").setLevel(logging.ERROR)
+    from mlflow.entities import Metric, Param
+    from mlflow.tracking import MlflowClient
+
+    out: dict[str, float] = {"per_call_runs": per_call_runs}
+    with tempfile.TemporaryDirectory() as d:
+        client = MlflowClient(tracking_uri=f"sqlite:///{d}/a.db")
+        exp = client.create_experiment("bench", artifact_location=f"{d}/art-a")
+        t0 = time.perf_counter()
+        for run in runs[:per_call_runs]:
+            rid = client.create_run(exp).info.run_id
+            for key, value in run["params"].items():
+                client.log_param(rid, key, value)
+            for key, value, step in run["metrics"]:
+                client.log_metric(rid, key, value, step=step)
+            client.set_terminated(rid)
+        out["per_call_measured"] = time.perf_counter() - t0
+        out["per_call"] = out["per_call_measured"] * len(runs) / per_call_runs
+
+        client = MlflowClient(tracking_uri=f"sqlite:///{d}/b.db")
+        exp = client.create_experiment("bench", artifact_location=f"{d}/art-b")
+        t0 = time.perf_counter()
+        for run in runs:
+            rid = client.create_run(exp).info.run_id
+            now = int(time.time() * 1000)
+            client.log_batch(
+                rid,
+                metrics=[Metric(k, v, now, s) for k, v, s in run["metrics"]],
+                params=[Param(k, v) for k, v in run["params"].items()],
+            )
+            client.set_terminated(rid)
+        out["batch"] = time.perf_counter() - t0
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            found = client.search_runs([exp], filter_string=FILTER, order_by=ORDER, max_results=100)
+            times.append(time.perf_counter() - t0)
+        out["search"] = statistics.median(times)
+        out["search_hits"] = len(found)
+    return out
+
+
+def run_mlflow(args: argparse.Namespace) -> dict[str, float]:
+    try:
+        import mlflow  # noqa: F401
+    except ImportError:
+        python = Path(args.mlflow_python)
+        if not python.exists():
+            sys.exit(f"MLflow is not importable and {python} does not exist; create it with: "
+                     f"python -m venv .venv-bench && .venv-bench/bin/pip install 'mlflow>=3.17,<3.18'")
+        cmd = [str(python), __file__, "--worker", "--runs", str(args.runs),
+               "--mlflow-runs", str(args.mlflow_runs), "--repeats", str(args.repeats)]  # fmt: skip
+        done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            sys.exit(f"the MLflow half failed:\n{done.stderr[-3000:]}")
+        return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+    return mlflow_side(workload(args.runs), args.mlflow_runs, args.repeats)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=200)
+    parser.add_argument("--mlflow-runs", type=int, default=None,
+                        help="time MLflow's per-call part on this many runs and extrapolate")
+    parser.add_argument("--search-runs", type=int, default=100_000)
+    parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--mlflow-python", default=str(ROOT / ".venv-bench" / "bin" / "python"))
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    args.mlflow_runs = min(args.mlflow_runs or args.runs, args.runs)
+    if args.worker:
+        print(json.dumps(mlflow_side(workload(args.runs), args.mlflow_runs, args.repeats)))
+        return
+
+    runs = workload(args.runs)
+    sk = skloop_side(runs, args.repeats)
+    ml = run_mlflow(args)
+    n_calls = args.runs * (N_PARAMS + N_METRICS * N_STEPS)
+    print(f"workload: {args.runs} runs x {N_PARAMS} params x {N_METRICS} metrics x {N_STEPS} "
+          f"steps ({n_calls} logging calls); search: {FILTER!r} ordered by {ORDER[0]!r}, "
+          f"median of {args.repeats}")  # fmt: skip
+    print(f"{'part':<30}{'skloop (s)':>12}{'MLflow (s)':>12}{'MLflow/skloop':>15}")
+    rows = [("(a) one call at a time", "per_call"), ("(b) one batch per run", "batch"),
+            ("(c) search, filter + order", "search")]  # fmt: skip
+    for label, key in rows:
+        note = " *" if key == "per_call" and ml["per_call_runs"] < args.runs else ""
+        print(f"{label:<30}{sk[key]:>12.4f}{ml[key]:>12.4f}{ml[key] / sk[key]:>14.1f}x{note}")
+    if ml["per_call_runs"] < args.runs:
+        print(f"* MLflow per-call EXTRAPOLATED linearly from {int(ml['per_call_runs'])} runs "
+              f"({ml['per_call_measured']:.2f} s measured)")
+    print(f"search hits: skloop {int(sk['search_hits'])}, MLflow {int(ml['search_hits'])}")
+    if args.search_runs:
+        big = skloop_large_search(args.search_runs, max(5, args.repeats // 2))
+        print(f"(d) skloop search over {args.search_runs} runs: {big['search']:.4f} s "
+              f"(median; {int(big['hits'])} runs returned; populated with import_runs in "
+              f"{big['populate']:.1f} s)")
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
+    main()
