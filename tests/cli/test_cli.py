@@ -66,7 +66,7 @@ def test_init_train_runs_show_datasets_reproduce(project_dir: Path) -> None:
     rep = invoke("reproduce", run["id"], "--json", "-q")
     assert rep.exit_code == 0, rep.output
     outcome = json.loads(rep.output)
-    assert outcome["identical"] is True and outcome["compared"] == 6 and outcome["mismatches"] == []
+    assert outcome["identical"] is True and outcome["compared"] == 9 and outcome["mismatches"] == []
 
     listing = json.loads(invoke("runs", "--json").output)
     assert {r["kind"] for r in listing} == {"train", "reproduce"}
@@ -122,7 +122,18 @@ def test_usage_errors_exit_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_every_command_has_help() -> None:
-    for command in ([], ["init"], ["train"], ["runs"], ["show"], ["datasets"], ["reproduce"], ["demo"], ["db"], ["db", "upgrade"]):
+    for command in (
+        [],
+        ["init"],
+        ["train"],
+        ["runs"],
+        ["show"],
+        ["datasets"],
+        ["reproduce"],
+        ["demo"],
+        ["db"],
+        ["db", "upgrade"],
+    ):
         result = invoke(*command, "--help")
         assert result.exit_code == 0 and "Usage" in result.output
 

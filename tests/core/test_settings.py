@@ -13,8 +13,12 @@ def test_defaults_live_under_the_project(tmp_path: Path) -> None:
 
 
 def test_environment_overrides(tmp_path: Path) -> None:
-    env = {"SKLOOP_STORE_URL": "postgresql+psycopg://u@h/db", "SKLOOP_ARTIFACT_ROOT": "s3://b/p",
-           "SKLOOP_PORT": "9001", "SKLOOP_TOKEN": "t"}
+    env = {
+        "SKLOOP_STORE_URL": "postgresql+psycopg://u@h/db",
+        "SKLOOP_ARTIFACT_ROOT": "s3://b/p",
+        "SKLOOP_PORT": "9001",
+        "SKLOOP_TOKEN": "t",
+    }
     s = Settings.from_env(tmp_path, env=env)
     assert (s.store_url, s.artifact_root, s.port, s.token) == ("postgresql+psycopg://u@h/db", "s3://b/p", 9001, "t")
     assert s.with_overrides(port=1, token=None).port == 1

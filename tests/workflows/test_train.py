@@ -13,13 +13,12 @@ import numpy as np
 import pytest
 from sklearn.model_selection import GridSearchCV, StratifiedKFold, train_test_split
 
+from conftest import write_small_project
 from skloop.core import PipelineError
 from skloop.data import read_table
 from skloop.pipelines import build_pipeline, resolve_features
 from skloop.store import Store
 from skloop.workflows import NullProgress, Project, train
-
-from conftest import write_small_project
 
 HERE = Path(__file__).parent
 
@@ -56,7 +55,7 @@ def test_cv_scores_equal_a_hand_written_grid_search(small_project: Project) -> N
     assert run.status == "finished"
     assert run.metrics["cv_roc_auc_mean"] == pytest.approx(np.mean(result.cv["roc_auc"]["folds"]))
     assert "holdout_roc_auc" in run.metrics and run.metrics["holdout_roc_auc"] > 0.7
-    assert {a.name for a in run.artifacts} >= {"model.skops", "cv_results.json", "features.json"}
+    assert set(run.artifacts) >= {"model.skops", "cv_results.json", "features.json"}
     assert run.environment["packages"]["scikit-learn"]
     assert run.spec["name"] == "churn"
     assert run.datasets[0].fingerprint == result.dataset_fingerprint
@@ -75,22 +74,33 @@ def test_parallel_search_gives_the_same_scores(small_project: Project) -> None:
     assert one.cv == two.cv
 
 
-def test_a_search_that_raises_marks_the_run_failed(tmp_path: Path) -> None:
+def test_a_search_that_raises_marks_the_run_failed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(HERE))
     spec = write_small_project(tmp_path)
-    spec.write_text(spec.read_text().replace("{n_estimators: 15}", "{n_estimators: 15, max_depth: -3}").replace("model__max_depth: [4, 8]", "model__min_samples_leaf: [1, 2]"))
+    spec.write_text(
+        spec.read_text()
+        .replace("sklearn.ensemble.RandomForestClassifier", "slow_estimators.FailingClassifier")
+        .replace("{n_estimators: 15}", "{}")
+        .replace("model__max_depth: [4, 8]", "model__seconds: [0.0]")
+    )
     with Project.load(spec) as project:
-        with pytest.raises(PipelineError, match="max_depth"):
+        with pytest.raises(PipelineError, match="refused this data on purpose"):
             project.train()
         (run,) = project.runs()
         assert run.status == "failed"
-        assert "max_depth" in run.error
+        assert "refused this data on purpose" in run.error
+        assert run.end_time is not None
 
 
 def test_ctrl_c_marks_the_run_killed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.syspath_prepend(str(HERE))
     spec = write_small_project(tmp_path)
-    spec.write_text(spec.read_text().replace("sklearn.ensemble.RandomForestClassifier", "slow_estimators.InterruptingClassifier")
-                    .replace("{n_estimators: 15}", "{}").replace("model__max_depth: [4, 8]", "model__seconds: [0.0]"))
+    spec.write_text(
+        spec.read_text()
+        .replace("sklearn.ensemble.RandomForestClassifier", "slow_estimators.InterruptingClassifier")
+        .replace("{n_estimators: 15}", "{}")
+        .replace("model__max_depth: [4, 8]", "model__seconds: [0.0]")
+    )
     with Project.load(spec) as project:
         with pytest.raises(KeyboardInterrupt):
             project.train()
@@ -100,11 +110,20 @@ def test_ctrl_c_marks_the_run_killed(tmp_path: Path, monkeypatch: pytest.MonkeyP
 
 def test_sigkill_mid_search_leaves_a_consistent_store(tmp_path: Path) -> None:
     spec = write_small_project(tmp_path)
-    spec.write_text(spec.read_text().replace("sklearn.ensemble.RandomForestClassifier", "slow_estimators.SleepyClassifier")
-                    .replace("{n_estimators: 15}", "{seconds: 0.3}").replace("model__max_depth: [4, 8]", "model__seconds: [0.3, 0.31, 0.32]"))
+    spec.write_text(
+        spec.read_text()
+        .replace("sklearn.ensemble.RandomForestClassifier", "slow_estimators.SleepyClassifier")
+        .replace("{n_estimators: 15}", "{seconds: 0.3}")
+        .replace("model__max_depth: [4, 8]", "model__seconds: [0.3, 0.31, 0.32]")
+    )
     env = {**os.environ, "PYTHONPATH": str(HERE)}
-    proc = subprocess.Popen([sys.executable, "-m", "skloop.cli", "train", "--spec", str(spec), "-q"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    log = (tmp_path / "stderr.txt").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "skloop.cli", "train", "--spec", str(spec), "-q"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=log,
+    )
     settings_project = Project.load(spec)
     try:
         deadline = time.monotonic() + 60
@@ -115,7 +134,7 @@ def test_sigkill_mid_search_leaves_a_consistent_store(tmp_path: Path) -> None:
                     break
             time.sleep(0.2)
         else:
-            pytest.fail(f"training never started: {proc.stderr.read() if proc.poll() is not None else ''}")
+            pytest.fail(f"training never started: {(tmp_path / 'stderr.txt').read_text()}")
         time.sleep(0.5)  # inside the search now
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
@@ -130,6 +149,8 @@ def test_sigkill_mid_search_leaves_a_consistent_store(tmp_path: Path) -> None:
     finally:
         if proc.poll() is None:
             proc.kill()
+            proc.wait(timeout=10)
+        log.close()
         settings_project.close()
 
 

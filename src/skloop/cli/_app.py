@@ -55,7 +55,9 @@ def _store(spec: Path):  # type: ignore[no-untyped-def]
 
 @app.callback()
 def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug messages.")] = False) -> None:
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
 
 
 @app.command()
@@ -90,7 +92,9 @@ def init(
 @handle_errors
 def train(
     spec: SpecOpt = Path(SPEC_FILENAME),
-    n_jobs: Annotated[int | None, typer.Option("--n-jobs", "-j", help="Parallel fits (overrides search.n_jobs).")] = None,
+    n_jobs: Annotated[
+        int | None, typer.Option("--n-jobs", "-j", help="Parallel fits (overrides search.n_jobs).")
+    ] = None,
     quiet: QuietOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
@@ -100,14 +104,25 @@ def train(
         if json_out:
             print_json(console, {k: v for k, v in vars(result).items() if k != "model"})
             return
-        table = Table(title=f"run {result.run_id[:8]} of {project.spec.name}: {result.n_candidates} candidates in {result.duration_s:.1f}s", title_justify="left")
+        table = Table(
+            title=(
+                f"run {result.run_id[:8]} of {project.spec.name}: "
+                f"{result.n_candidates} candidates in {result.duration_s:.1f}s"
+            ),
+            title_justify="left",
+        )
         for col in ("metric", "CV mean ± std", "folds", "holdout"):
             table.add_column(col)
         for name, summary in result.cv.items():
             mark = " (refit)" if name == result.refit_metric else ""
             folds = " ".join(f"{s:.3f}" for s in summary["folds"])
             hold = result.holdout.get(name)
-            table.add_row(name + mark, f"{summary['mean']:.4f} ± {summary['std']:.4f}", folds, "-" if hold is None else f"{hold:.4f}")
+            table.add_row(
+                name + mark,
+                f"{summary['mean']:.4f} ± {summary['std']:.4f}",
+                folds,
+                "-" if hold is None else f"{hold:.4f}",
+            )
         console.print(table)
         console.print("best params: " + (", ".join(f"{k}={v}" for k, v in result.best_params.items()) or "(defaults)"))
         console.print(f"dataset {result.dataset_fingerprint[:16]}; run id [bold]{result.run_id}[/]")
@@ -118,8 +133,10 @@ def train(
 def runs(
     spec: SpecOpt = Path(SPEC_FILENAME),
     limit: Annotated[int, typer.Option("--limit", "-n", help="How many runs.")] = 20,
-    filter_: Annotated[str | None, typer.Option("--filter", help="e.g. \"metrics.cv_roc_auc_mean > 0.8\"")] = None,
-    order_by: Annotated[list[str] | None, typer.Option("--order-by", help="e.g. \"metrics.cv_roc_auc_mean DESC\"")] = None,
+    filter_: Annotated[str | None, typer.Option("--filter", help='e.g. "metrics.cv_roc_auc_mean > 0.8"')] = None,
+    order_by: Annotated[
+        list[str] | None, typer.Option("--order-by", help='e.g. "metrics.cv_roc_auc_mean DESC"')
+    ] = None,
     all_projects: Annotated[bool, typer.Option("--all", help="Runs of every project in the store.")] = False,
     json_out: JsonOpt = False,
 ) -> None:
@@ -153,10 +170,15 @@ def show(
     try:
         run = store.get_run(run_id)
         if json_out:
-            data = {"run": run, "metric_history": {k: store.get_metric_history(run.id, k) for k in sorted(run.metrics) if k.endswith("_fold")}}
+            data = {
+                "run": run,
+                "metric_history": {
+                    k: store.get_metric_history(run.id, k) for k in sorted(run.metrics) if k.endswith("_fold")
+                },
+            }
             print_json(console, data)
         else:
-            console.print(run_detail(run))
+            console.print(run_detail(run, {d.fingerprint: store.get_dataset(d.fingerprint) for d in run.datasets}))
     finally:
         store.close()
 
@@ -172,14 +194,17 @@ def datasets(spec: SpecOpt = Path(SPEC_FILENAME), json_out: JsonOpt = False) -> 
             print_json(console, found)
             return
         table = Table(title=f"datasets ({len(found)})", title_justify="left")
-        for col in ("fingerprint", "source", "rows", "cols", "runs", "first use", "last use", "snapshot"):
+        for col in ("fingerprint", "source", "rows", "cols", "runs", "first use", "last use"):
             table.add_column(col, overflow="fold")
         for d in found:
             table.add_row(
-                d.fingerprint[:16], d.source, f"{d.n_rows:,}", str(d.n_columns), str(d.n_runs),
+                d.fingerprint[:16],
+                d.source,
+                f"{d.n_rows:,}",
+                str(d.n_columns),
+                str(d.n_runs),
                 d.first_used.astimezone().strftime("%Y-%m-%d %H:%M") if d.first_used else "-",
                 d.last_used.astimezone().strftime("%Y-%m-%d %H:%M") if d.last_used else "-",
-                "yes" if d.snapshot_sha256 else "no",
             )
         console.print(table)
     finally:
@@ -206,7 +231,10 @@ def reproduce(
     if json_out:
         print_json(console, result)
     elif result.identical:
-        console.print(f"[green]reproduced[/]: all {result.compared} CV fold scores of run {result.original_run_id[:8]} match exactly (new run {result.new_run_id[:8]})")
+        console.print(
+            f"[green]reproduced[/]: all {result.compared} CV fold scores of run {result.original_run_id[:8]} "
+            f"match exactly (new run {result.new_run_id[:8]})"
+        )
     else:
         console.print(f"[red]not reproduced[/]: {len(result.mismatches)} of {result.compared} CV fold scores differ")
         for m in result.mismatches[:20]:
@@ -233,7 +261,9 @@ def db_upgrade(spec: SpecOpt = Path(SPEC_FILENAME)) -> None:
 @app.command()
 @handle_errors
 def demo(
-    keep: Annotated[Path | None, typer.Option("--dir", help="Run in this directory instead of a temporary one.")] = None,
+    keep: Annotated[
+        Path | None, typer.Option("--dir", help="Run in this directory instead of a temporary one.")
+    ] = None,
     rows: Annotated[int, typer.Option("--rows", help="Rows of example data.")] = 5000,
 ) -> None:
     """The whole bundled example: init, train, list runs, reproduce."""
@@ -250,7 +280,9 @@ def demo(
             console.rule("train")
             result = project.train(progress=RichProgress(console))
             for name, mean, std in cv_summary(project.run(result.run_id).metrics):
-                console.print(f"  cv {name}: {mean:.4f} ± {std:.4f}   holdout {result.holdout.get(name, float('nan')):.4f}")
+                console.print(
+                    f"  cv {name}: {mean:.4f} ± {std:.4f}   holdout {result.holdout.get(name, float('nan')):.4f}"
+                )
             console.rule("runs")
             console.print(runs_table(project.runs(limit=10)))
             console.rule("reproduce")

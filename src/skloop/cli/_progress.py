@@ -35,8 +35,14 @@ class RichProgress:
         if self.quiet:
             yield lambda n: None
             return
-        columns = [SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                   TimeElapsedColumn(), TimeRemainingColumn()]
+        columns = [
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+        ]
         with Progress(*columns, console=self.console, transient=False) as bar:
             task_id = bar.add_task(text, total=total)
 

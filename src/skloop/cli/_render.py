@@ -75,16 +75,24 @@ def runs_table(runs: list[Any], title: str = "runs") -> Table:
     for run in runs:
         best = {k.removeprefix("best."): v for k, v in run.params.items() if k.startswith("best.")}
         cv = "\n".join(f"{n}: {_fmt_score(m, s)}" for n, m, s in cv_summary(run.metrics))
-        hold = "\n".join(f"{k.removeprefix('holdout_')}: {v:.4f}" for k, v in sorted(run.metrics.items()) if k.startswith("holdout_"))
+        hold = "\n".join(
+            f"{k.removeprefix('holdout_')}: {v:.4f}" for k, v in sorted(run.metrics.items()) if k.startswith("holdout_")
+        )
         style = _STATUS_STYLE.get(run.status, "")
         table.add_row(
-            run.id[:8], _when(run.start_time), run.kind, f"[{style}]{run.status}[/]",
-            "\n".join(f"{k}={v}" for k, v in best.items()) or "-", cv or "-", hold or "-", _duration(run),
+            run.id[:8],
+            _when(run.start_time),
+            run.kind,
+            f"[{style}]{run.status}[/]",
+            "\n".join(f"{k}={v}" for k, v in best.items()) or "-",
+            cv or "-",
+            hold or "-",
+            _duration(run),
         )
     return table
 
 
-def run_detail(run: Any) -> Tree:
+def run_detail(run: Any, datasets: dict[str, Any] | None = None) -> Tree:
     """Everything recorded for one run, as a tree."""
     style = _STATUS_STYLE.get(run.status, "")
     tree = Tree(f"[bold]run {run.id}[/]  [{style}]{run.status}[/]  ({run.kind} of {run.project})")
@@ -112,11 +120,17 @@ def run_detail(run: Any) -> Tree:
             metrics.add(f"{k} = {v:.6g}")
     data = tree.add("[bold]datasets[/]")
     for d in run.datasets:
-        snap = f"snapshot {d.snapshot_sha256[:12]}" if d.snapshot_sha256 else "no snapshot"
-        data.add(f"{getattr(d, 'role', 'train')}: {d.fingerprint[:16]}  {d.n_rows} rows x {d.n_columns} cols  from {d.source}  ({snap})")
+        rec = (datasets or {}).get(d.fingerprint)
+        if rec is None:
+            data.add(f"{d.role}: {d.fingerprint[:16]}")
+            continue
+        snap = f"snapshot {rec.snapshot_sha256[:12]}" if rec.snapshot_sha256 else "no snapshot"
+        data.add(
+            f"{d.role}: {d.fingerprint[:16]}  {rec.n_rows} rows x {rec.n_columns} cols  from {rec.source}  ({snap})"
+        )
     arts = tree.add("[bold]artifacts[/]")
-    for a in run.artifacts:
-        arts.add(f"{a.name}  {a.size:,} bytes  sha256 {a.sha256[:16]}")
+    for name, a in sorted(run.artifacts.items()):
+        arts.add(f"{name}  {a.size:,} bytes  sha256 {a.sha256[:16]}")
     if run.tags:
         tags = tree.add("[bold]tags[/]")
         for k, v in sorted(run.tags.items()):

@@ -28,6 +28,7 @@ from skloop.core._spec import (
 from skloop.core._spec_loader import SPEC_FILENAME, load_spec, parse_spec, spec_from_dict
 
 __all__ = [
+    "SPEC_FILENAME",
     "ArtifactIntegrityError",
     "CVSpec",
     "DataError",
@@ -40,7 +41,6 @@ __all__ = [
     "PipelineError",
     "PipelineSpec",
     "ReproductionError",
-    "SPEC_FILENAME",
     "SchemaOutOfDateError",
     "SearchSpec",
     "Settings",

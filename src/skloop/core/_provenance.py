@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-__all__ = ["CodeVersion", "TRACKED_PACKAGES", "code_version", "environment"]
+__all__ = ["TRACKED_PACKAGES", "CodeVersion", "code_version", "environment"]
 
 #: Packages whose versions can change a model's numbers; recorded with every run.
 TRACKED_PACKAGES = (
@@ -35,9 +35,7 @@ class CodeVersion:
 
 def _git(args: list[str], cwd: Path) -> str | None:
     try:
-        out = subprocess.run(
-            ["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10, check=False
-        )
+        out = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10, check=False)
     except (OSError, subprocess.TimeoutExpired):
         return None
     return out.stdout.strip() if out.returncode == 0 else None

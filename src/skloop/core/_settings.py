@@ -48,9 +48,7 @@ class Settings:
     base_dir: Path = Path(".")
 
     @classmethod
-    def from_env(
-        cls, base_dir: str | os.PathLike[str] = ".", env: Mapping[str, str] | None = None
-    ) -> Settings:
+    def from_env(cls, base_dir: str | os.PathLike[str] = ".", env: Mapping[str, str] | None = None) -> Settings:
         """Build settings from ``SKLOOP_*`` variables, defaulting under ``base_dir``.
 
         Examples

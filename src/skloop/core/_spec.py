@@ -104,9 +104,10 @@ class PipelineSpec(_Model):
     estimator or a whole pipeline).
     """
 
-    preprocessing: Literal["auto", "none"] | dict[
-        Literal["numeric", "categorical", "boolean", "datetime", "text"], list[EstimatorSpec]
-    ] = "auto"
+    preprocessing: (
+        Literal["auto", "none"]
+        | dict[Literal["numeric", "categorical", "boolean", "datetime", "text"], list[EstimatorSpec]]
+    ) = "auto"
     model: EstimatorSpec | None = None
     factory: str | None = None
     rare_min_frequency: float = Field(0.01, ge=0.0, lt=1.0)
@@ -188,7 +189,9 @@ class SearchSpec(_Model):
         if self.refit is not None and scorers and self.refit not in scorers:
             raise ValueError(f"refit {self.refit!r} must be one of scoring {scorers}")
         if self.strategy == "grid" and any(isinstance(x, Distribution) for x in self.space.values()):
-            raise ValueError("a grid search needs lists of values; use strategy 'random' or 'halving' for distributions")
+            raise ValueError(
+                "a grid search needs lists of values; use strategy 'random' or 'halving' for distributions"
+            )
         return self
 
     @property

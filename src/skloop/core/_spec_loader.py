@@ -57,9 +57,7 @@ def _allowed_keys(model: type[Any], loc: _Path) -> list[str]:
         if field is None:
             return []
         ann = field.annotation
-        current = next(
-            (a for a in getattr(ann, "__args__", (ann,)) if hasattr(a, "model_fields")), None
-        )
+        current = next((a for a in getattr(ann, "__args__", (ann,)) if hasattr(a, "model_fields")), None)
         if current is None:
             return []
     fields = getattr(current, "model_fields", {})
@@ -135,9 +133,17 @@ def spec_from_dict(data: Any, file: str = "<spec>", lines: dict[_Path, int] | No
     """
     if not isinstance(data, dict):
         raise SpecError(
-            f"{file}: the spec must be a mapping of keys (name, data, pipeline, ...), "
-            f"given {type(data).__name__}",
-            [{"file": file, "line": 1, "key": "(top level)", "message": "not a mapping", "given": None, "allowed": None}],
+            f"{file}: the spec must be a mapping of keys (name, data, pipeline, ...), given {type(data).__name__}",
+            [
+                {
+                    "file": file,
+                    "line": 1,
+                    "key": "(top level)",
+                    "message": "not a mapping",
+                    "given": None,
+                    "allowed": None,
+                }
+            ],
         )
     try:
         return Spec.model_validate(data)

@@ -17,18 +17,22 @@ from skloop.pipelines._build import (
 from skloop.pipelines._categorical import MissingCategoryFiller, RareCategoryGrouper
 from skloop.pipelines._estimators import build_estimator, import_object, is_estimator
 from skloop.pipelines._features import FEATURE_KINDS, FeatureSets, resolve_features
+from skloop.pipelines._progress import SearchProgress, attach_progress
+from skloop.pipelines._search import (
+    SearchPlan,
+    build_cv,
+    build_search,
+    default_scoring,
+    resolve_scoring,
+    summarize_cv,
+    to_search_space,
+)
 from skloop.pipelines._transformers import (
     DATETIME_FEATURES,
     BooleanEncoder,
     DatetimeFeatures,
     QuantileClipper,
 )
-
-# --- search, CV and scoring (skloop.pipelines._search) -------------------------------
-# Reserved: the owner of _search adds its import here and its names to __all__ below
-# (keep __all__ in ruff's isort-style order: CONSTANTS, Classes, functions;
-# `ruff check --fix` does it, tests/pipelines/test_init.py checks it).
-# ---------------------------------------------------------------------------------------
 
 __all__ = [
     "DATETIME_FEATURES",
@@ -40,11 +44,20 @@ __all__ = [
     "MissingCategoryFiller",
     "QuantileClipper",
     "RareCategoryGrouper",
+    "SearchPlan",
+    "SearchProgress",
+    "attach_progress",
+    "build_cv",
     "build_estimator",
     "build_pipeline",
     "build_preprocessor",
+    "build_search",
+    "default_scoring",
     "feature_names_to_inputs",
     "import_object",
     "is_estimator",
     "resolve_features",
+    "resolve_scoring",
+    "summarize_cv",
+    "to_search_space",
 ]

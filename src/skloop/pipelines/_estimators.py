@@ -206,7 +206,8 @@ def build_estimator(spec: EstimatorSpec, *, seed: int | None, key: str = "pipeli
         params["random_state"] = seed
     try:
         estimator = cls(**params)
-        if hasattr(estimator, "_validate_params"):
+        # only estimators that declare constraints can be checked before fit
+        if hasattr(estimator, "_validate_params") and hasattr(estimator, "_parameter_constraints"):
             estimator._validate_params()
     except (InvalidParameterError, TypeError, ValueError) as exc:
         raise PipelineError(f"{key}.params: invalid parameters for {cls.__name__}: {exc}") from exc

@@ -98,8 +98,7 @@ def resolve_scoring(spec: SearchSpec, task: str, n_classes: int = 2) -> tuple[li
             close = difflib.get_close_matches(name, sorted(known), n=3)
             hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
             raise PipelineError(
-                f"search.scoring: {name!r} is not a scikit-learn scorer{hint} "
-                "(see sklearn.metrics.get_scorer_names())"
+                f"search.scoring: {name!r} is not a scikit-learn scorer{hint} (see sklearn.metrics.get_scorer_names())"
             )
     return list(names), spec.refit or names[0]
 

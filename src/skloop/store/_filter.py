@@ -312,6 +312,12 @@ def parse_order_by(items: list[str] | tuple[str, ...] | str | None) -> list[Orde
                 f"bad order_by item {item!r}: {parts[0]!r} is not a field; use "
                 "metrics.<key>, params.<key>, tags.<key> or a run attribute"
             )
-        entity, key = _split_field(parts[0], tokens[0])
+        try:
+            entity, key = _split_field(parts[0], tokens[0])
+        except StoreError as exc:
+            raise StoreError(
+                f"bad order_by item {item!r}: {parts[0]!r} is not a field; use "
+                "metrics.<key>, params.<key>, tags.<key> or a run attribute"
+            ) from exc
         keys.append(OrderKey(entity, key, len(parts) == 2 and parts[1].lower() == "desc"))
     return keys

@@ -78,10 +78,16 @@ def init_from_data(
     task = check_training_frame(df, target)
     schema = infer_schema(df, target=target)
     ids = schema.by_kind("id")
-    features: dict[str, Any] = {kind: schema.by_kind(kind) for kind in ("numeric", "categorical", "boolean", "datetime", "text")}
+    features: dict[str, Any] = {
+        kind: schema.by_kind(kind) for kind in ("numeric", "categorical", "boolean", "datetime", "text")
+    }
     features = {k: v for k, v in features.items() if v}
     features["drop"] = [c for c in ids if c != target]
-    model = "sklearn.ensemble.RandomForestClassifier" if task == "classification" else "sklearn.ensemble.RandomForestRegressor"
+    model = (
+        "sklearn.ensemble.RandomForestClassifier"
+        if task == "classification"
+        else "sklearn.ensemble.RandomForestRegressor"
+    )
     try:
         rel = os.path.relpath(Path(data).resolve(), out_path.resolve().parent)
     except ValueError:  # another drive on Windows
@@ -104,8 +110,7 @@ def init_from_data(
     }
     text = (
         f"# skloop spec inferred from {data} ({len(df)} rows); {task} of {target!r}.\n"
-        "# Check the feature kinds, then run: skloop train\n"
-        + yaml.safe_dump(spec, sort_keys=False)
+        "# Check the feature kinds, then run: skloop train\n" + yaml.safe_dump(spec, sort_keys=False)
     )
     parse_spec(text, str(out_path))  # what we write must load
     out_path.parent.mkdir(parents=True, exist_ok=True)

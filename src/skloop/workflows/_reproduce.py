@@ -49,7 +49,7 @@ def _training_frame(store: Store, run: Any, settings: Settings, spec: Any) -> tu
     inputs = [d for d in run.datasets if getattr(d, "role", "train") == "train"]
     if not inputs:
         raise DataError(f"run {run.id} recorded no training dataset; it cannot be reproduced")
-    record = inputs[0]
+    record = store.get_dataset(inputs[0].fingerprint)
     if record.snapshot_sha256:
         frame = pd.read_parquet(io.BytesIO(store.artifacts.get_bytes(record.snapshot_sha256)))
     else:
@@ -83,7 +83,9 @@ def reproduce(run_id: str, settings: Settings, *, store: Store, progress: Progre
     changed = {k: [before.get(k), now.get(k)] for k in sorted(set(before) | set(now)) if before.get(k) != now.get(k)}
     if changed:
         differences["packages"] = changed
-    result = train(spec, settings, store=store, progress=progress, frame=frame, kind="reproduce", parent_run_id=original.id)
+    result = train(
+        spec, settings, store=store, progress=progress, frame=frame, kind="reproduce", parent_run_id=original.id
+    )
     mismatches: list[dict[str, Any]] = []
     compared = 0
     fold_keys = sorted(k for k in original.metrics if k.startswith("cv_") and k.endswith("_fold"))
@@ -93,7 +95,14 @@ def reproduce(run_id: str, settings: Settings, *, store: Store, progress: Progre
         for step in sorted(set(old) | set(new)):
             compared += 1
             if old.get(step) != new.get(step):
-                mismatches.append({"metric": key.removesuffix("_fold").removeprefix("cv_"), "fold": step, "original": old.get(step), "reproduced": new.get(step)})
+                mismatches.append(
+                    {
+                        "metric": key.removesuffix("_fold").removeprefix("cv_"),
+                        "fold": step,
+                        "original": old.get(step),
+                        "reproduced": new.get(step),
+                    }
+                )
     return ReproduceResult(
         original_run_id=original.id,
         new_run_id=result.run_id,

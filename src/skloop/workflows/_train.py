@@ -23,9 +23,13 @@ from sklearn.model_selection import train_test_split
 from skloop.core import DataError, PipelineError, Settings, Spec
 from skloop.core._provenance import code_version, environment
 from skloop.data import check_training_frame, fingerprint, infer_schema, profile, read_table
-from skloop.pipelines import build_pipeline, build_search, resolve_features
-from skloop.pipelines._progress import attach_progress
-from skloop.pipelines._search import summarize_cv
+from skloop.pipelines import (
+    attach_progress,
+    build_pipeline,
+    build_search,
+    resolve_features,
+    summarize_cv,
+)
 from skloop.store import DatasetRecord, Store
 from skloop.workflows._progress import NullProgress, Progress
 
@@ -102,13 +106,17 @@ def prepare_data(spec: Spec, base_dir: Path, frame: pd.DataFrame | None = None) 
     """Read (unless ``frame`` is given), check and split the training data."""
     df = read_table(spec.data.train, base_dir) if frame is None else frame
     task = check_training_frame(df, spec.data.target, None if spec.task == "auto" else spec.task)
-    for key, col in (("data.id", spec.data.id), ("data.time", spec.data.time), ("search.cv.group", spec.search.cv.group)):
+    for key, col in (
+        ("data.id", spec.data.id),
+        ("data.time", spec.data.time),
+        ("search.cv.group", spec.search.cv.group),
+    ):
         if col is not None and col not in df.columns:
             raise DataError(f"{key}: column {col!r} is not in the data; columns are {list(df.columns)}")
     schema = infer_schema(df, target=spec.data.target, id_column=spec.data.id, time_column=spec.data.time)
     exclude = {c for c in (spec.data.target, spec.data.id, spec.data.time, spec.search.cv.group) if c}
     inferred = {kind: schema.by_kind(kind) for kind in ("numeric", "categorical", "boolean", "datetime", "text")}
-    features = resolve_features(spec.features, inferred, exclude)
+    features = resolve_features(spec.features, inferred, exclude, columns=list(df.columns))
     if not features.all_columns:
         raise DataError("no feature columns are left to train on; list some under 'features'")
     X = df[list(features.all_columns)]
@@ -118,7 +126,7 @@ def prepare_data(spec: Spec, base_dir: Path, frame: pd.DataFrame | None = None) 
     if spec.data.holdout > 0:
         if spec.data.time or spec.search.cv.time_series:
             order = np.argsort(df[spec.data.time].to_numpy(), kind="stable") if spec.data.time else np.arange(len(df))
-            cut = int(round(len(df) * (1 - spec.data.holdout)))
+            cut = round(len(df) * (1 - spec.data.holdout))
             train_idx, hold_idx = order[:cut], order[cut:]
         else:
             stratify = y if task == "classification" else None
@@ -133,8 +141,16 @@ def prepare_data(spec: Spec, base_dir: Path, frame: pd.DataFrame | None = None) 
     else:
         X_train, y_train = X, y
     return PreparedData(
-        frame=df, task=task, schema=schema, features=features, X_train=X_train, y_train=y_train,
-        X_holdout=X_hold, y_holdout=y_hold, groups=groups, fingerprint=fingerprint(df),
+        frame=df,
+        task=task,
+        schema=schema,
+        features=features,
+        X_train=X_train,
+        y_train=y_train,
+        X_holdout=X_hold,
+        y_holdout=y_hold,
+        groups=groups,
+        fingerprint=fingerprint(df),
         source=_source_text(spec),
     )
 
@@ -168,7 +184,11 @@ def _holdout_scores(model: Any, data: PreparedData, scoring: list[str]) -> dict[
 def _candidates_table(cv_results: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
     for i, params in enumerate(cv_results["params"]):
-        row: dict[str, Any] = {"params": {k: (v if isinstance(v, (int, float, str, bool, type(None))) else repr(v)) for k, v in params.items()}}
+        row: dict[str, Any] = {
+            "params": {
+                k: (v if isinstance(v, (int, float, str, bool, type(None))) else repr(v)) for k, v in params.items()
+            }
+        }
         for key, values in cv_results.items():
             if key.startswith(("mean_test", "std_test", "rank_test", "mean_fit_time")):
                 row[key] = float(values[i])
@@ -250,12 +270,17 @@ def train(
             try:
                 plan.search.fit(data.X_train, data.y_train, **fit_params)
             except Exception as exc:  # an estimator's own error: name it, keep the cause
-                raise PipelineError(f"the search failed while fitting the pipeline: {type(exc).__name__}: {exc}") from exc
+                raise PipelineError(
+                    f"the search failed while fitting the pipeline: {type(exc).__name__}: {exc}"
+                ) from exc
         duration = time.perf_counter() - started
         search = plan.search
         best = int(search.best_index_)
         cv = summarize_cv(search.cv_results_, plan.scoring, best)
-        best_params = {k: (v if isinstance(v, (int, float, str, bool, type(None))) else repr(v)) for k, v in search.best_params_.items()}
+        best_params = {
+            k: (v if isinstance(v, (int, float, str, bool, type(None))) else repr(v))
+            for k, v in search.best_params_.items()
+        }
         store.log_params(run.id, {f"best.{k}": v for k, v in best_params.items()})
         metrics: list[tuple[str, float, int]] = []
         for name, summary in cv.items():
@@ -275,10 +300,28 @@ def train(
         store.log_artifact(
             run.id,
             "cv_results.json",
-            json.dumps({"refit": plan.refit, "scoring": plan.scoring, "best_index": best, "candidates": _candidates_table(search.cv_results_)}, indent=1).encode(),
+            json.dumps(
+                {
+                    "refit": plan.refit,
+                    "scoring": plan.scoring,
+                    "best_index": best,
+                    "candidates": _candidates_table(search.cv_results_),
+                },
+                indent=1,
+            ).encode(),
             media_type="application/json",
         )
-        store.log_artifact(run.id, "features.json", json.dumps(data.features.to_dict() if hasattr(data.features, "to_dict") else {k: list(v) for k, v in vars(data.features).items()}, indent=1).encode(), media_type="application/json")
+        store.log_artifact(
+            run.id,
+            "features.json",
+            json.dumps(
+                data.features.to_dict()
+                if hasattr(data.features, "to_dict")
+                else {k: list(v) for k, v in vars(data.features).items()},
+                indent=1,
+            ).encode(),
+            media_type="application/json",
+        )
         n_candidates = len(search.cv_results_["params"])
         return TrainResult(
             run_id=run.id,
