@@ -44,9 +44,7 @@ def workload(n_runs: int, seed: int = 0) -> list[dict[str, Any]]:
     return [
         {
             "params": {f"p{j}": str(rng.randint(0, 100)) for j in range(N_PARAMS)},
-            "metrics": [
-                (f"m{k}", rng.random(), step) for step in range(N_STEPS) for k in range(N_METRICS)
-            ],
+            "metrics": [(f"m{k}", rng.random(), step) for step in range(N_STEPS) for k in range(N_METRICS)],
         }
         for _ in range(n_runs)
     ]
@@ -100,11 +98,15 @@ def skloop_large_search(n_runs: int, repeats: int) -> dict[str, float]:
         t0 = time.perf_counter()
         store.import_runs(
             Run(
-                id="", project="bench", kind="train", status="finished",
-                start_time=start + timedelta(seconds=i), end_time=start + timedelta(seconds=i + 1),
+                id="",
+                project="bench",
+                kind="train",
+                status="finished",
+                start_time=start + timedelta(seconds=i),
+                end_time=start + timedelta(seconds=i + 1),
                 params={f"p{j}": str(rng.randint(0, 100)) for j in range(N_PARAMS)},
                 metrics={f"m{k}": rng.random() for k in range(N_METRICS)},
-            )  # fmt: skip
+            )
             for i in range(n_runs)
         )
         populate = time.perf_counter() - t0
@@ -172,8 +174,10 @@ def run_mlflow(args: argparse.Namespace) -> dict[str, float]:
     except ImportError:
         python = Path(args.mlflow_python)
         if not python.exists():
-            sys.exit(f"MLflow is not importable and {python} does not exist; create it with: "
-                     f"python -m venv .venv-bench && .venv-bench/bin/pip install 'mlflow>=3.17,<3.18'")
+            sys.exit(
+                f"MLflow is not importable and {python} does not exist; create it with: "
+                f"python -m venv .venv-bench && .venv-bench/bin/pip install 'mlflow>=3.17,<3.18'"
+            )
         cmd = [str(python), __file__, "--worker", "--runs", str(args.runs),
                "--mlflow-runs", str(args.mlflow_runs), "--repeats", str(args.repeats)]  # fmt: skip
         done = subprocess.run(cmd, capture_output=True, text=True, check=False)
@@ -186,8 +190,9 @@ def run_mlflow(args: argparse.Namespace) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=200)
-    parser.add_argument("--mlflow-runs", type=int, default=None,
-                        help="time MLflow's per-call part on this many runs and extrapolate")
+    parser.add_argument(
+        "--mlflow-runs", type=int, default=None, help="time MLflow's per-call part on this many runs and extrapolate"
+    )
     parser.add_argument("--search-runs", type=int, default=100_000)
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--mlflow-python", default=str(ROOT / ".venv-bench" / "bin" / "python"))
@@ -202,9 +207,11 @@ def main() -> None:
     sk = skloop_side(runs, args.repeats)
     ml = run_mlflow(args)
     n_calls = args.runs * (N_PARAMS + N_METRICS * N_STEPS)
-    print(f"workload: {args.runs} runs x {N_PARAMS} params x {N_METRICS} metrics x {N_STEPS} "
-          f"steps ({n_calls} logging calls); search: {FILTER!r} ordered by {ORDER[0]!r}, "
-          f"median of {args.repeats}")  # fmt: skip
+    print(
+        f"workload: {args.runs} runs x {N_PARAMS} params x {N_METRICS} metrics x {N_STEPS} "
+        f"steps ({n_calls} logging calls); search: {FILTER!r} ordered by {ORDER[0]!r}, "
+        f"median of {args.repeats}"
+    )
     print(f"{'part':<30}{'skloop (s)':>12}{'MLflow (s)':>12}{'MLflow/skloop':>15}")
     rows = [("(a) one call at a time", "per_call"), ("(b) one batch per run", "batch"),
             ("(c) search, filter + order", "search")]  # fmt: skip
@@ -212,14 +219,18 @@ def main() -> None:
         note = " *" if key == "per_call" and ml["per_call_runs"] < args.runs else ""
         print(f"{label:<30}{sk[key]:>12.4f}{ml[key]:>12.4f}{ml[key] / sk[key]:>14.1f}x{note}")
     if ml["per_call_runs"] < args.runs:
-        print(f"* MLflow per-call EXTRAPOLATED linearly from {int(ml['per_call_runs'])} runs "
-              f"({ml['per_call_measured']:.2f} s measured)")
+        print(
+            f"* MLflow per-call EXTRAPOLATED linearly from {int(ml['per_call_runs'])} runs "
+            f"({ml['per_call_measured']:.2f} s measured)"
+        )
     print(f"search hits: skloop {int(sk['search_hits'])}, MLflow {int(ml['search_hits'])}")
     if args.search_runs:
         big = skloop_large_search(args.search_runs, max(5, args.repeats // 2))
-        print(f"(d) skloop search over {args.search_runs} runs: {big['search']:.4f} s "
-              f"(median; {int(big['hits'])} runs returned; populated with import_runs in "
-              f"{big['populate']:.1f} s)")
+        print(
+            f"(d) skloop search over {args.search_runs} runs: {big['search']:.4f} s "
+            f"(median; {int(big['hits'])} runs returned; populated with import_runs in "
+            f"{big['populate']:.1f} s)"
+        )
 
 
 if __name__ == "__main__":
