@@ -17,7 +17,9 @@ __all__ = [
     "Distribution",
     "EstimatorSpec",
     "FeaturesSpec",
+    "GatesSpec",
     "PipelineSpec",
+    "RegistrySpec",
     "SearchSpec",
     "Spec",
     "SqlSource",
@@ -200,6 +202,26 @@ class SearchSpec(_Model):
         return [self.scoring] if isinstance(self.scoring, str) else list(self.scoring or [])
 
 
+class GatesSpec(_Model):
+    """Thresholds a trained model must meet to be registered as promotable.
+
+    Keys are recorded metric names (``holdout_roc_auc``, ``cv_roc_auc_mean``, ...).
+    """
+
+    min: dict[str, float] = Field(default_factory=dict, description="metric >= value")
+    max: dict[str, float] = Field(default_factory=dict, description="metric <= value")
+
+
+class RegistrySpec(_Model):
+    """How trained models enter the registry."""
+
+    register: bool = Field(True, description="register a version after each training run")
+    format: Literal["skops", "joblib"] = Field("skops", description="joblib only for sources you trust")
+    trusted_types: list[str] = Field(
+        default_factory=list, description="extra dotted type names the skops loader may trust"
+    )
+
+
 class Spec(_Model):
     """A whole ``skloop.yaml``."""
 
@@ -214,6 +236,8 @@ class Spec(_Model):
         )
     )
     search: SearchSpec = Field(default_factory=SearchSpec)
+    gates: GatesSpec = Field(default_factory=GatesSpec)
+    registry: RegistrySpec = Field(default_factory=RegistrySpec)
 
     @field_validator("name")
     @classmethod
