@@ -215,7 +215,7 @@ class GatesSpec(_Model):
 class RegistrySpec(_Model):
     """How trained models enter the registry."""
 
-    register: bool = Field(True, description="register a version after each training run")
+    enabled: bool = Field(True, description="register a version after each training run")
     format: Literal["skops", "joblib"] = Field("skops", description="joblib only for sources you trust")
     trusted_types: list[str] = Field(
         default_factory=list, description="extra dotted type names the skops loader may trust"
