@@ -15,6 +15,11 @@ narrowest class they act on. The CLI maps classes to exit codes in one place
     │   ├── SchemaOutOfDateError  the database needs ``skloop db upgrade``
     │   ├── NotFoundError         a run, dataset or artifact that does not exist
     │   └── ArtifactIntegrityError an artifact whose bytes do not match its SHA-256
+    ├── RegistryError             registering, promoting, loading or exporting models
+    │   ├── ModelNotFoundError    no such model, version or alias
+    │   ├── GateError             a version that failed its gates (promote needs --force)
+    │   ├── UntrustedModelError   an artifact holding types the loader does not trust
+    │   └── ExportError           a model that cannot be exported to the asked format
     ├── ReproductionError         a reproduced run whose scores differ
     └── MissingExtraError         an optional dependency that is not installed
 """
@@ -24,14 +29,19 @@ from __future__ import annotations
 __all__ = [
     "ArtifactIntegrityError",
     "DataError",
+    "ExportError",
+    "GateError",
     "MissingExtraError",
+    "ModelNotFoundError",
     "NotFoundError",
     "PipelineError",
+    "RegistryError",
     "ReproductionError",
     "SchemaOutOfDateError",
     "SkloopError",
     "SpecError",
     "StoreError",
+    "UntrustedModelError",
     "UsageError",
 ]
 
@@ -83,6 +93,38 @@ class NotFoundError(StoreError):
 
 class ArtifactIntegrityError(StoreError):
     """An artifact whose content does not match its recorded SHA-256."""
+
+
+class RegistryError(SkloopError):
+    """Registering, promoting, loading or exporting a model failed."""
+
+
+class ModelNotFoundError(RegistryError, LookupError):
+    """No such model name, version or alias."""
+
+
+class GateError(RegistryError):
+    """A model version that failed its gates."""
+
+
+class UntrustedModelError(RegistryError):
+    """A model artifact that holds types the loader was not told to trust.
+
+    Parameters
+    ----------
+    message : str
+        What was refused and how to trust it.
+    types : list of str
+        The untrusted type names found in the artifact.
+    """
+
+    def __init__(self, message: str, types: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.types = types or []
+
+
+class ExportError(RegistryError):
+    """A model that cannot be exported to the asked format (names the step or reason)."""
 
 
 class ReproductionError(SkloopError):
