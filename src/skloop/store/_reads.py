@@ -11,23 +11,30 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    Double,
     Row,
     Select,
+    Text,
     and_,
     bindparam,
+    cast,
+    literal,
     not_,
+    null,
     or_,
     select,
     true,
+    union_all,
 )
 
 from skloop.store._entities import ArtifactRef, DatasetRecord, Metric, Run, RunInput
-from skloop.store._filter import BoolOp, Comparison, OrderKey
+from skloop.store._filter import BoolOp, Comparison, OrderKey, parse_filter, parse_order_by
 from skloop.store._schema import (
     SqlArtifact,
     SqlDataset,
@@ -39,7 +46,14 @@ from skloop.store._schema import (
     SqlTag,
 )
 
-__all__ = ["build_search", "dataset_entity", "load_runs", "metric_entity"]
+__all__ = [
+    "build_search",
+    "cached_search",
+    "dataset_entity",
+    "history_query",
+    "load_runs",
+    "metric_entity",
+]
 
 RUNS = SqlRun.__table__
 _KEYED = {
@@ -78,62 +92,65 @@ def dataset_entity(row: Row[Any]) -> DatasetRecord:
 _IDS = bindparam("ids", expanding=True)
 _P, _T, _M = SqlParam.__table__.c, SqlTag.__table__.c, SqlLatestMetric.__table__.c
 _I, _A = SqlRunInput.__table__.c, SqlArtifact.__table__.c
-_RELATED = (
-    select(_P.run_id, _P.key, _P.value).where(_P.run_id.in_(_IDS)),
-    select(_T.run_id, _T.key, _T.value).where(_T.run_id.in_(_IDS)),
-    select(_M.run_id, _M.key, _M.value, _M.is_nan).where(_M.run_id.in_(_IDS)),
-    select(_I.run_id, _I.fingerprint, _I.role).where(_I.run_id.in_(_IDS)).order_by(_I.logged_at, _I.role),
-    select(_A.run_id, _A.name, _A.sha256, _A.size, _A.media_type).where(_A.run_id.in_(_IDS)).order_by(_A.name),
-)
+# params, tags and latest metrics in one round trip: (kind, run_id, key, text, number, nan)
+_KEYED_VALUES = union_all(
+    select(literal(0).label("kind"), _P.run_id, _P.key, _P.value.label("text"),
+           cast(null(), Double).label("num"), literal(False).label("nan"))
+    .where(_P.run_id.in_(_IDS)),
+    select(literal(1), _T.run_id, _T.key, _T.value, cast(null(), Double), literal(False))
+    .where(_T.run_id.in_(_IDS)),
+    select(literal(2), _M.run_id, _M.key, cast(null(), Text), _M.value, _M.is_nan)
+    .where(_M.run_id.in_(_IDS)),
+)  # fmt: skip
+_INPUTS = select(_I.run_id, _I.fingerprint, _I.role).where(_I.run_id.in_(_IDS)).order_by(_I.logged_at, _I.role)
+_ARTIFACTS = select(_A.run_id, _A.name, _A.sha256, _A.size, _A.media_type).where(_A.run_id.in_(_IDS)).order_by(_A.name)
 
 
 def load_runs(conn: Connection, rows: Sequence[Row[Any]]) -> list[Run]:
     """Entities for ``runs`` rows, with their params, tags, metrics, inputs and artifacts."""
     ids = [r.id for r in rows]
-    params: dict[str, dict[str, str]] = {i: {} for i in ids}
-    tags: dict[str, dict[str, str]] = {i: {} for i in ids}
-    metrics: dict[str, dict[str, float]] = {i: {} for i in ids}
+    keyed: tuple[dict[str, dict[str, Any]], ...] = tuple({i: {} for i in ids} for _ in range(3))
+    params, tags, metrics = keyed
     inputs: dict[str, list[RunInput]] = {i: [] for i in ids}
     artifacts: dict[str, dict[str, ArtifactRef]] = {i: {} for i in ids}
-    q_params, q_tags, q_metrics, q_inputs, q_artifacts = _RELATED
     for start in range(0, len(ids), _CHUNK):
         chunk = {"ids": ids[start : start + _CHUNK]}
-        for run_id, key, value in conn.execute(q_params, chunk):
-            params[run_id][key] = value
-        for run_id, key, value in conn.execute(q_tags, chunk):
-            tags[run_id][key] = value
-        for run_id, key, value, nan in conn.execute(q_metrics, chunk):
-            metrics[run_id][key] = math.nan if nan else value
-        for run_id, fp, role in conn.execute(q_inputs, chunk):
+        for kind, run_id, key, text, num, nan in conn.execute(_KEYED_VALUES, chunk).all():
+            keyed[kind][run_id][key] = text if kind < 2 else (math.nan if nan else num)
+        for run_id, fp, role in conn.execute(_INPUTS, chunk).all():
             inputs[run_id].append(RunInput(fingerprint=fp, role=role))
-        for run_id, name, sha, size, media_type in conn.execute(q_artifacts, chunk):
+        for run_id, name, sha, size, media_type in conn.execute(_ARTIFACTS, chunk).all():
             artifacts[run_id][name] = ArtifactRef(sha256=sha, size=size, name=name, media_type=media_type)
-    return [
-        Run(
-            id=r.id,
-            project=r.project,
-            kind=r.kind,
-            status=r.status,
-            start_time=r.start_time,
-            name=r.name,
-            end_time=r.end_time,
-            error=r.error,
-            spec=r.spec,
-            code_commit=r.code_commit,
-            code_dirty=r.code_dirty,
-            environment=r.environment,
-            seed=r.seed,
-            parent_run_id=r.parent_run_id,
-            pid=r.pid,
-            hostname=r.hostname,
-            params=params[r.id],
-            tags=tags[r.id],
-            metrics=metrics[r.id],
-            datasets=tuple(inputs[r.id]),
-            artifacts=artifacts[r.id],
+    runs = []
+    # positional unpacking: rows are always select(RUNS), and attribute access is slow
+    for (run_id, project, kind, name, status, start_time, end_time, error, spec, code_commit,
+         code_dirty, environment, seed, parent_run_id, pid, hostname) in rows:  # fmt: skip
+        runs.append(
+            Run(
+                run_id,
+                project,
+                kind,
+                status,
+                start_time,
+                name,
+                end_time,
+                error,
+                spec,
+                code_commit,
+                code_dirty,
+                environment,
+                seed,
+                parent_run_id,
+                pid,
+                hostname,
+                params[run_id],
+                tags[run_id],
+                metrics[run_id],
+                tuple(inputs[run_id]),
+                artifacts[run_id],
+            )
         )
-        for r in rows
-    ]
+    return runs
 
 
 def _required(node: Comparison | BoolOp | None) -> set[tuple[str, str]]:
@@ -189,6 +206,20 @@ def _condition(node: Comparison | BoolOp, joins: _Joins) -> ColumnElement[bool]:
         "=": col.__eq__, "!=": col.__ne__, "<": col.__lt__, "<=": col.__le__,
         ">": col.__gt__, ">=": col.__ge__,
     }[op](value)  # type: ignore[no-any-return]  # fmt: skip
+
+
+@lru_cache(maxsize=256)
+def cached_search(
+    project: str | None,
+    filter_text: str | None,
+    order_by: tuple[str, ...],
+    statuses: tuple[str, ...] | None,
+    limit: int | None,
+) -> Select[Any]:
+    """:func:`build_search` from the user's text, cached: a repeated search skips parsing."""
+    node = parse_filter(filter_text) if filter_text is not None else None
+    order = parse_order_by(list(order_by))
+    return build_search(project=project, node=node, order=order, statuses=list(statuses or ()), limit=limit)
 
 
 def build_search(

@@ -1,6 +1,8 @@
 """The metadata schema: SQLAlchemy 2 declarative classes, the same on SQLite and PostgreSQL.
 
-These ``Sql*`` classes never leave the store. Every constraint and index is named, so
+These ``Sql*`` classes never leave the store. Tables keyed by (run, key) are SQLite
+``WITHOUT ROWID`` tables, so a run's rows sit together and loading them is one range
+scan (about twice as fast as going through a separate index). Every constraint and index is named, so
 that Alembic migrations can refer to them on every back end. A change here needs a new
 migration in ``migrations/versions`` (``tests/store/test_migrations.py`` checks that the
 migrations and these classes agree).
@@ -54,6 +56,8 @@ metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 # SQLite stores BIGINT primary keys without auto-increment; INTEGER is its rowid alias
 _AutoId = BigInteger().with_variant(Integer(), "sqlite")
+# None is SQL NULL, not the JSON text 'null', so absent values cost nothing to read
+_Json = JSON(none_as_null=True)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -104,10 +108,10 @@ class SqlRun(Base):
     start_time: Mapped[datetime] = mapped_column(UTCDateTime())
     end_time: Mapped[datetime | None] = mapped_column(UTCDateTime())
     error: Mapped[str | None] = mapped_column(Text)
-    spec: Mapped[Any] = mapped_column(JSON, nullable=True)
+    spec: Mapped[Any] = mapped_column(_Json, nullable=True)
     code_commit: Mapped[str | None] = mapped_column(String(64))
     code_dirty: Mapped[bool | None] = mapped_column(Boolean(create_constraint=False))
-    environment: Mapped[Any] = mapped_column(JSON, nullable=True)
+    environment: Mapped[Any] = mapped_column(_Json, nullable=True)
     seed: Mapped[int | None] = mapped_column(BigInteger)
     parent_run_id: Mapped[str | None] = mapped_column(String(32), ForeignKey("runs.id", ondelete="SET NULL"))
     pid: Mapped[int | None] = mapped_column(Integer)
@@ -118,6 +122,7 @@ class SqlParam(Base):
     """A parameter of a run; immutable once logged."""
 
     __tablename__ = "params"
+    __table_args__ = ({"sqlite_with_rowid": False},)
 
     run_id: Mapped[str] = mapped_column(String(32), ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
     key: Mapped[str] = mapped_column(String(250), primary_key=True)
@@ -128,6 +133,7 @@ class SqlTag(Base):
     """A tag of a run; may be overwritten."""
 
     __tablename__ = "tags"
+    __table_args__ = ({"sqlite_with_rowid": False},)
 
     run_id: Mapped[str] = mapped_column(String(32), ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
     key: Mapped[str] = mapped_column(String(250), primary_key=True)
@@ -154,7 +160,10 @@ class SqlLatestMetric(Base):
     """The latest value of each metric of each run, maintained on write, for search."""
 
     __tablename__ = "latest_metrics"
-    __table_args__ = (Index("ix_latest_metrics_key_value", "key", "value"),)
+    __table_args__ = (
+        Index("ix_latest_metrics_key_value", "key", "value"),
+        {"sqlite_with_rowid": False},
+    )
 
     run_id: Mapped[str] = mapped_column(String(32), ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
     key: Mapped[str] = mapped_column(String(250), primary_key=True)
@@ -173,8 +182,8 @@ class SqlDataset(Base):
     source: Mapped[str] = mapped_column(Text)
     n_rows: Mapped[int] = mapped_column(BigInteger)
     n_columns: Mapped[int] = mapped_column(Integer)
-    schema_: Mapped[Any] = mapped_column("schema", JSON, nullable=True)
-    profile: Mapped[Any] = mapped_column(JSON, nullable=True)
+    schema_: Mapped[Any] = mapped_column("schema", _Json, nullable=True)
+    profile: Mapped[Any] = mapped_column(_Json, nullable=True)
     snapshot_sha256: Mapped[str | None] = mapped_column(String(64))
     created: Mapped[datetime] = mapped_column(UTCDateTime())
 
@@ -183,7 +192,10 @@ class SqlRunInput(Base):
     """A dataset read by a run, in a role such as ``train`` or ``holdout``."""
 
     __tablename__ = "run_inputs"
-    __table_args__ = (Index("ix_run_inputs_fingerprint", "fingerprint"),)
+    __table_args__ = (
+        Index("ix_run_inputs_fingerprint", "fingerprint"),
+        {"sqlite_with_rowid": False},
+    )
 
     run_id: Mapped[str] = mapped_column(String(32), ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
     fingerprint: Mapped[str] = mapped_column(
@@ -197,7 +209,7 @@ class SqlArtifact(Base):
     """A named artifact of a run, pointing at content in the artifact store."""
 
     __tablename__ = "artifacts"
-    __table_args__ = (Index("ix_artifacts_sha256", "sha256"),)
+    __table_args__ = (Index("ix_artifacts_sha256", "sha256"), {"sqlite_with_rowid": False})
 
     run_id: Mapped[str] = mapped_column(String(32), ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
     name: Mapped[str] = mapped_column(String(500), primary_key=True)

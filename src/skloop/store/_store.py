@@ -30,7 +30,6 @@ from skloop.store._bulk import BulkMixin
 from skloop.store._datasets import DatasetsMixin
 from skloop.store._engine import ensure_schema, make_engine, redact, scope
 from skloop.store._entities import RUN_STATUSES, ArtifactRef, Metric, Run
-from skloop.store._filter import parse_filter, parse_order_by
 from skloop.store._schema import SqlArtifact, SqlRun
 from skloop.store._writes import (
     MetricRow,
@@ -548,16 +547,17 @@ class Store(DatasetsMixin, BulkMixin):
         StoreError
             For a filter or ordering that cannot be parsed, naming the token.
         """
-        node = parse_filter(filter) if filter is not None else None
-        order = parse_order_by(order_by)
-        statuses = [status] if isinstance(status, str) else list(status) if status else None
+        if filter is not None and not isinstance(filter, str):
+            raise StoreError(f"a search filter is a string, given {type(filter).__name__}")
+        order = (order_by,) if isinstance(order_by, str) else tuple(order_by or ())
+        statuses = (status,) if isinstance(status, str) else tuple(status) if status else None
         for s in statuses or ():
             if s not in RUN_STATUSES:
                 raise StoreError(f"unknown status {s!r}; use one of {', '.join(RUN_STATUSES)}")
         if limit is not None and (not isinstance(limit, int) or limit < 1):
             raise StoreError(f"limit must be a positive integer or None, given {limit!r}")
+        stmt = reads.cached_search(project, filter, order, statuses, limit)
         self.flush()
-        stmt = reads.build_search(project=project, node=node, order=order, statuses=statuses, limit=limit)
         with self._scope("searching runs", read=True) as conn:
             return reads.load_runs(conn, conn.execute(stmt).all())
 

@@ -60,6 +60,7 @@ def upgrade() -> None:
             sa.Column("value", sa.Text(), nullable=False),
             sa.PrimaryKeyConstraint("run_id", "key", name=f"pk_{table}"),
             _run_fk(table),
+            sqlite_with_rowid=False,
         )
 
     op.create_table(
@@ -86,6 +87,7 @@ def upgrade() -> None:
         sa.Column("timestamp", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("run_id", "key", name="pk_latest_metrics"),
         _run_fk("latest_metrics"),
+        sqlite_with_rowid=False,
     )
     op.create_index("ix_latest_metrics_key_value", "latest_metrics", ["key", "value"])
 
@@ -116,6 +118,7 @@ def upgrade() -> None:
             name="fk_run_inputs_fingerprint_datasets",
             ondelete="CASCADE",
         ),
+        sqlite_with_rowid=False,
     )
     op.create_index("ix_run_inputs_fingerprint", "run_inputs", ["fingerprint"])
 
@@ -129,6 +132,7 @@ def upgrade() -> None:
         sa.Column("created", _dt, nullable=False),
         sa.PrimaryKeyConstraint("run_id", "name", name="pk_artifacts"),
         _run_fk("artifacts"),
+        sqlite_with_rowid=False,
     )
     op.create_index("ix_artifacts_sha256", "artifacts", ["sha256"])
 
