@@ -1,0 +1,29 @@
+"""Registry: model persistence, signatures, model cards, importance and export.
+
+Everything here is re-exported from private modules:
+
+- ``_persistence``: :func:`save_model` / :func:`load_model` (skops with an allow-list
+  of types; joblib only when trusted);
+- ``_signature``: the input/output :class:`Signature` of a model and
+  :func:`coerce_frame`, which types incoming rows like the training data;
+- ``_importance``: permutation importance per input column;
+- ``_card``: the :class:`ModelCard` and its Markdown and HTML renderings.
+"""
+
+from skloop.registry._persistence import (
+    MODEL_FORMATS,
+    TRUSTED_TYPES,
+    TrustedPickleWarning,
+    load_model,
+    model_format_from_name,
+    save_model,
+)
+
+__all__ = [
+    "MODEL_FORMATS",
+    "TRUSTED_TYPES",
+    "TrustedPickleWarning",
+    "load_model",
+    "model_format_from_name",
+    "save_model",
+]

@@ -1,0 +1,254 @@
+"""Saving and loading fitted models: skops by default, joblib only when trusted.
+
+A skops artifact is a zip of a JSON schema and array files; loading it rebuilds the
+objects node by node and never unpickles, but it does import and instantiate the
+classes the schema names. So before anything is loaded, every type the artifact names
+outside skops' own safe set is listed (:func:`skops.io.get_untrusted_types`, which
+imports nothing) and compared with the allow-list *of the loader*: skloop's own
+:data:`TRUSTED_TYPES` plus the caller's ``trusted_types``. Nothing the artifact says
+about itself widens that list. A joblib (pickle) artifact runs arbitrary code when
+loaded, so it is refused unless the caller says it trusts the source.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import warnings
+import zipfile
+from collections.abc import Sequence
+from pathlib import PurePath
+from typing import Any, Literal
+
+from skloop.core import RegistryError, UntrustedModelError
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "MODEL_FORMATS",
+    "TRUSTED_TYPES",
+    "TrustedPickleWarning",
+    "load_model",
+    "model_format_from_name",
+    "save_model",
+]
+
+ModelFormat = Literal["skops", "joblib"]
+
+MODEL_FORMATS: tuple[str, ...] = ("skops", "joblib")
+"""The artifact formats skloop writes and reads."""
+
+TRUSTED_TYPES: tuple[str, ...] = (
+    # Types that skops does not trust by default but that skloop's own ``auto``
+    # pipelines contain. Derived by saving fitted auto pipelines (every feature kind,
+    # text included) with RandomForest, ExtraTrees, GradientBoosting,
+    # HistGradientBoosting, DecisionTree, LogisticRegression, SGD, SVC/SVR, KNeighbors,
+    # Ridge, Lasso, ElasticNet and LinearRegression, and listing
+    # ``skops.io.get_untrusted_types``. Kept explicit so that a review sees every entry.
+    "numpy.dtype",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    "sklearn.tree._tree.Tree",
+    # skloop's own transformers and helper functions
+    "skloop.pipelines._build.as_documents",
+    "skloop.pipelines._categorical.MissingCategoryFiller",
+    "skloop.pipelines._categorical.RareCategoryGrouper",
+    "skloop.pipelines._transformers.BooleanEncoder",
+    "skloop.pipelines._transformers.DatetimeFeatures",
+    "skloop.pipelines._transformers.QuantileClipper",
+)
+"""Dotted type names the skops loader trusts on top of skops' defaults."""
+
+_SUFFIXES = {".skops": "skops", ".joblib": "joblib", ".pkl": "joblib", ".pickle": "joblib"}
+
+
+class TrustedPickleWarning(UserWarning):
+    """A joblib/pickle artifact was loaded because the caller trusted its source."""
+
+
+def _check_format(format: str) -> ModelFormat:
+    if format not in MODEL_FORMATS:
+        raise RegistryError(f"unknown model format {format!r}; expected one of {', '.join(MODEL_FORMATS)}")
+    return format  # type: ignore[return-value]
+
+
+def model_format_from_name(path: str | PurePath) -> ModelFormat:
+    """The model format of an artifact, from its file name.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A file name or path, e.g. ``model.skops`` or ``s3://bucket/model.joblib``.
+
+    Returns
+    -------
+    {"skops", "joblib"}
+        ``.skops`` is skops; ``.joblib``, ``.pkl`` and ``.pickle`` are joblib.
+
+    Raises
+    ------
+    RegistryError
+        The suffix is none of these.
+
+    Examples
+    --------
+    >>> model_format_from_name("models/churn.skops")
+    'skops'
+    >>> model_format_from_name("model.PKL")
+    'joblib'
+    """
+    suffix = PurePath(str(path)).suffix.lower()
+    try:
+        return _SUFFIXES[suffix]  # type: ignore[return-value]
+    except KeyError:
+        raise RegistryError(
+            f"cannot tell the model format of {str(path)!r} from its suffix {suffix or '(none)'!r}; "
+            f"expected one of {', '.join(sorted(_SUFFIXES))}"
+        ) from None
+
+
+def save_model(model: Any, format: str = "skops") -> bytes:
+    """Serialize a fitted model to bytes.
+
+    Parameters
+    ----------
+    model : estimator
+        Usually a fitted scikit-learn ``Pipeline``.
+    format : {"skops", "joblib"}, default="skops"
+        skops loads without running code; joblib (pickle) can hold anything but runs
+        code when loaded, so only use it for sources you trust.
+
+    Returns
+    -------
+    bytes
+
+    Raises
+    ------
+    RegistryError
+        The format is unknown or the model cannot be serialized in it.
+    """
+    fmt = _check_format(format)
+    try:
+        if fmt == "skops":
+            import skops.io as sio
+
+            return sio.dumps(model)
+        import joblib
+
+        buf = io.BytesIO()
+        joblib.dump(model, buf)
+        return buf.getvalue()
+    except RegistryError:
+        raise
+    except Exception as exc:  # a third-party serializer's own error: name it, keep the cause
+        raise RegistryError(
+            f"cannot save {type(model).__name__} as {fmt}: {type(exc).__name__}: {exc}"
+            + ("; try format='joblib' if you trust where it will be loaded" if fmt == "skops" else "")
+        ) from exc
+
+
+def _untrusted_message(types: list[str]) -> str:
+    listed = "\n".join(f"  - {t}" for t in types)
+    cli = " ".join(f"--trust-type {t}" for t in types)
+    return (
+        f"the model artifact holds {len(types)} type(s) that are not trusted:\n{listed}\n"
+        "Loading would import and instantiate them. If you know where the artifact comes from "
+        "and trust these types, add them to registry.trusted_types in skloop.yaml, pass "
+        f"{cli} on the command line, or load_model(..., trusted_types=[...])."
+    )
+
+
+def _load_skops(data: bytes, trusted_types: Sequence[str]) -> Any:
+    import skops.io as sio
+
+    if not zipfile.is_zipfile(io.BytesIO(data)):
+        raise RegistryError("the model artifact is not a skops file (not a zip archive); is it a joblib file?")
+    try:
+        found = sio.get_untrusted_types(data=data)
+    except Exception as exc:
+        raise RegistryError(f"cannot read the skops artifact: {type(exc).__name__}: {exc}") from exc
+    allowed = set(TRUSTED_TYPES) | {str(t) for t in trusted_types}
+    refused = sorted(set(found) - allowed)
+    if refused:
+        raise UntrustedModelError(_untrusted_message(refused), refused)
+    try:
+        # Exactly the types found and allowed: skops re-checks the whole tree against
+        # this list, so the artifact cannot add to it.
+        return sio.loads(data, trusted=sorted(found))
+    except Exception as exc:
+        from skops.io.exceptions import UntrustedTypesFoundException
+
+        if isinstance(exc, UntrustedTypesFoundException):
+            # skops' own re-check found more than get_untrusted_types listed
+            raise UntrustedModelError(f"the model artifact holds untrusted types: {exc}") from exc
+        raise RegistryError(f"cannot load the skops artifact: {type(exc).__name__}: {exc}") from exc
+
+
+def _load_joblib(data: bytes, trusted: bool) -> Any:
+    if not trusted:
+        raise UntrustedModelError(
+            "refusing to load a joblib/pickle model artifact: unpickling runs arbitrary code "
+            "from the file. Load it only if you trust its source: load_model(..., trusted=True), "
+            "or save the model as skops (registry.format: skops), which loads without running code.",
+            ["pickle"],
+        )
+    warnings.warn(
+        "loading a joblib/pickle model artifact runs any code it contains; "
+        "this was allowed because the caller trusts its source",
+        TrustedPickleWarning,
+        stacklevel=3,
+    )
+    import joblib
+
+    try:
+        return joblib.load(io.BytesIO(data))
+    except Exception as exc:
+        raise RegistryError(f"cannot load the joblib artifact: {type(exc).__name__}: {exc}") from exc
+
+
+def load_model(
+    data: bytes,
+    format: str = "skops",
+    *,
+    trusted: bool = False,
+    trusted_types: Sequence[str] = (),
+) -> Any:
+    """Load a model saved by :func:`save_model`, refusing what the loader does not trust.
+
+    Parameters
+    ----------
+    data : bytes
+        The artifact's content.
+    format : {"skops", "joblib"}, default="skops"
+        The artifact's format (see :func:`model_format_from_name`).
+    trusted : bool, default=False
+        joblib only: the caller trusts the source, so unpickling (which runs code) is
+        allowed; a :class:`TrustedPickleWarning` is still emitted. Ignored for skops,
+        whose trust is per type.
+    trusted_types : sequence of str, default=()
+        skops only: dotted type names trusted on top of :data:`TRUSTED_TYPES` (the
+        spec's ``registry.trusted_types``, the CLI's ``--trust-type``).
+
+    Returns
+    -------
+    object
+        The model.
+
+    Raises
+    ------
+    UntrustedModelError
+        A skops artifact names types outside the allow-list (``types`` lists them all),
+        or a joblib artifact is loaded without ``trusted=True``.
+    RegistryError
+        The format is unknown or the bytes are not a readable artifact.
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import LinearRegression
+    >>> model = LinearRegression().fit([[0.0], [1.0]], [0.0, 2.0])
+    >>> load_model(save_model(model)).coef_
+    array([2.])
+    """
+    fmt = _check_format(format)
+    if fmt == "skops":
+        return _load_skops(data, trusted_types)
+    return _load_joblib(data, trusted)
