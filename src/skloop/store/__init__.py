@@ -10,10 +10,13 @@ from skloop.store._engine import current_revision, head_revision, upgrade_databa
 from skloop.store._entities import (
     RUN_KINDS,
     RUN_STATUSES,
+    AliasEvent,
     ArtifactRef,
     DatasetRecord,
     DatasetSummary,
     Metric,
+    ModelSummary,
+    ModelVersion,
     Run,
     RunInput,
 )
@@ -22,11 +25,14 @@ from skloop.store._store import Store
 __all__ = [
     "RUN_KINDS",
     "RUN_STATUSES",
+    "AliasEvent",
     "ArtifactRef",
     "ArtifactStore",
     "DatasetRecord",
     "DatasetSummary",
     "Metric",
+    "ModelSummary",
+    "ModelVersion",
     "Run",
     "RunInput",
     "Store",

@@ -12,10 +12,13 @@ from typing import Any, Final
 __all__ = [
     "RUN_KINDS",
     "RUN_STATUSES",
+    "AliasEvent",
     "ArtifactRef",
     "DatasetRecord",
     "DatasetSummary",
     "Metric",
+    "ModelSummary",
+    "ModelVersion",
     "Run",
     "RunInput",
 ]
@@ -165,3 +168,98 @@ class Run:
         if self.end_time is None:
             return None
         return (self.end_time - self.start_time).total_seconds()
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    """A version of a named model in the registry.
+
+    Parameters
+    ----------
+    name : str
+        The model's name (usually the spec's ``name``).
+    version : int
+        1, 2, ... in order of registration, per name.
+    run_id : str
+        The run that trained it.
+    status : str
+        ``registered`` (gates passed) or ``rejected`` (see ``rejection_reason``).
+    created : datetime
+        When it was registered.
+    artifact_sha256, artifact_format : str
+        The model artifact (content address) and how it is serialised (``skops`` or ``joblib``).
+    metrics : dict
+        Snapshot of the run's metrics when it was registered.
+    signature, importance : dict or None
+        Input/output signature and permutation importance, when computed.
+    card : str or None
+        The model card (Markdown).
+    dataset_fingerprint : str or None
+        The training dataset.
+    rejection_reason : str or None
+        Which gates failed, for ``rejected`` versions.
+    description : str or None
+        Free text.
+    aliases : tuple of str
+        The aliases pointing at this version when it was read.
+    """
+
+    name: str
+    version: int
+    run_id: str
+    status: str
+    created: datetime
+    artifact_sha256: str
+    artifact_format: str
+    metrics: dict[str, float] = field(default_factory=dict)
+    signature: dict[str, Any] | None = None
+    importance: dict[str, Any] | None = None
+    card: str | None = field(default=None, repr=False)
+    dataset_fingerprint: str | None = None
+    rejection_reason: str | None = None
+    description: str | None = None
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def ref(self) -> str:
+        """``name/version``, the way to name this version elsewhere."""
+        return f"{self.name}/{self.version}"
+
+    @property
+    def is_rejected(self) -> bool:
+        """Whether the version failed its gates."""
+        return self.status == "rejected"
+
+
+@dataclass(frozen=True)
+class AliasEvent:
+    """One entry of an alias's append-only history.
+
+    ``from_version`` is ``None`` when the alias was created, ``to_version`` when it was
+    deleted; ``action`` is ``set``, ``rollback`` or ``delete``.
+    """
+
+    id: int
+    name: str
+    alias: str
+    from_version: int | None
+    to_version: int | None
+    action: str
+    actor: str
+    reason: str | None
+    time: datetime
+
+
+@dataclass(frozen=True)
+class ModelSummary:
+    """One line of :meth:`Store.list_models`: a model, its latest version and its aliases."""
+
+    name: str
+    n_versions: int
+    latest_version: int
+    latest_status: str
+    created: datetime
+    run_id: str
+    dataset_fingerprint: str | None
+    metrics: dict[str, float] = field(default_factory=dict)
+    aliases: dict[str, int] = field(default_factory=dict)

@@ -1,0 +1,392 @@
+"""The registry half of :class:`~skloop.store.Store`: model versions and aliases.
+
+Two writes here must stay correct when several processes race:
+
+* a new version number is ``max + 1`` computed inside the inserting transaction; on
+  SQLite the writer's ``BEGIN IMMEDIATE`` serialises it, on PostgreSQL a transaction
+  advisory lock does, and a unique violation (another writer won) is retried anyway;
+* an alias move reads the current holder, moves the alias and appends the event in one
+  transaction, serialised per (model, alias) the same way, so the holder and the log
+  always agree and events are ordered as they happened.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import time as _time
+from collections.abc import Iterable, Mapping
+from contextlib import AbstractContextManager
+from datetime import datetime
+from typing import Any, Final
+
+from sqlalchemy import Connection, delete, func, insert, or_, select, text, update
+from sqlalchemy.exc import IntegrityError
+
+from skloop.core import ModelNotFoundError, NotFoundError, StoreError
+from skloop.core._clock import utcnow
+from skloop.store._entities import AliasEvent, ModelSummary, ModelVersion
+from skloop.store._schema import SqlRun, SqlRunInput
+from skloop.store._schema_registry import (
+    ARTIFACT_FORMATS,
+    VERSION_STATUSES,
+    SqlAlias,
+    SqlAliasEvent,
+    SqlModelVersion,
+)
+
+__all__ = ["ANY_VERSION", "RegistryMixin"]
+
+VERSIONS = SqlModelVersion.__table__
+ALIASES = SqlAlias.__table__
+EVENTS = SqlAliasEvent.__table__
+_RETRIES = 20
+
+
+class _Any:
+    def __repr__(self) -> str:
+        return "ANY_VERSION"
+
+
+#: ``expected_current`` default of :meth:`RegistryMixin.set_alias`: move whatever the holder is.
+ANY_VERSION: Final[Any] = _Any()
+
+
+def _lock_key(*parts: str) -> int:
+    digest = hashlib.sha256("\0".join(parts).encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def _version_entity(row: Any, aliases: Iterable[str] = ()) -> ModelVersion:
+    return ModelVersion(
+        name=row.name,
+        version=row.version,
+        run_id=row.run_id,
+        status=row.status,
+        created=row.created,
+        artifact_sha256=row.artifact_sha256,
+        artifact_format=row.artifact_format,
+        metrics=dict(row.metrics or {}),
+        signature=row.signature,
+        importance=row.importance,
+        card=row.card,
+        dataset_fingerprint=row.dataset_fingerprint,
+        rejection_reason=row.rejection_reason,
+        description=row.description,
+        aliases=tuple(sorted(aliases)),
+    )
+
+
+def _event_entity(row: Any) -> AliasEvent:
+    return AliasEvent(
+        id=row.id, name=row.name, alias=row.alias, from_version=row.from_version, to_version=row.to_version,
+        action=row.action, actor=row.actor, reason=row.reason, time=row.time,
+    )  # fmt: skip
+
+
+def _check_name(label: str, value: object, limit: int) -> str:
+    if not isinstance(value, str) or not value or len(value) > limit or any(c in value for c in "@/ \t\n"):
+        raise StoreError(
+            f"a {label} is a non-empty string of at most {limit} characters without '@', '/' or spaces, given {value!r}"
+        )
+    return value
+
+
+def _is_version_clash(exc: BaseException) -> bool:
+    cause = exc.__cause__
+    text_ = str(getattr(cause, "orig", cause))
+    return isinstance(cause, IntegrityError) and (
+        "uq_model_versions_name_version" in text_ or "model_versions.name, model_versions.version" in text_
+    )
+
+
+class RegistryMixin:
+    """Model versions, aliases and the alias event log (see the module docstring)."""
+
+    def _scope(self, what: str, *, read: bool = False) -> AbstractContextManager[Connection]:
+        raise NotImplementedError
+
+    def _resolve_dataset(self, conn: Connection, fingerprint: str) -> Any:
+        raise NotImplementedError
+
+    def _serialise(self, conn: Connection, *parts: str) -> None:
+        if conn.dialect.name == "postgresql":  # SQLite writers already hold the write lock
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _lock_key(*parts)})
+
+    # -- versions ----------------------------------------------------------------
+
+    def create_model_version(
+        self,
+        name: str,
+        *,
+        run_id: str,
+        artifact_sha256: str,
+        artifact_format: str = "skops",
+        status: str = "registered",
+        rejection_reason: str | None = None,
+        signature: Mapping[str, Any] | None = None,
+        metrics: Mapping[str, float] | None = None,
+        importance: Mapping[str, Any] | None = None,
+        card: str | None = None,
+        dataset_fingerprint: str | None = None,
+        description: str | None = None,
+    ) -> ModelVersion:
+        """Record the next version of model ``name`` (1 for a new name) and return it.
+
+        The number is chosen inside the inserting transaction, so concurrent callers
+        get distinct, gap-free numbers.
+
+        Raises
+        ------
+        NotFoundError
+            When the run does not exist.
+        StoreError
+            For an invalid name, status or format.
+        """
+        _check_name("model name", name, 200)
+        if status not in VERSION_STATUSES:
+            raise StoreError(f"a model version's status is one of {', '.join(VERSION_STATUSES)}, given {status!r}")
+        if artifact_format not in ARTIFACT_FORMATS:
+            raise StoreError(
+                f"a model artifact's format is one of {', '.join(ARTIFACT_FORMATS)}, given {artifact_format!r}"
+            )
+        row: dict[str, Any] = {
+            "name": name, "run_id": run_id, "status": status, "rejection_reason": rejection_reason,
+            "artifact_sha256": artifact_sha256, "artifact_format": artifact_format,
+            "signature": dict(signature) if signature is not None else None,
+            "metrics": dict(metrics or {}), "importance": dict(importance) if importance is not None else None,
+            "card": card, "dataset_fingerprint": dataset_fingerprint, "description": description,
+        }  # fmt: skip
+        runs = SqlRun.__table__
+        for attempt in range(_RETRIES):
+            try:
+                with self._scope(f"registering a version of model {name!r}") as conn:
+                    self._serialise(conn, "model_versions", name)
+                    if conn.execute(select(runs.c.id).where(runs.c.id == run_id)).first() is None:
+                        raise NotFoundError(f"run {run_id!r} does not exist; register a run listed by 'skloop runs'")
+                    current = conn.execute(select(func.max(VERSIONS.c.version)).where(VERSIONS.c.name == name))
+                    row["version"] = int(current.scalar() or 0) + 1
+                    row["created"] = utcnow()
+                    conn.execute(insert(VERSIONS), row)
+                return _version_entity(_Row(row))
+            except StoreError as exc:
+                if attempt + 1 < _RETRIES and _is_version_clash(exc):
+                    _time.sleep(random.uniform(0.001, 0.02))
+                    continue
+                raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def model_names(self) -> list[str]:
+        """Every model name with at least one version, sorted."""
+        with self._scope("listing model names", read=True) as conn:
+            return list(conn.execute(select(VERSIONS.c.name).distinct().order_by(VERSIONS.c.name)).scalars())
+
+    def get_model_version(self, name: str, version: int) -> ModelVersion:
+        """Version ``version`` of model ``name``.
+
+        Raises
+        ------
+        ModelNotFoundError
+            Naming the known models, or the versions of ``name``.
+        """
+        with self._scope(f"reading model {name}/{version}", read=True) as conn:
+            row = conn.execute(
+                select(VERSIONS).where(VERSIONS.c.name == name, VERSIONS.c.version == int(version))
+            ).first()
+            if row is None:
+                raise self._not_found(conn, name, version)
+            return _version_entity(row, self._aliases(conn, name).get(row.version, ()))
+
+    def _not_found(self, conn: Connection, name: str, version: int | None = None) -> ModelNotFoundError:
+        versions = list(
+            conn.execute(
+                select(VERSIONS.c.version).where(VERSIONS.c.name == name).order_by(VERSIONS.c.version)
+            ).scalars()
+        )
+        if not versions:
+            names = list(conn.execute(select(VERSIONS.c.name).distinct().order_by(VERSIONS.c.name)).scalars())
+            return ModelNotFoundError(
+                f"model {name!r} is not in the registry; known models: {', '.join(names) or 'none'} "
+                "(register one by training with registry.enabled, or list them with 'skloop models')"
+            )
+        return ModelNotFoundError(
+            f"model {name!r} has no version {version}; its versions are {', '.join(map(str, versions))}"
+        )
+
+    def _aliases(self, conn: Connection, name: str) -> dict[int, list[str]]:
+        out: dict[int, list[str]] = {}
+        for alias, version in conn.execute(select(ALIASES.c.alias, ALIASES.c.version).where(ALIASES.c.name == name)):
+            out.setdefault(version, []).append(alias)
+        return out
+
+    def list_model_versions(self, name: str) -> list[ModelVersion]:
+        """Every version of model ``name``, oldest first (empty for an unknown name)."""
+        with self._scope(f"listing versions of model {name!r}", read=True) as conn:
+            rows = conn.execute(select(VERSIONS).where(VERSIONS.c.name == name).order_by(VERSIONS.c.version)).all()
+            aliases = self._aliases(conn, name)
+            return [_version_entity(r, aliases.get(r.version, ())) for r in rows]
+
+    def list_models(self) -> list[ModelSummary]:
+        """Every model: its latest version (status, run, dataset, metrics) and its aliases."""
+        latest = (
+            select(VERSIONS.c.name, func.max(VERSIONS.c.version).label("v"), func.count().label("n"))
+            .group_by(VERSIONS.c.name)
+            .subquery()
+        )
+        stmt = (
+            select(VERSIONS, latest.c.n)
+            .join(latest, (latest.c.name == VERSIONS.c.name) & (latest.c.v == VERSIONS.c.version))
+            .order_by(VERSIONS.c.name)
+        )
+        with self._scope("listing models", read=True) as conn:
+            rows = conn.execute(stmt).all()
+            aliases: dict[str, dict[str, int]] = {}
+            for name, alias, version in conn.execute(select(ALIASES.c.name, ALIASES.c.alias, ALIASES.c.version)):
+                aliases.setdefault(name, {})[alias] = version
+        return [
+            ModelSummary(
+                name=r.name,
+                n_versions=r.n,
+                latest_version=r.version,
+                latest_status=r.status,
+                created=r.created,
+                run_id=r.run_id,
+                dataset_fingerprint=r.dataset_fingerprint,
+                metrics=dict(r.metrics or {}),
+                aliases=dict(sorted(aliases.get(r.name, {}).items())),
+            )
+            for r in rows
+        ]
+
+    def versions_for_dataset(self, fingerprint: str) -> list[ModelVersion]:
+        """Every model version trained on this dataset (fingerprint or unique prefix), oldest first."""
+        inputs = SqlRunInput.__table__
+        with self._scope(f"finding models trained on dataset {fingerprint}", read=True) as conn:
+            fp = self._resolve_dataset(conn, fingerprint).fingerprint
+            runs = select(inputs.c.run_id).where(inputs.c.fingerprint == fp)
+            rows = conn.execute(
+                select(VERSIONS)
+                .where(or_(VERSIONS.c.dataset_fingerprint == fp, VERSIONS.c.run_id.in_(runs)))
+                .order_by(VERSIONS.c.created, VERSIONS.c.name, VERSIONS.c.version)
+            ).all()
+            by_name = {name: self._aliases(conn, name) for name in {r.name for r in rows}}
+            return [_version_entity(r, by_name[r.name].get(r.version, ())) for r in rows]
+
+    # -- aliases -----------------------------------------------------------------
+
+    def set_alias(
+        self,
+        name: str,
+        alias: str,
+        version: int | None,
+        *,
+        actor: str,
+        reason: str | None = None,
+        action: str = "set",
+        expected_current: int | None = ANY_VERSION,
+    ) -> AliasEvent:
+        """Point ``alias`` of model ``name`` at ``version`` and log the move, atomically.
+
+        Parameters
+        ----------
+        name, alias : str
+            The model and the alias (``champion``, ``challenger``, ...).
+        version : int or None
+            The new holder; ``None`` deletes the alias (action ``delete``).
+        actor, reason : str
+            Who moved it and why, kept in the history.
+        action : {"set", "rollback"}
+            How the move is recorded.
+        expected_current : int or None, optional
+            Refuse the move unless the alias holds this version now (``None``: unset),
+            so that a decision based on a read cannot overwrite a newer move.
+
+        Raises
+        ------
+        ModelNotFoundError
+            When the version (or, for a delete, the alias) does not exist.
+        StoreError
+            When ``expected_current`` does not hold.
+        """
+        _check_name("model name", name, 200)
+        _check_name("alias", alias, 100)
+        if version is None:
+            action = "delete"
+        elif action not in ("set", "rollback"):
+            raise StoreError(f"an alias move is 'set' or 'rollback', given {action!r}")
+        if not isinstance(actor, str) or not actor:
+            raise StoreError(f"an alias move needs an actor (who moved it), given {actor!r}")
+        a, e = ALIASES.c, EVENTS.c
+        with self._scope(f"moving alias {name}@{alias}") as conn:
+            self._serialise(conn, "aliases", name, alias)
+            current = conn.execute(select(a.version).where(a.name == name, a.alias == alias).with_for_update()).scalar()
+            if expected_current is not ANY_VERSION and current != expected_current:
+                raise StoreError(
+                    f"alias {name}@{alias} now holds {_v(current)}, not {_v(expected_current)} as expected; "
+                    "another move happened meanwhile: look at 'skloop aliases' and try again"
+                )
+            now = utcnow()
+            if version is None:
+                if current is None:
+                    raise ModelNotFoundError(f"model {name!r} has no alias {alias!r} to delete")
+                conn.execute(delete(ALIASES).where(a.name == name, a.alias == alias))
+            else:
+                exists = conn.execute(
+                    select(VERSIONS.c.id).where(VERSIONS.c.name == name, VERSIONS.c.version == int(version))
+                ).first()
+                if exists is None:
+                    raise self._not_found(conn, name, version)
+                if current is None:
+                    conn.execute(insert(ALIASES), {"name": name, "alias": alias, "version": version, "updated": now})
+                else:
+                    conn.execute(
+                        update(ALIASES).where(a.name == name, a.alias == alias).values(version=version, updated=now)
+                    )
+            # keep the log's times in the order of the moves, even if the clock stepped back
+            last = conn.execute(select(func.max(e.time)).where(e.name == name, e.alias == alias)).scalar()
+            event = {
+                "name": name, "alias": alias, "from_version": current, "to_version": version, "action": action,
+                "actor": actor, "reason": reason, "time": max(now, last) if last is not None else now,
+            }  # fmt: skip
+            event_id = conn.execute(insert(EVENTS).returning(e.id), event).scalar_one()
+        return _event_entity(_Row({"id": event_id, **event}))
+
+    def get_aliases(self, name: str) -> dict[str, int]:
+        """The aliases of model ``name`` and the versions they hold now."""
+        with self._scope(f"reading aliases of model {name!r}", read=True) as conn:
+            rows = conn.execute(
+                select(ALIASES.c.alias, ALIASES.c.version).where(ALIASES.c.name == name).order_by(ALIASES.c.alias)
+            )
+            return {alias: version for alias, version in rows}
+
+    def alias_history(self, name: str, alias: str | None = None) -> list[AliasEvent]:
+        """The moves of ``alias`` (or of every alias) of model ``name``, oldest first."""
+        e = EVENTS.c
+        stmt = select(EVENTS).where(e.name == name)
+        if alias is not None:
+            stmt = stmt.where(e.alias == alias)
+        with self._scope(f"reading the alias history of model {name!r}", read=True) as conn:
+            return [_event_entity(r) for r in conn.execute(stmt.order_by(e.time, e.id))]
+
+    def alias_at(self, name: str, alias: str, when: datetime) -> int | None:
+        """The version ``alias`` of model ``name`` held at time ``when`` (``None``: unset then)."""
+        e = EVENTS.c
+        stmt = (
+            select(e.to_version)
+            .where(e.name == name, e.alias == alias, e.time <= when)
+            .order_by(e.time.desc(), e.id.desc())
+            .limit(1)
+        )
+        with self._scope(f"reading {name}@{alias} at {when.isoformat()}", read=True) as conn:
+            return conn.execute(stmt).scalar()
+
+
+class _Row:
+    """Attribute access over a dict, so freshly written rows become entities like read ones."""
+
+    def __init__(self, values: Mapping[str, Any]) -> None:
+        self.__dict__.update(values)
+
+
+def _v(version: object) -> str:
+    return "nothing" if version is None else f"version {version}"
