@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from sklearn.model_selection import GridSearchCV, StratifiedKFold, train_test_split
+from small_project import write_small_project
 
-from conftest import write_small_project
 from skloop.core import PipelineError
 from skloop.data import read_table
 from skloop.pipelines import build_pipeline, resolve_features
