@@ -18,11 +18,27 @@ from skloop.registry._persistence import (
     model_format_from_name,
     save_model,
 )
+from skloop.registry._signature import (
+    CoercionResult,
+    InputColumn,
+    OutputSchema,
+    Signature,
+    ValidationIssue,
+    coerce_frame,
+    infer_signature,
+)
 
 __all__ = [
     "MODEL_FORMATS",
     "TRUSTED_TYPES",
+    "CoercionResult",
+    "InputColumn",
+    "OutputSchema",
+    "Signature",
     "TrustedPickleWarning",
+    "ValidationIssue",
+    "coerce_frame",
+    "infer_signature",
     "load_model",
     "model_format_from_name",
     "save_model",
