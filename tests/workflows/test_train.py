@@ -159,3 +159,54 @@ def test_train_function_with_explicit_store(tmp_path: Path) -> None:
     with Store.open(project.settings) as store:
         result = train(project.spec, project.settings, store=store)
         assert store.get_run(result.run_id).status == "finished"
+
+
+def test_without_snapshot_only_the_fingerprint_is_kept_and_reproduce_reads_the_source(tmp_path: Path) -> None:
+    spec = write_small_project(tmp_path, rows=600)
+    spec.write_text(spec.read_text().replace("  holdout: 0.2\n", "  holdout: 0.2\n  snapshot: false\n"))
+    with Project.load(spec) as project:
+        result = project.train()
+        record = project.store.get_dataset(result.dataset_fingerprint)
+        assert record.snapshot_sha256 is None and record.n_rows == 600
+        assert project.reproduce(result.run_id).identical
+        # the source changes: reproduce names the data as what differs
+        csv = tmp_path / "data" / "churn.csv"
+        lines = csv.read_text().splitlines()
+        csv.write_text("\n".join(lines[:-5]) + "\n")
+        outcome = project.reproduce(result.run_id)
+        assert "data" in outcome.differences
+
+
+def test_regression_with_a_time_ordered_holdout(tmp_path: Path) -> None:
+    spec = write_small_project(
+        tmp_path,
+        rows=500,
+        spec="""\
+name: charges
+data:
+  train: data/churn.csv
+  target: monthly_charges_target
+  id: customer_id
+  time: signup_date
+  holdout: 0.25
+pipeline:
+  model: {class: sklearn.linear_model.Ridge}
+search:
+  strategy: grid
+  space: {model__alpha: [0.1, 10.0]}
+  cv: {folds: 3, time_series: true}
+""",
+    )
+    import pandas as pd
+
+    csv = tmp_path / "data" / "churn.csv"
+    df = pd.read_csv(csv)
+    df["monthly_charges_target"] = df["tenure_months"] * 2.0 + 1.0
+    df.to_csv(csv, index=False)
+    with Project.load(spec) as project:
+        result = project.train()
+        assert result.task == "regression"
+        assert set(result.cv) == {"neg_root_mean_squared_error", "r2", "neg_mean_absolute_error"}
+        run = project.run(result.run_id)
+        assert run.params["n_holdout_rows"] == "125"
+        assert result.holdout["r2"] > 0.9

@@ -196,9 +196,9 @@ def summarize_cv(cv_results: dict[str, Any], scoring: list[str], index: int) -> 
     """Per-metric fold scores, mean and std for candidate ``index`` of ``cv_results_``."""
     out: dict[str, dict[str, Any]] = {}
     for name in scoring:
-        key = f"split{{}}_test_{name}" if f"mean_test_{name}" in cv_results else "split{}_test_score"
-        mean_key = f"mean_test_{name}" if f"mean_test_{name}" in cv_results else "mean_test_score"
-        std_key = mean_key.replace("mean_", "std_")
+        suffix = name if f"mean_test_{name}" in cv_results else "score"  # halving: one unnamed scorer
+        key = f"split{{}}_test_{suffix}"
+        mean_key, std_key = f"mean_test_{suffix}", f"std_test_{suffix}"
         folds = []
         i = 0
         while key.format(i) in cv_results:
