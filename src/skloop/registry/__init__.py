@@ -10,6 +10,8 @@ Everything here is re-exported from private modules:
 - ``_card``: the :class:`ModelCard` and its Markdown and HTML renderings.
 """
 
+from skloop.registry._gates import check_gates
+from skloop.registry._lineage import LineageNode
 from skloop.registry._persistence import (
     MODEL_FORMATS,
     TRUSTED_TYPES,
@@ -18,6 +20,7 @@ from skloop.registry._persistence import (
     model_format_from_name,
     save_model,
 )
+from skloop.registry._registry import DEFAULT_ALIAS, MODEL_ARTIFACTS, Registry, default_actor, parse_ref
 from skloop.registry._signature import (
     CoercionResult,
     InputColumn,
@@ -29,17 +32,24 @@ from skloop.registry._signature import (
 )
 
 __all__ = [
+    "DEFAULT_ALIAS",
+    "MODEL_ARTIFACTS",
     "MODEL_FORMATS",
     "TRUSTED_TYPES",
     "CoercionResult",
     "InputColumn",
+    "LineageNode",
     "OutputSchema",
+    "Registry",
     "Signature",
     "TrustedPickleWarning",
     "ValidationIssue",
+    "check_gates",
     "coerce_frame",
+    "default_actor",
     "infer_signature",
     "load_model",
     "model_format_from_name",
+    "parse_ref",
     "save_model",
 ]
