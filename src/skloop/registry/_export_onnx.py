@@ -1,0 +1,402 @@
+"""Export a fitted pipeline to ONNX, with a parity check against scikit-learn.
+
+The graph has one input per column (see :mod:`skloop.registry._onnx_converters` for the
+conventions: numbers ``float32``, categories and booleans strings with ``""`` for
+missing, datetimes ``float64`` Unix seconds). After conversion the ONNX model is run
+with onnxruntime on a sample and compared with the scikit-learn model; the file is
+written only when the largest difference is within the tolerance.
+
+skl2onnx, onnx and onnxruntime are the ``onnx`` extra, imported when a function runs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import is_classifier
+
+from skloop.core import DataError, ExportError
+from skloop.core._imports import optional_import
+from skloop.pipelines._categorical import as_category
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["ONNX_OPSET", "OnnxReport", "export_onnx", "onnx_predict_proba"]
+
+ONNX_OPSET = 21
+"""The default ONNX opset (``ai.onnx.ml`` opset 3); skloop's converters need at least 19."""
+
+_ML_OPSET = 3
+_EPOCH = pd.Timestamp(0, tz="UTC")
+_TEXT_STEPS = ("TfidfVectorizer", "CountVectorizer", "HashingVectorizer", "TfidfTransformer")
+
+
+@dataclass(frozen=True)
+class OnnxReport:
+    """What :func:`export_onnx` wrote and how closely it matches scikit-learn.
+
+    Attributes
+    ----------
+    path : Path
+        The ``.onnx`` file.
+    max_abs_diff : float
+        Largest absolute difference over the sample: of class probabilities for a
+        classifier, of predictions for a regressor.
+    n_rows : int
+        Rows of the sample the parity check ran on.
+    inputs : dict of str to str
+        ONNX input per column and its element type (``float32``, ``float64``, ``string``).
+    output : str
+        ``"probabilities"`` or ``"predictions"``: what was compared.
+    tolerance : float
+        The tolerance the difference was checked against.
+    """
+
+    path: Path
+    max_abs_diff: float
+    n_rows: int
+    inputs: dict[str, str] = field(default_factory=dict)
+    output: str = "probabilities"
+    tolerance: float = 1e-5
+
+
+# -- which column is which input -----------------------------------------------------
+
+
+def _leaves(est: Any, path: str) -> Iterator[tuple[str, Any, str]]:
+    """``(path, leaf estimator, group path)`` for every step of a nested pipeline."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import FeatureUnion, Pipeline
+
+    if isinstance(est, Pipeline):
+        for name, step in est.steps:
+            yield from _leaves(step, f"{path}/{name}" if path else name)
+    elif isinstance(est, ColumnTransformer):
+        for name, trans, _ in getattr(est, "transformers_", est.transformers):
+            yield from _leaves(trans, f"{path}/{name}" if path else name)
+    elif isinstance(est, FeatureUnion):
+        for name, trans in est.transformer_list:
+            yield from _leaves(trans, f"{path}/{name}" if path else name)
+    elif est is not None and not isinstance(est, str):
+        yield path, est, path.rsplit("/", 1)[0]
+
+
+def _first_leaf(est: Any) -> Any:
+    for _, leaf, _ in _leaves(est, ""):
+        return leaf
+    return est  # "passthrough"
+
+
+def _column_names(columns: Any, all_columns: list[str]) -> list[str]:
+    if isinstance(columns, str):
+        return [columns]
+    if isinstance(columns, slice):
+        return all_columns[columns]
+    values = list(np.asarray(columns).ravel())
+    if values and isinstance(values[0], (bool, np.bool_)):
+        return [c for c, keep in zip(all_columns, values, strict=True) if keep]
+    return [all_columns[int(v)] if not isinstance(v, str) else v for v in values]
+
+
+def _input_kinds(model: Any) -> dict[str, str]:
+    """ONNX element type per input column, from the steps that first see the column."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import Pipeline
+
+    from skloop.pipelines import BooleanEncoder, DatetimeFeatures, MissingCategoryFiller, RareCategoryGrouper
+
+    names = getattr(model, "feature_names_in_", None)
+    if names is None:
+        raise ExportError(
+            "ONNX export needs a model fitted on a DataFrame with named columns "
+            "(feature_names_in_ is missing); fit it on a pandas DataFrame"
+        )
+    all_columns = [str(c) for c in names]
+    first = model.steps[0][1] if isinstance(model, Pipeline) else model
+    if not isinstance(first, ColumnTransformer):
+        return dict.fromkeys(all_columns, "float32")
+    kinds: dict[str, str] = {}
+    string_steps = (MissingCategoryFiller, RareCategoryGrouper)
+    for _, trans, columns in first.transformers_:
+        if isinstance(trans, str) and trans == "drop":
+            continue
+        leaf = _first_leaf(trans)
+        if isinstance(leaf, DatetimeFeatures):
+            kind = "float64"
+        elif isinstance(leaf, (*string_steps, BooleanEncoder)) or type(leaf).__name__ in (
+            "OneHotEncoder",
+            "OrdinalEncoder",
+            *_TEXT_STEPS,
+        ):
+            kind = "string"
+        else:
+            kind = "float32"
+        for column in _column_names(columns, all_columns):
+            kinds[column] = kind
+    return {c: kinds[c] for c in all_columns if c in kinds}
+
+
+def _check_convertible(model: Any) -> None:
+    """Refuse, naming the step, when a step has no converter (or a known bad one)."""
+    optional_import("skl2onnx", "onnx")
+    from skl2onnx._supported_operators import sklearn_operator_name_map
+
+    from skloop.registry._onnx_converters import register_converters
+
+    register_converters()
+
+    for path, leaf, group in _leaves(model, ""):
+        kind = type(leaf).__name__
+        if kind in _TEXT_STEPS or (kind == "FunctionTransformer" and leaf.func is not None):
+            columns = _group_columns(model, group)
+            raise ExportError(
+                f"cannot export to ONNX: step {group!r} ({kind} on {columns}) has no exact ONNX "
+                "equivalent (skl2onnx's tokenizer and Python functions do not convert faithfully); "
+                "drop the text columns from the features, or export with --format mlflow"
+            )
+        if type(leaf) not in sklearn_operator_name_map:
+            raise ExportError(
+                f"cannot export to ONNX: step {path!r} ({type(leaf).__module__}.{kind}) has no "
+                "skl2onnx converter; replace the step with a convertible one, register a converter "
+                "with skl2onnx.update_registered_converter, or export with --format mlflow"
+            )
+
+
+def _group_columns(model: Any, group: str) -> str:
+    from sklearn.compose import ColumnTransformer
+
+    first = getattr(model, "steps", [(None, model)])[0][1]
+    if isinstance(first, ColumnTransformer):
+        for name, _, columns in first.transformers_:
+            if group.endswith(f"/{name}") or group == name:
+                return ", ".join(_column_names(columns, [str(c) for c in model.feature_names_in_]))
+    return "text"
+
+
+# -- feeding a frame to the graph --------------------------------------------------------
+
+
+def _datetime_seconds(values: pd.Series) -> np.ndarray:
+    from skloop.pipelines._transformers import _to_datetime
+
+    # The same parsing as DatetimeFeatures: numbers are Unix seconds, strings ISO 8601.
+    stamps = pd.Series(_to_datetime(values.to_numpy(dtype=object), "ISO8601"))
+    seconds = (stamps - _EPOCH).dt.total_seconds()
+    return seconds.to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _feed_column(values: pd.Series, onnx_type: str) -> np.ndarray:
+    if onnx_type == "tensor(string)":
+        cells = values.to_numpy(dtype=object)
+        missing = pd.isna(cells)
+        out = np.array([as_category(v) if not m else "" for v, m in zip(cells, missing, strict=True)], dtype=object)
+    elif onnx_type == "tensor(double)":
+        out = _datetime_seconds(values)
+    else:
+        numeric = values.astype("float64") if values.dtype == bool else pd.to_numeric(values, errors="raise")
+        out = numeric.to_numpy(dtype=np.float32, na_value=np.nan)
+    return out.reshape(-1, 1)
+
+
+def _feed(session: Any, frame: pd.DataFrame) -> dict[str, np.ndarray]:
+    feed = {}
+    for spec in session.get_inputs():
+        if spec.name not in frame.columns:
+            raise DataError(
+                f"column {spec.name!r} is missing from the data; the ONNX model needs "
+                f"{[i.name for i in session.get_inputs()]}"
+            )
+        try:
+            feed[spec.name] = _feed_column(frame[spec.name], spec.type)
+        except (TypeError, ValueError) as exc:
+            raise DataError(f"column {spec.name!r} cannot be given to the ONNX model as {spec.type}: {exc}") from exc
+    return feed
+
+
+def _session(model: str | os.PathLike[str] | bytes | Any) -> Any:
+    if hasattr(model, "get_inputs"):
+        return model
+    ort = optional_import("onnxruntime", "onnx")
+    source = model if isinstance(model, bytes) else str(model)
+    return ort.InferenceSession(source, providers=["CPUExecutionProvider"])
+
+
+def _run(session: Any, frame: pd.DataFrame) -> dict[str, np.ndarray]:
+    names = [o.name for o in session.get_outputs()]
+    return dict(zip(names, session.run(None, _feed(session, frame)), strict=True))
+
+
+def onnx_predict_proba(model: str | os.PathLike[str] | bytes | Any, frame: pd.DataFrame) -> np.ndarray:
+    """Class probabilities of an ONNX classifier exported by :func:`export_onnx`.
+
+    Parameters
+    ----------
+    model : path, bytes or onnxruntime.InferenceSession
+        The exported model.
+    frame : pandas.DataFrame
+        Rows to score; the columns named by the model's inputs are used, converted
+        as the export expects (missing categories become ``""``, datetimes Unix seconds).
+
+    Returns
+    -------
+    ndarray of shape (n_rows, n_classes)
+        Probabilities, float32, in the order of the scikit-learn model's ``classes_``.
+
+    Raises
+    ------
+    DataError
+        A column is missing or cannot be converted.
+    ExportError
+        The model has no probability output (a regressor).
+    MissingExtraError
+        onnxruntime is not installed (``pip install 'skloop[onnx]'``).
+    """
+    outputs = _run(_session(model), frame)
+    if "probabilities" not in outputs:
+        raise ExportError(
+            f"the ONNX model has no 'probabilities' output (outputs: {list(outputs)}); is it a classifier?"
+        )
+    return np.asarray(outputs["probabilities"])
+
+
+# -- export -------------------------------------------------------------------------------
+
+
+def _initial_types(kinds: Mapping[str, str]) -> list[tuple[str, Any]]:
+    types = optional_import("skl2onnx.common.data_types", "onnx")
+    make = {"float32": types.FloatTensorType, "float64": types.DoubleTensorType, "string": types.StringTensorType}
+    return [(name, make[kind]([None, 1])) for name, kind in kinds.items()]
+
+
+def _convert(model: Any, kinds: Mapping[str, str], opset: int) -> Any:
+    skl2onnx = optional_import("skl2onnx", "onnx")
+    from sklearn.preprocessing import StandardScaler
+
+    from skloop.registry._onnx_converters import convert_standard_scaler, register_converters
+
+    register_converters()
+    final = model.steps[-1][1] if hasattr(model, "steps") else model
+    options = {id(final): {"zipmap": False}} if is_classifier(final) else None
+    try:
+        return skl2onnx.convert_sklearn(
+            model,
+            initial_types=_initial_types(kinds),
+            options=options,
+            target_opset={"": opset, "ai.onnx.ml": _ML_OPSET},
+            custom_conversion_functions={StandardScaler: convert_standard_scaler},
+        )
+    except Exception as exc:  # skl2onnx raises RuntimeError, ValueError, TypeError, NotImplementedError...
+        raise ExportError(
+            f"skl2onnx could not convert the pipeline: {type(exc).__name__}: {exc}; export with --format mlflow instead"
+        ) from exc
+
+
+def export_onnx(
+    model: Any,
+    out_path: str | os.PathLike[str],
+    *,
+    sample: pd.DataFrame,
+    signature: Mapping[str, Any] | None = None,
+    tolerance: float = 1e-5,
+    opset: int = ONNX_OPSET,
+) -> OnnxReport:
+    """Convert a fitted pipeline to ONNX and write it if it matches scikit-learn.
+
+    Parameters
+    ----------
+    model : estimator
+        A fitted scikit-learn estimator or pipeline, fitted on a DataFrame.
+    out_path : str or os.PathLike
+        The ``.onnx`` file to write (parent folders are created).
+    sample : pandas.DataFrame
+        Rows for the parity check (extra columns, such as the target, are ignored).
+    signature : mapping, optional
+        skloop's signature dict; stored in the ONNX metadata (``skloop.signature``).
+    tolerance : float, default=1e-5
+        Largest accepted absolute difference of probabilities (classifiers) or of
+        predictions relative to ``max(1, |prediction|)`` (regressors).
+    opset : int, default=ONNX_OPSET
+        The ONNX opset (at least 19).
+
+    Returns
+    -------
+    OnnxReport
+        The path, the largest difference, the sample size and the inputs.
+
+    Raises
+    ------
+    ExportError
+        A step has no converter (the message names it), the conversion fails, or the
+        parity check fails; nothing is written then.
+    MissingExtraError
+        The ``onnx`` extra is not installed (``pip install 'skloop[onnx]'``).
+
+    Examples
+    --------
+    >>> report = export_onnx(pipe, "model.onnx", sample=df.head(500))  # doctest: +SKIP
+    >>> report.max_abs_diff < 1e-5  # doctest: +SKIP
+    True
+    """
+    if len(sample) == 0:
+        raise ExportError("the parity sample is empty; pass some rows of the training data as sample")
+    _check_convertible(model)
+    kinds = _input_kinds(model)
+    onx = _convert(model, kinds, opset)
+    _annotate(onx, kinds, signature)
+    data = onx.SerializeToString()
+    try:
+        outputs = _run(_session(data), sample)
+    except DataError:
+        raise
+    except Exception as exc:
+        raise ExportError(f"onnxruntime cannot run the converted model: {type(exc).__name__}: {exc}") from exc
+    features = sample[[str(c) for c in model.feature_names_in_]]
+    if is_classifier(model):
+        expected = np.asarray(model.predict_proba(features), dtype=np.float64)
+        got = np.asarray(outputs["probabilities"], dtype=np.float64)
+        output, scale = "probabilities", 1.0
+    else:
+        expected = np.asarray(model.predict(features), dtype=np.float64).reshape(len(sample), -1)
+        got = np.asarray(next(iter(outputs.values())), dtype=np.float64).reshape(len(sample), -1)
+        output, scale = "predictions", max(1.0, float(np.nanmax(np.abs(expected))))
+    diff = np.abs(got - expected)
+    max_diff = float(np.nanmax(diff)) if diff.size else 0.0
+    if np.isnan(got).sum() != np.isnan(expected).sum() or max_diff > tolerance * scale:
+        worst = int(np.nanargmax(diff.max(axis=1))) if diff.size else 0
+        raise ExportError(
+            f"ONNX parity check failed: max |Δ {output}| = {max_diff:.3g} over {len(sample)} rows "
+            f"(tolerance {tolerance:g}; worst row {sample.index[worst]!r}); the file was not written. "
+            "A step may convert inexactly: export with --format mlflow, or raise --tolerance if the "
+            "difference is acceptable"
+        )
+    path = Path(out_path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+    logger.info("wrote %s (max |Δ %s| %.3g over %d rows)", path, output, max_diff, len(sample))
+    return OnnxReport(
+        path=path, max_abs_diff=max_diff, n_rows=len(sample), inputs=dict(kinds), output=output, tolerance=tolerance
+    )
+
+
+def _annotate(onx: Any, kinds: Mapping[str, str], signature: Mapping[str, Any] | None) -> None:
+    props = {
+        "skloop.inputs": json.dumps(dict(kinds)),
+        "skloop.missing": "string inputs: empty string; numeric and datetime inputs: NaN",
+        "skloop.datetime": "float64 inputs are Unix seconds (UTC)",
+    }
+    if signature is not None:
+        props["skloop.signature"] = json.dumps(signature, default=str)
+    for key, value in props.items():
+        entry = onx.metadata_props.add()
+        entry.key, entry.value = key, value
+    onx.doc_string = "Exported by skloop; feed with skloop.registry.onnx_predict_proba or the same conventions."
