@@ -34,6 +34,7 @@ __all__ = [
     "canonical_dtype",
     "coerce_frame",
     "infer_signature",
+    "pipeline_kinds",
 ]
 
 DTYPES = ("int64", "float64", "bool", "string", "datetime64")
@@ -250,8 +251,29 @@ class Signature:
         return cls(tuple(inputs), output)
 
 
-def _categories(col: Any, dtype: Dtype) -> tuple[Any, ...] | None:
-    if col.kind not in ("categorical", "boolean") or col.categories is None:
+def pipeline_kinds(model: Any) -> dict[str, str]:
+    """Input column → kind, as a fitted skloop pipeline treats it.
+
+    Read from the names of the groups of its ``ColumnTransformer`` (``numeric``,
+    ``categorical``, ``boolean``, ``datetime``, ``text_<column>``); empty for any
+    other model.
+    """
+    steps = getattr(model, "steps", None)
+    pre = steps[0][1] if steps else model
+    groups = getattr(pre, "transformers_", None) or getattr(pre, "transformers", None)
+    kinds: dict[str, str] = {}
+    for group in groups or ():
+        name, _, columns = group
+        kind = "text" if str(name).startswith("text_") else str(name)
+        if kind not in ("numeric", "categorical", "boolean", "datetime", "text"):
+            continue
+        cols = [columns] if isinstance(columns, str) else list(columns) if isinstance(columns, list) else []
+        kinds.update({str(c): kind for c in cols})
+    return kinds
+
+
+def _categories(col: Any, dtype: Dtype, kind: str) -> tuple[Any, ...] | None:
+    if kind not in ("categorical", "boolean") or col.categories is None:
         return None
     if col.n_unique > MAX_SIGNATURE_CATEGORIES:
         return None
@@ -280,7 +302,9 @@ def infer_signature(
         The target; gives the output dtype and, without ``model``, the classes.
     task : {"classification", "regression"}
     model : estimator, optional
-        The fitted model; its ``classes_`` give the class order.
+        The fitted model; its ``classes_`` give the class order, and a skloop
+        pipeline's preprocessor gives the kind of each column it uses (which wins
+        over the inferred kind).
 
     Returns
     -------
@@ -303,17 +327,19 @@ def infer_signature(
     if not isinstance(X, pd.DataFrame):
         raise RegistryError(f"infer_signature needs a pandas DataFrame of input columns; got {type(X).__name__}")
     schema = infer_schema(X)
+    used = pipeline_kinds(model) if model is not None else {}
     inputs = []
     for col in schema:
         dtype = canonical_dtype(X[col.name])
-        numeric_range = col.kind in ("numeric", "datetime") and dtype in ("int64", "float64", "datetime64")
+        kind = used.get(col.name, col.kind)
+        numeric_range = kind in ("numeric", "datetime") and dtype in ("int64", "float64", "datetime64")
         inputs.append(
             InputColumn(
                 name=col.name,
                 dtype=dtype,
-                kind=col.kind,
+                kind=kind,
                 nullable=col.nullable,
-                categories=_categories(col, dtype),
+                categories=_categories(col, dtype, kind),
                 min=_py(col.min) if numeric_range else None,
                 max=_py(col.max) if numeric_range else None,
             )
