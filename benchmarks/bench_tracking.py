@@ -170,7 +170,7 @@ def mlflow_side(runs: list[dict[str, Any]], per_call_runs: int, repeats: int) ->
 
 def run_mlflow(args: argparse.Namespace) -> dict[str, float]:
     try:
-        import mlflow  # noqa: F401
+        from mlflow.tracking import MlflowClient  # noqa: F401
     except ImportError:
         python = Path(args.mlflow_python)
         if not python.exists():

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import uuid
 from collections.abc import Iterable
 from contextlib import AbstractContextManager
@@ -14,7 +13,17 @@ from sqlalchemy import Connection
 from skloop.core import StoreError
 from skloop.store._entities import RUN_STATUSES, Run
 from skloop.store._schema import SqlRun
-from skloop.store._writes import Statements, check_key, check_value, param_rows, tag_rows, to_millis
+from skloop.store._writes import (
+    MetricRow,
+    Statements,
+    check_key,
+    check_value,
+    latest_rows,
+    metric_rows,
+    param_rows,
+    tag_rows,
+    to_millis,
+)
 
 __all__ = ["BulkMixin"]
 
@@ -47,9 +56,9 @@ class BulkMixin:
         iterator = iter(runs)
         while chunk := list(islice(iterator, chunk_size)):
             run_rows: list[dict[str, Any]] = []
-            params: list[dict[str, Any]] = []
+            params: list[tuple[str, str, str]] = []
             tags: list[dict[str, Any]] = []
-            metrics: list[dict[str, Any]] = []
+            metrics: list[MetricRow] = []
             for run in chunk:
                 run_id = run.id or uuid.uuid4().hex
                 if len(run_id) != 32 or not set(run_id) <= _HEX:
@@ -67,28 +76,19 @@ class BulkMixin:
                 params += param_rows(run_id, run.params)
                 tags += tag_rows(run_id, run.tags)
                 ts = to_millis(run.end_time or run.start_time)
-                for key, value in run.metrics.items():
-                    v = check_value(check_key(key, "metric"), value)
-                    nan = math.isnan(v)
-                    metrics.append(
-                        {
-                            "run_id": run_id,
-                            "key": key,
-                            "value": None if nan else v,
-                            "is_nan": nan,
-                            "step": 0,
-                            "timestamp": ts,
-                        }
-                    )
+                metrics += [
+                    (run_id, check_key(key, "metric"), check_value(key, value), 0, ts)
+                    for key, value in run.metrics.items()
+                ]
                 ids.append(run_id)
             with self._scope(f"importing {len(chunk)} runs") as conn:
                 conn.execute(RUNS.insert(), run_rows)
-                for stmt, rows in (
-                    (self._sql.insert_param, params),
-                    (self._sql.upsert_tag, tags),
-                    (self._sql.insert_metric, metrics),
-                    (self._sql.upsert_latest, metrics),
-                ):
-                    if rows:
-                        conn.execute(stmt, rows)
+                if params:
+                    conn.exec_driver_sql(self._sql.param_sql, params)
+                if tags:
+                    conn.execute(self._sql.upsert_tag, tags)
+                if metrics:
+                    records = metric_rows(metrics)
+                    conn.exec_driver_sql(self._sql.metric_sql, records)
+                    conn.exec_driver_sql(self._sql.latest_sql, latest_rows(records))
         return ids

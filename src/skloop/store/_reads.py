@@ -17,20 +17,14 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Connection,
-    Double,
     Row,
     Select,
-    Text,
     and_,
     bindparam,
-    cast,
-    literal,
     not_,
-    null,
     or_,
     select,
     true,
-    union_all,
 )
 
 from skloop.store._entities import ArtifactRef, DatasetRecord, Metric, Run, RunInput
@@ -92,35 +86,46 @@ def dataset_entity(row: Row[Any]) -> DatasetRecord:
 _IDS = bindparam("ids", expanding=True)
 _P, _T, _M = SqlParam.__table__.c, SqlTag.__table__.c, SqlLatestMetric.__table__.c
 _I, _A = SqlRunInput.__table__.c, SqlArtifact.__table__.c
-# params, tags and latest metrics in one round trip: (kind, run_id, key, text, number, nan)
-_KEYED_VALUES = union_all(
-    select(literal(0).label("kind"), _P.run_id, _P.key, _P.value.label("text"),
-           cast(null(), Double).label("num"), literal(False).label("nan"))
-    .where(_P.run_id.in_(_IDS)),
-    select(literal(1), _T.run_id, _T.key, _T.value, cast(null(), Double), literal(False))
-    .where(_T.run_id.in_(_IDS)),
-    select(literal(2), _M.run_id, _M.key, cast(null(), Text), _M.value, _M.is_nan)
-    .where(_M.run_id.in_(_IDS)),
-)  # fmt: skip
-_INPUTS = select(_I.run_id, _I.fingerprint, _I.role).where(_I.run_id.in_(_IDS)).order_by(_I.logged_at, _I.role)
-_ARTIFACTS = select(_A.run_id, _A.name, _A.sha256, _A.size, _A.media_type).where(_A.run_id.in_(_IDS)).order_by(_A.name)
+# params, tags and latest metrics in one round trip: (kind, run_id, key, text, number, nan).
+# Driver-level SQL: thousands of small rows are read without per-value processing.
+_NUM, _FLAG, _TEXT = "CAST(NULL AS DOUBLE PRECISION)", "CAST(NULL AS BOOLEAN)", "CAST(NULL AS TEXT)"
+_KEYED_SQL = (
+    f"SELECT 0, run_id, key, value, {_NUM}, {_FLAG} FROM params WHERE run_id IN ({{ids}}) "
+    f"UNION ALL SELECT 1, run_id, key, value, {_NUM}, {_FLAG} FROM tags WHERE run_id IN ({{ids}}) "
+    f"UNION ALL SELECT 2, run_id, key, {_TEXT}, value, is_nan FROM latest_metrics "
+    "WHERE run_id IN ({ids})"
+)
+_INPUTS_SQL = "SELECT run_id, fingerprint, role FROM run_inputs WHERE run_id IN ({ids}) ORDER BY logged_at, role"
+_ARTIFACTS_SQL = "SELECT run_id, name, sha256, size, media_type FROM artifacts WHERE run_id IN ({ids}) ORDER BY name"
+
+
+def _fetch(conn: Connection, sql: str, marks: str, params: list[str]) -> list[Any]:
+    # the DB-API cursor of the scope's own connection (same transaction): plain tuples
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute(sql.format(ids=marks), tuple(params))
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
 
 
 def load_runs(conn: Connection, rows: Sequence[Row[Any]]) -> list[Run]:
     """Entities for ``runs`` rows, with their params, tags, metrics, inputs and artifacts."""
-    ids = [r.id for r in rows]
+    ids = [r[0] for r in rows]
     keyed: tuple[dict[str, dict[str, Any]], ...] = tuple({i: {} for i in ids} for _ in range(3))
     params, tags, metrics = keyed
     inputs: dict[str, list[RunInput]] = {i: [] for i in ids}
     artifacts: dict[str, dict[str, ArtifactRef]] = {i: {} for i in ids}
+    mark = "?" if conn.dialect.name == "sqlite" else "%s"
     for start in range(0, len(ids), _CHUNK):
-        chunk = {"ids": ids[start : start + _CHUNK]}
-        for kind, run_id, key, text, num, nan in conn.execute(_KEYED_VALUES, chunk).all():
-            keyed[kind][run_id][key] = text if kind < 2 else (math.nan if nan else num)
-        for run_id, fp, role in conn.execute(_INPUTS, chunk).all():
+        chunk = ids[start : start + _CHUNK]
+        marks = ", ".join([mark] * len(chunk))
+        for kind, run_id, key, text, num, nan in _fetch(conn, _KEYED_SQL, marks, chunk * 3):
+            keyed[kind][run_id][key] = text if kind < 2 else (math.nan if nan else float(num))
+        for run_id, fp, role in _fetch(conn, _INPUTS_SQL, marks, chunk):
             inputs[run_id].append(RunInput(fingerprint=fp, role=role))
-        for run_id, name, sha, size, media_type in conn.execute(_ARTIFACTS, chunk).all():
-            artifacts[run_id][name] = ArtifactRef(sha256=sha, size=size, name=name, media_type=media_type)
+        for run_id, name, sha, size, media in _fetch(conn, _ARTIFACTS_SQL, marks, chunk):
+            artifacts[run_id][name] = ArtifactRef(sha256=sha, size=size, name=name, media_type=media)
     runs = []
     # positional unpacking: rows are always select(RUNS), and attribute access is slow
     for (run_id, project, kind, name, status, start_time, end_time, error, spec, code_commit,

@@ -320,19 +320,19 @@ class Store(DatasetsMixin, BulkMixin, RegistryMixin):
             return
         self._require_running(run_id)
         with self._scope(f"logging params of run {run_id}") as conn:
-            result = conn.execute(self._sql.insert_param, rows[0] if len(rows) == 1 else rows)
-            if len(result.all()) != len(rows):
+            result = conn.exec_driver_sql(self._sql.param_sql, rows[0] if len(rows) == 1 else rows)
+            if result.rowcount != len(rows):
                 self._check_params(conn, run_id, rows)
 
-    def _check_params(self, conn: Connection, run_id: str, rows: list[dict[str, Any]]) -> None:
+    def _check_params(self, conn: Connection, run_id: str, rows: list[tuple[str, str, str]]) -> None:
         p = reads.SqlParam.__table__.c
-        keys = [r["key"] for r in rows]
+        keys = [key for _, key, _ in rows]
         stored = dict(conn.execute(select(p.key, p.value).where(p.run_id == run_id, p.key.in_(keys))).all())
-        for r in rows:
-            if stored.get(r["key"], r["value"]) != r["value"]:
+        for _, key, value in rows:
+            if stored.get(key, value) != value:
                 raise StoreError(
-                    f"param {r['key']!r} of run {run_id} is already {stored[r['key']]!r} and "
-                    f"cannot become {r['value']!r}; params are immutable, log a tag instead"
+                    f"param {key!r} of run {run_id} is already {stored[key]!r} and "
+                    f"cannot become {value!r}; params are immutable, log a tag instead"
                 )
 
     def set_tag(self, run_id: str, key: str, value: object) -> None:
@@ -390,9 +390,9 @@ class Store(DatasetsMixin, BulkMixin, RegistryMixin):
         else:
             self._insert_metrics(conn, records)
 
-    def _insert_metrics(self, conn: Connection, records: list[dict[str, Any]]) -> None:
-        conn.execute(self._sql.insert_metric, records)
-        conn.execute(self._sql.upsert_latest, latest_rows(records))
+    def _insert_metrics(self, conn: Connection, records: list[tuple[Any, ...]]) -> None:
+        conn.exec_driver_sql(self._sql.metric_sql, records)
+        conn.exec_driver_sql(self._sql.latest_sql, latest_rows(records))
 
     def log_batch(
         self,
@@ -421,7 +421,7 @@ class Store(DatasetsMixin, BulkMixin, RegistryMixin):
                 rows.append((run_id, check_key(key, "metric"), check_value(key, value), int(step), ts))
         p_rows, t_rows = param_rows(run_id, params or {}), tag_rows(run_id, tags or {})
         with self._scope(f"logging a batch to run {run_id}") as conn:
-            if p_rows and len(conn.execute(self._sql.insert_param, p_rows).all()) != len(p_rows):
+            if p_rows and conn.exec_driver_sql(self._sql.param_sql, p_rows).rowcount != len(p_rows):
                 self._check_params(conn, run_id, p_rows)
             if t_rows:
                 conn.execute(self._sql.upsert_tag, t_rows)

@@ -7,7 +7,6 @@ SQLite (3.24+) and PostgreSQL understand.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -33,6 +32,7 @@ __all__ = [
     "Statements",
     "check_key",
     "check_value",
+    "driver_sql",
     "latest_rows",
     "metric_rows",
     "param_rows",
@@ -72,33 +72,41 @@ def check_value(key: str, value: object) -> float:
         ) from None
 
 
-def metric_rows(rows: Iterable[MetricRow]) -> list[dict[str, Any]]:
-    """Rows for the ``metrics`` table (NaN becomes NULL plus ``is_nan``)."""
+def metric_rows(rows: Iterable[MetricRow]) -> list[tuple[Any, ...]]:
+    """``(run_id, key, value, is_nan, step, timestamp)`` tuples; NaN becomes NULL + is_nan."""
     out = []
     for run_id, key, value, step, ts in rows:
-        nan = math.isnan(value)
-        out.append(
-            {
-                "run_id": run_id,
-                "key": key,
-                "value": None if nan else value,
-                "is_nan": nan,
-                "step": step,
-                "timestamp": ts,
-            }
-        )
+        nan = value != value  # NaN is the only float unequal to itself
+        out.append((run_id, key, None if nan else value, nan, step, ts))
     return out
 
 
-def latest_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def latest_rows(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     """The latest row of each (run, key): highest step, then latest time, then last logged."""
-    latest: dict[tuple[str, str], dict[str, Any]] = {}
+    latest: dict[tuple[str, str], tuple[Any, ...]] = {}
     for row in rows:
-        ident = (row["run_id"], row["key"])
+        ident = (row[0], row[1])
         old = latest.get(ident)
-        if old is None or (row["step"], row["timestamp"]) >= (old["step"], old["timestamp"]):
+        if old is None or (row[4], row[5]) >= (old[4], old[5]):
             latest[ident] = row
     return list(latest.values())
+
+
+_METRIC_COLUMNS = 'run_id, key, value, is_nan, step, "timestamp"'
+_METRIC_SQL = f"INSERT INTO metrics ({_METRIC_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)"
+_LATEST_SQL = (
+    f"INSERT INTO latest_metrics ({_METRIC_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value, "
+    'is_nan = excluded.is_nan, step = excluded.step, "timestamp" = excluded."timestamp" '
+    "WHERE excluded.step > latest_metrics.step OR (excluded.step = latest_metrics.step "
+    'AND excluded."timestamp" >= latest_metrics."timestamp")'
+)
+_PARAM_SQL = "INSERT INTO params (run_id, key, value) VALUES (?, ?, ?) ON CONFLICT (run_id, key) DO NOTHING"
+
+
+def driver_sql(sql: str, dialect: str) -> str:
+    """``sql`` written with ``?`` placeholders, in the driver's placeholder style."""
+    return sql if dialect == "sqlite" else sql.replace("?", "%s")
 
 
 def _dialect_insert(dialect: str, table: Any) -> Any:
@@ -122,6 +130,10 @@ class Statements:
     upsert_tag: Insert
     insert_metric: Insert
     upsert_latest: Insert
+    # the hot paths, as driver-level SQL: executemany with no per-row processing
+    metric_sql: str
+    latest_sql: str
+    param_sql: str
     insert_dataset: Insert
     insert_input: Insert
     insert_artifact: Insert
@@ -156,6 +168,9 @@ class Statements:
                     (new.step == current.step) & (new.timestamp >= current.timestamp),
                 ),
             ),
+            metric_sql=driver_sql(_METRIC_SQL, dialect),
+            latest_sql=driver_sql(_LATEST_SQL, dialect),
+            param_sql=driver_sql(_PARAM_SQL, dialect),
             insert_dataset=ins(SqlDataset)
             .on_conflict_do_nothing(index_elements=["fingerprint"])
             .returning(SqlDataset.__table__.c.fingerprint),
@@ -166,9 +181,9 @@ class Statements:
         )
 
 
-def param_rows(run_id: str, params: Mapping[str, object]) -> list[dict[str, Any]]:
-    """Rows for the ``params`` table; values are stored as text."""
-    return [{"run_id": run_id, "key": check_key(k, "param"), "value": str(v)} for k, v in params.items()]
+def param_rows(run_id: str, params: Mapping[str, object]) -> list[tuple[str, str, str]]:
+    """``(run_id, key, value)`` rows for the ``params`` table; values are stored as text."""
+    return [(run_id, check_key(k, "param"), str(v)) for k, v in params.items()]
 
 
 def tag_rows(run_id: str, tags: Mapping[str, object]) -> list[dict[str, Any]]:
