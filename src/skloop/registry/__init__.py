@@ -10,7 +10,9 @@ Everything here is re-exported from private modules:
 - ``_card``: the :class:`ModelCard` and its Markdown and HTML renderings.
 """
 
+from skloop.registry._card import ModelCard, build_card, render_html, render_markdown
 from skloop.registry._gates import check_gates
+from skloop.registry._importance import column_importance
 from skloop.registry._lineage import LineageNode
 from skloop.registry._persistence import (
     MODEL_FORMATS,
@@ -39,17 +41,22 @@ __all__ = [
     "CoercionResult",
     "InputColumn",
     "LineageNode",
+    "ModelCard",
     "OutputSchema",
     "Registry",
     "Signature",
     "TrustedPickleWarning",
     "ValidationIssue",
+    "build_card",
     "check_gates",
     "coerce_frame",
+    "column_importance",
     "default_actor",
     "infer_signature",
     "load_model",
     "model_format_from_name",
     "parse_ref",
+    "render_html",
+    "render_markdown",
     "save_model",
 ]
