@@ -126,6 +126,15 @@ def train(
         console.print(table)
         console.print("best params: " + (", ".join(f"{k}={v}" for k, v in result.best_params.items()) or "(defaults)"))
         console.print(f"dataset {result.dataset_fingerprint[:16]}; run id [bold]{result.run_id}[/]")
+        if result.model_version is not None:  # registry.enabled: see skloop.cli._registry_cmds
+            if result.gate_failures:
+                console.print(
+                    f"[red]rejected[/]: {'; '.join(result.gate_failures)} "
+                    f"({project.spec.name} v{result.model_version} recorded; promote it only with --force)",
+                    highlight=False,
+                )
+            else:
+                console.print(f"[green]registered[/] {project.spec.name} v{result.model_version}", highlight=False)
 
 
 @app.command()

@@ -12,7 +12,7 @@ import io
 import json
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +83,12 @@ class TrainResult:
         Wall time of the search.
     model : Any
         The fitted best pipeline.
+    model_version : int or None
+        The registry version made from this run (``None`` when ``registry.enabled``
+        is off); it may be a rejected one, see ``gate_failures``.
+    gate_failures : list of str
+        The gates the run failed (e.g. ``"holdout_roc_auc 0.61 < 0.75"``); empty
+        when it passed and the version is promotable.
     """
 
     run_id: str
@@ -95,6 +101,8 @@ class TrainResult:
     dataset_fingerprint: str
     duration_s: float
     model: Any = field(repr=False)
+    model_version: int | None = None
+    gate_failures: list[str] = field(default_factory=list)
 
 
 def _source_text(spec: Spec) -> str:
@@ -322,8 +330,14 @@ def train(
             ).encode(),
             media_type="application/json",
         )
+        if spec.registry.enabled and spec.registry.format != "skops":
+            from skloop.registry._persistence import save_model
+
+            store.log_artifact(
+                run.id, f"model.{spec.registry.format}", save_model(search.best_estimator_, spec.registry.format)
+            )
         n_candidates = len(search.cv_results_["params"])
-        return TrainResult(
+        result = TrainResult(
             run_id=run.id,
             task=data.task,
             best_params=best_params,
@@ -335,3 +349,58 @@ def train(
             duration_s=duration,
             model=search.best_estimator_,
         )
+    if spec.registry.enabled and kind == "train":  # reproductions are checks, not new versions
+        progress.step("registering the model")
+        result = _register(spec, store, result, data, plan.refit)
+    return result
+
+
+# -- registration (skloop.registry) ---------------------------------------------------
+
+
+def _register(spec: Spec, store: Store, result: TrainResult, data: PreparedData, refit: str) -> TrainResult:
+    """Register the finished run's model under ``spec.name``, checked against ``spec.gates``.
+
+    The signature, the permutation importance on the holdout and the model card are
+    computed here and stored with the version.
+    """
+    from skloop.registry import Registry, column_importance, infer_signature
+
+    signature = infer_signature(data.X_train, data.y_train, task=data.task, model=result.model)
+    importance = None
+    if data.X_holdout is not None and data.y_holdout is not None and len(data.X_holdout) > 0:
+        importance = column_importance(result.model, data.X_holdout, data.y_holdout, scoring=refit, seed=spec.seed)
+    card = _card_markdown(spec, store, result, signature, importance)
+    version = Registry(store).register(
+        result.run_id,
+        spec.name,
+        gates=spec.gates,
+        signature=signature.to_dict(),
+        importance=importance,
+        card=card,
+        format=spec.registry.format,
+    )
+    failures = version.rejection_reason.split("; ") if version.rejection_reason else []
+    return replace(result, model_version=version.version, gate_failures=failures)
+
+
+def _card_markdown(spec: Spec, store: Store, result: TrainResult, signature: Any, importance: Any) -> str | None:
+    try:  # the card modules may be absent in a partial install of the registry
+        from skloop.registry._card import build_card
+        from skloop.registry._card_render import render_markdown
+    except ImportError:  # pragma: no cover
+        logger.warning("skloop.registry card modules are not available; registering without a model card")
+        return None
+    run = store.get_run(result.run_id)
+    cv_results = json.loads(store.load_artifact(run.id, "cv_results.json"))
+    card = build_card(
+        name=spec.name,
+        version=None,  # the number is given by the registry when the version is created
+        run=run,
+        dataset=store.get_dataset(result.dataset_fingerprint),
+        importance=importance,
+        signature=signature,
+        pipeline=result.model,
+        cv_results=cv_results,
+    )
+    return render_markdown(card)
