@@ -384,13 +384,9 @@ def _register(spec: Spec, store: Store, result: TrainResult, data: PreparedData,
     return replace(result, model_version=version.version, gate_failures=failures)
 
 
-def _card_markdown(spec: Spec, store: Store, result: TrainResult, signature: Any, importance: Any) -> str | None:
-    try:  # the card modules may be absent in a partial install of the registry
-        from skloop.registry._card import build_card
-        from skloop.registry._card_render import render_markdown
-    except ImportError:  # pragma: no cover
-        logger.warning("skloop.registry card modules are not available; registering without a model card")
-        return None
+def _card_markdown(spec: Spec, store: Store, result: TrainResult, signature: Any, importance: Any) -> str:
+    from skloop.registry import build_card, render_markdown
+
     run = store.get_run(result.run_id)
     cv_results = json.loads(store.load_artifact(run.id, "cv_results.json"))
     card = build_card(
