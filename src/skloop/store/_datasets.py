@@ -142,7 +142,11 @@ class DatasetsMixin:
         with self._scope(f"reading runs of dataset {fingerprint}", read=True) as conn:
             fp = self._resolve_dataset(conn, fingerprint).fingerprint
             ids = select(INPUTS.c.run_id).where(INPUTS.c.fingerprint == fp)
-            rows = conn.execute(select(RUNS).where(RUNS.c.id.in_(ids)).order_by(RUNS.c.start_time, RUNS.c.id)).all()
+            rows = (
+                conn.execute(select(RUNS.c.id).where(RUNS.c.id.in_(ids)).order_by(RUNS.c.start_time, RUNS.c.id))
+                .scalars()
+                .all()
+            )
             return reads.load_runs(conn, rows)
 
 

@@ -8,6 +8,7 @@ outer joins, and runs without them sort last.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -109,14 +110,39 @@ def _fetch(conn: Connection, sql: str, marks: str, params: list[str]) -> list[An
         cursor.close()
 
 
-def load_runs(conn: Connection, rows: Sequence[Row[Any]]) -> list[Run]:
-    """Entities for ``runs`` rows, with their params, tags, metrics, inputs and artifacts."""
+_RUN_SQL = (
+    "SELECT id, project, kind, name, status, start_time, end_time, error, spec, code_commit, "
+    "code_dirty, environment, seed, parent_run_id, pid, hostname FROM runs WHERE id IN ({ids})"
+)
+
+
+def _utc(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, str):  # SQLite keeps ISO text
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def load_runs(conn: Connection, run_ids: Sequence[str]) -> list[Run]:
+    """Entities for the runs ``run_ids`` (in that order, unknown ids skipped), with their
+    params, tags, metrics, inputs and artifacts."""
+    mark = "?" if conn.dialect.name == "sqlite" else "%s"
+    rows: list[Any] = []
+    for start in range(0, len(run_ids), _CHUNK):
+        chunk = list(run_ids[start : start + _CHUNK])
+        rows += _fetch(conn, _RUN_SQL, ", ".join([mark] * len(chunk)), chunk)
+    position = {run_id: i for i, run_id in enumerate(run_ids)}
+    rows.sort(key=lambda r: position[r[0]])
     ids = [r[0] for r in rows]
     keyed: tuple[dict[str, dict[str, Any]], ...] = tuple({i: {} for i in ids} for _ in range(3))
     params, tags, metrics = keyed
     inputs: dict[str, list[RunInput]] = {i: [] for i in ids}
     artifacts: dict[str, dict[str, ArtifactRef]] = {i: {} for i in ids}
-    mark = "?" if conn.dialect.name == "sqlite" else "%s"
     for start in range(0, len(ids), _CHUNK):
         chunk = ids[start : start + _CHUNK]
         marks = ", ".join([mark] * len(chunk))
@@ -127,7 +153,6 @@ def load_runs(conn: Connection, rows: Sequence[Row[Any]]) -> list[Run]:
         for run_id, name, sha, size, media in _fetch(conn, _ARTIFACTS_SQL, marks, chunk):
             artifacts[run_id][name] = ArtifactRef(sha256=sha, size=size, name=name, media_type=media)
     runs = []
-    # positional unpacking: rows are always select(RUNS), and attribute access is slow
     for (run_id, project, kind, name, status, start_time, end_time, error, spec, code_commit,
          code_dirty, environment, seed, parent_run_id, pid, hostname) in rows:  # fmt: skip
         runs.append(
@@ -136,14 +161,14 @@ def load_runs(conn: Connection, rows: Sequence[Row[Any]]) -> list[Run]:
                 project,
                 kind,
                 status,
-                start_time,
+                _utc(start_time),  # type: ignore[arg-type]
                 name,
-                end_time,
+                _utc(end_time),
                 error,
-                spec,
+                _json(spec),
                 code_commit,
-                code_dirty,
-                environment,
+                None if code_dirty is None else bool(code_dirty),
+                _json(environment),
                 seed,
                 parent_run_id,
                 pid,
@@ -235,9 +260,9 @@ def build_search(
     statuses: list[str] | None,
     limit: int | None,
 ) -> Select[Any]:
-    """The ``SELECT`` of ``runs`` rows for a search (related records are loaded after)."""
+    """The ``SELECT`` of run ids for a search, in order (the runs are loaded after)."""
     joins = _Joins(_required(node))
-    stmt = select(RUNS)
+    stmt = select(RUNS.c.id)
     where: list[ColumnElement[bool]] = []
     if project is not None:
         where.append(RUNS.c.project == project)

@@ -516,7 +516,7 @@ class Store(DatasetsMixin, BulkMixin, RegistryMixin):
             if len(rows) > 1:
                 shown = ", ".join(r.id for r in rows[:10]) + (", ..." if len(rows) > 10 else "")
                 raise StoreError(f"run id prefix {run_id!r} is ambiguous, it matches: {shown}; give more characters")
-            return reads.load_runs(conn, rows)[0]
+            return reads.load_runs(conn, [rows[0].id])[0]
 
     def search_runs(
         self,
@@ -560,7 +560,7 @@ class Store(DatasetsMixin, BulkMixin, RegistryMixin):
         stmt = reads.cached_search(project, filter, order, statuses, limit)
         self.flush()
         with self._scope("searching runs", read=True) as conn:
-            return reads.load_runs(conn, conn.execute(stmt).all())
+            return reads.load_runs(conn, conn.execute(stmt).scalars().all())
 
     # -- housekeeping -------------------------------------------------------------
 
