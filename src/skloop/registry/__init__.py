@@ -7,10 +7,18 @@ Everything here is re-exported from private modules:
 - ``_signature``: the input/output :class:`Signature` of a model and
   :func:`coerce_frame`, which types incoming rows like the training data;
 - ``_importance``: permutation importance per input column;
-- ``_card``: the :class:`ModelCard` and its Markdown and HTML renderings.
+- ``_card``: the :class:`ModelCard` and its Markdown and HTML renderings;
+- ``_export_kubeflow``: :func:`export_kubeflow`, a train → evaluate → register
+  Kubeflow pipeline;
+- ``_export_mlflow``: :func:`export_mlflow`, an MLflow model directory;
+- ``_export_onnx``: :func:`export_onnx` (skl2onnx, with skloop's converters and a
+  parity check) and :func:`onnx_predict_proba`.
 """
 
 from skloop.registry._card import ModelCard, build_card, render_html, render_markdown
+from skloop.registry._export_kubeflow import KUBEFLOW_IMAGE, export_kubeflow
+from skloop.registry._export_mlflow import export_mlflow, mlflow_signature
+from skloop.registry._export_onnx import OnnxReport, export_onnx, onnx_predict_proba
 from skloop.registry._gates import check_gates
 from skloop.registry._importance import column_importance
 from skloop.registry._lineage import LineageNode
@@ -35,6 +43,7 @@ from skloop.registry._signature import (
 
 __all__ = [
     "DEFAULT_ALIAS",
+    "KUBEFLOW_IMAGE",
     "MODEL_ARTIFACTS",
     "MODEL_FORMATS",
     "TRUSTED_TYPES",
@@ -42,6 +51,7 @@ __all__ = [
     "InputColumn",
     "LineageNode",
     "ModelCard",
+    "OnnxReport",
     "OutputSchema",
     "Registry",
     "Signature",
@@ -52,9 +62,14 @@ __all__ = [
     "coerce_frame",
     "column_importance",
     "default_actor",
+    "export_kubeflow",
+    "export_mlflow",
+    "export_onnx",
     "infer_signature",
     "load_model",
+    "mlflow_signature",
     "model_format_from_name",
+    "onnx_predict_proba",
     "parse_ref",
     "render_html",
     "render_markdown",
