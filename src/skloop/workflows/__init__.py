@@ -1,6 +1,7 @@
 """Workflows: train, reproduce, init — compositions of the layers below."""
 
 from skloop.workflows._init import EXAMPLE_SPEC, init_example, init_from_data
+from skloop.workflows._predict import PREDICTION_METADATA_KEYS, PredictResult, predict_batch, read_prediction_metadata
 from skloop.workflows._progress import NullProgress, Progress
 from skloop.workflows._project import Project
 from skloop.workflows._reproduce import ReproduceResult, reproduce
@@ -8,14 +9,18 @@ from skloop.workflows._train import TrainResult, prepare_data, train
 
 __all__ = [
     "EXAMPLE_SPEC",
+    "PREDICTION_METADATA_KEYS",
     "NullProgress",
+    "PredictResult",
     "Progress",
     "Project",
     "ReproduceResult",
     "TrainResult",
     "init_example",
     "init_from_data",
+    "predict_batch",
     "prepare_data",
+    "read_prediction_metadata",
     "reproduce",
     "train",
 ]

@@ -1,0 +1,219 @@
+"""Batch scoring: a CSV or Parquet file in, a Parquet file of predictions out.
+
+The input is read in chunks (:func:`skloop.data.iter_batches`), each chunk is typed and
+checked against the model's signature (:func:`skloop.registry.coerce_frame`), scored,
+and appended to the output with a streaming ``pyarrow.parquet.ParquetWriter``, so a
+file larger than memory can be scored. The output's key-value metadata records which
+model made the predictions (reference, version, artifact SHA-256), so a prediction
+file can be traced back to its model version.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from contextlib import closing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from skloop.core import DataError
+from skloop.data import DEFAULT_BATCH_ROWS, iter_batches
+from skloop.workflows._progress import NullProgress, Progress
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["PREDICTION_METADATA_KEYS", "PredictResult", "predict_batch", "read_prediction_metadata"]
+
+PREDICTION_METADATA_KEYS = ("skloop.model_ref", "skloop.model_version", "skloop.model_sha256", "skloop.source")
+"""Keys of the Parquet key-value metadata that :func:`predict_batch` writes."""
+
+_MAX_REPORTED_ERRORS = 5
+
+
+@dataclass(frozen=True)
+class PredictResult:
+    """What :func:`predict_batch` wrote.
+
+    Attributes
+    ----------
+    rows : int
+        Rows scored (all rows of the input).
+    out_path : Path
+        The Parquet file.
+    issues_count : int
+        Validation issues found against the signature (all flags; errors stop the run).
+    flagged : int
+        Rows with at least one flag (unknown category, value out of the training range).
+    """
+
+    rows: int
+    out_path: Path
+    issues_count: int
+    flagged: int
+
+
+def _signature(signature: Any) -> Any:
+    if signature is None:
+        return None
+    from skloop.registry import Signature
+
+    return signature if isinstance(signature, Signature) else Signature.from_dict(signature)
+
+
+def _check(chunk: pd.DataFrame, signature: Any, start: int, source: Path) -> tuple[pd.DataFrame, int, int]:
+    """The chunk typed like the signature, its issue count and flagged-row count."""
+    from skloop.registry import coerce_frame
+
+    result = coerce_frame(chunk, signature)
+    if result.errors:
+        shown = "; ".join(
+            f"row {start + i.row if i.row is not None else '-'}, column {i.column!r}: {i.problem}"
+            for i in result.errors[:_MAX_REPORTED_ERRORS]
+        )
+        more = len(result.error_rows) - min(len(result.error_rows), _MAX_REPORTED_ERRORS)
+        raise DataError(
+            f"{source}: {len(result.error_rows)} row(s) from row {start} cannot be scored: {shown}"
+            + (f" (and {more} more rows)" if more > 0 else "")
+            + "; fix the data or retrain on data like it"
+        )
+    flagged_rows = {i.row for i in result.flags if i.row is not None}
+    return result.frame, len(result.issues), len(flagged_rows)
+
+
+def _score(model: Any, X: pd.DataFrame, rows: np.ndarray, keep: pd.DataFrame) -> pd.DataFrame:
+    out = {"row": rows}
+    for column in keep.columns:
+        out[str(column)] = keep[column].to_numpy()
+    out["prediction"] = np.asarray(model.predict(X))
+    if hasattr(model, "predict_proba"):
+        proba = np.asarray(model.predict_proba(X), dtype=np.float64)
+        for j, label in enumerate(model.classes_):
+            out[f"proba_{label}"] = proba[:, j]
+    return pd.DataFrame(out)
+
+
+def _total_rows(path: Path) -> int | None:
+    if path.suffix.lower() in (".parquet", ".pq"):
+        try:
+            return int(pq.ParquetFile(path).metadata.num_rows)
+        except (OSError, pa.ArrowException):
+            return None
+    return None
+
+
+def predict_batch(
+    model: Any,
+    signature: Any,
+    data_path: str | os.PathLike[str],
+    out_path: str | os.PathLike[str],
+    *,
+    model_ref: str,
+    model_version: int | None = None,
+    model_sha256: str | None = None,
+    batch_rows: int = DEFAULT_BATCH_ROWS,
+    keep_columns: Sequence[str] = (),
+    progress: Progress | None = None,
+) -> PredictResult:
+    """Score a CSV or Parquet file in chunks and write the predictions to Parquet.
+
+    Parameters
+    ----------
+    model : estimator
+        The fitted model (a scikit-learn pipeline taking the raw columns).
+    signature : Signature, mapping or None
+        The model's signature (or its dict); each chunk is typed and checked against
+        it. ``None`` scores the columns as read.
+    data_path : str or os.PathLike
+        The input file (``.csv`` or ``.parquet``).
+    out_path : str or os.PathLike
+        The Parquet file to write (replaced atomically when the run succeeds).
+    model_ref : str
+        The model reference (``"churn@champion"``, ``"churn/3"``), stored in the output.
+    model_version : int, optional
+        The resolved version, stored in the output.
+    model_sha256 : str, optional
+        The artifact's SHA-256, stored in the output.
+    batch_rows : int, default=DEFAULT_BATCH_ROWS
+        Rows per chunk.
+    keep_columns : sequence of str, default=()
+        Input columns copied to the output (an id column, say).
+    progress : Progress, optional
+        Told about each chunk (``task("scoring", total_rows)``).
+
+    Returns
+    -------
+    PredictResult
+        Rows scored, the output path, issue and flagged-row counts.
+
+    Raises
+    ------
+    DataError
+        The input cannot be read, has no rows, lacks a ``keep_columns`` column, or
+        has rows the signature rejects (the message names rows and columns); nothing
+        is written then.
+
+    Examples
+    --------
+    >>> predict_batch(model, sig, "new.csv", "scores.parquet", model_ref="churn@champion")  # doctest: +SKIP
+    PredictResult(rows=5000, out_path=PosixPath('scores.parquet'), issues_count=0, flagged=0)
+    """
+    progress = progress or NullProgress()
+    sig = _signature(signature)
+    source, out = Path(data_path), Path(out_path)
+    metadata: Mapping[str, str] = {
+        "skloop.model_ref": model_ref,
+        "skloop.model_version": "" if model_version is None else str(model_version),
+        "skloop.model_sha256": model_sha256 or "",
+        "skloop.source": str(source),
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    writer: pq.ParquetWriter | None = None
+    rows = issues = flagged = 0
+    try:
+        with (
+            progress.task(f"scoring {source.name}", _total_rows(source)) as advance,
+            closing(iter_batches(source, batch_rows)) as chunks,
+        ):
+            for chunk in chunks:
+                missing = [c for c in keep_columns if c not in chunk.columns]
+                if missing:
+                    raise DataError(f"{source}: --keep column(s) {missing} are not in the data")
+                if sig is not None:
+                    X, n_issues, n_flagged = _check(chunk, sig, rows, source)
+                    issues, flagged = issues + n_issues, flagged + n_flagged
+                else:
+                    X = chunk
+                positions = np.arange(rows, rows + len(chunk), dtype=np.int64)
+                scored = _score(model, X, positions, chunk[list(keep_columns)])
+                table = pa.Table.from_pandas(scored, preserve_index=False)
+                if writer is None:
+                    schema = table.schema.with_metadata({**(table.schema.metadata or {}), **metadata})
+                    writer = pq.ParquetWriter(tmp, schema)
+                writer.write_table(table.cast(writer.schema))
+                rows += len(chunk)
+                advance(len(chunk))
+        if writer is None:
+            raise DataError(f"{source} has no rows to score")
+        writer.close()
+        writer = None
+        os.replace(tmp, out)
+    finally:
+        if writer is not None:
+            writer.close()
+        tmp.unlink(missing_ok=True)
+    logger.info("scored %d rows of %s with %s into %s", rows, source, model_ref, out)
+    return PredictResult(rows=rows, out_path=out, issues_count=issues, flagged=flagged)
+
+
+def read_prediction_metadata(path: str | os.PathLike[str]) -> dict[str, str]:
+    """The skloop key-value metadata of a predictions file written by :func:`predict_batch`."""
+    raw = pq.read_schema(path).metadata or {}
+    return {k.decode(): v.decode() for k, v in raw.items() if k.decode().startswith("skloop.")}
