@@ -229,3 +229,32 @@ def lineage(
         print_json(console, tree.to_dict())
     else:
         console.print(_tree(tree))
+
+
+@app.command()
+@handle_errors
+def card(
+    name: Annotated[str, typer.Argument(help="Model name, or a reference like churn@champion or churn/3.")],
+    version: Annotated[int | None, typer.Argument(help="Version number (default: as NAME says, else latest).")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write to this file; .html gives the self-contained page.")
+    ] = None,
+    html: Annotated[bool, typer.Option("--html", help="HTML instead of Markdown (on stdout without --out).")] = False,
+    trust: Annotated[bool, typer.Option("--trust", help="Allow a joblib/pickle model (runs code).")] = False,
+    trust_type: Annotated[list[str] | None, typer.Option("--trust-type", help="Extra type to trust.")] = None,
+    spec: SpecOpt = Path(SPEC_FILENAME),
+) -> None:
+    """The model card of a version: task, data, features, pipeline, search, metrics, importance, limits, lineage."""
+    from skloop.registry import render_html, render_markdown, version_card
+
+    ref = f"{name}/{version}" if version is not None else name
+    with _registry(spec) as registry:
+        model_card = version_card(registry, ref, trusted=trust, trusted_types=trust_type or ())
+    as_html = html or (out is not None and out.suffix.lower() in (".html", ".htm"))
+    text = render_html(model_card) if as_html else render_markdown(model_card)
+    if out is None:
+        console.file.write(text if text.endswith("\n") else text + "\n")
+        return
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
+    console.print(f"wrote the card of {model_card.name} v{model_card.version} to [bold]{out}[/]")

@@ -40,6 +40,7 @@ from skloop.registry._signature import (
     coerce_frame,
     infer_signature,
 )
+from skloop.registry._version_card import version_card
 
 __all__ = [
     "DEFAULT_ALIAS",
@@ -74,4 +75,5 @@ __all__ = [
     "render_html",
     "render_markdown",
     "save_model",
+    "version_card",
 ]

@@ -1,0 +1,96 @@
+"""The registry commands end to end: train twice, promote, roll back, history, lineage, card."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from skloop.cli import app
+
+runner = CliRunner()
+
+
+def invoke(*args: str):
+    return runner.invoke(app, list(args), catch_exceptions=False)
+
+
+@pytest.fixture
+def trained_twice(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    assert invoke("init", "--example", str(tmp_path / "p"), "--rows", "700").exit_code == 0
+    spec = tmp_path / "p" / "skloop.yaml"
+    text = spec.read_text().replace("n_estimators: 60", "n_estimators: 10").replace("folds: 5", "folds: 3")
+    text = text.replace("model__max_depth: [6, 12]", "model__max_depth: [6]")
+    text = text.replace("model__min_samples_leaf: [1, 5]", "model__min_samples_leaf: [5]")
+    spec.write_text(text + "gates:\n  min: {holdout_roc_auc: 0.5}\n")
+    monkeypatch.chdir(tmp_path / "p")
+    for _ in range(2):
+        result = invoke("train", "-q")
+        assert result.exit_code == 0, result.output
+        assert "registered churn v" in result.output
+    return tmp_path / "p"
+
+
+def test_models_promote_rollback_history_lineage_card(trained_twice: Path) -> None:
+    models = json.loads(invoke("models", "--json").output)
+    assert [(m["name"], m["latest_version"], m["n_versions"]) for m in models] == [("churn", 2, 2)]
+    versions = json.loads(invoke("models", "churn", "--json").output)
+    assert {v["version"] for v in versions} == {1, 2} and all(v["status"] == "registered" for v in versions)
+
+    assert invoke("promote", "churn", "1", "--alias", "champion", "--reason", "first").exit_code == 0
+    before_v2 = datetime.now(UTC)
+    time.sleep(0.05)
+    assert invoke("promote", "churn", "2", "--alias", "champion", "--reason", "beats v1").exit_code == 0
+    assert invoke("models").exit_code == 0
+    assert json.loads(invoke("models", "--json").output)[0]["aliases"] == {"champion": 2}
+
+    rolled = invoke("rollback", "churn", "--alias", "champion", "--reason", "v2 misbehaves")
+    assert rolled.exit_code == 0, rolled.output
+    history = json.loads(invoke("aliases", "churn", "--alias", "champion", "--json").output)["history"]
+    assert [(e["from_version"], e["to_version"], e["action"]) for e in history] == [
+        (None, 1, "set"),
+        (1, 2, "set"),
+        (2, 1, "rollback"),
+    ]
+    at = invoke("aliases", "churn", "--alias", "champion", "--at", before_v2.isoformat(), "--json")
+    assert at.exit_code == 0, at.output
+    assert json.loads(at.output)["version"] == 1
+
+    lineage = json.loads(invoke("lineage", "churn@champion", "--json").output)
+    text = json.dumps(lineage)
+    assert "churn" in text and versions[0]["dataset_fingerprint"][:12] in text
+    back = invoke("lineage", versions[0]["dataset_fingerprint"][:12])
+    assert back.exit_code == 0 and "churn" in back.output
+
+    card_md = invoke("card", "churn", "1")
+    assert card_md.exit_code == 0, card_md.output
+    assert "churn" in card_md.output and "roc_auc" in card_md.output
+    out = trained_twice / "card.html"
+    assert invoke("card", "churn@champion", "--out", str(out)).exit_code == 0
+    page = out.read_text()
+    assert page.lstrip().lower().startswith("<!doctype html") and "http://" not in page and "https://" not in page
+
+
+def test_registry_errors_have_exit_codes_and_name_what_exists(trained_twice: Path) -> None:
+    missing = invoke("promote", "churn", "9", "--alias", "champion", "--reason", "x")
+    assert missing.exit_code == 1 and "9" in missing.output
+    unknown = invoke("lineage", "nosuch@champion")
+    assert unknown.exit_code == 1 and "churn" in unknown.output  # names the known models
+    no_previous = invoke("rollback", "churn", "--alias", "champion")
+    assert no_previous.exit_code == 1
+
+
+def test_a_version_failing_its_gates_is_rejected_and_needs_force(trained_twice: Path) -> None:
+    spec = trained_twice / "skloop.yaml"
+    spec.write_text(spec.read_text().replace("holdout_roc_auc: 0.5", "holdout_roc_auc: 0.999"))
+    result = invoke("train", "-q")
+    assert result.exit_code == 0
+    assert "rejected" in result.output and "holdout_roc_auc" in result.output
+    refused = invoke("promote", "churn", "3", "--alias", "champion", "--reason", "try")
+    assert refused.exit_code == 1 and "force" in refused.output
+    forced = invoke("promote", "churn", "3", "--alias", "champion", "--reason", "try", "--force")
+    assert forced.exit_code == 0
