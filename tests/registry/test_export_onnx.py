@@ -62,11 +62,12 @@ def test_random_forest_parity_on_the_example(forest: Pipeline, churn: pd.DataFra
     assert isinstance(report, OnnxReport)
     assert report.path.is_file() and report.n_rows == len(churn)
     assert report.max_abs_diff <= 1e-5
-    # One input per column: numbers float32, categories and booleans strings, datetimes float64.
-    assert report.inputs["age"] == "float32"
+    # One input per column: scaled numbers float64, categories and booleans strings,
+    # datetimes float64 Unix seconds.
+    assert report.inputs["age"] == "float64"
     assert report.inputs["region"] == "string"
     assert report.inputs["has_partner"] == "string"
-    assert report.inputs["signup_date"] == "float64"
+    assert report.inputs["signup_date"] == "datetime"
     got = onnx_predict_proba(report.path, churn)
     np.testing.assert_allclose(got, forest.predict_proba(churn[list(FEATURES.all_columns)]), atol=1e-5)
 
@@ -97,7 +98,7 @@ def test_every_datetime_feature_converts() -> None:
     frame = pd.DataFrame({"when": pd.concat([stamps, pd.Series(pd.to_datetime(edges)), pd.Series([pd.NaT])])})
     extract = DatetimeFeatures(features=("year", "month", "day", "dayofweek", "dayofyear", "hour", "minute", "quarter"))
     extract.fit(frame)
-    session = _session(_convert(extract, {"when": "float64"}, 21).SerializeToString())
+    session = _session(_convert(extract, {"when": "datetime"}, 21).SerializeToString())
     got = next(iter(_run(session, frame).values()))
     np.testing.assert_array_equal(got, extract.transform(frame).astype(np.float32))
 

@@ -1,8 +1,9 @@
 """Export a fitted pipeline to ONNX, with a parity check against scikit-learn.
 
 The graph has one input per column (see :mod:`skloop.registry._onnx_converters` for the
-conventions: numbers ``float32``, categories and booleans strings with ``""`` for
-missing, datetimes ``float64`` Unix seconds). After conversion the ONNX model is run
+conventions: numbers ``float64`` or ``float32``, categories and booleans strings with
+``""`` for missing, datetimes ``float64`` Unix seconds; the kind of each input is stored
+in the model's metadata as ``skloop.inputs``). After conversion the ONNX model is run
 with onnxruntime on a sample and compared with the scikit-learn model; the file is
 written only when the largest difference is within the tolerance.
 
@@ -53,7 +54,8 @@ class OnnxReport:
     n_rows : int
         Rows of the sample the parity check ran on.
     inputs : dict of str to str
-        ONNX input per column and its element type (``float32``, ``float64``, ``string``).
+        ONNX input per column and how it is fed: ``float32`` or ``float64`` numbers,
+        ``string`` (categories, booleans), ``datetime`` (float64 Unix seconds).
     output : str
         ``"probabilities"`` or ``"predictions"``: what was compared.
     tolerance : float
@@ -130,6 +132,8 @@ def _input_kinds(model: Any) -> dict[str, str]:
             continue
         leaf = _first_leaf(trans)
         if isinstance(leaf, DatetimeFeatures):
+            kind = "datetime"
+        elif _scaled_numbers(trans):
             kind = "float64"
         elif isinstance(leaf, (*string_steps, BooleanEncoder)) or type(leaf).__name__ in (
             "OneHotEncoder",
@@ -142,6 +146,22 @@ def _input_kinds(model: Any) -> dict[str, str]:
         for column in _column_names(columns, all_columns):
             kinds[column] = kind
     return {c: kinds[c] for c in all_columns if c in kinds}
+
+
+def _scaled_numbers(trans: Any) -> bool:
+    """Whether a column group is (imputation then) standard scaling, like ``auto``'s numeric one.
+
+    Such columns are fed as float64 and scaled in float64, as scikit-learn does: fed
+    as float32, a value like 74.3 moves by an ulp after scaling and can fall on the
+    other side of a tree split that sits on a training value.
+    """
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    if not isinstance(trans, Pipeline) or not isinstance(trans.steps[-1][1], StandardScaler):
+        return False
+    return all(isinstance(step, SimpleImputer | StandardScaler) for _, step in trans.steps)
 
 
 def _check_convertible(model: Any) -> None:
@@ -193,20 +213,24 @@ def _datetime_seconds(values: pd.Series) -> np.ndarray:
     return seconds.to_numpy(dtype=np.float64, na_value=np.nan)
 
 
-def _feed_column(values: pd.Series, onnx_type: str) -> np.ndarray:
-    if onnx_type == "tensor(string)":
+def _feed_column(values: pd.Series, kind: str) -> np.ndarray:
+    if kind == "string":
         cells = values.to_numpy(dtype=object)
         missing = pd.isna(cells)
         out = np.array([as_category(v) if not m else "" for v, m in zip(cells, missing, strict=True)], dtype=object)
-    elif onnx_type == "tensor(double)":
+    elif kind == "datetime":
         out = _datetime_seconds(values)
     else:
         numeric = values.astype("float64") if values.dtype == bool else pd.to_numeric(values, errors="raise")
-        out = numeric.to_numpy(dtype=np.float32, na_value=np.nan)
+        out = numeric.to_numpy(dtype=np.float64 if kind == "float64" else np.float32, na_value=np.nan)
     return out.reshape(-1, 1)
 
 
+_KIND_OF_TYPE = {"tensor(string)": "string", "tensor(double)": "datetime", "tensor(float)": "float32"}
+
+
 def _feed(session: Any, frame: pd.DataFrame) -> dict[str, np.ndarray]:
+    declared = json.loads(session.get_modelmeta().custom_metadata_map.get("skloop.inputs", "{}"))
     feed = {}
     for spec in session.get_inputs():
         if spec.name not in frame.columns:
@@ -215,7 +239,8 @@ def _feed(session: Any, frame: pd.DataFrame) -> dict[str, np.ndarray]:
                 f"{[i.name for i in session.get_inputs()]}"
             )
         try:
-            feed[spec.name] = _feed_column(frame[spec.name], spec.type)
+            kind = declared.get(spec.name) or _KIND_OF_TYPE.get(spec.type, "float32")
+            feed[spec.name] = _feed_column(frame[spec.name], kind)
         except (TypeError, ValueError) as exc:
             raise DataError(f"column {spec.name!r} cannot be given to the ONNX model as {spec.type}: {exc}") from exc
     return feed
@@ -272,15 +297,26 @@ def onnx_predict_proba(model: str | os.PathLike[str] | bytes | Any, frame: pd.Da
 
 def _initial_types(kinds: Mapping[str, str]) -> list[tuple[str, Any]]:
     types = optional_import("skl2onnx.common.data_types", "onnx")
-    make = {"float32": types.FloatTensorType, "float64": types.DoubleTensorType, "string": types.StringTensorType}
+    make = {
+        "float32": types.FloatTensorType,
+        "float64": types.DoubleTensorType,
+        "datetime": types.DoubleTensorType,
+        "string": types.StringTensorType,
+    }
     return [(name, make[kind]([None, 1])) for name, kind in kinds.items()]
 
 
 def _convert(model: Any, kinds: Mapping[str, str], opset: int) -> Any:
     skl2onnx = optional_import("skl2onnx", "onnx")
+    from sklearn.impute import SimpleImputer
     from sklearn.preprocessing import StandardScaler
 
-    from skloop.registry._onnx_converters import convert_standard_scaler, register_converters
+    from skloop.registry._onnx_converters import (
+        convert_simple_imputer,
+        convert_standard_scaler,
+        parse_standard_scaler,
+        register_converters,
+    )
 
     register_converters()
     final = model.steps[-1][1] if hasattr(model, "steps") else model
@@ -291,7 +327,11 @@ def _convert(model: Any, kinds: Mapping[str, str], opset: int) -> Any:
             initial_types=_initial_types(kinds),
             options=options,
             target_opset={"": opset, "ai.onnx.ml": _ML_OPSET},
-            custom_conversion_functions={StandardScaler: convert_standard_scaler},
+            custom_conversion_functions={
+                StandardScaler: convert_standard_scaler,
+                SimpleImputer: convert_simple_imputer,
+            },
+            custom_parsers={StandardScaler: parse_standard_scaler},
         )
     except Exception as exc:  # skl2onnx raises RuntimeError, ValueError, TypeError, NotImplementedError...
         raise ExportError(
@@ -392,7 +432,7 @@ def _annotate(onx: Any, kinds: Mapping[str, str], signature: Mapping[str, Any] |
     props = {
         "skloop.inputs": json.dumps(dict(kinds)),
         "skloop.missing": "string inputs: empty string; numeric and datetime inputs: NaN",
-        "skloop.datetime": "float64 inputs are Unix seconds (UTC)",
+        "skloop.datetime": "inputs of kind datetime are float64 Unix seconds (UTC)",
     }
     if signature is not None:
         props["skloop.signature"] = json.dumps(signature, default=str)

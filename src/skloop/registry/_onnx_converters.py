@@ -6,7 +6,9 @@ teaches it four of them. Conventions of the ONNX graphs skloop exports (see
 
 - categorical and boolean columns are string tensors, and the empty string means
   *missing* (ONNX string tensors have no ``NaN``);
-- numeric columns are ``float32`` with ``NaN`` for missing;
+- numeric columns are ``float64`` when their group is imputation + ``StandardScaler``
+  (scaled in float64 like scikit-learn, then float32), ``float32`` otherwise; ``NaN``
+  for missing;
 - datetime columns are ``float64`` Unix seconds (UTC) with ``NaN`` for missing
   (``float32`` would round seconds to minutes).
 
@@ -35,7 +37,13 @@ from skl2onnx.common.data_types import FloatTensorType, StringTensorType
 from skloop.pipelines import BooleanEncoder, DatetimeFeatures, MissingCategoryFiller, RareCategoryGrouper
 from skloop.pipelines._transformers import _FALSE, _TRUE
 
-__all__ = ["BOOLEAN_TOKENS", "convert_standard_scaler", "register_converters"]
+__all__ = [
+    "BOOLEAN_TOKENS",
+    "convert_simple_imputer",
+    "convert_standard_scaler",
+    "parse_standard_scaler",
+    "register_converters",
+]
 
 ML_DOMAIN = "ai.onnx.ml"
 ML_OPSET = 2  # LabelEncoder with string keys and float or string values
@@ -299,6 +307,40 @@ def convert_standard_scaler(scope: Any, operator: Any, container: Any) -> None:
         TensorProto.DOUBLE if type(operator.outputs[0].type).__name__ == "DoubleTensorType" else TensorProto.FLOAT
     )
     g.output("Cast", [y], to=out_type)
+
+
+def convert_simple_imputer(scope: Any, operator: Any, container: Any) -> None:
+    """``SimpleImputer`` on float64 numbers as ``Where(IsNaN(x), statistics, x)``.
+
+    onnxruntime's ``Imputer`` kernel has no float64 version; skloop feeds the numeric
+    columns of its ``auto`` pipelines as float64 (see ``numeric_float64``), so they
+    need this. Other inputs go to skl2onnx's own converter.
+    """
+    from skl2onnx.operator_converters.imputer_op import convert_sklearn_imputer
+
+    est = operator.raw_operator
+    double = type(operator.inputs[0].type).__name__ == "DoubleTensorType"
+    nan_missing = isinstance(est.missing_values, float) and np.isnan(est.missing_values)
+    if not (double and nan_missing and len(operator.inputs) == 1):
+        convert_sklearn_imputer(scope, operator, container)
+        return
+    g = _Graph(scope, operator, container)
+    x = operator.inputs[0].full_name
+    stats = np.asarray(est.statistics_, dtype=np.float64)
+    filled = g.const("statistics", TensorProto.DOUBLE, stats, [len(stats)])
+    g.output("Where", [g.node("IsNaN", [x]), filled, x])
+
+
+def parse_standard_scaler(scope: Any, model: Any, inputs: list[Any], custom_parsers: Any = None) -> list[Any]:
+    """Declare a ``StandardScaler``'s output float32 whatever its input.
+
+    The scaler computes in float64 (:func:`convert_standard_scaler`) and hands float32
+    on, as scikit-learn's trees and linear models see it.
+    """
+    operator = scope.declare_local_operator(get_model_alias(type(model)), model)
+    operator.inputs = inputs
+    operator.outputs.append(scope.declare_local_variable("scaled", FloatTensorType()))
+    return list(operator.outputs)
 
 
 def _float_parser(scope: Any, model: Any, inputs: list[Any], custom_parsers: Any = None) -> list[Any]:

@@ -1,0 +1,148 @@
+"""Export and batch-scoring commands: ``export`` and ``predict``."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from skloop.cli._app import QuietOpt, SpecOpt, _store, app, console
+from skloop.cli._errors import handle_errors
+from skloop.cli._progress import RichProgress
+from skloop.core import SPEC_FILENAME, UsageError
+
+__all__: list[str] = []
+
+SAMPLE_ROWS = 1000
+"""Rows of the training data used for the ONNX parity check (and 5 as MLflow's example)."""
+
+
+class ExportFormat(StrEnum):
+    mlflow = "mlflow"
+    onnx = "onnx"
+    kubeflow = "kubeflow"
+
+
+def _spec_path(spec: Path) -> Path:
+    return spec / SPEC_FILENAME if spec.is_dir() else spec
+
+
+def _sample(spec: Path, sample: Path | None, rows: int) -> Any:
+    """Rows for the parity check / input example: --sample, else the spec's training data."""
+    from skloop.core import load_spec
+    from skloop.data import read_table
+
+    if sample is not None:
+        source: Any = sample
+        base = None
+    else:
+        path = _spec_path(spec)
+        if not path.is_file():
+            return None
+        source, base = load_spec(path).data.train, path.resolve().parent
+    # The training data fits in memory by design; read_table closes its file (stopping
+    # iter_batches early leaves a CSV reader open).
+    frame = read_table(source, base_dir=base)
+    return frame.head(rows) if len(frame) else None
+
+
+def _load(spec: Path, ref: str) -> tuple[Any, Any]:
+    """The model version entity and the loaded model of ``ref``."""
+    from skloop.registry import Registry
+
+    store = _store(spec)
+    try:
+        registry = Registry(store)
+        version = registry.resolve(ref)
+        return version, registry.load_model(ref)
+    finally:
+        store.close()
+
+
+@app.command("export")
+@handle_errors
+def export(
+    name: Annotated[str | None, typer.Argument(help="Registered model name (mlflow, onnx).")] = None,
+    version: Annotated[int | None, typer.Argument(help="Model version (mlflow, onnx).")] = None,
+    format_: Annotated[ExportFormat, typer.Option("--format", "-f", help="mlflow, onnx or kubeflow.")] = (
+        ExportFormat.mlflow
+    ),
+    out: Annotated[Path, typer.Option("--out", "-o", help="Directory (mlflow) or file (onnx, kubeflow).")] = Path(
+        "export"
+    ),
+    spec: SpecOpt = Path(SPEC_FILENAME),
+    sample: Annotated[
+        Path | None,
+        typer.Option("--sample", help="CSV/Parquet rows for the ONNX parity check (default: training data)."),
+    ] = None,
+    tolerance: Annotated[float, typer.Option("--tolerance", help="ONNX parity tolerance on probabilities.")] = 1e-5,
+    image: Annotated[str | None, typer.Option("--image", help="Container image of the Kubeflow steps.")] = None,
+    package: Annotated[str, typer.Option("--package", help="pip requirement installing skloop in the image.")] = (
+        "skloop"
+    ),
+) -> None:
+    """Export model NAME VERSION to MLflow or ONNX, or the spec's training workflow to Kubeflow Pipelines."""
+    from skloop.registry import KUBEFLOW_IMAGE, export_kubeflow, export_mlflow, export_onnx
+
+    if format_ is ExportFormat.kubeflow:
+        if name is not None:
+            raise UsageError("--format kubeflow exports the spec's workflow; give no NAME VERSION")
+        path = export_kubeflow(_spec_path(spec), out, image=image or KUBEFLOW_IMAGE, package=package)
+        console.print(f"wrote Kubeflow pipeline [bold]{path}[/] (train → evaluate → register)")
+        return
+    if name is None or version is None:
+        raise UsageError(f"--format {format_.value} needs NAME VERSION, e.g. skloop export churn 3 --format onnx")
+    model_version, model = _load(spec, f"{name}/{version}")
+    rows = _sample(spec, sample, SAMPLE_ROWS)
+    if format_ is ExportFormat.mlflow:
+        example = rows.head(5) if rows is not None else None
+        path = export_mlflow(model, out, signature=model_version.signature, input_example=example)
+        console.print(f"wrote MLflow model [bold]{path}[/] (load with mlflow.pyfunc.load_model)")
+        return
+    if rows is None:
+        raise UsageError("ONNX export needs rows for the parity check: pass --sample FILE or run next to the spec")
+    report = export_onnx(model, out, sample=rows, signature=model_version.signature, tolerance=tolerance)
+    console.print(
+        f"wrote ONNX model [bold]{report.path}[/]: max |Δ {report.output}| = {report.max_abs_diff:.2e} "
+        f"over {report.n_rows} rows (tolerance {report.tolerance:g}), {len(report.inputs)} inputs"
+    )
+
+
+@app.command()
+@handle_errors
+def predict(
+    name: Annotated[str, typer.Argument(help="Registered model name.")],
+    data: Annotated[Path, typer.Option("--data", "-d", help="CSV or Parquet file to score.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Parquet file of predictions.")],
+    alias: Annotated[str | None, typer.Option("--alias", "-a", help="Score with the version under this alias.")] = None,
+    version: Annotated[int | None, typer.Option("--version", help="Score with this version.")] = None,
+    keep: Annotated[list[str] | None, typer.Option("--keep", help="Input column copied to the output.")] = None,
+    batch_rows: Annotated[int, typer.Option("--batch-rows", help="Rows per chunk.")] = 65536,
+    spec: SpecOpt = Path(SPEC_FILENAME),
+    quiet: QuietOpt = False,
+) -> None:
+    """Score a file with model NAME (--alias or --version) and write Parquet predictions."""
+    from skloop.workflows import predict_batch
+
+    if (alias is None) == (version is None):
+        raise UsageError("give exactly one of --alias ALIAS or --version N")
+    ref = f"{name}@{alias}" if alias is not None else f"{name}/{version}"
+    model_version, model = _load(spec, ref)
+    result = predict_batch(
+        model,
+        model_version.signature,
+        data,
+        out,
+        model_ref=ref,
+        model_version=model_version.version,
+        model_sha256=model_version.artifact_sha256,
+        batch_rows=batch_rows,
+        keep_columns=keep or (),
+        progress=RichProgress(console, quiet=quiet),
+    )
+    flagged = f", {result.flagged} rows flagged" if result.flagged else ""
+    console.print(
+        f"scored {result.rows} rows with {name} v{model_version.version} into [bold]{result.out_path}[/]{flagged}"
+    )
