@@ -15,7 +15,8 @@ from skloop.store._engine import VERSION_TABLE
 from skloop.store._schema import metadata
 
 TABLES = {"runs", "params", "tags", "metrics", "latest_metrics", "datasets", "run_inputs",
-          "artifacts", "model_versions", "aliases", "alias_events", VERSION_TABLE}  # fmt: skip
+          "artifacts", "model_versions", "aliases", "alias_events", "predictions", "labels",
+          VERSION_TABLE}  # fmt: skip
 
 
 def _schema_diff(url: str) -> list[object]:

@@ -16,9 +16,11 @@ __all__ = [
     "ArtifactRef",
     "DatasetRecord",
     "DatasetSummary",
+    "Label",
     "Metric",
     "ModelSummary",
     "ModelVersion",
+    "Prediction",
     "Run",
     "RunInput",
 ]
@@ -263,3 +265,62 @@ class ModelSummary:
     dataset_fingerprint: str | None
     metrics: dict[str, float] = field(default_factory=dict)
     aliases: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One logged prediction (a served or batch-scored row), with its label if known.
+
+    Parameters
+    ----------
+    id : int
+        Store-assigned, increasing in ingestion order.
+    request_id : str
+        The request (or batch run) that produced it; with ``row``, its unique key.
+    row : int
+        Position of the row in its request, from 0.
+    time : datetime
+        When it was made (UTC).
+    model : str
+        The model's name.
+    version : int or None
+        The model version that made it.
+    entity_id : str or None
+        The entity the row describes (the spec's ``data.id`` column), as text.
+    prediction : str or None
+        The predicted value, as text.
+    inputs, outputs : dict
+        The row as received, and everything returned for it (prediction, probabilities).
+    flags : tuple of str
+        Issues found in the row (unknown category, value out of range, ...).
+    label : str or None
+        The true outcome, when one was recorded for this row or its entity.
+    label_time : datetime or None
+        When the label was (last) recorded.
+    """
+
+    id: int
+    request_id: str
+    row: int
+    time: datetime
+    model: str
+    version: int | None
+    entity_id: str | None
+    prediction: str | None
+    inputs: dict[str, Any] = field(default_factory=dict)
+    outputs: dict[str, Any] = field(default_factory=dict)
+    flags: tuple[str, ...] = ()
+    label: str | None = None
+    label_time: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Label:
+    """The true outcome for an entity (``entity_id``) or one prediction (``request_id``, ``row``)."""
+
+    model: str
+    label: str
+    time: datetime
+    entity_id: str | None = None
+    request_id: str | None = None
+    row: int | None = None

@@ -30,6 +30,7 @@ from skloop.store._bulk import BulkMixin
 from skloop.store._datasets import DatasetsMixin
 from skloop.store._engine import ensure_schema, make_engine, redact, scope
 from skloop.store._entities import RUN_STATUSES, ArtifactRef, Metric, Run
+from skloop.store._predictions import PredictionsMixin
 from skloop.store._registry import RegistryMixin
 from skloop.store._schema import SqlArtifact, SqlRun
 from skloop.store._writes import (
@@ -52,7 +53,7 @@ RUNS = SqlRun.__table__
 _ENDED = ("finished", "failed", "killed")
 
 
-class Store(DatasetsMixin, BulkMixin, RegistryMixin):
+class Store(DatasetsMixin, BulkMixin, RegistryMixin, PredictionsMixin):
     """Metadata and artifacts of every run.
 
     Build one with :meth:`open`, which checks (and for embedded SQLite, upgrades) the

@@ -1,0 +1,390 @@
+"""The prediction half of :class:`~skloop.store.Store`: logged predictions and labels.
+
+Predictions arrive from the prediction log (:mod:`skloop.serve._ingest`), possibly more
+than once (a crash between inserting and moving the log's checkpoint replays a
+batch): :meth:`PredictionsMixin.insert_predictions` skips rows whose
+``(request_id, row)`` is already stored, so ingestion is idempotent.
+
+Labels are keyed by entity id or by ``(request_id, row)``; a later label for the same
+key replaces the earlier one. A prediction's label is the one given for the prediction
+itself, else the one given for its entity. Entity ids, labels and predicted values are
+compared as text; integral floats are written without their ``.0`` (an id read as
+``42.0`` from a CSV with gaps is ``"42"``, like the served ``42``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Select, and_, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from skloop.core import StoreError
+from skloop.core._clock import utcnow
+from skloop.store._entities import Label, Prediction
+from skloop.store._schema_predictions import SqlLabel, SqlPrediction
+
+__all__ = ["PredictionsMixin", "as_text", "parse_time"]
+
+PREDICTIONS = SqlPrediction.__table__
+LABELS = SqlLabel.__table__
+_CHUNK = 1_000
+_MAX_TEXT = {"request_id": 100, "model": 200, "entity_id": 200}
+
+
+def as_text(value: object) -> str | None:
+    """``value`` as the text stored for ids, labels and predictions (``None`` stays ``None``).
+
+    Examples
+    --------
+    >>> as_text(42.0), as_text(42), as_text("a"), as_text(float("nan"))
+    ('42', '42', 'a', None)
+    """
+    if value is None:
+        return None
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return None
+        if value.is_integer():
+            return str(int(value))
+    elif not isinstance(value, str | int):
+        item = getattr(value, "item", None)  # numpy scalars
+        if callable(item):
+            return as_text(item())
+    return str(value)
+
+
+def parse_time(value: object, where: str = "time") -> datetime:
+    """A timezone-aware UTC datetime from a datetime or an ISO 8601 string."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            raise StoreError(f"{where}: {value!r} is not an ISO 8601 time such as 2025-01-31T12:00:00Z") from None
+    if not isinstance(value, datetime):
+        raise StoreError(f"{where}: expected an ISO 8601 time or a datetime, given {value!r}")
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _text_field(record: Mapping[str, Any], key: str, where: str, *, required: bool) -> str | None:
+    value = as_text(record.get(key))
+    if value is None or value == "":
+        if required:
+            raise StoreError(f"{where}: {key!r} is missing; every prediction needs request_id, row, time and model")
+        return None
+    if len(value) > _MAX_TEXT[key]:
+        raise StoreError(f"{where}: {key!r} is longer than {_MAX_TEXT[key]} characters")
+    return value
+
+
+def _int_field(record: Mapping[str, Any], key: str, where: str, *, required: bool) -> int | None:
+    value = record.get(key)
+    if value is None:
+        if required:
+            raise StoreError(f"{where}: {key!r} is missing")
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        raise StoreError(f"{where}: {key!r} must be an integer, given {value!r}")
+    return value
+
+
+def prediction_row(record: Mapping[str, Any], index: int = 0) -> dict[str, Any]:
+    """The ``predictions`` row of one log record (see :meth:`PredictionsMixin.insert_predictions`)."""
+    where = f"prediction record {index}"
+    if not isinstance(record, Mapping):
+        raise StoreError(f"{where}: expected a mapping, given {type(record).__name__}")
+    outputs = record.get("outputs")
+    outputs = dict(outputs) if isinstance(outputs, Mapping) else ({} if outputs is None else {"prediction": outputs})
+    inputs = record.get("inputs")
+    flags = record.get("flags")
+    prediction = record.get("prediction", outputs.get("prediction"))
+    return {
+        "request_id": _text_field(record, "request_id", where, required=True),
+        "row": _int_field(record, "row", where, required=True),
+        "time": parse_time(record.get("time"), f"{where}, 'time'"),
+        "model": _text_field(record, "model", where, required=True),
+        "version": _int_field(record, "version", where, required=False),
+        "entity_id": _text_field(record, "entity_id", where, required=False),
+        "prediction": as_text(prediction),
+        "inputs": dict(inputs) if isinstance(inputs, Mapping) else None,
+        "outputs": outputs or None,
+        "flags": list(flags) if isinstance(flags, list | tuple) and flags else None,
+    }
+
+
+def _insert(dialect: str, table: Any) -> Any:
+    if dialect == "postgresql":
+        return postgresql.insert(table)
+    if dialect == "sqlite":
+        return sqlite.insert(table)
+    raise StoreError(f"the {dialect!r} database is not supported; use SQLite or PostgreSQL")
+
+
+def _prediction_entity(row: Any) -> Prediction:
+    return Prediction(
+        id=row.id, request_id=row.request_id, row=row.row, time=row.time, model=row.model, version=row.version,
+        entity_id=row.entity_id, prediction=row.prediction, inputs=dict(row.inputs or {}),
+        outputs=dict(row.outputs or {}), flags=tuple(row.flags or ()), label=row.label, label_time=row.label_time,
+    )  # fmt: skip
+
+
+class PredictionsMixin:
+    """Logged predictions and their labels (see the module docstring)."""
+
+    def _scope(self, what: str, *, read: bool = False) -> AbstractContextManager[Connection]:
+        raise NotImplementedError
+
+    # -- predictions -------------------------------------------------------------
+
+    def insert_predictions(
+        self,
+        records: Iterable[Mapping[str, Any]],
+        *,
+        on_invalid: Callable[[int, Mapping[str, Any], str], None] | None = None,
+    ) -> int:
+        """Store prediction records, skipping those already stored; return how many were new.
+
+        Parameters
+        ----------
+        records : iterable of mapping
+            Log records: ``request_id`` (str), ``row`` (int), ``time`` (ISO 8601 string
+            or datetime), ``model`` (str), and optionally ``version`` (int),
+            ``entity_id``, ``inputs`` and ``outputs`` (mappings; the predicted value is
+            ``outputs["prediction"]`` unless ``prediction`` is given) and ``flags``.
+        on_invalid : callable, optional
+            Called as ``on_invalid(index, record, message)`` for each invalid record,
+            which is then skipped; without it, an invalid record raises.
+
+        Raises
+        ------
+        StoreError
+            When a record lacks a field or has a wrong type (the message names the
+            record's position and the field); nothing is stored then.
+        """
+        rows = []
+        for i, record in enumerate(records):
+            try:
+                rows.append(prediction_row(record, i))
+            except StoreError as exc:
+                if on_invalid is None:
+                    raise
+                on_invalid(i, record, str(exc))
+        if not rows:
+            return 0
+        inserted = 0
+        with self._scope(f"storing {len(rows)} predictions") as conn:
+            stmt = (
+                _insert(conn.dialect.name, PREDICTIONS)
+                .on_conflict_do_nothing(index_elements=["request_id", "row"])
+                .returning(PREDICTIONS.c.id)
+            )
+            for start in range(0, len(rows), _CHUNK):
+                inserted += len(conn.execute(stmt, rows[start : start + _CHUNK]).all())
+        return inserted
+
+    def _prediction_query(
+        self,
+        model: str,
+        start: datetime | str | None,
+        end: datetime | str | None,
+        labeled: bool | None,
+    ) -> Select[Any]:
+        p = PREDICTIONS.c
+        by_entity, by_row = LABELS.alias("by_entity"), LABELS.alias("by_row")
+        label = func.coalesce(by_row.c.label, by_entity.c.label)
+        stmt = (
+            select(
+                *PREDICTIONS.c,
+                label.label("label"),
+                func.coalesce(by_row.c.time, by_entity.c.time).label("label_time"),
+            )
+            .select_from(
+                PREDICTIONS.outerjoin(
+                    by_entity, and_(by_entity.c.model == p.model, by_entity.c.entity_id == p.entity_id)
+                ).outerjoin(
+                    by_row,
+                    and_(by_row.c.model == p.model, by_row.c.request_id == p.request_id, by_row.c.row == p.row),
+                )
+            )
+            .where(p.model == model)
+        )
+        if start is not None:
+            stmt = stmt.where(p.time >= parse_time(start, "start"))
+        if end is not None:
+            stmt = stmt.where(p.time < parse_time(end, "end"))
+        if labeled is True:
+            stmt = stmt.where(label.is_not(None))
+        elif labeled is False:
+            stmt = stmt.where(label.is_(None))
+        return stmt
+
+    def query_predictions(
+        self,
+        model: str,
+        *,
+        start: datetime | str | None = None,
+        end: datetime | str | None = None,
+        labeled: bool | None = None,
+        limit: int | None = None,
+    ) -> list[Prediction]:
+        """Predictions of ``model`` made in ``[start, end)``, oldest first, with their labels.
+
+        Parameters
+        ----------
+        model : str
+            The model's name.
+        start, end : datetime or ISO 8601 str, optional
+            The window (``start`` included, ``end`` excluded; naive times are UTC).
+        labeled : bool, optional
+            ``True``: only labeled predictions; ``False``: only unlabeled ones.
+        limit : int, optional
+            At most this many (the oldest).
+        """
+        if limit is not None and (not isinstance(limit, int) or limit < 1):
+            raise StoreError(f"limit must be a positive integer or None, given {limit!r}")
+        stmt = self._prediction_query(model, start, end, labeled).order_by(PREDICTIONS.c.time, PREDICTIONS.c.id)
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        with self._scope(f"reading predictions of {model!r}", read=True) as conn:
+            return [_prediction_entity(r) for r in conn.execute(stmt)]
+
+    def iter_predictions(
+        self,
+        model: str,
+        *,
+        start: datetime | str | None = None,
+        end: datetime | str | None = None,
+        labeled: bool | None = None,
+        batch_size: int = 5_000,
+    ) -> Iterator[Prediction]:
+        """Like :meth:`query_predictions`, in pages of ``batch_size`` (in ingestion order).
+
+        Each page is read in its own short transaction, so a long iteration neither
+        holds a connection nor blocks writers.
+        """
+        last = 0
+        while True:
+            stmt = (
+                self._prediction_query(model, start, end, labeled)
+                .where(PREDICTIONS.c.id > last)
+                .order_by(PREDICTIONS.c.id)
+                .limit(batch_size)
+            )
+            with self._scope(f"reading predictions of {model!r}", read=True) as conn:
+                page = [_prediction_entity(r) for r in conn.execute(stmt)]
+            yield from page
+            if len(page) < batch_size:
+                return
+            last = page[-1].id
+
+    def count_predictions(
+        self,
+        model: str | None = None,
+        *,
+        start: datetime | str | None = None,
+        end: datetime | str | None = None,
+        labeled: bool | None = None,
+    ) -> int:
+        """How many predictions are stored (of ``model``, in ``[start, end)``, labeled or not)."""
+        p = PREDICTIONS.c
+        if labeled is not None:
+            if model is None:
+                raise StoreError("counting labeled predictions needs a model name")
+            inner = self._prediction_query(model, start, end, labeled).subquery()
+            stmt = select(func.count()).select_from(inner)
+        else:
+            stmt = select(func.count()).select_from(PREDICTIONS)
+            if model is not None:
+                stmt = stmt.where(p.model == model)
+            if start is not None:
+                stmt = stmt.where(p.time >= parse_time(start, "start"))
+            if end is not None:
+                stmt = stmt.where(p.time < parse_time(end, "end"))
+        with self._scope("counting predictions", read=True) as conn:
+            return int(conn.execute(stmt).scalar_one())
+
+    # -- labels ------------------------------------------------------------------
+
+    def insert_labels(self, model: str, labels: Iterable[Mapping[str, Any]]) -> int:
+        """Record true outcomes for ``model``; return how many keys were written.
+
+        Parameters
+        ----------
+        model : str
+            The model's name.
+        labels : iterable of mapping
+            Each with ``label`` and either ``entity_id`` (the label holds for every
+            prediction of that entity) or ``request_id`` and ``row`` (one prediction);
+            optionally ``time`` (default: now). A later label for a key replaces the
+            earlier one; within one call, the last one for a key wins.
+
+        Raises
+        ------
+        StoreError
+            When a label has no key, both keys, or no label (naming its position).
+        """
+        if not isinstance(model, str) or not model or len(model) > 200:
+            raise StoreError(f"a model name is a non-empty string of at most 200 characters, given {model!r}")
+        now = utcnow()
+        by_entity: dict[str, dict[str, Any]] = {}
+        by_row: dict[tuple[str, int], dict[str, Any]] = {}
+        for i, record in enumerate(labels):
+            where = f"label record {i}"
+            if not isinstance(record, Mapping):
+                raise StoreError(f"{where}: expected a mapping, given {type(record).__name__}")
+            label = as_text(record.get("label"))
+            if label is None:
+                raise StoreError(f"{where}: 'label' is missing or empty")
+            time = now if record.get("time") is None else parse_time(record["time"], f"{where}, 'time'")
+            entity = _text_field(record, "entity_id", where, required=False)
+            request = _text_field(record, "request_id", where, required=False)
+            if (entity is None) == (request is None):
+                raise StoreError(
+                    f"{where}: give either 'entity_id' or 'request_id' and 'row', "
+                    f"given {'both' if entity is not None else 'neither'}"
+                )
+            row = {"model": model, "label": label, "time": time}
+            if entity is not None:
+                by_entity[entity] = {**row, "entity_id": entity, "request_id": None, "row": None}
+            else:
+                assert request is not None
+                n = _int_field(record, "row", where, required=True)
+                assert n is not None
+                by_row[(request, n)] = {**row, "entity_id": None, "request_id": request, "row": n}
+        if not by_entity and not by_row:
+            return 0
+        with self._scope(f"storing {len(by_entity) + len(by_row)} labels of {model!r}") as conn:
+            ins = _insert(conn.dialect.name, LABELS)
+            update = {"label": ins.excluded.label, "time": ins.excluded.time}
+            for rows, keys in ((list(by_entity.values()), ["model", "entity_id"]),
+                               (list(by_row.values()), ["model", "request_id", "row"])):  # fmt: skip
+                stmt = ins.on_conflict_do_update(index_elements=keys, set_=update)
+                for start in range(0, len(rows), _CHUNK):
+                    conn.execute(stmt, rows[start : start + _CHUNK])
+        return len(by_entity) + len(by_row)
+
+    def list_labels(self, model: str) -> list[Label]:
+        """Every label recorded for ``model`` (entity labels first, then per-prediction ones)."""
+        lab = LABELS.c
+        stmt = select(LABELS).where(lab.model == model).order_by(lab.entity_id.is_(None), lab.id)
+        with self._scope(f"reading labels of {model!r}", read=True) as conn:
+            return [
+                Label(
+                    model=r.model, label=r.label, time=r.time, entity_id=r.entity_id, request_id=r.request_id, row=r.row
+                )
+                for r in conn.execute(stmt)
+            ]
+
+    def count_labels(self, model: str | None = None) -> int:
+        """How many label keys are stored (of ``model``)."""
+        stmt = select(func.count()).select_from(LABELS)
+        if model is not None:
+            stmt = stmt.where(LABELS.c.model == model)
+        with self._scope("counting labels", read=True) as conn:
+            return int(conn.execute(stmt).scalar_one())

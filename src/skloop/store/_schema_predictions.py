@@ -1,0 +1,74 @@
+"""The prediction log's tables: served (and batch-scored) predictions and their labels.
+
+Declared on the same :class:`~skloop.store._schema.Base` as the other tables (one
+``metadata``, one Alembic history; migration ``0004``).
+
+* ``predictions`` holds one row per scored row. ``(request_id, row)`` is unique, so
+  ingesting the same log records twice inserts them once.
+* ``labels`` holds the ground truth that arrives later, keyed either by entity id
+  (``model, entity_id``: the label applies to every prediction made for that entity)
+  or by the prediction itself (``model, request_id, row``). Each key holds one label:
+  a later label for the same key replaces the earlier one (a correction), and
+  ``time`` says when it was last set.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, CheckConstraint, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from skloop.store._schema import Base, UTCDateTime
+
+__all__ = ["SqlLabel", "SqlPrediction"]
+
+_AutoId = BigInteger().with_variant(Integer(), "sqlite")
+_Json = JSON(none_as_null=True)
+
+
+class SqlPrediction(Base):
+    """One scored row: its request, time, model version, inputs and outputs."""
+
+    __tablename__ = "predictions"
+    __table_args__ = (
+        UniqueConstraint("request_id", "row", name="uq_predictions_request_id_row"),
+        Index("ix_predictions_model_time", "model", "time"),
+        Index("ix_predictions_model_entity_id", "model", "entity_id"),
+    )
+
+    id: Mapped[int] = mapped_column(_AutoId, primary_key=True, autoincrement=True)
+    request_id: Mapped[str] = mapped_column(String(100))
+    row: Mapped[int] = mapped_column(Integer)
+    time: Mapped[datetime] = mapped_column(UTCDateTime())
+    model: Mapped[str] = mapped_column(String(200))
+    version: Mapped[int | None] = mapped_column(Integer)
+    entity_id: Mapped[str | None] = mapped_column(String(200))
+    prediction: Mapped[str | None] = mapped_column(Text)
+    inputs: Mapped[Any] = mapped_column(_Json, nullable=True)
+    outputs: Mapped[Any] = mapped_column(_Json, nullable=True)
+    flags: Mapped[Any] = mapped_column(_Json, nullable=True)
+
+
+class SqlLabel(Base):
+    """The true outcome for an entity, or for one prediction, of a model."""
+
+    __tablename__ = "labels"
+    __table_args__ = (
+        UniqueConstraint("model", "entity_id", name="uq_labels_model_entity_id"),
+        UniqueConstraint("model", "request_id", "row", name="uq_labels_model_request_id_row"),
+        CheckConstraint(
+            "(entity_id IS NOT NULL AND request_id IS NULL AND row IS NULL)"
+            " OR (entity_id IS NULL AND request_id IS NOT NULL AND row IS NOT NULL)",
+            name="one_key",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(_AutoId, primary_key=True, autoincrement=True)
+    model: Mapped[str] = mapped_column(String(200))
+    entity_id: Mapped[str | None] = mapped_column(String(200))
+    request_id: Mapped[str | None] = mapped_column(String(100))
+    row: Mapped[int | None] = mapped_column(Integer)
+    label: Mapped[str] = mapped_column(Text)
+    time: Mapped[datetime] = mapped_column(UTCDateTime())
