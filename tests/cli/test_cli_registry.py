@@ -94,3 +94,22 @@ def test_a_version_failing_its_gates_is_rejected_and_needs_force(trained_twice: 
     assert refused.exit_code == 1 and "force" in refused.output
     forced = invoke("promote", "churn", "3", "--alias", "champion", "--reason", "try", "--force")
     assert forced.exit_code == 0
+
+
+def test_train_without_registering_then_register_the_run(trained_twice: Path) -> None:
+    result = invoke("train", "-q", "--no-register", "--json")
+    assert result.exit_code == 0
+    run_id = json.loads(result.output)["run_id"]
+    assert json.loads(invoke("models", "--json").output)[0]["latest_version"] == 2  # nothing registered
+    dry = invoke("register", run_id, "--dry-run")
+    assert dry.exit_code == 0 and "all gates pass" in dry.output
+    done = invoke("register", run_id, "--json")
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.output)["version"] == 3
+    version = json.loads(invoke("models", "churn", "--json").output)
+    v3 = next(v for v in version if v["version"] == 3)
+    assert v3["run_id"] == run_id and v3["signature"] and v3["importance"]
+    spec = trained_twice / "skloop.yaml"
+    spec.write_text(spec.read_text().replace("holdout_roc_auc: 0.5", "holdout_roc_auc: 0.999"))
+    # the gates of the run's own spec snapshot apply, not today's file
+    assert invoke("register", run_id, "--dry-run").exit_code == 0

@@ -71,11 +71,6 @@ def test_export_onnx_mlflow_kubeflow(project: Path) -> None:
     assert (project / "p.yaml").is_file()
 
 
-@pytest.mark.xfail(
-    reason="cli/_errors.handle_errors prints messages as rich markup, which swallows '[kubeflow]'; "
-    "fix: rich.markup.escape(str(exc)) there",
-    strict=True,
-)
 def test_missing_extra_names_the_install_command(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "kfp", None)  # import kfp now raises ImportError
     monkeypatch.setitem(sys.modules, "kfp.dsl", None)

@@ -150,3 +150,23 @@ def test_iter_batches_rejects_bad_sizes(tmp_path: Path) -> None:
         next(iter_batches(tmp_path / "x.csv", batch_rows=0))
     with pytest.raises(DataError, match=r"x\.csv does not exist"):
         next(iter_batches(tmp_path / "x.csv"))
+
+
+def test_stopping_early_closes_the_csv_file(tmp_path) -> None:
+    import gc
+    import warnings
+
+    import pandas as pd
+
+    from skloop.data import iter_batches
+
+    path = tmp_path / "t.csv"
+    pd.DataFrame({"a": range(100)}).to_csv(path, index=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ResourceWarning)
+        batches = iter_batches(path, batch_rows=10)
+        first = next(batches)
+        batches.close()
+        del batches
+        gc.collect()
+    assert len(first) == 10

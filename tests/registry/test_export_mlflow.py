@@ -22,9 +22,8 @@ FEATURES = FeatureSets(
     numeric=("age", "tenure_months", "support_calls", "monthly_charges", "total_charges"),
     categorical=("contract", "payment_method", "region"),
     boolean=("has_partner", "paperless_billing"),
-    # No datetime column: MLflow's schema enforcement casts datetimes to datetime64[ns],
-    # which DatetimeFeatures reads as integers (numpy turns ns datetimes into ints when
-    # cast to object); reported to the pipelines owner.
+    # MLflow's schema enforcement hands datetimes over as datetime64[ns]
+    datetime=("signup_date",),
 )
 
 

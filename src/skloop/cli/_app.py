@@ -97,10 +97,15 @@ def train(
     ] = None,
     quiet: QuietOpt = False,
     json_out: JsonOpt = False,
+    register: Annotated[
+        bool | None, typer.Option("--register/--no-register", help="Register the model (default: registry.enabled).")
+    ] = None,
 ) -> None:
     """Cross-validated hyperparameter search on the spec's data, tracked as a run."""
     with _project(spec) as project:
-        result = project.train(progress=RichProgress(console, quiet=quiet or json_out), n_jobs=n_jobs)
+        result = project.train(
+            progress=RichProgress(console, quiet=quiet or json_out), n_jobs=n_jobs, register=register
+        )
         if json_out:
             print_json(console, {k: v for k, v in vars(result).items() if k != "model"})
             return
@@ -252,6 +257,39 @@ def reproduce(
         if not json_out:
             console.print(f"  [yellow]{what} differs[/]: {diff}")
     if not result.identical:
+        raise typer.Exit(EXIT_FAILURE)
+
+
+@app.command()
+@handle_errors
+def register(
+    run_id: Annotated[str, typer.Argument(help="A finished training run (id or unique prefix).")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only check the gates; exit 1 when one fails.")] = False,
+    spec: SpecOpt = Path(SPEC_FILENAME),
+    json_out: JsonOpt = False,
+) -> None:
+    """Register a training run's model (after checking the spec's gates), as `skloop train` does."""
+    from skloop.workflows import register_run
+
+    store = _store(spec)
+    try:
+        outcome = register_run(run_id, _settings_near(spec), store=store, dry_run=dry_run)
+    finally:
+        store.close()
+    if json_out:
+        print_json(console, outcome)
+    elif dry_run:
+        verdict = (
+            "[green]all gates pass[/]" if outcome.passed else "[red]gates fail[/]: " + "; ".join(outcome.gate_failures)
+        )
+        console.print(f"run {outcome.run_id[:8]} of {outcome.name}: {verdict}")
+    elif outcome.passed:
+        console.print(f"registered {outcome.name} v{outcome.version} from run {outcome.run_id[:8]}")
+    else:
+        console.print(
+            f"[yellow]rejected[/]: {'; '.join(outcome.gate_failures)} ({outcome.name} v{outcome.version} recorded)"
+        )
+    if dry_run and not outcome.passed:
         raise typer.Exit(EXIT_FAILURE)
 
 

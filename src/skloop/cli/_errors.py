@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from skloop.core import ReproductionError, SkloopError, SpecError, UsageError
 
@@ -43,7 +44,7 @@ def handle_errors(fn: F) -> F:
             return fn(*args, **kwargs)
         except SkloopError as exc:
             label = "spec error" if isinstance(exc, SpecError) else "error"
-            _err.print(f"[bold red]{label}:[/] {exc}", highlight=False, markup=True)
+            _err.print(f"[bold red]{label}:[/] {escape(str(exc))}", highlight=False)
             raise typer.Exit(exit_code_for(exc)) from None
         except KeyboardInterrupt:
             _err.print("[yellow]interrupted[/]")

@@ -246,19 +246,24 @@ def iter_batches(
         )
     iso: dict[str, bool] | None = None
     start = 0
-    while True:
-        try:
-            chunk = next(chunks)
-        except StopIteration:
-            return
-        except (pd.errors.ParserError, UnicodeDecodeError, OSError, EOFError, ValueError) as exc:
-            raise DataError(f"cannot read {where} after row {start}: {exc}") from exc
-        if iso is None:
-            iso = _iso_columns(chunk)
-        chunk = _normalise_datetimes(_parse_datetimes(chunk, iso, where))
-        chunk.index = pd.RangeIndex(start, start + len(chunk))
-        start += len(chunk)
-        yield chunk
+    try:
+        while True:
+            try:
+                chunk = next(chunks)
+            except StopIteration:
+                return
+            except (pd.errors.ParserError, UnicodeDecodeError, OSError, EOFError, ValueError) as exc:
+                raise DataError(f"cannot read {where} after row {start}: {exc}") from exc
+            if iso is None:
+                iso = _iso_columns(chunk)
+            chunk = _normalise_datetimes(_parse_datetimes(chunk, iso, where))
+            chunk.index = pd.RangeIndex(start, start + len(chunk))
+            start += len(chunk)
+            yield chunk
+    finally:  # a caller that stops early must not leave the file open
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()
 
 
 def _parquet_batches(path: Path, batch_rows: int) -> Iterator[pd.DataFrame]:

@@ -152,6 +152,8 @@ class BooleanEncoder(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
 
 def _to_datetime(column: np.ndarray, fmt: str) -> pd.DatetimeIndex:
     """Parse one column; numbers are Unix seconds, anything unparseable is ``NaT``."""
+    if column.dtype.kind == "M":  # datetime64 of any unit: casting to object would give ns integers
+        return pd.DatetimeIndex(column).tz_localize("UTC")
     values = pd.Series(column, dtype=object)
     numeric = values.map(lambda v: isinstance(v, int | float | np.integer | np.floating))
     numeric &= ~values.map(lambda v: isinstance(v, bool | np.bool_))
@@ -255,8 +257,9 @@ class DatetimeFeatures(TransformerMixin, BaseEstimator):
             For each column, its features in the order of ``features``.
         """
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=None, ensure_all_finite=False)
-        X = np.asarray(X, dtype=object)
+        X = np.asarray(validate_data(self, X, reset=False, dtype=None, ensure_all_finite=False))
+        if X.dtype.kind != "M":
+            X = X.astype(object)
         blocks = []
         for j in range(X.shape[1]):
             stamps = _to_datetime(X[:, j], self.format)

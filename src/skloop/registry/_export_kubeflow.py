@@ -32,10 +32,10 @@ KUBEFLOW_IMAGE = "python:3.11-slim"
 """Default container image of the steps; skloop is pip-installed in it at start."""
 
 KUBEFLOW_STEPS: dict[str, str] = {
-    "train": "skloop train --spec skloop.yaml --json --quiet > train.json && "
+    "train": "skloop train --spec skloop.yaml --no-register --json --quiet > train.json && "
     "python -c \"import json; print(json.load(open('train.json'))['run_id'], end='')\" > \"$RUN_ID_OUT\"",
-    "evaluate": 'skloop validate --spec skloop.yaml --run "$RUN_ID"',
-    "register": 'skloop register --spec skloop.yaml --run "$RUN_ID"',
+    "evaluate": 'skloop register --spec skloop.yaml --dry-run "$RUN_ID"',
+    "register": 'skloop register --spec skloop.yaml "$RUN_ID"',
 }
 """The shell command of each step (after installing skloop and writing the spec)."""
 

@@ -4,7 +4,8 @@ from skloop.workflows._init import EXAMPLE_SPEC, init_example, init_from_data
 from skloop.workflows._predict import PREDICTION_METADATA_KEYS, PredictResult, predict_batch, read_prediction_metadata
 from skloop.workflows._progress import NullProgress, Progress
 from skloop.workflows._project import Project
-from skloop.workflows._reproduce import ReproduceResult, reproduce
+from skloop.workflows._register import RegisterOutcome, register_run
+from skloop.workflows._reproduce import ReproduceResult, reproduce, training_frame
 from skloop.workflows._train import TrainResult, prepare_data, train
 
 __all__ = [
@@ -14,6 +15,7 @@ __all__ = [
     "PredictResult",
     "Progress",
     "Project",
+    "RegisterOutcome",
     "ReproduceResult",
     "TrainResult",
     "init_example",
@@ -21,6 +23,8 @@ __all__ = [
     "predict_batch",
     "prepare_data",
     "read_prediction_metadata",
+    "register_run",
     "reproduce",
     "train",
+    "training_frame",
 ]

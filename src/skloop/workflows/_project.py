@@ -65,9 +65,11 @@ class Project:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def train(self, *, progress: Progress | None = None, n_jobs: int | None = None) -> TrainResult:
-        """Run the cross-validated search the spec declares, tracked as one run."""
-        return train(self.spec, self.settings, store=self.store, progress=progress, n_jobs=n_jobs)
+    def train(
+        self, *, progress: Progress | None = None, n_jobs: int | None = None, register: bool | None = None
+    ) -> TrainResult:
+        """Run the cross-validated search the spec declares, tracked as one run (and register it)."""
+        return train(self.spec, self.settings, store=self.store, progress=progress, n_jobs=n_jobs, register=register)
 
     def reproduce(self, run_id: str, *, progress: Progress | None = None) -> ReproduceResult:
         """Rerun ``run_id`` from its snapshot and compare every CV fold score."""

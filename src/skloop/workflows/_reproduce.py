@@ -45,7 +45,8 @@ class ReproduceResult:
     differences: dict[str, Any] = field(default_factory=dict)
 
 
-def _training_frame(store: Store, run: Any, settings: Settings, spec: Any) -> tuple[pd.DataFrame, str]:
+def training_frame(store: Store, run: Any, settings: Settings, spec: Any) -> tuple[pd.DataFrame, str]:
+    """The training table of ``run`` (its snapshot, else its source now) and the recorded fingerprint."""
     inputs = [d for d in run.datasets if getattr(d, "role", "train") == "train"]
     if not inputs:
         raise DataError(f"run {run.id} recorded no training dataset; it cannot be reproduced")
@@ -69,7 +70,7 @@ def reproduce(run_id: str, settings: Settings, *, store: Store, progress: Progre
     if original.spec is None:
         raise DataError(f"run {original.id} has no spec snapshot; it cannot be reproduced")
     spec = spec_from_dict(original.spec, file=f"spec snapshot of run {original.id}")
-    frame, recorded_fp = _training_frame(store, original, settings, spec)
+    frame, recorded_fp = training_frame(store, original, settings, spec)
     differences: dict[str, Any] = {}
     current_fp = fingerprint(frame)
     if current_fp != recorded_fp:

@@ -214,6 +214,7 @@ def train(
     frame: pd.DataFrame | None = None,
     kind: str = "train",
     parent_run_id: str | None = None,
+    register: bool | None = None,
 ) -> TrainResult:
     """Train the spec's pipeline with cross-validated search, tracked as one run.
 
@@ -233,6 +234,8 @@ def train(
         Train on this table instead of reading ``data.train`` (used by reproduce).
     kind, parent_run_id : str
         How the run is recorded.
+    register : bool, optional
+        Register the model after the run (default: ``registry.enabled`` for ``train`` runs).
 
     Returns
     -------
@@ -349,16 +352,18 @@ def train(
             duration_s=duration,
             model=search.best_estimator_,
         )
-    if spec.registry.enabled and kind == "train":  # reproductions are checks, not new versions
+    if register is None:
+        register = spec.registry.enabled and kind == "train"  # reproductions are checks, not new versions
+    if register:
         progress.step("registering the model")
-        result = _register(spec, store, result, data, plan.refit)
+        result = register_result(spec, store, result, data, plan.refit)
     return result
 
 
 # -- registration (skloop.registry) ---------------------------------------------------
 
 
-def _register(spec: Spec, store: Store, result: TrainResult, data: PreparedData, refit: str) -> TrainResult:
+def register_result(spec: Spec, store: Store, result: TrainResult, data: PreparedData, refit: str) -> TrainResult:
     """Register the finished run's model under ``spec.name``, checked against ``spec.gates``.
 
     The signature, the permutation importance on the holdout and the model card are
