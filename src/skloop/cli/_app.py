@@ -6,7 +6,7 @@ import logging
 import os
 import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -313,7 +313,7 @@ def demo(
     ] = None,
     rows: Annotated[int, typer.Option("--rows", help="Rows of example data.")] = 5000,
 ) -> None:
-    """The whole bundled example: init, train, list runs, reproduce."""
+    """The whole bundled example: init, train, runs, reproduce, promote, model card, batch scoring."""
     from skloop.workflows import Project, init_example
     from skloop.workflows import reproduce as do_reproduce
 
@@ -336,12 +336,52 @@ def demo(
             rep = do_reproduce(result.run_id, project.settings, store=project.store, progress=RichProgress(console))
             verdict = "[green]identical[/]" if rep.identical else "[red]different[/]"
             console.print(f"  reproduced run {rep.original_run_id[:8]}: {rep.compared} fold scores {verdict}")
+            if result.model_version is not None:
+                _demo_registry(project, result.model_version, workdir)
     finally:
         os.environ.update(old_env)
     console.rule("[bold]done")
     console.print(f"the project is in {workdir}; try: cd {workdir} && skloop runs && skloop show {result.run_id[:8]}")
     if not rep.identical:
         raise typer.Exit(EXIT_FAILURE)
+
+
+def _demo_registry(project: Any, version: int, workdir: Path) -> None:
+    """The registry part of the demo: promote, card, batch scoring of shifted data."""
+    from skloop.data import make_churn
+    from skloop.registry import Registry, Signature, render_html, version_card
+    from skloop.workflows import predict_batch
+
+    console.rule("registry")
+    registry = Registry(project.store)
+    name = project.spec.name
+    registry.promote(name, version, "champion", reason="first model of the demo", actor="skloop demo")
+    champion = registry.resolve(f"{name}@champion")
+    console.print(f"  {name} v{champion.version} is champion ({champion.status}); lineage: run {champion.run_id[:8]}")
+    card_path = workdir / "card.html"
+    card_path.write_text(render_html(version_card(registry, f"{name}@champion")), encoding="utf-8")
+    top = sorted((champion.importance or {}).items(), key=lambda kv: -kv[1]["mean"])[:3]
+    console.print("  most important columns: " + ", ".join(f"{c} ({v['mean']:.3f})" for c, v in top))
+    console.print(f"  model card: {card_path}")
+    console.rule("batch scoring")
+    new = workdir / "data" / "new_customers.csv"
+    make_churn(2000, seed=99, shift=1.0).drop(columns=["churned"]).to_csv(new, index=False)
+    model = registry.load_model(champion.ref)
+    scored = predict_batch(
+        model,
+        Signature.from_dict(champion.signature or {}),
+        new,
+        workdir / "scored.parquet",
+        model_ref=champion.ref,
+        model_version=champion.version,
+        model_sha256=champion.artifact_sha256,
+        keep_columns=("customer_id",),
+        progress=RichProgress(console),
+    )
+    console.print(
+        f"  scored {scored.rows} shifted rows with {champion.ref} -> {scored.out_path} "
+        f"({scored.flagged} rows flagged: unseen categories or values outside the training range)"
+    )
 
 
 def main() -> None:
