@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from skloop.core import StoreError
+from skloop.store import _summary as summary
 from skloop.store._entities import RUN_STATUSES, Run
 from skloop.store._schema import SqlRun
 from skloop.store._writes import (
@@ -71,15 +72,24 @@ class BulkMixin:
                     "error": run.error, "spec": run.spec, "code_commit": run.code_commit,
                     "code_dirty": run.code_dirty, "environment": run.environment,
                     "seed": run.seed, "parent_run_id": run.parent_run_id, "pid": run.pid,
-                    "hostname": run.hostname,
+                    "hostname": run.hostname, "summary": None,
                 })  # fmt: skip
-                params += param_rows(run_id, run.params)
-                tags += tag_rows(run_id, run.tags)
+                run_params = param_rows(run_id, run.params)
+                run_tags = tag_rows(run_id, run.tags)
                 ts = to_millis(run.end_time or run.start_time)
-                metrics += [
+                run_metrics = [
                     (run_id, check_key(key, "metric"), check_value(key, value), 0, ts)
                     for key, value in run.metrics.items()
                 ]
+                if run.status != "running":  # what the tables will hold, as when a run ends
+                    run_rows[-1]["summary"] = summary.encode(
+                        {k: v for _, k, v in run_params},
+                        {t["key"]: t["value"] for t in run_tags},
+                        {m[1]: m[2] for m in run_metrics},
+                    )
+                params += run_params
+                tags += run_tags
+                metrics += run_metrics
                 ids.append(run_id)
             with self._scope(f"importing {len(chunk)} runs") as conn:
                 conn.execute(RUNS.insert(), run_rows)

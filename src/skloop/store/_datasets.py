@@ -10,6 +10,7 @@ from sqlalchemy import Connection, func, select, update
 from skloop.core import NotFoundError, StoreError
 from skloop.core._clock import utcnow
 from skloop.store import _reads as reads
+from skloop.store import _summary as summary
 from skloop.store._entities import DatasetRecord, DatasetSummary, Run
 from skloop.store._schema import SqlDataset, SqlRun, SqlRunInput
 from skloop.store._writes import Statements
@@ -74,6 +75,7 @@ class DatasetsMixin:
                     "logged_at": now,
                 },
             )
+            summary.invalidate(conn, [run_id])
             stored = conn.execute(select(DATASETS).where(DATASETS.c.fingerprint == dataset.fingerprint)).one()
         return reads.dataset_entity(stored)
 

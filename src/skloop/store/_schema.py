@@ -116,6 +116,9 @@ class SqlRun(Base):
     parent_run_id: Mapped[str | None] = mapped_column(String(32), ForeignKey("runs.id", ondelete="SET NULL"))
     pid: Mapped[int | None] = mapped_column(Integer)
     hostname: Mapped[str | None] = mapped_column(String(255))
+    # params, tags, latest metrics, inputs and artifacts as JSON text, written when the
+    # run ends so that reads take one row (see skloop.store._summary)
+    summary: Mapped[str | None] = mapped_column(Text)
 
 
 class SqlParam(Base):

@@ -24,6 +24,7 @@ from sqlalchemy.engine import make_url
 from skloop.core import NotFoundError, Settings, StoreError
 from skloop.core._clock import utcnow
 from skloop.store import _reads as reads
+from skloop.store import _summary as summary
 from skloop.store._artifacts import ArtifactStore
 from skloop.store._buffer import MetricBuffer, register_for_exit
 from skloop.store._bulk import BulkMixin
@@ -301,7 +302,7 @@ class Store(DatasetsMixin, BulkMixin, RegistryMixin, PredictionsMixin):
             result = conn.execute(
                 update(RUNS)
                 .where(RUNS.c.id == run_id, RUNS.c.status == "running")
-                .values(status=status, end_time=utcnow(), error=error)
+                .values(status=status, end_time=utcnow(), error=error, summary=summary.summarise(conn, run_id))
             )
             if result.rowcount == 0 and not only_if_running:
                 self._running.discard(run_id)
@@ -324,6 +325,7 @@ class Store(DatasetsMixin, BulkMixin, RegistryMixin, PredictionsMixin):
             result = conn.exec_driver_sql(self._sql.param_sql, rows[0] if len(rows) == 1 else rows)
             if result.rowcount != len(rows):
                 self._check_params(conn, run_id, rows)
+            summary.invalidate(conn, [run_id])
 
     def _check_params(self, conn: Connection, run_id: str, rows: list[tuple[str, str, str]]) -> None:
         p = reads.SqlParam.__table__.c
@@ -348,6 +350,7 @@ class Store(DatasetsMixin, BulkMixin, RegistryMixin, PredictionsMixin):
                 self.get_run(run_id)
             with self._scope(f"setting tags of run {run_id}") as conn:
                 conn.execute(self._sql.upsert_tag, rows)
+                summary.write_summaries(conn, [run_id])  # when it has ended
 
     # -- metrics -----------------------------------------------------------------
 
@@ -394,6 +397,7 @@ class Store(DatasetsMixin, BulkMixin, RegistryMixin, PredictionsMixin):
     def _insert_metrics(self, conn: Connection, records: list[tuple[Any, ...]]) -> None:
         conn.exec_driver_sql(self._sql.metric_sql, records)
         conn.exec_driver_sql(self._sql.latest_sql, latest_rows(records))
+        summary.invalidate(conn, [r[0] for r in records])
 
     def log_batch(
         self,
@@ -424,10 +428,13 @@ class Store(DatasetsMixin, BulkMixin, RegistryMixin, PredictionsMixin):
         with self._scope(f"logging a batch to run {run_id}") as conn:
             if p_rows and conn.exec_driver_sql(self._sql.param_sql, p_rows).rowcount != len(p_rows):
                 self._check_params(conn, run_id, p_rows)
-            if t_rows:
-                conn.execute(self._sql.upsert_tag, t_rows)
             if rows:
                 self._write_metrics(rows, conn)
+            elif p_rows:
+                summary.invalidate(conn, [run_id])
+            if t_rows:
+                conn.execute(self._sql.upsert_tag, t_rows)
+                summary.write_summaries(conn, [run_id])  # in case another store ended it
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         """Every value of metric ``key`` of the run, by step then time."""
@@ -468,6 +475,8 @@ class Store(DatasetsMixin, BulkMixin, RegistryMixin, PredictionsMixin):
                         f"run {run_id} already has a different artifact {name!r}; "
                         "artifacts are immutable, log it under another name"
                     )
+            else:
+                summary.invalidate(conn, [run_id])
         return ref
 
     def load_artifact(self, run_id: str, name: str) -> bytes:
@@ -588,7 +597,7 @@ class Store(DatasetsMixin, BulkMixin, RegistryMixin, PredictionsMixin):
                 result = conn.execute(
                     update(RUNS)
                     .where(RUNS.c.id == run_id, RUNS.c.status == "running")
-                    .values(status="killed", end_time=utcnow(), error=error)
+                    .values(status="killed", end_time=utcnow(), error=error, summary=summary.summarise(conn, run_id))
                 )
             if result.rowcount:
                 reaped.append(run_id)
