@@ -1,0 +1,96 @@
+"""``skloop serve``: run the model server (uvicorn) for a registered model."""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from skloop.cli._app import SpecOpt, _settings_near, app, console
+from skloop.cli._errors import handle_errors
+from skloop.core import SPEC_FILENAME, UsageError
+
+__all__: list[str] = []
+
+
+@app.command()
+@handle_errors
+def serve(
+    name: Annotated[str, typer.Argument(help="The registered model to serve.")],
+    alias: Annotated[str, typer.Option("--alias", "-a", help="Serve (and follow) this alias.")] = "champion",
+    version: Annotated[int | None, typer.Option("--version", help="Serve this version, pinned.")] = None,
+    host: Annotated[str | None, typer.Option("--host", help="Interface (default: settings, 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option("--port", "-p", help="Port (default: settings, 8080).")] = None,
+    token_required_for_predict: Annotated[
+        bool, typer.Option("--token-required-for-predict", help="Prediction routes need the bearer token too.")
+    ] = False,
+    max_body_bytes: Annotated[
+        int | None, typer.Option("--max-body-bytes", help="Largest request body accepted (413 above).")
+    ] = None,
+    no_onnx: Annotated[bool, typer.Option("--no-onnx", help="Score with scikit-learn, not ONNX Runtime.")] = False,
+    log_dir: Annotated[
+        Path | None, typer.Option("--log-dir", help="Prediction log directory (default .skloop/predictions).")
+    ] = None,
+    no_log: Annotated[bool, typer.Option("--no-log", help="Do not log predictions (not durable).")] = False,
+    poll_seconds: Annotated[float, typer.Option("--poll-seconds", help="How often to check the alias.")] = 1.0,
+    access_log: Annotated[bool, typer.Option("--access-log", help="One JSON line per request on stderr.")] = False,
+    spec: SpecOpt = Path(SPEC_FILENAME),
+) -> None:
+    """Serve NAME over KServe V2 (/v2/models/NAME/infer) and MLflow's protocol (/invocations)."""
+    import uvicorn
+
+    from skloop.serve import DEFAULT_MAX_BODY_BYTES, PredictionLog, create_app
+    from skloop.serve._logdir import default_log_dir
+
+    settings = _settings_near(spec).with_overrides(host=host, port=port)
+    if max_body_bytes is not None and max_body_bytes <= 0:
+        raise UsageError(f"--max-body-bytes must be positive; got {max_body_bytes}")
+    log = None
+    if not no_log:
+        log = PredictionLog(log_dir or default_log_dir(settings)).start()
+    try:
+        server_app = create_app(
+            settings,
+            model_name=name,
+            alias=alias,
+            version=version,
+            prediction_log=log,
+            max_body_bytes=max_body_bytes or DEFAULT_MAX_BODY_BYTES,
+            token_required_for_predict=token_required_for_predict,
+            poll_seconds=poll_seconds if poll_seconds > 0 else None,
+            onnx=not no_onnx,
+        )
+        model = server_app.model
+        if access_log:
+            handler = logging.StreamHandler(sys.stderr)
+            handler.setFormatter(logging.Formatter("%(message)s"))
+            access = logging.getLogger("skloop.serve.access")
+            access.addHandler(handler)
+            access.setLevel(logging.INFO)
+            access.propagate = False
+        url = f"http://{settings.host}:{settings.port}"
+        following = f"pinned version {version}" if version is not None else f"following {name}@{alias}"
+        console.print(f"serving {model.ref} ({model.runtime}, {following}) at {url}", highlight=False)
+        console.print(f"  V2: {url}/v2/models/{name}/infer   MLflow: {url}/invocations", highlight=False)
+        if model.onnx_refusal and not no_onnx:
+            console.print(f"  scikit-learn path: {model.onnx_refusal}", highlight=False)
+        if log is not None:
+            console.print(f"  prediction log: {log.directory}", highlight=False)
+        sys.stdout.flush()
+        uvicorn.run(
+            server_app,
+            host=settings.host,
+            port=settings.port,
+            loop="uvloop" if importlib.util.find_spec("uvloop") else "asyncio",
+            http="httptools" if importlib.util.find_spec("httptools") else "h11",
+            access_log=False,
+            log_level="warning",
+            lifespan="on",
+        )
+    finally:
+        if log is not None:
+            log.close()

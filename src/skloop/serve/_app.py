@@ -1,0 +1,646 @@
+"""The model server: a raw ASGI app for both protocols, metrics and admin routes.
+
+Raw ASGI rather than a framework on the hot path: routing is a dict lookup and a
+split of the path, the body is read once, the answer is one orjson call. It runs
+under uvicorn and under Starlette's ``TestClient``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import logging
+import os
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import orjson
+
+from skloop.core import ModelNotFoundError, Settings, UsageError
+from skloop.registry import Registry
+from skloop.serve._batcher import DEFAULT_MAX_BATCH_ROWS, MicroBatcher
+from skloop.serve._errors import (
+    MethodNotAllowedError,
+    NotFoundRouteError,
+    NotReadyError,
+    PayloadTooLargeError,
+    UnauthorizedError,
+    error_body,
+    status_of,
+)
+from skloop.serve._metrics import CONTENT_TYPE_LATEST, ServeMetrics
+from skloop.serve._model import ServedModel, load_served_model
+from skloop.serve._openapi import openapi_document
+from skloop.serve._protocols import parse_invocations, parse_v2, v2_datatype, v2_outputs
+from skloop.serve._validate import Prepared, log_rows
+
+logger = logging.getLogger(__name__)
+access_logger = logging.getLogger("skloop.serve.access")
+
+__all__ = ["DEFAULT_MAX_BODY_BYTES", "DEFAULT_POLL_SECONDS", "ServeApp", "create_app"]
+
+DEFAULT_MAX_BODY_BYTES = 16 << 20
+"""Largest request body accepted (413 above it)."""
+
+DEFAULT_POLL_SECONDS = 1.0
+"""How often the alias is looked up in the registry for a hot swap."""
+
+_JSON = b"application/json"
+_ORJSON_OPTS = orjson.OPT_SERIALIZE_NUMPY
+_MAX_REQUEST_ID = 128
+
+Response = tuple[int, bytes, bytes]
+Handler = Callable[["_Request"], Awaitable[Response]]
+
+
+class _Request:
+    __slots__ = ("body", "headers", "method", "params", "path", "request_id", "route")
+
+    def __init__(self, method: str, path: str, headers: dict[bytes, bytes], request_id: str) -> None:
+        self.method = method
+        self.path = path
+        self.headers = headers
+        self.request_id = request_id
+        self.body = b""
+        self.route = "unmatched"
+        self.params: dict[str, str] = {}
+
+
+def _json(status: int, doc: Any) -> Response:
+    return status, orjson.dumps(doc, option=_ORJSON_OPTS), _JSON
+
+
+class ServeApp:
+    """The ASGI app :func:`create_app` returns; see there for the parameters.
+
+    Attributes
+    ----------
+    model : ServedModel
+        The version being served; replaced atomically by a hot swap.
+    metrics : ServeMetrics
+    batcher : MicroBatcher
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        registry: Registry,
+        model_name: str,
+        alias: str | None,
+        version: int | None,
+        prediction_log: Any,
+        max_body_bytes: int,
+        token_required_for_predict: bool,
+        poll_seconds: float | None,
+        onnx: bool,
+        trusted_types: Sequence[str],
+        max_batch_rows: int,
+        owns_store: bool,
+    ) -> None:
+        self.settings = settings
+        self.registry = registry
+        self.model_name = model_name
+        self.alias = alias
+        self.pinned_version = version
+        self.prediction_log = prediction_log
+        self.max_body_bytes = max_body_bytes
+        self.token = settings.token.encode() if settings.token else None
+        self.token_required_for_predict = token_required_for_predict
+        self.poll_seconds = poll_seconds
+        self.onnx = onnx
+        self.trusted_types = tuple(trusted_types)
+        self.owns_store = owns_store
+        self.metrics = ServeMetrics()
+        self.batcher = MicroBatcher(max_rows=max_batch_rows, on_batch=self.metrics.batch_rows.observe)
+        self._swap_lock = asyncio.Lock()
+        self._poller: asyncio.Task[None] | None = None
+        self.model: ServedModel = self._load(self.target_ref())
+        self.metrics.serving(self.model.name, self.model.version, self.model.runtime)
+        self._openapi: bytes | None = None
+        self._exact: dict[str, tuple[str, dict[str, Handler]]] = {
+            "/invocations": ("/invocations", {"POST": self._invocations}),
+            "/ping": ("/ping", {"GET": self._ping}),
+            "/health": ("/health", {"GET": self._ping}),
+            "/version": ("/version", {"GET": self._version}),
+            "/v2": ("/v2", {"GET": self._server_metadata}),
+            "/v2/health/live": ("/v2/health/live", {"GET": self._live}),
+            "/v2/health/ready": ("/v2/health/ready", {"GET": self._ready}),
+            "/metrics": ("/metrics", {"GET": self._metrics}),
+            "/openapi.json": ("/openapi.json", {"GET": self._openapi_json}),
+        }
+
+    # -- model loading and hot swap ---------------------------------------------------
+    def target_ref(self) -> str:
+        """What the server follows: ``name@alias`` or ``name/version``."""
+        if self.pinned_version is not None:
+            return f"{self.model_name}/{self.pinned_version}"
+        return f"{self.model_name}@{self.alias}"
+
+    def _load(self, ref: str) -> ServedModel:
+        return load_served_model(self.registry, ref, onnx=self.onnx, trusted_types=self.trusted_types)
+
+    async def reload(self, *, force: bool = False) -> ServedModel:
+        """Look the target up again and swap to it when it moved (or when ``force``).
+
+        Loading (and the ONNX export) runs in a worker thread; the swap itself is one
+        assignment, so a request in flight finishes with the model it started with.
+        """
+        async with self._swap_lock:
+            ref = self.target_ref()
+            if self.pinned_version is None and not force:
+                held = await asyncio.to_thread(self.registry.aliases, self.model_name)
+                target = held.get(self.alias or "")
+                if target is None or target == self.model.version:
+                    return self.model
+                ref = f"{self.model_name}/{target}"
+            new = await asyncio.to_thread(self._load, ref)
+            if new.version != self.model.version or force:
+                old = self.model
+                self.model = new
+                self.metrics.serving(new.name, new.version, new.runtime)
+                self.metrics.swaps.inc()
+                logger.info("now serving %s (%s), was %s", new.ref, new.runtime, old.ref)
+            return self.model
+
+    async def _poll(self) -> None:
+        assert self.poll_seconds is not None
+        while True:
+            await asyncio.sleep(self.poll_seconds)
+            try:
+                await self.reload()
+            except Exception as exc:  # keep serving the loaded version; try again next time
+                logger.warning("hot swap check of %s failed: %s", self.target_ref(), exc)
+
+    # -- ASGI -------------------------------------------------------------------------
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self._http(scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def _lifespan(self, receive: Any, send: Any) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                if self.poll_seconds and self.pinned_version is None:
+                    self._poller = asyncio.get_running_loop().create_task(self._poll())
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.aclose()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def aclose(self) -> None:
+        """Stop polling the registry (and close the store if the app opened it)."""
+        if self._poller is not None:
+            self._poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._poller
+            self._poller = None
+        if self.owns_store:
+            self.registry.store.close()
+
+    async def _http(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        start = time.perf_counter()
+        headers = dict(scope["headers"])
+        rid = headers.get(b"x-request-id")
+        if rid and len(rid) <= _MAX_REQUEST_ID and rid.isascii() and rid.decode().isprintable():
+            request_id = rid.decode()
+        else:
+            request_id = os.urandom(12).hex()
+        request = _Request(scope["method"], scope["path"], headers, request_id)
+        extra: list[tuple[bytes, bytes]] = []
+        try:
+            handler = self._route(request)
+            status, body, content_type = await handler_with_body(self, handler, request, receive)
+        except Exception as exc:
+            status = status_of(exc)
+            if status >= 500 and not isinstance(exc, NotReadyError):
+                logger.exception("request %s to %s failed", request_id, request.path)
+                doc = {
+                    "error": f"internal error (request id {request_id}); see the server log",
+                    "error_code": "INTERNAL_ERROR",
+                    "message": f"internal error (request id {request_id}); see the server log",
+                    "issues": [],
+                }
+            else:
+                doc = error_body(exc)
+            if status == 401:
+                extra.append((b"www-authenticate", b"Bearer"))
+            body, content_type = orjson.dumps(doc), _JSON
+        model = self.model
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", content_type),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"x-request-id", request_id.encode()),
+                    (b"x-skloop-model", model.ref.encode()),
+                    *extra,
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+        elapsed = time.perf_counter() - start
+        self.metrics.observe(request.route, status, elapsed)
+        if access_logger.isEnabledFor(logging.INFO):
+            access_logger.info(
+                orjson.dumps(
+                    {
+                        "time": datetime.now(UTC).isoformat(),
+                        "request_id": request_id,
+                        "method": request.method,
+                        "path": request.path,
+                        "route": request.route,
+                        "status": status,
+                        "duration_ms": round(elapsed * 1000, 3),
+                        "bytes_in": len(request.body),
+                        "bytes_out": len(body),
+                        "model": model.ref,
+                        "client": (scope.get("client") or ("", 0))[0],
+                    }
+                ).decode()
+            )
+
+    def _route(self, request: _Request) -> Handler:
+        path = request.path
+        exact = self._exact.get(path.rstrip("/") or "/")
+        if exact is not None:
+            request.route, methods = exact
+            return self._method(request, methods)
+        parts = path.strip("/").split("/")
+        if len(parts) >= 3 and parts[0] == "v2" and parts[1] == "models":
+            request.params["name"] = parts[2]
+            rest = parts[3:]
+            template = "/v2/models/{name}"
+            if len(rest) >= 2 and rest[0] == "versions":
+                request.params["version"] = rest[1]
+                rest = rest[2:]
+                template += "/versions/{version}"
+            tail = "/".join(rest)
+            table: dict[str, dict[str, Handler]] = {
+                "": {"GET": self._model_metadata},
+                "ready": {"GET": self._model_ready},
+                "infer": {"POST": self._infer},
+            }
+            if tail in table:
+                request.route = template + (f"/{tail}" if tail else "")
+                return self._method(request, table[tail])
+        if len(parts) == 5 and parts[:3] == ["v2", "repository", "models"] and parts[4] in ("load", "unload"):
+            request.params["name"] = parts[3]
+            request.route = "/v2/repository/models/{name}/" + parts[4]
+            if parts[4] == "load":
+                return self._method(request, {"POST": self._admin_load})
+        raise NotFoundRouteError(
+            f"no route {path!r}; see /openapi.json (V2: /v2/models/{self.model_name}/infer, MLflow: /invocations)"
+        )
+
+    @staticmethod
+    def _method(request: _Request, methods: dict[str, Handler]) -> Handler:
+        handler = methods.get(request.method)
+        if handler is None:
+            if request.method == "HEAD" and "GET" in methods:
+                return methods["GET"]
+            raise MethodNotAllowedError(f"{request.method} is not allowed on {request.path}; use {', '.join(methods)}")
+        return handler
+
+    # -- helpers ------------------------------------------------------------------------
+    def _check_token(self, request: _Request) -> None:
+        if self.token is None:
+            return
+        given = request.headers.get(b"authorization", b"")
+        scheme, _, value = given.partition(b" ")
+        if scheme.lower() != b"bearer" or not hmac.compare_digest(value.strip(), self.token):
+            raise UnauthorizedError(
+                "this endpoint needs 'Authorization: Bearer <token>' with the server's token (SKLOOP_TOKEN)"
+            )
+
+    def _check_model(self, request: _Request) -> ServedModel:
+        model = self.model
+        name = request.params.get("name")
+        if name is not None and name != model.name:
+            raise NotFoundRouteError(f"unknown model {name!r}; this server serves {model.name!r} ({model.ref})")
+        version = request.params.get("version")
+        if version is not None and version != str(model.version):
+            raise NotFoundRouteError(
+                f"model {model.name!r} version {version!r} is not served; this server serves version {model.version}"
+            )
+        return model
+
+    async def _log(self, request: _Request, model: ServedModel, rows: Prepared, predictions: Any, proba: Any) -> None:
+        self.metrics.rows.inc(rows.n)
+        for flag in rows.flags:
+            column = flag.column if flag.column in model.compiled.names else "_other"
+            self.metrics.flags.labels(column, _flag_kind(flag.problem)).inc()
+        log = self.prediction_log
+        if log is None:
+            return
+        now = datetime.now(UTC).isoformat()
+        inputs = log_rows(rows, model.signature)
+        by_row: dict[int | None, list[dict[str, Any]]] = {}
+        for flag in rows.flags:
+            by_row.setdefault(flag.row, []).append(flag.to_dict())
+        shared = by_row.get(None, [])
+        preds = predictions.tolist()
+        probs = None
+        if proba is not None:
+            labels = [str(c) for c in model.classes.tolist()]  # type: ignore[union-attr]
+            probs = [dict(zip(labels, p, strict=True)) for p in proba.tolist()]
+        records = [
+            {
+                "request_id": request.request_id,
+                "row": i,
+                "time": now,
+                "model": model.name,
+                "version": model.version,
+                "inputs": inputs[i],
+                "outputs": {"prediction": preds[i], "probabilities": probs[i]}
+                if probs is not None
+                else {"prediction": preds[i]},
+                "flags": by_row.get(i, []) + shared,
+            }
+            for i in range(rows.n)
+        ]
+        append_bytes = getattr(log, "append_bytes", None)
+        if append_bytes is None:
+            await log.append(records)
+            return
+        # the log's own framing (one JSON document per line), encoded with orjson: same
+        # bytes a reader parses, a fraction of the CPU of json.dumps per record
+        data = b"\n".join(orjson.dumps(r, option=_ORJSON_OPTS) for r in records) + b"\n"
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+
+        def done(error: BaseException | None) -> None:
+            loop.call_soon_threadsafe(_settle, future, error)
+
+        append_bytes(data, done)
+        await future
+
+    async def _score(self, request: _Request, model: ServedModel, rows: Prepared) -> tuple[Any, Any]:
+        predictions, proba = await self.batcher.predict(model, rows)
+        await self._log(request, model, rows, predictions, proba)
+        return predictions, proba
+
+    # -- handlers -------------------------------------------------------------------------
+    async def _invocations(self, request: _Request) -> Response:
+        model = self.model
+        content_type = request.headers.get(b"content-type", b"application/json").decode("latin-1")
+        rows = parse_invocations(request.body, content_type, model.compiled)
+        predictions, _ = await self._score(request, model, rows)
+        return _json(200, {"predictions": predictions})
+
+    async def _infer(self, request: _Request) -> Response:
+        model = self._check_model(request)
+        header_length = request.headers.get(b"inference-header-content-length")
+        rows, doc = parse_v2(
+            request.body, None if header_length is None else header_length.decode("latin-1"), model.compiled
+        )
+        requested = doc.get("outputs")
+        # check the asked outputs before scoring: a refused request logs nothing
+        v2_outputs(np.zeros(0), np.zeros((0, 1)) if model.is_classifier else None, "float64", requested)
+        predictions, proba = await self._score(request, model, rows)
+        answer: dict[str, Any] = {
+            "model_name": model.name,
+            "model_version": str(model.version),
+            "id": str(doc.get("id", request.request_id)),
+            "outputs": v2_outputs(predictions, proba, model.signature.output.dtype, requested),
+        }
+        if rows.flags:
+            answer["parameters"] = {"skloop_flags": orjson.dumps([f.to_dict() for f in rows.flags]).decode()}
+        return _json(200, answer)
+
+    async def _ping(self, request: _Request) -> Response:
+        return 200, b"\n", b"text/plain"
+
+    async def _version(self, request: _Request) -> Response:
+        return 200, _skloop_version().encode(), b"text/plain"
+
+    async def _live(self, request: _Request) -> Response:
+        return _json(200, {"live": True})
+
+    async def _ready(self, request: _Request) -> Response:
+        return _json(200, {"ready": True})
+
+    async def _server_metadata(self, request: _Request) -> Response:
+        return _json(
+            200,
+            {"name": "skloop", "version": _skloop_version(), "extensions": ["binary_tensor_data", "model_repository"]},
+        )
+
+    async def _model_metadata(self, request: _Request) -> Response:
+        model = self._check_model(request)
+        outputs = [{"name": "predictions", "datatype": v2_datatype(model.signature.output.dtype), "shape": [-1]}]
+        if model.is_classifier:
+            outputs.append({"name": "probabilities", "datatype": "FP64", "shape": [-1, len(model.classes)]})  # type: ignore[arg-type]
+        return _json(
+            200,
+            {
+                "name": model.name,
+                "versions": [str(model.version)],
+                "platform": model.runtime,
+                "inputs": [
+                    {"name": c.name, "datatype": v2_datatype(c.dtype), "shape": [-1, 1]} for c in model.signature.inputs
+                ],
+                "outputs": outputs,
+                "parameters": {
+                    "alias": self.alias,
+                    "classes": None if model.classes is None else model.classes.tolist(),
+                    "onnx_refusal": model.onnx_refusal,
+                },
+            },
+        )
+
+    async def _model_ready(self, request: _Request) -> Response:
+        model = self._check_model(request)
+        return _json(200, {"name": model.name, "version": str(model.version), "ready": True})
+
+    async def _admin_load(self, request: _Request) -> Response:
+        name = request.params["name"]
+        if name != self.model_name:
+            raise NotFoundRouteError(f"unknown model {name!r}; this server serves {self.model_name!r}")
+        try:
+            model = await self.reload(force=True)
+        except ModelNotFoundError as exc:
+            raise NotFoundRouteError(str(exc)) from exc
+        return _json(200, {"name": model.name, "version": str(model.version), "runtime": model.runtime})
+
+    async def _metrics(self, request: _Request) -> Response:
+        return 200, self.metrics.exposition(), CONTENT_TYPE_LATEST.encode()
+
+    async def _openapi_json(self, request: _Request) -> Response:
+        if self._openapi is None:
+            self._openapi = orjson.dumps(openapi_document(self.model, self.max_body_bytes))
+        return 200, self._openapi, _JSON
+
+
+_ADMIN = ("/v2/repository/models/{name}/load",)
+_PREDICT = ("/invocations", "/v2/models/{name}/infer", "/v2/models/{name}/versions/{version}/infer")
+
+
+async def handler_with_body(app: ServeApp, handler: Handler, request: _Request, receive: Any) -> Response:
+    """Check the token where needed, read the body within the limit, run the handler."""
+    if request.route in _ADMIN or (app.token_required_for_predict and request.route in _PREDICT):
+        app._check_token(request)
+    if request.method == "POST":
+        request.body = await _read_body(request, receive, app.max_body_bytes)
+    return await handler(request)
+
+
+async def _read_body(request: _Request, receive: Any, limit: int) -> bytes:
+    declared = request.headers.get(b"content-length")
+    too_large = PayloadTooLargeError(
+        f"the request body is larger than the limit of {limit} bytes; send fewer rows per request "
+        "or start the server with a larger --max-body-bytes"
+    )
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise too_large
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise too_large
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:
+    if future.done():
+        return
+    if error is None:
+        future.set_result(None)
+    else:
+        future.set_exception(error)
+
+
+def _skloop_version() -> str:
+    # the installed distribution's version: importing the top-level package would pull
+    # in the workflows layer, which serve must not import
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("skloop")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def _flag_kind(problem: str) -> str:
+    if "category" in problem:
+        return "unknown_category"
+    if "range" in problem:
+        return "out_of_range"
+    if "dropped" in problem:
+        return "extra_column"
+    return "other"
+
+
+def create_app(
+    settings: Settings,
+    *,
+    model_name: str,
+    alias: str | None = "champion",
+    version: int | None = None,
+    prediction_log: Any = None,
+    registry: Registry | None = None,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    token_required_for_predict: bool = False,
+    poll_seconds: float | None = DEFAULT_POLL_SECONDS,
+    onnx: bool = True,
+    trusted_types: Sequence[str] = (),
+    max_batch_rows: int = DEFAULT_MAX_BATCH_ROWS,
+) -> ServeApp:
+    """The ASGI app serving one registered model over KServe V2 and MLflow's protocol.
+
+    The model is loaded now (and exported to ONNX when that passes its parity check);
+    with an alias, a background task started with the app (ASGI lifespan) follows
+    the alias and swaps to the version it points to.
+
+    Parameters
+    ----------
+    settings : Settings
+        The store to read the registry from and the ``token`` for admin routes.
+    model_name : str
+        The registered model; requests naming another model get a 404.
+    alias : str or None, default="champion"
+        The alias to serve and follow; ignored when ``version`` is given.
+    version : int, optional
+        Serve this version, pinned (no hot swap).
+    prediction_log : PredictionLog, optional
+        A started :class:`skloop.serve.PredictionLog` (or anything with an async
+        ``append(records)``); every scored row is appended and the answer is sent only
+        once the append returned (the row is durable).
+    registry : Registry, optional
+        Use this registry instead of opening the store of ``settings``.
+    max_body_bytes : int
+        Bodies above this get a 413.
+    token_required_for_predict : bool
+        Prediction routes need the bearer token too (``settings.token`` must be set).
+    poll_seconds : float or None
+        How often to look the alias up; ``None`` disables the hot swap poller.
+    onnx : bool
+        Try the ONNX Runtime path.
+    trusted_types : sequence of str
+        Extra types the skops loader may instantiate.
+    max_batch_rows : int
+        Cap of rows per micro-batch.
+
+    Returns
+    -------
+    ServeApp
+
+    Raises
+    ------
+    ModelNotFoundError
+        The model, alias or version is not in the registry.
+    UsageError
+        ``token_required_for_predict`` without a token in the settings.
+
+    Examples
+    --------
+    >>> app = create_app(Settings.from_env("."), model_name="churn")  # doctest: +SKIP
+    >>> uvicorn.run(app, host="127.0.0.1", port=8080)  # doctest: +SKIP
+    """
+    if token_required_for_predict and not settings.token:
+        raise UsageError("token_required_for_predict needs a token: set SKLOOP_TOKEN (settings.token)")
+    if version is None and not alias:
+        raise UsageError("serve needs an alias or a version to serve")
+    owns = registry is None
+    if registry is None:
+        from skloop.store import Store
+
+        registry = Registry(Store.open(settings))
+    try:
+        return ServeApp(
+            settings,
+            registry=registry,
+            model_name=model_name,
+            alias=None if version is not None else alias,
+            version=version,
+            prediction_log=prediction_log,
+            max_body_bytes=max_body_bytes,
+            token_required_for_predict=token_required_for_predict,
+            poll_seconds=poll_seconds,
+            onnx=onnx,
+            trusted_types=trusted_types,
+            max_batch_rows=max_batch_rows,
+            owns_store=owns,
+        )
+    except BaseException:
+        if owns:
+            registry.store.close()
+        raise

@@ -1,0 +1,215 @@
+"""The served model: a registry version, its compiled signature and its fastest runner.
+
+At load time the scikit-learn pipeline is exported to ONNX in memory and checked
+against scikit-learn on rows generated from the signature (its ranges and
+categories); when the export is refused (a step without an exact converter, or a
+parity failure) the server runs the scikit-learn pipeline itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from skloop.core import ExportError, MissingExtraError
+from skloop.pipelines._categorical import as_category
+from skloop.registry import Registry, Signature
+from skloop.serve._validate import CompiledSignature, Prepared, to_frame
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["ServedModel", "load_served_model", "parity_sample"]
+
+PARITY_ROWS = 256
+"""Rows generated from the signature for the ONNX parity check."""
+
+
+@dataclass
+class ServedModel:
+    """One loaded model version, ready to score :class:`Prepared` rows.
+
+    Attributes
+    ----------
+    name, version : str, int
+    ref : str
+        ``name/version``.
+    signature : Signature
+    compiled : CompiledSignature
+    model : estimator
+        The scikit-learn pipeline.
+    session : onnxruntime.InferenceSession or None
+        The ONNX path, when the export passed its parity check.
+    onnx_refusal : str or None
+        Why the ONNX path is not used.
+    """
+
+    name: str
+    version: int
+    signature: Signature
+    compiled: CompiledSignature
+    model: Any
+    session: Any = None
+    onnx_refusal: str | None = None
+
+    def __post_init__(self) -> None:
+        self.ref = f"{self.name}/{self.version}"
+        self.classes = None if self.signature.output.classes is None else np.asarray(self.signature.output.classes)
+        self.is_classifier = self.signature.output.task == "classification" and self.classes is not None
+        if self.session is not None:
+            self._inputs = [(i.name, i.type) for i in self.session.get_inputs()]
+            outputs = [o.name for o in self.session.get_outputs()]
+            self._output = "probabilities" if self.is_classifier and "probabilities" in outputs else outputs[0]
+
+    @property
+    def runtime(self) -> str:
+        """``onnxruntime`` or ``sklearn``: what scores the rows."""
+        return "onnxruntime" if self.session is not None else "sklearn"
+
+    def predict(self, rows: Prepared) -> tuple[np.ndarray, np.ndarray | None]:
+        """Predictions (and class probabilities for a classifier) of ``rows``.
+
+        Thread-safe: onnxruntime sessions and fitted scikit-learn pipelines may be
+        called from several threads.
+        """
+        if self.session is not None:
+            out = self.session.run([self._output], self._feed(rows))[0]
+            if self.is_classifier:
+                proba = np.asarray(out, dtype=np.float64)
+                return self.classes[proba.argmax(axis=1)], proba  # type: ignore[index]
+            return np.asarray(out, dtype=np.float64).reshape(rows.n), None
+        frame = to_frame(rows, self.signature)
+        if self.is_classifier and hasattr(self.model, "predict_proba"):
+            proba = np.asarray(self.model.predict_proba(frame), dtype=np.float64)
+            return self.classes[proba.argmax(axis=1)], proba  # type: ignore[index]
+        return np.asarray(self.model.predict(frame)), None
+
+    def _feed(self, rows: Prepared) -> dict[str, np.ndarray]:
+        feed = {}
+        for name, kind in self._inputs:
+            values = rows.columns[name]
+            if kind == "tensor(string)":
+                feed[name] = np.array(["" if v is None else as_category(v) for v in values], dtype=object).reshape(
+                    -1, 1
+                )
+            elif kind == "tensor(double)":
+                feed[name] = values.reshape(-1, 1)
+            else:
+                feed[name] = values.astype(np.float32).reshape(-1, 1)
+        return feed
+
+
+def parity_sample(signature: Signature, n: int = PARITY_ROWS, seed: int = 0) -> pd.DataFrame:
+    """Rows spread over the signature's ranges and categories (with some missing values).
+
+    Used to check an ONNX export against scikit-learn without the training data.
+    """
+    rng = np.random.default_rng(seed)
+    data: dict[str, Any] = {}
+    for col in signature.inputs:
+        if col.categories:
+            values: list[Any] = [col.categories[i] for i in rng.integers(0, len(col.categories), n)]
+        elif col.dtype in ("int64", "float64"):
+            lo = float(col.min) if col.min is not None else 0.0
+            hi = float(col.max) if col.max is not None else lo + 100.0
+            draws = rng.uniform(lo, hi, n)
+            values = list(np.round(draws).astype(int)) if col.dtype == "int64" else list(draws)
+        elif col.dtype == "bool":
+            values = list(rng.integers(0, 2, n).astype(bool))
+        elif col.dtype == "datetime64":
+            lo_ts = pd.Timestamp(col.min if col.min is not None else "2020-01-01")
+            hi_ts = pd.Timestamp(col.max if col.max is not None else "2025-01-01")
+            span = max((hi_ts - lo_ts).total_seconds(), 1.0)
+            values = [lo_ts + pd.Timedelta(seconds=float(s)) for s in rng.uniform(0, span, n)]
+        else:
+            values = [f"v{i}" for i in rng.integers(0, 50, n)]
+        if col.nullable:
+            values = [None if m else v for v, m in zip(values, rng.random(n) < 0.05, strict=True)]
+        data[col.name] = values
+    compiled = CompiledSignature(signature)
+    return to_frame(compiled.from_table(data), signature)
+
+
+def _onnx_session(model: Any, signature: Signature, threads: int) -> Any:
+    from skloop.registry import export_onnx
+
+    ort = __import__("onnxruntime")
+    with tempfile.TemporaryDirectory(prefix="skloop-onnx-") as tmp:
+        path = Path(tmp) / "model.onnx"
+        export_onnx(model, path, sample=parity_sample(signature), signature=signature.to_dict())
+        data = path.read_bytes()
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    return ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
+
+
+def load_served_model(
+    registry: Registry,
+    ref: str,
+    *,
+    onnx: bool = True,
+    onnx_threads: int = 1,
+    trusted_types: Sequence[str] = (),
+) -> ServedModel:
+    """Load ``ref`` from the registry and prepare its fastest runner.
+
+    Parameters
+    ----------
+    registry : Registry
+    ref : str
+        ``name@alias`` or ``name/version``.
+    onnx : bool, default=True
+        Try the ONNX Runtime path (kept only when its parity check passes).
+    onnx_threads : int, default=1
+        onnxruntime intra-op threads (1 suits many small requests).
+    trusted_types : sequence of str
+        Extra types the skops loader may instantiate.
+
+    Returns
+    -------
+    ServedModel
+
+    Raises
+    ------
+    ModelNotFoundError
+        No such model, version or alias.
+    RegistryError
+        The version has no signature (the server validates against it), or cannot be loaded.
+    """
+    from skloop.core import RegistryError
+
+    version = registry.resolve(ref)
+    if not version.signature:
+        raise RegistryError(
+            f"{version.ref} has no signature; the server validates requests against it. "
+            "Register the model from 'skloop train' (which records one) or pass signature= to Registry.register"
+        )
+    signature = Signature.from_dict(version.signature)
+    model = registry.load_model(version.ref, trusted_types=trusted_types)
+    session, refusal = None, "disabled (--no-onnx)"
+    if onnx:
+        try:
+            session, refusal = _onnx_session(model, signature, onnx_threads), None
+        except (ExportError, MissingExtraError) as exc:
+            refusal = str(exc)
+            logger.warning("serving %s with scikit-learn: ONNX export refused: %s", version.ref, exc)
+        except Exception as exc:  # a converter bug must not stop the server: scikit-learn still works
+            refusal = f"{type(exc).__name__}: {exc}"
+            logger.warning("serving %s with scikit-learn: ONNX export failed: %s", version.ref, refusal)
+    return ServedModel(
+        name=version.name,
+        version=version.version,
+        signature=signature,
+        compiled=CompiledSignature(signature),
+        model=model,
+        session=session,
+        onnx_refusal=refusal,
+    )

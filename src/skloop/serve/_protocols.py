@@ -1,0 +1,364 @@
+"""Request bodies of both protocols read into typed rows, and answers written back.
+
+- MLflow scoring (``/invocations``): JSON with one of ``dataframe_split``,
+  ``dataframe_records``, ``instances``, ``inputs`` (``params`` is ignored), or
+  ``text/csv``; the answer is ``{"predictions": [...]}``.
+- KServe Open Inference Protocol V2 (``/v2/models/{name}/infer``): one tensor per
+  column (``BYTES`` for strings and datetimes, ``FP32``/``FP64``/``INT*``/``BOOL``),
+  or a single ``BYTES`` tensor whose elements are JSON row objects; tensors in JSON or
+  in the binary-data extension (``Inference-Header-Content-Length``), as
+  ``tritonclient.http`` sends them. Outputs: ``predictions`` and, for a classifier,
+  ``probabilities`` (``[n, n_classes]`` in the order of ``classes``).
+
+JSON is read with orjson; a body orjson refuses is read again with the standard
+library, which accepts the ``NaN`` and ``Infinity`` literals Python's ``json`` writes.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import struct
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import orjson
+import pandas as pd
+
+from skloop.serve._errors import BadRequestError, UnsupportedMediaError
+from skloop.serve._validate import CompiledSignature, Prepared
+
+__all__ = [
+    "MLFLOW_FORMATS",
+    "V2_DATATYPES",
+    "loads",
+    "parse_invocations",
+    "parse_v2",
+    "v2_datatype",
+    "v2_outputs",
+]
+
+MLFLOW_FORMATS = ("dataframe_split", "dataframe_records", "instances", "inputs")
+"""The JSON keys ``/invocations`` reads, as MLflow's scoring server does."""
+
+V2_DATATYPES = {
+    "BOOL": "?",
+    "INT8": "<i1",
+    "INT16": "<i2",
+    "INT32": "<i4",
+    "INT64": "<i8",
+    "UINT8": "<u1",
+    "UINT16": "<u2",
+    "UINT32": "<u4",
+    "UINT64": "<u8",
+    "FP16": "<f2",
+    "FP32": "<f4",
+    "FP64": "<f8",
+    "BYTES": "",
+}
+"""Tensor datatypes of the V2 protocol and their little-endian numpy codes."""
+
+_V2_OF_DTYPE = {"int64": "INT64", "float64": "FP64", "bool": "BOOL", "string": "BYTES", "datetime64": "BYTES"}
+
+
+def loads(body: bytes) -> Any:
+    """Parse JSON, accepting ``NaN``/``Infinity``; a 400 naming the position otherwise."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        pass
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError) as exc:
+        where = f" at line {exc.lineno}, column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
+        raise BadRequestError(f"malformed JSON{where}: {getattr(exc, 'msg', exc)}") from None
+
+
+def v2_datatype(dtype: str) -> str:
+    """The V2 tensor datatype of a signature dtype (datetimes travel as ISO-8601 ``BYTES``)."""
+    return _V2_OF_DTYPE.get(dtype, "BYTES")
+
+
+# -- MLflow -----------------------------------------------------------------------------
+
+
+def parse_invocations(body: bytes, content_type: str, compiled: CompiledSignature) -> Prepared:
+    """Rows of an ``/invocations`` body.
+
+    Raises
+    ------
+    BadRequestError
+        Malformed JSON or CSV, no known format key, a wrong shape, or invalid rows.
+    UnsupportedMediaError
+        A content type other than JSON or CSV.
+    """
+    kind = content_type.split(";", 1)[0].strip().lower()
+    if kind in ("text/csv", "application/csv"):
+        return _csv(body, compiled)
+    if kind not in ("application/json", "", "*/*"):
+        raise UnsupportedMediaError(
+            f"content type {content_type!r} is not supported; send application/json "
+            f"(with one of {', '.join(MLFLOW_FORMATS)}) or text/csv"
+        )
+    doc = loads(body)
+    if not isinstance(doc, dict):
+        raise BadRequestError(f"expected a JSON object with one of the keys {', '.join(MLFLOW_FORMATS)}")
+    keys = [k for k in MLFLOW_FORMATS if k in doc]
+    if len(keys) != 1:
+        found = ", ".join(map(str, doc)) or "none"
+        raise BadRequestError(
+            f"expected exactly one of the keys {', '.join(MLFLOW_FORMATS)} in the JSON object; got keys: {found}"
+        )
+    key = keys[0]
+    data = doc[key]
+    if key == "dataframe_split":
+        return _split(data, compiled)
+    if key == "dataframe_records":
+        return compiled.from_records(data)
+    return _tensor_like(data, key, compiled)
+
+
+def _csv(body: bytes, compiled: CompiledSignature) -> Prepared:
+    if not body.strip():
+        raise BadRequestError("empty batch: the CSV body has no rows; send a header line and at least one row")
+    try:
+        frame = pd.read_csv(io.BytesIO(body))
+    except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise BadRequestError(f"malformed CSV: {exc}") from None
+    if frame.columns.duplicated().any():
+        dup = sorted({str(c) for c in frame.columns[frame.columns.duplicated()]})
+        raise BadRequestError(f"column {dup[0]!r} appears more than once in the CSV header; send each column once")
+    if len(frame) == 0:
+        raise BadRequestError("empty batch: the CSV body has no rows; send at least one row under the header")
+    return compiled.from_table(frame)
+
+
+def _split(data: Any, compiled: CompiledSignature) -> Prepared:
+    if not isinstance(data, dict):
+        raise BadRequestError("dataframe_split must be an object with 'columns' and 'data'")
+    rows = data.get("data")
+    columns = data.get("columns")
+    if not isinstance(rows, list):
+        raise BadRequestError("dataframe_split.data must be a list of rows (lists of values)")
+    if columns is None:
+        columns = compiled.names
+    if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
+        raise BadRequestError("dataframe_split.columns must be a list of column names (strings)")
+    if len(set(columns)) != len(columns):
+        raise BadRequestError("dataframe_split.columns names a column more than once; send each column once")
+    return compiled.from_columns(_rows_to_columns(rows, columns, "dataframe_split.data"))
+
+
+def _rows_to_columns(rows: list[Any], columns: Sequence[str], where: str) -> dict[str, list[Any]]:
+    width = len(columns)
+    for i, row in enumerate(rows):
+        if not isinstance(row, list) or len(row) != width:
+            got = f"{len(row)} values" if isinstance(row, list) else type(row).__name__
+            raise BadRequestError(
+                f"{where} row {i} has {got}; expected a list of {width} values for the columns {list(columns)}",
+                [{"row": i, "column": None, "problem": f"expected {width} values", "severity": "error"}],
+            )
+    return {c: [row[j] for row in rows] for j, c in enumerate(columns)}
+
+
+def _tensor_like(data: Any, key: str, compiled: CompiledSignature) -> Prepared:
+    if isinstance(data, dict):
+        if data and not any(isinstance(v, list) for v in data.values()):
+            data = {k: [v] for k, v in data.items()}  # one row given as scalars
+        return compiled.from_columns(data)
+    if isinstance(data, list):
+        if data and all(isinstance(r, list) for r in data):
+            return compiled.from_columns(_rows_to_columns(data, compiled.names, key))
+        return compiled.from_records(data)
+    raise BadRequestError(f"{key} must be a list of row objects, a list of rows, or an object of columns")
+
+
+# -- KServe V2 ------------------------------------------------------------------------------
+
+
+def parse_v2(body: bytes, header_length: str | None, compiled: CompiledSignature) -> tuple[Prepared, dict[str, Any]]:
+    """Rows of a V2 inference request, and the request object (for ``id`` and ``outputs``).
+
+    Raises
+    ------
+    BadRequestError
+        Naming the tensor (``column``) and, for invalid values, the row.
+    """
+    binary = b""
+    if header_length is not None:
+        try:
+            n = int(header_length)
+        except ValueError:
+            raise BadRequestError(f"Inference-Header-Content-Length {header_length!r} is not a number") from None
+        if not 0 < n <= len(body):
+            raise BadRequestError(f"Inference-Header-Content-Length {n} does not fit the body of {len(body)} bytes")
+        body, binary = body[:n], body[n:]
+    doc = loads(body)
+    if not isinstance(doc, dict) or not isinstance(doc.get("inputs"), list) or not doc["inputs"]:
+        raise BadRequestError("expected a JSON object with a non-empty list 'inputs' of tensors")
+    offset = 0
+    tensors: list[tuple[str, str, list[int], list[Any]]] = []
+    for k, tensor in enumerate(doc["inputs"]):
+        name, datatype, shape, values, offset = _tensor(tensor, k, binary, offset)
+        tensors.append((name, datatype, shape, values))
+    if offset != len(binary):
+        raise BadRequestError(f"{len(binary) - offset} bytes of binary data follow the tensors; none should")
+    if len(tensors) == 1 and tensors[0][1] == "BYTES" and tensors[0][0] not in compiled.names:
+        return compiled.from_records(_json_rows(tensors[0])), doc
+    columns: dict[str, list[Any]] = {}
+    for name, _, shape, values in tensors:
+        if len(shape) > 2 or (len(shape) == 2 and shape[1] != 1) or not shape:
+            raise BadRequestError(
+                f"input {name!r} has shape {shape}; a column is a tensor of shape [n] or [n, 1]",
+                [{"row": None, "column": name, "problem": f"shape {shape}", "severity": "error"}],
+            )
+        if name in columns:
+            raise BadRequestError(f"input {name!r} is given twice; send each column once")
+        columns[name] = values
+    return compiled.from_columns(columns), doc
+
+
+def _tensor(tensor: Any, k: int, binary: bytes, offset: int) -> tuple[str, str, list[int], list[Any], int]:
+    if not isinstance(tensor, dict):
+        raise BadRequestError(f"inputs[{k}] must be an object with name, shape, datatype and data")
+    name = tensor.get("name")
+    datatype = tensor.get("datatype")
+    shape = tensor.get("shape")
+    if not isinstance(name, str):
+        raise BadRequestError(f"inputs[{k}].name must be a string")
+    if datatype not in V2_DATATYPES:
+        raise BadRequestError(
+            f"input {name!r} has datatype {datatype!r}; expected one of {', '.join(V2_DATATYPES)}",
+            [{"row": None, "column": name, "problem": f"unknown datatype {datatype!r}", "severity": "error"}],
+        )
+    if not isinstance(shape, list) or not all(type(d) is int and d >= 0 for d in shape):
+        raise BadRequestError(f"input {name!r}: shape must be a list of non-negative integers; got {shape!r}")
+    count = math.prod(shape)
+    params = tensor.get("parameters") or {}
+    size = params.get("binary_data_size") if isinstance(params, dict) else None
+    if size is not None:
+        if type(size) is not int or size < 0 or offset + size > len(binary):
+            raise BadRequestError(f"input {name!r}: binary_data_size {size!r} does not fit the binary data")
+        values = _from_binary(binary[offset : offset + size], datatype, count, name)
+        offset += size
+    else:
+        if "data" not in tensor:
+            raise BadRequestError(f"input {name!r} has no 'data' (and no binary_data_size)")
+        values = _flatten(tensor["data"], name)
+    if len(values) != count:
+        raise BadRequestError(
+            f"input {name!r} has {len(values)} values for shape {shape} ({count} expected)",
+            [{"row": None, "column": name, "problem": "data does not match shape", "severity": "error"}],
+        )
+    return name, datatype, shape, values, offset
+
+
+def _flatten(data: Any, name: str) -> list[Any]:
+    if not isinstance(data, list):
+        return [data]
+    if not any(isinstance(v, list) for v in data):
+        return data
+    out: list[Any] = []
+    stack = [iter(data)]
+    while stack:
+        for v in stack[-1]:
+            if isinstance(v, list):
+                if len(stack) > 32:
+                    raise BadRequestError(f"input {name!r}: data is nested too deeply")
+                stack.append(iter(v))
+                break
+            out.append(v)
+        else:
+            stack.pop()
+    return out
+
+
+def _from_binary(raw: bytes, datatype: str, count: int, name: str) -> list[Any]:
+    if datatype == "BYTES":
+        out: list[Any] = []
+        pos = 0
+        while pos < len(raw):
+            if pos + 4 > len(raw):
+                raise BadRequestError(f"input {name!r}: truncated BYTES element in the binary data")
+            (length,) = struct.unpack_from("<I", raw, pos)
+            pos += 4
+            if pos + length > len(raw):
+                raise BadRequestError(f"input {name!r}: truncated BYTES element in the binary data")
+            try:
+                out.append(raw[pos : pos + length].decode())
+            except UnicodeDecodeError:
+                raise BadRequestError(f"input {name!r}: element {len(out)} is not UTF-8 text") from None
+            pos += length
+        return out
+    code = V2_DATATYPES[datatype]
+    width = np.dtype(code).itemsize
+    if len(raw) != count * width:
+        raise BadRequestError(f"input {name!r}: {len(raw)} bytes of {datatype} data for {count} values")
+    return np.frombuffer(raw, dtype=code).tolist()
+
+
+def _json_rows(tensor: tuple[str, str, list[int], list[Any]]) -> list[Any]:
+    name, _, shape, values = tensor
+    if len(shape) > 2 or (len(shape) == 2 and shape[1] != 1):
+        raise BadRequestError(f"input {name!r}: a tensor of JSON rows has shape [n] or [n, 1]; got {shape}")
+    rows = []
+    for i, value in enumerate(values):
+        if isinstance(value, dict):
+            rows.append(value)
+            continue
+        if not isinstance(value, str):
+            raise BadRequestError(
+                f"input {name!r} element {i} is not a JSON row object",
+                [{"row": i, "column": name, "problem": "not a JSON object", "severity": "error"}],
+            )
+        try:
+            row = loads(value.encode())
+        except BadRequestError as exc:
+            raise BadRequestError(
+                f"input {name!r} element {i}: {exc.message}",
+                [{"row": i, "column": name, "problem": exc.message, "severity": "error"}],
+            ) from None
+        rows.append(row)
+    return rows
+
+
+def v2_outputs(
+    predictions: np.ndarray, probabilities: np.ndarray | None, output_dtype: str, requested: Any
+) -> list[dict[str, Any]]:
+    """The ``outputs`` of a V2 answer, filtered to the names asked for (if any).
+
+    Raises
+    ------
+    BadRequestError
+        An output name that the model does not have.
+    """
+    n = len(predictions)
+    outputs = [
+        {
+            "name": "predictions",
+            "datatype": v2_datatype(output_dtype),
+            "shape": [n],
+            "data": predictions.tolist() if output_dtype != "string" else [str(v) for v in predictions.tolist()],
+        }
+    ]
+    if probabilities is not None:
+        outputs.append(
+            {
+                "name": "probabilities",
+                "datatype": "FP64",
+                "shape": list(probabilities.shape),
+                "data": probabilities.ravel(),
+            }
+        )
+    if requested:
+        if not isinstance(requested, list) or not all(isinstance(o, dict) and "name" in o for o in requested):
+            raise BadRequestError("outputs must be a list of objects with a 'name'")
+        names = [o["name"] for o in requested]
+        known = {o["name"] for o in outputs}
+        for asked in names:
+            if asked not in known:
+                raise BadRequestError(f"the model has no output {asked!r}; its outputs are {sorted(known)}")
+        outputs = [o for o in outputs if o["name"] in names]
+    return outputs

@@ -1,0 +1,410 @@
+"""Validation compiled from a signature: incoming rows to typed column arrays.
+
+Small requests (up to :data:`FAST_PATH_MAX_ROWS` rows) take a fast path: one
+precompiled checker per column walks the Python values the JSON parser produced and
+fills a numpy array, with no pandas on the way. Larger requests, CSV bodies and any
+value outside the fast path's plain JSON types (a number sent as a string, ``"yes"``
+for a boolean, ...) go through :func:`skloop.registry.coerce_frame`, which is
+vectorised and defines the semantics; the fast path gives the same verdicts and the
+same messages (a test compares the two).
+
+Typed columns (:class:`Prepared`): ``int64``/``float64`` → float64 with NaN for
+missing; ``datetime64`` → float64 Unix seconds (UTC); ``bool`` and ``string`` →
+object arrays with ``None`` for missing.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from skloop.core import DataError
+from skloop.registry import Signature, ValidationIssue, coerce_frame
+from skloop.serve._errors import BadRequestError
+
+__all__ = ["FAST_PATH_MAX_ROWS", "CompiledSignature", "Prepared"]
+
+FAST_PATH_MAX_ROWS = 64
+"""Requests with more rows than this are validated by the vectorised ``coerce_frame``."""
+
+_MAX_SHOWN = 20  # the same cut as skloop.registry's MAX_ISSUES_PER_PROBLEM
+_BIG_INT = 2**53
+_ISO = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?)?(?:Z|[+-]\d{2}:?\d{2})?")
+_PANDAS_DTYPE = {"int64": "Int64", "float64": "float64", "bool": "boolean", "string": "str"}
+_MISSING_VALUE = "missing value; the model was trained without missing values in this column"
+
+
+class _Fallback(Exception):
+    """A value the fast path does not type; the request goes through coerce_frame."""
+
+
+def _seconds(value: Any) -> float:
+    stamp = pd.Timestamp(value)
+    if stamp.tzinfo is not None:
+        stamp = stamp.tz_convert("UTC").tz_localize(None)
+    return float(stamp.timestamp())  # a naive Timestamp counts as UTC here
+
+
+def _iso(seconds: float) -> str | None:
+    if seconds != seconds:
+        return None
+    return datetime.fromtimestamp(seconds, UTC).replace(tzinfo=None).isoformat()
+
+
+@dataclass
+class Prepared:
+    """Rows typed like the signature, ready for a model, and the flags they raised.
+
+    Attributes
+    ----------
+    n : int
+        Number of rows.
+    columns : dict of str to ndarray
+        One array per signature column, in signature order (see the module doc).
+    flags : list of ValidationIssue
+        Scored, but worth a look: unknown categories, values out of range, dropped columns.
+    """
+
+    n: int
+    columns: dict[str, np.ndarray]
+    flags: list[ValidationIssue] = field(default_factory=list)
+
+    @staticmethod
+    def concat(parts: Sequence[Prepared]) -> Prepared:
+        """The rows of ``parts`` one after the other (flags are not carried)."""
+        if len(parts) == 1:
+            return parts[0]
+        names = parts[0].columns
+        return Prepared(
+            n=sum(p.n for p in parts),
+            columns={c: np.concatenate([p.columns[c] for p in parts]) for c in names},
+        )
+
+
+@dataclass(frozen=True)
+class _Column:
+    name: str
+    dtype: str
+    kind: str
+    nullable: bool
+    categories: frozenset[Any] | None
+    lo: float | None
+    hi: float | None
+    range_text: str
+
+
+class CompiledSignature:
+    """Per-column checkers and casters compiled once from a :class:`Signature`.
+
+    Parameters
+    ----------
+    signature : Signature
+        The served model's signature.
+
+    Examples
+    --------
+    >>> sig = Signature.from_dict({"inputs": [{"name": "age", "dtype": "int64", "kind": "numeric",
+    ...     "nullable": False, "min": 18, "max": 90}], "output": {"task": "regression", "classes": None,
+    ...     "dtype": "float64"}})
+    >>> prepared = CompiledSignature(sig).from_records([{"age": 30}, {"age": 99}])
+    >>> prepared.columns["age"].tolist(), [(f.row, f.severity) for f in prepared.flags]
+    ([30.0, 99.0], [(1, 'flag')])
+    """
+
+    def __init__(self, signature: Signature) -> None:
+        self.signature = signature
+        self.names = signature.names
+        self._known = frozenset(self.names)
+        self._columns: list[_Column] = []
+        for col in signature.inputs:
+            lo = hi = None
+            if col.dtype in ("int64", "float64") and col.min is not None:
+                lo = float(col.min)
+            if col.dtype in ("int64", "float64") and col.max is not None:
+                hi = float(col.max)
+            if col.dtype == "datetime64":
+                lo = None if col.min is None else _seconds(col.min)
+                hi = None if col.max is None else _seconds(col.max)
+            self._columns.append(
+                _Column(
+                    name=col.name,
+                    dtype=col.dtype,
+                    kind=col.kind,
+                    nullable=col.nullable,
+                    categories=None if col.categories is None else frozenset(col.categories),
+                    lo=lo,
+                    hi=hi,
+                    range_text=f"is outside the training range [{col.min}, {col.max}]; the prediction extrapolates",
+                )
+            )
+
+    # -- entry points ------------------------------------------------------------------
+    def from_records(self, records: Sequence[Any]) -> Prepared:
+        """Validate a list of row objects (``{"column": value, ...}``).
+
+        Raises
+        ------
+        BadRequestError
+            An empty list, a row that is not an object, or rows that cannot be scored
+            (``issues`` names the row, the column and the problem).
+        """
+        if not isinstance(records, list):
+            raise BadRequestError(f"expected a list of row objects; got {_kind(records)}")
+        if not records:
+            raise _empty()
+        for i, record in enumerate(records):
+            if not isinstance(record, dict):
+                raise BadRequestError(
+                    f"row {i} is {_kind(record)}; expected an object mapping column names to values",
+                    [{"row": i, "column": None, "problem": "not an object", "severity": "error"}],
+                )
+        if len(records) <= FAST_PATH_MAX_ROWS:
+            extras: dict[str, None] = {}
+            present: set[str] = set()
+            for record in records:
+                for key in record:
+                    if key not in self._known:
+                        extras[str(key)] = None
+                    present.add(key)
+            columns = {c: [r.get(c) for r in records] if c in present else None for c in self.names}
+            try:
+                return self._fast(columns, len(records), list(extras))
+            except _Fallback:
+                pass
+        return self.from_table(records)
+
+    def from_columns(self, columns: Mapping[str, Any]) -> Prepared:
+        """Validate a dict of columns (``{"column": [v0, v1, ...], ...}``).
+
+        Raises
+        ------
+        BadRequestError
+            Columns of different lengths, a column that is not a list, no rows, or rows
+            that cannot be scored.
+        """
+        lengths = {}
+        for name, values in columns.items():
+            if not isinstance(values, list):
+                raise BadRequestError(
+                    f"column {name!r} is {_kind(values)}; expected a list of values",
+                    [{"row": None, "column": str(name), "problem": "not a list", "severity": "error"}],
+                )
+            lengths[name] = len(values)
+        if len(set(lengths.values())) > 1:
+            raise BadRequestError(f"columns have different lengths: {lengths}; send one value per row in each")
+        n = next(iter(lengths.values()), 0)
+        if n == 0:
+            raise _empty()
+        if n <= FAST_PATH_MAX_ROWS:
+            extras = [str(c) for c in columns if c not in self._known]
+            try:
+                return self._fast({c: columns.get(c) for c in self.names}, n, extras)
+            except _Fallback:
+                pass
+        return self.from_table(dict(columns))
+
+    def from_table(self, data: Any) -> Prepared:
+        """Validate anything :func:`coerce_frame` reads (a DataFrame, records, columns)."""
+        if isinstance(data, pd.DataFrame) and len(data) == 0:
+            raise _empty()
+        try:
+            result = coerce_frame(data, self.signature)
+        except DataError as exc:
+            raise BadRequestError(str(exc)) from exc
+        if len(result.frame) == 0:
+            raise _empty()
+        if result.errors:
+            raise _invalid(result.errors)
+        frame = result.frame
+        out: dict[str, np.ndarray] = {}
+        for col in self._columns:
+            s = frame[col.name]
+            if col.dtype in ("int64", "float64"):
+                out[col.name] = s.to_numpy(dtype="float64", na_value=np.nan)
+            elif col.dtype == "datetime64":
+                micros = s.to_numpy(dtype="datetime64[us]")
+                secs = micros.astype("int64").astype("float64") / 1e6
+                secs[np.isnat(micros)] = np.nan
+                out[col.name] = secs
+            else:
+                out[col.name] = s.to_numpy(dtype=object, na_value=None)
+        return Prepared(len(frame), out, list(result.flags))
+
+    # -- the fast path -----------------------------------------------------------------
+    def _fast(self, columns: Mapping[str, list[Any] | None], n: int, extras: list[str]) -> Prepared:
+        errors: list[ValidationIssue] = []
+        flags: list[ValidationIssue] = []
+        out: dict[str, np.ndarray] = {}
+        for col in self._columns:
+            values = columns[col.name]
+            if values is None:
+                errors.append(
+                    ValidationIssue(
+                        None, col.name, f"missing column; expected {col.dtype} values ({col.kind})", "error"
+                    )
+                )
+                continue
+            array, bad, why, missing = _CASTERS[col.dtype](values, col.dtype == "int64")
+            out[col.name] = array
+            if bad:
+                errors += _issues(bad, values, col.name, f"{why}; expected {col.dtype}", "error")
+            if missing and not col.nullable:
+                errors += _issues(missing, values, col.name, _MISSING_VALUE, "error", show=False)
+            if errors:
+                continue  # flags of a refused request are not reported
+            if col.categories is not None:
+                cats = col.categories
+                unknown = [i for i, v in enumerate(values) if v is not None and v == v and v not in cats]
+                if unknown:
+                    flags += _issues(unknown, values, col.name, "is a category not seen in training", "flag")
+            if col.lo is not None or col.hi is not None:
+                lo = -math.inf if col.lo is None else col.lo
+                hi = math.inf if col.hi is None else col.hi
+                outside = [i for i, v in enumerate(array.tolist()) if v < lo or v > hi]
+                if outside:
+                    flags += _issues(outside, values, col.name, col.range_text, "flag")
+        if errors:
+            raise _invalid(errors)
+        flags += [ValidationIssue(None, extra, "not an input of the model; dropped", "flag") for extra in extras]
+        return Prepared(n, out, flags)
+
+
+# -- casters: (values, is_int) -> (array, bad rows, why, missing rows) -------------------
+
+
+def _numbers(values: list[Any], is_int: bool) -> tuple[np.ndarray, list[int], str, list[int]]:
+    out = np.empty(len(values), dtype=np.float64)
+    bad: list[int] = []
+    missing: list[int] = []
+    for i, v in enumerate(values):
+        t = type(v)
+        if t is float:
+            if v != v:
+                missing.append(i)
+            elif is_int and not v.is_integer():
+                bad.append(i)
+                v = math.nan
+        elif t is int:
+            if not -_BIG_INT < v < _BIG_INT:
+                raise _Fallback
+        elif v is None:
+            missing.append(i)
+            v = math.nan
+        else:
+            raise _Fallback
+        out[i] = v
+    return out, bad, "is not a whole number" if is_int else "is not a number", missing
+
+
+def _booleans(values: list[Any], _: bool) -> tuple[np.ndarray, list[int], str, list[int]]:
+    missing: list[int] = []
+    for i, v in enumerate(values):
+        if v is None or (type(v) is float and v != v):
+            missing.append(i)
+        elif type(v) is not bool:
+            raise _Fallback
+    out = np.array(values, dtype=object)
+    out[missing] = None
+    return out, [], "", missing
+
+
+def _strings(values: list[Any], _: bool) -> tuple[np.ndarray, list[int], str, list[int]]:
+    missing: list[int] = []
+    for i, v in enumerate(values):
+        if v is None or (type(v) is float and v != v):
+            missing.append(i)
+        elif type(v) is not str:
+            raise _Fallback
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    out[missing] = None
+    return out, [], "", missing
+
+
+def _datetimes(values: list[Any], _: bool) -> tuple[np.ndarray, list[int], str, list[int]]:
+    out = np.empty(len(values), dtype=np.float64)
+    missing: list[int] = []
+    for i, v in enumerate(values):
+        if v is None or (type(v) is float and v != v):
+            missing.append(i)
+            out[i] = math.nan
+            continue
+        if type(v) is not str or not _ISO.fullmatch(v):
+            raise _Fallback
+        try:
+            stamp = datetime.fromisoformat(v)
+        except ValueError:
+            raise _Fallback from None
+        if stamp.tzinfo is None:
+            stamp = stamp.replace(tzinfo=UTC)
+        out[i] = stamp.timestamp()
+    return out, [], "", missing
+
+
+_CASTERS = {"int64": _numbers, "float64": _numbers, "bool": _booleans, "string": _strings, "datetime64": _datetimes}
+
+
+def _issues(
+    rows: list[int], values: list[Any], column: str, problem: str, severity: Any, show: bool = True
+) -> list[ValidationIssue]:
+    shown = rows[:_MAX_SHOWN]
+    out = [ValidationIssue(r, column, f"{values[r]!r} {problem}" if show else problem, severity) for r in shown]
+    if len(rows) > len(shown):
+        out.append(ValidationIssue(None, column, f"{len(rows) - len(shown)} more rows: {problem}", severity))
+    return out
+
+
+def _kind(value: Any) -> str:
+    return {dict: "an object", list: "a list", str: "a string", type(None): "null"}.get(
+        type(value), f"a {type(value).__name__}"
+    )
+
+
+def _empty() -> BadRequestError:
+    return BadRequestError("empty batch: the request has no rows; send at least one row")
+
+
+def _invalid(errors: Sequence[ValidationIssue]) -> BadRequestError:
+    head = "; ".join(
+        f"{'row ' + str(e.row) + ', ' if e.row is not None else ''}column {e.column!r}: {e.problem}" for e in errors[:5]
+    )
+    more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
+    return BadRequestError(f"the request cannot be scored: {head}{more}", [e.to_dict() for e in errors])
+
+
+def to_frame(prepared: Prepared, signature: Signature) -> pd.DataFrame:
+    """The rows as the DataFrame a scikit-learn pipeline gets (``coerce_frame``'s dtypes)."""
+    data: dict[str, Any] = {}
+    for col in signature.inputs:
+        values = prepared.columns[col.name]
+        if col.dtype == "datetime64":
+            data[col.name] = pd.Series(pd.to_datetime(values, unit="s")).astype("datetime64[us]")
+        elif col.dtype == "int64":
+            data[col.name] = pd.Series(values).astype("Int64")
+        else:
+            data[col.name] = pd.Series(values, dtype=object).astype(_PANDAS_DTYPE[col.dtype])
+    return pd.DataFrame(data, index=pd.RangeIndex(prepared.n))
+
+
+def log_rows(prepared: Prepared, signature: Signature) -> list[dict[str, Any]]:
+    """One JSON-able input dict per row, for the prediction log (missing is ``None``)."""
+    lists: list[list[Any]] = []
+    for col in signature.inputs:
+        values = prepared.columns[col.name]
+        if col.dtype == "int64":
+            lists.append([None if v != v else int(v) for v in values.tolist()])
+        elif col.dtype == "float64":
+            lists.append([None if v != v else v for v in values.tolist()])
+        elif col.dtype == "datetime64":
+            lists.append([_iso(v) for v in values.tolist()])
+        else:
+            lists.append(values.tolist())
+    names = signature.names
+    return [dict(zip(names, row, strict=True)) for row in zip(*lists, strict=True)]
