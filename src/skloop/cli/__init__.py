@@ -1,6 +1,11 @@
 """The ``skloop`` command line (Typer + rich), thin over the Python API."""
 
-from skloop.cli import _export_cmds, _labels_cmds, _registry_cmds  # noqa: F401
+from skloop.cli import (  # noqa: F401
+    _export_cmds,
+    _labels_cmds,
+    _registry_cmds,
+    _serve_cmds,
+)
 from skloop.cli._app import app, main
 
 __all__ = ["app", "main"]
