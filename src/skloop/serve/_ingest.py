@@ -33,7 +33,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from skloop.core import NotFoundError, StoreError
+from skloop.core import SkloopError, StoreError
 from skloop.serve._wal import encode_records, is_locked, scan_segment, segments
 
 if TYPE_CHECKING:
@@ -136,7 +136,7 @@ class _EntityIds:
                 try:
                     run = self.store.get_run(self.store.get_model_version(model, version).run_id)
                     column = ((run.spec or {}).get("data") or {}).get("id")
-                except (NotFoundError, StoreError, AttributeError):
+                except (SkloopError, AttributeError):  # an unknown model or run: no id column
                     column = None
             self.cache[key] = column if isinstance(column, str) else None
         return self.cache[key]

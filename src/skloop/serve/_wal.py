@@ -73,10 +73,7 @@ Done = Callable[[BaseException | None], None]
 def _default(value: Any) -> Any:
     if isinstance(value, datetime | date):
         return value.isoformat()
-    item = getattr(value, "item", None)  # numpy scalars
-    if callable(item):
-        return item()
-    tolist = getattr(value, "tolist", None)  # numpy arrays
+    tolist = getattr(value, "tolist", None)  # numpy scalars and arrays
     if callable(tolist):
         return tolist()
     return str(value)
