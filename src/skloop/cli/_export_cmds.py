@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from skloop.cli._app import QuietOpt, SpecOpt, _store, app, console
+from skloop.cli._app import QuietOpt, SpecOpt, _settings_near, _store, app, console
 from skloop.cli._errors import handle_errors
 from skloop.cli._progress import RichProgress
 from skloop.core import SPEC_FILENAME, UsageError
@@ -120,6 +120,12 @@ def predict(
     version: Annotated[int | None, typer.Option("--version", help="Score with this version.")] = None,
     keep: Annotated[list[str] | None, typer.Option("--keep", help="Input column copied to the output.")] = None,
     batch_rows: Annotated[int, typer.Option("--batch-rows", help="Rows per chunk.")] = 65536,
+    log: Annotated[
+        bool, typer.Option("--log", help="Also log the predictions (like served ones) and ingest them, for monitoring.")
+    ] = False,
+    log_dir: Annotated[
+        Path | None, typer.Option("--log-dir", help="The prediction log folder (default: .skloop/predictions).")
+    ] = None,
     spec: SpecOpt = Path(SPEC_FILENAME),
     quiet: QuietOpt = False,
 ) -> None:
@@ -130,6 +136,7 @@ def predict(
         raise UsageError("give exactly one of --alias ALIAS or --version N")
     ref = f"{name}@{alias}" if alias is not None else f"{name}/{version}"
     model_version, model = _load(spec, ref)
+    folder = _prediction_log_dir(spec, log_dir) if log else None
     result = predict_batch(
         model,
         model_version.signature,
@@ -141,8 +148,37 @@ def predict(
         batch_rows=batch_rows,
         keep_columns=keep or (),
         progress=RichProgress(console, quiet=quiet),
+        log_dir=folder,
+        model_name=name,
+        id_column=_id_column(spec, model_version) if log else None,
     )
     flagged = f", {result.flagged} rows flagged" if result.flagged else ""
     console.print(
         f"scored {result.rows} rows with {name} v{model_version.version} into [bold]{result.out_path}[/]{flagged}"
     )
+    if folder is not None:
+        from skloop.serve._ingest import ingest_once
+
+        store = _store(spec)
+        try:
+            stored = ingest_once(folder, store)
+        finally:
+            store.close()
+        console.print(f"logged {result.logged} predictions as request {result.request_id}; {stored} new in the store")
+
+
+def _prediction_log_dir(spec: Path, log_dir: Path | None) -> Path:
+    from skloop.serve._logdir import default_log_dir
+
+    return log_dir if log_dir is not None else default_log_dir(_settings_near(spec))
+
+
+def _id_column(spec: Path, model_version: Any) -> str | None:
+    """The entity id column (``data.id``) of the spec that trained the version, if any."""
+    store = _store(spec)
+    try:
+        run = store.get_run(model_version.run_id)
+    finally:
+        store.close()
+    column = ((run.spec or {}).get("data") or {}).get("id")
+    return column if isinstance(column, str) else None

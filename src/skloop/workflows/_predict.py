@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import logging
 import os
+import uuid
 from collections.abc import Mapping, Sequence
 from contextlib import closing
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -51,12 +53,18 @@ class PredictResult:
         Validation issues found against the signature (all flags; errors stop the run).
     flagged : int
         Rows with at least one flag (unknown category, value out of the training range).
+    request_id : str or None
+        With ``log_dir``: the request id of the run's rows in the prediction log.
+    logged : int
+        With ``log_dir``: rows appended (durably) to the prediction log.
     """
 
     rows: int
     out_path: Path
     issues_count: int
     flagged: int
+    request_id: str | None = None
+    logged: int = 0
 
 
 def _signature(signature: Any) -> Any:
@@ -67,8 +75,13 @@ def _signature(signature: Any) -> Any:
     return signature if isinstance(signature, Signature) else Signature.from_dict(signature)
 
 
-def _check(chunk: pd.DataFrame, signature: Any, start: int, source: Path) -> tuple[pd.DataFrame, int, int]:
-    """The chunk typed like the signature, its issue count and flagged-row count."""
+def _check(
+    chunk: pd.DataFrame, signature: Any, start: int, source: Path, flags: dict[int | None, list[dict[str, Any]]]
+) -> tuple[pd.DataFrame, int, int]:
+    """The chunk typed like the signature, its issue count and flagged-row count.
+
+    The flags are also put in ``flags`` by row of the chunk (``None``: every row).
+    """
     from skloop.registry import coerce_frame
 
     result = coerce_frame(chunk, signature)
@@ -84,6 +97,9 @@ def _check(chunk: pd.DataFrame, signature: Any, start: int, source: Path) -> tup
             + "; fix the data or retrain on data like it"
         )
     flagged_rows = {i.row for i in result.flags if i.row is not None}
+    for i in result.flags:
+        row = None if i.row is None else start + i.row
+        flags.setdefault(i.row, []).append({"row": row, "column": i.column, "problem": i.problem, "severity": "flag"})
     return result.frame, len(result.issues), len(flagged_rows)
 
 
@@ -97,6 +113,41 @@ def _score(model: Any, X: pd.DataFrame, rows: np.ndarray, keep: pd.DataFrame) ->
         for j, label in enumerate(model.classes_):
             out[f"proba_{label}"] = proba[:, j]
     return pd.DataFrame(out)
+
+
+def _log_records(
+    chunk: pd.DataFrame,
+    scored: pd.DataFrame,
+    flags: dict[int | None, list[dict[str, Any]]],
+    *,
+    request_id: str,
+    start: int,
+    model: str,
+    version: int | None,
+    id_column: str | None,
+) -> list[dict[str, Any]]:
+    """One prediction log record per row (the shape the server logs)."""
+    now = datetime.now(UTC).isoformat()
+    inputs = chunk.astype(object).where(chunk.notna(), None).to_dict("records")
+    predictions = scored["prediction"].tolist()
+    proba_columns = [c for c in scored.columns if c.startswith("proba_")]
+    probas = scored[proba_columns].to_numpy().tolist() if proba_columns else None
+    labels = [c[len("proba_") :] for c in proba_columns]
+    ids = chunk[id_column].tolist() if id_column is not None and id_column in chunk.columns else None
+    shared = flags.get(None, [])
+    records = []
+    for i, row in enumerate(inputs):
+        outputs: dict[str, Any] = {"prediction": predictions[i]}
+        if probas is not None:
+            outputs["probabilities"] = dict(zip(labels, probas[i], strict=True))
+        record = {
+            "request_id": request_id, "row": start + i, "time": now, "model": model, "version": version,
+            "inputs": {str(k): v for k, v in row.items()}, "outputs": outputs, "flags": flags.get(i, []) + shared,
+        }  # fmt: skip
+        if ids is not None and ids[i] is not None and ids[i] == ids[i]:
+            record["entity_id"] = ids[i]
+        records.append(record)
+    return records
 
 
 def _total_rows(path: Path) -> int | None:
@@ -120,6 +171,9 @@ def predict_batch(
     batch_rows: int = DEFAULT_BATCH_ROWS,
     keep_columns: Sequence[str] = (),
     progress: Progress | None = None,
+    log_dir: str | os.PathLike[str] | None = None,
+    model_name: str | None = None,
+    id_column: str | None = None,
 ) -> PredictResult:
     """Score a CSV or Parquet file in chunks and write the predictions to Parquet.
 
@@ -146,6 +200,17 @@ def predict_batch(
         Input columns copied to the output (an id column, say).
     progress : Progress, optional
         Told about each chunk (``task("scoring", total_rows)``).
+    log_dir : str or os.PathLike, optional
+        Also append every scored row to the prediction log in this folder (the one the
+        server writes; see :mod:`skloop.serve`), as one request: a new request id for
+        the run and the row's position as its row, so batch scoring is monitored like
+        serving. Each chunk is durable before the next is read; rows scored before a
+        failure stay logged.
+    model_name : str, optional
+        The model's name in the log (default: ``model_ref`` up to ``@`` or ``/``).
+    id_column : str, optional
+        The input column holding the entity id (the spec's ``data.id``), logged as
+        ``entity_id`` so that labels can be joined by it.
 
     Returns
     -------
@@ -176,7 +241,15 @@ def predict_batch(
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")
     writer: pq.ParquetWriter | None = None
-    rows = issues = flagged = 0
+    rows = issues = flagged = logged = 0
+    log = request_id = None
+    if log_dir is not None:
+        # the log module alone: the server's dependencies are not needed to write the log
+        from skloop.serve._wal import PredictionLog
+
+        log = PredictionLog(log_dir).start()
+        request_id = uuid.uuid4().hex
+    name = model_name or model_ref.split("@")[0].split("/")[0]
     try:
         with (
             progress.task(f"scoring {source.name}", _total_rows(source)) as advance,
@@ -186,8 +259,9 @@ def predict_batch(
                 missing = [c for c in keep_columns if c not in chunk.columns]
                 if missing:
                     raise DataError(f"{source}: --keep column(s) {missing} are not in the data")
+                chunk_flags: dict[int | None, list[dict[str, Any]]] = {}
                 if sig is not None:
-                    X, n_issues, n_flagged = _check(chunk, sig, rows, source)
+                    X, n_issues, n_flagged = _check(chunk, sig, rows, source, chunk_flags)
                     issues, flagged = issues + n_issues, flagged + n_flagged
                 else:
                     X = chunk
@@ -198,6 +272,20 @@ def predict_batch(
                     schema = table.schema.with_metadata({**(table.schema.metadata or {}), **metadata})
                     writer = pq.ParquetWriter(tmp, schema)
                 writer.write_table(table.cast(writer.schema))
+                if log is not None and request_id is not None:
+                    log.append_sync(
+                        _log_records(
+                            chunk,
+                            scored,
+                            chunk_flags,
+                            request_id=request_id,
+                            start=rows,
+                            model=name,
+                            version=model_version,
+                            id_column=id_column,
+                        )
+                    )
+                    logged += len(chunk)
                 rows += len(chunk)
                 advance(len(chunk))
         if writer is None:
@@ -209,8 +297,12 @@ def predict_batch(
         if writer is not None:
             writer.close()
         tmp.unlink(missing_ok=True)
+        if log is not None:
+            log.close()
     logger.info("scored %d rows of %s with %s into %s", rows, source, model_ref, out)
-    return PredictResult(rows=rows, out_path=out, issues_count=issues, flagged=flagged)
+    return PredictResult(
+        rows=rows, out_path=out, issues_count=issues, flagged=flagged, request_id=request_id, logged=logged
+    )
 
 
 def read_prediction_metadata(path: str | os.PathLike[str]) -> dict[str, str]:
