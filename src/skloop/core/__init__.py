@@ -20,13 +20,18 @@ from skloop.core._errors import (
 )
 from skloop.core._settings import Settings
 from skloop.core._spec import (
+    DRIFT_METHODS,
+    ColumnDriftSpec,
     CVSpec,
     DataSpec,
     Distribution,
+    DriftSpec,
     EstimatorSpec,
     FeaturesSpec,
     GatesSpec,
+    MonitoringSpec,
     PipelineSpec,
+    QualitySpec,
     RegistrySpec,
     SearchSpec,
     Spec,
@@ -35,12 +40,15 @@ from skloop.core._spec import (
 from skloop.core._spec_loader import SPEC_FILENAME, load_spec, parse_spec, spec_from_dict
 
 __all__ = [
+    "DRIFT_METHODS",
     "SPEC_FILENAME",
     "ArtifactIntegrityError",
     "CVSpec",
+    "ColumnDriftSpec",
     "DataError",
     "DataSpec",
     "Distribution",
+    "DriftSpec",
     "EstimatorSpec",
     "ExportError",
     "FeaturesSpec",
@@ -48,9 +56,11 @@ __all__ = [
     "GatesSpec",
     "MissingExtraError",
     "ModelNotFoundError",
+    "MonitoringSpec",
     "NotFoundError",
     "PipelineError",
     "PipelineSpec",
+    "QualitySpec",
     "RegistryError",
     "RegistrySpec",
     "ReproductionError",

@@ -12,13 +12,18 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 __all__ = [
+    "DRIFT_METHODS",
     "CVSpec",
+    "ColumnDriftSpec",
     "DataSpec",
     "Distribution",
+    "DriftSpec",
     "EstimatorSpec",
     "FeaturesSpec",
     "GatesSpec",
+    "MonitoringSpec",
     "PipelineSpec",
+    "QualitySpec",
     "RegistrySpec",
     "SearchSpec",
     "Spec",
@@ -222,6 +227,75 @@ class RegistrySpec(_Model):
     )
 
 
+# --- monitoring: drift and data-quality settings (read by skloop.monitor) ------------
+
+DRIFT_METHODS = ("auto", "ks", "psi", "wasserstein", "jensenshannon", "chisquare")
+DriftMethod = Literal["auto", "ks", "psi", "wasserstein", "jensenshannon", "chisquare"]
+TestMethod = Literal["ks", "psi", "wasserstein", "jensenshannon", "chisquare"]
+
+
+class ColumnDriftSpec(_Model):
+    """A column's own drift test and threshold (``monitoring.drift.columns.<name>``)."""
+
+    method: DriftMethod = "auto"
+    threshold: float | None = Field(None, ge=0.0, description="default: the method's (see drift.threshold)")
+    enabled: bool = Field(True, description="false: never test this column")
+
+    @model_validator(mode="after")
+    def _auto_threshold(self) -> ColumnDriftSpec:
+        if self.method == "auto" and self.threshold is not None:
+            raise ValueError("a threshold needs a method: 'auto' mixes p-values and distances; name the method")
+        return self
+
+
+class DriftSpec(_Model):
+    """Drift tests: which test per column, when a column counts as drifted, and the verdict.
+
+    ``threshold`` is a p-value for ``ks`` and ``chisquare`` (drift below it) and a
+    distance for ``psi``, ``wasserstein`` and ``jensenshannon`` (drift at or above it).
+    Give one number together with a fixed ``method``, or a mapping method -> number.
+    """
+
+    method: DriftMethod = "auto"
+    threshold: float | dict[TestMethod, float] | None = Field(
+        None, description="default per method: ks 0.05, chisquare 0.05, psi 0.2, wasserstein 0.1, jensenshannon 0.1"
+    )
+    share: float = Field(0.5, gt=0.0, le=1.0, description="dataset drifts when at least this share of features do")
+    auto_rows: int = Field(1000, ge=1, description="auto: tests below this many rows (either side), distances above")
+    columns: dict[str, ColumnDriftSpec] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _threshold(self) -> DriftSpec:
+        if isinstance(self.threshold, float | int) and self.method == "auto":
+            raise ValueError(
+                "one threshold cannot serve 'auto' (p-values and distances); name the method or give "
+                "a mapping such as {ks: 0.01, wasserstein: 0.15}"
+            )
+        values = self.threshold.values() if isinstance(self.threshold, dict) else [self.threshold]
+        if any(v is not None and v < 0 for v in values):
+            raise ValueError("thresholds must be >= 0")
+        return self
+
+
+class QualitySpec(_Model):
+    """Data-quality checks of a window against the reference; each flags above its threshold."""
+
+    missing_increase: float = Field(0.1, ge=0.0, le=1.0, description="rise of the missing share over the reference")
+    out_of_range: float = Field(0.01, ge=0.0, le=1.0, description="share of numbers outside the training range")
+    unseen_categories: float = Field(0.01, ge=0.0, le=1.0, description="share of categories not seen in training")
+    type_violations: float = Field(0.0, ge=0.0, le=1.0, description="share of values not parsing as the column type")
+    duplicate_ids: float = Field(0.0, ge=0.0, le=1.0, description="share of rows repeating an id")
+    constant: bool = Field(True, description="flag columns with one value now but several in training")
+
+
+class MonitoringSpec(_Model):
+    """``monitoring:`` — drift tests, data-quality checks and prediction drift."""
+
+    drift: DriftSpec = Field(default_factory=DriftSpec)
+    quality: QualitySpec = Field(default_factory=QualitySpec)
+    prediction_drift: bool = Field(True, description="also test the model's outputs for drift")
+
+
 class Spec(_Model):
     """A whole ``skloop.yaml``."""
 
@@ -238,6 +312,7 @@ class Spec(_Model):
     search: SearchSpec = Field(default_factory=SearchSpec)
     gates: GatesSpec = Field(default_factory=GatesSpec)
     registry: RegistrySpec = Field(default_factory=RegistrySpec)
+    monitoring: MonitoringSpec = Field(default_factory=MonitoringSpec)
 
     @field_validator("name")
     @classmethod
