@@ -20,11 +20,13 @@ from sqlalchemy import (
     Connection,
     Row,
     Select,
+    Text,
     and_,
     not_,
     or_,
     select,
     true,
+    type_coerce,
 )
 
 from skloop.store import _summary as summary
@@ -46,6 +48,7 @@ __all__ = [
     "history_query",
     "load_runs",
     "metric_entity",
+    "runs_from_rows",
 ]
 
 RUNS = SqlRun.__table__
@@ -82,10 +85,13 @@ def dataset_entity(row: Row[Any]) -> DatasetRecord:
     )
 
 
-_RUN_SQL = (
-    "SELECT id, project, kind, name, status, start_time, end_time, error, spec, code_commit, "
-    "code_dirty, environment, seed, parent_run_id, pid, hostname, summary FROM runs WHERE id IN ({ids})"
-)
+_RUN_NAMES = ("id", "project", "kind", "name", "status", "start_time", "end_time", "error", "spec",
+              "code_commit", "code_dirty", "environment", "seed", "parent_run_id", "pid", "hostname",
+              "summary")  # fmt: skip
+_RUN_SQL = f"SELECT {', '.join(_RUN_NAMES)} FROM runs WHERE id IN ({{ids}})"
+# the same columns for a search; dates and JSON as the driver returns them (see _utc, _json)
+_RAW = {"start_time", "end_time", "spec", "environment"}
+_RUN_COLUMNS = [type_coerce(RUNS.c[n], Text()) if n in _RAW else RUNS.c[n] for n in _RUN_NAMES]
 
 
 def _utc(value: Any) -> datetime | None:
@@ -114,6 +120,11 @@ def load_runs(conn: Connection, run_ids: Sequence[str]) -> list[Run]:
         rows += summary.fetch(conn, _RUN_SQL, run_ids[start : start + _CHUNK])
     position = {run_id: i for i, run_id in enumerate(run_ids)}
     rows.sort(key=lambda r: position[r[0]])
+    return runs_from_rows(conn, rows)
+
+
+def runs_from_rows(conn: Connection, rows: Sequence[Any]) -> list[Run]:
+    """Entities for rows of the run columns a search selects, in order."""
     records = dict(zip([r[0] for r in rows], summary.decode([r[16] for r in rows]), strict=True))
     missing = [run_id for run_id, rec in records.items() if rec is None]
     if missing:
@@ -227,9 +238,9 @@ def build_search(
     statuses: list[str] | None,
     limit: int | None,
 ) -> Select[Any]:
-    """The ``SELECT`` of run ids for a search, in order (the runs are loaded after)."""
+    """The ``SELECT`` of the matching runs' rows, in order (see :func:`runs_from_rows`)."""
     joins = _Joins(_required(node))
-    stmt = select(RUNS.c.id)
+    stmt = select(*_RUN_COLUMNS)
     where: list[ColumnElement[bool]] = []
     if project is not None:
         where.append(RUNS.c.project == project)

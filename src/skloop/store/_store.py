@@ -570,7 +570,7 @@ class Store(DatasetsMixin, BulkMixin, RegistryMixin, PredictionsMixin):
         stmt = reads.cached_search(project, filter, order, statuses, limit)
         self.flush()
         with self._scope("searching runs", read=True) as conn:
-            return reads.load_runs(conn, conn.execute(stmt).scalars().all())
+            return reads.runs_from_rows(conn, conn.execute(stmt).all())
 
     # -- housekeeping -------------------------------------------------------------
 
