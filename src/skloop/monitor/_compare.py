@@ -1,0 +1,338 @@
+"""Compare a current window with the reference: per-column drift, dataset verdict, quality.
+
+:func:`compare` takes DataFrames (or a stored reference); :func:`compare_files` streams
+the current file in record batches, so memory stays at one batch plus small per-column
+aggregates whatever the file's size.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from skloop.core import DataError, MonitoringSpec
+from skloop.data import DEFAULT_BATCH_ROWS, DatasetProfile, Schema, iter_batches
+from skloop.monitor._accumulate import Accumulator, accumulator
+from skloop.monitor._drift import DRIFT_KINDS, FeatureDrift, column_drift
+from skloop.monitor._quality import QualityCheck, QualityReport, quality_checks
+from skloop.monitor._reference import MAX_POINTS, ReferenceSummary, reference_summary
+
+__all__ = ["EXACT_ROWS", "DriftReport", "compare", "compare_files"]
+
+EXACT_ROWS = 100_000
+"""A streamed numeric column keeps its values (exact tests) up to this many, then bins them."""
+
+Reference = pd.DataFrame | ReferenceSummary | DatasetProfile
+
+
+@dataclass(frozen=True)
+class DriftReport:
+    """Drift and data quality of a window against a reference.
+
+    Attributes
+    ----------
+    features : tuple of FeatureDrift
+        One per tested feature, in reference order.
+    predictions : tuple of FeatureDrift
+        One per tested model-output column (not counted in :attr:`share`).
+    share : float
+        Share of tested features that drifted.
+    share_threshold : float
+        ``monitoring.drift.share``.
+    drifted : bool
+        Dataset-level verdict: ``share >= share_threshold`` (and at least one feature).
+    quality : QualityReport
+    n_reference, n_current : int
+        Rows on each side.
+    """
+
+    features: tuple[FeatureDrift, ...]
+    predictions: tuple[FeatureDrift, ...]
+    share: float
+    share_threshold: float
+    drifted: bool
+    quality: QualityReport
+    n_reference: int
+    n_current: int
+    _index: Mapping[str, FeatureDrift] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_index", {f.name: f for f in (*self.features, *self.predictions)})
+
+    @property
+    def drifted_features(self) -> list[str]:
+        """Names of the drifted features, in order."""
+        return [f.name for f in self.features if f.drifted]
+
+    @property
+    def prediction_drifted(self) -> bool:
+        """Whether any model-output column drifted."""
+        return any(p.drifted for p in self.predictions)
+
+    def __getitem__(self, name: str) -> FeatureDrift:
+        try:
+            return self._index[name]
+        except KeyError:
+            raise KeyError(f"no tested column {name!r}; tested: {list(self._index)}") from None
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._index
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able dict; :meth:`from_dict` reverses it."""
+        return {
+            "features": [f.to_dict() for f in self.features],
+            "predictions": [p.to_dict() for p in self.predictions],
+            "share": self.share,
+            "share_threshold": self.share_threshold,
+            "drifted": self.drifted,
+            "quality": self.quality.to_dict(),
+            "n_reference": self.n_reference,
+            "n_current": self.n_current,
+        }
+
+    def to_json(self, **kwargs: Any) -> str:
+        """:meth:`to_dict` as JSON (keyword arguments go to :func:`json.dumps`)."""
+        return json.dumps(self.to_dict(), allow_nan=False, **kwargs)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> DriftReport:
+        """Rebuild a report from :meth:`to_dict` output."""
+        try:
+            return cls(
+                features=tuple(FeatureDrift.from_dict(f) for f in data["features"]),
+                predictions=tuple(FeatureDrift.from_dict(p) for p in data["predictions"]),
+                share=float(data["share"]),
+                share_threshold=float(data["share_threshold"]),
+                drifted=bool(data["drifted"]),
+                quality=QualityReport.from_dict(data["quality"]),
+                n_reference=int(data["n_reference"]),
+                n_current=int(data["n_current"]),
+            )
+        except (KeyError, TypeError) as exc:
+            raise DataError(f"not a drift report ({exc}); expected DriftReport.to_dict() output") from exc
+
+    @classmethod
+    def from_json(cls, text: str) -> DriftReport:
+        """Rebuild a report from :meth:`to_json` output."""
+        return cls.from_dict(json.loads(text))
+
+
+def _reference(
+    reference: Reference | None,
+    reference_profile: ReferenceSummary | DatasetProfile | None,
+    schema: Schema | None,
+    prediction_columns: Sequence[str],
+) -> ReferenceSummary:
+    if reference is not None and reference_profile is not None:
+        raise DataError("give either reference data or reference_profile, not both")
+    ref = reference if reference is not None else reference_profile
+    if ref is None:
+        raise DataError("no reference: give the reference data or reference_profile (the stored training summary)")
+    if isinstance(ref, ReferenceSummary):
+        return ref
+    if isinstance(ref, DatasetProfile):
+        return ReferenceSummary.from_profile(ref, schema)
+    if isinstance(ref, pd.DataFrame):
+        return reference_summary(ref, schema, prediction_columns=prediction_columns, max_points=None)
+    raise DataError(f"reference must be a DataFrame, ReferenceSummary or DatasetProfile; got {type(ref).__name__}")
+
+
+def _scope(ref: ReferenceSummary, schema: Schema | None, config: MonitoringSpec) -> tuple[list[str], list[str]]:
+    """Names of the features to test and of the prediction columns to test."""
+    wanted = set(schema.features) if schema is not None else None
+    features, predictions = [], []
+    for c in ref:
+        enabled = config.drift.columns[c.name].enabled if c.name in config.drift.columns else True
+        if not enabled or c.kind not in DRIFT_KINDS:
+            continue
+        if c.role == "prediction":
+            if config.prediction_drift:
+                predictions.append(c.name)
+        elif c.role == "feature" and (wanted is None or c.name in wanted):
+            features.append(c.name)
+    return features, predictions
+
+
+def _finish(
+    ref: ReferenceSummary,
+    accs: Mapping[str, Accumulator],
+    features: list[str],
+    predictions: list[str],
+    config: MonitoringSpec,
+    n_current: int,
+) -> DriftReport:
+    currents = {name: acc.finish() for name, acc in accs.items()}
+    tested: dict[str, list[FeatureDrift]] = {"feature": [], "prediction": []}
+    for role, names in (("feature", features), ("prediction", predictions)):
+        for name in names:
+            cur = currents.get(name)
+            if cur is not None:
+                tested[role].append(column_drift(ref[name], cur, config.drift, role=role))  # type: ignore[arg-type]
+    checks: list[QualityCheck] = []
+    for c in ref:
+        if c.role in ("target", "prediction"):
+            continue
+        checks.extend(quality_checks(c, currents.get(c.name), config.quality))
+    feats = tuple(tested["feature"])
+    share = sum(f.drifted for f in feats) / len(feats) if feats else 0.0
+    return DriftReport(
+        features=feats,
+        predictions=tuple(tested["prediction"]),
+        share=share,
+        share_threshold=config.drift.share,
+        drifted=bool(feats) and share >= config.drift.share,
+        quality=QualityReport(tuple(checks)),
+        n_reference=ref.n_rows,
+        n_current=n_current,
+    )
+
+
+def _accumulators(ref: ReferenceSummary, present: Iterable[str], cap: int | None) -> dict[str, Accumulator]:
+    have = set(present)
+    return {c.name: accumulator(c, cap=cap) for c in ref if c.role != "target" and c.name in have}
+
+
+def compare(
+    reference: Reference | None,
+    current: pd.DataFrame,
+    schema: Schema | None = None,
+    *,
+    config: MonitoringSpec | None = None,
+    reference_profile: ReferenceSummary | DatasetProfile | None = None,
+    prediction_columns: Sequence[str] = (),
+) -> DriftReport:
+    """Compare ``current`` with the reference: drift per column, the verdict, data quality.
+
+    Parameters
+    ----------
+    reference : pandas.DataFrame, ReferenceSummary, DatasetProfile or None
+        The reference data (every statistic then exact and equal to scipy's), or a
+        stored summary; ``None`` to use ``reference_profile``.
+    current : pandas.DataFrame
+        The window to check.
+    schema : Schema, optional
+        Kinds and roles of the columns; features to test are its
+        :attr:`~skloop.data.Schema.features`. Inferred from a reference DataFrame, or
+        taken from the stored summary, when omitted.
+    config : MonitoringSpec, optional
+        ``monitoring`` from the spec: methods, thresholds, share, quality thresholds.
+    reference_profile : ReferenceSummary or DatasetProfile, optional
+        The reference stored at training (:func:`reference_summary`, or the plain
+        profile, with which KS and Wasserstein are approximated from its histogram).
+    prediction_columns : sequence of str, default=()
+        Model-output columns of a reference DataFrame, for prediction drift (a stored
+        summary records them itself).
+
+    Returns
+    -------
+    DriftReport
+
+    Raises
+    ------
+    DataError
+        If no reference is given (or two are), or a column cannot be read.
+    SpecError
+        If a configured method does not fit a column's kind.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> rng = np.random.default_rng(0)
+    >>> ref = pd.DataFrame({"x": rng.normal(size=500), "c": rng.choice(["a", "b"], 500)})
+    >>> cur = pd.DataFrame({"x": rng.normal(1.0, size=500), "c": rng.choice(["a", "b"], 500)})
+    >>> report = compare(ref, cur)
+    >>> report.drifted_features, report["x"].method, report.share
+    (['x'], 'ks', 0.5)
+    """
+    config = config or MonitoringSpec()
+    ref = _reference(reference, reference_profile, schema, prediction_columns)
+    features, predictions = _scope(ref, schema, config)
+    accs = _accumulators(ref, (str(c) for c in current.columns), cap=None)
+    for name, acc in accs.items():
+        acc.add(current[name])
+    return _finish(ref, accs, features, predictions, config, len(current))
+
+
+def _arrow_batches(path: Path, names: list[str], categorical: list[str], batch_rows: int) -> Iterator[Any]:
+    import pyarrow.parquet as pq
+
+    try:
+        pf = pq.ParquetFile(path, read_dictionary=categorical)
+    except Exception as exc:
+        raise DataError(f"cannot read Parquet file {path}: {exc}; check that it is a complete Parquet file") from exc
+    with pf:
+        present = [n for n in names if n in pf.schema_arrow.names]
+        yield present
+        yield from pf.iter_batches(batch_size=batch_rows, columns=present, use_threads=True)
+
+
+def compare_files(
+    reference: str | os.PathLike[str] | None,
+    current: str | os.PathLike[str],
+    schema: Schema | None = None,
+    *,
+    config: MonitoringSpec | None = None,
+    reference_profile: ReferenceSummary | DatasetProfile | None = None,
+    prediction_columns: Sequence[str] = (),
+    batch_rows: int = DEFAULT_BATCH_ROWS,
+) -> DriftReport:
+    """:func:`compare` for files, streaming the current one in record batches.
+
+    Parquet is read with pyarrow, only the needed columns, categorical ones
+    dictionary-encoded; CSV with pandas' chunked reader. Each numeric column keeps its
+    values up to :data:`EXACT_ROWS` (exact tests), then counts between the reference's
+    sketch points; memory is one batch plus those aggregates.
+
+    Parameters
+    ----------
+    reference : path or None
+        The reference file, summarised with :func:`reference_summary` (a 1,000-point
+        sketch per numeric column, read one column at a time); ``None`` to use
+        ``reference_profile`` (the usual case: the summary stored at training).
+    current : path
+        The window's Parquet or CSV file.
+    schema, config, reference_profile, prediction_columns
+        As for :func:`compare`.
+    batch_rows : int, default=65536
+        Rows per batch read.
+
+    Returns
+    -------
+    DriftReport
+    """
+    config = config or MonitoringSpec()
+    if reference is not None:
+        if reference_profile is not None:
+            raise DataError("give either a reference file or reference_profile, not both")
+        ref = reference_summary(reference, schema, prediction_columns=prediction_columns, max_points=MAX_POINTS)
+    else:
+        ref = _reference(None, reference_profile, schema, prediction_columns)
+    features, predictions = _scope(ref, schema, config)
+    path = Path(current)
+    n_rows = 0
+    names = [c.name for c in ref if c.role != "target"]
+    if path.name.lower().endswith((".parquet", ".pq")):
+        categorical = [c.name for c in ref if c.kind == "categorical" and c.role != "target"]
+        batches = _arrow_batches(path, names, categorical, batch_rows)
+        present = next(batches)
+        accs = _accumulators(ref, present, cap=EXACT_ROWS)
+        for batch in batches:
+            n_rows += batch.num_rows
+            for name, acc in accs.items():
+                acc.add(batch.column(name))
+    else:
+        accs = {}
+        for i, chunk in enumerate(iter_batches(path, batch_rows)):
+            if i == 0:
+                accs = _accumulators(ref, (str(c) for c in chunk.columns), cap=EXACT_ROWS)
+            n_rows += len(chunk)
+            for name, acc in accs.items():
+                acc.add(chunk[name])
+    return _finish(ref, accs, features, predictions, config, n_rows)

@@ -1,0 +1,237 @@
+"""Drift tests of one column: which test (the ``auto`` rule), its threshold, and the result.
+
+The ``auto`` rule (Evidently's, on the smaller side instead of the reference only)::
+
+    n = min(non-missing reference values, non-missing current values)
+    numeric               n <  auto_rows (1000): Kolmogorov-Smirnov (p-value < 0.05)
+                          n >= auto_rows:        Wasserstein / reference std (>= 0.1)
+    categorical, boolean  n <  auto_rows:        chi-square (p-value < 0.05)
+                          n >= auto_rows:        Jensen-Shannon distance (>= 0.1)
+
+Tests give p-values that shrink with the sample size for any real difference, however
+small; on large samples a distance with a fixed threshold says whether the change is
+big enough to matter. ``psi`` (>= 0.2) is available for both kinds, on the reference's
+equal-mass bins or categories; ``chisquare`` and ``jensenshannon`` work on numeric
+columns through the same bins. Datetime, text and id columns are not tested for drift
+(time moves, text and ids are unique); the quality checks cover them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+import numpy as np
+
+from skloop.core import DriftSpec, SpecError
+from skloop.monitor import _stats
+from skloop.monitor._accumulate import CategoricalCurrent, NumericCurrent
+from skloop.monitor._reference import OTHER_CATEGORY, ColumnReference
+
+__all__ = [
+    "DEFAULT_THRESHOLDS",
+    "DRIFT_KINDS",
+    "P_VALUE_METHODS",
+    "FeatureDrift",
+    "choose_method",
+    "column_drift",
+    "resolve_method",
+]
+
+DEFAULT_THRESHOLDS: Mapping[str, float] = {
+    "ks": 0.05,
+    "chisquare": 0.05,
+    "psi": 0.2,
+    "wasserstein": 0.1,
+    "jensenshannon": 0.1,
+}
+P_VALUE_METHODS = ("ks", "chisquare")
+DRIFT_KINDS = ("numeric", "categorical", "boolean")
+_NUMERIC_ONLY = ("ks", "wasserstein")
+
+
+@dataclass(frozen=True)
+class FeatureDrift:
+    """The drift test of one column (a feature, or a model output when ``role == "prediction"``).
+
+    Attributes
+    ----------
+    name, kind : str
+    role : {"feature", "prediction"}
+    method : {"ks", "psi", "wasserstein", "jensenshannon", "chisquare"}
+    statistic : float
+        KS D, PSI, normalised Wasserstein, Jensen–Shannon distance or chi-square.
+    p_value : float or None
+        For ``ks`` and ``chisquare``.
+    threshold : float
+        Drift when ``p_value < threshold`` (tests) or ``statistic >= threshold`` (distances).
+    drifted : bool
+    n_reference, n_current : int
+        Non-missing values compared.
+    bin_edges : tuple of float or None
+        Numeric: the reference's equal-mass bin edges (for plots).
+    categories : tuple or None
+        Categorical/boolean: reference categories (most frequent first), then
+        ``"__other__"`` if the reference lumped rare ones, then new ones.
+    reference_counts, current_counts : tuple of int
+        Counts per bin or category, aligned with ``bin_edges`` or ``categories``.
+    """
+
+    name: str
+    kind: str
+    role: str
+    method: str
+    statistic: float
+    p_value: float | None
+    threshold: float
+    drifted: bool
+    n_reference: int
+    n_current: int
+    bin_edges: tuple[float, ...] | None = None
+    categories: tuple[Any, ...] | None = None
+    reference_counts: tuple[int, ...] = ()
+    current_counts: tuple[int, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able dict; :meth:`from_dict` reverses it."""
+        d = {f.name: getattr(self, f.name) for f in fields(self)}
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> FeatureDrift:
+        """Rebuild from :meth:`to_dict` output."""
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+
+
+def choose_method(kind: str, n_reference: int, n_current: int, *, auto_rows: int = 1000) -> str:
+    """The ``auto`` test for a column of ``kind`` (see the module docstring).
+
+    Examples
+    --------
+    >>> choose_method("numeric", 50_000, 300), choose_method("categorical", 5000, 5000)
+    ('ks', 'jensenshannon')
+    """
+    small = min(n_reference, n_current) < auto_rows
+    if kind == "numeric":
+        return "ks" if small else "wasserstein"
+    return "chisquare" if small else "jensenshannon"
+
+
+def resolve_method(name: str, kind: str, n_ref: int, n_cur: int, config: DriftSpec) -> tuple[str, float]:
+    """The method and threshold for column ``name`` under ``config``.
+
+    Raises
+    ------
+    SpecError
+        If the method does not apply to the column's kind.
+    """
+    col = config.columns.get(name)
+    method = col.method if col is not None and col.method != "auto" else config.method
+    if method == "auto":
+        method = choose_method(kind, n_ref, n_cur, auto_rows=config.auto_rows)
+    elif kind != "numeric" and method in _NUMERIC_ONLY:
+        where = f"monitoring.drift.columns.{name}.method" if col is not None else "monitoring.drift.method"
+        raise SpecError(
+            f"{where}: {method!r} needs a numeric column but {name!r} is {kind}; use chisquare, "
+            f"jensenshannon or psi for it (monitoring.drift.columns.{name}.method)"
+        )
+    if col is not None and col.threshold is not None:
+        return method, col.threshold
+    if isinstance(config.threshold, float | int):
+        return method, float(config.threshold)
+    if isinstance(config.threshold, dict) and method in config.threshold:
+        return method, float(config.threshold[method])  # type: ignore[index]
+    return method, DEFAULT_THRESHOLDS[method]
+
+
+def _numeric(ref: ColumnReference, cur: NumericCurrent, method: str) -> tuple[float, float | None]:
+    pts = ref.points_array()
+    if method in ("ks", "wasserstein") and (pts.size == 0 or cur.n == 0):
+        return 0.0, (1.0 if method == "ks" else None)
+    if method == "ks":
+        n_ref = None if ref.exact else ref.count
+        if cur.values is not None:
+            return _stats.ks_test(pts, cur.values, n_ref=n_ref)
+        d = _stats.ks_binned(pts, cur.le_counts, cur.eq_counts, cur.n)  # type: ignore[arg-type]
+        return d, _stats.ks_pvalue(d, ref.count, cur.n)
+    if method == "wasserstein":
+        if cur.values is not None:
+            return _stats.wasserstein(pts, cur.values, ref_std=ref.std), None
+        w = _stats.wasserstein_binned(
+            pts,
+            cur.le_counts,  # type: ignore[arg-type]
+            cur.eq_counts,  # type: ignore[arg-type]
+            cur.n,
+            cur.min,
+            cur.max,
+            ref_std=ref.std,
+        )
+        return w, None
+    return _binned(np.asarray(ref.bin_counts or (), dtype="float64"), np.asarray(cur.plot_counts), method)
+
+
+def _binned(r: np.ndarray, c: np.ndarray, method: str) -> tuple[float, float | None]:
+    if r.sum() == 0 or c.sum() == 0:
+        return 0.0, (1.0 if method == "chisquare" else None)
+    if method == "chisquare":
+        return _stats.chisquare_test(r, c)
+    if method == "psi":
+        return _stats.psi(r, c), None
+    return _stats.jensenshannon(r, c), None
+
+
+def align_categories(ref: ColumnReference, cur: CategoricalCurrent) -> tuple[tuple[Any, ...], np.ndarray, np.ndarray]:
+    """Categories (reference's first, then ``"__other__"`` or new ones) and both sides' counts."""
+    cats = list(ref.categories or ())
+    ref_counts = list(ref.category_counts or ())
+    known = set(cats)
+    cur_counts = [cur.counts.get(c, 0) for c in cats]
+    extra = {v: n for v, n in cur.counts.items() if v not in known}
+    if ref.other:
+        cats.append(OTHER_CATEGORY)
+        ref_counts.append(ref.other)
+        cur_counts.append(sum(extra.values()))
+    else:
+        for v, n in sorted(extra.items(), key=lambda p: (-p[1], str(p[0]))):
+            cats.append(v)
+            ref_counts.append(0)
+            cur_counts.append(n)
+    return tuple(cats), np.asarray(ref_counts, dtype="int64"), np.asarray(cur_counts, dtype="int64")
+
+
+def column_drift(
+    ref: ColumnReference, cur: NumericCurrent | CategoricalCurrent, config: DriftSpec, *, role: str = "feature"
+) -> FeatureDrift:
+    """Test one column of the current window against its reference."""
+    n_cur = cur.n
+    method, threshold = resolve_method(ref.name, ref.kind, ref.count, n_cur, config)
+    if isinstance(cur, NumericCurrent):
+        stat, p = _numeric(ref, cur, method)
+        plot: dict[str, Any] = {
+            "bin_edges": ref.bin_edges,
+            "reference_counts": tuple(int(x) for x in ref.bin_counts or ()),
+            "current_counts": tuple(int(x) for x in (cur.plot_counts if cur.plot_counts is not None else ())),
+        }
+    else:
+        cats, r, c = align_categories(ref, cur)
+        stat, p = _binned(r.astype("float64"), c.astype("float64"), method)
+        plot = {
+            "categories": cats,
+            "reference_counts": tuple(int(x) for x in r),
+            "current_counts": tuple(int(x) for x in c),
+        }
+    drifted = (p < threshold) if method in P_VALUE_METHODS and p is not None else stat >= threshold
+    return FeatureDrift(
+        name=ref.name,
+        kind=ref.kind,
+        role=role,
+        method=method,
+        statistic=float(stat),
+        p_value=None if p is None else float(p),
+        threshold=float(threshold),
+        drifted=bool(drifted),
+        n_reference=ref.count,
+        n_current=n_cur,
+        **plot,
+    )

@@ -1,0 +1,213 @@
+"""Two-sample drift statistics on numpy arrays and counts.
+
+Every function here is pure and vectorised: the sample functions take *sorted* float
+arrays (so a sorted reference stored once is reused for every window), the binned ones
+take counts on shared bins. They agree with scipy on the same data:
+
+- :func:`ks_test` with :func:`scipy.stats.ks_2samp` (statistic exactly; p-value exactly
+  when both samples are given in full and have at most 10,000 values, as scipy's
+  ``method="auto"`` then computes the exact distribution; otherwise scipy's asymptotic
+  ``kstwo.sf(D, round(n*m/(n+m)))``, which is what scipy uses above 10,000 too);
+- :func:`wasserstein` with :func:`scipy.stats.wasserstein_distance`;
+- :func:`chisquare_test` with :func:`scipy.stats.chi2_contingency` on the 2 x k table
+  (Yates' correction at one degree of freedom, as scipy);
+- :func:`jensenshannon` with :func:`scipy.spatial.distance.jensenshannon` (natural log,
+  so the distance lies in ``[0, sqrt(ln 2)] ~ [0, 0.83]``, as in Evidently).
+
+The ``*_binned`` variants compute KS and Wasserstein when the current sample is known
+only through counts between the reference's sorted points (a streamed window).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from scipy import stats
+from scipy.spatial import distance
+
+__all__ = [
+    "PSI_EPS",
+    "WASSERSTEIN_EPS",
+    "chisquare_test",
+    "jensenshannon",
+    "ks_binned",
+    "ks_pvalue",
+    "ks_statistic",
+    "ks_test",
+    "psi",
+    "wasserstein",
+    "wasserstein_binned",
+]
+
+PSI_EPS = 1e-4
+"""Share given to empty bins in PSI (as Evidently), so that ``ln`` stays finite."""
+WASSERSTEIN_EPS = 1e-3
+"""Smallest reference standard deviation used to normalise Wasserstein (as Evidently)."""
+_EXACT_KS_MAX = 10_000  # scipy's MAX_AUTO_N
+
+
+def _ecdf(sorted_sample: np.ndarray, at: np.ndarray) -> np.ndarray:
+    return np.searchsorted(sorted_sample, at, side="right") / sorted_sample.size
+
+
+def ks_statistic(ref: np.ndarray, cur: np.ndarray) -> float:
+    """Two-sided KS statistic ``sup |F_ref - F_cur|`` of two sorted samples."""
+    both = np.concatenate([ref, cur])
+    return float(np.max(np.abs(_ecdf(ref, both) - _ecdf(cur, both))))
+
+
+def ks_pvalue(d: float, n_ref: int, n_cur: int) -> float:
+    """Asymptotic two-sided KS p-value, as :func:`scipy.stats.ks_2samp` computes it above 10,000."""
+    en = n_ref * n_cur / (n_ref + n_cur)
+    return float(np.clip(stats.kstwo.sf(d, np.round(en)), 0.0, 1.0))
+
+
+def ks_test(ref: np.ndarray, cur: np.ndarray, *, n_ref: int | None = None) -> tuple[float, float]:
+    """KS statistic and p-value of two sorted samples.
+
+    Parameters
+    ----------
+    ref, cur : numpy.ndarray
+        Sorted finite values. ``ref`` may be a quantile sketch of a larger sample.
+    n_ref : int, optional
+        Size of the sample ``ref`` stands for, when it is a sketch (used for the
+        p-value); default ``ref.size`` (``ref`` is the sample itself).
+
+    Returns
+    -------
+    (statistic, p_value) : tuple of float
+    """
+    exact = n_ref is None or n_ref == ref.size
+    n = ref.size if n_ref is None else n_ref
+    if exact and max(n, cur.size) <= _EXACT_KS_MAX:
+        with warnings.catch_warnings():  # scipy warns if it falls back to the asymptotic method
+            warnings.simplefilter("ignore", RuntimeWarning)
+            res = stats.ks_2samp(ref, cur, method="auto")
+        return float(res.statistic), float(res.pvalue)
+    d = ks_statistic(ref, cur)
+    return d, ks_pvalue(d, n, cur.size)
+
+
+def _binned_cdfs(
+    points: np.ndarray, le_counts: np.ndarray, eq_counts: np.ndarray, n_cur: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Unique reference points, and the current CDF at them: ``F(p)`` and ``F(p-)``."""
+    le = np.cumsum(le_counts[:-1]) / n_cur
+    lt = le - eq_counts / n_cur
+    return np.unique(points), le, lt
+
+
+def ks_binned(ref: np.ndarray, le_counts: np.ndarray, eq_counts: np.ndarray, n_cur: int) -> float:
+    """KS statistic of a sorted reference against a current sample known by counts.
+
+    ``le_counts[i]`` counts current values in ``(p[i-1], p[i]]`` for the unique
+    reference points ``p`` (the first from minus infinity, the extra last one above
+    ``p[-1]``); ``eq_counts[i]`` those equal to ``p[i]``. Since the reference CDF is
+    constant between its points and the current CDF is monotone, the supremum is at a
+    point or just below one, so this is the exact statistic.
+    """
+    p, le, lt = _binned_cdfs(ref, le_counts, eq_counts, n_cur)
+    fr = _ecdf(ref, p)
+    fr_before = np.concatenate([[0.0], fr[:-1]])  # reference CDF just below each point
+    return float(max(np.max(np.abs(fr - le)), np.max(np.abs(fr_before - lt))))
+
+
+def _norm(ref_std: float) -> float:
+    return max(float(ref_std), WASSERSTEIN_EPS)
+
+
+def wasserstein(ref: np.ndarray, cur: np.ndarray, *, ref_std: float | None = None) -> float:
+    """First Wasserstein distance of two sorted samples, divided by ``ref_std`` if given.
+
+    The normalisation (by the reference standard deviation, ``ddof=0``, at least
+    :data:`WASSERSTEIN_EPS`) follows Evidently, so its default threshold 0.1 means
+    "the distributions moved by a tenth of a standard deviation".
+    """
+    both = np.sort(np.concatenate([ref, cur]))
+    deltas = np.diff(both)
+    at = both[:-1]
+    w = float(np.sum(np.abs(_ecdf(ref, at) - _ecdf(cur, at)) * deltas))
+    return w if ref_std is None else w / _norm(ref_std)
+
+
+def _abs_linear_mean(a: np.ndarray, b: np.ndarray, f: np.ndarray) -> np.ndarray:
+    """Mean over t in [0, 1] of ``|a + (b - a) t - f|`` for ``a <= b``."""
+    mid = (a + b) / 2
+    span = np.where(b > a, b - a, 1.0)
+    inside = ((f - a) ** 2 + (b - f) ** 2) / (2 * span)
+    return np.where(f <= a, mid - f, np.where(f >= b, f - mid, inside))
+
+
+def wasserstein_binned(
+    ref: np.ndarray,
+    le_counts: np.ndarray,
+    eq_counts: np.ndarray,
+    n_cur: int,
+    cur_min: float,
+    cur_max: float,
+    *,
+    ref_std: float | None = None,
+) -> float:
+    """Wasserstein distance when the current sample is known by counts (see :func:`ks_binned`).
+
+    The current CDF is taken as linear between its known values at the reference
+    points (and from its minimum/maximum to the outer points), so the error is at most
+    the width of a reference interval times the current mass in it.
+    """
+    p, le, lt = _binned_cdfs(ref, le_counts, eq_counts, n_cur)
+    fr = _ecdf(ref, p)
+    widths = np.diff(p)
+    inner = float(np.sum(_abs_linear_mean(le[:-1], lt[1:], fr[:-1]) * widths))
+    left = lt[0] / 2 * max(p[0] - cur_min, 0.0)
+    right = (1.0 - le[-1]) / 2 * max(cur_max - p[-1], 0.0)
+    w = inner + float(left) + float(right)
+    return w if ref_std is None else w / _norm(ref_std)
+
+
+def _shares(counts: np.ndarray) -> np.ndarray:
+    counts = np.asarray(counts, dtype="float64")
+    total = counts.sum()
+    return counts / total if total > 0 else counts
+
+
+def psi(ref_counts: np.ndarray, cur_counts: np.ndarray, *, eps: float = PSI_EPS) -> float:
+    """Population Stability Index ``sum((c - r) * ln(c / r))`` over shares of the same bins.
+
+    Empty bins get the share ``eps`` on either side (Evidently's rule).
+    """
+    r = _shares(ref_counts)
+    c = _shares(cur_counts)
+    r = np.where(r == 0, eps, r)
+    c = np.where(c == 0, eps, c)
+    return float(np.sum((c - r) * np.log(c / r)))
+
+
+def jensenshannon(ref_counts: np.ndarray, cur_counts: np.ndarray) -> float:
+    """Jensen–Shannon distance (natural log) of two count vectors over the same bins."""
+    r = _shares(ref_counts)
+    c = _shares(cur_counts)
+    if r.sum() == 0 or c.sum() == 0:
+        return 0.0
+    return float(distance.jensenshannon(r, c))
+
+
+def chisquare_test(ref_counts: np.ndarray, cur_counts: np.ndarray) -> tuple[float, float]:
+    """Chi-square test of homogeneity on the 2 x k table of counts (as ``chi2_contingency``).
+
+    Bins empty on both sides are dropped. With fewer than two non-empty bins the
+    samples cannot differ: statistic 0, p-value 1.
+    """
+    table = np.vstack([np.asarray(ref_counts, dtype="float64"), np.asarray(cur_counts, dtype="float64")])
+    table = table[:, table.sum(axis=0) > 0]
+    rows = table.sum(axis=1)
+    if table.shape[1] < 2 or (rows == 0).any():
+        return 0.0, 1.0
+    expected = np.outer(rows, table.sum(axis=0)) / table.sum()
+    dof = table.shape[1] - 1
+    observed = table
+    if dof == 1:  # Yates' continuity correction, as scipy
+        diff = expected - observed
+        observed = observed + np.sign(diff) * np.minimum(0.5, np.abs(diff))
+    stat = float(np.sum((observed - expected) ** 2 / expected))
+    return stat, float(stats.chi2.sf(stat, dof))
