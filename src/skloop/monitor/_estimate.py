@@ -134,6 +134,9 @@ class CBPE:
         assert P is not None
         if self.calibrators_ is None:
             Q = P.copy()
+        elif len(self.calibrators_) == 2:  # binary: one calibration, of the positive class
+            q = self.calibrators_[1].predict(P[:, 1])
+            Q = np.column_stack([1.0 - q, q])
         else:
             Q = np.column_stack([cal.predict(P[:, k]) for k, cal in enumerate(self.calibrators_)])
         totals = Q.sum(axis=1, keepdims=True)
