@@ -8,21 +8,49 @@ from __future__ import annotations
 
 from skloop.monitor._compare import EXACT_ROWS, DriftReport, compare, compare_files
 from skloop.monitor._drift import DEFAULT_THRESHOLDS, FeatureDrift, choose_method
+from skloop.monitor._estimate import CBPE
+from skloop.monitor._explain import Explanation, explain_rows, importance_weights, weighted_drift
+from skloop.monitor._metrics import CLASSIFICATION_METRICS, REGRESSION_METRICS
+from skloop.monitor._performance import MetricResult, PerformanceReport, performance
 from skloop.monitor._quality import QUALITY_CHECKS, QualityCheck, QualityReport
 from skloop.monitor._reference import ColumnReference, ReferenceSummary, reference_summary
+from skloop.monitor._report import REPORT_FORMAT, MonitorReport, build_report, monitor_frame
+from skloop.monitor._report_html import render_report_html
+from skloop.monitor._windows import WindowResult, WindowSeries, log_frame, monitor_windows, parse_window, split_windows
 
 __all__ = [
+    "CBPE",
+    "CLASSIFICATION_METRICS",
     "DEFAULT_THRESHOLDS",
     "EXACT_ROWS",
     "QUALITY_CHECKS",
+    "REGRESSION_METRICS",
+    "REPORT_FORMAT",
     "ColumnReference",
     "DriftReport",
+    "Explanation",
     "FeatureDrift",
+    "MetricResult",
+    "MonitorReport",
+    "PerformanceReport",
     "QualityCheck",
     "QualityReport",
     "ReferenceSummary",
+    "WindowResult",
+    "WindowSeries",
+    "build_report",
     "choose_method",
     "compare",
     "compare_files",
+    "explain_rows",
+    "importance_weights",
+    "log_frame",
+    "monitor_frame",
+    "monitor_windows",
+    "parse_window",
+    "performance",
     "reference_summary",
+    "render_report_html",
+    "split_windows",
+    "weighted_drift",
 ]

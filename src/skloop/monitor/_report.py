@@ -1,0 +1,282 @@
+"""The monitor's report: drift, quality, performance and windows in one envelope.
+
+:class:`MonitorReport` wraps the :class:`~skloop.monitor.DriftReport` (whose
+``to_dict`` gives, per feature, its name, the test, the statistic, the threshold and
+``drifted``, plus the dataset-level verdict) with the importance-weighted drift, the
+realised and estimated performance, and the per-window series. Its JSON keeps the
+drift report's keys at the top level, so a reader of the plain drift JSON reads this
+one too. :func:`render_report_html` (in :mod:`skloop.monitor._report_html`) draws it
+as one self-contained HTML file.
+
+:func:`monitor_frame` computes everything from a log frame (see
+:mod:`skloop.monitor._windows`) and a reference.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pandas as pd
+
+from skloop.core import DataError, MonitoringSpec
+from skloop.data import DatasetProfile, Schema
+from skloop.monitor._compare import DriftReport, compare
+from skloop.monitor._estimate import CBPE
+from skloop.monitor._explain import importance_weights, weighted_drift
+from skloop.monitor._performance import PerformanceReport
+from skloop.monitor._reference import ReferenceSummary, reference_summary
+from skloop.monitor._windows import LOG_COLUMNS, WindowSeries, monitor_windows, window_performance
+
+__all__ = ["REPORT_FORMAT", "MonitorReport", "build_report", "monitor_frame"]
+
+REPORT_FORMAT = "skloop.monitor.report/1"
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.0f}%"
+
+
+@dataclass(frozen=True)
+class MonitorReport:
+    """A monitor report: drift against a reference, plus performance and windows.
+
+    Attributes
+    ----------
+    drift : DriftReport
+        Over the whole current data.
+    importance : dict of str to float
+        Non-negative weight per tested feature (the version's permutation importance).
+    performance : PerformanceReport or None
+        Realised, on the labeled rows.
+    estimate : PerformanceReport or None
+        Estimated from calibrated probabilities (CBPE), on every row.
+    windows : WindowSeries or None
+        The same statistics per window.
+    model : str or None
+        ``name/version`` of the model monitored.
+    reference_name, current_name : str
+        What was compared (file names, ``training data``, ``prediction log``...).
+    created : str
+        ISO 8601 time the report was made.
+    """
+
+    drift: DriftReport
+    importance: dict[str, float] = field(default_factory=dict)
+    performance: PerformanceReport | None = None
+    estimate: PerformanceReport | None = None
+    windows: WindowSeries | None = None
+    model: str | None = None
+    reference_name: str = "reference"
+    current_name: str = "current"
+    created: str = ""
+
+    @property
+    def drifted(self) -> bool:
+        """The dataset-level verdict (the drift report's)."""
+        return self.drift.drifted
+
+    @property
+    def weighted_drift(self) -> float:
+        """``Σ importance·drifted / Σ importance`` over the tested features."""
+        return weighted_drift({f.name: f.drifted for f in self.drift.features}, self.importance or None)
+
+    def ranking(self) -> list[dict[str, Any]]:
+        """Features ordered by importance × drift: drifted important ones first.
+
+        Each entry: ``name``, ``importance`` (weight), ``drifted``, ``score``
+        (``importance`` if drifted, else 0), ``statistic``, ``method``.
+        """
+        weights = importance_weights(self.importance or None, [f.name for f in self.drift.features])
+        rows = [
+            {"name": f.name, "importance": weights[f.name], "drifted": f.drifted,
+             "score": weights[f.name] if f.drifted else 0.0, "method": f.method, "statistic": f.statistic}
+            for f in self.drift.features
+        ]  # fmt: skip
+        return sorted(rows, key=lambda r: (-r["score"], -r["importance"], r["name"]))
+
+    def verdict(self) -> str:
+        """One paragraph for people: the verdict, why, and what matters most."""
+        d = self.drift
+        n, k = len(d.features), len(d.drifted_features)
+        head = "Drift detected" if d.drifted else "No dataset drift"
+        text = (
+            f"{head}: {k} of {n} features drifted ({_pct(d.share)}; the verdict needs {_pct(d.share_threshold)})."
+            if n
+            else f"{head}: no feature could be tested."
+        )
+        if k:
+            top = [r for r in self.ranking() if r["drifted"]][:3]
+            names = ", ".join(r["name"] for r in top)
+            text += f" Importance-weighted drift {_pct(self.weighted_drift)}; the most important drifted: {names}."
+        if d.quality.issues:
+            text += f" {len(d.quality.issues)} data-quality issue(s)."
+        for label, report in (("realised", self.performance), ("estimated", self.estimate)):
+            if report is not None and report.metrics:
+                m = next((m for m in report.metrics if m.reference is not None), report.metrics[0])
+                if m.value is not None:
+                    text += f" {label.capitalize()} {m.name} {m.value:.3f}"
+                    if m.reference is not None and m.change is not None:
+                        text += f" (training holdout {m.reference:.3f}, {m.change:+.3f})"
+                    text += "."
+        return text
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able dict: the drift report's keys, then the envelope's."""
+        return {
+            **self.drift.to_dict(),
+            "format": REPORT_FORMAT, "model": self.model, "created": self.created,
+            "reference_name": self.reference_name, "current_name": self.current_name,
+            "verdict": {"drifted": self.drifted, "share": self.drift.share,
+                        "weighted_drift": self.weighted_drift, "text": self.verdict()},
+            "importance": dict(self.importance), "ranking": self.ranking(),
+            "performance": None if self.performance is None else self.performance.to_dict(),
+            "estimate": None if self.estimate is None else self.estimate.to_dict(),
+            "windows": None if self.windows is None else self.windows.to_dict(),
+        }  # fmt: skip
+
+    def to_json(self, **kwargs: Any) -> str:
+        """:meth:`to_dict` as JSON (keyword arguments go to :func:`json.dumps`)."""
+        return json.dumps(self.to_dict(), allow_nan=False, **kwargs)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> MonitorReport:
+        """Rebuild from :meth:`to_dict` output."""
+        try:
+            perf, est, win = data.get("performance"), data.get("estimate"), data.get("windows")
+            return cls(
+                drift=DriftReport.from_dict(data),
+                importance={str(k): float(v) for k, v in (data.get("importance") or {}).items()},
+                performance=None if perf is None else PerformanceReport.from_dict(perf),
+                estimate=None if est is None else PerformanceReport.from_dict(est),
+                windows=None if win is None else WindowSeries.from_dict(win),
+                model=data.get("model"), reference_name=data.get("reference_name", "reference"),
+                current_name=data.get("current_name", "current"), created=data.get("created", ""),
+            )  # fmt: skip
+        except (KeyError, TypeError, ValueError) as exc:
+            raise DataError(f"not a monitor report ({exc}); expected MonitorReport.to_dict() output") from exc
+
+    @classmethod
+    def from_json(cls, text: str) -> MonitorReport:
+        """Rebuild from :meth:`to_json` output."""
+        return cls.from_dict(json.loads(text))
+
+
+def build_report(
+    drift: DriftReport,
+    *,
+    importance: Mapping[str, Any] | None = None,
+    performance: PerformanceReport | None = None,
+    estimate: PerformanceReport | None = None,
+    windows: WindowSeries | None = None,
+    model: str | None = None,
+    reference_name: str = "reference",
+    current_name: str = "current",
+) -> MonitorReport:
+    """Wrap a drift report with importance, performance and windows.
+
+    Parameters
+    ----------
+    drift : DriftReport
+        From :func:`~skloop.monitor.compare`.
+    importance : mapping, optional
+        A version's ``importance`` (column → ``{"mean", "std"}``) or column → weight.
+    performance, estimate : PerformanceReport, optional
+    windows : WindowSeries, optional
+    model, reference_name, current_name : str, optional
+        Labels shown in the report.
+
+    Returns
+    -------
+    MonitorReport
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from skloop.monitor import compare
+    >>> ref = pd.DataFrame({"x": range(100)})
+    >>> report = build_report(compare(ref, ref), model="demo/1")
+    >>> report.drifted, report.verdict()
+    (False, 'No dataset drift: 0 of 1 features drifted (0%; the verdict needs 50%).')
+    """
+    weights = importance_weights(importance, [f.name for f in drift.features]) if importance else {}
+    created = datetime.now(UTC).replace(microsecond=0).isoformat()
+    return MonitorReport(
+        drift=drift, importance=weights, performance=performance, estimate=estimate, windows=windows, model=model,
+        reference_name=reference_name, current_name=current_name, created=created,
+    )  # fmt: skip
+
+
+def monitor_frame(
+    log: pd.DataFrame,
+    reference: pd.DataFrame | ReferenceSummary | DatasetProfile,
+    *,
+    schema: Schema | None = None,
+    config: MonitoringSpec | None = None,
+    window: str | int | timedelta | None = None,
+    task: str | None = None,
+    classes: Sequence[Any] | None = None,
+    reference_metrics: Mapping[str, float] | None = None,
+    importance: Mapping[str, Any] | None = None,
+    estimator: CBPE | None = None,
+    model: str | None = None,
+    n_boot: int = 200,
+    seed: int = 0,
+    reference_name: str = "reference",
+    current_name: str = "current",
+) -> MonitorReport:
+    """Monitor a log of predictions against a reference: drift, quality, performance, windows.
+
+    Parameters
+    ----------
+    log : DataFrame
+        One row per prediction: ``time`` (needed for time windows), the input
+        columns, and optionally ``prediction``, ``proba_<class>`` columns and ``label``.
+        A plain table of inputs works too (drift and quality only).
+    reference : DataFrame, ReferenceSummary or DatasetProfile
+        The training data (or its stored summary or profile).
+    schema, config
+        As in :func:`~skloop.monitor.compare`.
+    window : str, int or timedelta, optional
+        Also compute everything per window (``"1d"``, ``500`` rows...).
+    task, classes, reference_metrics, importance, estimator, n_boot, seed
+        As in :func:`~skloop.monitor.monitor_windows`.
+    model, reference_name, current_name : str, optional
+        Labels shown in the report.
+
+    Returns
+    -------
+    MonitorReport
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> rng = np.random.default_rng(0)
+    >>> ref = pd.DataFrame({"x": rng.normal(size=400)})
+    >>> log = pd.DataFrame({"x": rng.normal(2.0, size=400), "prediction": 0, "label": None})
+    >>> monitor_frame(log, ref).drifted
+    True
+    """
+    if not isinstance(log, pd.DataFrame) or log.empty:
+        raise DataError("nothing to monitor: the log (or current data) has no rows")
+    if isinstance(reference, pd.DataFrame):
+        reference = reference_summary(reference, schema, max_points=None)
+    inputs = [c for c in log.columns if c not in LOG_COLUMNS and not str(c).startswith("proba_")]
+    drift = compare(reference, log[inputs], schema, config=config)
+    _, realised, estimate = window_performance(
+        log, task=task, classes=classes, reference_metrics=reference_metrics, estimator=estimator,
+        n_boot=n_boot, seed=seed,
+    )  # fmt: skip
+    windows = None
+    if window is not None:
+        windows = monitor_windows(
+            log, reference, window=window, schema=schema, config=config, task=task, classes=classes,
+            reference_metrics=reference_metrics, importance=importance, estimator=estimator, n_boot=n_boot, seed=seed,
+        )  # fmt: skip
+    return build_report(
+        drift, importance=importance, performance=realised, estimate=estimate, windows=windows, model=model,
+        reference_name=reference_name, current_name=current_name,
+    )  # fmt: skip

@@ -1,0 +1,357 @@
+"""Windows over a prediction log: every monitor statistic as a time series.
+
+A *log frame* is one row per logged prediction: ``time``, the input columns,
+``prediction``, the class probabilities as ``proba_<class>`` columns, and ``label``
+(missing until known). :func:`log_frame` builds one from the store's
+:class:`~skloop.store.Prediction` records; any DataFrame of that shape works too.
+
+:func:`monitor_windows` cuts it by time (``"1d"``, ``"6h"``, ``"30min"``) or by row
+count (``500``), and computes per window: drift against the reference (share,
+importance-weighted score, each feature's statistic), data-quality counts, realised
+performance with intervals where labels are known, and the CBPE estimate where a
+fitted :class:`~skloop.monitor.CBPE` is given.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from skloop.core import DataError, MonitoringSpec
+from skloop.data import DatasetProfile, Schema
+from skloop.monitor._compare import compare
+from skloop.monitor._estimate import CBPE
+from skloop.monitor._explain import weighted_drift
+from skloop.monitor._performance import PerformanceReport, label_text, performance
+from skloop.monitor._reference import ReferenceSummary, reference_summary
+
+__all__ = [
+    "LOG_COLUMNS",
+    "WindowResult",
+    "WindowSeries",
+    "log_frame",
+    "monitor_windows",
+    "parse_window",
+    "split_windows",
+]
+
+LOG_COLUMNS = ("time", "prediction", "label")
+"""Columns of a log frame besides the inputs and the ``proba_<class>`` columns."""
+MIN_LABELED = 20
+"""A window's realised performance needs at least this many labeled rows."""
+_UNITS = {
+    "s": "seconds", "sec": "seconds", "min": "minutes", "m": "minutes", "h": "hours", "d": "days", "w": "weeks",
+}  # fmt: skip
+_DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([a-z]+)\s*")
+
+
+def parse_window(window: str | int | timedelta) -> timedelta | int:
+    """A window length: a duration (``"1d"``, ``"12h"``, ``"30min"``, ``"2w"``) or a row count.
+
+    Examples
+    --------
+    >>> parse_window("1d"), parse_window("500"), parse_window(250)
+    (datetime.timedelta(days=1), 500, 250)
+    """
+    if isinstance(window, timedelta):
+        if window <= timedelta(0):
+            raise DataError(f"a window must be positive; got {window}")
+        return window
+    if isinstance(window, int) and not isinstance(window, bool):
+        if window < 1:
+            raise DataError(f"a window of rows must hold at least 1 row; got {window}")
+        return window
+    text = str(window).strip().lower()
+    if text.isdigit():
+        return parse_window(int(text))
+    match = _DURATION.fullmatch(text)
+    if match is None or match.group(2) not in _UNITS:
+        raise DataError(
+            f"window {window!r} is neither a duration such as 1d, 12h, 30min, 2w nor a number of rows such as 500"
+        )
+    return parse_window(timedelta(**{_UNITS[match.group(2)]: float(match.group(1))}))
+
+
+def log_frame(predictions: Iterable[Any]) -> pd.DataFrame:
+    """A log frame from the store's :class:`~skloop.store.Prediction` records.
+
+    Columns: ``time`` (UTC), ``version``, ``entity_id``, the inputs, ``prediction``,
+    ``proba_<class>`` for each class seen in the outputs' ``probabilities``, ``label``.
+    """
+    rows = []
+    for p in predictions:
+        row: dict[str, Any] = {"time": p.time, "version": p.version, "entity_id": p.entity_id}
+        row.update(p.inputs)
+        row["prediction"] = p.outputs.get("prediction", p.prediction)
+        probs = p.outputs.get("probabilities")
+        if isinstance(probs, Mapping):
+            row.update({f"proba_{label_text(k)}": v for k, v in probs.items()})
+        row["label"] = p.label
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        return pd.DataFrame(columns=["time", "prediction", "label"])
+    frame["time"] = pd.to_datetime(frame["time"], utc=True)
+    return frame
+
+
+def split_windows(
+    log: pd.DataFrame, window: str | int | timedelta, *, time_column: str = "time"
+) -> list[tuple[pd.Timestamp | None, pd.Timestamp | None, pd.DataFrame]]:
+    """Cut a log frame into windows: ``(start, end, rows)`` in time order, empty ones left out.
+
+    Time windows are aligned on multiples of their length since the Unix epoch (a
+    ``1d`` window runs from midnight to midnight UTC); ``start`` is included, ``end``
+    excluded. Row windows hold ``window`` consecutive rows each (the last may hold fewer)
+    and their ``start``/``end`` are the first and last times in them, when known.
+    """
+    length = parse_window(window)
+    has_time = time_column in log.columns
+    if has_time:
+        times = pd.to_datetime(log[time_column], utc=True)
+        if times.isna().any():
+            raise DataError(f"{int(times.isna().sum())} rows of the log have no {time_column!r}; every row needs one")
+        order = np.argsort(times.to_numpy(), kind="stable")
+        log, times = log.iloc[order], times.iloc[order]
+    elif isinstance(length, timedelta):
+        raise DataError(f"time windows need a {time_column!r} column; the log has {list(log.columns)}")
+    out: list[tuple[pd.Timestamp | None, pd.Timestamp | None, pd.DataFrame]] = []
+    if isinstance(length, int):
+        for start in range(0, len(log), length):
+            part = log.iloc[start : start + length]
+            first = times.iloc[start] if has_time else None
+            last = times.iloc[min(start + length, len(log)) - 1] if has_time else None
+            out.append((first, last, part))
+        return out
+    step = pd.Timedelta(length)
+    epoch = pd.Timestamp(0, tz="UTC")
+    slot = ((times - epoch) // step).to_numpy()
+    for value in np.unique(slot):
+        start = epoch + int(value) * step
+        out.append((start, start + step, log[slot == value]))
+    return out
+
+
+@dataclass(frozen=True)
+class WindowResult:
+    """The monitor's statistics over one window.
+
+    Attributes
+    ----------
+    index : int
+    start, end : str or None
+        ISO 8601 bounds (``end`` excluded for time windows; the last time for row windows).
+    n_rows, n_labeled : int
+    drift_share : float
+        Share of drifted features.
+    drifted : bool
+        The dataset-level verdict of this window.
+    weighted_drift : float
+        ``Σ importance·drifted / Σ importance``.
+    features : dict
+        Feature name to ``{"method", "statistic", "p_value", "threshold", "drifted"}``.
+    quality : dict
+        Quality check name to the number of columns it flagged.
+    performance, estimate : PerformanceReport or None
+        Realised (labeled rows) and estimated (CBPE) performance.
+    """
+
+    index: int
+    start: str | None
+    end: str | None
+    n_rows: int
+    n_labeled: int
+    drift_share: float
+    drifted: bool
+    weighted_drift: float
+    features: dict[str, dict[str, Any]] = field(default_factory=dict)
+    quality: dict[str, int] = field(default_factory=dict)
+    performance: PerformanceReport | None = None
+    estimate: PerformanceReport | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able dict; :meth:`from_dict` reverses it."""
+        return {
+            "index": self.index, "start": self.start, "end": self.end, "n_rows": self.n_rows,
+            "n_labeled": self.n_labeled, "drift_share": self.drift_share, "drifted": self.drifted,
+            "weighted_drift": self.weighted_drift, "features": self.features, "quality": self.quality,
+            "performance": None if self.performance is None else self.performance.to_dict(),
+            "estimate": None if self.estimate is None else self.estimate.to_dict(),
+        }  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> WindowResult:
+        """Rebuild from :meth:`to_dict` output."""
+        perf, est = data.get("performance"), data.get("estimate")
+        return cls(
+            **{k: data[k] for k in cls.__dataclass_fields__ if k not in ("performance", "estimate")},
+            performance=None if perf is None else PerformanceReport.from_dict(perf),
+            estimate=None if est is None else PerformanceReport.from_dict(est),
+        )
+
+
+@dataclass(frozen=True)
+class WindowSeries:
+    """The windows of a log, in time order, with the length that cut them."""
+
+    window: str
+    windows: tuple[WindowResult, ...] = ()
+
+    def __len__(self) -> int:
+        return len(self.windows)
+
+    def series(self, what: str) -> list[float | None]:
+        """One value per window: ``"drift_share"``, ``"weighted_drift"``, ``"n_rows"``,
+        ``"feature:<name>"`` (its statistic), ``"performance:<metric>"`` or
+        ``"estimate:<metric>"``."""
+        kind, _, name = what.partition(":")
+        out: list[float | None] = []
+        for w in self.windows:
+            if not name:
+                out.append(getattr(w, kind))
+            elif kind == "feature":
+                out.append(w.features.get(name, {}).get("statistic"))
+            elif kind in ("performance", "estimate"):
+                report = getattr(w, kind)
+                out.append(report[name].value if report is not None and name in report else None)
+            else:
+                raise DataError(f"unknown series {what!r}; use drift_share, feature:NAME, performance:METRIC, ...")
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able dict; :meth:`from_dict` reverses it."""
+        return {"window": self.window, "windows": [w.to_dict() for w in self.windows]}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> WindowSeries:
+        """Rebuild from :meth:`to_dict` output."""
+        return cls(window=str(data["window"]), windows=tuple(WindowResult.from_dict(w) for w in data["windows"]))
+
+
+def proba_columns(log: pd.DataFrame, classes: Sequence[str] | None) -> list[str] | None:
+    """The ``proba_<class>`` columns in class order, or ``None`` when the log has none."""
+    found = [c for c in log.columns if isinstance(c, str) and c.startswith("proba_")]
+    if not found:
+        return None
+    if classes is None:
+        return found
+    wanted = [f"proba_{label_text(c)}" for c in classes]
+    missing = [c for c in wanted if c not in log.columns]
+    if missing:
+        raise DataError(f"the log has no probability columns {missing}; it has {found}")
+    return wanted
+
+
+def window_performance(
+    rows: pd.DataFrame,
+    *,
+    task: str | None,
+    classes: Sequence[Any] | None,
+    reference_metrics: Mapping[str, float] | None,
+    estimator: CBPE | None,
+    n_boot: int,
+    seed: int,
+    min_labeled: int = MIN_LABELED,
+) -> tuple[int, PerformanceReport | None, PerformanceReport | None]:
+    """Labeled rows, realised performance (if enough labels) and estimate of a log frame."""
+    probs = proba_columns(rows, classes)
+    labeled = rows["label"].map(label_text).notna() if "label" in rows.columns else pd.Series(False, index=rows.index)
+    n_labeled = int(labeled.sum())
+    realised = None
+    if n_labeled >= min_labeled and "prediction" in rows.columns:
+        part = rows[labeled.to_numpy()]
+        realised = performance(
+            part["label"].to_numpy(), part["prediction"].to_numpy(),
+            proba=None if probs is None else part[probs].to_numpy(dtype=np.float64),
+            classes=classes, task=task, reference=reference_metrics, n_boot=n_boot, seed=seed,
+        )  # fmt: skip
+    estimate = None
+    if estimator is not None and probs is not None and len(rows):
+        pred = rows["prediction"].to_numpy() if "prediction" in rows.columns else None
+        estimate = estimator.estimate(
+            rows[probs].to_numpy(dtype=np.float64), pred, reference=reference_metrics, n_boot=n_boot, seed=seed
+        )
+    return n_labeled, realised, estimate
+
+
+def monitor_windows(
+    log: pd.DataFrame,
+    reference: pd.DataFrame | ReferenceSummary | DatasetProfile,
+    *,
+    window: str | int | timedelta,
+    schema: Schema | None = None,
+    config: MonitoringSpec | None = None,
+    task: str | None = None,
+    classes: Sequence[Any] | None = None,
+    reference_metrics: Mapping[str, float] | None = None,
+    importance: Mapping[str, Any] | None = None,
+    estimator: CBPE | None = None,
+    n_boot: int = 200,
+    seed: int = 0,
+) -> WindowSeries:
+    """Every monitor statistic per window of a prediction log.
+
+    Parameters
+    ----------
+    log : DataFrame
+        A log frame (see the module docstring).
+    reference : DataFrame, ReferenceSummary or DatasetProfile
+        The training reference; summarised once, then compared with each window.
+    window : str, int or timedelta
+        ``"1d"``-style duration or a row count (see :func:`parse_window`).
+    schema : Schema, optional
+        The training schema (decides the features tested).
+    config : MonitoringSpec, optional
+        Drift and quality settings.
+    task, classes : optional
+        The model's task and classes (``classes_``) for performance.
+    reference_metrics : mapping, optional
+        The version's metrics (``holdout_*``), for the change of each metric.
+    importance : mapping, optional
+        The version's permutation importance, for the weighted drift.
+    estimator : CBPE, optional
+        A fitted estimator: each window then gets an estimated performance.
+    n_boot, seed : int
+        Bootstrap resamples and seed of the intervals.
+
+    Returns
+    -------
+    WindowSeries
+    """
+    length = parse_window(window)
+    if isinstance(reference, pd.DataFrame):
+        reference = reference_summary(reference, schema, max_points=None)
+    if isinstance(reference, DatasetProfile):
+        reference = ReferenceSummary.from_profile(reference, schema)
+    inputs = [c for c in log.columns if c not in LOG_COLUMNS and not str(c).startswith("proba_")]
+    results = []
+    for i, (start, end, rows) in enumerate(split_windows(log, length)):
+        drift = compare(reference, rows[inputs], schema, config=config)
+        flags: dict[str, int] = {}
+        for check in drift.quality.issues:
+            flags[check.check] = flags.get(check.check, 0) + 1
+        n_labeled, realised, estimate = window_performance(
+            rows, task=task, classes=classes, reference_metrics=reference_metrics, estimator=estimator,
+            n_boot=n_boot, seed=seed,
+        )  # fmt: skip
+        features = {
+            f.name: {"method": f.method, "statistic": f.statistic, "p_value": f.p_value, "threshold": f.threshold,
+                     "drifted": f.drifted}
+            for f in drift.features
+        }  # fmt: skip
+        result = WindowResult(
+            index=i, start=None if start is None else start.isoformat(),
+            end=None if end is None else end.isoformat(), n_rows=len(rows), n_labeled=n_labeled,
+            drift_share=drift.share, drifted=drift.drifted,
+            weighted_drift=weighted_drift({f.name: f.drifted for f in drift.features}, importance),
+            features=features, quality=flags, performance=realised, estimate=estimate,
+        )  # fmt: skip
+        results.append(result)
+    label = f"{length} rows" if isinstance(length, int) else str(window)
+    return WindowSeries(window=label, windows=tuple(results))
