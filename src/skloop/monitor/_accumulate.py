@@ -6,8 +6,9 @@ keeps only what the drift tests and quality checks need:
 - numeric: the values themselves up to ``cap`` of them (so small windows get exact
   tests), beyond that counts between the reference's sorted points (``le`` and ``eq``
   counts, enough for an exact KS statistic against the reference sketch and a close
-  Wasserstein distance), counts on the reference's plot bins, min/max, out-of-range
-  count;
+  Wasserstein distance), the values outside the reference points themselves (up to
+  ``TAIL_CAP``, so the Wasserstein tails are exact), counts on the reference's plot
+  bins, min/max, out-of-range count;
 - categorical/boolean: a count per value;
 - id: 64-bit hashes of the values (for duplicates).
 
@@ -38,6 +39,7 @@ __all__ = [
     "accumulator",
 ]
 
+TAIL_CAP = 100_000
 _BOOLEAN_WORDS = frozenset({"true", "false", "1", "0", "1.0", "0.0", "yes", "no", "y", "n", "t", "f"})
 
 
@@ -54,6 +56,7 @@ class NumericCurrent:
     values: np.ndarray | None  # sorted finite values when the window was small enough
     le_counts: np.ndarray | None  # else counts between the unique reference points
     eq_counts: np.ndarray | None
+    tails: tuple[np.ndarray, np.ndarray] | None  # sorted values below / above the points (binned mode)
     plot_counts: np.ndarray | None  # counts on the reference's bin_edges
 
     @property
@@ -114,6 +117,9 @@ class NumericAccumulator:
         self._le = np.zeros(self._points.size + 1, dtype="int64")
         self._eq = np.zeros(self._points.size, dtype="int64")
         self._plot = np.zeros(max(self._edges.size - 1, 0), dtype="int64")
+        self._below: list[np.ndarray] | None = []
+        self._above: list[np.ndarray] | None = []
+        self._n_tail = 0
         self.n = self.missing = self.violations = self.out_of_range = 0
         self.min, self.max = np.inf, -np.inf
 
@@ -144,12 +150,28 @@ class NumericAccumulator:
             inside = idx < self._points.size
             hit = idx[inside][self._points[idx[inside]] == arr[inside]]
             self._eq += np.bincount(hit, minlength=self._eq.size)
+            if self._below is not None and self._above is not None:
+                below = arr[idx == 0]
+                below = below[below < self._points[0]]
+                above = arr[idx == self._points.size]
+                self._n_tail += below.size + above.size
+                if self._n_tail > TAIL_CAP:
+                    self._below = self._above = None
+                else:
+                    self._below.append(below)
+                    self._above.append(above)
         if self._plot.size:
             self._plot += _histogram(arr, self._edges)
 
     def finish(self) -> NumericCurrent:
         values = None
         plot = self._plot
+        tails = None
+        if self._held is None and self._below is not None and self._above is not None:
+            tails = (
+                np.sort(np.concatenate([np.empty(0), *self._below])),
+                np.sort(np.concatenate([np.empty(0), *self._above])),
+            )
         if self._held is not None:
             values = np.sort(np.concatenate(self._held)) if self._held else np.empty(0)
             plot = _histogram(values, self._edges) if self._plot.size else self._plot
@@ -163,6 +185,7 @@ class NumericAccumulator:
             values=values,
             le_counts=None if values is not None else self._le,
             eq_counts=None if values is not None else self._eq,
+            tails=tails,
             plot_counts=plot,
         )
 

@@ -166,6 +166,10 @@ def _numeric(ref: ColumnReference, cur: NumericCurrent, method: str) -> tuple[fl
             cur.min,
             cur.max,
             ref_std=ref.std,
+            sketch=not ref.exact,
+            ref_min=ref.min,
+            ref_max=ref.max,
+            tails=cur.tails,
         )
         return w, None
     return _binned(np.asarray(ref.bin_counts or (), dtype="float64"), np.asarray(cur.plot_counts), method)

@@ -131,12 +131,12 @@ def wasserstein(ref: np.ndarray, cur: np.ndarray, *, ref_std: float | None = Non
     return w if ref_std is None else w / _norm(ref_std)
 
 
-def _abs_linear_mean(a: np.ndarray, b: np.ndarray, f: np.ndarray) -> np.ndarray:
-    """Mean over t in [0, 1] of ``|a + (b - a) t - f|`` for ``a <= b``."""
-    mid = (a + b) / 2
-    span = np.where(b > a, b - a, 1.0)
-    inside = ((f - a) ** 2 + (b - f) ** 2) / (2 * span)
-    return np.where(f <= a, mid - f, np.where(f >= b, f - mid, inside))
+def _abs_linear_integral(d0: np.ndarray, d1: np.ndarray) -> np.ndarray:
+    """Mean over t in [0, 1] of ``|d0 + (d1 - d0) t|``."""
+    a, b = np.abs(d0), np.abs(d1)
+    same = d0 * d1 >= 0
+    total = np.where(a + b > 0, a + b, 1.0)
+    return np.where(same, (a + b) / 2, (a * a + b * b) / (2 * total))
 
 
 def wasserstein_binned(
@@ -148,21 +148,56 @@ def wasserstein_binned(
     cur_max: float,
     *,
     ref_std: float | None = None,
+    sketch: bool = False,
+    ref_min: float | None = None,
+    ref_max: float | None = None,
+    tails: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> float:
     """Wasserstein distance when the current sample is known by counts (see :func:`ks_binned`).
 
-    The current CDF is taken as linear between its known values at the reference
-    points (and from its minimum/maximum to the outer points), so the error is at most
-    the width of a reference interval times the current mass in it.
+    Between two reference points the current CDF is taken as linear between its known
+    values. The reference CDF is the step function of ``ref`` when ``ref`` is the
+    whole sample; when it is a quantile sketch (``sketch=True``, points at the mid-levels
+    ``(i + 0.5) / k``) it is linear through those levels, with atoms where points repeat,
+    and reaches 0 and 1 at ``ref_min`` and ``ref_max``. Either way the error is at most
+    the width of a reference interval times the mass in it. Outside the reference
+    points the current values themselves (``tails``: sorted values below the first
+    point, and above the last) make the tails exact; without them the current CDF is
+    taken as linear out to ``cur_min`` and ``cur_max``.
     """
     p, le, lt = _binned_cdfs(ref, le_counts, eq_counts, n_cur)
-    fr = _ecdf(ref, p)
+    k = ref.size
+    if sketch:
+        start = (np.searchsorted(ref, p, side="right") - 0.5) / k  # at each point
+        end = (np.searchsorted(ref, p, side="left") + 0.5) / k  # just below each point
+        lo = p[0] if ref_min is None else min(ref_min, p[0])
+        hi = p[-1] if ref_max is None else max(ref_max, p[-1])
+    else:
+        start = _ecdf(ref, p)
+        end = np.concatenate([[0.0], start[:-1]])
+        lo, hi = p[0], p[-1]
     widths = np.diff(p)
-    inner = float(np.sum(_abs_linear_mean(le[:-1], lt[1:], fr[:-1]) * widths))
-    left = lt[0] / 2 * max(p[0] - cur_min, 0.0)
-    right = (1.0 - le[-1]) / 2 * max(cur_max - p[-1], 0.0)
+    inner = float(np.sum(_abs_linear_integral(start[:-1] - le[:-1], end[1:] - lt[1:]) * widths))
+    if tails is None:
+        left = abs(end[0] / 2 * (p[0] - lo) - lt[0] / 2 * max(p[0] - cur_min, 0.0))
+        right = abs((1.0 - start[-1]) / 2 * (hi - p[-1]) - (1.0 - le[-1]) / 2 * max(cur_max - p[-1], 0.0))
+    else:
+        below, above = tails
+        left = _tail(below, [lo, p[0]], [0.0, end[0]], 0.0, n_cur)
+        right = _tail(above, [p[-1], hi], [start[-1], 1.0], le[-1], n_cur)
     w = inner + float(left) + float(right)
     return w if ref_std is None else w / _norm(ref_std)
+
+
+def _tail(values: np.ndarray, xs: list[float], fs: list[float], base: float, n_cur: int) -> float:
+    """Integral of |reference - current| over a tail: the reference linear through ``(xs, fs)``
+    (0 before, 1 after), the current a step function ``base + #(values <= x) / n_cur``."""
+    grid = np.unique(np.concatenate([values, xs]))
+    if grid.size < 2:
+        return 0.0
+    r = np.interp(grid, xs, fs, left=0.0, right=1.0)
+    c = base + np.searchsorted(values, grid, side="right") / n_cur
+    return float(np.sum(_abs_linear_integral(r[:-1] - c[:-1], r[1:] - c[:-1]) * np.diff(grid)))
 
 
 def _shares(counts: np.ndarray) -> np.ndarray:
