@@ -42,7 +42,10 @@ def test_missing_share_rise(quality_pair: tuple[pd.DataFrame, pd.DataFrame]) -> 
     cur.loc[:99, "num_skewed"] = np.nan  # 20% missing, 0% in the reference
     cur.loc[:19, "cat_b"] = None  # 4%: under the default 10% rise
     assert _issues(ref, cur) == {("missing_increase", "num_skewed")}
-    assert _issues(ref, cur, missing_increase=0.03) == {("missing_increase", "num_skewed"), ("missing_increase", "cat_b")}
+    assert _issues(ref, cur, missing_increase=0.03) == {
+        ("missing_increase", "num_skewed"),
+        ("missing_increase", "cat_b"),
+    }
     check = next(c for c in compare(ref, cur).quality.issues if c.column == "num_skewed")
     assert check.value == pytest.approx(0.2) and check.count == 100 and "20.0% missing now" in check.detail
 

@@ -121,21 +121,27 @@ def choose_method(kind: str, n_reference: int, n_current: int, *, auto_rows: int
 def resolve_method(name: str, kind: str, n_ref: int, n_cur: int, config: DriftSpec) -> tuple[str, float]:
     """The method and threshold for column ``name`` under ``config``.
 
+    A dataset-wide ``ks`` or ``wasserstein`` applies to numeric columns; the others
+    follow the auto rule.
+
     Raises
     ------
     SpecError
-        If the method does not apply to the column's kind.
+        If a column's own method does not apply to its kind.
     """
     col = config.columns.get(name)
-    method = col.method if col is not None and col.method != "auto" else config.method
-    if method == "auto":
-        method = choose_method(kind, n_ref, n_cur, auto_rows=config.auto_rows)
-    elif kind != "numeric" and method in _NUMERIC_ONLY:
-        where = f"monitoring.drift.columns.{name}.method" if col is not None else "monitoring.drift.method"
-        raise SpecError(
-            f"{where}: {method!r} needs a numeric column but {name!r} is {kind}; use chisquare, "
-            f"jensenshannon or psi for it (monitoring.drift.columns.{name}.method)"
-        )
+    if col is not None and col.method != "auto":
+        method = col.method
+        if kind != "numeric" and method in _NUMERIC_ONLY:
+            raise SpecError(
+                f"monitoring.drift.columns.{name}.method: {method!r} needs a numeric column but {name!r} is "
+                f"{kind}; use chisquare, jensenshannon or psi for it"
+            )
+    else:
+        method = config.method
+        if method == "auto" or (kind != "numeric" and method in _NUMERIC_ONLY):
+            # a dataset-wide numeric-only method leaves other kinds to the auto rule
+            method = choose_method(kind, n_ref, n_cur, auto_rows=config.auto_rows)
     if col is not None and col.threshold is not None:
         return method, col.threshold
     if isinstance(config.threshold, float | int):

@@ -208,11 +208,7 @@ class ReferenceSummary:
             base: dict[str, Any] = {"name": c.name, "kind": c.kind, "role": role, "count": c.count}
             base["missing"] = c.missing
             if c.kind == "numeric" and c.bin_edges is not None and c.bin_counts is not None:
-                edges = np.asarray(c.bin_edges, dtype="float64")
-                counts = np.asarray(c.bin_counts, dtype="float64")
-                cdf = np.concatenate([[0.0], np.cumsum(counts) / counts.sum()])
-                levels = (np.arange(MAX_POINTS) + 0.5) / MAX_POINTS
-                pts = np.interp(levels, cdf, edges)
+                pts = _points_from_histogram(c.bin_edges, c.bin_counts, c.quantiles or ())
                 n = max(c.count, 1)
                 std = (c.std or 0.0) * np.sqrt((n - 1) / n)  # the profile's std has ddof=1
                 base |= {
@@ -238,6 +234,28 @@ class ReferenceSummary:
                 base["n_unique"] = c.n_unique
             cols.append(ColumnReference(**base))
         return cls(n_rows=profile.n_rows, columns=tuple(cols))
+
+
+def _points_from_histogram(
+    bin_edges: Sequence[float], bin_counts: Sequence[int], quantiles: Sequence[tuple[float, float]] = ()
+) -> np.ndarray:
+    """A quantile sketch read off a profile's histogram and quantiles.
+
+    The CDF is taken as linear between the bin edges and the profile's quantiles (its
+    1% and 99% ones keep the tails close). Integer-valued columns (every edge an
+    integer) have their points rounded down, so that a bin ``[a, b)`` keeps its mass
+    on the integers ``a .. b-1`` (one bin per level of a count holds just that level).
+    """
+    edges = np.asarray(bin_edges, dtype="float64")
+    counts = np.asarray(bin_counts, dtype="float64")
+    levels = (np.arange(MAX_POINTS) + 0.5) / MAX_POINTS
+    cdf = np.concatenate([[0.0], np.cumsum(counts) / counts.sum()])
+    xs = np.concatenate([edges, [v for _, v in quantiles]])
+    fs = np.concatenate([cdf, [q for q, _ in quantiles]])
+    order = np.lexsort((fs, xs))
+    xs, fs = xs[order], np.maximum.accumulate(fs[order])
+    pts = np.interp(levels, fs, xs)
+    return np.floor(pts) if np.all(edges == np.round(edges)) else pts
 
 
 def _plot_edges(values: np.ndarray) -> np.ndarray:
