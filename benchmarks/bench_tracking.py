@@ -203,6 +203,7 @@ def main() -> None:
         print(json.dumps(mlflow_side(workload(args.runs), args.mlflow_runs, args.repeats)))
         return
 
+    load_before = os.getloadavg()
     runs = workload(args.runs)
     sk = skloop_side(runs, args.repeats)
     ml = run_mlflow(args)
@@ -231,6 +232,8 @@ def main() -> None:
             f"(median; {int(big['hits'])} runs returned; populated with import_runs in "
             f"{big['populate']:.1f} s)"
         )
+    load = ", ".join(f"{x:.2f}" for x in load_before)
+    print(f"machine: {os.cpu_count()} cores; load average {load} before, {os.getloadavg()[0]:.2f} after (1 min)")
 
 
 if __name__ == "__main__":
