@@ -40,3 +40,45 @@ def drift_frames() -> Callable[..., pd.DataFrame]:
         return _drift_frame(n, seed, frozenset(shifted))
 
     return make
+
+
+# --- performance, windows and reports (test_performance*, test_windows*, test_report*) --
+
+PERF_NUMERIC = ("age", "tenure_months", "monthly_charges", "total_charges", "support_calls")
+PERF_INPUTS = (*PERF_NUMERIC, "contract", "region")
+
+
+@pytest.fixture(scope="session")
+def perf_churn_model() -> tuple[object, object, pd.DataFrame]:
+    """A forest on the churn example's numbers, a CBPE calibrated on a holdout, and the training rows."""
+    from sklearn.ensemble import RandomForestClassifier
+
+    from skloop.data import make_churn
+    from skloop.monitor import CBPE
+
+    train, holdout = make_churn(2000, seed=0), make_churn(1000, seed=1)
+    model = RandomForestClassifier(n_estimators=40, min_samples_leaf=5, random_state=0, n_jobs=1)
+    model.fit(train[list(PERF_NUMERIC)], train["churned"])
+    estimator = CBPE(classes=model.classes_).fit(model.predict_proba(holdout[list(PERF_NUMERIC)]), holdout["churned"])
+    return model, estimator, train[[*PERF_INPUTS, "churned"]]
+
+
+@pytest.fixture(scope="session")
+def perf_log(perf_churn_model: tuple[object, object, pd.DataFrame]) -> pd.DataFrame:
+    """Five days of logged predictions (400 a day): three like training with labels, then two
+    drifted days (shift 0.8 and 1.0) without labels yet."""
+    from skloop.data import make_churn
+
+    model = perf_churn_model[0]
+    parts = []
+    for day, shift in enumerate((0.0, 0.0, 0.0, 0.8, 1.0)):
+        rows = make_churn(400, seed=20 + day, shift=shift)
+        proba = model.predict_proba(rows[list(PERF_NUMERIC)])  # type: ignore[attr-defined]
+        frame = rows[list(PERF_INPUTS)].copy()
+        start = pd.Timestamp("2025-03-01", tz="UTC") + pd.Timedelta(days=day)
+        frame.insert(0, "time", start + pd.to_timedelta(np.arange(400) * 200, unit="s"))
+        frame["prediction"] = proba.argmax(axis=1)
+        frame["proba_0"], frame["proba_1"] = proba[:, 0], proba[:, 1]
+        frame["label"] = rows["churned"].astype(object) if day < 3 else None
+        parts.append(frame)
+    return pd.concat(parts, ignore_index=True)

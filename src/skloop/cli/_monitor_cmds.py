@@ -1,0 +1,156 @@
+"""Monitor commands: ``monitor`` (drift, quality, performance; exit 3 on drift) and ``explain``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from skloop.cli._app import JsonOpt, SpecOpt, _settings_near, _store, app, console
+from skloop.cli._errors import handle_errors
+from skloop.cli._render import print_json
+from skloop.core import SPEC_FILENAME, UsageError
+
+__all__ = ["EXIT_DRIFT"]
+
+EXIT_DRIFT = 3
+"""``skloop monitor`` exits with this when the dataset drifted."""
+
+
+def _ref(name: str, alias: str | None, version: int | None) -> str:
+    if alias is not None and version is not None:
+        raise UsageError("give --alias or --version, not both")
+    if version is not None:
+        return f"{name}/{version}"
+    return f"{name}@{alias or 'champion'}" if "@" not in name and "/" not in name else name
+
+
+@app.command()
+@handle_errors
+def monitor(
+    name: Annotated[str, typer.Argument(help="The model (NAME, or NAME@ALIAS / NAME/VERSION).")],
+    alias: Annotated[str | None, typer.Option("--alias", "-a", help="Alias to monitor (default: champion).")] = None,
+    version: Annotated[int | None, typer.Option("--version", help="A version number instead of an alias.")] = None,
+    current: Annotated[Path | None, typer.Option("--current", help="New data (CSV/Parquet) to check.")] = None,
+    reference: Annotated[
+        Path | None, typer.Option("--reference", help="Compare with this file (default: the training data).")
+    ] = None,
+    from_log: Annotated[bool, typer.Option("--from-log", help="Check the served predictions instead.")] = False,
+    since: Annotated[str | None, typer.Option("--since", help="With --from-log: the last 7d, 12h, ...")] = None,
+    window: Annotated[str | None, typer.Option("--window", help="Also per window: 1d, 6h, or a row count.")] = None,
+    report: Annotated[Path | None, typer.Option("--report", help="Write the HTML report here.")] = None,
+    json_path: Annotated[
+        Path | None, typer.Option("--json", help="Write the JSON report here ('-' prints it).")
+    ] = None,
+    n_boot: Annotated[int, typer.Option("--n-boot", help="Bootstrap resamples of the intervals.")] = 200,
+    spec: SpecOpt = Path(SPEC_FILENAME),
+) -> None:
+    """Drift, data quality and performance of a model's new data; exit 3 when the dataset drifted."""
+    from skloop.monitor import render_report_html
+    from skloop.workflows._monitor import monitor_model
+
+    if current is None and not from_log:
+        raise UsageError("give --current FILE, or --from-log to check the served predictions")
+    if current is not None and from_log:
+        raise UsageError("give either --current FILE or --from-log, not both")
+    if since is not None and not from_log:
+        raise UsageError("--since applies to --from-log")
+    store = _store(spec)
+    try:
+        result = monitor_model(
+            store, _ref(name, alias, version), _settings_near(spec), current=current, reference=reference,
+            from_log=from_log, since=since, window=window, n_boot=n_boot,
+        )  # fmt: skip
+    finally:
+        store.close()
+    if report is not None:
+        report.parent.mkdir(parents=True, exist_ok=True)
+        report.write_text(render_report_html(result), encoding="utf-8")
+    if json_path is not None and str(json_path) == "-":
+        print_json(console, result.to_dict())
+    else:
+        if json_path is not None:
+            json_path.parent.mkdir(parents=True, exist_ok=True)
+            json_path.write_text(json.dumps(result.to_dict(), indent=1, allow_nan=False), encoding="utf-8")
+        _print_summary(result, report, json_path)
+    if result.drifted:
+        raise typer.Exit(EXIT_DRIFT)
+
+
+def _print_summary(result: object, report: Path | None, json_path: Path | None) -> None:
+    from skloop.monitor import MonitorReport
+
+    assert isinstance(result, MonitorReport)
+    color = "red" if result.drifted else "green"
+    console.print(f"[bold {color}]{escape(result.verdict())}[/]", highlight=False)
+    table = Table(title=f"{result.model}: features by importance x drift", title_justify="left")
+    for col in ("feature", "drifted", "test", "statistic", "p-value", "threshold", "importance"):
+        table.add_column(col)
+    for row in result.ranking()[:15]:
+        f = result.drift[row["name"]]
+        table.add_row(
+            escape(f.name), "[red]yes[/]" if f.drifted else "no", f.method, f"{f.statistic:.4f}",
+            "-" if f.p_value is None else f"{f.p_value:.4g}", f"{f.threshold:g}", f"{row['importance']:.4f}",
+        )  # fmt: skip
+    console.print(table)
+    for label, perf in (("realised", result.performance), ("estimated", result.estimate)):
+        if perf is None:
+            continue
+        parts = []
+        for m in perf.metrics:
+            if m.value is None:
+                continue
+            text = f"{m.name} {m.value:.3f}"
+            if m.lower is not None and m.upper is not None:
+                text += f" [{m.lower:.3f}, {m.upper:.3f}]"
+            if m.change is not None:
+                text += f" ({m.change:+.3f})"
+            parts.append(text)
+        console.print(f"{label} ({perf.n_rows:,} rows): " + "; ".join(parts), highlight=False)
+    for path, what in ((report, "HTML report"), (json_path, "JSON report")):
+        if path is not None:
+            console.print(f"{what}: {escape(str(path))}", highlight=False)
+
+
+@app.command()
+@handle_errors
+def explain(
+    name: Annotated[str, typer.Argument(help="The model (NAME, or NAME@ALIAS / NAME/VERSION).")],
+    data: Annotated[Path, typer.Option("--data", help="Rows to explain (CSV/Parquet).")],
+    alias: Annotated[str | None, typer.Option("--alias", "-a", help="Alias (default: champion).")] = None,
+    version: Annotated[int | None, typer.Option("--version", help="A version number instead of an alias.")] = None,
+    top: Annotated[int, typer.Option("--top", "-k", help="Columns shown per row.")] = 5,
+    limit: Annotated[int, typer.Option("--limit", "-n", help="Rows shown in the table.")] = 20,
+    spec: SpecOpt = Path(SPEC_FILENAME),
+    json_out: JsonOpt = False,
+) -> None:
+    """Per-row contributions of each input column to a tree model's output (needs the explain extra)."""
+    from skloop.workflows._monitor import explain_model
+
+    store = _store(spec)
+    try:
+        found, explanation = explain_model(store, _ref(name, alias, version), data)
+    finally:
+        store.close()
+    if json_out:
+        print_json(console, {"model": found.ref, **explanation.to_dict()})
+        return
+    table = Table(
+        title=f"{found.ref}: {explanation.output} = {explanation.expected_value:.4f} (expected) + contributions",
+        title_justify="left",
+    )
+    table.add_column("row")
+    table.add_column("output")
+    table.add_column(f"top {top} columns (contribution)")
+    tops = explanation.top(top)
+    for i in range(min(limit, len(tops))):
+        cells = ", ".join(f"{escape(c)} {v:+.4f}" for c, v in tops[i])
+        index = explanation.index[i] if explanation.index else i
+        table.add_row(escape(str(index)), f"{explanation.predictions[i]:.4f}", cells)
+    console.print(table)
+    if len(tops) > limit:
+        console.print(f"... {len(tops) - limit} more rows (use --json for all)")

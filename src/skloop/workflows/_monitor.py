@@ -1,0 +1,278 @@
+"""Monitor a registered model: registry + store + monitor, for ``skloop monitor`` and ``skloop explain``.
+
+The reference is the version's training data: its snapshot in the artifact store (or a
+file given with ``reference``), else the profile recorded with the dataset. The
+training run's spec gives the monitoring settings and the holdout split, which is
+rebuilt from the snapshot to calibrate the performance estimate (CBPE) on rows the
+model did not train on.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from skloop.core import DataError, MonitoringSpec, Settings, SkloopError, spec_from_dict
+from skloop.data import DatasetProfile, Schema, read_table
+from skloop.monitor import (
+    CBPE,
+    Explanation,
+    MonitorReport,
+    explain_rows,
+    log_frame,
+    monitor_frame,
+    parse_window,
+)
+from skloop.registry import Registry, Signature, coerce_frame
+from skloop.store import ModelVersion, Store
+
+__all__ = ["MonitorInputs", "explain_model", "load_monitor_inputs", "monitor_model"]
+
+logger = logging.getLogger(__name__)
+MAX_CALIBRATION_ROWS = 20_000
+
+
+@dataclass(frozen=True)
+class MonitorInputs:
+    """What monitoring a version needs, gathered from the registry and the store.
+
+    Attributes
+    ----------
+    version : ModelVersion
+    model : estimator
+        The loaded pipeline.
+    signature : Signature or None
+    schema : Schema or None
+        The training schema (kinds and roles of the columns).
+    reference : DataFrame or DatasetProfile
+        The training rows, or their stored profile.
+    reference_name : str
+    config : MonitoringSpec
+        The training spec's ``monitoring`` section (defaults when absent).
+    target : str or None
+    estimator : CBPE or None
+        Calibrated on the training holdout (classifiers with a data snapshot).
+    """
+
+    version: ModelVersion
+    model: Any
+    signature: Signature | None
+    schema: Schema | None
+    reference: pd.DataFrame | DatasetProfile
+    reference_name: str
+    config: MonitoringSpec
+    target: str | None
+    estimator: CBPE | None
+
+
+def _spec(store: Store, version: ModelVersion) -> Any:
+    try:
+        run = store.get_run(version.run_id)
+        return spec_from_dict(run.spec) if run.spec else None
+    except SkloopError as exc:
+        logger.warning("the spec of run %s cannot be read (%s); monitoring with defaults", version.run_id, exc)
+        return None
+
+
+def _calibrate(model: Any, frame: pd.DataFrame, spec: Any, settings: Settings, target: str | None) -> CBPE | None:
+    """A CBPE fitted on the training holdout rebuilt from the snapshot (else on a sample of it)."""
+    if target is None or target not in frame.columns or not hasattr(model, "predict_proba"):
+        return None
+    X = y = None
+    if spec is not None:
+        from skloop.workflows._train import prepare_data
+
+        try:
+            data = prepare_data(spec, settings.base_dir, frame)
+            X, y = data.X_holdout, data.y_holdout
+        except SkloopError as exc:
+            logger.warning("the training holdout cannot be rebuilt (%s); calibrating on the training rows", exc)
+    if X is None or y is None or len(X) < 50:
+        sample = frame.sample(min(len(frame), MAX_CALIBRATION_ROWS), random_state=0)
+        X, y = sample.drop(columns=[target]), sample[target]
+    columns = [str(c) for c in getattr(model, "feature_names_in_", X.columns)]
+    try:
+        return CBPE(classes=list(model.classes_)).fit(model.predict_proba(X[columns]), y.to_numpy())
+    except (SkloopError, KeyError, ValueError) as exc:
+        logger.warning("no performance estimate: calibration failed (%s)", exc)
+        return None
+
+
+def load_monitor_inputs(
+    store: Store,
+    ref: str,
+    settings: Settings,
+    *,
+    reference: str | os.PathLike[str] | pd.DataFrame | None = None,
+    trusted: bool = False,
+) -> MonitorInputs:
+    """Gather the version, model, reference, schema, settings and estimator of ``ref``.
+
+    Raises
+    ------
+    ModelNotFoundError
+        ``ref`` names no version.
+    DataError
+        No reference: no file given, and the version has no recorded training dataset.
+    """
+    registry = Registry(store)
+    version = registry.resolve(ref)
+    model = registry.load_model(version.ref, trusted=trusted)
+    signature = Signature.from_dict(version.signature) if version.signature else None
+    spec = _spec(store, version)
+    config = spec.monitoring if spec is not None else MonitoringSpec()
+    target = spec.data.target if spec is not None else None
+    record = store.get_dataset(version.dataset_fingerprint) if version.dataset_fingerprint else None
+    schema = Schema.from_dict(record.schema) if record is not None and record.schema else None
+    frame: pd.DataFrame | None = None
+    if isinstance(reference, pd.DataFrame):
+        frame, name = reference, "reference data"
+    elif reference is not None:
+        frame, name = read_table(reference), os.fspath(reference)
+    elif record is not None and record.snapshot_sha256:
+        data = store.artifacts.get_bytes(record.snapshot_sha256, name=f"training data of {version.ref}")
+        frame, name = pd.read_parquet(io.BytesIO(data)), f"training data ({record.fingerprint[:12]})"
+    elif record is not None and record.profile:
+        name = f"training profile ({record.fingerprint[:12]})"
+    else:
+        raise DataError(f"{version.ref} has no recorded training dataset to compare with; pass --reference FILE")
+    estimator = _calibrate(model, frame, spec, settings, target) if frame is not None else None
+    ref_data: pd.DataFrame | DatasetProfile = (
+        frame if frame is not None else DatasetProfile.from_dict(record.profile)  # type: ignore[union-attr]
+    )
+    return MonitorInputs(
+        version=version, model=model, signature=signature, schema=schema, reference=ref_data, reference_name=name,
+        config=config, target=target, estimator=estimator,
+    )  # fmt: skip
+
+
+def score_frame(inputs: MonitorInputs, current: pd.DataFrame) -> pd.DataFrame:
+    """A log frame of ``current``: its columns, the model's ``prediction`` and ``proba_*``, ``label``."""
+    columns = [c.name for c in inputs.signature.inputs] if inputs.signature else None
+    X = current
+    if inputs.signature is not None:
+        missing = [c for c in columns or () if c not in current.columns]
+        if missing:
+            raise DataError(f"the current data lacks the model's input columns {missing}")
+        X = coerce_frame(current[columns], inputs.signature).frame
+    out = current.drop(columns=[inputs.target], errors="ignore").copy()
+    out["prediction"] = np.asarray(inputs.model.predict(X))
+    if hasattr(inputs.model, "predict_proba"):
+        proba = np.asarray(inputs.model.predict_proba(X), dtype=np.float64)
+        for j, label in enumerate(inputs.model.classes_):
+            out[f"proba_{label}"] = proba[:, j]
+    if inputs.target is not None and inputs.target in current.columns:
+        out["label"] = current[inputs.target].to_numpy()
+    return out
+
+
+def monitor_model(
+    store: Store,
+    ref: str,
+    settings: Settings,
+    *,
+    current: str | os.PathLike[str] | pd.DataFrame | None = None,
+    reference: str | os.PathLike[str] | pd.DataFrame | None = None,
+    from_log: bool = False,
+    since: str | None = None,
+    window: str | int | None = None,
+    n_boot: int = 200,
+    seed: int = 0,
+    trusted: bool = False,
+) -> MonitorReport:
+    """Monitor the version ``ref`` on new data (``current``) or on its served traffic (``from_log``).
+
+    Parameters
+    ----------
+    store : Store
+    ref : str
+        ``name@alias``, ``name/version`` or ``name``.
+    settings : Settings
+        Where relative paths of the training spec resolve.
+    current : path or DataFrame, optional
+        New rows (with the target column, if known, for realised performance).
+    reference : path or DataFrame, optional
+        Compare with this instead of the version's training data.
+    from_log : bool
+        Monitor the prediction log of the model's name instead of ``current``.
+    since : str, optional
+        With ``from_log``: only predictions of the last ``since`` (``7d``, ``12h``).
+    window : str or int, optional
+        Also compute everything per window (``1d``, ``500`` rows).
+    n_boot, seed : int
+        Bootstrap resamples and seed of the intervals.
+    trusted : bool
+        Load a joblib model (only for sources you trust).
+
+    Returns
+    -------
+    MonitorReport
+
+    Raises
+    ------
+    DataError
+        Neither or both of ``current`` and ``from_log``; no logged prediction.
+    """
+    if (current is None) == (not from_log):
+        raise DataError("monitor needs either current data (--current FILE) or the prediction log (--from-log)")
+    inputs = load_monitor_inputs(store, ref, settings, reference=reference, trusted=trusted)
+    version = inputs.version
+    if from_log:
+        start = None
+        if since is not None:
+            length = parse_window(since)
+            if isinstance(length, int):
+                raise DataError(f"--since takes a duration such as 7d or 12h; got {since!r}")
+            start = datetime.now(UTC) - length
+        predictions = store.query_predictions(version.name, start=start)
+        if not predictions:
+            raise DataError(
+                f"no logged prediction of {version.name!r}" + (f" in the last {since}" if since else "")
+                + "; serve the model (skloop serve) or score with skloop predict --log, then ingest the log"
+            )  # fmt: skip
+        log = log_frame(predictions)
+        current_name = f"prediction log of {version.name}" + (f" (last {since})" if since else "")
+    else:
+        frame = current if isinstance(current, pd.DataFrame) else read_table(current)  # type: ignore[arg-type]
+        log = score_frame(inputs, frame)
+        current_name = "current data" if isinstance(current, pd.DataFrame) else os.fspath(current)  # type: ignore[arg-type]
+    classes = list(inputs.model.classes_) if hasattr(inputs.model, "classes_") else None
+    task = inputs.signature.output.task if inputs.signature is not None else None
+    return monitor_frame(
+        log, inputs.reference, schema=inputs.schema, config=inputs.config, window=window, task=task,
+        classes=classes, reference_metrics=version.metrics, importance=version.importance,
+        estimator=inputs.estimator, model=version.ref, n_boot=n_boot, seed=seed,
+        reference_name=inputs.reference_name, current_name=current_name,
+    )  # fmt: skip
+
+
+def explain_model(
+    store: Store, ref: str, data: str | os.PathLike[str] | pd.DataFrame, *, trusted: bool = False
+) -> tuple[ModelVersion, Explanation]:
+    """Per-row contributions by input column of the version ``ref`` on ``data``.
+
+    Raises
+    ------
+    MissingExtraError
+        ``shap`` is not installed (``pip install 'skloop[explain]'``).
+    """
+    registry = Registry(store)
+    version = registry.resolve(ref)
+    model = registry.load_model(version.ref, trusted=trusted)
+    frame = data if isinstance(data, pd.DataFrame) else read_table(data)
+    X = frame
+    if version.signature:
+        signature = Signature.from_dict(version.signature)
+        columns = [c.name for c in signature.inputs]
+        missing = [c for c in columns if c not in frame.columns]
+        if missing:
+            raise DataError(f"the data lacks the model's input columns {missing}")
+        X = coerce_frame(frame[columns], signature).frame
+    return version, explain_rows(model, X)

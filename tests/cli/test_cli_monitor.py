@@ -1,0 +1,139 @@
+"""skloop monitor (exit 0 without drift, 3 with it; HTML and JSON; served traffic per window) and skloop explain."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from skloop.cli import app
+from skloop.data import make_churn
+
+runner = CliRunner()
+
+
+def invoke(*args: str):  # type: ignore[no-untyped-def]
+    return runner.invoke(app, list(args), catch_exceptions=False)
+
+
+@pytest.fixture(scope="module")
+def champion(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A trained, promoted churn model in a project folder, and new data files beside it."""
+    root = tmp_path_factory.mktemp("monitor")
+    with pytest.MonkeyPatch.context() as mp:
+        for key in ("SKLOOP_STORE_URL", "SKLOOP_ARTIFACT_ROOT"):
+            mp.delenv(key, raising=False)
+        mp.chdir(root)
+        assert invoke("init", "--example", "p", "--rows", "1200").exit_code == 0
+        spec = root / "p" / "skloop.yaml"
+        text = spec.read_text().replace("n_estimators: 60", "n_estimators: 15").replace("folds: 5", "folds: 3")
+        text = text.replace("model__max_depth: [6, 12]", "model__max_depth: [6]")
+        spec.write_text(text.replace("model__min_samples_leaf: [1, 5]", "model__min_samples_leaf: [5]"))
+        mp.chdir(root / "p")
+        result = invoke("train", "-q")
+        assert result.exit_code == 0, result.output
+        assert invoke("promote", "churn", "1", "--alias", "champion", "--reason", "first").exit_code == 0
+    make_churn(600, seed=5).to_csv(root / "p" / "same.csv", index=False)
+    make_churn(600, seed=6, shift=1.0).to_csv(root / "p" / "shifted.csv", index=False)
+    make_churn(12, seed=7).drop(columns=["churned"]).to_csv(root / "p" / "rows.csv", index=False)
+    return root / "p"
+
+
+@pytest.fixture
+def project(champion: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(champion)
+    return champion
+
+
+def test_no_drift_exits_0_and_writes_reports(project: Path) -> None:
+    result = invoke("monitor", "churn", "--alias", "champion", "--current", "same.csv",
+                    "--report", "out/same.html", "--json", "out/same.json")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "No dataset drift" in result.output
+    data = json.loads((project / "out" / "same.json").read_text())
+    assert data["drifted"] is False and data["model"] == "churn/1"
+    assert {"name", "method", "statistic", "threshold", "drifted"} <= set(data["features"][0])
+    assert data["performance"]["n_rows"] == 600  # the file has the target column: realised performance
+    assert data["estimate"]["estimated"] is True
+    assert "holdout" in data["verdict"]["text"]
+    html = (project / "out" / "same.html").read_text()
+    assert "No dataset drift" in html and "<svg" in html
+
+
+def test_drift_exits_3(project: Path) -> None:
+    result = invoke("monitor", "churn", "--current", "shifted.csv", "--json", "-")
+    assert result.exit_code == 3, result.output
+    data = json.loads(result.output)
+    assert data["drifted"] is True and data["verdict"]["weighted_drift"] > 0.5
+    acc = next(m for m in data["performance"]["metrics"] if m["name"] == "accuracy")
+    assert acc["change"] < 0  # worse than on the training holdout
+
+
+def test_reference_file_and_usage_errors(project: Path) -> None:
+    result = invoke("monitor", "churn", "--current", "shifted.csv", "--reference", "shifted.csv")
+    assert result.exit_code == 0, result.output  # the same data: no drift
+    assert invoke("monitor", "churn").exit_code == 2
+    assert invoke("monitor", "churn", "--current", "same.csv", "--from-log").exit_code == 2
+    missing = runner.invoke(app, ["monitor", "nope", "--current", "same.csv"])
+    assert missing.exit_code == 1 and "nope" in missing.output
+
+
+def test_from_log_per_window(project: Path) -> None:
+    from skloop.core import Settings
+    from skloop.registry import Registry
+    from skloop.store import Store
+
+    store = Store.open(Settings.from_env(project))
+    try:
+        model = Registry(store).load_model("churn@champion")
+        now = datetime.now(UTC)
+        records, labels = [], []
+        for day, shift in enumerate((0.0, 0.0, 1.0)):
+            rows = make_churn(150, seed=30 + day, shift=shift)
+            X = rows.drop(columns=["churned"])
+            proba = model.predict_proba(X[list(model.feature_names_in_)])
+            inputs = X.astype(object).where(X.notna(), None).to_dict("records")
+            for i, row in enumerate(inputs):
+                row["signup_date"] = str(row["signup_date"])
+                request = f"req-{day}"
+                records.append({
+                    "request_id": request, "row": i, "model": "churn", "version": 1,
+                    "time": (now - timedelta(days=2 - day, hours=1)).isoformat(), "inputs": row,
+                    "outputs": {"prediction": int(proba[i].argmax()),
+                                "probabilities": {"0": float(proba[i, 0]), "1": float(proba[i, 1])}},
+                })  # fmt: skip
+                if day == 0:
+                    labels.append({"request_id": request, "row": i, "label": int(rows["churned"].iloc[i])})
+        assert store.insert_predictions(records) == 450
+        store.insert_labels("churn", labels)
+    finally:
+        store.close()
+    result = invoke("monitor", "churn", "--from-log", "--since", "7d", "--window", "1d",
+                    "--report", "weekly.html", "--json", "weekly.json")  # fmt: skip
+    assert result.exit_code in (0, 3), result.output
+    data = json.loads((project / "weekly.json").read_text())
+    windows = data["windows"]["windows"]
+    assert sum(w["n_rows"] for w in windows) == 450 and len(windows) >= 3
+    assert windows[0]["performance"] is not None and windows[-1]["performance"] is None
+    assert all(w["estimate"] is not None for w in windows)
+    assert windows[-1]["drift_share"] > windows[0]["drift_share"]
+    assert "Over time" in (project / "weekly.html").read_text()
+    empty = runner.invoke(app, ["monitor", "churn", "--from-log", "--since", "1min"])
+    assert empty.exit_code == 1 and "no logged prediction" in empty.output
+
+
+def test_explain(project: Path) -> None:
+    pytest.importorskip("shap", reason="the explain extra (shap) is not installed")
+    table = invoke("explain", "churn", "--alias", "champion", "--data", "rows.csv", "--top", "3")
+    assert table.exit_code == 0, table.output
+    assert "probability of class 1" in table.output
+    result = invoke("explain", "churn", "--data", "rows.csv", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["model"] == "churn/1" and len(data["rows"]) == 12
+    assert "contract" in data["columns"] and not any("__" in c for c in data["columns"])
+    row = data["rows"][0]
+    assert row["prediction"] == pytest.approx(data["expected_value"] + sum(row["contributions"].values()))
