@@ -14,10 +14,13 @@ from sklearn.pipeline import Pipeline
 
 from skloop.core import MissingExtraError, PipelineError
 from skloop.data import make_churn
-from skloop.monitor._explain import Explanation, explain_rows, importance_weights, weighted_drift
+from skloop.monitor._explain import Explanation, _shap, explain_rows, importance_weights, weighted_drift
 from skloop.pipelines import FeatureSets, build_preprocessor
 
-pytest.importorskip("shap", reason="the explain extra (shap) is not installed")
+try:
+    _shap()  # imports shap with its import-time matplotlib deprecation warnings silenced
+except MissingExtraError:
+    pytest.skip("the explain extra (shap) is not installed", allow_module_level=True)
 
 FEATURES = FeatureSets(
     numeric=("age", "tenure_months", "monthly_charges", "support_calls"),
@@ -65,8 +68,7 @@ def test_contributions_sum_to_the_output_minus_the_expected_value(
 
 
 def test_mapping_sums_one_hot_levels(churn: pd.DataFrame) -> None:
-    import shap
-
+    shap = _shap()
     pipe = _fit(GradientBoostingClassifier(n_estimators=10, random_state=0), churn)
     X = churn[list(FEATURES.all_columns)].iloc[:10]
     per_feature = shap.TreeExplainer(pipe[-1]).shap_values(pipe[:-1].transform(X))

@@ -1,6 +1,7 @@
 """Workflows: train, reproduce, init — compositions of the layers below."""
 
 from skloop.workflows._init import EXAMPLE_SPEC, init_example, init_from_data
+from skloop.workflows._monitor import MonitorInputs, explain_model, load_monitor_inputs, monitor_model
 from skloop.workflows._predict import PREDICTION_METADATA_KEYS, PredictResult, predict_batch, read_prediction_metadata
 from skloop.workflows._progress import NullProgress, Progress
 from skloop.workflows._project import Project
@@ -11,6 +12,7 @@ from skloop.workflows._train import TrainResult, prepare_data, train
 __all__ = [
     "EXAMPLE_SPEC",
     "PREDICTION_METADATA_KEYS",
+    "MonitorInputs",
     "NullProgress",
     "PredictResult",
     "Progress",
@@ -18,8 +20,11 @@ __all__ = [
     "RegisterOutcome",
     "ReproduceResult",
     "TrainResult",
+    "explain_model",
     "init_example",
     "init_from_data",
+    "load_monitor_inputs",
+    "monitor_model",
     "predict_batch",
     "prepare_data",
     "read_prediction_metadata",
