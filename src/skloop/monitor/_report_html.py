@@ -55,6 +55,8 @@ def _e(value: Any) -> str:
 def _f(value: float | None, digits: int = 3) -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "–"
+    if value != 0 and abs(value) < 10**-digits:
+        return f"{value:.1e}"
     return f"{value:.{digits}f}"
 
 
