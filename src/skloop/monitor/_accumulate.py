@@ -128,38 +128,39 @@ class NumericAccumulator:
         nan = np.isnan(arr)
         self.missing += int(nan.sum()) - violations
         self.violations += violations
-        arr = arr[np.isfinite(arr)]
+        # one sort per batch (SIMD, ~16 ms per million) turns every count below into a
+        # binary search of the few reference points in the batch, instead of the reverse
+        arr = np.sort(arr[np.isfinite(arr)])
         if arr.size == 0:
             return
         self.n += arr.size
-        self.min = min(self.min, float(arr.min()))
-        self.max = max(self.max, float(arr.max()))
-        self.out_of_range += int(np.count_nonzero(arr < self._lo) + np.count_nonzero(arr > self._hi))
+        self.min = min(self.min, float(arr[0]))
+        self.max = max(self.max, float(arr[-1]))
+        self.out_of_range += int(np.searchsorted(arr, self._lo, side="left"))
+        self.out_of_range += int(arr.size - np.searchsorted(arr, self._hi, side="right"))
         if self._held is not None:
             self._held.append(arr)
             if self._cap is None or self.n <= self._cap:
                 return
-            arr = np.concatenate(self._held)
+            arr = np.sort(np.concatenate(self._held))
             self._held = None
         self._bin(arr)
 
     def _bin(self, arr: np.ndarray) -> None:
-        if self._points.size:
-            idx = np.searchsorted(self._points, arr, side="left")
-            self._le += np.bincount(idx, minlength=self._le.size)
-            inside = idx < self._points.size
-            hit = idx[inside][self._points[idx[inside]] == arr[inside]]
-            self._eq += np.bincount(hit, minlength=self._eq.size)
+        """Count the sorted ``arr`` between the reference points and in the plot bins."""
+        p = self._points
+        if p.size:
+            left = np.searchsorted(arr, p, side="left")  # values < p[i]
+            right = np.searchsorted(arr, p, side="right")  # values <= p[i]
+            self._le += np.diff(right, prepend=0, append=arr.size)
+            self._eq += right - left
             if self._below is not None and self._above is not None:
-                below = arr[idx == 0]
-                below = below[below < self._points[0]]
-                above = arr[idx == self._points.size]
-                self._n_tail += below.size + above.size
+                self._n_tail += int(left[0] + arr.size - right[-1])
                 if self._n_tail > TAIL_CAP:
                     self._below = self._above = None
                 else:
-                    self._below.append(below)
-                    self._above.append(above)
+                    self._below.append(arr[: left[0]].copy())  # a view would keep the batch alive
+                    self._above.append(arr[right[-1] :].copy())
         if self._plot.size:
             self._plot += _histogram(arr, self._edges)
 
@@ -168,10 +169,8 @@ class NumericAccumulator:
         plot = self._plot
         tails = None
         if self._held is None and self._below is not None and self._above is not None:
-            tails = (
-                np.sort(np.concatenate([np.empty(0), *self._below])),
-                np.sort(np.concatenate([np.empty(0), *self._above])),
-            )
+            tails = (np.concatenate([np.empty(0), *self._below]), np.concatenate([np.empty(0), *self._above]))
+            tails = (np.sort(tails[0]), np.sort(tails[1]))
         if self._held is not None:
             values = np.sort(np.concatenate(self._held)) if self._held else np.empty(0)
             plot = _histogram(values, self._edges) if self._plot.size else self._plot
@@ -190,11 +189,13 @@ class NumericAccumulator:
         )
 
 
-def _histogram(arr: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    """Counts in ``[a, b)`` bins (the last ``[a, b]``), values outside going to the end bins."""
-    idx = np.searchsorted(edges, arr, side="right") - 1
-    np.clip(idx, 0, edges.size - 2, out=idx)
-    return np.bincount(idx, minlength=edges.size - 1)
+def _histogram(sorted_values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Counts of sorted values in ``[a, b)`` bins (the last ``[a, b]``), outside ones in the end bins."""
+    pos = np.searchsorted(sorted_values, edges, side="left")
+    counts = np.diff(pos)
+    counts[0] += pos[0]
+    counts[-1] = sorted_values.size - pos[-2]
+    return counts
 
 
 def _booleanish(values: pd.Series) -> int:
