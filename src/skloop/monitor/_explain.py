@@ -246,7 +246,7 @@ def weighted_drift(drifted: Mapping[str, bool], importance: Mapping[str, Any] | 
 
     Examples
     --------
-    >>> weighted_drift({"a": True, "b": False}, {"a": {"mean": 0.3}, "b": {"mean": 0.1}})
+    >>> round(weighted_drift({"a": True, "b": False}, {"a": {"mean": 0.3}, "b": {"mean": 0.1}}), 6)
     0.75
     """
     weights = importance_weights(importance, list(drifted))
