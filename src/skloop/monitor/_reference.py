@@ -367,8 +367,8 @@ def reference_summary(
     --------
     >>> import pandas as pd
     >>> ref = reference_summary(pd.DataFrame({"x": [1.0, 2.0, 3.0], "c": ["a", "b", "a"]}))
-    >>> ref["x"].points, ref["c"].categories, ref["c"].category_counts
-    ((1.0, 2.0, 3.0), ('a', 'b'), (2, 1))
+    >>> ref["x"].points.tolist(), ref["c"].categories, ref["c"].category_counts
+    ([1.0, 2.0, 3.0], ('a', 'b'), (2, 1))
     """
     if max_points is not None and max_points < 2:
         raise DataError(f"max_points must be at least 2 (or None for every value); got {max_points}")
