@@ -49,9 +49,15 @@ def serve(
     settings = _settings_near(spec).with_overrides(host=host, port=port)
     if max_body_bytes is not None and max_body_bytes <= 0:
         raise UsageError(f"--max-body-bytes must be positive; got {max_body_bytes}")
-    log = None
+    log = ingestor = ingest_store = None
     if not no_log:
+        from skloop.serve import Ingestor
+        from skloop.store import Store
+
         log = PredictionLog(log_dir or default_log_dir(settings)).start()
+        # the log makes a prediction durable; the ingestor moves it into the store for monitoring
+        ingest_store = Store.open(settings)
+        ingestor = Ingestor(log.directory, ingest_store).start()
     try:
         server_app = create_app(
             settings,
@@ -79,7 +85,7 @@ def serve(
         if model.onnx_refusal and not no_onnx:
             console.print(f"  scikit-learn path: {model.onnx_refusal}", highlight=False)
         if log is not None:
-            console.print(f"  prediction log: {log.directory}", highlight=False)
+            console.print(f"  prediction log: {log.directory} (ingested into the store every second)", highlight=False)
         sys.stdout.flush()
         uvicorn.run(
             server_app,
@@ -93,4 +99,8 @@ def serve(
         )
     finally:
         if log is not None:
-            log.close()
+            log.close()  # first: everything acknowledged is on disk
+        if ingestor is not None:
+            ingestor.close()  # a last pass moves the rest into the store
+        if ingest_store is not None:
+            ingest_store.close()

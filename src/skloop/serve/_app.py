@@ -24,6 +24,7 @@ from skloop.core import ModelNotFoundError, Settings, UsageError
 from skloop.registry import Registry
 from skloop.serve._batcher import DEFAULT_MAX_BATCH_ROWS, MicroBatcher
 from skloop.serve._errors import (
+    BadRequestError,
     MethodNotAllowedError,
     NotFoundRouteError,
     NotReadyError,
@@ -290,6 +291,7 @@ class ServeApp:
                 "": {"GET": self._model_metadata},
                 "ready": {"GET": self._model_ready},
                 "infer": {"POST": self._infer},
+                "labels": {"POST": self._labels},
             }
             if tail in table:
                 request.route = template + (f"/{tail}" if tail else "")
@@ -369,6 +371,9 @@ class ServeApp:
             }
             for i in range(rows.n)
         ]
+        if rows.ids is not None:  # the spec's data.id column: labels posted later join on it
+            for record, entity in zip(records, rows.ids, strict=True):
+                record["entity_id"] = entity
         append_bytes = getattr(log, "append_bytes", None)
         if append_bytes is None:
             await log.append(records)
@@ -473,6 +478,24 @@ class ServeApp:
             raise NotFoundRouteError(str(exc)) from exc
         return _json(200, {"name": model.name, "version": str(model.version), "runtime": model.runtime})
 
+    async def _labels(self, request: _Request) -> Response:
+        """``POST /v2/models/{name}/labels``: ``[{"id", "label"}]`` or ``[{"request_id", "row", "label"}]``."""
+        from skloop.serve._labels import ingest_label_records
+        from skloop.serve._protocols import loads
+
+        name = request.params["name"]
+        if name != self.model_name:
+            raise NotFoundRouteError(f"unknown model {name!r}; this server serves {self.model_name!r}")
+        doc = loads(request.body)
+        records = doc.get("labels") if isinstance(doc, dict) else doc
+        if not isinstance(records, list) or not records:
+            raise BadRequestError(
+                'expected a non-empty JSON list of {"id", "label"} or {"request_id", "row", "label"} objects'
+            )
+        loop = asyncio.get_running_loop()
+        stored = await loop.run_in_executor(None, ingest_label_records, self.registry.store, name, records)
+        return _json(200, {"model": name, "labels": stored})
+
     async def _metrics(self, request: _Request) -> Response:
         return 200, self.metrics.exposition(), CONTENT_TYPE_LATEST.encode()
 
@@ -482,7 +505,7 @@ class ServeApp:
         return 200, self._openapi, _JSON
 
 
-_ADMIN = ("/v2/repository/models/{name}/load",)
+_ADMIN = ("/v2/repository/models/{name}/load", "/v2/models/{name}/labels")
 _PREDICT = ("/invocations", "/v2/models/{name}/infer", "/v2/models/{name}/versions/{version}/infer")
 
 

@@ -194,6 +194,7 @@ def load_served_model(
         )
     signature = Signature.from_dict(version.signature)
     model = registry.load_model(version.ref, trusted_types=trusted_types)
+    id_column = _id_column(registry, version.run_id)
     session, refusal = None, "disabled (--no-onnx)"
     if onnx:
         try:
@@ -208,8 +209,19 @@ def load_served_model(
         name=version.name,
         version=version.version,
         signature=signature,
-        compiled=CompiledSignature(signature),
+        compiled=CompiledSignature(signature, id_column),
         model=model,
         session=session,
         onnx_refusal=refusal,
     )
+
+
+def _id_column(registry: Registry, run_id: str) -> str | None:
+    """The training spec's ``data.id`` column: logged with each row so labels join by id."""
+    try:
+        spec = registry.store.get_run(run_id).spec or {}
+    except Exception as exc:  # lineage is a bonus here; serving must not depend on it
+        logger.warning("cannot read the training spec of run %s: %s", run_id, exc)
+        return None
+    column = (spec.get("data") or {}).get("id")
+    return str(column) if column else None

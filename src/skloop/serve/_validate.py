@@ -77,6 +77,7 @@ class Prepared:
     n: int
     columns: dict[str, np.ndarray]
     flags: list[ValidationIssue] = field(default_factory=list)
+    ids: list[str | None] | None = None
 
     @staticmethod
     def concat(parts: Sequence[Prepared]) -> Prepared:
@@ -120,10 +121,12 @@ class CompiledSignature:
     ([30.0, 99.0], [(1, 'flag')])
     """
 
-    def __init__(self, signature: Signature) -> None:
+    def __init__(self, signature: Signature, id_column: str | None = None) -> None:
         self.signature = signature
         self.names = signature.names
-        self._known = frozenset(self.names)
+        self.id_column = id_column if id_column not in signature.names else None
+        # the id column is not a model input, but it is expected: not flagged as dropped
+        self._known = frozenset(self.names) | ({self.id_column} if self.id_column else set())
         self._columns: list[_Column] = []
         for col in signature.inputs:
             lo = hi = None
@@ -167,6 +170,7 @@ class CompiledSignature:
                     f"row {i} is {_kind(record)}; expected an object mapping column names to values",
                     [{"row": i, "column": None, "problem": "not an object", "severity": "error"}],
                 )
+        ids = self._ids([r.get(self.id_column) for r in records]) if self.id_column else None
         if len(records) <= FAST_PATH_MAX_ROWS:
             extras: dict[str, None] = {}
             present: set[str] = set()
@@ -177,10 +181,10 @@ class CompiledSignature:
                     present.add(key)
             columns = {c: [r.get(c) for r in records] if c in present else None for c in self.names}
             try:
-                return self._fast(columns, len(records), list(extras))
+                return _with_ids(self._fast(columns, len(records), list(extras)), ids)
             except _Fallback:
                 pass
-        return self.from_table(records)
+        return _with_ids(self.from_table(records), ids)
 
     def from_columns(self, columns: Mapping[str, Any]) -> Prepared:
         """Validate a dict of columns (``{"column": [v0, v1, ...], ...}``).
@@ -204,13 +208,14 @@ class CompiledSignature:
         n = next(iter(lengths.values()), 0)
         if n == 0:
             raise _empty()
+        ids = self._ids(columns[self.id_column]) if self.id_column and self.id_column in columns else None
         if n <= FAST_PATH_MAX_ROWS:
             extras = [str(c) for c in columns if c not in self._known]
             try:
-                return self._fast({c: columns.get(c) for c in self.names}, n, extras)
+                return _with_ids(self._fast({c: columns.get(c) for c in self.names}, n, extras), ids)
             except _Fallback:
                 pass
-        return self.from_table(dict(columns))
+        return _with_ids(self.from_table(dict(columns)), ids)
 
     def from_table(self, data: Any) -> Prepared:
         """Validate anything :func:`coerce_frame` reads (a DataFrame, records, columns)."""
@@ -252,6 +257,19 @@ class CompiledSignature:
                 out[col.name] = s.to_numpy(dtype=object, na_value=None)
         return Prepared(len(frame), out, list(result.flags))
 
+    @staticmethod
+    def _ids(values: Sequence[Any]) -> list[str | None] | None:
+        """Entity ids as text (``42.0`` from a CSV with gaps is ``"42"``), ``None`` when missing."""
+        out: list[str | None] = []
+        for v in values:
+            if v is None or (isinstance(v, float) and v != v):
+                out.append(None)
+            elif isinstance(v, float) and v.is_integer():
+                out.append(str(int(v)))
+            else:
+                out.append(str(v))
+        return out if any(v is not None for v in out) else None
+
     # -- the fast path -----------------------------------------------------------------
     def _fast(self, columns: Mapping[str, list[Any] | None], n: int, extras: list[str]) -> Prepared:
         errors: list[ValidationIssue] = []
@@ -289,6 +307,12 @@ class CompiledSignature:
             raise _invalid(errors)
         flags += [ValidationIssue(None, extra, "not an input of the model; dropped", "flag") for extra in extras]
         return Prepared(n, out, flags)
+
+
+def _with_ids(prepared: Prepared, ids: list[str | None] | None) -> Prepared:
+    if ids is not None and len(ids) == prepared.n:
+        prepared.ids = ids
+    return prepared
 
 
 # -- casters: (values, is_int) -> (array, bad rows, why, missing rows) -------------------

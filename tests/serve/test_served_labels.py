@@ -1,0 +1,63 @@
+"""Served rows carry the spec's id column into the log, and labels posted later join on it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from serve_helpers import churn_pipeline, project_settings
+
+from skloop.registry import Registry, infer_signature, save_model
+from skloop.serve import PredictionLog, create_app, ingest_once
+from skloop.store import Store
+
+
+def _register_with_id_column(base: Path) -> None:
+    pipe, X, y = churn_pipeline(n_rows=400, seed=1)
+    with Store.open(project_settings(base)) as store:
+        spec = {"name": "churn", "data": {"train": "x.csv", "target": "churned", "id": "customer_id"}}
+        with store.start_run("churn", spec=spec, environment={}) as run:
+            store.log_artifact(run.id, "model.skops", save_model(pipe, "skops"))
+        registry = Registry(store)
+        version = registry.register(run.id, "churn", signature=infer_signature(X, y, task="classification").to_dict())
+        registry.promote("churn", version.version, "champion", reason="test")
+
+
+@pytest.fixture
+def labelled_client(tmp_path: Path):  # type: ignore[no-untyped-def]
+    from starlette.testclient import TestClient
+
+    _register_with_id_column(tmp_path)
+    settings = project_settings(tmp_path).with_overrides(token="s3cret")
+    log = PredictionLog(tmp_path / "wal").start()
+    app = create_app(settings, model_name="churn", prediction_log=log, poll_seconds=None)
+    with TestClient(app) as client:
+        yield client, app, log
+    log.close()
+    app.registry.store.close()
+
+
+def test_ids_are_logged_and_labels_join_them(labelled_client: Any, srv_row: dict[str, Any], tmp_path: Path) -> None:
+    client, app, _log = labelled_client
+    rows = [{**srv_row, "customer_id": f"c-{i}"} for i in range(3)]
+    answer = client.post("/invocations", json={"dataframe_records": rows})
+    assert answer.status_code == 200, answer.text
+    flags = [i for i in answer.json().get("issues", []) if i.get("column") == "customer_id"]
+    assert not flags  # the id column is expected, not "dropped"
+
+    auth = {"Authorization": "Bearer s3cret"}
+    assert client.post("/v2/models/churn/labels", json=[{"id": "c-1", "label": 1}]).status_code == 401
+    bad = client.post("/v2/models/churn/labels", json=[{"label": 1}], headers=auth)
+    assert bad.status_code == 400 and bad.json()["issues"][0]["row"] == 0
+    ok = client.post(
+        "/v2/models/churn/labels", json=[{"id": "c-1", "label": 1}, {"id": "c-2", "label": 0}], headers=auth
+    )
+    assert ok.status_code == 200 and ok.json() == {"model": "churn", "labels": 2}
+
+    store = app.registry.store
+    assert ingest_once(tmp_path / "wal", store) == 3
+    logged = store.query_predictions("churn")
+    assert sorted(p.entity_id for p in logged) == ["c-0", "c-1", "c-2"]
+    labelled = {p.entity_id: p.label for p in store.query_predictions("churn", labeled=True)}
+    assert labelled == {"c-1": "1", "c-2": "0"}
