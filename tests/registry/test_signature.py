@@ -175,3 +175,25 @@ def test_coercion_is_vectorised(churn_split, churn_forest) -> None:
     result = coerce_frame(records, sig)
     elapsed = time.perf_counter() - started
     assert len(result.frame) == 50_000 and elapsed < 10
+
+
+def test_numbers_for_dates_and_integers_beyond_int64_are_row_errors() -> None:
+    import warnings
+
+    from skloop.registry import Signature, coerce_frame
+
+    sig = Signature.from_dict(
+        {
+            "inputs": [
+                {"name": "n", "dtype": "int64", "kind": "numeric", "nullable": True},
+                {"name": "d", "dtype": "datetime64", "kind": "datetime", "nullable": True},
+            ],
+            "output": {"task": "regression", "classes": None, "dtype": "float64"},
+        }
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = coerce_frame([{"n": 2**70, "d": 12345}, {"n": 3, "d": "2024-01-01"}], sig)
+    problems = {(i.row, i.column) for i in result.errors}
+    assert problems == {(0, "n"), (0, "d")}
+    assert result.frame["n"].iloc[1] == 3

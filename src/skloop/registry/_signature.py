@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import Any, Literal
 
 import numpy as np
@@ -482,8 +483,9 @@ def _cast(raw: pd.Series, dtype: str) -> tuple[pd.Series, np.ndarray, str]:
         if dtype == "int64":
             with np.errstate(invalid="ignore"):
                 fractional = ~np.isnan(arr) & ((~np.isfinite(arr)) | (np.mod(arr, 1) != 0))
-            bad |= fractional
-            why = "is not a whole number"
+                huge = ~np.isnan(arr) & (np.abs(arr) >= 2.0**63)
+            bad |= fractional | huge
+            why = "is not a whole number within the int64 range"
             arr = np.where(bad, np.nan, arr)
             return pd.Series(arr).astype("Int64"), bad, why
         return pd.Series(arr, dtype="float64"), bad, why
@@ -501,9 +503,12 @@ def _cast(raw: pd.Series, dtype: str) -> tuple[pd.Series, np.ndarray, str]:
                 stamps = raw.dt.tz_convert("UTC").dt.tz_localize(None)
             return stamps.astype("datetime64[us]"), np.zeros(len(raw), dtype=bool), ""
         values = raw.astype(object).where(~raw.isna(), None)
+        # only text and date objects are dates: a number is refused, not read as an epoch
+        textual = values.map(lambda v: v is None or isinstance(v, str | datetime | date)).to_numpy(dtype=bool)
+        values = values.where(textual, None)
         stamps = pd.to_datetime(values, errors="coerce", format="ISO8601", utc=True)
         stamps = stamps.dt.tz_localize(None).astype("datetime64[us]")
-        bad = stamps.isna().to_numpy() & ~missing
+        bad = (stamps.isna().to_numpy() & ~missing) | ~textual
         return stamps, bad, "is not an ISO-8601 date or time"
     # string: anything can be written as text; missing stays missing
     return raw.astype(object).where(~raw.isna(), None).astype("str"), np.zeros(len(raw), dtype=bool), ""

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import math
 import re
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -222,18 +221,11 @@ class CompiledSignature:
         if isinstance(data, pd.DataFrame) and len(data) == 0:
             raise _empty()
         try:
-            with warnings.catch_warnings():
-                # pandas deprecates parsing numbers with a format (a number sent for a
-                # datetime): the value is still refused as not ISO-8601, the warning is noise
-                warnings.simplefilter("ignore", FutureWarning)
-                warnings.simplefilter("ignore", DeprecationWarning)
-                warnings.simplefilter("ignore", RuntimeWarning)
-                result = coerce_frame(data, self.signature)
+            result = coerce_frame(data, self.signature)
         except DataError as exc:
             raise BadRequestError(str(exc)) from exc
         except (TypeError, ValueError, OverflowError) as exc:
-            # coerce_frame cannot type some extreme values (an integer beyond int64 in an
-            # int64 column raises TypeError in pandas' cast): a bad request, not a crash
+            # a value pandas cannot type at all is the client's error, never a 500
             raise BadRequestError(
                 f"the values cannot be typed like the model's inputs ({exc}); integers must fit in int64, "
                 "dates must be ISO-8601 strings"
