@@ -229,7 +229,8 @@ class CategoricalAccumulator:
             self.violations += _booleanish(values)
         self.missing += int(values.isna().sum())
         for v, n in values.value_counts(dropna=True).items():
-            self.counts[v.item() if isinstance(v, np.generic) else v] += int(n)
+            if n:  # a pandas categorical lists its unobserved categories with 0
+                self.counts[v.item() if isinstance(v, np.generic) else v] += int(n)
 
     def finish(self) -> CategoricalCurrent:
         return CategoricalCurrent(counts=dict(self.counts), missing=self.missing, violations=self.violations)
