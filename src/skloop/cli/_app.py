@@ -70,22 +70,34 @@ def init(
     out: Annotated[Path, typer.Option("--out", help="Where to write the spec (with --data).")] = Path(SPEC_FILENAME),
     rows: Annotated[int, typer.Option("--rows", help="Rows of example data.")] = 5000,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing spec.")] = False,
+    ci: Annotated[
+        str | None, typer.Option("--ci", help="Also write a CI workflow (github: .github/workflows/skloop.yml).")
+    ] = None,
 ) -> None:
-    """Write a spec: the bundled example (--example DIR) or one inferred from your data (--data --target)."""
-    from skloop.workflows import init_example, init_from_data
+    """Write a spec: the bundled example (--example DIR) or one inferred from your data (--data --target).
 
-    if example == (data is not None):
-        raise UsageError("use either --example [DIR] or --data FILE --target COLUMN")
+    With --ci github, also write a GitHub Actions workflow that trains, runs `skloop validate` and
+    uploads its JUnit report (alone, --ci writes only the workflow, in DIR or here).
+    """
+    from skloop.workflows import init_example, init_from_data
+    from skloop.workflows._init import init_ci
+
+    if (example and data is not None) or (not example and data is None and ci is None):
+        raise UsageError("use either --example [DIR] or --data FILE --target COLUMN (and/or --ci github)")
+    if data is not None and target is None:
+        raise UsageError("--data needs --target COLUMN")
+    if ci is not None:
+        root = directory or (Path(".") if data is None else out if out.is_dir() else out.parent)
+        workflow = init_ci(root, ci, force=force)
+        console.print(f"wrote [bold]{workflow}[/] (train, validate, upload the JUnit report)")
     if example:
         spec_path = init_example(directory or Path("."), n_rows=rows, force=force)
         console.print(f"wrote [bold]{spec_path}[/] and {spec_path.parent / 'data' / 'churn.csv'} ({rows} rows)")
         console.print(f"next: [bold]cd {spec_path.parent} && skloop train[/]")
-        return
-    if target is None:
-        raise UsageError("--data needs --target COLUMN")
-    assert data is not None
-    spec_path = init_from_data(data, target, out=out, force=force)
-    console.print(f"wrote [bold]{spec_path}[/]; check the inferred feature kinds, then run [bold]skloop train[/]")
+    elif data is not None:
+        assert target is not None
+        spec_path = init_from_data(data, target, out=out, force=force)
+        console.print(f"wrote [bold]{spec_path}[/]; check the inferred feature kinds, then run [bold]skloop train[/]")
 
 
 @app.command()

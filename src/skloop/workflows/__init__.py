@@ -1,6 +1,7 @@
 """Workflows: train, reproduce, init — compositions of the layers below."""
 
-from skloop.workflows._init import EXAMPLE_SPEC, init_example, init_from_data
+from skloop.workflows._init import EXAMPLE_SPEC, init_ci, init_example, init_from_data
+from skloop.workflows._junit import junit_xml, write_junit
 from skloop.workflows._monitor import MonitorInputs, explain_model, load_monitor_inputs, monitor_model
 from skloop.workflows._predict import PREDICTION_METADATA_KEYS, PredictResult, predict_batch, read_prediction_metadata
 from skloop.workflows._progress import NullProgress, Progress
@@ -8,10 +9,12 @@ from skloop.workflows._project import Project
 from skloop.workflows._register import RegisterOutcome, register_run
 from skloop.workflows._reproduce import ReproduceResult, reproduce, training_frame
 from skloop.workflows._train import TrainResult, prepare_data, train
+from skloop.workflows._validate import CheckResult, ValidationReport, validate_model
 
 __all__ = [
     "EXAMPLE_SPEC",
     "PREDICTION_METADATA_KEYS",
+    "CheckResult",
     "MonitorInputs",
     "NullProgress",
     "PredictResult",
@@ -20,9 +23,12 @@ __all__ = [
     "RegisterOutcome",
     "ReproduceResult",
     "TrainResult",
+    "ValidationReport",
     "explain_model",
+    "init_ci",
     "init_example",
     "init_from_data",
+    "junit_xml",
     "load_monitor_inputs",
     "monitor_model",
     "predict_batch",
@@ -32,4 +38,6 @@ __all__ = [
     "reproduce",
     "train",
     "training_frame",
+    "validate_model",
+    "write_junit",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,7 @@ import yaml
 from skloop.core import SPEC_FILENAME, UsageError, parse_spec
 from skloop.data import check_training_frame, infer_schema, read_table, write_example
 
-__all__ = ["EXAMPLE_SPEC", "init_example", "init_from_data"]
+__all__ = ["CI_PROVIDERS", "EXAMPLE_SPEC", "GITHUB_WORKFLOW", "init_ci", "init_example", "init_from_data"]
 
 EXAMPLE_SPEC = """\
 # skloop spec for the bundled customer-churn example.
@@ -116,3 +117,93 @@ def init_from_data(
     out_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.write_text(text, encoding="utf-8")
     return out_path
+
+
+# -- CI: a workflow that trains, validates and publishes the JUnit report -------------
+
+CI_PROVIDERS = ("github",)
+"""The CI systems ``skloop init --ci`` writes a workflow for."""
+
+GITHUB_WORKFLOW = """\
+# Written by `skloop init --ci github`: train the spec's model on every push and pull
+# request, run `skloop validate` (gates, champion, behaviour, data contract) and
+# publish its JUnit report. The job fails when a check fails (exit code 1).
+#
+# Each run starts from an empty .skloop store, so there is no champion to compare with;
+# point SKLOOP_STORE_URL and SKLOOP_ARTIFACT_ROOT at your shared store (secrets) to
+# validate against the model you serve.
+name: skloop
+
+on:
+  push:
+    branches: [main]
+  pull_request:
+
+jobs:
+  validate:
+    runs-on: ubuntu-latest
+    # env:
+    #   SKLOOP_STORE_URL: ${{{{ secrets.SKLOOP_STORE_URL }}}}
+    #   SKLOOP_ARTIFACT_ROOT: ${{{{ secrets.SKLOOP_ARTIFACT_ROOT }}}}
+    steps:
+      - name: Check out
+        uses: actions/checkout@v4
+      - name: Set up Python
+        uses: actions/setup-python@v5
+        with:
+          python-version: "3.12"
+      - name: Install skloop
+        run: pip install skloop
+      - name: Train
+        run: skloop train --spec {spec} --quiet
+      - name: Validate
+        run: skloop validate --spec {spec} --junit report.xml
+      - name: Upload the validation report
+        if: ${{{{ always() }}}}
+        uses: actions/upload-artifact@v4
+        with:
+          name: skloop-validation-report
+          path: report.xml
+"""
+
+
+def init_ci(
+    directory: str | os.PathLike[str] = ".",
+    provider: str = "github",
+    *,
+    spec: str = SPEC_FILENAME,
+    force: bool = False,
+) -> Path:
+    """Write a CI workflow that trains, validates and publishes the report; return its path.
+
+    Parameters
+    ----------
+    directory : path-like, default="."
+        The repository root (GitHub reads ``.github/workflows`` there).
+    provider : {"github"}
+        The CI system.
+    spec : str, default="skloop.yaml"
+        The spec's path relative to ``directory``, as the workflow's commands name it.
+    force : bool, default=False
+        Overwrite an existing workflow.
+
+    Returns
+    -------
+    Path
+        ``<directory>/.github/workflows/skloop.yml``.
+
+    Raises
+    ------
+    UsageError
+        An unknown provider, or a workflow that exists without ``force``.
+    """
+    if provider not in CI_PROVIDERS:
+        raise UsageError(f"--ci {provider!r} is not supported; use one of {', '.join(CI_PROVIDERS)}")
+    path = Path(directory) / ".github" / "workflows" / "skloop.yml"
+    _refuse_overwrite(path, force)
+    quoted = shlex.quote(spec)  # a path with spaces stays one argument
+    text = GITHUB_WORKFLOW.format(spec=quoted)
+    yaml.safe_load(text)  # what we write must parse
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
