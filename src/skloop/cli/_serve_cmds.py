@@ -38,6 +38,10 @@ def serve(
     no_log: Annotated[bool, typer.Option("--no-log", help="Do not log predictions (not durable).")] = False,
     poll_seconds: Annotated[float, typer.Option("--poll-seconds", help="How often to check the alias.")] = 1.0,
     access_log: Annotated[bool, typer.Option("--access-log", help="One JSON line per request on stderr.")] = False,
+    shadow: Annotated[
+        str | None,
+        typer.Option("--shadow", help="Also score every request with NAME@ALIAS (e.g. challenger) into the log only."),
+    ] = None,
     spec: SpecOpt = Path(SPEC_FILENAME),
 ) -> None:
     """Serve NAME over KServe V2 (/v2/models/NAME/infer) and MLflow's protocol (/invocations)."""
@@ -69,6 +73,7 @@ def serve(
             token_required_for_predict=token_required_for_predict,
             poll_seconds=poll_seconds if poll_seconds > 0 else None,
             onnx=not no_onnx,
+            shadow_alias=shadow,
         )
         model = server_app.model
         if access_log:
@@ -84,6 +89,11 @@ def serve(
         console.print(f"  V2: {url}/v2/models/{name}/infer   MLflow: {url}/invocations", highlight=False)
         if model.onnx_refusal and not no_onnx:
             console.print(f"  scikit-learn path: {model.onnx_refusal}", highlight=False)
+        if shadow is not None:
+            shadowing = server_app.shadow.model if server_app.shadow is not None else None
+            held = f"{shadowing.ref}" if shadowing is not None else "no version yet"
+            note = "" if log is not None else " (inactive: --no-log leaves nowhere to record it)"
+            console.print(f"  shadow: {name}@{shadow} ({held}), logged, never served{note}", highlight=False)
         if log is not None:
             console.print(f"  prediction log: {log.directory} (ingested into the store every second)", highlight=False)
         sys.stdout.flush()

@@ -37,6 +37,7 @@ from skloop.serve._metrics import CONTENT_TYPE_LATEST, ServeMetrics
 from skloop.serve._model import ServedModel, load_served_model
 from skloop.serve._openapi import openapi_document
 from skloop.serve._protocols import parse_invocations, parse_v2, v2_datatype, v2_outputs
+from skloop.serve._shadow import DEFAULT_SHADOW_TIMEOUT_SECONDS, Shadow
 from skloop.serve._validate import Prepared, log_rows
 
 logger = logging.getLogger(__name__)
@@ -102,6 +103,8 @@ class ServeApp:
         trusted_types: Sequence[str],
         max_batch_rows: int,
         owns_store: bool,
+        shadow_alias: str | None = None,
+        shadow_timeout: float = DEFAULT_SHADOW_TIMEOUT_SECONDS,
     ) -> None:
         self.settings = settings
         self.registry = registry
@@ -122,6 +125,13 @@ class ServeApp:
         self._poller: asyncio.Task[None] | None = None
         self.model: ServedModel = self._load(self.target_ref())
         self.metrics.serving(self.model.name, self.model.version, self.model.runtime)
+        # shadow mode: a second alias scores every request into the log, never into an answer
+        self.shadow: Shadow | None = None
+        if shadow_alias:
+            self.shadow = Shadow(
+                registry, model_name, shadow_alias, loader=self._load, timeout=shadow_timeout, max_rows=max_batch_rows
+            )
+            self.shadow.load()
         self._openapi: bytes | None = None
         self._exact: dict[str, tuple[str, dict[str, Handler]]] = {
             "/invocations": ("/invocations", {"POST": self._invocations}),
@@ -172,10 +182,16 @@ class ServeApp:
         assert self.poll_seconds is not None
         while True:
             await asyncio.sleep(self.poll_seconds)
-            try:
-                await self.reload()
-            except Exception as exc:  # keep serving the loaded version; try again next time
-                logger.warning("hot swap check of %s failed: %s", self.target_ref(), exc)
+            if self.pinned_version is None:
+                try:
+                    await self.reload()
+                except Exception as exc:  # keep serving the loaded version; try again next time
+                    logger.warning("hot swap check of %s failed: %s", self.target_ref(), exc)
+            if self.shadow is not None:
+                try:
+                    await self.shadow.refresh()
+                except Exception as exc:  # keep the shadow loaded (or none); try again next time
+                    logger.warning("shadow check of %s failed: %s", self.shadow.ref, exc)
 
     # -- ASGI -------------------------------------------------------------------------
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -189,7 +205,7 @@ class ServeApp:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
-                if self.poll_seconds and self.pinned_version is None:
+                if self.poll_seconds and (self.pinned_version is None or self.shadow is not None):
                     self._poller = asyncio.get_running_loop().create_task(self._poll())
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
@@ -337,7 +353,15 @@ class ServeApp:
             )
         return model
 
-    async def _log(self, request: _Request, model: ServedModel, rows: Prepared, predictions: Any, proba: Any) -> None:
+    async def _log(
+        self,
+        request: _Request,
+        model: ServedModel,
+        rows: Prepared,
+        predictions: Any,
+        proba: Any,
+        shadow: list[dict[str, Any]] | None = None,
+    ) -> None:
         self.metrics.rows.inc(rows.n)
         for flag in rows.flags:
             column = flag.column if flag.column in model.compiled.names else "_other"
@@ -371,6 +395,9 @@ class ServeApp:
             }
             for i in range(rows.n)
         ]
+        if shadow is not None:  # under outputs: the store keeps them when the log is ingested
+            for record, out in zip(records, shadow, strict=True):
+                record["outputs"]["shadow"] = out
         if rows.ids is not None:  # the spec's data.id column: labels posted later join on it
             for record, entity in zip(records, rows.ids, strict=True):
                 record["entity_id"] = entity
@@ -391,8 +418,16 @@ class ServeApp:
         await future
 
     async def _score(self, request: _Request, model: ServedModel, rows: Prepared) -> tuple[Any, Any]:
-        predictions, proba = await self.batcher.predict(model, rows)
-        await self._log(request, model, rows, predictions, proba)
+        shadow = self.shadow
+        task = shadow.start(model, rows) if shadow is not None and self.prediction_log is not None else None
+        try:
+            predictions, proba = await self.batcher.predict(model, rows)
+        except BaseException:
+            if task is not None:
+                task.cancel()
+            raise
+        outputs = None if task is None or shadow is None else await shadow.collect(task, rows.n)
+        await self._log(request, model, rows, predictions, proba, outputs)
         return predictions, proba
 
     # -- handlers -------------------------------------------------------------------------
@@ -586,6 +621,8 @@ def create_app(
     onnx: bool = True,
     trusted_types: Sequence[str] = (),
     max_batch_rows: int = DEFAULT_MAX_BATCH_ROWS,
+    shadow_alias: str | None = None,
+    shadow_timeout: float = DEFAULT_SHADOW_TIMEOUT_SECONDS,
 ) -> ServeApp:
     """The ASGI app serving one registered model over KServe V2 and MLflow's protocol.
 
@@ -621,6 +658,15 @@ def create_app(
         Extra types the skops loader may instantiate.
     max_batch_rows : int
         Cap of rows per micro-batch.
+    shadow_alias : str, optional
+        Shadow mode: also score every request with ``model_name@shadow_alias`` (e.g.
+        ``"challenger"``) and log its outputs under ``outputs["shadow"]`` of each
+        prediction record; its answers are never served, and its failures never fail
+        a request. An alias that holds no version means no shadow (followed like the
+        served alias). Needs a ``prediction_log``: without one nothing is shadowed.
+    shadow_timeout : float
+        Seconds a response waits for the shadow after the served model answered
+        (then the records log a timeout instead of the shadow's outputs).
 
     Returns
     -------
@@ -642,6 +688,8 @@ def create_app(
         raise UsageError("token_required_for_predict needs a token: set SKLOOP_TOKEN (settings.token)")
     if version is None and not alias:
         raise UsageError("serve needs an alias or a version to serve")
+    if shadow_alias is not None and version is None and shadow_alias == alias:
+        raise UsageError(f"the shadow alias {shadow_alias!r} is the served alias; shadow another one (challenger)")
     owns = registry is None
     if registry is None:
         from skloop.store import Store
@@ -662,6 +710,8 @@ def create_app(
             trusted_types=trusted_types,
             max_batch_rows=max_batch_rows,
             owns_store=owns,
+            shadow_alias=shadow_alias,
+            shadow_timeout=shadow_timeout,
         )
     except BaseException:
         if owns:
