@@ -38,6 +38,7 @@ from skloop.core._spec import (
     SqlSource,
 )
 from skloop.core._spec_loader import SPEC_FILENAME, load_spec, parse_spec, spec_from_dict
+from skloop.core._spec_loop import LoopSpec, parse_duration
 
 __all__ = [
     "DRIFT_METHODS",
@@ -54,6 +55,7 @@ __all__ = [
     "FeaturesSpec",
     "GateError",
     "GatesSpec",
+    "LoopSpec",
     "MissingExtraError",
     "ModelNotFoundError",
     "MonitoringSpec",
@@ -75,6 +77,7 @@ __all__ = [
     "UntrustedModelError",
     "UsageError",
     "load_spec",
+    "parse_duration",
     "parse_spec",
     "spec_from_dict",
 ]

@@ -11,6 +11,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from skloop.core._spec_loop import LoopSpec
+
 __all__ = [
     "DRIFT_METHODS",
     "BehaviourTest",
@@ -28,6 +30,7 @@ __all__ = [
     "FeaturesSpec",
     "GatesSpec",
     "InvarianceTest",
+    "LoopSpec",
     "MinimumFunctionalityTest",
     "MonitoringSpec",
     "PipelineSpec",
@@ -431,6 +434,7 @@ class Spec(_Model):
     monitoring: MonitoringSpec = Field(default_factory=MonitoringSpec)
     # "validate" would shadow BaseModel.validate: the attribute is validate_, the key validate
     validate_: ValidateSpec = Field(default_factory=ValidateSpec, alias="validate")
+    loop: LoopSpec = Field(default_factory=LoopSpec)  # the continuous-training policy (skloop loop)
 
     @field_validator("name")
     @classmethod

@@ -7,6 +7,7 @@ Imports :mod:`skloop.core`, :mod:`skloop.data`, :mod:`skloop.store`,
 from __future__ import annotations
 
 from skloop.monitor._compare import EXACT_ROWS, DriftReport, compare, compare_files
+from skloop.monitor._compare_models import ModelComparison, compare_models
 from skloop.monitor._drift import DEFAULT_THRESHOLDS, FeatureDrift, choose_method
 from skloop.monitor._estimate import CBPE
 from skloop.monitor._explain import Explanation, explain_rows, importance_weights, weighted_drift
@@ -31,6 +32,7 @@ __all__ = [
     "Explanation",
     "FeatureDrift",
     "MetricResult",
+    "ModelComparison",
     "MonitorReport",
     "PerformanceReport",
     "QualityCheck",
@@ -42,6 +44,7 @@ __all__ = [
     "choose_method",
     "compare",
     "compare_files",
+    "compare_models",
     "explain_rows",
     "importance_weights",
     "log_frame",

@@ -22,6 +22,8 @@ from skloop.store._entities import (
     Run,
     RunInput,
 )
+from skloop.store._entities_loop import Decision, LoopLock, StepRecord
+from skloop.store._loop import LoopLockedError
 from skloop.store._store import Store
 
 __all__ = [
@@ -32,13 +34,17 @@ __all__ = [
     "ArtifactStore",
     "DatasetRecord",
     "DatasetSummary",
+    "Decision",
     "Label",
+    "LoopLock",
+    "LoopLockedError",
     "Metric",
     "ModelSummary",
     "ModelVersion",
     "Prediction",
     "Run",
     "RunInput",
+    "StepRecord",
     "Store",
     "current_revision",
     "head_revision",

@@ -2,6 +2,7 @@
 
 from skloop.workflows._init import EXAMPLE_SPEC, init_ci, init_example, init_from_data
 from skloop.workflows._junit import junit_xml, write_junit
+from skloop.workflows._loop import LOOP_STEPS, run_loop
 from skloop.workflows._monitor import MonitorInputs, explain_model, load_monitor_inputs, monitor_model
 from skloop.workflows._predict import PREDICTION_METADATA_KEYS, PredictResult, predict_batch, read_prediction_metadata
 from skloop.workflows._progress import NullProgress, Progress
@@ -13,6 +14,7 @@ from skloop.workflows._validate import CheckResult, ValidationReport, validate_m
 
 __all__ = [
     "EXAMPLE_SPEC",
+    "LOOP_STEPS",
     "PREDICTION_METADATA_KEYS",
     "CheckResult",
     "MonitorInputs",
@@ -36,6 +38,7 @@ __all__ = [
     "read_prediction_metadata",
     "register_run",
     "reproduce",
+    "run_loop",
     "train",
     "training_frame",
     "validate_model",
