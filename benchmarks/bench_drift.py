@@ -180,6 +180,7 @@ def main() -> None:
         print(json.dumps(WORKERS[args.worker[0]](*args.worker[1:])))
         return
     expected = sorted(SHIFTED)
+    print(f"load average at start: {os.getloadavg()[0]:.1f} (2 cores here; the ratios are from the same run)")
     rows_out = []
     with tempfile.TemporaryDirectory(prefix="bench_drift_") as tmp:
         folder = Path(tmp)
@@ -210,6 +211,7 @@ def main() -> None:
                 print(f"   Evidently methods: {', '.join(theirs['methods'])}", flush=True)
             ref.unlink()
             cur.unlink()
+    print(f"load average at end: {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":
