@@ -156,7 +156,7 @@ def decisions(
         return
     table = Table(title=f"loop decisions of {found[0].name}", title_justify="left")
     for col in ("id", "evaluated", "champion", "fired", "challenger", "comparison", "outcome", "reason"):
-        table.add_column(col, overflow="fold")
+        table.add_column(col, overflow="fold", no_wrap=col in ("id", "outcome"))
     for d in found:
         c = d.comparison or {}
         comparison = (
