@@ -25,6 +25,7 @@ from skloop.monitor import (
     CBPE,
     Explanation,
     MonitorReport,
+    ReferenceSummary,
     explain_rows,
     log_frame,
     monitor_frame,
@@ -65,7 +66,7 @@ class MonitorInputs:
     model: Any
     signature: Signature | None
     schema: Schema | None
-    reference: pd.DataFrame | DatasetProfile
+    reference: pd.DataFrame | DatasetProfile | ReferenceSummary
     reference_name: str
     config: MonitoringSpec
     target: str | None
@@ -78,6 +79,16 @@ def _spec(store: Store, version: ModelVersion) -> Any:
         return spec_from_dict(run.spec) if run.spec else None
     except SkloopError as exc:
         logger.warning("the spec of run %s cannot be read (%s); monitoring with defaults", version.run_id, exc)
+        return None
+
+
+def _stored_reference(store: Store, version: ModelVersion) -> ReferenceSummary | None:
+    """The compact reference training kept with the run (``None`` for older runs)."""
+    from skloop.workflows._train import REFERENCE_ARTIFACT
+
+    try:
+        return ReferenceSummary.from_json(store.load_artifact(version.run_id, REFERENCE_ARTIFACT).decode())
+    except SkloopError:
         return None
 
 
@@ -132,6 +143,7 @@ def load_monitor_inputs(
     record = store.get_dataset(version.dataset_fingerprint) if version.dataset_fingerprint else None
     schema = Schema.from_dict(record.schema) if record is not None and record.schema else None
     frame: pd.DataFrame | None = None
+    summary: ReferenceSummary | None = None
     if isinstance(reference, pd.DataFrame):
         frame, name = reference, "reference data"
     elif reference is not None:
@@ -139,14 +151,20 @@ def load_monitor_inputs(
     elif record is not None and record.snapshot_sha256:
         data = store.artifacts.get_bytes(record.snapshot_sha256, name=f"training data of {version.ref}")
         frame, name = pd.read_parquet(io.BytesIO(data)), f"training data ({record.fingerprint[:12]})"
+    elif (summary := _stored_reference(store, version)) is not None:
+        name = f"training reference ({version.dataset_fingerprint and version.dataset_fingerprint[:12]})"
     elif record is not None and record.profile:
         name = f"training profile ({record.fingerprint[:12]})"
     else:
         raise DataError(f"{version.ref} has no recorded training dataset to compare with; pass --reference FILE")
     estimator = _calibrate(model, frame, spec, settings, target) if frame is not None else None
-    ref_data: pd.DataFrame | DatasetProfile = (
-        frame if frame is not None else DatasetProfile.from_dict(record.profile)  # type: ignore[union-attr]
-    )
+    ref_data: pd.DataFrame | DatasetProfile | ReferenceSummary
+    if frame is not None:
+        ref_data = frame
+    elif summary is not None:
+        ref_data = summary
+    else:
+        ref_data = DatasetProfile.from_dict(record.profile)  # type: ignore[union-attr]
     return MonitorInputs(
         version=version, model=model, signature=signature, schema=schema, reference=ref_data, reference_name=name,
         config=config, target=target, estimator=estimator,

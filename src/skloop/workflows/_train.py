@@ -35,7 +35,7 @@ from skloop.workflows._progress import NullProgress, Progress
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["TrainResult", "prepare_data", "train"]
+__all__ = ["REFERENCE_ARTIFACT", "TrainResult", "prepare_data", "train"]
 
 MODEL_ARTIFACT = "model.skops"
 
@@ -181,6 +181,21 @@ def _log_dataset(store: Store, run_id: str, spec: Spec, data: PreparedData) -> N
     store.log_dataset(run_id, record, role="train")
 
 
+REFERENCE_ARTIFACT = "reference.json"
+
+
+def _log_reference(store: Store, run_id: str, data: PreparedData) -> None:
+    """The monitor's compact reference (quantile sketches, bins, category counts).
+
+    Kept with the run so drift can be measured without the rows, even when the
+    dataset is not snapshotted.
+    """
+    from skloop.monitor import reference_summary
+
+    summary = reference_summary(data.frame, data.schema)
+    store.log_artifact(run_id, REFERENCE_ARTIFACT, summary.to_json().encode(), media_type="application/json")
+
+
 def _holdout_scores(model: Any, data: PreparedData, scoring: list[str]) -> dict[str, float]:
     if data.X_holdout is None or data.y_holdout is None or len(data.X_holdout) == 0:
         return {}
@@ -260,6 +275,7 @@ def train(
     ) as run:
         progress.step("recording the dataset")
         _log_dataset(store, run.id, spec, data)
+        _log_reference(store, run.id, data)
         store.log_params(
             run.id,
             {
