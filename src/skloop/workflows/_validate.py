@@ -190,7 +190,9 @@ def _gate_checks(spec: Spec, cand: _Candidate) -> list[CheckResult]:
         op = ">=" if bound == "min" else "<="
         one = GatesSpec(**{bound: {key: threshold}})
 
-        def recorded(one: GatesSpec = one, key: str = key, op: str = op, threshold: float = threshold):  # type: ignore[no-untyped-def]
+        def recorded(
+            one: GatesSpec = one, key: str = key, op: str = op, threshold: float = threshold
+        ) -> tuple[Status, str]:
             failed = check_gates(one, cand.metrics)
             if failed:
                 return "fail", failed[0] + " (recorded)"
@@ -200,7 +202,9 @@ def _gate_checks(spec: Spec, cand: _Candidate) -> list[CheckResult]:
         if not (spec.validate_.holdout and key.startswith("holdout_")):
             continue
 
-        def recomputed(one: GatesSpec = one, key: str = key, op: str = op, threshold: float = threshold):  # type: ignore[no-untyped-def]
+        def recomputed(
+            one: GatesSpec = one, key: str = key, op: str = op, threshold: float = threshold
+        ) -> tuple[Status, str]:
             if not has_holdout:
                 return "skip", "the training run kept no holdout (data.holdout: 0)"
             value = _holdout_score(cand.model, cand.data, key.removeprefix("holdout_"))
