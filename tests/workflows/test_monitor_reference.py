@@ -23,3 +23,14 @@ def test_without_a_snapshot_the_stored_reference_is_used(tmp_path: Path) -> None
     assert "training reference" in stable.reference_name
     assert not stable.drift.drifted
     assert shifted.drift.drifted and "contract" in shifted.drift.drifted_features
+
+
+def test_prediction_drift_against_the_holdout_outputs(tmp_path: Path) -> None:
+    with Project.load(write_small_project(tmp_path, rows=1500)) as project:
+        project.train()
+        stable = monitor_model(project.store, "churn", project.settings, current=make_churn(1500, seed=11))
+        shifted = monitor_model(project.store, "churn", project.settings, current=make_churn(1500, seed=11, shift=1.0))
+    names = {p.name for p in stable.drift.predictions}
+    assert names == {"proba_0", "proba_1"}
+    assert not stable.drift.prediction_drifted
+    assert shifted.drift.prediction_drifted

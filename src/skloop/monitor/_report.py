@@ -262,10 +262,16 @@ def monitor_frame(
     """
     if not isinstance(log, pd.DataFrame) or log.empty:
         raise DataError("nothing to monitor: the log (or current data) has no rows")
+    outputs = [c for c in log.columns if c == "prediction" or str(c).startswith("proba_")]
     if isinstance(reference, pd.DataFrame):
-        reference = reference_summary(reference, schema, max_points=None)
+        reference = reference_summary(
+            reference, schema, prediction_columns=[c for c in outputs if c in reference.columns], max_points=None
+        )
+    # prediction drift: the model outputs the reference recorded (training keeps the holdout's)
+    known = set(getattr(reference, "names", ()))
+    predicted = [c for c in outputs if c in known]
     inputs = [c for c in log.columns if c not in LOG_COLUMNS and not str(c).startswith("proba_")]
-    drift = compare(reference, log[inputs], schema, config=config)
+    drift = compare(reference, log[inputs + predicted], schema, config=config, prediction_columns=predicted)
     _, realised, estimate = window_performance(
         log, task=task, classes=classes, reference_metrics=reference_metrics, estimator=estimator,
         n_boot=n_boot, seed=seed,

@@ -143,28 +143,27 @@ def load_monitor_inputs(
     record = store.get_dataset(version.dataset_fingerprint) if version.dataset_fingerprint else None
     schema = Schema.from_dict(record.schema) if record is not None and record.schema else None
     frame: pd.DataFrame | None = None
-    summary: ReferenceSummary | None = None
+    summary = None if reference is not None else _stored_reference(store, version)
+    fp = (version.dataset_fingerprint or "")[:12]
     if isinstance(reference, pd.DataFrame):
         frame, name = reference, "reference data"
     elif reference is not None:
         frame, name = read_table(reference), os.fspath(reference)
     elif record is not None and record.snapshot_sha256:
         data = store.artifacts.get_bytes(record.snapshot_sha256, name=f"training data of {version.ref}")
-        frame, name = pd.read_parquet(io.BytesIO(data)), f"training data ({record.fingerprint[:12]})"
-    elif (summary := _stored_reference(store, version)) is not None:
-        name = f"training reference ({version.dataset_fingerprint and version.dataset_fingerprint[:12]})"
-    elif record is not None and record.profile:
-        name = f"training profile ({record.fingerprint[:12]})"
-    else:
+        frame, name = pd.read_parquet(io.BytesIO(data)), f"training data ({fp})"
+    elif summary is None and not (record is not None and record.profile):
         raise DataError(f"{version.ref} has no recorded training dataset to compare with; pass --reference FILE")
     estimator = _calibrate(model, frame, spec, settings, target) if frame is not None else None
+    # the reference training recorded (with holdout predictions, for prediction drift) wins,
+    # unless the user gave one; the rows, when snapshotted, still calibrate the estimate
     ref_data: pd.DataFrame | DatasetProfile | ReferenceSummary
-    if frame is not None:
+    if summary is not None:
+        ref_data, name = summary, f"training reference ({fp})"
+    elif frame is not None:
         ref_data = frame
-    elif summary is not None:
-        ref_data = summary
     else:
-        ref_data = DatasetProfile.from_dict(record.profile)  # type: ignore[union-attr]
+        ref_data, name = DatasetProfile.from_dict(record.profile), f"training profile ({fp})"  # type: ignore[union-attr]
     return MonitorInputs(
         version=version, model=model, signature=signature, schema=schema, reference=ref_data, reference_name=name,
         config=config, target=target, estimator=estimator,

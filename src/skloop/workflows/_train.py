@@ -184,15 +184,32 @@ def _log_dataset(store: Store, run_id: str, spec: Spec, data: PreparedData) -> N
 REFERENCE_ARTIFACT = "reference.json"
 
 
-def _log_reference(store: Store, run_id: str, data: PreparedData) -> None:
+def _log_reference(store: Store, run_id: str, data: PreparedData, model: Any) -> None:
     """The monitor's compact reference (quantile sketches, bins, category counts).
 
     Kept with the run so drift can be measured without the rows, even when the
-    dataset is not snapshotted.
+    dataset is not snapshotted. The model's outputs on the holdout (``proba_<class>``,
+    or ``prediction`` for a regressor) are the reference of prediction drift; rows the
+    model was trained on would look overconfident, so they are left empty.
     """
     from skloop.monitor import reference_summary
 
-    summary = reference_summary(data.frame, data.schema)
+    frame = data.frame
+    outputs: list[str] = []
+    if data.X_holdout is not None and len(data.X_holdout) > 0:
+        frame = frame.copy()
+        if data.task == "classification" and hasattr(model, "predict_proba"):
+            proba = np.asarray(model.predict_proba(data.X_holdout), dtype=np.float64)
+            for j, label in enumerate(model.classes_):
+                column = f"proba_{label}"
+                frame[column] = np.nan
+                frame.loc[data.X_holdout.index, column] = proba[:, j]
+                outputs.append(column)
+        elif data.task == "regression":
+            frame["prediction"] = np.nan
+            frame.loc[data.X_holdout.index, "prediction"] = np.asarray(model.predict(data.X_holdout), dtype=np.float64)
+            outputs.append("prediction")
+    summary = reference_summary(frame, data.schema, prediction_columns=outputs)
     store.log_artifact(run_id, REFERENCE_ARTIFACT, summary.to_json().encode(), media_type="application/json")
 
 
@@ -275,7 +292,6 @@ def train(
     ) as run:
         progress.step("recording the dataset")
         _log_dataset(store, run.id, spec, data)
-        _log_reference(store, run.id, data)
         store.log_params(
             run.id,
             {
@@ -320,6 +336,7 @@ def train(
         metrics += [(f"holdout_{name}", value, 0) for name, value in holdout.items()]
         metrics.append(("search_seconds", duration, 0))
         store.log_batch(run.id, metrics=metrics)
+        _log_reference(store, run.id, data, search.best_estimator_)
         progress.step("saving the pipeline")
         import skops.io as sio
 
