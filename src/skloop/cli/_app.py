@@ -6,15 +6,16 @@ import logging
 import os
 import tempfile
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from skloop.cli._errors import EXIT_FAILURE, handle_errors
 from skloop.cli._progress import RichProgress
-from skloop.cli._render import cv_summary, print_json, run_detail, runs_table
+from skloop.cli._render import print_json, run_detail, runs_table
 from skloop.core import SPEC_FILENAME, Settings, UsageError
 
 __all__ = ["app", "main"]
@@ -323,77 +324,44 @@ def demo(
     keep: Annotated[
         Path | None, typer.Option("--dir", help="Run in this directory instead of a temporary one.")
     ] = None,
-    rows: Annotated[int, typer.Option("--rows", help="Rows of example data.")] = 5000,
+    rows: Annotated[int, typer.Option("--rows", help="Rows of training data.")] = 4000,
 ) -> None:
-    """The whole bundled example: init, train, runs, reproduce, promote, model card, batch scoring."""
-    from skloop.workflows import Project, init_example
-    from skloop.workflows import reproduce as do_reproduce
+    """The whole loop on the bundled example: train, register, promote, serve, drift, retrain, promote, report."""
+    from skloop.workflows import run_demo
 
     workdir = keep or Path(tempfile.mkdtemp(prefix="skloop-demo-"))
-    console.rule("[bold]skloop demo")
-    spec_path = init_example(workdir, n_rows=rows, force=True)
-    console.print(f"example project in [bold]{workdir}[/]")
+    console.rule("[bold]skloop demo: the whole loop")
+    console.print(f"project in [bold]{workdir}[/]")
     old_env = {k: os.environ.pop(k) for k in ("SKLOOP_STORE_URL", "SKLOOP_ARTIFACT_ROOT") if k in os.environ}
+    section = [""]
+
+    def tell(where: str, text: str) -> None:
+        if where != section[0]:
+            console.rule(where)
+            section[0] = where
+        console.print(f"  {escape(text)}", highlight=False)
+
     try:
-        with Project.load(spec_path) as project:
-            console.rule("train")
-            result = project.train(progress=RichProgress(console))
-            for name, mean, std in cv_summary(project.run(result.run_id).metrics):
-                console.print(
-                    f"  cv {name}: {mean:.4f} ± {std:.4f}   holdout {result.holdout.get(name, float('nan')):.4f}"
-                )
-            console.rule("runs")
-            console.print(runs_table(project.runs(limit=10)))
-            console.rule("reproduce")
-            rep = do_reproduce(result.run_id, project.settings, store=project.store, progress=RichProgress(console))
-            verdict = "[green]identical[/]" if rep.identical else "[red]different[/]"
-            console.print(f"  reproduced run {rep.original_run_id[:8]}: {rep.compared} fold scores {verdict}")
-            if result.model_version is not None:
-                _demo_registry(project, result.model_version, workdir)
+        result = run_demo(workdir, rows=rows, tell=tell, progress=RichProgress(console))
     finally:
         os.environ.update(old_env)
-    console.rule("[bold]done")
-    console.print(f"the project is in {workdir}; try: cd {workdir} && skloop runs && skloop show {result.run_id[:8]}")
-    if not rep.identical:
+    console.rule("[bold]summary")
+    table = Table(show_header=False, box=None)
+    table.add_column(style="bold")
+    table.add_column()
+    aucs = result.auc_by_chunk
+    table.add_row("first champion", f"v{result.first_version}")
+    table.add_row("traffic", f"{result.served_rows} rows served and logged, {result.labelled_rows} labels joined")
+    table.add_row("live roc_auc", " → ".join(f"{a:.2f}" for a in aucs) + "  (by chunk, as the data shifted)")
+    table.add_row("drifted features", ", ".join(result.drifted_features) or "none")
+    table.add_row("decision", f"{result.decision_outcome}: {result.decision_reason}")
+    table.add_row("champion now", f"v{result.champion_after}; the server answers with {result.served_after}")
+    table.add_row("report", str(result.report_path))
+    table.add_row("took", f"{result.seconds:.0f} s")
+    console.print(table)
+    console.print(f"try: cd {workdir} && skloop runs && skloop models churn && skloop decisions churn")
+    if result.decision_outcome != "promoted":
         raise typer.Exit(EXIT_FAILURE)
-
-
-def _demo_registry(project: Any, version: int, workdir: Path) -> None:
-    """The registry part of the demo: promote, card, batch scoring of shifted data."""
-    from skloop.data import make_churn
-    from skloop.registry import Registry, Signature, render_html, version_card
-    from skloop.workflows import predict_batch
-
-    console.rule("registry")
-    registry = Registry(project.store)
-    name = project.spec.name
-    registry.promote(name, version, "champion", reason="first model of the demo", actor="skloop demo")
-    champion = registry.resolve(f"{name}@champion")
-    console.print(f"  {name} v{champion.version} is champion ({champion.status}); lineage: run {champion.run_id[:8]}")
-    card_path = workdir / "card.html"
-    card_path.write_text(render_html(version_card(registry, f"{name}@champion")), encoding="utf-8")
-    top = sorted((champion.importance or {}).items(), key=lambda kv: -kv[1]["mean"])[:3]
-    console.print("  most important columns: " + ", ".join(f"{c} ({v['mean']:.3f})" for c, v in top))
-    console.print(f"  model card: {card_path}")
-    console.rule("batch scoring")
-    new = workdir / "data" / "new_customers.csv"
-    make_churn(2000, seed=99, shift=1.0).drop(columns=["churned"]).to_csv(new, index=False)
-    model = registry.load_model(champion.ref)
-    scored = predict_batch(
-        model,
-        Signature.from_dict(champion.signature or {}),
-        new,
-        workdir / "scored.parquet",
-        model_ref=champion.ref,
-        model_version=champion.version,
-        model_sha256=champion.artifact_sha256,
-        keep_columns=("customer_id",),
-        progress=RichProgress(console),
-    )
-    console.print(
-        f"  scored {scored.rows} shifted rows with {champion.ref} -> {scored.out_path} "
-        f"({scored.flagged} rows flagged: unseen categories or values outside the training range)"
-    )
 
 
 def main() -> None:

@@ -1,5 +1,6 @@
 """Workflows: train, reproduce, init — compositions of the layers below."""
 
+from skloop.workflows._demo import DEMO_LOOP_POLICY, DemoResult, run_demo
 from skloop.workflows._init import EXAMPLE_SPEC, init_ci, init_example, init_from_data
 from skloop.workflows._junit import junit_xml, write_junit
 from skloop.workflows._loop import LOOP_STEPS, run_loop
@@ -13,10 +14,12 @@ from skloop.workflows._train import TrainResult, prepare_data, train
 from skloop.workflows._validate import CheckResult, ValidationReport, validate_model
 
 __all__ = [
+    "DEMO_LOOP_POLICY",
     "EXAMPLE_SPEC",
     "LOOP_STEPS",
     "PREDICTION_METADATA_KEYS",
     "CheckResult",
+    "DemoResult",
     "MonitorInputs",
     "NullProgress",
     "PredictResult",
@@ -38,6 +41,7 @@ __all__ = [
     "read_prediction_metadata",
     "register_run",
     "reproduce",
+    "run_demo",
     "run_loop",
     "train",
     "training_frame",
