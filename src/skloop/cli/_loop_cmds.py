@@ -15,7 +15,7 @@ from skloop.cli._app import JsonOpt, QuietOpt, SpecOpt, _project, app, console
 from skloop.cli._errors import handle_errors
 from skloop.cli._progress import RichProgress
 from skloop.cli._render import print_json
-from skloop.core import SPEC_FILENAME, UsageError, parse_duration
+from skloop.core import SPEC_FILENAME, SkloopError, SpecError, UsageError, parse_duration
 
 __all__: list[str] = []
 
@@ -118,7 +118,10 @@ def loop_watch(
     quiet: QuietOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """Evaluate the loop policy every --every; its state lives in the store, so a restart carries on."""
+    """Evaluate the loop policy every --every; its state lives in the store, so a restart carries on.
+
+    A failed evaluation is recorded and reported, and the next one runs on time.
+    """
     from skloop.store import LoopLockedError
 
     try:
@@ -129,8 +132,12 @@ def loop_watch(
     while max_iterations is None or done < max_iterations:
         try:
             _run_once(spec, name, quiet=quiet, json_out=json_out)
+        except (SpecError, UsageError):
+            raise
         except LoopLockedError as exc:
-            console.print(f"[yellow]waiting:[/] {exc}")
+            console.print(f"[yellow]waiting:[/] {escape(str(exc))}")
+        except SkloopError as exc:  # recorded as a failed decision; the next tick tries again
+            console.print(f"[bold red]error:[/] {escape(str(exc))}")
         done += 1
         if max_iterations is not None and done >= max_iterations:
             break
