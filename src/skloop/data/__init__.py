@@ -6,6 +6,7 @@ Imports nothing from skloop but :mod:`skloop.core`.
 from __future__ import annotations
 
 from skloop.data._checks import TASKS, check_training_frame, infer_task
+from skloop.data._columns import ColumnsByName
 from skloop.data._example import make_churn, write_example
 from skloop.data._fingerprint import fingerprint
 from skloop.data._profile import (
@@ -26,6 +27,7 @@ __all__ = [
     "TASKS",
     "ColumnProfile",
     "ColumnSchema",
+    "ColumnsByName",
     "DatasetProfile",
     "Schema",
     "check_training_frame",

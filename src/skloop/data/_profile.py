@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
 from skloop.core import DataError
+from skloop.data._columns import ColumnsByName
 from skloop.data._schema import Schema, _py
 
 __all__ = [
@@ -114,33 +115,13 @@ def _tuplify(value: Any) -> Any:
 
 
 @dataclass(frozen=True)
-class DatasetProfile:
+class DatasetProfile(ColumnsByName[ColumnProfile]):
     """Statistics of a table: its row count and a :class:`ColumnProfile` per column."""
 
     n_rows: int
     columns: tuple[ColumnProfile, ...]
-    _index: Mapping[str, ColumnProfile] = field(init=False, repr=False, compare=False)
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "columns", tuple(self.columns))
-        object.__setattr__(self, "_index", {c.name: c for c in self.columns})
-
-    @property
-    def names(self) -> list[str]:
-        """Profiled column names in order."""
-        return [c.name for c in self.columns]
-
-    def __getitem__(self, name: str) -> ColumnProfile:
-        try:
-            return self._index[name]
-        except KeyError:
-            raise KeyError(f"no column {name!r} in the profile; columns: {self.names}") from None
-
-    def __contains__(self, name: object) -> bool:
-        return name in self._index
-
-    def __iter__(self) -> Iterator[ColumnProfile]:
-        return iter(self.columns)
+    _noun: ClassVar[str] = "profile"
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict; :meth:`from_dict` reverses it."""

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
-from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
 
 from skloop.core import DataError
+from skloop.data._columns import ColumnsByName
 
 __all__ = ["KINDS", "MAX_CATEGORIES", "ROLES", "ColumnSchema", "Schema", "infer_schema"]
 
@@ -72,20 +73,12 @@ class ColumnSchema:
 
 
 @dataclass(frozen=True)
-class Schema:
+class Schema(ColumnsByName[ColumnSchema]):
     """The columns of a table, in order. Build one with :func:`infer_schema`."""
 
     columns: tuple[ColumnSchema, ...]
-    _index: Mapping[str, ColumnSchema] = field(init=False, repr=False, compare=False)
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "columns", tuple(self.columns))
-        object.__setattr__(self, "_index", {c.name: c for c in self.columns})
-
-    @property
-    def names(self) -> list[str]:
-        """Column names in table order."""
-        return [c.name for c in self.columns]
+    _noun: ClassVar[str] = "schema"
 
     def by_kind(self, kind: str) -> list[str]:
         """Names of the columns of ``kind``, in table order."""
@@ -107,21 +100,6 @@ class Schema:
         """The target column's name, if one was marked."""
         found = self.by_role("target")
         return found[0] if found else None
-
-    def __getitem__(self, name: str) -> ColumnSchema:
-        try:
-            return self._index[name]
-        except KeyError:
-            raise KeyError(f"no column {name!r} in the schema; columns: {self.names}") from None
-
-    def __contains__(self, name: object) -> bool:
-        return name in self._index
-
-    def __iter__(self) -> Iterator[ColumnSchema]:
-        return iter(self.columns)
-
-    def __len__(self) -> int:
-        return len(self.columns)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict; :meth:`from_dict` reverses it."""

@@ -24,16 +24,16 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
 from skloop.core import DataError
-from skloop.data import OTHER, DatasetProfile, Schema, infer_schema
+from skloop.data import OTHER, ColumnsByName, DatasetProfile, Schema, infer_schema
 
 __all__ = [
     "MAX_CATEGORIES",
@@ -122,33 +122,13 @@ class ColumnReference:
 
 
 @dataclass(frozen=True)
-class ReferenceSummary:
+class ReferenceSummary(ColumnsByName[ColumnReference]):
     """Reference statistics of a table, per column. Build one with :func:`reference_summary`."""
 
     n_rows: int
     columns: tuple[ColumnReference, ...]
-    _index: Mapping[str, ColumnReference] = field(init=False, repr=False, compare=False)
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "columns", tuple(self.columns))
-        object.__setattr__(self, "_index", {c.name: c for c in self.columns})
-
-    @property
-    def names(self) -> list[str]:
-        """Column names in order."""
-        return [c.name for c in self.columns]
-
-    def __getitem__(self, name: str) -> ColumnReference:
-        try:
-            return self._index[name]
-        except KeyError:
-            raise KeyError(f"no column {name!r} in the reference; columns: {self.names}") from None
-
-    def __contains__(self, name: object) -> bool:
-        return name in self._index
-
-    def __iter__(self) -> Iterator[ColumnReference]:
-        return iter(self.columns)
+    _noun: ClassVar[str] = "reference"
 
     def schema(self) -> Schema:
         """A :class:`~skloop.data.Schema` with these columns' kinds and roles."""
