@@ -9,7 +9,6 @@ parity failure) the server runs the scikit-learn pipeline itself.
 from __future__ import annotations
 
 import logging
-import os
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -30,9 +29,6 @@ __all__ = ["ServedModel", "load_served_model", "parity_sample"]
 
 PARITY_ROWS = 256
 """Rows generated from the signature for the ONNX parity check."""
-
-LARGE_BATCH_ROWS = 256
-"""From this many rows on, ONNX Runtime scores with every core (a second session)."""
 
 
 @dataclass
@@ -61,7 +57,6 @@ class ServedModel:
     model: Any
     session: Any = None
     onnx_refusal: str | None = None
-    session_large: Any = None
 
     def __post_init__(self) -> None:
         self.ref = f"{self.name}/{self.version}"
@@ -84,11 +79,7 @@ class ServedModel:
         called from several threads.
         """
         if self.session is not None:
-            # one thread suits many small concurrent requests; a big batch gets every core
-            session = (
-                self.session_large if self.session_large is not None and rows.n >= LARGE_BATCH_ROWS else self.session
-            )
-            out = session.run([self._output], self._feed(rows))[0]
+            out = self.session.run([self._output], self._feed(rows))[0]
             if self.is_classifier:
                 proba = np.asarray(out, dtype=np.float64)
                 return self.classes[proba.argmax(axis=1)], proba  # type: ignore[index]
@@ -145,17 +136,14 @@ def parity_sample(signature: Signature, n: int = PARITY_ROWS, seed: int = 0) -> 
     return to_frame(compiled.from_table(data), signature)
 
 
-def _onnx_bytes(model: Any, signature: Signature) -> bytes:
+def _onnx_session(model: Any, signature: Signature, threads: int) -> Any:
     from skloop.registry import export_onnx
 
+    ort = __import__("onnxruntime")
     with tempfile.TemporaryDirectory(prefix="skloop-onnx-") as tmp:
         path = Path(tmp) / "model.onnx"
         export_onnx(model, path, sample=parity_sample(signature), signature=signature.to_dict())
-        return path.read_bytes()
-
-
-def _onnx_session(data: bytes, threads: int) -> Any:
-    ort = __import__("onnxruntime")
+        data = path.read_bytes()
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
@@ -207,15 +195,10 @@ def load_served_model(
     signature = Signature.from_dict(version.signature)
     model = registry.load_model(version.ref, trusted_types=trusted_types)
     id_column = _id_column(registry, version.run_id)
-    session = session_large = None
-    refusal: str | None = "disabled (--no-onnx)"
+    session, refusal = None, "disabled (--no-onnx)"
     if onnx:
         try:
-            data = _onnx_bytes(model, signature)
-            session, refusal = _onnx_session(data, onnx_threads), None
-            cores = os.cpu_count() or 1
-            if cores > onnx_threads:
-                session_large = _onnx_session(data, cores)
+            session, refusal = _onnx_session(model, signature, onnx_threads), None
         except (ExportError, MissingExtraError) as exc:
             refusal = str(exc)
             logger.warning("serving %s with scikit-learn: ONNX export refused: %s", version.ref, exc)
@@ -230,7 +213,6 @@ def load_served_model(
         model=model,
         session=session,
         onnx_refusal=refusal,
-        session_large=session_large,
     )
 
 
