@@ -53,15 +53,13 @@ def serve(
     settings = _settings_near(spec).with_overrides(host=host, port=port)
     if max_body_bytes is not None and max_body_bytes <= 0:
         raise UsageError(f"--max-body-bytes must be positive; got {max_body_bytes}")
-    log = ingestor = ingest_store = None
+    log = ingestor = None
     if not no_log:
-        from skloop.serve import Ingestor
-        from skloop.store import Store
+        from skloop.serve import IngestProcess
 
         log = PredictionLog(log_dir or default_log_dir(settings)).start()
-        # the log makes a prediction durable; the ingestor moves it into the store for monitoring
-        ingest_store = Store.open(settings)
-        ingestor = Ingestor(log.directory, ingest_store).start()
+        # the log makes a prediction durable; a child process moves it into the store
+        ingestor = IngestProcess(log.directory, settings.store_url, settings.artifact_root).start()
     try:
         server_app = create_app(
             settings,
@@ -112,5 +110,3 @@ def serve(
             log.close()  # first: everything acknowledged is on disk
         if ingestor is not None:
             ingestor.close()  # a last pass moves the rest into the store
-        if ingest_store is not None:
-            ingest_store.close()

@@ -29,6 +29,7 @@ carries the spec's ``data.id`` column (else ingestion looks for that column in
 from skloop.serve._app import DEFAULT_MAX_BODY_BYTES, DEFAULT_POLL_SECONDS, ServeApp, create_app
 from skloop.serve._errors import STATUS_BY_ERROR, ServeError
 from skloop.serve._ingest import CHECKPOINT_FILE, Ingestor, ingest_once, read_checkpoint
+from skloop.serve._ingest_process import IngestProcess
 from skloop.serve._labels import LabelError, ingest_label_file, ingest_label_records, label_routes
 from skloop.serve._logdir import default_log_dir
 from skloop.serve._model import ServedModel, load_served_model
@@ -42,6 +43,7 @@ __all__ = [
     "DEFAULT_SEGMENT_BYTES",
     "STATUS_BY_ERROR",
     "CompiledSignature",
+    "IngestProcess",
     "Ingestor",
     "LabelError",
     "PredictionLog",
