@@ -8,67 +8,18 @@ names start with ``reg_`` so that other registry test modules can add their own.
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
-from sqlalchemy.engine import make_url
 
-from skloop.store import DatasetRecord, Store, upgrade_database
-
-PG_ENV = "SKLOOP_TEST_POSTGRES_URL"
+from skloop.store import DatasetRecord, Store
 
 
-def _url_for(admin_url: str, database: str) -> str:
-    return make_url(admin_url).set(database=database).render_as_string(hide_password=False)
-
-
-def _sql(engine: sa.Engine, statement: str) -> None:
-    with engine.connect() as conn:
-        conn.exec_driver_sql(statement)
-
-
-@pytest.fixture(scope="session")
-def reg_pg_admin() -> Iterator[tuple[str, sa.Engine]]:
-    """The admin URL and an autocommit engine on it (skips when not configured)."""
-    url = os.environ.get(PG_ENV)
-    if not url:
-        pytest.skip(f"{PG_ENV} is not set; PostgreSQL cases need a server to run against")
-    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
-    yield url, engine
-    engine.dispose()
-
-
-@pytest.fixture(scope="session")
-def reg_pg_template(reg_pg_admin: tuple[str, sa.Engine]) -> Iterator[str]:
-    """A database at the newest schema, cloned by each PostgreSQL test."""
-    url, engine = reg_pg_admin
-    name = f"skloop_regtmpl_{uuid.uuid4().hex[:10]}"
-    _sql(engine, f'CREATE DATABASE "{name}"')
-    try:
-        upgrade_database(_url_for(url, name))
-        yield name
-    finally:
-        _sql(engine, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def reg_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """URL of an empty store (SQLite: created on open; PostgreSQL: upgraded)."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/meta/skloop.db"
-        return
-    url, engine = request.getfixturevalue("reg_pg_admin")
-    template = request.getfixturevalue("reg_pg_template")
-    name = f"skloop_regtest_{uuid.uuid4().hex[:10]}"
-    _sql(engine, f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
-    try:
-        yield _url_for(url, name)
-    finally:
-        _sql(engine, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+@pytest.fixture
+def reg_store_url(store_url: str) -> str:
+    """The shared ``store_url`` (SQLite, and PostgreSQL when configured)."""
+    return store_url
 
 
 @pytest.fixture

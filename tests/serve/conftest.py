@@ -10,68 +10,11 @@ import pytest
 
 # -- prediction log fixtures (wal_*): a store on SQLite and, when configured, PostgreSQL --
 
-_WAL_PG_ENV = "SKLOOP_TEST_POSTGRES_URL"
 
-
-def _wal_url_for(admin_url: str, database: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(admin_url).set(database=database).render_as_string(hide_password=False)
-
-
-def _wal_sql(engine: Any, statement: str) -> None:
-    with engine.connect() as conn:
-        conn.exec_driver_sql(statement)
-
-
-@pytest.fixture(scope="session")
-def wal_pg_admin() -> Iterator[tuple[str, Any]]:
-    """The admin URL and an autocommit engine on it (skips when not configured)."""
-    import os
-
-    import sqlalchemy as sa
-
-    url = os.environ.get(_WAL_PG_ENV)
-    if not url:
-        pytest.skip(f"{_WAL_PG_ENV} is not set; PostgreSQL cases need a server to run against")
-    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
-    yield url, engine
-    engine.dispose()
-
-
-@pytest.fixture(scope="session")
-def wal_pg_template(wal_pg_admin: tuple[str, Any]) -> Iterator[str]:
-    """A database at the newest schema, cloned by each PostgreSQL test."""
-    import uuid
-
-    from skloop.store import upgrade_database
-
-    url, engine = wal_pg_admin
-    name = f"skloop_waltmpl_{uuid.uuid4().hex[:10]}"
-    _wal_sql(engine, f'CREATE DATABASE "{name}"')
-    try:
-        upgrade_database(_wal_url_for(url, name))
-        yield name
-    finally:
-        _wal_sql(engine, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def wal_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """URL of an empty store (SQLite: created on open; PostgreSQL: upgraded)."""
-    import uuid
-
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/meta/skloop.db"
-        return
-    url, engine = request.getfixturevalue("wal_pg_admin")
-    template = request.getfixturevalue("wal_pg_template")
-    name = f"skloop_waltest_{uuid.uuid4().hex[:10]}"
-    _wal_sql(engine, f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
-    try:
-        yield _wal_url_for(url, name)
-    finally:
-        _wal_sql(engine, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+@pytest.fixture
+def wal_store_url(store_url: str) -> str:
+    """The shared ``store_url`` (SQLite, and PostgreSQL when configured)."""
+    return store_url
 
 
 @pytest.fixture
