@@ -13,18 +13,16 @@ import hmac
 import logging
 import os
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-import numpy as np
 import orjson
 
-from skloop.core import ModelNotFoundError, Settings, UsageError
+from skloop.core import Settings, UsageError
 from skloop.registry import Registry
 from skloop.serve._batcher import DEFAULT_MAX_BATCH_ROWS, MicroBatcher
 from skloop.serve._errors import (
-    BadRequestError,
     MethodNotAllowedError,
     NotFoundRouteError,
     NotReadyError,
@@ -33,10 +31,10 @@ from skloop.serve._errors import (
     error_body,
     status_of,
 )
-from skloop.serve._metrics import CONTENT_TYPE_LATEST, ServeMetrics
+from skloop.serve._handlers import ServeHandlers
+from skloop.serve._http import JSON_TYPE, ORJSON_OPTS, Handler, Request, Response
+from skloop.serve._metrics import ServeMetrics
 from skloop.serve._model import ServedModel, load_served_model
-from skloop.serve._openapi import openapi_document
-from skloop.serve._protocols import parse_invocations, parse_v2, v2_datatype, v2_outputs
 from skloop.serve._shadow import DEFAULT_SHADOW_TIMEOUT_SECONDS, Shadow
 from skloop.serve._validate import Prepared, log_rows
 
@@ -51,32 +49,10 @@ DEFAULT_MAX_BODY_BYTES = 16 << 20
 DEFAULT_POLL_SECONDS = 1.0
 """How often the alias is looked up in the registry for a hot swap."""
 
-_JSON = b"application/json"
-_ORJSON_OPTS = orjson.OPT_SERIALIZE_NUMPY
 _MAX_REQUEST_ID = 128
 
-Response = tuple[int, bytes, bytes]
-Handler = Callable[["_Request"], Awaitable[Response]]
 
-
-class _Request:
-    __slots__ = ("body", "headers", "method", "params", "path", "request_id", "route")
-
-    def __init__(self, method: str, path: str, headers: dict[bytes, bytes], request_id: str) -> None:
-        self.method = method
-        self.path = path
-        self.headers = headers
-        self.request_id = request_id
-        self.body = b""
-        self.route = "unmatched"
-        self.params: dict[str, str] = {}
-
-
-def _json(status: int, doc: Any) -> Response:
-    return status, orjson.dumps(doc, option=_ORJSON_OPTS), _JSON
-
-
-class ServeApp:
+class ServeApp(ServeHandlers):
     """The ASGI app :func:`create_app` returns; see there for the parameters.
 
     Attributes
@@ -231,7 +207,7 @@ class ServeApp:
             request_id = rid.decode()
         else:
             request_id = os.urandom(12).hex()
-        request = _Request(scope["method"], scope["path"], headers, request_id)
+        request = Request(scope["method"], scope["path"], headers, request_id)
         extra: list[tuple[bytes, bytes]] = []
         try:
             handler = self._route(request)
@@ -250,7 +226,7 @@ class ServeApp:
                 doc = error_body(exc)
             if status == 401:
                 extra.append((b"www-authenticate", b"Bearer"))
-            body, content_type = orjson.dumps(doc), _JSON
+            body, content_type = orjson.dumps(doc), JSON_TYPE
         model = self.model
         await send(
             {
@@ -287,7 +263,7 @@ class ServeApp:
                 ).decode()
             )
 
-    def _route(self, request: _Request) -> Handler:
+    def _route(self, request: Request) -> Handler:
         path = request.path
         exact = self._exact.get(path.rstrip("/") or "/")
         if exact is not None:
@@ -322,7 +298,7 @@ class ServeApp:
         )
 
     @staticmethod
-    def _method(request: _Request, methods: dict[str, Handler]) -> Handler:
+    def _method(request: Request, methods: dict[str, Handler]) -> Handler:
         handler = methods.get(request.method)
         if handler is None:
             if request.method == "HEAD" and "GET" in methods:
@@ -331,7 +307,7 @@ class ServeApp:
         return handler
 
     # -- helpers ------------------------------------------------------------------------
-    def _check_token(self, request: _Request) -> None:
+    def _check_token(self, request: Request) -> None:
         if self.token is None:
             return
         given = request.headers.get(b"authorization", b"")
@@ -341,7 +317,7 @@ class ServeApp:
                 "this endpoint needs 'Authorization: Bearer <token>' with the server's token (SKLOOP_TOKEN)"
             )
 
-    def _check_model(self, request: _Request) -> ServedModel:
+    def _check_model(self, request: Request) -> ServedModel:
         model = self.model
         name = request.params.get("name")
         if name is not None and name != model.name:
@@ -355,7 +331,7 @@ class ServeApp:
 
     async def _log(
         self,
-        request: _Request,
+        request: Request,
         model: ServedModel,
         rows: Prepared,
         predictions: Any,
@@ -407,7 +383,7 @@ class ServeApp:
             return
         # the log's own framing (one JSON document per line), encoded with orjson: same
         # bytes a reader parses, a fraction of the CPU of json.dumps per record
-        data = b"\n".join(orjson.dumps(r, option=_ORJSON_OPTS) for r in records) + b"\n"
+        data = b"\n".join(orjson.dumps(r, option=ORJSON_OPTS) for r in records) + b"\n"
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
 
@@ -417,7 +393,7 @@ class ServeApp:
         append_bytes(data, done)
         await future
 
-    async def _score(self, request: _Request, model: ServedModel, rows: Prepared) -> tuple[Any, Any]:
+    async def _score(self, request: Request, model: ServedModel, rows: Prepared) -> tuple[Any, Any]:
         shadow = self.shadow
         task = shadow.start(model, rows) if shadow is not None and self.prediction_log is not None else None
         try:
@@ -430,121 +406,12 @@ class ServeApp:
         await self._log(request, model, rows, predictions, proba, outputs)
         return predictions, proba
 
-    # -- handlers -------------------------------------------------------------------------
-    async def _invocations(self, request: _Request) -> Response:
-        model = self.model
-        content_type = request.headers.get(b"content-type", b"application/json").decode("latin-1")
-        rows = parse_invocations(request.body, content_type, model.compiled)
-        predictions, _ = await self._score(request, model, rows)
-        return _json(200, {"predictions": predictions})
-
-    async def _infer(self, request: _Request) -> Response:
-        model = self._check_model(request)
-        header_length = request.headers.get(b"inference-header-content-length")
-        rows, doc = parse_v2(
-            request.body, None if header_length is None else header_length.decode("latin-1"), model.compiled
-        )
-        requested = doc.get("outputs")
-        # check the asked outputs before scoring: a refused request logs nothing
-        v2_outputs(np.zeros(0), np.zeros((0, 1)) if model.is_classifier else None, "float64", requested)
-        predictions, proba = await self._score(request, model, rows)
-        answer: dict[str, Any] = {
-            "model_name": model.name,
-            "model_version": str(model.version),
-            "id": str(doc.get("id", request.request_id)),
-            "outputs": v2_outputs(predictions, proba, model.signature.output.dtype, requested),
-        }
-        if rows.flags:
-            answer["parameters"] = {"skloop_flags": orjson.dumps([f.to_dict() for f in rows.flags]).decode()}
-        return _json(200, answer)
-
-    async def _ping(self, request: _Request) -> Response:
-        return 200, b"\n", b"text/plain"
-
-    async def _version(self, request: _Request) -> Response:
-        return 200, _skloop_version().encode(), b"text/plain"
-
-    async def _live(self, request: _Request) -> Response:
-        return _json(200, {"live": True})
-
-    async def _ready(self, request: _Request) -> Response:
-        return _json(200, {"ready": True})
-
-    async def _server_metadata(self, request: _Request) -> Response:
-        return _json(
-            200,
-            {"name": "skloop", "version": _skloop_version(), "extensions": ["binary_tensor_data", "model_repository"]},
-        )
-
-    async def _model_metadata(self, request: _Request) -> Response:
-        model = self._check_model(request)
-        outputs = [{"name": "predictions", "datatype": v2_datatype(model.signature.output.dtype), "shape": [-1]}]
-        if model.is_classifier:
-            outputs.append({"name": "probabilities", "datatype": "FP64", "shape": [-1, len(model.classes)]})  # type: ignore[arg-type]
-        return _json(
-            200,
-            {
-                "name": model.name,
-                "versions": [str(model.version)],
-                "platform": model.runtime,
-                "inputs": [
-                    {"name": c.name, "datatype": v2_datatype(c.dtype), "shape": [-1, 1]} for c in model.signature.inputs
-                ],
-                "outputs": outputs,
-                "parameters": {
-                    "alias": self.alias,
-                    "classes": None if model.classes is None else model.classes.tolist(),
-                    "onnx_refusal": model.onnx_refusal,
-                },
-            },
-        )
-
-    async def _model_ready(self, request: _Request) -> Response:
-        model = self._check_model(request)
-        return _json(200, {"name": model.name, "version": str(model.version), "ready": True})
-
-    async def _admin_load(self, request: _Request) -> Response:
-        name = request.params["name"]
-        if name != self.model_name:
-            raise NotFoundRouteError(f"unknown model {name!r}; this server serves {self.model_name!r}")
-        try:
-            model = await self.reload(force=True)
-        except ModelNotFoundError as exc:
-            raise NotFoundRouteError(str(exc)) from exc
-        return _json(200, {"name": model.name, "version": str(model.version), "runtime": model.runtime})
-
-    async def _labels(self, request: _Request) -> Response:
-        """``POST /v2/models/{name}/labels``: ``[{"id", "label"}]`` or ``[{"request_id", "row", "label"}]``."""
-        from skloop.serve._labels import ingest_label_records
-        from skloop.serve._protocols import loads
-
-        name = request.params["name"]
-        if name != self.model_name:
-            raise NotFoundRouteError(f"unknown model {name!r}; this server serves {self.model_name!r}")
-        doc = loads(request.body)
-        records = doc.get("labels") if isinstance(doc, dict) else doc
-        if not isinstance(records, list) or not records:
-            raise BadRequestError(
-                'expected a non-empty JSON list of {"id", "label"} or {"request_id", "row", "label"} objects'
-            )
-        loop = asyncio.get_running_loop()
-        stored = await loop.run_in_executor(None, ingest_label_records, self.registry.store, name, records)
-        return _json(200, {"model": name, "labels": stored})
-
-    async def _metrics(self, request: _Request) -> Response:
-        return 200, self.metrics.exposition(), CONTENT_TYPE_LATEST.encode()
-
-    async def _openapi_json(self, request: _Request) -> Response:
-        if self._openapi is None:
-            self._openapi = orjson.dumps(openapi_document(self.model, self.max_body_bytes))
-        return 200, self._openapi, _JSON
-
 
 _ADMIN = ("/v2/repository/models/{name}/load", "/v2/models/{name}/labels")
 _PREDICT = ("/invocations", "/v2/models/{name}/infer", "/v2/models/{name}/versions/{version}/infer")
 
 
-async def handler_with_body(app: ServeApp, handler: Handler, request: _Request, receive: Any) -> Response:
+async def handler_with_body(app: ServeApp, handler: Handler, request: Request, receive: Any) -> Response:
     """Check the token where needed, read the body within the limit, run the handler."""
     if request.route in _ADMIN or (app.token_required_for_predict and request.route in _PREDICT):
         app._check_token(request)
@@ -553,7 +420,7 @@ async def handler_with_body(app: ServeApp, handler: Handler, request: _Request, 
     return await handler(request)
 
 
-async def _read_body(request: _Request, receive: Any, limit: int) -> bytes:
+async def _read_body(request: Request, receive: Any, limit: int) -> bytes:
     declared = request.headers.get(b"content-length")
     too_large = PayloadTooLargeError(
         f"the request body is larger than the limit of {limit} bytes; send fewer rows per request "
@@ -584,17 +451,6 @@ def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:
         future.set_result(None)
     else:
         future.set_exception(error)
-
-
-def _skloop_version() -> str:
-    # the installed distribution's version: importing the top-level package would pull
-    # in the workflows layer, which serve must not import
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("skloop")
-    except PackageNotFoundError:
-        return "unknown"
 
 
 def _flag_kind(problem: str) -> str:

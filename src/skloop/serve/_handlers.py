@@ -1,0 +1,141 @@
+"""The route handlers of :class:`~skloop.serve.ServeApp`, one method per endpoint.
+
+A mixin: the app (``_app.py``) owns routing, the model, batching and logging; these
+methods turn a parsed request into an answer through them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import numpy as np
+import orjson
+
+from skloop.core import ModelNotFoundError
+from skloop.serve._errors import BadRequestError, NotFoundRouteError
+from skloop.serve._http import JSON_TYPE, Request, Response, json_response, skloop_version
+from skloop.serve._metrics import CONTENT_TYPE_LATEST
+from skloop.serve._openapi import openapi_document
+from skloop.serve._protocols import parse_invocations, parse_v2, v2_datatype, v2_outputs
+
+__all__ = ["ServeHandlers"]
+
+
+class ServeHandlers:
+    """Endpoint handlers (mixed into :class:`~skloop.serve.ServeApp`)."""
+
+    model: Any
+    model_name: str
+    registry: Any
+    metrics: Any
+    max_body_bytes: int
+    _openapi: bytes | None
+
+    async def _invocations(self, request: Request) -> Response:
+        model = self.model
+        content_type = request.headers.get(b"content-type", b"application/json").decode("latin-1")
+        rows = parse_invocations(request.body, content_type, model.compiled)
+        predictions, _ = await self._score(request, model, rows)
+        return json_response(200, {"predictions": predictions})
+
+    async def _infer(self, request: Request) -> Response:
+        model = self._check_model(request)
+        header_length = request.headers.get(b"inference-header-content-length")
+        rows, doc = parse_v2(
+            request.body, None if header_length is None else header_length.decode("latin-1"), model.compiled
+        )
+        requested = doc.get("outputs")
+        # check the asked outputs before scoring: a refused request logs nothing
+        v2_outputs(np.zeros(0), np.zeros((0, 1)) if model.is_classifier else None, "float64", requested)
+        predictions, proba = await self._score(request, model, rows)
+        answer: dict[str, Any] = {
+            "model_name": model.name,
+            "model_version": str(model.version),
+            "id": str(doc.get("id", request.request_id)),
+            "outputs": v2_outputs(predictions, proba, model.signature.output.dtype, requested),
+        }
+        if rows.flags:
+            answer["parameters"] = {"skloop_flags": orjson.dumps([f.to_dict() for f in rows.flags]).decode()}
+        return json_response(200, answer)
+
+    async def _ping(self, request: Request) -> Response:
+        return 200, b"\n", b"text/plain"
+
+    async def _version(self, request: Request) -> Response:
+        return 200, skloop_version().encode(), b"text/plain"
+
+    async def _live(self, request: Request) -> Response:
+        return json_response(200, {"live": True})
+
+    async def _ready(self, request: Request) -> Response:
+        return json_response(200, {"ready": True})
+
+    async def _server_metadata(self, request: Request) -> Response:
+        return json_response(
+            200,
+            {"name": "skloop", "version": skloop_version(), "extensions": ["binary_tensor_data", "model_repository"]},
+        )
+
+    async def _model_metadata(self, request: Request) -> Response:
+        model = self._check_model(request)
+        outputs = [{"name": "predictions", "datatype": v2_datatype(model.signature.output.dtype), "shape": [-1]}]
+        if model.is_classifier:
+            outputs.append({"name": "probabilities", "datatype": "FP64", "shape": [-1, len(model.classes)]})  # type: ignore[arg-type]
+        return json_response(
+            200,
+            {
+                "name": model.name,
+                "versions": [str(model.version)],
+                "platform": model.runtime,
+                "inputs": [
+                    {"name": c.name, "datatype": v2_datatype(c.dtype), "shape": [-1, 1]} for c in model.signature.inputs
+                ],
+                "outputs": outputs,
+                "parameters": {
+                    "alias": self.alias,
+                    "classes": None if model.classes is None else model.classes.tolist(),
+                    "onnx_refusal": model.onnx_refusal,
+                },
+            },
+        )
+
+    async def _model_ready(self, request: Request) -> Response:
+        model = self._check_model(request)
+        return json_response(200, {"name": model.name, "version": str(model.version), "ready": True})
+
+    async def _admin_load(self, request: Request) -> Response:
+        name = request.params["name"]
+        if name != self.model_name:
+            raise NotFoundRouteError(f"unknown model {name!r}; this server serves {self.model_name!r}")
+        try:
+            model = await self.reload(force=True)
+        except ModelNotFoundError as exc:
+            raise NotFoundRouteError(str(exc)) from exc
+        return json_response(200, {"name": model.name, "version": str(model.version), "runtime": model.runtime})
+
+    async def _labels(self, request: Request) -> Response:
+        """``POST /v2/models/{name}/labels``: ``[{"id", "label"}]`` or ``[{"request_id", "row", "label"}]``."""
+        from skloop.serve._labels import ingest_label_records
+        from skloop.serve._protocols import loads
+
+        name = request.params["name"]
+        if name != self.model_name:
+            raise NotFoundRouteError(f"unknown model {name!r}; this server serves {self.model_name!r}")
+        doc = loads(request.body)
+        records = doc.get("labels") if isinstance(doc, dict) else doc
+        if not isinstance(records, list) or not records:
+            raise BadRequestError(
+                'expected a non-empty JSON list of {"id", "label"} or {"request_id", "row", "label"} objects'
+            )
+        loop = asyncio.get_running_loop()
+        stored = await loop.run_in_executor(None, ingest_label_records, self.registry.store, name, records)
+        return json_response(200, {"model": name, "labels": stored})
+
+    async def _metrics(self, request: Request) -> Response:
+        return 200, self.metrics.exposition(), CONTENT_TYPE_LATEST.encode()
+
+    async def _openapi_json(self, request: Request) -> Response:
+        if self._openapi is None:
+            self._openapi = orjson.dumps(openapi_document(self.model, self.max_body_bytes))
+        return 200, self._openapi, JSON_TYPE
