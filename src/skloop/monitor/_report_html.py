@@ -220,6 +220,8 @@ def _windows(report: MonitorReport) -> str:
     if ws is None or not ws.windows:
         return ""
     labels = [(w.start or str(w.index))[:16].replace("T", " ").removesuffix(" 00:00") for w in ws.windows]
+    if len(set(labels)) < len(labels):  # row windows of fast traffic start within the same minute
+        labels = [f"#{w.index + 1}" for w in ws.windows]
     out = [f"<h2>Over time ({len(ws)} windows of {_e(ws.window)})</h2><div class='charts'>"]
     drift = line_svg(
         [("drift share", ws.series("drift_share"), LINE_COLORS[0]),
