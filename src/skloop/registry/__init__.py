@@ -16,6 +16,7 @@ Everything here is re-exported from private modules:
 """
 
 from skloop.registry._card import ModelCard, build_card, render_html, render_markdown
+from skloop.registry._coerce import CoercionResult, ValidationIssue, coerce_frame
 from skloop.registry._export_kubeflow import KUBEFLOW_IMAGE, export_kubeflow
 from skloop.registry._export_mlflow import export_mlflow, mlflow_signature
 from skloop.registry._export_onnx import OnnxReport, export_onnx, onnx_predict_proba
@@ -32,12 +33,9 @@ from skloop.registry._persistence import (
 )
 from skloop.registry._registry import DEFAULT_ALIAS, MODEL_ARTIFACTS, Registry, default_actor, parse_ref
 from skloop.registry._signature import (
-    CoercionResult,
     InputColumn,
     OutputSchema,
     Signature,
-    ValidationIssue,
-    coerce_frame,
     infer_signature,
 )
 from skloop.registry._version_card import version_card
