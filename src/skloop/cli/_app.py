@@ -80,8 +80,7 @@ def init(
     With --ci github, also write a GitHub Actions workflow that trains, runs `skloop validate` and
     uploads its JUnit report (alone, --ci writes only the workflow, in DIR or here).
     """
-    from skloop.workflows import init_example, init_from_data
-    from skloop.workflows._init import init_ci
+    from skloop.workflows import init_ci, init_example, init_from_data
 
     if (example and data is not None) or (not example and data is None and ci is None):
         raise UsageError("use either --example [DIR] or --data FILE --target COLUMN (and/or --ci github)")

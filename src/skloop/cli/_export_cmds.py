@@ -157,7 +157,7 @@ def predict(
         f"scored {result.rows} rows with {name} v{model_version.version} into [bold]{result.out_path}[/]{flagged}"
     )
     if folder is not None:
-        from skloop.serve._ingest import ingest_once
+        from skloop.serve import ingest_once
 
         store = _store(spec)
         try:
@@ -168,7 +168,7 @@ def predict(
 
 
 def _prediction_log_dir(spec: Path, log_dir: Path | None) -> Path:
-    from skloop.serve._logdir import default_log_dir
+    from skloop.serve import default_log_dir
 
     return log_dir if log_dir is not None else default_log_dir(_settings_near(spec))
 

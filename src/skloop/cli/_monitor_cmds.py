@@ -51,7 +51,7 @@ def monitor(
 ) -> None:
     """Drift, data quality and performance of a model's new data; exit 3 when the dataset drifted."""
     from skloop.monitor import render_report_html
-    from skloop.workflows._monitor import monitor_model
+    from skloop.workflows import monitor_model
 
     if current is None and not from_log:
         raise UsageError("give --current FILE, or --from-log to check the served predictions")
@@ -129,7 +129,7 @@ def explain(
     json_out: JsonOpt = False,
 ) -> None:
     """Per-row contributions of each input column to a tree model's output (needs the explain extra)."""
-    from skloop.workflows._monitor import explain_model
+    from skloop.workflows import explain_model
 
     store = _store(spec)
     try:

@@ -47,8 +47,7 @@ def serve(
     """Serve NAME over KServe V2 (/v2/models/NAME/infer) and MLflow's protocol (/invocations)."""
     import uvicorn
 
-    from skloop.serve import DEFAULT_MAX_BODY_BYTES, PredictionLog, create_app
-    from skloop.serve._logdir import default_log_dir
+    from skloop.serve import DEFAULT_MAX_BODY_BYTES, PredictionLog, create_app, default_log_dir
 
     settings = _settings_near(spec).with_overrides(host=host, port=port)
     if max_body_bytes is not None and max_body_bytes <= 0:

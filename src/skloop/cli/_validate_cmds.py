@@ -37,9 +37,7 @@ def validate(
 
     Exit 0 when every check passes (skips allowed), 1 when one fails, 2 on a spec or usage error.
     """
-    from skloop.workflows import Project
-    from skloop.workflows._junit import write_junit
-    from skloop.workflows._validate import validate_model
+    from skloop.workflows import Project, validate_model, write_junit
 
     with Project.load(spec) as project:
         report = validate_model(project.spec, project.settings, store=project.store, ref=model, run_id=run)

@@ -1,5 +1,6 @@
 """Core: spec models, errors, settings, hashing. Imports nothing else from skloop."""
 
+from skloop.core._clock import utcnow
 from skloop.core._errors import (
     ArtifactIntegrityError,
     DataError,
@@ -18,17 +19,24 @@ from skloop.core._errors import (
     UntrustedModelError,
     UsageError,
 )
-from skloop.core._settings import Settings
+from skloop.core._hashing import sha256_bytes, sha256_json
+from skloop.core._imports import optional_import
+from skloop.core._provenance import CodeVersion, code_version, environment
+from skloop.core._settings import DEFAULT_HOME, Settings
 from skloop.core._spec import (
     DRIFT_METHODS,
     ColumnDriftSpec,
+    ContractColumn,
     CVSpec,
     DataSpec,
+    DirectionalTest,
     Distribution,
     DriftSpec,
     EstimatorSpec,
     FeaturesSpec,
     GatesSpec,
+    InvarianceTest,
+    MinimumFunctionalityTest,
     MonitoringSpec,
     PipelineSpec,
     QualitySpec,
@@ -38,16 +46,20 @@ from skloop.core._spec import (
     SqlSource,
 )
 from skloop.core._spec_loader import SPEC_FILENAME, load_spec, parse_spec, spec_from_dict
-from skloop.core._spec_loop import LoopSpec, parse_duration
+from skloop.core._spec_loop import LoopDataSpec, LoopSpec, parse_duration
 
 __all__ = [
+    "DEFAULT_HOME",
     "DRIFT_METHODS",
     "SPEC_FILENAME",
     "ArtifactIntegrityError",
     "CVSpec",
+    "CodeVersion",
     "ColumnDriftSpec",
+    "ContractColumn",
     "DataError",
     "DataSpec",
+    "DirectionalTest",
     "Distribution",
     "DriftSpec",
     "EstimatorSpec",
@@ -55,7 +67,10 @@ __all__ = [
     "FeaturesSpec",
     "GateError",
     "GatesSpec",
+    "InvarianceTest",
+    "LoopDataSpec",
     "LoopSpec",
+    "MinimumFunctionalityTest",
     "MissingExtraError",
     "ModelNotFoundError",
     "MonitoringSpec",
@@ -76,8 +91,14 @@ __all__ = [
     "StoreError",
     "UntrustedModelError",
     "UsageError",
+    "code_version",
+    "environment",
     "load_spec",
+    "optional_import",
     "parse_duration",
     "parse_spec",
+    "sha256_bytes",
+    "sha256_json",
     "spec_from_dict",
+    "utcnow",
 ]

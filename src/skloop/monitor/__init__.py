@@ -12,7 +12,7 @@ from skloop.monitor._drift import DEFAULT_THRESHOLDS, FeatureDrift, choose_metho
 from skloop.monitor._estimate import CBPE
 from skloop.monitor._explain import Explanation, explain_rows, importance_weights, weighted_drift
 from skloop.monitor._metrics import CLASSIFICATION_METRICS, REGRESSION_METRICS
-from skloop.monitor._performance import MetricResult, PerformanceReport, performance
+from skloop.monitor._performance import MetricResult, PerformanceReport, label_text, performance
 from skloop.monitor._quality import QUALITY_CHECKS, QualityCheck, QualityReport
 from skloop.monitor._reference import ColumnReference, ReferenceSummary, reference_summary
 from skloop.monitor._report import REPORT_FORMAT, MonitorReport, build_report, monitor_frame
@@ -47,6 +47,7 @@ __all__ = [
     "compare_models",
     "explain_rows",
     "importance_weights",
+    "label_text",
     "log_frame",
     "monitor_frame",
     "monitor_windows",

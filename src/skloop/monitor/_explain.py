@@ -25,8 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from skloop.core import DataError, PipelineError
-from skloop.core._imports import optional_import
+from skloop.core import DataError, PipelineError, optional_import
 
 __all__ = ["Explanation", "explain_rows", "importance_weights", "weighted_drift"]
 

@@ -81,9 +81,7 @@ def _text_pipeline(steps: list[tuple[str, Any]]) -> Pipeline:
     )
 
 
-def _explicit_steps(
-    kind: str, specs: Sequence[EstimatorSpec], seed: int | None
-) -> list[tuple[str, Any]]:
+def _explicit_steps(kind: str, specs: Sequence[EstimatorSpec], seed: int | None) -> list[tuple[str, Any]]:
     steps: list[tuple[str, Any]] = []
     for i, step in enumerate(specs):
         estimator = build_estimator(step, seed=seed, key=f"pipeline.preprocessing.{kind}[{i}]")
@@ -155,14 +153,11 @@ def build_preprocessor(
         explicit = {} if isinstance(preprocessing, str) else dict(preprocessing)
         if isinstance(preprocessing, str) and preprocessing != "auto":
             raise PipelineError(
-                f"pipeline.preprocessing: expected 'auto', 'none' or steps per kind, "
-                f"got {preprocessing!r}"
+                f"pipeline.preprocessing: expected 'auto', 'none' or steps per kind, got {preprocessing!r}"
             )
         unknown = sorted(set(explicit) - set(FEATURE_KINDS))
         if unknown:
-            raise PipelineError(
-                f"pipeline.preprocessing: unknown kind(s) {unknown}; expected {list(FEATURE_KINDS)}"
-            )
+            raise PipelineError(f"pipeline.preprocessing: unknown kind(s) {unknown}; expected {list(FEATURE_KINDS)}")
         groups = []
         for kind in FEATURE_KINDS:
             columns = list(getattr(features, kind))
@@ -186,9 +181,7 @@ def build_preprocessor(
             )
             + "; list columns under 'features' in the spec"
         )
-    return ColumnTransformer(
-        groups, remainder="drop", sparse_threshold=0.0, verbose_feature_names_out=True
-    )
+    return ColumnTransformer(groups, remainder="drop", sparse_threshold=0.0, verbose_feature_names_out=True)
 
 
 def _call_factory(path: str, features: FeatureSets) -> Any:
@@ -202,9 +195,7 @@ def _call_factory(path: str, features: FeatureSets) -> Any:
     try:
         return factory(features=features) if accepts_features else factory()
     except Exception as exc:
-        raise PipelineError(
-            f"pipeline.factory: calling {path!r} failed: {type(exc).__name__}: {exc}"
-        ) from exc
+        raise PipelineError(f"pipeline.factory: calling {path!r} failed: {type(exc).__name__}: {exc}") from exc
 
 
 def build_pipeline(spec: Spec, features: FeatureSets) -> Pipeline:

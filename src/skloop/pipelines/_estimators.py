@@ -54,9 +54,7 @@ def _import_module(module_name: str, key: str, dotted: str) -> Any:
             + ("" if hint else " (is the package installed?)")
         ) from exc
     except ImportError as exc:
-        raise PipelineError(
-            f"{key}: cannot import {dotted!r}: importing {module_name!r} failed: {exc}"
-        ) from exc
+        raise PipelineError(f"{key}: cannot import {dotted!r}: importing {module_name!r} failed: {exc}") from exc
 
 
 def import_object(dotted: str, key: str) -> Any:
@@ -100,9 +98,7 @@ def import_object(dotted: str, key: str) -> Any:
     target: Any = module
     for part in attribute.split("."):
         if not hasattr(target, part):
-            public = getattr(target, "__all__", None) or [
-                n for n in dir(target) if not n.startswith("_")
-            ]
+            public = getattr(target, "__all__", None) or [n for n in dir(target) if not n.startswith("_")]
             raise PipelineError(
                 f"{key}: cannot import {dotted!r}: module {module_name!r} has no attribute "
                 f"{part!r}{_suggest(part, public)}"
@@ -198,10 +194,7 @@ def build_estimator(spec: EstimatorSpec, *, seed: int | None, key: str = "pipeli
                 f"{key}.params: {cls.__name__} has no parameter {name!r}{_suggest(name, valid)} "
                 f"(valid parameters: {', '.join(valid)})"
             )
-    params = {
-        name: _build_param(value, seed=seed, key=f"{key}.params.{name}")
-        for name, value in spec.params.items()
-    }
+    params = {name: _build_param(value, seed=seed, key=f"{key}.params.{name}") for name, value in spec.params.items()}
     if "random_state" in valid and "random_state" not in params and seed is not None:
         params["random_state"] = seed
     try:

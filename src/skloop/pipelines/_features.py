@@ -53,8 +53,7 @@ class FeatureSets:
             for column in columns:
                 if column in seen:
                     raise PipelineError(
-                        f"column {column!r} is both {seen[column]} and {kind}; "
-                        "give each feature column one kind"
+                        f"column {column!r} is both {seen[column]} and {kind}; give each feature column one kind"
                     )
                 seen[column] = kind
 

@@ -82,9 +82,7 @@ class BooleanEncoder(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
            [nan,  0.]])
     """
 
-    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
-        "handle_unknown": [StrOptions({"missing", "error"})]
-    }
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {"handle_unknown": [StrOptions({"missing", "error"})]}
 
     def __init__(self, *, handle_unknown: str = "missing") -> None:
         self.handle_unknown = handle_unknown
@@ -237,8 +235,7 @@ class DatetimeFeatures(TransformerMixin, BaseEstimator):
         unknown = [f for f in self.features if f not in DATETIME_FEATURES]
         if unknown or not self.features:
             raise ValueError(
-                f"features must be a non-empty selection of {list(DATETIME_FEATURES)}; "
-                f"got {list(self.features)!r}"
+                f"features must be a non-empty selection of {list(DATETIME_FEATURES)}; got {list(self.features)!r}"
             )
         validate_data(self, X, dtype=None, ensure_all_finite=False)
         return self
@@ -378,9 +375,7 @@ class QuantileClipper(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             The clipped data, in the dtype of ``X`` (float32 or float64).
         """
         check_is_fitted(self)
-        X = validate_data(
-            self, X, reset=False, dtype=FLOAT_DTYPES, ensure_all_finite="allow-nan", copy=True
-        )
+        X = validate_data(self, X, reset=False, dtype=FLOAT_DTYPES, ensure_all_finite="allow-nan", copy=True)
         lower = self.lower_bounds_.astype(X.dtype)
         upper = self.upper_bounds_.astype(X.dtype)
         return np.clip(X, lower, upper, out=X)

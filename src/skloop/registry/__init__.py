@@ -36,6 +36,7 @@ from skloop.registry._signature import (
     InputColumn,
     OutputSchema,
     Signature,
+    canonical_dtype,
     infer_signature,
 )
 from skloop.registry._version_card import version_card
@@ -57,6 +58,7 @@ __all__ = [
     "TrustedPickleWarning",
     "ValidationIssue",
     "build_card",
+    "canonical_dtype",
     "check_gates",
     "coerce_frame",
     "column_importance",

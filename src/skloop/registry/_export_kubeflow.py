@@ -21,8 +21,7 @@ from typing import Any
 
 import yaml
 
-from skloop.core import ExportError, Spec, SpecError, parse_spec
-from skloop.core._imports import optional_import
+from skloop.core import ExportError, Spec, SpecError, optional_import, parse_spec
 
 logger = logging.getLogger(__name__)
 

@@ -24,8 +24,7 @@ from typing import Any
 
 import pandas as pd
 
-from skloop.core import ExportError
-from skloop.core._imports import optional_import
+from skloop.core import ExportError, optional_import
 
 logger = logging.getLogger(__name__)
 

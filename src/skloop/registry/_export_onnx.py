@@ -24,9 +24,8 @@ import numpy as np
 import pandas as pd
 from sklearn.base import is_classifier
 
-from skloop.core import DataError, ExportError
-from skloop.core._imports import optional_import
-from skloop.pipelines._categorical import as_category
+from skloop.core import DataError, ExportError, optional_import
+from skloop.pipelines import as_category
 
 logger = logging.getLogger(__name__)
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from skloop.core import Settings
-from skloop.core._settings import DEFAULT_HOME
+from skloop.core import DEFAULT_HOME, Settings
 
 __all__ = ["LOG_DIR_NAME", "default_log_dir"]
 

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from skloop.core import ExportError, MissingExtraError
-from skloop.pipelines._categorical import as_category
+from skloop.pipelines import as_category
 from skloop.registry import Registry, Signature
 from skloop.serve._validate import CompiledSignature, Prepared, to_frame
 

@@ -22,8 +22,7 @@ from typing import IO, Any
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
-from skloop.core import ArtifactIntegrityError, NotFoundError, StoreError
-from skloop.core._hashing import sha256_bytes
+from skloop.core import ArtifactIntegrityError, NotFoundError, StoreError, sha256_bytes
 from skloop.store._entities import ArtifactRef
 
 __all__ = ["ArtifactStore"]

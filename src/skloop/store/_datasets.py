@@ -7,8 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select, update
 
-from skloop.core import NotFoundError, StoreError
-from skloop.core._clock import utcnow
+from skloop.core import NotFoundError, StoreError, utcnow
 from skloop.store import _reads as reads
 from skloop.store import _summary as summary
 from skloop.store._entities import DatasetRecord, DatasetSummary, Run

@@ -19,8 +19,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select, update
 
-from skloop.core import NotFoundError, StoreError
-from skloop.core._clock import utcnow
+from skloop.core import NotFoundError, StoreError, utcnow
 from skloop.store._entities_loop import Decision, LoopLock, StepRecord
 from skloop.store._schema_loop import (
     DECISION_OUTCOMES,

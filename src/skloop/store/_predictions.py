@@ -23,8 +23,7 @@ from typing import Any
 from sqlalchemy import Connection, Select, and_, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from skloop.core import StoreError
-from skloop.core._clock import utcnow
+from skloop.core import StoreError, utcnow
 from skloop.store._entities import Label, Prediction
 from skloop.store._schema_predictions import SqlLabel, SqlPrediction
 

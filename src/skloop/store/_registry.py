@@ -23,8 +23,7 @@ from typing import Any, Final
 from sqlalchemy import Connection, delete, func, insert, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 
-from skloop.core import ModelNotFoundError, NotFoundError, StoreError
-from skloop.core._clock import utcnow
+from skloop.core import ModelNotFoundError, NotFoundError, StoreError, utcnow
 from skloop.store._entities import AliasEvent, ModelSummary, ModelVersion
 from skloop.store._schema import SqlRun, SqlRunInput
 from skloop.store._schema_registry import (

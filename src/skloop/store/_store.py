@@ -21,8 +21,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, func, select, update
 from sqlalchemy.engine import make_url
 
-from skloop.core import NotFoundError, Settings, StoreError
-from skloop.core._clock import utcnow
+from skloop.core import NotFoundError, Settings, StoreError, utcnow
 from skloop.store import _reads as reads
 from skloop.store import _summary as summary
 from skloop.store._artifacts import ArtifactStore

@@ -13,8 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from skloop.core import UsageError
-from skloop.core._spec import DirectionalTest, InvarianceTest, MinimumFunctionalityTest
+from skloop.core import DirectionalTest, InvarianceTest, MinimumFunctionalityTest, UsageError
 from skloop.registry import Signature, coerce_frame
 
 __all__ = ["behaviour_name", "check_behaviour_spec", "run_behaviour"]

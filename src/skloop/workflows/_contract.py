@@ -13,11 +13,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from skloop.core import Settings, Spec
-from skloop.core._spec import ContractColumn
+from skloop.core import ContractColumn, Settings, Spec
 from skloop.data import read_table
-from skloop.registry import Signature, coerce_frame
-from skloop.registry._signature import canonical_dtype
+from skloop.registry import Signature, canonical_dtype, coerce_frame
 
 __all__ = ["contract_checks"]
 

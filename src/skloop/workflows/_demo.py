@@ -26,8 +26,7 @@ import pandas as pd
 from skloop.core import SkloopError
 from skloop.data import make_churn
 from skloop.registry import Registry
-from skloop.serve import Ingestor, PredictionLog, create_app, ingest_once
-from skloop.serve._logdir import default_log_dir
+from skloop.serve import Ingestor, PredictionLog, create_app, default_log_dir, ingest_once
 from skloop.workflows._init import init_example
 from skloop.workflows._loop import run_loop
 from skloop.workflows._monitor import monitor_model

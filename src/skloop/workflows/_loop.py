@@ -48,10 +48,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from skloop.core import ModelNotFoundError, Settings, SkloopError, Spec, StoreError, parse_duration
-from skloop.core._clock import utcnow
-from skloop.monitor import compare_models, log_frame, monitor_frame, performance
-from skloop.monitor._performance import label_text
+from skloop.core import ModelNotFoundError, Settings, SkloopError, Spec, StoreError, parse_duration, utcnow
+from skloop.monitor import compare_models, label_text, log_frame, monitor_frame, performance
 from skloop.registry import Registry, Signature, default_actor
 from skloop.store import Decision, ModelVersion, Prediction, Store
 from skloop.workflows._loop_data import BASE_TAG, hours, load_window, training_frame_for, typed_inputs

@@ -21,9 +21,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from skloop.core import DataError, Spec, parse_duration
-from skloop.core._spec_loop import LoopDataSpec
-from skloop.monitor._performance import label_text
+from skloop.core import DataError, LoopDataSpec, Spec, parse_duration
+from skloop.monitor import label_text
 from skloop.registry import Signature, coerce_frame
 from skloop.store import ModelVersion, Prediction, Store
 from skloop.workflows._steps import hash_inputs

@@ -245,7 +245,7 @@ def predict_batch(
     log = request_id = None
     if log_dir is not None:
         # the log module alone: the server's dependencies are not needed to write the log
-        from skloop.serve._wal import PredictionLog
+        from skloop.serve import PredictionLog
 
         log = PredictionLog(log_dir).start()
         request_id = uuid.uuid4().hex

@@ -8,8 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from skloop.core import DataError, Settings, spec_from_dict
-from skloop.core._provenance import code_version, environment
+from skloop.core import DataError, Settings, code_version, environment, spec_from_dict
 from skloop.data import fingerprint, read_table
 from skloop.store import Store
 from skloop.workflows._progress import Progress

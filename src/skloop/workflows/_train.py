@@ -20,8 +20,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from skloop.core import DataError, PipelineError, Settings, Spec
-from skloop.core._provenance import code_version, environment
+from skloop.core import DataError, PipelineError, Settings, Spec, code_version, environment
 from skloop.data import check_training_frame, fingerprint, infer_schema, profile, read_table
 from skloop.pipelines import (
     attach_progress,
@@ -367,7 +366,7 @@ def train(
             media_type="application/json",
         )
         if spec.registry.enabled and spec.registry.format != "skops":
-            from skloop.registry._persistence import save_model
+            from skloop.registry import save_model
 
             store.log_artifact(
                 run.id, f"model.{spec.registry.format}", save_model(search.best_estimator_, spec.registry.format)
