@@ -39,6 +39,7 @@ DIRTY_MAX_SHARE = 0.05
 """A text column is numbers with bad values when at most this share of its values are not numbers."""
 DIRTY_MIN_NUMBERS = 10
 MONOTONE_MIN_SHARE = 0.95
+PARSE_SAMPLE_ROWS = 1000
 _SHOW = 5
 
 FindingKind = Literal["id", "time", "leak", "dirty_numeric"]
@@ -151,12 +152,15 @@ def _parse_times(col: pd.Series) -> pd.Series | None:
         return None
     strings = values.astype(str)
     # a date has separators; plain numbers ("12", "3.5") are not dates
-    if not bool(strings.str.contains(r"\d[-/:.T ]\d|\d[-/]\w", regex=True).all()):
+    if not bool(strings.str.contains(r"\d[-/:T ]\d|\d[-/]\w", regex=True).all()):
         return None
-    if pd.to_numeric(strings, errors="coerce").notna().any():
+    head = strings.iloc[:PARSE_SAMPLE_ROWS]  # parsing every value of a large non-date column is slow
+    if pd.to_numeric(head, errors="coerce").notna().any():
         return None
     offsets = bool(strings.str.contains(r"(?:[+-]\d\d:?\d\d|Z)$", regex=True).any())
     try:
+        if bool(pd.to_datetime(head, format="mixed", errors="coerce", utc=offsets).isna().any()):
+            return None
         parsed = pd.to_datetime(strings, format="mixed", errors="coerce", utc=offsets)
     except (ValueError, TypeError, OverflowError):
         return None
@@ -267,9 +271,7 @@ def _name_leak(name: str) -> str | None:
 
 def _encode(col: pd.Series) -> np.ndarray | None:
     """One column as floats a small tree can split: missing values get their own value."""
-    if pd.api.types.is_bool_dtype(col.dtype):
-        values = col.astype("float64").to_numpy(dtype="float64", na_value=np.nan)
-    elif pd.api.types.is_numeric_dtype(col.dtype):
+    if pd.api.types.is_bool_dtype(col.dtype) or pd.api.types.is_numeric_dtype(col.dtype):
         values = col.to_numpy(dtype="float64", na_value=np.nan)
     elif pd.api.types.is_datetime64_any_dtype(col.dtype):
         missing = col.isna().to_numpy()
