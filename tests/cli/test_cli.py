@@ -112,7 +112,7 @@ def test_init_from_data_warns_about_what_it_decided(tmp_path: Path, monkeypatch:
     kinds = {(f["column"], f["kind"]) for f in data["findings"]}
     assert {("customer_id", "id"), ("churn_proba", "leak")} <= kinds
     leak = next(f for f in data["findings"] if f["column"] == "churn_proba")
-    assert leak["evidence"]["name"] is True and leak["evidence"]["ROC AUC"] == 1.0
+    assert leak["evidence"]["name"] is True and leak["evidence"]["roc_auc"] == 1.0
     assert data["task"] == "classification" and data["spec"] == "skloop.yaml"
 
 

@@ -167,7 +167,7 @@ def test_leaks_are_dropped_with_their_evidence(tmp_path: Path) -> None:
     assert {"account_closed", "y_pred", "churn_proba"} <= set(spec["features"]["drop"])
     assert not {"account_closed", "y_pred", "churn_proba"} & _features(spec)
     closed = _finding(result, "account_closed", "leak")
-    assert closed.evidence["ROC AUC"] >= 0.95 and "ROC AUC of 0.9" in closed.message
+    assert closed.evidence["roc_auc"] >= 0.95 and "ROC AUC of 0.9" in closed.message
     assert _finding(result, "y_pred", "leak").evidence["name"] is True
     assert _finding(result, "churn_proba", "leak").evidence["name"] is True
     # each dropped column carries its evidence as a comment just above it
@@ -186,7 +186,7 @@ def test_a_regression_leak_is_found_by_r2(tmp_path: Path) -> None:
     df["spend_rounded"] = (df["spend"] / 10).round() * 10  # the target, rounded
     result, spec, _ = _init(tmp_path, df, "spend")
     assert "spend_rounded" in spec["features"]["drop"]
-    assert _finding(result, "spend_rounded", "leak").evidence["R²"] >= 0.95
+    assert _finding(result, "spend_rounded", "leak").evidence["r2"] >= 0.95
     assert "income" in _features(spec)  # strongly related, but not a copy
 
 
@@ -196,7 +196,7 @@ def test_a_leak_of_a_string_target(tmp_path: Path) -> None:
     df["plan_code"] = np.where(df["plan"] == "gold", "G", "B")  # the label, recoded
     result, spec, _ = _init(tmp_path, df, "plan")
     assert "plan_code" in spec["features"]["drop"]
-    assert _finding(result, "plan_code", "leak").evidence["ROC AUC"] >= 0.95
+    assert _finding(result, "plan_code", "leak").evidence["roc_auc"] >= 0.95
 
 
 # -- numbers with a few bad values -----------------------------------------------------

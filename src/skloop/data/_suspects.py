@@ -72,7 +72,8 @@ class Finding:
     message : str
         One line: what was found, the evidence, what to do.
     evidence : dict
-        The numbers behind the message (JSON-able).
+        The numbers behind the message (JSON-able): for a leak, ``name`` (its name gave it away)
+        and ``roc_auc`` or ``r2`` (the column alone, cross-validated).
     """
 
     column: str
@@ -354,7 +355,7 @@ def find_leaks(df: pd.DataFrame, target: str, task: str, columns: Sequence[str],
         y = y_col.astype("string").to_numpy(dtype=object).astype(str)
     else:
         y = y_col.to_numpy(dtype="float64")
-    metric = "ROC AUC" if task == "classification" else "R²"
+    metric, key = ("ROC AUC", "roc_auc") if task == "classification" else ("R²", "r2")
     found = []
     for column in columns:
         reasons = []
@@ -366,7 +367,7 @@ def find_leaks(df: pd.DataFrame, target: str, task: str, columns: Sequence[str],
         x = _encode(sample[column])
         score = None if x is None else _single_column_score(x, y, task, seed)
         if score is not None:
-            evidence[metric] = round(score, 4)
+            evidence[key] = round(score, 4)
             if score >= LEAK_MIN_SCORE:
                 reasons.append(f"alone it predicts {target!r} with a cross-validated {metric} of {score:.3f}")
         if reasons:
