@@ -128,7 +128,7 @@ def explain(
     spec: SpecOpt = Path(SPEC_FILENAME),
     json_out: JsonOpt = False,
 ) -> None:
-    """Per-row contributions of each input column to a tree model's output (needs the explain extra)."""
+    """Per-row contributions of each input column to a tree or linear model's output (trees need the explain extra)."""
     from skloop.workflows import explain_model
 
     store = _store(spec)
