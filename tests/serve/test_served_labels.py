@@ -50,6 +50,12 @@ def test_ids_are_logged_and_labels_join_them(labelled_client: Any, srv_row: dict
     assert client.post("/v2/models/churn/labels", json=[{"id": "c-1", "label": 1}]).status_code == 401
     bad = client.post("/v2/models/churn/labels", json=[{"label": 1}], headers=auth)
     assert bad.status_code == 400 and bad.json()["issues"][0]["row"] == 0
+    missing = client.post("/v2/models/churn/labels", json=[{"id": "c-1", "label": 1}, {"id": "c-2"}], headers=auth)
+    assert missing.status_code == 400 and missing.json()["error_code"] == "BAD_REQUEST"
+    assert missing.json()["issues"] == [{"row": 1, "column": "label", "problem": "missing", "severity": "error"}]
+    unreadable = client.post("/v2/models/churn/labels", content=b"{nope", headers=auth)
+    assert unreadable.status_code == 400 and "malformed JSON" in unreadable.json()["error"]
+    assert app.registry.store.count_labels() == 0  # a bad list stores nothing
     ok = client.post(
         "/v2/models/churn/labels", json=[{"id": "c-1", "label": 1}, {"id": "c-2", "label": 0}], headers=auth
     )
