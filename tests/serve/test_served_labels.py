@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -102,3 +103,17 @@ def test_a_reused_x_request_id_never_collapses_predictions(
     assert by_id.status_code == 200 and by_request.status_code == 200, (by_id.text, by_request.text)
     labelled = {p.entity_id: p.label for p in store.query_predictions("churn", labeled=True)}
     assert labelled == {"d-1": "1", "d-3": "0"}
+
+
+def test_an_id_that_cannot_be_logged_is_a_400_for_that_request_only(
+    labelled_client: Any, srv_row: dict[str, Any], tmp_path: Path
+) -> None:
+    client, app, _log = labelled_client
+    body = json.dumps({"dataframe_records": [{**srv_row, "customer_id": "\ud800"}]})  # a lone surrogate
+    answer = client.post("/invocations", content=body, headers={"content-type": "application/json"})
+    assert answer.status_code == 400, answer.text
+    assert (
+        client.post("/invocations", json={"dataframe_records": [{**srv_row, "customer_id": "ok"}]}).status_code == 200
+    )
+    assert ingest_once(tmp_path / "wal", app.registry.store) == 1
+    assert [p.entity_id for p in app.registry.store.query_predictions("churn")] == ["ok"]
