@@ -92,7 +92,7 @@ def openapi_document(
     formats: dict[str, Any] = {
         "dataframe_split": split,
         "dataframe_records": {"type": "array", "items": {"$ref": "#/components/schemas/Row"}},
-        "instances": {"type": "array"},
+        "instances": {"type": ["array", "object"]},
         "inputs": {"type": ["array", "object"]},
     }
     invocation = {
@@ -108,7 +108,9 @@ def openapi_document(
             "request_id": {"type": "string"},
             "row": {"type": "integer", "minimum": 0},
             "label": {"type": ["string", "number", "boolean"]},
-            "time": {"type": "string", "format": "date-time"},
+            "time": {
+                "anyOf": [{"type": "string", "anyOf": [{"format": "date"}, {"format": "date-time"}]}, {"type": "null"}]
+            },
         },
         "additionalProperties": False,
         "oneOf": [{"required": ["id", "label"]}, {"required": ["request_id", "row", "label"]}],
@@ -126,7 +128,11 @@ def openapi_document(
                         "required": ["inputs"],
                         "properties": {
                             "id": {"type": "string"},
-                            "inputs": {"type": "array", "items": {"$ref": "#/components/schemas/Tensor"}},
+                            "inputs": {
+                                "type": "array",
+                                "minItems": 1,
+                                "items": {"$ref": "#/components/schemas/Tensor"},
+                            },
                             "outputs": {"type": "array", "items": {"type": "object"}},
                             "parameters": {"type": "object"},
                         },
