@@ -292,13 +292,19 @@ def register(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only check the gates; exit 1 when one fails.")] = False,
     spec: SpecOpt = Path(SPEC_FILENAME),
     json_out: JsonOpt = False,
+    trust_type: Annotated[
+        list[str] | None, typer.Option("--trust-type", help="A dotted type the skops loader may instantiate.")
+    ] = None,
 ) -> None:
     """Register a training run's model (after checking the spec's gates), as `skloop train` does."""
+    from skloop.cli._trust import caller_trust
     from skloop.workflows import register_run
 
     store = _store(spec)
     try:
-        outcome = register_run(run_id, _settings_near(spec), store=store, dry_run=dry_run)
+        outcome = register_run(
+            run_id, _settings_near(spec), store=store, dry_run=dry_run, trust=caller_trust(spec, False, trust_type)
+        )
     finally:
         store.close()
     if json_out:

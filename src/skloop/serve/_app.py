@@ -13,14 +13,13 @@ import hmac
 import logging
 import os
 import time
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
 from skloop.core import Settings, StoreError, UsageError
-from skloop.registry import Registry
+from skloop.registry import Registry, Trust
 from skloop.serve._batcher import DEFAULT_MAX_BATCH_ROWS, MicroBatcher
 from skloop.serve._errors import (
     BadRequestError,
@@ -79,7 +78,7 @@ class ServeApp(ServeHandlers):
         token_required_for_predict: bool,
         poll_seconds: float | None,
         onnx: bool,
-        trusted_types: Sequence[str],
+        trust: Trust,
         max_batch_rows: int,
         owns_store: bool,
         shadow_alias: str | None = None,
@@ -96,7 +95,7 @@ class ServeApp(ServeHandlers):
         self.token_required_for_predict = token_required_for_predict
         self.poll_seconds = poll_seconds
         self.onnx = onnx
-        self.trusted_types = tuple(trusted_types)
+        self.trust = trust
         self.owns_store = owns_store
         self.metrics = ServeMetrics()
         self.batcher = MicroBatcher(max_rows=max_batch_rows, on_batch=self.metrics.batch_rows.observe)
@@ -123,7 +122,7 @@ class ServeApp(ServeHandlers):
         return f"{self.model_name}@{self.alias}"
 
     def _load(self, ref: str) -> ServedModel:
-        return load_served_model(self.registry, ref, onnx=self.onnx, trusted_types=self.trusted_types)
+        return load_served_model(self.registry, ref, onnx=self.onnx, trust=self.trust)
 
     async def reload(self, *, force: bool = False) -> ServedModel:
         """Look the target up again and swap to it when it moved (or when ``force``).
@@ -476,7 +475,7 @@ def create_app(
     token_required_for_predict: bool = False,
     poll_seconds: float | None = DEFAULT_POLL_SECONDS,
     onnx: bool = True,
-    trusted_types: Sequence[str] = (),
+    trust: Trust | None = None,
     max_batch_rows: int = DEFAULT_MAX_BATCH_ROWS,
     shadow_alias: str | None = None,
     shadow_timeout: float = DEFAULT_SHADOW_TIMEOUT_SECONDS,
@@ -511,8 +510,11 @@ def create_app(
         How often to look the alias up; ``None`` disables the hot swap poller.
     onnx : bool
         Try the ONNX Runtime path.
-    trusted_types : sequence of str
-        Extra types the skops loader may instantiate.
+    trust : Trust, optional
+        What the loader may load beyond skloop's own skops types (``--trust``,
+        ``--trust-type``), for the served version, the versions the alias moves to and
+        the shadow; ``settings.trust`` (``SKLOOP_TRUST``) adds pickle. Never taken
+        from the model's own records.
     max_batch_rows : int
         Cap of rows per micro-batch.
     shadow_alias : str, optional
@@ -564,7 +566,7 @@ def create_app(
             token_required_for_predict=token_required_for_predict,
             poll_seconds=poll_seconds,
             onnx=onnx,
-            trusted_types=trusted_types,
+            trust=Trust.of(settings) | (trust or Trust()),
             max_batch_rows=max_batch_rows,
             owns_store=owns,
             shadow_alias=shadow_alias,
