@@ -20,6 +20,7 @@ from skloop.core._errors import (
     UsageError,
 )
 from skloop.core._hashing import sha256_bytes, sha256_json
+from skloop.core._html import html_environment, render_page
 from skloop.core._imports import optional_import
 from skloop.core._provenance import CodeVersion, code_version, environment
 from skloop.core._settings import DEFAULT_HOME, Settings
@@ -93,10 +94,12 @@ __all__ = [
     "UsageError",
     "code_version",
     "environment",
+    "html_environment",
     "load_spec",
     "optional_import",
     "parse_duration",
     "parse_spec",
+    "render_page",
     "sha256_bytes",
     "sha256_json",
     "spec_from_dict",
