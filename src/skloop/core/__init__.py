@@ -1,5 +1,6 @@
 """Core: spec models, errors, settings, hashing. Imports nothing else from skloop."""
 
+from skloop.core._charts import CHART_COLORS, CURRENT_COLOR, REFERENCE_COLOR
 from skloop.core._clock import utcnow
 from skloop.core._errors import (
     ArtifactIntegrityError,
@@ -50,8 +51,11 @@ from skloop.core._spec_loader import SPEC_FILENAME, load_spec, parse_spec, spec_
 from skloop.core._spec_loop import LoopDataSpec, LoopSpec, parse_duration
 
 __all__ = [
+    "CHART_COLORS",
+    "CURRENT_COLOR",
     "DEFAULT_HOME",
     "DRIFT_METHODS",
+    "REFERENCE_COLOR",
     "SPEC_FILENAME",
     "ArtifactIntegrityError",
     "CVSpec",

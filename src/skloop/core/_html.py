@@ -17,7 +17,7 @@ import math
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from skloop.core._charts import CHART_COLORS, CURRENT_COLOR, REFERENCE_COLOR, bar_layout, line_layout, paired_layout
+from skloop.core._charts import bar_layout, line_layout, paired_layout
 
 if TYPE_CHECKING:
     from jinja2 import Environment
@@ -69,12 +69,7 @@ def html_environment() -> Environment:
         keep_trailing_newline=True,
     )
     env.filters.update(fixed=fixed, grouped=grouped, coord=coord)
-    env.globals.update(
-        bar_layout=bar_layout,
-        paired_layout=paired_layout,
-        line_layout=line_layout,
-        colors={"reference": REFERENCE_COLOR, "current": CURRENT_COLOR, "series": CHART_COLORS},
-    )
+    env.globals.update(bar_layout=bar_layout, paired_layout=paired_layout, line_layout=line_layout)
     return env
 
 

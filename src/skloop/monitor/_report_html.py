@@ -17,8 +17,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-from skloop.core import render_page
-from skloop.core._charts import CHART_COLORS, CURRENT_COLOR, REFERENCE_COLOR
+from skloop.core import CHART_COLORS, CURRENT_COLOR, REFERENCE_COLOR, render_page
 
 if TYPE_CHECKING:
     from skloop.monitor._drift import FeatureDrift
