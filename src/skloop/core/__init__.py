@@ -45,12 +45,13 @@ from skloop.core._spec import (
     Spec,
     SqlSource,
 )
-from skloop.core._spec_loader import SPEC_FILENAME, load_spec, parse_spec, spec_from_dict
+from skloop.core._spec_loader import MAX_EXPANDED_NODES, SPEC_FILENAME, load_spec, parse_spec, spec_from_dict
 from skloop.core._spec_loop import LoopDataSpec, LoopSpec, parse_duration
 
 __all__ = [
     "DEFAULT_HOME",
     "DRIFT_METHODS",
+    "MAX_EXPANDED_NODES",
     "SPEC_FILENAME",
     "ArtifactIntegrityError",
     "CVSpec",
