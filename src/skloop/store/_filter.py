@@ -59,6 +59,7 @@ _ENTITIES = {
     "tags": "tags", "tag": "tags", "attributes": "attributes", "attribute": "attributes",
     "attr": "attributes", "run": "attributes",
 }  # fmt: skip
+_SHOWN_CHARS = 200  # of the filter, quoted in an error
 _KEYWORDS = {"and", "or", "not", "in", "like", "ilike", "is", "null", "true", "false"}
 _TOKEN = re.compile(
     r"""
@@ -109,8 +110,9 @@ class _Tok:
 
 
 def _error(source: str, pos: int, token: str, problem: str) -> SearchFilterError:
+    shown = source if len(source) <= _SHOWN_CHARS else source[:_SHOWN_CHARS] + f"... ({len(source):,} characters)"
     return SearchFilterError(
-        f"bad search filter at position {pos + 1}, token {token!r}: {problem}; in {source!r}. "
+        f"bad search filter at position {pos + 1}, token {token!r}: {problem}; in {shown!r}. "
         "Example of a valid filter: metrics.cv_roc_auc > 0.8 and params.model__max_depth = '8' "
         "and status = 'finished'"
     )
