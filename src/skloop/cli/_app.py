@@ -13,7 +13,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from skloop.cli._errors import EXIT_FAILURE, handle_errors
+from skloop.cli._checks import check_positive
+from skloop.cli._errors import EXIT_FAILURE, handle_errors, set_debug
 from skloop.cli._progress import RichProgress
 from skloop.cli._render import print_json, run_detail, runs_table
 from skloop.core import SPEC_FILENAME, Settings, UsageError
@@ -30,7 +31,8 @@ app = typer.Typer(
 db_app = typer.Typer(help="Manage the metadata database.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
-console = Console(soft_wrap=True)
+# no automatic highlighting: its regular expressions take minutes on a long line of user text
+console = Console(soft_wrap=True, highlight=False)
 
 SpecOpt = Annotated[Path, typer.Option("--spec", "-s", help="The spec file, or a directory holding skloop.yaml.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts instead of tables.")]
@@ -55,7 +57,13 @@ def _store(spec: Path):  # type: ignore[no-untyped-def]
 
 
 @app.callback()
-def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug messages.")] = False) -> None:
+def _main(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug messages.")] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="On an unexpected error, print the traceback (for a bug report).")
+    ] = False,
+) -> None:
+    set_debug(debug)
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
@@ -180,6 +188,7 @@ def runs(
     json_out: JsonOpt = False,
 ) -> None:
     """List runs: id, time, status, best params, CV scores (mean ± std)."""
+    check_positive("--limit", limit)
     store = _store(spec)
     try:
         store.reap_stale_runs()

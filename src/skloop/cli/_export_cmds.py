@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from skloop.cli._app import QuietOpt, SpecOpt, _settings_near, _store, app, console
+from skloop.cli._checks import check_out_file, check_positive
 from skloop.cli._errors import handle_errors
 from skloop.cli._progress import RichProgress
 from skloop.cli._trust import TrustOpt, TrustTypeOpt, caller_trust
@@ -89,6 +90,8 @@ def export(
     """Export model NAME VERSION to MLflow or ONNX, or the spec's training workflow to Kubeflow Pipelines."""
     from skloop.registry import KUBEFLOW_IMAGE, export_kubeflow, export_mlflow, export_onnx
 
+    if format_ is not ExportFormat.mlflow:  # the MLflow model is a directory
+        check_out_file("--out", out, f"model.{'onnx' if format_ is ExportFormat.onnx else 'yaml'}")
     if format_ is ExportFormat.kubeflow:
         if name is not None:
             raise UsageError("--format kubeflow exports the spec's workflow; give no NAME VERSION")
@@ -139,6 +142,8 @@ def predict(
 
     if (alias is None) == (version is None):
         raise UsageError("give exactly one of --alias ALIAS or --version N")
+    check_positive("--batch-rows", batch_rows)
+    check_out_file("--out", out, "predictions.parquet")
     ref = f"{name}@{alias}" if alias is not None else f"{name}/{version}"
     model_version, model = _load(spec, ref, trust, trust_type)
     folder = _prediction_log_dir(spec, log_dir) if log else None

@@ -11,15 +11,13 @@ from rich.markup import escape
 from rich.table import Table
 
 from skloop.cli._app import JsonOpt, SpecOpt, _settings_near, _store, app, console
-from skloop.cli._errors import handle_errors
+from skloop.cli._checks import check_out_file
+from skloop.cli._errors import EXIT_DRIFT, handle_errors
 from skloop.cli._render import print_json
 from skloop.cli._trust import TrustOpt, TrustTypeOpt, caller_trust
 from skloop.core import SPEC_FILENAME, UsageError
 
-__all__ = ["EXIT_DRIFT"]
-
-EXIT_DRIFT = 3
-"""``skloop monitor`` exits with this when the dataset drifted."""
+__all__ = ["EXIT_DRIFT"]  # exits with this when the dataset drifted (defined with the other codes)
 
 
 def _ref(name: str, alias: str | None, version: int | None) -> str:
@@ -62,6 +60,8 @@ def monitor(
         raise UsageError("give either --current FILE or --from-log, not both")
     if since is not None and not from_log:
         raise UsageError("--since applies to --from-log")
+    check_out_file("--report", report, "report.html")
+    check_out_file("--json", json_path, "report.json")
     store = _store(spec)
     try:
         result = monitor_model(

@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from skloop.cli._app import SpecOpt, _settings_near, app, console
+from skloop.cli._checks import check_port
 from skloop.cli._errors import handle_errors
 from skloop.cli._trust import TrustOpt, TrustTypeOpt, caller_trust
 from skloop.core import SPEC_FILENAME, UsageError
@@ -53,6 +54,7 @@ def serve(
     from skloop.serve import DEFAULT_MAX_BODY_BYTES, PredictionLog, create_app, default_log_dir
 
     settings = _settings_near(spec).with_overrides(host=host, port=port)
+    check_port(settings.port, given=port is not None)
     if max_body_bytes is not None and max_body_bytes <= 0:
         raise UsageError(f"--max-body-bytes must be positive; got {max_body_bytes}")
     log = ingestor = None

@@ -10,6 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from skloop.cli._app import JsonOpt, SpecOpt, app, console
+from skloop.cli._checks import check_out_file
 from skloop.cli._errors import EXIT_FAILURE, handle_errors
 from skloop.cli._render import print_json
 from skloop.cli._trust import TrustOpt, TrustTypeOpt, caller_trust
@@ -42,6 +43,7 @@ def validate(
     """
     from skloop.workflows import Project, validate_model, write_junit
 
+    check_out_file("--junit", junit, "report.xml")
     with Project.load(spec) as project:
         report = validate_model(
             project.spec, project.settings, store=project.store, ref=model, run_id=run,

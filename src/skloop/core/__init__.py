@@ -47,7 +47,7 @@ from skloop.core._spec import (
     Spec,
     SqlSource,
 )
-from skloop.core._spec_loader import SPEC_FILENAME, load_spec, parse_spec, spec_from_dict
+from skloop.core._spec_loader import MAX_EXPANDED_NODES, SPEC_FILENAME, load_spec, parse_spec, spec_from_dict
 from skloop.core._spec_loop import LoopDataSpec, LoopSpec, parse_duration
 
 __all__ = [
@@ -55,6 +55,7 @@ __all__ = [
     "CURRENT_COLOR",
     "DEFAULT_HOME",
     "DRIFT_METHODS",
+    "MAX_EXPANDED_NODES",
     "REFERENCE_COLOR",
     "SPEC_FILENAME",
     "ArtifactIntegrityError",

@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from skloop.core import SPEC_FILENAME, UsageError, parse_spec
+from skloop.core import SPEC_FILENAME, DataError, SpecError, UsageError, parse_spec
 from skloop.data import (
     Finding,
     check_training_frame,
@@ -29,11 +29,15 @@ __all__ = [
     "CI_PROVIDERS",
     "EXAMPLE_SPEC",
     "GITHUB_WORKFLOW",
+    "MAX_EXAMPLE_ROWS",
     "InitResult",
     "init_ci",
     "init_example",
     "init_from_data",
 ]
+
+MAX_EXAMPLE_ROWS = 10_000_000
+"""Most rows ``init --example`` generates (about 1 GB in memory while it writes them)."""
 
 EXAMPLE_SPEC = """\
 # skloop spec for the bundled customer-churn example.
@@ -73,7 +77,15 @@ def _refuse_overwrite(path: Path, force: bool) -> None:
 
 
 def init_example(directory: str | os.PathLike[str], *, n_rows: int = 5000, seed: int = 0, force: bool = False) -> Path:
-    """Write ``<directory>/skloop.yaml`` and the bundled churn data; return the spec path."""
+    """Write ``<directory>/skloop.yaml`` and the bundled churn data; return the spec path.
+
+    Raises
+    ------
+    UsageError
+        ``n_rows`` outside 1..MAX_EXAMPLE_ROWS, or a spec that exists without ``force``.
+    """
+    if isinstance(n_rows, bool) or not isinstance(n_rows, int) or not 1 <= n_rows <= MAX_EXAMPLE_ROWS:
+        raise UsageError(f"--rows must be between 1 and {MAX_EXAMPLE_ROWS:,}; got {n_rows!r}")
     root = Path(directory)
     spec_path = root / SPEC_FILENAME
     _refuse_overwrite(spec_path, force)
@@ -212,10 +224,21 @@ def init_from_data(
     Raises
     ------
     UsageError
-        The spec exists and ``force`` is false.
+        A file name that a (UTF-8) spec cannot hold, or a spec that exists without ``force``.
     DataError
-        The table cannot be trained on (see :func:`skloop.data.check_training_frame`).
+        The table cannot be trained on (see :func:`skloop.data.check_training_frame`), or
+        (a bug) the spec would not load back.
     """
+    for what, path in (("data file", data), ("spec file", out)):
+        text = os.fspath(path)
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            shown = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+            raise UsageError(
+                f"the {what} name '{shown}' is not valid UTF-8; a spec is UTF-8 text and cannot name it, "
+                "so rename the file"
+            ) from None
     out_path = Path(out)
     if out_path.is_dir():
         out_path = out_path / SPEC_FILENAME
@@ -259,7 +282,12 @@ def init_from_data(
         + _features_yaml(features, notes)
         + yaml.safe_dump(tail, sort_keys=False, allow_unicode=True)
     )
-    parse_spec(text, str(out_path))  # what we write must load
+    try:
+        parse_spec(text, str(out_path))  # what we write must load
+    except SpecError as exc:
+        raise DataError(
+            f"the spec inferred from {data} would not load back, so {out_path} was not written: {exc}"
+        ) from None
     out_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.write_text(text, encoding="utf-8")
     return InitResult(out_path, task, tuple(findings))

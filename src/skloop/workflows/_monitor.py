@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from skloop.core import DataError, MonitoringSpec, Settings, SkloopError, spec_from_dict
+from skloop.core import DataError, MonitoringSpec, Settings, SkloopError, UsageError, spec_from_dict
 from skloop.data import DatasetProfile, Schema, read_table
 from skloop.monitor import (
     CBPE,
@@ -80,6 +80,13 @@ def _spec(store: Store, version: ModelVersion) -> Any:
     except SkloopError as exc:
         logger.warning("the spec of run %s cannot be read (%s); monitoring with defaults", version.run_id, exc)
         return None
+
+
+def _with_rows(frame: pd.DataFrame, name: str, purpose: str) -> pd.DataFrame:
+    """``frame``, refused when it has no rows (a CSV holding only its header)."""
+    if frame.empty:
+        raise DataError(f"{name} has no rows ({len(frame.columns)} columns, 0 rows); nothing to {purpose}")
+    return frame
 
 
 def _stored_reference(store: Store, version: ModelVersion) -> ReferenceSummary | None:
@@ -152,6 +159,7 @@ def load_monitor_inputs(
         frame, name = reference, "reference data"
     elif reference is not None:
         frame, name = read_table(reference), os.fspath(reference)
+        _with_rows(frame, name, "compare with")
     elif record is not None and record.snapshot_sha256:
         data = store.artifacts.get_bytes(record.snapshot_sha256, name=f"training data of {version.ref}")
         frame, name = pd.read_parquet(io.BytesIO(data)), f"training data ({fp})"
@@ -250,8 +258,13 @@ def monitor_model(
         if since is not None:
             length = parse_window(since)
             if isinstance(length, int):
-                raise DataError(f"--since takes a duration such as 7d or 12h; got {since!r}")
-            start = datetime.now(UTC) - length
+                raise UsageError(f"--since takes a duration such as 7d or 12h; got {since!r}")
+            try:
+                start = datetime.now(UTC) - length
+            except OverflowError:
+                raise UsageError(
+                    f"--since {since} reaches back before the year 1; give a shorter duration such as 365d"
+                ) from None
         predictions = store.query_predictions(version.name, start=start)
         if not predictions:
             raise DataError(
@@ -262,8 +275,8 @@ def monitor_model(
         current_name = f"prediction log of {version.name}" + (f" (last {since})" if since else "")
     else:
         frame = current if isinstance(current, pd.DataFrame) else read_table(current)  # type: ignore[arg-type]
-        log = score_frame(inputs, frame)
         current_name = "current data" if isinstance(current, pd.DataFrame) else os.fspath(current)  # type: ignore[arg-type]
+        log = score_frame(inputs, _with_rows(frame, current_name, "monitor"))
     classes = list(inputs.model.classes_) if hasattr(inputs.model, "classes_") else None
     task = inputs.signature.output.task if inputs.signature is not None else None
     return monitor_frame(
@@ -290,6 +303,7 @@ def explain_model(
     version = registry.resolve(ref)
     model = registry.load_model(version.ref, trust=trust)
     frame = data if isinstance(data, pd.DataFrame) else read_table(data)
+    _with_rows(frame, "the data" if isinstance(data, pd.DataFrame) else os.fspath(data), "explain")
     X = frame
     if version.signature:
         signature = Signature.from_dict(version.signature)
