@@ -46,7 +46,7 @@ from skloop.core._spec import (
     SqlSource,
 )
 from skloop.core._spec_loader import SPEC_FILENAME, load_spec, parse_spec, spec_from_dict
-from skloop.core._spec_loop import LoopDataSpec, LoopSpec, parse_duration
+from skloop.core._spec_loop import LoopDataSpec, LoopSpec, parse_duration, parse_window_length
 
 __all__ = [
     "DEFAULT_HOME",
@@ -97,6 +97,7 @@ __all__ = [
     "optional_import",
     "parse_duration",
     "parse_spec",
+    "parse_window_length",
     "sha256_bytes",
     "sha256_json",
     "spec_from_dict",
