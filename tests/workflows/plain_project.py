@@ -95,15 +95,14 @@ def log_plain_traffic(store: Store, frame: pd.DataFrame, *, time: datetime, labe
     proba = model.predict_proba(sent[list(FEATURES)])
     pred = model.classes_[proba.argmax(axis=1)]
     request = uuid.uuid4().hex
-    records = [
-        {
+    records = []
+    for i, row in enumerate(sent.to_dict("records")):
+        probabilities = {str(c): float(p) for c, p in zip(model.classes_, proba[i], strict=True)}
+        records.append({
             "request_id": request, "row": i, "time": time + timedelta(milliseconds=i), "model": "plain",
             "version": version.version, "entity_id": row["row_id"], "inputs": row,
-            "outputs": {"prediction": int(pred[i]),
-                        "probabilities": {str(c): float(p) for c, p in zip(model.classes_, proba[i], strict=True)}},
-        }  # fmt: skip
-        for i, row in enumerate(sent.to_dict("records"))
-    ]
+            "outputs": {"prediction": int(pred[i]), "probabilities": probabilities},
+        })  # fmt: skip
     store.insert_predictions(records)
     if labels:
         store.insert_labels("plain", [{"entity_id": e, "label": int(v)} for e, v in zip(frame["row_id"], frame["y"],
