@@ -25,6 +25,7 @@ from skloop.core import DataError, LoopDataSpec, Spec, parse_duration
 from skloop.monitor import label_text
 from skloop.registry import Signature, coerce_frame
 from skloop.store import ModelVersion, Prediction, Store
+from skloop.workflows._monitor import model_input_columns
 from skloop.workflows._steps import hash_inputs
 
 __all__ = [
@@ -159,8 +160,6 @@ def training_frame_for(
     config = spec.loop.data
     if not window.train:
         raise DataError(f"the retraining window ({config.window}) has no labelled rows outside the holdout")
-    from skloop.workflows._monitor import model_input_columns
-
     signature = Signature.from_dict(champion.signature) if champion.signature else None
     inputs = model_input_columns(store, champion)
     traffic = _plain(typed_inputs(window.train, signature))
@@ -185,9 +184,8 @@ def training_frame_for(
             if col in traffic.columns and traffic[col].dtype != base[col].dtype:
                 with contextlib.suppress(TypeError, ValueError):  # else left as logged
                     traffic[col] = traffic[col].astype(base[col].dtype)
-        order = [c for c in base.columns if c in traffic.columns]
-        traffic = traffic[order + [c for c in traffic.columns if c not in order]]
-        base = base[[c for c in traffic.columns if c in base.columns]]
+        traffic = traffic[[c for c in base.columns if c in traffic.columns]]
+        base = base[list(traffic.columns)]
     weighting = config.weighting
     copies = np.ones(len(traffic), dtype=np.int64)
     if weighting.method == "duplicate" and weighting.factor > 1:
