@@ -63,7 +63,7 @@ class DriftReport:
     quality: QualityReport
     n_reference: int
     n_current: int
-    skipped: Mapping[str, str] = field(default_factory=dict)
+    skipped: Mapping[str, str] = field(default_factory=dict, hash=False)
     _index: Mapping[str, FeatureDrift] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
