@@ -330,8 +330,7 @@ class _Loop:
         frame, info = training_frame_for(self.store, self.spec, window, champ, task=task, classes=classes, now=self.now)
         result = train(
             retrain_spec(self.spec, frame), self.settings, store=self.store, frame=frame, kind="retrain",
-            parent_run_id=champ.run_id,
-            register=True, progress=self.progress,
+            parent_run_id=champ.run_id, register=True, progress=self.progress,
         )  # fmt: skip
         fired = outputs["decide"]["fired"]
         tags = {
