@@ -6,6 +6,8 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -143,3 +145,42 @@ def test_explain(project: Path) -> None:
     assert "contract" in data["columns"] and not any("__" in c for c in data["columns"])
     row = data["rows"][0]
     assert row["prediction"] == pytest.approx(data["expected_value"] + sum(row["contributions"].values()))
+
+
+TIMED_SPEC = """\
+name: timed
+seed: 1
+data: {train: train.csv, target: y, time: timestamp, holdout: 0.25}
+features: {drop: [note]}
+pipeline:
+  model: {class: sklearn.linear_model.LogisticRegression}
+search: {strategy: none, cv: {folds: 2}, scoring: [roc_auc], refit: roc_auc, n_jobs: 1}
+"""
+
+
+def _timed(n: int, seed: int, start: str) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 2))
+    y = (x[:, 0] + rng.normal(size=n) > 0).astype(int)
+    stamps = pd.date_range(start, periods=n, freq="h").strftime("%Y-%m-%dT%H:%M:%S")
+    return pd.DataFrame({"timestamp": stamps, "a": x[:, 0], "b": x[:, 1], "note": rng.normal(size=n), "y": y})
+
+
+def test_time_windows_of_a_file_cut_by_the_specs_time_column(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for key in ("SKLOOP_STORE_URL", "SKLOOP_ARTIFACT_ROOT"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "skloop.yaml").write_text(TIMED_SPEC)
+    _timed(400, 0, "2024-01-01").to_csv(tmp_path / "train.csv", index=False)
+    current = _timed(24 * 60, 1, "2024-03-01")  # 60 days, one row an hour
+    current["note"] = current["note"] * 100  # not read by the model: no drift of it is reported
+    current.to_csv(tmp_path / "new.csv", index=False)
+    assert invoke("train", "-q").exit_code == 0
+    assert invoke("promote", "timed", "1", "--alias", "champion", "--reason", "first").exit_code == 0
+    result = invoke("monitor", "timed", "--current", "new.csv", "--window", "30d", "--json", "out.json")
+    assert result.exit_code == 0, result.output
+    data = json.loads((tmp_path / "out.json").read_text())
+    windows = data["windows"]["windows"]
+    assert data["windows"]["window"] == "30d" and len(windows) in (2, 3)
+    assert sum(w["n_rows"] for w in windows) == len(current)
+    assert [f["name"] for f in data["features"]] == ["a", "b"]

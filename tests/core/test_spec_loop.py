@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from pydantic import ValidationError
 
-from skloop.core import LoopSpec, Spec, parse_duration
+from skloop.core import LoopSpec, Spec, parse_duration, parse_window_length
 
 BASE = {"name": "churn", "data": {"train": "data.csv", "target": "y"}}
 
@@ -43,6 +43,9 @@ def test_a_full_policy() -> None:
         ({"compare": {"metric": "f1", "method": "delong"}}, "compares roc_auc"),
         ({"compare": {"confidence": 1.0}}, "less than 1"),
         ({"data": {"holdout": 0}}, "greater than 0"),
+        ({"monitor_window": "a while"}, "neither a duration .* nor a number of rows"),
+        ({"monitor_window": "0 rows"}, "at least 1 row"),
+        ({"monitor_history": "5000 rows"}, "not a duration"),
     ],
 )
 def test_mistakes_are_named(section: dict, match: str) -> None:  # type: ignore[type-arg]
@@ -54,3 +57,12 @@ def test_durations() -> None:
     assert parse_duration("90min") == timedelta(minutes=90) and parse_duration("2w") == timedelta(weeks=2)
     with pytest.raises(ValueError, match="30min, 6h"):
         parse_duration("7 days")
+
+
+def test_the_monitor_window_is_a_duration_or_rows() -> None:
+    loop = Spec.model_validate(BASE).loop
+    assert loop.monitor_window == "1d" and loop.monitor_history == "7d"  # the latest day; the long view
+    assert LoopSpec.model_validate({"monitor_window": "5000 rows"}).monitor_window == "5000 rows"
+    assert LoopSpec.model_validate({"monitor_window": 5000}).monitor_window == "5000 rows"
+    assert parse_window_length("5000 rows") == parse_window_length("5000") == 5000
+    assert parse_window_length("1 row") == 1 and parse_window_length("6h") == timedelta(hours=6)

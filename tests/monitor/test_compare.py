@@ -123,3 +123,31 @@ def test_reference_errors(drift_frames: Frames) -> None:
         compare(df, df, reference_profile=reference_summary(df))
     with pytest.raises(DataError, match="not a drift report"):
         DriftReport.from_dict({"features": []})
+
+
+def test_plain_frames_read_like_training(drift_frames: Frames, tmp_path: Path) -> None:
+    """``compare(pd.read_csv(f), sample)``: date strings are datetimes (not tested), the target is no feature."""
+    table = drift_frames(5000, 3)
+    table["signup"] = pd.date_range("2020-01-01", periods=1000, freq="D").repeat(5).strftime("%Y-%m-%d")
+    table["y"] = (table["num_normal"] > 0).astype(int)
+    table.to_csv(tmp_path / "ref.csv", index=False)
+    ref = pd.read_csv(tmp_path / "ref.csv")
+    assert ref["signup"].dtype != "datetime64[us]"  # pandas leaves the dates as strings
+    report = compare(ref, ref.sample(1000, random_state=0), target="y")
+    assert "signup" not in report and "y" not in report
+    assert "datetime" in report.skipped["signup"] and "id" in report.skipped["row_id"] and "y" not in report.skipped
+    assert not report.drifted and report.drifted_features == []
+    assert {q.column for q in report.quality.checks} >= {"signup"} and "y" not in {q.column for q in report.quality}
+    assert report.verdict().startswith("No dataset drift: 0 of 7 features drifted")  # README: report.verdict()
+    assert DriftReport.from_json(report.to_json()).skipped == report.skipped
+
+
+def test_columns_choose_what_is_monitored(drift_frames: Frames) -> None:
+    ref, cur = drift_frames(800, 1), drift_frames(600, 2, shifted=("cat_a", "num_normal"))
+    cur["row_id"] = 7  # duplicate ids: not checked, the model does not read them
+    report = compare(ref, cur, columns=["num_normal", "cat_b"])
+    assert [f.name for f in report.features] == ["num_normal", "cat_b"] and report.drifted_features == ["num_normal"]
+    assert {q.column for q in report.quality.checks} == {"num_normal", "cat_b"}
+    assert report.verdict() == "Drift detected: 1 of 2 features drifted (50%; the verdict needs 50%): num_normal."
+    with pytest.raises(DataError, match=r"columns \['nope'\] are not in the reference"):
+        compare(ref, cur, columns=["num_normal", "nope"])

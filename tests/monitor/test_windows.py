@@ -20,8 +20,8 @@ def test_parse_window() -> None:
     assert parse_window("12h") == timedelta(hours=12)
     assert parse_window("30min") == timedelta(minutes=30)
     assert parse_window("2w") == timedelta(weeks=2)
-    assert parse_window("500") == 500 and parse_window(7) == 7
-    for bad in ("", "1y", "0", "-1d", "soon"):
+    assert parse_window("500") == 500 and parse_window(7) == 7 and parse_window("5000 rows") == 5000
+    for bad in ("", "1y", "0", "-1d", "soon", "0 rows"):
         with pytest.raises(DataError, match="window"):
             parse_window(bad)
 

@@ -48,7 +48,7 @@ from skloop.core._spec import (
     SqlSource,
 )
 from skloop.core._spec_loader import MAX_EXPANDED_NODES, SPEC_FILENAME, load_spec, parse_spec, spec_from_dict
-from skloop.core._spec_loop import LoopDataSpec, LoopSpec, parse_duration
+from skloop.core._spec_loop import LoopDataSpec, LoopSpec, parse_duration, parse_window_length
 
 __all__ = [
     "CHART_COLORS",
@@ -104,6 +104,7 @@ __all__ = [
     "optional_import",
     "parse_duration",
     "parse_spec",
+    "parse_window_length",
     "render_page",
     "sha256_bytes",
     "sha256_json",

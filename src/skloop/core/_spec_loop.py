@@ -26,6 +26,7 @@ __all__ = [
     "TriggersSpec",
     "WeightingSpec",
     "parse_duration",
+    "parse_window_length",
 ]
 
 COMPARE_METHODS = ("auto", "bootstrap", "mcnemar", "delong")
@@ -52,6 +53,31 @@ def parse_duration(text: str) -> timedelta:
     if value <= timedelta(0):
         raise ValueError(f"a duration must be positive; got {text!r}")
     return value
+
+
+_ROWS = re.compile(r"^\s*(\d+)\s*(?:rows?)?\s*$")
+
+
+def parse_window_length(text: str | int) -> timedelta | int:
+    """A window's length: a duration (``"1d"``, ``"6h"``) or a number of rows (``"5000 rows"``, ``5000``).
+
+    Examples
+    --------
+    >>> parse_window_length("1d"), parse_window_length("5000 rows"), parse_window_length(200)
+    (datetime.timedelta(days=1), 5000, 200)
+    """
+    match = _ROWS.match(str(text).lower())
+    if match is None:
+        try:
+            return parse_duration(str(text))
+        except ValueError:
+            raise ValueError(
+                f"{text!r} is neither a duration (30min, 6h, 1d, 2w) nor a number of rows (5000 rows)"
+            ) from None
+    rows = int(match.group(1))
+    if rows < 1:
+        raise ValueError(f"a window of rows must hold at least 1 row; got {text!r}")
+    return rows
 
 
 def _duration(v: str | None) -> str | None:
@@ -177,7 +203,13 @@ class LoopSpec(_Model):
     """``loop:`` — the continuous-training policy of ``skloop loop``."""
 
     alias: str = Field("champion", description="the alias the loop watches and moves")
-    monitor_window: str = Field("7d", description="traffic the triggers look at (since the champion took over)")
+    monitor_window: str = Field(
+        "1d",
+        description="the latest traffic the triggers judge: a duration (1d, 6h) or a row count (5000 rows)",
+    )
+    monitor_history: str = Field(
+        "7d", description="the long view, recorded next to it: traffic since the champion took over, at most this long"
+    )
     triggers: TriggersSpec = Field(default_factory=TriggersSpec)
     data: LoopDataSpec = Field(default_factory=LoopDataSpec)
     guards: GuardsSpec = Field(default_factory=GuardsSpec)
@@ -185,7 +217,16 @@ class LoopSpec(_Model):
     probation: ProbationSpec = Field(default_factory=ProbationSpec)
     lease: str = Field("1h", description="how long a running loop's lock holds without renewal")
 
-    @field_validator("monitor_window", "lease")
+    @field_validator("monitor_history", "lease")
     @classmethod
     def _durations(cls, v: str | None) -> str | None:
         return _duration(v)
+
+    @field_validator("monitor_window", mode="before")
+    @classmethod
+    def _window(cls, v: object) -> object:
+        if isinstance(v, int) and not isinstance(v, bool):
+            v = f"{v} rows"
+        if isinstance(v, str):
+            parse_window_length(v)
+        return v

@@ -16,7 +16,7 @@ from skloop.data._profile import (
     DatasetProfile,
     profile,
 )
-from skloop.data._readers import DEFAULT_BATCH_ROWS, iter_batches, read_table
+from skloop.data._readers import DEFAULT_BATCH_ROWS, iter_batches, parse_datetimes, read_table
 from skloop.data._schema import KINDS, ColumnSchema, Schema, infer_schema
 from skloop.data._suspects import (
     Finding,
@@ -52,6 +52,7 @@ __all__ = [
     "iter_batches",
     "looks_like_id_name",
     "make_churn",
+    "parse_datetimes",
     "profile",
     "read_table",
     "write_example",

@@ -17,13 +17,13 @@ from typing import Any
 import pandas as pd
 
 from skloop.core import DataError, MonitoringSpec
-from skloop.data import DEFAULT_BATCH_ROWS, DatasetProfile, Schema, iter_batches
+from skloop.data import DEFAULT_BATCH_ROWS, DatasetProfile, Schema, infer_schema, iter_batches, parse_datetimes
 from skloop.monitor._accumulate import Accumulator, accumulator
 from skloop.monitor._drift import DRIFT_KINDS, FeatureDrift, column_drift
 from skloop.monitor._quality import QualityCheck, QualityReport, quality_checks
 from skloop.monitor._reference import MAX_POINTS, ReferenceSummary, reference_summary
 
-__all__ = ["EXACT_ROWS", "DriftReport", "compare", "compare_files"]
+__all__ = ["EXACT_ROWS", "DriftReport", "compare", "compare_files", "verdict_head"]
 
 EXACT_ROWS = 100_000
 """A streamed numeric column keeps its values (exact tests) up to this many, then bins them."""
@@ -50,6 +50,9 @@ class DriftReport:
     quality : QualityReport
     n_reference, n_current : int
         Rows on each side.
+    skipped : dict of str to str
+        Monitored columns not tested for drift, and why (datetime, text and id kinds,
+        or turned off in ``monitoring.drift.columns``); their quality is still checked.
     """
 
     features: tuple[FeatureDrift, ...]
@@ -60,6 +63,7 @@ class DriftReport:
     quality: QualityReport
     n_reference: int
     n_current: int
+    skipped: Mapping[str, str] = field(default_factory=dict, hash=False)
     _index: Mapping[str, FeatureDrift] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -84,6 +88,23 @@ class DriftReport:
     def __contains__(self, name: object) -> bool:
         return name in self._index
 
+    def verdict(self) -> str:
+        """One sentence for people: the verdict, the drifted features, the quality issues.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> compare(pd.DataFrame({"x": range(100)}), pd.DataFrame({"x": range(100)})).verdict()
+        'No dataset drift: 0 of 1 features drifted (0%; the verdict needs 50%).'
+        """
+        text = verdict_head(self)
+        names = self.drifted_features
+        if names:
+            text = text.removesuffix(".") + ": " + ", ".join(names[:5]) + (", ..." if len(names) > 5 else "") + "."
+        if self.quality.issues:
+            text += f" {len(self.quality.issues)} data-quality issue(s)."
+        return text
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict; :meth:`from_dict` reverses it."""
         return {
@@ -95,6 +116,7 @@ class DriftReport:
             "quality": self.quality.to_dict(),
             "n_reference": self.n_reference,
             "n_current": self.n_current,
+            "skipped": dict(self.skipped),
         }
 
     def to_json(self, **kwargs: Any) -> str:
@@ -114,6 +136,7 @@ class DriftReport:
                 quality=QualityReport.from_dict(data["quality"]),
                 n_reference=int(data["n_reference"]),
                 n_current=int(data["n_current"]),
+                skipped={str(k): str(v) for k, v in (data.get("skipped") or {}).items()},
             )
         except (KeyError, TypeError) as exc:
             raise DataError(f"not a drift report ({exc}); expected DriftReport.to_dict() output") from exc
@@ -124,11 +147,26 @@ class DriftReport:
         return cls.from_dict(json.loads(text))
 
 
+def verdict_head(drift: DriftReport) -> str:
+    """The verdict's first sentence: drift or not, how many features drifted, the share needed."""
+    n, k = len(drift.features), len(drift.drifted_features)
+    head = "Drift detected" if drift.drifted else "No dataset drift"
+    if not n:
+        return f"{head}: no feature could be tested."
+    need = _pct(drift.share_threshold)
+    return f"{head}: {k} of {n} features drifted ({_pct(drift.share)}; the verdict needs {need})."
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.0f}%"
+
+
 def _reference(
     reference: Reference | None,
     reference_profile: ReferenceSummary | DatasetProfile | None,
     schema: Schema | None,
     prediction_columns: Sequence[str],
+    target: str | None = None,
 ) -> ReferenceSummary:
     if reference is not None and reference_profile is not None:
         raise DataError("give either reference data or reference_profile, not both")
@@ -140,46 +178,89 @@ def _reference(
     if isinstance(ref, DatasetProfile):
         return ReferenceSummary.from_profile(ref, schema)
     if isinstance(ref, pd.DataFrame):
+        # kinds as training gives them: ISO date strings are datetimes, not categories
+        ref = parse_datetimes(ref)
+        if schema is None:
+            rest = ref.drop(columns=[c for c in prediction_columns if c in ref.columns])
+            schema = infer_schema(rest, target=target if target in rest.columns else None)
         return reference_summary(ref, schema, prediction_columns=prediction_columns, max_points=None)
     raise DataError(f"reference must be a DataFrame, ReferenceSummary or DatasetProfile; got {type(ref).__name__}")
 
 
-def _scope(ref: ReferenceSummary, schema: Schema | None, config: MonitoringSpec) -> tuple[list[str], list[str]]:
-    """Names of the features to test and of the prediction columns to test."""
-    wanted = set(schema.features) if schema is not None else None
-    features, predictions = [], []
+@dataclass(frozen=True)
+class _Scope:
+    """What a comparison looks at: features to test, outputs to test, columns to check, and skipped ones."""
+
+    features: list[str]
+    predictions: list[str]
+    checked: set[str]
+    skipped: dict[str, str]
+
+
+def _scope(
+    ref: ReferenceSummary,
+    schema: Schema | None,
+    config: MonitoringSpec,
+    columns: Sequence[str] | None = None,
+    target: str | None = None,
+) -> _Scope:
+    """The features and prediction columns to test, and the columns whose quality is checked.
+
+    With ``columns`` (the model's input columns), exactly those are monitored; else
+    the schema's features (or, without one, every reference column of role feature).
+    The target and the model outputs are never features.
+    """
+    if columns is not None:
+        absent = [c for c in columns if c not in ref]
+        if absent:
+            raise DataError(
+                f"columns {absent} are not in the reference ({[c.name for c in ref]}); "
+                "pass the columns the model reads, or a reference that has them"
+            )
+        wanted: set[str] | None = {str(c) for c in columns}
+    else:
+        wanted = set(schema.features) if schema is not None else None
+    out = _Scope([], [], set(), {})
     for c in ref:
-        enabled = config.drift.columns[c.name].enabled if c.name in config.drift.columns else True
-        if not enabled or c.kind not in DRIFT_KINDS:
+        if c.name == target or c.role == "target":
             continue
         if c.role == "prediction":
-            if config.prediction_drift:
-                predictions.append(c.name)
-        elif c.role == "feature" and (wanted is None or c.name in wanted):
-            features.append(c.name)
-    return features, predictions
+            if config.prediction_drift and c.kind in DRIFT_KINDS:
+                out.predictions.append(c.name)
+            continue
+        if columns is not None and c.name not in wanted:  # type: ignore[operator]
+            continue
+        out.checked.add(c.name)  # without the model's columns, every column's quality is checked
+        if columns is None and (c.role != "feature" or (wanted is not None and c.name not in wanted)):
+            continue
+        enabled = config.drift.columns[c.name].enabled if c.name in config.drift.columns else True
+        if not enabled:
+            out.skipped[c.name] = "turned off in monitoring.drift.columns"
+        elif c.kind not in DRIFT_KINDS:
+            out.skipped[c.name] = f"{c.kind} columns are not tested for drift; their quality is checked"
+        else:
+            out.features.append(c.name)
+    return out
 
 
 def _finish(
     ref: ReferenceSummary,
     accs: Mapping[str, Accumulator],
-    features: list[str],
-    predictions: list[str],
+    scope: _Scope,
     config: MonitoringSpec,
     n_current: int,
 ) -> DriftReport:
     currents = {name: acc.finish() for name, acc in accs.items()}
     tested: dict[str, list[FeatureDrift]] = {"feature": [], "prediction": []}
-    for role, names in (("feature", features), ("prediction", predictions)):
+    for role, names in (("feature", scope.features), ("prediction", scope.predictions)):
         for name in names:
             cur = currents.get(name)
             if cur is not None:
                 tested[role].append(column_drift(ref[name], cur, config.drift, role=role))  # type: ignore[arg-type]
     checks: list[QualityCheck] = []
     for c in ref:
-        if c.role in ("target", "prediction"):
-            continue
-        checks.extend(quality_checks(c, currents.get(c.name), config.quality))
+        if c.name in scope.checked:
+            checks.extend(quality_checks(c, currents.get(c.name), config.quality))
     feats = tuple(tested["feature"])
     share = sum(f.drifted for f in feats) / len(feats) if feats else 0.0
     return DriftReport(
@@ -191,12 +272,15 @@ def _finish(
         quality=QualityReport(tuple(checks)),
         n_reference=ref.n_rows,
         n_current=n_current,
+        skipped=scope.skipped,
     )
 
 
-def _accumulators(ref: ReferenceSummary, present: Iterable[str], cap: int | None) -> dict[str, Accumulator]:
-    have = set(present)
-    return {c.name: accumulator(c, cap=cap) for c in ref if c.role != "target" and c.name in have}
+def _accumulators(
+    ref: ReferenceSummary, scope: _Scope, present: Iterable[str], cap: int | None
+) -> dict[str, Accumulator]:
+    have = set(present) & (scope.checked | set(scope.features) | set(scope.predictions))
+    return {c.name: accumulator(c, cap=cap) for c in ref if c.name in have}
 
 
 def compare(
@@ -207,6 +291,8 @@ def compare(
     config: MonitoringSpec | None = None,
     reference_profile: ReferenceSummary | DatasetProfile | None = None,
     prediction_columns: Sequence[str] = (),
+    columns: Sequence[str] | None = None,
+    target: str | None = None,
 ) -> DriftReport:
     """Compare ``current`` with the reference: drift per column, the verdict, data quality.
 
@@ -219,8 +305,9 @@ def compare(
         The window to check.
     schema : Schema, optional
         Kinds and roles of the columns; features to test are its
-        :attr:`~skloop.data.Schema.features`. Inferred from a reference DataFrame, or
-        taken from the stored summary, when omitted.
+        :attr:`~skloop.data.Schema.features`. Inferred from a reference DataFrame
+        (ISO-8601 date strings taken as datetimes, as training reads them), or taken
+        from the stored summary, when omitted.
     config : MonitoringSpec, optional
         ``monitoring`` from the spec: methods, thresholds, share, quality thresholds.
     reference_profile : ReferenceSummary or DatasetProfile, optional
@@ -229,6 +316,13 @@ def compare(
     prediction_columns : sequence of str, default=()
         Model-output columns of a reference DataFrame, for prediction drift (a stored
         summary records them itself).
+    columns : sequence of str, optional
+        The columns to monitor: the model's input columns. Only these are tested for
+        drift and checked for quality (datetime, text and id ones quality only, see
+        :attr:`DriftReport.skipped`). Default: the schema's features.
+    target : str, optional
+        The target column, never tested as a feature (a stored summary and a schema
+        from training mark it themselves).
 
     Returns
     -------
@@ -237,7 +331,8 @@ def compare(
     Raises
     ------
     DataError
-        If no reference is given (or two are), or a column cannot be read.
+        If no reference is given (or two are), a column cannot be read, or one of
+        ``columns`` is not in the reference.
     SpecError
         If a configured method does not fit a column's kind.
 
@@ -252,12 +347,12 @@ def compare(
     (['x'], 'ks', 0.5)
     """
     config = config or MonitoringSpec()
-    ref = _reference(reference, reference_profile, schema, prediction_columns)
-    features, predictions = _scope(ref, schema, config)
-    accs = _accumulators(ref, (str(c) for c in current.columns), cap=None)
+    ref = _reference(reference, reference_profile, schema, prediction_columns, target)
+    scope = _scope(ref, schema, config, columns, target)
+    accs = _accumulators(ref, scope, (str(c) for c in current.columns), cap=None)
     for name, acc in accs.items():
         acc.add(current[name])
-    return _finish(ref, accs, features, predictions, config, len(current))
+    return _finish(ref, accs, scope, config, len(current))
 
 
 def _arrow_batches(path: Path, names: list[str], categorical: list[str], batch_rows: int) -> Iterator[Any]:
@@ -285,6 +380,8 @@ def compare_files(
     reference_profile: ReferenceSummary | DatasetProfile | None = None,
     prediction_columns: Sequence[str] = (),
     batch_rows: int = DEFAULT_BATCH_ROWS,
+    columns: Sequence[str] | None = None,
+    target: str | None = None,
 ) -> DriftReport:
     """:func:`compare` for files, streaming the current one in record batches.
 
@@ -301,7 +398,7 @@ def compare_files(
         ``reference_profile`` (the usual case: the summary stored at training).
     current : path
         The window's Parquet or CSV file.
-    schema, config, reference_profile, prediction_columns
+    schema, config, reference_profile, prediction_columns, columns, target
         As for :func:`compare`.
     batch_rows : int, default=65536
         Rows per batch read.
@@ -316,16 +413,17 @@ def compare_files(
             raise DataError("give either a reference file or reference_profile, not both")
         ref = reference_summary(reference, schema, prediction_columns=prediction_columns, max_points=MAX_POINTS)
     else:
-        ref = _reference(None, reference_profile, schema, prediction_columns)
-    features, predictions = _scope(ref, schema, config)
+        ref = _reference(None, reference_profile, schema, prediction_columns, target)
+    scope = _scope(ref, schema, config, columns, target)
     path = Path(current)
     n_rows = 0
-    names = [c.name for c in ref if c.role != "target"]
+    wanted = scope.checked | set(scope.features) | set(scope.predictions)
+    names = [c.name for c in ref if c.name in wanted]
     if path.name.lower().endswith((".parquet", ".pq")):
-        categorical = [c.name for c in ref if c.kind == "categorical" and c.role != "target"]
+        categorical = [c.name for c in ref if c.kind == "categorical" and c.name in wanted]
         batches = _arrow_batches(path, names, categorical, batch_rows)
         present = next(batches)
-        accs = _accumulators(ref, present, cap=EXACT_ROWS)
+        accs = _accumulators(ref, scope, present, cap=EXACT_ROWS)
         for batch in batches:
             n_rows += batch.num_rows
             for name, acc in accs.items():
@@ -334,8 +432,8 @@ def compare_files(
         accs = {}
         for i, chunk in enumerate(iter_batches(path, batch_rows)):
             if i == 0:
-                accs = _accumulators(ref, (str(c) for c in chunk.columns), cap=EXACT_ROWS)
+                accs = _accumulators(ref, scope, (str(c) for c in chunk.columns), cap=EXACT_ROWS)
             n_rows += len(chunk)
             for name, acc in accs.items():
                 acc.add(chunk[name])
-    return _finish(ref, accs, features, predictions, config, n_rows)
+    return _finish(ref, accs, scope, config, n_rows)

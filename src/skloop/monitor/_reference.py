@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from skloop.core import DataError
-from skloop.data import OTHER, ColumnsByName, DatasetProfile, Schema, infer_schema
+from skloop.data import OTHER, ColumnsByName, DatasetProfile, Schema, infer_schema, parse_datetimes
 
 __all__ = [
     "MAX_CATEGORIES",
@@ -323,7 +323,8 @@ def reference_summary(
     ----------
     data : pandas.DataFrame or path
         The reference table, or a Parquet/CSV file (Parquet is read one column at a
-        time, so memory stays at one column).
+        time, so memory stays at one column). ISO-8601 date strings in a table are
+        taken as datetimes, as the readers parse them for training.
     schema : Schema, optional
         Column kinds and roles; inferred from ``data`` when omitted (from the first
         100,000 rows of a file).
@@ -354,6 +355,7 @@ def reference_summary(
         raise DataError(f"max_points must be at least 2 (or None for every value); got {max_points}")
     if not isinstance(data, pd.DataFrame):
         return _summary_of_file(Path(data), schema, prediction_columns, max_points)
+    data = parse_datetimes(data)  # ISO date strings are datetimes, as the readers give them to training
     if schema is None:
         schema = infer_schema(data.drop(columns=[c for c in prediction_columns if c in data.columns]))
     kinds = _kinds(schema, prediction_columns, data)

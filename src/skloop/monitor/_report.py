@@ -24,7 +24,7 @@ import pandas as pd
 
 from skloop.core import DataError, MonitoringSpec
 from skloop.data import DatasetProfile, Schema
-from skloop.monitor._compare import DriftReport, compare
+from skloop.monitor._compare import DriftReport, compare, verdict_head
 from skloop.monitor._estimate import CBPE
 from skloop.monitor._explain import importance_weights, weighted_drift
 from skloop.monitor._performance import PerformanceReport
@@ -101,14 +101,8 @@ class MonitorReport:
     def verdict(self) -> str:
         """One paragraph for people: the verdict, why, and what matters most."""
         d = self.drift
-        n, k = len(d.features), len(d.drifted_features)
-        head = "Drift detected" if d.drifted else "No dataset drift"
-        text = (
-            f"{head}: {k} of {n} features drifted ({_pct(d.share)}; the verdict needs {_pct(d.share_threshold)})."
-            if n
-            else f"{head}: no feature could be tested."
-        )
-        if k:
+        text = verdict_head(d)
+        if d.drifted_features:
             top = [r for r in self.ranking() if r["drifted"]][:3]
             names = ", ".join(r["name"] for r in top)
             text += f" Importance-weighted drift {_pct(self.weighted_drift)}; the most important drifted: {names}."
@@ -227,6 +221,8 @@ def monitor_frame(
     seed: int = 0,
     reference_name: str = "reference",
     current_name: str = "current",
+    columns: Sequence[str] | None = None,
+    time_column: str = "time",
 ) -> MonitorReport:
     """Monitor a log of predictions against a reference: drift, quality, performance, windows.
 
@@ -246,6 +242,13 @@ def monitor_frame(
         As in :func:`~skloop.monitor.monitor_windows`.
     model, reference_name, current_name : str, optional
         Labels shown in the report.
+    columns : sequence of str, optional
+        The model's input columns: only these are tested for drift and checked for
+        quality (with the model outputs for prediction drift). Default: the schema's
+        features.
+    time_column : str, default="time"
+        The column time windows cut by (a log frame's ``time``; a table's own time
+        column, e.g. the spec's ``data.time``).
 
     Returns
     -------
@@ -271,7 +274,11 @@ def monitor_frame(
     known = set(getattr(reference, "names", ()))
     predicted = [c for c in outputs if c in known]
     inputs = [c for c in log.columns if c not in LOG_COLUMNS and not str(c).startswith("proba_")]
-    drift = compare(reference, log[inputs + predicted], schema, config=config, prediction_columns=predicted)
+    if columns is not None:
+        inputs = [c for c in inputs if c in set(columns)]
+    drift = compare(
+        reference, log[inputs + predicted], schema, config=config, prediction_columns=predicted, columns=columns
+    )
     _, realised, estimate = window_performance(
         log, task=task, classes=classes, reference_metrics=reference_metrics, estimator=estimator,
         n_boot=n_boot, seed=seed,
@@ -281,6 +288,7 @@ def monitor_frame(
         windows = monitor_windows(
             log, reference, window=window, schema=schema, config=config, task=task, classes=classes,
             reference_metrics=reference_metrics, importance=importance, estimator=estimator, n_boot=n_boot, seed=seed,
+            columns=columns, time_column=time_column,
         )  # fmt: skip
     return build_report(
         drift, importance=importance, performance=realised, estimate=estimate, windows=windows, model=model,

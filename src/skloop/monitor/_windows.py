@@ -56,8 +56,8 @@ def parse_window(window: str | int | timedelta) -> timedelta | int:
 
     Examples
     --------
-    >>> parse_window("1d"), parse_window("500"), parse_window(250)
-    (datetime.timedelta(days=1), 500, 250)
+    >>> parse_window("1d"), parse_window("500"), parse_window("5000 rows"), parse_window(250)
+    (datetime.timedelta(days=1), 500, 5000, 250)
     """
     if isinstance(window, timedelta):
         if window <= timedelta(0):
@@ -68,12 +68,16 @@ def parse_window(window: str | int | timedelta) -> timedelta | int:
             raise DataError(f"a window of rows must hold at least 1 row; got {window}")
         return window
     text = str(window).strip().lower()
+    rows = re.fullmatch(r"(\d+)\s*rows?", text)
+    if rows is not None:
+        text = rows.group(1)
     if text.isdigit():
         return parse_window(int(text))
     match = _DURATION.fullmatch(text)
     if match is None or match.group(2) not in _UNITS:
         raise DataError(
-            f"window {window!r} is neither a duration such as 1d, 12h, 30min, 2w nor a number of rows such as 500"
+            f"window {window!r} is neither a duration such as 1d, 12h, 30min, 2w nor a number of rows such as 500 "
+            "(or '500 rows')"
         )
     return parse_window(timedelta(**{_UNITS[match.group(2)]: float(match.group(1))}))
 
@@ -120,7 +124,10 @@ def split_windows(
         order = np.argsort(times.to_numpy(), kind="stable")
         log, times = log.iloc[order], times.iloc[order]
     elif isinstance(length, timedelta):
-        raise DataError(f"time windows need a {time_column!r} column; the log has {list(log.columns)}")
+        raise DataError(
+            f"time windows need a {time_column!r} column; the data has {[str(c) for c in log.columns]}; "
+            "declare the table's time column as data.time in the spec, or cut by rows (a window such as 500)"
+        )
     out: list[tuple[pd.Timestamp | None, pd.Timestamp | None, pd.DataFrame]] = []
     if isinstance(length, int):
         for start in range(0, len(log), length):
@@ -294,6 +301,8 @@ def monitor_windows(
     estimator: CBPE | None = None,
     n_boot: int = 200,
     seed: int = 0,
+    columns: Sequence[str] | None = None,
+    time_column: str = "time",
 ) -> WindowSeries:
     """Every monitor statistic per window of a prediction log.
 
@@ -319,6 +328,11 @@ def monitor_windows(
         A fitted estimator: each window then gets an estimated performance.
     n_boot, seed : int
         Bootstrap resamples and seed of the intervals.
+    columns : sequence of str, optional
+        The model's input columns, the only ones monitored (default: the schema's features).
+    time_column : str, default="time"
+        The column time windows cut by: a log frame's ``time``, or a table's own time
+        column (the spec's ``data.time``).
 
     Returns
     -------
@@ -330,9 +344,11 @@ def monitor_windows(
     if isinstance(reference, DatasetProfile):
         reference = ReferenceSummary.from_profile(reference, schema)
     inputs = [c for c in log.columns if c not in LOG_COLUMNS and not str(c).startswith("proba_")]
+    if columns is not None:
+        inputs = [c for c in inputs if c in set(columns)]
     results = []
-    for i, (start, end, rows) in enumerate(split_windows(log, length)):
-        drift = compare(reference, rows[inputs], schema, config=config)
+    for i, (start, end, rows) in enumerate(split_windows(log, length, time_column=time_column)):
+        drift = compare(reference, rows[inputs], schema, config=config, columns=columns)
         flags: dict[str, int] = {}
         for check in drift.quality.issues:
             flags[check.check] = flags.get(check.check, 0) + 1

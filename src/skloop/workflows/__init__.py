@@ -4,7 +4,13 @@ from skloop.workflows._demo import DEMO_LOOP_POLICY, DemoResult, run_demo
 from skloop.workflows._init import EXAMPLE_SPEC, InitResult, init_ci, init_example, init_from_data
 from skloop.workflows._junit import junit_xml, write_junit
 from skloop.workflows._loop import LOOP_STEPS, run_loop
-from skloop.workflows._monitor import MonitorInputs, explain_model, load_monitor_inputs, monitor_model
+from skloop.workflows._monitor import (
+    MonitorInputs,
+    explain_model,
+    load_monitor_inputs,
+    model_input_columns,
+    monitor_model,
+)
 from skloop.workflows._predict import PREDICTION_METADATA_KEYS, PredictResult, predict_batch, read_prediction_metadata
 from skloop.workflows._progress import NullProgress, Progress
 from skloop.workflows._project import Project
@@ -36,6 +42,7 @@ __all__ = [
     "init_from_data",
     "junit_xml",
     "load_monitor_inputs",
+    "model_input_columns",
     "monitor_model",
     "predict_batch",
     "prepare_data",

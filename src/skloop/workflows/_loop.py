@@ -20,8 +20,10 @@ The steps:
     scored at the comparison; worse by more than ``probation.margin`` rolls the alias
     back, and the decision ends there.
 ``monitor``
-    Drift, data quality and realised performance of the traffic since the champion
-    took over (at most ``monitor_window``).
+    Drift, data quality and realised performance of the latest window of traffic
+    (``monitor_window``: a duration or a row count), which the triggers judge, and of
+    the long view next to it: all traffic since the champion took over (at most
+    ``monitor_history``), recorded but not judged, since fresh drift is diluted there.
 ``decide``
     Which triggers fired, and whether a guard rail (cooldown, retrains per day, too
     few labelled rows) holds the retrain back.
@@ -48,11 +50,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from skloop.core import ModelNotFoundError, Settings, SkloopError, Spec, StoreError, parse_duration, utcnow
-from skloop.monitor import compare_models, label_text, log_frame, monitor_frame, performance
+from skloop.core import (
+    ModelNotFoundError,
+    Settings,
+    SkloopError,
+    Spec,
+    StoreError,
+    parse_duration,
+    parse_window_length,
+    utcnow,
+)
+from skloop.monitor import MonitorReport, compare_models, label_text, log_frame, monitor_frame, performance
 from skloop.registry import Registry, Signature, Trust, default_actor
 from skloop.store import Decision, ModelVersion, Prediction, Store
-from skloop.workflows._loop_data import BASE_TAG, hours, load_window, training_frame_for, typed_inputs
+from skloop.workflows._loop_data import BASE_TAG, hours, load_window, retrain_spec, training_frame_for, typed_inputs
 from skloop.workflows._loop_policy import (
     evaluate_guards,
     evaluate_triggers,
@@ -133,14 +144,26 @@ class _Loop:
         events = [
             e for e in self.store.alias_history(self.name, self.alias) if e.to_version == v and e.time <= self.now
         ]
-        return events[-1].time if events else self.now - parse_duration(self.spec.loop.monitor_window)
+        return events[-1].time if events else self.now - parse_duration(self.spec.loop.monitor_history)
 
     def monitor_rows(self) -> list[Prediction]:
+        """The long view: the traffic since the champion took over, at most ``monitor_history``."""
         if "monitor_rows" not in self._memo:
-            start = max(self.now - parse_duration(self.spec.loop.monitor_window), self.champion_since())
+            start = max(self.now - parse_duration(self.spec.loop.monitor_history), self.champion_since())
             self._memo["monitor_start"] = start
             self._memo["monitor_rows"] = self.store.query_predictions(self.name, start=start, end=self.now)
         return self._memo["monitor_rows"]  # type: ignore[no-any-return]
+
+    def latest_rows(self) -> tuple[datetime, list[Prediction]]:
+        """The window the triggers judge: the last ``monitor_window`` (time or rows) of the long view."""
+        rows = self.monitor_rows()
+        start: datetime = self._memo["monitor_start"]
+        length = parse_window_length(self.spec.loop.monitor_window)
+        if isinstance(length, int):
+            latest = rows[-length:]
+            return (latest[0].time if latest else start), latest
+        start = max(start, self.now - length)
+        return start, [p for p in rows if p.time >= start]
 
     # -- steps -------------------------------------------------------------------
 
@@ -210,38 +233,49 @@ class _Loop:
             "champion": self.decision.champion_version, "rows": hash_inputs([[p.id, p.label] for p in rows]),
             "monitoring": self.spec.monitoring.model_dump(mode="json"),
             "triggers": self.spec.loop.triggers.model_dump(mode="json"),
+            "window": self.spec.loop.monitor_window, "history": self.spec.loop.monitor_history,
         }  # fmt: skip
 
     def monitor(self, _: Mapping[str, Any]) -> dict[str, Any]:
         from skloop.workflows._monitor import load_monitor_inputs
 
-        rows = self.monitor_rows()
-        start = self._memo["monitor_start"]
+        history = self.monitor_rows()
+        start, rows = self.latest_rows()
         champ = self.champion()
-        out: dict[str, Any] = {"champion": champ.version, "start": start.isoformat(), "end": self.now.isoformat(),
-                               "n_rows": len(rows), "drift": None, "performance": None}  # fmt: skip
-        if not rows:
+        out: dict[str, Any] = {"champion": champ.version, "window": self.spec.loop.monitor_window,
+                               "start": start.isoformat(), "end": self.now.isoformat(), "n_rows": len(rows),
+                               "drift": None, "performance": None, "long_view": None}  # fmt: skip
+        if not history:
             return out
         inputs = load_monitor_inputs(self.store, champ.ref, self.settings, trust=self.trust)
         task, classes = self.task_of(champ, inputs.model)
-        log = log_frame(rows)
-        report = monitor_frame(
-            log, inputs.reference, schema=inputs.schema, config=inputs.config, task=task, classes=classes,
-            reference_metrics=champ.metrics, importance=champ.importance, model=champ.ref, n_boot=0,
-        )  # fmt: skip
-        drift = report.drift
-        out["drift"] = {"drifted": drift.drifted, "share": drift.share, "threshold": drift.share_threshold,
-                        "drifted_features": drift.drifted_features, "n_features": len(drift.features)}  # fmt: skip
-        out["top_features"] = [k for k, _ in sorted(report.importance.items(), key=lambda kv: (-kv[1], kv[0]))]
-        out["quality_issues"] = [f"{q.check}:{q.column}" for q in drift.quality.issues]
-        out["verdict"] = report.verdict()
-        mine = [p for p in rows if p.version == champ.version and p.label is not None]
+
+        def report_of(part: list[Prediction]) -> MonitorReport:
+            return monitor_frame(
+                log_frame(part), inputs.reference, schema=inputs.schema, config=inputs.config, task=task,
+                classes=classes, reference_metrics=champ.metrics, importance=champ.importance, model=champ.ref,
+                n_boot=0, columns=inputs.columns,
+            )  # fmt: skip
+
+        latest = report_of(rows) if rows else None
+        if latest is not None:
+            out.update(_drift_summary(latest))
+        longer = latest if latest is not None and len(history) == len(rows) else report_of(history)
+        out["long_view"] = {"start": self._memo["monitor_start"].isoformat(), "n_rows": len(history),
+                            **_drift_summary(longer)}  # fmt: skip
         trigger = self.spec.loop.triggers.performance
         has_proba = hasattr(inputs.model, "predict_proba")
         metric = resolve_metric(trigger.metric if trigger is not None else "auto", task, len(classes or ()), has_proba)
+        # the latest window's labelled rows when there are enough to judge; labels come
+        # late, so else the champion's labelled rows since it took over
+        mine = [p for p in rows if p.version == champ.version and p.label is not None]
+        scope = "latest"
+        if trigger is None or len(mine) < trigger.min_labels:
+            mine = [p for p in history if p.version == champ.version and p.label is not None]
+            scope = "since_champion"
         value = _metric_of(mine, metric, task, classes, reference=champ.metrics) if mine else None
         out["performance"] = {"metric": metric, "n_labeled": len(mine), "value": value[0] if value else None,
-                              "reference": value[1] if value else None,
+                              "reference": value[1] if value else None, "scope": scope,
                               "greater_is_better": value[2] if value else True}  # fmt: skip
         return out
 
@@ -295,8 +329,8 @@ class _Loop:
         task, classes = self.task_of(champ, model)
         frame, info = training_frame_for(self.store, self.spec, window, champ, task=task, classes=classes, now=self.now)
         result = train(
-            self.spec, self.settings, store=self.store, frame=frame, kind="retrain", parent_run_id=champ.run_id,
-            register=True, progress=self.progress,
+            retrain_spec(self.spec, frame), self.settings, store=self.store, frame=frame, kind="retrain",
+            parent_run_id=champ.run_id, register=True, progress=self.progress,
         )  # fmt: skip
         fired = outputs["decide"]["fired"]
         tags = {
@@ -402,8 +436,8 @@ class _Loop:
         if step == "probation" and out.get("checked"):
             fields["details"] = {"probation": {k: v for k, v in out.items() if k != "stop"}}
         elif step == "monitor":
-            fields["details"] = {"monitor": {k: out.get(k) for k in ("start", "end", "n_rows", "drift", "performance",
-                                                                      "verdict")}}  # fmt: skip
+            keys = ("window", "start", "end", "n_rows", "drift", "performance", "verdict", "long_view")
+            fields["details"] = {"monitor": {k: out.get(k) for k in keys}}
         elif step == "decide":
             fields.update(triggers=out["triggers"], fired=out["fired"],
                           details={"guards": out["blocked"], "facts": out["facts"]})  # fmt: skip
@@ -433,6 +467,18 @@ class _Loop:
             return "kept", str(o["evaluate"]["reason"])
         reason = str(promote["reason"]).removeprefix(f"{_marker(self.decision.id)}: ")
         return ("promoted", reason) if promote["promoted"] else ("kept", reason)
+
+
+def _drift_summary(report: MonitorReport) -> dict[str, Any]:
+    """What the triggers read of a monitor report: drift, the features by importance, quality, the verdict."""
+    drift = report.drift
+    return {
+        "drift": {"drifted": drift.drifted, "share": drift.share, "threshold": drift.share_threshold,
+                  "drifted_features": drift.drifted_features, "n_features": len(drift.features)},
+        "top_features": [k for k, _ in sorted(report.importance.items(), key=lambda kv: (-kv[1], kv[0]))],
+        "quality_issues": [f"{q.check}:{q.column}" for q in drift.quality.issues],
+        "verdict": report.verdict(),
+    }  # fmt: skip
 
 
 def _holder_after(decision: Decision) -> int | None:

@@ -25,9 +25,18 @@ from skloop.core import DataError, LoopDataSpec, Spec, parse_duration
 from skloop.monitor import label_text
 from skloop.registry import Signature, coerce_frame
 from skloop.store import ModelVersion, Prediction, Store
+from skloop.workflows._monitor import model_input_columns
 from skloop.workflows._steps import hash_inputs
 
-__all__ = ["LoopWindow", "base_dataset", "load_window", "training_frame_for", "typed_inputs", "typed_target"]
+__all__ = [
+    "LoopWindow",
+    "base_dataset",
+    "load_window",
+    "retrain_spec",
+    "training_frame_for",
+    "typed_inputs",
+    "typed_target",
+]
 
 #: Run tag holding the fingerprint of the original training data of a model line.
 BASE_TAG = "loop.base_dataset"
@@ -152,21 +161,31 @@ def training_frame_for(
     if not window.train:
         raise DataError(f"the retraining window ({config.window}) has no labelled rows outside the holdout")
     signature = Signature.from_dict(champion.signature) if champion.signature else None
+    inputs = model_input_columns(store, champion)
     traffic = _plain(typed_inputs(window.train, signature))
+    if inputs is not None:
+        # what the model reads, not whatever else the traffic logged: a retrain must not
+        # pick up new columns as features, nor need the spec's dropped ones
+        missing = [c for c in inputs if c not in traffic.columns]
+        if missing:
+            raise DataError(f"the logged inputs lack the model's input columns {missing}; they cannot be retrained on")
+        traffic = traffic[list(inputs)]
     target = spec.data.target
     traffic[target] = typed_target(window.train, task, classes)
     base_fp = base_dataset(store, champion)
     base = _snapshot(store, base_fp)
-    extra = [c for c in (spec.data.id, spec.data.time) if c]
-    for col in extra:
+    fallback = {spec.data.id: lambda p: p.entity_id, spec.data.time: lambda p: p.time}
+    for col in dict.fromkeys(c for c in (spec.data.id, spec.data.time, spec.search.cv.group) if c):
         if col not in traffic.columns:
-            traffic[col] = [p.inputs.get(col, p.entity_id if col == spec.data.id else None) for p in window.train]
+            get = fallback.get(col, lambda p: None)
+            traffic[col] = [p.inputs.get(col, get(p)) for p in window.train]
     if base is not None:
         for col in base.columns:
             if col in traffic.columns and traffic[col].dtype != base[col].dtype:
                 with contextlib.suppress(TypeError, ValueError):  # else left as logged
                     traffic[col] = traffic[col].astype(base[col].dtype)
         traffic = traffic[[c for c in base.columns if c in traffic.columns]]
+        base = base[list(traffic.columns)]
     weighting = config.weighting
     copies = np.ones(len(traffic), dtype=np.int64)
     if weighting.method == "duplicate" and weighting.factor > 1:
@@ -184,6 +203,20 @@ def training_frame_for(
         "weighting": weighting.method if weighting.factor > 1 else "none",
     }  # fmt: skip
     return frame, info
+
+
+def retrain_spec(spec: Spec, frame: pd.DataFrame) -> Spec:
+    """The spec a retrain runs on ``frame``: ``features.drop`` keeps only columns ``frame`` has.
+
+    The retraining table holds what the model reads plus the target, id and time
+    columns (:func:`training_frame_for`), so the columns the spec drops are absent
+    and dropping them does nothing; the run then records a spec that reproduces it
+    from its own data snapshot.
+    """
+    drop = [c for c in spec.features.drop if c in frame.columns]
+    if drop == list(spec.features.drop):
+        return spec
+    return spec.model_copy(update={"features": spec.features.model_copy(update={"drop": drop})})
 
 
 def window_bounds(now: datetime, length: str) -> tuple[datetime, datetime]:

@@ -25,6 +25,21 @@ def resolve_metric(metric: str, task: str, n_classes: int, has_proba: bool) -> s
     return "roc_auc" if n_classes == 2 and has_proba else "accuracy"
 
 
+_SCOPES = {"latest": " of the latest window", "since_champion": " since the champion took over"}
+
+
+def _long_view(monitor: Mapping[str, Any]) -> str:
+    """The long view's drift, as a clause (the triggers judge the latest window)."""
+    long = monitor.get("long_view") or {}
+    drift = long.get("drift")
+    if drift is None or long.get("n_rows") == monitor.get("n_rows"):
+        return ""
+    return (
+        f"; since the champion took over, {len(drift['drifted_features'])} of {drift['n_features']} "
+        f"over {long['n_rows']} rows"
+    )
+
+
 def _trigger(name: str, fired: bool, value: Any, threshold: Any, detail: str) -> dict[str, Any]:
     return {"name": name, "fired": bool(fired), "value": value, "threshold": threshold, "detail": detail}
 
@@ -41,11 +56,13 @@ def evaluate_triggers(
     out: list[dict[str, Any]] = []
     drift = monitor.get("drift")
     if drift is not None:
+        where = f" in the latest {monitor['window']} ({monitor['n_rows']} rows)" if monitor.get("window") else ""
         if t.drift:
             out.append(_trigger(
                 "drift", drift["drifted"], round(drift["share"], 4), drift["threshold"],
-                f"{len(drift['drifted_features'])} of {drift['n_features']} features drifted "
-                f"({100 * drift['share']:.0f}%; the verdict needs {100 * drift['threshold']:.0f}%)",
+                f"{len(drift['drifted_features'])} of {drift['n_features']} features drifted{where} "
+                f"({100 * drift['share']:.0f}%; the verdict needs {100 * drift['threshold']:.0f}%)"
+                + _long_view(monitor),
             ))  # fmt: skip
         if t.top_features is not None:
             top = list(monitor.get("top_features") or [])[: t.top_features.k]
@@ -53,7 +70,7 @@ def evaluate_triggers(
             out.append(_trigger(
                 "top_features", len(hit) >= t.top_features.min_drifted and bool(top), len(hit),
                 t.top_features.min_drifted,
-                f"{len(hit)} of the {len(top)} most important features drifted"
+                f"{len(hit)} of the {len(top)} most important features drifted{where}"
                 + (f" ({', '.join(hit)})" if hit else ""),
             ))  # fmt: skip
         if t.quality:
@@ -78,9 +95,10 @@ def evaluate_triggers(
             greater = perf["greater_is_better"]
             drop = (perf["reference"] - perf["value"]) if greater else (perf["value"] - perf["reference"])
             limit = perf["reference"] - t.performance.margin if greater else perf["reference"] + t.performance.margin
+            scope = _SCOPES.get(perf.get("scope", ""), "")
             out.append(_trigger(
                 "performance", drop > t.performance.margin, round(perf["value"], 4), round(limit, 4),
-                f"{perf['metric']} {perf['value']:.3f} on {perf['n_labeled']} labelled rows vs "
+                f"{perf['metric']} {perf['value']:.3f} on {perf['n_labeled']} labelled rows{scope} vs "
                 f"{perf['reference']:.3f} on the training holdout (allowed drop {t.performance.margin:g})",
             ))  # fmt: skip
     if t.schedule is not None:

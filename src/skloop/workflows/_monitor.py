@@ -10,6 +10,7 @@ model did not train on.
 from __future__ import annotations
 
 import io
+import json
 import logging
 import os
 from dataclasses import dataclass
@@ -34,7 +35,7 @@ from skloop.monitor import (
 from skloop.registry import Registry, Signature, Trust, coerce_frame
 from skloop.store import ModelVersion, Store
 
-__all__ = ["MonitorInputs", "explain_model", "load_monitor_inputs", "monitor_model"]
+__all__ = ["MonitorInputs", "explain_model", "load_monitor_inputs", "model_input_columns", "monitor_model"]
 
 logger = logging.getLogger(__name__)
 MAX_CALIBRATION_ROWS = 20_000
@@ -60,6 +61,11 @@ class MonitorInputs:
     target : str or None
     estimator : CBPE or None
         Calibrated on the training holdout (classifiers with a data snapshot).
+    columns : tuple of str or None
+        The model's input columns (:func:`model_input_columns`): the only columns
+        monitored. ``None`` when the version records none (then the schema's features).
+    time_column : str or None
+        The training spec's ``data.time``: what time windows of a table cut by.
     """
 
     version: ModelVersion
@@ -71,6 +77,25 @@ class MonitorInputs:
     config: MonitoringSpec
     target: str | None
     estimator: CBPE | None
+    columns: tuple[str, ...] | None = None
+    time_column: str | None = None
+
+
+def model_input_columns(store: Store, version: ModelVersion) -> tuple[str, ...] | None:
+    """The columns the model reads: what monitoring tests, and what a retrain keeps of the traffic.
+
+    The version's signature inputs (the training table's resolved features: never the
+    target, the id, the time column or ``features.drop``); for a version registered
+    without a signature, the run's ``features.json``; else ``None``.
+    """
+    if version.signature:
+        return tuple(c.name for c in Signature.from_dict(version.signature).inputs)
+    try:
+        features = json.loads(store.load_artifact(version.run_id, "features.json"))
+    except (SkloopError, ValueError):
+        return None
+    return tuple(str(c) for kind in ("numeric", "categorical", "boolean", "datetime", "text")
+                 for c in features.get(kind, ()))  # fmt: skip
 
 
 def _spec(store: Store, version: ModelVersion) -> Any:
@@ -177,19 +202,20 @@ def load_monitor_inputs(
         ref_data, name = DatasetProfile.from_dict(record.profile), f"training profile ({fp})"  # type: ignore[union-attr]
     return MonitorInputs(
         version=version, model=model, signature=signature, schema=schema, reference=ref_data, reference_name=name,
-        config=config, target=target, estimator=estimator,
+        config=config, target=target, estimator=estimator, columns=model_input_columns(store, version),
+        time_column=spec.data.time if spec is not None else None,
     )  # fmt: skip
 
 
 def score_frame(inputs: MonitorInputs, current: pd.DataFrame) -> pd.DataFrame:
     """A log frame of ``current``: its columns, the model's ``prediction`` and ``proba_*``, ``label``."""
-    columns = [c.name for c in inputs.signature.inputs] if inputs.signature else None
+    columns = inputs.columns
     X = current
     if inputs.signature is not None:
         missing = [c for c in columns or () if c not in current.columns]
         if missing:
             raise DataError(f"the current data lacks the model's input columns {missing}")
-        X = coerce_frame(current[columns], inputs.signature).frame
+        X = coerce_frame(current[list(columns or ())], inputs.signature).frame
     out = current.drop(columns=[inputs.target], errors="ignore").copy()
     out["prediction"] = np.asarray(inputs.model.predict(X))
     if hasattr(inputs.model, "predict_proba"):
@@ -272,9 +298,11 @@ def monitor_model(
                 + "; serve the model (skloop serve) or score with skloop predict --log, then ingest the log"
             )  # fmt: skip
         log = log_frame(predictions)
+        time_column = "time"  # when each prediction was made
         current_name = f"prediction log of {version.name}" + (f" (last {since})" if since else "")
     else:
         frame = current if isinstance(current, pd.DataFrame) else read_table(current)  # type: ignore[arg-type]
+        time_column = inputs.time_column or "time"  # the table's own time column, as training declared it
         current_name = "current data" if isinstance(current, pd.DataFrame) else os.fspath(current)  # type: ignore[arg-type]
         log = score_frame(inputs, _with_rows(frame, current_name, "monitor"))
     classes = list(inputs.model.classes_) if hasattr(inputs.model, "classes_") else None
@@ -283,7 +311,8 @@ def monitor_model(
         log, inputs.reference, schema=inputs.schema, config=inputs.config, window=window, task=task,
         classes=classes, reference_metrics=version.metrics, importance=version.importance,
         estimator=inputs.estimator, model=version.ref, n_boot=n_boot, seed=seed,
-        reference_name=inputs.reference_name, current_name=current_name,
+        reference_name=inputs.reference_name, current_name=current_name, columns=inputs.columns,
+        time_column=time_column,
     )  # fmt: skip
 
 
