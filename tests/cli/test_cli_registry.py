@@ -60,6 +60,11 @@ def test_models_promote_rollback_history_lineage_card(trained_twice: Path) -> No
     assert at.exit_code == 0, at.output
     assert json.loads(at.output)["version"] == 1
 
+    unexplained = invoke("promote", "churn", "2", "--alias", "challenger")  # no --reason: a default one is kept
+    assert unexplained.exit_code == 0, unexplained.output
+    (event,) = json.loads(invoke("aliases", "churn", "--alias", "challenger", "--json").output)["history"]
+    assert event["to_version"] == 2 and "no reason given" in event["reason"] and event["actor"] in event["reason"]
+
     lineage = json.loads(invoke("lineage", "churn@champion", "--json").output)
     text = json.dumps(lineage)
     assert "churn" in text and versions[0]["dataset_fingerprint"][:12] in text
