@@ -105,7 +105,9 @@ def promote(
     name: Annotated[str, typer.Argument(help="The model.")],
     version: Annotated[int, typer.Argument(help="The version to point the alias at.")],
     alias: AliasOpt = "champion",
-    reason: Annotated[str | None, typer.Option("--reason", "-r", help="Why (kept in the alias history; default: who, and that no reason was given).")] = None,
+    reason: Annotated[
+        str | None, typer.Option("--reason", "-r", help="Why (kept in the alias history; default: 'no reason given').")
+    ] = None,
     force: Annotated[bool, typer.Option("--force", help="Promote a version that failed its gates.")] = False,
     spec: SpecOpt = Path(SPEC_FILENAME),
     json_out: JsonOpt = False,
