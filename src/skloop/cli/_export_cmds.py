@@ -77,7 +77,12 @@ def export(
         Path | None,
         typer.Option("--sample", help="CSV/Parquet rows for the ONNX parity check (default: training data)."),
     ] = None,
-    tolerance: Annotated[float, typer.Option("--tolerance", help="ONNX parity tolerance on probabilities.")] = 1e-5,
+    atol: Annotated[
+        float, typer.Option("--atol", "--tolerance", help="ONNX parity: absolute tolerance of each value.")
+    ] = 1e-5,
+    rtol: Annotated[
+        float, typer.Option("--rtol", help="ONNX parity: tolerance relative to the scikit-learn value.")
+    ] = 1e-5,
     image: Annotated[str | None, typer.Option("--image", help="Container image of the Kubeflow steps.")] = None,
     package: Annotated[str, typer.Option("--package", help="pip requirement installing skloop in the image.")] = (
         "skloop"
@@ -103,10 +108,11 @@ def export(
         return
     if rows is None:
         raise UsageError("ONNX export needs rows for the parity check: pass --sample FILE or run next to the spec")
-    report = export_onnx(model, out, sample=rows, signature=model_version.signature, tolerance=tolerance)
+    report = export_onnx(model, out, sample=rows, signature=model_version.signature, atol=atol, rtol=rtol)
     console.print(
-        f"wrote ONNX model [bold]{report.path}[/]: max |Δ {report.output}| = {report.max_abs_diff:.2e} "
-        f"over {report.n_rows} rows (tolerance {report.tolerance:g}), {len(report.inputs)} inputs"
+        f"wrote ONNX model [bold]{report.path}[/]: {report.output} max |Δ| = {report.max_abs_diff:.2e} "
+        f"(atol {report.atol:g}), max relative Δ = {report.max_rel_diff:.2e} (rtol {report.rtol:g}) "
+        f"over {report.n_rows} rows, {len(report.inputs)} inputs"
     )
 
 
