@@ -16,7 +16,7 @@ from skloop.data._profile import (
     DatasetProfile,
     profile,
 )
-from skloop.data._readers import DEFAULT_BATCH_ROWS, iter_batches, read_table
+from skloop.data._readers import DEFAULT_BATCH_ROWS, iter_batches, read_table, redact_url
 from skloop.data._schema import KINDS, ColumnSchema, Schema, infer_schema
 
 __all__ = [
@@ -38,5 +38,6 @@ __all__ = [
     "make_churn",
     "profile",
     "read_table",
+    "redact_url",
     "write_example",
 ]

@@ -20,8 +20,8 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from skloop.core import DataError, PipelineError, Settings, Spec, code_version, environment
-from skloop.data import check_training_frame, fingerprint, infer_schema, profile, read_table
+from skloop.core import DataError, PipelineError, Settings, Spec, SqlSource, code_version, environment
+from skloop.data import check_training_frame, fingerprint, infer_schema, profile, read_table, redact_url
 from skloop.pipelines import (
     attach_progress,
     build_pipeline,
@@ -106,7 +106,20 @@ class TrainResult:
 
 def _source_text(spec: Spec) -> str:
     train = spec.data.train
-    return train if isinstance(train, str) else f"{train.url} :: {train.query}"
+    return train if isinstance(train, str) else f"{redact_url(train.url)} :: {train.query}"
+
+
+def spec_snapshot(spec: Spec) -> dict[str, Any]:
+    """The spec as recorded with a run: :meth:`Spec.to_dict` with the database password masked.
+
+    The password of ``data.train.url`` stays out of the store (a run is read by anyone
+    who can list runs or see a model card); a run without a data snapshot then cannot
+    be re-read from its database by its spec alone (see ``training_frame``).
+    """
+    snapshot = spec.to_dict()
+    if isinstance(spec.data.train, SqlSource):
+        snapshot["data"]["train"]["url"] = redact_url(spec.data.train.url)
+    return snapshot
 
 
 def prepare_data(spec: Spec, base_dir: Path, frame: pd.DataFrame | None = None) -> PreparedData:
@@ -282,7 +295,7 @@ def train(
     with store.start_run(
         spec.name,
         kind=kind,
-        spec=spec.to_dict(),
+        spec=spec_snapshot(spec),
         code_commit=code.commit,
         code_dirty=code.dirty,
         environment=environment(),
