@@ -408,11 +408,14 @@ def train(
 # -- registration (skloop.registry) ---------------------------------------------------
 
 
-def register_result(spec: Spec, store: Store, result: TrainResult, data: PreparedData, refit: str) -> TrainResult:
+def register_result(
+    spec: Spec, store: Store, result: TrainResult, data: PreparedData, refit: str, *, force: bool = False
+) -> TrainResult:
     """Register the finished run's model under ``spec.name``, checked against ``spec.gates``.
 
     The signature, the permutation importance on the holdout and the model card are
-    computed here and stored with the version.
+    computed here and stored with the version. A run already registered under
+    ``spec.name`` is refused unless ``force`` (see :meth:`Registry.register`).
     """
     from skloop.registry import Registry, column_importance, infer_signature
 
@@ -429,6 +432,7 @@ def register_result(spec: Spec, store: Store, result: TrainResult, data: Prepare
         importance=importance,
         card=card,
         format=spec.registry.format,
+        force=force,
     )
     failures = version.rejection_reason.split("; ") if version.rejection_reason else []
     return replace(result, model_version=version.version, gate_failures=failures)
