@@ -125,6 +125,9 @@ def predict(
     alias: Annotated[str | None, typer.Option("--alias", "-a", help="Score with the version under this alias.")] = None,
     version: Annotated[int | None, typer.Option("--version", help="Score with this version.")] = None,
     keep: Annotated[list[str] | None, typer.Option("--keep", help="Input column copied to the output.")] = None,
+    keep_id: Annotated[
+        bool, typer.Option("--keep-id/--no-keep-id", help="Copy the spec's id column (data.id) to the output.")
+    ] = True,
     batch_rows: Annotated[int, typer.Option("--batch-rows", help="Rows per chunk.")] = 65536,
     log: Annotated[
         bool, typer.Option("--log", help="Also log the predictions (like served ones) and ingest them, for monitoring.")
@@ -135,7 +138,7 @@ def predict(
     spec: SpecOpt = Path(SPEC_FILENAME),
     quiet: QuietOpt = False,
 ) -> None:
-    """Score a file with model NAME (--alias or --version) and write Parquet predictions."""
+    """Score a file with model NAME (--alias or --version) and write Parquet predictions (with the spec's id column)."""
     from skloop.workflows import predict_batch
 
     if (alias is None) == (version is None):
@@ -156,7 +159,8 @@ def predict(
         progress=RichProgress(console, quiet=quiet),
         log_dir=folder,
         model_name=name,
-        id_column=_id_column(spec, model_version) if log else None,
+        id_column=_id_column(spec, model_version) if log or keep_id else None,
+        keep_id=keep_id,
     )
     flagged = f", {result.flagged} rows flagged" if result.flagged else ""
     console.print(
