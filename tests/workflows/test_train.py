@@ -236,3 +236,37 @@ def test_the_database_password_of_data_train_is_recorded_nowhere(tmp_path: Path)
             project.reproduce(unsnapped.run_id)
     stored = [p for p in (tmp_path / ".skloop").rglob("*") if p.is_file()]
     assert stored and not [p for p in stored if b"s3cret" in p.read_bytes()]
+
+
+def test_a_factory_pipeline_signature_has_only_the_columns_it_reads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from skloop.registry import Registry, Signature, coerce_frame
+
+    (tmp_path / "select_factories.py").write_text(
+        "from sklearn.compose import ColumnTransformer\n"
+        "from sklearn.linear_model import LogisticRegression\n"
+        "from sklearn.pipeline import Pipeline\n"
+        "from sklearn.preprocessing import OneHotEncoder, StandardScaler\n\n"
+        "def few():\n"
+        "    select = ColumnTransformer([('numbers', StandardScaler(), ['tenure_months', 'age']),\n"
+        "                                ('words', OneHotEncoder(handle_unknown='ignore'), ['contract'])])\n"
+        "    return Pipeline([('select', select), ('model', LogisticRegression(max_iter=500))])\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    spec = write_small_project(tmp_path, rows=500)
+    text = spec.read_text().replace(
+        "  model:\n    class: sklearn.ensemble.RandomForestClassifier\n    params: {n_estimators: 15}\n",
+        "  factory: select_factories:few\n",
+    )
+    spec.write_text(text.replace("    model__max_depth: [4, 8]\n", "    model__C: [1.0]\n"))
+    with Project.load(spec) as project:
+        result = project.train()
+        version = Registry(project.store).resolve(f"churn/{result.model_version}")
+        signature = Signature.from_dict(version.signature)
+        frame = read_table(tmp_path / "data" / "churn.csv")
+    assert signature.names == ["age", "tenure_months", "contract"]  # in the frame's order, not every feature
+    rows = frame.head(50)
+    scored = coerce_frame(rows[["age", "tenure_months", "contract"]], signature)
+    assert scored.ok
+    np.testing.assert_array_equal(result.model.predict(scored.frame), result.model.predict(rows))
