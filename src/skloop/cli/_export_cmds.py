@@ -82,7 +82,7 @@ def export(
         float, typer.Option("--atol", "--tolerance", help="ONNX parity: absolute tolerance of each value.")
     ] = 1e-5,
     rtol: Annotated[
-        float, typer.Option("--rtol", help="ONNX parity: tolerance relative to the scikit-learn value.")
+        float, typer.Option("--rtol", help="ONNX parity: tolerance relative to the output's largest |value|.")
     ] = 1e-5,
     image: Annotated[str | None, typer.Option("--image", help="Container image of the Kubeflow steps.")] = None,
     package: Annotated[str, typer.Option("--package", help="pip requirement installing skloop in the image.")] = (
@@ -114,7 +114,7 @@ def export(
     report = export_onnx(model, out, sample=rows, signature=model_version.signature, atol=atol, rtol=rtol)
     console.print(
         f"wrote ONNX model [bold]{report.path}[/]: {report.output} max |Δ| = {report.max_abs_diff:.2e} "
-        f"(atol {report.atol:g}), max relative Δ = {report.max_rel_diff:.2e} (rtol {report.rtol:g}) "
+        f"(atol {report.atol:g}), max |Δ| / scale = {report.max_rel_diff:.2e} (rtol {report.rtol:g}) "
         f"over {report.n_rows} rows, {len(report.inputs)} inputs"
     )
 
