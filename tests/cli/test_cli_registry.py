@@ -60,6 +60,11 @@ def test_models_promote_rollback_history_lineage_card(trained_twice: Path) -> No
     assert at.exit_code == 0, at.output
     assert json.loads(at.output)["version"] == 1
 
+    unexplained = invoke("promote", "churn", "2", "--alias", "challenger")  # no --reason: a default one is kept
+    assert unexplained.exit_code == 0, unexplained.output
+    (event,) = json.loads(invoke("aliases", "churn", "--alias", "challenger", "--json").output)["history"]
+    assert event["to_version"] == 2 and "no reason given" in event["reason"] and event["actor"] in event["reason"]
+
     lineage = json.loads(invoke("lineage", "churn@champion", "--json").output)
     text = json.dumps(lineage)
     assert "churn" in text and versions[0]["dataset_fingerprint"][:12] in text
@@ -109,6 +114,10 @@ def test_train_without_registering_then_register_the_run(trained_twice: Path) ->
     version = json.loads(invoke("models", "churn", "--json").output)
     v3 = next(v for v in version if v["version"] == 3)
     assert v3["run_id"] == run_id and v3["signature"] and v3["importance"]
+    again = invoke("register", run_id)
+    assert again.exit_code == 1 and f"run {run_id} is already registered as churn/3" in again.output
+    forced = invoke("register", run_id, "--force", "--json")
+    assert forced.exit_code == 0 and json.loads(forced.output)["version"] == 4
     spec = trained_twice / "skloop.yaml"
     spec.write_text(spec.read_text().replace("holdout_roc_auc: 0.5", "holdout_roc_auc: 0.999"))
     # the gates of the run's own spec snapshot apply, not today's file

@@ -201,3 +201,39 @@ def test_feature_names_to_inputs_prefers_longest_column_and_needs_a_fitted_pipel
     }
     with pytest.raises(PipelineError, match="fitted"):
         feature_names_to_inputs(Pipeline([("model", RandomForestClassifier())]))
+
+
+def test_used_input_columns_follow_the_column_transformer() -> None:
+    from sklearn.compose import make_column_selector
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LinearRegression
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    from skloop.pipelines import used_input_columns
+
+    X = pd.DataFrame({"a": [1.0, 2.0, 3.0, 4.0], "b": [0.0, 1.0, 0.0, 1.0], "c": ["x", "y", "x", "y"],
+                      "d": [5.0, 6.0, 7.0, 9.0], "e": [1.0, 1.0, 2.0, 2.0]})  # fmt: skip
+    y = [1.0, 2.0, 3.0, 4.0]
+
+    def fitted(*transformers: tuple, remainder: str = "drop") -> Pipeline:
+        select = ColumnTransformer(list(transformers), remainder=remainder)
+        return Pipeline([("select", select), ("model", LinearRegression())]).fit(X, y)
+
+    hot = OneHotEncoder(handle_unknown="ignore", sparse_output=False)
+    assert used_input_columns(fitted(("n", StandardScaler(), ["d", "a"]), ("c", hot, ["c"]))) == ["a", "c", "d"]
+    # the remainder is read unless dropped; a "drop" transformer's columns are not
+    passthrough = fitted(("n", StandardScaler(), ["a"]), ("x", "drop", ["c"]), remainder="passthrough")
+    assert used_input_columns(passthrough) == ["a", "b", "d", "e"]
+    # positions, masks and selectors are resolved to names
+    assert used_input_columns(fitted(("n", StandardScaler(), [0, 4]))) == ["a", "e"]
+    assert used_input_columns(fitted(("n", StandardScaler(), [True, True, False, False, False]))) == ["a", "b"]
+    assert used_input_columns(fitted(("n", StandardScaler(), make_column_selector(pattern="^[de]$")))) == ["d", "e"]
+    # nested: the first step of the first step
+    nested = Pipeline([("inner", Pipeline([("select", ColumnTransformer([("n", "passthrough", ["b"])]))])),
+                       ("model", LinearRegression())]).fit(X, y)  # fmt: skip
+    assert used_input_columns(nested) == ["b"]
+    # any other first step reads everything it was fitted on; arrays have no names
+    numbers = X.drop(columns="c")
+    plain = Pipeline([("impute", SimpleImputer()), ("model", LinearRegression())]).fit(numbers, y)
+    assert used_input_columns(plain) == ["a", "b", "d", "e"]
+    assert used_input_columns(LinearRegression().fit(numbers.to_numpy(), y)) is None

@@ -16,7 +16,8 @@ def register_then_promote(url: str, artifact_root: str, run_id: str, worker: int
     with Store.open(url, artifact_root) as store:
         registry = Registry(store)
         barrier.wait(timeout=60)  # both processes have imported and connected
-        mine = [registry.register(run_id, "churn").version for _ in range(REGISTRATIONS)]
+        # one run, registered again and again on purpose (force): the numbering is what is tested
+        mine = [registry.register(run_id, "churn", force=True).version for _ in range(REGISTRATIONS)]
         for round_ in range(ROUNDS):
             barrier.wait(timeout=60)
             registry.promote("churn", mine[-1], reason=f"round {round_}", actor=f"worker-{worker}")

@@ -70,3 +70,27 @@ def test_refuses_a_non_empty_directory(fitted: tuple[Pipeline, pd.DataFrame], tm
     (tmp_path / "taken" / "file.txt").write_text("x")
     with pytest.raises(ExportError, match="already exists"):
         export_mlflow(fitted[0], tmp_path / "taken")
+
+
+def test_accepts_what_the_server_accepts_category_columns_and_date_strings(
+    fitted: tuple[Pipeline, pd.DataFrame], tmp_path: Path
+) -> None:
+    pipe, X = fitted
+    signature = infer_signature(X, task="classification", model=pipe)
+    out = export_mlflow(pipe, tmp_path / "m", signature=signature, input_example=X.head(5))
+    loaded = mlflow.pyfunc.load_model(str(out))
+    rows = make_churn(200, seed=11)[list(X.columns)]
+    expected = pipe.predict(rows)
+    typed = rows.assign(
+        contract=rows["contract"].astype("category"),
+        region=rows["region"].astype("category"),
+        signup_date=rows["signup_date"].dt.strftime("%Y-%m-%d"),
+    )
+    np.testing.assert_array_equal(np.asarray(loaded.predict(typed)).ravel(), expected)
+    # JSON records, as a client would send them: dates as text, booleans as words
+    records = typed.head(20).assign(has_partner=np.where(rows["has_partner"].head(20), "yes", "no"))
+    records = pd.DataFrame(records.astype(object).where(records.notna(), None).to_dict("records"))
+    np.testing.assert_array_equal(np.asarray(loaded.predict(records)).ravel(), expected[:20])
+    bad = typed.head(3).assign(signup_date=["2024-01-02", "not a date", "2024-01-03"])
+    with pytest.raises(mlflow.exceptions.MlflowException, match=r"row 1 column 'signup_date'.*ISO-8601"):
+        loaded.predict(bad)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +10,7 @@ import pandas as pd
 import pytest
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.ensemble import RandomForestClassifier
-from sklearn.linear_model import LogisticRegression
+from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import Pipeline
 
 from skloop.core import ExportError
@@ -139,9 +140,30 @@ def test_step_without_converter_is_refused_naming_it(churn: pd.DataFrame, tmp_pa
 def test_parity_failure_writes_nothing(churn: pd.DataFrame, tmp_path: Path) -> None:
     model = _fit(LogisticRegression(max_iter=500), churn, LINEAR)
     out = tmp_path / "strict.onnx"
-    with pytest.raises(ExportError, match=r"parity check failed.*not written"):
-        export_onnx(model, out, sample=churn, tolerance=0.0)
+    with pytest.raises(ExportError, match=r"parity check failed.*not written") as info:
+        export_onnx(model, out, sample=churn, atol=0.0, rtol=0.0)
     assert not out.exists()
+    # the worst value is named by row and output, its |Δ| against atol and |Δ| / scale against rtol
+    message = str(info.value)
+    assert re.search(r"worst row \d+, probability of class [01]: sklearn [\d.e-]+, ONNX [\d.e-]+, ", message)
+    assert re.search(r"\|Δ\| = [\d.e-]+ \(atol 0\), \|Δ\| / 1 = [\d.e-]+ \(rtol 0\)", message)
+
+
+def test_regressor_parity_is_relative_to_the_scale_of_its_predictions(churn: pd.DataFrame, tmp_path: Path) -> None:
+    features = FeatureSets(numeric=("age", "tenure_months", "support_calls", "monthly_charges"))
+    y = churn["total_charges"].fillna(0) * 1000  # predictions in the millions: float32 errs by far more than 1e-5
+    model = Pipeline([("preprocess", build_preprocessor(features)), ("model", Ridge())])
+    model.fit(churn[list(features.all_columns)], y)
+    report = export_onnx(model, tmp_path / "r.onnx", sample=churn)
+    scale = np.abs(model.predict(churn[list(features.all_columns)])).max()
+    assert report.output == "predictions" and report.max_abs_diff > 1e-5
+    assert report.max_rel_diff == pytest.approx(report.max_abs_diff / scale)
+    assert report.max_abs_diff <= report.atol + report.rtol * scale
+    with pytest.raises(ExportError) as info:
+        export_onnx(model, tmp_path / "strict.onnx", sample=churn, atol=0.0, rtol=1e-12)
+    message = str(info.value)
+    assert f"max |Δ| = {report.max_abs_diff:.3g}, max |Δ| / scale = {report.max_rel_diff:.3g}" in message
+    assert re.search(r"worst row \d+, prediction: .*\(atol 0\), \|Δ\| / [\d.e+]+ = [\d.e-]+ \(rtol 1e-12\)", message)
 
 
 def test_missing_column_when_scoring(forest: Pipeline, churn: pd.DataFrame, tmp_path: Path) -> None:

@@ -64,6 +64,20 @@ def test_register_refuses_runs_without_a_model(registry: Registry, reg_make_run:
         registry.register(run_id, "churn")
 
 
+def test_registering_a_run_twice_names_its_version_unless_forced(
+    registry: Registry, reg_make_run: Callable[..., str]
+) -> None:
+    run_id = reg_make_run(0.8)
+    assert registry.register(run_id, "churn").version == 1
+    with pytest.raises(RegistryError, match=rf"run {run_id} is already registered as churn/1; .*--force"):
+        registry.register(run_id, "churn")
+    assert [v.version for v in registry.versions("churn")] == [1]
+    assert registry.register(run_id, "churn", force=True).version == 2  # deliberately
+    assert registry.register(run_id, "churn-copy").version == 1  # another model may take the same run
+    with pytest.raises(RegistryError, match=r"already registered as churn/1, churn/2"):
+        registry.register(run_id, "churn")
+
+
 def test_alias_moves_rollback_and_history(registry: Registry, reg_make_run: Callable[..., str]) -> None:
     _versions(registry, reg_make_run, [0.8, 0.85, 0.9])
     registry.promote("churn", 1, reason="first", actor="ann")

@@ -116,3 +116,39 @@ def test_cli_predict_log_then_labels_ingest(fitted: tuple[Pipeline, object], tmp
     assert result.exit_code == 0 and "ingested 0 new predictions" in result.output
     with Store.open(Settings.from_env(tmp_path, env={})) as store:
         assert store.count_predictions("churn", labeled=True) == 200
+
+
+def test_cli_labels_ingest_defaults_to_the_spec_model_and_refuses_an_unknown_one(
+    fitted: tuple[Pipeline, object], tmp_path: Path
+) -> None:
+    pipe, signature = fitted
+    _register(tmp_path, pipe, signature)
+    (tmp_path / "skloop.yaml").write_text("name: churn\ndata: {train: x.csv, target: churned, id: customer_id}\n")
+    make_churn(50, seed=3)[["customer_id", "churned"]].to_csv(tmp_path / "labels.csv", index=False)
+    runner = CliRunner()
+    args = ["labels", "ingest", str(tmp_path / "labels.csv"), "--id-column", "customer_id",
+            "--label-column", "churned", "--spec", str(tmp_path)]  # fmt: skip
+    result = runner.invoke(app, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "stored 50 labels for churn" in result.output
+    unknown = runner.invoke(app, [*args, "--model", "nope"], catch_exceptions=False)
+    assert unknown.exit_code == 1
+    assert "'nope'" in unknown.output and "churn" in unknown.output and "stored" not in unknown.output
+
+
+def test_cli_predict_keeps_the_spec_id_column(fitted: tuple[Pipeline, object], tmp_path: Path) -> None:
+    pipe, signature = fitted
+    _register(tmp_path, pipe, signature)  # its spec snapshot has data.id: customer_id
+    frame = make_churn(120, seed=4)
+    frame.drop(columns=["churned"]).to_csv(tmp_path / "new.csv", index=False)
+    runner = CliRunner()
+    args = ["predict", "churn", "--alias", "champion", "--data", str(tmp_path / "new.csv"), "--spec", str(tmp_path),
+            "-q", "--out"]  # fmt: skip
+    result = runner.invoke(app, [*args, str(tmp_path / "scores.parquet")], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    scores = pd.read_parquet(tmp_path / "scores.parquet")
+    assert list(scores.columns[:3]) == ["row", "customer_id", "prediction"]
+    assert scores["customer_id"].astype(str).tolist() == frame["customer_id"].astype(str).tolist()
+    result = runner.invoke(app, [*args, str(tmp_path / "bare.parquet"), "--no-keep-id"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "customer_id" not in pd.read_parquet(tmp_path / "bare.parquet").columns

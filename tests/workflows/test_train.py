@@ -210,3 +210,63 @@ search:
         run = project.run(result.run_id)
         assert run.params["n_holdout_rows"] == "125"
         assert result.holdout["r2"] > 0.9
+
+
+def test_the_database_password_of_data_train_is_recorded_nowhere(tmp_path: Path) -> None:
+    import json
+
+    from skloop.core import DataError
+
+    spec = write_small_project(tmp_path, rows=400)
+    frame = read_table(tmp_path / "data" / "churn.csv")
+    url = "postgresql+psycopg://ana:s3cret@db.invalid:5432/sales"
+    sql = f'  train: {{url: "{url}", query: "select * from churn"}}\n'
+    spec.write_text(spec.read_text().replace("  train: data/churn.csv\n", sql))
+    with Project.load(spec) as project:
+        result = train(project.spec, project.settings, store=project.store, frame=frame)
+        run = project.store.get_run(result.run_id)
+        assert run.spec["data"]["train"]["url"] == "postgresql+psycopg://ana:***@db.invalid:5432/sales"
+        assert "s3cret" not in project.store.get_dataset(result.dataset_fingerprint).source
+        assert "s3cret" not in json.dumps(project.store.get_run(result.run_id).params)
+        # without a data snapshot, the redacted spec cannot be read again: say so, do not try
+        spec.write_text(spec.read_text().replace("  holdout: 0.2\n", "  holdout: 0.2\n  snapshot: false\n"))
+    with Project.load(spec) as project:
+        unsnapped = train(project.spec, project.settings, store=project.store, frame=frame.head(350))
+        with pytest.raises(DataError, match=r"hides the password of data\.train\.url .*ana:\*\*\*@db\.invalid"):
+            project.reproduce(unsnapped.run_id)
+    stored = [p for p in (tmp_path / ".skloop").rglob("*") if p.is_file()]
+    assert stored and not [p for p in stored if b"s3cret" in p.read_bytes()]
+
+
+def test_a_factory_pipeline_signature_has_only_the_columns_it_reads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from skloop.registry import Registry, Signature, coerce_frame
+
+    (tmp_path / "select_factories.py").write_text(
+        "from sklearn.compose import ColumnTransformer\n"
+        "from sklearn.linear_model import LogisticRegression\n"
+        "from sklearn.pipeline import Pipeline\n"
+        "from sklearn.preprocessing import OneHotEncoder, StandardScaler\n\n"
+        "def few():\n"
+        "    select = ColumnTransformer([('numbers', StandardScaler(), ['tenure_months', 'age']),\n"
+        "                                ('words', OneHotEncoder(handle_unknown='ignore'), ['contract'])])\n"
+        "    return Pipeline([('select', select), ('model', LogisticRegression(max_iter=500))])\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    spec = write_small_project(tmp_path, rows=500)
+    text = spec.read_text().replace(
+        "  model:\n    class: sklearn.ensemble.RandomForestClassifier\n    params: {n_estimators: 15}\n",
+        "  factory: select_factories:few\n",
+    )
+    spec.write_text(text.replace("    model__max_depth: [4, 8]\n", "    model__C: [1.0]\n"))
+    with Project.load(spec) as project:
+        result = project.train()
+        version = Registry(project.store).resolve(f"churn/{result.model_version}")
+        signature = Signature.from_dict(version.signature)
+        frame = read_table(tmp_path / "data" / "churn.csv")
+    assert signature.names == ["age", "tenure_months", "contract"]  # in the frame's order, not every feature
+    rows = frame.head(50)
+    scored = coerce_frame(rows[["age", "tenure_months", "contract"]], signature)
+    assert scored.ok
+    np.testing.assert_array_equal(result.model.predict(scored.frame), result.model.predict(rows))

@@ -299,20 +299,31 @@ def reproduce(
 def register(
     run_id: Annotated[str, typer.Argument(help="A finished training run (id or unique prefix).")],
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only check the gates; exit 1 when one fails.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Register a run that is already a version, as another version.")
+    ] = False,
     spec: SpecOpt = Path(SPEC_FILENAME),
     json_out: JsonOpt = False,
     trust_type: Annotated[
         list[str] | None, typer.Option("--trust-type", help="A dotted type the skops loader may instantiate.")
     ] = None,
 ) -> None:
-    """Register a training run's model (after checking the spec's gates), as `skloop train` does."""
+    """Register a training run's model (after checking the spec's gates), as `skloop train` does.
+
+    A run is registered once: registering it again is an error naming its version, unless --force.
+    """
     from skloop.cli._trust import caller_trust
     from skloop.workflows import register_run
 
     store = _store(spec)
     try:
         outcome = register_run(
-            run_id, _settings_near(spec), store=store, dry_run=dry_run, trust=caller_trust(spec, False, trust_type)
+            run_id,
+            _settings_near(spec),
+            store=store,
+            dry_run=dry_run,
+            force=force,
+            trust=caller_trust(spec, False, trust_type),
         )
     finally:
         store.close()

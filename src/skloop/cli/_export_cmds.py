@@ -79,7 +79,12 @@ def export(
         Path | None,
         typer.Option("--sample", help="CSV/Parquet rows for the ONNX parity check (default: training data)."),
     ] = None,
-    tolerance: Annotated[float, typer.Option("--tolerance", help="ONNX parity tolerance on probabilities.")] = 1e-5,
+    atol: Annotated[
+        float, typer.Option("--atol", "--tolerance", help="ONNX parity: absolute tolerance of each value.")
+    ] = 1e-5,
+    rtol: Annotated[
+        float, typer.Option("--rtol", help="ONNX parity: tolerance relative to the output's largest |value|.")
+    ] = 1e-5,
     image: Annotated[str | None, typer.Option("--image", help="Container image of the Kubeflow steps.")] = None,
     package: Annotated[str, typer.Option("--package", help="pip requirement installing skloop in the image.")] = (
         "skloop"
@@ -109,10 +114,11 @@ def export(
         return
     if rows is None:
         raise UsageError("ONNX export needs rows for the parity check: pass --sample FILE or run next to the spec")
-    report = export_onnx(model, out, sample=rows, signature=model_version.signature, tolerance=tolerance)
+    report = export_onnx(model, out, sample=rows, signature=model_version.signature, atol=atol, rtol=rtol)
     console.print(
-        f"wrote ONNX model [bold]{report.path}[/]: max |Δ {report.output}| = {report.max_abs_diff:.2e} "
-        f"over {report.n_rows} rows (tolerance {report.tolerance:g}), {len(report.inputs)} inputs"
+        f"wrote ONNX model [bold]{report.path}[/]: {report.output} max |Δ| = {report.max_abs_diff:.2e} "
+        f"(atol {report.atol:g}), max |Δ| / scale = {report.max_rel_diff:.2e} (rtol {report.rtol:g}) "
+        f"over {report.n_rows} rows, {len(report.inputs)} inputs"
     )
 
 
@@ -125,6 +131,9 @@ def predict(
     alias: Annotated[str | None, typer.Option("--alias", "-a", help="Score with the version under this alias.")] = None,
     version: Annotated[int | None, typer.Option("--version", help="Score with this version.")] = None,
     keep: Annotated[list[str] | None, typer.Option("--keep", help="Input column copied to the output.")] = None,
+    keep_id: Annotated[
+        bool, typer.Option("--keep-id/--no-keep-id", help="Copy the spec's id column (data.id) to the output.")
+    ] = True,
     batch_rows: Annotated[int, typer.Option("--batch-rows", help="Rows per chunk.")] = 65536,
     log: Annotated[
         bool, typer.Option("--log", help="Also log the predictions (like served ones) and ingest them, for monitoring.")
@@ -137,7 +146,7 @@ def predict(
     trust: TrustOpt = False,
     trust_type: TrustTypeOpt = None,
 ) -> None:
-    """Score a file with model NAME (--alias or --version) and write Parquet predictions."""
+    """Score a file with model NAME (--alias or --version) and write Parquet predictions (with the spec's id column)."""
     from skloop.workflows import predict_batch
 
     if (alias is None) == (version is None):
@@ -160,7 +169,8 @@ def predict(
         progress=RichProgress(console, quiet=quiet),
         log_dir=folder,
         model_name=name,
-        id_column=_id_column(spec, model_version) if log else None,
+        id_column=_id_column(spec, model_version) if log or keep_id else None,
+        keep_id=keep_id,
     )
     flagged = f", {result.flagged} rows flagged" if result.flagged else ""
     console.print(

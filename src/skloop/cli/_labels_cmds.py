@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from skloop.cli._app import SpecOpt, _settings_near, _store, app, console
 from skloop.cli._errors import handle_errors
-from skloop.core import SPEC_FILENAME
+from skloop.core import SPEC_FILENAME, ModelNotFoundError
 
 __all__: list[str] = []
 
@@ -29,11 +29,24 @@ def _log_dir(spec: Path, log_dir: Path | None) -> Path:
     return log_dir if log_dir is not None else default_log_dir(_settings_near(spec))
 
 
+def _require_known_model(store: Any, model: str) -> None:
+    """Labels for a model that is neither registered nor has logged predictions would join nothing."""
+    known = store.model_names()
+    if model in known or store.count_predictions(model) > 0:
+        return
+    raise ModelNotFoundError(
+        f"--model {model!r} is not in the registry and has no logged predictions; "
+        f"known models: {', '.join(known) or 'none'} (pass one of them with --model)"
+    )
+
+
 @labels_app.command("ingest")
 @handle_errors
 def labels_ingest(
     file: Annotated[Path, typer.Argument(help="CSV or Parquet file of labels.")],
-    model: Annotated[str, typer.Option("--model", "-m", help="The model the labels are for.")],
+    model: Annotated[
+        str | None, typer.Option("--model", "-m", help="The model the labels are for (default: the spec's name).")
+    ] = None,
     id_column: Annotated[str, typer.Option("--id-column", help="Column of entity ids.")] = "id",
     label_column: Annotated[str, typer.Option("--label-column", help="Column of labels.")] = "label",
     request_id_column: Annotated[
@@ -52,8 +65,13 @@ def labels_ingest(
     from skloop.serve import ingest_label_file
 
     by_request = request_id_column is not None or row_column is not None
+    if model is None:
+        from skloop.core import load_spec
+
+        model = load_spec(spec).name
     store = _store(spec)
     try:
+        _require_known_model(store, model)
         n = ingest_label_file(
             store,
             model,

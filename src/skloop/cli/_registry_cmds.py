@@ -107,14 +107,18 @@ def promote(
     name: Annotated[str, typer.Argument(help="The model.")],
     version: Annotated[int, typer.Argument(help="The version to point the alias at.")],
     alias: AliasOpt = "champion",
-    reason: Annotated[str | None, typer.Option("--reason", "-r", help="Why (kept in the alias history).")] = None,
+    reason: Annotated[
+        str | None, typer.Option("--reason", "-r", help="Why (kept in the alias history; default: 'no reason given').")
+    ] = None,
     force: Annotated[bool, typer.Option("--force", help="Promote a version that failed its gates.")] = False,
     spec: SpecOpt = Path(SPEC_FILENAME),
     json_out: JsonOpt = False,
 ) -> None:
     """Point an alias (default: champion) at a version, recording who and why."""
-    if not reason:
-        raise UsageError('promote needs --reason "..." (it is kept in the alias history)')
+    if not reason:  # the history still says who moved the alias, and that no reason was given
+        from skloop.registry import default_actor
+
+        reason = f"promoted by {default_actor()} via the CLI (no reason given)"
     check_reason("--reason", reason)
     with _registry(spec) as registry:
         event = registry.promote(name, version, alias, reason=reason, force=force)

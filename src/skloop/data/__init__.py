@@ -16,7 +16,7 @@ from skloop.data._profile import (
     DatasetProfile,
     profile,
 )
-from skloop.data._readers import DEFAULT_BATCH_ROWS, iter_batches, parse_datetimes, read_table
+from skloop.data._readers import DEFAULT_BATCH_ROWS, iter_batches, parse_datetimes, read_table, redact_url
 from skloop.data._schema import KINDS, ColumnSchema, Schema, infer_schema
 from skloop.data._suspects import (
     Finding,
@@ -55,5 +55,6 @@ __all__ = [
     "parse_datetimes",
     "profile",
     "read_table",
+    "redact_url",
     "write_example",
 ]

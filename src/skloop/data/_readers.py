@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 
 from skloop.core import DataError, SqlSource
 
-__all__ = ["DEFAULT_BATCH_ROWS", "iter_batches", "parse_datetimes", "read_table"]
+__all__ = ["DEFAULT_BATCH_ROWS", "iter_batches", "parse_datetimes", "read_table", "redact_url"]
 
 logger = logging.getLogger(__name__)
 
@@ -141,13 +141,21 @@ def _read_sql(source: SqlSource, chunksize: int | None = None) -> pd.DataFrame |
         return pd.read_sql(source.query, source.url, chunksize=chunksize)
     except Exception as exc:  # SQLAlchemy and DB-API errors have no common base we may import
         raise DataError(
-            f"cannot read SQL source {_safe_url(source.url)} with query {source.query!r}: "
+            f"cannot read SQL source {redact_url(source.url)} with query {source.query!r}: "
             f"{exc}; check the URL, the driver and the query"
         ) from exc
 
 
-def _safe_url(url: str) -> str:
-    """The URL with any password masked, for messages."""
+def redact_url(url: str) -> str:
+    """The URL with any password masked, for messages and for anything recorded.
+
+    Examples
+    --------
+    >>> redact_url("postgresql+psycopg://ana:s3cret@db:5432/sales")
+    'postgresql+psycopg://ana:***@db:5432/sales'
+    >>> redact_url("sqlite:///data.db")
+    'sqlite:///data.db'
+    """
     return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
 
 
@@ -206,7 +214,7 @@ def read_table(source: Source, base_dir: str | os.PathLike[str] | None = None) -
     if isinstance(source, SqlSource):
         df = _read_sql(source)
         assert isinstance(df, pd.DataFrame)
-        where = f"SQL source {_safe_url(source.url)}"
+        where = f"SQL source {redact_url(source.url)}"
     else:
         path = _resolve(source, base_dir)
         where = str(path)
@@ -252,7 +260,7 @@ def iter_batches(
         raise DataError(f"batch_rows must be a positive integer; got {batch_rows!r}")
     chunks: Iterator[pd.DataFrame]
     if isinstance(source, SqlSource):
-        where = f"SQL source {_safe_url(source.url)}"
+        where = f"SQL source {redact_url(source.url)}"
         result = _read_sql(source, chunksize=batch_rows)
         chunks = iter([result]) if isinstance(result, pd.DataFrame) else result
     else:

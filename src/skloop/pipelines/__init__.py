@@ -13,6 +13,7 @@ from skloop.pipelines._build import (
     build_pipeline,
     build_preprocessor,
     feature_names_to_inputs,
+    used_input_columns,
 )
 from skloop.pipelines._categorical import MissingCategoryFiller, RareCategoryGrouper, as_category
 from skloop.pipelines._estimators import build_estimator, import_object, is_estimator
@@ -61,4 +62,5 @@ __all__ = [
     "resolve_scoring",
     "summarize_cv",
     "to_search_space",
+    "used_input_columns",
 ]

@@ -25,7 +25,13 @@ from skloop.pipelines._estimators import build_estimator, import_object, is_esti
 from skloop.pipelines._features import FEATURE_KINDS, FeatureSets
 from skloop.pipelines._transformers import BooleanEncoder, DatetimeFeatures
 
-__all__ = ["TEXT_MAX_FEATURES", "build_pipeline", "build_preprocessor", "feature_names_to_inputs"]
+__all__ = [
+    "TEXT_MAX_FEATURES",
+    "build_pipeline",
+    "build_preprocessor",
+    "feature_names_to_inputs",
+    "used_input_columns",
+]
 
 TEXT_MAX_FEATURES = 1000
 """Vocabulary size of the ``auto`` TF-IDF step of each text column."""
@@ -257,6 +263,53 @@ def _owner(name: str, columns: Sequence[str], prefix: str) -> str:
         if name == column or name.startswith(f"{column}_"):
             return column
     return prefix
+
+
+def used_input_columns(model: Any) -> list[str] | None:
+    """The input columns a fitted model reads, in the order it was fitted on.
+
+    When the model's first step (through nested pipelines) is a fitted
+    ``ColumnTransformer``, the columns its transformers select, the remainder
+    included unless it is ``"drop"``, and no column given to a ``"drop"``
+    transformer: a ``factory:`` pipeline that selects a few columns of the frame
+    reads only those. Any other model reads every column it was fitted on
+    (``feature_names_in_``).
+
+    Parameters
+    ----------
+    model : estimator
+        A fitted estimator or pipeline.
+
+    Returns
+    -------
+    list of str or None
+        ``None`` when the model was not fitted on named columns.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from sklearn.linear_model import LinearRegression
+    >>> X = pd.DataFrame({"age": [1.0, 2.0, 3.0], "city": ["a", "b", "a"], "noise": [0.0, 1.0, 0.0]})
+    >>> select = ColumnTransformer([("numeric", StandardScaler(), ["age"])])
+    >>> used_input_columns(Pipeline([("select", select), ("model", LinearRegression())]).fit(X, [1, 2, 3]))
+    ['age']
+    """
+    names = getattr(model, "feature_names_in_", None)
+    if names is None:
+        return None
+    columns = [str(c) for c in names]
+    first = model
+    while isinstance(first, Pipeline) and first.steps:
+        first = first.steps[0][1]
+    groups = getattr(first, "transformers_", None)
+    if not isinstance(first, ColumnTransformer) or groups is None:
+        return columns
+    used: set[str] = set()
+    for _, transformer, selected in groups:  # the fitted remainder is listed here too
+        if isinstance(transformer, str) and transformer == "drop":
+            continue
+        used.update(_input_columns(first, selected))
+    return [c for c in columns if c in used]
 
 
 def feature_names_to_inputs(pipeline: Pipeline | ColumnTransformer) -> dict[str, str]:

@@ -7,11 +7,21 @@ needs, the signature comes from skloop's (or is inferred from the example), and 
 pip requirements are pinned to the versions running the export, so that MLflow does
 not start a subprocess to guess them.
 
+The model accepts what skloop's server accepts. MLflow's schema enforcement is stricter
+than skloop's coercion (it refuses a pandas ``category`` column for text, date strings
+in a pandas 3 string column for datetimes, ``"yes"`` for a boolean), so the input
+columns are declared ``Any`` in the MLflow signature (names and required-ness are
+kept), and the ``python_function`` flavor loads through
+:mod:`skloop.registry._mlflow_pyfunc`, which casts every input with
+:func:`~skloop.registry.coerce_frame` and the skloop signature saved beside the model
+(``skloop_signature.json``) before predicting. The ``sklearn`` flavor is unchanged.
+
 MLflow is the ``mlflow`` extra, imported when :func:`export_mlflow` runs.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -25,6 +35,8 @@ from typing import Any
 import pandas as pd
 
 from skloop.core import ExportError, optional_import
+from skloop.registry._mlflow_pyfunc import SIGNATURE_FILE, SkloopPyfuncModel
+from skloop.registry._signature import Signature, infer_signature
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +49,7 @@ MLFLOW_TYPES: dict[str, str] = {
     "string": "string",
     "datetime64": "datetime",
 }
-"""MLflow column type of each canonical skloop signature dtype."""
+"""MLflow column type of each canonical skloop signature dtype (the output's type)."""
 
 _REQUIREMENTS = ("skloop", "scikit-learn", "numpy", "pandas", "scipy", "skops")
 
@@ -57,8 +69,12 @@ def mlflow_signature(signature: Mapping[str, Any] | Any) -> Any:
     Returns
     -------
     mlflow.models.ModelSignature
-        One column per input (``required`` unless the training column had missing
-        values); the output is the predicted label (classification) or value.
+        One column per input, of type ``Any`` (``required`` unless the training
+        column had missing values); the output is the predicted label
+        (classification) or value. The inputs are ``Any`` because MLflow's type
+        checks refuse values skloop's server accepts (a ``category`` column for text,
+        date strings for datetimes, ``"yes"`` for a boolean); the exported pyfunc
+        model casts and checks them with the skloop signature instead.
 
     Raises
     ------
@@ -76,9 +92,9 @@ def mlflow_signature(signature: Mapping[str, Any] | Any) -> Any:
                 f"signature column {column.get('name')!r} has dtype {dtype!r}; "
                 f"MLflow export supports {list(MLFLOW_TYPES)}"
             )
-        columns.append(
-            schema_mod.ColSpec(MLFLOW_TYPES[dtype], column["name"], required=not column.get("nullable", False))
-        )
+        # Any: skloop's coercion (the pyfunc loader) types the column, not MLflow's checks
+        required = not column.get("nullable", False)
+        columns.append(schema_mod.ColSpec(schema_mod.AnyType(), column["name"], required=required))
     output = data.get("output") or {}
     out_type = MLFLOW_TYPES.get(str(output.get("dtype")), "double")
     outputs = schema_mod.Schema([schema_mod.ColSpec(out_type)])
@@ -100,6 +116,24 @@ def _trusted_types(model: Any) -> list[str]:
     return sorted(sio.get_untrusted_types(data=sio.dumps(model)))
 
 
+def _skloop_signature(model: Any, signature: Any, input_example: pd.DataFrame | None) -> Signature | None:
+    if signature is not None:
+        return signature if isinstance(signature, Signature) else Signature.from_dict(_as_dict(signature))
+    if input_example is None:
+        return None
+    task = "classification" if hasattr(model, "classes_") else "regression"
+    return infer_signature(input_example, task=task, model=model)
+
+
+def _load_through_skloop(model_dir: Path, signature: Signature) -> None:
+    """Point the pyfunc flavor at skloop's loader, and save the signature it casts inputs with."""
+    models = optional_import("mlflow.models", "mlflow")
+    (model_dir / SIGNATURE_FILE).write_text(json.dumps(signature.to_dict(), indent=2), encoding="utf-8")
+    mlmodel = models.Model.load(str(model_dir / "MLmodel"))
+    mlmodel.flavors["python_function"]["loader_module"] = SkloopPyfuncModel.__module__
+    mlmodel.save(str(model_dir / "MLmodel"))
+
+
 def export_mlflow(
     model: Any,
     out_dir: str | os.PathLike[str],
@@ -116,7 +150,9 @@ def export_mlflow(
     out_dir : str or os.PathLike
         The directory to create; it must not exist, or be empty.
     signature : Signature or mapping, optional
-        skloop's signature. Without it, MLflow infers one from ``input_example``.
+        skloop's signature. Without it, one is inferred from ``input_example``
+        (classification when the model has ``classes_``); without either, the model
+        has no signature and MLflow's own pyfunc loader.
     input_example : pandas.DataFrame, optional
         A few input rows, stored with the model (``input_example.json``).
 
@@ -142,17 +178,8 @@ def export_mlflow(
     out = Path(out_dir)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ExportError(f"{out} already exists and is not an empty directory; choose another --out or remove it")
-    if signature is not None:
-        mlflow_sig = mlflow_signature(signature)
-    elif input_example is not None:
-        models = optional_import("mlflow.models", "mlflow")
-        with warnings.catch_warnings():
-            # The hint says integer columns cannot hold missing values; skloop's own
-            # signature (pass signature=) records which columns are nullable.
-            warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer column")
-            mlflow_sig = models.infer_signature(input_example, model.predict(input_example))
-    else:
-        mlflow_sig = None
+    skloop_sig = _skloop_signature(model, signature, input_example)
+    mlflow_sig = None if skloop_sig is None else mlflow_signature(skloop_sig)
     if input_example is not None and mlflow_sig is not None:
         names = [c.name for c in mlflow_sig.inputs.inputs if c.name is not None]
         input_example = input_example[[c for c in names if c in input_example.columns]]
@@ -173,6 +200,8 @@ def export_mlflow(
                 input_example=input_example,
                 pip_requirements=_requirements(),
             )
+        if skloop_sig is not None:
+            _load_through_skloop(target, skloop_sig)
         if out.exists():
             out.rmdir()
         os.replace(target, out)

@@ -4,8 +4,10 @@ The graph has one input per column (see :mod:`skloop.registry._onnx_converters` 
 conventions: numbers ``float64`` or ``float32``, categories and booleans strings with
 ``""`` for missing, datetimes ``float64`` Unix seconds; the kind of each input is stored
 in the model's metadata as ``skloop.inputs``). After conversion the ONNX model is run
-with onnxruntime on a sample and compared with the scikit-learn model; the file is
-written only when the largest difference is within the tolerance.
+with onnxruntime on a sample and compared with the scikit-learn model, value by value,
+``|onnx - sklearn| <= atol + rtol * scale`` (``scale``: the largest ``|sklearn|`` of
+that output over the sample, at least 1); the file is written only when every value
+passes.
 
 skl2onnx, onnx and onnxruntime are the ``onnx`` extra, imported when a function runs.
 """
@@ -50,6 +52,9 @@ class OnnxReport:
     max_abs_diff : float
         Largest absolute difference over the sample: of class probabilities for a
         classifier, of predictions for a regressor.
+    max_rel_diff : float
+        Largest ``|Δ| / scale``, where ``scale`` is the largest ``|sklearn|`` of the
+        output over the sample (at least 1).
     n_rows : int
         Rows of the sample the parity check ran on.
     inputs : dict of str to str
@@ -57,8 +62,8 @@ class OnnxReport:
         ``string`` (categories, booleans), ``datetime`` (float64 Unix seconds).
     output : str
         ``"probabilities"`` or ``"predictions"``: what was compared.
-    tolerance : float
-        The tolerance the difference was checked against.
+    atol, rtol : float
+        The absolute and relative tolerances each value was checked against.
     """
 
     path: Path
@@ -66,7 +71,55 @@ class OnnxReport:
     n_rows: int
     inputs: dict[str, str] = field(default_factory=dict)
     output: str = "probabilities"
-    tolerance: float = 1e-5
+    max_rel_diff: float = 0.0
+    atol: float = 1e-5
+    rtol: float = 1e-5
+
+
+@dataclass(frozen=True)
+class _Parity:
+    max_abs: float
+    max_rel: float
+    failure: str | None
+
+
+def _parity(
+    got: np.ndarray, expected: np.ndarray, columns: list[str], index: pd.Index, atol: float, rtol: float
+) -> _Parity:
+    """Compare ONNX and scikit-learn outputs value by value, naming the worst row and output if they differ.
+
+    A value passes when ``|Δ| <= atol + rtol * scale``, where ``scale`` is the largest
+    ``|sklearn|`` of its output over the sample (at least 1): a float32 graph errs in
+    proportion to the magnitude of the model's terms, not of each prediction.
+    """
+    nan_mismatch = np.isnan(got) != np.isnan(expected)
+    diff = np.where(np.isnan(got) & np.isnan(expected), 0.0, np.abs(got - expected))
+    diff = np.where(nan_mismatch, np.inf, diff)
+    scale = np.maximum(1.0, np.max(np.abs(np.nan_to_num(expected)), axis=0, initial=0.0))
+    rel = diff / scale
+    finite = np.isfinite(diff)
+    max_abs = float(np.max(diff, initial=0.0, where=finite))
+    max_rel = float(np.max(rel, initial=0.0, where=finite))
+    allowed = atol + rtol * scale
+    bad = diff > allowed
+    if not bad.any():
+        return _Parity(max_abs, max_rel, None)
+    excess = np.where(bad, diff - allowed, -np.inf)
+    row, col = np.unravel_index(int(np.argmax(excess)), excess.shape)
+    where = f"row {index[row]!r}, {columns[col]}: sklearn {expected[row, col]:.6g}, ONNX {got[row, col]:.6g}"
+    if nan_mismatch[row, col]:
+        worst = f"{where} (missing in one only)"
+    else:
+        worst = (
+            f"{where}, |Δ| = {diff[row, col]:.3g} (atol {atol:g}), "
+            f"|Δ| / {scale[col]:.3g} = {rel[row, col]:.3g} (rtol {rtol:g})"
+        )
+    failure = (
+        f"{int(bad.any(axis=1).sum())} of {len(index)} rows differ by more than atol + rtol * scale "
+        f"(scale: the output's largest |value| in the sample, at least 1); worst {worst}; "
+        f"over the sample max |Δ| = {max_abs:.3g}, max |Δ| / scale = {max_rel:.3g}"
+    )
+    return _Parity(max_abs, max_rel, failure)
 
 
 # -- which column is which input -----------------------------------------------------
@@ -344,7 +397,8 @@ def export_onnx(
     *,
     sample: pd.DataFrame,
     signature: Mapping[str, Any] | None = None,
-    tolerance: float = 1e-5,
+    atol: float = 1e-5,
+    rtol: float = 1e-5,
     opset: int = ONNX_OPSET,
 ) -> OnnxReport:
     """Convert a fitted pipeline to ONNX and write it if it matches scikit-learn.
@@ -359,16 +413,18 @@ def export_onnx(
         Rows for the parity check (extra columns, such as the target, are ignored).
     signature : mapping, optional
         skloop's signature dict; stored in the ONNX metadata (``skloop.signature``).
-    tolerance : float, default=1e-5
-        Largest accepted absolute difference of probabilities (classifiers) or of
-        predictions relative to ``max(1, |prediction|)`` (regressors).
+    atol, rtol : float, default=1e-5
+        Each ONNX value (class probability for a classifier, prediction for a
+        regressor) must satisfy ``|onnx - sklearn| <= atol + rtol * scale``, where
+        ``scale`` is the largest ``|sklearn|`` of that output over the sample (at
+        least 1): a float32 graph errs in proportion to the size of the model's terms.
     opset : int, default=ONNX_OPSET
         The ONNX opset (at least 19).
 
     Returns
     -------
     OnnxReport
-        The path, the largest difference, the sample size and the inputs.
+        The path, the largest absolute and relative differences, the sample size and the inputs.
 
     Raises
     ------
@@ -401,29 +457,34 @@ def export_onnx(
     if is_classifier(model):
         expected = np.asarray(model.predict_proba(features), dtype=np.float64)
         got = np.asarray(outputs["probabilities"], dtype=np.float64)
-        output, scale = "probabilities", 1.0
+        output, columns = "probabilities", [f"probability of class {c!r}" for c in np.asarray(model.classes_).tolist()]
     else:
         expected = np.asarray(model.predict(features), dtype=np.float64).reshape(len(sample), -1)
         got = np.asarray(next(iter(outputs.values())), dtype=np.float64).reshape(len(sample), -1)
-        output, scale = "predictions", max(1.0, float(np.nanmax(np.abs(expected))))
-    diff = np.abs(got - expected)
-    max_diff = float(np.nanmax(diff)) if diff.size else 0.0
-    if np.isnan(got).sum() != np.isnan(expected).sum() or max_diff > tolerance * scale:
-        worst = int(np.nanargmax(diff.max(axis=1))) if diff.size else 0
+        output = "predictions"
+        columns = ["prediction"] if expected.shape[1] == 1 else [f"prediction {j}" for j in range(expected.shape[1])]
+    parity = _parity(got, expected, columns, sample.index, atol, rtol)
+    if parity.failure is not None:
         raise ExportError(
-            f"ONNX parity check failed: max |Δ {output}| = {max_diff:.3g} over {len(sample)} rows "
-            f"(tolerance {tolerance:g}; worst row {sample.index[worst]!r}); the file was not written. "
-            "A step may convert inexactly: export with --format mlflow, or raise --tolerance if the "
-            "difference is acceptable"
+            f"ONNX parity check failed: {parity.failure}; the file was not written. A step may convert "
+            "inexactly: export with --format mlflow, or raise --atol/--rtol if the difference is acceptable"
         )
+    max_diff, max_rel = parity.max_abs, parity.max_rel
     path = Path(out_path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_bytes(data)
     os.replace(tmp, path)
-    logger.info("wrote %s (max |Δ %s| %.3g over %d rows)", path, output, max_diff, len(sample))
+    logger.info("wrote %s (max |Δ %s| %.3g, relative %.3g, over %d rows)", path, output, max_diff, max_rel, len(sample))
     return OnnxReport(
-        path=path, max_abs_diff=max_diff, n_rows=len(sample), inputs=dict(kinds), output=output, tolerance=tolerance
+        path=path,
+        max_abs_diff=max_diff,
+        n_rows=len(sample),
+        inputs=dict(kinds),
+        output=output,
+        max_rel_diff=max_rel,
+        atol=atol,
+        rtol=rtol,
     )
 
 

@@ -99,6 +99,7 @@ class Registry:
         card: str | None = None,
         format: str = "skops",
         description: str | None = None,
+        force: bool = False,
     ) -> ModelVersion:
         """Register the model of a finished run as the next version of ``name``.
 
@@ -106,16 +107,22 @@ class Registry:
         still recorded, with status ``rejected`` and a reason naming each metric, its
         value and the threshold, and cannot be promoted without ``force``.
 
+        A run is registered once per model: registering it again is an error naming
+        the version it already is, unless ``force`` asks for another version of it.
+
         Raises
         ------
         NotFoundError
             When the run does not exist.
         RegistryError
-            When the run is not finished or has no model artifact in ``format``.
+            When the run is not finished, has no model artifact in ``format``, or is
+            already a version of ``name`` (and ``force`` is not set).
         """
         run = self.store.get_run(run_id)
         if run.status != "finished":
             raise RegistryError(f"run {run.id} is {run.status}; only finished runs can be registered")
+        if not force:
+            self.check_not_registered(run.id, name)
         artifact = MODEL_ARTIFACTS.get(format)
         if artifact is None:
             raise RegistryError(f"unknown model format {format!r}; use one of {', '.join(MODEL_ARTIFACTS)}")
@@ -144,6 +151,15 @@ class Registry:
         )
         logger.info("registered %s (%s)", version.ref, version.status)
         return version
+
+    def check_not_registered(self, run_id: str, name: str) -> None:
+        """Raise :class:`RegistryError` naming the version(s) of ``name`` made from ``run_id``, if any."""
+        existing = [v.ref for v in self.store.list_model_versions(name) if v.run_id == run_id]
+        if existing:
+            raise RegistryError(
+                f"run {run_id} is already registered as {', '.join(existing)}; use that version, "
+                "or pass force=True (skloop register --force) to make another version of the same run"
+            )
 
     # -- aliases -----------------------------------------------------------------
 

@@ -18,6 +18,7 @@ import pandas as pd
 
 from skloop.core import RegistryError
 from skloop.data import infer_schema
+from skloop.pipelines import used_input_columns
 
 __all__ = [
     "DTYPES",
@@ -295,9 +296,11 @@ def infer_signature(
         The target; gives the output dtype and, without ``model``, the classes.
     task : {"classification", "regression"}
     model : estimator, optional
-        The fitted model; its ``classes_`` give the class order, and a skloop
+        The fitted model; its ``classes_`` give the class order, a skloop
         pipeline's preprocessor gives the kind of each column it uses (which wins
-        over the inferred kind).
+        over the inferred kind), and only the columns it reads are inputs (see
+        :func:`skloop.pipelines.used_input_columns`: a pipeline whose
+        ``ColumnTransformer`` selects some columns of ``X`` does not demand the rest).
 
     Returns
     -------
@@ -319,6 +322,9 @@ def infer_signature(
         raise RegistryError(f"task must be one of {TASKS}; got {task!r}")
     if not isinstance(X, pd.DataFrame):
         raise RegistryError(f"infer_signature needs a pandas DataFrame of input columns; got {type(X).__name__}")
+    read = set(used_input_columns(model) or ()) if model is not None else set()
+    if read and read <= set(X.columns):
+        X = X[[c for c in X.columns if c in read]]
     schema = infer_schema(X)
     used = pipeline_kinds(model) if model is not None else {}
     inputs = []

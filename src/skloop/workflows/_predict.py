@@ -174,6 +174,7 @@ def predict_batch(
     log_dir: str | os.PathLike[str] | None = None,
     model_name: str | None = None,
     id_column: str | None = None,
+    keep_id: bool = True,
 ) -> PredictResult:
     """Score a CSV or Parquet file in chunks and write the predictions to Parquet.
 
@@ -209,8 +210,11 @@ def predict_batch(
     model_name : str, optional
         The model's name in the log (default: ``model_ref`` up to ``@`` or ``/``).
     id_column : str, optional
-        The input column holding the entity id (the spec's ``data.id``), logged as
-        ``entity_id`` so that labels can be joined by it.
+        The input column holding the entity id (the spec's ``data.id``): copied to the
+        output, first after ``row``, when the input has it (unless ``keep_id`` is
+        false), and logged as ``entity_id`` so that labels can be joined by it.
+    keep_id : bool, default=True
+        Whether to copy ``id_column`` to the output.
 
     Returns
     -------
@@ -268,7 +272,9 @@ def predict_batch(
                 else:
                     X = chunk
                 positions = np.arange(rows, rows + len(chunk), dtype=np.int64)
-                scored = _score(model, X, positions, chunk[list(keep_columns)])
+                with_id = keep_id and id_column is not None and id_column in chunk.columns
+                kept = list(dict.fromkeys([*([id_column] if with_id else []), *keep_columns]))
+                scored = _score(model, X, positions, chunk[kept])
                 table = pa.Table.from_pandas(scored, preserve_index=False)
                 if writer is None:
                     schema = table.schema.with_metadata({**(table.schema.metadata or {}), **metadata})

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from skloop.core import Settings, UsageError, spec_from_dict
-from skloop.registry import Trust, check_gates, load_model
+from skloop.registry import Registry, Trust, check_gates, load_model
 from skloop.store import Store
 from skloop.workflows._reproduce import training_frame
 from skloop.workflows._train import MODEL_ARTIFACT, TrainResult, prepare_data, register_result
@@ -35,7 +35,13 @@ class RegisterOutcome:
 
 
 def register_run(
-    run_id: str, settings: Settings, *, store: Store, dry_run: bool = False, trust: Trust | None = None
+    run_id: str,
+    settings: Settings,
+    *,
+    store: Store,
+    dry_run: bool = False,
+    force: bool = False,
+    trust: Trust | None = None,
 ) -> RegisterOutcome:
     """Check the gates of a finished ``train`` run and, unless ``dry_run``, register its model.
 
@@ -46,6 +52,9 @@ def register_run(
     ------
     UsageError
         When the run is not a finished training run.
+    RegistryError
+        When the run is already a version of its model (``skloop train`` registers
+        it), unless ``force`` asks for another version of it.
     """
     run = store.get_run(run_id)
     if run.kind != "train" or run.status != "finished" or run.spec is None:
@@ -53,6 +62,8 @@ def register_run(
     spec = spec_from_dict(run.spec, file=f"spec snapshot of run {run.id}")
     if dry_run:
         return RegisterOutcome(run.id, spec.name, None, check_gates(spec.gates, run.metrics), dry_run=True)
+    if not force:  # before rebuilding the holdout and the importance for nothing
+        Registry(store).check_not_registered(run.id, spec.name)
     frame, fingerprint = training_frame(store, run, settings, spec)
     data = prepare_data(spec, settings.base_dir, frame)
     model = load_model(
@@ -73,5 +84,5 @@ def register_run(
         duration_s=0.0,
         model=model,
     )
-    registered = register_result(spec, store, result, data, result.refit_metric)
+    registered = register_result(spec, store, result, data, result.refit_metric, force=force)
     return RegisterOutcome(run.id, spec.name, registered.model_version, registered.gate_failures)

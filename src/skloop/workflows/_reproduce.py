@@ -8,8 +8,8 @@ from typing import Any
 
 import pandas as pd
 
-from skloop.core import DataError, Settings, code_version, environment, spec_from_dict
-from skloop.data import fingerprint, read_table
+from skloop.core import DataError, Settings, SqlSource, code_version, environment, spec_from_dict
+from skloop.data import fingerprint, read_table, redact_url
 from skloop.store import Store
 from skloop.workflows._progress import Progress
 from skloop.workflows._train import train
@@ -53,7 +53,15 @@ def training_frame(store: Store, run: Any, settings: Settings, spec: Any) -> tup
     if record.snapshot_sha256:
         frame = pd.read_parquet(io.BytesIO(store.artifacts.get_bytes(record.snapshot_sha256)))
     else:
-        frame = read_table(spec.data.train, settings.base_dir)
+        train = spec.data.train
+        if isinstance(train, SqlSource) and redact_url(train.url) == train.url and ":***@" in train.url:
+            raise DataError(
+                f"run {run.id} kept no data snapshot, and its spec snapshot hides the password of "
+                f"data.train.url ({train.url}), so its data cannot be read again; "
+                "train with data.snapshot: true, or give the database password outside the URL "
+                "(e.g. PGPASSWORD or ~/.pgpass)"
+            )
+        frame = read_table(train, settings.base_dir)
     return frame, record.fingerprint
 
 

@@ -20,8 +20,16 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from skloop.core import DataError, PipelineError, Settings, Spec, code_version, environment
-from skloop.data import check_training_frame, coerce_numbers, fingerprint, infer_schema, profile, read_table
+from skloop.core import DataError, PipelineError, Settings, Spec, SqlSource, code_version, environment
+from skloop.data import (
+    check_training_frame,
+    coerce_numbers,
+    fingerprint,
+    infer_schema,
+    profile,
+    read_table,
+    redact_url,
+)
 from skloop.pipelines import (
     attach_progress,
     build_pipeline,
@@ -106,7 +114,20 @@ class TrainResult:
 
 def _source_text(spec: Spec) -> str:
     train = spec.data.train
-    return train if isinstance(train, str) else f"{train.url} :: {train.query}"
+    return train if isinstance(train, str) else f"{redact_url(train.url)} :: {train.query}"
+
+
+def spec_snapshot(spec: Spec) -> dict[str, Any]:
+    """The spec as recorded with a run: :meth:`Spec.to_dict` with the database password masked.
+
+    The password of ``data.train.url`` stays out of the store (a run is read by anyone
+    who can list runs or see a model card); a run without a data snapshot then cannot
+    be re-read from its database by its spec alone (see ``training_frame``).
+    """
+    snapshot = spec.to_dict()
+    if isinstance(spec.data.train, SqlSource):
+        snapshot["data"]["train"]["url"] = redact_url(spec.data.train.url)
+    return snapshot
 
 
 def prepare_data(spec: Spec, base_dir: Path, frame: pd.DataFrame | None = None) -> PreparedData:
@@ -286,7 +307,7 @@ def train(
     with store.start_run(
         spec.name,
         kind=kind,
-        spec=spec.to_dict(),
+        spec=spec_snapshot(spec),
         code_commit=code.commit,
         code_dirty=code.dirty,
         environment=environment(),
@@ -399,11 +420,14 @@ def train(
 # -- registration (skloop.registry) ---------------------------------------------------
 
 
-def register_result(spec: Spec, store: Store, result: TrainResult, data: PreparedData, refit: str) -> TrainResult:
+def register_result(
+    spec: Spec, store: Store, result: TrainResult, data: PreparedData, refit: str, *, force: bool = False
+) -> TrainResult:
     """Register the finished run's model under ``spec.name``, checked against ``spec.gates``.
 
     The signature, the permutation importance on the holdout and the model card are
-    computed here and stored with the version.
+    computed here and stored with the version. A run already registered under
+    ``spec.name`` is refused unless ``force`` (see :meth:`Registry.register`).
     """
     from skloop.registry import Registry, column_importance, infer_signature
 
@@ -420,6 +444,7 @@ def register_result(spec: Spec, store: Store, result: TrainResult, data: Prepare
         importance=importance,
         card=card,
         format=spec.registry.format,
+        force=force,
     )
     failures = version.rejection_reason.split("; ") if version.rejection_reason else []
     return replace(result, model_version=version.version, gate_failures=failures)
