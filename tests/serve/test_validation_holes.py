@@ -358,3 +358,15 @@ def test_id_column_values_must_be_ids(labels_client: tuple[Any, Any], srv_row: d
     ok = _post(client, "/invocations", {"dataframe_records": [{**srv_row, "customer_id": 42.0}]})
     assert ok.status_code == 200, ok.text
     assert [rec["entity_id"] for rec in _logged(app)] == ["42"]
+
+
+def test_label_output_is_the_champions_and_names_unknown_models(labels_project: Path) -> None:
+    from skloop.core import ModelNotFoundError
+    from skloop.serve import label_output
+
+    with Store.open(project_settings(labels_project)) as store:
+        output = label_output(store, "churn")
+        assert output is not None and output.task == "classification" and output.classes == (0, 1)
+        for name in ("nope", "churn@champion"):
+            with pytest.raises(ModelNotFoundError, match="not in the registry"):
+                label_output(store, name)

@@ -84,10 +84,10 @@ def label_output(store: Store, model: str) -> OutputSchema | None:
         ``model`` has no version in the registry (naming the models there).
     """
     registry = Registry(store)
-    try:
-        version = registry.resolve(f"{model}@{DEFAULT_ALIAS}")
-    except ModelNotFoundError:
-        version = registry.resolve(model)
+    versions = registry.versions(model)  # a name, never a reference: "x@y" is no model
+    champion = registry.aliases(model).get(DEFAULT_ALIAS)
+    registered = [v for v in versions if not v.is_rejected] or versions
+    version = next((v for v in versions if v.version == champion), registered[-1])
     return None if version.signature is None else Signature.from_dict(version.signature).output
 
 
