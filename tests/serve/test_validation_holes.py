@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from serve_helpers import churn_pipeline, project_settings
 from starlette.testclient import TestClient
 
@@ -370,3 +372,32 @@ def test_label_output_is_the_champions_and_names_unknown_models(labels_project: 
         for name in ("nope", "churn@champion"):
             with pytest.raises(ModelNotFoundError, match="not in the registry"):
                 label_output(store, name)
+
+
+_values = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=8),
+    st.sampled_from(["1", "0.0", " 1 ", "true", "2025-03-01T00:00:00Z", "soon", "x" * 300]),
+    st.lists(st.integers(), max_size=2),
+    st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+)
+_keys = st.one_of(st.text(min_size=1, max_size=6), st.integers(min_value=0, max_value=10**6))
+_record = st.one_of(
+    st.fixed_dictionaries({"id": _keys, "label": _values}, optional={"time": _values}),
+    st.fixed_dictionaries({"request_id": _keys, "row": _values, "label": _values}),
+    st.dictionaries(st.sampled_from(["id", "request_id", "row", "label", "time", "other"]), _values, max_size=5),
+)
+_records = st.lists(_record, min_size=1, max_size=3)
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=st.one_of(_records, st.fixed_dictionaries({"labels": _records}), _values))
+def test_labels_never_500(labels_client: tuple[Any, Any], body: Any) -> None:
+    client, app = labels_client
+    r = _post(client, "/v2/models/churn/labels", body)
+    assert r.status_code in (200, 400), r.text
+    if r.status_code == 200:  # whatever was stored is a class of the model, as the loop reads it
+        assert {x.label for x in app.registry.store.list_labels("churn")} <= {"0", "1"}
