@@ -8,6 +8,7 @@ what can but deserves a look. It is vectorised: a server calls it on every reque
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -54,7 +55,7 @@ NOT_WHOLE = "is not a whole number"
 NOT_IN_INT64 = "is outside the int64 range [-2**63, 2**63 - 1]"
 NOT_A_BOOL = "is not a boolean (true/false, yes/no, 1/0)"
 NOT_A_DATE = "is not an ISO-8601 date or time"
-NOT_IN_DATES = "is outside the dates years 1 to 9999 (UTC)"
+NOT_IN_DATES = "is outside the years 1 to 9999 (in UTC)"
 NOT_TEXT = "is not text (a string, or a number written as text)"
 NOT_UNICODE = "holds a lone UTF-16 surrogate; send valid Unicode text"
 
@@ -157,7 +158,7 @@ def _to_frame(data: Any) -> pd.DataFrame:
                 return pd.DataFrame()
             # object columns built by hand: the values as sent, no dtype inference (which would
             # fail on text pyarrow cannot hold before the cells are checked)
-            names = dict.fromkeys(key for record in data for key in record)
+            names = dict.fromkeys(itertools.chain.from_iterable(data))
             return pd.DataFrame({k: [r.get(k) for r in data] for k in names}, dtype=object)
     except ValueError as exc:
         raise DataError(f"cannot read the data as a table: {exc}") from exc
@@ -177,17 +178,29 @@ def _nested(raw: pd.Series) -> np.ndarray:
     """Cells holding an object or a list (JSON nesting): never a value of a column."""
     if raw.dtype != object:
         return np.zeros(len(raw), dtype=bool)
-    return np.fromiter((isinstance(v, _CONTAINERS) for v in raw), dtype=bool, count=len(raw))
+    types = list(map(type, raw.to_numpy()))
+    containers = {t for t in set(types) if issubclass(t, _CONTAINERS)}
+    if not containers:  # the common case: one pass of type() over the column
+        return np.zeros(len(raw), dtype=bool)
+    return np.fromiter((t in containers for t in types), dtype=bool, count=len(types))
 
 
-def _exact_ints(raw: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Masks of the cells that are integers (Python ints, or integer text) inside and outside int64."""
+def _exact_ints(raw: pd.Series, arr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Masks of the cells that are integers (Python ints, or integer text) inside and outside int64.
+
+    Only cells whose float reading is near or beyond the int64 bounds are looked at: below
+    2**62 the float reading decides alike.
+    """
     inside = np.zeros(len(raw), dtype=bool)
     outside = np.zeros(len(raw), dtype=bool)
     if raw.dtype != object and not pd.api.types.is_string_dtype(raw.dtype):
         return inside, outside
-    for i, v in enumerate(raw):
-        if type(v) is str and _INT_TEXT.fullmatch(v):
+    with np.errstate(invalid="ignore"):
+        near = np.flatnonzero(np.abs(arr) >= 2.0**62)
+    values = raw.to_numpy(dtype=object)
+    for i in near:
+        v = values[i]
+        if type(v) is str and _INT_TEXT.fullmatch(v.strip()):
             v = int(v)
         if type(v) is int:
             inside[i] = INT64_MIN <= v <= INT64_MAX
@@ -215,7 +228,7 @@ def _cast_numbers(raw: pd.Series, dtype: str) -> tuple[pd.Series, list[tuple[np.
     finite = np.isfinite(arr)
     with np.errstate(invalid="ignore"):
         fractional = finite & (np.mod(arr, 1) != 0)
-    exact_in, exact_out = _exact_ints(raw)
+    exact_in, exact_out = _exact_ints(raw, arr)
     # a float (or an integer beyond int64 that the JSON parser read as one) must lie strictly
     # inside (-2**63, 2**63); an exact integer anywhere in [-2**63, 2**63 - 1]
     beyond = (finite & ~fractional & (np.abs(arr) >= 2.0**63) & ~exact_in) | exact_out
@@ -227,7 +240,7 @@ def _cast_numbers(raw: pd.Series, dtype: str) -> tuple[pd.Series, list[tuple[np.
     # exact integers keep every digit (2**63 - 1 has no float64)
     exact = [
         int(v) if inside else (None if k != k else int(k))
-        for v, k, inside in zip(raw.tolist(), kept.tolist(), exact_in.tolist(), strict=True)
+        for v, k, inside in zip(raw.to_numpy(dtype=object).tolist(), kept.tolist(), exact_in.tolist(), strict=True)
     ]
     return pd.Series(pd.array(exact, dtype="Int64")), problems
 
@@ -270,6 +283,8 @@ def _cast_dates(raw: pd.Series) -> tuple[pd.Series, list[tuple[np.ndarray, str]]
 
 
 def _cast_text(raw: pd.Series) -> tuple[pd.Series, list[tuple[np.ndarray, str]]]:
+    if raw.dtype != object and pd.api.types.is_string_dtype(raw.dtype):
+        return raw.astype("str"), []  # a pandas string column holds text only (valid Unicode)
     missing = raw.isna().to_numpy()
     values = raw.astype(object).where(~raw.isna(), None)
     texts: list[Any] = []

@@ -29,7 +29,7 @@ import pandas as pd
 
 from skloop.registry import brief
 from skloop.serve._errors import BadRequestError, UnsupportedMediaError
-from skloop.serve._validate import CompiledSignature, Prepared
+from skloop.serve._validate import CompiledSignature, Prepared, _utf8
 
 __all__ = [
     "MLFLOW_FORMATS",
@@ -110,14 +110,6 @@ def _lone_surrogate(doc: Any) -> str | None:
         elif isinstance(value, list):
             stack.extend((f"{path}[{i}]", item) for i, item in enumerate(value))
     return None
-
-
-def _utf8(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def v2_datatype(dtype: str) -> str:
