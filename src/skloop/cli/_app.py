@@ -74,11 +74,15 @@ def init(
     ci: Annotated[
         str | None, typer.Option("--ci", help="Also write a CI workflow (github: .github/workflows/skloop.yml).")
     ] = None,
+    json_out: JsonOpt = False,
 ) -> None:
     """Write a spec: the bundled example (--example DIR) or one inferred from your data (--data --target).
 
     With --ci github, also write a GitHub Actions workflow that trains, runs `skloop validate` and
     uploads its JUnit report (alone, --ci writes only the workflow, in DIR or here).
+
+    With --data, the id and time columns, suspected leaks (dropped) and numbers with a few bad
+    values (made numeric) are printed as warnings (--json: under "findings") and noted in the spec.
     """
     from skloop.workflows import init_ci, init_example, init_from_data
 
@@ -89,15 +93,24 @@ def init(
     if ci is not None:
         root = directory or (Path(".") if data is None else out if out.is_dir() else out.parent)
         workflow = init_ci(root, ci, force=force)
-        console.print(f"wrote [bold]{workflow}[/] (train, validate, upload the JUnit report)")
+        if not json_out:
+            console.print(f"wrote [bold]{workflow}[/] (train, validate, upload the JUnit report)")
     if example:
         spec_path = init_example(directory or Path("."), n_rows=rows, force=force)
         console.print(f"wrote [bold]{spec_path}[/] and {spec_path.parent / 'data' / 'churn.csv'} ({rows} rows)")
         console.print(f"next: [bold]cd {spec_path.parent} && skloop train[/]")
     elif data is not None:
         assert target is not None
-        spec_path = init_from_data(data, target, out=out, force=force)
-        console.print(f"wrote [bold]{spec_path}[/]; check the inferred feature kinds, then run [bold]skloop train[/]")
+        result = init_from_data(data, target, out=out, force=force)
+        if json_out:
+            print_json(console, result.to_dict())
+            return
+        for finding in result.findings:
+            console.print(f"[yellow]warning:[/] {escape(finding.message)}", highlight=False)
+        console.print(
+            f"wrote [bold]{escape(str(result.spec_path))}[/]; check the inferred feature kinds, "
+            "then run [bold]skloop train[/]"
+        )
 
 
 @app.command()
@@ -279,13 +292,19 @@ def register(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only check the gates; exit 1 when one fails.")] = False,
     spec: SpecOpt = Path(SPEC_FILENAME),
     json_out: JsonOpt = False,
+    trust_type: Annotated[
+        list[str] | None, typer.Option("--trust-type", help="A dotted type the skops loader may instantiate.")
+    ] = None,
 ) -> None:
     """Register a training run's model (after checking the spec's gates), as `skloop train` does."""
+    from skloop.cli._trust import caller_trust
     from skloop.workflows import register_run
 
     store = _store(spec)
     try:
-        outcome = register_run(run_id, _settings_near(spec), store=store, dry_run=dry_run)
+        outcome = register_run(
+            run_id, _settings_near(spec), store=store, dry_run=dry_run, trust=caller_trust(spec, False, trust_type)
+        )
     finally:
         store.close()
     if json_out:

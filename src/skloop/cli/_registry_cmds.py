@@ -16,6 +16,7 @@ from rich.tree import Tree
 from skloop.cli._app import JsonOpt, SpecOpt, _store, app, console
 from skloop.cli._errors import handle_errors
 from skloop.cli._render import print_json
+from skloop.cli._trust import TrustOpt, TrustTypeOpt, caller_trust
 from skloop.core import SPEC_FILENAME, UsageError
 
 __all__: list[str] = []
@@ -240,16 +241,16 @@ def card(
         Path | None, typer.Option("--out", "-o", help="Write to this file; .html gives the self-contained page.")
     ] = None,
     html: Annotated[bool, typer.Option("--html", help="HTML instead of Markdown (on stdout without --out).")] = False,
-    trust: Annotated[bool, typer.Option("--trust", help="Allow a joblib/pickle model (runs code).")] = False,
-    trust_type: Annotated[list[str] | None, typer.Option("--trust-type", help="Extra type to trust.")] = None,
     spec: SpecOpt = Path(SPEC_FILENAME),
+    trust: TrustOpt = False,
+    trust_type: TrustTypeOpt = None,
 ) -> None:
     """The model card of a version: task, data, features, pipeline, search, metrics, importance, limits, lineage."""
     from skloop.registry import render_html, render_markdown, version_card
 
     ref = f"{name}/{version}" if version is not None else name
     with _registry(spec) as registry:
-        model_card = version_card(registry, ref, trusted=trust, trusted_types=trust_type or ())
+        model_card = version_card(registry, ref, trust=caller_trust(spec, trust, trust_type))
     as_html = html or (out is not None and out.suffix.lower() in (".html", ".htm"))
     text = render_html(model_card) if as_html else render_markdown(model_card)
     if out is None:

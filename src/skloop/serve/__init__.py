@@ -8,7 +8,8 @@
 - ``_errors``: the server's errors and the table mapping them to HTTP statuses;
 - ``_wal``: :class:`PredictionLog`, the durable prediction log;
 - ``_ingest``: :class:`Ingestor` / :func:`ingest_once`, the log into the store;
-- ``_labels``: :func:`ingest_label_records` and :func:`label_routes` (labels).
+- ``_routes``: the one route table (dispatch, auth, 404/405, OpenAPI paths);
+- ``_labels``: :func:`ingest_label_records` and :func:`ingest_label_file` (labels).
 
 Prediction log lifecycle::
 
@@ -22,8 +23,9 @@ A record is one served row: ``{"request_id", "row", "time" (ISO UTC), "model",
 "version", "inputs", "outputs", "flags"}``, plus ``"entity_id"`` when the request
 carries the spec's ``data.id`` column (else ingestion looks for that column in
 ``inputs``). :func:`default_log_dir` is a project's log folder. Labels: mount
-:func:`label_routes` for ``POST /v2/models/{name}/labels``, or call
-:func:`ingest_label_records` (raises :class:`LabelError`, a ``DataError``: 400).
+the server's ``POST /v2/models/{name}/labels`` (an admin route: it needs the token when
+the server has one), or call :func:`ingest_label_records` (raises
+:class:`LabelError`, a ``DataError``: 400).
 """
 
 from skloop.serve._app import DEFAULT_MAX_BODY_BYTES, DEFAULT_POLL_SECONDS, ServeApp, create_app
@@ -36,7 +38,6 @@ from skloop.serve._labels import (
     ingest_label_file,
     ingest_label_records,
     label_output,
-    label_routes,
 )
 from skloop.serve._logdir import default_log_dir
 from skloop.serve._model import ServedModel, load_served_model
@@ -65,7 +66,6 @@ __all__ = [
     "ingest_label_records",
     "ingest_once",
     "label_output",
-    "label_routes",
     "load_served_model",
     "read_checkpoint",
     "read_segment",

@@ -1,6 +1,7 @@
 """Labels: the true outcomes of logged predictions, sent to the server or loaded from a file.
 
-``POST /v2/models/{name}/labels`` takes a JSON list of ``{"id": ..., "label": ...}``
+``POST /v2/models/{name}/labels`` (the model server's admin route, behind its token)
+takes a JSON list of ``{"id": ..., "label": ...}``
 (the label of an entity: every prediction made for it) or ``{"request_id": ...,
 "row": ..., "label": ...}`` (the label of one prediction), each optionally with a
 ``"time"``. :func:`ingest_label_records` validates the whole list first, so a bad
@@ -18,24 +19,18 @@ fail, and every monitored prediction count as wrong).
 
 from __future__ import annotations
 
-import functools
-import json
 import math
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from skloop.core import DataError, ModelNotFoundError
+from skloop.core import DataError
 from skloop.monitor import label_text
 from skloop.registry import DEFAULT_ALIAS, INT64_MAX, OutputSchema, Registry, Signature, brief
 
 if TYPE_CHECKING:
-    from starlette.requests import Request
-    from starlette.responses import Response
-    from starlette.routing import Route
-
     from skloop.store import Store
 
 __all__ = [
@@ -45,7 +40,6 @@ __all__ = [
     "ingest_label_file",
     "ingest_label_records",
     "label_output",
-    "label_routes",
 ]
 
 MAX_LABEL_RECORDS = 100_000
@@ -372,54 +366,3 @@ def ingest_label_file(
     for _ in chunks():  # validate the whole file first: nothing is stored from a file with a bad row
         pass
     return sum(store.insert_labels(model, rows) for rows in chunks())
-
-
-def label_routes(
-    store: Store | Callable[[], Store], *, path: str = "/v2/models/{name}/labels", output: OutputSchema | None = None
-) -> list[Route]:
-    """Starlette routes for ``POST {path}``: store the body's labels for model ``name``.
-
-    Parameters
-    ----------
-    store : Store or callable returning one
-        The store (or a getter, for an app that opens it at startup).
-    path : str
-        The route's path; must contain ``{name}``.
-    output : OutputSchema, optional
-        What labels are checked against; by default :func:`label_output` of ``name``.
-
-    Returns
-    -------
-    list of Route
-        Answer ``200 {"model": name, "labels": n}``, or ``400`` with the body of the
-        server's errors (``error``, ``error_code``, ``message``, ``issues``); ``404``
-        when ``name`` is not in the registry (labels are checked against its classes).
-    """
-    from starlette.concurrency import run_in_threadpool
-    from starlette.responses import JSONResponse
-    from starlette.routing import Route
-
-    def _store() -> Store:
-        return store() if callable(store) and not hasattr(store, "insert_labels") else store  # type: ignore[return-value]
-
-    async def post_labels(request: Request) -> Response:
-        name = request.path_params["name"]
-        try:
-            try:
-                records = json.loads(await request.body())
-            except ValueError as exc:
-                raise LabelError(
-                    f"the body is not valid JSON: {exc}",
-                    [{"row": None, "column": None, "problem": "invalid JSON", "severity": "error"}],
-                ) from exc
-            n = await run_in_threadpool(functools.partial(ingest_label_records, output=output), _store(), name, records)
-        except LabelError as exc:
-            body = {"error": exc.message, "error_code": exc.code, "message": exc.message, "issues": exc.issues}
-            return JSONResponse(body, status_code=400)
-        except ModelNotFoundError as exc:
-            text = str(exc)
-            body = {"error": text, "error_code": "RESOURCE_DOES_NOT_EXIST", "message": text, "issues": []}
-            return JSONResponse(body, status_code=404)
-        return JSONResponse({"model": name, "labels": n})
-
-    return [Route(path, post_labels, methods=["POST"], name="post_labels")]

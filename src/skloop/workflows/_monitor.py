@@ -31,7 +31,7 @@ from skloop.monitor import (
     monitor_frame,
     parse_window,
 )
-from skloop.registry import Registry, Signature, coerce_frame
+from skloop.registry import Registry, Signature, Trust, coerce_frame
 from skloop.store import ModelVersion, Store
 
 __all__ = ["MonitorInputs", "explain_model", "load_monitor_inputs", "monitor_model"]
@@ -122,9 +122,12 @@ def load_monitor_inputs(
     settings: Settings,
     *,
     reference: str | os.PathLike[str] | pd.DataFrame | None = None,
-    trusted: bool = False,
+    trust: Trust | None = None,
 ) -> MonitorInputs:
     """Gather the version, model, reference, schema, settings and estimator of ``ref``.
+
+    The model loads with ``trust`` and ``settings.trust`` (never the trust recorded in
+    the training run's spec snapshot, which anyone who can write to the store could set).
 
     Raises
     ------
@@ -135,7 +138,7 @@ def load_monitor_inputs(
     """
     registry = Registry(store)
     version = registry.resolve(ref)
-    model = registry.load_model(version.ref, trusted=trusted)
+    model = registry.load_model(version.ref, trust=Trust.of(settings) | (trust or Trust()))
     signature = Signature.from_dict(version.signature) if version.signature else None
     spec = _spec(store, version)
     config = spec.monitoring if spec is not None else MonitoringSpec()
@@ -202,7 +205,7 @@ def monitor_model(
     window: str | int | None = None,
     n_boot: int = 200,
     seed: int = 0,
-    trusted: bool = False,
+    trust: Trust | None = None,
 ) -> MonitorReport:
     """Monitor the version ``ref`` on new data (``current``) or on its served traffic (``from_log``).
 
@@ -225,8 +228,9 @@ def monitor_model(
         Also compute everything per window (``1d``, ``500`` rows).
     n_boot, seed : int
         Bootstrap resamples and seed of the intervals.
-    trusted : bool
-        Load a joblib model (only for sources you trust).
+    trust : Trust, optional
+        What loading the model may trust besides ``settings.trust``: ``Trust(pickle=True)``
+        for a joblib model (only for sources you trust), ``types`` for skops.
 
     Returns
     -------
@@ -239,7 +243,7 @@ def monitor_model(
     """
     if (current is None) == (not from_log):
         raise DataError("monitor needs either current data (--current FILE) or the prediction log (--from-log)")
-    inputs = load_monitor_inputs(store, ref, settings, reference=reference, trusted=trusted)
+    inputs = load_monitor_inputs(store, ref, settings, reference=reference, trust=trust)
     version = inputs.version
     if from_log:
         start = None
@@ -271,9 +275,11 @@ def monitor_model(
 
 
 def explain_model(
-    store: Store, ref: str, data: str | os.PathLike[str] | pd.DataFrame, *, trusted: bool = False
+    store: Store, ref: str, data: str | os.PathLike[str] | pd.DataFrame, *, trust: Trust | None = None
 ) -> tuple[ModelVersion, Explanation]:
     """Per-row contributions by input column of the version ``ref`` on ``data``.
+
+    The model loads with the caller's ``trust`` (default: skloop's own types, no pickle).
 
     Raises
     ------
@@ -282,7 +288,7 @@ def explain_model(
     """
     registry = Registry(store)
     version = registry.resolve(ref)
-    model = registry.load_model(version.ref, trusted=trusted)
+    model = registry.load_model(version.ref, trust=trust)
     frame = data if isinstance(data, pd.DataFrame) else read_table(data)
     X = frame
     if version.signature:

@@ -21,7 +21,7 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from skloop.core import DataError, PipelineError, Settings, Spec, code_version, environment
-from skloop.data import check_training_frame, fingerprint, infer_schema, profile, read_table
+from skloop.data import check_training_frame, coerce_numbers, fingerprint, infer_schema, profile, read_table
 from skloop.pipelines import (
     attach_progress,
     build_pipeline,
@@ -126,7 +126,11 @@ def prepare_data(spec: Spec, base_dir: Path, frame: pd.DataFrame | None = None) 
     features = resolve_features(spec.features, inferred, exclude, columns=list(df.columns))
     if not features.all_columns:
         raise DataError("no feature columns are left to train on; list some under 'features'")
-    X = df[list(features.all_columns)]
+    # a numeric column with a few words in it ("n/a", "?"): those values are missing, and imputed
+    X, not_numbers = coerce_numbers(df[list(features.all_columns)], features.numeric)
+    for column, count in not_numbers.items():
+        if count:
+            logger.warning("numeric column %r: %d value(s) are not numbers and are read as missing", column, count)
     y = df[spec.data.target]
     groups = df[spec.search.cv.group] if spec.search.cv.group else None
     X_hold = y_hold = None
