@@ -13,7 +13,7 @@ import pytest
 
 from skloop.registry import coerce_frame
 from skloop.serve import STATUS_BY_ERROR, ServeError
-from skloop.serve._errors import status_of
+from skloop.serve._errors import BadRequestError, status_of
 from skloop.serve._validate import CompiledSignature
 from skloop.serve._wal import read_segment, segments
 
@@ -233,7 +233,7 @@ def test_fast_path_agrees_with_coerce_frame(srv_app: Any, srv_row: dict[str, Any
         {"age": 200},
         {"signup_date": "2031-01-01T10:00:00+02:00"},
         {"monthly_charges": float("nan")},
-        {"total_charges": float("inf")},
+        {"total_charges": 2.0**60},
         {"extra": 1},
     ]
     for patch in variants:
@@ -248,6 +248,14 @@ def test_fast_path_agrees_with_coerce_frame(srv_app: Any, srv_row: dict[str, Any
             else:
                 np.testing.assert_allclose(a, b, equal_nan=True, err_msg=f"{patch} {name}")
         assert coerce_frame(records, srv_app.model.signature).ok
+    refused = [{"total_charges": float("inf")}, {"age": 2**63}, {"region": [1]}, {"region": True}, {"age": None}]
+    for patch in refused:
+        records = [srv_row, {**srv_row, **patch}]
+        with pytest.raises(BadRequestError) as fast:
+            compiled.from_records(records)
+        with pytest.raises(BadRequestError) as slow:
+            compiled.from_table(records)
+        assert fast.value.issues == slow.value.issues and fast.value.issues[0]["row"] == 1, patch
 
 
 def test_status_table_is_the_one_mapping() -> None:

@@ -49,9 +49,12 @@ def two_versions(tmp_path: Path) -> Path:
     return tmp_path
 
 
+_V2_TYPES = {str: "BYTES", bool: "BOOL", int: "INT64", float: "FP64", type(None): "BYTES"}
+
+
 def _infer(client: TestClient, rows: list[dict[str, Any]]) -> dict[str, Any]:
-    doc = {"inputs": [{"name": k, "shape": [len(rows)], "datatype": "BYTES", "data": [r[k] for r in rows]}
-                      for k in rows[0]]}  # fmt: skip
+    doc = {"inputs": [{"name": k, "shape": [len(rows)], "datatype": _V2_TYPES[type(v)], "data": [r[k] for r in rows]}
+                      for k, v in rows[0].items()]}  # fmt: skip
     response = client.post("/v2/models/churn/infer", json=doc)
     assert response.status_code == 200, response.text
     return {o["name"]: o["data"] for o in response.json()["outputs"]}

@@ -60,7 +60,9 @@ def test_predict_batch_logs_every_row_once_with_ids(fitted: tuple[Pipeline, obje
         # labels arrive later, by customer id
         labels = tmp_path / "labels.csv"
         frame[["customer_id", "churned"]].head(300).to_csv(labels, index=False)
-        assert ingest_label_file(store, "churn", labels, id_column="customer_id", label_column="churned") == 300
+        output = signature.output  # type: ignore[attr-defined]
+        n = ingest_label_file(store, "churn", labels, id_column="customer_id", label_column="churned", output=output)
+        assert n == 300
         labeled = store.query_predictions("churn", labeled=True)
         assert len(labeled) == 300
         truth = dict(zip(frame["customer_id"].astype(str), frame["churned"].astype(str), strict=True))

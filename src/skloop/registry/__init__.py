@@ -17,7 +17,17 @@ Everything here is re-exported from private modules:
 """
 
 from skloop.registry._card import ModelCard, build_card, render_html, render_markdown
-from skloop.registry._coerce import CoercionResult, ValidationIssue, coerce_frame
+from skloop.registry._coerce import (
+    DATE_MAX,
+    DATE_MIN,
+    INT64_MAX,
+    INT64_MIN,
+    CoercionResult,
+    ValidationIssue,
+    brief,
+    canonical_text,
+    coerce_frame,
+)
 from skloop.registry._export_kubeflow import KUBEFLOW_IMAGE, export_kubeflow
 from skloop.registry._export_mlflow import export_mlflow, mlflow_signature
 from skloop.registry._export_onnx import OnnxReport, export_onnx, onnx_predict_proba
@@ -44,7 +54,11 @@ from skloop.registry._trust import Trust
 from skloop.registry._version_card import version_card
 
 __all__ = [
+    "DATE_MAX",
+    "DATE_MIN",
     "DEFAULT_ALIAS",
+    "INT64_MAX",
+    "INT64_MIN",
     "KUBEFLOW_IMAGE",
     "MODEL_ARTIFACTS",
     "MODEL_FORMATS",
@@ -60,8 +74,10 @@ __all__ = [
     "Trust",
     "TrustedPickleWarning",
     "ValidationIssue",
+    "brief",
     "build_card",
     "canonical_dtype",
+    "canonical_text",
     "check_gates",
     "coerce_frame",
     "column_importance",

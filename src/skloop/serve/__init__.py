@@ -32,7 +32,13 @@ from skloop.serve._app import DEFAULT_MAX_BODY_BYTES, DEFAULT_POLL_SECONDS, Serv
 from skloop.serve._errors import STATUS_BY_ERROR, ServeError
 from skloop.serve._ingest import CHECKPOINT_FILE, Ingestor, ingest_once, read_checkpoint
 from skloop.serve._ingest_process import IngestProcess
-from skloop.serve._labels import LabelError, ingest_label_file, ingest_label_records
+from skloop.serve._labels import (
+    MAX_LABEL_CHARS,
+    LabelError,
+    ingest_label_file,
+    ingest_label_records,
+    label_output,
+)
 from skloop.serve._logdir import default_log_dir
 from skloop.serve._model import ServedModel, load_served_model
 from skloop.serve._validate import CompiledSignature, Prepared
@@ -43,6 +49,7 @@ __all__ = [
     "DEFAULT_MAX_BODY_BYTES",
     "DEFAULT_POLL_SECONDS",
     "DEFAULT_SEGMENT_BYTES",
+    "MAX_LABEL_CHARS",
     "STATUS_BY_ERROR",
     "CompiledSignature",
     "IngestProcess",
@@ -58,6 +65,7 @@ __all__ = [
     "ingest_label_file",
     "ingest_label_records",
     "ingest_once",
+    "label_output",
     "load_served_model",
     "read_checkpoint",
     "read_segment",

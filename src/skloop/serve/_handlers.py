@@ -7,6 +7,7 @@ methods turn a parsed request into an answer through them.
 from __future__ import annotations
 
 import asyncio
+import functools
 from typing import Any
 
 import numpy as np
@@ -132,7 +133,10 @@ class ServeHandlers:
                 'expected a non-empty JSON list of {"id", "label"} or {"request_id", "row", "label"} objects'
             )
         loop = asyncio.get_running_loop()
-        stored = await loop.run_in_executor(None, ingest_label_records, self.registry.store, name, records)
+        output = self.model.signature.output  # the labels must be the served model's classes
+        stored = await loop.run_in_executor(
+            None, functools.partial(ingest_label_records, self.registry.store, name, records, output=output)
+        )
         return json_response(200, {"model": name, "labels": stored})
 
     async def _metrics(self, request: Request) -> Response:

@@ -27,8 +27,9 @@ import numpy as np
 import orjson
 import pandas as pd
 
+from skloop.registry import brief
 from skloop.serve._errors import BadRequestError, UnsupportedMediaError
-from skloop.serve._validate import CompiledSignature, Prepared
+from skloop.serve._validate import CompiledSignature, Prepared, _utf8
 
 __all__ = [
     "MLFLOW_FORMATS",
@@ -64,16 +65,51 @@ _V2_OF_DTYPE = {"int64": "INT64", "float64": "FP64", "bool": "BOOL", "string": "
 
 
 def loads(body: bytes) -> Any:
-    """Parse JSON, accepting ``NaN``/``Infinity``; a 400 naming the position otherwise."""
+    """Parse JSON, accepting ``NaN``/``Infinity``; a 400 naming the position otherwise.
+
+    Nesting deeper than orjson's limit (1024 levels) is a 400, and so is text that is not
+    valid Unicode (a lone surrogate such as ``"\\ud800"``, which only the standard
+    library's parser reads): nothing downstream could encode it.
+    """
     try:
         return orjson.loads(body)
-    except orjson.JSONDecodeError:
-        pass
+    except orjson.JSONDecodeError as exc:
+        if "depth" in exc.msg:
+            raise BadRequestError(
+                f"malformed JSON at line {exc.lineno}, column {exc.colno}: nested deeper than 1024 levels; "
+                "send rows of plain values"
+            ) from None
     try:
-        return json.loads(body)
+        doc = json.loads(body)
     except (ValueError, RecursionError) as exc:
         where = f" at line {exc.lineno}, column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
         raise BadRequestError(f"malformed JSON{where}: {getattr(exc, 'msg', exc)}") from None
+    where = _lone_surrogate(doc)
+    if where is not None:
+        raise BadRequestError(
+            f"the JSON text at {where} holds a lone UTF-16 surrogate (an unpaired \\ud800-\\udfff escape); "
+            "send valid Unicode text",
+            [{"row": None, "column": where, "problem": "not valid Unicode", "severity": "error"}],
+        )
+    return doc
+
+
+def _lone_surrogate(doc: Any) -> str | None:
+    """The path of the first key or string that UTF-8 cannot encode, or ``None`` (no recursion)."""
+    stack: list[tuple[str, Any]] = [("$", doc)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, str):
+            if not value.isascii() and not _utf8(value):
+                return path
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if not key.isascii() and not _utf8(key):
+                    return f"{path} (a key)"
+                stack.append((f"{path}.{key}", item))
+        elif isinstance(value, list):
+            stack.extend((f"{path}[{i}]", item) for i, item in enumerate(value))
+    return None
 
 
 def v2_datatype(dtype: str) -> str:
@@ -124,7 +160,9 @@ def _csv(body: bytes, compiled: CompiledSignature) -> Prepared:
     if not body.strip():
         raise BadRequestError("empty batch: the CSV body has no rows; send a header line and at least one row")
     try:
-        frame = pd.read_csv(io.BytesIO(body))
+        # string columns stay the text sent ("007", "True"), not what pandas would make of it
+        text = {c.name: str for c in compiled.signature.inputs if c.dtype == "string"}
+        frame = pd.read_csv(io.BytesIO(body), dtype=text)
     except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise BadRequestError(f"malformed CSV: {exc}") from None
     if frame.columns.duplicated().any():
@@ -205,17 +243,19 @@ def parse_v2(body: bytes, header_length: str | None, compiled: CompiledSignature
         tensors.append((name, datatype, shape, values))
     if offset != len(binary):
         raise BadRequestError(f"{len(binary) - offset} bytes of binary data follow the tensors; none should")
+    _check_request(doc)
     if len(tensors) == 1 and tensors[0][1] == "BYTES" and tensors[0][0] not in compiled.names:
         return compiled.from_records(_json_rows(tensors[0])), doc
     columns: dict[str, list[Any]] = {}
-    for name, _, shape, values in tensors:
+    for name, datatype, shape, values in tensors:
+        _check_datatype(name, datatype, values)
         if len(shape) > 2 or (len(shape) == 2 and shape[1] != 1) or not shape:
             raise BadRequestError(
-                f"input {name!r} has shape {shape}; a column is a tensor of shape [n] or [n, 1]",
+                f"input {brief(name)} has shape {shape}; a column is a tensor of shape [n] or [n, 1]",
                 [{"row": None, "column": name, "problem": f"shape {shape}", "severity": "error"}],
             )
         if name in columns:
-            raise BadRequestError(f"input {name!r} is given twice; send each column once")
+            raise BadRequestError(f"input {brief(name)} is given twice; send each column once")
         columns[name] = values
     return compiled.from_columns(columns), doc
 
@@ -228,31 +268,103 @@ def _tensor(tensor: Any, k: int, binary: bytes, offset: int) -> tuple[str, str, 
     shape = tensor.get("shape")
     if not isinstance(name, str):
         raise BadRequestError(f"inputs[{k}].name must be a string")
-    if datatype not in V2_DATATYPES:
+    if not isinstance(datatype, str) or datatype not in V2_DATATYPES:
         raise BadRequestError(
-            f"input {name!r} has datatype {datatype!r}; expected one of {', '.join(V2_DATATYPES)}",
-            [{"row": None, "column": name, "problem": f"unknown datatype {datatype!r}", "severity": "error"}],
+            f"input {brief(name)} has datatype {brief(datatype)}; expected one of {', '.join(V2_DATATYPES)}",
+            [{"row": None, "column": name, "problem": f"unknown datatype {brief(datatype)}", "severity": "error"}],
         )
     if not isinstance(shape, list) or not all(type(d) is int and d >= 0 for d in shape):
-        raise BadRequestError(f"input {name!r}: shape must be a list of non-negative integers; got {shape!r}")
+        raise BadRequestError(f"input {brief(name)}: shape must be a list of non-negative integers; got {brief(shape)}")
     count = math.prod(shape)
     params = tensor.get("parameters") or {}
     size = params.get("binary_data_size") if isinstance(params, dict) else None
     if size is not None:
         if type(size) is not int or size < 0 or offset + size > len(binary):
-            raise BadRequestError(f"input {name!r}: binary_data_size {size!r} does not fit the binary data")
+            raise BadRequestError(f"input {brief(name)}: binary_data_size {brief(size)} does not fit the binary data")
         values = _from_binary(binary[offset : offset + size], datatype, count, name)
         offset += size
     else:
         if "data" not in tensor:
-            raise BadRequestError(f"input {name!r} has no 'data' (and no binary_data_size)")
+            raise BadRequestError(f"input {brief(name)} has no 'data' (and no binary_data_size)")
         values = _flatten(tensor["data"], name)
     if len(values) != count:
         raise BadRequestError(
-            f"input {name!r} has {len(values)} values for shape {shape} ({count} expected)",
+            f"input {brief(name)} has {len(values)} values for shape {shape} ({count} expected)",
             [{"row": None, "column": name, "problem": "data does not match shape", "severity": "error"}],
         )
     return name, datatype, shape, values, offset
+
+
+def _check_request(doc: dict[str, Any]) -> None:
+    """The request's ``id`` and ``outputs`` are read after scoring: check them before."""
+    rid = doc.get("id")
+    if rid is not None and (isinstance(rid, bool) or not isinstance(rid, str | int)):
+        raise BadRequestError(f"the request id must be a string; got {_kind(rid)}")
+    requested = doc.get("outputs")
+    if requested is None:
+        return
+    if not isinstance(requested, list) or not all(
+        isinstance(o, dict) and isinstance(o.get("name"), str) for o in requested
+    ):
+        raise BadRequestError("outputs must be a list of objects with a 'name' (a string)")
+
+
+# the values a JSON tensor element of each V2 datatype may take (null is a missing value in any)
+_INT_RANGES = {
+    f"{kind}{bits}": (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) if kind == "INT" else (0, 2**bits - 1)
+    for kind in ("INT", "UINT")
+    for bits in (8, 16, 32, 64)
+}
+_FP_MAX = {"FP16": float(np.finfo(np.float16).max), "FP32": float(np.finfo(np.float32).max), "FP64": math.inf}
+
+
+def _element_problem(datatype: str, v: Any) -> str | None:
+    """Why ``v`` is not an element of a ``datatype`` tensor, or ``None`` when it is one."""
+    if v is None:
+        return None
+    t = type(v)
+    if datatype == "BYTES":
+        return None if t is str else f"{_kind(v)}, not a string"
+    if datatype == "BOOL":
+        return None if t is bool else f"{_kind(v)}, not a boolean"
+    if t is not int and t is not float:
+        return f"{_kind(v)}, not a number"
+    if datatype in _FP_MAX:
+        return None if not math.isfinite(v) or abs(v) <= _FP_MAX[datatype] else f"{v!r}, too large for {datatype}"
+    lo, hi = _INT_RANGES[datatype]
+    if t is float and not v.is_integer():
+        return f"{v!r}, not an integer"
+    return None if lo <= v <= hi else f"{v!r}, outside [{lo}, {hi}]"
+
+
+def _check_datatype(name: str, datatype: str, values: list[Any]) -> None:
+    """A 400 when a tensor's JSON data does not fit its declared datatype (binary data always fits)."""
+    issues = []
+    for i, v in enumerate(values):
+        problem = _element_problem(datatype, v)
+        if problem is not None:
+            issues.append(
+                {"row": i, "column": name, "problem": f"{datatype} element is {problem}", "severity": "error"}
+            )
+            if len(issues) == 20:
+                break
+    if issues:
+        first = issues[0]
+        raise BadRequestError(
+            f"input {brief(name)} is declared {datatype} but element {first['row']} is "
+            f"{first['problem'].split(' is ', 1)[1]}; send data that fits the datatype, or declare the right one",
+            issues,
+        )
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, str):
+        return "a string" if len(value) > 40 else f"the string {value!r}"
+    return repr(value) if isinstance(value, bool | int | float) else f"a {type(value).__name__}"
 
 
 def _flatten(data: Any, name: str) -> list[Any]:
@@ -266,7 +378,7 @@ def _flatten(data: Any, name: str) -> list[Any]:
         for v in stack[-1]:
             if isinstance(v, list):
                 if len(stack) > 32:
-                    raise BadRequestError(f"input {name!r}: data is nested too deeply")
+                    raise BadRequestError(f"input {brief(name)}: data is nested too deeply")
                 stack.append(iter(v))
                 break
             out.append(v)
@@ -281,28 +393,28 @@ def _from_binary(raw: bytes, datatype: str, count: int, name: str) -> list[Any]:
         pos = 0
         while pos < len(raw):
             if pos + 4 > len(raw):
-                raise BadRequestError(f"input {name!r}: truncated BYTES element in the binary data")
+                raise BadRequestError(f"input {brief(name)}: truncated BYTES element in the binary data")
             (length,) = struct.unpack_from("<I", raw, pos)
             pos += 4
             if pos + length > len(raw):
-                raise BadRequestError(f"input {name!r}: truncated BYTES element in the binary data")
+                raise BadRequestError(f"input {brief(name)}: truncated BYTES element in the binary data")
             try:
                 out.append(raw[pos : pos + length].decode())
             except UnicodeDecodeError:
-                raise BadRequestError(f"input {name!r}: element {len(out)} is not UTF-8 text") from None
+                raise BadRequestError(f"input {brief(name)}: element {len(out)} is not UTF-8 text") from None
             pos += length
         return out
     code = V2_DATATYPES[datatype]
     width = np.dtype(code).itemsize
     if len(raw) != count * width:
-        raise BadRequestError(f"input {name!r}: {len(raw)} bytes of {datatype} data for {count} values")
+        raise BadRequestError(f"input {brief(name)}: {len(raw)} bytes of {datatype} data for {count} values")
     return np.frombuffer(raw, dtype=code).tolist()
 
 
 def _json_rows(tensor: tuple[str, str, list[int], list[Any]]) -> list[Any]:
     name, _, shape, values = tensor
     if len(shape) > 2 or (len(shape) == 2 and shape[1] != 1):
-        raise BadRequestError(f"input {name!r}: a tensor of JSON rows has shape [n] or [n, 1]; got {shape}")
+        raise BadRequestError(f"input {brief(name)}: a tensor of JSON rows has shape [n] or [n, 1]; got {shape}")
     rows = []
     for i, value in enumerate(values):
         if isinstance(value, dict):
@@ -310,14 +422,14 @@ def _json_rows(tensor: tuple[str, str, list[int], list[Any]]) -> list[Any]:
             continue
         if not isinstance(value, str):
             raise BadRequestError(
-                f"input {name!r} element {i} is not a JSON row object",
+                f"input {brief(name)} element {i} is not a JSON row object",
                 [{"row": i, "column": name, "problem": "not a JSON object", "severity": "error"}],
             )
         try:
             row = loads(value.encode())
         except BadRequestError as exc:
             raise BadRequestError(
-                f"input {name!r} element {i}: {exc.message}",
+                f"input {brief(name)} element {i}: {exc.message}",
                 [{"row": i, "column": name, "problem": exc.message, "severity": "error"}],
             ) from None
         rows.append(row)
@@ -353,8 +465,10 @@ def v2_outputs(
             }
         )
     if requested:
-        if not isinstance(requested, list) or not all(isinstance(o, dict) and "name" in o for o in requested):
-            raise BadRequestError("outputs must be a list of objects with a 'name'")
+        if not isinstance(requested, list) or not all(
+            isinstance(o, dict) and isinstance(o.get("name"), str) for o in requested
+        ):
+            raise BadRequestError("outputs must be a list of objects with a 'name' (a string)")
         names = [o["name"] for o in requested]
         known = {o["name"] for o in outputs}
         for asked in names:

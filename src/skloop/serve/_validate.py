@@ -5,8 +5,11 @@ precompiled checker per column walks the Python values the JSON parser produced 
 fills a numpy array, with no pandas on the way. Larger requests, CSV bodies and any
 value outside the fast path's plain JSON types (a number sent as a string, ``"yes"``
 for a boolean, ...) go through :func:`skloop.registry.coerce_frame`, which is
-vectorised and defines the semantics; the fast path gives the same verdicts and the
-same messages (a test compares the two).
+vectorised and defines the semantics: what a cell may hold (one value, finite numbers,
+integers within int64, dates within the years 1 to 9999, valid Unicode text) is decided
+there, once. The fast path only accepts: any value it does not plainly take, and any
+error, sends the request through ``coerce_frame``, so that a refused request gets its
+verdict and its messages from one place (a test compares the two).
 
 Typed columns (:class:`Prepared`): ``int64``/``float64`` → float64 with NaN for
 missing; ``datetime64`` → float64 Unix seconds (UTC); ``bool`` and ``string`` →
@@ -26,7 +29,17 @@ import numpy as np
 import pandas as pd
 
 from skloop.core import DataError
-from skloop.registry import Signature, ValidationIssue, coerce_frame
+from skloop.registry import (
+    DATE_MAX,
+    DATE_MIN,
+    INT64_MAX,
+    INT64_MIN,
+    Signature,
+    ValidationIssue,
+    brief,
+    canonical_text,
+    coerce_frame,
+)
 from skloop.serve._errors import BadRequestError
 
 __all__ = ["FAST_PATH_MAX_ROWS", "CompiledSignature", "Prepared"]
@@ -39,7 +52,9 @@ _MAX_SHOWN = 20  # the same cut as skloop.registry's MAX_ISSUES_PER_PROBLEM
 _BIG_INT = 2**53
 _ISO = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?)?(?:Z|[+-]\d{2}:?\d{2})?")
 _PANDAS_DTYPE = {"int64": "Int64", "float64": "float64", "bool": "boolean", "string": "str"}
-_MISSING_VALUE = "missing value; the model was trained without missing values in this column"
+_EPOCH = pd.Timestamp("1970-01-01")
+_MIN_SECONDS = (DATE_MIN - _EPOCH).total_seconds()
+_MAX_SECONDS = (DATE_MAX - _EPOCH).total_seconds()
 
 
 class _Fallback(Exception):
@@ -56,6 +71,8 @@ def _seconds(value: Any) -> float:
 def _iso(seconds: float) -> str | None:
     if seconds != seconds:
         return None
+    # validated dates lie in the years 1 to 9999; the clamp keeps float rounding at the ends in too
+    seconds = min(max(seconds, _MIN_SECONDS), _MAX_SECONDS)
     return datetime.fromtimestamp(seconds, UTC).replace(tzinfo=None).isoformat()
 
 
@@ -249,41 +266,43 @@ class CompiledSignature:
                 out[col.name] = s.to_numpy(dtype=object, na_value=None)
         return Prepared(len(frame), out, list(result.flags))
 
-    @staticmethod
-    def _ids(values: Sequence[Any]) -> list[str | None] | None:
-        """Entity ids as text (``42.0`` from a CSV with gaps is ``"42"``), ``None`` when missing."""
+    def _ids(self, values: Sequence[Any]) -> list[str | None] | None:
+        """Entity ids as text (``42.0`` from a CSV with gaps is ``"42"``), ``None`` when missing.
+
+        Raises
+        ------
+        BadRequestError
+            An id that is not a string or a number (an object, a list, a boolean), or
+            text that is not valid Unicode; never stored as its Python ``repr``.
+        """
         out: list[str | None] = []
-        for v in values:
+        bad: list[int] = []
+        for i, v in enumerate(values):
             if v is None or (isinstance(v, float) and v != v):
                 out.append(None)
-            elif isinstance(v, float) and v.is_integer():
-                out.append(str(int(v)))
-            else:
-                out.append(str(v))
+                continue
+            text = canonical_text(v)
+            if text is None or not (text.isascii() or _utf8(text)):
+                bad.append(i)
+            out.append(text)
+        if bad:
+            problem = "is not an id: an id is a string or a number"
+            raise _invalid(_issues(bad, list(values), str(self.id_column), problem, "error"))
         return out if any(v is not None for v in out) else None
 
     # -- the fast path -----------------------------------------------------------------
     def _fast(self, columns: Mapping[str, list[Any] | None], n: int, extras: list[str]) -> Prepared:
-        errors: list[ValidationIssue] = []
+        """Valid rows typed without pandas; anything else raises :class:`_Fallback`."""
         flags: list[ValidationIssue] = []
         out: dict[str, np.ndarray] = {}
         for col in self._columns:
             values = columns[col.name]
             if values is None:
-                errors.append(
-                    ValidationIssue(
-                        None, col.name, f"missing column; expected {col.dtype} values ({col.kind})", "error"
-                    )
-                )
-                continue
-            array, bad, why, missing = _CASTERS[col.dtype](values, col.dtype == "int64")
-            out[col.name] = array
-            if bad:
-                errors += _issues(bad, values, col.name, f"{why}; expected {col.dtype}", "error")
+                raise _Fallback  # a missing column: coerce_frame words the error
+            array, missing = _CASTERS[col.dtype](values, col.dtype == "int64")
             if missing and not col.nullable:
-                errors += _issues(missing, values, col.name, _MISSING_VALUE, "error", show=False)
-            if errors:
-                continue  # flags of a refused request are not reported
+                raise _Fallback
+            out[col.name] = array
             if col.categories is not None:
                 cats = col.categories
                 unknown = [i for i, v in enumerate(values) if v is not None and v == v and v not in cats]
@@ -295,8 +314,6 @@ class CompiledSignature:
                 outside = [i for i, v in enumerate(array.tolist()) if v < lo or v > hi]
                 if outside:
                     flags += _issues(outside, values, col.name, col.range_text, "flag")
-        if errors:
-            raise _invalid(errors)
         flags += [ValidationIssue(None, extra, "not an input of the model; dropped", "flag") for extra in extras]
         return Prepared(n, out, flags)
 
@@ -307,34 +324,32 @@ def _with_ids(prepared: Prepared, ids: list[str | None] | None) -> Prepared:
     return prepared
 
 
-# -- casters: (values, is_int) -> (array, bad rows, why, missing rows) -------------------
+# -- casters: (values, is_int) -> (array, missing rows), or _Fallback -------------------
 
 
-def _numbers(values: list[Any], is_int: bool) -> tuple[np.ndarray, list[int], str, list[int]]:
+def _numbers(values: list[Any], is_int: bool) -> tuple[np.ndarray, list[int]]:
     out = np.empty(len(values), dtype=np.float64)
-    bad: list[int] = []
     missing: list[int] = []
     for i, v in enumerate(values):
         t = type(v)
         if t is float:
             if v != v:
                 missing.append(i)
-            elif is_int and not v.is_integer():
-                bad.append(i)
-                v = math.nan
+            elif not -_BIG_INT < v < _BIG_INT or (is_int and not v.is_integer()):
+                raise _Fallback  # infinite, huge or fractional: refused by coerce_frame
         elif t is int:
             if not -_BIG_INT < v < _BIG_INT:
-                raise _Fallback
+                raise _Fallback  # exact int64 bounds are coerce_frame's
         elif v is None:
             missing.append(i)
             v = math.nan
         else:
             raise _Fallback
         out[i] = v
-    return out, bad, "is not a whole number" if is_int else "is not a number", missing
+    return out, missing
 
 
-def _booleans(values: list[Any], _: bool) -> tuple[np.ndarray, list[int], str, list[int]]:
+def _booleans(values: list[Any], _: bool) -> tuple[np.ndarray, list[int]]:
     missing: list[int] = []
     for i, v in enumerate(values):
         if v is None or (type(v) is float and v != v):
@@ -343,23 +358,23 @@ def _booleans(values: list[Any], _: bool) -> tuple[np.ndarray, list[int], str, l
             raise _Fallback
     out = np.array(values, dtype=object)
     out[missing] = None
-    return out, [], "", missing
+    return out, missing
 
 
-def _strings(values: list[Any], _: bool) -> tuple[np.ndarray, list[int], str, list[int]]:
+def _strings(values: list[Any], _: bool) -> tuple[np.ndarray, list[int]]:
     missing: list[int] = []
     for i, v in enumerate(values):
         if v is None or (type(v) is float and v != v):
             missing.append(i)
-        elif type(v) is not str:
-            raise _Fallback
+        elif type(v) is not str or not (v.isascii() or _utf8(v)):
+            raise _Fallback  # numbers become canonical text, the rest is refused, in coerce_frame
     out = np.empty(len(values), dtype=object)
     out[:] = values
     out[missing] = None
-    return out, [], "", missing
+    return out, missing
 
 
-def _datetimes(values: list[Any], _: bool) -> tuple[np.ndarray, list[int], str, list[int]]:
+def _datetimes(values: list[Any], _: bool) -> tuple[np.ndarray, list[int]]:
     out = np.empty(len(values), dtype=np.float64)
     missing: list[int] = []
     for i, v in enumerate(values):
@@ -375,8 +390,19 @@ def _datetimes(values: list[Any], _: bool) -> tuple[np.ndarray, list[int], str, 
             raise _Fallback from None
         if stamp.tzinfo is None:
             stamp = stamp.replace(tzinfo=UTC)
-        out[i] = stamp.timestamp()
-    return out, [], "", missing
+        seconds = stamp.timestamp()
+        if not _MIN_SECONDS <= seconds <= _MAX_SECONDS:
+            raise _Fallback  # outside the years 1 to 9999 once in UTC
+        out[i] = seconds
+    return out, missing
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 _CASTERS = {"int64": _numbers, "float64": _numbers, "bool": _booleans, "string": _strings, "datetime64": _datetimes}
@@ -386,7 +412,7 @@ def _issues(
     rows: list[int], values: list[Any], column: str, problem: str, severity: Any, show: bool = True
 ) -> list[ValidationIssue]:
     shown = rows[:_MAX_SHOWN]
-    out = [ValidationIssue(r, column, f"{values[r]!r} {problem}" if show else problem, severity) for r in shown]
+    out = [ValidationIssue(r, column, f"{brief(values[r])} {problem}" if show else problem, severity) for r in shown]
     if len(rows) > len(shown):
         out.append(ValidationIssue(None, column, f"{len(rows) - len(shown)} more rows: {problem}", severity))
     return out
@@ -430,7 +456,8 @@ def log_rows(prepared: Prepared, signature: Signature) -> list[dict[str, Any]]:
     for col in signature.inputs:
         values = prepared.columns[col.name]
         if col.dtype == "int64":
-            lists.append([None if v != v else int(v) for v in values.tolist()])
+            # int64 columns are scored as float64: 2**63 - 1 reads back as 2**63, clamped into int64
+            lists.append([None if v != v else min(max(int(v), INT64_MIN), INT64_MAX) for v in values.tolist()])
         elif col.dtype == "float64":
             lists.append([None if v != v else v for v in values.tolist()])
         elif col.dtype == "datetime64":
