@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from skloop.core import ExportError, MissingExtraError
-from skloop.pipelines import as_category
+from skloop.data import as_category
 from skloop.registry import Registry, Signature, Trust
 from skloop.serve._validate import CompiledSignature, Prepared, to_frame
 
