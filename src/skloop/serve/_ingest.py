@@ -302,7 +302,7 @@ class Ingestor:
     --------
     >>> log = PredictionLog(log_dir).start()  # doctest: +SKIP
     >>> ingestor = Ingestor(log_dir, store).start()  # doctest: +SKIP
-    >>> ...  # serve
+    >>> ...  # serve  # doctest: +SKIP
     >>> log.close(); ingestor.close()  # doctest: +SKIP
     """
 
