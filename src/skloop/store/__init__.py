@@ -21,6 +21,7 @@ from skloop.store._entities import (
     Prediction,
     Run,
     RunInput,
+    VersionArtifact,
 )
 from skloop.store._entities_loop import Decision, LoopLock, StepRecord
 from skloop.store._loop import LoopLockedError
@@ -46,6 +47,7 @@ __all__ = [
     "RunInput",
     "StepRecord",
     "Store",
+    "VersionArtifact",
     "current_revision",
     "head_revision",
     "upgrade_database",

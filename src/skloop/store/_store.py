@@ -34,6 +34,7 @@ from skloop.store._loop import LoopMixin
 from skloop.store._predictions import PredictionsMixin
 from skloop.store._registry import RegistryMixin
 from skloop.store._schema import SqlArtifact, SqlRun
+from skloop.store._version_artifacts import VersionArtifactsMixin
 from skloop.store._writes import (
     MetricRow,
     Statements,
@@ -54,7 +55,7 @@ RUNS = SqlRun.__table__
 _ENDED = ("finished", "failed", "killed")
 
 
-class Store(DatasetsMixin, BulkMixin, RegistryMixin, PredictionsMixin, LoopMixin):
+class Store(DatasetsMixin, BulkMixin, RegistryMixin, VersionArtifactsMixin, PredictionsMixin, LoopMixin):
     """Metadata and artifacts of every run.
 
     Build one with :meth:`open`, which checks (and for embedded SQLite, upgrades) the
