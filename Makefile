@@ -19,7 +19,8 @@ lint: $(BIN)/.installed
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/lint-imports
 
-test: lint  ## ruff, layer contracts, then the test suite
+test: lint  ## ruff, layer contracts, the docstrings' examples, then the test suite
+	$(BIN)/python -m pytest -q --doctest-modules src/skloop --ignore=src/skloop/store/migrations
 	$(BIN)/python -m pytest -q
 
 bench: $(BIN)/.installed

@@ -28,3 +28,16 @@ def test_import_skloop_is_light() -> None:
     code = "import sys, skloop; print(int('sklearn' in sys.modules), int('sqlalchemy' in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["0", "0"]
+
+
+def test_import_serve_leaves_out_the_pipelines() -> None:
+    # the server scores with a fitted model: it needs no search, builders or transformers' package
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, skloop.serve; "
+        "print(sorted(m for m in sys.modules if m.startswith(('skloop.pipelines', 'skloop.workflows'))))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import event
 
 from skloop.core import GateError, GatesSpec, ModelNotFoundError, RegistryError
 from skloop.core._clock import utcnow
 from skloop.registry import Registry, check_gates, parse_ref
-from skloop.store import Store
+from skloop.store import DatasetRecord, Store
 
 GATES = GatesSpec(min={"holdout_roc_auc": 0.75})
 
@@ -164,3 +166,51 @@ def test_lineage_both_directions(registry: Registry, reg_make_run: Callable[...,
     assert back.to_dict()["children"][0]["children"][0]["kind"] == "run"
     with pytest.raises(ModelNotFoundError, match="neither a model nor a known dataset fingerprint; known models: chu"):
         registry.lineage("0000ffff")
+
+
+@contextmanager
+def _statements(store: Store) -> Iterator[list[str]]:
+    """The SQL statements run on the store's engine inside the block."""
+    seen: list[str] = []
+
+    def count(conn: object, cursor: object, statement: str, *args: object) -> None:
+        seen.append(statement)
+
+    engines = {id(e): e for e in (store._engine, store._reader)}.values()  # SQLite files read on their own engine
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield seen
+    finally:
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", count)
+
+
+def test_lineage_reads_do_not_grow_with_the_versions(registry: Registry, reg_make_run: Callable[..., str]) -> None:
+    # one query per kind of record (runs, datasets, aliases), never one per version or model
+    fp, counts = "cd" * 32, []
+    for n in (1, 2, 5):
+        while (k := len(registry.store.model_names())) < n:  # one version of each of n models
+            v = registry.register(reg_make_run(0.8, fingerprint=fp), f"model{k}")
+            registry.promote(v.name, v.version, reason="first")
+        with _statements(registry.store) as seen:
+            tree = registry.lineage(fp)
+        assert len(tree.children) == n and all(c.attrs["aliases"] == ["champion"] for c in tree.children)
+        counts.append(len(seen))
+    assert counts[0] == counts[1] == counts[2], counts
+
+
+def test_version_lineage_reads_do_not_grow_with_the_datasets(registry: Registry, reg_store: Store) -> None:
+    counts = []
+    for n in (1, 3):
+        with reg_store.start_run("churn") as run:
+            for i in range(n):
+                record = DatasetRecord(fingerprint=f"{n}{i}" * 32, source=f"d{i}.csv", n_rows=10, n_columns=2)
+                reg_store.log_dataset(run.id, record, role=("train", "test", "holdout")[i])
+            reg_store.log_artifact(run.id, "model.skops", b"not loaded here")
+        v = registry.register(run.id, f"m{n}")
+        with _statements(reg_store) as seen:
+            tree = registry.lineage(v.ref)
+        assert [d.attrs["source"] for d in tree.walk("dataset")] == [f"d{i}.csv" for i in range(n)]
+        counts.append(len(seen))
+    assert counts[0] == counts[1], counts

@@ -84,6 +84,14 @@ def test_a_corrupt_complete_line_is_skipped_with_its_offset(tmp_path: Path, capl
     assert "not a JSON object" in caplog.text
 
 
+def test_a_deeply_nested_line_is_skipped_not_fatal(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    # json.loads raised RecursionError (not a ValueError) here, which stopped every scan of the segment
+    seg = tmp_path / "wal-00000001.jsonl"
+    seg.write_bytes(b'{"a":1}\n{"a":' + b"[" * 100_000 + b"]" * 100_000 + b'}\n{"a":2}\n')
+    assert [r for _, r in scan_segment(seg)] == [{"a": 1}, None, {"a": 2}]
+    assert "not a JSON object" in caplog.text
+
+
 def test_segments_rotate_at_the_size_limit(tmp_path: Path) -> None:
     with PredictionLog(tmp_path, segment_bytes=1_000) as log:
         for i in range(100):

@@ -97,3 +97,16 @@ def test_versions_for_dataset_by_prefix(store: Store) -> None:
     assert [v.ref for v in store.versions_for_dataset("ef" * 32)] == ["churn/2"]
     with pytest.raises(NotFoundError, match="dataset '00' does not exist"):
         store.versions_for_dataset("00")
+
+
+def test_a_version_artifact_is_kept_once_and_read_back_verified(store: Store) -> None:
+    _version(store, _run(store))
+    assert store.get_version_artifact("churn", 1, "onnx:test") is None
+    kept = store.put_version_artifact("churn", 1, "onnx:test", b"graph", {"parity": {"max_abs_diff": 0.0}})
+    assert kept.sha256 is not None and store.artifacts.get_bytes(kept.sha256) == b"graph"
+    late = store.put_version_artifact("churn", 1, "onnx:test", b"another graph")  # a racing second caller
+    assert late == kept == store.get_version_artifact("churn", 1, "onnx:test")
+    refused = store.put_version_artifact("churn", 1, "onnx:other", None, {"refusal": "no converter"})
+    assert (refused.sha256, refused.size, refused.meta) == (None, None, {"refusal": "no converter"})
+    with pytest.raises(ModelNotFoundError, match="has no version 2"):
+        store.put_version_artifact("churn", 2, "onnx:test", b"graph")

@@ -5,6 +5,7 @@ Imports nothing from skloop but :mod:`skloop.core`.
 
 from __future__ import annotations
 
+from skloop.data._categories import as_category
 from skloop.data._checks import TASKS, check_training_frame, infer_task
 from skloop.data._columns import ColumnsByName
 from skloop.data._example import make_churn, write_example
@@ -40,6 +41,7 @@ __all__ = [
     "DatasetProfile",
     "Finding",
     "Schema",
+    "as_category",
     "check_training_frame",
     "coerce_numbers",
     "find_dirty_numbers",

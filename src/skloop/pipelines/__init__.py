@@ -15,7 +15,7 @@ from skloop.pipelines._build import (
     feature_names_to_inputs,
     used_input_columns,
 )
-from skloop.pipelines._categorical import MissingCategoryFiller, RareCategoryGrouper, as_category
+from skloop.pipelines._categorical import MissingCategoryFiller, RareCategoryGrouper
 from skloop.pipelines._estimators import build_estimator, import_object, is_estimator
 from skloop.pipelines._features import FEATURE_KINDS, FeatureSets, resolve_features
 from skloop.pipelines._progress import SearchProgress, attach_progress
@@ -47,7 +47,6 @@ __all__ = [
     "RareCategoryGrouper",
     "SearchPlan",
     "SearchProgress",
-    "as_category",
     "attach_progress",
     "build_cv",
     "build_estimator",

@@ -4,7 +4,7 @@ scikit-learn's own answers to missing and rare categories (``SimpleImputer`` on 
 columns holding ``NaN``, ``OneHotEncoder(min_frequency=...)``) cannot be converted to
 ONNX, so skloop does both steps itself, before a plain ``OneHotEncoder``.
 
-Both transformers turn every value into a Python ``str`` (see :func:`as_category`) so that
+Both transformers turn every value into a Python ``str`` (see :func:`skloop.data.as_category`) so that
 an integer-coded column and the same column read back with a missing value (and so as
 floats) give the same categories.
 """
@@ -20,27 +20,9 @@ from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin, 
 from sklearn.utils._param_validation import Interval, RealNotInt
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-__all__ = ["MissingCategoryFiller", "RareCategoryGrouper", "as_category"]
+from skloop.data import as_category
 
-
-def as_category(value: Any) -> str:
-    """The category label of one value.
-
-    Integral floats lose their ``.0`` so that ``3`` and ``3.0`` are the same category
-    (a column of integer codes becomes floats as soon as one value is missing).
-
-    Examples
-    --------
-    >>> as_category(3.0), as_category(3), as_category("a"), as_category(True)
-    ('3', '3', 'a', 'True')
-    """
-    if isinstance(value, str):
-        return value
-    if isinstance(value, float | np.floating) and float(value).is_integer():
-        return str(int(value))
-    if isinstance(value, np.generic):
-        return str(value.item())
-    return str(value)
+__all__ = ["MissingCategoryFiller", "RareCategoryGrouper"]
 
 
 _as_category = np.frompyfunc(as_category, 1, 1)

@@ -13,7 +13,9 @@ Everything here is re-exported from private modules:
   Kubeflow pipeline;
 - ``_export_mlflow``: :func:`export_mlflow`, an MLflow model directory;
 - ``_export_onnx``: :func:`export_onnx` (skl2onnx, with skloop's converters and a
-  parity check) and :func:`onnx_predict_proba`.
+  parity check) and :func:`onnx_predict_proba`;
+- ``_onnx_cache``: :func:`stored_onnx`, a version's ONNX export derived once and kept
+  with the version (under :func:`onnx_kind`).
 """
 
 from skloop.registry._card import ModelCard, build_card, render_html, render_markdown
@@ -34,6 +36,7 @@ from skloop.registry._export_onnx import OnnxReport, export_onnx, onnx_predict_p
 from skloop.registry._gates import check_gates
 from skloop.registry._importance import column_importance
 from skloop.registry._lineage import LineageNode
+from skloop.registry._onnx_cache import onnx_kind, stored_onnx
 from skloop.registry._persistence import (
     MODEL_FORMATS,
     TRUSTED_TYPES,
@@ -89,10 +92,12 @@ __all__ = [
     "load_model",
     "mlflow_signature",
     "model_format_from_name",
+    "onnx_kind",
     "onnx_predict_proba",
     "parse_ref",
     "render_html",
     "render_markdown",
     "save_model",
+    "stored_onnx",
     "version_card",
 ]

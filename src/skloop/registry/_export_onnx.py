@@ -27,7 +27,7 @@ import pandas as pd
 from sklearn.base import is_classifier
 
 from skloop.core import DataError, ExportError, optional_import
-from skloop.pipelines import as_category
+from skloop.data import as_category
 
 logger = logging.getLogger(__name__)
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from skloop.core import NotFoundError
 from skloop.store import ModelVersion, Run, Store
 
 __all__ = ["LineageNode", "dataset_lineage", "version_lineage"]
@@ -71,10 +70,11 @@ def _version_attrs(v: ModelVersion) -> dict[str, Any]:
 def _run_node(store: Store, run: Run, *, with_datasets: bool) -> LineageNode:
     children: list[LineageNode] = []
     if with_datasets:
+        # one read for all the run's datasets; inputs reference them by foreign key
+        found = {d.fingerprint: d for d in store.get_datasets(u.fingerprint for u in run.datasets)}
         for used in run.datasets:
-            try:
-                d = store.get_dataset(used.fingerprint)
-            except NotFoundError:  # pragma: no cover - inputs reference datasets by foreign key
+            d = found.get(used.fingerprint)
+            if d is None:  # pragma: no cover - inputs reference datasets by foreign key
                 continue
             attrs = {
                 "role": used.role,
@@ -114,14 +114,16 @@ def version_lineage(store: Store, version: ModelVersion) -> LineageNode:
 def dataset_lineage(store: Store, fingerprint: str) -> LineageNode:
     """Dataset (fingerprint or unique prefix) → every version trained on it → its run."""
     d = store.get_dataset(fingerprint)
+    versions = store.versions_for_dataset(d.fingerprint)
+    runs = {r.id: r for r in store.get_runs(v.run_id for v in versions)}  # one read, not one per version
     children = tuple(
         LineageNode(
             "model_version",
             v.ref,
             _version_attrs(v),
-            (_run_node(store, store.get_run(v.run_id), with_datasets=False),),
+            (_run_node(store, runs[v.run_id], with_datasets=False),),
         )
-        for v in store.versions_for_dataset(d.fingerprint)
+        for v in versions
     )
     attrs = {"source": d.source, "n_rows": d.n_rows, "n_columns": d.n_columns, "created": d.created}
     return LineageNode("dataset", d.fingerprint, attrs, children)

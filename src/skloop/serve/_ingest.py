@@ -23,7 +23,6 @@ in a background thread; only one ingestion runs at a time per folder (a ``flock`
 from __future__ import annotations
 
 import fcntl
-import json
 import logging
 import os
 import threading
@@ -32,6 +31,8 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import orjson
 
 from skloop.core import SkloopError, StoreError
 from skloop.serve._wal import encode_records, is_locked, scan_segment, segments
@@ -56,7 +57,7 @@ def read_checkpoint(log_dir: str | os.PathLike[str]) -> dict[str, int]:
     """The byte offset ingested so far of each segment (segments not listed: 0)."""
     path = Path(log_dir) / CHECKPOINT_FILE
     try:
-        data = json.loads(path.read_bytes())
+        data = orjson.loads(path.read_bytes())
         offsets = data["segments"]
         return {str(k): int(v) for k, v in offsets.items()}
     except FileNotFoundError:
@@ -70,7 +71,7 @@ def read_checkpoint(log_dir: str | os.PathLike[str]) -> dict[str, int]:
 def _write_checkpoint(log_dir: Path, offsets: Mapping[str, int]) -> None:
     path = log_dir / CHECKPOINT_FILE
     tmp = log_dir / f".{CHECKPOINT_FILE}.tmp"
-    data = json.dumps({"version": 1, "segments": dict(sorted(offsets.items()))}).encode()
+    data = orjson.dumps({"version": 1, "segments": dict(sorted(offsets.items()))})
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
         os.write(fd, data)
@@ -301,7 +302,7 @@ class Ingestor:
     --------
     >>> log = PredictionLog(log_dir).start()  # doctest: +SKIP
     >>> ingestor = Ingestor(log_dir, store).start()  # doctest: +SKIP
-    >>> ...  # serve
+    >>> ...  # serve  # doctest: +SKIP
     >>> log.close(); ingestor.close()  # doctest: +SKIP
     """
 

@@ -53,7 +53,7 @@ class IngestProcess:
     Examples
     --------
     >>> ingest = IngestProcess(log_dir, settings.store_url, settings.artifact_root).start()  # doctest: +SKIP
-    >>> ...  # serve; then close the log first, so the last pass sees everything
+    >>> ...  # serve; then close the log first, so the last pass sees everything  # doctest: +SKIP
     >>> ingest.close()  # doctest: +SKIP
     """
 

@@ -1,26 +1,27 @@
 """The served model: a registry version, its compiled signature and its fastest runner.
 
-At load time the scikit-learn pipeline is exported to ONNX in memory and checked
+At the first load of a version the scikit-learn pipeline is exported to ONNX and checked
 against scikit-learn on rows generated from the signature (its ranges and
-categories); when the export is refused (a step without an exact converter, or a
-parity failure) the server runs the scikit-learn pipeline itself.
+categories); the export (or its refusal) is kept with the version
+(:func:`skloop.registry.stored_onnx`), so later loads and hot swaps read it back. When
+the export is refused (a step without an exact converter, or a parity failure) the
+server runs the scikit-learn pipeline itself.
 """
 
 from __future__ import annotations
 
 import logging
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from skloop.core import ExportError, MissingExtraError
-from skloop.pipelines import as_category
-from skloop.registry import Registry, Signature, Trust
+from skloop.data import as_category
+from skloop.registry import Registry, Signature, Trust, stored_onnx
 from skloop.serve._validate import CompiledSignature, Prepared, to_frame
+from skloop.store import ModelVersion
 
 logger = logging.getLogger(__name__)
 
@@ -135,14 +136,10 @@ def parity_sample(signature: Signature, n: int = PARITY_ROWS, seed: int = 0) -> 
     return to_frame(compiled.from_table(data), signature)
 
 
-def _onnx_session(model: Any, signature: Signature, threads: int) -> Any:
-    from skloop.registry import export_onnx
-
+def _onnx_session(registry: Registry, version: ModelVersion, model: Any, signature: Signature, threads: int) -> Any:
     ort = __import__("onnxruntime")
-    with tempfile.TemporaryDirectory(prefix="skloop-onnx-") as tmp:
-        path = Path(tmp) / "model.onnx"
-        export_onnx(model, path, sample=parity_sample(signature), signature=signature.to_dict())
-        data = path.read_bytes()
+    # exported and parity-checked once per version, then read back: loads and hot swaps stay fast
+    data = stored_onnx(registry.store, version, model, lambda: parity_sample(signature), signature=signature.to_dict())
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
@@ -201,7 +198,7 @@ def load_served_model(
     session, refusal = None, "disabled (--no-onnx)"
     if onnx:
         try:
-            session, refusal = _onnx_session(model, signature, onnx_threads), None
+            session, refusal = _onnx_session(registry, version, model, signature, onnx_threads), None
         except (ExportError, MissingExtraError) as exc:
             refusal = str(exc)
             logger.warning("serving %s with scikit-learn: ONNX export refused: %s", version.ref, exc)

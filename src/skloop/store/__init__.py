@@ -21,6 +21,7 @@ from skloop.store._entities import (
     Prediction,
     Run,
     RunInput,
+    VersionArtifact,
 )
 from skloop.store._entities_loop import Decision, LoopLock, StepRecord
 from skloop.store._filter import MAX_FILTER_DEPTH, SearchFilterError
@@ -49,6 +50,7 @@ __all__ = [
     "SearchFilterError",
     "StepRecord",
     "Store",
+    "VersionArtifact",
     "current_revision",
     "head_revision",
     "upgrade_database",

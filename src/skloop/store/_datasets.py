@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -90,6 +91,15 @@ class DatasetsMixin:
         """
         with self._scope(f"reading dataset {fingerprint}", read=True) as conn:
             return reads.dataset_entity(self._resolve_dataset(conn, fingerprint))
+
+    def get_datasets(self, fingerprints: Iterable[str]) -> list[DatasetRecord]:
+        """The datasets with these full fingerprints, in that order (unknown ones left out), in one query."""
+        wanted = list(dict.fromkeys(_fingerprint(f) for f in fingerprints))
+        if not wanted:
+            return []
+        with self._scope(f"reading {len(wanted)} datasets", read=True) as conn:
+            rows = {r.fingerprint: r for r in conn.execute(select(DATASETS).where(DATASETS.c.fingerprint.in_(wanted)))}
+        return [reads.dataset_entity(rows[f]) for f in wanted if f in rows]
 
     def _resolve_dataset(self, conn: Connection, fingerprint: str) -> Any:
         text = _fingerprint(fingerprint)

@@ -23,6 +23,7 @@ __all__ = [
     "Prediction",
     "Run",
     "RunInput",
+    "VersionArtifact",
 ]
 
 #: Statuses a run can have; only ``running`` runs accept new records.
@@ -328,3 +329,29 @@ class Label:
     entity_id: str | None = None
     request_id: str | None = None
     row: int | None = None
+
+
+@dataclass(frozen=True)
+class VersionArtifact:
+    """An artifact derived from a model version and kept (see :meth:`Store.put_version_artifact`).
+
+    Parameters
+    ----------
+    name, version : str, int
+        The model version.
+    kind : str
+        What was derived, and with what (e.g. the converter's version).
+    sha256, size : str or None, int or None
+        The bytes in the artifact store; ``None`` when the derivation was refused.
+    meta : dict
+        How it went: a parity report, or the refusal.
+    created : datetime
+    """
+
+    name: str
+    version: int
+    kind: str
+    sha256: str | None
+    size: int | None
+    meta: dict[str, Any]
+    created: datetime

@@ -268,8 +268,13 @@ class RegistryMixin:
                 .where(or_(VERSIONS.c.dataset_fingerprint == fp, VERSIONS.c.run_id.in_(runs)))
                 .order_by(VERSIONS.c.created, VERSIONS.c.name, VERSIONS.c.version)
             ).all()
-            by_name = {name: self._aliases(conn, name) for name in {r.name for r in rows}}
-            return [_version_entity(r, by_name[r.name].get(r.version, ())) for r in rows]
+            by_name: dict[str, dict[int, list[str]]] = {}
+            names = sorted({r.name for r in rows})
+            if names:  # one query for every model's aliases, however many models
+                held = select(ALIASES.c.name, ALIASES.c.alias, ALIASES.c.version).where(ALIASES.c.name.in_(names))
+                for name, alias, version in conn.execute(held):
+                    by_name.setdefault(name, {}).setdefault(version, []).append(alias)
+            return [_version_entity(r, by_name.get(r.name, {}).get(r.version, ())) for r in rows]
 
     # -- aliases -----------------------------------------------------------------
 

@@ -27,7 +27,15 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from skloop.store._schema import Base, UTCDateTime
 
-__all__ = ["ALIAS_ACTIONS", "ARTIFACT_FORMATS", "VERSION_STATUSES", "SqlAlias", "SqlAliasEvent", "SqlModelVersion"]
+__all__ = [
+    "ALIAS_ACTIONS",
+    "ARTIFACT_FORMATS",
+    "VERSION_STATUSES",
+    "SqlAlias",
+    "SqlAliasEvent",
+    "SqlModelVersion",
+    "SqlVersionArtifact",
+]
 
 #: Statuses of a model version: gates passed (``registered``) or not (``rejected``).
 VERSION_STATUSES = ("registered", "rejected")
@@ -107,3 +115,31 @@ class SqlAliasEvent(Base):
     actor: Mapped[str] = mapped_column(String(255))
     reason: Mapped[str | None] = mapped_column(Text)
     time: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class SqlVersionArtifact(Base):
+    """An artifact derived from a model version once and kept (e.g. its ONNX export).
+
+    ``kind`` names what was derived and with what (``onnx:opset=21;skl2onnx=1.20;...``),
+    so a new converter derives again instead of reusing a stale result. ``sha256`` is
+    the content address of the bytes in the artifact store, ``NULL`` when the
+    derivation was refused; ``meta`` says how it went (a parity report, a refusal).
+    """
+
+    __tablename__ = "version_artifacts"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["name", "version"],
+            ["model_versions.name", "model_versions.version"],
+            name="fk_version_artifacts_name_model_versions",
+            ondelete="RESTRICT",
+        ),
+    )
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(200), primary_key=True)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    size: Mapped[int | None] = mapped_column(BigInteger)
+    meta: Mapped[Any] = mapped_column(_Json, nullable=True)
+    created: Mapped[datetime] = mapped_column(UTCDateTime())
