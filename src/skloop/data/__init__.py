@@ -6,6 +6,7 @@ Imports nothing from skloop but :mod:`skloop.core`.
 from __future__ import annotations
 
 from skloop.data._checks import TASKS, check_training_frame, infer_task
+from skloop.data._classes import class_name, class_names, positive_class
 from skloop.data._columns import ColumnsByName
 from skloop.data._example import make_churn, write_example
 from skloop.data._fingerprint import fingerprint
@@ -31,11 +32,14 @@ __all__ = [
     "DatasetProfile",
     "Schema",
     "check_training_frame",
+    "class_name",
+    "class_names",
     "fingerprint",
     "infer_schema",
     "infer_task",
     "iter_batches",
     "make_churn",
+    "positive_class",
     "profile",
     "read_table",
     "write_example",

@@ -34,6 +34,7 @@ import numpy as np
 from scipy import stats
 
 from skloop.core import DataError
+from skloop.data import class_name
 from skloop.monitor._metrics import (
     CLASSIFICATION_METRICS,
     REGRESSION_METRICS,
@@ -42,7 +43,7 @@ from skloop.monitor._metrics import (
     classification_kernels,
     regression_kernels,
 )
-from skloop.monitor._performance import LOWER_IS_BETTER, label_text, prepare_classification, proba_matrix
+from skloop.monitor._performance import LOWER_IS_BETTER, prepare_classification, proba_matrix
 
 __all__ = ["COMPARISON_METHODS", "ModelComparison", "compare_models", "delong_test", "mcnemar_test"]
 
@@ -296,11 +297,11 @@ def compare_models(
         )
     if not 0.5 <= confidence < 1:
         raise DataError(f"confidence must be in [0.5, 1); got {confidence}")
-    keep = np.asarray([label_text(v) is not None for v in y_arr], dtype=bool)
+    keep = np.asarray([class_name(v) is not None for v in y_arr], dtype=bool)
     if not keep.any():
         raise DataError("no row has a label; the models cannot be compared")
     if task is None:
-        seen = [label_text(v) for v in y_arr[keep][:1000]]
+        seen = [class_name(v) for v in y_arr[keep][:1000]]
         fractional = all(_is_float(t) for t in seen) and any(not float(str(t)).is_integer() for t in seen)
         probabilistic = champion_proba is not None or challenger_proba is not None or classes is not None
         task = "regression" if fractional and not probabilistic else "classification"
@@ -335,7 +336,7 @@ def compare_models(
             raise DataError(f"unknown classification metric {metric!r}; choose from {list(CLASSIFICATION_METRICS)}")
         if metric in ("roc_auc", "log_loss") and not has_proba:
             raise DataError(f"{metric} needs both models' probabilities (champion_proba and challenger_proba)")
-        truth = np.asarray([label_text(v) for v in y_arr[keep]], dtype=object)
+        truth = np.asarray([class_name(v) for v in y_arr[keep]], dtype=object)
         T = (truth[:, None] == np.asarray(texts, dtype=object)[None, :]).astype(np.float64)
         truth_idx = T.argmax(axis=1)
         pa, pb = pred_a[keep], pred_b[keep]

@@ -22,12 +22,12 @@ from typing import Any
 import numpy as np
 
 from skloop.core import DataError
+from skloop.data import class_name
 from skloop.monitor._metrics import CLASSIFICATION_METRICS, bootstrap_weights, classification_kernels
 from skloop.monitor._performance import (
     DEFAULT_CONFIDENCE,
     DEFAULT_N_BOOT,
     PerformanceReport,
-    label_text,
     prepare_classification,
     proba_matrix,
     summarize,
@@ -107,7 +107,7 @@ class CBPE:
 
         self._names()
         texts, _ = prepare_classification(list(self.classes), self.classes)
-        labels = np.asarray([label_text(v) for v in np.asarray(y_true, dtype=object).reshape(-1)], dtype=object)
+        labels = np.asarray([class_name(v) for v in np.asarray(y_true, dtype=object).reshape(-1)], dtype=object)
         P = proba_matrix(proba, texts, len(labels))
         assert P is not None
         keep = np.asarray([v is not None for v in labels]) & np.isfinite(P).all(axis=1)

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from skloop.core import DataError
+from skloop.data import class_name
 from skloop.monitor._metrics import (
     CLASSIFICATION_METRICS,
     REGRESSION_METRICS,
@@ -33,7 +34,6 @@ __all__ = [
     "HOLDOUT_KEYS",
     "MetricResult",
     "PerformanceReport",
-    "label_text",
     "performance",
 ]
 
@@ -62,27 +62,6 @@ def _num(value: Any) -> float | None:
         return None
     value = float(value)
     return value if math.isfinite(value) else None
-
-
-def label_text(value: Any) -> str | None:
-    """A label or class as text, so ``1``, ``1.0``, ``np.int64(1)`` and ``"1"`` compare equal.
-
-    Examples
-    --------
-    >>> label_text(1.0), label_text("yes"), label_text(True), label_text(None)
-    ('1', 'yes', 'True', None)
-    """
-    if value is None:
-        return None
-    item = getattr(value, "item", None)
-    if callable(item) and not isinstance(value, str):
-        value = item()
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            return None
-        if value.is_integer():
-            return str(int(value))
-    return str(value)
 
 
 @dataclass(frozen=True)
@@ -218,7 +197,7 @@ def proba_matrix(proba: Any, classes: Sequence[str], n: int) -> np.ndarray | Non
     if proba is None:
         return None
     if isinstance(proba, pd.DataFrame):
-        by_text = {label_text(c.removeprefix("proba_") if isinstance(c, str) else c): c for c in proba.columns}
+        by_text = {class_name(c.removeprefix("proba_") if isinstance(c, str) else c): c for c in proba.columns}
         missing = [c for c in classes if c not in by_text]
         if missing:
             raise DataError(f"no probability column for classes {missing}; columns are {list(proba.columns)}")
@@ -236,12 +215,12 @@ def prepare_classification(
     y_pred: Any, classes: Sequence[Any] | None, y_true: Any = None
 ) -> tuple[tuple[str, ...], np.ndarray]:
     """The classes as text and the index of each prediction among them (``-1``: unknown)."""
-    pred = [label_text(v) for v in np.asarray(y_pred, dtype=object)]
+    pred = [class_name(v) for v in np.asarray(y_pred, dtype=object)]
     if classes is None:
-        seen = set(pred) | ({label_text(v) for v in np.asarray(y_true, dtype=object)} if y_true is not None else set())
+        seen = set(pred) | ({class_name(v) for v in np.asarray(y_true, dtype=object)} if y_true is not None else set())
         found = sorted(c for c in seen if c is not None)
         classes = sorted(found, key=lambda c: (0, float(c)) if _is_number(c) else (1, c))  # type: ignore[arg-type]
-    texts = tuple(str(label_text(c)) for c in classes)
+    texts = tuple(str(class_name(c)) for c in classes)
     if len(texts) < 2:
         raise DataError(f"classification needs at least two classes; found {list(texts)}")
     index = {c: i for i, c in enumerate(texts)}
@@ -364,7 +343,7 @@ def performance(
         task = "classification" if proba is not None or classes is not None else "regression"
     if task not in ("classification", "regression"):
         raise DataError(f"task must be 'classification' or 'regression'; got {task!r}")
-    keep = np.asarray([label_text(v) is not None for v in y_true_arr], dtype=bool)
+    keep = np.asarray([class_name(v) is not None for v in y_true_arr], dtype=bool)
     if not keep.any():
         raise DataError("no prediction has a label yet; record labels (skloop labels) or wait for them")
     available = CLASSIFICATION_METRICS if task == "classification" else REGRESSION_METRICS
@@ -387,7 +366,7 @@ def performance(
     else:
         texts, pred = prepare_classification(y_pred_arr, classes, y_true_arr)
         P = proba_matrix(proba, texts, len(y_true_arr))
-        truth = np.asarray([label_text(v) for v in y_true_arr[keep]], dtype=object)
+        truth = np.asarray([class_name(v) for v in y_true_arr[keep]], dtype=object)
         T = (truth[:, None] == np.asarray(texts, dtype=object)[None, :]).astype(np.float64)
         pred = pred[keep]
         P = None if P is None else P[keep]

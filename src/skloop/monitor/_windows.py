@@ -24,11 +24,11 @@ import numpy as np
 import pandas as pd
 
 from skloop.core import DataError, MonitoringSpec
-from skloop.data import DatasetProfile, Schema
+from skloop.data import DatasetProfile, Schema, class_name
 from skloop.monitor._compare import compare
 from skloop.monitor._estimate import CBPE
 from skloop.monitor._explain import weighted_drift
-from skloop.monitor._performance import PerformanceReport, label_text, performance
+from skloop.monitor._performance import PerformanceReport, performance
 from skloop.monitor._reference import ReferenceSummary, reference_summary
 
 __all__ = [
@@ -91,7 +91,7 @@ def log_frame(predictions: Iterable[Any]) -> pd.DataFrame:
         row["prediction"] = p.outputs.get("prediction", p.prediction)
         probs = p.outputs.get("probabilities")
         if isinstance(probs, Mapping):
-            row.update({f"proba_{label_text(k)}": v for k, v in probs.items()})
+            row.update({f"proba_{class_name(k)}": v for k, v in probs.items()})
         row["label"] = p.label
         rows.append(row)
     frame = pd.DataFrame(rows)
@@ -241,7 +241,7 @@ def proba_columns(log: pd.DataFrame, classes: Sequence[str] | None) -> list[str]
         return None
     if classes is None:
         return found
-    wanted = [f"proba_{label_text(c)}" for c in classes]
+    wanted = [f"proba_{class_name(c)}" for c in classes]
     missing = [c for c in wanted if c not in log.columns]
     if missing:
         raise DataError(f"the log has no probability columns {missing}; it has {found}")
@@ -261,7 +261,7 @@ def window_performance(
 ) -> tuple[int, PerformanceReport | None, PerformanceReport | None]:
     """Labeled rows, realised performance (if enough labels) and estimate of a log frame."""
     probs = proba_columns(rows, classes)
-    labeled = rows["label"].map(label_text).notna() if "label" in rows.columns else pd.Series(False, index=rows.index)
+    labeled = rows["label"].map(class_name).notna() if "label" in rows.columns else pd.Series(False, index=rows.index)
     n_labeled = int(labeled.sum())
     realised = None
     if n_labeled >= min_labeled and "prediction" in rows.columns:

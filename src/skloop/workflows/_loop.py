@@ -49,7 +49,8 @@ import numpy as np
 import pandas as pd
 
 from skloop.core import ModelNotFoundError, Settings, SkloopError, Spec, StoreError, parse_duration, utcnow
-from skloop.monitor import compare_models, label_text, log_frame, monitor_frame, performance
+from skloop.data import class_name
+from skloop.monitor import compare_models, log_frame, monitor_frame, performance
 from skloop.registry import Registry, Signature, default_actor
 from skloop.store import Decision, ModelVersion, Prediction, Store
 from skloop.workflows._loop_data import BASE_TAG, hours, load_window, training_frame_for, typed_inputs
@@ -334,14 +335,14 @@ class _Loop:
             X = typed_inputs(holdout, Signature.from_dict(version.signature) if version.signature else None)
             preds.append(np.asarray(model.predict(X)))
             if task == "classification" and hasattr(model, "predict_proba"):
-                probas.append(pd.DataFrame(model.predict_proba(X), columns=[label_text(c) for c in model.classes_]))
+                probas.append(pd.DataFrame(model.predict_proba(X), columns=[class_name(c) for c in model.classes_]))
         has_proba = len(probas) == 2
         metric = resolve_metric(config.metric, task, len(classes or ()), has_proba)
         result = compare_models(
             [p.label for p in holdout], preds[0], preds[1],
             champion_proba=probas[0] if has_proba else None, challenger_proba=probas[1] if has_proba else None,
             metric=metric, method=config.method, margin=config.margin, confidence=config.confidence,
-            classes=[label_text(c) for c in classes] if classes else None, task=task, n_boot=config.n_boot,
+            classes=[class_name(c) for c in classes] if classes else None, task=task, n_boot=config.n_boot,
             seed=self.spec.seed,
         )  # fmt: skip
         gates_ok = not chall.is_rejected
@@ -456,7 +457,7 @@ def _metric_of(
 ) -> Any:
     """The realised ``metric`` of logged rows (with labels); with ``reference``: (value, reference, greater)."""
     log = log_frame(rows)
-    texts = [label_text(c) for c in classes] if classes else None
+    texts = [class_name(c) for c in classes] if classes else None
     proba = None
     if texts is not None and all(f"proba_{t}" in log.columns for t in texts):
         proba = log[[f"proba_{t}" for t in texts]].to_numpy(dtype=np.float64)

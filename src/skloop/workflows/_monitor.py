@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from skloop.core import DataError, MonitoringSpec, Settings, SkloopError, spec_from_dict
-from skloop.data import DatasetProfile, Schema, read_table
+from skloop.data import DatasetProfile, Schema, class_names, read_table
 from skloop.monitor import (
     CBPE,
     Explanation,
@@ -183,7 +183,7 @@ def score_frame(inputs: MonitorInputs, current: pd.DataFrame) -> pd.DataFrame:
     out["prediction"] = np.asarray(inputs.model.predict(X))
     if hasattr(inputs.model, "predict_proba"):
         proba = np.asarray(inputs.model.predict_proba(X), dtype=np.float64)
-        for j, label in enumerate(inputs.model.classes_):
+        for j, label in enumerate(class_names(inputs.model.classes_)):
             out[f"proba_{label}"] = proba[:, j]
     if inputs.target is not None and inputs.target in current.columns:
         out["label"] = current[inputs.target].to_numpy()

@@ -21,7 +21,7 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from skloop.core import DataError, PipelineError, Settings, Spec, code_version, environment
-from skloop.data import check_training_frame, fingerprint, infer_schema, profile, read_table
+from skloop.data import check_training_frame, class_names, fingerprint, infer_schema, profile, read_table
 from skloop.pipelines import (
     attach_progress,
     build_pipeline,
@@ -199,7 +199,7 @@ def _log_reference(store: Store, run_id: str, data: PreparedData, model: Any) ->
         frame = frame.copy()
         if data.task == "classification" and hasattr(model, "predict_proba"):
             proba = np.asarray(model.predict_proba(data.X_holdout), dtype=np.float64)
-            for j, label in enumerate(model.classes_):
+            for j, label in enumerate(class_names(model.classes_)):
                 column = f"proba_{label}"
                 frame[column] = np.nan
                 frame.loc[data.X_holdout.index, column] = proba[:, j]
