@@ -69,6 +69,10 @@ class DataSpec(_Model):
     time: str | None = None
     snapshot: bool = True
     holdout: float = Field(0.2, ge=0.0, lt=1.0, description="fraction kept out of the search")
+    positive_class: bool | int | float | str | None = Field(
+        None,
+        description="the positive class of a binary target (default: 1 or True when a class, else the minority class)",
+    )
 
     @field_validator("train")
     @classmethod

@@ -43,7 +43,7 @@ from skloop.monitor._metrics import (
     classification_kernels,
     regression_kernels,
 )
-from skloop.monitor._performance import LOWER_IS_BETTER, prepare_classification, proba_matrix
+from skloop.monitor._performance import LOWER_IS_BETTER, positive_index, prepare_classification, proba_matrix
 
 __all__ = ["COMPARISON_METHODS", "ModelComparison", "compare_models", "delong_test", "mcnemar_test"]
 
@@ -240,6 +240,7 @@ def compare_models(
     task: str | None = None,
     n_boot: int = 1000,
     seed: int = 0,
+    positive: Any = None,
 ) -> ModelComparison:
     """Score two models' predictions of the same rows and test whether the challenger is better.
 
@@ -269,6 +270,9 @@ def compare_models(
         labels are not numbers.
     n_boot, seed : int
         Resamples and seed of the paired bootstrap.
+    positive : scalar, optional
+        Binary classification: the positive class (the one recorded with the model
+        version), as in :func:`~skloop.monitor.performance`.
 
     Returns
     -------
@@ -327,6 +331,7 @@ def compare_models(
         texts, pred_a = prepare_classification(a_arr, classes, np.concatenate([y_arr, b_arr]))
         _, pred_b = prepare_classification(b_arr, texts)
         n_classes = len(texts)
+        pos = positive_index(texts, positive)
         Pa = proba_matrix(champion_proba, texts, len(y_arr))
         Pb = proba_matrix(challenger_proba, texts, len(y_arr))
         has_proba = Pa is not None and Pb is not None
@@ -350,7 +355,7 @@ def compare_models(
 
         def kernel(W: np.ndarray, which: int) -> np.ndarray:
             p, s = (pa, sa) if which == 0 else (pb, sb)
-            return classification_kernels(W, T, p, s, [metric])[metric]
+            return classification_kernels(W, T, p, s, [metric], pos)[metric]
 
     if method not in COMPARISON_METHODS:
         raise DataError(f"unknown comparison method {method!r}; choose from {['auto', *COMPARISON_METHODS]}")
@@ -372,7 +377,8 @@ def compare_models(
         )  # fmt: skip
     if method == "delong":
         assert sa is not None and sb is not None and truth_idx is not None
-        _, _, diff, se, p = delong_test(truth_idx == 1, sa[:, 1], sb[:, 1], margin=margin)
+        c = 1 if pos is None else pos  # the AUC is the same for either class; the positive one reads best
+        _, _, diff, se, p = delong_test(truth_idx == c, sa[:, c], sb[:, c], margin=margin)
         stat = None if se == 0 else (diff - margin) / se
         return ModelComparison(
             **base, difference=diff, lower=diff - z * se, upper=diff + z * se, p_value=p, statistic=stat,

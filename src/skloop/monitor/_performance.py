@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from skloop.core import DataError
-from skloop.data import class_name
+from skloop.data import class_name, positive_class
 from skloop.monitor._metrics import (
     CLASSIFICATION_METRICS,
     REGRESSION_METRICS,
@@ -134,6 +134,8 @@ class PerformanceReport:
         An estimate from calibrated probabilities (no labels were used).
     classes : tuple of str
         The class order (classification).
+    positive : str or None
+        Binary classification: the class ``f1``, ``precision`` and ``recall`` are about.
     """
 
     task: str
@@ -143,6 +145,7 @@ class PerformanceReport:
     n_boot: int = DEFAULT_N_BOOT
     estimated: bool = False
     classes: tuple[str, ...] = field(default=())
+    positive: str | None = None
 
     def __getitem__(self, name: str) -> MetricResult:
         for m in self.metrics:
@@ -162,7 +165,7 @@ class PerformanceReport:
         """A JSON-able dict; :meth:`from_dict` reverses it."""
         return {
             "task": self.task, "n_rows": self.n_rows, "confidence": self.confidence, "n_boot": self.n_boot,
-            "estimated": self.estimated, "classes": list(self.classes),
+            "estimated": self.estimated, "classes": list(self.classes), "positive": self.positive,
             "metrics": [m.to_dict() for m in self.metrics],
         }  # fmt: skip
 
@@ -173,7 +176,7 @@ class PerformanceReport:
             return cls(
                 task=data["task"], n_rows=int(data["n_rows"]), confidence=float(data["confidence"]),
                 n_boot=int(data["n_boot"]), estimated=bool(data["estimated"]),
-                classes=tuple(data.get("classes") or ()),
+                classes=tuple(data.get("classes") or ()), positive=data.get("positive"),
                 metrics=tuple(MetricResult.from_dict(m) for m in data["metrics"]),
             )  # fmt: skip
         except (KeyError, TypeError) as exc:
@@ -225,6 +228,26 @@ def prepare_classification(
         raise DataError(f"classification needs at least two classes; found {list(texts)}")
     index = {c: i for i, c in enumerate(texts)}
     return texts, np.asarray([index.get(p, -1) if p is not None else -1 for p in pred], dtype=np.int64)
+
+
+def positive_index(texts: Sequence[str], positive: Any = None) -> int | None:
+    """The index among the class names ``texts`` of the positive class of a binary model.
+
+    ``positive`` is the class recorded with the version (its value or its name);
+    without it, the rule of :func:`skloop.data.positive_class` on the names alone
+    (``"1"`` or ``"True"`` when present, else the last). ``None`` unless binary.
+
+    Raises
+    ------
+    DataError
+        ``positive`` is not one of the classes.
+    """
+    if len(texts) != 2:
+        return None
+    name = class_name(positive) if positive is not None else positive_class(list(texts))
+    if name not in texts:
+        raise DataError(f"the positive class {positive!r} is not one of the model's classes {list(texts)}")
+    return list(texts).index(name)
 
 
 def _is_number(text: str) -> bool:
@@ -295,6 +318,7 @@ def performance(
     n_boot: int = DEFAULT_N_BOOT,
     confidence: float = DEFAULT_CONFIDENCE,
     seed: int = 0,
+    positive: Any = None,
 ) -> PerformanceReport:
     """The task's metrics of predictions against their labels, with bootstrap intervals.
 
@@ -319,6 +343,9 @@ def performance(
     confidence : float, default=0.95
     seed : int, default=0
         Seeds the resampling; the same inputs and seed give the same intervals.
+    positive : scalar, optional
+        Binary classification: the positive class (the one recorded with the model
+        version); default: ``1``/``True`` when a class, else the last of ``classes``.
 
     Returns
     -------
@@ -327,7 +354,8 @@ def performance(
     Raises
     ------
     DataError
-        Mismatched lengths, no labeled row, or probabilities of the wrong shape.
+        Mismatched lengths, no labeled row, probabilities of the wrong shape, or a
+        ``positive`` that is not a class.
 
     Examples
     --------
@@ -363,8 +391,10 @@ def performance(
             return regression_kernels(W, y, yhat, names)
 
         texts: tuple[str, ...] = ()
+        pos = None
     else:
         texts, pred = prepare_classification(y_pred_arr, classes, y_true_arr)
+        pos = positive_index(texts, positive)
         P = proba_matrix(proba, texts, len(y_true_arr))
         truth = np.asarray([class_name(v) for v in y_true_arr[keep]], dtype=object)
         T = (truth[:, None] == np.asarray(texts, dtype=object)[None, :]).astype(np.float64)
@@ -372,7 +402,10 @@ def performance(
         P = None if P is None else P[keep]
 
         def kernel(W: np.ndarray) -> dict[str, np.ndarray]:
-            return classification_kernels(W, T, pred, P, names)
+            return classification_kernels(W, T, pred, P, names, pos)
 
     results = summarize(kernel, n, names=names, reference=reference, n_boot=n_boot, confidence=confidence, seed=seed)
-    return PerformanceReport(task=task, n_rows=n, metrics=results, confidence=confidence, n_boot=n_boot, classes=texts)
+    return PerformanceReport(
+        task=task, n_rows=n, metrics=results, confidence=confidence, n_boot=n_boot, classes=texts,
+        positive=None if pos is None else texts[pos],
+    )  # fmt: skip

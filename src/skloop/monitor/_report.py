@@ -227,6 +227,7 @@ def monitor_frame(
     seed: int = 0,
     reference_name: str = "reference",
     current_name: str = "current",
+    positive: Any = None,
 ) -> MonitorReport:
     """Monitor a log of predictions against a reference: drift, quality, performance, windows.
 
@@ -242,7 +243,7 @@ def monitor_frame(
         As in :func:`~skloop.monitor.compare`.
     window : str, int or timedelta, optional
         Also compute everything per window (``"1d"``, ``500`` rows...).
-    task, classes, reference_metrics, importance, estimator, n_boot, seed
+    task, classes, reference_metrics, importance, estimator, n_boot, seed, positive
         As in :func:`~skloop.monitor.monitor_windows`.
     model, reference_name, current_name : str, optional
         Labels shown in the report.
@@ -274,13 +275,14 @@ def monitor_frame(
     drift = compare(reference, log[inputs + predicted], schema, config=config, prediction_columns=predicted)
     _, realised, estimate = window_performance(
         log, task=task, classes=classes, reference_metrics=reference_metrics, estimator=estimator,
-        n_boot=n_boot, seed=seed,
+        n_boot=n_boot, seed=seed, positive=positive,
     )  # fmt: skip
     windows = None
     if window is not None:
         windows = monitor_windows(
             log, reference, window=window, schema=schema, config=config, task=task, classes=classes,
             reference_metrics=reference_metrics, importance=importance, estimator=estimator, n_boot=n_boot, seed=seed,
+            positive=positive,
         )  # fmt: skip
     return build_report(
         drift, importance=importance, performance=realised, estimate=estimate, windows=windows, model=model,

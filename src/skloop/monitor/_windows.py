@@ -258,6 +258,7 @@ def window_performance(
     n_boot: int,
     seed: int,
     min_labeled: int = MIN_LABELED,
+    positive: Any = None,
 ) -> tuple[int, PerformanceReport | None, PerformanceReport | None]:
     """Labeled rows, realised performance (if enough labels) and estimate of a log frame."""
     probs = proba_columns(rows, classes)
@@ -269,7 +270,7 @@ def window_performance(
         realised = performance(
             part["label"].to_numpy(), part["prediction"].to_numpy(),
             proba=None if probs is None else part[probs].to_numpy(dtype=np.float64),
-            classes=classes, task=task, reference=reference_metrics, n_boot=n_boot, seed=seed,
+            classes=classes, task=task, reference=reference_metrics, n_boot=n_boot, seed=seed, positive=positive,
         )  # fmt: skip
     estimate = None
     if estimator is not None and probs is not None and len(rows):
@@ -294,6 +295,7 @@ def monitor_windows(
     estimator: CBPE | None = None,
     n_boot: int = 200,
     seed: int = 0,
+    positive: Any = None,
 ) -> WindowSeries:
     """Every monitor statistic per window of a prediction log.
 
@@ -319,6 +321,8 @@ def monitor_windows(
         A fitted estimator: each window then gets an estimated performance.
     n_boot, seed : int
         Bootstrap resamples and seed of the intervals.
+    positive : scalar, optional
+        Binary classification: the positive class recorded with the version.
 
     Returns
     -------
@@ -338,7 +342,7 @@ def monitor_windows(
             flags[check.check] = flags.get(check.check, 0) + 1
         n_labeled, realised, estimate = window_performance(
             rows, task=task, classes=classes, reference_metrics=reference_metrics, estimator=estimator,
-            n_boot=n_boot, seed=seed,
+            n_boot=n_boot, seed=seed, positive=positive,
         )  # fmt: skip
         features = {
             f.name: {"method": f.method, "statistic": f.statistic, "p_value": f.p_value, "threshold": f.threshold,

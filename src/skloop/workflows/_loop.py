@@ -122,6 +122,11 @@ class _Loop:
         classes = list(model.classes_) if task == "classification" and hasattr(model, "classes_") else None
         return task, classes
 
+    @staticmethod
+    def positive_of(version: ModelVersion) -> Any:
+        """The positive class recorded with the version (binary classifiers; else ``None``)."""
+        return Signature.from_dict(version.signature).output.positive_class if version.signature else None
+
     def champion_since(self) -> datetime:
         """When the champion took over: the loop decision that moved it there, else the alias move."""
         v = self.decision.champion_version
@@ -187,7 +192,7 @@ class _Loop:
         version = self.version(current)
         model = self.load(version)
         task, classes = self.task_of(version, model)
-        live = _metric_of(rows, metric, task, classes)
+        live = _metric_of(rows, metric, task, classes, positive=self.positive_of(version))
         greater = bool(old.get("greater_is_better", True))
         worse = live is not None and (live < old_value - policy.margin if greater else live > old_value + policy.margin)
         base.update(judged=True, live=live)
@@ -229,6 +234,7 @@ class _Loop:
         report = monitor_frame(
             log, inputs.reference, schema=inputs.schema, config=inputs.config, task=task, classes=classes,
             reference_metrics=champ.metrics, importance=champ.importance, model=champ.ref, n_boot=0,
+            positive=self.positive_of(champ),
         )  # fmt: skip
         drift = report.drift
         out["drift"] = {"drifted": drift.drifted, "share": drift.share, "threshold": drift.share_threshold,
@@ -240,7 +246,8 @@ class _Loop:
         trigger = self.spec.loop.triggers.performance
         has_proba = hasattr(inputs.model, "predict_proba")
         metric = resolve_metric(trigger.metric if trigger is not None else "auto", task, len(classes or ()), has_proba)
-        value = _metric_of(mine, metric, task, classes, reference=champ.metrics) if mine else None
+        positive = self.positive_of(champ)
+        value = _metric_of(mine, metric, task, classes, reference=champ.metrics, positive=positive) if mine else None
         out["performance"] = {"metric": metric, "n_labeled": len(mine), "value": value[0] if value else None,
                               "reference": value[1] if value else None,
                               "greater_is_better": value[2] if value else True}  # fmt: skip
@@ -343,7 +350,7 @@ class _Loop:
             champion_proba=probas[0] if has_proba else None, challenger_proba=probas[1] if has_proba else None,
             metric=metric, method=config.method, margin=config.margin, confidence=config.confidence,
             classes=[class_name(c) for c in classes] if classes else None, task=task, n_boot=config.n_boot,
-            seed=self.spec.seed,
+            seed=self.spec.seed, positive=self.positive_of(champ),
         )  # fmt: skip
         gates_ok = not chall.is_rejected
         promote = result.better and gates_ok
@@ -454,6 +461,7 @@ def _metric_of(
     classes: list[Any] | None,
     *,
     reference: Mapping[str, float] | None = None,
+    positive: Any = None,
 ) -> Any:
     """The realised ``metric`` of logged rows (with labels); with ``reference``: (value, reference, greater)."""
     log = log_frame(rows)
@@ -465,7 +473,7 @@ def _metric_of(
         return None
     report = performance(
         log["label"].to_numpy(), log["prediction"].to_numpy(), proba=proba, classes=texts, task=task,
-        reference=reference, metrics=[metric], n_boot=0,
+        reference=reference, metrics=[metric], n_boot=0, positive=positive,
     )  # fmt: skip
     m = report[metric]
     if reference is None:

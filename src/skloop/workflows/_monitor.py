@@ -92,7 +92,9 @@ def _stored_reference(store: Store, version: ModelVersion) -> ReferenceSummary |
         return None
 
 
-def _calibrate(model: Any, frame: pd.DataFrame, spec: Any, settings: Settings, target: str | None) -> CBPE | None:
+def _calibrate(
+    model: Any, frame: pd.DataFrame, spec: Any, settings: Settings, target: str | None, positive: Any = None
+) -> CBPE | None:
     """A CBPE fitted on the training holdout rebuilt from the snapshot (else on a sample of it)."""
     if target is None or target not in frame.columns or not hasattr(model, "predict_proba"):
         return None
@@ -110,7 +112,8 @@ def _calibrate(model: Any, frame: pd.DataFrame, spec: Any, settings: Settings, t
         X, y = sample.drop(columns=[target]), sample[target]
     columns = [str(c) for c in getattr(model, "feature_names_in_", X.columns)]
     try:
-        return CBPE(classes=list(model.classes_)).fit(model.predict_proba(X[columns]), y.to_numpy())
+        cbpe = CBPE(classes=list(model.classes_), positive=positive)
+        return cbpe.fit(model.predict_proba(X[columns]), y.to_numpy())
     except (SkloopError, KeyError, ValueError) as exc:
         logger.warning("no performance estimate: calibration failed (%s)", exc)
         return None
@@ -154,7 +157,8 @@ def load_monitor_inputs(
         frame, name = pd.read_parquet(io.BytesIO(data)), f"training data ({fp})"
     elif summary is None and not (record is not None and record.profile):
         raise DataError(f"{version.ref} has no recorded training dataset to compare with; pass --reference FILE")
-    estimator = _calibrate(model, frame, spec, settings, target) if frame is not None else None
+    positive = signature.output.positive_class if signature is not None else None
+    estimator = _calibrate(model, frame, spec, settings, target, positive) if frame is not None else None
     # the reference training recorded (with holdout predictions, for prediction drift) wins,
     # unless the user gave one; the rows, when snapshotted, still calibrate the estimate
     ref_data: pd.DataFrame | DatasetProfile | ReferenceSummary
@@ -267,6 +271,7 @@ def monitor_model(
         classes=classes, reference_metrics=version.metrics, importance=version.importance,
         estimator=inputs.estimator, model=version.ref, n_boot=n_boot, seed=seed,
         reference_name=inputs.reference_name, current_name=current_name,
+        positive=inputs.signature.output.positive_class if inputs.signature is not None else None,
     )  # fmt: skip
 
 

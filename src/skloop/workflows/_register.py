@@ -62,6 +62,7 @@ def register_run(run_id: str, settings: Settings, *, store: Store, dry_run: bool
         dataset_fingerprint=fingerprint,
         duration_s=0.0,
         model=model,
+        positive_class=data.positive,
     )
     registered = register_result(spec, store, result, data, result.refit_metric)
     return RegisterOutcome(run.id, spec.name, registered.model_version, registered.gate_failures)
