@@ -1,0 +1,167 @@
+"""Targets the bundled example does not have, through the whole loop: train → serve → log → labels → monitor.
+
+Floats 0.0/1.0, booleans, a pandas category, names (stay/leave) and the iris species:
+each is trained from a Parquet file (which keeps the dtype), served over both protocols,
+labelled through the labels endpoint, and monitored from the log with realised and
+estimated performance about the same positive class training chose.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from sklearn.metrics import f1_score
+
+from skloop.data import make_churn
+from skloop.registry import Registry
+from skloop.serve import PredictionLog, create_app, ingest_once
+from skloop.workflows import Project, monitor_model
+
+SPEC = """\
+name: {name}
+seed: 3
+data:
+  train: data/train.parquet
+  target: {target}
+  id: row_id
+  holdout: 0.25
+{extra}pipeline:
+  model:
+    class: sklearn.ensemble.RandomForestClassifier
+    params: {{n_estimators: 20, min_samples_leaf: 3}}
+search:
+  strategy: none
+  cv: {{folds: 2}}
+  n_jobs: 1
+"""
+
+
+def _churn(kind: str, n: int, seed: int) -> pd.DataFrame:
+    df = make_churn(n, seed=seed).rename(columns={"customer_id": "row_id"})
+    df["row_id"] = [f"{seed}-{i}" for i in range(n)]
+    y = df["churned"]
+    df["churned"] = {
+        "floats": lambda: y.astype(float),
+        "booleans": lambda: y.astype(bool),
+        "category": lambda: pd.Categorical(y.map({0: "stay", 1: "leave"})),
+        "names": lambda: y.map({0: "stay", 1: "leave"}),
+    }[kind]()
+    return df
+
+
+def _iris(seed: int) -> pd.DataFrame:
+    from sklearn.datasets import load_iris
+
+    frame = load_iris(as_frame=True).frame
+    frame.columns = [c.replace(" (cm)", "").replace(" ", "_") for c in frame.columns]
+    frame["species"] = frame["target"].map({0: "setosa", 1: "versicolor", 2: "virginica"})
+    frame = frame.drop(columns=["target"]).sample(frac=1.0, random_state=seed).reset_index(drop=True)
+    frame["row_id"] = [f"{seed}-{i}" for i in range(len(frame))]
+    return frame
+
+
+# kind → (name, target column, positive class training must choose)
+KINDS: dict[str, tuple[str, str, Any]] = {
+    "floats": ("churn", "churned", 1.0),
+    "booleans": ("churn", "churned", True),
+    "category": ("churn", "churned", "leave"),  # the minority class of a target of names
+    "names": ("churn", "churned", "leave"),
+    "iris": ("iris", "species", None),  # multiclass: no positive class
+}
+
+
+def _data(kind: str, seed: int) -> pd.DataFrame:
+    return _iris(seed) if kind == "iris" else _churn(kind, 500, seed)
+
+
+def _project(root: Path, kind: str, extra: str = "") -> Project:
+    name, target, _ = KINDS[kind]
+    (root / "data").mkdir(parents=True, exist_ok=True)
+    _data(kind, 0).to_parquet(root / "data" / "train.parquet", index=False)
+    (root / "skloop.yaml").write_text(SPEC.format(name=name, target=target, extra=extra))
+    return Project.load(root / "skloop.yaml")
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return json.loads(frame.to_json(orient="records", date_format="iso"))
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_the_loop_holds_on_every_kind_of_target(kind: str, tmp_path: Path) -> None:
+    from starlette.testclient import TestClient
+
+    name, target, positive = KINDS[kind]
+    with _project(tmp_path, kind) as project:
+        result = project.train()
+        assert result.model_version is not None and not result.gate_failures, result.gate_failures
+        assert result.positive_class == positive
+        run = project.store.get_run(result.run_id)
+        assert run.params.get("positive_class") == (None if positive is None else str(positive).removesuffix(".0"))
+        Registry(project.store).promote(name, result.model_version, reason="test")
+        settings = project.settings
+
+    new = _data(kind, 9)
+    X = new.drop(columns=[target])
+    log = PredictionLog(tmp_path / "wal").start()
+    app = create_app(settings, model_name=name, prediction_log=log, poll_seconds=None)
+    try:
+        with TestClient(app) as client:
+            half = len(X) // 2
+            answer = client.post("/invocations", json={"dataframe_records": _records(X.iloc[:half])})
+            assert answer.status_code == 200, answer.text
+            rows = [json.dumps(r) for r in _records(X.iloc[half:])]
+            v2 = client.post(
+                f"/v2/models/{name}/infer",
+                json={"inputs": [{"name": "rows", "datatype": "BYTES", "shape": [len(rows)], "data": rows}]},
+            )
+            assert v2.status_code == 200, v2.text
+            served = answer.json()["predictions"] + v2.json()["outputs"][0]["data"]
+            truth = _records(new[["row_id", target]].astype({target: object}))
+            labels = [{"id": r["row_id"], "label": r[target]} for r in truth]
+            posted = client.post(f"/v2/models/{name}/labels", json=labels)
+            assert posted.status_code == 200, posted.text
+        assert ingest_once(tmp_path / "wal", app.registry.store) == len(X)
+        store = app.registry.store
+        report = monitor_model(store, f"{name}@champion", settings, from_log=True, n_boot=20)
+    finally:
+        log.close()
+        app.registry.store.close()
+
+    realised, estimate = report.performance, report.estimate
+    assert realised is not None and estimate is not None
+    assert realised.n_rows == len(X)
+    assert realised["accuracy"].value > 0.6  # labels joined the predictions under the same class names
+    if positive is None:
+        assert realised.positive is None
+        return
+    assert realised.positive == estimate.positive == str(positive).removesuffix(".0")
+    expected = f1_score(
+        [str(v) for v in new[target].astype(object)],
+        [str(v) for v in pd.Series(served, dtype=object)],
+        pos_label=str(positive),
+    )
+    assert realised["f1"].value == pytest.approx(expected)
+
+
+def test_a_declared_positive_class_wins_and_a_wrong_one_is_named(tmp_path: Path) -> None:
+    from skloop.core import DataError
+
+    with _project(tmp_path / "a", "names", extra="  positive_class: stay\n") as project:
+        result = project.train(register=False)
+        assert result.positive_class == "stay"
+        assert project.store.get_run(result.run_id).params["positive_class"] == "stay"
+    wrong = r"data.positive_class: 'churned' is not a class.*\['leave', 'stay'\]"
+    with (
+        _project(tmp_path / "b", "names", extra="  positive_class: churned\n") as project,
+        pytest.raises(DataError, match=wrong),
+    ):
+        project.train(register=False)
+    with (
+        _project(tmp_path / "c", "iris", extra="  positive_class: setosa\n") as project,
+        pytest.raises(DataError, match="binary target; this one has 3 classes"),
+    ):
+        project.train(register=False)
