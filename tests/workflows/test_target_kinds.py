@@ -19,7 +19,8 @@ from sklearn.metrics import f1_score
 from skloop.data import make_churn
 from skloop.registry import Registry
 from skloop.serve import PredictionLog, create_app, ingest_once
-from skloop.workflows import Project, monitor_model
+from skloop.store import Store
+from skloop.workflows import Project, monitor_model, run_loop
 
 SPEC = """\
 name: {name}
@@ -40,8 +41,8 @@ search:
 """
 
 
-def _churn(kind: str, n: int, seed: int) -> pd.DataFrame:
-    df = make_churn(n, seed=seed).rename(columns={"customer_id": "row_id"})
+def _churn(kind: str, n: int, seed: int, shift: float = 0.0) -> pd.DataFrame:
+    df = make_churn(n, seed=seed, shift=shift).rename(columns={"customer_id": "row_id"})
     df["row_id"] = [f"{seed}-{i}" for i in range(n)]
     y = df["churned"]
     df["churned"] = {
@@ -78,35 +79,20 @@ def _data(kind: str, seed: int) -> pd.DataFrame:
     return _iris(seed) if kind == "iris" else _churn(kind, 500, seed)
 
 
-def _project(root: Path, kind: str, extra: str = "") -> Project:
+def _project(root: Path, kind: str, extra: str = "", loop: str = "") -> Project:
     name, target, _ = KINDS[kind]
     (root / "data").mkdir(parents=True, exist_ok=True)
     _data(kind, 0).to_parquet(root / "data" / "train.parquet", index=False)
-    (root / "skloop.yaml").write_text(SPEC.format(name=name, target=target, extra=extra))
+    (root / "skloop.yaml").write_text(SPEC.format(name=name, target=target, extra=extra) + loop)
     return Project.load(root / "skloop.yaml")
 
 
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    return json.loads(frame.to_json(orient="records", date_format="iso"))
-
-
-@pytest.mark.parametrize("kind", sorted(KINDS))
-def test_the_loop_holds_on_every_kind_of_target(kind: str, tmp_path: Path) -> None:
+def _serve_and_label(settings: Any, name: str, target: str, new: pd.DataFrame, wal: Path) -> list[Any]:
+    """Score ``new`` through the server (both protocols), post its labels, ingest the log; the predictions."""
     from starlette.testclient import TestClient
 
-    name, target, positive = KINDS[kind]
-    with _project(tmp_path, kind) as project:
-        result = project.train()
-        assert result.model_version is not None and not result.gate_failures, result.gate_failures
-        assert result.positive_class == positive
-        run = project.store.get_run(result.run_id)
-        assert run.params.get("positive_class") == (None if positive is None else str(positive).removesuffix(".0"))
-        Registry(project.store).promote(name, result.model_version, reason="test")
-        settings = project.settings
-
-    new = _data(kind, 9)
     X = new.drop(columns=[target])
-    log = PredictionLog(tmp_path / "wal").start()
+    log = PredictionLog(wal).start()
     app = create_app(settings, model_name=name, prediction_log=log, poll_seconds=None)
     try:
         with TestClient(app) as client:
@@ -119,21 +105,42 @@ def test_the_loop_holds_on_every_kind_of_target(kind: str, tmp_path: Path) -> No
                 json={"inputs": [{"name": "rows", "datatype": "BYTES", "shape": [len(rows)], "data": rows}]},
             )
             assert v2.status_code == 200, v2.text
-            served = answer.json()["predictions"] + v2.json()["outputs"][0]["data"]
             truth = _records(new[["row_id", target]].astype({target: object}))
-            labels = [{"id": r["row_id"], "label": r[target]} for r in truth]
-            posted = client.post(f"/v2/models/{name}/labels", json=labels)
+            posted = client.post(
+                f"/v2/models/{name}/labels", json=[{"id": r["row_id"], "label": r[target]} for r in truth]
+            )
             assert posted.status_code == 200, posted.text
-        assert ingest_once(tmp_path / "wal", app.registry.store) == len(X)
-        store = app.registry.store
-        report = monitor_model(store, f"{name}@champion", settings, from_log=True, n_boot=20)
+        assert ingest_once(wal, app.registry.store) == len(X)
     finally:
         log.close()
         app.registry.store.close()
+    return list(answer.json()["predictions"] + v2.json()["outputs"][0]["data"])
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return json.loads(frame.to_json(orient="records", date_format="iso"))
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_the_loop_holds_on_every_kind_of_target(kind: str, tmp_path: Path) -> None:
+    name, target, positive = KINDS[kind]
+    with _project(tmp_path, kind) as project:
+        result = project.train()
+        assert result.model_version is not None and not result.gate_failures, result.gate_failures
+        assert result.positive_class == positive
+        run = project.store.get_run(result.run_id)
+        assert run.params.get("positive_class") == (None if positive is None else str(positive).removesuffix(".0"))
+        Registry(project.store).promote(name, result.model_version, reason="test")
+        settings = project.settings
+
+    new = _data(kind, 9)
+    served = _serve_and_label(settings, name, target, new, tmp_path / "wal")
+    with Store.open(settings) as store:
+        report = monitor_model(store, f"{name}@champion", settings, from_log=True, n_boot=20)
 
     realised, estimate = report.performance, report.estimate
     assert realised is not None and estimate is not None
-    assert realised.n_rows == len(X)
+    assert realised.n_rows == len(new)
     assert realised["accuracy"].value > 0.6  # labels joined the predictions under the same class names
     if positive is None:
         assert realised.positive is None
@@ -165,3 +172,34 @@ def test_a_declared_positive_class_wins_and_a_wrong_one_is_named(tmp_path: Path)
         pytest.raises(DataError, match="binary target; this one has 3 classes"),
     ):
         project.train(register=False)
+
+
+LOOP = """\
+loop:
+  guards: {cooldown: 6h, max_per_day: 3}
+  data: {window: 30d, holdout: 0.4, min_rows: 200, include_training: false}
+  compare: {margin: 0.0, confidence: 0.9, n_boot: 100}
+"""
+
+
+@pytest.mark.parametrize("kind", ["floats", "names"])
+def test_the_loop_retrains_and_compares_on_served_traffic(kind: str, tmp_path: Path) -> None:
+    """Drifted traffic, served and labelled: the loop monitors, retrains and compares (floats never retrained)."""
+    from datetime import timedelta
+
+    from skloop.core import utcnow
+
+    name, target, _ = KINDS[kind]
+    with _project(tmp_path, kind, loop=LOOP) as project:
+        result = project.train()
+        assert result.model_version is not None
+        Registry(project.store).promote(name, result.model_version, reason="first")
+        settings, spec = project.settings, project.spec
+    _serve_and_label(settings, name, target, _churn(kind, 700, seed=22, shift=1.0), tmp_path / "wal")
+    with Store.open(settings) as store:
+        decision = run_loop(spec, settings, store=store, now=utcnow() + timedelta(hours=1))
+    assert "drift" in decision.fired, decision.reason
+    assert decision.retrain_run_id is not None and decision.challenger_version == 2, decision.reason
+    comparison = decision.comparison
+    assert comparison is not None and comparison["n_rows"] > 200, decision.reason
+    assert comparison["champion"] is not None and comparison["challenger"] is not None
