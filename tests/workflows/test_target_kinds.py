@@ -203,3 +203,22 @@ def test_the_loop_retrains_and_compares_on_served_traffic(kind: str, tmp_path: P
     comparison = decision.comparison
     assert comparison is not None and comparison["n_rows"] > 200, decision.reason
     assert comparison["champion"] is not None and comparison["challenger"] is not None
+
+
+def test_behaviour_tests_score_the_positive_class_by_default() -> None:
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    from skloop.core import DirectionalTest
+    from skloop.registry import infer_signature
+    from skloop.workflows._behaviour import run_behaviour
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"x": rng.normal(size=300)})
+    y = pd.Series(np.where(X["x"] + rng.normal(scale=0.3, size=300) > 0.6, "leave", "stay"))  # "leave": the minority
+    model = LogisticRegression().fit(X, y)
+    signature = infer_signature(X, y, task="classification", model=model)
+    assert signature.output.positive_class == "leave"
+    test = DirectionalTest.model_validate({"kind": "directional", "column": "x", "delta": 1.0, "direction": "increase"})
+    passed, message = run_behaviour(test, 0, model, X, signature, seed=0)
+    assert passed, message  # a larger x raises P(leave); P(stay), the last class, falls

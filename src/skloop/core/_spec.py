@@ -332,7 +332,7 @@ class ChampionCheckSpec(_Model):
 class _BehaviourBase(_Model):
     name: str | None = Field(None, description="the test's name in reports (default: kind and column)")
     class_: str | int | float | bool | None = Field(
-        None, alias="class", description="whose probability is the score (default: the last class, e.g. 1)"
+        None, alias="class", description="whose probability is the score (default: the positive class, else the last)"
     )
 
 
