@@ -189,7 +189,7 @@ def test_the_loop_retrains_and_compares_on_served_traffic(kind: str, tmp_path: P
 
     from skloop.core import utcnow
 
-    name, target, _ = KINDS[kind]
+    name, target, positive = KINDS[kind]
     with _project(tmp_path, kind, loop=LOOP) as project:
         result = project.train()
         assert result.model_version is not None
@@ -198,6 +198,10 @@ def test_the_loop_retrains_and_compares_on_served_traffic(kind: str, tmp_path: P
     _serve_and_label(settings, name, target, _churn(kind, 700, seed=22, shift=1.0), tmp_path / "wal")
     with Store.open(settings) as store:
         decision = run_loop(spec, settings, store=store, now=utcnow() + timedelta(hours=1))
+        challenger = store.get_model_version(name, 2)
+        window = store.get_run(challenger.run_id).spec["data"]
+    assert challenger.signature["output"]["positive_class"] == positive  # the champion's, not the window's minority
+    assert window.get("positive_class") == positive
     assert "drift" in decision.fired, decision.reason
     assert decision.retrain_run_id is not None and decision.challenger_version == 2, decision.reason
     comparison = decision.comparison

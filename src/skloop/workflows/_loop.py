@@ -302,8 +302,13 @@ class _Loop:
         model = self.load(champ)
         task, classes = self.task_of(champ, model)
         frame, info = training_frame_for(self.store, self.spec, window, champ, task=task, classes=classes, now=self.now)
+        spec = self.spec
+        positive = self.positive_of(champ)
+        if spec.data.positive_class is None and positive is not None:
+            # the challenger is about the champion's positive class, whatever the window's minority
+            spec = spec.model_copy(update={"data": spec.data.model_copy(update={"positive_class": positive})})
         result = train(
-            self.spec, self.settings, store=self.store, frame=frame, kind="retrain", parent_run_id=champ.run_id,
+            spec, self.settings, store=self.store, frame=frame, kind="retrain", parent_run_id=champ.run_id,
             register=True, progress=self.progress,
         )  # fmt: skip
         fired = outputs["decide"]["fired"]
