@@ -17,6 +17,7 @@ import pytest
 from sklearn.metrics import f1_score
 
 from skloop.data import make_churn
+from skloop.monitor import render_report_html
 from skloop.registry import Registry
 from skloop.serve import PredictionLog, create_app, ingest_once
 from skloop.store import Store
@@ -146,6 +147,7 @@ def test_the_loop_holds_on_every_kind_of_target(kind: str, tmp_path: Path) -> No
         assert realised.positive is None
         return
     assert realised.positive == estimate.positive == str(positive).removesuffix(".0")
+    assert f"recall of class {realised.positive}" in render_report_html(report)  # the report says which class
     expected = f1_score(
         [str(v) for v in new[target].astype(object)],
         [str(v) for v in pd.Series(served, dtype=object)],

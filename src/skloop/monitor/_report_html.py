@@ -191,6 +191,8 @@ def _performance_table(report: PerformanceReport, title: str) -> str:
         for m in report.metrics
     )
     note = " <span class='est'>(estimated from calibrated probabilities, no labels)</span>" if report.estimated else ""
+    if report.positive is not None:
+        note += f" <span class='est'>(f1, precision, recall of class {_e(report.positive)})</span>"
     return (
         f"<h3>{_e(title)} — {report.n_rows:,} rows{note}</h3><table><tr><th>metric</th><th>value</th>"
         f"<th>{100 * report.confidence:.0f}% interval</th><th>training holdout</th><th>change</th></tr>{rows}</table>"
