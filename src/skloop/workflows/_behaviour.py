@@ -2,8 +2,8 @@
 
 Each test perturbs rows and compares the model's *score*: the probability of one
 class for a classifier (the test's ``class``, by default the positive class recorded
-with a binary model, else the last of ``classes_``), the prediction for a regressor. A test returns a status and a message
-that names the rows and values that broke it.
+with a binary model, else the last of ``classes_``), the prediction for a regressor. A
+test returns a status and a message that names the rows and values that broke it.
 """
 
 from __future__ import annotations
