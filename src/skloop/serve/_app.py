@@ -354,7 +354,7 @@ class ServeApp(ServeHandlers):
         preds = predictions.tolist()
         probs = None
         if proba is not None:
-            labels = model.class_names  # the canonical names the log reader and the monitor use
+            labels = model.class_names or ()  # the canonical names the log reader and the monitor use
             probs = [dict(zip(labels, p, strict=True)) for p in proba.tolist()]
         records = [
             {
