@@ -95,6 +95,28 @@ def test_init_from_data_infers_a_spec(tmp_path: Path, monkeypatch: pytest.Monkey
     assert again.exit_code == 2 and "--force" in again.output
 
 
+def test_init_from_data_warns_about_what_it_decided(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+
+    from skloop.data import make_churn
+
+    monkeypatch.chdir(tmp_path)
+    df = make_churn(300, seed=0)
+    df["churn_proba"] = df["churned"] * 0.9 + 0.05  # another model's output
+    df.to_csv("table.csv", index=False)
+    result = invoke("init", "--data", "table.csv", "--target", "churned")
+    assert result.exit_code == 0, result.output
+    assert "warning:" in result.output and "'churn_proba'" in result.output and "leak" in result.output
+    assert "'customer_id'" in result.output and "data.id" in result.output
+    out = invoke("init", "--data", "table.csv", "--target", "churned", "--force", "--json")
+    assert out.exit_code == 0, out.output
+    data = json.loads(out.output)
+    kinds = {(f["column"], f["kind"]) for f in data["findings"]}
+    assert {("customer_id", "id"), ("churn_proba", "leak")} <= kinds
+    leak = next(f for f in data["findings"] if f["column"] == "churn_proba")
+    assert leak["evidence"]["name"] is True and leak["evidence"]["roc_auc"] == 1.0
+    assert data["task"] == "classification" and data["spec"] == "skloop.yaml"
+
+
 def test_spec_error_exits_2_with_the_key(project_dir: Path) -> None:
     spec = project_dir / "skloop.yaml"
     spec.write_text(spec.read_text().replace("strategy: grid", "strategy: gird"))

@@ -2,7 +2,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from skloop.core import Settings
+import pytest
+
+from skloop.core import Settings, UsageError
 
 
 def test_defaults_live_under_the_project(tmp_path: Path) -> None:
@@ -22,3 +24,11 @@ def test_environment_overrides(tmp_path: Path) -> None:
     s = Settings.from_env(tmp_path, env=env)
     assert (s.store_url, s.artifact_root, s.port, s.token) == ("postgresql+psycopg://u@h/db", "s3://b/p", 9001, "t")
     assert s.with_overrides(port=1, token=None).port == 1
+
+
+def test_trust_is_off_unless_skloop_trust_says_yes(tmp_path: Path) -> None:
+    assert Settings.from_env(tmp_path, env={}).trust is False
+    for text, expected in (("1", True), ("true", True), ("YES", True), ("0", False), ("false", False), ("", False)):
+        assert Settings.from_env(tmp_path, env={"SKLOOP_TRUST": text}).trust is expected, text
+    with pytest.raises(UsageError, match=r"SKLOOP_TRUST='maybe' is not a yes/no value; use 1 or 0"):
+        Settings.from_env(tmp_path, env={"SKLOOP_TRUST": "maybe"})

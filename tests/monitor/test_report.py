@@ -104,3 +104,36 @@ def test_html_renders_in_chromium(report: MonitorReport, tmp_path: Path) -> None
     assert errors == [] and failed == []
     assert requested == [page_file.as_uri()]  # nothing but the file itself
     assert shot.stat().st_size > 10_000 and n_svg >= 11
+
+
+HOSTILE = "<script>alert(\"x\")</script> & 'q'"
+ESCAPED = "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; &#39;q&#39;"
+
+
+def _sections(page: str) -> dict[str, str]:
+    parts = page.split("<h2>")
+    return {"head": parts[0], **{p.split("</h2>")[0]: p for p in parts[1:]}}
+
+
+def test_html_escapes_names_metrics_and_reasons(drift_frames) -> None:  # type: ignore[no-untyped-def]
+    from skloop.monitor import MetricResult, PerformanceReport
+
+    ref = drift_frames(400, 1).rename(columns={"cat_a": HOSTILE})
+    cur = drift_frames(400, 2, shifted=("cat_a",)).rename(columns={"cat_a": HOSTILE})
+    cur.loc[:20, "cat_b"] = HOSTILE  # an unseen category: named in the quality check's detail
+    perf = PerformanceReport(task="classification", n_rows=400, metrics=(MetricResult(name=HOSTILE, value=0.5),))
+    drift = compare(ref, cur)
+    report = build_report(
+        drift, importance={HOSTILE: 1.0}, performance=perf, model=HOSTILE, reference_name=HOSTILE, current_name="now"
+    )
+    page = render_report_html(report)
+    assert "<script" not in page and "'q'" not in page
+    sections = _sections(page)
+    assert f"<title>Monitor report — {ESCAPED}</title>" in sections["head"]
+    assert f"most important drifted: {ESCAPED}" in sections["head"]  # the verdict
+    assert f"<strong>{ESCAPED}</strong>" in sections["Features, by importance × drift"]  # column name
+    quality = sections["Data quality"]
+    assert f"<td>{ESCAPED}</td>" in quality  # a checked column
+    # the reason names the category (by its repr)
+    assert "<td>1 unseen values (&#39;&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; " in quality
+    assert f"<td>{ESCAPED}</td>" in sections["Performance"]  # metric name

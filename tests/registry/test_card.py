@@ -143,3 +143,28 @@ def test_a_card_without_optional_parts_renders(card_parts) -> None:
     assert card.data == {} and card.importance == {} and card.lineage["dataset_fingerprint"] == "f" * 64
     assert "# Model card: m" in render_markdown(card)
     assert "<svg" not in render_html(card)
+
+
+HOSTILE = "<script>alert(\"x\")</script> & 'q'"
+ESCAPED = "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; &#39;q&#39;"
+
+
+def test_html_escapes_names_columns_metrics_and_limits() -> None:
+    card = ModelCard(
+        task="classification",
+        name=HOSTILE,
+        version=1,
+        features={"numeric": [HOSTILE]},
+        cv_metrics={HOSTILE: {"mean": 0.5, "std": 0.1}},
+        importance={HOSTILE: {"mean": 0.2, "std": 0.05}},
+        limits=[f"'{HOSTILE}' is missing in 40% of the training rows"],
+        signature={"inputs": [{"name": HOSTILE, "dtype": "float64", "kind": "numeric", "min": 0.0, "max": 1.0}]},
+    )
+    page = render_html(card)
+    assert "<script" not in page and "'q'" not in page
+    sections = {p.split("</h2>")[0]: p for p in page.split("<h2>")[1:]}
+    assert f"<title>Model card: {ESCAPED} v1</title>" in page and f"<h1>Model card: {ESCAPED} v1</h1>" in page
+    assert f"({1}): {ESCAPED}</li>" in sections["Features"]
+    assert f"<td>{ESCAPED}</td>" in sections["Metrics"] and f"<td>{ESCAPED}</td>" in sections["Signature"]
+    assert f"<title>{ESCAPED}</title>" in sections["Feature importance"]  # the chart's full label
+    assert f"<li>&#39;{ESCAPED}&#39; is missing" in sections["Known limits"]

@@ -28,6 +28,7 @@ from skloop.core import RegistryError, UntrustedModelError
 from skloop.registry import (
     MODEL_FORMATS,
     TRUSTED_TYPES,
+    Trust,
     TrustedPickleWarning,
     load_model,
     model_format_from_name,
@@ -140,13 +141,13 @@ def test_an_injected_type_is_refused_before_any_of_its_code_runs(crafted) -> Non
     assert not marker.exists()
     # the same refusal with other types trusted
     with pytest.raises(UntrustedModelError):
-        load_model(data, trusted_types=["registry_payload.Other", "sklearn.tree._tree.Tree"])
+        load_model(data, trust=Trust(types=["registry_payload.Other", "sklearn.tree._tree.Tree"]))
     assert not marker.exists()
 
 
 def test_an_injected_type_loads_when_the_caller_trusts_it(crafted) -> None:
     data, marker = crafted
-    loaded = load_model(data, trusted_types=[PAYLOAD])
+    loaded = load_model(data, trust=Trust(types=[PAYLOAD]))
     # proof that the refusal above mattered: trusting it runs its code
     assert marker.read_text() == "ran"
     assert hasattr(loaded["model"], "predict")
@@ -178,10 +179,10 @@ def test_a_function_reference_swapped_for_os_system_is_refused(churn_forest, tmp
 
 def test_a_joblib_artifact_loads_only_when_trusted(churn_forest, churn_split, tmp_path: Path) -> None:
     data = save_model(churn_forest, "joblib")
-    with pytest.raises(UntrustedModelError, match="runs arbitrary code"):
+    with pytest.raises(UntrustedModelError, match="runs any code it holds"):
         load_model(data, "joblib")
     with pytest.warns(TrustedPickleWarning, match="runs any code"):
-        loaded = load_model(data, "joblib", trusted=True)
+        loaded = load_model(data, "joblib", trust=Trust(pickle=True))
     X = churn_split["X_test"]
     np.testing.assert_array_equal(loaded.predict_proba(X), churn_forest.predict_proba(X))
 

@@ -48,7 +48,9 @@ def test_mlflow_formats_agree_and_are_logged(srv_client: Any, srv_app: Any, srv_
     records = _logged(srv_app)
     assert len(records) == 2 * len(answers)
     first = records[0]
-    assert first["request_id"] == "req-1" and first["model"] == "churn" and first["version"] == 1
+    assert first["correlation_id"] == "req-1" and first["model"] == "churn" and first["version"] == 1
+    # the key is the server's id, one per request, although the client reused its X-Request-ID
+    assert len({r["request_id"] for r in records}) == len(answers)
     assert first["inputs"]["age"] == 41 and first["inputs"]["signup_date"].startswith("2024-06-20")
     assert set(first["outputs"]) == {"prediction", "probabilities"}
 
@@ -112,9 +114,10 @@ def test_metadata_health_openapi_and_metrics(srv_client: Any, srv_row: dict[str,
 
 def test_access_log_is_one_json_line_per_request(srv_client: Any, caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.INFO, logger="skloop.serve.access"):
-        srv_client.get("/ping", headers={"X-Request-ID": "abc-123"})
+        answer = srv_client.get("/ping", headers={"X-Request-ID": "abc-123"})
     lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "skloop.serve.access"]
-    assert len(lines) == 1 and lines[0]["request_id"] == "abc-123" and lines[0]["status"] == 200
+    assert len(lines) == 1 and lines[0]["correlation_id"] == "abc-123" and lines[0]["status"] == 200
+    assert lines[0]["request_id"] == answer.headers["x-skloop-request-id"]
 
 
 BAD = [

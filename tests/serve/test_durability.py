@@ -194,8 +194,8 @@ def test_skloop_serve_killed_under_load_loses_no_acknowledged_prediction(
 
     with Store.open(project_settings(srv_fresh_project)) as store:
         ingest_once(log_dir, store)
-        rows = [(p.request_id, p.row) for p in store.iter_predictions("churn", batch_size=20_000)]
-    stored = {rid for rid, _ in rows}
+        rows = [(p.correlation_id, p.row) for p in store.iter_predictions("churn", batch_size=20_000)]
+    stored = {rid for rid, _ in rows}  # the client's X-Request-ID, kept as the correlation id
     lost = set(acked) - stored
     assert not lost, f"{len(lost)} of {len(acked)} acknowledged requests were lost, e.g. {sorted(lost)[:5]}"
     assert len(rows) >= 2 * len(acked)  # two rows per request

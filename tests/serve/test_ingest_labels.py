@@ -1,19 +1,16 @@
-"""Labels: validation naming record and field, the POST route, files, joins by id and by request."""
+"""Labels: validation naming record and field, files, joins by id and by request (the route: test_served_labels)."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pandas as pd
 import pytest
-from starlette.applications import Starlette
 
 from skloop.core import DataError
-from skloop.serve import LabelError, ingest_label_file, ingest_label_records, label_routes
+from skloop.serve import LabelError, ingest_label_file, ingest_label_records
 from skloop.store import Store
 
 Record = Callable[..., dict[str, Any]]
@@ -49,28 +46,6 @@ def test_bad_records_are_named_and_nothing_is_stored(wal_store: Store, records: 
         ingest_label_records(wal_store, "churn", records)
     assert isinstance(info.value, DataError) and info.value.issues
     assert wal_store.count_labels() == 0
-
-
-def test_the_route_stores_labels_and_answers_400_with_issues(tmp_path: Path, wal_store: Store) -> None:
-    app = Starlette(routes=label_routes(lambda: wal_store))
-
-    async def main() -> list[httpx.Response]:
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            return [
-                await client.post("/v2/models/churn/labels", json=[{"id": "c-1", "label": 1}]),
-                await client.post("/v2/models/churn/labels", json=[{"id": "c-1", "label": 1}, {"id": "c-2"}]),
-                await client.post("/v2/models/churn/labels", content=b"{nope"),
-            ]
-
-    ok, bad, unreadable = asyncio.run(main())
-    assert ok.status_code == 200 and ok.json() == {"model": "churn", "labels": 1}
-    assert bad.status_code == 400
-    body = bad.json()
-    assert body["error_code"] == "BAD_REQUEST" and "record 1, field 'label'" in body["message"]
-    assert body["issues"] == [{"row": 1, "column": "label", "problem": "missing", "severity": "error"}]
-    assert unreadable.status_code == 400 and "not valid JSON" in unreadable.json()["error"]
-    assert [x.entity_id for x in wal_store.list_labels("churn")] == ["c-1"]
 
 
 def test_label_files_by_id_and_by_request(tmp_path: Path, wal_store: Store, wal_record: Record) -> None:

@@ -1,22 +1,134 @@
-"""Bearer tokens on admin (and optionally prediction) routes; nothing from a request reaches the file system."""
+"""Bearer tokens on admin (and optionally prediction) routes; nothing from a request reaches the file system.
+
+The write routes are taken from the route table itself, so a route added there is
+checked here without anyone remembering to.
+"""
 
 from __future__ import annotations
 
+import json
+import logging
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
-from serve_helpers import project_settings
+from serve_helpers import project_settings, register_churn
 from starlette.testclient import TestClient
 
 from skloop.core import UsageError
-from skloop.serve import create_app
+from skloop.serve import PredictionLog, create_app, read_segment, segments
+from skloop.serve._routes import ADMIN, PREDICT, PUBLIC, ROUTES, Route
 
 
 def _app(project: Path, token: str | None, **kwargs: Any) -> Any:
     settings = replace(project_settings(project), token=token)
     return create_app(settings, model_name="churn", poll_seconds=None, **kwargs)
+
+
+WRITES = [(r, m) for r in ROUTES for m in r.methods if m in ("POST", "PUT", "PATCH", "DELETE")]
+
+
+def _body(handler: str, row: dict[str, Any]) -> Any:
+    """A valid body for each write handler: a new write route must add its own here."""
+    v2 = {"inputs": [{"name": "rows", "shape": [1], "datatype": "BYTES", "data": [json.dumps(row)]}]}
+    return {
+        "_invocations": {"dataframe_records": [row]},
+        "_infer": v2,
+        "_labels": [{"id": "c-1", "label": 1}],
+        "_admin_load": None,
+    }[handler]
+
+
+@pytest.fixture(scope="module")
+def sec_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A project of this module (its tests write labels)."""
+    base = tmp_path_factory.mktemp("sec_project")
+    register_churn(project_settings(base))
+    return base
+
+
+def _written(app: Any, log: PredictionLog) -> tuple[int, int]:
+    """(labels stored, prediction records logged) so far."""
+    log.close()
+    log.start()
+    return app.registry.store.count_labels(), sum(1 for s in segments(log.directory) for _ in read_segment(s))
+
+
+def test_every_write_route_is_admin_or_predict() -> None:
+    assert WRITES, "the route table has no write route"
+    assert all(route.auth != PUBLIC for route, _ in WRITES)
+
+
+@pytest.mark.parametrize("for_predict", [False, True], ids=["predict-open", "token-required-for-predict"])
+@pytest.mark.parametrize(("route", "method"), WRITES, ids=[f"{m} {r.template}" for r, m in WRITES])
+def test_every_write_route_checks_the_token(
+    sec_project: Path, tmp_path: Path, srv_row: dict[str, Any], route: Route, method: str, for_predict: bool
+) -> None:
+    log = PredictionLog(tmp_path / "wal").start()
+    app = _app(sec_project, "s3cret", prediction_log=log, token_required_for_predict=for_predict)
+    path = route.template.format(name="churn", version=str(app.model.version))
+    body = _body(route.methods[method], srv_row)
+    needs = route.auth == ADMIN or (route.auth == PREDICT and for_predict)
+    try:
+        with TestClient(app) as client:
+            before = _written(app, log)
+            for headers in ({}, {"Authorization": "Bearer nope"}, {"Authorization": "s3cret"}):
+                answer = client.request(method, path, json=body, headers=headers)
+                if needs:
+                    assert answer.status_code == 401, (headers, answer.text)
+                    assert answer.headers["www-authenticate"] == "Bearer"
+                    assert _written(app, log) == before  # refused: nothing stored, nothing logged
+                else:
+                    assert answer.status_code == 200, (headers, answer.text)
+            ok = client.request(method, path, json=body, headers={"Authorization": "Bearer s3cret"})
+            assert ok.status_code == 200, ok.text
+    finally:
+        log.close()
+        app.registry.store.close()
+
+
+def test_versioned_labels_are_not_a_way_around_the_token(sec_project: Path) -> None:
+    with TestClient(_app(sec_project, "s3cret", token_required_for_predict=True)) as client:
+        before = client.app.registry.store.count_labels()
+        for version in ("999", "1"):
+            answer = client.post(f"/v2/models/churn/versions/{version}/labels", json=[{"id": "c-9", "label": 1}])
+            assert answer.status_code in (401, 404), answer.text
+        assert client.app.registry.store.count_labels() == before
+
+
+def test_starting_without_a_token_warns_that_admin_routes_are_open(
+    sec_project: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="skloop.serve"):
+        with TestClient(_app(sec_project, None)):
+            pass
+        warned = [r.getMessage() for r in caplog.records if "SKLOOP_TOKEN" in r.getMessage()]
+        assert len(warned) == 1 and r"/v2/models/{name}/labels" in warned[0] and "open" in warned[0]
+        caplog.clear()
+        with TestClient(_app(sec_project, "s3cret")):
+            pass
+        assert not [r for r in caplog.records if "SKLOOP_TOKEN" in r.getMessage()]
+
+
+def test_skloop_serve_shows_the_no_token_warning(
+    sec_project: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import uvicorn
+    from typer.testing import CliRunner
+
+    from skloop.cli import app as cli
+
+    def run(app: Any, **kwargs: Any) -> None:  # start and stop the app as uvicorn would
+        with TestClient(app):
+            pass
+
+    monkeypatch.setattr(uvicorn, "run", run)
+    monkeypatch.delenv("SKLOOP_TOKEN", raising=False)
+    with caplog.at_level(logging.WARNING, logger="skloop.serve"):
+        result = CliRunner().invoke(cli, ["serve", "churn", "--spec", str(sec_project), "--no-log", "--no-onnx"])
+    assert result.exit_code == 0, result.output
+    assert any("admin routes" in r.getMessage() and r.levelno == logging.WARNING for r in caplog.records)
 
 
 def test_admin_load_needs_the_token(srv_project: Path, srv_row: dict[str, Any]) -> None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import errno
 import json
+import logging
 import os
+import stat
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
@@ -211,3 +213,81 @@ def test_segments_ignores_other_files(tmp_path: Path) -> None:
         (tmp_path / name).write_bytes(b"")
     assert [p.name for p in segments(tmp_path)] == ["wal-00000002.jsonl", "wal-00000010.jsonl"]
     assert segments(tmp_path / "missing") == []
+
+
+@pytest.mark.parametrize("where", ["write", "fsync"])
+def test_a_refused_append_leaves_none_of_its_lines(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str) -> None:
+    real_write, real_fsync = os.write, os.fsync
+    full = {"on": False}
+
+    def write(fd: int, data: Any) -> int:
+        if full["on"] and where == "write":  # 70% of the request's lines get out, then the disk is full
+            real_write(fd, bytes(data[: len(data) * 7 // 10]))
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(fd, data)
+
+    def fsync(fd: int) -> None:
+        if full["on"] and where == "fsync":  # everything written, but it cannot be made durable
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_fsync(fd)
+
+    monkeypatch.setattr(wal.os, "write", write)
+    monkeypatch.setattr(wal.os, "fsync", fsync)
+    with PredictionLog(tmp_path) as log:
+        log.append_sync([{"request_id": "ok1", "row": 0}])
+        full["on"] = True
+        with pytest.raises(StoreError, match="No space left"):
+            log.append_sync([{"request_id": "refused", "row": i} for i in range(20)])
+        full["on"] = False
+        log.append_sync([{"request_id": "ok2", "row": 0}])
+    assert [r["request_id"] for r in _all_records(tmp_path)] == ["ok1", "ok2"]
+
+
+def test_the_writer_survives_an_unexpected_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real_fsync = os.fsync
+    calls = {"n": 0}
+
+    def fsync(fd: int) -> None:
+        calls["n"] += stat.S_ISREG(os.fstat(fd).st_mode)  # segments, not the folder
+        if calls["n"] == 2:  # not an OSError: a bug, a broken file object, ...
+            raise RuntimeError("unexpected")
+        real_fsync(fd)
+
+    monkeypatch.setattr(wal.os, "fsync", fsync)
+
+    async def main(log: PredictionLog) -> None:
+        await asyncio.wait_for(log.append([{"request_id": "ok1", "row": 0}]), 10)
+        with pytest.raises(StoreError, match="unexpected"):
+            await asyncio.wait_for(log.append([{"request_id": "refused", "row": 0}]), 10)
+        await asyncio.wait_for(log.append([{"request_id": "ok2", "row": 0}]), 10)  # the writer is still there
+
+    with PredictionLog(tmp_path) as log:
+        asyncio.run(main(log))
+    assert [r["request_id"] for r in _all_records(tmp_path)] == ["ok1", "ok2"]
+
+
+class _Fatal(BaseException):
+    """Something no commit survives."""
+
+
+def test_a_stopped_writer_refuses_appends_instead_of_hanging(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def fsync(fd: int) -> None:
+        raise _Fatal("the writer cannot go on")
+
+    log = PredictionLog(tmp_path).start()
+    monkeypatch.setattr(wal.os, "fsync", fsync)
+
+    async def main() -> None:
+        with pytest.raises(StoreError, match=r"writer .* stopped"):
+            await asyncio.wait_for(log.append([{"request_id": "a", "row": 0}]), 10)
+
+    try:
+        asyncio.run(main())
+        with pytest.raises(StoreError, match="stopped"):
+            log.append_sync([{"request_id": "b", "row": 0}])
+        assert any(r.levelno == logging.CRITICAL for r in caplog.records)
+    finally:
+        monkeypatch.undo()
+        log.close()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from skloop.core import ArtifactIntegrityError, NotFoundError
+from skloop.core import ArtifactIntegrityError, NotFoundError, StoreError
 from skloop.store import ArtifactRef, ArtifactStore, Store
 
 
@@ -85,3 +85,18 @@ def test_tampered_artifact_of_a_run(store: Store) -> None:
     _flip_one_byte(Path(store.artifacts.path_of(ref.sha256)))
     with pytest.raises(ArtifactIntegrityError, match=r"artifact 'model.skops'.*expected sha256"):
         store.load_artifact(run.id, "model.skops")
+
+
+def test_an_artifact_path_that_is_a_directory_is_named(tmp_path: Path) -> None:
+    store = ArtifactStore(tmp_path / "art")
+    sha = store.put_bytes(b"model bytes").sha256
+    path = Path(store.path_of(sha))
+    path.unlink()
+    path.mkdir()  # e.g. a restore gone wrong
+    for read in (
+        lambda: store.get_bytes(sha, name="model.skops"),
+        lambda: store.open_path(sha, name="model.skops"),
+        lambda: store.get_file(sha, tmp_path / "copy", name="model.skops"),
+    ):
+        with pytest.raises(StoreError, match=r"artifact 'model.skops' at .* cannot be read: Is a directory; restore"):
+            read()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from skloop.core import StoreError
-from skloop.store import Store
+from skloop.core import StoreError, UsageError
+from skloop.store import MAX_FILTER_DEPTH, SearchFilterError, Store
 
 
 @pytest.fixture
@@ -103,6 +103,25 @@ def test_bad_filter_names_the_token(store: Store, text: str, token: str) -> None
     with pytest.raises(StoreError, match=r"bad search filter") as info:
         store.search_runs(filter=text)
     assert f"token {token!r}" in str(info.value)
+
+
+def test_bad_filters_and_orderings_are_usage_errors(store: Store) -> None:
+    for kwargs in ({"filter": "status ="}, {"order_by": ["colour"]}):
+        with pytest.raises(SearchFilterError) as info:
+            store.search_runs(**kwargs)
+        assert isinstance(info.value, StoreError) and isinstance(info.value, UsageError)
+
+
+def test_nesting_is_capped_with_a_named_error(store: Store, runs: dict[str, str]) -> None:
+    deepest = "(" * MAX_FILTER_DEPTH + "metrics.cv_roc_auc > 0.94" + ")" * MAX_FILTER_DEPTH
+    assert names(store.search_runs("search", filter=deepest)) == ["r0"]
+    for depth in (MAX_FILTER_DEPTH + 1, 300, 5000):  # 300 was a RecursionError
+        text = "(" * depth + "status = 'finished'" + ")" * depth
+        with pytest.raises(SearchFilterError) as info:
+            store.search_runs(filter=text)
+        message = str(info.value)
+        assert f"at position {MAX_FILTER_DEPTH + 1}, token '('" in message
+        assert f"parentheses nest more than {MAX_FILTER_DEPTH} deep" in message
 
 
 def test_bad_order_and_arguments(store: Store) -> None:

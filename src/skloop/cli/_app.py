@@ -13,7 +13,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from skloop.cli._errors import EXIT_FAILURE, handle_errors
+from skloop.cli._checks import check_positive
+from skloop.cli._errors import EXIT_FAILURE, handle_errors, set_debug
 from skloop.cli._progress import RichProgress
 from skloop.cli._render import print_json, run_detail, runs_table
 from skloop.core import SPEC_FILENAME, Settings, UsageError
@@ -30,7 +31,8 @@ app = typer.Typer(
 db_app = typer.Typer(help="Manage the metadata database.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
-console = Console(soft_wrap=True)
+# no automatic highlighting: its regular expressions take minutes on a long line of user text
+console = Console(soft_wrap=True, highlight=False)
 
 SpecOpt = Annotated[Path, typer.Option("--spec", "-s", help="The spec file, or a directory holding skloop.yaml.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts instead of tables.")]
@@ -55,7 +57,13 @@ def _store(spec: Path):  # type: ignore[no-untyped-def]
 
 
 @app.callback()
-def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug messages.")] = False) -> None:
+def _main(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug messages.")] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="On an unexpected error, print the traceback (for a bug report).")
+    ] = False,
+) -> None:
+    set_debug(debug)
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
@@ -74,11 +82,15 @@ def init(
     ci: Annotated[
         str | None, typer.Option("--ci", help="Also write a CI workflow (github: .github/workflows/skloop.yml).")
     ] = None,
+    json_out: JsonOpt = False,
 ) -> None:
     """Write a spec: the bundled example (--example DIR) or one inferred from your data (--data --target).
 
     With --ci github, also write a GitHub Actions workflow that trains, runs `skloop validate` and
     uploads its JUnit report (alone, --ci writes only the workflow, in DIR or here).
+
+    With --data, the id and time columns, suspected leaks (dropped) and numbers with a few bad
+    values (made numeric) are printed as warnings (--json: under "findings") and noted in the spec.
     """
     from skloop.workflows import init_ci, init_example, init_from_data
 
@@ -89,15 +101,24 @@ def init(
     if ci is not None:
         root = directory or (Path(".") if data is None else out if out.is_dir() else out.parent)
         workflow = init_ci(root, ci, force=force)
-        console.print(f"wrote [bold]{workflow}[/] (train, validate, upload the JUnit report)")
+        if not json_out:
+            console.print(f"wrote [bold]{workflow}[/] (train, validate, upload the JUnit report)")
     if example:
         spec_path = init_example(directory or Path("."), n_rows=rows, force=force)
         console.print(f"wrote [bold]{spec_path}[/] and {spec_path.parent / 'data' / 'churn.csv'} ({rows} rows)")
         console.print(f"next: [bold]cd {spec_path.parent} && skloop train[/]")
     elif data is not None:
         assert target is not None
-        spec_path = init_from_data(data, target, out=out, force=force)
-        console.print(f"wrote [bold]{spec_path}[/]; check the inferred feature kinds, then run [bold]skloop train[/]")
+        result = init_from_data(data, target, out=out, force=force)
+        if json_out:
+            print_json(console, result.to_dict())
+            return
+        for finding in result.findings:
+            console.print(f"[yellow]warning:[/] {escape(finding.message)}", highlight=False)
+        console.print(
+            f"wrote [bold]{escape(str(result.spec_path))}[/]; check the inferred feature kinds, "
+            "then run [bold]skloop train[/]"
+        )
 
 
 @app.command()
@@ -174,6 +195,7 @@ def runs(
     json_out: JsonOpt = False,
 ) -> None:
     """List runs: id, time, status, best params, CV scores (mean ± std)."""
+    check_positive("--limit", limit)
     store = _store(spec)
     try:
         store.reap_stale_runs()
@@ -286,13 +308,19 @@ def register(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only check the gates; exit 1 when one fails.")] = False,
     spec: SpecOpt = Path(SPEC_FILENAME),
     json_out: JsonOpt = False,
+    trust_type: Annotated[
+        list[str] | None, typer.Option("--trust-type", help="A dotted type the skops loader may instantiate.")
+    ] = None,
 ) -> None:
     """Register a training run's model (after checking the spec's gates), as `skloop train` does."""
+    from skloop.cli._trust import caller_trust
     from skloop.workflows import register_run
 
     store = _store(spec)
     try:
-        outcome = register_run(run_id, _settings_near(spec), store=store, dry_run=dry_run)
+        outcome = register_run(
+            run_id, _settings_near(spec), store=store, dry_run=dry_run, trust=caller_trust(spec, False, trust_type)
+        )
     finally:
         store.close()
     if json_out:

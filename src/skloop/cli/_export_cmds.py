@@ -9,8 +9,10 @@ from typing import Annotated, Any
 import typer
 
 from skloop.cli._app import QuietOpt, SpecOpt, _settings_near, _store, app, console
+from skloop.cli._checks import check_out_file, check_positive
 from skloop.cli._errors import handle_errors
 from skloop.cli._progress import RichProgress
+from skloop.cli._trust import TrustOpt, TrustTypeOpt, caller_trust
 from skloop.core import SPEC_FILENAME, UsageError
 
 __all__: list[str] = []
@@ -48,15 +50,15 @@ def _sample(spec: Path, sample: Path | None, rows: int) -> Any:
     return frame.head(rows) if len(frame) else None
 
 
-def _load(spec: Path, ref: str) -> tuple[Any, Any]:
-    """The model version entity and the loaded model of ``ref``."""
+def _load(spec: Path, ref: str, trust: bool, trust_type: list[str] | None) -> tuple[Any, Any]:
+    """The model version entity and the loaded model of ``ref``, with the caller's trust."""
     from skloop.registry import Registry
 
     store = _store(spec)
     try:
         registry = Registry(store)
         version = registry.resolve(ref)
-        return version, registry.load_model(ref)
+        return version, registry.load_model(version.ref, trust=caller_trust(spec, trust, trust_type))
     finally:
         store.close()
 
@@ -82,10 +84,14 @@ def export(
     package: Annotated[str, typer.Option("--package", help="pip requirement installing skloop in the image.")] = (
         "skloop"
     ),
+    trust: TrustOpt = False,
+    trust_type: TrustTypeOpt = None,
 ) -> None:
     """Export model NAME VERSION to MLflow or ONNX, or the spec's training workflow to Kubeflow Pipelines."""
     from skloop.registry import KUBEFLOW_IMAGE, export_kubeflow, export_mlflow, export_onnx
 
+    if format_ is not ExportFormat.mlflow:  # the MLflow model is a directory
+        check_out_file("--out", out, f"model.{'onnx' if format_ is ExportFormat.onnx else 'yaml'}")
     if format_ is ExportFormat.kubeflow:
         if name is not None:
             raise UsageError("--format kubeflow exports the spec's workflow; give no NAME VERSION")
@@ -94,7 +100,7 @@ def export(
         return
     if name is None or version is None:
         raise UsageError(f"--format {format_.value} needs NAME VERSION, e.g. skloop export churn 3 --format onnx")
-    model_version, model = _load(spec, f"{name}/{version}")
+    model_version, model = _load(spec, f"{name}/{version}", trust, trust_type)
     rows = _sample(spec, sample, SAMPLE_ROWS)
     if format_ is ExportFormat.mlflow:
         example = rows.head(5) if rows is not None else None
@@ -128,14 +134,18 @@ def predict(
     ] = None,
     spec: SpecOpt = Path(SPEC_FILENAME),
     quiet: QuietOpt = False,
+    trust: TrustOpt = False,
+    trust_type: TrustTypeOpt = None,
 ) -> None:
     """Score a file with model NAME (--alias or --version) and write Parquet predictions."""
     from skloop.workflows import predict_batch
 
     if (alias is None) == (version is None):
         raise UsageError("give exactly one of --alias ALIAS or --version N")
+    check_positive("--batch-rows", batch_rows)
+    check_out_file("--out", out, "predictions.parquet")
     ref = f"{name}@{alias}" if alias is not None else f"{name}/{version}"
-    model_version, model = _load(spec, ref)
+    model_version, model = _load(spec, ref, trust, trust_type)
     folder = _prediction_log_dir(spec, log_dir) if log else None
     result = predict_batch(
         model,

@@ -15,7 +15,9 @@ from skloop.cli._app import JsonOpt, QuietOpt, SpecOpt, _project, app, console
 from skloop.cli._errors import handle_errors
 from skloop.cli._progress import RichProgress
 from skloop.cli._render import print_json
+from skloop.cli._trust import TrustOpt, TrustTypeOpt, caller_trust
 from skloop.core import SPEC_FILENAME, SkloopError, SpecError, UsageError, parse_duration
+from skloop.registry import Trust
 
 __all__: list[str] = []
 
@@ -74,7 +76,7 @@ def _story(decision: Any) -> None:
     console.print(f"{outcome}: {escape(decision.reason or '')}")
 
 
-def _run_once(spec: Path, name: str | None, *, quiet: bool, json_out: bool) -> Any:
+def _run_once(spec: Path, name: str | None, *, quiet: bool, json_out: bool, trust: Trust) -> Any:
     from skloop.workflows import run_loop
 
     with _project(spec) as project:
@@ -85,7 +87,7 @@ def _run_once(spec: Path, name: str | None, *, quiet: bool, json_out: bool) -> A
             )
         decision = run_loop(
             project.spec, project.settings, store=project.store, name=name,
-            progress=RichProgress(console, quiet=quiet or json_out), on_step=_pause_hook(),
+            progress=RichProgress(console, quiet=quiet or json_out), on_step=_pause_hook(), trust=trust,
         )  # fmt: skip
     if json_out:
         print_json(console, decision.to_dict())
@@ -101,9 +103,11 @@ def loop_run(
     spec: SpecOpt = Path(SPEC_FILENAME),
     quiet: QuietOpt = False,
     json_out: JsonOpt = False,
+    trust: TrustOpt = False,
+    trust_type: TrustTypeOpt = None,
 ) -> None:
     """Evaluate the loop policy once: monitor, decide, maybe retrain, compare, maybe promote or roll back."""
-    _run_once(spec, name, quiet=quiet, json_out=json_out)
+    _run_once(spec, name, quiet=quiet, json_out=json_out, trust=caller_trust(spec, trust, trust_type))
 
 
 @loop_app.command("watch")
@@ -117,6 +121,8 @@ def loop_watch(
     spec: SpecOpt = Path(SPEC_FILENAME),
     quiet: QuietOpt = False,
     json_out: JsonOpt = False,
+    trust: TrustOpt = False,
+    trust_type: TrustTypeOpt = None,
 ) -> None:
     """Evaluate the loop policy every --every; its state lives in the store, so a restart carries on.
 
@@ -131,7 +137,7 @@ def loop_watch(
     done = 0
     while max_iterations is None or done < max_iterations:
         try:
-            _run_once(spec, name, quiet=quiet, json_out=json_out)
+            _run_once(spec, name, quiet=quiet, json_out=json_out, trust=caller_trust(spec, trust, trust_type))
         except (SpecError, UsageError):
             raise
         except LoopLockedError as exc:

@@ -11,14 +11,13 @@ from rich.markup import escape
 from rich.table import Table
 
 from skloop.cli._app import JsonOpt, SpecOpt, _settings_near, _store, app, console
-from skloop.cli._errors import handle_errors
+from skloop.cli._checks import check_out_file
+from skloop.cli._errors import EXIT_DRIFT, handle_errors
 from skloop.cli._render import print_json
+from skloop.cli._trust import TrustOpt, TrustTypeOpt, caller_trust
 from skloop.core import SPEC_FILENAME, UsageError
 
-__all__ = ["EXIT_DRIFT"]
-
-EXIT_DRIFT = 3
-"""``skloop monitor`` exits with this when the dataset drifted."""
+__all__ = ["EXIT_DRIFT"]  # exits with this when the dataset drifted (defined with the other codes)
 
 
 def _ref(name: str, alias: str | None, version: int | None) -> str:
@@ -48,6 +47,8 @@ def monitor(
     ] = None,
     n_boot: Annotated[int, typer.Option("--n-boot", help="Bootstrap resamples of the intervals.")] = 200,
     spec: SpecOpt = Path(SPEC_FILENAME),
+    trust: TrustOpt = False,
+    trust_type: TrustTypeOpt = None,
 ) -> None:
     """Drift, data quality and performance of a model's new data; exit 3 when the dataset drifted."""
     from skloop.monitor import render_report_html
@@ -59,11 +60,14 @@ def monitor(
         raise UsageError("give either --current FILE or --from-log, not both")
     if since is not None and not from_log:
         raise UsageError("--since applies to --from-log")
+    check_out_file("--report", report, "report.html")
+    check_out_file("--json", json_path, "report.json")
     store = _store(spec)
     try:
         result = monitor_model(
             store, _ref(name, alias, version), _settings_near(spec), current=current, reference=reference,
             from_log=from_log, since=since, window=window, n_boot=n_boot,
+            trust=caller_trust(spec, trust, trust_type),
         )  # fmt: skip
     finally:
         store.close()
@@ -127,13 +131,17 @@ def explain(
     limit: Annotated[int, typer.Option("--limit", "-n", help="Rows shown in the table.")] = 20,
     spec: SpecOpt = Path(SPEC_FILENAME),
     json_out: JsonOpt = False,
+    trust: TrustOpt = False,
+    trust_type: TrustTypeOpt = None,
 ) -> None:
-    """Per-row contributions of each input column to a tree model's output (needs the explain extra)."""
+    """Per-row contributions of each input column to a tree or linear model's output (trees need the explain extra)."""
     from skloop.workflows import explain_model
 
     store = _store(spec)
     try:
-        found, explanation = explain_model(store, _ref(name, alias, version), data)
+        found, explanation = explain_model(
+            store, _ref(name, alias, version), data, trust=caller_trust(spec, trust, trust_type)
+        )
     finally:
         store.close()
     if json_out:

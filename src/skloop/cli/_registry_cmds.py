@@ -14,8 +14,10 @@ from rich.table import Table
 from rich.tree import Tree
 
 from skloop.cli._app import JsonOpt, SpecOpt, _store, app, console
+from skloop.cli._checks import MAX_REASON_CHARS, check_out_file, check_reason
 from skloop.cli._errors import handle_errors
 from skloop.cli._render import print_json
+from skloop.cli._trust import TrustOpt, TrustTypeOpt, caller_trust
 from skloop.core import SPEC_FILENAME, UsageError
 
 __all__: list[str] = []
@@ -113,6 +115,7 @@ def promote(
     """Point an alias (default: champion) at a version, recording who and why."""
     if not reason:
         raise UsageError('promote needs --reason "..." (it is kept in the alias history)')
+    check_reason("--reason", reason)
     with _registry(spec) as registry:
         event = registry.promote(name, version, alias, reason=reason, force=force)
     if json_out:
@@ -134,6 +137,7 @@ def rollback(
     json_out: JsonOpt = False,
 ) -> None:
     """Move an alias back to the version that held it before."""
+    check_reason("--reason", reason)
     with _registry(spec) as registry:
         event = registry.rollback(name, alias, reason=reason)
     if json_out:
@@ -147,7 +151,10 @@ def _parse_time(text: str) -> datetime:
         when = datetime.fromisoformat(text)
     except ValueError:
         raise UsageError(f"--at {text!r} is not an ISO time; use e.g. 2025-03-01T12:00 or 2025-03-01") from None
-    return when.astimezone(UTC) if when.tzinfo is None else when  # naive means local time
+    try:
+        return when.astimezone(UTC) if when.tzinfo is None else when  # naive means local time
+    except (ValueError, OverflowError):  # 0001-01-01 local is before the year 1 in UTC east of Greenwich
+        raise UsageError(f"--at {text!r} is out of range; give a time between the years 2 and 9998") from None
 
 
 @app.command()
@@ -184,9 +191,16 @@ def aliases(
             _when(e.time), e.alias, e.action,
             "-" if e.from_version is None else f"v{e.from_version}",
             "-" if e.to_version is None else f"v{e.to_version}",
-            escape(e.actor), escape(e.reason or ""),
+            escape(e.actor), escape(_clip(e.reason or "")),
         )  # fmt: skip
     console.print(table)
+
+
+def _clip(text: str) -> str:
+    """Free text as shown in a table: a reason recorded through the API may be any length."""
+    if len(text) <= MAX_REASON_CHARS:
+        return text
+    return text[:MAX_REASON_CHARS] + f"... ({len(text) - MAX_REASON_CHARS:,} more characters; --json shows all)"
 
 
 def _label(node: Any) -> str:
@@ -240,16 +254,17 @@ def card(
         Path | None, typer.Option("--out", "-o", help="Write to this file; .html gives the self-contained page.")
     ] = None,
     html: Annotated[bool, typer.Option("--html", help="HTML instead of Markdown (on stdout without --out).")] = False,
-    trust: Annotated[bool, typer.Option("--trust", help="Allow a joblib/pickle model (runs code).")] = False,
-    trust_type: Annotated[list[str] | None, typer.Option("--trust-type", help="Extra type to trust.")] = None,
     spec: SpecOpt = Path(SPEC_FILENAME),
+    trust: TrustOpt = False,
+    trust_type: TrustTypeOpt = None,
 ) -> None:
     """The model card of a version: task, data, features, pipeline, search, metrics, importance, limits, lineage."""
     from skloop.registry import render_html, render_markdown, version_card
 
+    check_out_file("--out", out, "card.md")
     ref = f"{name}/{version}" if version is not None else name
     with _registry(spec) as registry:
-        model_card = version_card(registry, ref, trusted=trust, trusted_types=trust_type or ())
+        model_card = version_card(registry, ref, trust=caller_trust(spec, trust, trust_type))
     as_html = html or (out is not None and out.suffix.lower() in (".html", ".htm"))
     text = render_html(model_card) if as_html else render_markdown(model_card)
     if out is None:

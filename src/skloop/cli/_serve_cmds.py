@@ -11,7 +11,9 @@ from typing import Annotated
 import typer
 
 from skloop.cli._app import SpecOpt, _settings_near, app, console
+from skloop.cli._checks import check_port
 from skloop.cli._errors import handle_errors
+from skloop.cli._trust import TrustOpt, TrustTypeOpt, caller_trust
 from skloop.core import SPEC_FILENAME, UsageError
 
 __all__: list[str] = []
@@ -43,6 +45,8 @@ def serve(
         typer.Option("--shadow", help="Also score every request with NAME@ALIAS (e.g. challenger) into the log only."),
     ] = None,
     spec: SpecOpt = Path(SPEC_FILENAME),
+    trust: TrustOpt = False,
+    trust_type: TrustTypeOpt = None,
 ) -> None:
     """Serve NAME over KServe V2 (/v2/models/NAME/infer) and MLflow's protocol (/invocations)."""
     import uvicorn
@@ -50,6 +54,7 @@ def serve(
     from skloop.serve import DEFAULT_MAX_BODY_BYTES, PredictionLog, create_app, default_log_dir
 
     settings = _settings_near(spec).with_overrides(host=host, port=port)
+    check_port(settings.port, given=port is not None)
     if max_body_bytes is not None and max_body_bytes <= 0:
         raise UsageError(f"--max-body-bytes must be positive; got {max_body_bytes}")
     log = ingestor = None
@@ -71,6 +76,7 @@ def serve(
             poll_seconds=poll_seconds if poll_seconds > 0 else None,
             onnx=not no_onnx,
             shadow_alias=shadow,
+            trust=caller_trust(spec, trust, trust_type),
         )
         model = server_app.model
         if access_log:

@@ -10,8 +10,10 @@ from rich.markup import escape
 from rich.table import Table
 
 from skloop.cli._app import JsonOpt, SpecOpt, app, console
+from skloop.cli._checks import check_out_file
 from skloop.cli._errors import EXIT_FAILURE, handle_errors
 from skloop.cli._render import print_json
+from skloop.cli._trust import TrustOpt, TrustTypeOpt, caller_trust
 from skloop.core import SPEC_FILENAME
 
 __all__: list[str] = []
@@ -32,6 +34,8 @@ def validate(
     ] = None,
     junit: Annotated[Path | None, typer.Option("--junit", help="Write a JUnit XML report here.")] = None,
     json_out: JsonOpt = False,
+    trust: TrustOpt = False,
+    trust_type: TrustTypeOpt = None,
 ) -> None:
     """Run the spec's gates, the champion comparison, behavioural tests and the data contract as tests.
 
@@ -39,8 +43,12 @@ def validate(
     """
     from skloop.workflows import Project, validate_model, write_junit
 
+    check_out_file("--junit", junit, "report.xml")
     with Project.load(spec) as project:
-        report = validate_model(project.spec, project.settings, store=project.store, ref=model, run_id=run)
+        report = validate_model(
+            project.spec, project.settings, store=project.store, ref=model, run_id=run,
+            trust=caller_trust(spec, trust, trust_type),
+        )  # fmt: skip
     if junit is not None:
         write_junit(report, junit)
     if json_out:

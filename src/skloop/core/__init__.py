@@ -1,5 +1,6 @@
 """Core: spec models, errors, settings, hashing. Imports nothing else from skloop."""
 
+from skloop.core._charts import CHART_COLORS, CURRENT_COLOR, REFERENCE_COLOR
 from skloop.core._clock import utcnow
 from skloop.core._errors import (
     ArtifactIntegrityError,
@@ -20,6 +21,7 @@ from skloop.core._errors import (
     UsageError,
 )
 from skloop.core._hashing import sha256_bytes, sha256_json
+from skloop.core._html import html_environment, render_page
 from skloop.core._imports import optional_import
 from skloop.core._provenance import CodeVersion, code_version, environment
 from skloop.core._settings import DEFAULT_HOME, Settings
@@ -45,12 +47,16 @@ from skloop.core._spec import (
     Spec,
     SqlSource,
 )
-from skloop.core._spec_loader import SPEC_FILENAME, load_spec, parse_spec, spec_from_dict
+from skloop.core._spec_loader import MAX_EXPANDED_NODES, SPEC_FILENAME, load_spec, parse_spec, spec_from_dict
 from skloop.core._spec_loop import LoopDataSpec, LoopSpec, parse_duration
 
 __all__ = [
+    "CHART_COLORS",
+    "CURRENT_COLOR",
     "DEFAULT_HOME",
     "DRIFT_METHODS",
+    "MAX_EXPANDED_NODES",
+    "REFERENCE_COLOR",
     "SPEC_FILENAME",
     "ArtifactIntegrityError",
     "CVSpec",
@@ -93,10 +99,12 @@ __all__ = [
     "UsageError",
     "code_version",
     "environment",
+    "html_environment",
     "load_spec",
     "optional_import",
     "parse_duration",
     "parse_spec",
+    "render_page",
     "sha256_bytes",
     "sha256_json",
     "spec_from_dict",

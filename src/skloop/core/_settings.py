@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from skloop.core._errors import UsageError
+
 __all__ = [
     "DEFAULT_ARTIFACT_DIR",
     "DEFAULT_HOME",
@@ -20,6 +22,19 @@ DEFAULT_ARTIFACT_DIR = "artifacts"
 DEFAULT_DB_NAME = "skloop.db"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
+
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("", "0", "false", "no", "off")
+
+
+def _flag(env: Mapping[str, str], key: str) -> bool:
+    text = env.get(key, "").strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise UsageError(f"environment variable {key}={env[key]!r} is not a yes/no value; use 1 or 0 (or true/false)")
 
 
 @dataclass(frozen=True)
@@ -38,6 +53,10 @@ class Settings:
         Bearer token for admin endpoints.
     base_dir : Path
         The project directory that relative paths are resolved against.
+    trust : bool
+        Load joblib/pickle model artifacts, whose unpickling runs any code they hold
+        (``SKLOOP_TRUST=1``; what ``--trust`` says for one command). Only the caller
+        decides this: nothing recorded with a model does.
     """
 
     store_url: str
@@ -46,6 +65,7 @@ class Settings:
     port: int = DEFAULT_PORT
     token: str | None = None
     base_dir: Path = Path(".")
+    trust: bool = False
 
     @classmethod
     def from_env(cls, base_dir: str | os.PathLike[str] = ".", env: Mapping[str, str] | None = None) -> Settings:
@@ -58,6 +78,8 @@ class Settings:
         'sqlite:////tmp/proj/.skloop/skloop.db'
         >>> Settings.from_env("/tmp/proj", env={"SKLOOP_PORT": "9000"}).port
         9000
+        >>> Settings.from_env("/tmp/proj", env={"SKLOOP_TRUST": "1"}).trust
+        True
         """
         env = os.environ if env is None else env
         base = Path(base_dir).resolve()
@@ -69,6 +91,7 @@ class Settings:
             port=int(env.get("SKLOOP_PORT") or DEFAULT_PORT),
             token=env.get("SKLOOP_TOKEN") or None,
             base_dir=base,
+            trust=_flag(env, "SKLOOP_TRUST"),
         )
 
     def with_overrides(self, **changes: object) -> Settings:

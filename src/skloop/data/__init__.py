@@ -19,6 +19,15 @@ from skloop.data._profile import (
 )
 from skloop.data._readers import DEFAULT_BATCH_ROWS, iter_batches, read_table
 from skloop.data._schema import KINDS, ColumnSchema, Schema, infer_schema
+from skloop.data._suspects import (
+    Finding,
+    coerce_numbers,
+    find_dirty_numbers,
+    find_id_column,
+    find_leaks,
+    find_time_column,
+    looks_like_id_name,
+)
 
 __all__ = [
     "DEFAULT_BATCH_ROWS",
@@ -30,14 +39,21 @@ __all__ = [
     "ColumnSchema",
     "ColumnsByName",
     "DatasetProfile",
+    "Finding",
     "Schema",
     "check_training_frame",
     "class_name",
     "class_names",
+    "coerce_numbers",
+    "find_dirty_numbers",
+    "find_id_column",
+    "find_leaks",
+    "find_time_column",
     "fingerprint",
     "infer_schema",
     "infer_task",
     "iter_batches",
+    "looks_like_id_name",
     "make_churn",
     "positive_class",
     "profile",

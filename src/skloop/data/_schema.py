@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, ClassVar, Literal
@@ -12,6 +11,7 @@ import pandas as pd
 
 from skloop.core import DataError
 from skloop.data._columns import ColumnsByName
+from skloop.data._suspects import looks_like_id_name
 
 __all__ = ["KINDS", "MAX_CATEGORIES", "ROLES", "ColumnSchema", "Schema", "infer_schema"]
 
@@ -33,7 +33,6 @@ _BOOLEAN_PAIRS = (
     frozenset({"y", "n"}),
     frozenset({"t", "f"}),
 )
-_ID_NAME = re.compile(r"(?:^|[_\W])id(?:$|[_\W])|[a-z0-9]I[dD]$|^I[dD](?:$|[A-Z])", re.UNICODE)
 
 
 @dataclass(frozen=True)
@@ -153,10 +152,6 @@ def _is_boolean_pair(values: pd.Series) -> bool:
     return words in _BOOLEAN_PAIRS
 
 
-def _looks_like_id_name(name: str) -> bool:
-    return bool(_ID_NAME.search(name)) or name.lower() in {"id", "uuid", "key"}
-
-
 def _kind(name: str, col: pd.Series, uniques: pd.Series, id_like: bool) -> Kind:
     dtype = col.dtype
     if pd.api.types.is_bool_dtype(dtype) or _is_boolean_pair(uniques):
@@ -164,7 +159,7 @@ def _kind(name: str, col: pd.Series, uniques: pd.Series, id_like: bool) -> Kind:
     if pd.api.types.is_datetime64_any_dtype(dtype):
         return "datetime"
     if pd.api.types.is_numeric_dtype(dtype):
-        if pd.api.types.is_integer_dtype(dtype) and id_like and _looks_like_id_name(name):
+        if pd.api.types.is_integer_dtype(dtype) and id_like and looks_like_id_name(name):
             return "id"
         return "numeric"
     if isinstance(dtype, pd.CategoricalDtype):
@@ -179,7 +174,7 @@ def _kind(name: str, col: pd.Series, uniques: pd.Series, id_like: bool) -> Kind:
         mean_tokens = float(strings.str.split().str.len().mean())
         if mean_len > TEXT_MIN_MEAN_LENGTH or mean_tokens >= TEXT_MIN_MEAN_TOKENS:
             return "text"
-    if id_like and (len(values) >= ID_MIN_ROWS or _looks_like_id_name(name)):
+    if id_like and (len(values) >= ID_MIN_ROWS or looks_like_id_name(name)):
         return "id"
     return "categorical"
 
@@ -234,8 +229,8 @@ def infer_schema(
        also as floats ``0.0``/``1.0``).
     2. **datetime** — a datetime64 dtype (naive or tz-aware).
     3. **numeric** — any other numeric dtype; but an *integer* column whose values are
-       all distinct and whose name has an ``id`` token (``id``, ``user_id``,
-       ``customerId``) is **id**.
+       all distinct and whose name says identifier (an ``id`` token as in ``id``,
+       ``user_id``, ``customerId``; or ``identifier``, ``uuid``, ``guid``, ``key``) is **id**.
     4. pandas ``category`` dtype — **categorical**.
     5. strings — **text** when more than half the values are distinct and the values
        are long (mean length over 30 characters, or 5 or more words on average);

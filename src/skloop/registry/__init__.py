@@ -4,6 +4,7 @@ Everything here is re-exported from private modules:
 
 - ``_persistence``: :func:`save_model` / :func:`load_model` (skops with an allow-list
   of types; joblib only when trusted);
+- ``_trust``: :class:`Trust`, the caller's trust that every load path takes;
 - ``_signature``: the input/output :class:`Signature` of a model and
   :func:`coerce_frame`, which types incoming rows like the training data;
 - ``_importance``: permutation importance per input column;
@@ -39,6 +40,7 @@ from skloop.registry._signature import (
     canonical_dtype,
     infer_signature,
 )
+from skloop.registry._trust import Trust
 from skloop.registry._version_card import version_card
 
 __all__ = [
@@ -55,6 +57,7 @@ __all__ = [
     "OutputSchema",
     "Registry",
     "Signature",
+    "Trust",
     "TrustedPickleWarning",
     "ValidationIssue",
     "build_card",

@@ -5,9 +5,10 @@ objects node by node and never unpickles, but it does import and instantiate the
 classes the schema names. So before anything is loaded, every type the artifact names
 outside skops' own safe set is listed (:func:`skops.io.get_untrusted_types`, which
 imports nothing) and compared with the allow-list *of the loader*: skloop's own
-:data:`TRUSTED_TYPES` plus the caller's ``trusted_types``. Nothing the artifact says
+:data:`TRUSTED_TYPES` plus the caller's ``trust.types``. Nothing the artifact says
 about itself widens that list. A joblib (pickle) artifact runs arbitrary code when
-loaded, so it is refused unless the caller says it trusts the source.
+loaded, so it is refused unless the caller says it trusts the source. Both decisions
+are the caller's :class:`~skloop.registry.Trust`.
 """
 
 from __future__ import annotations
@@ -16,11 +17,11 @@ import io
 import logging
 import warnings
 import zipfile
-from collections.abc import Sequence
 from pathlib import PurePath
 from typing import Any, Literal
 
 from skloop.core import RegistryError, UntrustedModelError
+from skloop.registry._trust import Trust
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +58,9 @@ TRUSTED_TYPES: tuple[str, ...] = (
     "skloop.pipelines._transformers.QuantileClipper",
 )
 """Dotted type names the skops loader trusts on top of skops' defaults."""
+
+NO_TRUST = Trust()
+"""The default: skloop's own types, no pickle."""
 
 _SUFFIXES = {".skops": "skops", ".joblib": "joblib", ".pkl": "joblib", ".pickle": "joblib"}
 
@@ -146,30 +150,29 @@ def save_model(model: Any, format: str = "skops") -> bytes:
         ) from exc
 
 
-def _untrusted_message(types: list[str]) -> str:
-    listed = "\n".join(f"  - {t}" for t in types)
-    cli = " ".join(f"--trust-type {t}" for t in types)
+def _untrusted_message(name: str, types: list[str]) -> str:
+    flags = " ".join(f"--trust-type {t}" for t in types)
     return (
-        f"the model artifact holds {len(types)} type(s) that are not trusted:\n{listed}\n"
-        "Loading would import and instantiate them. If you know where the artifact comes from "
-        "and trust these types, add them to registry.trusted_types in skloop.yaml, pass "
-        f"{cli} on the command line, or load_model(..., trusted_types=[...])."
+        f"refusing to load {name}: it holds {len(types)} type(s) the loader does not trust "
+        f"({', '.join(types)}), and loading would import and instantiate them; if you know where it comes from "
+        f"and trust them, add them to registry.trusted_types in skloop.yaml or pass {flags} "
+        "(in Python: Trust(types=[...]))"
     )
 
 
-def _load_skops(data: bytes, trusted_types: Sequence[str]) -> Any:
+def _load_skops(data: bytes, trust: Trust, name: str) -> Any:
     import skops.io as sio
 
     if not zipfile.is_zipfile(io.BytesIO(data)):
-        raise RegistryError("the model artifact is not a skops file (not a zip archive); is it a joblib file?")
+        raise RegistryError(f"{name} is not a skops file (not a zip archive); is it a joblib file?")
     try:
         found = sio.get_untrusted_types(data=data)
     except Exception as exc:
-        raise RegistryError(f"cannot read the skops artifact: {type(exc).__name__}: {exc}") from exc
-    allowed = set(TRUSTED_TYPES) | {str(t) for t in trusted_types}
+        raise RegistryError(f"cannot read {name} as skops: {type(exc).__name__}: {exc}") from exc
+    allowed = set(TRUSTED_TYPES) | set(trust.types)
     refused = sorted(set(found) - allowed)
     if refused:
-        raise UntrustedModelError(_untrusted_message(refused), refused)
+        raise UntrustedModelError(_untrusted_message(name, refused), refused)
     try:
         # Exactly the types found and allowed: skops re-checks the whole tree against
         # this list, so the artifact cannot add to it.
@@ -179,16 +182,16 @@ def _load_skops(data: bytes, trusted_types: Sequence[str]) -> Any:
 
         if isinstance(exc, UntrustedTypesFoundException):
             # skops' own re-check found more than get_untrusted_types listed
-            raise UntrustedModelError(f"the model artifact holds untrusted types: {exc}") from exc
-        raise RegistryError(f"cannot load the skops artifact: {type(exc).__name__}: {exc}") from exc
+            raise UntrustedModelError(f"refusing to load {name}: it holds untrusted types: {exc}") from exc
+        raise RegistryError(f"cannot load {name} as skops: {type(exc).__name__}: {exc}") from exc
 
 
-def _load_joblib(data: bytes, trusted: bool) -> Any:
-    if not trusted:
+def _load_joblib(data: bytes, trust: Trust, name: str) -> Any:
+    if not trust.pickle:
         raise UntrustedModelError(
-            "refusing to load a joblib/pickle model artifact: unpickling runs arbitrary code "
-            "from the file. Load it only if you trust its source: load_model(..., trusted=True), "
-            "or save the model as skops (registry.format: skops), which loads without running code.",
+            f"refusing to load {name}: it is a joblib/pickle file, and unpickling runs any code it holds; "
+            "if you trust where it comes from, pass --trust (or set SKLOOP_TRUST=1; in Python: Trust(pickle=True)), "
+            "else save models as skops (registry.format: skops), which loads without running code",
             ["pickle"],
         )
     warnings.warn(
@@ -202,15 +205,15 @@ def _load_joblib(data: bytes, trusted: bool) -> Any:
     try:
         return joblib.load(io.BytesIO(data))
     except Exception as exc:
-        raise RegistryError(f"cannot load the joblib artifact: {type(exc).__name__}: {exc}") from exc
+        raise RegistryError(f"cannot load {name} as joblib: {type(exc).__name__}: {exc}") from exc
 
 
 def load_model(
     data: bytes,
     format: str = "skops",
     *,
-    trusted: bool = False,
-    trusted_types: Sequence[str] = (),
+    trust: Trust | None = None,
+    name: str = "the model artifact",
 ) -> Any:
     """Load a model saved by :func:`save_model`, refusing what the loader does not trust.
 
@@ -220,13 +223,14 @@ def load_model(
         The artifact's content.
     format : {"skops", "joblib"}, default="skops"
         The artifact's format (see :func:`model_format_from_name`).
-    trusted : bool, default=False
-        joblib only: the caller trusts the source, so unpickling (which runs code) is
-        allowed; a :class:`TrustedPickleWarning` is still emitted. Ignored for skops,
-        whose trust is per type.
-    trusted_types : sequence of str, default=()
-        skops only: dotted type names trusted on top of :data:`TRUSTED_TYPES` (the
-        spec's ``registry.trusted_types``, the CLI's ``--trust-type``).
+    trust : Trust, optional
+        The caller's trust (see :class:`Trust`): ``trust.pickle`` allows a joblib
+        artifact (a :class:`TrustedPickleWarning` is still emitted); ``trust.types``
+        are dotted type names the skops loader trusts on top of :data:`TRUSTED_TYPES`.
+        The default trusts skloop's own types and no pickle. Nothing in the artifact
+        widens it.
+    name : str, default="the model artifact"
+        What the artifact is, for messages (``"the model artifact of churn/3"``).
 
     Returns
     -------
@@ -237,7 +241,7 @@ def load_model(
     ------
     UntrustedModelError
         A skops artifact names types outside the allow-list (``types`` lists them all),
-        or a joblib artifact is loaded without ``trusted=True``.
+        or a joblib artifact is loaded without ``trust.pickle``.
     RegistryError
         The format is unknown or the bytes are not a readable artifact.
 
@@ -249,6 +253,7 @@ def load_model(
     array([2.])
     """
     fmt = _check_format(format)
+    trust = trust or NO_TRUST
     if fmt == "skops":
-        return _load_skops(data, trusted_types)
-    return _load_joblib(data, trusted)
+        return _load_skops(data, trust, name)
+    return _load_joblib(data, trust, name)

@@ -18,6 +18,7 @@ from typing import Any
 from skloop.core import GateError, GatesSpec, ModelNotFoundError, NotFoundError, RegistryError
 from skloop.registry._gates import check_gates, format_failures
 from skloop.registry._lineage import LineageNode, dataset_lineage, version_lineage
+from skloop.registry._trust import Trust
 from skloop.store import AliasEvent, ModelSummary, ModelVersion, Store
 
 __all__ = ["DEFAULT_ALIAS", "MODEL_ARTIFACTS", "Registry", "default_actor", "parse_ref"]
@@ -296,13 +297,24 @@ class Registry:
         version = self.resolve(ref)
         return self.store.artifacts.get_bytes(version.artifact_sha256, name=f"{version.ref} model")
 
-    def load_model(self, ref: str, *, trusted: bool = False, trusted_types: Sequence[str] = ()) -> Any:
-        """The model of ``ref``, loaded with the trusted-types checks of :func:`load_model`."""
+    def load_model(self, ref: str, *, trust: Trust | None = None) -> Any:
+        """The model of ``ref``: its bytes verified against the recorded SHA-256, then loaded.
+
+        The recorded format only says how to read the bytes; what may be loaded is the
+        caller's ``trust`` (default: skloop's own types, no pickle), as in :func:`load_model`.
+
+        Raises
+        ------
+        ArtifactIntegrityError
+            The stored bytes do not match the recorded SHA-256 (checked before anything loads).
+        UntrustedModelError
+            The artifact needs more trust than ``trust`` gives.
+        """
         from skloop.registry._persistence import load_model
 
         version = self.resolve(ref)
         data = self.store.artifacts.get_bytes(version.artifact_sha256, name=f"{version.ref} model")
-        return load_model(data, version.artifact_format, trusted=trusted, trusted_types=trusted_types)
+        return load_model(data, version.artifact_format, trust=trust, name=f"the model artifact of {version.ref}")
 
     def _require_model(self, name: str) -> None:
         if name not in self.store.model_names():

@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from typing import Any
 
 from skloop.core import NotFoundError
 from skloop.registry._card import ModelCard, build_card
 from skloop.registry._signature import Signature
+from skloop.registry._trust import Trust
 
 __all__ = ["version_card"]
 
 
-def version_card(registry: Any, ref: str, *, trusted: bool = False, trusted_types: Sequence[str] = ()) -> ModelCard:
+def version_card(registry: Any, ref: str, *, trust: Trust | None = None) -> ModelCard:
     """The card of ``ref`` (``name@alias``, ``name/version``), with its version number.
 
     The card is built from the version's run, dataset, signature and importance, and
-    from the model itself, loaded through the same checks as any load: skops with the
-    trusted-type allow-list, joblib only with ``trusted=True``.
+    from the model itself, loaded through the same checks as any load: the caller's
+    ``trust`` (:class:`~skloop.registry.Trust`; default skloop's own types, no pickle).
     """
     version = registry.resolve(ref)
     store = registry.store
@@ -29,7 +29,7 @@ def version_card(registry: Any, ref: str, *, trusted: bool = False, trusted_type
         cv_results = None
     dataset = store.get_dataset(version.dataset_fingerprint) if version.dataset_fingerprint else None
     signature = Signature.from_dict(version.signature) if version.signature else None
-    model = registry.load_model(version.ref, trusted=trusted, trusted_types=trusted_types)
+    model = registry.load_model(version.ref, trust=trust)
     return build_card(
         name=version.name,
         version=version.version,

@@ -8,7 +8,8 @@
 - ``_errors``: the server's errors and the table mapping them to HTTP statuses;
 - ``_wal``: :class:`PredictionLog`, the durable prediction log;
 - ``_ingest``: :class:`Ingestor` / :func:`ingest_once`, the log into the store;
-- ``_labels``: :func:`ingest_label_records` and :func:`label_routes` (labels).
+- ``_routes``: the one route table (dispatch, auth, 404/405, OpenAPI paths);
+- ``_labels``: :func:`ingest_label_records` and :func:`ingest_label_file` (labels).
 
 Prediction log lifecycle::
 
@@ -22,15 +23,16 @@ A record is one served row: ``{"request_id", "row", "time" (ISO UTC), "model",
 "version", "inputs", "outputs", "flags"}``, plus ``"entity_id"`` when the request
 carries the spec's ``data.id`` column (else ingestion looks for that column in
 ``inputs``). :func:`default_log_dir` is a project's log folder. Labels: mount
-:func:`label_routes` for ``POST /v2/models/{name}/labels``, or call
-:func:`ingest_label_records` (raises :class:`LabelError`, a ``DataError``: 400).
+the server's ``POST /v2/models/{name}/labels`` (an admin route: it needs the token when
+the server has one), or call :func:`ingest_label_records` (raises
+:class:`LabelError`, a ``DataError``: 400).
 """
 
 from skloop.serve._app import DEFAULT_MAX_BODY_BYTES, DEFAULT_POLL_SECONDS, ServeApp, create_app
 from skloop.serve._errors import STATUS_BY_ERROR, ServeError
 from skloop.serve._ingest import CHECKPOINT_FILE, Ingestor, ingest_once, read_checkpoint
 from skloop.serve._ingest_process import IngestProcess
-from skloop.serve._labels import LabelError, ingest_label_file, ingest_label_records, label_routes
+from skloop.serve._labels import LabelError, ingest_label_file, ingest_label_records
 from skloop.serve._logdir import default_log_dir
 from skloop.serve._model import ServedModel, load_served_model
 from skloop.serve._validate import CompiledSignature, Prepared
@@ -56,7 +58,6 @@ __all__ = [
     "ingest_label_file",
     "ingest_label_records",
     "ingest_once",
-    "label_routes",
     "load_served_model",
     "read_checkpoint",
     "read_segment",

@@ -13,28 +13,31 @@ import hmac
 import logging
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
-from skloop.core import Settings, UsageError
-from skloop.registry import Registry
+from skloop.core import Settings, StoreError, UsageError
+from skloop.registry import Registry, Trust
 from skloop.serve._batcher import DEFAULT_MAX_BATCH_ROWS, MicroBatcher
 from skloop.serve._errors import (
+    BadRequestError,
+    LogUnavailableError,
     MethodNotAllowedError,
     NotFoundRouteError,
-    NotReadyError,
     PayloadTooLargeError,
     UnauthorizedError,
+    UnavailableError,
     error_body,
     status_of,
 )
 from skloop.serve._handlers import ServeHandlers
-from skloop.serve._http import JSON_TYPE, ORJSON_OPTS, Handler, Request, Response
+from skloop.serve._http import JSON_TYPE, ORJSON_OPTS, Request, Response
 from skloop.serve._metrics import ServeMetrics
 from skloop.serve._model import ServedModel, load_served_model
+from skloop.serve._routes import ADMIN, PREDICT, ROUTES, BoundRoute, Router
 from skloop.serve._shadow import DEFAULT_SHADOW_TIMEOUT_SECONDS, Shadow
 from skloop.serve._validate import Prepared, log_rows
 
@@ -76,7 +79,7 @@ class ServeApp(ServeHandlers):
         token_required_for_predict: bool,
         poll_seconds: float | None,
         onnx: bool,
-        trusted_types: Sequence[str],
+        trust: Trust,
         max_batch_rows: int,
         owns_store: bool,
         shadow_alias: str | None = None,
@@ -93,7 +96,7 @@ class ServeApp(ServeHandlers):
         self.token_required_for_predict = token_required_for_predict
         self.poll_seconds = poll_seconds
         self.onnx = onnx
-        self.trusted_types = tuple(trusted_types)
+        self.trust = trust
         self.owns_store = owns_store
         self.metrics = ServeMetrics()
         self.batcher = MicroBatcher(max_rows=max_batch_rows, on_batch=self.metrics.batch_rows.observe)
@@ -108,18 +111,9 @@ class ServeApp(ServeHandlers):
                 registry, model_name, shadow_alias, loader=self._load, timeout=shadow_timeout, max_rows=max_batch_rows
             )
             self.shadow.load()
-        self._openapi: bytes | None = None
-        self._exact: dict[str, tuple[str, dict[str, Handler]]] = {
-            "/invocations": ("/invocations", {"POST": self._invocations}),
-            "/ping": ("/ping", {"GET": self._ping}),
-            "/health": ("/health", {"GET": self._ping}),
-            "/version": ("/version", {"GET": self._version}),
-            "/v2": ("/v2", {"GET": self._server_metadata}),
-            "/v2/health/live": ("/v2/health/live", {"GET": self._live}),
-            "/v2/health/ready": ("/v2/health/ready", {"GET": self._ready}),
-            "/metrics": ("/metrics", {"GET": self._metrics}),
-            "/openapi.json": ("/openapi.json", {"GET": self._openapi_json}),
-        }
+        self._openapi: tuple[ServedModel, bytes] | None = None
+        # the one route table: dispatch, 404/405, the token check and the OpenAPI paths
+        self.router = Router(ROUTES, lambda name: getattr(self, name))
 
     # -- model loading and hot swap ---------------------------------------------------
     def target_ref(self) -> str:
@@ -129,7 +123,7 @@ class ServeApp(ServeHandlers):
         return f"{self.model_name}@{self.alias}"
 
     def _load(self, ref: str) -> ServedModel:
-        return load_served_model(self.registry, ref, onnx=self.onnx, trusted_types=self.trusted_types)
+        return load_served_model(self.registry, ref, onnx=self.onnx, trust=self.trust)
 
     async def reload(self, *, force: bool = False) -> ServedModel:
         """Look the target up again and swap to it when it moved (or when ``force``).
@@ -181,6 +175,13 @@ class ServeApp(ServeHandlers):
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                if self.token is None:
+                    admin = sorted({r.template for r in self.router.routes if r.auth == ADMIN})
+                    logger.warning(
+                        "no token is set (SKLOOP_TOKEN): the admin routes %s are open to anyone who can reach "
+                        "this server; set SKLOOP_TOKEN to require 'Authorization: Bearer <token>'",
+                        ", ".join(admin),
+                    )
                 if self.poll_seconds and (self.pinned_version is None or self.shadow is not None):
                     self._poller = asyncio.get_running_loop().create_task(self._poll())
                 await send({"type": "lifespan.startup.complete"})
@@ -202,19 +203,25 @@ class ServeApp(ServeHandlers):
     async def _http(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         start = time.perf_counter()
         headers = dict(scope["headers"])
+        # the server's id is the key of the logged predictions: unique even when clients
+        # reuse their X-Request-ID, which is kept as a correlation id
+        request_id = os.urandom(12).hex()
         rid = headers.get(b"x-request-id")
+        correlation = None
         if rid and len(rid) <= _MAX_REQUEST_ID and rid.isascii() and rid.decode().isprintable():
-            request_id = rid.decode()
-        else:
-            request_id = os.urandom(12).hex()
-        request = Request(scope["method"], scope["path"], headers, request_id)
+            correlation = rid.decode()
+        request = Request(scope["method"], scope["path"], headers, request_id, correlation)
         extra: list[tuple[bytes, bytes]] = []
         try:
-            handler = self._route(request)
-            status, body, content_type = await handler_with_body(self, handler, request, receive)
+            bound = self._route(request)
+            status, body, content_type = await handler_with_body(self, bound, request, receive)
         except Exception as exc:
             status = status_of(exc)
-            if status >= 500 and not isinstance(exc, NotReadyError):
+            if isinstance(exc, MethodNotAllowedError):
+                extra.append((b"allow", exc.allow.encode()))
+            if isinstance(exc, UnavailableError):
+                extra.append((b"retry-after", str(exc.retry_after).encode()))
+            if status >= 500 and not isinstance(exc, UnavailableError):
                 logger.exception("request %s to %s failed", request_id, request.path)
                 doc = {
                     "error": f"internal error (request id {request_id}); see the server log",
@@ -235,7 +242,8 @@ class ServeApp(ServeHandlers):
                 "headers": [
                     (b"content-type", content_type),
                     (b"content-length", str(len(body)).encode()),
-                    (b"x-request-id", request_id.encode()),
+                    (b"x-request-id", (correlation or request_id).encode()),
+                    (b"x-skloop-request-id", request_id.encode()),
                     (b"x-skloop-model", model.ref.encode()),
                     *extra,
                 ],
@@ -250,6 +258,7 @@ class ServeApp(ServeHandlers):
                     {
                         "time": datetime.now(UTC).isoformat(),
                         "request_id": request_id,
+                        "correlation_id": correlation,
                         "method": request.method,
                         "path": request.path,
                         "route": request.route,
@@ -263,48 +272,16 @@ class ServeApp(ServeHandlers):
                 ).decode()
             )
 
-    def _route(self, request: Request) -> Handler:
-        path = request.path
-        exact = self._exact.get(path.rstrip("/") or "/")
-        if exact is not None:
-            request.route, methods = exact
-            return self._method(request, methods)
-        parts = path.strip("/").split("/")
-        if len(parts) >= 3 and parts[0] == "v2" and parts[1] == "models":
-            request.params["name"] = parts[2]
-            rest = parts[3:]
-            template = "/v2/models/{name}"
-            if len(rest) >= 2 and rest[0] == "versions":
-                request.params["version"] = rest[1]
-                rest = rest[2:]
-                template += "/versions/{version}"
-            tail = "/".join(rest)
-            table: dict[str, dict[str, Handler]] = {
-                "": {"GET": self._model_metadata},
-                "ready": {"GET": self._model_ready},
-                "infer": {"POST": self._infer},
-                "labels": {"POST": self._labels},
-            }
-            if tail in table:
-                request.route = template + (f"/{tail}" if tail else "")
-                return self._method(request, table[tail])
-        if len(parts) == 5 and parts[:3] == ["v2", "repository", "models"] and parts[4] in ("load", "unload"):
-            request.params["name"] = parts[3]
-            request.route = "/v2/repository/models/{name}/" + parts[4]
-            if parts[4] == "load":
-                return self._method(request, {"POST": self._admin_load})
-        raise NotFoundRouteError(
-            f"no route {path!r}; see /openapi.json (V2: /v2/models/{self.model_name}/infer, MLflow: /invocations)"
-        )
-
-    @staticmethod
-    def _method(request: Request, methods: dict[str, Handler]) -> Handler:
-        handler = methods.get(request.method)
-        if handler is None:
-            if request.method == "HEAD" and "GET" in methods:
-                return methods["GET"]
-            raise MethodNotAllowedError(f"{request.method} is not allowed on {request.path}; use {', '.join(methods)}")
-        return handler
+    def _route(self, request: Request) -> BoundRoute:
+        found = self.router.match(request.path)
+        if found is None:
+            raise NotFoundRouteError(
+                f"no route {request.path!r}; see /openapi.json "
+                f"(V2: /v2/models/{self.model_name}/infer, MLflow: /invocations)"
+            )
+        bound, request.params = found
+        request.route = bound.route.template
+        return bound
 
     # -- helpers ------------------------------------------------------------------------
     def _check_token(self, request: Request) -> None:
@@ -359,6 +336,7 @@ class ServeApp(ServeHandlers):
         records = [
             {
                 "request_id": request.request_id,
+                **({"correlation_id": request.correlation_id} if request.correlation_id is not None else {}),
                 "row": i,
                 "time": now,
                 "model": model.name,
@@ -377,13 +355,27 @@ class ServeApp(ServeHandlers):
         if rows.ids is not None:  # the spec's data.id column: labels posted later join on it
             for record, entity in zip(records, rows.ids, strict=True):
                 record["entity_id"] = entity
+        try:
+            await self._append(log, records)
+        except StoreError as exc:  # disk full, I/O error: the log kept none of this request
+            logger.error("request %s refused: %s", request.request_id, exc)
+            raise LogUnavailableError(
+                f"the prediction log cannot be written ({_cause(exc)}); nothing of this request was kept, "
+                f"retry in {LogUnavailableError.retry_after} s (request id {request.request_id})"
+            ) from exc
+
+    @staticmethod
+    async def _append(log: Any, records: list[dict[str, Any]]) -> None:
         append_bytes = getattr(log, "append_bytes", None)
         if append_bytes is None:
             await log.append(records)
             return
         # the log's own framing (one JSON document per line), encoded with orjson: same
         # bytes a reader parses, a fraction of the CPU of json.dumps per record
-        data = b"\n".join(orjson.dumps(r, option=ORJSON_OPTS) for r in records) + b"\n"
+        try:
+            data = b"\n".join(orjson.dumps(r, option=ORJSON_OPTS) for r in records) + b"\n"
+        except TypeError as exc:  # orjson.JSONEncodeError: e.g. a lone surrogate in a string
+            raise BadRequestError(f"the request's rows cannot be logged as JSON: {exc}; send valid UTF-8 text") from exc
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
 
@@ -415,13 +407,15 @@ class ServeApp(ServeHandlers):
         return response
 
 
-_ADMIN = ("/v2/repository/models/{name}/load", "/v2/models/{name}/labels")
-_PREDICT = ("/invocations", "/v2/models/{name}/infer", "/v2/models/{name}/versions/{version}/infer")
-
-
-async def handler_with_body(app: ServeApp, handler: Handler, request: Request, receive: Any) -> Response:
-    """Check the token where needed, read the body within the limit, run the handler."""
-    if request.route in _ADMIN or (app.token_required_for_predict and request.route in _PREDICT):
+async def handler_with_body(app: ServeApp, bound: BoundRoute, request: Request, receive: Any) -> Response:
+    """Check the method and (where the route's auth class says) the token, read the body, run the handler."""
+    handler = bound.handler(request.method)
+    if handler is None:
+        raise MethodNotAllowedError(
+            f"{request.method} is not allowed on {request.path}; use {bound.allow}", allow=bound.allow
+        )
+    auth = bound.route.auth
+    if auth == ADMIN or (auth == PREDICT and app.token_required_for_predict):
         app._check_token(request)
     if request.method == "POST":
         request.body = await _read_body(request, receive, app.max_body_bytes)
@@ -461,6 +455,13 @@ def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:
         future.set_exception(error)
 
 
+def _cause(error: BaseException) -> str:
+    cause = error.__cause__
+    if isinstance(cause, OSError) and cause.strerror:
+        return cause.strerror
+    return type(cause or error).__name__
+
+
 def _flag_kind(problem: str) -> str:
     if "category" in problem:
         return "unknown_category"
@@ -483,7 +484,7 @@ def create_app(
     token_required_for_predict: bool = False,
     poll_seconds: float | None = DEFAULT_POLL_SECONDS,
     onnx: bool = True,
-    trusted_types: Sequence[str] = (),
+    trust: Trust | None = None,
     max_batch_rows: int = DEFAULT_MAX_BATCH_ROWS,
     shadow_alias: str | None = None,
     shadow_timeout: float = DEFAULT_SHADOW_TIMEOUT_SECONDS,
@@ -518,8 +519,11 @@ def create_app(
         How often to look the alias up; ``None`` disables the hot swap poller.
     onnx : bool
         Try the ONNX Runtime path.
-    trusted_types : sequence of str
-        Extra types the skops loader may instantiate.
+    trust : Trust, optional
+        What the loader may load beyond skloop's own skops types (``--trust``,
+        ``--trust-type``), for the served version, the versions the alias moves to and
+        the shadow; ``settings.trust`` (``SKLOOP_TRUST``) adds pickle. Never taken
+        from the model's own records.
     max_batch_rows : int
         Cap of rows per micro-batch.
     shadow_alias : str, optional
@@ -571,7 +575,7 @@ def create_app(
             token_required_for_predict=token_required_for_predict,
             poll_seconds=poll_seconds,
             onnx=onnx,
-            trusted_types=trusted_types,
+            trust=Trust.of(settings) | (trust or Trust()),
             max_batch_rows=max_batch_rows,
             owns_store=owns,
             shadow_alias=shadow_alias,

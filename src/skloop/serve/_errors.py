@@ -9,7 +9,9 @@
     ├── MethodNotAllowedError     405
     ├── PayloadTooLargeError      413: the body is over the configured limit
     ├── UnsupportedMediaError     415: a content type the route does not read
-    └── NotReadyError             503: no model loaded yet
+    └── UnavailableError          503 with Retry-After: try again later
+        ├── NotReadyError         no model loaded yet
+        └── LogUnavailableError   the prediction log cannot be written (disk full, I/O error)
 
 Errors raised by lower layers map through the same table: a ``DataError`` or a
 ``ValidationIssue`` list is a 400, a ``ModelNotFoundError`` a 404.
@@ -24,12 +26,14 @@ from skloop.core import DataError, ModelNotFoundError, SkloopError
 __all__ = [
     "STATUS_BY_ERROR",
     "BadRequestError",
+    "LogUnavailableError",
     "MethodNotAllowedError",
     "NotFoundRouteError",
     "NotReadyError",
     "PayloadTooLargeError",
     "ServeError",
     "UnauthorizedError",
+    "UnavailableError",
     "UnsupportedMediaError",
     "error_body",
     "status_of",
@@ -75,9 +79,13 @@ class NotFoundRouteError(ServeError):
 
 
 class MethodNotAllowedError(ServeError):
-    """The route exists but not for this method."""
+    """The route exists but not for this method; ``allow`` lists the methods it answers."""
 
     code = "METHOD_NOT_ALLOWED"
+
+    def __init__(self, message: str, allow: str) -> None:
+        super().__init__(message)
+        self.allow = allow
 
 
 class PayloadTooLargeError(ServeError):
@@ -92,10 +100,24 @@ class UnsupportedMediaError(ServeError):
     code = "UNSUPPORTED_MEDIA_TYPE"
 
 
-class NotReadyError(ServeError):
+class UnavailableError(ServeError):
+    """The server cannot answer now; the answer carries ``Retry-After: retry_after``."""
+
+    code = "UNAVAILABLE"
+    retry_after = 1
+
+
+class NotReadyError(UnavailableError):
     """The model is not loaded (yet)."""
 
     code = "NOT_READY"
+
+
+class LogUnavailableError(UnavailableError):
+    """The prediction log cannot be written: nothing of the request was kept or acknowledged."""
+
+    code = "LOG_UNAVAILABLE"
+    retry_after = 5
 
 
 STATUS_BY_ERROR: tuple[tuple[type[BaseException], int], ...] = (
@@ -105,7 +127,7 @@ STATUS_BY_ERROR: tuple[tuple[type[BaseException], int], ...] = (
     (MethodNotAllowedError, 405),
     (PayloadTooLargeError, 413),
     (UnsupportedMediaError, 415),
-    (NotReadyError, 503),
+    (UnavailableError, 503),
     (DataError, 400),
     (ModelNotFoundError, 404),
 )

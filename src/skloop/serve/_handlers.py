@@ -30,7 +30,10 @@ class ServeHandlers:
     registry: Any
     metrics: Any
     max_body_bytes: int
-    _openapi: bytes | None
+    router: Any
+    token: bytes | None
+    token_required_for_predict: bool
+    _openapi: tuple[Any, bytes] | None
 
     async def _invocations(self, request: Request) -> Response:
         model = self.model
@@ -56,7 +59,7 @@ class ServeHandlers:
             doc_out: dict[str, Any] = {
                 "model_name": model.name,
                 "model_version": str(model.version),
-                "id": str(doc.get("id", request.request_id)),
+                "id": str(doc.get("id", request.correlation_id or request.request_id)),
                 "outputs": v2_outputs(predictions, proba, model.signature.output.dtype, requested),
             }
             if rows.flags:
@@ -142,6 +145,15 @@ class ServeHandlers:
         return 200, self.metrics.exposition(), CONTENT_TYPE_LATEST.encode()
 
     async def _openapi_json(self, request: Request) -> Response:
-        if self._openapi is None:
-            self._openapi = orjson.dumps(openapi_document(self.model, self.max_body_bytes))
-        return 200, self._openapi, JSON_TYPE
+        model = self.model
+        cached = self._openapi
+        if cached is None or cached[0] is not model:  # built once per served version
+            doc = openapi_document(
+                model,
+                self.max_body_bytes,
+                routes=self.router.routes,
+                token=self.token is not None,
+                token_for_predict=self.token_required_for_predict,
+            )
+            cached = self._openapi = (model, orjson.dumps(doc))
+        return 200, cached[1], JSON_TYPE

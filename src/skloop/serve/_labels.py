@@ -1,6 +1,7 @@
 """Labels: the true outcomes of logged predictions, sent to the server or loaded from a file.
 
-``POST /v2/models/{name}/labels`` takes a JSON list of ``{"id": ..., "label": ...}``
+``POST /v2/models/{name}/labels`` (the model server's admin route, behind its token)
+takes a JSON list of ``{"id": ..., "label": ...}``
 (the label of an entity: every prediction made for it) or ``{"request_id": ...,
 "row": ..., "label": ...}`` (the label of one prediction), each optionally with a
 ``"time"``. :func:`ingest_label_records` validates the whole list first, so a bad
@@ -9,23 +10,18 @@ record stores nothing, and the error names the record's index and the field.
 
 from __future__ import annotations
 
-import json
 import math
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from skloop.core import DataError
 
 if TYPE_CHECKING:
-    from starlette.requests import Request
-    from starlette.responses import Response
-    from starlette.routing import Route
-
     from skloop.store import Store
 
-__all__ = ["MAX_LABEL_RECORDS", "LabelError", "ingest_label_file", "ingest_label_records", "label_routes"]
+__all__ = ["MAX_LABEL_RECORDS", "LabelError", "ingest_label_file", "ingest_label_records"]
 
 MAX_LABEL_RECORDS = 100_000
 """Most label records accepted in one request."""
@@ -213,45 +209,3 @@ def ingest_label_file(
         stored += store.insert_labels(model, rows)
         start += len(chunk)
     return stored
-
-
-def label_routes(store: Store | Callable[[], Store], *, path: str = "/v2/models/{name}/labels") -> list[Route]:
-    """Starlette routes for ``POST {path}``: store the body's labels for model ``name``.
-
-    Parameters
-    ----------
-    store : Store or callable returning one
-        The store (or a getter, for an app that opens it at startup).
-    path : str
-        The route's path; must contain ``{name}``.
-
-    Returns
-    -------
-    list of Route
-        Answer ``200 {"model": name, "labels": n}``, or ``400`` with the body of the
-        server's errors (``error``, ``error_code``, ``message``, ``issues``).
-    """
-    from starlette.concurrency import run_in_threadpool
-    from starlette.responses import JSONResponse
-    from starlette.routing import Route
-
-    def _store() -> Store:
-        return store() if callable(store) and not hasattr(store, "insert_labels") else store  # type: ignore[return-value]
-
-    async def post_labels(request: Request) -> Response:
-        name = request.path_params["name"]
-        try:
-            try:
-                records = json.loads(await request.body())
-            except ValueError as exc:
-                raise LabelError(
-                    f"the body is not valid JSON: {exc}",
-                    [{"row": None, "column": None, "problem": "invalid JSON", "severity": "error"}],
-                ) from exc
-            n = await run_in_threadpool(ingest_label_records, _store(), name, records)
-        except LabelError as exc:
-            body = {"error": exc.message, "error_code": exc.code, "message": exc.message, "issues": exc.issues}
-            return JSONResponse(body, status_code=400)
-        return JSONResponse({"model": name, "labels": n})
-
-    return [Route(path, post_labels, methods=["POST"], name="post_labels")]

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import tempfile
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,7 @@ import pandas as pd
 from skloop.core import ExportError, MissingExtraError
 from skloop.data import class_names
 from skloop.pipelines import as_category
-from skloop.registry import Registry, Signature
+from skloop.registry import Registry, Signature, Trust
 from skloop.serve._validate import CompiledSignature, Prepared, to_frame
 
 logger = logging.getLogger(__name__)
@@ -165,7 +164,7 @@ def load_served_model(
     *,
     onnx: bool = True,
     onnx_threads: int = 1,
-    trusted_types: Sequence[str] = (),
+    trust: Trust | None = None,
 ) -> ServedModel:
     """Load ``ref`` from the registry and prepare its fastest runner.
 
@@ -178,8 +177,9 @@ def load_served_model(
         Try the ONNX Runtime path (kept only when its parity check passes).
     onnx_threads : int, default=1
         onnxruntime intra-op threads (1 suits many small requests).
-    trusted_types : sequence of str
-        Extra types the skops loader may instantiate.
+    trust : Trust, optional
+        The caller's trust (``--trust``, ``--trust-type``, ``SKLOOP_TRUST``, the spec's
+        ``registry.trusted_types``); default: skloop's own types, no pickle.
 
     Returns
     -------
@@ -189,6 +189,9 @@ def load_served_model(
     ------
     ModelNotFoundError
         No such model, version or alias.
+    UntrustedModelError
+        The artifact needs more trust than ``trust`` gives (a joblib file without
+        ``trust.pickle``, a skops type outside the allow-list).
     RegistryError
         The version has no signature (the server validates against it), or cannot be loaded.
     """
@@ -201,7 +204,7 @@ def load_served_model(
             "Register the model from 'skloop train' (which records one) or pass signature= to Registry.register"
         )
     signature = Signature.from_dict(version.signature)
-    model = registry.load_model(version.ref, trusted_types=trusted_types)
+    model = registry.load_model(version.ref, trust=trust)
     id_column = _id_column(registry, version.run_id)
     session, refusal = None, "disabled (--no-onnx)"
     if onnx:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from skloop.serve._model import ServedModel
 from skloop.serve._protocols import MLFLOW_FORMATS, V2_DATATYPES
+from skloop.serve._routes import ADMIN, PREDICT, ROUTES, Route
 
 __all__ = ["openapi_document"]
 
@@ -19,18 +21,57 @@ def _error() -> dict[str, Any]:
     }
 
 
-def openapi_document(model: ServedModel, max_body_bytes: int) -> dict[str, Any]:
-    """OpenAPI for the V2, MLflow, health, metrics and admin routes of ``model``."""
+def _column(column: Any) -> dict[str, Any]:
+    """A signature column's schema: what the server accepts, not only what it expects.
+
+    Unknown categories and values out of the training range are scored (and flagged),
+    so the known categories are ``examples``, not an ``enum``; a date or a date-time
+    is accepted where a datetime is expected.
+    """
+    schema: dict[str, Any] = {"type": _JSON_TYPE[column.dtype]}
+    if column.dtype == "datetime64":
+        schema["anyOf"] = [{"format": "date"}, {"format": "date-time"}]
+    if column.categories:
+        schema["examples"] = list(column.categories)
+    if column.nullable:
+        return {"anyOf": [schema, {"type": "null"}]}
+    return schema
+
+
+def _unavailable() -> dict[str, Any]:
+    return {
+        "description": "The prediction log cannot be written; nothing was kept: retry after the given seconds",
+        "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
+
+
+def openapi_document(
+    model: ServedModel,
+    max_body_bytes: int,
+    *,
+    routes: Sequence[Route] = ROUTES,
+    token: bool = False,
+    token_for_predict: bool = False,
+) -> dict[str, Any]:
+    """OpenAPI for the routes of the route table (:data:`~skloop.serve._routes.ROUTES`) serving ``model``.
+
+    Parameters
+    ----------
+    model : ServedModel
+        Its signature gives the row schema.
+    max_body_bytes : int
+        The body limit (in the description).
+    routes : sequence of Route
+        The server's route table: one path per route, one operation per method.
+    token : bool
+        The server has a token: admin operations declare the bearer scheme (and 401).
+    token_for_predict : bool
+        Scoring operations need the token too.
+    """
     row = {
         "type": "object",
-        "properties": {
-            c.name: {
-                "type": [_JSON_TYPE[c.dtype], "null"] if c.nullable else _JSON_TYPE[c.dtype],
-                **({"enum": list(c.categories)} if c.categories else {}),
-                **({"format": "date-time"} if c.dtype == "datetime64" else {}),
-            }
-            for c in model.signature.inputs
-        },
+        "properties": {c.name: _column(c) for c in model.signature.inputs},
         "required": model.signature.names,
     }
     tensor = {
@@ -44,81 +85,120 @@ def openapi_document(model: ServedModel, max_body_bytes: int) -> dict[str, Any]:
             "data": {"type": "array"},
         },
     }
+    split = {
+        "type": "object",
+        "properties": {"columns": {"type": "array", "items": {"type": "string"}}, "data": {"type": "array"}},
+    }
+    formats: dict[str, Any] = {
+        "dataframe_split": split,
+        "dataframe_records": {"type": "array", "items": {"$ref": "#/components/schemas/Row"}},
+        "instances": {"type": ["array", "object"]},
+        "inputs": {"type": ["array", "object"]},
+    }
     invocation = {
         "type": "object",
         "description": f"exactly one of {', '.join(MLFLOW_FORMATS)}",
-        "properties": {
-            "dataframe_split": {
-                "type": "object",
-                "properties": {"columns": {"type": "array", "items": {"type": "string"}}, "data": {"type": "array"}},
-            },
-            "dataframe_records": {"type": "array", "items": {"$ref": "#/components/schemas/Row"}},
-            "instances": {"type": "array"},
-            "inputs": {"type": ["array", "object"]},
-        },
+        "oneOf": [{"required": [k], "properties": {k: formats[k]}} for k in MLFLOW_FORMATS],
     }
-    errors = {"400": _error(), "401": _error(), "404": _error(), "413": _error()}
+    label = {
+        "type": "object",
+        "description": "the label of an entity (id) or of one prediction (request_id and row), not both",
+        "properties": {
+            "id": {"type": ["string", "number"]},
+            "request_id": {"type": "string"},
+            "row": {"type": "integer", "minimum": 0},
+            "label": {"type": ["string", "number", "boolean"]},
+            "time": {
+                "anyOf": [{"type": "string", "anyOf": [{"format": "date"}, {"format": "date-time"}]}, {"type": "null"}]
+            },
+        },
+        "additionalProperties": False,
+        "oneOf": [{"required": ["id", "label"]}, {"required": ["request_id", "row", "label"]}],
+    }
+    records = {"type": "array", "minItems": 1, "items": {"$ref": "#/components/schemas/Label"}}
+    errors = {"400": _error(), "404": _error(), "413": _error()}
     json_ok = {"description": "OK", "content": {"application/json": {}}}
     infer = {
-        "post": {
-            "summary": "KServe V2 inference",
-            "requestBody": {
-                "content": {
-                    "application/json": {
-                        "schema": {
-                            "type": "object",
-                            "required": ["inputs"],
-                            "properties": {
-                                "id": {"type": "string"},
-                                "inputs": {"type": "array", "items": {"$ref": "#/components/schemas/Tensor"}},
-                                "outputs": {"type": "array", "items": {"type": "object"}},
-                                "parameters": {"type": "object"},
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["inputs"],
+                        "properties": {
+                            "id": {"type": "string"},
+                            "inputs": {
+                                "type": "array",
+                                "minItems": 1,
+                                "items": {"$ref": "#/components/schemas/Tensor"},
                             },
-                        }
+                            "outputs": {"type": "array", "items": {"type": "object"}},
+                            "parameters": {"type": "object"},
+                        },
                     }
                 }
             },
-            "responses": {"200": json_ok, **errors},
-        }
+        },
+        "responses": {"200": json_ok, **errors, "503": _unavailable()},
     }
-    simple = {"get": {"responses": {"200": json_ok, "404": _error()}}}
-    name_param = {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
-    version_param = {"name": "version", "in": "path", "required": True, "schema": {"type": "string"}}
-    paths: dict[str, Any] = {
-        "/invocations": {
-            "post": {
-                "summary": "MLflow scoring protocol",
-                "requestBody": {
-                    "content": {
-                        "application/json": {"schema": {"$ref": "#/components/schemas/Invocation"}},
-                        "text/csv": {"schema": {"type": "string"}},
+    simple = {"responses": {"200": json_ok, "404": _error()}}
+    operations: dict[str, dict[str, Any]] = {
+        "_invocations": {
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/Invocation"}},
+                    "text/csv": {"schema": {"type": "string"}},
+                },
+            },
+            "responses": {"200": json_ok, **errors, "415": _error(), "503": _unavailable()},
+        },
+        "_infer": infer,
+        "_labels": {
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "oneOf": [
+                                records,
+                                {"type": "object", "required": ["labels"], "properties": {"labels": records}},
+                            ]
+                        }
                     }
                 },
-                "responses": {"200": json_ok, "415": _error(), **errors},
-            }
-        },
-        "/ping": {"get": {"responses": {"200": {"description": "alive"}}}},
-        "/health": {"get": {"responses": {"200": {"description": "alive"}}}},
-        "/version": {"get": {"responses": {"200": {"description": "skloop's version"}}}},
-        "/metrics": {"get": {"responses": {"200": {"description": "Prometheus text format"}}}},
-        "/v2": {"get": {"responses": {"200": json_ok}}},
-        "/v2/health/live": {"get": {"responses": {"200": json_ok}}},
-        "/v2/health/ready": {"get": {"responses": {"200": json_ok}}},
-        "/v2/models/{name}": {**simple, "parameters": [name_param]},
-        "/v2/models/{name}/ready": {**simple, "parameters": [name_param]},
-        "/v2/models/{name}/infer": {**infer, "parameters": [name_param]},
-        "/v2/models/{name}/versions/{version}": {**simple, "parameters": [name_param, version_param]},
-        "/v2/models/{name}/versions/{version}/ready": {**simple, "parameters": [name_param, version_param]},
-        "/v2/models/{name}/versions/{version}/infer": {**infer, "parameters": [name_param, version_param]},
-        "/v2/repository/models/{name}/load": {
-            "post": {
-                "summary": "Reload the model (admin; bearer token when the server has one)",
-                "security": [{"bearer": []}],
-                "responses": {"200": json_ok, "401": _error(), "404": _error()},
             },
-            "parameters": [name_param],
+            "responses": {"200": json_ok, **errors},
         },
+        "_admin_load": {"responses": {"200": json_ok, "404": _error()}},
+        "_model_metadata": simple,
+        "_model_ready": simple,
+        "_ping": {"responses": {"200": {"description": "alive"}}},
+        "_version": {"responses": {"200": {"description": "skloop's version"}}},
+        "_metrics": {"responses": {"200": {"description": "Prometheus text format"}}},
+        "_openapi_json": {"responses": {"200": json_ok}},
+        "_server_metadata": {"responses": {"200": json_ok}},
+        "_live": {"responses": {"200": json_ok}},
+        "_ready": {"responses": {"200": json_ok}},
     }
+    guarded = {ADMIN} if token else set()
+    if token and token_for_predict:
+        guarded.add(PREDICT)
+    paths: dict[str, Any] = {}
+    for route in routes:
+        item: dict[str, Any] = {}
+        for method, handler in route.methods.items():
+            operation = {"summary": route.summary, **operations[handler]}
+            if route.auth in guarded:
+                operation["security"] = [{"bearer": []}]
+                operation["responses"] = {**operation["responses"], "401": _error()}
+            item[method.lower()] = operation
+        if route.params:
+            item["parameters"] = [
+                {"name": p, "in": "path", "required": True, "schema": {"type": "string"}} for p in route.params
+            ]
+        paths[route.template] = item
     return {
         "openapi": "3.1.0",
         "info": {
@@ -132,6 +212,7 @@ def openapi_document(model: ServedModel, max_body_bytes: int) -> dict[str, Any]:
                 "Row": row,
                 "Tensor": tensor,
                 "Invocation": invocation,
+                "Label": label,
                 "Error": {
                     "type": "object",
                     "properties": {

@@ -20,6 +20,11 @@ The rules that keep acknowledged records safe:
 * **A torn tail is skipped.** A crash can leave the last line of a segment without its
   newline (or with garbage after it); it was never acknowledged (its ``fsync`` had not
   returned), and :func:`read_segment` stops before it.
+* **A refused append leaves nothing.** When a write or ``fsync`` fails (disk full, I/O
+  error), every waiter of that commit is refused, and the segment is truncated back to
+  where the commit started, so that not one complete line of a refused request is left
+  to be ingested. The writer thread survives any error of a commit: its waiters are
+  failed with it, and the next commit starts afresh.
 
 Records are encoded as strict JSON (NaN and infinities become ``null``, which
 PostgreSQL's JSON type also requires); :mod:`orjson` is used when installed, about
@@ -297,6 +302,7 @@ class PredictionLog:
         self._path: Path | None = None
         self._size = 0
         self._next_seq = 1
+        self._stopped: BaseException | None = None
         self.fsyncs = self.appends = self.records = self.bytes_written = 0
 
     def __repr__(self) -> str:
@@ -361,6 +367,11 @@ class PredictionLog:
     def _put(self, waiter: _Waiter) -> None:
         if self._thread is None:
             raise UsageError(f"the prediction log in {self.directory} is not started; call start() first")
+        if self._stopped is not None:
+            raise StoreError(
+                f"the prediction log writer of {self.directory} stopped ({self._stopped!r}); "
+                "nothing can be acknowledged: restart the server"
+            ) from self._stopped
         self._queue.put(waiter)
 
     def append_bytes(self, lines: bytes, done: Done) -> None:
@@ -439,42 +450,64 @@ class PredictionLog:
     def _run(self) -> None:
         stopping = False
         get, get_nowait = self._queue.get, self._queue.get_nowait
-        while not stopping:
-            first = get()
-            batch = [] if first is None else [first]
-            stopping = first is None
-            while True:  # take everything queued meanwhile: one write, one fsync
+        batch: list[_Waiter] = []
+        try:
+            while not stopping:
+                first = get()
+                batch = [] if first is None else [first]
+                stopping = first is None
+                while True:  # take everything queued meanwhile: one write, one fsync
+                    try:
+                        item = get_nowait()
+                    except queue.Empty:
+                        break
+                    if item is None:
+                        stopping = True
+                    else:
+                        batch.append(item)
+                if batch:
+                    self._commit(batch)
+                    batch = []
+        except BaseException as exc:  # never die silently: refuse every waiter, say why, refuse new ones
+            logger.critical("the prediction log writer of %s stopped", self.directory, exc_info=True)
+            self._stopped = exc
+            error = StoreError(f"the prediction log writer of {self.directory} stopped: {exc!r}")
+            error.__cause__ = exc
+            while True:
                 try:
                     item = get_nowait()
                 except queue.Empty:
                     break
-                if item is None:
-                    stopping = True
-                else:
+                if item is not None:
                     batch.append(item)
-            if batch:
-                self._commit(batch)
+            _notify(batch, error)
 
     def _commit(self, batch: list[_Waiter]) -> None:
         error: BaseException | None = None
         data = b"".join([w.lines for w in batch])
+        start: int | None = None  # where this commit's bytes begin in the segment
         try:
             if self._fd is None:  # a previous failure closed the segment
                 self._open_segment()
             assert self._fd is not None
+            start = self._size
             view = memoryview(data)
             while view:  # os.write may write less than asked
                 view = view[os.write(self._fd, view) :]
             if self.fsync:
                 os.fsync(self._fd)
             self.fsyncs += 1
-        except OSError as exc:  # disk full, I/O error: every waiter learns it
-            logger.error("prediction log write to %s failed: %s", self._path, exc)
+        except Exception as exc:  # disk full, I/O error (or a bug): every waiter learns it
+            if isinstance(exc, OSError):
+                logger.error("prediction log write to %s failed: %s", self._path, exc)
+            else:
+                logger.exception("prediction log write to %s failed", self._path)
             error = StoreError(
                 f"the prediction log could not write to {self._path or self.directory}: {exc}; "
                 "the predictions were not acknowledged"
             )
             error.__cause__ = exc
+            self._discard(start)
             self._safe_close()  # the tail of this segment is now unknown: never append after it
         else:
             self._size += len(data)
@@ -484,6 +517,28 @@ class PredictionLog:
         _notify(batch, error)
         if error is None and self._size >= self.segment_bytes:
             self._rotate()
+
+    def _discard(self, start: int | None) -> None:
+        """Cut a failed commit's bytes off the segment: its waiters are refused, so none may be ingested."""
+        fd = self._fd
+        if fd is None or start is None:
+            return
+        try:
+            os.ftruncate(fd, start)
+        except OSError as exc:
+            logger.critical(
+                "cannot remove the refused records after byte %d of %s (%s): they may be ingested although "
+                "their requests were refused",
+                start,
+                self._path,
+                exc,
+            )
+            return
+        if self.fsync:
+            try:
+                os.fsync(fd)
+            except OSError as exc:  # the refused bytes were never fsynced either
+                logger.warning("the truncation of %s to %d bytes is not fsynced: %s", self._path, start, exc)
 
     def _rotate(self) -> None:
         old_fd, self._fd = self._fd, None

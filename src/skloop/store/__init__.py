@@ -23,10 +23,12 @@ from skloop.store._entities import (
     RunInput,
 )
 from skloop.store._entities_loop import Decision, LoopLock, StepRecord
+from skloop.store._filter import MAX_FILTER_DEPTH, SearchFilterError
 from skloop.store._loop import LoopLockedError
 from skloop.store._store import Store
 
 __all__ = [
+    "MAX_FILTER_DEPTH",
     "RUN_KINDS",
     "RUN_STATUSES",
     "AliasEvent",
@@ -44,6 +46,7 @@ __all__ = [
     "Prediction",
     "Run",
     "RunInput",
+    "SearchFilterError",
     "StepRecord",
     "Store",
     "current_revision",

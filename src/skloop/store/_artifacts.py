@@ -170,6 +170,13 @@ class ArtifactStore:
             "root setting (SKLOOP_ARTIFACT_ROOT) or restore it from a backup"
         )
 
+    def _unreadable(self, sha256: str, name: str | None, exc: OSError) -> StoreError:
+        what = f"artifact {name!r}" if name else "artifact"
+        return StoreError(
+            f"{what} at {self._path(sha256)} cannot be read: {exc.strerror or exc}; "
+            "restore the file from a backup or re-run the run that produced it"
+        )
+
     def _corrupt(self, sha256: str, actual: str, name: str | None) -> ArtifactIntegrityError:
         what = f"artifact {name!r}" if name else "artifact"
         return ArtifactIntegrityError(
@@ -195,6 +202,8 @@ class ArtifactStore:
                 data = fh.read()
         except FileNotFoundError as exc:
             raise self._missing(sha256, name) from exc
+        except OSError as exc:  # a directory, or no permission, where the file should be
+            raise self._unreadable(sha256, name, exc) from exc
         actual = sha256_bytes(data)
         if actual != sha256:
             raise self._corrupt(sha256, actual, name)
@@ -211,6 +220,8 @@ class ArtifactStore:
             actual = self._hash_of(path)
         except FileNotFoundError as exc:
             raise self._missing(sha256, name) from exc
+        except OSError as exc:  # a directory, or no permission, where the file should be
+            raise self._unreadable(sha256, name, exc) from exc
         if actual != sha256:
             raise self._corrupt(sha256, actual, name)
         return Path(path)
@@ -232,6 +243,8 @@ class ArtifactStore:
             os.replace(tmp, out)
         except FileNotFoundError as exc:
             raise self._missing(sha256, name) from exc
+        except OSError as exc:  # a directory, or no permission, where the file should be
+            raise self._unreadable(sha256, name, exc) from exc
         finally:
             tmp.unlink(missing_ok=True)
         return out

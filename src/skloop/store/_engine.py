@@ -10,6 +10,7 @@ driven through its API with a :class:`~alembic.config.Config` built here; no
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
@@ -46,6 +47,8 @@ UPGRADE_HINT = "skloop db upgrade"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 _MIGRATIONS = Path(__file__).with_name("migrations")
 _PG_LOCK_ID = 0x5C100B  # advisory lock held while migrating PostgreSQL
+#: What SQLite says of a file whose pages are damaged or that is no database at all.
+_SQLITE_CORRUPT = ("database disk image is malformed", "file is not a database")
 
 
 def redact(url: str) -> str:
@@ -118,12 +121,20 @@ def _configure_sqlite(engine: Engine, *, immediate: bool) -> None:
 def scope(engine: Engine, what: str = "the metadata store") -> Iterator[Connection]:
     """The one transaction scope: commit on success, roll back on error, always close.
 
-    SQLAlchemy errors come out as :class:`~skloop.core.StoreError` naming ``what``.
+    SQLAlchemy errors come out as :class:`~skloop.core.StoreError` naming ``what``; a
+    corrupt SQLite file is named as such, since no upgrade or reconnection will help.
     """
     try:
         with engine.begin() as conn:
             yield conn
     except SQLAlchemyError as exc:
+        orig = getattr(exc, "orig", None)
+        if isinstance(orig, sqlite3.DatabaseError) and any(text in str(orig) for text in _SQLITE_CORRUPT):
+            # no upgrade or retry helps: say so, and name the file
+            raise StoreError(
+                f"{what} failed: the database file {engine.url.database} is corrupt (SQLite: {orig}); "
+                "restore it from a backup, or move it aside to start an empty store"
+            ) from exc
         raise StoreError(
             f"{what} failed on {redact(str(engine.url))}: {exc.__class__.__name__}: "
             f"{getattr(exc, 'orig', None) or exc}; check that the database is reachable "

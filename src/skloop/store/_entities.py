@@ -297,6 +297,9 @@ class Prediction:
         The true outcome, when one was recorded for this row or its entity.
     label_time : datetime or None
         When the label was (last) recorded.
+    correlation_id : str or None
+        The client's own id of the request (its ``X-Request-ID``), when it gave one;
+        clients may reuse it, so it is no key.
     """
 
     id: int
@@ -312,6 +315,7 @@ class Prediction:
     flags: tuple[str, ...] = ()
     label: str | None = None
     label_time: datetime | None = None
+    correlation_id: str | None = None
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,11 @@ written in backticks: ``metrics.`val loss```. Operators: ``= == != < <= > >=``,
 ``like``, ``ilike``, ``in (...)``, ``not in (...)``, ``is null``, ``is not null``.
 Values are numbers or quoted strings. Nothing in a filter is ever pasted into SQL:
 every value is a bound parameter and every field is looked up in a fixed table.
+Parentheses nest at most :data:`MAX_FILTER_DEPTH` deep.
+
+A filter or ordering that cannot be parsed raises :class:`SearchFilterError`, a
+:class:`~skloop.core.StoreError` that is also a :class:`~skloop.core.UsageError`
+(the CLI exits 2: the user's text is wrong, not the store).
 """
 
 from __future__ import annotations
@@ -20,9 +25,26 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from skloop.core import StoreError
+from skloop.core import StoreError, UsageError
 
-__all__ = ["ATTRIBUTES", "BoolOp", "Comparison", "OrderKey", "parse_filter", "parse_order_by"]
+__all__ = [
+    "ATTRIBUTES",
+    "MAX_FILTER_DEPTH",
+    "BoolOp",
+    "Comparison",
+    "OrderKey",
+    "SearchFilterError",
+    "parse_filter",
+    "parse_order_by",
+]
+
+MAX_FILTER_DEPTH = 32
+"""Deepest nesting of parentheses in a filter (the parser recurses once per level)."""
+
+
+class SearchFilterError(StoreError, UsageError):
+    """A search filter or ordering that cannot be parsed; the message names the token."""
+
 
 #: Run attributes a filter or an ordering may name, with the type of their values.
 ATTRIBUTES: dict[str, str] = {
@@ -37,6 +59,7 @@ _ENTITIES = {
     "tags": "tags", "tag": "tags", "attributes": "attributes", "attribute": "attributes",
     "attr": "attributes", "run": "attributes",
 }  # fmt: skip
+_SHOWN_CHARS = 200  # of the filter, quoted in an error
 _KEYWORDS = {"and", "or", "not", "in", "like", "ilike", "is", "null", "true", "false"}
 _TOKEN = re.compile(
     r"""
@@ -86,9 +109,10 @@ class _Tok:
     pos: int
 
 
-def _error(source: str, pos: int, token: str, problem: str) -> StoreError:
-    return StoreError(
-        f"bad search filter at position {pos + 1}, token {token!r}: {problem}; in {source!r}. "
+def _error(source: str, pos: int, token: str, problem: str) -> SearchFilterError:
+    shown = source if len(source) <= _SHOWN_CHARS else source[:_SHOWN_CHARS] + f"... ({len(source):,} characters)"
+    return SearchFilterError(
+        f"bad search filter at position {pos + 1}, token {token!r}: {problem}; in {shown!r}. "
         "Example of a valid filter: metrics.cv_roc_auc > 0.8 and params.model__max_depth = '8' "
         "and status = 'finished'"
     )
@@ -145,6 +169,7 @@ class _Parser:
         self.source = source
         self.tokens = _tokenize(source)
         self.i = 0
+        self.depth = 0
 
     def peek(self) -> _Tok | None:
         return self.tokens[self.i] if self.i < len(self.tokens) else None
@@ -180,8 +205,14 @@ class _Parser:
     def atom(self) -> Comparison | BoolOp:
         tok = self.peek()
         if tok is not None and tok.text == "(":
+            if self.depth == MAX_FILTER_DEPTH:
+                raise _error(
+                    self.source, tok.pos, tok.text, f"parentheses nest more than {MAX_FILTER_DEPTH} deep; use fewer"
+                )
             self.take()
+            self.depth += 1
             node = self.expr()
+            self.depth -= 1
             self.take(")")
             return node
         return self.comparison()
@@ -278,7 +309,7 @@ def parse_filter(source: str) -> Comparison | BoolOp | None:
 
     Raises
     ------
-    StoreError
+    SearchFilterError
         Naming the position and the token that could not be understood.
 
     Examples
@@ -289,7 +320,7 @@ def parse_filter(source: str) -> Comparison | BoolOp | None:
     if source is None or not source.strip():
         return None
     if not isinstance(source, str):
-        raise StoreError(f"a search filter is a string, given {type(source).__name__}")
+        raise SearchFilterError(f"a search filter is a string, given {type(source).__name__}")
     return _Parser(source).parse()
 
 
@@ -303,19 +334,19 @@ def parse_order_by(items: list[str] | tuple[str, ...] | str | None) -> list[Orde
     for item in items:
         parts = str(item).split()
         if not parts or len(parts) > 2 or (len(parts) == 2 and parts[1].lower() not in ("asc", "desc")):
-            raise StoreError(
+            raise SearchFilterError(
                 f"bad order_by item {item!r}: expected '<field> [ASC|DESC]', e.g. 'metrics.cv_roc_auc DESC'"
             )
         tokens = _tokenize(parts[0])
         if len(tokens) != 1 or tokens[0].kind != "field":
-            raise StoreError(
+            raise SearchFilterError(
                 f"bad order_by item {item!r}: {parts[0]!r} is not a field; use "
                 "metrics.<key>, params.<key>, tags.<key> or a run attribute"
             )
         try:
             entity, key = _split_field(parts[0], tokens[0])
-        except StoreError as exc:
-            raise StoreError(
+        except SearchFilterError as exc:
+            raise SearchFilterError(
                 f"bad order_by item {item!r}: {parts[0]!r} is not a field; use "
                 "metrics.<key>, params.<key>, tags.<key> or a run attribute"
             ) from exc

@@ -32,7 +32,7 @@ __all__ = ["PredictionsMixin", "as_text", "parse_time"]
 PREDICTIONS = SqlPrediction.__table__
 LABELS = SqlLabel.__table__
 _CHUNK = 1_000
-_MAX_TEXT = {"request_id": 100, "model": 200, "entity_id": 200}
+_MAX_TEXT = {"request_id": 100, "correlation_id": 128, "model": 200, "entity_id": 200}
 
 
 def as_text(value: object) -> str | None:
@@ -97,6 +97,7 @@ def prediction_row(record: Mapping[str, Any], index: int = 0) -> dict[str, Any]:
     prediction = record.get("prediction", outputs.get("prediction"))
     return {
         "request_id": _text_field(record, "request_id", where, required=True),
+        "correlation_id": _text_field(record, "correlation_id", where, required=False),
         "row": _int_field(record, "row", where, required=True),
         "time": parse_time(record.get("time"), f"{where}, 'time'"),
         "model": _text_field(record, "model", where, required=True),
@@ -122,6 +123,7 @@ def _prediction_entity(row: Any) -> Prediction:
         id=row.id, request_id=row.request_id, row=row.row, time=row.time, model=row.model, version=row.version,
         entity_id=row.entity_id, prediction=row.prediction, inputs=dict(row.inputs or {}),
         outputs=dict(row.outputs or {}), flags=tuple(row.flags or ()), label=row.label, label_time=row.label_time,
+        correlation_id=row.correlation_id,
     )  # fmt: skip
 
 
@@ -145,7 +147,8 @@ class PredictionsMixin:
         ----------
         records : iterable of mapping
             Log records: ``request_id`` (str), ``row`` (int), ``time`` (ISO 8601 string
-            or datetime), ``model`` (str), and optionally ``version`` (int),
+            or datetime), ``model`` (str), and optionally ``correlation_id`` (the
+            client's own request id, at most 128 characters), ``version`` (int),
             ``entity_id``, ``inputs`` and ``outputs`` (mappings; the predicted value is
             ``outputs["prediction"]`` unless ``prediction`` is given) and ``flags``.
         on_invalid : callable, optional

@@ -4,7 +4,9 @@ Declared on the same :class:`~skloop.store._schema.Base` as the other tables (on
 ``metadata``, one Alembic history; migration ``0004``).
 
 * ``predictions`` holds one row per scored row. ``(request_id, row)`` is unique, so
-  ingesting the same log records twice inserts them once.
+  ingesting the same log records twice inserts them once; the server generates a
+  unique ``request_id`` per request, and keeps the client's own ``X-Request-ID`` in
+  ``correlation_id`` (migration ``0006``), which clients may reuse and is no key.
 * ``labels`` holds the ground truth that arrives later, keyed either by entity id
   (``model, entity_id``: the label applies to every prediction made for that entity)
   or by the prediction itself (``model, request_id, row``). Each key holds one label:
@@ -40,6 +42,7 @@ class SqlPrediction(Base):
 
     id: Mapped[int] = mapped_column(_AutoId, primary_key=True, autoincrement=True)
     request_id: Mapped[str] = mapped_column(String(100))
+    correlation_id: Mapped[str | None] = mapped_column(String(128))
     row: Mapped[int] = mapped_column(Integer)
     time: Mapped[datetime] = mapped_column(UTCDateTime())
     model: Mapped[str] = mapped_column(String(200))

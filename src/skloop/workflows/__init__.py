@@ -1,7 +1,7 @@
 """Workflows: train, reproduce, init — compositions of the layers below."""
 
 from skloop.workflows._demo import DEMO_LOOP_POLICY, DemoResult, run_demo
-from skloop.workflows._init import EXAMPLE_SPEC, init_ci, init_example, init_from_data
+from skloop.workflows._init import EXAMPLE_SPEC, InitResult, init_ci, init_example, init_from_data
 from skloop.workflows._junit import junit_xml, write_junit
 from skloop.workflows._loop import LOOP_STEPS, run_loop
 from skloop.workflows._monitor import MonitorInputs, explain_model, load_monitor_inputs, monitor_model
@@ -20,6 +20,7 @@ __all__ = [
     "PREDICTION_METADATA_KEYS",
     "CheckResult",
     "DemoResult",
+    "InitResult",
     "MonitorInputs",
     "NullProgress",
     "PredictResult",

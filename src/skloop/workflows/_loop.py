@@ -51,7 +51,7 @@ import pandas as pd
 from skloop.core import ModelNotFoundError, Settings, SkloopError, Spec, StoreError, parse_duration, utcnow
 from skloop.data import class_name
 from skloop.monitor import compare_models, log_frame, monitor_frame, performance
-from skloop.registry import Registry, Signature, default_actor
+from skloop.registry import Registry, Signature, Trust, default_actor
 from skloop.store import Decision, ModelVersion, Prediction, Store
 from skloop.workflows._loop_data import BASE_TAG, hours, load_window, training_frame_for, typed_inputs
 from skloop.workflows._loop_policy import (
@@ -87,6 +87,7 @@ class _Loop:
     decision: Decision
     progress: Progress
     name: str
+    trust: Trust
     _memo: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -105,9 +106,8 @@ class _Loop:
         return self.store.get_model_version(self.name, number)
 
     def load(self, version: ModelVersion) -> Any:
-        return self.registry.load_model(
-            version.ref, trusted=version.artifact_format == "joblib", trusted_types=self.spec.registry.trusted_types
-        )
+        # the caller's trust only: a version's recorded format says how to read it, not whether to
+        return self.registry.load_model(version.ref, trust=self.trust)
 
     def champion(self) -> ModelVersion:
         assert self.decision.champion_version is not None
@@ -228,7 +228,7 @@ class _Loop:
                                "n_rows": len(rows), "drift": None, "performance": None}  # fmt: skip
         if not rows:
             return out
-        inputs = load_monitor_inputs(self.store, champ.ref, self.settings, trusted=champ.artifact_format == "joblib")
+        inputs = load_monitor_inputs(self.store, champ.ref, self.settings, trust=self.trust)
         task, classes = self.task_of(champ, inputs.model)
         log = log_frame(rows)
         report = monitor_frame(
@@ -495,6 +495,7 @@ def run_loop(
     now: datetime | None = None,
     progress: Progress | None = None,
     on_step: Callable[[str, str, dict[str, Any]], None] | None = None,
+    trust: Trust | None = None,
 ) -> Decision:
     """Evaluate the spec's ``loop:`` policy once for model ``name`` and record the decision.
 
@@ -515,6 +516,10 @@ def run_loop(
     on_step : callable, optional
         ``on_step(step, event, outputs)`` after each step (``event``: ran, resumed,
         cached, skipped).
+    trust : Trust, optional
+        What loading the champion and the challenger may trust, on top of the spec's
+        ``registry.trusted_types`` and ``settings.trust``: a loop whose versions are
+        joblib needs ``Trust(pickle=True)`` (``--trust``) or ``SKLOOP_TRUST=1``.
 
     Returns
     -------
@@ -545,7 +550,10 @@ def run_loop(
     try:
         store.reap_stale_runs()
         decision = _open_decision(store, spec, name, now)
-        loop = _Loop(spec=spec, settings=settings, store=store, decision=decision, progress=progress, name=name)
+        loop = _Loop(
+            spec=spec, settings=settings, store=store, decision=decision, progress=progress, name=name,
+            trust=Trust.of(settings, spec) | (trust or Trust()),
+        )  # fmt: skip
 
         def hook(step: str, event: str, out: dict[str, Any]) -> None:
             store.acquire_loop_lock(name, owner, lease=lease)  # renews the lease

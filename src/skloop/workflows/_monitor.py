@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from skloop.core import DataError, MonitoringSpec, Settings, SkloopError, spec_from_dict
+from skloop.core import DataError, MonitoringSpec, Settings, SkloopError, UsageError, spec_from_dict
 from skloop.data import DatasetProfile, Schema, class_names, read_table
 from skloop.monitor import (
     CBPE,
@@ -31,7 +31,7 @@ from skloop.monitor import (
     monitor_frame,
     parse_window,
 )
-from skloop.registry import Registry, Signature, coerce_frame
+from skloop.registry import Registry, Signature, Trust, coerce_frame
 from skloop.store import ModelVersion, Store
 
 __all__ = ["MonitorInputs", "explain_model", "load_monitor_inputs", "monitor_model"]
@@ -82,6 +82,13 @@ def _spec(store: Store, version: ModelVersion) -> Any:
         return None
 
 
+def _with_rows(frame: pd.DataFrame, name: str, purpose: str) -> pd.DataFrame:
+    """``frame``, refused when it has no rows (a CSV holding only its header)."""
+    if frame.empty:
+        raise DataError(f"{name} has no rows ({len(frame.columns)} columns, 0 rows); nothing to {purpose}")
+    return frame
+
+
 def _stored_reference(store: Store, version: ModelVersion) -> ReferenceSummary | None:
     """The compact reference training kept with the run (``None`` for older runs)."""
     from skloop.workflows._train import REFERENCE_ARTIFACT
@@ -125,9 +132,12 @@ def load_monitor_inputs(
     settings: Settings,
     *,
     reference: str | os.PathLike[str] | pd.DataFrame | None = None,
-    trusted: bool = False,
+    trust: Trust | None = None,
 ) -> MonitorInputs:
     """Gather the version, model, reference, schema, settings and estimator of ``ref``.
+
+    The model loads with ``trust`` and ``settings.trust`` (never the trust recorded in
+    the training run's spec snapshot, which anyone who can write to the store could set).
 
     Raises
     ------
@@ -138,7 +148,7 @@ def load_monitor_inputs(
     """
     registry = Registry(store)
     version = registry.resolve(ref)
-    model = registry.load_model(version.ref, trusted=trusted)
+    model = registry.load_model(version.ref, trust=Trust.of(settings) | (trust or Trust()))
     signature = Signature.from_dict(version.signature) if version.signature else None
     spec = _spec(store, version)
     config = spec.monitoring if spec is not None else MonitoringSpec()
@@ -152,6 +162,7 @@ def load_monitor_inputs(
         frame, name = reference, "reference data"
     elif reference is not None:
         frame, name = read_table(reference), os.fspath(reference)
+        _with_rows(frame, name, "compare with")
     elif record is not None and record.snapshot_sha256:
         data = store.artifacts.get_bytes(record.snapshot_sha256, name=f"training data of {version.ref}")
         frame, name = pd.read_parquet(io.BytesIO(data)), f"training data ({fp})"
@@ -206,7 +217,7 @@ def monitor_model(
     window: str | int | None = None,
     n_boot: int = 200,
     seed: int = 0,
-    trusted: bool = False,
+    trust: Trust | None = None,
 ) -> MonitorReport:
     """Monitor the version ``ref`` on new data (``current``) or on its served traffic (``from_log``).
 
@@ -229,8 +240,9 @@ def monitor_model(
         Also compute everything per window (``1d``, ``500`` rows).
     n_boot, seed : int
         Bootstrap resamples and seed of the intervals.
-    trusted : bool
-        Load a joblib model (only for sources you trust).
+    trust : Trust, optional
+        What loading the model may trust besides ``settings.trust``: ``Trust(pickle=True)``
+        for a joblib model (only for sources you trust), ``types`` for skops.
 
     Returns
     -------
@@ -243,15 +255,20 @@ def monitor_model(
     """
     if (current is None) == (not from_log):
         raise DataError("monitor needs either current data (--current FILE) or the prediction log (--from-log)")
-    inputs = load_monitor_inputs(store, ref, settings, reference=reference, trusted=trusted)
+    inputs = load_monitor_inputs(store, ref, settings, reference=reference, trust=trust)
     version = inputs.version
     if from_log:
         start = None
         if since is not None:
             length = parse_window(since)
             if isinstance(length, int):
-                raise DataError(f"--since takes a duration such as 7d or 12h; got {since!r}")
-            start = datetime.now(UTC) - length
+                raise UsageError(f"--since takes a duration such as 7d or 12h; got {since!r}")
+            try:
+                start = datetime.now(UTC) - length
+            except OverflowError:
+                raise UsageError(
+                    f"--since {since} reaches back before the year 1; give a shorter duration such as 365d"
+                ) from None
         predictions = store.query_predictions(version.name, start=start)
         if not predictions:
             raise DataError(
@@ -262,8 +279,8 @@ def monitor_model(
         current_name = f"prediction log of {version.name}" + (f" (last {since})" if since else "")
     else:
         frame = current if isinstance(current, pd.DataFrame) else read_table(current)  # type: ignore[arg-type]
-        log = score_frame(inputs, frame)
         current_name = "current data" if isinstance(current, pd.DataFrame) else os.fspath(current)  # type: ignore[arg-type]
+        log = score_frame(inputs, _with_rows(frame, current_name, "monitor"))
     classes = list(inputs.model.classes_) if hasattr(inputs.model, "classes_") else None
     task = inputs.signature.output.task if inputs.signature is not None else None
     return monitor_frame(
@@ -276,9 +293,11 @@ def monitor_model(
 
 
 def explain_model(
-    store: Store, ref: str, data: str | os.PathLike[str] | pd.DataFrame, *, trusted: bool = False
+    store: Store, ref: str, data: str | os.PathLike[str] | pd.DataFrame, *, trust: Trust | None = None
 ) -> tuple[ModelVersion, Explanation]:
     """Per-row contributions by input column of the version ``ref`` on ``data``.
+
+    The model loads with the caller's ``trust`` (default: skloop's own types, no pickle).
 
     Raises
     ------
@@ -287,8 +306,9 @@ def explain_model(
     """
     registry = Registry(store)
     version = registry.resolve(ref)
-    model = registry.load_model(version.ref, trusted=trusted)
+    model = registry.load_model(version.ref, trust=trust)
     frame = data if isinstance(data, pd.DataFrame) else read_table(data)
+    _with_rows(frame, "the data" if isinstance(data, pd.DataFrame) else os.fspath(data), "explain")
     X = frame
     if version.signature:
         signature = Signature.from_dict(version.signature)

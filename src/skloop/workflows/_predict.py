@@ -256,6 +256,8 @@ def predict_batch(
             closing(iter_batches(source, batch_rows)) as chunks,
         ):
             for chunk in chunks:
+                if chunk.empty:
+                    continue  # a CSV of only its header: "no rows to score" below
                 missing = [c for c in keep_columns if c not in chunk.columns]
                 if missing:
                     raise DataError(f"{source}: --keep column(s) {missing} are not in the data")
@@ -289,7 +291,7 @@ def predict_batch(
                 rows += len(chunk)
                 advance(len(chunk))
         if writer is None:
-            raise DataError(f"{source} has no rows to score")
+            raise DataError(f"{source} has no rows to score (only a header?); give a file with data rows")
         writer.close()
         writer = None
         os.replace(tmp, out)

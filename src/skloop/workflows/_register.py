@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from skloop.core import Settings, UsageError, spec_from_dict
-from skloop.registry import check_gates, load_model
+from skloop.registry import Trust, check_gates, load_model
 from skloop.store import Store
 from skloop.workflows._reproduce import training_frame
 from skloop.workflows._train import MODEL_ARTIFACT, TrainResult, prepare_data, register_result
@@ -34,8 +34,13 @@ class RegisterOutcome:
         return not self.gate_failures
 
 
-def register_run(run_id: str, settings: Settings, *, store: Store, dry_run: bool = False) -> RegisterOutcome:
+def register_run(
+    run_id: str, settings: Settings, *, store: Store, dry_run: bool = False, trust: Trust | None = None
+) -> RegisterOutcome:
     """Check the gates of a finished ``train`` run and, unless ``dry_run``, register its model.
+
+    The run's model loads with the caller's ``trust`` (``--trust-type``, the project's
+    ``registry.trusted_types``), never with the types its own spec snapshot lists.
 
     Raises
     ------
@@ -50,7 +55,12 @@ def register_run(run_id: str, settings: Settings, *, store: Store, dry_run: bool
         return RegisterOutcome(run.id, spec.name, None, check_gates(spec.gates, run.metrics), dry_run=True)
     frame, fingerprint = training_frame(store, run, settings, spec)
     data = prepare_data(spec, settings.base_dir, frame)
-    model = load_model(store.load_artifact(run.id, MODEL_ARTIFACT), "skops", trusted_types=spec.registry.trusted_types)
+    model = load_model(
+        store.load_artifact(run.id, MODEL_ARTIFACT),
+        "skops",
+        trust=Trust.of(settings) | (trust or Trust()),
+        name=f"the model artifact of run {run.id}",
+    )
     result = TrainResult(
         run_id=run.id,
         task=data.task,

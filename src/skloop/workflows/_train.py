@@ -25,6 +25,7 @@ from skloop.data import (
     check_training_frame,
     class_name,
     class_names,
+    coerce_numbers,
     fingerprint,
     infer_schema,
     positive_class,
@@ -142,7 +143,11 @@ def prepare_data(spec: Spec, base_dir: Path, frame: pd.DataFrame | None = None) 
     features = resolve_features(spec.features, inferred, exclude, columns=list(df.columns))
     if not features.all_columns:
         raise DataError("no feature columns are left to train on; list some under 'features'")
-    X = df[list(features.all_columns)]
+    # a numeric column with a few words in it ("n/a", "?"): those values are missing, and imputed
+    X, not_numbers = coerce_numbers(df[list(features.all_columns)], features.numeric)
+    for column, count in not_numbers.items():
+        if count:
+            logger.warning("numeric column %r: %d value(s) are not numbers and are read as missing", column, count)
     y = df[spec.data.target]
     positive = _positive(spec, task, y)
     groups = df[spec.search.cv.group] if spec.search.cv.group else None

@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from skloop.core import GatesSpec, Settings, Spec, UsageError, spec_from_dict
-from skloop.registry import Registry, Signature, check_gates, infer_signature, load_model, parse_ref
+from skloop.registry import Registry, Signature, Trust, check_gates, infer_signature, load_model, parse_ref
 from skloop.store import Store
 from skloop.workflows._behaviour import behaviour_name, check_behaviour_spec, run_behaviour
 from skloop.workflows._contract import contract_checks
@@ -141,26 +141,25 @@ def _timed(family: str, name: str, fn: Callable[[], tuple[Status, str]]) -> Chec
     return CheckResult(family, name, status, message, time.perf_counter() - started)
 
 
-def _load_candidate(spec: Spec, settings: Settings, store: Store, ref: str | None, run_id: str | None) -> _Candidate:
+def _load_candidate(
+    spec: Spec, settings: Settings, store: Store, ref: str | None, run_id: str | None, trust: Trust
+) -> _Candidate:
     if ref is not None and run_id is not None:
         raise UsageError("give --model REF or --run RUN_ID, not both")
-    trusted = spec.registry.format == "joblib"  # the spec's owner opted into joblib: they trust their models
     registry = Registry(store)
     if run_id is not None:
         run = store.get_run(run_id)
         if run.kind != "train" or run.status != "finished":
             raise UsageError(f"run {run.id} is a {run.status} {run.kind} run; validate a finished training run")
         artifact = store.load_artifact(run.id, MODEL_ARTIFACT)
-        model = load_model(artifact, "skops", trusted_types=spec.registry.trusted_types)
+        model = load_model(artifact, "skops", trust=trust, name=f"the model artifact of run {run.id}")
         name, version, metrics, signature = spec.name, None, dict(run.metrics), None
     else:
         name, number, alias = parse_ref(ref or spec.name)
         # a bare name means the newest version, rejected or not: a rejected one fails its gates here
         found = registry.resolve(ref) if number is not None or alias is not None else registry.versions(name)[-1]
         run = store.get_run(found.run_id)
-        model = registry.load_model(
-            found.ref, trusted=trusted and found.artifact_format == "joblib", trusted_types=spec.registry.trusted_types
-        )
+        model = registry.load_model(found.ref, trust=trust)
         name, version, metrics, signature = found.name, found.version, dict(found.metrics), found.signature
     train_spec = spec_from_dict(run.spec, file=f"spec snapshot of run {run.id}") if run.spec else spec
     frame, _ = training_frame(store, run, settings, train_spec)
@@ -219,7 +218,7 @@ def _gate_checks(spec: Spec, cand: _Candidate) -> list[CheckResult]:
     return out
 
 
-def _champion_check(spec: Spec, store: Store, cand: _Candidate) -> tuple[CheckResult, int | None]:
+def _champion_check(spec: Spec, store: Store, cand: _Candidate, trust: Trust) -> tuple[CheckResult, int | None]:
     cfg = spec.validate_.champion
     name = f"no regression vs {cand.name}@{cfg.alias}"
     if not cfg.enabled:
@@ -235,14 +234,8 @@ def _champion_check(spec: Spec, store: Store, cand: _Candidate) -> tuple[CheckRe
     metric = cfg.metric or cand.run.params.get("search.refit") or (spec.search.scorers or ["accuracy"])[0]
 
     def compare() -> tuple[Status, str]:
-        registry = Registry(store)
-        trusted = spec.registry.format == "joblib"
         version = store.get_model_version(cand.name, champion)
-        model = registry.load_model(
-            version.ref,
-            trusted=trusted and version.artifact_format == "joblib",
-            trusted_types=spec.registry.trusted_types,
-        )
+        model = Registry(store).load_model(version.ref, trust=trust)
         mine = _holdout_score(cand.model, cand.data, metric)
         theirs = _holdout_score(model, cand.data, metric)
         text = (
@@ -263,6 +256,7 @@ def validate_model(
     store: Store,
     ref: str | None = None,
     run_id: str | None = None,
+    trust: Trust | None = None,
 ) -> ValidationReport:
     """Run every check of ``validate`` on a model version (or a training run's model).
 
@@ -279,6 +273,10 @@ def validate_model(
         ``spec.name``, rejected or not (a bare name also means the newest version).
     run_id : str, optional
         Check the model of this finished training run instead of a version.
+    trust : Trust, optional
+        What loading the candidate and the champion may trust on top of the spec's
+        ``registry.trusted_types`` and ``settings.trust``: joblib versions need
+        ``Trust(pickle=True)`` (``--trust``), whatever ``registry.format`` says.
 
     Returns
     -------
@@ -300,10 +298,11 @@ def validate_model(
     (True, {'pass': 9, 'fail': 0, 'skip': 1})
     """
     started = time.perf_counter()
-    cand = _load_candidate(spec, settings, store, ref, run_id)
+    trust = Trust.of(settings, spec) | (trust or Trust())
+    cand = _load_candidate(spec, settings, store, ref, run_id, trust)
     check_behaviour_spec(list(spec.validate_.behaviour), cand.signature, cand.model)
     checks = _gate_checks(spec, cand)
-    champion_check, champion = _champion_check(spec, store, cand)
+    champion_check, champion = _champion_check(spec, store, cand, trust)
     checks.append(champion_check)
     data = cand.data
     pool = data.X_holdout if data.X_holdout is not None and len(data.X_holdout) > 0 else data.X_train
