@@ -44,6 +44,7 @@ def test_init_train_runs_show_datasets_reproduce(project_dir: Path) -> None:
     result = invoke("train", "-q")
     assert result.exit_code == 0, result.output
     assert "roc_auc (refit)" in result.output and "best params" in result.output
+    assert "positive class: 1 (inferred;" in result.output  # the summary says which class f1 is about
 
     listing = invoke("runs", "--json")
     assert listing.exit_code == 0

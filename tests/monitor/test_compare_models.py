@@ -117,3 +117,12 @@ def test_methods_that_do_not_fit_are_refused(binary) -> None:  # type: ignore[no
         compare_models(y, sa > 0.5, sb > 0.5, metric="roc_auc")
     with pytest.raises(DataError, match="same rows"):
         compare_models(y, sa[:10] > 0.5, sb > 0.5)
+
+
+def test_binary_comparisons_are_about_the_positive_class() -> None:
+    y = np.array(["leave"] * 20 + ["stay"] * 80)
+    champion = np.array(["stay"] * 100)  # never finds a leaver
+    challenger = np.array(["leave"] * 15 + ["stay"] * 85)
+    kept = compare_models(y, champion, challenger, metric="recall", positive="leave", method="bootstrap", n_boot=200)
+    assert kept.champion == 0.0 and kept.challenger == pytest.approx(0.75) and kept.better
+    assert compare_models(y, champion, challenger, metric="recall", n_boot=0).champion == 1.0  # of "stay"

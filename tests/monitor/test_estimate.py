@@ -86,3 +86,17 @@ def test_cbpe_needs_fitting_and_enough_rows() -> None:
         CBPE(classes=[0, 1]).fit(np.full((5, 2), 0.5), [0, 1, 0, 1, 0])
     with pytest.raises(DataError, match="cannot estimate"):
         CBPE(classes=[0, 1], metrics=["rmse"]).fit(np.full((30, 2), 0.5), [0, 1] * 15)
+
+
+def test_binary_estimates_are_about_the_positive_class() -> None:
+    rng = np.random.default_rng(1)
+    p = rng.random(600)  # P("leave"), the first of the sorted classes
+    y = np.where(rng.random(600) < p, "leave", "stay")
+    P = np.column_stack([p, 1 - p])
+    est = CBPE(classes=["leave", "stay"], positive="leave", calibrate=False).fit(P, y)
+    report = est.estimate(P, n_boot=0)
+    assert report.positive == "leave"
+    # expected recall of "leave": E[TP] / E[positives] = Σ_{p>.5} p / Σ p
+    assert report["recall"].value == pytest.approx(p[p > 0.5].sum() / p.sum())
+    other = CBPE(classes=["leave", "stay"], calibrate=False).fit(P, y).estimate(P, n_boot=0)
+    assert other.positive == "stay" and other["recall"].value == pytest.approx((1 - p)[p < 0.5].sum() / (1 - p).sum())

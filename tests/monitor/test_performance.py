@@ -120,3 +120,32 @@ def test_errors_name_the_problem() -> None:
         performance([0, 1], [0, 1], classes=[0, 1], proba=np.ones((2, 3)))
     with pytest.raises(DataError, match="unknown regression metrics"):
         performance([0.0], [1.0], task="regression", metrics=["accuracy"])
+
+
+def test_binary_metrics_are_about_the_positive_class(binary: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
+    y, pred, proba = binary
+    names = np.array(["leave", "stay"])  # sorted: "leave" first, as in the model's classes_
+    y_names, pred_names = names[1 - y], names[1 - pred]  # class 1 is "leave"
+    proba_names = proba[:, ::-1]  # columns in the order of ["leave", "stay"]
+    report = performance(y_names, pred_names, proba=proba_names, classes=["leave", "stay"], positive="leave", n_boot=0)
+    assert report.positive == "leave"
+    for name, metric in (("f1", skm.f1_score), ("precision", skm.precision_score), ("recall", skm.recall_score)):
+        assert report[name].value == pytest.approx(metric(y_names, pred_names, pos_label="leave")), name
+    assert report["roc_auc"].value == pytest.approx(skm.roc_auc_score(y, proba[:, 1]))
+    # without the recorded class, the last one ("stay"), as before
+    plain = performance(y_names, pred_names, proba=proba_names, classes=["leave", "stay"], n_boot=0)
+    assert plain.positive == "stay"
+    assert plain["f1"].value == pytest.approx(skm.f1_score(y_names, pred_names, pos_label="stay"))
+    assert PerformanceReport.from_dict(json.loads(json.dumps(report.to_dict()))) == report
+    with pytest.raises(DataError, match="positive class 'churned' is not one of the model's classes"):
+        performance(y_names, pred_names, classes=["leave", "stay"], positive="churned", n_boot=0)
+
+
+def test_float_and_integer_classes_are_one_name() -> None:
+    """A model trained on 0.0/1.0 scores logged labels 0/1 and proba_0/proba_1 columns."""
+    import pandas as pd
+
+    proba = pd.DataFrame({"proba_0": [0.8, 0.3, 0.6], "proba_1": [0.2, 0.7, 0.4]})
+    report = performance(["0", "1", "1"], [0.0, 1.0, 0.0], proba=proba, classes=[0.0, 1.0], n_boot=0)
+    assert report.classes == ("0", "1") and report.positive == "1"
+    assert report["accuracy"].value == pytest.approx(2 / 3) and report["recall"].value == pytest.approx(0.5)

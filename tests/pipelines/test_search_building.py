@@ -156,3 +156,26 @@ def test_progress_callback_pickles_without_the_function() -> None:
 
     cb = pickle.loads(pickle.dumps(SearchProgress(lambda n: None)))
     assert cb.advance is None
+
+
+@pytest.mark.parametrize("strategy", ["grid", "halving"])
+def test_scorers_of_a_target_of_names_are_about_the_positive_class(pipe, xy, strategy: str) -> None:
+    from sklearn.metrics import average_precision_score, f1_score, recall_score
+
+    from skloop.pipelines import build_scorer
+
+    X, y = xy
+    names = y.map({0: "stay", 1: "leave"})  # "leave" sorts first: scikit-learn's default pos_label=1 is no class
+    scoring = ["f1", "roc_auc", "average_precision", "recall"] if strategy == "grid" else ["f1"]
+    s = spec(strategy=strategy, space={"model__C": [0.5, 1.0]}, scoring=scoring, cv={"folds": 3})
+    plan = build_search(pipe, s, task="classification", seed=0, positive="leave")
+    assert plan.positive == "leave" and set(plan.scorers) == set(plan.scoring)
+    plan.search.fit(X, names)  # was: ValueError pos_label=1 is not a valid label
+    model = plan.search.best_estimator_
+    pred = model.predict(X)
+    leave = list(model.classes_).index("leave")
+    assert build_scorer("f1", "leave")(model, X, names) == pytest.approx(f1_score(names, pred, pos_label="leave"))
+    expected_recall = recall_score(names, pred, pos_label="leave")
+    assert build_scorer("recall", "leave")(model, X, names) == pytest.approx(expected_recall)
+    expected_ap = average_precision_score(names, model.predict_proba(X)[:, leave], pos_label="leave")
+    assert build_scorer("average_precision", "leave")(model, X, names) == pytest.approx(expected_ap)

@@ -197,3 +197,15 @@ def test_numbers_for_dates_and_integers_beyond_int64_are_row_errors() -> None:
     problems = {(i.row, i.column) for i in result.errors}
     assert problems == {(0, "n"), (0, "d")}
     assert result.frame["n"].iloc[1] == 3
+
+
+def test_the_positive_class_of_a_binary_model_is_recorded() -> None:
+    X = pd.DataFrame({"x": [0.1, 0.2, 0.3, 0.4]})
+    names = infer_signature(X, pd.Series(["stay", "stay", "stay", "leave"]), task="classification")
+    assert names.output.classes == ("leave", "stay") and names.output.positive_class == "leave"  # the minority
+    floats = infer_signature(X, pd.Series([0.0, 1.0, 1.0, 1.0]), task="classification")
+    assert floats.output.positive_class == 1.0 and floats.output.dtype == "float64"
+    declared = infer_signature(X, pd.Series(["a", "b", "b", "a"]), task="classification", positive_class="a")
+    assert Signature.from_dict(declared.to_dict()).output.positive_class == "a"
+    three = infer_signature(X, pd.Series(["a", "b", "c", "a"]), task="classification")
+    assert three.output.positive_class is None and "positive_class" not in three.to_dict()["output"]

@@ -163,6 +163,13 @@ def train(
             )
         console.print(table)
         console.print("best params: " + (", ".join(f"{k}={v}" for k, v in result.best_params.items()) or "(defaults)"))
+        if result.positive_class is not None:
+            how = "data.positive_class" if project.spec.data.positive_class is not None else "inferred"
+            console.print(
+                f"positive class: {result.positive_class!r} ({how}; binary f1, precision, recall and "
+                "average_precision are about it)",
+                highlight=False,
+            )
         console.print(f"dataset {result.dataset_fingerprint[:16]}; run id [bold]{result.run_id}[/]")
         if result.model_version is not None:  # registry.enabled: see skloop.cli._registry_cmds
             if result.gate_failures:

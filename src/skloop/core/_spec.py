@@ -69,6 +69,10 @@ class DataSpec(_Model):
     time: str | None = None
     snapshot: bool = True
     holdout: float = Field(0.2, ge=0.0, lt=1.0, description="fraction kept out of the search")
+    positive_class: bool | int | float | str | None = Field(
+        None,
+        description="the positive class of a binary target (default: 1 or True when a class, else the minority class)",
+    )
 
     @field_validator("train")
     @classmethod
@@ -328,7 +332,7 @@ class ChampionCheckSpec(_Model):
 class _BehaviourBase(_Model):
     name: str | None = Field(None, description="the test's name in reports (default: kind and column)")
     class_: str | int | float | bool | None = Field(
-        None, alias="class", description="whose probability is the score (default: the last class, e.g. 1)"
+        None, alias="class", description="whose probability is the score (default: the positive class, else the last)"
     )
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from skloop.data._categories import as_category
 from skloop.data._checks import TASKS, check_training_frame, infer_task
+from skloop.data._classes import class_name, class_names, positive_class
 from skloop.data._columns import ColumnsByName
 from skloop.data._example import make_churn, write_example
 from skloop.data._fingerprint import fingerprint
@@ -43,6 +44,8 @@ __all__ = [
     "Schema",
     "as_category",
     "check_training_frame",
+    "class_name",
+    "class_names",
     "coerce_numbers",
     "find_dirty_numbers",
     "find_id_column",
@@ -55,6 +58,7 @@ __all__ = [
     "looks_like_id_name",
     "make_churn",
     "parse_datetimes",
+    "positive_class",
     "profile",
     "read_table",
     "redact_url",

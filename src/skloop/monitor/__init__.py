@@ -6,18 +6,22 @@ Imports :mod:`skloop.core`, :mod:`skloop.data`, :mod:`skloop.store`,
 
 from __future__ import annotations
 
+from skloop.data import class_name
 from skloop.monitor._compare import EXACT_ROWS, DriftReport, compare, compare_files
 from skloop.monitor._compare_models import ModelComparison, compare_models
 from skloop.monitor._drift import DEFAULT_THRESHOLDS, FeatureDrift, choose_method
 from skloop.monitor._estimate import CBPE
 from skloop.monitor._explain import Explanation, explain_rows, importance_weights, weighted_drift
 from skloop.monitor._metrics import CLASSIFICATION_METRICS, REGRESSION_METRICS
-from skloop.monitor._performance import MetricResult, PerformanceReport, label_text, performance
+from skloop.monitor._performance import MetricResult, PerformanceReport, performance
 from skloop.monitor._quality import QUALITY_CHECKS, QualityCheck, QualityReport
 from skloop.monitor._reference import ColumnReference, ReferenceSummary, reference_summary
 from skloop.monitor._report import REPORT_FORMAT, MonitorReport, build_report, monitor_frame
 from skloop.monitor._report_html import render_report_html
 from skloop.monitor._windows import WindowResult, WindowSeries, log_frame, monitor_windows, parse_window, split_windows
+
+#: The former name of :func:`skloop.data.class_name` (the same function), kept for callers.
+label_text = class_name
 
 __all__ = [
     "CBPE",

@@ -34,6 +34,7 @@ import numpy as np
 from scipy import stats
 
 from skloop.core import DataError
+from skloop.data import class_name
 from skloop.monitor._metrics import (
     CLASSIFICATION_METRICS,
     REGRESSION_METRICS,
@@ -42,7 +43,7 @@ from skloop.monitor._metrics import (
     classification_kernels,
     regression_kernels,
 )
-from skloop.monitor._performance import LOWER_IS_BETTER, label_text, prepare_classification, proba_matrix
+from skloop.monitor._performance import LOWER_IS_BETTER, positive_index, prepare_classification, proba_matrix
 
 __all__ = ["COMPARISON_METHODS", "ModelComparison", "compare_models", "delong_test", "mcnemar_test"]
 
@@ -239,6 +240,7 @@ def compare_models(
     task: str | None = None,
     n_boot: int = 1000,
     seed: int = 0,
+    positive: Any = None,
 ) -> ModelComparison:
     """Score two models' predictions of the same rows and test whether the challenger is better.
 
@@ -268,6 +270,9 @@ def compare_models(
         labels are not numbers.
     n_boot, seed : int
         Resamples and seed of the paired bootstrap.
+    positive : scalar, optional
+        Binary classification: the positive class (the one recorded with the model
+        version), as in :func:`~skloop.monitor.performance`.
 
     Returns
     -------
@@ -296,11 +301,11 @@ def compare_models(
         )
     if not 0.5 <= confidence < 1:
         raise DataError(f"confidence must be in [0.5, 1); got {confidence}")
-    keep = np.asarray([label_text(v) is not None for v in y_arr], dtype=bool)
+    keep = np.asarray([class_name(v) is not None for v in y_arr], dtype=bool)
     if not keep.any():
         raise DataError("no row has a label; the models cannot be compared")
     if task is None:
-        seen = [label_text(v) for v in y_arr[keep][:1000]]
+        seen = [class_name(v) for v in y_arr[keep][:1000]]
         fractional = all(_is_float(t) for t in seen) and any(not float(str(t)).is_integer() for t in seen)
         probabilistic = champion_proba is not None or challenger_proba is not None or classes is not None
         task = "regression" if fractional and not probabilistic else "classification"
@@ -326,6 +331,7 @@ def compare_models(
         texts, pred_a = prepare_classification(a_arr, classes, np.concatenate([y_arr, b_arr]))
         _, pred_b = prepare_classification(b_arr, texts)
         n_classes = len(texts)
+        pos = positive_index(texts, positive)
         Pa = proba_matrix(champion_proba, texts, len(y_arr))
         Pb = proba_matrix(challenger_proba, texts, len(y_arr))
         has_proba = Pa is not None and Pb is not None
@@ -335,7 +341,7 @@ def compare_models(
             raise DataError(f"unknown classification metric {metric!r}; choose from {list(CLASSIFICATION_METRICS)}")
         if metric in ("roc_auc", "log_loss") and not has_proba:
             raise DataError(f"{metric} needs both models' probabilities (champion_proba and challenger_proba)")
-        truth = np.asarray([label_text(v) for v in y_arr[keep]], dtype=object)
+        truth = np.asarray([class_name(v) for v in y_arr[keep]], dtype=object)
         T = (truth[:, None] == np.asarray(texts, dtype=object)[None, :]).astype(np.float64)
         truth_idx = T.argmax(axis=1)
         pa, pb = pred_a[keep], pred_b[keep]
@@ -349,7 +355,7 @@ def compare_models(
 
         def kernel(W: np.ndarray, which: int) -> np.ndarray:
             p, s = (pa, sa) if which == 0 else (pb, sb)
-            return classification_kernels(W, T, p, s, [metric])[metric]
+            return classification_kernels(W, T, p, s, [metric], pos)[metric]
 
     if method not in COMPARISON_METHODS:
         raise DataError(f"unknown comparison method {method!r}; choose from {['auto', *COMPARISON_METHODS]}")
@@ -371,7 +377,8 @@ def compare_models(
         )  # fmt: skip
     if method == "delong":
         assert sa is not None and sb is not None and truth_idx is not None
-        _, _, diff, se, p = delong_test(truth_idx == 1, sa[:, 1], sb[:, 1], margin=margin)
+        c = 1 if pos is None else pos  # the AUC is the same for either class; the positive one reads best
+        _, _, diff, se, p = delong_test(truth_idx == c, sa[:, c], sb[:, c], margin=margin)
         stat = None if se == 0 else (diff - margin) / se
         return ModelComparison(
             **base, difference=diff, lower=diff - z * se, upper=diff + z * se, p_value=p, statistic=stat,

@@ -22,12 +22,13 @@ from typing import Any
 import numpy as np
 
 from skloop.core import DataError
+from skloop.data import class_name
 from skloop.monitor._metrics import CLASSIFICATION_METRICS, bootstrap_weights, classification_kernels
 from skloop.monitor._performance import (
     DEFAULT_CONFIDENCE,
     DEFAULT_N_BOOT,
     PerformanceReport,
-    label_text,
+    positive_index,
     prepare_classification,
     proba_matrix,
     summarize,
@@ -50,6 +51,9 @@ class CBPE:
     calibrate : bool, default=True
         Fit an isotonic calibration on the reference rows; without it the model's own
         probabilities are trusted as they are.
+    positive : scalar, optional
+        Binary: the positive class (the one recorded with the model version), as in
+        :func:`~skloop.monitor.performance`.
 
     Attributes
     ----------
@@ -72,10 +76,18 @@ class CBPE:
     (True, True)
     """
 
-    def __init__(self, *, classes: Sequence[Any], metrics: Sequence[str] | None = None, calibrate: bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        classes: Sequence[Any],
+        metrics: Sequence[str] | None = None,
+        calibrate: bool = True,
+        positive: Any = None,
+    ) -> None:
         self.classes = classes
         self.metrics = metrics
         self.calibrate = calibrate
+        self.positive = positive
 
     def _names(self) -> tuple[str, ...]:
         names = tuple(self.metrics or CLASSIFICATION_METRICS)
@@ -107,7 +119,7 @@ class CBPE:
 
         self._names()
         texts, _ = prepare_classification(list(self.classes), self.classes)
-        labels = np.asarray([label_text(v) for v in np.asarray(y_true, dtype=object).reshape(-1)], dtype=object)
+        labels = np.asarray([class_name(v) for v in np.asarray(y_true, dtype=object).reshape(-1)], dtype=object)
         P = proba_matrix(proba, texts, len(labels))
         assert P is not None
         keep = np.asarray([v is not None for v in labels]) & np.isfinite(P).all(axis=1)
@@ -118,6 +130,7 @@ class CBPE:
         P, labels = P[keep], labels[keep]
         T = (labels[:, None] == np.asarray(texts, dtype=object)[None, :]).astype(np.float64)
         self.classes_ = texts
+        self.positive_ = positive_index(texts, self.positive)
         self.calibrators_: list[Any] | None = None
         if self.calibrate:
             self.calibrators_ = [
@@ -161,7 +174,7 @@ class CBPE:
         T = self.calibrated(P)
 
         def kernel(W: np.ndarray) -> dict[str, np.ndarray]:
-            return classification_kernels(W, T, pred, P, names)
+            return classification_kernels(W, T, pred, P, names, self.positive_)
 
         cumulative = np.cumsum(T, axis=1)
         eye = np.eye(T.shape[1])
@@ -173,7 +186,7 @@ class CBPE:
             drawn = (rng.random((size, len(P), 1)) > cumulative[None, :, :-1]).sum(axis=2)
             out: dict[str, list[np.ndarray]] = {}
             for b in range(size):
-                for m, v in classification_kernels(W[b : b + 1], eye[drawn[b]], pred, P, names).items():
+                for m, v in classification_kernels(W[b : b + 1], eye[drawn[b]], pred, P, names, self.positive_).items():
                     out.setdefault(m, []).append(v)
             return {m: np.concatenate(v) for m, v in out.items()}
 
@@ -184,6 +197,7 @@ class CBPE:
         return PerformanceReport(
             task="classification", n_rows=len(P), metrics=results, confidence=confidence, n_boot=n_boot,
             estimated=True, classes=self.classes_,
+            positive=None if self.positive_ is None else self.classes_[self.positive_],
         )  # fmt: skip
 
     def estimate(
@@ -229,4 +243,4 @@ class CBPE:
         return self._report(P, pred, reference=reference, n_boot=n_boot, confidence=confidence, seed=seed)
 
     def __repr__(self) -> str:
-        return f"CBPE(classes={list(self.classes)!r}, calibrate={self.calibrate})"
+        return f"CBPE(classes={list(self.classes)!r}, calibrate={self.calibrate}, positive={self.positive!r})"

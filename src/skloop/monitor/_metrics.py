@@ -29,7 +29,7 @@ __all__ = [
 
 CLASSIFICATION_METRICS = ("accuracy", "roc_auc", "f1", "precision", "recall", "log_loss")
 """Metrics computed for classifiers; binary ``f1``/``precision``/``recall`` are of the
-positive class (the last of ``classes``), multiclass ones are macro averages, and
+positive class (``positive``; by default the last of ``classes``), multiclass ones are macro averages, and
 multiclass ``roc_auc`` is the one-vs-rest macro average."""
 REGRESSION_METRICS = ("rmse", "mae", "r2")
 """Metrics computed for regressors."""
@@ -86,6 +86,7 @@ def classification_kernels(
     pred: np.ndarray,
     proba: np.ndarray | None,
     names: Sequence[str] = CLASSIFICATION_METRICS,
+    positive: int | None = None,
 ) -> dict[str, np.ndarray]:
     """Classification metrics per row of ``W``.
 
@@ -101,12 +102,15 @@ def classification_kernels(
         The model's probabilities; without them ``roc_auc`` and ``log_loss`` are left out.
     names : sequence of str
         Which of :data:`CLASSIFICATION_METRICS` to compute.
+    positive : int, optional
+        Binary: the column of the positive class (default: the last).
 
     Returns
     -------
     dict of str to ndarray of shape (B,)
     """
     n, k = T.shape
+    pos = k - 1 if positive is None else positive
     total = W.sum(axis=1)
     known = pred >= 0
     P = np.zeros((n, k))
@@ -116,7 +120,7 @@ def classification_kernels(
         out["accuracy"] = _ratio(W @ (P * T).sum(axis=1), total)
     wanted = [m for m in ("f1", "precision", "recall") if m in names]
     if wanted:
-        classes = [k - 1] if k == 2 else list(range(k))
+        classes = [pos] if k == 2 else list(range(k))
         per: dict[str, list[np.ndarray]] = {m: [] for m in wanted}
         for c in classes:
             tp = W @ (P[:, c] * T[:, c])
@@ -138,7 +142,7 @@ def classification_kernels(
             out["log_loss"] = _ratio(W @ -(T * np.log(clipped)).sum(axis=1), total)
         if "roc_auc" in names:
             if k == 2:
-                out["roc_auc"] = weighted_auc(W, proba[:, 1], T[:, 1])
+                out["roc_auc"] = weighted_auc(W, proba[:, pos], T[:, pos])
             else:
                 out["roc_auc"] = np.mean([weighted_auc(W, proba[:, c], T[:, c]) for c in range(k)], axis=0)
     return {m: out[m] for m in names if m in out}

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from skloop.core import DataError
+from skloop.data import class_name, positive_class
 from skloop.monitor._metrics import (
     CLASSIFICATION_METRICS,
     REGRESSION_METRICS,
@@ -33,7 +34,6 @@ __all__ = [
     "HOLDOUT_KEYS",
     "MetricResult",
     "PerformanceReport",
-    "label_text",
     "performance",
 ]
 
@@ -62,27 +62,6 @@ def _num(value: Any) -> float | None:
         return None
     value = float(value)
     return value if math.isfinite(value) else None
-
-
-def label_text(value: Any) -> str | None:
-    """A label or class as text, so ``1``, ``1.0``, ``np.int64(1)`` and ``"1"`` compare equal.
-
-    Examples
-    --------
-    >>> label_text(1.0), label_text("yes"), label_text(True), label_text(None)
-    ('1', 'yes', 'True', None)
-    """
-    if value is None:
-        return None
-    item = getattr(value, "item", None)
-    if callable(item) and not isinstance(value, str):
-        value = item()
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            return None
-        if value.is_integer():
-            return str(int(value))
-    return str(value)
 
 
 @dataclass(frozen=True)
@@ -155,6 +134,8 @@ class PerformanceReport:
         An estimate from calibrated probabilities (no labels were used).
     classes : tuple of str
         The class order (classification).
+    positive : str or None
+        Binary classification: the class ``f1``, ``precision`` and ``recall`` are about.
     """
 
     task: str
@@ -164,6 +145,7 @@ class PerformanceReport:
     n_boot: int = DEFAULT_N_BOOT
     estimated: bool = False
     classes: tuple[str, ...] = field(default=())
+    positive: str | None = None
 
     def __getitem__(self, name: str) -> MetricResult:
         for m in self.metrics:
@@ -183,7 +165,7 @@ class PerformanceReport:
         """A JSON-able dict; :meth:`from_dict` reverses it."""
         return {
             "task": self.task, "n_rows": self.n_rows, "confidence": self.confidence, "n_boot": self.n_boot,
-            "estimated": self.estimated, "classes": list(self.classes),
+            "estimated": self.estimated, "classes": list(self.classes), "positive": self.positive,
             "metrics": [m.to_dict() for m in self.metrics],
         }  # fmt: skip
 
@@ -194,7 +176,7 @@ class PerformanceReport:
             return cls(
                 task=data["task"], n_rows=int(data["n_rows"]), confidence=float(data["confidence"]),
                 n_boot=int(data["n_boot"]), estimated=bool(data["estimated"]),
-                classes=tuple(data.get("classes") or ()),
+                classes=tuple(data.get("classes") or ()), positive=data.get("positive"),
                 metrics=tuple(MetricResult.from_dict(m) for m in data["metrics"]),
             )  # fmt: skip
         except (KeyError, TypeError) as exc:
@@ -218,7 +200,7 @@ def proba_matrix(proba: Any, classes: Sequence[str], n: int) -> np.ndarray | Non
     if proba is None:
         return None
     if isinstance(proba, pd.DataFrame):
-        by_text = {label_text(c.removeprefix("proba_") if isinstance(c, str) else c): c for c in proba.columns}
+        by_text = {class_name(c.removeprefix("proba_") if isinstance(c, str) else c): c for c in proba.columns}
         missing = [c for c in classes if c not in by_text]
         if missing:
             raise DataError(f"no probability column for classes {missing}; columns are {list(proba.columns)}")
@@ -236,16 +218,36 @@ def prepare_classification(
     y_pred: Any, classes: Sequence[Any] | None, y_true: Any = None
 ) -> tuple[tuple[str, ...], np.ndarray]:
     """The classes as text and the index of each prediction among them (``-1``: unknown)."""
-    pred = [label_text(v) for v in np.asarray(y_pred, dtype=object)]
+    pred = [class_name(v) for v in np.asarray(y_pred, dtype=object)]
     if classes is None:
-        seen = set(pred) | ({label_text(v) for v in np.asarray(y_true, dtype=object)} if y_true is not None else set())
+        seen = set(pred) | ({class_name(v) for v in np.asarray(y_true, dtype=object)} if y_true is not None else set())
         found = sorted(c for c in seen if c is not None)
         classes = sorted(found, key=lambda c: (0, float(c)) if _is_number(c) else (1, c))  # type: ignore[arg-type]
-    texts = tuple(str(label_text(c)) for c in classes)
+    texts = tuple(str(class_name(c)) for c in classes)
     if len(texts) < 2:
         raise DataError(f"classification needs at least two classes; found {list(texts)}")
     index = {c: i for i, c in enumerate(texts)}
     return texts, np.asarray([index.get(p, -1) if p is not None else -1 for p in pred], dtype=np.int64)
+
+
+def positive_index(texts: Sequence[str], positive: Any = None) -> int | None:
+    """The index among the class names ``texts`` of the positive class of a binary model.
+
+    ``positive`` is the class recorded with the version (its value or its name);
+    without it, the rule of :func:`skloop.data.positive_class` on the names alone
+    (``"1"`` or ``"True"`` when present, else the last). ``None`` unless binary.
+
+    Raises
+    ------
+    DataError
+        ``positive`` is not one of the classes.
+    """
+    if len(texts) != 2:
+        return None
+    name = class_name(positive) if positive is not None else positive_class(list(texts))
+    if name not in texts:
+        raise DataError(f"the positive class {positive!r} is not one of the model's classes {list(texts)}")
+    return list(texts).index(name)
 
 
 def _is_number(text: str) -> bool:
@@ -316,6 +318,7 @@ def performance(
     n_boot: int = DEFAULT_N_BOOT,
     confidence: float = DEFAULT_CONFIDENCE,
     seed: int = 0,
+    positive: Any = None,
 ) -> PerformanceReport:
     """The task's metrics of predictions against their labels, with bootstrap intervals.
 
@@ -340,6 +343,9 @@ def performance(
     confidence : float, default=0.95
     seed : int, default=0
         Seeds the resampling; the same inputs and seed give the same intervals.
+    positive : scalar, optional
+        Binary classification: the positive class (the one recorded with the model
+        version); default: ``1``/``True`` when a class, else the last of ``classes``.
 
     Returns
     -------
@@ -348,7 +354,8 @@ def performance(
     Raises
     ------
     DataError
-        Mismatched lengths, no labeled row, or probabilities of the wrong shape.
+        Mismatched lengths, no labeled row, probabilities of the wrong shape, or a
+        ``positive`` that is not a class.
 
     Examples
     --------
@@ -364,7 +371,7 @@ def performance(
         task = "classification" if proba is not None or classes is not None else "regression"
     if task not in ("classification", "regression"):
         raise DataError(f"task must be 'classification' or 'regression'; got {task!r}")
-    keep = np.asarray([label_text(v) is not None for v in y_true_arr], dtype=bool)
+    keep = np.asarray([class_name(v) is not None for v in y_true_arr], dtype=bool)
     if not keep.any():
         raise DataError("no prediction has a label yet; record labels (skloop labels) or wait for them")
     available = CLASSIFICATION_METRICS if task == "classification" else REGRESSION_METRICS
@@ -384,16 +391,21 @@ def performance(
             return regression_kernels(W, y, yhat, names)
 
         texts: tuple[str, ...] = ()
+        pos = None
     else:
         texts, pred = prepare_classification(y_pred_arr, classes, y_true_arr)
+        pos = positive_index(texts, positive)
         P = proba_matrix(proba, texts, len(y_true_arr))
-        truth = np.asarray([label_text(v) for v in y_true_arr[keep]], dtype=object)
+        truth = np.asarray([class_name(v) for v in y_true_arr[keep]], dtype=object)
         T = (truth[:, None] == np.asarray(texts, dtype=object)[None, :]).astype(np.float64)
         pred = pred[keep]
         P = None if P is None else P[keep]
 
         def kernel(W: np.ndarray) -> dict[str, np.ndarray]:
-            return classification_kernels(W, T, pred, P, names)
+            return classification_kernels(W, T, pred, P, names, pos)
 
     results = summarize(kernel, n, names=names, reference=reference, n_boot=n_boot, confidence=confidence, seed=seed)
-    return PerformanceReport(task=task, n_rows=n, metrics=results, confidence=confidence, n_boot=n_boot, classes=texts)
+    return PerformanceReport(
+        task=task, n_rows=n, metrics=results, confidence=confidence, n_boot=n_boot, classes=texts,
+        positive=None if pos is None else texts[pos],
+    )  # fmt: skip

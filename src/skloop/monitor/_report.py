@@ -223,6 +223,7 @@ def monitor_frame(
     current_name: str = "current",
     columns: Sequence[str] | None = None,
     time_column: str = "time",
+    positive: Any = None,
 ) -> MonitorReport:
     """Monitor a log of predictions against a reference: drift, quality, performance, windows.
 
@@ -238,7 +239,7 @@ def monitor_frame(
         As in :func:`~skloop.monitor.compare`.
     window : str, int or timedelta, optional
         Also compute everything per window (``"1d"``, ``500`` rows...).
-    task, classes, reference_metrics, importance, estimator, n_boot, seed
+    task, classes, reference_metrics, importance, estimator, n_boot, seed, positive
         As in :func:`~skloop.monitor.monitor_windows`.
     model, reference_name, current_name : str, optional
         Labels shown in the report.
@@ -281,14 +282,14 @@ def monitor_frame(
     )
     _, realised, estimate = window_performance(
         log, task=task, classes=classes, reference_metrics=reference_metrics, estimator=estimator,
-        n_boot=n_boot, seed=seed,
+        n_boot=n_boot, seed=seed, positive=positive,
     )  # fmt: skip
     windows = None
     if window is not None:
         windows = monitor_windows(
             log, reference, window=window, schema=schema, config=config, task=task, classes=classes,
             reference_metrics=reference_metrics, importance=importance, estimator=estimator, n_boot=n_boot, seed=seed,
-            columns=columns, time_column=time_column,
+            columns=columns, time_column=time_column, positive=positive,
         )  # fmt: skip
     return build_report(
         drift, importance=importance, performance=realised, estimate=estimate, windows=windows, model=model,

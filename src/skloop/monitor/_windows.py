@@ -24,11 +24,11 @@ import numpy as np
 import pandas as pd
 
 from skloop.core import DataError, MonitoringSpec
-from skloop.data import DatasetProfile, Schema
+from skloop.data import DatasetProfile, Schema, class_name
 from skloop.monitor._compare import compare
 from skloop.monitor._estimate import CBPE
 from skloop.monitor._explain import weighted_drift
-from skloop.monitor._performance import PerformanceReport, label_text, performance
+from skloop.monitor._performance import PerformanceReport, performance
 from skloop.monitor._reference import ReferenceSummary, reference_summary
 
 __all__ = [
@@ -95,7 +95,7 @@ def log_frame(predictions: Iterable[Any]) -> pd.DataFrame:
         row["prediction"] = p.outputs.get("prediction", p.prediction)
         probs = p.outputs.get("probabilities")
         if isinstance(probs, Mapping):
-            row.update({f"proba_{label_text(k)}": v for k, v in probs.items()})
+            row.update({f"proba_{class_name(k)}": v for k, v in probs.items()})
         row["label"] = p.label
         rows.append(row)
     frame = pd.DataFrame(rows)
@@ -248,7 +248,7 @@ def proba_columns(log: pd.DataFrame, classes: Sequence[str] | None) -> list[str]
         return None
     if classes is None:
         return found
-    wanted = [f"proba_{label_text(c)}" for c in classes]
+    wanted = [f"proba_{class_name(c)}" for c in classes]
     missing = [c for c in wanted if c not in log.columns]
     if missing:
         raise DataError(f"the log has no probability columns {missing}; it has {found}")
@@ -265,10 +265,11 @@ def window_performance(
     n_boot: int,
     seed: int,
     min_labeled: int = MIN_LABELED,
+    positive: Any = None,
 ) -> tuple[int, PerformanceReport | None, PerformanceReport | None]:
     """Labeled rows, realised performance (if enough labels) and estimate of a log frame."""
     probs = proba_columns(rows, classes)
-    labeled = rows["label"].map(label_text).notna() if "label" in rows.columns else pd.Series(False, index=rows.index)
+    labeled = rows["label"].map(class_name).notna() if "label" in rows.columns else pd.Series(False, index=rows.index)
     n_labeled = int(labeled.sum())
     realised = None
     if n_labeled >= min_labeled and "prediction" in rows.columns:
@@ -276,7 +277,7 @@ def window_performance(
         realised = performance(
             part["label"].to_numpy(), part["prediction"].to_numpy(),
             proba=None if probs is None else part[probs].to_numpy(dtype=np.float64),
-            classes=classes, task=task, reference=reference_metrics, n_boot=n_boot, seed=seed,
+            classes=classes, task=task, reference=reference_metrics, n_boot=n_boot, seed=seed, positive=positive,
         )  # fmt: skip
     estimate = None
     if estimator is not None and probs is not None and len(rows):
@@ -303,6 +304,7 @@ def monitor_windows(
     seed: int = 0,
     columns: Sequence[str] | None = None,
     time_column: str = "time",
+    positive: Any = None,
 ) -> WindowSeries:
     """Every monitor statistic per window of a prediction log.
 
@@ -333,6 +335,8 @@ def monitor_windows(
     time_column : str, default="time"
         The column time windows cut by: a log frame's ``time``, or a table's own time
         column (the spec's ``data.time``).
+    positive : scalar, optional
+        Binary classification: the positive class recorded with the version.
 
     Returns
     -------
@@ -354,7 +358,7 @@ def monitor_windows(
             flags[check.check] = flags.get(check.check, 0) + 1
         n_labeled, realised, estimate = window_performance(
             rows, task=task, classes=classes, reference_metrics=reference_metrics, estimator=estimator,
-            n_boot=n_boot, seed=seed,
+            n_boot=n_boot, seed=seed, positive=positive,
         )  # fmt: skip
         features = {
             f.name: {"method": f.method, "statistic": f.statistic, "p_value": f.p_value, "threshold": f.threshold,

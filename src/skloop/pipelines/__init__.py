@@ -19,6 +19,7 @@ from skloop.pipelines._categorical import MissingCategoryFiller, RareCategoryGro
 from skloop.pipelines._estimators import build_estimator, import_object, is_estimator
 from skloop.pipelines._features import FEATURE_KINDS, FeatureSets, resolve_features
 from skloop.pipelines._progress import SearchProgress, attach_progress
+from skloop.pipelines._scoring import POS_LABEL_SCORERS, build_scorer, build_scorers
 from skloop.pipelines._search import (
     SearchPlan,
     build_cv,
@@ -38,6 +39,7 @@ from skloop.pipelines._transformers import (
 __all__ = [
     "DATETIME_FEATURES",
     "FEATURE_KINDS",
+    "POS_LABEL_SCORERS",
     "TEXT_MAX_FEATURES",
     "BooleanEncoder",
     "DatetimeFeatures",
@@ -52,6 +54,8 @@ __all__ = [
     "build_estimator",
     "build_pipeline",
     "build_preprocessor",
+    "build_scorer",
+    "build_scorers",
     "build_search",
     "default_scoring",
     "feature_names_to_inputs",

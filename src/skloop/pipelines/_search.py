@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import difflib
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from scipy import stats
@@ -30,6 +30,7 @@ from sklearn.model_selection import (
 from sklearn.model_selection._search import BaseSearchCV
 
 from skloop.core import CVSpec, Distribution, PipelineError, SearchSpec
+from skloop.pipelines._scoring import build_scorer, build_scorers
 
 __all__ = [
     "SearchPlan",
@@ -58,6 +59,10 @@ class SearchPlan:
         Candidates to evaluate (None when a halving search decides as it goes).
     n_folds : int
         Folds per candidate.
+    scorers : dict
+        Metric name → the scorer the search uses (binary ones about ``positive``).
+    positive : scalar or None
+        The positive class of a binary target.
     """
 
     search: BaseSearchCV
@@ -65,6 +70,8 @@ class SearchPlan:
     refit: str
     n_candidates: int | None
     n_folds: int
+    scorers: dict[str, Any] = field(default_factory=dict)
+    positive: Any = None
 
     @property
     def n_fits(self) -> int | None:
@@ -153,13 +160,17 @@ def build_search(
     seed: int,
     n_classes: int = 2,
     n_jobs: int | None = None,
+    positive: Any = None,
 ) -> SearchPlan:
     """Build the search the spec asks for.
 
     ``strategy: none`` is a grid of one candidate, so CV scores are still measured.
-    Halving searches accept one metric only: the refit metric.
+    Halving searches accept one metric only: the refit metric. ``positive`` (the
+    positive class of a binary target) is the ``pos_label`` of the scorers that need
+    one (:data:`~skloop.pipelines.POS_LABEL_SCORERS`).
     """
     scoring, refit = resolve_scoring(spec, task, n_classes)
+    scorers = build_scorers(scoring, positive if task == "classification" else None)
     cv = build_cv(spec.cv, task=task, seed=seed)
     space = to_search_space(spec.space, pipeline) if spec.strategy != "none" else {}
     all_lists = all(isinstance(v, list) for v in space.values())
@@ -170,26 +181,32 @@ def build_search(
     if spec.strategy in ("none", "grid"):
         grid = space or {}
         n_candidates = len(ParameterGrid(grid))
-        search = GridSearchCV(pipeline, grid, scoring=scoring, refit=refit, **common)
+        search = GridSearchCV(pipeline, grid, scoring=scorers, refit=refit, **common)
     elif spec.strategy == "random":
         n_candidates = spec.n_iter
         if all_lists:
             n_candidates = min(spec.n_iter, len(ParameterGrid(space)))
         search = RandomizedSearchCV(
-            pipeline, space, n_iter=spec.n_iter, scoring=scoring, refit=refit, random_state=seed, **common
+            pipeline, space, n_iter=spec.n_iter, scoring=scorers, refit=refit, random_state=seed, **common
         )
     else:
         n_candidates = None
+        if refit not in scorers:
+            scorers[refit] = build_scorer(refit, positive if task == "classification" else None)
         if all_lists:
             search = HalvingGridSearchCV(
-                pipeline, space, factor=spec.factor, scoring=refit, random_state=seed, **common
+                pipeline, space, factor=spec.factor, scoring=scorers[refit], random_state=seed, **common
             )
         else:
             search = HalvingRandomSearchCV(
-                pipeline, space, factor=spec.factor, scoring=refit, random_state=seed, **common
+                pipeline, space, factor=spec.factor, scoring=scorers[refit], random_state=seed, **common
             )
         scoring = [refit]
-    return SearchPlan(search=search, scoring=scoring, refit=refit, n_candidates=n_candidates, n_folds=spec.cv.folds)
+        scorers = {refit: scorers[refit]}
+    return SearchPlan(
+        search=search, scoring=scoring, refit=refit, n_candidates=n_candidates, n_folds=spec.cv.folds,
+        scorers=scorers, positive=positive if task == "classification" else None,
+    )  # fmt: skip
 
 
 def summarize_cv(cv_results: dict[str, Any], scoring: list[str], index: int) -> dict[str, dict[str, Any]]:

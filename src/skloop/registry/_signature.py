@@ -18,6 +18,7 @@ import pandas as pd
 
 from skloop.core import RegistryError
 from skloop.data import infer_schema
+from skloop.data import positive_class as choose_positive
 from skloop.pipelines import used_input_columns
 
 __all__ = [
@@ -155,19 +156,26 @@ class OutputSchema:
         The class labels in the model's order (``classes_``), for classification.
     dtype : {"int64", "float64", "bool", "string", "datetime64"}
         The dtype of a prediction.
+    positive_class : scalar or None
+        Binary classification: the class (one of ``classes``) that binary ``f1``,
+        ``precision`` and ``recall`` are about, in training and in monitoring.
     """
 
     task: str
     classes: tuple[Any, ...] | None
     dtype: Dtype
+    positive_class: Any = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict."""
-        return {
+        out = {
             "task": self.task,
             "classes": None if self.classes is None else list(self.classes),
             "dtype": self.dtype,
         }
+        if self.positive_class is not None:
+            out["positive_class"] = self.positive_class
+        return out
 
 
 @dataclass(frozen=True)
@@ -237,6 +245,7 @@ class Signature:
                 task=str(out["task"]),
                 classes=None if classes is None else tuple(classes),
                 dtype=out["dtype"],
+                positive_class=out.get("positive_class"),
             )
         except (KeyError, TypeError) as exc:
             raise RegistryError(
@@ -285,6 +294,7 @@ def infer_signature(
     *,
     task: str,
     model: Any = None,
+    positive_class: Any = None,
 ) -> Signature:
     """Infer the signature of a model trained on ``X`` (and ``y``).
 
@@ -301,6 +311,9 @@ def infer_signature(
         over the inferred kind), and only the columns it reads are inputs (see
         :func:`skloop.pipelines.used_input_columns`: a pipeline whose
         ``ColumnTransformer`` selects some columns of ``X`` does not demand the rest).
+    positive_class : scalar, optional
+        The positive class of a binary classifier; default: by the rule of
+        :func:`skloop.data.positive_class` on the classes and ``y``.
 
     Returns
     -------
@@ -349,10 +362,14 @@ def infer_signature(
             classes = tuple(_py(c) for c in np.asarray(model.classes_))
         elif y is not None:
             classes = tuple(_py(c) for c in sorted(pd.Series(y).dropna().unique()))
+    positive = None
+    if classes is not None and len(classes) == 2:
+        positive = _py(choose_positive(classes, y, positive_class))
     if task == "regression":
         out_dtype: Dtype = "float64"
     elif classes is not None:
         out_dtype = canonical_dtype(pd.Series(list(classes), dtype=object))
     else:
         out_dtype = canonical_dtype(y) if y is not None else "string"
-    return Signature(tuple(inputs), OutputSchema(task=task, classes=classes, dtype=out_dtype))
+    output = OutputSchema(task=task, classes=classes, dtype=out_dtype, positive_class=positive)
+    return Signature(tuple(inputs), output)

@@ -13,6 +13,7 @@ import hmac
 import logging
 import os
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -330,7 +331,7 @@ class ServeApp(ServeHandlers):
         preds = predictions.tolist()
         probs = None
         if proba is not None:
-            labels = [str(c) for c in model.classes.tolist()]  # type: ignore[union-attr]
+            labels = model.class_names or ()  # the canonical names the log reader and the monitor use
             probs = [dict(zip(labels, p, strict=True)) for p in proba.tolist()]
         records = [
             {
@@ -384,18 +385,26 @@ class ServeApp(ServeHandlers):
         append_bytes(data, done)
         await future
 
-    async def _score(self, request: Request, model: ServedModel, rows: Prepared) -> tuple[Any, Any]:
+    async def _score(
+        self, request: Request, model: ServedModel, rows: Prepared, answer: Callable[[Any, Any], Response]
+    ) -> Response:
+        """Score ``rows``, build the answer with ``answer(predictions, proba)``, then log the rows.
+
+        The answer is built (and encoded) before anything is logged, so a request that
+        fails while scoring or encoding gets its error and leaves no row in the log.
+        """
         shadow = self.shadow
         task = shadow.start(model, rows) if shadow is not None and self.prediction_log is not None else None
         try:
             predictions, proba = await self.batcher.predict(model, rows)
+            response = answer(predictions, proba)
         except BaseException:
             if task is not None:
                 task.cancel()
             raise
         outputs = None if task is None or shadow is None else await shadow.collect(task, rows.n)
         await self._log(request, model, rows, predictions, proba, outputs)
-        return predictions, proba
+        return response
 
 
 async def handler_with_body(app: ServeApp, bound: BoundRoute, request: Request, receive: Any) -> Response:

@@ -18,7 +18,7 @@ from skloop.serve._errors import BadRequestError, NotFoundRouteError
 from skloop.serve._http import JSON_TYPE, Request, Response, json_response, skloop_version
 from skloop.serve._metrics import CONTENT_TYPE_LATEST
 from skloop.serve._openapi import openapi_document
-from skloop.serve._protocols import parse_invocations, parse_v2, v2_datatype, v2_outputs
+from skloop.serve._protocols import encodable, parse_invocations, parse_v2, v2_datatype, v2_outputs
 
 __all__ = ["ServeHandlers"]
 
@@ -40,8 +40,11 @@ class ServeHandlers:
         model = self.model
         content_type = request.headers.get(b"content-type", b"application/json").decode("latin-1")
         rows = parse_invocations(request.body, content_type, model.compiled)
-        predictions, _ = await self._score(request, model, rows)
-        return json_response(200, {"predictions": predictions})
+
+        def answer(predictions: Any, proba: Any) -> Response:
+            return json_response(200, {"predictions": encodable(predictions)})
+
+        return await self._score(request, model, rows, answer)
 
     async def _infer(self, request: Request) -> Response:
         model = self._check_model(request)
@@ -52,16 +55,19 @@ class ServeHandlers:
         requested = doc.get("outputs")
         # check the asked outputs before scoring: a refused request logs nothing
         v2_outputs(np.zeros(0), np.zeros((0, 1)) if model.is_classifier else None, "float64", requested)
-        predictions, proba = await self._score(request, model, rows)
-        answer: dict[str, Any] = {
-            "model_name": model.name,
-            "model_version": str(model.version),
-            "id": str(doc.get("id", request.correlation_id or request.request_id)),
-            "outputs": v2_outputs(predictions, proba, model.signature.output.dtype, requested),
-        }
-        if rows.flags:
-            answer["parameters"] = {"skloop_flags": orjson.dumps([f.to_dict() for f in rows.flags]).decode()}
-        return json_response(200, answer)
+
+        def answer(predictions: Any, proba: Any) -> Response:
+            doc_out: dict[str, Any] = {
+                "model_name": model.name,
+                "model_version": str(model.version),
+                "id": str(doc.get("id", request.correlation_id or request.request_id)),
+                "outputs": v2_outputs(predictions, proba, model.signature.output.dtype, requested),
+            }
+            if rows.flags:
+                doc_out["parameters"] = {"skloop_flags": orjson.dumps([f.to_dict() for f in rows.flags]).decode()}
+            return json_response(200, doc_out)
+
+        return await self._score(request, model, rows, answer)
 
     async def _ping(self, request: Request) -> Response:
         return 200, b"\n", b"text/plain"

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from skloop.core import ExportError, MissingExtraError
-from skloop.data import as_category
+from skloop.data import as_category, class_names
 from skloop.registry import Registry, Signature, Trust, stored_onnx
 from skloop.serve._validate import CompiledSignature, Prepared, to_frame
 from skloop.store import ModelVersion
@@ -60,7 +60,14 @@ class ServedModel:
 
     def __post_init__(self) -> None:
         self.ref = f"{self.name}/{self.version}"
-        self.classes = None if self.signature.output.classes is None else np.asarray(self.signature.output.classes)
+        classes = self.signature.output.classes
+        self.classes = None
+        if classes is not None:
+            arr = np.asarray(classes)
+            # numbers and booleans keep their dtype; names stay Python strings (object),
+            # not numpy's fixed-width ones, which no JSON encoder writes
+            self.classes = arr if arr.dtype.kind in "biuf" else np.asarray(classes, dtype=object)
+        self.class_names = None if classes is None else tuple(str(n) for n in class_names(classes))
         self.is_classifier = self.signature.output.task == "classification" and self.classes is not None
         if self.session is not None:
             self._inputs = [(i.name, i.type) for i in self.session.get_inputs()]

@@ -34,6 +34,7 @@ from skloop.serve._validate import CompiledSignature, Prepared, _utf8
 __all__ = [
     "MLFLOW_FORMATS",
     "V2_DATATYPES",
+    "encodable",
     "loads",
     "parse_invocations",
     "parse_v2",
@@ -436,6 +437,24 @@ def _json_rows(tensor: tuple[str, str, list[int], list[Any]]) -> list[Any]:
     return rows
 
 
+def encodable(values: np.ndarray) -> np.ndarray | list[Any]:
+    """Predictions in a form the JSON encoder writes: numeric and boolean arrays as they
+    are (orjson writes them natively), anything else (class names as numpy strings or
+    objects) as a list of plain Python values.
+
+    Examples
+    --------
+    >>> encodable(np.array(["stay", "leave"]))
+    ['stay', 'leave']
+    >>> encodable(np.array([0.0, 1.0])).dtype
+    dtype('float64')
+    """
+    values = np.asarray(values)
+    if values.dtype.kind in "biuf":
+        return values
+    return [v.item() if isinstance(v, np.generic) else v for v in values.tolist()]
+
+
 def v2_outputs(
     predictions: np.ndarray, probabilities: np.ndarray | None, output_dtype: str, requested: Any
 ) -> list[dict[str, Any]]:
@@ -447,12 +466,16 @@ def v2_outputs(
         An output name that the model does not have.
     """
     n = len(predictions)
+    datatype = v2_datatype(output_dtype)
+    if np.asarray(predictions).dtype.kind not in "biuf":
+        datatype = "BYTES"  # class names travel as text, whatever the signature says
+    data = encodable(predictions)
     outputs = [
         {
             "name": "predictions",
-            "datatype": v2_datatype(output_dtype),
+            "datatype": datatype,
             "shape": [n],
-            "data": predictions.tolist() if output_dtype != "string" else [str(v) for v in predictions.tolist()],
+            "data": [str(v) for v in data] if datatype == "BYTES" else data,
         }
     ]
     if probabilities is not None:

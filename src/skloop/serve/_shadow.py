@@ -127,7 +127,7 @@ class Shadow:
             frame = await asyncio.to_thread(to_frame, rows, served.signature)
             rows = await asyncio.to_thread(model.compiled.from_table, frame)
         predictions, proba = await self.batcher.predict(model, rows)
-        labels = None if model.classes is None else np.asarray([str(c) for c in model.classes.tolist()])
+        labels = None if model.class_names is None else np.asarray(model.class_names)
         return model.version, predictions, proba, labels
 
     async def collect(self, task: asyncio.Task[ShadowResult], n: int) -> list[dict[str, Any]]:

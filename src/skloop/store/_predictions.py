@@ -14,7 +14,6 @@ compared as text; integral floats are written without their ``.0`` (an id read a
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
@@ -24,6 +23,7 @@ from sqlalchemy import Connection, Select, and_, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from skloop.core import StoreError, utcnow
+from skloop.data import class_name
 from skloop.store._entities import Label, Prediction
 from skloop.store._schema_predictions import SqlLabel, SqlPrediction
 
@@ -38,23 +38,15 @@ _MAX_TEXT = {"request_id": 100, "correlation_id": 128, "model": 200, "entity_id"
 def as_text(value: object) -> str | None:
     """``value`` as the text stored for ids, labels and predictions (``None`` stays ``None``).
 
+    The rule of :func:`skloop.data.class_name`, so a stored label or prediction is the
+    name of its class (``1.0`` and ``1`` are both ``"1"``).
+
     Examples
     --------
     >>> as_text(42.0), as_text(42), as_text("a"), as_text(float("nan"))
     ('42', '42', 'a', None)
     """
-    if value is None:
-        return None
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            return None
-        if value.is_integer():
-            return str(int(value))
-    elif not isinstance(value, str | int):
-        item = getattr(value, "item", None)  # numpy scalars
-        if callable(item):
-            return as_text(item())
-    return str(value)
+    return class_name(value)
 
 
 def parse_time(value: object, where: str = "time") -> datetime:

@@ -1,9 +1,9 @@
 """Behavioural tests of a model (``validate.behaviour``): invariance, direction, fixed examples.
 
 Each test perturbs rows and compares the model's *score*: the probability of one
-class for a classifier (the test's ``class``, by default the last of ``classes_``,
-e.g. ``1``), the prediction for a regressor. A test returns a status and a message
-that names the rows and values that broke it.
+class for a classifier (the test's ``class``, by default the positive class recorded
+with a binary model, else the last of ``classes_``), the prediction for a regressor. A
+test returns a status and a message that names the rows and values that broke it.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from skloop.core import DirectionalTest, InvarianceTest, MinimumFunctionalityTest, UsageError
+from skloop.data import class_name
 from skloop.registry import Signature, coerce_frame
 
 __all__ = ["behaviour_name", "check_behaviour_spec", "run_behaviour"]
@@ -31,12 +32,7 @@ def behaviour_name(test: Any, index: int) -> str:
 
 
 def _same(a: Any, b: Any) -> bool:
-    try:
-        if a == b:
-            return True
-    except (TypeError, ValueError):
-        pass
-    return str(a) == str(b)
+    return class_name(a) == class_name(b)  # one name per class: 1 names a 1.0 class
 
 
 def _class_index(model: Any, wanted: Any, where: str) -> int:
@@ -172,6 +168,8 @@ def run_behaviour(
         Seed of the row sample.
     """
     where = f"validate.behaviour[{index}]"
+    if getattr(test, "class_", None) is None and signature.output.positive_class is not None:
+        test = test.model_copy(update={"class_": signature.output.positive_class})
     if isinstance(test, MinimumFunctionalityTest):
         return _minimum_functionality(test, model, signature, where)
     rows = _sample(pool[signature.names], test.rows, seed)

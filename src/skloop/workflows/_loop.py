@@ -60,7 +60,8 @@ from skloop.core import (
     parse_window_length,
     utcnow,
 )
-from skloop.monitor import MonitorReport, compare_models, label_text, log_frame, monitor_frame, performance
+from skloop.data import class_name
+from skloop.monitor import MonitorReport, compare_models, log_frame, monitor_frame, performance
 from skloop.registry import Registry, Signature, Trust, default_actor
 from skloop.store import Decision, ModelVersion, Prediction, Store
 from skloop.workflows._loop_data import BASE_TAG, hours, load_window, retrain_spec, training_frame_for, typed_inputs
@@ -131,6 +132,11 @@ class _Loop:
             task = "classification" if hasattr(model, "classes_") else "regression"
         classes = list(model.classes_) if task == "classification" and hasattr(model, "classes_") else None
         return task, classes
+
+    @staticmethod
+    def positive_of(version: ModelVersion) -> Any:
+        """The positive class recorded with the version (binary classifiers; else ``None``)."""
+        return Signature.from_dict(version.signature).output.positive_class if version.signature else None
 
     def champion_since(self) -> datetime:
         """When the champion took over: the loop decision that moved it there, else the alias move."""
@@ -209,7 +215,7 @@ class _Loop:
         version = self.version(current)
         model = self.load(version)
         task, classes = self.task_of(version, model)
-        live = _metric_of(rows, metric, task, classes)
+        live = _metric_of(rows, metric, task, classes, positive=self.positive_of(version))
         greater = bool(old.get("greater_is_better", True))
         worse = live is not None and (live < old_value - policy.margin if greater else live > old_value + policy.margin)
         base.update(judged=True, live=live)
@@ -249,12 +255,13 @@ class _Loop:
             return out
         inputs = load_monitor_inputs(self.store, champ.ref, self.settings, trust=self.trust)
         task, classes = self.task_of(champ, inputs.model)
+        positive = self.positive_of(champ)
 
         def report_of(part: list[Prediction]) -> MonitorReport:
             return monitor_frame(
                 log_frame(part), inputs.reference, schema=inputs.schema, config=inputs.config, task=task,
                 classes=classes, reference_metrics=champ.metrics, importance=champ.importance, model=champ.ref,
-                n_boot=0, columns=inputs.columns,
+                n_boot=0, columns=inputs.columns, positive=positive,
             )  # fmt: skip
 
         latest = report_of(rows) if rows else None
@@ -273,7 +280,7 @@ class _Loop:
         if trigger is None or len(mine) < trigger.min_labels:
             mine = [p for p in history if p.version == champ.version and p.label is not None]
             scope = "since_champion"
-        value = _metric_of(mine, metric, task, classes, reference=champ.metrics) if mine else None
+        value = _metric_of(mine, metric, task, classes, reference=champ.metrics, positive=positive) if mine else None
         out["performance"] = {"metric": metric, "n_labeled": len(mine), "value": value[0] if value else None,
                               "reference": value[1] if value else None, "scope": scope,
                               "greater_is_better": value[2] if value else True}  # fmt: skip
@@ -328,8 +335,13 @@ class _Loop:
         model = self.load(champ)
         task, classes = self.task_of(champ, model)
         frame, info = training_frame_for(self.store, self.spec, window, champ, task=task, classes=classes, now=self.now)
+        spec = self.spec
+        positive = self.positive_of(champ)
+        if spec.data.positive_class is None and positive is not None:
+            # the challenger is about the champion's positive class, whatever the window's minority
+            spec = spec.model_copy(update={"data": spec.data.model_copy(update={"positive_class": positive})})
         result = train(
-            retrain_spec(self.spec, frame), self.settings, store=self.store, frame=frame, kind="retrain",
+            retrain_spec(spec, frame), self.settings, store=self.store, frame=frame, kind="retrain",
             parent_run_id=champ.run_id, register=True, progress=self.progress,
         )  # fmt: skip
         fired = outputs["decide"]["fired"]
@@ -368,15 +380,15 @@ class _Loop:
             X = typed_inputs(holdout, Signature.from_dict(version.signature) if version.signature else None)
             preds.append(np.asarray(model.predict(X)))
             if task == "classification" and hasattr(model, "predict_proba"):
-                probas.append(pd.DataFrame(model.predict_proba(X), columns=[label_text(c) for c in model.classes_]))
+                probas.append(pd.DataFrame(model.predict_proba(X), columns=[class_name(c) for c in model.classes_]))
         has_proba = len(probas) == 2
         metric = resolve_metric(config.metric, task, len(classes or ()), has_proba)
         result = compare_models(
             [p.label for p in holdout], preds[0], preds[1],
             champion_proba=probas[0] if has_proba else None, challenger_proba=probas[1] if has_proba else None,
             metric=metric, method=config.method, margin=config.margin, confidence=config.confidence,
-            classes=[label_text(c) for c in classes] if classes else None, task=task, n_boot=config.n_boot,
-            seed=self.spec.seed,
+            classes=[class_name(c) for c in classes] if classes else None, task=task, n_boot=config.n_boot,
+            seed=self.spec.seed, positive=self.positive_of(champ),
         )  # fmt: skip
         gates_ok = not chall.is_rejected
         promote = result.better and gates_ok
@@ -499,10 +511,11 @@ def _metric_of(
     classes: list[Any] | None,
     *,
     reference: Mapping[str, float] | None = None,
+    positive: Any = None,
 ) -> Any:
     """The realised ``metric`` of logged rows (with labels); with ``reference``: (value, reference, greater)."""
     log = log_frame(rows)
-    texts = [label_text(c) for c in classes] if classes else None
+    texts = [class_name(c) for c in classes] if classes else None
     proba = None
     if texts is not None and all(f"proba_{t}" in log.columns for t in texts):
         proba = log[[f"proba_{t}" for t in texts]].to_numpy(dtype=np.float64)
@@ -510,7 +523,7 @@ def _metric_of(
         return None
     report = performance(
         log["label"].to_numpy(), log["prediction"].to_numpy(), proba=proba, classes=texts, task=task,
-        reference=reference, metrics=[metric], n_boot=0,
+        reference=reference, metrics=[metric], n_boot=0, positive=positive,
     )  # fmt: skip
     m = report[metric]
     if reference is None:

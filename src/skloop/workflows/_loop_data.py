@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from skloop.core import DataError, LoopDataSpec, Spec, parse_duration
-from skloop.monitor import label_text
+from skloop.data import class_name
 from skloop.registry import Signature, coerce_frame
 from skloop.store import ModelVersion, Prediction, Store
 from skloop.workflows._monitor import model_input_columns
@@ -99,7 +99,7 @@ def typed_target(rows: Sequence[Prediction], task: str, classes: Sequence[Any] |
             return np.asarray(texts, dtype=np.float64)
         except ValueError as exc:
             raise DataError(f"regression labels must be numbers ({exc}); check the labels ingested") from exc
-    by_text = {label_text(c): c for c in classes or ()}
+    by_text = {class_name(c): c for c in classes or ()}
     values = [by_text.get(t, t) for t in texts]
     unknown = sorted({str(v) for v, t in zip(values, texts, strict=True) if t not in by_text})
     if unknown and by_text:

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from skloop.core import DataError, MonitoringSpec, Settings, SkloopError, UsageError, spec_from_dict
-from skloop.data import DatasetProfile, Schema, read_table
+from skloop.data import DatasetProfile, Schema, class_names, read_table
 from skloop.monitor import (
     CBPE,
     Explanation,
@@ -124,7 +124,9 @@ def _stored_reference(store: Store, version: ModelVersion) -> ReferenceSummary |
         return None
 
 
-def _calibrate(model: Any, frame: pd.DataFrame, spec: Any, settings: Settings, target: str | None) -> CBPE | None:
+def _calibrate(
+    model: Any, frame: pd.DataFrame, spec: Any, settings: Settings, target: str | None, positive: Any = None
+) -> CBPE | None:
     """A CBPE fitted on the training holdout rebuilt from the snapshot (else on a sample of it)."""
     if target is None or target not in frame.columns or not hasattr(model, "predict_proba"):
         return None
@@ -142,7 +144,8 @@ def _calibrate(model: Any, frame: pd.DataFrame, spec: Any, settings: Settings, t
         X, y = sample.drop(columns=[target]), sample[target]
     columns = [str(c) for c in getattr(model, "feature_names_in_", X.columns)]
     try:
-        return CBPE(classes=list(model.classes_)).fit(model.predict_proba(X[columns]), y.to_numpy())
+        cbpe = CBPE(classes=list(model.classes_), positive=positive)
+        return cbpe.fit(model.predict_proba(X[columns]), y.to_numpy())
     except (SkloopError, KeyError, ValueError) as exc:
         logger.warning("no performance estimate: calibration failed (%s)", exc)
         return None
@@ -190,7 +193,8 @@ def load_monitor_inputs(
         frame, name = pd.read_parquet(io.BytesIO(data)), f"training data ({fp})"
     elif summary is None and not (record is not None and record.profile):
         raise DataError(f"{version.ref} has no recorded training dataset to compare with; pass --reference FILE")
-    estimator = _calibrate(model, frame, spec, settings, target) if frame is not None else None
+    positive = signature.output.positive_class if signature is not None else None
+    estimator = _calibrate(model, frame, spec, settings, target, positive) if frame is not None else None
     # the reference training recorded (with holdout predictions, for prediction drift) wins,
     # unless the user gave one; the rows, when snapshotted, still calibrate the estimate
     ref_data: pd.DataFrame | DatasetProfile | ReferenceSummary
@@ -220,7 +224,7 @@ def score_frame(inputs: MonitorInputs, current: pd.DataFrame) -> pd.DataFrame:
     out["prediction"] = np.asarray(inputs.model.predict(X))
     if hasattr(inputs.model, "predict_proba"):
         proba = np.asarray(inputs.model.predict_proba(X), dtype=np.float64)
-        for j, label in enumerate(inputs.model.classes_):
+        for j, label in enumerate(class_names(inputs.model.classes_)):
             out[f"proba_{label}"] = proba[:, j]
     if inputs.target is not None and inputs.target in current.columns:
         out["label"] = current[inputs.target].to_numpy()
@@ -313,6 +317,7 @@ def monitor_model(
         estimator=inputs.estimator, model=version.ref, n_boot=n_boot, seed=seed,
         reference_name=inputs.reference_name, current_name=current_name, columns=inputs.columns,
         time_column=time_column,
+        positive=inputs.signature.output.positive_class if inputs.signature is not None else None,
     )  # fmt: skip
 
 

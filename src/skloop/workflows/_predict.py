@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from skloop.core import DataError
-from skloop.data import DEFAULT_BATCH_ROWS, iter_batches
+from skloop.data import DEFAULT_BATCH_ROWS, class_names, iter_batches
 from skloop.workflows._progress import NullProgress, Progress
 
 logger = logging.getLogger(__name__)
@@ -110,7 +110,7 @@ def _score(model: Any, X: pd.DataFrame, rows: np.ndarray, keep: pd.DataFrame) ->
     out["prediction"] = np.asarray(model.predict(X))
     if hasattr(model, "predict_proba"):
         proba = np.asarray(model.predict_proba(X), dtype=np.float64)
-        for j, label in enumerate(model.classes_):
+        for j, label in enumerate(class_names(model.classes_)):
             out[f"proba_{label}"] = proba[:, j]
     return pd.DataFrame(out)
 

@@ -83,6 +83,7 @@ def register_run(
         dataset_fingerprint=fingerprint,
         duration_s=0.0,
         model=model,
+        positive_class=data.positive,
     )
     registered = register_result(spec, store, result, data, result.refit_metric, force=force)
     return RegisterOutcome(run.id, spec.name, registered.model_version, registered.gate_failures)

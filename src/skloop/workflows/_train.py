@@ -23,9 +23,12 @@ from sklearn.model_selection import train_test_split
 from skloop.core import DataError, PipelineError, Settings, Spec, SqlSource, code_version, environment
 from skloop.data import (
     check_training_frame,
+    class_name,
+    class_names,
     coerce_numbers,
     fingerprint,
     infer_schema,
+    positive_class,
     profile,
     read_table,
     redact_url,
@@ -33,6 +36,7 @@ from skloop.data import (
 from skloop.pipelines import (
     attach_progress,
     build_pipeline,
+    build_scorers,
     build_search,
     resolve_features,
     summarize_cv,
@@ -62,6 +66,8 @@ class PreparedData:
     groups: pd.Series | None
     fingerprint: str
     source: str
+    positive: Any = None
+    """The positive class of a binary target (see :func:`skloop.data.positive_class`)."""
 
 
 @dataclass(frozen=True)
@@ -96,6 +102,9 @@ class TrainResult:
     gate_failures : list of str
         The gates the run failed (e.g. ``"holdout_roc_auc 0.61 < 0.75"``); empty
         when it passed and the version is promotable.
+    positive_class : scalar or None
+        The class binary ``f1``/``precision``/``recall`` are about (``None`` for a
+        regressor or more than two classes).
     """
 
     run_id: str
@@ -110,6 +119,7 @@ class TrainResult:
     model: Any = field(repr=False)
     model_version: int | None = None
     gate_failures: list[str] = field(default_factory=list)
+    positive_class: Any = None
 
 
 def _source_text(spec: Spec) -> str:
@@ -153,6 +163,7 @@ def prepare_data(spec: Spec, base_dir: Path, frame: pd.DataFrame | None = None) 
         if count:
             logger.warning("numeric column %r: %d value(s) are not numbers and are read as missing", column, count)
     y = df[spec.data.target]
+    positive = _positive(spec, task, y)
     groups = df[spec.search.cv.group] if spec.search.cv.group else None
     X_hold = y_hold = None
     if spec.data.holdout > 0:
@@ -184,7 +195,26 @@ def prepare_data(spec: Spec, base_dir: Path, frame: pd.DataFrame | None = None) 
         groups=groups,
         fingerprint=fingerprint(df),
         source=_source_text(spec),
+        positive=positive,
     )
+
+
+def _positive(spec: Spec, task: str, y: pd.Series) -> Any:
+    """The positive class of a binary target (the spec's ``data.positive_class``, else inferred)."""
+    declared = spec.data.positive_class
+    if task != "classification":
+        if declared is not None:
+            raise DataError(
+                f"data.positive_class: {declared!r} is given, but the target {spec.data.target!r} is a "
+                "regression target; remove the key"
+            )
+        return None
+    values = y.dropna().to_numpy(dtype=object)
+    try:
+        classes = list(np.unique(values))  # scikit-learn's classes_ order
+    except TypeError:  # values of several types: keep their first-seen order
+        classes = list(pd.unique(values))
+    return positive_class(classes, values, declared)
 
 
 def _log_dataset(store: Store, run_id: str, spec: Spec, data: PreparedData) -> None:
@@ -224,7 +254,7 @@ def _log_reference(store: Store, run_id: str, data: PreparedData, model: Any) ->
         frame = frame.copy()
         if data.task == "classification" and hasattr(model, "predict_proba"):
             proba = np.asarray(model.predict_proba(data.X_holdout), dtype=np.float64)
-            for j, label in enumerate(model.classes_):
+            for j, label in enumerate(class_names(model.classes_)):
                 column = f"proba_{label}"
                 frame[column] = np.nan
                 frame.loc[data.X_holdout.index, column] = proba[:, j]
@@ -240,9 +270,8 @@ def _log_reference(store: Store, run_id: str, data: PreparedData, model: Any) ->
 def _holdout_scores(model: Any, data: PreparedData, scoring: list[str]) -> dict[str, float]:
     if data.X_holdout is None or data.y_holdout is None or len(data.X_holdout) == 0:
         return {}
-    from sklearn.metrics import get_scorer
-
-    return {name: float(get_scorer(name)(model, data.X_holdout, data.y_holdout)) for name in scoring}
+    scorers = build_scorers(scoring, data.positive)
+    return {name: float(scorers[name](model, data.X_holdout, data.y_holdout)) for name in scoring}
 
 
 def _candidates_table(cv_results: dict[str, Any]) -> list[dict[str, Any]]:
@@ -302,7 +331,10 @@ def train(
     data = prepare_data(spec, settings.base_dir, frame)
     n_classes = int(data.y_train.nunique()) if data.task == "classification" else 0
     pipeline = build_pipeline(spec, data.features)
-    plan = build_search(pipeline, spec.search, task=data.task, seed=spec.seed, n_classes=n_classes, n_jobs=n_jobs)
+    plan = build_search(
+        pipeline, spec.search, task=data.task, seed=spec.seed, n_classes=n_classes, n_jobs=n_jobs,
+        positive=data.positive,
+    )  # fmt: skip
     code = code_version(settings.base_dir)
     with store.start_run(
         spec.name,
@@ -327,6 +359,7 @@ def train(
                 "n_features": len(data.features.all_columns),
                 "n_train_rows": len(data.X_train),
                 "n_holdout_rows": 0 if data.X_holdout is None else len(data.X_holdout),
+                **({"positive_class": class_name(data.positive)} if data.positive is not None else {}),
             },
         )
         started = time.perf_counter()
@@ -408,6 +441,7 @@ def train(
             dataset_fingerprint=data.fingerprint,
             duration_s=duration,
             model=search.best_estimator_,
+            positive_class=data.positive,
         )
     if register is None:
         register = spec.registry.enabled and kind == "train"  # reproductions are checks, not new versions
@@ -431,10 +465,13 @@ def register_result(
     """
     from skloop.registry import Registry, column_importance, infer_signature
 
-    signature = infer_signature(data.X_train, data.y_train, task=data.task, model=result.model)
+    signature = infer_signature(
+        data.X_train, data.y_train, task=data.task, model=result.model, positive_class=data.positive
+    )
     importance = None
     if data.X_holdout is not None and data.y_holdout is not None and len(data.X_holdout) > 0:
-        importance = column_importance(result.model, data.X_holdout, data.y_holdout, scoring=refit, seed=spec.seed)
+        scorer = build_scorers([refit], data.positive)[refit]
+        importance = column_importance(result.model, data.X_holdout, data.y_holdout, scoring=scorer, seed=spec.seed)
     card = _card_markdown(spec, store, result, signature, importance)
     version = Registry(store).register(
         result.run_id,

@@ -173,9 +173,10 @@ def _load_candidate(
 
 
 def _holdout_score(model: Any, data: PreparedData, metric: str) -> float:
-    from sklearn.metrics import get_scorer
+    from skloop.pipelines import build_scorer
 
-    return float(get_scorer(metric)(model, data.X_holdout, data.y_holdout))
+    # the positive class training chose (the spec's, else inferred): the same class the gates measured
+    return float(build_scorer(metric, data.positive)(model, data.X_holdout, data.y_holdout))
 
 
 def _gate_checks(spec: Spec, cand: _Candidate) -> list[CheckResult]:
