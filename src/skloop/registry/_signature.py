@@ -19,7 +19,6 @@ import pandas as pd
 from skloop.core import RegistryError
 from skloop.data import infer_schema
 from skloop.data import positive_class as choose_positive
-from skloop.pipelines import used_input_columns
 
 __all__ = [
     "DTYPES",
@@ -335,6 +334,8 @@ def infer_signature(
         raise RegistryError(f"task must be one of {TASKS}; got {task!r}")
     if not isinstance(X, pd.DataFrame):
         raise RegistryError(f"infer_signature needs a pandas DataFrame of input columns; got {type(X).__name__}")
+    from skloop.pipelines import used_input_columns  # lazily: the server imports the registry, never the pipelines
+
     read = set(used_input_columns(model) or ()) if model is not None else set()
     if read and read <= set(X.columns):
         X = X[[c for c in X.columns if c in read]]
