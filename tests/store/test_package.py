@@ -19,7 +19,8 @@ def test_all_is_sorted_and_complete() -> None:
     assert set(skloop.store.__all__) == public - modules
 
 
-def test_store_imports_only_core_from_skloop() -> None:
+def test_store_imports_only_the_layers_below_it() -> None:
+    # DESIGN.md: store sits on data and core (it names classes with data.class_name)
     code = "import sys, skloop.store; print(sorted({m.split('.')[1] for m in sys.modules if m.startswith('skloop.')}))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "['core', 'store']"
+    assert out.stdout.strip() == "['core', 'data', 'store']"
