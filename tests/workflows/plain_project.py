@@ -19,7 +19,6 @@ import pandas as pd
 
 from skloop.registry import Registry
 from skloop.store import Store
-from skloop.workflows import Project
 
 FEATURES = tuple(f"x{i}" for i in range(7))
 DRIFTING = ("x0", "x1", "x2", "x3")
@@ -78,14 +77,6 @@ def write_plain_project(root: Path, *, rows: int = 3000, loop: str = "") -> Path
     return path
 
 
-def train_plain_champion(project: Project) -> int:
-    """Train the spec and promote the version to champion."""
-    result = project.train()
-    assert result.model_version is not None
-    Registry(project.store).promote(project.spec.name, result.model_version, reason="first")
-    return result.model_version
-
-
 def log_plain_traffic(store: Store, frame: pd.DataFrame, *, time: datetime, labels: bool = True) -> int:
     """Score ``frame`` with ``plain@champion`` and store each row as the server logs it (every column sent)."""
     registry = Registry(store)
@@ -115,6 +106,5 @@ __all__ = [
     "FEATURES",
     "log_plain_traffic",
     "plain_table",
-    "train_plain_champion",
     "write_plain_project",
 ]

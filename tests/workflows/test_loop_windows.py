@@ -8,7 +8,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from plain_project import DRIFTING, FEATURES, log_plain_traffic, plain_table, train_plain_champion, write_plain_project
+from loop_helpers import train_champion
+from plain_project import DRIFTING, FEATURES, log_plain_traffic, plain_table, write_plain_project
 
 from skloop.core._clock import utcnow
 from skloop.monitor import compare
@@ -24,7 +25,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("plain") / "p"
     project = Project.load(write_plain_project(root))
     try:
-        train_plain_champion(project)
+        train_champion(project)
     finally:
         project.close()
     return root

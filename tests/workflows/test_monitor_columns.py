@@ -7,7 +7,8 @@ from datetime import timedelta
 
 import pandas as pd
 import pytest
-from plain_project import FEATURES, log_plain_traffic, plain_table, train_plain_champion, write_plain_project
+from loop_helpers import train_champion
+from plain_project import FEATURES, log_plain_traffic, plain_table, write_plain_project
 
 from skloop.core._clock import utcnow
 from skloop.monitor import MonitorReport
@@ -19,7 +20,7 @@ NOT_READ = ("leak", "row_id", "timestamp", "y")
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
     project = Project.load(write_plain_project(tmp_path_factory.mktemp("plain") / "p"))
-    train_plain_champion(project)
+    train_champion(project)
     yield project
     project.close()
 
