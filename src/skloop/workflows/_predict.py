@@ -103,8 +103,9 @@ def _check(
     return result.frame, len(result.issues), len(flagged_rows)
 
 
-def _score(model: Any, X: pd.DataFrame, rows: np.ndarray, keep: pd.DataFrame) -> pd.DataFrame:
-    out = {"row": rows}
+def _score(model: Any, X: pd.DataFrame, rows: np.ndarray, keep: pd.DataFrame, request_id: str | None) -> pd.DataFrame:
+    out: dict[str, Any] = {} if request_id is None else {"request_id": np.full(len(rows), request_id, dtype=object)}
+    out["row"] = rows
     for column in keep.columns:
         out[str(column)] = keep[column].to_numpy()
     out["prediction"] = np.asarray(model.predict(X))
@@ -205,8 +206,10 @@ def predict_batch(
         Also append every scored row to the prediction log in this folder (the one the
         server writes; see :mod:`skloop.serve`), as one request: a new request id for
         the run and the row's position as its row, so batch scoring is monitored like
-        serving. Each chunk is durable before the next is read; rows scored before a
-        failure stay logged.
+        serving. The output then starts with a ``request_id`` column: with ``row``, the
+        key that joins labels to these predictions when the data has no id column.
+        Each chunk is durable before the next is read; rows scored before a failure
+        stay logged.
     model_name : str, optional
         The model's name in the log (default: ``model_ref`` up to ``@`` or ``/``).
     id_column : str, optional
@@ -274,7 +277,7 @@ def predict_batch(
                 positions = np.arange(rows, rows + len(chunk), dtype=np.int64)
                 with_id = keep_id and id_column is not None and id_column in chunk.columns
                 kept = list(dict.fromkeys([*([id_column] if with_id else []), *keep_columns]))
-                scored = _score(model, X, positions, chunk[kept])
+                scored = _score(model, X, positions, chunk[kept], request_id)
                 table = pa.Table.from_pandas(scored, preserve_index=False)
                 if writer is None:
                     schema = table.schema.with_metadata({**(table.schema.metadata or {}), **metadata})
