@@ -410,7 +410,9 @@ def coerce_frame(data: Any, signature: Signature) -> CoercionResult:
 
     Errors (the row cannot be scored as given): a missing column; a value that
     cannot be cast (``"abc"`` in a numeric column, ``1.5`` in an integer column); a
-    missing value in a column that had none in training. Flags (scored, worth a
+    missing value in a column that had none in training. A numeric column whose
+    training values had words in them (:attr:`InputColumn.not_numbers`) reads
+    ``"abc"`` as missing, as training did, and flags it. Flags (scored, worth a
     look): an unknown category, a numeric or datetime value outside the training
     range, an extra column.
 
@@ -480,6 +482,9 @@ def coerce_frame(data: Any, signature: Signature) -> CoercionResult:
         missing = raw.isna().to_numpy()
         bad = np.zeros(n, dtype=bool)
         for mask, why in problems:
+            if why == NOT_A_NUMBER and col.not_numbers:  # as training read them: missing, imputed
+                flags += _row_issues(mask, raw, col.name, f"{why}; read as missing, as in training", "flag")
+                continue
             errors += _row_issues(mask, raw, col.name, f"{why}; expected {col.dtype}", "error")
             bad |= mask
         error_mask |= bad

@@ -9,7 +9,7 @@ missing values were seen, the categories seen and the numeric range.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -121,6 +121,10 @@ class InputColumn:
         when there were more than :data:`MAX_SIGNATURE_CATEGORIES`).
     min, max : int, float, str or None
         Numeric columns: the training range; datetime columns: ISO-8601 strings.
+    not_numbers : bool
+        Numeric columns: the training data had values that are not numbers (``"n/a"``,
+        ``"?"``), which training read as missing; incoming ones are read the same way
+        (flagged, not refused). Other numeric columns refuse them.
     """
 
     name: str
@@ -130,6 +134,7 @@ class InputColumn:
     categories: tuple[Any, ...] | None = None
     min: Any = None
     max: Any = None
+    not_numbers: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict."""
@@ -141,6 +146,7 @@ class InputColumn:
             "categories": None if self.categories is None else list(self.categories),
             "min": self.min,
             "max": self.max,
+            "not_numbers": self.not_numbers,
         }
 
 
@@ -236,6 +242,7 @@ class Signature:
                         categories=None if categories is None else tuple(categories),
                         min=d.get("min"),
                         max=d.get("max"),
+                        not_numbers=bool(d.get("not_numbers", False)),  # older signatures lack it
                     )
                 )
             out = data["output"]
@@ -294,6 +301,7 @@ def infer_signature(
     task: str,
     model: Any = None,
     positive_class: Any = None,
+    not_numbers: Iterable[str] = (),
 ) -> Signature:
     """Infer the signature of a model trained on ``X`` (and ``y``).
 
@@ -313,6 +321,10 @@ def infer_signature(
     positive_class : scalar, optional
         The positive class of a binary classifier; default: by the rule of
         :func:`skloop.data.positive_class` on the classes and ``y``.
+    not_numbers : iterable of str, default=()
+        Numeric columns in which training read values that are not numbers as missing
+        (:func:`skloop.data.coerce_numbers`); serving reads them the same way
+        (:attr:`InputColumn.not_numbers`).
 
     Returns
     -------
@@ -342,6 +354,7 @@ def infer_signature(
     schema = infer_schema(X)
     used = pipeline_kinds(model) if model is not None else {}
     inputs = []
+    read_as_missing = set(not_numbers)
     for col in schema:
         dtype = canonical_dtype(X[col.name])
         kind = used.get(col.name, col.kind)
@@ -355,6 +368,7 @@ def infer_signature(
                 categories=_categories(col, dtype, kind),
                 min=_py(col.min) if numeric_range else None,
                 max=_py(col.max) if numeric_range else None,
+                not_numbers=col.name in read_as_missing and dtype in ("int64", "float64"),
             )
         )
     classes: tuple[Any, ...] | None = None
