@@ -11,7 +11,15 @@ from skloop.workflows._monitor import (
     model_input_columns,
     monitor_model,
 )
-from skloop.workflows._predict import PREDICTION_METADATA_KEYS, PredictResult, predict_batch, read_prediction_metadata
+from skloop.workflows._predict import (
+    MAX_BAD_ROWS_KEPT,
+    PREDICTION_METADATA_KEYS,
+    BadRow,
+    PredictResult,
+    predict_batch,
+    read_prediction_metadata,
+    rejected_path,
+)
 from skloop.workflows._progress import NullProgress, Progress
 from skloop.workflows._project import Project
 from skloop.workflows._register import RegisterOutcome, register_run
@@ -23,7 +31,9 @@ __all__ = [
     "DEMO_LOOP_POLICY",
     "EXAMPLE_SPEC",
     "LOOP_STEPS",
+    "MAX_BAD_ROWS_KEPT",
     "PREDICTION_METADATA_KEYS",
+    "BadRow",
     "CheckResult",
     "DemoResult",
     "InitResult",
@@ -48,6 +58,7 @@ __all__ = [
     "prepare_data",
     "read_prediction_metadata",
     "register_run",
+    "rejected_path",
     "reproduce",
     "run_demo",
     "run_loop",

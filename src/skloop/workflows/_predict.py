@@ -6,6 +6,12 @@ and appended to the output with a streaming ``pyarrow.parquet.ParquetWriter``, s
 file larger than memory can be scored. The output's key-value metadata records which
 model made the predictions (reference, version, artifact SHA-256), so a prediction
 file can be traced back to its model version.
+
+A row the signature refuses (a value that cannot be typed, a missing value the model
+cannot fill in) does not stop the run: the good rows are scored, and the refused ones
+are written as read, with their reasons, to a side file next to the output
+(:func:`rejected_path`), so that a few bad rows in a large file cost those rows only.
+``strict=True`` fails instead, before anything is written.
 """
 
 from __future__ import annotations
@@ -31,12 +37,48 @@ from skloop.workflows._progress import NullProgress, Progress
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["PREDICTION_METADATA_KEYS", "PredictResult", "predict_batch", "read_prediction_metadata"]
+__all__ = [
+    "MAX_BAD_ROWS_KEPT",
+    "PREDICTION_METADATA_KEYS",
+    "BadRow",
+    "PredictResult",
+    "predict_batch",
+    "read_prediction_metadata",
+    "rejected_path",
+]
 
 PREDICTION_METADATA_KEYS = ("skloop.model_ref", "skloop.model_version", "skloop.model_sha256", "skloop.source")
 """Keys of the Parquet key-value metadata that :func:`predict_batch` writes."""
 
 _MAX_REPORTED_ERRORS = 5
+
+MAX_BAD_ROWS_KEPT = 1000
+"""Refused rows listed in :attr:`PredictResult.bad_rows` (the side file holds them all)."""
+
+
+@dataclass(frozen=True)
+class BadRow:
+    """One reason a row of the input was not scored.
+
+    Attributes
+    ----------
+    row : int
+        The row's 0-based position in the input (the ``row`` of the output).
+    column : str
+        The column at fault.
+    reason : str
+        What is wrong with its value (or that the column is absent).
+    """
+
+    row: int
+    column: str
+    reason: str
+
+
+def rejected_path(out_path: str | os.PathLike[str]) -> Path:
+    """The side file of the rows :func:`predict_batch` refused: ``scores.parquet`` → ``scores.rejected.csv``."""
+    out = Path(out_path)
+    return out.with_name(f"{out.stem}.rejected.csv")
 
 
 @dataclass(frozen=True)
@@ -46,17 +88,26 @@ class PredictResult:
     Attributes
     ----------
     rows : int
-        Rows scored (all rows of the input).
+        Rows scored (the rows of the input less the rejected ones).
     out_path : Path
         The Parquet file.
     issues_count : int
-        Validation issues found against the signature (all flags; errors stop the run).
+        Flags raised on the scored rows (unknown category, value out of the training
+        range, missing value the pipeline fills in).
     flagged : int
-        Rows with at least one flag (unknown category, value out of the training range).
+        Scored rows with at least one flag.
     request_id : str or None
         With ``log_dir``: the request id of the run's rows in the prediction log.
     logged : int
         With ``log_dir``: rows appended (durably) to the prediction log.
+    rejected : int
+        Rows refused by the signature, not scored.
+    bad_rows : tuple of BadRow
+        Why they were refused, one entry per row and column at fault (the first
+        :data:`MAX_BAD_ROWS_KEPT` rows).
+    rejected_path : Path or None
+        The CSV of the refused rows as read, with ``row`` and ``reason`` columns;
+        ``None`` when every row was scored.
     """
 
     rows: int
@@ -65,6 +116,9 @@ class PredictResult:
     flagged: int
     request_id: str | None = None
     logged: int = 0
+    rejected: int = 0
+    bad_rows: tuple[BadRow, ...] = ()
+    rejected_path: Path | None = None
 
 
 def _signature(signature: Any) -> Any:
@@ -75,17 +129,41 @@ def _signature(signature: Any) -> Any:
     return signature if isinstance(signature, Signature) else Signature.from_dict(signature)
 
 
-def _check(
-    chunk: pd.DataFrame, signature: Any, start: int, source: Path, flags: dict[int | None, list[dict[str, Any]]]
-) -> tuple[pd.DataFrame, int, int]:
-    """The chunk typed like the signature, its issue count and flagged-row count.
+@dataclass
+class _Checked:
+    """A chunk typed like the signature: the rows to score, and those refused."""
 
-    The flags are also put in ``flags`` by row of the chunk (``None``: every row).
+    X: pd.DataFrame
+    good: np.ndarray  # positions in the chunk of the rows to score
+    bad: np.ndarray  # positions in the chunk of the refused rows
+    reasons: dict[int, list[tuple[str, str]]]  # chunk position -> [(column, problem)]
+    issues: int
+    flagged: int
+
+
+def _check(
+    chunk: pd.DataFrame,
+    signature: Any,
+    start: int,
+    source: Path,
+    flags: dict[int | None, list[dict[str, Any]]],
+    *,
+    strict: bool,
+) -> _Checked:
+    """The chunk typed like the signature, split into rows to score and rows refused.
+
+    The flags of the scored rows are put in ``flags`` by row of the chunk (``None``:
+    every row).
+
+    Raises
+    ------
+    DataError
+        With ``strict``, when a row is refused (naming the first ones).
     """
     from skloop.registry import coerce_frame
 
-    result = coerce_frame(chunk, signature)
-    if result.errors:
+    result = coerce_frame(chunk, signature, max_issues=None if not strict else _MAX_REPORTED_ERRORS)
+    if result.errors and strict:
         shown = "; ".join(
             f"row {start + i.row if i.row is not None else '-'}, column {i.column!r}: {i.problem}"
             for i in result.errors[:_MAX_REPORTED_ERRORS]
@@ -94,13 +172,65 @@ def _check(
         raise DataError(
             f"{source}: {len(result.error_rows)} row(s) from row {start} cannot be scored: {shown}"
             + (f" (and {more} more rows)" if more > 0 else "")
-            + "; fix the data or retrain on data like it"
+            + "; fix the data or retrain on data like it (without --strict, the other rows are scored)"
         )
-    flagged_rows = {i.row for i in result.flags if i.row is not None}
+    bad = np.asarray(result.error_rows, dtype=np.int64)
+    reasons: dict[int, list[tuple[str, str]]] = {int(r): [] for r in bad}
+    whole = [(i.column, i.problem) for i in result.errors if i.row is None]  # a missing column: every row
+    for i in result.errors:
+        if i.row is not None:
+            reasons[i.row].append((i.column, i.problem))
+    for r in reasons:
+        reasons[r] = whole + reasons[r]
+    is_bad = np.zeros(len(chunk), dtype=bool)
+    is_bad[bad] = True
+    good = np.flatnonzero(~is_bad)
+    flagged_rows = {i.row for i in result.flags if i.row is not None and not is_bad[i.row]}
     for i in result.flags:
+        if i.row is not None and is_bad[i.row]:
+            continue
         row = None if i.row is None else start + i.row
         flags.setdefault(i.row, []).append({"row": row, "column": i.column, "problem": i.problem, "severity": "flag"})
-    return result.frame, len(result.issues), len(flagged_rows)
+    issues = sum(1 for i in result.flags if i.row is None or not is_bad[i.row])
+    X = result.frame.iloc[good].reset_index(drop=True) if bad.size else result.frame
+    return _Checked(X, good, bad, reasons, issues, len(flagged_rows))
+
+
+class _RejectedWriter:
+    """The refused rows as read, with their position and reasons, in a CSV written atomically."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.tmp = path.with_name(f".{path.name}.tmp")
+        self.rows = 0
+        self.kept: list[BadRow] = []
+        self._header = True
+
+    def write(self, chunk: pd.DataFrame, checked: _Checked, start: int) -> None:
+        if checked.bad.size == 0:
+            return
+        part = chunk.iloc[checked.bad].reset_index(drop=True)
+        texts = []
+        for r in checked.bad.tolist():
+            texts.append("; ".join(f"column {c!r}: {p}" for c, p in checked.reasons[r]))
+            if self.rows + len(texts) <= MAX_BAD_ROWS_KEPT:
+                self.kept += [BadRow(start + r, c, p) for c, p in checked.reasons[r]]
+        part.insert(0, "reason", texts)
+        part.insert(0, "row", checked.bad + start)
+        part.to_csv(self.tmp, mode="w" if self._header else "a", header=self._header, index=False)
+        self._header = False
+        self.rows += len(part)
+
+    def commit(self) -> Path | None:
+        """Move the file in place (or remove an earlier run's when none was refused)."""
+        if self.rows == 0:
+            self.path.unlink(missing_ok=True)
+            return None
+        os.replace(self.tmp, self.path)
+        return self.path
+
+    def discard(self) -> None:
+        self.tmp.unlink(missing_ok=True)
 
 
 def _score(model: Any, X: pd.DataFrame, rows: np.ndarray, keep: pd.DataFrame) -> pd.DataFrame:
@@ -121,12 +251,16 @@ def _log_records(
     flags: dict[int | None, list[dict[str, Any]]],
     *,
     request_id: str,
+    good: np.ndarray,
     start: int,
     model: str,
     version: int | None,
     id_column: str | None,
 ) -> list[dict[str, Any]]:
-    """One prediction log record per row (the shape the server logs)."""
+    """One prediction log record per scored row (the shape the server logs).
+
+    ``chunk`` holds the scored rows only; ``good`` gives their positions in the chunk read.
+    """
     now = datetime.now(UTC).isoformat()
     inputs = chunk.astype(object).where(chunk.notna(), None).to_dict("records")
     predictions = scored["prediction"].tolist()
@@ -136,13 +270,13 @@ def _log_records(
     ids = chunk[id_column].tolist() if id_column is not None and id_column in chunk.columns else None
     shared = flags.get(None, [])
     records = []
-    for i, row in enumerate(inputs):
+    for i, (row, at) in enumerate(zip(inputs, good.tolist(), strict=True)):
         outputs: dict[str, Any] = {"prediction": predictions[i]}
         if probas is not None:
             outputs["probabilities"] = dict(zip(labels, probas[i], strict=True))
         record = {
-            "request_id": request_id, "row": start + i, "time": now, "model": model, "version": version,
-            "inputs": {str(k): v for k, v in row.items()}, "outputs": outputs, "flags": flags.get(i, []) + shared,
+            "request_id": request_id, "row": start + at, "time": now, "model": model, "version": version,
+            "inputs": {str(k): v for k, v in row.items()}, "outputs": outputs, "flags": flags.get(at, []) + shared,
         }  # fmt: skip
         if ids is not None and ids[i] is not None and ids[i] == ids[i]:
             record["entity_id"] = ids[i]
@@ -175,6 +309,7 @@ def predict_batch(
     model_name: str | None = None,
     id_column: str | None = None,
     keep_id: bool = True,
+    strict: bool = False,
 ) -> PredictResult:
     """Score a CSV or Parquet file in chunks and write the predictions to Parquet.
 
@@ -215,18 +350,22 @@ def predict_batch(
         false), and logged as ``entity_id`` so that labels can be joined by it.
     keep_id : bool, default=True
         Whether to copy ``id_column`` to the output.
+    strict : bool, default=False
+        Fail on the first chunk with a row the signature refuses, instead of scoring
+        the other rows and writing the refused ones to :func:`rejected_path`.
 
     Returns
     -------
     PredictResult
-        Rows scored, the output path, issue and flagged-row counts.
+        Rows scored, the output path, issue and flagged-row counts, and the rows
+        refused (with their reasons and the side file holding them).
 
     Raises
     ------
     DataError
-        The input cannot be read, has no rows, lacks a ``keep_columns`` column, or
-        has rows the signature rejects (the message names rows and columns); nothing
-        is written then.
+        The input cannot be read, has no rows, lacks a ``keep_columns`` column, has
+        only rows the signature refuses, or (with ``strict``) has one such row (the
+        message names rows and columns); no output is written then.
 
     Examples
     --------
@@ -245,7 +384,8 @@ def predict_batch(
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")
     writer: pq.ParquetWriter | None = None
-    rows = issues = flagged = logged = 0
+    rows = issues = flagged = logged = seen = 0
+    rejects = _RejectedWriter(rejected_path(out))
     log = request_id = None
     if log_dir is not None:
         # the log module alone: the server's dependencies are not needed to write the log
@@ -266,12 +406,21 @@ def predict_batch(
                 if missing:
                     raise DataError(f"{source}: --keep column(s) {missing} are not in the data")
                 chunk_flags: dict[int | None, list[dict[str, Any]]] = {}
+                good = np.arange(len(chunk), dtype=np.int64)
+                start, seen = seen, seen + len(chunk)
                 if sig is not None:
-                    X, n_issues, n_flagged = _check(chunk, sig, rows, source, chunk_flags)
-                    issues, flagged = issues + n_issues, flagged + n_flagged
+                    checked = _check(chunk, sig, start, source, chunk_flags, strict=strict)
+                    issues, flagged = issues + checked.issues, flagged + checked.flagged
+                    rejects.write(chunk, checked, start)
+                    X, good = checked.X, checked.good
+                    if good.size < len(chunk):
+                        chunk = chunk.iloc[good].reset_index(drop=True)
                 else:
                     X = chunk
-                positions = np.arange(rows, rows + len(chunk), dtype=np.int64)
+                advance(seen - start)
+                if good.size == 0:
+                    continue
+                positions = good + start
                 with_id = keep_id and id_column is not None and id_column in chunk.columns
                 kept = list(dict.fromkeys([*([id_column] if with_id else []), *keep_columns]))
                 scored = _score(model, X, positions, chunk[kept])
@@ -287,7 +436,8 @@ def predict_batch(
                             scored,
                             chunk_flags,
                             request_id=request_id,
-                            start=rows,
+                            good=good,
+                            start=start,
                             model=name,
                             version=model_version,
                             id_column=id_column,
@@ -295,21 +445,39 @@ def predict_batch(
                     )
                     logged += len(chunk)
                 rows += len(chunk)
-                advance(len(chunk))
+        if writer is None and rejects.rows:
+            first = "; ".join(
+                f"row {b.row}, column {b.column!r}: {b.reason}" for b in rejects.kept[:_MAX_REPORTED_ERRORS]
+            )
+            side = rejects.commit()  # the refused rows and why, to fix them
+            raise DataError(
+                f"{source}: none of its {rejects.rows} rows can be scored ({first}); they are in {side}; "
+                "fix the data or retrain on data like it"
+            )
         if writer is None:
             raise DataError(f"{source} has no rows to score (only a header?); give a file with data rows")
         writer.close()
         writer = None
         os.replace(tmp, out)
+        side = rejects.commit()
     finally:
         if writer is not None:
             writer.close()
         tmp.unlink(missing_ok=True)
+        rejects.discard()
         if log is not None:
             log.close()
-    logger.info("scored %d rows of %s with %s into %s", rows, source, model_ref, out)
+    logger.info("scored %d rows of %s with %s into %s (%d rejected)", rows, source, model_ref, out, rejects.rows)
     return PredictResult(
-        rows=rows, out_path=out, issues_count=issues, flagged=flagged, request_id=request_id, logged=logged
+        rows=rows,
+        out_path=out,
+        issues_count=issues,
+        flagged=flagged,
+        request_id=request_id,
+        logged=logged,
+        rejected=rejects.rows,
+        bad_rows=tuple(rejects.kept),
+        rejected_path=side,
     )
 
 
