@@ -100,6 +100,15 @@ def test_missing_values_the_pipeline_fills_in_are_served_and_flagged(served: Any
     flagged = {(p.entity_id, f["column"]) for p in logged for f in p.flags if f["problem"] == MISSING_IMPUTED}
     assert flagged == {(rows[1][ID], "Fare"), (rows[2][ID], "Sex"), (rows[3][ID], "Fare")}
 
+    # the monitor counts them as missing values (quality), where the server scored them
+    from skloop.monitor import compare
+
+    _, X, _ = fit_passengers()
+    current = pd.DataFrame([p.inputs for p in logged])
+    quality = {(c.check, c.column): c for c in compare(X, current).quality.checks}
+    assert quality[("missing_increase", "Fare")].count == 4 and quality[("missing_increase", "Fare")].flagged
+    assert quality[("missing_increase", "Sex")].count == 2
+
     metrics = httpx.get(f"{url}/metrics", timeout=30).text
     assert 'column="Fare",problem="missing_imputed"} 4.0' in metrics
 
