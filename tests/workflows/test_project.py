@@ -35,7 +35,8 @@ def test_refs_default_to_the_champion_and_take_numbers(trained: Project) -> None
         trained.registry.delete_alias("churn", "champion")
     with pytest.raises(ModelNotFoundError, match="has no alias 'champion'"):
         trained.model()  # nothing promoted yet: the default is the champion, never "the latest"
-    assert trained.model(1).ref == trained.model("churn").ref == "churn/1"
+    assert trained.model(1).ref == "churn/1"
+    assert trained.model("churn").ref == trained.registry.versions("churn")[-1].ref  # a bare name: the newest
     trained.promote(1, reason="first")
     assert trained.model().version == 1 and trained.model("churn@champion").version == 1
 
@@ -78,3 +79,19 @@ def test_validate_a_run_and_register_dry(trained: Project) -> None:
     dry = trained.register(run.run_id, dry_run=True)
     assert dry.dry_run and dry.version is None and dry.passed
     assert [v.version for v in trained.registry.versions("churn")] == [1]
+
+
+def test_serve_app_follows_the_alias_on_the_project_store(trained: Project) -> None:
+    # the app reads the project's own store from its poller thread; a promotion is served without a restart
+    import time
+
+    later = trained.train()
+    trained.promote(1, reason="first")
+    app = trained.serve_app(poll_seconds=0.05)
+    with TestClient(app) as client:
+        assert client.get("/v2/models/churn").json()["versions"] == ["1"]
+        trained.promote(later.model_version, reason="newer")
+        deadline = time.monotonic() + 10
+        while client.get("/v2/models/churn").json()["versions"] != [str(later.model_version)]:
+            assert time.monotonic() < deadline, "the app did not follow the alias"
+            time.sleep(0.05)

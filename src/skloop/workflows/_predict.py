@@ -18,7 +18,7 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -29,12 +29,16 @@ from skloop.core import DataError
 from skloop.data import DEFAULT_BATCH_ROWS, class_names, iter_batches
 from skloop.workflows._progress import NullProgress, Progress
 
+if TYPE_CHECKING:
+    from skloop.store import ModelVersion, Store
+
 logger = logging.getLogger(__name__)
 
 __all__ = [
     "PREDICTION_METADATA_KEYS",
     "BatchPredictions",
     "PredictResult",
+    "id_column_of",
     "predict_batch",
     "predict_table",
     "read_prediction_metadata",
@@ -465,6 +469,16 @@ progress, log_dir, model_name, id_column, keep_id
         model_sha256=model_sha256, issues_count=scoring.issues, flagged=scoring.flagged,
         request_id=scoring.request_id, logged=scoring.logged,
     )  # fmt: skip
+
+
+def id_column_of(store: Store, version: ModelVersion) -> str | None:
+    """The entity id column (``data.id``) of the spec that trained ``version``, if it declared one.
+
+    What batch scoring copies to its output and logs as ``entity_id``, so that labels
+    arriving later join by it.
+    """
+    column = ((store.get_run(version.run_id).spec or {}).get("data") or {}).get("id")
+    return column if isinstance(column, str) else None
 
 
 def read_prediction_metadata(path: str | os.PathLike[str]) -> dict[str, str]:

@@ -24,7 +24,7 @@ from skloop.registry import DEFAULT_ALIAS, Registry, Trust
 from skloop.store import AliasEvent, Decision, ModelVersion, Store
 from skloop.workflows._loop import run_loop
 from skloop.workflows._monitor import explain_model, monitor_model
-from skloop.workflows._predict import BatchPredictions, PredictResult, predict_batch, predict_table
+from skloop.workflows._predict import BatchPredictions, PredictResult, id_column_of, predict_batch, predict_table
 from skloop.workflows._progress import Progress
 from skloop.workflows._register import RegisterOutcome, register_run
 from skloop.workflows._reproduce import ReproduceResult, reproduce
@@ -184,7 +184,7 @@ class Project:
         result = predict_table(
             model, version.signature, data, model_ref=self._ref(ref), model_version=version.version,
             model_sha256=version.artifact_sha256, batch_rows=batch_rows, keep_columns=keep_columns,
-            progress=progress, log_dir=folder, model_name=version.name, id_column=self._id_column(version),
+            progress=progress, log_dir=folder, model_name=version.name, id_column=id_column_of(self.store, version),
             keep_id=keep_id,
         )  # fmt: skip
         self._ingest(folder)
@@ -209,7 +209,7 @@ class Project:
         result = predict_batch(
             model, version.signature, data, out, model_ref=self._ref(ref), model_version=version.version,
             model_sha256=version.artifact_sha256, batch_rows=batch_rows, keep_columns=keep_columns,
-            progress=progress, log_dir=folder, model_name=version.name, id_column=self._id_column(version),
+            progress=progress, log_dir=folder, model_name=version.name, id_column=id_column_of(self.store, version),
             keep_id=keep_id,
         )  # fmt: skip
         self._ingest(folder)
@@ -311,10 +311,6 @@ class Project:
         version = self.model(ref)
         return version, self.registry.load_model(version.ref, trust=self._trust(trust))
 
-    def _id_column(self, version: ModelVersion) -> str | None:
-        """The entity id column (``data.id``) of the spec that trained ``version``."""
-        column = ((self.store.get_run(version.run_id).spec or {}).get("data") or {}).get("id")
-        return column if isinstance(column, str) else None
 
     def _log_dir(self) -> Path:
         from skloop.serve import default_log_dir
