@@ -134,7 +134,8 @@ def test_a_missing_value_the_pipeline_fills_in_is_scored_and_flagged(srv_client:
     # test_missing_and_csv_ids.py for a column the pipeline does not fill in: still a 400)
     r = srv_client.post("/invocations", json={"dataframe_records": [srv_row, {**srv_row, "age": None}]})
     assert r.status_code == 200, r.text
-    assert 'skloop_validation_flags_total{column="age",problem="missing_imputed"} 1.0' in srv_client.get("/metrics").text
+    metrics = srv_client.get("/metrics").text
+    assert 'skloop_validation_flags_total{column="age",problem="missing_imputed"} 1.0' in metrics
     flags = CompiledSignature(srv_client.app.model.signature).from_records([{**srv_row, "age": None}]).flags
     assert [f.to_dict() for f in flags] == [{"row": 0, "column": "age", "problem": MISSING_IMPUTED, "severity": "flag"}]
 

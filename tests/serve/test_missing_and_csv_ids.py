@@ -101,11 +101,11 @@ def test_missing_values_the_pipeline_fills_in_are_served_and_flagged(served: Any
     assert flagged == {(rows[1][ID], "Fare"), (rows[2][ID], "Sex"), (rows[3][ID], "Fare")}
 
     # the monitor counts them as missing values (quality), where the server scored them
-    from skloop.monitor import compare
+    from skloop.monitor import compare_data
 
     _, X, _ = fit_passengers()
     current = pd.DataFrame([p.inputs for p in logged])
-    quality = {(c.check, c.column): c for c in compare(X, current).quality.checks}
+    quality = {(c.check, c.column): c for c in compare_data(X, current).quality.checks}
     assert quality[("missing_increase", "Fare")].count == 4 and quality[("missing_increase", "Fare")].flagged
     assert quality[("missing_increase", "Sex")].count == 2
 

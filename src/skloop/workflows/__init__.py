@@ -1,4 +1,8 @@
-"""Workflows: train, reproduce, init — compositions of the layers below."""
+"""Workflows: train, register, predict, monitor, loop, validate — compositions of the layers below.
+
+:class:`Project` puts every step of the loop on one object; the free functions are
+what its methods (and the CLI commands) call.
+"""
 
 from skloop.workflows._demo import DEMO_LOOP_POLICY, DemoResult, run_demo
 from skloop.workflows._init import EXAMPLE_SPEC, InitResult, init_ci, init_example, init_from_data
@@ -15,8 +19,11 @@ from skloop.workflows._predict import (
     MAX_BAD_ROWS_KEPT,
     PREDICTION_METADATA_KEYS,
     BadRow,
+    BatchPredictions,
     PredictResult,
+    id_column_of,
     predict_batch,
+    predict_table,
     read_prediction_metadata,
     rejected_path,
 )
@@ -34,6 +41,7 @@ __all__ = [
     "MAX_BAD_ROWS_KEPT",
     "PREDICTION_METADATA_KEYS",
     "BadRow",
+    "BatchPredictions",
     "CheckResult",
     "DemoResult",
     "InitResult",
@@ -47,6 +55,7 @@ __all__ = [
     "TrainResult",
     "ValidationReport",
     "explain_model",
+    "id_column_of",
     "init_ci",
     "init_example",
     "init_from_data",
@@ -55,6 +64,7 @@ __all__ = [
     "model_input_columns",
     "monitor_model",
     "predict_batch",
+    "predict_table",
     "prepare_data",
     "read_prediction_metadata",
     "register_run",
