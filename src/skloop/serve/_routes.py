@@ -113,6 +113,7 @@ class Router:
 
     def __init__(self, routes: tuple[Route, ...], bind: Callable[[str], Handler]) -> None:
         self.routes = routes
+        bound_routes: list[BoundRoute] = []
         self._exact: dict[str, BoundRoute] = {}
         # per segment count: (param positions, literal positions, {literals: route})
         self._templated: dict[int, list[_Shape]] = {}
@@ -120,6 +121,7 @@ class Router:
             bound = BoundRoute(
                 route, {m: bind(name) for m, name in route.methods.items()}, allow=", ".join(route.allowed())
             )
+            bound_routes.append(bound)
             segments = route.segments
             if not route.params:
                 self._exact["/" + "/".join(segments)] = bound
@@ -135,6 +137,8 @@ class Router:
             if key in table:
                 raise ValueError(f"two routes share the template shape of {route.template!r}")
             table[key] = bound
+        self.bound: tuple[BoundRoute, ...] = tuple(bound_routes)
+        """Every route with its handlers bound, in the table's order (for a router put in front)."""
 
     def match(self, path: str) -> tuple[BoundRoute, dict[str, str]] | None:
         """The route of ``path`` and its parameters, or ``None``."""
