@@ -1,11 +1,11 @@
-"""The model server: a raw ASGI app for both protocols, metrics and admin routes.
+"""The model server: one ASGI app for both protocols, metrics and admin routes.
 
-Raw ASGI rather than a framework on the hot path: routing is a dict lookup and a
-split of the path (``_routes``), the body is read once, the answer is one orjson call
-(``_respond``: checks, body, errors, headers, access log). Starlette's router costs
-measurably more CPU per request (``benchmarks/bench_serving.py --routers``, figure in
-``docs/benchmarks.md``), so the server does not import Starlette at all. It runs under
-uvicorn and under any ASGI test client.
+Routing is Starlette's (``_routes``: the one route table, matched by a Starlette
+``Router``, the HTTP stack the UI uses too): it costs a few microseconds per request,
+1-2.5% of the server's CPU per request (``benchmarks/bench_serving.py --routers``,
+``docs/benchmarks.md``). Past the match the request path is the server's own, framework-free:
+the body is read once, the answer is one orjson call (``_respond``: checks, body,
+errors, headers, access log). It runs under uvicorn and Starlette's ``TestClient``.
 """
 
 from __future__ import annotations
@@ -106,7 +106,7 @@ class ServeApp(ServeHandlers):
             self.shadow.load()
         self._openapi: tuple[ServedModel, bytes] | None = None
         # the one route table: dispatch, 404/405, the token check and the OpenAPI paths
-        self.router = Router(ROUTES, lambda name: getattr(self, name))
+        self.router = Router(ROUTES, lambda name: getattr(self, name), dispatch=self._http)
 
     # -- model loading and hot swap ---------------------------------------------------
     def target_ref(self) -> str:
@@ -160,7 +160,7 @@ class ServeApp(ServeHandlers):
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         kind = scope["type"]
         if kind == "http":
-            await self._http(scope, receive, send)
+            await self.router(scope, receive, send)
         elif kind == "lifespan":
             await self._lifespan(receive, send)
 
@@ -198,9 +198,9 @@ class ServeApp(ServeHandlers):
         scope: dict[str, Any],
         receive: Any,
         send: Any,
-        found: tuple[BoundRoute, dict[str, str]] | None = None,
+        found: tuple[BoundRoute, dict[str, str]] | None,
     ) -> None:
-        """Answer one HTTP request; ``found`` is its route when a router in front already matched it."""
+        """Answer one HTTP request; ``found`` is the route the router matched (``None``: no route)."""
         start = time.perf_counter()
         headers = dict(scope["headers"])
         # the server's id is the key of the logged predictions: unique even when clients
@@ -235,9 +235,7 @@ class ServeApp(ServeHandlers):
         self.metrics.observe(request.route, answer[0], elapsed)
         log_access(scope, request, answer[0], len(answer[1]), elapsed, model.ref)
 
-    def _route(self, request: Request, found: tuple[BoundRoute, dict[str, str]] | None = None) -> BoundRoute:
-        if found is None:
-            found = self.router.match(request.path)
+    def _route(self, request: Request, found: tuple[BoundRoute, dict[str, str]] | None) -> BoundRoute:
         if found is None:
             raise NotFoundRouteError(
                 f"no route {request.path!r}; see /openapi.json "
