@@ -44,20 +44,6 @@ TRAFFIC_ROWS = 400
 """Rows of each half of the traffic: the first like training, the second drifted."""
 
 
-def servable(table: Table, frame: pd.DataFrame) -> pd.DataFrame:
-    """Rows the server and ``predict`` are sent.
-
-    TEMPORARY (issue 10 item 6, being fixed on branch ``missing-csv``): a missing value
-    in a column that had none in training is still refused by ``skloop predict`` and the
-    server, although the pipeline imputes it. Until that lands, the traffic's rows with
-    a missing ``table.late_missing`` are not sent; this is the one place that holds them
-    back — remove it after the merge (the chain then sends them everywhere).
-    """
-    if table.late_missing is None:
-        return frame
-    return frame[frame[table.late_missing].notna()].reset_index(drop=True)
-
-
 @dataclass
 class Chain:
     """One table's chain: its project folder, the CLI, and what each step took."""
@@ -198,7 +184,7 @@ class Chain:
 
     def _requests(self, port: int) -> None:
         t = self.table
-        frame = servable(t, self.traffic(seed=5, shift=0.0).drop(columns=[t.target])).head(20)
+        frame = self.traffic(seed=5, shift=0.0).drop(columns=[t.target]).head(20)
         status, meta = _http(port, "GET", f"/v2/models/{t.name}")
         assert status == 200, meta
         inputs = meta["inputs"]
@@ -235,7 +221,7 @@ class Chain:
     def predict(self, seed: int, shift: float, stem: str) -> pd.DataFrame:
         """``predict --log`` (the champion, by default) and ``labels ingest`` for one half of the traffic."""
         t = self.table
-        frame = servable(t, self.traffic(seed=seed, shift=shift))
+        frame = self.traffic(seed=seed, shift=shift)
         self.write(frame.drop(columns=[t.target]), stem)
         out = self.root / f"{stem}.predictions.parquet"
         self.cli("predict", t.name, "--data", f"{stem}{t.suffix}", "--out", out.name, "--log", "-q")

@@ -28,12 +28,18 @@ __all__ = [
     "INT64_MAX",
     "INT64_MIN",
     "MAX_ISSUES_PER_PROBLEM",
+    "MISSING_IMPUTED",
     "CoercionResult",
     "ValidationIssue",
     "brief",
     "canonical_text",
     "coerce_frame",
 ]
+
+MISSING_IMPUTED = "missing value; none in training, scored as the fitted pipeline fills it in"
+"""The flag of a missing value in a column that had none in training but that the model
+handles (``InputColumn.accepts_missing``): scored, and counted by the monitor's quality
+checks, not refused."""
 
 MAX_ISSUES_PER_PROBLEM = 20
 """Row-level issues reported per column and problem; the rest are summed up in one."""
@@ -368,12 +374,18 @@ def brief(value: Any) -> str:
 
 
 def _row_issues(
-    mask: np.ndarray, raw: pd.Series, column: str, problem: str, severity: Severity, show_value: bool = True
+    mask: np.ndarray,
+    raw: pd.Series,
+    column: str,
+    problem: str,
+    severity: Severity,
+    show_value: bool = True,
+    limit: int | None = MAX_ISSUES_PER_PROBLEM,
 ) -> list[ValidationIssue]:
     rows = np.flatnonzero(mask)
     if rows.size == 0:
         return []
-    shown = rows[:MAX_ISSUES_PER_PROBLEM]
+    shown = rows if limit is None else rows[:limit]
     issues = [
         ValidationIssue(int(r), column, f"{brief(raw.iloc[r])} {problem}" if show_value else problem, severity)
         for r in shown
@@ -401,7 +413,7 @@ def _range_mask(typed: pd.Series, col: InputColumn) -> np.ndarray:
     return out
 
 
-def coerce_frame(data: Any, signature: Signature) -> CoercionResult:
+def coerce_frame(data: Any, signature: Signature, *, max_issues: int | None = MAX_ISSUES_PER_PROBLEM) -> CoercionResult:
     """Cast incoming data to a signature's dtypes and report what is wrong with it.
 
     ``null``, ``None``, ``NaN`` and ``NaT`` all mean missing. Booleans may be given
@@ -410,18 +422,20 @@ def coerce_frame(data: Any, signature: Signature) -> CoercionResult:
 
     Errors (the row cannot be scored as given): a missing column; a value that
     cannot be cast (``"abc"`` in a numeric column, ``1.5`` in an integer column); a
-    missing value in a column that had none in training. A numeric column whose
+    missing value in a column that had none in training and that the model does not
+    handle (``InputColumn.missing_ok``). Flags (scored, worth a look): an unknown
+    category, a numeric or datetime value outside the training range, an extra
+    column, a missing value the model handles in a column that had none in training
+    (:data:`MISSING_IMPUTED`). A numeric column whose
     training values had words in them (:attr:`InputColumn.not_numbers`) reads
-    ``"abc"`` as missing, as training did, and flags it. Flags (scored, worth a
-    look): an unknown category, a numeric or datetime value outside the training
-    range, an extra column.
+    ``"abc"`` as missing, as training did, and flags it.
 
     What a cell may hold is decided here, once, for every caller (the server's fast
     path gives the same verdicts):
 
     - one value: an object or a list (JSON nesting) is an error in any column;
     - numbers are finite: ``Infinity`` (or ``"1e999"``) is an error; ``NaN`` is missing,
-      like ``null`` (an error where the column is not nullable);
+      like ``null`` (an error where the column may not be missing);
     - an ``int64`` column takes whole numbers in ``[-2**63, 2**63 - 1]``, checked
       exactly for integers; a float must lie strictly inside ``(-2**63, 2**63)``, so
       that an integer beyond int64, which JSON parsers read as a float, is refused at
@@ -439,6 +453,10 @@ def coerce_frame(data: Any, signature: Signature) -> CoercionResult:
         A table (e.g. read from CSV), JSON records, or JSON columns.
     signature : Signature
         The model's signature.
+    max_issues : int or None, default=MAX_ISSUES_PER_PROBLEM
+        Rows reported per column and problem (the rest in one summing issue); ``None``
+        reports every row, as batch scoring does to set each refused row aside with
+        its reasons.
 
     Returns
     -------
@@ -483,25 +501,30 @@ def coerce_frame(data: Any, signature: Signature) -> CoercionResult:
         bad = np.zeros(n, dtype=bool)
         for mask, why in problems:
             if why == NOT_A_NUMBER and col.not_numbers:  # as training read them: missing, imputed
-                flags += _row_issues(mask, raw, col.name, f"{why}; read as missing, as in training", "flag")
+                flags += _row_issues(mask, raw, col.name, f"{why}; read as missing, as in training", "flag",
+                                     limit=max_issues)  # fmt: skip
                 continue
-            errors += _row_issues(mask, raw, col.name, f"{why}; expected {col.dtype}", "error")
+            errors += _row_issues(mask, raw, col.name, f"{why}; expected {col.dtype}", "error", limit=max_issues)
             bad |= mask
         error_mask |= bad
-        if not col.nullable:
+        if not col.missing_ok:
             errors += _row_issues(
                 missing,
                 raw,
                 col.name,
-                "missing value; the model was trained without missing values in this column",
+                "missing value; the model was trained without missing values in this column "
+                "and its pipeline does not fill them in",
                 "error",
                 show_value=False,
+                limit=max_issues,
             )
             error_mask |= missing
+        elif not col.nullable:
+            flags += _row_issues(missing, raw, col.name, MISSING_IMPUTED, "flag", show_value=False, limit=max_issues)
         valid = ~missing & ~bad
         if col.categories is not None:
             unknown = valid & ~typed.isin(list(col.categories)).to_numpy(dtype=bool)
-            flags += _row_issues(unknown, raw, col.name, "is a category not seen in training", "flag")
+            flags += _row_issues(unknown, raw, col.name, "is a category not seen in training", "flag", limit=max_issues)
         if col.dtype in ("int64", "float64", "datetime64"):
             outside = valid & _range_mask(typed, col)
             flags += _row_issues(
@@ -510,6 +533,7 @@ def coerce_frame(data: Any, signature: Signature) -> CoercionResult:
                 col.name,
                 f"is outside the training range [{col.min}, {col.max}]; the prediction extrapolates",
                 "flag",
+                limit=max_issues,
             )
     known = set(signature.names)
     for extra in (str(c) for c in frame.columns if c not in known):

@@ -34,6 +34,7 @@ from skloop.registry import (
     DATE_MIN,
     INT64_MAX,
     INT64_MIN,
+    MISSING_IMPUTED,
     Signature,
     ValidationIssue,
     brief,
@@ -113,6 +114,7 @@ class _Column:
     dtype: str
     kind: str
     nullable: bool
+    missing_ok: bool
     categories: frozenset[Any] | None
     lo: float | None
     hi: float | None
@@ -159,6 +161,7 @@ class CompiledSignature:
                     dtype=col.dtype,
                     kind=col.kind,
                     nullable=col.nullable,
+                    missing_ok=col.missing_ok,
                     categories=None if col.categories is None else frozenset(col.categories),
                     lo=lo,
                     hi=hi,
@@ -233,6 +236,17 @@ class CompiledSignature:
                 pass
         return _with_ids(self.from_table(dict(columns)), ids)
 
+    def from_frame(self, frame: pd.DataFrame) -> Prepared:
+        """Validate a table (a CSV body read by pandas), keeping its entity ids.
+
+        The ids are read from the spec's id column exactly as :meth:`from_records` and
+        :meth:`from_columns` read them, so CSV traffic joins its labels like JSON traffic.
+        """
+        ids = None
+        if self.id_column is not None and self.id_column in frame.columns:
+            ids = self._ids(frame[self.id_column].tolist())
+        return _with_ids(self.from_table(frame), ids)
+
     def from_table(self, data: Any) -> Prepared:
         """Validate anything :func:`coerce_frame` reads (a DataFrame, records, columns)."""
         if isinstance(data, pd.DataFrame) and len(data) == 0:
@@ -300,8 +314,10 @@ class CompiledSignature:
             if values is None:
                 raise _Fallback  # a missing column: coerce_frame words the error
             array, missing = _CASTERS[col.dtype](values, col.dtype == "int64")
-            if missing and not col.nullable:
+            if missing and not col.missing_ok:
                 raise _Fallback
+            if missing and not col.nullable:  # none in training, filled in by the pipeline
+                flags += _issues(missing, values, col.name, MISSING_IMPUTED, "flag", show=False)
             out[col.name] = array
             if col.categories is not None:
                 cats = col.categories
