@@ -16,14 +16,15 @@ passengers binary         string      CSV     free text ``name``, missing ``Fare
                                               integer id ``PassengerId``
 census     binary         bool        Parquet pandas category columns, a datetime64
                                               feature, no id
-tickets    multiclass     string      CSV     free text ``subject``, ``wait_minutes``
-                                              numbers with a few bad values, time
-                                              ``opened`` (rising, no time-like name)
+tickets    multiclass     category    Parquet free text ``subject``, ``wait_minutes``
+                                              numbers with a few bad values (strings),
+                                              time ``opened`` (ISO strings, rising, no
+                                              time-like name)
 housing    regression     float       Parquet dictionary-encoded columns, time
                                               ``sold_at`` (datetime64)
-breast_    binary         int         CSV     scikit-learn's offline table
+breast_    binary         string      CSV     scikit-learn's offline table
 cancer
-wine       multiclass     category    Parquet scikit-learn's offline table
+wine       multiclass     int         Parquet scikit-learn's offline table
 diabetes   regression     float       CSV     scikit-learn's offline table
 iris       multiclass     string      CSV     scikit-learn's offline table
 ========== ============== =========== ======= ===========================================
@@ -252,7 +253,7 @@ def make_tickets(n: int, *, seed: int = 0, shift: float = 0.0) -> pd.DataFrame:
         "subject": subject,
         "channel": channel,
         "wait_minutes": wait_text,
-        "topic": topic,  # multiclass, strings
+        "topic": pd.Categorical(topic, categories=classes),  # multiclass, a pandas category
     })  # fmt: skip
 
 
@@ -316,14 +317,14 @@ _CORPUS = (
           unseen={"embarked": "X"}),
     Table("census", "high_income", "binary", "parquet", make_census, rows=1000,
           unseen={"workclass": "Never-worked"}, late_missing="hours_per_week"),
-    Table("tickets", "topic", "multiclass", "csv", make_tickets, rows=1000, time="opened", dirty="wait_minutes",
+    Table("tickets", "topic", "multiclass", "parquet", make_tickets, rows=1000, time="opened", dirty="wait_minutes",
           unseen={"channel": "fax"}),
     Table("housing", "price", "regression", "parquet", make_housing, rows=900, time="sold_at",
           unseen={"neighbourhood": "Airport"}, dictionary=("neighbourhood", "heating"),
           late_missing="area_m2"),
-    Table("breast_cancer", "diagnosis", "binary", "csv", _sklearn("load_breast_cancer", "diagnosis", as_labels="int"),
-          rows=700),
-    Table("wine", "cultivar", "multiclass", "parquet", _sklearn("load_wine", "cultivar", as_labels="category"),
+    Table("breast_cancer", "diagnosis", "binary", "csv",
+          _sklearn("load_breast_cancer", "diagnosis", as_labels="string"), rows=700),
+    Table("wine", "cultivar", "multiclass", "parquet", _sklearn("load_wine", "cultivar", as_labels="int"),
           rows=700),
     Table("diabetes", "progression", "regression", "csv", _sklearn("load_diabetes", "progression"), rows=700),
     Table("iris", "species", "multiclass", "csv", _sklearn("load_iris", "species", as_labels="string"),

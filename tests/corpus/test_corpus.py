@@ -25,7 +25,8 @@ from corpus_tables import TABLES
 ALL = os.environ.get("SKLOOP_CORPUS_ALL", "") not in ("", "0")
 
 FAST = ("loans", "passengers", "census", "tickets", "housing", "wine")
-"""float 0/1, string, bool, multiclass string, regression, category target; CSV and Parquet."""
+"""Labels float 0/1 (loans), string (passengers), bool (census), category (tickets), int (wine);
+binary, multiclass (tickets, wine) and regression (housing); CSV and Parquet."""
 
 CASES = [
     pytest.param(name)
