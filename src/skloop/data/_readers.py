@@ -96,12 +96,12 @@ def _parse_datetimes(df: pd.DataFrame, columns: dict[str, bool], where: str) -> 
     return df
 
 
-def _to_us(col: pd.Series) -> pd.Series:
+def _to_us(col: pd.Series[pd.Timestamp]) -> pd.Series[pd.Timestamp]:
     """Cast a datetime64 column to microseconds unless that would drop precision."""
     unit = col.dt.unit
     if unit == "us":
         return col
-    if unit == "ns" and (col.dropna().array.asi8 % 1000).any():
+    if unit == "ns" and (col.dropna().dt.nanosecond != 0).any():  # sub-microsecond digits would be lost
         return col
     return col.dt.as_unit("us")
 
@@ -117,16 +117,30 @@ def _normalise_datetimes(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def _read_csv(path: Path, **kwargs: object) -> pd.DataFrame:
+_CSV_ERRORS = (pd.errors.ParserError, UnicodeDecodeError, OSError, EOFError, ValueError)
+
+
+def _csv_error(path: Path, exc: Exception) -> DataError:
+    if isinstance(exc, pd.errors.EmptyDataError):
+        return DataError(f"CSV file {path} is empty (no header row); write a header and rows")
+    return DataError(
+        f"cannot read CSV file {path}: {exc}; check that it is a valid UTF-8 CSV (the gzip stream intact for .csv.gz)"
+    )
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
     try:
-        return pd.read_csv(path, **kwargs)  # type: ignore[call-overload, no-any-return]
-    except pd.errors.EmptyDataError as exc:
-        raise DataError(f"CSV file {path} is empty (no header row); write a header and rows") from exc
-    except (pd.errors.ParserError, UnicodeDecodeError, OSError, EOFError, ValueError) as exc:
-        raise DataError(
-            f"cannot read CSV file {path}: {exc}; check that it is a valid UTF-8 CSV "
-            "(the gzip stream intact for .csv.gz)"
-        ) from exc
+        return pd.read_csv(path)
+    except (pd.errors.EmptyDataError, *_CSV_ERRORS) as exc:
+        raise _csv_error(path, exc) from exc
+
+
+def _read_csv_chunks(path: Path, chunksize: int) -> Iterator[pd.DataFrame]:
+    """pandas' chunked reader (a TextFileReader iterates DataFrames), opened with the header read."""
+    try:
+        return pd.read_csv(path, chunksize=chunksize)
+    except (pd.errors.EmptyDataError, *_CSV_ERRORS) as exc:
+        raise _csv_error(path, exc) from exc
 
 
 def _read_parquet(path: Path) -> pd.DataFrame:
@@ -267,7 +281,7 @@ def iter_batches(
         path = _resolve(source, base_dir)
         where = str(path)
         chunks = (
-            _read_csv(path, chunksize=batch_rows)  # a TextFileReader iterates DataFrames
+            _read_csv_chunks(path, batch_rows)
             if _format(path) == "csv"
             else _parquet_batches(path, batch_rows)
         )
