@@ -106,7 +106,7 @@ def _parity(
         return _Parity(max_abs, max_rel, None)
     excess = np.where(bad, diff - allowed, -np.inf)
     row, col = np.unravel_index(int(np.argmax(excess)), excess.shape)
-    where = f"row {index[row]!r}, {columns[col]}: sklearn {expected[row, col]:.6g}, ONNX {got[row, col]:.6g}"
+    where = f"row {index[int(row)]!r}, {columns[col]}: sklearn {expected[row, col]:.6g}, ONNX {got[row, col]:.6g}"
     if nan_mismatch[row, col]:
         worst = f"{where} (missing in one only)"
     else:
