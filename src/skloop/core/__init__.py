@@ -46,6 +46,7 @@ from skloop.core._spec import (
     SearchSpec,
     Spec,
     SqlSource,
+    TestMethod,
 )
 from skloop.core._spec_loader import MAX_EXPANDED_NODES, SPEC_FILENAME, load_spec, parse_spec, spec_from_dict
 from skloop.core._spec_loop import LoopDataSpec, LoopSpec, parse_duration, parse_window_length
@@ -95,6 +96,7 @@ __all__ = [
     "SpecError",
     "SqlSource",
     "StoreError",
+    "TestMethod",
     "UntrustedModelError",
     "UsageError",
     "code_version",

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -88,7 +88,7 @@ class OtherCurrent:
     n_distinct_at_most_one: bool
 
 
-def _float_values(values: pd.Series | pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, int]:
+def _float_values(values: pd.Series | pa.Array[Any] | pa.ChunkedArray[Any]) -> tuple[np.ndarray, int]:
     """Float64 values (NaN where missing) and the count of values that are not numbers."""
     if isinstance(values, pa.ChunkedArray | pa.Array):
         t = values.type
@@ -123,7 +123,7 @@ class NumericAccumulator:
         self.n = self.missing = self.violations = self.out_of_range = 0
         self.min, self.max = np.inf, -np.inf
 
-    def add(self, values: pd.Series | pa.Array | pa.ChunkedArray) -> None:
+    def add(self, values: pd.Series | pa.Array[Any] | pa.ChunkedArray[Any]) -> None:
         arr, violations = _float_values(values)
         nan = np.isnan(arr)
         self.missing += int(nan.sum()) - violations
@@ -214,10 +214,11 @@ class CategoricalAccumulator:
         self.counts: Counter[Any] = Counter()
         self.missing = self.violations = 0
 
-    def add(self, values: pd.Series | pa.Array | pa.ChunkedArray) -> None:
+    def add(self, values: pd.Series | pa.Array[Any] | pa.ChunkedArray[Any]) -> None:
         if isinstance(values, pa.ChunkedArray | pa.Array) and self._kind == "categorical":
             vc = pc.value_counts(values)
-            for v, n in zip(vc.field("values").to_pylist(), vc.field("counts").to_pylist(), strict=True):
+            counts = cast("list[int]", vc.field("counts").to_pylist())  # never null; the stubs allow it
+            for v, n in zip(vc.field("values").to_pylist(), counts, strict=True):
                 if v is None:
                     self.missing += n
                 else:
@@ -246,7 +247,7 @@ class OtherAccumulator:
         self._varies = False
         self.n = self.missing = self.violations = 0
 
-    def add(self, values: pd.Series | pa.Array | pa.ChunkedArray) -> None:
+    def add(self, values: pd.Series | pa.Array[Any] | pa.ChunkedArray[Any]) -> None:
         if not isinstance(values, pd.Series):
             values = values.to_pandas()
         present = values.dropna()

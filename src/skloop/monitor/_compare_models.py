@@ -28,6 +28,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -364,15 +365,17 @@ def compare_models(
     ones = np.ones((1, n))
     value_a, value_b = _num(kernel(ones, 0)[0]), _num(kernel(ones, 1)[0])
     z = stats.norm.ppf(confidence)
-    base = {"metric": metric, "method": method, "champion": value_a, "challenger": value_b, "margin": margin,
-            "confidence": confidence, "n_rows": n, "greater_is_better": greater}  # fmt: skip
+    result = partial(
+        ModelComparison, metric=metric, method=method, champion=value_a, challenger=value_b, margin=margin,
+        confidence=confidence, n_rows=n, greater_is_better=greater,
+    )  # fmt: skip
     if value_a is None or value_b is None:
-        return ModelComparison(**base, difference=None, lower=None, upper=None, p_value=None)
+        return result(difference=None, lower=None, upper=None, p_value=None)
     if method == "mcnemar":
         assert truth_idx is not None
         diff, p, se, detail = mcnemar_test(pa == truth_idx, pb == truth_idx, margin=margin)
-        return ModelComparison(
-            **base, difference=diff, lower=diff - z * se, upper=diff + z * se, p_value=p, statistic=detail["chi2"],
+        return result(
+            difference=diff, lower=diff - z * se, upper=diff + z * se, p_value=p, statistic=detail["chi2"],
             detail={"b": detail["b"], "c": detail["c"], "se": se},
         )  # fmt: skip
     if method == "delong":
@@ -380,8 +383,8 @@ def compare_models(
         c = 1 if pos is None else pos  # the AUC is the same for either class; the positive one reads best
         _, _, diff, se, p = delong_test(truth_idx == c, sa[:, c], sb[:, c], margin=margin)
         stat = None if se == 0 else (diff - margin) / se
-        return ModelComparison(
-            **base, difference=diff, lower=diff - z * se, upper=diff + z * se, p_value=p, statistic=stat,
+        return result(
+            difference=diff, lower=diff - z * se, upper=diff + z * se, p_value=p, statistic=stat,
             detail={"se": se},
         )  # fmt: skip
     rng = np.random.default_rng(seed)
@@ -393,11 +396,11 @@ def compare_models(
     d = d[np.isfinite(d)]
     diff = sign * (value_b - value_a)
     if d.size < 10:
-        return ModelComparison(**base, difference=diff, lower=None, upper=None, p_value=None, detail={"n_boot": 0})
+        return result(difference=diff, lower=None, upper=None, p_value=None, detail={"n_boot": 0})
     lower, upper = (float(q) for q in np.quantile(d, [1.0 - confidence, confidence]))
     p = float(np.mean(d <= margin))
-    return ModelComparison(
-        **base, difference=diff, lower=lower, upper=upper, p_value=p, detail={"n_boot": int(d.size), "seed": seed}
+    return result(
+        difference=diff, lower=lower, upper=upper, p_value=p, detail={"n_boot": int(d.size), "seed": seed}
     )
 
 

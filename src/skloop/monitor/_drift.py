@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from skloop.core import DriftSpec, SpecError
+from skloop.core import DriftSpec, SpecError, TestMethod
 from skloop.monitor import _stats
 from skloop.monitor._accumulate import CategoricalCurrent, NumericCurrent
 from skloop.monitor._reference import OTHER_CATEGORY, ColumnReference
@@ -101,10 +101,11 @@ class FeatureDrift:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FeatureDrift:
         """Rebuild from :meth:`to_dict` output."""
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+        given: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+        return cls(**given)
 
 
-def choose_method(kind: str, n_reference: int, n_current: int, *, auto_rows: int = 1000) -> str:
+def choose_method(kind: str, n_reference: int, n_current: int, *, auto_rows: int = 1000) -> TestMethod:
     """The ``auto`` test for a column of ``kind`` (see the module docstring).
 
     Examples
@@ -130,6 +131,7 @@ def resolve_method(name: str, kind: str, n_ref: int, n_cur: int, config: DriftSp
         If a column's own method does not apply to its kind.
     """
     col = config.columns.get(name)
+    method: TestMethod
     if col is not None and col.method != "auto":
         method = col.method
         if kind != "numeric" and method in _NUMERIC_ONLY:
@@ -138,16 +140,18 @@ def resolve_method(name: str, kind: str, n_ref: int, n_cur: int, config: DriftSp
                 f"{kind}; use chisquare, jensenshannon or psi for it"
             )
     else:
-        method = config.method
-        if method == "auto" or (kind != "numeric" and method in _NUMERIC_ONLY):
+        chosen = config.method
+        if chosen == "auto" or (kind != "numeric" and chosen in _NUMERIC_ONLY):
             # a dataset-wide numeric-only method leaves other kinds to the auto rule
             method = choose_method(kind, n_ref, n_cur, auto_rows=config.auto_rows)
+        else:
+            method = chosen
     if col is not None and col.threshold is not None:
         return method, col.threshold
     if isinstance(config.threshold, float | int):
         return method, float(config.threshold)
     if isinstance(config.threshold, dict) and method in config.threshold:
-        return method, float(config.threshold[method])  # type: ignore[index]
+        return method, float(config.threshold[method])
     return method, DEFAULT_THRESHOLDS[method]
 
 

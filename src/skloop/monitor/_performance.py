@@ -222,7 +222,7 @@ def prepare_classification(
     if classes is None:
         seen = set(pred) | ({class_name(v) for v in np.asarray(y_true, dtype=object)} if y_true is not None else set())
         found = sorted(c for c in seen if c is not None)
-        classes = sorted(found, key=lambda c: (0, float(c)) if _is_number(c) else (1, c))  # type: ignore[arg-type]
+        classes = sorted(found, key=lambda c: (0, float(c)) if _is_number(c) else (1, c))
     texts = tuple(str(class_name(c)) for c in classes)
     if len(texts) < 2:
         raise DataError(f"classification needs at least two classes; found {list(texts)}")
@@ -245,7 +245,7 @@ def positive_index(texts: Sequence[str], positive: Any = None) -> int | None:
     if len(texts) != 2:
         return None
     name = class_name(positive) if positive is not None else positive_class(list(texts))
-    if name not in texts:
+    if name is None or name not in texts:
         raise DataError(f"the positive class {positive!r} is not one of the model's classes {list(texts)}")
     return list(texts).index(name)
 

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from skloop.core import DataError
@@ -161,10 +162,11 @@ class ReferenceSummary(ColumnsByName[ColumnReference]):
     def from_dict(cls, data: Mapping[str, Any]) -> ReferenceSummary:
         """Rebuild a summary from :meth:`to_dict` output."""
         try:
-            cols = tuple(
-                ColumnReference(**{k: tuple(v) if isinstance(v, list) and k != "points" else v for k, v in c.items()})
+            given: list[dict[str, Any]] = [
+                {k: tuple(v) if isinstance(v, list) and k != "points" else v for k, v in c.items()}
                 for c in data["columns"]
-            )
+            ]
+            cols = tuple(ColumnReference(**c) for c in given)
             return cls(n_rows=int(data["n_rows"]), columns=cols)
         except (KeyError, TypeError) as exc:
             raise DataError(f"not a reference summary ({exc}); expected ReferenceSummary.to_dict() output") from exc
@@ -218,7 +220,7 @@ class ReferenceSummary(ColumnsByName[ColumnReference]):
 
 def _points_from_histogram(
     bin_edges: Sequence[float], bin_counts: Sequence[int], quantiles: Sequence[tuple[float, float]] = ()
-) -> np.ndarray:
+) -> npt.NDArray[np.float64]:
     """A quantile sketch read off a profile's histogram and quantiles.
 
     The CDF is taken as linear between the bin edges and the profile's quantiles (its
@@ -234,7 +236,7 @@ def _points_from_histogram(
     fs = np.concatenate([cdf, [q for q, _ in quantiles]])
     order = np.lexsort((fs, xs))
     xs, fs = xs[order], np.maximum.accumulate(fs[order])
-    pts = np.interp(levels, fs, xs)
+    pts: npt.NDArray[np.float64] = np.interp(levels, fs, xs)
     return np.floor(pts) if np.all(edges == np.round(edges)) else pts
 
 
@@ -371,7 +373,7 @@ def _prediction_kind(col: pd.Series) -> str:
 
 
 def _kinds(schema: Schema, prediction_columns: Sequence[str], sample: pd.DataFrame) -> dict[str, tuple[str, str]]:
-    kinds = {c.name: (c.kind, c.role) for c in schema if c.name not in prediction_columns}
+    kinds: dict[str, tuple[str, str]] = {c.name: (c.kind, c.role) for c in schema if c.name not in prediction_columns}
     for name in prediction_columns:
         if name in schema:
             kinds[name] = (schema[name].kind, "prediction")
