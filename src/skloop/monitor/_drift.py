@@ -28,6 +28,7 @@ from skloop.core import DriftSpec, SpecError, TestMethod
 from skloop.monitor import _stats
 from skloop.monitor._accumulate import CategoricalCurrent, NumericCurrent
 from skloop.monitor._reference import OTHER_CATEGORY, ColumnReference
+from skloop.monitor._types import Counts, Floats
 
 __all__ = [
     "DEFAULT_THRESHOLDS",
@@ -163,15 +164,14 @@ def _numeric(ref: ColumnReference, cur: NumericCurrent, method: str) -> tuple[fl
         n_ref = None if ref.exact else ref.count
         if cur.values is not None:
             return _stats.ks_test(pts, cur.values, n_ref=n_ref)
-        d = _stats.ks_binned(pts, cur.le_counts, cur.eq_counts, cur.n)  # type: ignore[arg-type]
+        d = _stats.ks_binned(pts, *cur.binned_counts(), cur.n)
         return d, _stats.ks_pvalue(d, ref.count, cur.n)
     if method == "wasserstein":
         if cur.values is not None:
             return _stats.wasserstein(pts, cur.values, ref_std=ref.std), None
         w = _stats.wasserstein_binned(
             pts,
-            cur.le_counts,  # type: ignore[arg-type]
-            cur.eq_counts,  # type: ignore[arg-type]
+            *cur.binned_counts(),
             cur.n,
             cur.min,
             cur.max,
@@ -185,7 +185,7 @@ def _numeric(ref: ColumnReference, cur: NumericCurrent, method: str) -> tuple[fl
     return _binned(np.asarray(ref.bin_counts or (), dtype="float64"), np.asarray(cur.plot_counts), method)
 
 
-def _binned(r: np.ndarray, c: np.ndarray, method: str) -> tuple[float, float | None]:
+def _binned(r: Floats, c: Counts | Floats, method: str) -> tuple[float, float | None]:
     if r.sum() == 0 or c.sum() == 0:
         return 0.0, (1.0 if method == "chisquare" else None)
     if method == "chisquare":
@@ -195,7 +195,7 @@ def _binned(r: np.ndarray, c: np.ndarray, method: str) -> tuple[float, float | N
     return _stats.jensenshannon(r, c), None
 
 
-def align_categories(ref: ColumnReference, cur: CategoricalCurrent) -> tuple[tuple[Any, ...], np.ndarray, np.ndarray]:
+def align_categories(ref: ColumnReference, cur: CategoricalCurrent) -> tuple[tuple[Any, ...], Counts, Counts]:
     """Categories (reference's first, then ``"__other__"`` or new ones) and both sides' counts."""
     cats = list(ref.categories or ())
     ref_counts = list(ref.category_counts or ())

@@ -30,11 +30,11 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
-import numpy.typing as npt
 import pandas as pd
 
 from skloop.core import DataError
 from skloop.data import OTHER, ColumnsByName, DatasetProfile, Schema, infer_schema, parse_datetimes
+from skloop.monitor._types import Floats
 
 __all__ = [
     "MAX_CATEGORIES",
@@ -85,7 +85,7 @@ class ColumnReference:
     role: str
     count: int
     missing: int
-    points: np.ndarray | None = field(default=None, compare=False, repr=False)
+    points: Floats | None = field(default=None, compare=False, repr=False)
     exact: bool = True
     mean: float | None = None
     std: float | None = None
@@ -110,7 +110,7 @@ class ColumnReference:
             pts.setflags(write=False)
             object.__setattr__(self, "points", pts)
 
-    def points_array(self) -> np.ndarray:
+    def points_array(self) -> Floats:
         """:attr:`points` (empty when absent)."""
         return np.empty(0) if self.points is None else self.points
 
@@ -220,7 +220,7 @@ class ReferenceSummary(ColumnsByName[ColumnReference]):
 
 def _points_from_histogram(
     bin_edges: Sequence[float], bin_counts: Sequence[int], quantiles: Sequence[tuple[float, float]] = ()
-) -> npt.NDArray[np.float64]:
+) -> Floats:
     """A quantile sketch read off a profile's histogram and quantiles.
 
     The CDF is taken as linear between the bin edges and the profile's quantiles (its
@@ -236,11 +236,11 @@ def _points_from_histogram(
     fs = np.concatenate([cdf, [q for q, _ in quantiles]])
     order = np.lexsort((fs, xs))
     xs, fs = xs[order], np.maximum.accumulate(fs[order])
-    pts: npt.NDArray[np.float64] = np.interp(levels, fs, xs)
+    pts: Floats = np.interp(levels, fs, xs)
     return np.floor(pts) if np.all(edges == np.round(edges)) else pts
 
 
-def _plot_edges(values: np.ndarray) -> np.ndarray:
+def _plot_edges(values: Floats) -> Floats:
     edges = np.unique(np.quantile(values, np.linspace(0.0, 1.0, N_PLOT_BINS + 1), method="inverted_cdf"))
     if edges.size == 1:
         edges = np.array([edges[0] - 0.5, edges[0] + 0.5])
@@ -252,7 +252,7 @@ def _py(value: Any) -> Any:
 
 
 def numeric_reference(
-    name: str, role: str, values: np.ndarray, missing: int, max_points: int | None
+    name: str, role: str, values: Floats, missing: int, max_points: int | None
 ) -> ColumnReference:
     """The reference of a numeric column from its values (missing and infinite ones dropped)."""
     values = values[np.isfinite(values)]

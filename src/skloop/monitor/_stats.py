@@ -27,6 +27,8 @@ import numpy.typing as npt
 from scipy import stats
 from scipy.spatial import distance
 
+from skloop.monitor._types import Counts, Floats
+
 __all__ = [
     "PSI_EPS",
     "WASSERSTEIN_EPS",
@@ -46,11 +48,6 @@ PSI_EPS = 1e-4
 WASSERSTEIN_EPS = 1e-3
 """Smallest reference standard deviation used to normalise Wasserstein (as Evidently)."""
 _EXACT_KS_MAX = 10_000  # scipy's MAX_AUTO_N
-
-Floats = npt.NDArray[np.float64]
-"""A float64 array: a sorted sample, CDF values, or shares."""
-Counts = npt.NDArray[np.int64]
-"""Counts of a current sample between or at the reference points."""
 
 
 def _ecdf(sorted_sample: Floats, at: Floats) -> Floats:
