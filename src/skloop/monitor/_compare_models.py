@@ -45,6 +45,7 @@ from skloop.monitor._metrics import (
     regression_kernels,
 )
 from skloop.monitor._performance import LOWER_IS_BETTER, positive_index, prepare_classification, proba_matrix
+from skloop.monitor._types import Floats
 
 __all__ = ["COMPARISON_METHODS", "ModelComparison", "compare_models", "delong_test", "mcnemar_test"]
 
@@ -161,7 +162,7 @@ def mcnemar_test(correct_a: Any, correct_b: Any, *, margin: float = 0.0) -> tupl
     return diff, p, se, {"b": b, "c": c, "chi2": chi2}
 
 
-def _midranks(x: np.ndarray) -> np.ndarray:
+def _midranks(x: Floats) -> Floats:
     return stats.rankdata(x, method="average", axis=-1)
 
 
@@ -322,7 +323,7 @@ def compare_models(
         if method != "bootstrap":
             raise DataError(f"method {method!r} does not fit regression; use bootstrap")
 
-        def kernel(W: np.ndarray, which: int) -> np.ndarray:
+        def kernel(W: Floats, which: int) -> Floats:
             return regression_kernels(W, y, ya if which == 0 else yb, [metric])[metric]
 
         n_classes = 0
@@ -354,7 +355,7 @@ def compare_models(
         if method == "delong" and (metric != "roc_auc" or n_classes != 2):
             raise DataError("DeLong's test compares the ROC AUC of a binary classifier; use method bootstrap")
 
-        def kernel(W: np.ndarray, which: int) -> np.ndarray:
+        def kernel(W: Floats, which: int) -> Floats:
             p, s = (pa, sa) if which == 0 else (pb, sb)
             return classification_kernels(W, T, p, s, [metric], pos)[metric]
 
