@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from sklearn.compose import ColumnTransformer
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -44,7 +45,7 @@ Preprocessing = (
 )
 
 
-def as_documents(X: Any) -> np.ndarray:
+def as_documents(X: Any) -> npt.NDArray[np.object_]:
     """The single column of ``X`` as a 1-D array of documents, for text vectorizers.
 
     Examples
