@@ -61,6 +61,7 @@ from skloop.core._spec import (
     SearchSpec,
     Spec,
     SqlSource,
+    TestMethod,
     table_format,
 )
 from skloop.core._spec_loader import MAX_EXPANDED_NODES, SPEC_FILENAME, load_spec, parse_spec, spec_from_dict
@@ -123,6 +124,7 @@ __all__ = [
     "SpecError",
     "SqlSource",
     "StoreError",
+    "TestMethod",
     "UnauthorizedError",
     "UnavailableError",
     "UnsupportedMediaError",
