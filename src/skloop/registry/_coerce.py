@@ -116,7 +116,7 @@ def columns_of(data: Any) -> tuple[int, dict[Any, Any]]:
         if not all(isinstance(r, Mapping) for r in data):
             raise DataError("expected a list of records (objects mapping column names to values)")
         names = dict.fromkeys(itertools.chain.from_iterable(data))
-        return len(data), {k: [r.get(k) for r in data] for k in names}
+        return len(data), {k: [r.get(k) for r in data] for k in names}  # Mappings: not only dicts
     raise DataError(f"expected a DataFrame, a list of records or a dict of columns; got {type(data).__name__}")
 
 
