@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from skloop.registry import ColumnRule, InputColumn, Signature, Validator, coerce_frame
+from skloop.registry import MISSING_IMPUTED, ColumnRule, InputColumn, Signature, Validator, coerce_frame
 from skloop.registry import _validator as validator_module
 from skloop.registry._cells import Cast, cast_general
 from skloop.registry._validator import _FAST
@@ -181,13 +181,15 @@ def test_failing_values_are_named_by_row_at_any_size() -> None:
 
 def test_accepts_missing_turns_a_missing_value_into_a_flag() -> None:
     col = InputColumn("age", "int64", "numeric", False, None, 18, 90)
-    assert ColumnRule.of(col).accepts_missing is False  # today's behaviour by default
+    assert ColumnRule.of(col).accepts_missing is False  # a column's own, False by default
     values = {"age": [30, None, float("nan")]}
     refused = Validator(_sig(col)).validate(values, 3)
     assert [(i.row, i.severity) for i in refused.issues] == [(1, "error"), (2, "error")]
-    imputed = Validator(_sig(col), accepts_missing=["age"]).validate(values, 3)
+    filled = InputColumn("age", "int64", "numeric", False, None, 18, 90, accepts_missing=True)
+    assert ColumnRule.of(filled).accepts_missing is True
+    imputed = Validator(_sig(filled)).validate(values, 3)
     assert [(i.row, i.severity) for i in imputed.issues] == [(1, "flag"), (2, "flag")]
-    assert "imputes" in imputed.issues[0].problem and not imputed.error_rows
+    assert imputed.issues[0].problem == MISSING_IMPUTED and not imputed.error_rows
     assert math.isnan(imputed.columns["age"][1])
 
 

@@ -27,6 +27,8 @@ from skloop.core._provenance import CodeVersion, code_version, environment
 from skloop.core._settings import DEFAULT_HOME, Settings
 from skloop.core._spec import (
     DRIFT_METHODS,
+    TABLE_FORMATS,
+    TABLE_FORMATS_HELP,
     ColumnDriftSpec,
     ContractColumn,
     CVSpec,
@@ -46,6 +48,7 @@ from skloop.core._spec import (
     SearchSpec,
     Spec,
     SqlSource,
+    table_format,
 )
 from skloop.core._spec_loader import MAX_EXPANDED_NODES, SPEC_FILENAME, load_spec, parse_spec, spec_from_dict
 from skloop.core._spec_loop import LoopDataSpec, LoopSpec, parse_duration, parse_window_length
@@ -58,6 +61,8 @@ __all__ = [
     "MAX_EXPANDED_NODES",
     "REFERENCE_COLOR",
     "SPEC_FILENAME",
+    "TABLE_FORMATS",
+    "TABLE_FORMATS_HELP",
     "ArtifactIntegrityError",
     "CVSpec",
     "CodeVersion",
@@ -109,5 +114,6 @@ __all__ = [
     "sha256_bytes",
     "sha256_json",
     "spec_from_dict",
+    "table_format",
     "utcnow",
 ]

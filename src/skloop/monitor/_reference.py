@@ -1,7 +1,7 @@
 """The reference a window is compared with: a compact, JSON-able summary of the training data.
 
 :func:`reference_summary` is computed once (at training, next to the
-:class:`~skloop.data.DatasetProfile`) and is everything :func:`~skloop.monitor.compare`
+:class:`~skloop.data.DatasetProfile`) and is everything :func:`~skloop.monitor.compare_data`
 needs, so the training rows never have to be read again:
 
 - numeric columns keep a **quantile sketch**: all sorted values when there are at most

@@ -27,7 +27,7 @@ from skloop.registry._cells import (
 )
 from skloop.registry._issues import MAX_ISSUES_PER_PROBLEM, ValidationIssue, brief
 from skloop.registry._signature import Signature
-from skloop.registry._validator import Validated, Validator
+from skloop.registry._validator import MISSING_IMPUTED, Validated, Validator
 
 __all__ = [
     "DATE_MAX",
@@ -35,6 +35,7 @@ __all__ = [
     "INT64_MAX",
     "INT64_MIN",
     "MAX_ISSUES_PER_PROBLEM",
+    "MISSING_IMPUTED",
     "CoercionResult",
     "ValidationIssue",
     "brief",
@@ -151,7 +152,7 @@ def to_pandas(checked: Validated, signature: Signature) -> pd.DataFrame:
     return pd.DataFrame(data, index=pd.RangeIndex(checked.n))
 
 
-def coerce_frame(data: Any, signature: Signature) -> CoercionResult:
+def coerce_frame(data: Any, signature: Signature, *, max_issues: int | None = MAX_ISSUES_PER_PROBLEM) -> CoercionResult:
     """Cast incoming data to a signature's dtypes and report what is wrong with it.
 
     ``null``, ``None``, ``NaN`` and ``NaT`` all mean missing. Booleans may be given
@@ -160,16 +161,18 @@ def coerce_frame(data: Any, signature: Signature) -> CoercionResult:
 
     Errors (the row cannot be scored as given): a missing column; a value that
     cannot be cast (``"abc"`` in a numeric column, ``1.5`` in an integer column); a
-    missing value in a column that had none in training. Flags (scored, worth a
-    look): an unknown category, a numeric or datetime value outside the training
-    range, an extra column.
+    missing value in a column that had none in training and that the model does not
+    handle (``InputColumn.missing_ok``). Flags (scored, worth a look): an unknown
+    category, a numeric or datetime value outside the training range, an extra
+    column, a missing value the model handles in a column that had none in training
+    (:data:`MISSING_IMPUTED`).
 
     What a cell may hold is decided once, for every caller (the server validates with
     the same :class:`~skloop.registry.Validator`):
 
     - one value: an object or a list (JSON nesting) is an error in any column;
     - numbers are finite: ``Infinity`` (or ``"1e999"``) is an error; ``NaN`` is missing,
-      like ``null`` (an error where the column is not nullable);
+      like ``null`` (an error where the column may not be missing);
     - an ``int64`` column takes whole numbers in ``[-2**63, 2**63 - 1]``, checked
       exactly for integers; a float must lie strictly inside ``(-2**63, 2**63)``, so
       that an integer beyond int64, which JSON parsers read as a float, is refused at
@@ -187,6 +190,10 @@ def coerce_frame(data: Any, signature: Signature) -> CoercionResult:
         A table (e.g. read from CSV), JSON records, or JSON columns.
     signature : Signature
         The model's signature.
+    max_issues : int or None, default=MAX_ISSUES_PER_PROBLEM
+        Rows reported per column and problem (the rest in one summing issue); ``None``
+        reports every row, as batch scoring does to set each refused row aside with
+        its reasons.
 
     Returns
     -------
@@ -213,5 +220,5 @@ def coerce_frame(data: Any, signature: Signature) -> CoercionResult:
         if isinstance(columns.get(name), pd.DataFrame):
             raise DataError(f"column {name!r} appears more than once; send each column once")
     extras = [str(c) for c in columns if c not in known]
-    checked = Validator(signature).validate(columns, n, extras)
+    checked = Validator(signature).validate(columns, n, extras, max_issues)
     return CoercionResult(frame=to_pandas(checked, signature), issues=checked.issues, error_rows=checked.error_rows)

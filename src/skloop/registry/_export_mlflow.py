@@ -93,7 +93,8 @@ def mlflow_signature(signature: Mapping[str, Any] | Any) -> Any:
                 f"MLflow export supports {list(MLFLOW_TYPES)}"
             )
         # Any: skloop's coercion (the pyfunc loader) types the column, not MLflow's checks
-        required = not column.get("nullable", False)
+        # a column may be left out where a missing value is accepted (seen in training or filled in)
+        required = not (column.get("nullable", False) or column.get("accepts_missing", False))
         columns.append(schema_mod.ColSpec(schema_mod.AnyType(), column["name"], required=required))
     output = data.get("output") or {}
     out_type = MLFLOW_TYPES.get(str(output.get("dtype")), "double")

@@ -281,20 +281,32 @@ def _feed_column(values: pd.Series, kind: str) -> np.ndarray:
 _KIND_OF_TYPE = {"tensor(string)": "string", "tensor(double)": "datetime", "tensor(float)": "float32"}
 
 
+def onnx_input_columns(session: Any) -> list[tuple[str, str, str]]:
+    """``(input name, column, ONNX type)`` of each input of an exported model.
+
+    skl2onnx renames columns that are not valid ONNX names (``od280/od315`` becomes
+    ``od280_od315``); the export records which column each input came from
+    (``skloop.columns``), so feeds are built from the data's own column names. Files
+    exported before that record fall back to the input's name.
+    """
+    columns = json.loads(session.get_modelmeta().custom_metadata_map.get("skloop.columns", "{}"))
+    return [(i.name, str(columns.get(i.name, i.name)), i.type) for i in session.get_inputs()]
+
+
 def _feed(session: Any, frame: pd.DataFrame) -> dict[str, np.ndarray]:
     declared = json.loads(session.get_modelmeta().custom_metadata_map.get("skloop.inputs", "{}"))
+    inputs = onnx_input_columns(session)
     feed = {}
-    for spec in session.get_inputs():
-        if spec.name not in frame.columns:
+    for name, column, onnx_type in inputs:
+        if column not in frame.columns:
             raise DataError(
-                f"column {spec.name!r} is missing from the data; the ONNX model needs "
-                f"{[i.name for i in session.get_inputs()]}"
+                f"column {column!r} is missing from the data; the ONNX model needs {[c for _, c, _ in inputs]}"
             )
         try:
-            kind = declared.get(spec.name) or _KIND_OF_TYPE.get(spec.type, "float32")
-            feed[spec.name] = _feed_column(frame[spec.name], kind)
+            kind = declared.get(column) or _KIND_OF_TYPE.get(onnx_type, "float32")
+            feed[name] = _feed_column(frame[column], kind)
         except (TypeError, ValueError) as exc:
-            raise DataError(f"column {spec.name!r} cannot be given to the ONNX model as {spec.type}: {exc}") from exc
+            raise DataError(f"column {column!r} cannot be given to the ONNX model as {onnx_type}: {exc}") from exc
     return feed
 
 
@@ -489,8 +501,13 @@ def export_onnx(
 
 
 def _annotate(onx: Any, kinds: Mapping[str, str], signature: Mapping[str, Any] | None) -> None:
+    graph_inputs = [i.name for i in onx.graph.input]
+    if len(graph_inputs) != len(kinds):
+        raise ExportError(f"the ONNX graph has {len(graph_inputs)} inputs for {len(kinds)} columns: {graph_inputs}")
     props = {
         "skloop.inputs": json.dumps(dict(kinds)),
+        # skl2onnx renames columns that are not valid ONNX names, keeping their order
+        "skloop.columns": json.dumps(dict(zip(graph_inputs, kinds, strict=True))),
         "skloop.missing": "string inputs: empty string; numeric and datetime inputs: NaN",
         "skloop.datetime": "inputs of kind datetime are float64 Unix seconds (UTC)",
     }

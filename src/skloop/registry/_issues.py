@@ -76,8 +76,9 @@ def row_issues(
     problem: str,
     severity: Severity,
     show_value: bool = True,
+    limit: int | None = MAX_ISSUES_PER_PROBLEM,
 ) -> list[ValidationIssue]:
-    """One issue per row of ``mask`` (up to the cap, then one that counts the rest).
+    """One issue per row of ``mask`` (up to ``limit``, then one that counts the rest; ``None``: every row).
 
     Only the rows reported are looked at in ``raw`` (a list or a Series of the values
     as given), so a check costs nothing per valid value.
@@ -85,7 +86,7 @@ def row_issues(
     rows = np.flatnonzero(mask)
     if rows.size == 0:
         return []
-    shown = rows[:MAX_ISSUES_PER_PROBLEM].tolist()
+    shown = (rows if limit is None else rows[:limit]).tolist()
     at = raw.iloc.__getitem__ if hasattr(raw, "iloc") else raw.__getitem__
     issues = [
         ValidationIssue(r, column, f"{brief(at(r))} {problem}" if show_value else problem, severity) for r in shown

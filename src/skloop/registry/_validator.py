@@ -40,13 +40,20 @@ from skloop.registry._cells import (
     check_numbers,
     encodable,
 )
-from skloop.registry._issues import Severity, ValidationIssue, row_issues
+from skloop.registry._issues import MAX_ISSUES_PER_PROBLEM, Severity, ValidationIssue, row_issues
 from skloop.registry._signature import InputColumn, Signature
 
 __all__ = ["MISSING_IMPUTED", "MISSING_REFUSED", "ColumnRule", "Validated", "Validator"]
 
-MISSING_REFUSED = "missing value; the model was trained without missing values in this column"
-MISSING_IMPUTED = "missing value; none in training, the model's pipeline imputes it"
+MISSING_REFUSED = (
+    "missing value; the model was trained without missing values in this column and its pipeline does not fill them in"
+)
+"""The error of a missing value where training had none and the model does not handle it."""
+
+MISSING_IMPUTED = "missing value; none in training, scored as the fitted pipeline fills it in"
+"""The flag of a missing value in a column that had none in training but that the model
+handles (``InputColumn.accepts_missing``): scored, and counted by the monitor's quality
+checks, not refused."""
 
 _NONE = type(None)
 _NUMBER_TYPES = frozenset({int, float, _NONE})
@@ -101,8 +108,8 @@ class ColumnRule:
         return self.categories is not None or self.lo is not None or self.hi is not None
 
     @classmethod
-    def of(cls, col: InputColumn, accepts_missing: bool = False) -> ColumnRule:
-        """The rule of a signature column."""
+    def of(cls, col: InputColumn, accepts_missing: bool | None = None) -> ColumnRule:
+        """The rule of a signature column (``accepts_missing``: the column's own by default)."""
         lo = hi = None
         numeric = None
         if col.dtype in ("int64", "float64"):
@@ -121,7 +128,7 @@ class ColumnRule:
             dtype=col.dtype,
             kind=col.kind,
             nullable=col.nullable,
-            accepts_missing=accepts_missing,
+            accepts_missing=col.accepts_missing if accepts_missing is None else accepts_missing,
             categories=None if col.categories is None else frozenset(col.categories),
             numeric_categories=numeric,
             lo=lo,
@@ -181,8 +188,8 @@ class Validator:
     Parameters
     ----------
     signature : Signature
-    accepts_missing : collection of str, optional
-        Columns whose missing values the fitted pipeline imputes (see :class:`ColumnRule`).
+        Each column's :attr:`~skloop.registry.InputColumn.accepts_missing` says whether
+        the fitted pipeline fills in a missing value (see :class:`ColumnRule`).
 
     Examples
     --------
@@ -194,11 +201,17 @@ class Validator:
     ([30.0, 99.0, nan], [(2, 'error'), (1, 'flag')])
     """
 
-    def __init__(self, signature: Signature, accepts_missing: Sequence[str] = ()) -> None:
+    def __init__(self, signature: Signature) -> None:
         self.signature = signature
-        self.rules = [ColumnRule.of(col, col.name in accepts_missing) for col in signature.inputs]
+        self.rules = [ColumnRule.of(col) for col in signature.inputs]
 
-    def validate(self, columns: Mapping[str, Any], n: int, extras: Sequence[str] = ()) -> Validated:
+    def validate(
+        self,
+        columns: Mapping[str, Any],
+        n: int,
+        extras: Sequence[str] = (),
+        max_issues: int | None = MAX_ISSUES_PER_PROBLEM,
+    ) -> Validated:
         """Type and check ``n`` rows given as columns.
 
         Parameters
@@ -209,6 +222,9 @@ class Validator:
         n : int
         extras : sequence of str
             Columns given that are not inputs: flagged as dropped.
+        max_issues : int or None, default=MAX_ISSUES_PER_PROBLEM
+            Rows reported per column and problem (the rest in one summing issue);
+            ``None`` reports every row.
         """
         typed: dict[str, np.ndarray] = {}
         exact: dict[str, np.ndarray] = {}
@@ -230,26 +246,27 @@ class Validator:
             bad = None
             for mask, why in cast.problems:
                 if mask.any():
-                    errors += row_issues(mask, raw, rule.name, f"{why}; expected {rule.dtype}", "error")
+                    problem = f"{why}; expected {rule.dtype}"
+                    errors += row_issues(mask, raw, rule.name, problem, "error", limit=max_issues)
                     bad = mask if bad is None else bad | mask
             missing = cast.missing if cast.missing is not None and cast.missing.any() else None
             if missing is not None and not rule.nullable:
                 if rule.accepts_missing:
-                    flags += row_issues(missing, raw, rule.name, MISSING_IMPUTED, "flag", show_value=False)
+                    flags += row_issues(missing, raw, rule.name, MISSING_IMPUTED, "flag", False, max_issues)
                 else:
-                    errors += row_issues(missing, raw, rule.name, MISSING_REFUSED, "error", show_value=False)
+                    errors += row_issues(missing, raw, rule.name, MISSING_REFUSED, "error", False, max_issues)
                     bad = missing if bad is None else bad | missing
             if bad is not None:
                 error_rows = bad if error_rows is None else error_rows | bad
             if rule.flagged:
-                flags += self._flags(rule, cast, raw, missing, bad)
+                flags += self._flags(rule, cast, raw, missing, bad, max_issues)
         flags += [ValidationIssue(None, extra, "not an input of the model; dropped", "flag") for extra in extras]
         rows = () if error_rows is None else tuple(np.flatnonzero(error_rows).tolist())
         return Validated(n, typed, exact, tuple(errors + flags), rows)
 
     @staticmethod
     def _flags(
-        rule: ColumnRule, cast: Cast, raw: Any, missing: np.ndarray | None, bad: np.ndarray | None
+        rule: ColumnRule, cast: Cast, raw: Any, missing: np.ndarray | None, bad: np.ndarray | None, limit: int | None
     ) -> list[ValidationIssue]:
         """Unknown categories and values out of the training range, among the valid values."""
         values = cast.values
@@ -257,7 +274,7 @@ class Validator:
         if rule.categories is not None:
             unknown = _unknown(rule, rule.categories, values)
             if unknown is not None:
-                out += _among_valid(unknown, missing, bad, raw, rule.name, "is a category not seen in training")
+                out += _among_valid(unknown, missing, bad, raw, rule.name, "is a category not seen in training", limit)
         bounds = cast.bounds
         inside = bounds is not None and rule.extent_lo <= bounds[0] and bounds[1] <= rule.extent_hi
         if not inside and (rule.lo is not None or rule.hi is not None):
@@ -268,19 +285,25 @@ class Validator:
                 above = values > rule.hi
                 outside = above if outside is None else outside | above
             if outside is not None and outside.any():
-                out += _among_valid(outside, missing, bad, raw, rule.name, rule.range_text)
+                out += _among_valid(outside, missing, bad, raw, rule.name, rule.range_text, limit)
         return out
 
 
 def _among_valid(
-    mask: np.ndarray, missing: np.ndarray | None, bad: np.ndarray | None, raw: Any, column: str, problem: str
+    mask: np.ndarray,
+    missing: np.ndarray | None,
+    bad: np.ndarray | None,
+    raw: Any,
+    column: str,
+    problem: str,
+    limit: int | None,
 ) -> list[ValidationIssue]:
     if missing is not None:
         mask = mask & ~missing
     if bad is not None:
         mask = mask & ~bad
     severity: Severity = "flag"
-    return row_issues(mask, raw, column, problem, severity)
+    return row_issues(mask, raw, column, problem, severity, limit=limit)
 
 
 def _unknown(rule: ColumnRule, cats: frozenset[Any], values: np.ndarray) -> np.ndarray | None:

@@ -174,6 +174,17 @@ class CompiledSignature:
         given = {c: columns[c] for c in self.names if c in columns}
         return _with_ids(self._prepare(self._validator.validate(given, n, extras)), ids)
 
+    def from_frame(self, frame: pd.DataFrame) -> Prepared:
+        """Validate a table (a CSV body read by pandas), keeping its entity ids.
+
+        The ids are read from the spec's id column exactly as :meth:`from_records` and
+        :meth:`from_columns` read them, so CSV traffic joins its labels like JSON traffic.
+        """
+        ids = None
+        if self.id_column is not None and self.id_column in frame.columns:
+            ids = self._ids(frame[self.id_column].tolist())
+        return _with_ids(self.from_table(frame), ids)
+
     def from_table(self, data: Any) -> Prepared:
         """Validate a table in any shape :func:`~skloop.registry.coerce_frame` reads (a DataFrame, records, columns)."""
         try:

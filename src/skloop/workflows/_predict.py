@@ -6,6 +6,12 @@ and appended to the output with a streaming ``pyarrow.parquet.ParquetWriter``, s
 file larger than memory can be scored. The output's key-value metadata records which
 model made the predictions (reference, version, artifact SHA-256), so a prediction
 file can be traced back to its model version.
+
+A row the signature refuses (a value that cannot be typed, a missing value the model
+cannot fill in) does not stop the run: the good rows are scored, and the refused ones
+are written as read, with their reasons, to a side file next to the output
+(:func:`rejected_path`), so that a few bad rows in a large file cost those rows only.
+``strict=True`` fails instead, before anything is written.
 """
 
 from __future__ import annotations
@@ -13,12 +19,12 @@ from __future__ import annotations
 import logging
 import os
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -29,14 +35,56 @@ from skloop.core import DataError
 from skloop.data import DEFAULT_BATCH_ROWS, class_names, iter_batches
 from skloop.workflows._progress import NullProgress, Progress
 
+if TYPE_CHECKING:
+    from skloop.store import ModelVersion, Store
+
 logger = logging.getLogger(__name__)
 
-__all__ = ["PREDICTION_METADATA_KEYS", "PredictResult", "predict_batch", "read_prediction_metadata"]
+__all__ = [
+    "MAX_BAD_ROWS_KEPT",
+    "PREDICTION_METADATA_KEYS",
+    "BadRow",
+    "BatchPredictions",
+    "PredictResult",
+    "id_column_of",
+    "predict_batch",
+    "predict_table",
+    "read_prediction_metadata",
+    "rejected_path",
+]
 
 PREDICTION_METADATA_KEYS = ("skloop.model_ref", "skloop.model_version", "skloop.model_sha256", "skloop.source")
 """Keys of the Parquet key-value metadata that :func:`predict_batch` writes."""
 
 _MAX_REPORTED_ERRORS = 5
+
+MAX_BAD_ROWS_KEPT = 1000
+"""Refused rows listed in :attr:`PredictResult.bad_rows` (the side file holds them all)."""
+
+
+@dataclass(frozen=True)
+class BadRow:
+    """One reason a row of the input was not scored.
+
+    Attributes
+    ----------
+    row : int
+        The row's 0-based position in the input (the ``row`` of the output).
+    column : str
+        The column at fault.
+    reason : str
+        What is wrong with its value (or that the column is absent).
+    """
+
+    row: int
+    column: str
+    reason: str
+
+
+def rejected_path(out_path: str | os.PathLike[str]) -> Path:
+    """The side file of the rows :func:`predict_batch` refused: ``scores.parquet`` → ``scores.rejected.csv``."""
+    out = Path(out_path)
+    return out.with_name(f"{out.stem}.rejected.csv")
 
 
 @dataclass(frozen=True)
@@ -46,17 +94,26 @@ class PredictResult:
     Attributes
     ----------
     rows : int
-        Rows scored (all rows of the input).
+        Rows scored (the rows of the input less the rejected ones).
     out_path : Path
         The Parquet file.
     issues_count : int
-        Validation issues found against the signature (all flags; errors stop the run).
+        Flags raised on the scored rows (unknown category, value out of the training
+        range, missing value the pipeline fills in).
     flagged : int
-        Rows with at least one flag (unknown category, value out of the training range).
+        Scored rows with at least one flag.
     request_id : str or None
         With ``log_dir``: the request id of the run's rows in the prediction log.
     logged : int
         With ``log_dir``: rows appended (durably) to the prediction log.
+    rejected : int
+        Rows refused by the signature, not scored.
+    bad_rows : tuple of BadRow
+        Why they were refused, one entry per row and column at fault (the first
+        :data:`MAX_BAD_ROWS_KEPT` rows).
+    rejected_path : Path or None
+        The CSV of the refused rows as read, with ``row`` and ``reason`` columns;
+        ``None`` when every row was scored.
     """
 
     rows: int
@@ -65,6 +122,54 @@ class PredictResult:
     flagged: int
     request_id: str | None = None
     logged: int = 0
+    rejected: int = 0
+    bad_rows: tuple[BadRow, ...] = ()
+    rejected_path: Path | None = None
+
+
+@dataclass(frozen=True)
+class BatchPredictions:
+    """Predictions of one model version on a table, in memory (:func:`predict_table`).
+
+    Attributes
+    ----------
+    predictions : DataFrame
+        One row per input row: ``row`` (its position), the id column and kept
+        columns, ``prediction`` and, for a classifier, ``proba_<class>`` per class;
+        the columns :func:`predict_batch` writes to Parquet.
+    model_ref : str
+        The reference scored with (``"churn@champion"``).
+    model_version : int or None
+        The version it resolved to.
+    model_sha256 : str or None
+        The SHA-256 of the version's artifact.
+    issues_count, flagged : int
+        As in :class:`PredictResult`.
+    request_id : str or None
+        With a prediction log: the request id of the rows in the log.
+    logged : int
+        With a prediction log: rows appended (durably) to it.
+    rejected : int
+        Rows refused by the signature, not scored.
+    bad_rows : tuple of BadRow
+        Why, as in :class:`PredictResult` (no side file is written).
+    """
+
+    predictions: pd.DataFrame = field(repr=False)
+    model_ref: str
+    model_version: int | None
+    model_sha256: str | None = None
+    issues_count: int = 0
+    flagged: int = 0
+    request_id: str | None = None
+    logged: int = 0
+    rejected: int = 0
+    bad_rows: tuple[BadRow, ...] = ()
+
+    @property
+    def rows(self) -> int:
+        """Rows scored."""
+        return len(self.predictions)
 
 
 def _signature(signature: Any) -> Any:
@@ -75,17 +180,41 @@ def _signature(signature: Any) -> Any:
     return signature if isinstance(signature, Signature) else Signature.from_dict(signature)
 
 
-def _check(
-    chunk: pd.DataFrame, signature: Any, start: int, source: Path, flags: dict[int | None, list[dict[str, Any]]]
-) -> tuple[pd.DataFrame, int, int]:
-    """The chunk typed like the signature, its issue count and flagged-row count.
+@dataclass
+class _Checked:
+    """A chunk typed like the signature: the rows to score, and those refused."""
 
-    The flags are also put in ``flags`` by row of the chunk (``None``: every row).
+    X: pd.DataFrame
+    good: np.ndarray  # positions in the chunk of the rows to score
+    bad: np.ndarray  # positions in the chunk of the refused rows
+    reasons: dict[int, list[tuple[str, str]]]  # chunk position -> [(column, problem)]
+    issues: int
+    flagged: int
+
+
+def _check(
+    chunk: pd.DataFrame,
+    signature: Any,
+    start: int,
+    source: str,
+    flags: dict[int | None, list[dict[str, Any]]],
+    *,
+    strict: bool,
+) -> _Checked:
+    """The chunk typed like the signature, split into rows to score and rows refused.
+
+    The flags of the scored rows are put in ``flags`` by row of the chunk (``None``:
+    every row).
+
+    Raises
+    ------
+    DataError
+        With ``strict``, when a row is refused (naming the first ones).
     """
     from skloop.registry import coerce_frame
 
-    result = coerce_frame(chunk, signature)
-    if result.errors:
+    result = coerce_frame(chunk, signature, max_issues=None if not strict else _MAX_REPORTED_ERRORS)
+    if result.errors and strict:
         shown = "; ".join(
             f"row {start + i.row if i.row is not None else '-'}, column {i.column!r}: {i.problem}"
             for i in result.errors[:_MAX_REPORTED_ERRORS]
@@ -94,13 +223,74 @@ def _check(
         raise DataError(
             f"{source}: {len(result.error_rows)} row(s) from row {start} cannot be scored: {shown}"
             + (f" (and {more} more rows)" if more > 0 else "")
-            + "; fix the data or retrain on data like it"
+            + "; fix the data or retrain on data like it (without --strict, the other rows are scored)"
         )
-    flagged_rows = {i.row for i in result.flags if i.row is not None}
+    bad = np.asarray(result.error_rows, dtype=np.int64)
+    reasons: dict[int, list[tuple[str, str]]] = {int(r): [] for r in bad}
+    whole = [(i.column, i.problem) for i in result.errors if i.row is None]  # a missing column: every row
+    for i in result.errors:
+        if i.row is not None:
+            reasons[i.row].append((i.column, i.problem))
+    for r in reasons:
+        reasons[r] = whole + reasons[r]
+    is_bad = np.zeros(len(chunk), dtype=bool)
+    is_bad[bad] = True
+    good = np.flatnonzero(~is_bad)
+    flagged_rows = {i.row for i in result.flags if i.row is not None and not is_bad[i.row]}
     for i in result.flags:
+        if i.row is not None and is_bad[i.row]:
+            continue
         row = None if i.row is None else start + i.row
         flags.setdefault(i.row, []).append({"row": row, "column": i.column, "problem": i.problem, "severity": "flag"})
-    return result.frame, len(result.issues), len(flagged_rows)
+    issues = sum(1 for i in result.flags if i.row is None or not is_bad[i.row])
+    X = result.frame.iloc[good].reset_index(drop=True) if bad.size else result.frame
+    return _Checked(X, good, bad, reasons, issues, len(flagged_rows))
+
+
+class _RejectedWriter:
+    """The refused rows as read, with their position and reasons, in a CSV written atomically.
+
+    Without a ``path`` (:func:`predict_table`), the rows are only counted and their
+    reasons kept.
+    """
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self.tmp = None if path is None else path.with_name(f".{path.name}.tmp")
+        self.rows = 0
+        self.kept: list[BadRow] = []
+        self._header = True
+
+    def write(self, chunk: pd.DataFrame, checked: _Checked, start: int) -> None:
+        if checked.bad.size == 0:
+            return
+        part = chunk.iloc[checked.bad].reset_index(drop=True)
+        texts = []
+        for r in checked.bad.tolist():
+            texts.append("; ".join(f"column {c!r}: {p}" for c, p in checked.reasons[r]))
+            if self.rows + len(texts) <= MAX_BAD_ROWS_KEPT:
+                self.kept += [BadRow(start + r, c, p) for c, p in checked.reasons[r]]
+        self.rows += len(part)
+        if self.tmp is None:
+            return
+        part.insert(0, "reason", texts)
+        part.insert(0, "row", checked.bad + start)
+        part.to_csv(self.tmp, mode="w" if self._header else "a", header=self._header, index=False)
+        self._header = False
+
+    def commit(self) -> Path | None:
+        """Move the file in place (or remove an earlier run's when none was refused)."""
+        if self.path is None or self.tmp is None:
+            return None
+        if self.rows == 0:
+            self.path.unlink(missing_ok=True)
+            return None
+        os.replace(self.tmp, self.path)
+        return self.path
+
+    def discard(self) -> None:
+        if self.tmp is not None:
+            self.tmp.unlink(missing_ok=True)
 
 
 def _score(model: Any, X: pd.DataFrame, rows: np.ndarray, keep: pd.DataFrame) -> pd.DataFrame:
@@ -121,12 +311,16 @@ def _log_records(
     flags: dict[int | None, list[dict[str, Any]]],
     *,
     request_id: str,
+    good: np.ndarray,
     start: int,
     model: str,
     version: int | None,
     id_column: str | None,
 ) -> list[dict[str, Any]]:
-    """One prediction log record per row (the shape the server logs)."""
+    """One prediction log record per scored row (the shape the server logs).
+
+    ``chunk`` holds the scored rows only; ``good`` gives their positions in the chunk read.
+    """
     now = datetime.now(UTC).isoformat()
     inputs = chunk.astype(object).where(chunk.notna(), None).to_dict("records")
     predictions = scored["prediction"].tolist()
@@ -136,13 +330,13 @@ def _log_records(
     ids = chunk[id_column].tolist() if id_column is not None and id_column in chunk.columns else None
     shared = flags.get(None, [])
     records = []
-    for i, row in enumerate(inputs):
+    for i, (row, at) in enumerate(zip(inputs, good.tolist(), strict=True)):
         outputs: dict[str, Any] = {"prediction": predictions[i]}
         if probas is not None:
             outputs["probabilities"] = dict(zip(labels, probas[i], strict=True))
         record = {
-            "request_id": request_id, "row": start + i, "time": now, "model": model, "version": version,
-            "inputs": {str(k): v for k, v in row.items()}, "outputs": outputs, "flags": flags.get(i, []) + shared,
+            "request_id": request_id, "row": start + at, "time": now, "model": model, "version": version,
+            "inputs": {str(k): v for k, v in row.items()}, "outputs": outputs, "flags": flags.get(at, []) + shared,
         }  # fmt: skip
         if ids is not None and ids[i] is not None and ids[i] == ids[i]:
             record["entity_id"] = ids[i]
@@ -157,6 +351,95 @@ def _total_rows(path: Path) -> int | None:
         except (OSError, pa.ArrowException):
             return None
     return None
+
+
+@dataclass
+class _Scoring:
+    """One scoring pass: checks, scores and logs chunk after chunk, and counts what it did.
+
+    Shared by :func:`predict_batch` (chunks to a Parquet file) and :func:`predict_table`
+    (chunks to a DataFrame), so both check, flag and log a row the same way.
+    """
+
+    model: Any
+    signature: Any
+    source: str
+    keep_columns: Sequence[str]
+    id_column: str | None
+    keep_id: bool
+    name: str
+    version: int | None
+    log_dir: str | os.PathLike[str] | None
+    rejects: _RejectedWriter
+    strict: bool = False
+    rows: int = 0
+    seen: int = 0
+    issues: int = 0
+    flagged: int = 0
+    logged: int = 0
+    request_id: str | None = None
+    _log: Any = None
+
+    def __enter__(self) -> _Scoring:
+        if self.log_dir is not None:
+            # the log module alone: the server's dependencies are not needed to write the log
+            from skloop.serve import PredictionLog
+
+            self._log = PredictionLog(self.log_dir).start()
+            self.request_id = uuid.uuid4().hex
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._log is not None:
+            self._log.close()
+
+    def score(self, chunk: pd.DataFrame) -> pd.DataFrame | None:
+        """The predictions of the good rows of ``chunk``, logged if asked; ``None`` when it has none.
+
+        Rows are numbered from where the last chunk ended; refused rows go to ``rejects``.
+        """
+        missing = [c for c in self.keep_columns if c not in chunk.columns]
+        if missing:
+            raise DataError(f"{self.source}: --keep column(s) {missing} are not in the data")
+        chunk_flags: dict[int | None, list[dict[str, Any]]] = {}
+        start, self.seen = self.seen, self.seen + len(chunk)
+        good = np.arange(len(chunk), dtype=np.int64)
+        if self.signature is not None:
+            checked = _check(chunk, self.signature, start, self.source, chunk_flags, strict=self.strict)
+            self.issues, self.flagged = self.issues + checked.issues, self.flagged + checked.flagged
+            self.rejects.write(chunk, checked, start)
+            X, good = checked.X, checked.good
+            if good.size < len(chunk):
+                chunk = chunk.iloc[good].reset_index(drop=True)
+        else:
+            X = chunk
+        if good.size == 0:
+            return None
+        with_id = self.keep_id and self.id_column is not None and self.id_column in chunk.columns
+        kept = list(dict.fromkeys([*([self.id_column] if with_id else []), *self.keep_columns]))
+        scored = _score(self.model, X, good + start, chunk[kept])
+        if self._log is not None and self.request_id is not None:
+            self._log.append_sync(
+                _log_records(
+                    chunk, scored, chunk_flags, request_id=self.request_id, good=good, start=start,
+                    model=self.name, version=self.version, id_column=self.id_column,
+                )
+            )  # fmt: skip
+            self.logged += len(chunk)
+        self.rows += len(chunk)
+        return scored
+
+    def all_refused(self) -> DataError:
+        """The error of a table none of whose rows can be scored (its side file, if any, written)."""
+        first = "; ".join(
+            f"row {b.row}, column {b.column!r}: {b.reason}" for b in self.rejects.kept[:_MAX_REPORTED_ERRORS]
+        )
+        side = self.rejects.commit()
+        where = f"; they are in {side}" if side is not None else ""
+        return DataError(
+            f"{self.source}: none of its {self.rejects.rows} rows can be scored ({first}){where}; "
+            "fix the data or retrain on data like it"
+        )
 
 
 def predict_batch(
@@ -175,6 +458,7 @@ def predict_batch(
     model_name: str | None = None,
     id_column: str | None = None,
     keep_id: bool = True,
+    strict: bool = False,
 ) -> PredictResult:
     """Score a CSV or Parquet file in chunks and write the predictions to Parquet.
 
@@ -215,18 +499,26 @@ def predict_batch(
         false), and logged as ``entity_id`` so that labels can be joined by it.
     keep_id : bool, default=True
         Whether to copy ``id_column`` to the output.
+    strict : bool, default=False
+        Fail on the first chunk with a row the signature refuses, instead of scoring
+        the other rows and writing the refused ones to :func:`rejected_path`.
 
     Returns
     -------
     PredictResult
-        Rows scored, the output path, issue and flagged-row counts.
+        Rows scored, the output path, issue and flagged-row counts, and the rows
+        refused (with their reasons and the side file holding them).
 
     Raises
     ------
     DataError
-        The input cannot be read, has no rows, lacks a ``keep_columns`` column, or
-        has rows the signature rejects (the message names rows and columns); nothing
-        is written then.
+        The input cannot be read, has no rows, lacks a ``keep_columns`` column, has
+        only rows the signature refuses, or (with ``strict``) has one such row (the
+        message names rows and columns); no output is written then.
+
+    See Also
+    --------
+    predict_table : the same scoring into a DataFrame in memory.
 
     Examples
     --------
@@ -234,7 +526,6 @@ def predict_batch(
     PredictResult(rows=5000, out_path=PosixPath('scores.parquet'), issues_count=0, flagged=0)
     """
     progress = progress or NullProgress()
-    sig = _signature(signature)
     source, out = Path(data_path), Path(out_path)
     metadata: Mapping[str, str] = {
         "skloop.model_ref": model_ref,
@@ -245,72 +536,140 @@ def predict_batch(
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")
     writer: pq.ParquetWriter | None = None
-    rows = issues = flagged = logged = 0
-    log = request_id = None
-    if log_dir is not None:
-        # the log module alone: the server's dependencies are not needed to write the log
-        from skloop.serve import PredictionLog
-
-        log = PredictionLog(log_dir).start()
-        request_id = uuid.uuid4().hex
-    name = model_name or model_ref.split("@")[0].split("/")[0]
+    scoring = _Scoring(
+        model, _signature(signature), str(source), keep_columns, id_column, keep_id,
+        model_name or _name_of(model_ref), model_version, log_dir, _RejectedWriter(rejected_path(out)), strict,
+    )  # fmt: skip
     try:
         with (
+            scoring,
             progress.task(f"scoring {source.name}", _total_rows(source)) as advance,
             closing(iter_batches(source, batch_rows)) as chunks,
         ):
             for chunk in chunks:
                 if chunk.empty:
                     continue  # a CSV of only its header: "no rows to score" below
-                missing = [c for c in keep_columns if c not in chunk.columns]
-                if missing:
-                    raise DataError(f"{source}: --keep column(s) {missing} are not in the data")
-                chunk_flags: dict[int | None, list[dict[str, Any]]] = {}
-                if sig is not None:
-                    X, n_issues, n_flagged = _check(chunk, sig, rows, source, chunk_flags)
-                    issues, flagged = issues + n_issues, flagged + n_flagged
-                else:
-                    X = chunk
-                positions = np.arange(rows, rows + len(chunk), dtype=np.int64)
-                with_id = keep_id and id_column is not None and id_column in chunk.columns
-                kept = list(dict.fromkeys([*([id_column] if with_id else []), *keep_columns]))
-                scored = _score(model, X, positions, chunk[kept])
+                scored = scoring.score(chunk)
+                advance(len(chunk))
+                if scored is None:
+                    continue  # every row of the chunk refused
                 table = pa.Table.from_pandas(scored, preserve_index=False)
                 if writer is None:
                     schema = table.schema.with_metadata({**(table.schema.metadata or {}), **metadata})
                     writer = pq.ParquetWriter(tmp, schema)
                 writer.write_table(table.cast(writer.schema))
-                if log is not None and request_id is not None:
-                    log.append_sync(
-                        _log_records(
-                            chunk,
-                            scored,
-                            chunk_flags,
-                            request_id=request_id,
-                            start=rows,
-                            model=name,
-                            version=model_version,
-                            id_column=id_column,
-                        )
-                    )
-                    logged += len(chunk)
-                rows += len(chunk)
-                advance(len(chunk))
+        if writer is None and scoring.rejects.rows:
+            raise scoring.all_refused()
         if writer is None:
             raise DataError(f"{source} has no rows to score (only a header?); give a file with data rows")
         writer.close()
         writer = None
         os.replace(tmp, out)
+        side = scoring.rejects.commit()
     finally:
         if writer is not None:
             writer.close()
         tmp.unlink(missing_ok=True)
-        if log is not None:
-            log.close()
-    logger.info("scored %d rows of %s with %s into %s", rows, source, model_ref, out)
-    return PredictResult(
-        rows=rows, out_path=out, issues_count=issues, flagged=flagged, request_id=request_id, logged=logged
+        scoring.rejects.discard()
+    logger.info(
+        "scored %d rows of %s with %s into %s (%d rejected)", scoring.rows, source, model_ref, out, scoring.rejects.rows
     )
+    return PredictResult(
+        rows=scoring.rows, out_path=out, issues_count=scoring.issues, flagged=scoring.flagged,
+        request_id=scoring.request_id, logged=scoring.logged, rejected=scoring.rejects.rows,
+        bad_rows=tuple(scoring.rejects.kept), rejected_path=side,
+    )  # fmt: skip
+
+
+def _name_of(model_ref: str) -> str:
+    return model_ref.split("@")[0].split("/")[0]
+
+
+def _slices(frame: pd.DataFrame, batch_rows: int) -> Iterator[pd.DataFrame]:
+    for start in range(0, len(frame), batch_rows):
+        yield frame.iloc[start : start + batch_rows]
+
+
+def predict_table(
+    model: Any,
+    signature: Any,
+    data: str | os.PathLike[str] | pd.DataFrame,
+    *,
+    model_ref: str,
+    model_version: int | None = None,
+    model_sha256: str | None = None,
+    batch_rows: int = DEFAULT_BATCH_ROWS,
+    keep_columns: Sequence[str] = (),
+    progress: Progress | None = None,
+    log_dir: str | os.PathLike[str] | None = None,
+    model_name: str | None = None,
+    id_column: str | None = None,
+    keep_id: bool = True,
+    strict: bool = False,
+) -> BatchPredictions:
+    """Score a DataFrame (or a CSV or Parquet file) and keep the predictions in memory.
+
+    The rows are checked, flagged, scored and (with ``log_dir``) logged exactly as
+    :func:`predict_batch` does, chunk by chunk; only the output differs: a DataFrame
+    with the same columns as the Parquet file. Use :func:`predict_batch` for tables
+    larger than memory.
+
+    Parameters
+    ----------
+    data : str, os.PathLike or DataFrame
+        The rows to score.
+    model, signature, model_ref, model_version, model_sha256, batch_rows, keep_columns, \
+progress, log_dir, model_name, id_column, keep_id, strict
+        As for :func:`predict_batch` (refused rows are counted and explained in the
+        result; no side file is written).
+
+    Returns
+    -------
+    BatchPredictions
+
+    Raises
+    ------
+    DataError
+        As for :func:`predict_batch`.
+    """
+    progress = progress or NullProgress()
+    in_memory = isinstance(data, pd.DataFrame)
+    source = "the data" if in_memory else os.fspath(data)  # type: ignore[arg-type]
+    scoring = _Scoring(
+        model, _signature(signature), source, keep_columns, id_column, keep_id,
+        model_name or _name_of(model_ref), model_version, log_dir, _RejectedWriter(None), strict,
+    )  # fmt: skip
+    parts: list[pd.DataFrame] = []
+    total = len(data) if isinstance(data, pd.DataFrame) else _total_rows(Path(data))
+    with scoring, progress.task(f"scoring {Path(source).name}", total) as advance:
+        chunks = _slices(data, batch_rows) if isinstance(data, pd.DataFrame) else iter_batches(data, batch_rows)
+        with closing(chunks):
+            for chunk in chunks:
+                if not chunk.empty:
+                    scored = scoring.score(chunk)
+                    if scored is not None:
+                        parts.append(scored)
+                    advance(len(chunk))
+    if not parts and scoring.rejects.rows:
+        raise scoring.all_refused()
+    if not parts:
+        raise DataError(f"{source} has no rows to score; give rows with the model's input columns")
+    return BatchPredictions(
+        predictions=pd.concat(parts, ignore_index=True), model_ref=model_ref, model_version=model_version,
+        model_sha256=model_sha256, issues_count=scoring.issues, flagged=scoring.flagged,
+        request_id=scoring.request_id, logged=scoring.logged, rejected=scoring.rejects.rows,
+        bad_rows=tuple(scoring.rejects.kept),
+    )  # fmt: skip
+
+
+def id_column_of(store: Store, version: ModelVersion) -> str | None:
+    """The entity id column (``data.id``) of the spec that trained ``version``, if it declared one.
+
+    What batch scoring copies to its output and logs as ``entity_id``, so that labels
+    arriving later join by it.
+    """
+    column = ((store.get_run(version.run_id).spec or {}).get("data") or {}).get("id")
+    return column if isinstance(column, str) else None
 
 
 def read_prediction_metadata(path: str | os.PathLike[str]) -> dict[str, str]:
