@@ -204,6 +204,8 @@ class Validator:
     def __init__(self, signature: Signature) -> None:
         self.signature = signature
         self.rules = [ColumnRule.of(col) for col in signature.inputs]
+        # per rule, what the loop needs at hand (a single-row request pays per attribute looked up)
+        self._plan = [(rule, _FAST[rule.dtype], rule.dtype == "int64", rule.flagged) for rule in self.rules]
 
     def validate(
         self,
@@ -231,7 +233,7 @@ class Validator:
         errors: list[ValidationIssue] = []
         flags: list[ValidationIssue] = []
         error_rows: np.ndarray | None = None
-        for rule in self.rules:
+        for rule, fast, is_int, flagged in self._plan:
             raw = columns.get(rule.name)
             if raw is None:
                 problem = f"missing column; expected {rule.dtype} values ({rule.kind})"
@@ -239,7 +241,10 @@ class Validator:
                 error_rows = np.ones(n, dtype=bool)
                 typed[rule.name] = _all_missing(rule.dtype, n)
                 continue
-            cast = _cast(raw, rule.dtype)
+            if type(raw) is list:  # JSON values: the fast path, else the general cast
+                cast = fast(raw, is_int) or cast_general(pd.Series(raw, dtype=object), rule.dtype)
+            else:
+                cast = _cast(raw, rule.dtype)
             typed[rule.name] = cast.values
             if cast.exact is not None:
                 exact[rule.name] = cast.exact
@@ -249,7 +254,9 @@ class Validator:
                     problem = f"{why}; expected {rule.dtype}"
                     errors += row_issues(mask, raw, rule.name, problem, "error", limit=max_issues)
                     bad = mask if bad is None else bad | mask
-            missing = cast.missing if cast.missing is not None and cast.missing.any() else None
+            missing = cast.missing
+            if missing is not None and not missing.any():
+                missing = None
             if missing is not None and not rule.nullable:
                 if rule.accepts_missing:
                     flags += row_issues(missing, raw, rule.name, MISSING_IMPUTED, "flag", False, max_issues)
@@ -258,7 +265,7 @@ class Validator:
                     bad = missing if bad is None else bad | missing
             if bad is not None:
                 error_rows = bad if error_rows is None else error_rows | bad
-            if rule.flagged:
+            if flagged:
                 flags += self._flags(rule, cast, raw, missing, bad, max_issues)
         flags += [ValidationIssue(None, extra, "not an input of the model; dropped", "flag") for extra in extras]
         rows = () if error_rows is None else tuple(np.flatnonzero(error_rows).tolist())
