@@ -91,10 +91,15 @@ def missing_handled_columns(model: Any, X: pd.DataFrame, *, rows: int = PROBE_RO
     sample = X.head(rows).reset_index(drop=True)
     if len(sample) == 0 or not _scores(model, sample):
         return []
-    handled = []
+    probes = []
     for name in sample.columns:
         probe = sample.copy()
         probe[name] = _empty(sample[name])
-        if _scores(model, probe):
-            handled.append(str(name))
-    return handled
+        probes.append(probe)
+    # one call when every column is handled (the auto preprocessing): a wide table stays cheap
+    with warnings.catch_warnings():  # concatenating all-missing columns: pandas' dtype notes
+        warnings.simplefilter("ignore")
+        together = pd.concat(probes, ignore_index=True)
+    if _scores(model, together):
+        return [str(name) for name in sample.columns]
+    return [str(name) for name, probe in zip(sample.columns, probes, strict=True) if _scores(model, probe)]

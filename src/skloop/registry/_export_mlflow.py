@@ -70,7 +70,7 @@ def mlflow_signature(signature: Mapping[str, Any] | Any) -> Any:
     -------
     mlflow.models.ModelSignature
         One column per input, of type ``Any`` (``required`` unless the training
-        column had missing values); the output is the predicted label
+        column had missing values or the pipeline fills them in, ``accepts_missing``); the output is the predicted label
         (classification) or value. The inputs are ``Any`` because MLflow's type
         checks refuse values skloop's server accepts (a ``category`` column for text,
         date strings for datetimes, ``"yes"`` for a boolean); the exported pyfunc
