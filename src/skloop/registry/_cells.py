@@ -155,7 +155,7 @@ def exact_ints(values: Any, floats: np.ndarray) -> tuple[np.ndarray, np.ndarray]
 
 
 def check_numbers(
-    values: Any, floats: np.ndarray, is_int: bool, missing: np.ndarray, problems: Problems, textual: bool
+    values: Any, floats: np.ndarray, is_int: bool, missing: np.ndarray | None, problems: Problems, textual: bool
 ) -> Cast:
     """The masks shared by both paths once the values are read as floats (NaN: missing or unreadable)."""
     infinite = np.isinf(floats)
@@ -191,6 +191,11 @@ def check_numbers(
 # -- the general path: pandas, any input ------------------------------------------------------
 
 
+def objects(series: Any) -> np.ndarray:
+    """A Series as an object array, ``None`` where missing (``pd.NA``, ``NaN``, ``NaT``)."""
+    return np.asarray(series.to_numpy(dtype=object, na_value=None), dtype=object)
+
+
 def _nested(raw: pd.Series) -> np.ndarray:
     """Cells holding an object or a list (JSON nesting): never a value of a column."""
     if raw.dtype != object:
@@ -215,7 +220,7 @@ def _general_numbers(raw: pd.Series, is_int: bool) -> Cast:
         typed = typed.astype("Int64")
         floats = typed.to_numpy(dtype="float64", na_value=np.nan)
         big = np.abs(floats) >= 2.0**53
-        exact = typed.to_numpy(dtype=object, na_value=None) if big.any() else None
+        exact = objects(typed) if big.any() else None
         return Cast(floats, missing, problems, exact)
     if pd.api.types.is_bool_dtype(raw.dtype) or pd.api.types.is_numeric_dtype(raw.dtype):
         floats = raw.to_numpy(dtype="float64", na_value=np.nan)
@@ -227,20 +232,20 @@ def _general_numbers(raw: pd.Series, is_int: bool) -> Cast:
     nested = _nested(raw)
     unreadable = np.isnan(floats) & ~missing & ~nested
     textual = raw.dtype == object or pd.api.types.is_string_dtype(raw.dtype)
-    objects = raw.to_numpy(dtype=object) if textual else raw
-    return check_numbers(objects, floats, is_int, missing, [(nested, NESTED), (unreadable, NOT_A_NUMBER)], textual)
+    cells = raw.to_numpy(dtype=object) if textual else raw
+    return check_numbers(cells, floats, is_int, missing, [(nested, NESTED), (unreadable, NOT_A_NUMBER)], textual)
 
 
 def _general_bools(raw: pd.Series) -> Cast:
     missing = raw.isna().to_numpy()
     if pd.api.types.is_bool_dtype(raw.dtype):
-        return Cast(raw.astype("boolean").to_numpy(dtype=object, na_value=None), missing)
+        return Cast(objects(raw.astype("boolean")), missing)
     nested = _nested(raw)
     plain = raw.astype(object).where(~raw.isna() & ~nested, None)
     words = plain.map(lambda v: v if v is None else str(v).strip().lower())
     mapped = words.map(_BOOL_WORDS).where(~missing & ~nested, None)
     bad = mapped.isna().to_numpy() & ~missing & ~nested
-    typed = mapped.astype("boolean").to_numpy(dtype=object, na_value=None)
+    typed = objects(mapped.astype("boolean"))
     return Cast(typed, missing, [(nested, NESTED), (bad, NOT_A_BOOL)])
 
 
@@ -273,7 +278,7 @@ def _general_text(raw: pd.Series) -> Cast:
     missing = raw.isna().to_numpy()
     if raw.dtype != object and pd.api.types.is_string_dtype(raw.dtype):
         # a pandas string column holds text only (valid Unicode)
-        return Cast(raw.to_numpy(dtype=object, na_value=None), missing)
+        return Cast(objects(raw), missing)
     values = raw.astype(object).where(~raw.isna(), None)
     texts: list[Any] = []
     nested = np.zeros(len(raw), dtype=bool)

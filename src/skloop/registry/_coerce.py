@@ -123,9 +123,10 @@ def columns_of(data: Any) -> tuple[int, dict[Any, Any]]:
 
 def _column(name: Any, values: Any) -> list[Any] | pd.Series:
     if isinstance(values, list | pd.Series):
-        return values
+        given: list[Any] | pd.Series = values
+        return given
     if isinstance(values, np.ndarray):
-        return values.tolist()
+        return list(values.tolist())
     if isinstance(values, tuple):
         return list(values)
     raise DataError(f"cannot read the data as a table: column {name!r} is not a list of values")
@@ -146,7 +147,8 @@ def to_pandas(checked: Validated, signature: Signature) -> pd.DataFrame:
         elif col.dtype in ("float64", "datetime64"):
             data[col.name] = pd.Series(values, dtype=_PANDAS_DTYPE[col.dtype])
         else:
-            data[col.name] = pd.Series(values, dtype=object).astype(_PANDAS_DTYPE[col.dtype])
+            dtype: Any = _PANDAS_DTYPE[col.dtype]
+            data[col.name] = pd.Series(values, dtype=object).astype(dtype)
     if not data:
         return pd.DataFrame(index=pd.RangeIndex(checked.n))
     return pd.DataFrame(data, index=pd.RangeIndex(checked.n))

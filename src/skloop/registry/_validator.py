@@ -70,10 +70,10 @@ _WIDTHS = frozenset({10, 16, 19, 21, 22, 23, 24, 25, 26})  # the lengths _NAIVE 
 _DIGIT_AT = np.array([c == "d" for c in "dddd-dd-ddTdd:dd:dd.dddddd"])
 _CHAR_AT = np.frombuffer(b"dddd-dd-ddTdd:dd:dd.dddddd", dtype=np.uint8)
 _US = "datetime64[us]"
-_MIN_US = int(np.datetime64(DATE_MIN.to_datetime64(), "us").view(np.int64))
-_MAX_US = int(np.datetime64(DATE_MAX.to_datetime64(), "us").view(np.int64))
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
+_MIN_US = (DATE_MIN.to_pydatetime().replace(tzinfo=UTC) - _EPOCH) // _MICROSECOND
+_MAX_US = (DATE_MAX.to_pydatetime().replace(tzinfo=UTC) - _EPOCH) // _MICROSECOND
 _SHORT = 32  # up to this many values, Python's builtins read a column faster than NumPy calls
 _BIG = 2.0**62  # below it, the float reading of an integer decides alike (see _cells.exact_ints)
 
@@ -110,7 +110,8 @@ class ColumnRule:
     @classmethod
     def of(cls, col: InputColumn, accepts_missing: bool | None = None) -> ColumnRule:
         """The rule of a signature column (``accepts_missing``: the column's own by default)."""
-        lo = hi = None
+        lo: Any = None
+        hi: Any = None
         numeric = None
         if col.dtype in ("int64", "float64"):
             lo = None if col.min is None else float(col.min)
@@ -139,11 +140,12 @@ class ColumnRule:
         )
 
 
-def _stamp(value: Any) -> np.datetime64:
+def _stamp(value: Any) -> Any:
+    """A training bound as a ``datetime64[us]`` scalar (UTC), compared with the typed column."""
     stamp = pd.Timestamp(value)
     if stamp.tzinfo is not None:
         stamp = stamp.tz_convert("UTC").tz_localize(None)
-    return np.datetime64(stamp.to_datetime64(), "us")
+    return np.array([stamp.isoformat()], dtype=_US)[0]
 
 
 @dataclass(frozen=True)

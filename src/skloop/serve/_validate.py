@@ -280,7 +280,8 @@ def to_frame(prepared: Prepared, signature: Signature) -> pd.DataFrame:
         elif col.dtype == "int64":
             data[col.name] = pd.Series(values).astype("Int64")
         else:
-            data[col.name] = pd.Series(values, dtype=object).astype(_PANDAS_DTYPE[col.dtype])
+            dtype: Any = _PANDAS_DTYPE[col.dtype]
+            data[col.name] = pd.Series(values, dtype=object).astype(dtype)
     return pd.DataFrame(data, index=pd.RangeIndex(prepared.n))
 
 
