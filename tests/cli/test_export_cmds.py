@@ -55,6 +55,31 @@ def test_predict_writes_parquet_with_the_model_version(project: Path) -> None:
     assert both.exit_code == 2 and "exactly one of --alias" in both.output
 
 
+def test_predict_sets_bad_rows_aside_or_fails_with_strict(project: Path) -> None:
+    spec = str(project / "skloop.yaml")
+    frame = pd.read_csv(project / "data" / "churn.csv")
+    frame["age"] = frame["age"].astype(object)
+    frame.loc[[3, 70], "age"] = "old"  # cannot be typed: refused whatever the pipeline fills in
+    data = project / "some_bad.csv"
+    frame.to_csv(data, index=False)
+    out = project / "partial.parquet"
+    args = ("predict", "churn", "--version", "1", "--data", str(data), "--out", str(out), "--spec", spec, "-q")
+    result = invoke(*args)
+    assert result.exit_code == 0, result.output
+    flat = " ".join(result.output.split())
+    assert f"scored 898 rows, 2 rejected → {project / 'partial.rejected.csv'}" in flat
+    assert "first rejected: row 3, column 'age'" in flat
+    assert len(pd.read_parquet(out)) == 898
+    rejected = pd.read_csv(project / "partial.rejected.csv")
+    assert rejected["row"].tolist() == [3, 70] and rejected["reason"].str.contains("'old' is not a number").all()
+
+    strict_out = project / "strict.parquet"
+    strict = runner.invoke(app, [*args[:6], "--out", str(strict_out), "--spec", spec, "--strict"])
+    assert strict.exit_code == 1
+    assert "row 3, column 'age'" in " ".join(strict.output.split())
+    assert not strict_out.exists() and not (project / "strict.rejected.csv").exists()
+
+
 def test_export_onnx_mlflow_kubeflow(project: Path) -> None:
     pytest.importorskip("skl2onnx", reason="the onnx extra is not installed")
     pytest.importorskip("mlflow", reason="the mlflow extra is not installed")

@@ -141,12 +141,24 @@ def predict(
     log_dir: Annotated[
         Path | None, typer.Option("--log-dir", help="The prediction log folder (default: .skloop/predictions).")
     ] = None,
+    strict: Annotated[
+        bool,
+        typer.Option(
+            "--strict",
+            help="Fail (exit 1, no output) on a row the model's signature refuses, "
+            "instead of scoring the others and writing the refused rows to OUT_STEM.rejected.csv.",
+        ),
+    ] = False,
     spec: SpecOpt = Path(SPEC_FILENAME),
     quiet: QuietOpt = False,
     trust: TrustOpt = False,
     trust_type: TrustTypeOpt = None,
 ) -> None:
-    """Score a file with model NAME (--alias or --version) and write Parquet predictions (with the spec's id column)."""
+    """Score a file with model NAME (--alias or --version) and write Parquet predictions (with the spec's id column).
+
+    Rows the model's signature refuses are set aside with their reasons in a CSV next to
+    the output (scores.parquet -> scores.rejected.csv); --strict fails instead.
+    """
     from skloop.workflows import predict_batch
 
     if (alias is None) == (version is None):
@@ -171,11 +183,22 @@ def predict(
         model_name=name,
         id_column=_id_column(spec, model_version) if log or keep_id else None,
         keep_id=keep_id,
+        strict=strict,
     )
     flagged = f", {result.flagged} rows flagged" if result.flagged else ""
-    console.print(
-        f"scored {result.rows} rows with {name} v{model_version.version} into [bold]{result.out_path}[/]{flagged}"
-    )
+    if result.rejected:
+        first = result.bad_rows[0]
+        console.print(
+            f"scored {result.rows} rows, {result.rejected} rejected → [bold]{result.rejected_path}[/]; "
+            f"predictions of {name} v{model_version.version} in [bold]{result.out_path}[/]{flagged}"
+        )
+        console.print(
+            f"first rejected: row {first.row}, column {first.column!r}: {first.reason} (--strict fails instead)"
+        )
+    else:
+        console.print(
+            f"scored {result.rows} rows with {name} v{model_version.version} into [bold]{result.out_path}[/]{flagged}"
+        )
     if folder is not None:
         from skloop.serve import ingest_once
 

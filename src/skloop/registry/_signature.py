@@ -10,7 +10,7 @@ missing values were seen, the categories seen and the numeric range.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -121,6 +121,12 @@ class InputColumn:
         when there were more than :data:`MAX_SIGNATURE_CATEGORIES`).
     min, max : int, float, str or None
         Numeric columns: the training range; datetime columns: ISO-8601 strings.
+    accepts_missing : bool
+        Whether the fitted model scores a missing value here (an imputer in its
+        branch, an estimator that takes ``NaN``), found once at registration by
+        :func:`skloop.pipelines.missing_handled_columns`. Such a value is scored and
+        flagged, not refused, even where training had none. ``False`` in signatures
+        recorded before this field existed.
     """
 
     name: str
@@ -130,6 +136,12 @@ class InputColumn:
     categories: tuple[Any, ...] | None = None
     min: Any = None
     max: Any = None
+    accepts_missing: bool = False
+
+    @property
+    def missing_ok(self) -> bool:
+        """Whether a missing value may be scored: seen in training, or handled by the model."""
+        return self.nullable or self.accepts_missing
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict."""
@@ -141,6 +153,7 @@ class InputColumn:
             "categories": None if self.categories is None else list(self.categories),
             "min": self.min,
             "max": self.max,
+            "accepts_missing": self.accepts_missing,
         }
 
 
@@ -236,6 +249,7 @@ class Signature:
                         categories=None if categories is None else tuple(categories),
                         min=d.get("min"),
                         max=d.get("max"),
+                        accepts_missing=bool(d.get("accepts_missing", False)),
                     )
                 )
             out = data["output"]
@@ -373,4 +387,20 @@ def infer_signature(
     else:
         out_dtype = canonical_dtype(y) if y is not None else "string"
     output = OutputSchema(task=task, classes=classes, dtype=out_dtype, positive_class=positive)
-    return Signature(tuple(inputs), output)
+    signature = Signature(tuple(inputs), output)
+    return _with_accepted_missing(signature, X, model) if model is not None else signature
+
+
+def _with_accepted_missing(signature: Signature, X: pd.DataFrame, model: Any) -> Signature:
+    """``signature`` with ``accepts_missing`` set where ``model`` scores a missing value.
+
+    The probe rows are typed by :func:`~skloop.registry.coerce_frame`, as the server
+    and ``skloop predict`` type the rows they score, so the answer holds for them.
+    """
+    from skloop.pipelines import PROBE_ROWS, missing_handled_columns  # lazily, as above
+    from skloop.registry._coerce import coerce_frame  # it imports this module
+
+    typed = coerce_frame(X.head(PROBE_ROWS), signature).frame
+    handled = set(missing_handled_columns(model, typed))
+    inputs = tuple(replace(c, accepts_missing=c.name in handled) for c in signature.inputs)
+    return Signature(inputs, signature.output)
