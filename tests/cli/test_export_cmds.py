@@ -106,3 +106,25 @@ def test_missing_extra_names_the_install_command(project: Path, monkeypatch: pyt
     result = runner.invoke(app, ["export", "--format", "kubeflow", "--out", "p.yaml", "--spec", str(project)])
     assert result.exit_code == 1
     assert "pip install 'skloop[kubeflow]'" in result.output
+
+
+def test_predict_writes_the_format_its_out_names_and_says_where_the_flags_are(project: Path) -> None:
+    spec = str(project / "skloop.yaml")
+    frame = pd.read_csv(project / "data" / "churn.csv").head(50)
+    frame.loc[[1, 2, 3], "region"] = "atlantis"  # unseen in training: scored and flagged
+    frame.loc[[4], "age"] = 400  # beyond the training range: flagged
+    data = project / "flagged.csv"
+    frame.to_csv(data, index=False)
+    args = ("predict", "churn", "--version", "1", "--data", str(data), "--spec", spec, "-q")
+    for name in ("scores.csv", "scores.csv.gz"):
+        result = invoke(*args, "--out", str(project / name))
+        assert result.exit_code == 0, result.output
+        scored = pd.read_csv(project / name)  # a CSV, not Parquet under a .csv name
+        assert len(scored) == 50 and {"prediction", "customer_id"} <= set(scored.columns)
+        assert "4 rows flagged (region 3, age 1)" in " ".join(result.output.split())
+    parquet = invoke(*args, "--out", str(project / "scores.parquet"))
+    assert parquet.exit_code == 0
+    csv_rows = pd.read_csv(project / "scores.csv")
+    pd.testing.assert_frame_equal(csv_rows, pd.read_parquet(project / "scores.parquet"), check_dtype=False)
+    wrong = runner.invoke(app, [*args, "--out", str(project / "scores.xlsx")])
+    assert wrong.exit_code == 2 and "a file ending in .parquet, .pq, .csv, .csv.gz" in " ".join(wrong.output.split())

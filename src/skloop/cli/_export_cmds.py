@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from skloop.cli._app import QuietOpt, SpecOpt, _settings_near, _store, app, console
 from skloop.cli._checks import check_out_file, check_positive
@@ -156,7 +157,7 @@ def predict(
     trust: TrustOpt = False,
     trust_type: TrustTypeOpt = None,
 ) -> None:
-    """Score a file with model NAME (--alias, default champion, or --version) and write Parquet predictions.
+    """Score a file with model NAME (--alias, default champion, or --version): Parquet out, or CSV for --out *.csv.
 
     The output keeps the spec's id column; with --log it also has the run's ``request_id``,
     which with ``row`` keys labels to the logged predictions (``labels ingest --request-id-column``).
@@ -189,7 +190,7 @@ def predict(
         keep_id=keep_id,
         strict=strict,
     )
-    flagged = f", {result.flagged} rows flagged" if result.flagged else ""
+    flagged = _flagged_summary(result.flagged, result.flagged_columns)
     if result.rejected:
         first = result.bad_rows[0]
         console.print(
@@ -212,6 +213,16 @@ def predict(
         finally:
             store.close()
         console.print(f"logged {result.logged} predictions as request {result.request_id}; {stored} new in the store")
+
+
+def _flagged_summary(flagged: int, by_column: dict[str, int], shown: int = 4) -> str:
+    """``, 5 rows flagged (region 4, age 1)``: which columns the flags are in (values
+    unseen in training, outside its range, or missing and filled in)."""
+    if not flagged:
+        return ""
+    columns = ", ".join(f"{escape(c)} {n}" for c, n in list(by_column.items())[:shown])
+    more = f", {len(by_column) - shown} more columns" if len(by_column) > shown else ""
+    return f", {flagged} row{'s' if flagged != 1 else ''} flagged ({columns}{more})"
 
 
 def _prediction_log_dir(spec: Path, log_dir: Path | None) -> Path:

@@ -31,7 +31,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from skloop.core import DataError
+from skloop.core import DataError, UsageError
 from skloop.data import DEFAULT_BATCH_ROWS, class_names, iter_batches
 from skloop.workflows._progress import NullProgress, Progress
 
@@ -114,6 +114,8 @@ class PredictResult:
     rejected_path : Path or None
         The CSV of the refused rows as read, with ``row`` and ``reason`` columns;
         ``None`` when every row was scored.
+    flagged_columns : dict
+        Column → scored rows flagged in it, most flagged first (what ``flagged`` is made of).
     """
 
     rows: int
@@ -125,6 +127,7 @@ class PredictResult:
     rejected: int = 0
     bad_rows: tuple[BadRow, ...] = ()
     rejected_path: Path | None = None
+    flagged_columns: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -165,6 +168,7 @@ class BatchPredictions:
     logged: int = 0
     rejected: int = 0
     bad_rows: tuple[BadRow, ...] = ()
+    flagged_columns: dict[str, int] = field(default_factory=dict)
 
     @property
     def rows(self) -> int:
@@ -190,6 +194,7 @@ class _Checked:
     reasons: dict[int, list[tuple[str, str]]]  # chunk position -> [(column, problem)]
     issues: int
     flagged: int
+    flagged_columns: dict[str, int]
 
 
 def _check(
@@ -243,8 +248,12 @@ def _check(
         row = None if i.row is None else start + i.row
         flags.setdefault(i.row, []).append({"row": row, "column": i.column, "problem": i.problem, "severity": "flag"})
     issues = sum(1 for i in result.flags if i.row is None or not is_bad[i.row])
+    by_column: dict[str, set[int]] = {}
+    for i in result.flags:  # flags of the whole chunk (an extra column, ignored) flag no row
+        if i.row is not None and not is_bad[i.row]:
+            by_column.setdefault(i.column, set()).add(i.row)
     X = result.frame.iloc[good].reset_index(drop=True) if bad.size else result.frame
-    return _Checked(X, good, bad, reasons, issues, len(flagged_rows))
+    return _Checked(X, good, bad, reasons, issues, len(flagged_rows), {c: len(r) for c, r in by_column.items() if r})
 
 
 class _RejectedWriter:
@@ -377,9 +386,14 @@ class _Scoring:
     seen: int = 0
     issues: int = 0
     flagged: int = 0
+    flagged_columns: dict[str, int] = field(default_factory=dict)
     logged: int = 0
     request_id: str | None = None
     _log: Any = None
+
+    def flagged_by_column(self) -> dict[str, int]:
+        """Column → flagged rows, most flagged first."""
+        return dict(sorted(self.flagged_columns.items(), key=lambda kv: (-kv[1], kv[0])))
 
     def __enter__(self) -> _Scoring:
         if self.log_dir is not None:
@@ -408,6 +422,8 @@ class _Scoring:
         if self.signature is not None:
             checked = _check(chunk, self.signature, start, self.source, chunk_flags, strict=self.strict)
             self.issues, self.flagged = self.issues + checked.issues, self.flagged + checked.flagged
+            for column, n in checked.flagged_columns.items():
+                self.flagged_columns[column] = self.flagged_columns.get(column, 0) + n
             self.rejects.write(chunk, checked, start)
             X, good = checked.X, checked.good
             if good.size < len(chunk):
@@ -443,6 +459,66 @@ class _Scoring:
         )
 
 
+OUTPUT_FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".csv.gz": "csv"}
+"""The predictions file's format by the ending of its name."""
+
+
+def output_format(path: str | os.PathLike[str]) -> str:
+    """``parquet`` or ``csv`` by the name of the predictions file.
+
+    Raises
+    ------
+    UsageError
+        Any other ending (the predictions would otherwise be Parquet under a ``.csv`` name).
+    """
+    name = os.fspath(path).lower()
+    for ending, kind in OUTPUT_FORMATS.items():
+        if name.endswith(ending):
+            return kind
+    raise UsageError(f"--out {path}: write predictions to a file ending in {', '.join(OUTPUT_FORMATS)}")
+
+
+class _OutputWriter:
+    """The predictions, chunk by chunk, into a temporary file moved in place at the end.
+
+    Parquet carries the run's ``skloop.*`` metadata in its schema (see
+    :func:`read_prediction_metadata`); a CSV has no place for it, so it is only logged.
+    """
+
+    def __init__(self, path: Path, kind: str, metadata: Mapping[str, str]) -> None:
+        self.path, self.kind, self.metadata = path, kind, metadata
+        self.tmp = path.with_name(f".{path.name}.tmp")
+        self._parquet: pq.ParquetWriter | None = None
+        self.started = False
+
+    def write(self, scored: pd.DataFrame) -> None:
+        if self.kind == "csv":
+            compression = "gzip" if self.path.name.lower().endswith(".gz") else None
+            # appending gzip members makes one valid gzip stream
+            scored.to_csv(self.tmp, mode="a" if self.started else "w", header=not self.started, index=False,
+                          compression=compression)  # fmt: skip
+            self.started = True
+            return
+        table = pa.Table.from_pandas(scored, preserve_index=False)
+        if self._parquet is None:
+            schema = table.schema.with_metadata({**(table.schema.metadata or {}), **self.metadata})
+            self._parquet = pq.ParquetWriter(self.tmp, schema)
+        self._parquet.write_table(table.cast(self._parquet.schema))
+        self.started = True
+
+    def commit(self) -> None:
+        if self._parquet is not None:
+            self._parquet.close()
+            self._parquet = None
+        os.replace(self.tmp, self.path)
+
+    def discard(self) -> None:
+        if self._parquet is not None:
+            self._parquet.close()
+            self._parquet = None
+        self.tmp.unlink(missing_ok=True)
+
+
 def predict_batch(
     model: Any,
     signature: Any,
@@ -461,7 +537,7 @@ def predict_batch(
     keep_id: bool = True,
     strict: bool = False,
 ) -> PredictResult:
-    """Score a CSV or Parquet file in chunks and write the predictions to Parquet.
+    """Score a table file in chunks and write the predictions to Parquet or CSV.
 
     Parameters
     ----------
@@ -471,9 +547,10 @@ def predict_batch(
         The model's signature (or its dict); each chunk is typed and checked against
         it. ``None`` scores the columns as read.
     data_path : str or os.PathLike
-        The input file (``.csv`` or ``.parquet``).
+        The input file (any format :func:`skloop.data.read_table` reads).
     out_path : str or os.PathLike
-        The Parquet file to write (replaced atomically when the run succeeds).
+        The file to write, Parquet (``.parquet``, ``.pq``) or CSV (``.csv``, ``.csv.gz``)
+        by its name; replaced atomically when the run succeeds.
     model_ref : str
         The model reference (``"churn@champion"``, ``"churn/3"``), stored in the output.
     model_version : int, optional
@@ -536,9 +613,9 @@ def predict_batch(
         "skloop.model_sha256": model_sha256 or "",
         "skloop.source": str(source),
     }
+    out_format = output_format(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    writer: pq.ParquetWriter | None = None
+    writer = _OutputWriter(out, out_format, metadata)
     scoring = _Scoring(
         model, _signature(signature), str(source), keep_columns, id_column, keep_id,
         model_name or _name_of(model_ref), model_version, log_dir, _RejectedWriter(rejected_path(out)), strict,
@@ -556,23 +633,15 @@ def predict_batch(
                 advance(len(chunk))
                 if scored is None:
                     continue  # every row of the chunk refused
-                table = pa.Table.from_pandas(scored, preserve_index=False)
-                if writer is None:
-                    schema = table.schema.with_metadata({**(table.schema.metadata or {}), **metadata})
-                    writer = pq.ParquetWriter(tmp, schema)
-                writer.write_table(table.cast(writer.schema))
-        if writer is None and scoring.rejects.rows:
+                writer.write(scored)
+        if not writer.started and scoring.rejects.rows:
             raise scoring.all_refused()
-        if writer is None:
+        if not writer.started:
             raise DataError(f"{source} has no rows to score (only a header?); give a file with data rows")
-        writer.close()
-        writer = None
-        os.replace(tmp, out)
+        writer.commit()
         side = scoring.rejects.commit()
     finally:
-        if writer is not None:
-            writer.close()
-        tmp.unlink(missing_ok=True)
+        writer.discard()
         scoring.rejects.discard()
     logger.info(
         "scored %d rows of %s with %s into %s (%d rejected)", scoring.rows, source, model_ref, out, scoring.rejects.rows
@@ -580,7 +649,7 @@ def predict_batch(
     return PredictResult(
         rows=scoring.rows, out_path=out, issues_count=scoring.issues, flagged=scoring.flagged,
         request_id=scoring.request_id, logged=scoring.logged, rejected=scoring.rejects.rows,
-        bad_rows=tuple(scoring.rejects.kept), rejected_path=side,
+        bad_rows=tuple(scoring.rejects.kept), rejected_path=side, flagged_columns=scoring.flagged_by_column(),
     )  # fmt: skip
 
 
@@ -661,7 +730,7 @@ progress, log_dir, model_name, id_column, keep_id, strict
         predictions=pd.concat(parts, ignore_index=True), model_ref=model_ref, model_version=model_version,
         model_sha256=model_sha256, issues_count=scoring.issues, flagged=scoring.flagged,
         request_id=scoring.request_id, logged=scoring.logged, rejected=scoring.rejects.rows,
-        bad_rows=tuple(scoring.rejects.kept),
+        bad_rows=tuple(scoring.rejects.kept), flagged_columns=scoring.flagged_by_column(),
     )  # fmt: skip
 
 
