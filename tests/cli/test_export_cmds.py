@@ -51,8 +51,11 @@ def test_predict_writes_parquet_with_the_model_version(project: Path) -> None:
     assert meta["skloop.model_ref"] == "churn/1" and meta["skloop.model_version"] == "1"
     assert len(meta["skloop.model_sha256"]) == 64
 
-    both = runner.invoke(app, ["predict", "churn", "--data", data, "--out", str(out), "--spec", spec])
-    assert both.exit_code == 2 and "exactly one of --alias" in both.output
+    both = runner.invoke(app, ["predict", "churn", "--alias", "champion", "--version", "1", "--data", data, "--out",
+                               str(out), "--spec", spec])  # fmt: skip
+    assert both.exit_code == 2 and "not both" in both.output
+    no_champion = runner.invoke(app, ["predict", "churn", "--data", data, "--out", str(out), "--spec", spec])
+    assert no_champion.exit_code == 1 and "champion" in no_champion.output, no_champion.output
 
 
 def test_predict_sets_bad_rows_aside_or_fails_with_strict(project: Path) -> None:

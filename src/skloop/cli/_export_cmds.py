@@ -129,7 +129,9 @@ def predict(
     name: Annotated[str, typer.Argument(help="Registered model name.")],
     data: Annotated[Path, typer.Option("--data", "-d", help="CSV or Parquet file to score.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Parquet file of predictions.")],
-    alias: Annotated[str | None, typer.Option("--alias", "-a", help="Score with the version under this alias.")] = None,
+    alias: Annotated[
+        str | None, typer.Option("--alias", "-a", help="Score with the version under this alias (default: champion).")
+    ] = None,
     version: Annotated[int | None, typer.Option("--version", help="Score with this version.")] = None,
     keep: Annotated[list[str] | None, typer.Option("--keep", help="Input column copied to the output.")] = None,
     keep_id: Annotated[
@@ -155,18 +157,20 @@ def predict(
     trust: TrustOpt = False,
     trust_type: TrustTypeOpt = None,
 ) -> None:
-    """Score a file with model NAME (--alias or --version): predictions to Parquet, or CSV for --out *.csv.
+    """Score a file with model NAME (--alias, default champion, or --version): Parquet out, or CSV for --out *.csv.
 
+    The output keeps the spec's id column; with --log it also has the run's ``request_id``,
+    which with ``row`` keys labels to the logged predictions (``labels ingest --request-id-column``).
     Rows the model's signature refuses are set aside with their reasons in a CSV next to
     the output (scores.parquet -> scores.rejected.csv); --strict fails instead.
     """
     from skloop.workflows import predict_batch
 
-    if (alias is None) == (version is None):
-        raise UsageError("give exactly one of --alias ALIAS or --version N")
+    if alias is not None and version is not None:
+        raise UsageError("give --alias ALIAS or --version N, not both")
     check_positive("--batch-rows", batch_rows)
     check_out_file("--out", out, "predictions.parquet")
-    ref = f"{name}@{alias}" if alias is not None else f"{name}/{version}"
+    ref = f"{name}/{version}" if version is not None else f"{name}@{alias or 'champion'}"
     model_version, model = _load(spec, ref, trust, trust_type)
     folder = _prediction_log_dir(spec, log_dir) if log else None
     result = predict_batch(

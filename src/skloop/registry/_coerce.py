@@ -167,7 +167,8 @@ def coerce_frame(data: Any, signature: Signature, *, max_issues: int | None = MA
     handle (``InputColumn.missing_ok``). Flags (scored, worth a look): an unknown
     category, a numeric or datetime value outside the training range, an extra
     column, a missing value the model handles in a column that had none in training
-    (:data:`MISSING_IMPUTED`).
+    (:data:`MISSING_IMPUTED`), a word in a numeric column whose training values had
+    words in them (:attr:`InputColumn.not_numbers`: read as missing, as training did).
 
     What a cell may hold is decided once, for every caller (the server validates with
     the same :class:`~skloop.registry.Validator`):

@@ -9,7 +9,7 @@ missing values were seen, the categories seen and the numeric range.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
@@ -127,6 +127,10 @@ class InputColumn:
         :func:`skloop.pipelines.missing_handled_columns`. Such a value is scored and
         flagged, not refused, even where training had none. ``False`` in signatures
         recorded before this field existed.
+    not_numbers : bool
+        Numeric columns: the training data had values that are not numbers (``"n/a"``,
+        ``"?"``), which training read as missing; incoming ones are read the same way
+        (flagged, not refused). Other numeric columns refuse them.
     """
 
     name: str
@@ -136,6 +140,7 @@ class InputColumn:
     categories: tuple[Any, ...] | None = None
     min: Any = None
     max: Any = None
+    not_numbers: bool = False
     accepts_missing: bool = False
 
     @property
@@ -154,6 +159,7 @@ class InputColumn:
             "min": self.min,
             "max": self.max,
             "accepts_missing": self.accepts_missing,
+            "not_numbers": self.not_numbers,
         }
 
 
@@ -250,6 +256,7 @@ class Signature:
                         min=d.get("min"),
                         max=d.get("max"),
                         accepts_missing=bool(d.get("accepts_missing", False)),
+                        not_numbers=bool(d.get("not_numbers", False)),  # older signatures lack it
                     )
                 )
             out = data["output"]
@@ -308,6 +315,7 @@ def infer_signature(
     task: str,
     model: Any = None,
     positive_class: Any = None,
+    not_numbers: Iterable[str] = (),
 ) -> Signature:
     """Infer the signature of a model trained on ``X`` (and ``y``).
 
@@ -327,6 +335,10 @@ def infer_signature(
     positive_class : scalar, optional
         The positive class of a binary classifier; default: by the rule of
         :func:`skloop.data.positive_class` on the classes and ``y``.
+    not_numbers : iterable of str, default=()
+        Numeric columns in which training read values that are not numbers as missing
+        (:func:`skloop.data.coerce_numbers`); serving reads them the same way
+        (:attr:`InputColumn.not_numbers`).
 
     Returns
     -------
@@ -356,6 +368,7 @@ def infer_signature(
     schema = infer_schema(X)
     used = pipeline_kinds(model) if model is not None else {}
     inputs = []
+    read_as_missing = set(not_numbers)
     for col in schema:
         dtype = canonical_dtype(X[col.name])
         kind = used.get(col.name, col.kind)
@@ -369,6 +382,7 @@ def infer_signature(
                 categories=_categories(col, dtype, kind),
                 min=_py(col.min) if numeric_range else None,
                 max=_py(col.max) if numeric_range else None,
+                not_numbers=col.name in read_as_missing and dtype in ("int64", "float64"),
             )
         )
     classes: tuple[Any, ...] | None = None

@@ -34,6 +34,7 @@ import pandas as pd
 from skloop.registry._cells import (
     DATE_MAX,
     DATE_MIN,
+    NOT_A_NUMBER,
     NOT_UNICODE,
     Cast,
     cast_general,
@@ -87,6 +88,9 @@ class ColumnRule:
     accepts_missing : bool
         A missing value in a column that had none in training is an error, unless the
         fitted pipeline imputes the column: then it is scored and flagged.
+    not_numbers : bool
+        A numeric column whose training values had words in them (``"n/a"``), read as
+        missing: incoming words are read the same way, and flagged.
     """
 
     name: str
@@ -94,6 +98,7 @@ class ColumnRule:
     kind: str
     nullable: bool
     accepts_missing: bool = False
+    not_numbers: bool = False
     categories: frozenset[Any] | None = None
     numeric_categories: np.ndarray | None = None
     lo: Any = None
@@ -130,6 +135,7 @@ class ColumnRule:
             kind=col.kind,
             nullable=col.nullable,
             accepts_missing=col.accepts_missing if accepts_missing is None else accepts_missing,
+            not_numbers=col.not_numbers,
             categories=None if col.categories is None else frozenset(col.categories),
             numeric_categories=numeric,
             lo=lo,
@@ -252,6 +258,10 @@ class Validator:
                 exact[rule.name] = cast.exact
             bad = None
             for mask, why in cast.problems:
+                if mask.any() and why == NOT_A_NUMBER and rule.not_numbers:  # as training read them: missing
+                    flags += row_issues(mask, raw, rule.name, f"{why}; read as missing, as in training", "flag",
+                                        limit=max_issues)  # fmt: skip
+                    continue
                 if mask.any():
                     problem = f"{why}; expected {rule.dtype}"
                     errors += row_issues(mask, raw, rule.name, problem, "error", limit=max_issues)

@@ -302,8 +302,9 @@ class _RejectedWriter:
             self.tmp.unlink(missing_ok=True)
 
 
-def _score(model: Any, X: pd.DataFrame, rows: np.ndarray, keep: pd.DataFrame) -> pd.DataFrame:
-    out = {"row": rows}
+def _score(model: Any, X: pd.DataFrame, rows: np.ndarray, keep: pd.DataFrame, request_id: str | None) -> pd.DataFrame:
+    out: dict[str, Any] = {} if request_id is None else {"request_id": np.full(len(rows), request_id, dtype=object)}
+    out["row"] = rows
     for column in keep.columns:
         out[str(column)] = keep[column].to_numpy()
     out["prediction"] = np.asarray(model.predict(X))
@@ -433,7 +434,7 @@ class _Scoring:
             return None
         with_id = self.keep_id and self.id_column is not None and self.id_column in chunk.columns
         kept = list(dict.fromkeys([*([self.id_column] if with_id else []), *self.keep_columns]))
-        scored = _score(self.model, X, good + start, chunk[kept])
+        scored = _score(self.model, X, good + start, chunk[kept], self.request_id)
         if self._log is not None and self.request_id is not None:
             self._log.append_sync(
                 _log_records(
@@ -566,8 +567,10 @@ def predict_batch(
         Also append every scored row to the prediction log in this folder (the one the
         server writes; see :mod:`skloop.serve`), as one request: a new request id for
         the run and the row's position as its row, so batch scoring is monitored like
-        serving. Each chunk is durable before the next is read; rows scored before a
-        failure stay logged.
+        serving. The output then starts with a ``request_id`` column: with ``row``, the
+        key that joins labels to these predictions when the data has no id column.
+        Each chunk is durable before the next is read; rows scored before a failure
+        stay logged.
     model_name : str, optional
         The model's name in the log (default: ``model_ref`` up to ``@`` or ``/``).
     id_column : str, optional
