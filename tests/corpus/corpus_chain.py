@@ -33,6 +33,7 @@ from corpus_tables import Table, write_table
 from typer.testing import CliRunner
 
 from skloop.cli import app
+from skloop.data import read_table
 
 __all__ = ["Chain", "run_chain"]
 
@@ -259,8 +260,7 @@ class Chain:
 
     def explain(self, stem: str) -> None:
         """Contributions that add up to the output, or one line saying why they cannot."""
-        rows = self.write(pd.read_csv(self.root / f"{stem}.csv").head(40) if self.table.fmt == "csv"
-                          else pd.read_parquet(self.root / f"{stem}{self.table.suffix}").head(40), f"{stem}.head")
+        rows = self.write(read_table(self.root / f"{stem}{self.table.suffix}").head(40), f"{stem}.head")
         result = self.cli("explain", self.table.name, "--data", rows.name, "--json", ok=(0, 1))
         if result.exit_code:
             self.notes["explain"] = result.output.strip()
@@ -279,8 +279,8 @@ class Chain:
         script = (
             "import sys, json, pandas as pd, mlflow.pyfunc\n"
             "m = mlflow.pyfunc.load_model('mlflow_model')\n"
-            f"read = pd.read_parquet if {t.fmt == 'parquet'} else pd.read_csv\n"
-            f"X = read('{stem}{t.suffix}').head(5)\n"
+            "from skloop.data import read_table\n"
+            f"X = read_table('{stem}{t.suffix}').head(5)\n"
             "print(json.dumps([p.item() if hasattr(p, 'item') else p for p in list(m.predict(X))]))\n"
         )
         env = {k: v for k, v in os.environ.items() if not k.startswith("SKLOOP_")}

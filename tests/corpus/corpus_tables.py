@@ -58,7 +58,8 @@ class Table:
     name : str
     target : str
     task : {"binary", "multiclass", "regression"}
-    fmt : {"csv", "parquet"}
+    fmt : {"csv", "csv;", "parquet"}
+        ``csv;`` is a European export: ``;``-separated with decimal commas.
     make : callable
         ``make(n, *, seed, shift) -> DataFrame`` (target included); ``shift`` in [0, 1]
         moves the features (and, where it makes sense, the target's relation to them).
@@ -97,7 +98,7 @@ class Table:
 
     @property
     def suffix(self) -> str:
-        return ".parquet" if self.fmt == "parquet" else ".csv"
+        return ".parquet" if self.fmt == "parquet" else ".csv"  # "csv;" too: the separator is sniffed
 
 
 def write_table(table: Table, frame: pd.DataFrame, path: Path) -> Path:
@@ -105,6 +106,9 @@ def write_table(table: Table, frame: pd.DataFrame, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     if table.fmt == "csv":
         frame.to_csv(path, index=False)
+        return path
+    if table.fmt == "csv;":
+        frame.to_csv(path, index=False, sep=";", decimal=",")
         return path
     arrow = pa.Table.from_pandas(frame, preserve_index=False)
     for column in table.dictionary:
@@ -313,7 +317,7 @@ def _sklearn(loader: str, target: str, *, as_labels: str | None = None) -> Maker
 _CORPUS = (
     Table("loans", "defaulted", "binary", "csv", make_loans, rows=1200, id="loan_id", time="issued_at",
           unseen={"purpose": "wedding"}, late_missing="amount"),
-    Table("passengers", "survived", "binary", "csv", make_passengers, rows=900, id="PassengerId", leak="boat",
+    Table("passengers", "survived", "binary", "csv;", make_passengers, rows=900, id="PassengerId", leak="boat",
           unseen={"embarked": "X"}),
     Table("census", "high_income", "binary", "parquet", make_census, rows=1000,
           unseen={"workclass": "Never-worked"}, late_missing="hours_per_week"),
