@@ -26,6 +26,7 @@ from skloop.store._entities import (
 from skloop.store._entities_loop import Decision, LoopLock, StepRecord
 from skloop.store._filter import MAX_FILTER_DEPTH, SearchFilterError
 from skloop.store._loop import LoopLockedError
+from skloop.store._pages import RunsPage
 from skloop.store._store import Store
 
 __all__ = [
@@ -47,6 +48,7 @@ __all__ = [
     "Prediction",
     "Run",
     "RunInput",
+    "RunsPage",
     "SearchFilterError",
     "StepRecord",
     "Store",

@@ -31,6 +31,7 @@ from skloop.store._datasets import DatasetsMixin
 from skloop.store._engine import ensure_schema, make_engine, redact, scope
 from skloop.store._entities import RUN_STATUSES, ArtifactRef, Metric, Run
 from skloop.store._loop import LoopMixin
+from skloop.store._pages import PagesMixin
 from skloop.store._predictions import PredictionsMixin
 from skloop.store._registry import RegistryMixin
 from skloop.store._schema import SqlArtifact, SqlRun
@@ -55,7 +56,9 @@ RUNS = SqlRun.__table__
 _ENDED = ("finished", "failed", "killed")
 
 
-class Store(DatasetsMixin, BulkMixin, RegistryMixin, VersionArtifactsMixin, PredictionsMixin, LoopMixin):
+class Store(
+    DatasetsMixin, BulkMixin, RegistryMixin, VersionArtifactsMixin, PredictionsMixin, LoopMixin, PagesMixin
+):
     """Metadata and artifacts of every run.
 
     Build one with :meth:`open`, which checks (and for embedded SQLite, upgrades) the

@@ -1,0 +1,130 @@
+"""Pages of runs: a search with an offset and a count, and the projects that have runs.
+
+What a paginated table (the web UI's runs page) needs and :meth:`Store.search_runs`
+does not give: ``OFFSET`` in SQL (a later page never reads the earlier ones), the
+number of matching runs (counted in SQL, without an ordering, so without the outer
+joins a sort adds), and the distinct projects (from the ``(project, start_time)``
+index).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import Connection, Select, func, select
+
+from skloop.core import StoreError
+from skloop.store import _reads as reads
+from skloop.store._entities import RUN_STATUSES, Run
+from skloop.store._filter import parse_filter, parse_order_by
+from skloop.store._schema import SqlRun
+
+__all__ = ["MAX_PAGE_SIZE", "PagesMixin", "RunsPage"]
+
+RUNS = SqlRun.__table__
+MAX_PAGE_SIZE = 500
+"""The most runs one page may hold."""
+
+
+@dataclass(frozen=True)
+class RunsPage:
+    """One page of a search: its runs, where it starts, and how many runs match in all."""
+
+    runs: list[Run]
+    offset: int
+    limit: int
+    total: int
+
+    @property
+    def has_next(self) -> bool:
+        """Whether runs follow this page."""
+        return self.offset + len(self.runs) < self.total
+
+
+@lru_cache(maxsize=256)
+def _statements(
+    project: str | None, filter_text: str | None, order_by: tuple[str, ...], statuses: tuple[str, ...]
+) -> tuple[Select[Any], Select[Any]]:
+    node = parse_filter(filter_text) if filter_text else None
+    order = parse_order_by(list(order_by))
+    rows = reads.build_search(project=project, node=node, order=order, statuses=list(statuses), limit=None)
+    matching = reads.build_search(project=project, node=node, order=[], statuses=list(statuses), limit=None)
+    count = select(func.count()).select_from(matching.order_by(None).with_only_columns(RUNS.c.id).subquery())
+    return rows, count
+
+
+class PagesMixin:
+    """The paginated-search part of :class:`~skloop.store.Store`."""
+
+    def _scope(self, what: str, *, read: bool = False) -> AbstractContextManager[Connection]:
+        raise NotImplementedError
+
+    def flush(self) -> None:
+        raise NotImplementedError
+
+    def search_runs_page(
+        self,
+        project: str | None = None,
+        *,
+        filter: str | None = None,
+        order_by: Sequence[str] | str | None = None,
+        status: str | Sequence[str] | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> RunsPage:
+        """One page of the runs :meth:`Store.search_runs` would return, and their total.
+
+        Parameters
+        ----------
+        project, filter, order_by, status
+            As for :meth:`Store.search_runs`.
+        limit : int
+            Runs per page, 1 to :data:`MAX_PAGE_SIZE`.
+        offset : int
+            How many matching runs come before the page.
+
+        Raises
+        ------
+        SearchFilterError
+            For a filter or ordering that cannot be parsed (the message names the token).
+        StoreError
+            For an unknown status or a limit or offset out of range.
+        """
+        if filter is not None and not isinstance(filter, str):
+            raise StoreError(f"a search filter is a string, given {type(filter).__name__}")
+        order = (order_by,) if isinstance(order_by, str) else tuple(order_by or ())
+        statuses = (status,) if isinstance(status, str) else tuple(status or ())
+        for s in statuses:
+            if s not in RUN_STATUSES:
+                raise StoreError(f"unknown status {s!r}; use one of {', '.join(RUN_STATUSES)}")
+        if not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE_SIZE:
+            raise StoreError(f"a page holds 1 to {MAX_PAGE_SIZE} runs, given limit={limit!r}")
+        if not isinstance(offset, int) or offset < 0:
+            raise StoreError(f"offset must be a non-negative integer, given {offset!r}")
+        rows_stmt, count_stmt = _statements(project, filter or None, order, statuses)
+        self.flush()
+        with self._scope("reading a page of runs", read=True) as conn:
+            rows = conn.execute(rows_stmt.limit(limit).offset(offset)).all()
+            runs = reads.runs_from_rows(conn, rows)
+            # a short, non-empty (or first) page is the last one: its end is the total, uncounted
+            last = len(runs) < limit and (bool(runs) or offset == 0)
+            total = offset + len(runs) if last else int(conn.execute(count_stmt).scalar_one())
+        return RunsPage(runs=runs, offset=offset, limit=limit, total=total)
+
+    def status_counts(self, project: str | None = None) -> dict[str, int]:
+        """How many runs (of ``project``) have each status, in :data:`RUN_STATUSES` order."""
+        stmt = select(RUNS.c.status, func.count()).group_by(RUNS.c.status)
+        if project is not None:
+            stmt = stmt.where(RUNS.c.project == project)
+        with self._scope("counting runs by status", read=True) as conn:
+            counts = dict(conn.execute(stmt).tuples().all())
+        return {s: int(counts[s]) for s in RUN_STATUSES if s in counts}
+
+    def list_projects(self) -> list[str]:
+        """The projects that have runs, sorted."""
+        with self._scope("listing projects", read=True) as conn:
+            return list(conn.execute(select(RUNS.c.project).distinct().order_by(RUNS.c.project)).scalars())
