@@ -121,7 +121,7 @@ class PagesMixin:
         if project is not None:
             stmt = stmt.where(RUNS.c.project == project)
         with self._scope("counting runs by status", read=True) as conn:
-            counts = dict(conn.execute(stmt).tuples().all())
+            counts = {status: n for status, n in conn.execute(stmt).all()}
         return {s: int(counts[s]) for s in RUN_STATUSES if s in counts}
 
     def list_projects(self) -> list[str]:

@@ -7,7 +7,7 @@ history records the same who and why whichever way a version was moved.
 
 from __future__ import annotations
 
-from urllib.parse import quote, urlencode
+from urllib.parse import parse_qsl, quote, urlencode
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
@@ -23,6 +23,8 @@ __all__ = ["card_page", "model_page", "models_page", "promote_action", "rollback
 MAX_REASON_CHARS = 4096
 """Longest reason kept in the alias history (as for ``skloop promote --reason``)."""
 MAX_ALIAS_CHARS = 100
+MAX_FORM_BYTES = 64 * 1024
+FORM_TYPE = "application/x-www-form-urlencoded"
 
 
 def key_metrics(metrics: dict[str, float], n: int = 3) -> list[tuple[str, float]]:
@@ -77,11 +79,30 @@ def _reason(text: str) -> str:
     return reason
 
 
+async def _form(request: Request) -> dict[str, str]:
+    """The fields of a URL-encoded form (what the alias forms send), the first value of each.
+
+    Parsed here rather than with ``request.form()``, which needs python-multipart for
+    a format these forms never use; the body is bounded before it is read whole.
+    """
+    kind = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if kind != FORM_TYPE:
+        raise UsageError(f"the form must be sent as {FORM_TYPE}, given {kind or 'no content type'!r}")
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM_BYTES:
+            raise UsageError(f"the form is larger than {MAX_FORM_BYTES:,} bytes; shorten the reason")
+    fields: dict[str, str] = {}
+    for key, value in parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True):
+        fields.setdefault(key, value)
+    return fields
+
+
 async def _guarded(request: Request) -> dict[str, str]:
     """The form's fields, after the CSRF and admin-token checks (which raise)."""
     ctx = context_of(request)
-    form = await request.form()
-    fields = {k: v for k, v in form.items() if isinstance(v, str)}
+    fields = await _form(request)
     check_csrf(ctx.secret, request.cookies.get(CSRF_COOKIE), fields.get(CSRF_FIELD))
     bearer = request.headers.get("authorization", "")
     given = bearer[7:] if bearer.lower().startswith("bearer ") else fields.get("token")
