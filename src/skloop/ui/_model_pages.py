@@ -99,15 +99,13 @@ async def _form(request: Request) -> dict[str, str]:
     return fields
 
 
-async def _guarded(request: Request) -> dict[str, str]:
-    """The form's fields, after the CSRF and admin-token checks (which raise)."""
+def _check_guards(request: Request, fields: dict[str, str]) -> None:
+    """The CSRF and admin-token checks of a write (which raise)."""
     ctx = context_of(request)
-    fields = await _form(request)
     check_csrf(ctx.secret, request.cookies.get(CSRF_COOKIE), fields.get(CSRF_FIELD))
     bearer = request.headers.get("authorization", "")
     given = bearer[7:] if bearer.lower().startswith("bearer ") else fields.get("token")
     check_token(ctx.token, given)
-    return fields
 
 
 async def _act(request: Request, action: str) -> Response:
@@ -115,7 +113,8 @@ async def _act(request: Request, action: str) -> Response:
     name = request.path_params["name"]
     fields: dict[str, str] = {}
     try:
-        fields = await _guarded(request)
+        fields = await _form(request)
+        _check_guards(request, fields)
         alias = fields.get("alias", "").strip() or "champion"
         if len(alias) > MAX_ALIAS_CHARS:
             raise UsageError(f"an alias has at most {MAX_ALIAS_CHARS} characters, given {len(alias):,}")

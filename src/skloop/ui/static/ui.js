@@ -22,7 +22,7 @@
       });
       var width = Math.min(720, el.parentElement.clientWidth || 720);
       new uPlot({ width: width, height: 220, series: series, scales: { x: { time: false } },
-                  axes: [{ label: "fold" }, {}] }, columns, el);
+                  axes: [{ label: "fold", incrs: [1] }, {}] }, columns, el);
     });
   }
 
