@@ -23,8 +23,9 @@ def model_bytes() -> bytes:
 
 
 @pytest.fixture
-def seeded(tmp_path: Path, model_bytes: bytes) -> Iterator[Seeded]:
-    store = Store.open(f"sqlite:///{tmp_path}/skloop.db", tmp_path / "artifacts")
+def seeded(store_url: str, tmp_path: Path, model_bytes: bytes) -> Iterator[Seeded]:
+    """The seeded store on SQLite and, when configured, PostgreSQL (the shared ``store_url``)."""
+    store = Store.open(store_url, tmp_path / "artifacts")
     try:
         yield seed(store, model_bytes)
     finally:

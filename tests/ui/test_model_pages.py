@@ -110,6 +110,7 @@ def test_bearer_header_is_accepted_as_the_token(token_client: TestClient, seeded
 def test_bad_promote_forms_are_refused_with_the_reason(
     client: TestClient, seeded: Seeded, fields: dict[str, str], status: int, message: str
 ) -> None:
+    fields = dict(fields)  # the parameters are shared by the store parametrisations
     version = fields.pop("version_", "1")
     response = _promote(client, version, **fields)
     assert response.status_code == status and message in unescape(response.text)
