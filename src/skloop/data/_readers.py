@@ -19,7 +19,7 @@ import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TypedDict
 
 import numpy as np
 import pandas as pd
@@ -61,7 +61,14 @@ def _format(path: Path) -> str:
     return kind
 
 
-def _csv_dialect(path: Path) -> dict[str, str]:
+class _Dialect(TypedDict, total=False):
+    """The :func:`pandas.read_csv` options a sniffed file needs; absent ones keep pandas' defaults."""
+
+    sep: str
+    decimal: str
+
+
+def _csv_dialect(path: Path) -> _Dialect:
     """``sep`` (and ``decimal``) of a delimited file, sniffed from its first lines.
 
     Public tables are not all comma-separated: European exports use ``;`` with decimal
@@ -86,7 +93,7 @@ def _csv_dialect(path: Path) -> dict[str, str]:
         return {}
     if sep == ",":
         return {}
-    dialect = {"sep": sep}
+    dialect: _Dialect = {"sep": sep}
     body = lines[1:50]
     if (
         sep != ","
@@ -138,12 +145,12 @@ def _parse_datetimes(df: pd.DataFrame, columns: dict[str, bool], where: str) -> 
     return df
 
 
-def _to_us(col: pd.Series) -> pd.Series:
+def _to_us(col: pd.Series[pd.Timestamp]) -> pd.Series[pd.Timestamp]:
     """Cast a datetime64 column to microseconds unless that would drop precision."""
     unit = col.dt.unit
     if unit == "us":
         return col
-    if unit == "ns" and (col.dropna().array.asi8 % 1000).any():
+    if unit == "ns" and (col.dropna().dt.nanosecond != 0).any():  # sub-microsecond digits would be lost
         return col
     return col.dt.as_unit("us")
 
@@ -159,23 +166,50 @@ def _normalise_datetimes(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def _read_csv(path: Path, **kwargs: object) -> pd.DataFrame:
-    try:
-        return pd.read_csv(path, **_csv_dialect(path), **kwargs)  # type: ignore[call-overload, no-any-return]
-    except pd.errors.EmptyDataError as exc:
-        raise DataError(f"CSV file {path} is empty (no header row); write a header and rows") from exc
-    except (pd.errors.ParserError, UnicodeDecodeError, OSError, EOFError, ValueError) as exc:
-        raise DataError(
-            f"cannot read CSV file {path}: {exc}; check that it is a valid UTF-8 CSV "
-            "(the gzip stream intact for .csv.gz)"
-        ) from exc
+_CSV_ERRORS = (pd.errors.ParserError, UnicodeDecodeError, OSError, EOFError, ValueError)
+_JSONL_ERRORS = (ValueError, UnicodeDecodeError, OSError, EOFError)
 
 
-def _read_jsonl(path: Path, **kwargs: object) -> Any:
+def _csv_error(path: Path, exc: Exception) -> DataError:
+    if isinstance(exc, pd.errors.EmptyDataError):
+        return DataError(f"CSV file {path} is empty (no header row); write a header and rows")
+    return DataError(
+        f"cannot read CSV file {path}: {exc}; check that it is a valid UTF-8 CSV (the gzip stream intact for .csv.gz)"
+    )
+
+
+def _jsonl_error(path: Path, exc: Exception) -> DataError:
+    return DataError(f"cannot read JSON lines file {path}: {exc}; expected one JSON object per line")
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
     try:
-        return pd.read_json(path, lines=True, **kwargs)  # type: ignore[call-overload]
-    except (ValueError, UnicodeDecodeError, OSError, EOFError) as exc:
-        raise DataError(f"cannot read JSON lines file {path}: {exc}; expected one JSON object per line") from exc
+        return pd.read_csv(path, **_csv_dialect(path))
+    except (pd.errors.EmptyDataError, *_CSV_ERRORS) as exc:
+        raise _csv_error(path, exc) from exc
+
+
+def _read_csv_chunks(path: Path, chunksize: int) -> Iterator[pd.DataFrame]:
+    """pandas' chunked reader (a TextFileReader iterates DataFrames), opened with the header read."""
+    try:
+        return pd.read_csv(path, **_csv_dialect(path), chunksize=chunksize)
+    except (pd.errors.EmptyDataError, *_CSV_ERRORS) as exc:
+        raise _csv_error(path, exc) from exc
+
+
+def _read_jsonl(path: Path) -> pd.DataFrame:
+    try:
+        return pd.read_json(path, lines=True)
+    except _JSONL_ERRORS as exc:
+        raise _jsonl_error(path, exc) from exc
+
+
+def _read_jsonl_chunks(path: Path, chunksize: int) -> Iterator[pd.DataFrame]:
+    """pandas' JsonReader, which iterates DataFrames of ``chunksize`` lines."""
+    try:
+        return pd.read_json(path, lines=True, chunksize=chunksize)
+    except _JSONL_ERRORS as exc:
+        raise _jsonl_error(path, exc) from exc
 
 
 def _read_parquet(path: Path) -> pd.DataFrame:
@@ -320,9 +354,9 @@ def iter_batches(
         where = str(path)
         kind = _format(path)
         if kind == "csv":
-            chunks = _read_csv(path, chunksize=batch_rows)  # type: ignore[assignment]  # a TextFileReader
+            chunks = _read_csv_chunks(path, batch_rows)
         elif kind == "jsonl":
-            chunks = _read_jsonl(path, chunksize=batch_rows)  # a JsonReader iterates DataFrames
+            chunks = _read_jsonl_chunks(path, batch_rows)
         else:
             chunks = _parquet_batches(path, batch_rows)
     iso: dict[str, bool] | None = None

@@ -18,7 +18,7 @@ import pandas as pd
 
 from skloop.core import DataError, MonitoringSpec
 from skloop.data import DEFAULT_BATCH_ROWS, DatasetProfile, Schema, infer_schema, iter_batches, parse_datetimes
-from skloop.monitor._accumulate import Accumulator, accumulator
+from skloop.monitor._accumulate import Accumulator, CategoricalCurrent, NumericCurrent, accumulator
 from skloop.monitor._drift import DRIFT_KINDS, FeatureDrift, column_drift
 from skloop.monitor._quality import QualityCheck, QualityReport, quality_checks
 from skloop.monitor._reference import MAX_POINTS, ReferenceSummary, reference_summary
@@ -228,7 +228,7 @@ def _scope(
             if config.prediction_drift and c.kind in DRIFT_KINDS:
                 out.predictions.append(c.name)
             continue
-        if columns is not None and c.name not in wanted:  # type: ignore[operator]
+        if columns is not None and wanted is not None and c.name not in wanted:  # wanted: the columns given
             continue
         out.checked.add(c.name)  # without the model's columns, every column's quality is checked
         if columns is None and (c.role != "feature" or (wanted is not None and c.name not in wanted)):
@@ -255,8 +255,8 @@ def _finish(
     for role, names in (("feature", scope.features), ("prediction", scope.predictions)):
         for name in names:
             cur = currents.get(name)
-            if cur is not None:
-                tested[role].append(column_drift(ref[name], cur, config.drift, role=role))  # type: ignore[arg-type]
+            if isinstance(cur, NumericCurrent | CategoricalCurrent):  # the drift kinds (scope.features)
+                tested[role].append(column_drift(ref[name], cur, config.drift, role=role))
     checks: list[QualityCheck] = []
     for c in ref:
         if c.name in scope.checked:

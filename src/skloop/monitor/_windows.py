@@ -140,8 +140,8 @@ def split_windows(
     epoch = pd.Timestamp(0, tz="UTC")
     slot = ((times - epoch) // step).to_numpy()
     for value in np.unique(slot):
-        start = epoch + int(value) * step
-        out.append((start, start + step, log[slot == value]))
+        begin = epoch + int(value) * step
+        out.append((begin, begin + step, log[slot == value]))
     return out
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from sklearn.base import is_classifier
 
@@ -84,7 +85,12 @@ class _Parity:
 
 
 def _parity(
-    got: np.ndarray, expected: np.ndarray, columns: list[str], index: pd.Index, atol: float, rtol: float
+    got: npt.NDArray[np.float64],
+    expected: npt.NDArray[np.float64],
+    columns: list[str],
+    index: pd.Index,
+    atol: float,
+    rtol: float,
 ) -> _Parity:
     """Compare ONNX and scikit-learn outputs value by value, naming the worst row and output if they differ.
 
@@ -106,7 +112,7 @@ def _parity(
         return _Parity(max_abs, max_rel, None)
     excess = np.where(bad, diff - allowed, -np.inf)
     row, col = np.unravel_index(int(np.argmax(excess)), excess.shape)
-    where = f"row {index[row]!r}, {columns[col]}: sklearn {expected[row, col]:.6g}, ONNX {got[row, col]:.6g}"
+    where = f"row {index[int(row)]!r}, {columns[col]}: sklearn {expected[row, col]:.6g}, ONNX {got[row, col]:.6g}"
     if nan_mismatch[row, col]:
         worst = f"{where} (missing in one only)"
     else:
@@ -256,7 +262,7 @@ def _group_columns(model: Any, group: str) -> str:
 # -- feeding a frame to the graph --------------------------------------------------------
 
 
-def _datetime_seconds(values: pd.Series) -> np.ndarray:
+def _datetime_seconds(values: pd.Series) -> npt.NDArray[np.floating[Any]]:
     from skloop.pipelines._transformers import _to_datetime
 
     # The same parsing as DatetimeFeatures: numbers are Unix seconds, strings ISO 8601.
@@ -265,7 +271,7 @@ def _datetime_seconds(values: pd.Series) -> np.ndarray:
     return seconds.to_numpy(dtype=np.float64, na_value=np.nan)
 
 
-def _feed_column(values: pd.Series, kind: str) -> np.ndarray:
+def _feed_column(values: pd.Series, kind: str) -> npt.NDArray[Any]:  # str objects, float64 or float32
     if kind == "string":
         cells = values.to_numpy(dtype=object)
         missing = pd.isna(cells)
@@ -293,7 +299,7 @@ def onnx_input_columns(session: Any) -> list[tuple[str, str, str]]:
     return [(i.name, str(columns.get(i.name, i.name)), i.type) for i in session.get_inputs()]
 
 
-def _feed(session: Any, frame: pd.DataFrame) -> dict[str, np.ndarray]:
+def _feed(session: Any, frame: pd.DataFrame) -> dict[str, npt.NDArray[Any]]:
     declared = json.loads(session.get_modelmeta().custom_metadata_map.get("skloop.inputs", "{}"))
     inputs = onnx_input_columns(session)
     feed = {}
@@ -318,7 +324,7 @@ def _session(model: str | os.PathLike[str] | bytes | Any) -> Any:
     return ort.InferenceSession(source, providers=["CPUExecutionProvider"])
 
 
-def _run(session: Any, frame: pd.DataFrame) -> dict[str, np.ndarray]:
+def _run(session: Any, frame: pd.DataFrame) -> dict[str, npt.NDArray[Any]]:
     names = [o.name for o in session.get_outputs()]
     return dict(zip(names, session.run(None, _feed(session, frame)), strict=True))
 
