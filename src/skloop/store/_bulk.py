@@ -102,3 +102,48 @@ class BulkMixin:
                     conn.exec_driver_sql(self._sql.metric_sql, records)
                     conn.exec_driver_sql(self._sql.latest_sql, latest_rows(records))
         return ids
+
+    def import_metric_history(self, rows: Iterable[tuple[str, str, float, int]], *, chunk_size: int = 50_000) -> int:
+        """Write metric histories ``(run_id, key, value, step)`` of imported runs, in bulk.
+
+        The companion of :meth:`import_runs` for a tracker's step-by-step metrics (or a
+        benchmark's millions of points): many rows per statement, one transaction per
+        chunk. The latest value of each key follows the highest step, as when logged,
+        and the summaries of ended runs are rewritten. Rows are stamped with the run's
+        end (or start) time. Returns how many rows were written.
+
+        Raises
+        ------
+        StoreError
+            For a key or value that cannot be stored, or a run that does not exist (the
+            chunk it is in is not written).
+        """
+        from sqlalchemy import select
+
+        written = 0
+        iterator = iter(rows)
+        times: dict[str, int] = {}
+        while chunk := list(islice(iterator, chunk_size)):
+            run_ids = list(dict.fromkeys(r[0] for r in chunk))
+            with self._scope(f"importing {len(chunk)} metric values") as conn:
+                unknown = [i for i in run_ids if i not in times]
+                for start in range(0, len(unknown), 500):
+                    part = unknown[start : start + 500]
+                    for run_id, start_time, end_time in conn.execute(
+                        select(RUNS.c.id, RUNS.c.start_time, RUNS.c.end_time).where(RUNS.c.id.in_(part))
+                    ):
+                        times[run_id] = to_millis(end_time or start_time)
+                missing = [i for i in run_ids if i not in times]
+                if missing:
+                    raise StoreError(
+                        f"cannot import metrics of run {missing[0]!r}: it does not exist; import_runs first"
+                    )
+                records = metric_rows(
+                    (run_id, check_key(key, "metric"), check_value(key, value), int(step), times[run_id])
+                    for run_id, key, value, step in chunk
+                )
+                conn.exec_driver_sql(self._sql.metric_sql, records)
+                conn.exec_driver_sql(self._sql.latest_sql, latest_rows(records))
+                summary.write_summaries(conn, run_ids)
+            written += len(chunk)
+        return written
