@@ -176,7 +176,7 @@ def _statements(store: Store) -> Iterator[list[str]]:
     def count(conn: object, cursor: object, statement: str, *args: object) -> None:
         seen.append(statement)
 
-    engines = {id(e): e for e in (store._engine, store._reader)}.values()  # SQLite files read on their own engine
+    engines = {id(e): e for e in (store.db.engine, store.db.reader)}.values()  # SQLite files read on their own engine
     for engine in engines:
         event.listen(engine, "before_cursor_execute", count)
     try:

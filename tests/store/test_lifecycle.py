@@ -57,11 +57,11 @@ def test_buffered_metrics_flush(store_url: str, artifact_root: Path) -> None:
         run = store.create_run("proj")
         for step in range(9):
             store.log_metric(run.id, "loss", float(step), step=step)
-        assert len(store._buffer) == 9  # nothing written yet
+        assert len(store.runs._buffer) == 9  # nothing written yet
         store.log_metric(run.id, "loss", 9.0, step=9)  # the tenth fills the buffer
-        assert len(store._buffer) == 0
+        assert len(store.runs._buffer) == 0
         store.log_metrics(run.id, {"a": 1.0, "b": 2.0}, step=10)
-        assert len(store._buffer) == 2
+        assert len(store.runs._buffer) == 2
         assert store.get_run(run.id).metrics == {"loss": 9.0, "a": 1.0, "b": 2.0}  # read flushes
         store.log_metric(run.id, "loss", 10.0, step=10)
         store.finish_run(run.id)  # finishing flushes
@@ -122,7 +122,7 @@ def test_sigkill_leaves_a_consistent_store(store_url: str, artifact_root: Path) 
     assert proc.returncode == -signal.SIGKILL
     with Store.open(store_url, artifact_root) as store:
         if store_url.startswith("sqlite"):
-            with store._engine.connect() as conn:
+            with store.db.engine.connect() as conn:
                 assert conn.exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
         run = store.get_run(run_id)
         assert run.status == "running"  # nobody could end it

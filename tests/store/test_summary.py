@@ -19,7 +19,7 @@ from skloop.store._engine import _config, make_engine
 
 def _stored(store: Store, run_id: str) -> tuple[str | None, summary.Records]:
     """The run's summary text and its records read from the tables."""
-    with store._scope("test", read=True) as conn:
+    with store.db.session("test", read=True) as conn:
         text = conn.execute(sa.text("SELECT summary FROM runs WHERE id = :id"), {"id": run_id}).scalar()
         return text, summary.read_records(conn, [run_id])[run_id]
 
@@ -90,7 +90,7 @@ def test_reaped_runs_are_summarised(store: Store) -> None:
     store.flush()
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    with store._engine.begin() as conn:
+    with store.db.engine.begin() as conn:
         conn.execute(sa.text("UPDATE runs SET pid = :pid WHERE id = :id"), {"pid": dead.pid, "id": run.id})
     assert store.reap_stale_runs() == [run.id]
     _assert_summarised(store, run.id)
@@ -141,7 +141,7 @@ def test_summaries_of_another_format_or_damaged_are_ignored(store: Store) -> Non
     store.finish_run(run_id)
     expected = store.get_run(run_id)
     for text in ('{"v": 999}', "{not json", '["v", 1]'):
-        with store._engine.begin() as conn:
+        with store.db.engine.begin() as conn:
             conn.execute(sa.text("UPDATE runs SET summary = :s WHERE id = :id"), {"s": text, "id": run_id})
         got = store.get_run(run_id)
         assert got.params == expected.params and got.artifacts == expected.artifacts
@@ -164,7 +164,7 @@ def test_upgrade_summarises_ended_runs(tmp_path: Path) -> None:
         engine.dispose()
     upgrade_database(url)
     with Store(url, tmp_path / "art") as store:
-        with store._scope("test", read=True) as conn:
+        with store.db.session("test", read=True) as conn:
             rows = dict(conn.execute(sa.text("SELECT id, summary FROM runs")).all())
             joined = summary.read_records(conn, ["a"])["a"]
         assert rows["b"] is None
