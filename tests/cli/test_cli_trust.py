@@ -100,10 +100,10 @@ def evil(project: Path, store: Store, tmp_path: Path) -> tuple[int, Path]:
     buf = io.BytesIO()
     joblib.dump(Touch(marker), buf)
     v1 = store.get_model_version("churn", 1)
-    trained = store.get_run(v1.run_id)
-    with store.start_run("churn", spec=trained.spec) as run:
+    trained = store.runs.get_run(v1.run_id)
+    with store.runs.start_run("churn", spec=trained.spec) as run:
         store.log_dataset(run.id, store.get_dataset(v1.dataset_fingerprint), role="train")
-        store.log_artifact(run.id, "model.joblib", buf.getvalue())
+        store.runs.log_artifact(run.id, "model.joblib", buf.getvalue())
     version = Registry(store).register(run.id, "churn", format="joblib", signature=v1.signature)
     return version.version, marker
 
@@ -192,11 +192,11 @@ def test_register_ignores_the_trust_a_runs_own_spec_snapshot_claims(
 
     marker = tmp_path / "marker"
     v1 = store.get_model_version("churn", 1)
-    snapshot = dict(store.get_run(v1.run_id).spec or {})
+    snapshot = dict(store.runs.get_run(v1.run_id).spec or {})
     snapshot["registry"] = {"format": "skops", "trusted_types": ["registry_payload.SideEffect"]}
-    with store.start_run("churn", spec=snapshot) as run:
+    with store.runs.start_run("churn", spec=snapshot) as run:
         store.log_dataset(run.id, store.get_dataset(v1.dataset_fingerprint), role="train")
-        store.log_artifact(run.id, "model.skops", sio.dumps(SideEffect(str(marker))))
+        store.runs.log_artifact(run.id, "model.skops", sio.dumps(SideEffect(str(marker))))
     result = invoke("register", run.id, "--spec", project / "skloop.yaml")
     assert result.exit_code != 0
     assert (

@@ -32,8 +32,8 @@ def touch_pickle(marker: Path) -> bytes:
 
 def register_joblib(store: Store, data: bytes, name: str = "churn") -> str:
     """Register ``data`` as the next joblib version of ``name``; its ref."""
-    with store.start_run(name, spec={"name": name}) as run:
-        store.log_artifact(run.id, "model.joblib", data)
+    with store.runs.start_run(name, spec={"name": name}) as run:
+        store.runs.log_artifact(run.id, "model.joblib", data)
     return Registry(store).register(run.id, name, format="joblib").ref
 
 

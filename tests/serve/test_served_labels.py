@@ -18,8 +18,8 @@ def _register_with_id_column(base: Path) -> None:
     pipe, X, y = churn_pipeline(n_rows=400, seed=1)
     with Store.open(project_settings(base)) as store:
         spec = {"name": "churn", "data": {"train": "x.csv", "target": "churned", "id": "customer_id"}}
-        with store.start_run("churn", spec=spec, environment={}) as run:
-            store.log_artifact(run.id, "model.skops", save_model(pipe, "skops"))
+        with store.runs.start_run("churn", spec=spec, environment={}) as run:
+            store.runs.log_artifact(run.id, "model.skops", save_model(pipe, "skops"))
         registry = Registry(store)
         version = registry.register(run.id, "churn", signature=infer_signature(X, y, task="classification").to_dict())
         registry.promote("churn", version.version, "champion", reason="test")

@@ -15,7 +15,7 @@ FP = "ab" * 32
 
 
 def _run(store: Store, fingerprint: str = FP) -> str:
-    with store.start_run("churn") as run:
+    with store.runs.start_run("churn") as run:
         store.log_dataset(run.id, DatasetRecord(fingerprint=fingerprint, source="data.csv", n_rows=10, n_columns=3))
     return run.id
 

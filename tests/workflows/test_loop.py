@@ -47,7 +47,7 @@ def _start() -> datetime:
 
 
 def _retrains(project: Project) -> int:
-    return len(project.store.search_runs("churn", filter="kind = 'retrain'"))
+    return len(project.store.runs.search_runs("churn", filter="kind = 'retrain'"))
 
 
 def test_a_stable_stream_triggers_nothing(project: Project) -> None:
@@ -71,7 +71,7 @@ def test_a_better_challenger_is_promoted(project: Project) -> None:
     assert c is not None and c["method"] == "delong" and c["metric"] == "roc_auc"
     assert c["champion"] < 0.65 and c["challenger"] > 0.75 and c["better"]  # ~0.55 vs ~0.84 at scale
     assert Registry(project.store).aliases("churn")["champion"] == decision.challenger_version == 2
-    run = project.store.get_run(decision.retrain_run_id)
+    run = project.store.runs.get_run(decision.retrain_run_id)
     assert run.kind == "retrain" and run.parent_run_id == project.store.get_model_version("churn", 1).run_id
     assert run.tags["loop.decision"] == decision.id and run.tags["loop.parent_version"] == "1"
     assert {"drift", "performance"} <= set(run.tags["loop.triggers"].split(","))

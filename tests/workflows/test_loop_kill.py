@@ -67,8 +67,8 @@ def test_killed_after_evaluate_resumes_and_promotes_once(tmp_path: Path) -> None
         assert len(moves) == 1 and decision.id in (moves[0].reason or "")
         steps = {s.step: s.status for s in store.list_steps(decision.id)}
         assert set(steps.values()) == {"finished"} and len(steps) == 7
-        assert len(store.search_runs("churn", filter="kind = 'retrain'")) == 1
-        assert store.search_runs("churn", filter="status = 'running'") == []
+        assert len(store.runs.search_runs("churn", filter="kind = 'retrain'")) == 1
+        assert store.runs.search_runs("churn", filter="status = 'running'") == []
         assert store.get_loop_lock("churn") is None and store.list_decisions("churn", status="running") == []
         again = run_loop(project.spec, project.settings, store=store)  # a new decision, nothing to redo
         assert again.id != decision.id and again.outcome == "none"

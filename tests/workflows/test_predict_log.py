@@ -73,8 +73,8 @@ def _register(base: Path, pipe: Pipeline, signature: object) -> None:
     store = Store.open(Settings.from_env(base, env={}))
     try:
         spec = {"name": "churn", "data": {"train": "x.csv", "target": "churned", "id": "customer_id"}}
-        with store.start_run("churn", spec=spec) as run:
-            store.log_artifact(run.id, "model.skops", save_model(pipe, "skops"), media_type="application/x-skops")
+        with store.runs.start_run("churn", spec=spec) as run:
+            store.runs.log_artifact(run.id, "model.skops", save_model(pipe, "skops"), media_type="application/x-skops")
         registry = Registry(store)
         version = registry.register(run.id, "churn", signature=signature.to_dict())  # type: ignore[attr-defined]
         registry.promote("churn", version.version, "champion", reason="test")

@@ -105,7 +105,7 @@ def _run_node(store: Store, run: Run, *, with_datasets: bool) -> LineageNode:
 
 def version_lineage(store: Store, version: ModelVersion) -> LineageNode:
     """Version → run (params, metrics, code, environment, spec) → datasets."""
-    run = store.get_run(version.run_id)
+    run = store.runs.get_run(version.run_id)
     return LineageNode(
         "model_version", version.ref, _version_attrs(version), (_run_node(store, run, with_datasets=True),)
     )
@@ -115,7 +115,7 @@ def dataset_lineage(store: Store, fingerprint: str) -> LineageNode:
     """Dataset (fingerprint or unique prefix) → every version trained on it → its run."""
     d = store.get_dataset(fingerprint)
     versions = store.versions_for_dataset(d.fingerprint)
-    runs = {r.id: r for r in store.get_runs(v.run_id for v in versions)}  # one read, not one per version
+    runs = {r.id: r for r in store.runs.get_runs(v.run_id for v in versions)}  # one read, not one per version
     children = tuple(
         LineageNode(
             "model_version",

@@ -118,7 +118,7 @@ class Registry:
             When the run is not finished, has no model artifact in ``format``, or is
             already a version of ``name`` (and ``force`` is not set).
         """
-        run = self.store.get_run(run_id)
+        run = self.store.runs.get_run(run_id)
         if run.status != "finished":
             raise RegistryError(f"run {run.id} is {run.status}; only finished runs can be registered")
         if not force:

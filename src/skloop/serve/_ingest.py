@@ -135,7 +135,7 @@ class _EntityIds:
             column = None
             if isinstance(version, int) and not isinstance(version, bool):
                 try:
-                    run = self.store.get_run(self.store.get_model_version(model, version).run_id)
+                    run = self.store.runs.get_run(self.store.get_model_version(model, version).run_id)
                     column = ((run.spec or {}).get("data") or {}).get("id")
                 except (SkloopError, AttributeError):  # an unknown model or run: no id column
                     column = None

@@ -355,7 +355,7 @@ class _Loop:
         }  # fmt: skip
         if info["base_dataset"]:
             tags[BASE_TAG] = info["base_dataset"]
-        self.store.set_tags(result.run_id, tags)
+        self.store.runs.set_tags(result.run_id, tags)
         return {"run_id": result.run_id, "version": result.model_version, "gate_failures": result.gate_failures,
                 "window": window.describe(), "data": info, "holdout": result.holdout}  # fmt: skip
 
@@ -593,7 +593,7 @@ def run_loop(
     owner = uuid.uuid4().hex
     store.acquire_loop_lock(name, owner, lease=lease)
     try:
-        store.reap_stale_runs()
+        store.runs.reap_stale_runs()
         decision = _open_decision(store, spec, name, now)
         loop = _Loop(
             spec=spec, settings=settings, store=store, decision=decision, progress=progress, name=name,

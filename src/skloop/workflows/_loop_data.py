@@ -126,7 +126,7 @@ def _plain(frame: pd.DataFrame) -> pd.DataFrame:
 
 def base_dataset(store: Store, champion: ModelVersion) -> str | None:
     """The fingerprint of the original training data of the champion's model line."""
-    run = store.get_run(champion.run_id)
+    run = store.runs.get_run(champion.run_id)
     return run.tags.get(BASE_TAG) or champion.dataset_fingerprint
 
 

@@ -91,7 +91,7 @@ def model_input_columns(store: Store, version: ModelVersion) -> tuple[str, ...] 
     if version.signature:
         return tuple(c.name for c in Signature.from_dict(version.signature).inputs)
     try:
-        features = json.loads(store.load_artifact(version.run_id, "features.json"))
+        features = json.loads(store.runs.load_artifact(version.run_id, "features.json"))
     except (SkloopError, ValueError):
         return None
     return tuple(str(c) for kind in ("numeric", "categorical", "boolean", "datetime", "text")
@@ -100,7 +100,7 @@ def model_input_columns(store: Store, version: ModelVersion) -> tuple[str, ...] 
 
 def _spec(store: Store, version: ModelVersion) -> Any:
     try:
-        run = store.get_run(version.run_id)
+        run = store.runs.get_run(version.run_id)
         return spec_from_dict(run.spec) if run.spec else None
     except SkloopError as exc:
         logger.warning("the spec of run %s cannot be read (%s); monitoring with defaults", version.run_id, exc)
@@ -119,7 +119,7 @@ def _stored_reference(store: Store, version: ModelVersion) -> ReferenceSummary |
     from skloop.workflows._train import REFERENCE_ARTIFACT
 
     try:
-        return ReferenceSummary.from_json(store.load_artifact(version.run_id, REFERENCE_ARTIFACT).decode())
+        return ReferenceSummary.from_json(store.runs.load_artifact(version.run_id, REFERENCE_ARTIFACT).decode())
     except SkloopError:
         return None
 
