@@ -190,7 +190,7 @@ def test_lineage_reads_do_not_grow_with_the_versions(registry: Registry, reg_mak
     # one query per kind of record (runs, datasets, aliases), never one per version or model
     fp, counts = "cd" * 32, []
     for n in (1, 2, 5):
-        while (k := len(registry.store.model_names())) < n:  # one version of each of n models
+        while (k := len(registry.store.models.model_names())) < n:  # one version of each of n models
             v = registry.register(reg_make_run(0.8, fingerprint=fp), f"model{k}")
             registry.promote(v.name, v.version, reason="first")
         with _statements(registry.store) as seen:
@@ -206,7 +206,7 @@ def test_version_lineage_reads_do_not_grow_with_the_datasets(registry: Registry,
         with reg_store.runs.start_run("churn") as run:
             for i in range(n):
                 record = DatasetRecord(fingerprint=f"{n}{i}" * 32, source=f"d{i}.csv", n_rows=10, n_columns=2)
-                reg_store.log_dataset(run.id, record, role=("train", "test", "holdout")[i])
+                reg_store.datasets.log_dataset(run.id, record, role=("train", "test", "holdout")[i])
             reg_store.runs.log_artifact(run.id, "model.skops", b"not loaded here")
         v = registry.register(run.id, f"m{n}")
         with _statements(reg_store) as seen:

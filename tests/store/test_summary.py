@@ -44,8 +44,8 @@ def _full_run(store: Store) -> str:
     store.runs.log_metric(run.id, "loss", 0.75, step=1)  # not the latest
     store.runs.log_metrics(run.id, {"nan": math.nan, "inf": math.inf, "ninf": -math.inf, "tiny": 1e-300}, step=2)
     store.runs.log_batch(run.id, [("auc", 0.123456789012345678, 0)], params={"cv": 5}, tags={"stage": "cv"})
-    store.log_dataset(run.id, DatasetRecord("a" * 64, "train.csv", 10, 3), "train")
-    store.log_dataset(run.id, DatasetRecord("b" * 64, "holdout.csv", 5, 3), "holdout")
+    store.datasets.log_dataset(run.id, DatasetRecord("a" * 64, "train.csv", 10, 3), "train")
+    store.datasets.log_dataset(run.id, DatasetRecord("b" * 64, "holdout.csv", 5, 3), "holdout")
     store.runs.log_artifact(run.id, "model.skops", b"model", media_type="application/x-skops")
     store.runs.log_artifact(run.id, "card.md", b"# card")
     return run.id

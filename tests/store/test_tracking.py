@@ -139,23 +139,23 @@ def test_datasets(store: Store) -> None:
     first = store.runs.create_run("proj")
     second = store.runs.create_run("proj")
     record = DatasetRecord(fp1, "data/train.csv", 100, 5, {"x": "float"}, {"x": {"mean": 1.0}})
-    stored = store.log_dataset(first.id, record, "train")
+    stored = store.datasets.log_dataset(first.id, record, "train")
     assert stored.created is not None and stored.schema == {"x": "float"}
-    store.log_dataset(first.id, DatasetRecord(fp2, "data/holdout.csv", 20, 5), "holdout")
-    again = store.log_dataset(second.id, DatasetRecord(fp1, "moved.csv", 100, 5, snapshot_sha256="c" * 64))
+    store.datasets.log_dataset(first.id, DatasetRecord(fp2, "data/holdout.csv", 20, 5), "holdout")
+    again = store.datasets.log_dataset(second.id, DatasetRecord(fp1, "moved.csv", 100, 5, snapshot_sha256="c" * 64))
     assert again.source == "data/train.csv" and again.snapshot_sha256 == "c" * 64
 
     assert store.runs.get_run(first.id).datasets == (RunInput(fp1, "train"), RunInput(fp2, "holdout"))
-    assert store.get_dataset(fp1[:10]) == again
-    summaries = {s.fingerprint: s for s in store.list_datasets()}
+    assert store.datasets.get_dataset(fp1[:10]) == again
+    summaries = {s.fingerprint: s for s in store.datasets.list_datasets()}
     assert summaries[fp1].n_runs == 2 and summaries[fp2].n_runs == 1
     assert summaries[fp1].first_used <= summaries[fp1].last_used  # type: ignore[operator]
     assert (summaries[fp1].n_rows, summaries[fp1].n_columns) == (100, 5)
-    assert [r.id for r in store.runs_for_dataset(fp1)] == [first.id, second.id]
+    assert [r.id for r in store.datasets.runs_for_dataset(fp1)] == [first.id, second.id]
     with pytest.raises(NotFoundError, match=r"dataset 'ffff' does not exist"):
-        store.get_dataset("ffff")
+        store.datasets.get_dataset("ffff")
     with pytest.raises(StoreError, match=r"needs a DatasetRecord"):
-        store.log_dataset(first.id, {"fingerprint": fp1}, "train")  # type: ignore[arg-type]
+        store.datasets.log_dataset(first.id, {"fingerprint": fp1}, "train")  # type: ignore[arg-type]
 
 
 def test_artifacts_through_the_store(store: Store, tmp_path) -> None:

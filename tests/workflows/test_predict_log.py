@@ -49,7 +49,7 @@ def test_predict_batch_logs_every_row_once_with_ids(fitted: tuple[Pipeline, obje
     with Store.open(f"sqlite:///{tmp_path}/skloop.db") as store:
         assert ingest_once(log_dir, store) == 1500
         assert segments(log_dir) == []
-        logged = store.query_predictions("churn")
+        logged = store.predictions.query_predictions("churn")
         assert [p.row for p in logged] == list(range(1500))
         assert {p.request_id for p in logged} == {result.request_id} and {p.version for p in logged} == {3}
         scores = pd.read_parquet(result.out_path)
@@ -63,7 +63,7 @@ def test_predict_batch_logs_every_row_once_with_ids(fitted: tuple[Pipeline, obje
         output = signature.output  # type: ignore[attr-defined]
         n = ingest_label_file(store, "churn", labels, id_column="customer_id", label_column="churned", output=output)
         assert n == 300
-        labeled = store.query_predictions("churn", labeled=True)
+        labeled = store.predictions.query_predictions("churn", labeled=True)
         assert len(labeled) == 300
         truth = dict(zip(frame["customer_id"].astype(str), frame["churned"].astype(str), strict=True))
         assert all(p.label == truth[p.entity_id] for p in labeled)
@@ -117,7 +117,7 @@ def test_cli_predict_log_then_labels_ingest(fitted: tuple[Pipeline, object], tmp
     result = runner.invoke(app, ["logs", "ingest", "--spec", str(tmp_path)], catch_exceptions=False)
     assert result.exit_code == 0 and "ingested 0 new predictions" in result.output
     with Store.open(Settings.from_env(tmp_path, env={})) as store:
-        assert store.count_predictions("churn", labeled=True) == 200
+        assert store.predictions.count_predictions("churn", labeled=True) == 200
 
 
 def test_cli_labels_ingest_defaults_to_the_spec_model_and_refuses_an_unknown_one(

@@ -200,7 +200,7 @@ def test_the_loop_retrains_and_compares_on_served_traffic(kind: str, tmp_path: P
     _serve_and_label(settings, name, target, _churn(kind, 700, seed=22, shift=1.0), tmp_path / "wal")
     with Store.open(settings) as store:
         decision = run_loop(spec, settings, store=store, now=utcnow() + timedelta(hours=1))
-        challenger = store.get_model_version(name, 2)
+        challenger = store.models.get_model_version(name, 2)
         window = store.runs.get_run(challenger.run_id).spec["data"]
     assert challenger.signature["output"]["positive_class"] == positive  # the champion's, not the window's minority
     assert window.get("positive_class") == positive

@@ -166,7 +166,7 @@ def test_without_snapshot_only_the_fingerprint_is_kept_and_reproduce_reads_the_s
     spec.write_text(spec.read_text().replace("  holdout: 0.2\n", "  holdout: 0.2\n  snapshot: false\n"))
     with Project.load(spec) as project:
         result = project.train()
-        record = project.store.get_dataset(result.dataset_fingerprint)
+        record = project.store.datasets.get_dataset(result.dataset_fingerprint)
         assert record.snapshot_sha256 is None and record.n_rows == 600
         assert project.reproduce(result.run_id).identical
         # the source changes: reproduce names the data as what differs
@@ -226,7 +226,7 @@ def test_the_database_password_of_data_train_is_recorded_nowhere(tmp_path: Path)
         result = train(project.spec, project.settings, store=project.store, frame=frame)
         run = project.store.runs.get_run(result.run_id)
         assert run.spec["data"]["train"]["url"] == "postgresql+psycopg://ana:***@db.invalid:5432/sales"
-        assert "s3cret" not in project.store.get_dataset(result.dataset_fingerprint).source
+        assert "s3cret" not in project.store.datasets.get_dataset(result.dataset_fingerprint).source
         assert "s3cret" not in json.dumps(project.store.runs.get_run(result.run_id).params)
         # without a data snapshot, the redacted spec cannot be read again: say so, do not try
         spec.write_text(spec.read_text().replace("  holdout: 0.2\n", "  holdout: 0.2\n  snapshot: false\n"))

@@ -233,7 +233,9 @@ def show(
             }
             print_json(console, data)
         else:
-            console.print(run_detail(run, {d.fingerprint: store.get_dataset(d.fingerprint) for d in run.datasets}))
+            console.print(
+                run_detail(run, {d.fingerprint: store.datasets.get_dataset(d.fingerprint) for d in run.datasets})
+            )
     finally:
         store.close()
 
@@ -244,7 +246,7 @@ def datasets(spec: SpecOpt = Path(SPEC_FILENAME), json_out: JsonOpt = False) -> 
     """Datasets used by runs: fingerprint, source, rows, columns, first and last use."""
     store = _store(spec)
     try:
-        found = store.list_datasets()
+        found = store.datasets.list_datasets()
         if json_out:
             print_json(console, found)
             return

@@ -58,8 +58,7 @@ def import_runs(db: Database, runs: Iterable[Run], *, chunk_size: int = 2_000) -
             run_tags = tag_rows(run_id, run.tags)
             ts = to_millis(run.end_time or run.start_time)
             run_metrics = [
-                (run_id, check_key(key, "metric"), check_value(key, value), 0, ts)
-                for key, value in run.metrics.items()
+                (run_id, check_key(key, "metric"), check_value(key, value), 0, ts) for key, value in run.metrics.items()
             ]
             if run.status != "running":  # what the tables will hold, as when a run ends
                 run_rows[-1]["summary"] = summary.encode(

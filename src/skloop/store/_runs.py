@@ -541,7 +541,6 @@ class RunStore:
         with self._db.session("counting runs", read=True) as conn:
             return int(conn.execute(stmt).scalar_one())
 
-
     def import_runs(self, runs: Iterable[Run], *, chunk_size: int = 2_000) -> list[str]:
         """Write whole runs at once: attributes, params, tags and latest metrics.
 

@@ -163,11 +163,3 @@ class Store:
     def flush(self) -> None:
         """Write every buffered metric now, in one transaction."""
         self.db.flush()
-
-    # a transient bridge while callers move to the parts; removed at the end of the move
-    def __getattr__(self, name: str) -> Any:
-        for part in ("runs", "datasets", "models", "predictions", "loop"):
-            target = self.__dict__.get(part)
-            if target is not None and hasattr(type(target), name) and not name.startswith("_"):
-                return getattr(target, name)
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")

@@ -178,7 +178,7 @@ def load_monitor_inputs(
     spec = _spec(store, version)
     config = spec.monitoring if spec is not None else MonitoringSpec()
     target = spec.data.target if spec is not None else None
-    record = store.get_dataset(version.dataset_fingerprint) if version.dataset_fingerprint else None
+    record = store.datasets.get_dataset(version.dataset_fingerprint) if version.dataset_fingerprint else None
     schema = Schema.from_dict(record.schema) if record is not None and record.schema else None
     frame: pd.DataFrame | None = None
     summary = None if reference is not None else _stored_reference(store, version)
@@ -295,7 +295,7 @@ def monitor_model(
                 raise UsageError(
                     f"--since {since} reaches back before the year 1; give a shorter duration such as 365d"
                 ) from None
-        predictions = store.query_predictions(version.name, start=start)
+        predictions = store.predictions.query_predictions(version.name, start=start)
         if not predictions:
             raise DataError(
                 f"no logged prediction of {version.name!r}" + (f" in the last {since}" if since else "")

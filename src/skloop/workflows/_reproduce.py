@@ -49,7 +49,7 @@ def training_frame(store: Store, run: Any, settings: Settings, spec: Any) -> tup
     inputs = [d for d in run.datasets if getattr(d, "role", "train") == "train"]
     if not inputs:
         raise DataError(f"run {run.id} recorded no training dataset; it cannot be reproduced")
-    record = store.get_dataset(inputs[0].fingerprint)
+    record = store.datasets.get_dataset(inputs[0].fingerprint)
     if record.snapshot_sha256:
         frame = pd.read_parquet(io.BytesIO(store.artifacts.get_bytes(record.snapshot_sha256)))
     else:

@@ -232,7 +232,7 @@ def _log_dataset(store: Store, run_id: str, spec: Spec, data: PreparedData) -> N
         profile=profile(data.frame, data.schema).to_dict(),
         snapshot_sha256=snapshot,
     )
-    store.log_dataset(run_id, record, role="train")
+    store.datasets.log_dataset(run_id, record, role="train")
 
 
 REFERENCE_ARTIFACT = "reference.json"
@@ -397,7 +397,9 @@ def train(
         progress.step("saving the pipeline")
         import skops.io as sio
 
-        store.runs.log_artifact(run.id, MODEL_ARTIFACT, sio.dumps(search.best_estimator_), media_type="application/x-skops")
+        store.runs.log_artifact(
+            run.id, MODEL_ARTIFACT, sio.dumps(search.best_estimator_), media_type="application/x-skops"
+        )
         store.runs.log_artifact(
             run.id,
             "cv_results.json",
@@ -496,7 +498,7 @@ def _card_markdown(spec: Spec, store: Store, result: TrainResult, signature: Any
         name=spec.name,
         version=None,  # the number is given by the registry when the version is created
         run=run,
-        dataset=store.get_dataset(result.dataset_fingerprint),
+        dataset=store.datasets.get_dataset(result.dataset_fingerprint),
         importance=importance,
         signature=signature,
         pipeline=result.model,

@@ -223,7 +223,7 @@ def _champion_check(spec: Spec, store: Store, cand: _Candidate, trust: Trust) ->
     name = f"no regression vs {cand.name}@{cfg.alias}"
     if not cfg.enabled:
         return CheckResult("champion", name, "skip", "validate.champion.enabled is false"), None
-    held = store.get_aliases(cand.name) if cand.name in store.model_names() else {}
+    held = store.models.get_aliases(cand.name) if cand.name in store.models.model_names() else {}
     champion = held.get(cfg.alias)
     if champion is None:
         return CheckResult("champion", name, "skip", f"no version holds {cand.name}@{cfg.alias} yet"), None
@@ -234,7 +234,7 @@ def _champion_check(spec: Spec, store: Store, cand: _Candidate, trust: Trust) ->
     metric = cfg.metric or cand.run.params.get("search.refit") or (spec.search.scorers or ["accuracy"])[0]
 
     def compare() -> tuple[Status, str]:
-        version = store.get_model_version(cand.name, champion)
+        version = store.models.get_model_version(cand.name, champion)
         model = Registry(store).load_model(version.ref, trust=trust)
         mine = _holdout_score(cand.model, cand.data, metric)
         theirs = _holdout_score(model, cand.data, metric)
