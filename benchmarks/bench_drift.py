@@ -7,7 +7,7 @@ that peak memory (``ru_maxrss``) belongs to one tool:
 
 - skloop **reference**: :func:`skloop.monitor.reference_summary` of the reference file
   (done once, at training, like the profile), written as JSON;
-- skloop **compare**: load that JSON and :func:`skloop.monitor.compare_files` the
+- skloop **compare**: load that JSON and :func:`skloop.monitor.compare_data_files` the
   current file, streamed in record batches;
 - **Evidently** 0.7.23 ``Report([DataDriftPreset()])`` on both files read with pandas
   (it needs pandas < 3, so it runs in its own venv: ``--evidently-python``, default
@@ -117,11 +117,11 @@ def worker_reference(reference: str, out: str) -> dict[str, Any]:
 
 
 def worker_compare(summary_path: str, current: str) -> dict[str, Any]:
-    from skloop.monitor import ReferenceSummary, compare_files
+    from skloop.monitor import ReferenceSummary, compare_data_files
 
     t = time.perf_counter()
     summary = ReferenceSummary.from_json(Path(summary_path).read_text())
-    report = compare_files(None, current, reference_profile=summary)
+    report = compare_data_files(None, current, reference_profile=summary)
     seconds = time.perf_counter() - t
     return {"seconds": seconds, "peak_mb": _peak_mb(), "drifted": report.drifted_features}
 

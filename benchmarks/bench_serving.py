@@ -17,6 +17,19 @@ before the answer). Usage::
     python benchmarks/bench_serving.py [--rows 50000] [--duration 15]
         [--mlflow-bin .venv-bench/bin/mlflow] [--skloop-bin .venv/bin/skloop]
 
+``--routers`` measures instead the cost of the router alone: the same app, the same
+handlers and the same process setup (what ``skloop serve`` starts: the durable log,
+its ingestion child, uvicorn with uvloop/httptools), once dispatched by the server's
+Starlette ``Router`` (built from the route table; its endpoints hand the matched route
+to the app) and once by the raw ASGI route table it replaced (dict lookups, kept here
+as :class:`RawRouter`). Both servers run side by side; single-row requests at c=8
+alternate between them for ``--repeats`` rounds, and the table gives the median CPU
+per request (process tree, and the server process alone) and the ratio. The same
+requests are then driven straight into the two ASGI apps in one process, no network,
+which measures the router's own cost without the noise of the servers' micro-batching::
+
+    python benchmarks/bench_serving.py --routers [--rows 50000] [--duration 8] [--repeats 5]
+
 Needs ``wrk`` (``apt-get install -y wrk``). MLflow runs from its own venv (it pins an
 older pyarrow); skloop is put on its ``PYTHONPATH`` so that the skops artifact, which
 holds skloop's transformers, loads there.
@@ -127,11 +140,20 @@ def run_wrk(url: str, body_file: Path, concurrency: int, duration: int, workdir:
     }
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """utime + stime of ``pid`` alone (its threads, not its children)."""
+    text = Path(f"/proc/{pid}/stat").read_text()
+    fields = text[text.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
 def measure(url: str, pid: int, body: Path, concurrency: int, duration: int, workdir: Path) -> dict[str, float]:
     run_wrk(url, body, concurrency, 2, workdir)  # warm up
-    before = tree_cpu_seconds(pid)
+    before, own_before = tree_cpu_seconds(pid), process_cpu_seconds(pid)
     result = run_wrk(url, body, concurrency, duration, workdir)
-    result["cpu_ms_per_request"] = (tree_cpu_seconds(pid) - before) * 1000 / max(result["requests"], 1)
+    n = max(result["requests"], 1)
+    result["cpu_ms_per_request"] = (tree_cpu_seconds(pid) - before) * 1000 / n
+    result["own_cpu_ms_per_request"] = (process_cpu_seconds(pid) - own_before) * 1000 / n
     return result
 
 
@@ -143,12 +165,23 @@ def body_of(frame) -> bytes:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=50_000)
-    parser.add_argument("--duration", type=int, default=15)
+    parser.add_argument("--duration", type=int, default=None, help="seconds per scenario (15; 8 with --routers)")
     parser.add_argument("--mlflow-bin", default=str(ROOT / ".venv-bench" / "bin" / "mlflow"))
     parser.add_argument("--skloop-bin", default=str(Path(sys.executable).parent / "skloop"))
+    parser.add_argument("--routers", action="store_true", help="skloop's raw route table against Starlette's router")
+    parser.add_argument("--repeats", type=int, default=5, help="rounds per router (--routers)")
+    # internal: one server of the --routers scenario
+    parser.add_argument("--serve-router", choices=("raw", "starlette"), help=argparse.SUPPRESS)
+    parser.add_argument("--project", help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.serve_router is not None:
+        serve_with_router(args.serve_router, Path(args.project), args.port)
+        return
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: apt-get install -y wrk")
+    if args.duration is None:
+        args.duration = 8 if args.routers else 15
 
     from sklearn.ensemble import RandomForestClassifier
     from sklearn.pipeline import Pipeline
@@ -181,6 +214,10 @@ def main() -> None:
 
     one = work / "one.json"
     one.write_bytes(body_of(X.iloc[[7]]))
+    if args.routers:
+        compare_routers(work, one, args.duration, args.repeats)
+        shutil.rmtree(work, ignore_errors=True)
+        return
     batch = work / "batch.json"
     batch.write_bytes(body_of(X.iloc[:1000]))
 
@@ -277,6 +314,224 @@ def main() -> None:
         )
     c1 = results["skloop"]["1 row, c=1"]["p50_ms"]
     print(f"  single-row p50 at c=1: skloop {c1:.2f} ms vs in-process scikit-learn {sk_p50:.2f} ms")
+
+
+class RawRouter:
+    """The server's raw ASGI router before it moved onto Starlette (the baseline of ``--routers``).
+
+    The route table in dicts, built once: an exact path is one dict lookup; a templated
+    one, a split of the path and one lookup per template shape of its segment count.
+    """
+
+    def __init__(self, app) -> None:
+        self.app = app
+        self.exact: dict = {}
+        self.templated: dict = {}
+        for bound in app.router.bound:
+            segments = tuple(bound.route.template.strip("/").split("/"))
+            if not bound.route.params:
+                self.exact["/" + "/".join(segments)] = bound
+                continue
+            holes = tuple(i for i, s in enumerate(segments) if s.startswith("{"))
+            fixed = tuple(i for i in range(len(segments)) if i not in holes)
+            groups = self.templated.setdefault(len(segments), [])
+            table = next((t for h, _, t in groups if h == holes), None)
+            if table is None:
+                table = {}
+                groups.append((holes, fixed, table))
+            table[tuple(segments[i] for i in fixed)] = bound
+
+    def match(self, path: str):
+        exact = self.exact.get(path.rstrip("/") or "/")
+        if exact is not None:
+            return exact, {}
+        parts = path.strip("/").split("/")
+        for holes, fixed, table in self.templated.get(len(parts), ()):
+            bound = table.get(tuple(parts[i] for i in fixed))
+            if bound is not None and all(parts[i] for i in holes):
+                return bound, dict(zip(bound.route.params, (parts[i] for i in holes), strict=True))
+        return None
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "lifespan":  # the app's own start-up and shut-down (poller, store)
+            await self.app(scope, receive, send)
+        else:
+            await self.app._http(scope, receive, send, self.match(scope["path"]))
+
+
+def routed(app, router: str):
+    """``app`` dispatched by its own (Starlette) router, or by the raw baseline."""
+    return app if router == "starlette" else RawRouter(app)
+
+
+def serve_with_router(router: str, project: Path, port: int) -> None:
+    """One server of ``--routers``: what ``skloop serve churn`` starts, with the given router in front."""
+    import importlib.util
+
+    import uvicorn
+
+    from skloop.core import Settings
+    from skloop.serve import IngestProcess, PredictionLog, create_app
+
+    settings = Settings.from_env(project, env={})
+    log = PredictionLog(project / f"predictions-{router}").start()
+    ingestor = IngestProcess(log.directory, settings.store_url, settings.artifact_root).start()
+    try:
+        app = create_app(settings, model_name="churn", alias="champion", prediction_log=log)
+        asgi = routed(app, router)
+        print(f"{router}: serving {app.model.ref} ({app.model.runtime}) on port {port}", flush=True)
+        uvicorn.run(
+            asgi,
+            host="127.0.0.1",
+            port=port,
+            loop="uvloop" if importlib.util.find_spec("uvloop") else "asyncio",
+            http="httptools" if importlib.util.find_spec("httptools") else "h11",
+            access_log=False,
+            log_level="warning",
+            lifespan="on",
+        )
+    finally:
+        log.close()
+        ingestor.close()
+
+
+def asgi_cpu_per_request(asgi, method: str, path: str, body: bytes, n: int, concurrency: int = 8) -> float:
+    """Process CPU seconds per request of ``n`` requests driven straight into ``asgi``, ``concurrency`` at a time."""
+    import asyncio
+
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+
+    async def one() -> int:
+        scope = {
+            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "scheme": "http",
+            "path": path, "raw_path": path.encode(), "root_path": "", "query_string": b"", "headers": headers,
+            "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80),
+        }  # fmt: skip
+        status = 0
+
+        async def receive():
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def send(message):
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+
+        await asgi(scope, receive, send)
+        return status
+
+    async def worker(count: int) -> None:
+        for _ in range(count):
+            if await one() != 200:
+                raise RuntimeError(f"{method} {path} did not answer 200")
+
+    async def run() -> float:
+        await asyncio.gather(*(worker(20) for _ in range(concurrency)))  # warm up
+        start = time.process_time()
+        await asyncio.gather(*(worker(n // concurrency) for _ in range(concurrency)))
+        return (time.process_time() - start) / (n // concurrency * concurrency)
+
+    return asyncio.run(run())
+
+
+def compare_routers_in_process(work: Path, body: Path, repeats: int) -> dict[str, dict[str, float]]:
+    """The two routers in one process, no network: the router's own CPU per request, far less noisy."""
+    from skloop.core import Settings
+    from skloop.serve import PredictionLog, create_app
+
+    settings = Settings.from_env(work, env={})
+    log = PredictionLog(work / "predictions-in-process").start()
+    app = create_app(settings, model_name="churn", alias="champion", prediction_log=log, poll_seconds=None)
+    variants = {"raw": routed(app, "raw"), "starlette": routed(app, "starlette")}
+    payload = body.read_bytes()
+    cases = {
+        "POST /invocations (1 row)": ("POST", "/invocations", payload, 2000),
+        "GET /ping": ("GET", "/ping", b"", 20000),  # the table's 2nd route
+        "GET /v2/health/ready": ("GET", "/v2/health/ready", b"", 20000),  # 9th
+        "GET /v2/models/churn/versions/1/ready": ("GET", "/v2/models/churn/versions/1/ready", b"", 20000),  # 14th
+    }
+    runs: dict[str, dict[str, list[float]]] = {case: {name: [] for name in variants} for case in cases}
+    try:
+        for round_ in range(repeats):
+            order = list(variants) if round_ % 2 == 0 else list(variants)[::-1]
+            for case, (method, path, data, n) in cases.items():
+                for name in order:
+                    runs[case][name].append(asgi_cpu_per_request(variants[name], method, path, data, n))
+    finally:
+        log.close()
+    medians = {case: {name: statistics.median(v) * 1e6 for name, v in by.items()} for case, by in runs.items()}
+    print()
+    print(f"in process, no network: ASGI requests 8 at a time, {repeats} rounds (medians, CPU us per request)")
+    print(f"{'request':<38} {'raw':>9} {'starlette':>10} {'difference':>11}")
+    for case, m in medians.items():
+        diff = m["starlette"] - m["raw"]
+        print(f"{case:<38} {m['raw']:>9.1f} {m['starlette']:>10.1f} {diff:>+8.1f} us ({diff / m['raw']:+.1%})")
+    return medians
+
+
+def compare_routers(work: Path, body: Path, duration: int, repeats: int) -> None:
+    """Both routers side by side; single-row c=8 rounds alternate between them; medians and ratio."""
+    names = ("raw", "starlette")
+    ports = {name: free_port() for name in names}
+    procs = {
+        name: subprocess.Popen(
+            [sys.executable, __file__, "--serve-router", name, "--project", str(work), "--port", str(ports[name])],
+            cwd=work,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+        for name in names
+    }
+    runs: dict[str, list[dict[str, float]]] = {name: [] for name in names}
+    try:
+        for name in names:
+            wait_ready(f"http://127.0.0.1:{ports[name]}", procs[name])
+            print(" ", procs[name].stdout.readline().strip(), flush=True)
+        for round_ in range(repeats):
+            order = names if round_ % 2 == 0 else names[::-1]  # neither router always runs first
+            for name in order:
+                r = measure(f"http://127.0.0.1:{ports[name]}", procs[name].pid, body, 8, duration, work)
+                runs[name].append(r)
+                print(
+                    f"  round {round_ + 1}/{repeats} {name:<9} {r['rps']:>8.1f} req/s  "
+                    f"CPU {r['cpu_ms_per_request']:.3f} ms/req (server alone {r['own_cpu_ms_per_request']:.3f})  "
+                    f"non-2xx {r['non2xx']}",
+                    flush=True,
+                )
+    finally:
+        for proc in procs.values():
+            with contextlib_suppress():
+                os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(30)
+
+    def med(name: str, key: str) -> float:
+        return statistics.median(r[key] for r in runs[name])
+
+    print()
+    print(f"1 row, c=8, {repeats} rounds of {duration} s each (medians)")
+    print(f"{'router':<10} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'CPU ms/req':>11} {'server alone':>13}")
+    for name in names:
+        print(
+            f"{name:<10} {med(name, 'rps'):>9.1f} {med(name, 'p50_ms'):>8.2f} {med(name, 'p99_ms'):>8.2f} "
+            f"{med(name, 'cpu_ms_per_request'):>11.3f} {med(name, 'own_cpu_ms_per_request'):>13.3f}"
+        )
+    tree = med("starlette", "cpu_ms_per_request") / med("raw", "cpu_ms_per_request") - 1
+    own = med("starlette", "own_cpu_ms_per_request") / med("raw", "own_cpu_ms_per_request") - 1
+    print(f"Starlette vs raw, CPU per request: {tree:+.1%} (process tree), {own:+.1%} (server process alone)")
+    # the micro-batcher makes a server's CPU per request depend on how requests happen to
+    # group, so on a busy machine the servers' figures wander by more than the router costs;
+    # the same requests straight into the ASGI app measure the router's own cost
+    inproc = compare_routers_in_process(work, body, max(repeats, 9))
+    # the GET routes' handlers are trivial, so their difference is the router's alone;
+    # the worst of them (a templated route late in the table) against a server's request
+    extra_us = max(m["starlette"] - m["raw"] for case, m in inproc.items() if case.startswith("GET"))
+    per_request_us = med("raw", "cpu_ms_per_request") * 1000
+    print(
+        f"Starlette's router costs at most {extra_us:.1f} us more per request: {extra_us / per_request_us:+.1%} of "
+        f"the raw server's {per_request_us:.0f} us of CPU per single-row request at c=8 (process tree)"
+    )
 
 
 class contextlib_suppress:

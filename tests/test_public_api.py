@@ -41,3 +41,55 @@ def test_import_serve_leaves_out_the_pipelines() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_top_level_all_is_importable_and_lazy() -> None:
+    for item in skloop.__all__:
+        assert hasattr(skloop, item), f"skloop.__all__ names {item!r}, which is missing"
+    with pytest.raises(AttributeError, match="no attribute 'compare'"):
+        skloop.compare  # noqa: B018
+
+
+def test_the_comparisons_say_what_they_compare() -> None:
+    # the former names (compare, compare_files) are gone, not aliased: one name per function
+    import skloop.monitor as monitor
+
+    assert skloop.compare_data is monitor.compare_data
+    assert skloop.compare_data_files is monitor.compare_data_files
+    assert skloop.compare_models is monitor.compare_models
+    assert not hasattr(monitor, "compare") and not hasattr(monitor, "compare_files")
+
+
+LOOP_METHODS = {
+    "train": "TrainResult",
+    "reproduce": "ReproduceResult",
+    "register": "RegisterOutcome",
+    "model": "ModelVersion",
+    "promote": "AliasEvent",
+    "rollback": "AliasEvent",
+    "predict": "BatchPredictions",
+    "predict_file": "PredictResult",
+    "serve_app": "ServeApp",
+    "monitor": "MonitorReport",
+    "explain": "Explanation",
+    "loop": "Decision",
+    "validate": "ValidationReport",
+}
+
+
+def test_project_offers_the_whole_loop_with_typed_returns() -> None:
+    import inspect
+
+    from skloop.workflows import Project
+
+    for name, returns in LOOP_METHODS.items():
+        method = getattr(Project, name, None)
+        assert callable(method), f"Project has no {name}()"
+        assert inspect.signature(method).return_annotation == returns, f"Project.{name} should return {returns}"
+
+
+def test_project_stays_small() -> None:
+    from skloop.workflows import Project
+
+    public = [n for n in vars(Project) if not n.startswith("_")]
+    assert len(public) <= 25, f"Project has {len(public)} public names: group some ({sorted(public)})"

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 import skloop.workflows
 from skloop.cli import app
 from skloop.cli._checks import MAX_REASON_CHARS
+from skloop.cli._errors import EXIT_INTERNAL
 from skloop.store import MAX_FILTER_DEPTH
 
 runner = CliRunner()
@@ -66,10 +67,41 @@ def project(trained: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 # -- runs: filters and limits ---------------------------------------------------------
 
 
-@pytest.mark.parametrize("depth", [MAX_FILTER_DEPTH + 1, 200, 1000])
+@pytest.mark.parametrize("depth", [MAX_FILTER_DEPTH + 1, 200, 1000, 5000])
 def test_a_deeply_nested_filter_is_a_usage_error(project: Path, depth: int) -> None:
     text = "(" * depth + "status = 'finished'" + ")" * depth
-    one_line_error(invoke("runs", "--filter", text), 2, f"parentheses nest more than {MAX_FILTER_DEPTH} deep")
+    line = one_line_error(invoke("runs", "--filter", text), 2, f"parentheses nest more than {MAX_FILTER_DEPTH} deep")
+    assert "RecursionError" not in line and len(line) < 600
+
+
+def test_a_deeply_nested_filter_from_the_shell(project: Path) -> None:
+    # the installed entry point in a fresh interpreter: no RecursionError, no traceback
+    import subprocess
+    import sys
+
+    text = "(" * 5000 + "status = 'finished'" + ")" * 5000
+    done = subprocess.run(
+        [sys.executable, "-m", "skloop.cli", "runs", "--filter", text],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=project,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr and "RecursionError" not in done.stderr
+    assert f"parentheses nest more than {MAX_FILTER_DEPTH} deep" in done.stderr
+
+
+def test_order_by_takes_a_key_in_backticks_like_the_filter(project: Path) -> None:
+    ordered = invoke(
+        "runs", "--order-by", "metrics.`cv_roc_auc_mean` DESC", "--filter", "metrics.`cv_roc_auc_mean` > 0"
+    )
+    assert ordered.exit_code == 0, ordered.output
+    assert "train" in ordered.output
+    spaced = invoke("runs", "--order-by", "metrics.`val loss` DESC", "--filter", "metrics.`val loss` is null")
+    assert spaced.exit_code == 0, spaced.output
+    one_line_error(invoke("runs", "--order-by", "metrics.`val loss` SIDEWAYS"), 2, "bad order_by item")
 
 
 def test_a_bad_filter_or_ordering_exits_2(project: Path) -> None:
@@ -231,11 +263,11 @@ def test_an_unexpected_error_is_one_line_and_debug_shows_the_traceback(
 ) -> None:
     monkeypatch.setattr(skloop.workflows, "init_example", _boom)
     result = invoke("init", "--example", str(tmp_path / "x"))
-    line = one_line_error(result, 1)
+    line = one_line_error(result, EXIT_INTERNAL)
     assert line == "error: RuntimeError: something nobody foresaw (rerun with --debug for the traceback)"
 
     debug = invoke("--debug", "init", "--example", str(tmp_path / "x"))
-    assert debug.exit_code == 1
+    assert debug.exit_code == EXIT_INTERNAL
     assert "Traceback (most recent call last)" in debug.output and "_boom" in debug.output
     assert debug.output.strip().splitlines()[-1] == "error: RuntimeError: something nobody foresaw"
     assert "Traceback" not in invoke("init", "--example", str(tmp_path / "x")).output  # --debug does not stick

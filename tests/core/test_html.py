@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from skloop.core import html_environment, render_page
-from skloop.monitor import build_report, compare, render_report_html
+from skloop.monitor import build_report, compare_data, render_report_html
 from skloop.registry import ModelCard, render_html
 
 PYPROJECT = Path(__file__).parents[2] / "pyproject.toml"
@@ -26,7 +26,7 @@ def pages() -> dict[str, str]:
         importance={"x": {"mean": 0.3, "std": 0.1}, "y": {"mean": 0.1, "std": 0.0}},
     )  # fmt: skip
     ref, cur = pd.DataFrame({"x": range(200)}), pd.DataFrame({"x": range(100, 300)})
-    return {"card": render_html(card), "report": render_report_html(build_report(compare(ref, cur), model="m/2"))}
+    return {"card": render_html(card), "report": render_report_html(build_report(compare_data(ref, cur), model="m/2"))}
 
 
 def _style(page: str) -> str:

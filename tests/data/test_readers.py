@@ -62,9 +62,9 @@ def test_missing_file_names_the_path(tmp_path: Path) -> None:
 
 
 def test_unknown_suffix(tmp_path: Path) -> None:
-    (tmp_path / "t.txt").write_text("a\n1\n")
-    with pytest.raises(DataError, match=r"t\.txt has an unknown format.*\.csv"):
-        read_table(tmp_path / "t.txt")
+    (tmp_path / "t.xls").write_text("a\n1\n")
+    with pytest.raises(DataError, match=r"t\.xls has an unknown format.*\.csv"):
+        read_table(tmp_path / "t.xls")
 
 
 def test_garbled_parquet_carries_the_reason(tmp_path: Path) -> None:
@@ -170,3 +170,43 @@ def test_stopping_early_closes_the_csv_file(tmp_path) -> None:
         del batches
         gc.collect()
     assert len(first) == 10
+
+
+def _same_as_comma_csv(tmp_path: Path, name: str, text: str) -> None:
+    (tmp_path / "comma.csv").write_text("age,fare,town\n41,7.25,Leeds\n35,71.5,York\n")
+    (tmp_path / name).write_text(text)
+    pdt.assert_frame_equal(read_table(tmp_path / name), read_table(tmp_path / "comma.csv"))
+    batches = list(iter_batches(tmp_path / name, batch_rows=1))
+    pdt.assert_frame_equal(pd.concat(batches), read_table(tmp_path / "comma.csv"))
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        # European exports (UCI's wine quality, many government portals): ';' and decimal commas
+        ("semicolons.csv", "age;fare;town\n41;7,25;Leeds\n35;71,5;York\n"),
+        ("semicolons_points.csv", "age;fare;town\n41;7.25;Leeds\n35;71.5;York\n"),
+        ("tabs.tsv", "age\tfare\ttown\n41\t7.25\tLeeds\n35\t71.5\tYork\n"),
+        ("pipes.txt", "age|fare|town\n41|7.25|Leeds\n35|71.5|York\n"),
+    ],
+)
+def test_the_separator_and_a_decimal_comma_are_sniffed(tmp_path: Path, name: str, text: str) -> None:
+    _same_as_comma_csv(tmp_path, name, text)
+
+
+def test_commas_inside_quoted_text_are_not_taken_for_a_separator_or_decimals(tmp_path: Path) -> None:
+    text = 'age,fare,town\n41,7.25,"Leeds, West Yorkshire"\n35,71.5,"York, 1,5 miles out"\n'
+    (tmp_path / "t.csv").write_text(text)
+    assert read_table(tmp_path / "t.csv")["town"].tolist() == ["Leeds, West Yorkshire", "York, 1,5 miles out"]
+
+
+def test_json_lines(tmp_path: Path) -> None:
+    text = '{"age": 41, "fare": 7.25, "town": "Leeds"}\n{"age": 35, "fare": 71.5, "town": "York"}\n'
+    _same_as_comma_csv(tmp_path, "t.jsonl", text)
+    with gzip.open(tmp_path / "t.ndjson.gz", "wt") as fh:
+        fh.write(text)
+    assert read_table(tmp_path / "t.ndjson.gz")["town"].tolist() == ["Leeds", "York"]
+    (tmp_path / "bad.jsonl").write_text('{"age": 41}\nnot json\n')
+    with pytest.raises(DataError, match=r"cannot read JSON lines file .*bad\.jsonl"):
+        read_table(tmp_path / "bad.jsonl")
+

@@ -1,4 +1,4 @@
-"""Drift per column through compare(): the auto rule, agreement with scipy, FPR, shifted columns, config."""
+"""Drift per column through compare_data(): the auto rule, agreement with scipy, FPR, shifted columns, config."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from scipy.spatial import distance
 
 from skloop.core import MonitoringSpec, SpecError
 from skloop.data import infer_schema, make_churn
-from skloop.monitor import DEFAULT_THRESHOLDS, choose_method, compare, reference_summary
+from skloop.monitor import DEFAULT_THRESHOLDS, choose_method, compare_data, reference_summary
 
 Frames = Callable[..., pd.DataFrame]
 NUMERIC = ("num_normal", "num_skewed", "num_count", "num_uniform")
@@ -33,7 +33,7 @@ def test_auto_rule_by_kind_and_smaller_sample() -> None:
 
 def test_small_samples_use_tests_that_match_scipy(drift_frames: Frames) -> None:
     ref, cur = drift_frames(400, 1), drift_frames(300, 2, shifted=("num_normal",))
-    report = compare(ref, cur)
+    report = compare_data(ref, cur)
     for name in NUMERIC:
         f = report[name]
         expected = stats.ks_2samp(ref[name], cur[name])
@@ -50,7 +50,7 @@ def test_small_samples_use_tests_that_match_scipy(drift_frames: Frames) -> None:
 
 def test_large_samples_use_distances_that_match_scipy(drift_frames: Frames) -> None:
     ref, cur = drift_frames(3000, 1), drift_frames(2000, 2, shifted=("num_skewed", "cat_a"))
-    report = compare(ref, cur)
+    report = compare_data(ref, cur)
     for name in NUMERIC:
         f = report[name]
         expected = stats.wasserstein_distance(ref[name], cur[name]) / np.std(ref[name])
@@ -66,14 +66,14 @@ def test_large_samples_use_distances_that_match_scipy(drift_frames: Frames) -> N
 @pytest.mark.parametrize("n", [300, 3000])
 def test_shifted_pair_flags_exactly_the_shifted_columns(drift_frames: Frames, n: int) -> None:
     shifted = ("num_normal", "num_count", "cat_a", "flag")
-    report = compare(drift_frames(n, 11), drift_frames(n, 12, shifted=shifted))
+    report = compare_data(drift_frames(n, 11), drift_frames(n, 12, shifted=shifted))
     assert report.drifted_features == list(shifted)
     assert report.share == pytest.approx(4 / 7)
     assert report.drifted  # 4/7 >= 0.5
 
 
 def test_no_drift_pair_flags_nothing(drift_frames: Frames) -> None:
-    report = compare(drift_frames(5000, 21), drift_frames(5000, 22))
+    report = compare_data(drift_frames(5000, 21), drift_frames(5000, 22))
     assert report.drifted_features == []
     assert not report.drifted and report.share == 0.0
 
@@ -82,7 +82,7 @@ def test_false_positive_rate_of_the_tests_is_the_threshold(drift_frames: Frames)
     runs, flagged, verdicts = 200, 0, 0
     ref = reference_summary(drift_frames(300, 0), max_points=None)  # exact, computed once
     for seed in range(1, runs + 1):
-        report = compare(ref, drift_frames(300, seed))
+        report = compare_data(ref, drift_frames(300, seed))
         flagged += sum(f.drifted for f in report.features)
         verdicts += report.drifted
     rate = flagged / (runs * 7)
@@ -95,7 +95,7 @@ def test_false_positive_rate_of_the_tests_is_the_threshold(drift_frames: Frames)
 def test_churn_shift_flags_the_moved_features_and_not_the_others() -> None:
     ref, cur = make_churn(4000, seed=1), make_churn(4000, seed=2, shift=1.0)
     schema = infer_schema(ref, target="churned", id_column="customer_id")
-    report = compare(ref, cur, schema)
+    report = compare_data(ref, cur, schema)
     drifted = set(report.drifted_features)
     assert {"tenure_months", "monthly_charges", "total_charges", "contract", "region", "support_calls"} <= drifted
     assert not drifted & {"age", "has_partner"}
@@ -109,12 +109,12 @@ def test_method_and_threshold_come_from_the_spec(drift_frames: Frames) -> None:
         threshold=0.0,
         columns={"num_normal": {"method": "ks", "threshold": 0.5}, "cat_b": {"enabled": False}},
     )
-    report = compare(ref, cur, config=config)
+    report = compare_data(ref, cur, config=config)
     assert report["num_normal"].method == "ks" and report["num_normal"].threshold == 0.5
     assert report["num_skewed"].method == "psi" and report["num_skewed"].drifted  # psi >= 0
     assert "cat_b" not in report
     config = _config(threshold={"wasserstein": 1e-9, "jensenshannon": 0.9})
-    report = compare(ref, cur, config=config)
+    report = compare_data(ref, cur, config=config)
     assert all(report[n].drifted and report[n].threshold == 1e-9 for n in NUMERIC)
     assert not any(report[n].drifted for n in CATEGORICAL)
     assert report["cat_a"].threshold == 0.9
@@ -123,14 +123,14 @@ def test_method_and_threshold_come_from_the_spec(drift_frames: Frames) -> None:
 
 def test_share_threshold_sets_the_verdict(drift_frames: Frames) -> None:
     ref, cur = drift_frames(2000, 1), drift_frames(2000, 2, shifted=("num_normal",))
-    assert compare(ref, cur, config=_config(share=0.1)).drifted
-    assert not compare(ref, cur).drifted
+    assert compare_data(ref, cur, config=_config(share=0.1)).drifted
+    assert not compare_data(ref, cur).drifted
 
 
 def test_numeric_only_method_on_a_category_is_a_spec_error(drift_frames: Frames) -> None:
     ref = drift_frames(200, 1)
     with pytest.raises(SpecError, match=r"monitoring.drift.columns.cat_a.method.*'ks' needs a numeric column"):
-        compare(ref, ref, config=_config(columns={"cat_a": {"method": "ks"}}))
+        compare_data(ref, ref, config=_config(columns={"cat_a": {"method": "ks"}}))
 
 
 def test_prediction_drift_is_reported_apart_from_features(drift_frames: Frames) -> None:
@@ -139,18 +139,18 @@ def test_prediction_drift_is_reported_apart_from_features(drift_frames: Frames) 
     cur["proba"] = np.random.default_rng(1).beta(5, 2, len(cur))
     ref["label"] = pd.Series(np.where(ref["proba"] > 0.5, "yes", "no"), dtype="str")
     cur["label"] = pd.Series(np.where(cur["proba"] > 0.5, "yes", "no"), dtype="str")
-    report = compare(ref, cur, prediction_columns=["proba", "label"])
+    report = compare_data(ref, cur, prediction_columns=["proba", "label"])
     assert [p.name for p in report.predictions] == ["proba", "label"]
     assert report["proba"].kind == "numeric" and report["label"].kind == "categorical"
     assert report.prediction_drifted and report.drifted_features == []
-    off = compare(ref, cur, prediction_columns=["proba"], config=MonitoringSpec(prediction_drift=False))
+    off = compare_data(ref, cur, prediction_columns=["proba"], config=MonitoringSpec(prediction_drift=False))
     assert off.predictions == () and "proba" not in [f.name for f in off.features]
 
 
 def test_plot_summaries_share_bins_and_categories(drift_frames: Frames) -> None:
     ref, cur = drift_frames(1000, 1), drift_frames(800, 2, shifted=("cat_a",))
     cur.loc[:9, "cat_a"] = "new"
-    report = compare(ref, cur)
+    report = compare_data(ref, cur)
     num = report["num_normal"]
     assert len(num.bin_edges) == len(num.reference_counts) + 1 == len(num.current_counts) + 1
     assert sum(num.reference_counts) == 1000 and sum(num.current_counts) == 800

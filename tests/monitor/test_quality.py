@@ -10,7 +10,7 @@ import pytest
 
 from skloop.core import MonitoringSpec
 from skloop.data import infer_schema
-from skloop.monitor import QUALITY_CHECKS, compare
+from skloop.monitor import QUALITY_CHECKS, compare_data
 
 Frames = Callable[..., pd.DataFrame]
 
@@ -26,14 +26,14 @@ def quality_pair(drift_frames: Frames) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def _issues(ref: pd.DataFrame, cur: pd.DataFrame, **quality: object) -> set[tuple[str, str]]:
     config = MonitoringSpec.model_validate({"quality": quality})
-    report = compare(ref, cur, infer_schema(ref), config=config)
+    report = compare_data(ref, cur, infer_schema(ref), config=config)
     return {(c.check, c.column) for c in report.quality.issues}
 
 
 def test_clean_window_flags_nothing(quality_pair: tuple[pd.DataFrame, pd.DataFrame]) -> None:
     ref, cur = quality_pair
     assert _issues(ref, cur) == set()
-    report = compare(ref, cur)
+    report = compare_data(ref, cur)
     assert {c.check for c in report.quality} == set(QUALITY_CHECKS) - {"missing_column"}
 
 
@@ -46,7 +46,7 @@ def test_missing_share_rise(quality_pair: tuple[pd.DataFrame, pd.DataFrame]) -> 
         ("missing_increase", "num_skewed"),
         ("missing_increase", "cat_b"),
     }
-    check = next(c for c in compare(ref, cur).quality.issues if c.column == "num_skewed")
+    check = next(c for c in compare_data(ref, cur).quality.issues if c.column == "num_skewed")
     assert check.value == pytest.approx(0.2) and check.count == 100 and "20.0% missing now" in check.detail
 
 
@@ -60,7 +60,7 @@ def test_unseen_categories(quality_pair: tuple[pd.DataFrame, pd.DataFrame]) -> N
     ref, cur = quality_pair
     cur.loc[:24, "cat_b"] = "brand-new"
     assert _issues(ref, cur) == {("unseen_categories", "cat_b")}
-    check = next(c for c in compare(ref, cur).quality.issues)
+    check = next(c for c in compare_data(ref, cur).quality.issues)
     assert check.count == 25 and "'brand-new'" in check.detail
 
 
@@ -94,12 +94,12 @@ def test_duplicated_ids(quality_pair: tuple[pd.DataFrame, pd.DataFrame]) -> None
     ref, cur = quality_pair
     cur.loc[10:14, "row_id"] = cur.loc[0, "row_id"]
     assert _issues(ref, cur) == {("duplicate_ids", "row_id")}
-    check = next(c for c in compare(ref, cur).quality.issues)
+    check = next(c for c in compare_data(ref, cur).quality.issues)
     assert check.count == 5 and check.value == pytest.approx(5 / 500)
 
 
 def test_missing_column(quality_pair: tuple[pd.DataFrame, pd.DataFrame]) -> None:
     ref, cur = quality_pair
-    report = compare(ref, cur.drop(columns=["cat_b"]))
+    report = compare_data(ref, cur.drop(columns=["cat_b"]))
     assert {(c.check, c.column) for c in report.quality.issues} == {("missing_column", "cat_b")}
     assert "cat_b" not in report

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from skloop.data import infer_schema
-from skloop.monitor import MonitorReport, build_report, compare, monitor_frame, render_report_html
+from skloop.monitor import MonitorReport, build_report, compare_data, monitor_frame, render_report_html
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -53,7 +53,7 @@ def test_json_round_trips(report: MonitorReport) -> None:
 
 def test_verdict_weighs_drift_by_importance(drift_frames) -> None:  # type: ignore[no-untyped-def]
     ref, cur = drift_frames(800, 1), drift_frames(800, 2, shifted=("num_normal",))
-    drift = compare(ref, cur)
+    drift = compare_data(ref, cur)
     assert drift.drifted_features == ["num_normal"]
     important = build_report(drift, importance={"num_normal": 0.9, "cat_a": 0.1})
     unimportant = build_report(drift, importance={"num_normal": 0.01, "cat_a": 0.99})
@@ -122,7 +122,7 @@ def test_html_escapes_names_metrics_and_reasons(drift_frames) -> None:  # type: 
     cur = drift_frames(400, 2, shifted=("cat_a",)).rename(columns={"cat_a": HOSTILE})
     cur.loc[:20, "cat_b"] = HOSTILE  # an unseen category: named in the quality check's detail
     perf = PerformanceReport(task="classification", n_rows=400, metrics=(MetricResult(name=HOSTILE, value=0.5),))
-    drift = compare(ref, cur)
+    drift = compare_data(ref, cur)
     report = build_report(
         drift, importance={HOSTILE: 1.0}, performance=perf, model=HOSTILE, reference_name=HOSTILE, current_name="now"
     )

@@ -172,3 +172,30 @@ def test_missing_column_when_scoring(forest: Pipeline, churn: pd.DataFrame, tmp_
     report = export_onnx(forest, tmp_path / "m.onnx", sample=churn.head(50))
     with pytest.raises(DataError, match="column 'age' is missing"):
         onnx_predict_proba(report.path, churn.drop(columns=["age"]))
+
+
+def test_columns_onnx_renames_are_fed_by_their_own_names(tmp_path: Path) -> None:
+    # scikit-learn's wine table has "od280/od315_of_diluted_wines": skl2onnx renames the
+    # input, and the feed must still find the column under its name in the data.
+    from sklearn.datasets import load_wine
+
+    from skloop.registry import onnx_input_columns
+
+    wine = load_wine(as_frame=True)
+    frame = wine.frame.rename(columns={"alcohol": "alcohol (% vol)"})
+    features = [c for c in frame.columns if c != "target"]
+    pipe = _fit(
+        RandomForestClassifier(n_estimators=20, random_state=0),
+        frame.assign(churned=wine.target),
+        FeatureSets(numeric=tuple(features)),
+    )
+    report = export_onnx(pipe, tmp_path / "wine.onnx", sample=frame)
+    assert report.max_abs_diff < 1e-5
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(tmp_path / "wine.onnx"), providers=["CPUExecutionProvider"])
+    columns = [column for _, column, _ in onnx_input_columns(session)]
+    assert columns == features and any(name != column for name, column, _ in onnx_input_columns(session))
+    np.testing.assert_allclose(
+        onnx_predict_proba(tmp_path / "wine.onnx", frame.head(30)), pipe.predict_proba(frame.head(30)), atol=1e-5
+    )

@@ -131,3 +131,26 @@ def test_openapi_schemas_say_what_the_server_accepts(srv_project: Path, srv_row:
     assert not valid("Label", {"label": 1})
     labels = doc["paths"]["/v2/models/{name}/labels"]["post"]["requestBody"]["content"]["application/json"]
     assert labels["schema"]["oneOf"]
+
+
+def test_starlette_routes_every_request_and_the_app_answers(client: Any) -> None:
+    from starlette.routing import Router as StarletteRouter
+
+    router = client.app.router
+    assert isinstance(router.asgi, StarletteRouter)
+    assert [r.path for r in router.asgi.routes] == [r.template for r in ROUTES]  # one table, in its order
+    # a trailing slash is the same route (no redirect); no route is the app's JSON 404, not Starlette's text
+    assert client.get("/ping/", follow_redirects=False).status_code == 200
+    missing = client.get("/v2/models/churn/versions/1/nope")
+    assert missing.status_code == 404 and missing.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
+    assert missing.headers["content-type"] == "application/json"
+
+
+def test_a_router_without_dispatch_matches_but_does_not_serve() -> None:
+    import asyncio
+
+    router = Router(ROUTES, lambda name: name)  # type: ignore[arg-type,return-value]
+    assert router.match("/ping/") is not None
+    scope = {"type": "http", "method": "GET", "path": "/ping", "root_path": "", "headers": []}
+    with pytest.raises(RuntimeError, match="without a dispatch"):
+        asyncio.run(router(scope, None, None))

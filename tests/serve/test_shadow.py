@@ -52,6 +52,11 @@ def two_versions(tmp_path: Path) -> Path:
 _V2_TYPES = {str: "BYTES", bool: "BOOL", int: "INT64", float: "FP64", type(None): "BYTES"}
 
 
+# The default 100 ms the response waits for the shadow is too short on a loaded CI machine;
+# these tests check what the shadow answers, not how long it may take (a test below does).
+LOADED_MACHINE_TIMEOUT = 30.0
+
+
 def _infer(client: TestClient, rows: list[dict[str, Any]]) -> dict[str, Any]:
     doc = {"inputs": [{"name": k, "shape": [len(rows)], "datatype": _V2_TYPES[type(v)], "data": [r[k] for r in rows]}
                       for k, v in rows[0].items()]}  # fmt: skip
@@ -65,7 +70,13 @@ def test_answers_come_from_the_champion_and_records_carry_both(two_versions: Pat
     rows = _rows(srv_row)
     log = MemoryLog()
     app = create_app(
-        settings, model_name="churn", prediction_log=log, poll_seconds=None, onnx=False, shadow_alias="challenger"
+        settings,
+        model_name="churn",
+        prediction_log=log,
+        poll_seconds=None,
+        onnx=False,
+        shadow_alias="challenger",
+        shadow_timeout=LOADED_MACHINE_TIMEOUT,
     )
     v1 = create_app(settings, model_name="churn", version=1, poll_seconds=None, onnx=False)
     v2 = create_app(settings, model_name="churn", version=2, poll_seconds=None, onnx=False)
@@ -98,7 +109,13 @@ def test_no_challenger_means_no_shadow_until_one_is_promoted(tmp_path: Path, srv
     register_churn(settings)
     log = MemoryLog()
     app = create_app(
-        settings, model_name="churn", prediction_log=log, poll_seconds=0.05, onnx=False, shadow_alias="challenger"
+        settings,
+        model_name="churn",
+        prediction_log=log,
+        poll_seconds=0.05,
+        onnx=False,
+        shadow_alias="challenger",
+        shadow_timeout=LOADED_MACHINE_TIMEOUT,
     )
     try:
         assert app.shadow is not None and app.shadow.model is None

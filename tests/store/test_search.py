@@ -134,3 +134,18 @@ def test_bad_order_and_arguments(store: Store) -> None:
     with pytest.raises(StoreError, match=r"limit must be a positive integer"):
         store.runs.search_runs(limit=0)
     assert store.runs.search_runs("search") == []
+
+
+def test_a_key_in_backticks_works_in_the_filter_and_the_ordering(store: Store) -> None:
+    for name, loss in (("low", 0.1), ("high", 0.7), ("mid", 0.4)):
+        run = store.runs.create_run("spaced", name=name)
+        store.runs.log_metric(run.id, "val loss", loss)
+        store.runs.finish_run(run.id, "finished")
+    found = store.runs.search_runs("spaced", filter="metrics.`val loss` > 0.2", order_by="metrics.`val loss` DESC")
+    assert names(found) == ["high", "mid"]
+    assert names(store.runs.search_runs("spaced", order_by=["metrics.`val loss`"])) == ["low", "mid", "high"]
+    # several keys in one item, separated by commas, like a SQL ORDER BY
+    assert names(store.runs.search_runs("spaced", order_by="metrics.`val loss` asc, name")) == ["low", "mid", "high"]
+    for bad in ("metrics.`val loss", "metrics.`val loss` DESC DESC", "metrics.a,", "'name'"):
+        with pytest.raises(SearchFilterError, match=r"bad order_by item"):
+            store.runs.search_runs("spaced", order_by=bad)

@@ -12,7 +12,7 @@ from loop_helpers import train_champion
 from plain_project import DRIFTING, FEATURES, log_plain_traffic, plain_table, write_plain_project
 
 from skloop.core._clock import utcnow
-from skloop.monitor import compare
+from skloop.monitor import compare_data
 from skloop.registry import Signature
 from skloop.workflows import Project, run_loop
 
@@ -85,7 +85,7 @@ def test_the_loop_retrains_at_the_first_drifted_chunk(
         for i, shift in enumerate(shifts):
             frame = plain_table(CHUNK, seed=100 + i, shift=shift)
             if shift:  # each drifted chunk alone is flagged on exactly the drifted features
-                assert compare(train, frame, target="y", columns=FEATURES).drifted_features == list(DRIFTING)
+                assert compare_data(train, frame, target="y", columns=FEATURES).drifted_features == list(DRIFTING)
             at = t0 + i * every
             log_plain_traffic(project.store, frame, time=at)
             decision = run_loop(project.spec, project.settings, store=project.store, now=at + timedelta(minutes=30))

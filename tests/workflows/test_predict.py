@@ -15,7 +15,7 @@ from skloop.core import DataError
 from skloop.data import make_churn, read_table
 from skloop.pipelines import FeatureSets, build_preprocessor
 from skloop.registry import infer_signature
-from skloop.workflows import NullProgress, predict_batch, read_prediction_metadata
+from skloop.workflows import NullProgress, predict_batch, predict_table, read_prediction_metadata
 
 FEATURES = FeatureSets(
     numeric=("age", "tenure_months", "support_calls", "monthly_charges", "total_charges"),
@@ -91,3 +91,38 @@ def test_bad_rows_are_named_and_nothing_is_written(fitted: tuple[Pipeline, objec
     with pytest.raises(DataError, match=r"row 650, column 'age'"):
         predict_batch(pipe, signature, data, out, model_ref="churn/1", batch_rows=300)
     assert not out.exists() and not list(tmp_path.glob(".*.tmp"))
+
+
+def test_predict_table_matches_the_parquet_file(fitted: tuple[Pipeline, object], tmp_path: Path) -> None:
+    # one scoring pass behind both: a DataFrame in memory equals the file, chunk boundaries and all
+    pipe, signature = fitted
+    frame = make_churn(1300, seed=7, shift=0.5)
+    frame.to_parquet(tmp_path / "new.parquet")
+    written = predict_batch(
+        pipe, signature, tmp_path / "new.parquet", tmp_path / "scores.parquet", model_ref="churn/3",
+        batch_rows=500, id_column="customer_id",
+    )  # fmt: skip
+    progress = NullProgress()
+    kept = predict_table(
+        pipe, signature, frame, model_ref="churn/3", model_version=3, batch_rows=500, id_column="customer_id",
+        progress=progress,
+    )  # fmt: skip
+    assert kept.rows == written.rows == 1300 and progress.advanced == 1300
+    assert (kept.flagged, kept.issues_count) == (written.flagged, written.issues_count) and kept.flagged > 0
+    assert kept.model_ref == "churn/3" and kept.model_version == 3
+    pd.testing.assert_frame_equal(kept.predictions, pd.read_parquet(written.out_path))
+    from_file = predict_table(pipe, signature, tmp_path / "new.parquet", model_ref="churn/3")
+    assert from_file.predictions["prediction"].tolist() == kept.predictions["prediction"].tolist()
+
+
+def test_predict_table_refuses_what_predict_batch_refuses(fitted: tuple[Pipeline, object]) -> None:
+    pipe, signature = fitted
+    frame = make_churn(50, seed=3)
+    with pytest.raises(DataError, match="no rows to score"):
+        predict_table(pipe, signature, frame.iloc[:0], model_ref="churn/1")
+    bad = frame.astype({"age": object})
+    bad.loc[7, "age"] = "old"
+    with pytest.raises(DataError, match=r"row 7, column 'age'"):
+        predict_table(pipe, signature, bad, model_ref="churn/1", batch_rows=5)
+    with pytest.raises(DataError, match=r"--keep column\(s\) \['nope'\]"):
+        predict_table(pipe, signature, frame, model_ref="churn/1", keep_columns=["nope"])

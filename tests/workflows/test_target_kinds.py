@@ -228,3 +228,24 @@ def test_behaviour_tests_score_the_positive_class_by_default() -> None:
     test = DirectionalTest.model_validate({"kind": "directional", "column": "x", "delta": 1.0, "direction": "increase"})
     passed, message = run_behaviour(test, 0, model, X, signature, seed=0)
     assert passed, message  # a larger x raises P(leave); P(stay), the last class, falls
+
+
+def test_explain_explains_the_positive_class_or_the_one_asked_for(tmp_path: Path) -> None:
+    """``leave`` is the positive class of stay/leave and sorts first: the default must not be the last class."""
+    pytest.importorskip("shap", reason="the explain extra (shap) is not installed")
+    from skloop.core import DataError
+    from skloop.workflows import explain_model
+
+    with _project(tmp_path, "names") as project:
+        result = project.train()
+        rows = _data("names", 4).head(15).drop(columns=["churned"])
+        _, default = explain_model(project.store, f"churn/{result.model_version}", rows)
+        assert default.output == "probability of class leave"
+        model = Registry(project.store).load_model(f"churn/{result.model_version}")
+        leave = list(model.classes_).index("leave")
+        expected = model.predict_proba(rows[[str(c) for c in model.feature_names_in_]])[:, leave]
+        assert default.predictions == pytest.approx(expected)
+        _, stay = explain_model(project.store, f"churn/{result.model_version}", rows, class_="stay")
+        assert stay.output == "probability of class stay"
+        with pytest.raises(DataError, match=r"class 'gone' is not one of the model's classes \['leave', 'stay'\]"):
+            explain_model(project.store, f"churn/{result.model_version}", rows, class_="gone")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import tempfile
 from pathlib import Path
 from typing import Annotated
@@ -14,7 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from skloop.cli._checks import check_positive
-from skloop.cli._errors import EXIT_FAILURE, handle_errors, set_debug
+from skloop.cli._errors import EXIT_FAILURE, handle_errors, report, set_debug
 from skloop.cli._progress import RichProgress
 from skloop.cli._render import print_json, run_detail, runs_table
 from skloop.core import SPEC_FILENAME, Settings, UsageError
@@ -412,5 +413,15 @@ def demo(
 
 
 def main() -> None:
-    """Entry point of the ``skloop`` command."""
-    app()
+    """Entry point of the ``skloop`` command.
+
+    Every command reports its own errors (``handle_errors``); this catches what happens
+    around them (the options callback, Typer itself), so that no error of any kind ends
+    in a raw traceback.
+    """
+    try:
+        app()
+    except SystemExit:
+        raise
+    except (Exception, KeyboardInterrupt) as exc:
+        sys.exit(report(exc))

@@ -4,12 +4,18 @@
 code   meaning
 =====  =========================================================================
 0      the command did its work
-1      the work failed (a skloop error, or an unexpected one: one line, then
-       ``--debug`` shows the traceback)
-2      a usage or spec error: the command line or the spec is wrong
+1      the work failed: a skloop error (``SkloopError``) other than those below
+2      a usage or spec error (``SpecError``, ``UsageError``): the command line
+       or the spec is wrong
 3      ``skloop monitor``: the data drifted
+70     an unexpected error (a bug, not a ``SkloopError``): one line, then
+       ``--debug`` shows the traceback
 130    interrupted (Ctrl-C)
 =====  =========================================================================
+
+:data:`EXIT_CODES` is the table from error class to code (first match wins) and
+:func:`exit_for` reads it; ``docs/cli.md`` documents the same table and a test keeps
+the two equal for every class of the family.
 """
 
 from __future__ import annotations
@@ -26,16 +32,19 @@ from rich.console import Console
 from rich.markup import escape
 
 from skloop.cli._checks import check_arguments, option_names, printable
-from skloop.core import ReproductionError, SkloopError, SpecError, UsageError
+from skloop.core import SkloopError, SpecError, UsageError
 
 __all__ = [
+    "EXIT_CODES",
     "EXIT_DRIFT",
     "EXIT_FAILURE",
+    "EXIT_INTERNAL",
     "EXIT_INTERRUPTED",
     "EXIT_OK",
     "EXIT_USAGE",
-    "exit_code_for",
+    "exit_for",
     "handle_errors",
+    "report",
     "set_debug",
 ]
 
@@ -43,7 +52,16 @@ EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
 EXIT_DRIFT = 3
+EXIT_INTERNAL = 70  # sysexits.h EX_SOFTWARE: an internal software error
 EXIT_INTERRUPTED = 130
+
+EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
+    (SpecError, EXIT_USAGE),
+    (UsageError, EXIT_USAGE),
+    (SkloopError, EXIT_FAILURE),
+    (KeyboardInterrupt, EXIT_INTERRUPTED),
+)
+"""Error class -> exit code, first match wins; anything else is :data:`EXIT_INTERNAL`."""
 
 #: An unexpected error's message is cut to this many characters (it must stay one line).
 _MAX_UNEXPECTED_CHARS = 500
@@ -54,13 +72,19 @@ logger = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def exit_code_for(exc: BaseException) -> int:
-    """Exit code for an exception: 2 for spec/usage errors, 1 for failed work."""
-    if isinstance(exc, (SpecError, UsageError)):
-        return EXIT_USAGE
-    if isinstance(exc, (SkloopError, ReproductionError)):
-        return EXIT_FAILURE
-    return EXIT_FAILURE
+def exit_for(exc: BaseException) -> int:
+    """The exit code of ``exc`` from :data:`EXIT_CODES` (:data:`EXIT_INTERNAL` when unlisted).
+
+    Examples
+    --------
+    >>> from skloop.core import SearchFilterError
+    >>> exit_for(SearchFilterError("bad filter")), exit_for(RecursionError())
+    (2, 70)
+    """
+    for kind, code in EXIT_CODES:
+        if isinstance(exc, kind):
+            return code
+    return EXIT_INTERNAL
 
 
 _state = {"debug": False}
@@ -82,16 +106,31 @@ def _one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-def _traceback() -> None:
-    sys.stderr.write(printable(traceback.format_exc()))
+def report(exc: BaseException) -> int:
+    """Print ``exc`` as one line on stderr (its traceback first with ``--debug``) and return its exit code.
+
+    skloop's own errors print their message; Ctrl-C prints ``interrupted``; anything
+    else is the last resort: ``error: <type>: <message> (rerun with --debug for the
+    traceback)``, never a raw traceback.
+    """
+    code = exit_for(exc)
+    if isinstance(exc, KeyboardInterrupt):
+        _err.print("[yellow]interrupted[/]")
+        return code
+    if _debug():
+        sys.stderr.write(printable("".join(traceback.format_exception(exc))))
+    if isinstance(exc, SkloopError):
+        label = "spec error" if isinstance(exc, SpecError) else "error"
+        _err.print(f"[bold red]{label}:[/] {escape(printable(str(exc)))}")
+    elif _debug():
+        _err.print(f"[bold red]error:[/] {escape(_one_line(exc))}")
+    else:
+        _err.print(f"[bold red]error:[/] {escape(_one_line(exc))} (rerun with --debug for the traceback)")
+    return code
 
 
 def handle_errors(fn: F) -> F:
-    """Check the arguments, then turn errors into a clear message on stderr and the right exit code.
-
-    skloop's own errors print their message; anything else prints one line naming its
-    type (the last resort: no traceback unless ``--debug``).
-    """
+    """Check the arguments, then turn any error into one line on stderr and its exit code (:func:`report`)."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -100,21 +139,7 @@ def handle_errors(fn: F) -> F:
             return fn(*args, **kwargs)
         except (typer.Exit, typer.Abort, typer.TyperException):
             raise  # an exit code chosen by the command, or Typer's own usage error
-        except SkloopError as exc:
-            if _debug():
-                _traceback()
-            label = "spec error" if isinstance(exc, SpecError) else "error"
-            _err.print(f"[bold red]{label}:[/] {escape(printable(str(exc)))}")
-            raise typer.Exit(exit_code_for(exc)) from None
-        except KeyboardInterrupt:
-            _err.print("[yellow]interrupted[/]")
-            raise typer.Exit(EXIT_INTERRUPTED) from None
-        except Exception as exc:  # the last resort: a bug or an error we did not foresee
-            if _debug():
-                _traceback()
-                _err.print(f"[bold red]error:[/] {escape(_one_line(exc))}")
-            else:
-                _err.print(f"[bold red]error:[/] {escape(_one_line(exc))} (rerun with --debug for the traceback)")
-            raise typer.Exit(EXIT_FAILURE) from None
+        except (Exception, KeyboardInterrupt) as exc:  # Exception: the last resort, a bug we did not foresee
+            raise typer.Exit(report(exc)) from None
 
     return wrapper  # type: ignore[return-value]

@@ -129,6 +129,10 @@ def explain(
     version: Annotated[int | None, typer.Option("--version", help="A version number instead of an alias.")] = None,
     top: Annotated[int, typer.Option("--top", "-k", help="Columns shown per row.")] = 5,
     limit: Annotated[int, typer.Option("--limit", "-n", help="Rows shown in the table.")] = 20,
+    class_: Annotated[
+        str | None,
+        typer.Option("--class", help="The class whose output is explained (default: a binary model's positive class)."),
+    ] = None,
     spec: SpecOpt = Path(SPEC_FILENAME),
     json_out: JsonOpt = False,
     trust: TrustOpt = False,
@@ -140,7 +144,7 @@ def explain(
     store = _store(spec)
     try:
         found, explanation = explain_model(
-            store, _ref(name, alias, version), data, trust=caller_trust(spec, trust, trust_type)
+            store, _ref(name, alias, version), data, trust=caller_trust(spec, trust, trust_type), class_=class_
         )
     finally:
         store.close()

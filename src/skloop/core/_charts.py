@@ -109,9 +109,9 @@ def line_layout(
     grid = [{"y": y(v), "value": v} for v in (lo_v, (lo_v + hi_v) / 2, hi_v)]
     polygons = []
     for lower, upper, color in bands:
-        pts = [(i, lo, hi) for i, (lo, hi) in enumerate(zip(lower, upper, strict=True)) if lo is not None and hi]
-        if pts:
-            outline = [(i, hi) for i, _, hi in pts] + [(i, lo) for i, lo, _ in pts[::-1]]
+        spans = [(i, lo, hi) for i, (lo, hi) in enumerate(zip(lower, upper, strict=True)) if lo is not None and hi]
+        if spans:
+            outline = [(i, hi) for i, _, hi in spans] + [(i, lo) for i, lo, _ in spans[::-1]]
             polygons.append({"points": points(outline), "color": color})
     lines = []
     for name, vs, color in series:

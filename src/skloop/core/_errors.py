@@ -1,46 +1,78 @@
 """The one exception family of skloop.
 
 Every error a user can cause derives from :class:`SkloopError`; callers catch the
-narrowest class they act on. The CLI maps classes to exit codes in one place
-(``skloop.cli._errors``) and the server maps them to HTTP status codes in one table.
+narrowest class they act on.
 
 ::
 
     SkloopError
-    ├── SpecError                 a skloop.yaml that does not validate (exit 2)
-    ├── UsageError                a command or call used wrongly (exit 2)
+    ├── SpecError                 a skloop.yaml that does not validate
+    ├── UsageError                a command or call used wrongly
     ├── DataError                 unreadable or unusable data
+    │   └── LabelError            label records that cannot be stored (``issues``: one per problem)
     ├── PipelineError             a pipeline or search that cannot be built or fitted
     ├── StoreError                the metadata store or the artifact store
     │   ├── SchemaOutOfDateError  the database needs ``skloop db upgrade``
     │   ├── NotFoundError         a run, dataset or artifact that does not exist
-    │   └── ArtifactIntegrityError an artifact whose bytes do not match its SHA-256
+    │   ├── ArtifactIntegrityError an artifact whose bytes do not match its SHA-256
+    │   ├── LoopLockedError       another live process runs the loop of this model
+    │   └── SearchFilterError     a run filter or ordering that cannot be parsed (also a UsageError)
     ├── RegistryError             registering, promoting, loading or exporting models
     │   ├── ModelNotFoundError    no such model, version or alias
     │   ├── GateError             a version that failed its gates (promote needs --force)
     │   ├── UntrustedModelError   an artifact holding types the loader does not trust
     │   └── ExportError           a model that cannot be exported to the asked format
+    ├── ServeError                a request the model server refuses (its HTTP status: skloop.serve)
+    │   ├── BadRequestError       unreadable body, wrong shape, invalid rows
+    │   ├── UnauthorizedError     a missing or wrong bearer token
+    │   ├── NotFoundRouteError    no such route or served model
+    │   ├── MethodNotAllowedError the route exists, not for this method (``allow``)
+    │   ├── PayloadTooLargeError  the body is over the configured limit
+    │   ├── UnsupportedMediaError a content type the route does not read
+    │   └── UnavailableError      try again later (``retry_after`` seconds)
+    │       ├── NotReadyError     no model loaded yet
+    │       └── LogUnavailableError the prediction log cannot be written (disk full, I/O error)
     ├── ReproductionError         a reproduced run whose scores differ
     └── MissingExtraError         an optional dependency that is not installed
+
+Every class is defined here, whichever layer raises it, so that the tree above is the
+whole family (a test walks ``SkloopError.__subclasses__()`` against it). The CLI's
+exit code of each class is the table ``skloop.cli._errors.EXIT_CODES``; the server's
+HTTP status, ``skloop.serve._errors.STATUS_BY_ERROR``.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
     "ArtifactIntegrityError",
+    "BadRequestError",
     "DataError",
     "ExportError",
     "GateError",
+    "LabelError",
+    "LogUnavailableError",
+    "LoopLockedError",
+    "MethodNotAllowedError",
     "MissingExtraError",
     "ModelNotFoundError",
     "NotFoundError",
+    "NotFoundRouteError",
+    "NotReadyError",
+    "PayloadTooLargeError",
     "PipelineError",
     "RegistryError",
     "ReproductionError",
     "SchemaOutOfDateError",
+    "SearchFilterError",
+    "ServeError",
     "SkloopError",
     "SpecError",
     "StoreError",
+    "UnauthorizedError",
+    "UnavailableError",
+    "UnsupportedMediaError",
     "UntrustedModelError",
     "UsageError",
 ]
@@ -75,6 +107,21 @@ class DataError(SkloopError):
     """Data that cannot be read or cannot be trained on."""
 
 
+class LabelError(DataError):
+    """Label records that cannot be stored; ``issues`` has one entry per problem.
+
+    Each issue is ``{"row": index, "column": field, "problem": text, "severity": "error"}``
+    (the shape of the server's error bodies: a ``DataError`` there is a 400).
+    """
+
+    code = "BAD_REQUEST"
+
+    def __init__(self, message: str, issues: list[dict[str, Any]]) -> None:
+        super().__init__(message)
+        self.message = message
+        self.issues = issues
+
+
 class PipelineError(SkloopError):
     """A pipeline, estimator or search that cannot be built or fitted."""
 
@@ -93,6 +140,17 @@ class NotFoundError(StoreError):
 
 class ArtifactIntegrityError(StoreError):
     """An artifact whose content does not match its recorded SHA-256."""
+
+
+class LoopLockedError(StoreError):
+    """Another live process runs the loop of this model."""
+
+
+class SearchFilterError(StoreError, UsageError):
+    """A search filter or ordering that cannot be parsed; the message names the token.
+
+    A ``UsageError`` as well: the user's text is wrong, not the store (the CLI exits 2).
+    """
 
 
 class RegistryError(SkloopError):
@@ -125,6 +183,89 @@ class UntrustedModelError(RegistryError):
 
 class ExportError(RegistryError):
     """A model that cannot be exported to the asked format (names the step or reason)."""
+
+
+class ServeError(SkloopError):
+    """A request the model server refuses.
+
+    ``code`` is the protocol's error code of the answer; the HTTP status of each class
+    is the table ``skloop.serve.STATUS_BY_ERROR``.
+
+    Parameters
+    ----------
+    message : str
+        What was wrong and what to send instead.
+    issues : list of dict, optional
+        One ``{"row", "column", "problem", "severity"}`` per problem, when the
+        request's rows or fields were at fault (``column`` names the field).
+    """
+
+    code = "INTERNAL_ERROR"
+
+    def __init__(self, message: str, issues: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.issues = issues or []
+
+
+class BadRequestError(ServeError):
+    """The body cannot be read or its rows cannot be scored."""
+
+    code = "BAD_REQUEST"
+
+
+class UnauthorizedError(ServeError):
+    """A bearer token is needed and was missing or wrong."""
+
+    code = "UNAUTHENTICATED"
+
+
+class NotFoundRouteError(ServeError):
+    """No such route, or a model name that is not the served one."""
+
+    code = "RESOURCE_DOES_NOT_EXIST"
+
+
+class MethodNotAllowedError(ServeError):
+    """The route exists but not for this method; ``allow`` lists the methods it answers."""
+
+    code = "METHOD_NOT_ALLOWED"
+
+    def __init__(self, message: str, allow: str) -> None:
+        super().__init__(message)
+        self.allow = allow
+
+
+class PayloadTooLargeError(ServeError):
+    """The body is larger than the server accepts."""
+
+    code = "PAYLOAD_TOO_LARGE"
+
+
+class UnsupportedMediaError(ServeError):
+    """A content type the route cannot read."""
+
+    code = "UNSUPPORTED_MEDIA_TYPE"
+
+
+class UnavailableError(ServeError):
+    """The server cannot answer now; the answer carries ``Retry-After: retry_after``."""
+
+    code = "UNAVAILABLE"
+    retry_after = 1
+
+
+class NotReadyError(UnavailableError):
+    """The model is not loaded (yet)."""
+
+    code = "NOT_READY"
+
+
+class LogUnavailableError(UnavailableError):
+    """The prediction log cannot be written: nothing of the request was kept or acknowledged."""
+
+    code = "LOG_UNAVAILABLE"
+    retry_after = 5
 
 
 class ReproductionError(SkloopError):

@@ -96,4 +96,7 @@ class Settings:
 
     def with_overrides(self, **changes: object) -> Settings:
         """A copy with the given fields replaced (``None`` values are ignored)."""
-        return replace(self, **{k: v for k, v in changes.items() if v is not None})  # type: ignore[arg-type]
+        given = {k: v for k, v in changes.items() if v is not None}
+        # mypy cannot tell which field each value of **changes names, so it checks every value
+        # against every field's type; the callers pass each option to its own field
+        return replace(self, **given)  # type: ignore[arg-type]

@@ -6,6 +6,7 @@ error messages with file and line numbers live in :mod:`skloop.core._spec_loader
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Annotated, Any, Literal
 
@@ -60,6 +61,27 @@ class SqlSource(_Model):
     query: str = Field(description="SELECT statement returning the training table")
 
 
+TABLE_FORMATS: dict[str, tuple[str, ...]] = {
+    "csv": (".csv", ".csv.gz", ".tsv", ".tsv.gz", ".txt", ".txt.gz"),
+    "parquet": (".parquet", ".pq"),
+    "jsonl": (".jsonl", ".ndjson", ".jsonl.gz", ".ndjson.gz"),
+}
+"""The table file formats skloop reads, by the endings of their names (one list for the
+spec's check and the readers)."""
+
+TABLE_FORMATS_HELP = ".csv, .tsv, .txt (optionally .gz; the separator is sniffed), .parquet, .pq, .jsonl or .ndjson"
+
+
+def table_format(path: str | os.PathLike[str]) -> str | None:
+    """``csv``, ``parquet`` or ``jsonl`` by the file's name; ``None`` for anything else.
+
+    >>> table_format("data/Train.CSV.gz"), table_format("t.pq"), table_format("t.xlsx")
+    ('csv', 'parquet', None)
+    """
+    name = os.fspath(path).lower()
+    return next((kind for kind, endings in TABLE_FORMATS.items() if name.endswith(endings)), None)
+
+
 class DataSpec(_Model):
     """Where the training data comes from and how its columns are used."""
 
@@ -77,8 +99,8 @@ class DataSpec(_Model):
     @field_validator("train")
     @classmethod
     def _known_format(cls, v: str | SqlSource) -> str | SqlSource:
-        if isinstance(v, str) and not v.lower().endswith((".csv", ".parquet", ".pq", ".csv.gz")):
-            raise ValueError("must be a .csv, .csv.gz or .parquet path, or {url: ..., query: ...}")
+        if isinstance(v, str) and table_format(v) is None:
+            raise ValueError(f"must be a path ending in {TABLE_FORMATS_HELP}, or {{url: ..., query: ...}}")
         return v
 
 

@@ -53,12 +53,13 @@ class _BoundedLoader(yaml.SafeLoader):
         super().__init__(stream)
         self._sizes: dict[int, int] = {}  # id(node) -> expanded size, once composed
 
-    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
         if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
+            # types-PyYAML leaves peek_event unannotated; after check_event it is this alias
+            event: yaml.AliasEvent = self.peek_event()  # type: ignore[no-untyped-call]
             target = self.anchors.get(event.anchor)
             if target is not None:  # an undefined alias is PyYAML's error to raise
-                line = event.start_mark.line + 1
+                line = event.start_mark.line + 1 if event.start_mark is not None else 0  # the parser marks every event
                 if id(target) not in self._sizes:  # named, not finished: the alias is inside its own anchor
                     raise _Refused(
                         line,
@@ -67,8 +68,8 @@ class _BoundedLoader(yaml.SafeLoader):
                         f"(&{event.anchor} at line {target.start_mark.line + 1}); a spec cannot be recursive, "
                         "write the value out",
                     )
-        node: yaml.Node = super().compose_node(parent, index)
-        if id(node) not in self._sizes:
+        node = super().compose_node(parent, index)
+        if node is not None and id(node) not in self._sizes:
             children: list[yaml.Node] = []
             if isinstance(node, yaml.SequenceNode):
                 children = node.value
@@ -86,8 +87,9 @@ class _BoundedLoader(yaml.SafeLoader):
             self._sizes[id(node)] = size
         return node
 
-    def compose_mapping_node(self, anchor: str | None) -> yaml.MappingNode:
-        node: yaml.MappingNode = super().compose_mapping_node(anchor)
+    # types-PyYAML types ``anchor`` as a dict; PyYAML passes the event's anchor name
+    def compose_mapping_node(self, anchor: str | None) -> yaml.MappingNode:  # type: ignore[override]
+        node = super().compose_mapping_node(anchor)  # type: ignore[arg-type]
         first: dict[Any, int] = {}
         for key_node, _ in node.value:
             if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == _MERGE_TAG:
@@ -256,8 +258,8 @@ def parse_spec(text: str, file: str = "<spec>") -> Spec:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise SpecError(f"{file}: not valid YAML{where}: {problem}") from None
+        reason = getattr(exc, "problem", None) or str(exc)
+        raise SpecError(f"{file}: not valid YAML{where}: {reason}") from None
     except (RecursionError, ValueError, TypeError) as exc:
         raise SpecError(f"{file}: not valid YAML: {exc}") from None
     return spec_from_dict(data, file, _line_map(node))

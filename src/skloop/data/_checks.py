@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from skloop.core import DataError
@@ -56,7 +57,7 @@ def _column_list(columns: list[str]) -> str:
     return shown + (f" and {more} more" if more > 0 else "")
 
 
-def _row_list(positions: np.ndarray) -> str:
+def _row_list(positions: npt.NDArray[np.intp]) -> str:
     shown = ", ".join(str(int(p)) for p in positions[:_SHOW_ROWS])
     more = positions.size - _SHOW_ROWS
     return shown + (", ..." if more > 0 else "")

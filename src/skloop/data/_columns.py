@@ -9,7 +9,8 @@ __all__ = ["ColumnsByName"]
 
 
 class _Named(Protocol):
-    name: str
+    @property
+    def name(self) -> str: ...  # read-only, so that frozen dataclasses match
 
 
 C = TypeVar("C", bound=_Named)

@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from scipy.special import expit
 from scipy.stats import poisson
@@ -52,14 +53,14 @@ _COEF_1 = {
 }
 
 
-def _pick(u: np.ndarray, labels: tuple[str, ...], probs: list[float]) -> np.ndarray:
+def _pick(u: npt.NDArray[np.float64], labels: tuple[str, ...], probs: list[float]) -> npt.NDArray[np.object_]:
     """Map uniforms to labels by cumulative probabilities (inverse CDF)."""
     edges = np.cumsum(np.asarray(probs) / np.sum(probs))
     idx = np.minimum(np.searchsorted(edges, u, side="right"), len(labels) - 1)
     return np.asarray(labels, dtype=object)[idx]
 
 
-def _intercept(score: np.ndarray, rate: float) -> float:
+def _intercept(score: npt.NDArray[np.float64], rate: float) -> float:
     """The intercept that makes the mean churn probability equal ``rate`` (bisection)."""
     lo, hi = -20.0, 20.0
     for _ in range(60):

@@ -30,8 +30,10 @@ from __future__ import annotations
 import hashlib
 import json
 import struct
+from typing import Any, cast
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -59,13 +61,13 @@ def _to_arrow(data: pd.DataFrame | pa.Table) -> pa.Table:
         ) from exc
 
 
-def _decode(arr: pa.ChunkedArray) -> pa.ChunkedArray:
+def _decode(arr: pa.ChunkedArray[Any]) -> pa.ChunkedArray[Any]:
     if pa.types.is_dictionary(arr.type):
         return arr.cast(arr.type.value_type)
     return arr
 
 
-def _canonical(arr: pa.ChunkedArray) -> tuple[str, pa.Array]:
+def _canonical(arr: pa.ChunkedArray[Any]) -> tuple[str, pa.Array[Any]]:
     """The canonical type name and a single contiguous array for one column."""
     arr = _decode(arr)
     t = arr.type
@@ -99,18 +101,27 @@ def _canonical(arr: pa.ChunkedArray) -> tuple[str, pa.Array]:
     return f"json:{t}", pa.array(values, type=pa.large_string())
 
 
-def _valid_mask(flat: pa.Array, type_name: str) -> np.ndarray:
+def _buffer(flat: pa.Array[Any], i: int) -> memoryview:
+    """Buffer ``i`` of ``flat``; only null-typed arrays, handled before, lack their value buffer."""
+    buf = flat.buffers()[i]
+    if buf is None:
+        raise DataError(f"cannot fingerprint a {flat.type} column: its Arrow array has no buffer {i}")
+    return memoryview(buf)
+
+
+def _valid_mask(flat: pa.Array[Any], type_name: str) -> npt.NDArray[np.bool_]:
     valid = flat.is_valid()
     if type_name == "float64":
-        valid = pc.and_(valid, pc.invert(pc.fill_null(pc.is_nan(flat), True)))
-    return np.asarray(valid.to_numpy(zero_copy_only=False), dtype=bool)
+        # pyarrow-stubs types pc.fill_null as coalesce and the method's result as a plain Array
+        nan = cast(pa.BooleanArray, flat.is_nan().fill_null(True))
+        valid = pc.and_(valid, pc.invert(nan))
+    return np.asarray(valid.to_numpy(zero_copy_only=False), dtype=np.bool_)
 
 
-def _fixed_width_bytes(flat: pa.Array, valid: np.ndarray, dtype: str) -> bytes:
+def _fixed_width_bytes(flat: pa.Array[Any], valid: npt.NDArray[np.bool_], dtype: str) -> bytes:
     """Values of a fixed-width array as little-endian bytes, missing slots zeroed."""
-    buffers = flat.buffers()
     width = np.dtype(dtype).itemsize
-    raw = np.frombuffer(buffers[1], dtype=dtype, count=len(flat) + flat.offset)[flat.offset :]
+    raw = np.frombuffer(_buffer(flat, 1), dtype=dtype, count=len(flat) + flat.offset)[flat.offset :]
     values = raw.astype(np.dtype(dtype).newbyteorder("<"), copy=True)
     if dtype == "float64":
         values += 0.0  # -0.0 becomes 0.0
@@ -119,11 +130,11 @@ def _fixed_width_bytes(flat: pa.Array, valid: np.ndarray, dtype: str) -> bytes:
     return values.tobytes()
 
 
-def _var_width_parts(flat: pa.Array, valid: np.ndarray) -> tuple[bytes, bytes | memoryview]:
+def _var_width_parts(flat: pa.Array[Any], valid: npt.NDArray[np.bool_]) -> tuple[bytes, bytes | memoryview]:
     """Lengths and concatenated bytes of a large_string/large_binary array."""
-    flat = pc.fill_null(flat, "" if pa.types.is_large_string(flat.type) else b"")
+    flat = flat.fill_null("" if pa.types.is_large_string(flat.type) else b"")
     buffers = flat.buffers()
-    offsets = np.frombuffer(buffers[1], dtype=np.int64, count=len(flat) + 1 + flat.offset)
+    offsets = np.frombuffer(_buffer(flat, 1), dtype=np.int64, count=len(flat) + 1 + flat.offset)
     offsets = offsets[flat.offset :]
     lengths = np.diff(offsets).astype("<i8")
     lengths[~valid] = 0
@@ -132,7 +143,7 @@ def _var_width_parts(flat: pa.Array, valid: np.ndarray) -> tuple[bytes, bytes | 
     return lengths.tobytes(), body
 
 
-def _hash_column(h: hashlib._Hash, name: str, chunked: pa.ChunkedArray) -> None:
+def _hash_column(h: hashlib._Hash, name: str, chunked: pa.ChunkedArray[Any]) -> None:
     type_name, flat = _canonical(chunked)
     valid = _valid_mask(flat, type_name) if len(flat) else np.zeros(0, dtype=bool)
     header = json.dumps([name, type_name, len(flat), int((~valid).sum())]).encode()
@@ -141,7 +152,7 @@ def _hash_column(h: hashlib._Hash, name: str, chunked: pa.ChunkedArray) -> None:
     if type_name == "null" or len(flat) == 0:
         return
     if type_name == "bool":
-        values = np.asarray(pc.fill_null(flat, False).to_numpy(zero_copy_only=False), dtype=bool)
+        values = np.asarray(flat.fill_null(False).to_numpy(zero_copy_only=False), dtype=np.bool_)
         h.update(np.packbits(values & valid, bitorder="little").tobytes())
         return
     if type_name in ("large_string", "large_binary") or type_name.startswith("json:"):

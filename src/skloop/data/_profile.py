@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, ClassVar
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from skloop.core import DataError
@@ -84,7 +85,7 @@ class ColumnProfile:
                 return v
         raise DataError(f"column {self.name!r} has no stored quantile {level}; stored: {QUANTILE_LEVELS}")
 
-    def histogram(self, values: Any) -> np.ndarray:
+    def histogram(self, values: Any) -> npt.NDArray[np.intp]:
         """Count ``values`` in this column's bins; values outside go to the end bins.
 
         Missing and infinite values are not counted.

@@ -1,4 +1,4 @@
-"""Reading tables: CSV, gzipped CSV, Parquet and SQL sources.
+"""Reading tables: delimited text (CSV, TSV, ``;``-separated), Parquet, JSON lines and SQL sources.
 
 Every reader returns the same DataFrame for the same table: ISO-8601 date and datetime
 strings in a CSV become ``datetime64[us]`` columns, and datetime columns read from
@@ -12,25 +12,28 @@ itself (the import-linter contract keeps SQLAlchemy in the store).
 
 from __future__ import annotations
 
+import csv
+import gzip
 import logging
 import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TypedDict
 
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from skloop.core import DataError, SqlSource
+from skloop.core import TABLE_FORMATS_HELP, DataError, SqlSource, table_format
 
 __all__ = ["DEFAULT_BATCH_ROWS", "iter_batches", "parse_datetimes", "read_table", "redact_url"]
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_BATCH_ROWS = 65_536
-_CSV_SUFFIXES = (".csv", ".csv.gz")
-_PARQUET_SUFFIXES = (".parquet", ".pq")
+_DELIMITERS = ",;\t|"
+_SNIFF_BYTES = 65_536
 _ISO_DATETIME = re.compile(
     r"^\d{4}-\d{2}-\d{2}"
     r"(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?P<tz>Z|[+-]\d{2}:?\d{2})?)?$"
@@ -47,17 +50,63 @@ def _resolve(source: str | os.PathLike[str], base_dir: str | os.PathLike[str] | 
         hint = f" (resolved against {base_dir})" if base_dir is not None else ""
         raise DataError(f"data file {path} does not exist{hint}; check the path in data.train or create the file")
     if path.is_dir():
-        raise DataError(f"data path {path} is a directory; expected a .csv, .csv.gz or .parquet file")
+        raise DataError(f"data path {path} is a directory; expected a file ending in {TABLE_FORMATS_HELP}")
     return path
 
 
 def _format(path: Path) -> str:
-    name = path.name.lower()
-    if name.endswith(_CSV_SUFFIXES):
-        return "csv"
-    if name.endswith(_PARQUET_SUFFIXES):
-        return "parquet"
-    raise DataError(f"data file {path} has an unknown format; expected a name ending in .csv, .csv.gz, .parquet or .pq")
+    kind = table_format(path.name)
+    if kind is None:
+        raise DataError(f"data file {path} has an unknown format; expected a name ending in {TABLE_FORMATS_HELP}")
+    return kind
+
+
+class _Dialect(TypedDict, total=False):
+    """The :func:`pandas.read_csv` options a sniffed file needs; absent ones keep pandas' defaults."""
+
+    sep: str
+    decimal: str
+
+
+def _csv_dialect(path: Path) -> _Dialect:
+    """``sep`` (and ``decimal``) of a delimited file, sniffed from its first lines.
+
+    Public tables are not all comma-separated: European exports use ``;`` with decimal
+    commas (``3,5``), others tabs or pipes. Read with the wrong separator, such a file
+    is one column whose name is the whole header, and every later error is confusing.
+    """
+    try:
+        opener = gzip.open if path.name.lower().endswith(".gz") else open
+        with opener(path, "rt", encoding="utf-8", errors="replace", newline="") as fh:
+            head = fh.read(_SNIFF_BYTES)
+    except (OSError, EOFError):
+        return {}  # the reader itself reports the file's problem
+    lines = head.splitlines()
+    if len(lines) > 1 and len(head) == _SNIFF_BYTES:
+        lines = lines[:-1]  # the last line may be cut
+    sample = "\n".join(lines[:50])
+    if not sample:
+        return {}
+    try:
+        sep = csv.Sniffer().sniff(sample, delimiters=_DELIMITERS).delimiter
+    except csv.Error:
+        return {}
+    if sep == ",":
+        return {}
+    dialect: _Dialect = {"sep": sep}
+    body = lines[1:50]
+    if (
+        sep != ","
+        and body
+        and any(_DECIMAL_COMMA.search(line) for line in body)
+        and not any(_DECIMAL_POINT.search(line) for line in body)
+    ):
+        dialect["decimal"] = ","
+    return dialect
+
+
+_DECIMAL_COMMA = re.compile(r"(?:^|[;\t|])-?\d+,\d+(?=$|[;\t|])")
+_DECIMAL_POINT = re.compile(r"(?:^|[;\t|])-?\d+\.\d+(?=$|[;\t|])")
 
 
 def _iso_columns(df: pd.DataFrame) -> dict[str, bool]:
@@ -96,12 +145,12 @@ def _parse_datetimes(df: pd.DataFrame, columns: dict[str, bool], where: str) -> 
     return df
 
 
-def _to_us(col: pd.Series) -> pd.Series:
+def _to_us(col: pd.Series[pd.Timestamp]) -> pd.Series[pd.Timestamp]:
     """Cast a datetime64 column to microseconds unless that would drop precision."""
     unit = col.dt.unit
     if unit == "us":
         return col
-    if unit == "ns" and (col.dropna().array.asi8 % 1000).any():
+    if unit == "ns" and (col.dropna().dt.nanosecond != 0).any():  # sub-microsecond digits would be lost
         return col
     return col.dt.as_unit("us")
 
@@ -117,16 +166,50 @@ def _normalise_datetimes(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def _read_csv(path: Path, **kwargs: object) -> pd.DataFrame:
+_CSV_ERRORS = (pd.errors.ParserError, UnicodeDecodeError, OSError, EOFError, ValueError)
+_JSONL_ERRORS = (ValueError, UnicodeDecodeError, OSError, EOFError)
+
+
+def _csv_error(path: Path, exc: Exception) -> DataError:
+    if isinstance(exc, pd.errors.EmptyDataError):
+        return DataError(f"CSV file {path} is empty (no header row); write a header and rows")
+    return DataError(
+        f"cannot read CSV file {path}: {exc}; check that it is a valid UTF-8 CSV (the gzip stream intact for .csv.gz)"
+    )
+
+
+def _jsonl_error(path: Path, exc: Exception) -> DataError:
+    return DataError(f"cannot read JSON lines file {path}: {exc}; expected one JSON object per line")
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
     try:
-        return pd.read_csv(path, **kwargs)  # type: ignore[call-overload, no-any-return]
-    except pd.errors.EmptyDataError as exc:
-        raise DataError(f"CSV file {path} is empty (no header row); write a header and rows") from exc
-    except (pd.errors.ParserError, UnicodeDecodeError, OSError, EOFError, ValueError) as exc:
-        raise DataError(
-            f"cannot read CSV file {path}: {exc}; check that it is a valid UTF-8 CSV "
-            "(the gzip stream intact for .csv.gz)"
-        ) from exc
+        return pd.read_csv(path, **_csv_dialect(path))
+    except (pd.errors.EmptyDataError, *_CSV_ERRORS) as exc:
+        raise _csv_error(path, exc) from exc
+
+
+def _read_csv_chunks(path: Path, chunksize: int) -> Iterator[pd.DataFrame]:
+    """pandas' chunked reader (a TextFileReader iterates DataFrames), opened with the header read."""
+    try:
+        return pd.read_csv(path, **_csv_dialect(path), chunksize=chunksize)
+    except (pd.errors.EmptyDataError, *_CSV_ERRORS) as exc:
+        raise _csv_error(path, exc) from exc
+
+
+def _read_jsonl(path: Path) -> pd.DataFrame:
+    try:
+        return pd.read_json(path, lines=True)
+    except _JSONL_ERRORS as exc:
+        raise _jsonl_error(path, exc) from exc
+
+
+def _read_jsonl_chunks(path: Path, chunksize: int) -> Iterator[pd.DataFrame]:
+    """pandas' JsonReader, which iterates DataFrames of ``chunksize`` lines."""
+    try:
+        return pd.read_json(path, lines=True, chunksize=chunksize)
+    except _JSONL_ERRORS as exc:
+        raise _jsonl_error(path, exc) from exc
 
 
 def _read_parquet(path: Path) -> pd.DataFrame:
@@ -179,13 +262,15 @@ def parse_datetimes(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def read_table(source: Source, base_dir: str | os.PathLike[str] | None = None) -> pd.DataFrame:
-    """Read a table from a CSV, gzipped CSV, Parquet file or SQL source.
+    """Read a table from a delimited text file, Parquet, JSON lines or a SQL source.
 
     Parameters
     ----------
     source : str, os.PathLike or SqlSource
-        A path ending in ``.csv``, ``.csv.gz``, ``.parquet`` or ``.pq``, or a
-        :class:`~skloop.core.SqlSource` (SQLAlchemy URL and query).
+        A path ending in ``.csv``, ``.tsv`` or ``.txt`` (optionally gzipped; the
+        separator, ``,`` ``;`` tab or ``|``, and a decimal comma are sniffed from the
+        first lines), ``.parquet`` or ``.pq``, ``.jsonl`` or ``.ndjson`` (one object per
+        line), or a :class:`~skloop.core.SqlSource` (SQLAlchemy URL and query).
     base_dir : str or os.PathLike, optional
         Directory that relative paths are resolved against (the spec's folder).
 
@@ -218,7 +303,8 @@ def read_table(source: Source, base_dir: str | os.PathLike[str] | None = None) -
     else:
         path = _resolve(source, base_dir)
         where = str(path)
-        df = _read_csv(path) if _format(path) == "csv" else _read_parquet(path)
+        kind = _format(path)
+        df = _read_csv(path) if kind == "csv" else _read_jsonl(path) if kind == "jsonl" else _read_parquet(path)
     df = _parse_datetimes(df, _iso_columns(df), where)
     df = _normalise_datetimes(df)
     return df.reset_index(drop=True)
@@ -266,11 +352,13 @@ def iter_batches(
     else:
         path = _resolve(source, base_dir)
         where = str(path)
-        chunks = (
-            _read_csv(path, chunksize=batch_rows)  # a TextFileReader iterates DataFrames
-            if _format(path) == "csv"
-            else _parquet_batches(path, batch_rows)
-        )
+        kind = _format(path)
+        if kind == "csv":
+            chunks = _read_csv_chunks(path, batch_rows)
+        elif kind == "jsonl":
+            chunks = _read_jsonl_chunks(path, batch_rows)
+        else:
+            chunks = _parquet_batches(path, batch_rows)
     iso: dict[str, bool] | None = None
     start = 0
     try:

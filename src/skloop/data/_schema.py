@@ -171,7 +171,7 @@ def _kind(name: str, col: pd.Series, uniques: pd.Series, id_like: bool) -> Kind:
     unique_share = len(uniques) / len(values)
     if unique_share > TEXT_MIN_UNIQUE_SHARE:
         mean_len = float(strings.str.len().mean())
-        mean_tokens = float(strings.str.split().str.len().mean())
+        mean_tokens = float(strings.str.split().map(len).mean())
         if mean_len > TEXT_MIN_MEAN_LENGTH or mean_tokens >= TEXT_MIN_MEAN_TOKENS:
             return "text"
     if id_like and (len(values) >= ID_MIN_ROWS or looks_like_id_name(name)):
@@ -269,10 +269,11 @@ def infer_schema(
         dupes = sorted({str(c) for c in df.columns[df.columns.duplicated()]})
         raise DataError(f"column names repeat: {dupes}; give every column a distinct name")
     roles: dict[str, Role] = {}
-    for role, name in (("target", target), ("id", id_column), ("time", time_column)):
+    given: tuple[tuple[Role, str | None], ...] = (("target", target), ("id", id_column), ("time", time_column))
+    for role, name in given:
         if name is None:
             continue
         if name not in df.columns:
             raise DataError(f"{role} column {name!r} is not in the data; columns: {[str(c) for c in df.columns]}")
-        roles[name] = role  # type: ignore[assignment]
+        roles[name] = role
     return Schema(tuple(_column(str(n), df[n], roles.get(str(n), "feature")) for n in df.columns))

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 __all__ = [
@@ -170,7 +171,7 @@ def _parse_times(col: pd.Series) -> pd.Series | None:
     return parsed.reindex(col.index)
 
 
-def _nanoseconds(times: pd.Series) -> np.ndarray:
+def _nanoseconds(times: pd.Series) -> npt.NDArray[np.int64]:
     """Datetimes (naive or tz-aware, in UTC) as int64 nanoseconds; missing values are not handled."""
     if getattr(times.dt, "tz", None) is not None:
         times = times.dt.tz_convert("UTC").dt.tz_localize(None)
@@ -270,7 +271,7 @@ def _name_leak(name: str) -> str | None:
     return None
 
 
-def _encode(col: pd.Series) -> np.ndarray | None:
+def _encode(col: pd.Series) -> npt.NDArray[np.float64] | None:
     """One column as floats a small tree can split: missing values get their own value."""
     if pd.api.types.is_bool_dtype(col.dtype) or pd.api.types.is_numeric_dtype(col.dtype):
         values = col.to_numpy(dtype="float64", na_value=np.nan)
@@ -292,7 +293,7 @@ def _encode(col: pd.Series) -> np.ndarray | None:
     return values.reshape(-1, 1)
 
 
-def _single_column_score(x: np.ndarray, y: np.ndarray, task: str, seed: int) -> float | None:
+def _single_column_score(x: npt.NDArray[np.float64], y: npt.NDArray[Any], task: str, seed: int) -> float | None:
     """The cross-validated ROC AUC (classification) or R² (regression) of a small tree on ``x`` alone.
 
     Scores are averaged over folds (pooling the folds' predictions would rank rows of
@@ -383,7 +384,7 @@ def find_leaks(df: pd.DataFrame, target: str, task: str, columns: Sequence[str],
     return found
 
 
-def _bad_numbers(col: pd.Series) -> tuple[pd.Series, np.ndarray] | None:
+def _bad_numbers(col: pd.Series) -> tuple[pd.Series, npt.NDArray[np.intp]] | None:
     """The values of a text column that are not numbers, when the rest are."""
     if pd.api.types.is_numeric_dtype(col.dtype) or pd.api.types.is_bool_dtype(col.dtype):
         return None

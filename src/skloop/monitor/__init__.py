@@ -7,7 +7,7 @@ Imports :mod:`skloop.core`, :mod:`skloop.data`, :mod:`skloop.store`,
 from __future__ import annotations
 
 from skloop.data import class_name
-from skloop.monitor._compare import EXACT_ROWS, DriftReport, compare, compare_files
+from skloop.monitor._compare import EXACT_ROWS, DriftReport, compare_data, compare_data_files
 from skloop.monitor._compare_models import ModelComparison, compare_models
 from skloop.monitor._drift import DEFAULT_THRESHOLDS, FeatureDrift, choose_method
 from skloop.monitor._estimate import CBPE
@@ -46,8 +46,8 @@ __all__ = [
     "WindowSeries",
     "build_report",
     "choose_method",
-    "compare",
-    "compare_files",
+    "compare_data",
+    "compare_data_files",
     "compare_models",
     "explain_rows",
     "importance_weights",

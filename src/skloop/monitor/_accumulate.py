@@ -20,14 +20,17 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from skloop.core import DataError
 from skloop.monitor._reference import ColumnReference
+from skloop.monitor._types import Counts, Floats
 
 __all__ = [
     "CategoricalAccumulator",
@@ -53,15 +56,21 @@ class NumericCurrent:
     min: float
     max: float
     out_of_range: int
-    values: np.ndarray | None  # sorted finite values when the window was small enough
-    le_counts: np.ndarray | None  # else counts between the unique reference points
-    eq_counts: np.ndarray | None
-    tails: tuple[np.ndarray, np.ndarray] | None  # sorted values below / above the points (binned mode)
-    plot_counts: np.ndarray | None  # counts on the reference's bin_edges
+    values: Floats | None  # sorted finite values when the window was small enough
+    le_counts: Counts | None  # else counts between the unique reference points
+    eq_counts: Counts | None
+    tails: tuple[Floats, Floats] | None  # sorted values below / above the points (binned mode)
+    plot_counts: Counts | None  # counts on the reference's bin_edges
 
     @property
     def n_distinct_at_most_one(self) -> bool:
         return self.n == 0 or self.min == self.max
+
+    def binned_counts(self) -> tuple[Counts, Counts]:
+        """``(le_counts, eq_counts)`` of a window summarised by counts (``values`` is ``None``)."""
+        if self.le_counts is None or self.eq_counts is None:
+            raise DataError("this window kept its values, not counts between the reference points; read .values")
+        return self.le_counts, self.eq_counts
 
 
 @dataclass(frozen=True)
@@ -88,7 +97,7 @@ class OtherCurrent:
     n_distinct_at_most_one: bool
 
 
-def _float_values(values: pd.Series | pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, int]:
+def _float_values(values: pd.Series | pa.Array[Any] | pa.ChunkedArray[Any]) -> tuple[Floats, int]:
     """Float64 values (NaN where missing) and the count of values that are not numbers."""
     if isinstance(values, pa.ChunkedArray | pa.Array):
         t = values.type
@@ -113,17 +122,17 @@ class NumericAccumulator:
         self._edges = np.asarray(ref.bin_edges or (), dtype="float64")
         self._lo = -np.inf if ref.min is None else ref.min
         self._hi = np.inf if ref.max is None else ref.max
-        self._held: list[np.ndarray] | None = []
+        self._held: list[Floats] | None = []
         self._le = np.zeros(self._points.size + 1, dtype="int64")
         self._eq = np.zeros(self._points.size, dtype="int64")
         self._plot = np.zeros(max(self._edges.size - 1, 0), dtype="int64")
-        self._below: list[np.ndarray] | None = []
-        self._above: list[np.ndarray] | None = []
+        self._below: list[Floats] | None = []
+        self._above: list[Floats] | None = []
         self._n_tail = 0
         self.n = self.missing = self.violations = self.out_of_range = 0
         self.min, self.max = np.inf, -np.inf
 
-    def add(self, values: pd.Series | pa.Array | pa.ChunkedArray) -> None:
+    def add(self, values: pd.Series | pa.Array[Any] | pa.ChunkedArray[Any]) -> None:
         arr, violations = _float_values(values)
         nan = np.isnan(arr)
         self.missing += int(nan.sum()) - violations
@@ -146,7 +155,7 @@ class NumericAccumulator:
             self._held = None
         self._bin(arr)
 
-    def _bin(self, arr: np.ndarray) -> None:
+    def _bin(self, arr: Floats) -> None:
         """Count the sorted ``arr`` between the reference points and in the plot bins."""
         p = self._points
         if p.size:
@@ -189,7 +198,7 @@ class NumericAccumulator:
         )
 
 
-def _histogram(sorted_values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+def _histogram(sorted_values: Floats, edges: Floats) -> Counts:
     """Counts of sorted values in ``[a, b)`` bins (the last ``[a, b]``), outside ones in the end bins."""
     pos = np.searchsorted(sorted_values, edges, side="left")
     counts = np.diff(pos)
@@ -214,10 +223,11 @@ class CategoricalAccumulator:
         self.counts: Counter[Any] = Counter()
         self.missing = self.violations = 0
 
-    def add(self, values: pd.Series | pa.Array | pa.ChunkedArray) -> None:
+    def add(self, values: pd.Series | pa.Array[Any] | pa.ChunkedArray[Any]) -> None:
         if isinstance(values, pa.ChunkedArray | pa.Array) and self._kind == "categorical":
             vc = pc.value_counts(values)
-            for v, n in zip(vc.field("values").to_pylist(), vc.field("counts").to_pylist(), strict=True):
+            counts = cast("list[int]", vc.field("counts").to_pylist())  # never null; the stubs allow it
+            for v, n in zip(vc.field("values").to_pylist(), counts, strict=True):
                 if v is None:
                     self.missing += n
                 else:
@@ -241,12 +251,12 @@ class OtherAccumulator:
 
     def __init__(self, kind: str) -> None:
         self._kind = kind
-        self._hashes: list[np.ndarray] = []
+        self._hashes: list[npt.NDArray[np.uint64]] = []
         self._first: Any = None
         self._varies = False
         self.n = self.missing = self.violations = 0
 
-    def add(self, values: pd.Series | pa.Array | pa.ChunkedArray) -> None:
+    def add(self, values: pd.Series | pa.Array[Any] | pa.ChunkedArray[Any]) -> None:
         if not isinstance(values, pd.Series):
             values = values.to_pandas()
         present = values.dropna()

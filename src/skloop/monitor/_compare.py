@@ -1,6 +1,6 @@
 """Compare a current window with the reference: per-column drift, dataset verdict, quality.
 
-:func:`compare` takes DataFrames (or a stored reference); :func:`compare_files` streams
+:func:`compare_data` takes DataFrames (or a stored reference); :func:`compare_data_files` streams
 the current file in record batches, so memory stays at one batch plus small per-column
 aggregates whatever the file's size.
 """
@@ -18,12 +18,12 @@ import pandas as pd
 
 from skloop.core import DataError, MonitoringSpec
 from skloop.data import DEFAULT_BATCH_ROWS, DatasetProfile, Schema, infer_schema, iter_batches, parse_datetimes
-from skloop.monitor._accumulate import Accumulator, accumulator
+from skloop.monitor._accumulate import Accumulator, CategoricalCurrent, NumericCurrent, accumulator
 from skloop.monitor._drift import DRIFT_KINDS, FeatureDrift, column_drift
 from skloop.monitor._quality import QualityCheck, QualityReport, quality_checks
 from skloop.monitor._reference import MAX_POINTS, ReferenceSummary, reference_summary
 
-__all__ = ["EXACT_ROWS", "DriftReport", "compare", "compare_files", "verdict_head"]
+__all__ = ["EXACT_ROWS", "DriftReport", "compare_data", "compare_data_files", "verdict_head"]
 
 EXACT_ROWS = 100_000
 """A streamed numeric column keeps its values (exact tests) up to this many, then bins them."""
@@ -94,7 +94,7 @@ class DriftReport:
         Examples
         --------
         >>> import pandas as pd
-        >>> compare(pd.DataFrame({"x": range(100)}), pd.DataFrame({"x": range(100)})).verdict()
+        >>> compare_data(pd.DataFrame({"x": range(100)}), pd.DataFrame({"x": range(100)})).verdict()
         'No dataset drift: 0 of 1 features drifted (0%; the verdict needs 50%).'
         """
         text = verdict_head(self)
@@ -228,7 +228,7 @@ def _scope(
             if config.prediction_drift and c.kind in DRIFT_KINDS:
                 out.predictions.append(c.name)
             continue
-        if columns is not None and c.name not in wanted:  # type: ignore[operator]
+        if columns is not None and wanted is not None and c.name not in wanted:  # wanted: the columns given
             continue
         out.checked.add(c.name)  # without the model's columns, every column's quality is checked
         if columns is None and (c.role != "feature" or (wanted is not None and c.name not in wanted)):
@@ -255,8 +255,8 @@ def _finish(
     for role, names in (("feature", scope.features), ("prediction", scope.predictions)):
         for name in names:
             cur = currents.get(name)
-            if cur is not None:
-                tested[role].append(column_drift(ref[name], cur, config.drift, role=role))  # type: ignore[arg-type]
+            if isinstance(cur, NumericCurrent | CategoricalCurrent):  # the drift kinds (scope.features)
+                tested[role].append(column_drift(ref[name], cur, config.drift, role=role))
     checks: list[QualityCheck] = []
     for c in ref:
         if c.name in scope.checked:
@@ -283,7 +283,7 @@ def _accumulators(
     return {c.name: accumulator(c, cap=cap) for c in ref if c.name in have}
 
 
-def compare(
+def compare_data(
     reference: Reference | None,
     current: pd.DataFrame,
     schema: Schema | None = None,
@@ -342,7 +342,7 @@ def compare(
     >>> rng = np.random.default_rng(0)
     >>> ref = pd.DataFrame({"x": rng.normal(size=500), "c": rng.choice(["a", "b"], 500)})
     >>> cur = pd.DataFrame({"x": rng.normal(1.0, size=500), "c": rng.choice(["a", "b"], 500)})
-    >>> report = compare(ref, cur)
+    >>> report = compare_data(ref, cur)
     >>> report.drifted_features, report["x"].method, report.share
     (['x'], 'ks', 0.5)
     """
@@ -371,7 +371,7 @@ def _arrow_batches(path: Path, names: list[str], categorical: list[str], batch_r
             yield from pf.iter_batches(batch_size=batch_rows, row_groups=[group], columns=present, use_threads=False)
 
 
-def compare_files(
+def compare_data_files(
     reference: str | os.PathLike[str] | None,
     current: str | os.PathLike[str],
     schema: Schema | None = None,
@@ -383,7 +383,7 @@ def compare_files(
     columns: Sequence[str] | None = None,
     target: str | None = None,
 ) -> DriftReport:
-    """:func:`compare` for files, streaming the current one in record batches.
+    """:func:`compare_data` for files, streaming the current one in record batches.
 
     Parquet is read with pyarrow, only the needed columns, categorical ones
     dictionary-encoded; CSV with pandas' chunked reader. Each numeric column keeps its
@@ -399,7 +399,7 @@ def compare_files(
     current : path
         The window's Parquet or CSV file.
     schema, config, reference_profile, prediction_columns, columns, target
-        As for :func:`compare`.
+        As for :func:`compare_data`.
     batch_rows : int, default=65536
         Rows per batch read.
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -44,6 +45,7 @@ from skloop.monitor._metrics import (
     regression_kernels,
 )
 from skloop.monitor._performance import LOWER_IS_BETTER, positive_index, prepare_classification, proba_matrix
+from skloop.monitor._types import Floats
 
 __all__ = ["COMPARISON_METHODS", "ModelComparison", "compare_models", "delong_test", "mcnemar_test"]
 
@@ -160,7 +162,7 @@ def mcnemar_test(correct_a: Any, correct_b: Any, *, margin: float = 0.0) -> tupl
     return diff, p, se, {"b": b, "c": c, "chi2": chi2}
 
 
-def _midranks(x: np.ndarray) -> np.ndarray:
+def _midranks(x: Floats) -> Floats:
     return stats.rankdata(x, method="average", axis=-1)
 
 
@@ -321,7 +323,7 @@ def compare_models(
         if method != "bootstrap":
             raise DataError(f"method {method!r} does not fit regression; use bootstrap")
 
-        def kernel(W: np.ndarray, which: int) -> np.ndarray:
+        def kernel(W: Floats, which: int) -> Floats:
             return regression_kernels(W, y, ya if which == 0 else yb, [metric])[metric]
 
         n_classes = 0
@@ -353,7 +355,7 @@ def compare_models(
         if method == "delong" and (metric != "roc_auc" or n_classes != 2):
             raise DataError("DeLong's test compares the ROC AUC of a binary classifier; use method bootstrap")
 
-        def kernel(W: np.ndarray, which: int) -> np.ndarray:
+        def kernel(W: Floats, which: int) -> Floats:
             p, s = (pa, sa) if which == 0 else (pb, sb)
             return classification_kernels(W, T, p, s, [metric], pos)[metric]
 
@@ -364,15 +366,17 @@ def compare_models(
     ones = np.ones((1, n))
     value_a, value_b = _num(kernel(ones, 0)[0]), _num(kernel(ones, 1)[0])
     z = stats.norm.ppf(confidence)
-    base = {"metric": metric, "method": method, "champion": value_a, "challenger": value_b, "margin": margin,
-            "confidence": confidence, "n_rows": n, "greater_is_better": greater}  # fmt: skip
+    result = partial(
+        ModelComparison, metric=metric, method=method, champion=value_a, challenger=value_b, margin=margin,
+        confidence=confidence, n_rows=n, greater_is_better=greater,
+    )  # fmt: skip
     if value_a is None or value_b is None:
-        return ModelComparison(**base, difference=None, lower=None, upper=None, p_value=None)
+        return result(difference=None, lower=None, upper=None, p_value=None)
     if method == "mcnemar":
         assert truth_idx is not None
         diff, p, se, detail = mcnemar_test(pa == truth_idx, pb == truth_idx, margin=margin)
-        return ModelComparison(
-            **base, difference=diff, lower=diff - z * se, upper=diff + z * se, p_value=p, statistic=detail["chi2"],
+        return result(
+            difference=diff, lower=diff - z * se, upper=diff + z * se, p_value=p, statistic=detail["chi2"],
             detail={"b": detail["b"], "c": detail["c"], "se": se},
         )  # fmt: skip
     if method == "delong":
@@ -380,8 +384,8 @@ def compare_models(
         c = 1 if pos is None else pos  # the AUC is the same for either class; the positive one reads best
         _, _, diff, se, p = delong_test(truth_idx == c, sa[:, c], sb[:, c], margin=margin)
         stat = None if se == 0 else (diff - margin) / se
-        return ModelComparison(
-            **base, difference=diff, lower=diff - z * se, upper=diff + z * se, p_value=p, statistic=stat,
+        return result(
+            difference=diff, lower=diff - z * se, upper=diff + z * se, p_value=p, statistic=stat,
             detail={"se": se},
         )  # fmt: skip
     rng = np.random.default_rng(seed)
@@ -393,11 +397,11 @@ def compare_models(
     d = d[np.isfinite(d)]
     diff = sign * (value_b - value_a)
     if d.size < 10:
-        return ModelComparison(**base, difference=diff, lower=None, upper=None, p_value=None, detail={"n_boot": 0})
+        return result(difference=diff, lower=None, upper=None, p_value=None, detail={"n_boot": 0})
     lower, upper = (float(q) for q in np.quantile(d, [1.0 - confidence, confidence]))
     p = float(np.mean(d <= margin))
-    return ModelComparison(
-        **base, difference=diff, lower=lower, upper=upper, p_value=p, detail={"n_boot": int(d.size), "seed": seed}
+    return result(
+        difference=diff, lower=lower, upper=upper, p_value=p, detail={"n_boot": int(d.size), "seed": seed}
     )
 
 

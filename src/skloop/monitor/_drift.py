@@ -24,10 +24,11 @@ from typing import Any
 
 import numpy as np
 
-from skloop.core import DriftSpec, SpecError
+from skloop.core import DriftSpec, SpecError, TestMethod
 from skloop.monitor import _stats
 from skloop.monitor._accumulate import CategoricalCurrent, NumericCurrent
 from skloop.monitor._reference import OTHER_CATEGORY, ColumnReference
+from skloop.monitor._types import Counts, Floats
 
 __all__ = [
     "DEFAULT_THRESHOLDS",
@@ -101,10 +102,11 @@ class FeatureDrift:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FeatureDrift:
         """Rebuild from :meth:`to_dict` output."""
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+        given: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+        return cls(**given)
 
 
-def choose_method(kind: str, n_reference: int, n_current: int, *, auto_rows: int = 1000) -> str:
+def choose_method(kind: str, n_reference: int, n_current: int, *, auto_rows: int = 1000) -> TestMethod:
     """The ``auto`` test for a column of ``kind`` (see the module docstring).
 
     Examples
@@ -130,6 +132,7 @@ def resolve_method(name: str, kind: str, n_ref: int, n_cur: int, config: DriftSp
         If a column's own method does not apply to its kind.
     """
     col = config.columns.get(name)
+    method: TestMethod
     if col is not None and col.method != "auto":
         method = col.method
         if kind != "numeric" and method in _NUMERIC_ONLY:
@@ -138,16 +141,18 @@ def resolve_method(name: str, kind: str, n_ref: int, n_cur: int, config: DriftSp
                 f"{kind}; use chisquare, jensenshannon or psi for it"
             )
     else:
-        method = config.method
-        if method == "auto" or (kind != "numeric" and method in _NUMERIC_ONLY):
+        chosen = config.method
+        if chosen == "auto" or (kind != "numeric" and chosen in _NUMERIC_ONLY):
             # a dataset-wide numeric-only method leaves other kinds to the auto rule
             method = choose_method(kind, n_ref, n_cur, auto_rows=config.auto_rows)
+        else:
+            method = chosen
     if col is not None and col.threshold is not None:
         return method, col.threshold
     if isinstance(config.threshold, float | int):
         return method, float(config.threshold)
     if isinstance(config.threshold, dict) and method in config.threshold:
-        return method, float(config.threshold[method])  # type: ignore[index]
+        return method, float(config.threshold[method])
     return method, DEFAULT_THRESHOLDS[method]
 
 
@@ -159,15 +164,14 @@ def _numeric(ref: ColumnReference, cur: NumericCurrent, method: str) -> tuple[fl
         n_ref = None if ref.exact else ref.count
         if cur.values is not None:
             return _stats.ks_test(pts, cur.values, n_ref=n_ref)
-        d = _stats.ks_binned(pts, cur.le_counts, cur.eq_counts, cur.n)  # type: ignore[arg-type]
+        d = _stats.ks_binned(pts, *cur.binned_counts(), cur.n)
         return d, _stats.ks_pvalue(d, ref.count, cur.n)
     if method == "wasserstein":
         if cur.values is not None:
             return _stats.wasserstein(pts, cur.values, ref_std=ref.std), None
         w = _stats.wasserstein_binned(
             pts,
-            cur.le_counts,  # type: ignore[arg-type]
-            cur.eq_counts,  # type: ignore[arg-type]
+            *cur.binned_counts(),
             cur.n,
             cur.min,
             cur.max,
@@ -181,7 +185,7 @@ def _numeric(ref: ColumnReference, cur: NumericCurrent, method: str) -> tuple[fl
     return _binned(np.asarray(ref.bin_counts or (), dtype="float64"), np.asarray(cur.plot_counts), method)
 
 
-def _binned(r: np.ndarray, c: np.ndarray, method: str) -> tuple[float, float | None]:
+def _binned(r: Floats, c: Counts | Floats, method: str) -> tuple[float, float | None]:
     if r.sum() == 0 or c.sum() == 0:
         return 0.0, (1.0 if method == "chisquare" else None)
     if method == "chisquare":
@@ -191,7 +195,7 @@ def _binned(r: np.ndarray, c: np.ndarray, method: str) -> tuple[float, float | N
     return _stats.jensenshannon(r, c), None
 
 
-def align_categories(ref: ColumnReference, cur: CategoricalCurrent) -> tuple[tuple[Any, ...], np.ndarray, np.ndarray]:
+def align_categories(ref: ColumnReference, cur: CategoricalCurrent) -> tuple[tuple[Any, ...], Counts, Counts]:
     """Categories (reference's first, then ``"__other__"`` or new ones) and both sides' counts."""
     cats = list(ref.categories or ())
     ref_counts = list(ref.category_counts or ())

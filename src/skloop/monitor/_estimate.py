@@ -33,6 +33,7 @@ from skloop.monitor._performance import (
     proba_matrix,
     summarize,
 )
+from skloop.monitor._types import Floats, Indices
 
 __all__ = ["CBPE"]
 
@@ -140,7 +141,7 @@ class CBPE:
         self.reference_ = self._report(P, P.argmax(axis=1), reference=None, n_boot=0, confidence=0.95, seed=0)
         return self
 
-    def calibrated(self, proba: Any) -> np.ndarray:
+    def calibrated(self, proba: Any) -> Floats:
         """Calibrated probabilities (``n × K``, rows summing to one) of ``proba``."""
         self._check_fitted()
         P = proba_matrix(proba, self.classes_, len(proba))
@@ -162,8 +163,8 @@ class CBPE:
 
     def _report(
         self,
-        P: np.ndarray,
-        pred: np.ndarray,
+        P: Floats,
+        pred: Indices,
         *,
         reference: Mapping[str, float] | None,
         n_boot: int,
@@ -173,18 +174,18 @@ class CBPE:
         names = self._names()
         T = self.calibrated(P)
 
-        def kernel(W: np.ndarray) -> dict[str, np.ndarray]:
+        def kernel(W: Floats) -> dict[str, Floats]:
             return classification_kernels(W, T, pred, P, names, self.positive_)
 
         cumulative = np.cumsum(T, axis=1)
         eye = np.eye(T.shape[1])
 
-        def sampler(rng: np.random.Generator, size: int) -> dict[str, np.ndarray]:
+        def sampler(rng: np.random.Generator, size: int) -> dict[str, Floats]:
             # resample the rows *and* draw their labels from the calibrated
             # probabilities, so the interval is where the realised figure should fall
             W = bootstrap_weights(len(P), size, rng)
             drawn = (rng.random((size, len(P), 1)) > cumulative[None, :, :-1]).sum(axis=2)
-            out: dict[str, list[np.ndarray]] = {}
+            out: dict[str, list[Floats]] = {}
             for b in range(size):
                 for m, v in classification_kernels(W[b : b + 1], eye[drawn[b]], pred, P, names, self.positive_).items():
                     out.setdefault(m, []).append(v)

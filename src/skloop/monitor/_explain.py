@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from skloop.core import DataError, PipelineError, optional_import
+from skloop.monitor._types import Floats
 
 __all__ = ["Explanation", "explain_rows", "importance_weights", "weighted_drift"]
 
@@ -61,10 +62,10 @@ class Explanation:
     """
 
     columns: tuple[str, ...]
-    values: np.ndarray = field(repr=False)
+    values: Floats = field(repr=False)
     expected_value: float
     output: str
-    predictions: np.ndarray = field(repr=False)
+    predictions: Floats = field(repr=False)
     index: tuple[Any, ...] = ()
 
     def frame(self) -> pd.DataFrame:
@@ -141,7 +142,7 @@ def _is_linear(estimator: Any) -> bool:
     )
 
 
-def _tree_values(shap: Any, tree: Any, Z: np.ndarray, background: np.ndarray | None) -> tuple[Any, Any]:
+def _tree_values(shap: Any, tree: Any, Z: Floats, background: Floats | None) -> tuple[Any, Any]:
     """SHAP values and the explainer; ``background`` switches to interventional TreeSHAP."""
     step = type(tree).__name__
     try:
@@ -158,7 +159,7 @@ def _tree_values(shap: Any, tree: Any, Z: np.ndarray, background: np.ndarray | N
         ) from exc
 
 
-def _pick(raw: Any, expected: Any, k: int | None, n_outputs: int) -> tuple[np.ndarray, float, int]:
+def _pick(raw: Any, expected: Any, k: int | None, n_outputs: int) -> tuple[Floats, float, int]:
     """The values and base of output ``k`` (default: the last) from shap's answer."""
     base_all = np.atleast_1d(np.asarray(expected, dtype=np.float64))
     if isinstance(raw, list):  # older shap: one array per output
@@ -173,8 +174,8 @@ def _pick(raw: Any, expected: Any, k: int | None, n_outputs: int) -> tuple[np.nd
 
 
 def _explain_tree(
-    shap: Any, model: Any, tree: Any, X: pd.DataFrame, Z: np.ndarray, Zb: np.ndarray, k: int | None
-) -> tuple[np.ndarray, float, str, np.ndarray]:
+    shap: Any, model: Any, tree: Any, X: pd.DataFrame, Z: Floats, Zb: Floats, k: int | None
+) -> tuple[Floats, float, str, Floats]:
     classes = getattr(tree, "classes_", None)
     n_outputs = len(classes) if classes is not None else 1
     raw, explainer = _tree_values(shap, tree, Z, None)
@@ -192,7 +193,7 @@ def _explain_tree(
     return values, base, kind, output
 
 
-def _output(model: Any, X: pd.DataFrame, classes: Any, j: int, space: str) -> np.ndarray:
+def _output(model: Any, X: pd.DataFrame, classes: Any, j: int, space: str) -> Floats:
     """The model's own output for each row, in the space that is explained."""
     if classes is None:
         return np.asarray(model.predict(X), dtype=np.float64).reshape(-1)
@@ -205,8 +206,8 @@ def _output(model: Any, X: pd.DataFrame, classes: Any, j: int, space: str) -> np
 
 
 def _explain_linear(
-    model: Any, linear: Any, X: pd.DataFrame, Z: np.ndarray, Zb: np.ndarray, k: int | None
-) -> tuple[np.ndarray, float, str, np.ndarray]:
+    model: Any, linear: Any, X: pd.DataFrame, Z: Floats, Zb: Floats, k: int | None
+) -> tuple[Floats, float, str, Floats]:
     # Exact Shapley values of a linear model with independent features:
     # coef_j * (z_j - mean_j), the base being the model's output at the background mean.
     coef = np.atleast_2d(np.asarray(linear.coef_, dtype=np.float64))
@@ -236,7 +237,7 @@ def _explain_linear(
     return values, base, f"{space} of class {classes[j]}", _output(model, X, classes, j, space)
 
 
-def _adds_up(base: float, values: np.ndarray, output: np.ndarray) -> bool:
+def _adds_up(base: float, values: Floats, output: Floats) -> bool:
     error = np.abs(base + values.sum(axis=1) - output)
     return bool(np.all(error <= ADDITIVITY_RTOL * np.maximum(np.abs(output), 1.0)))
 
@@ -249,7 +250,7 @@ def _depth(estimator: Any) -> int | None:
     return max(depths) if depths else None
 
 
-def _dense(pre: Any, X: pd.DataFrame) -> np.ndarray:
+def _dense(pre: Any, X: pd.DataFrame) -> Floats:
     Z = pre.transform(X)
     if hasattr(Z, "toarray"):
         Z = Z.toarray()

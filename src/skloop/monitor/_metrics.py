@@ -19,6 +19,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from skloop.monitor._types import Floats, Indices
+
 __all__ = [
     "CLASSIFICATION_METRICS",
     "REGRESSION_METRICS",
@@ -38,7 +40,7 @@ _EPS = 1e-15
 _MAX_CELLS = 20_000_000  # resamples are drawn in chunks of at most this many counts
 
 
-def bootstrap_weights(n: int, n_boot: int, rng: np.random.Generator) -> np.ndarray:
+def bootstrap_weights(n: int, n_boot: int, rng: np.random.Generator) -> Floats:
     """``n_boot`` bootstrap count vectors of ``n`` rows (``n_boot × n``, float64).
 
     Examples
@@ -58,12 +60,12 @@ def chunks(n: int, n_boot: int) -> list[int]:
     return [min(per, n_boot - start) for start in range(0, n_boot, per)]
 
 
-def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+def _ratio(num: Floats, den: Floats) -> Floats:
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
 
 
-def weighted_auc(W: np.ndarray, scores: np.ndarray, positive: np.ndarray) -> np.ndarray:
+def weighted_auc(W: Floats, scores: Floats, positive: Floats) -> Floats:
     """ROC AUC of ``scores`` per row of ``W``, with soft positives ``positive`` in [0, 1].
 
     Tied scores count one half, as in :func:`sklearn.metrics.roc_auc_score`. ``nan``
@@ -81,13 +83,13 @@ def weighted_auc(W: np.ndarray, scores: np.ndarray, positive: np.ndarray) -> np.
 
 
 def classification_kernels(
-    W: np.ndarray,
-    T: np.ndarray,
-    pred: np.ndarray,
-    proba: np.ndarray | None,
+    W: Floats,
+    T: Floats,
+    pred: Indices,
+    proba: Floats | None,
     names: Sequence[str] = CLASSIFICATION_METRICS,
     positive: int | None = None,
-) -> dict[str, np.ndarray]:
+) -> dict[str, Floats]:
     """Classification metrics per row of ``W``.
 
     Parameters
@@ -115,13 +117,13 @@ def classification_kernels(
     known = pred >= 0
     P = np.zeros((n, k))
     P[np.flatnonzero(known), pred[known]] = 1.0  # one-hot predictions
-    out: dict[str, np.ndarray] = {}
+    out: dict[str, Floats] = {}
     if "accuracy" in names:
         out["accuracy"] = _ratio(W @ (P * T).sum(axis=1), total)
     wanted = [m for m in ("f1", "precision", "recall") if m in names]
     if wanted:
         classes = [pos] if k == 2 else list(range(k))
-        per: dict[str, list[np.ndarray]] = {m: [] for m in wanted}
+        per: dict[str, list[Floats]] = {m: [] for m in wanted}
         for c in classes:
             tp = W @ (P[:, c] * T[:, c])
             fp = W @ (P[:, c] * (1.0 - T[:, c]))
@@ -149,12 +151,12 @@ def classification_kernels(
 
 
 def regression_kernels(
-    W: np.ndarray, y: np.ndarray, yhat: np.ndarray, names: Sequence[str] = REGRESSION_METRICS
-) -> dict[str, np.ndarray]:
+    W: Floats, y: Floats, yhat: Floats, names: Sequence[str] = REGRESSION_METRICS
+) -> dict[str, Floats]:
     """``rmse``, ``mae`` and ``r2`` per row of ``W`` (see :func:`classification_kernels`)."""
     total = W.sum(axis=1)
     err = y - yhat
-    out: dict[str, np.ndarray] = {}
+    out: dict[str, Floats] = {}
     if "rmse" in names:
         out["rmse"] = np.sqrt(_ratio(W @ err**2, total))
     if "mae" in names:

@@ -28,6 +28,7 @@ from skloop.monitor._metrics import (
     classification_kernels,
     regression_kernels,
 )
+from skloop.monitor._types import Floats, Indices
 
 __all__ = [
     "DEFAULT_N_BOOT",
@@ -191,7 +192,7 @@ def holdout_reference(name: str, reference: Mapping[str, float] | None) -> float
     return None
 
 
-def proba_matrix(proba: Any, classes: Sequence[str], n: int) -> np.ndarray | None:
+def proba_matrix(proba: Any, classes: Sequence[str], n: int) -> Floats | None:
     """Probabilities as an ``n × K`` float array in the order of ``classes``.
 
     Accepts an array (already in that order) or a DataFrame whose columns are the
@@ -216,13 +217,13 @@ def proba_matrix(proba: Any, classes: Sequence[str], n: int) -> np.ndarray | Non
 
 def prepare_classification(
     y_pred: Any, classes: Sequence[Any] | None, y_true: Any = None
-) -> tuple[tuple[str, ...], np.ndarray]:
+) -> tuple[tuple[str, ...], Indices]:
     """The classes as text and the index of each prediction among them (``-1``: unknown)."""
     pred = [class_name(v) for v in np.asarray(y_pred, dtype=object)]
     if classes is None:
         seen = set(pred) | ({class_name(v) for v in np.asarray(y_true, dtype=object)} if y_true is not None else set())
         found = sorted(c for c in seen if c is not None)
-        classes = sorted(found, key=lambda c: (0, float(c)) if _is_number(c) else (1, c))  # type: ignore[arg-type]
+        classes = sorted(found, key=lambda c: (0, float(c)) if _is_number(c) else (1, c))
     texts = tuple(str(class_name(c)) for c in classes)
     if len(texts) < 2:
         raise DataError(f"classification needs at least two classes; found {list(texts)}")
@@ -245,7 +246,7 @@ def positive_index(texts: Sequence[str], positive: Any = None) -> int | None:
     if len(texts) != 2:
         return None
     name = class_name(positive) if positive is not None else positive_class(list(texts))
-    if name not in texts:
+    if name is None or name not in texts:
         raise DataError(f"the positive class {positive!r} is not one of the model's classes {list(texts)}")
     return list(texts).index(name)
 
@@ -278,7 +279,7 @@ def summarize(
     if not 0 < confidence < 1:
         raise DataError(f"confidence must be between 0 and 1; got {confidence}")
     point = kernel(np.ones((1, n)))
-    draws: dict[str, list[np.ndarray]] = {m: [] for m in point}
+    draws: dict[str, list[Floats]] = {m: [] for m in point}
     if n_boot > 0:
         rng = np.random.default_rng(seed)
         for size in chunks(n, n_boot):
@@ -387,7 +388,7 @@ def performance(
         except (TypeError, ValueError) as exc:
             raise DataError(f"regression labels and predictions must be numbers ({exc})") from exc
 
-        def kernel(W: np.ndarray) -> dict[str, np.ndarray]:
+        def kernel(W: Floats) -> dict[str, Floats]:
             return regression_kernels(W, y, yhat, names)
 
         texts: tuple[str, ...] = ()
@@ -401,7 +402,7 @@ def performance(
         pred = pred[keep]
         P = None if P is None else P[keep]
 
-        def kernel(W: np.ndarray) -> dict[str, np.ndarray]:
+        def kernel(W: Floats) -> dict[str, Floats]:
             return classification_kernels(W, T, pred, P, names, pos)
 
     results = summarize(kernel, n, names=names, reference=reference, n_boot=n_boot, confidence=confidence, seed=seed)

@@ -1,7 +1,7 @@
 """The reference a window is compared with: a compact, JSON-able summary of the training data.
 
 :func:`reference_summary` is computed once (at training, next to the
-:class:`~skloop.data.DatasetProfile`) and is everything :func:`~skloop.monitor.compare`
+:class:`~skloop.data.DatasetProfile`) and is everything :func:`~skloop.monitor.compare_data`
 needs, so the training rows never have to be read again:
 
 - numeric columns keep a **quantile sketch**: all sorted values when there are at most
@@ -34,6 +34,7 @@ import pandas as pd
 
 from skloop.core import DataError
 from skloop.data import OTHER, ColumnsByName, DatasetProfile, Schema, infer_schema, parse_datetimes
+from skloop.monitor._types import Floats
 
 __all__ = [
     "MAX_CATEGORIES",
@@ -84,7 +85,7 @@ class ColumnReference:
     role: str
     count: int
     missing: int
-    points: np.ndarray | None = field(default=None, compare=False, repr=False)
+    points: Floats | None = field(default=None, compare=False, repr=False)
     exact: bool = True
     mean: float | None = None
     std: float | None = None
@@ -109,7 +110,7 @@ class ColumnReference:
             pts.setflags(write=False)
             object.__setattr__(self, "points", pts)
 
-    def points_array(self) -> np.ndarray:
+    def points_array(self) -> Floats:
         """:attr:`points` (empty when absent)."""
         return np.empty(0) if self.points is None else self.points
 
@@ -161,10 +162,11 @@ class ReferenceSummary(ColumnsByName[ColumnReference]):
     def from_dict(cls, data: Mapping[str, Any]) -> ReferenceSummary:
         """Rebuild a summary from :meth:`to_dict` output."""
         try:
-            cols = tuple(
-                ColumnReference(**{k: tuple(v) if isinstance(v, list) and k != "points" else v for k, v in c.items()})
+            given: list[dict[str, Any]] = [
+                {k: tuple(v) if isinstance(v, list) and k != "points" else v for k, v in c.items()}
                 for c in data["columns"]
-            )
+            ]
+            cols = tuple(ColumnReference(**c) for c in given)
             return cls(n_rows=int(data["n_rows"]), columns=cols)
         except (KeyError, TypeError) as exc:
             raise DataError(f"not a reference summary ({exc}); expected ReferenceSummary.to_dict() output") from exc
@@ -218,7 +220,7 @@ class ReferenceSummary(ColumnsByName[ColumnReference]):
 
 def _points_from_histogram(
     bin_edges: Sequence[float], bin_counts: Sequence[int], quantiles: Sequence[tuple[float, float]] = ()
-) -> np.ndarray:
+) -> Floats:
     """A quantile sketch read off a profile's histogram and quantiles.
 
     The CDF is taken as linear between the bin edges and the profile's quantiles (its
@@ -234,11 +236,11 @@ def _points_from_histogram(
     fs = np.concatenate([cdf, [q for q, _ in quantiles]])
     order = np.lexsort((fs, xs))
     xs, fs = xs[order], np.maximum.accumulate(fs[order])
-    pts = np.interp(levels, fs, xs)
+    pts: Floats = np.interp(levels, fs, xs)
     return np.floor(pts) if np.all(edges == np.round(edges)) else pts
 
 
-def _plot_edges(values: np.ndarray) -> np.ndarray:
+def _plot_edges(values: Floats) -> Floats:
     edges = np.unique(np.quantile(values, np.linspace(0.0, 1.0, N_PLOT_BINS + 1), method="inverted_cdf"))
     if edges.size == 1:
         edges = np.array([edges[0] - 0.5, edges[0] + 0.5])
@@ -250,7 +252,7 @@ def _py(value: Any) -> Any:
 
 
 def numeric_reference(
-    name: str, role: str, values: np.ndarray, missing: int, max_points: int | None
+    name: str, role: str, values: Floats, missing: int, max_points: int | None
 ) -> ColumnReference:
     """The reference of a numeric column from its values (missing and infinite ones dropped)."""
     values = values[np.isfinite(values)]
@@ -371,7 +373,7 @@ def _prediction_kind(col: pd.Series) -> str:
 
 
 def _kinds(schema: Schema, prediction_columns: Sequence[str], sample: pd.DataFrame) -> dict[str, tuple[str, str]]:
-    kinds = {c.name: (c.kind, c.role) for c in schema if c.name not in prediction_columns}
+    kinds: dict[str, tuple[str, str]] = {c.name: (c.kind, c.role) for c in schema if c.name not in prediction_columns}
     for name in prediction_columns:
         if name in schema:
             kinds[name] = (schema[name].kind, "prediction")

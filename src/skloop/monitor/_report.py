@@ -24,7 +24,7 @@ import pandas as pd
 
 from skloop.core import DataError, MonitoringSpec
 from skloop.data import DatasetProfile, Schema
-from skloop.monitor._compare import DriftReport, compare, verdict_head
+from skloop.monitor._compare import DriftReport, compare_data, verdict_head
 from skloop.monitor._estimate import CBPE
 from skloop.monitor._explain import importance_weights, weighted_drift
 from skloop.monitor._performance import PerformanceReport
@@ -175,7 +175,7 @@ def build_report(
     Parameters
     ----------
     drift : DriftReport
-        From :func:`~skloop.monitor.compare`.
+        From :func:`~skloop.monitor.compare_data`.
     importance : mapping, optional
         A version's ``importance`` (column → ``{"mean", "std"}``) or column → weight.
     performance, estimate : PerformanceReport, optional
@@ -190,9 +190,9 @@ def build_report(
     Examples
     --------
     >>> import pandas as pd
-    >>> from skloop.monitor import compare
+    >>> from skloop.monitor import compare_data
     >>> ref = pd.DataFrame({"x": range(100)})
-    >>> report = build_report(compare(ref, ref), model="demo/1")
+    >>> report = build_report(compare_data(ref, ref), model="demo/1")
     >>> report.drifted, report.verdict()
     (False, 'No dataset drift: 0 of 1 features drifted (0%; the verdict needs 50%).')
     """
@@ -236,7 +236,7 @@ def monitor_frame(
     reference : DataFrame, ReferenceSummary or DatasetProfile
         The training data (or its stored summary or profile).
     schema, config
-        As in :func:`~skloop.monitor.compare`.
+        As in :func:`~skloop.monitor.compare_data`.
     window : str, int or timedelta, optional
         Also compute everything per window (``"1d"``, ``500`` rows...).
     task, classes, reference_metrics, importance, estimator, n_boot, seed, positive
@@ -277,7 +277,7 @@ def monitor_frame(
     inputs = [c for c in log.columns if c not in LOG_COLUMNS and not str(c).startswith("proba_")]
     if columns is not None:
         inputs = [c for c in inputs if c in set(columns)]
-    drift = compare(
+    drift = compare_data(
         reference, log[inputs + predicted], schema, config=config, prediction_columns=predicted, columns=columns
     )
     _, realised, estimate = window_performance(

@@ -15,7 +15,8 @@ performance with intervals.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from skloop.core import CHART_COLORS, CURRENT_COLOR, REFERENCE_COLOR, render_page
 
@@ -82,6 +83,16 @@ def _relative(test: dict[str, Any] | None) -> float | None:
     return min(max(value, 0.0), 5.0)
 
 
+class _LineChart(TypedDict):
+    """One per-window chart: the arguments of the template's ``line_chart`` (core's ``line_layout``)."""
+
+    caption: str
+    y_range: tuple[float, float] | None
+    series: Sequence[tuple[str, Sequence[float | None], str]]
+    bands: Sequence[tuple[Sequence[float | None], Sequence[float | None], str]]
+    legend: Sequence[tuple[str, str]]
+
+
 def _windows(report: MonitorReport) -> dict[str, Any] | None:
     """The per-window charts (drift, drift per feature, performance) and table."""
     ws = report.windows
@@ -91,7 +102,7 @@ def _windows(report: MonitorReport) -> dict[str, Any] | None:
     if len(set(labels)) < len(labels):  # row windows of fast traffic start within the same minute
         labels = [f"#{w.index + 1}" for w in ws.windows]
     c = CHART_COLORS
-    charts = [
+    charts: list[_LineChart] = [
         {"caption": "Drift per window", "y_range": (0.0, 1.0), "bands": (),
          "series": [("drift share", ws.series("drift_share"), c[0]),
                     ("weighted drift", ws.series("weighted_drift"), c[1])],

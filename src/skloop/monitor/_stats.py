@@ -23,8 +23,11 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+import numpy.typing as npt
 from scipy import stats
 from scipy.spatial import distance
+
+from skloop.monitor._types import Counts, Floats
 
 __all__ = [
     "PSI_EPS",
@@ -47,11 +50,11 @@ WASSERSTEIN_EPS = 1e-3
 _EXACT_KS_MAX = 10_000  # scipy's MAX_AUTO_N
 
 
-def _ecdf(sorted_sample: np.ndarray, at: np.ndarray) -> np.ndarray:
+def _ecdf(sorted_sample: Floats, at: Floats) -> Floats:
     return np.searchsorted(sorted_sample, at, side="right") / sorted_sample.size
 
 
-def ks_statistic(ref: np.ndarray, cur: np.ndarray) -> float:
+def ks_statistic(ref: Floats, cur: Floats) -> float:
     """Two-sided KS statistic ``sup |F_ref - F_cur|`` of two sorted samples."""
     both = np.concatenate([ref, cur])
     return float(np.max(np.abs(_ecdf(ref, both) - _ecdf(cur, both))))
@@ -63,7 +66,7 @@ def ks_pvalue(d: float, n_ref: int, n_cur: int) -> float:
     return float(np.clip(stats.kstwo.sf(d, np.round(en)), 0.0, 1.0))
 
 
-def ks_test(ref: np.ndarray, cur: np.ndarray, *, n_ref: int | None = None) -> tuple[float, float]:
+def ks_test(ref: Floats, cur: Floats, *, n_ref: int | None = None) -> tuple[float, float]:
     """KS statistic and p-value of two sorted samples.
 
     Parameters
@@ -90,15 +93,15 @@ def ks_test(ref: np.ndarray, cur: np.ndarray, *, n_ref: int | None = None) -> tu
 
 
 def _binned_cdfs(
-    points: np.ndarray, le_counts: np.ndarray, eq_counts: np.ndarray, n_cur: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    points: Floats, le_counts: Counts, eq_counts: Counts, n_cur: int
+) -> tuple[Floats, Floats, Floats]:
     """Unique reference points, and the current CDF at them: ``F(p)`` and ``F(p-)``."""
     le = np.cumsum(le_counts[:-1]) / n_cur
     lt = le - eq_counts / n_cur
     return np.unique(points), le, lt
 
 
-def ks_binned(ref: np.ndarray, le_counts: np.ndarray, eq_counts: np.ndarray, n_cur: int) -> float:
+def ks_binned(ref: Floats, le_counts: Counts, eq_counts: Counts, n_cur: int) -> float:
     """KS statistic of a sorted reference against a current sample known by counts.
 
     ``le_counts[i]`` counts current values in ``(p[i-1], p[i]]`` for the unique
@@ -117,7 +120,7 @@ def _norm(ref_std: float) -> float:
     return max(float(ref_std), WASSERSTEIN_EPS)
 
 
-def wasserstein(ref: np.ndarray, cur: np.ndarray, *, ref_std: float | None = None) -> float:
+def wasserstein(ref: Floats, cur: Floats, *, ref_std: float | None = None) -> float:
     """First Wasserstein distance of two sorted samples, divided by ``ref_std`` if given.
 
     The normalisation (by the reference standard deviation, ``ddof=0``, at least
@@ -131,7 +134,7 @@ def wasserstein(ref: np.ndarray, cur: np.ndarray, *, ref_std: float | None = Non
     return w if ref_std is None else w / _norm(ref_std)
 
 
-def _abs_linear_integral(d0: np.ndarray, d1: np.ndarray) -> np.ndarray:
+def _abs_linear_integral(d0: Floats, d1: Floats) -> Floats:
     """Mean over t in [0, 1] of ``|d0 + (d1 - d0) t|``."""
     a, b = np.abs(d0), np.abs(d1)
     same = d0 * d1 >= 0
@@ -140,9 +143,9 @@ def _abs_linear_integral(d0: np.ndarray, d1: np.ndarray) -> np.ndarray:
 
 
 def wasserstein_binned(
-    ref: np.ndarray,
-    le_counts: np.ndarray,
-    eq_counts: np.ndarray,
+    ref: Floats,
+    le_counts: Counts,
+    eq_counts: Counts,
     n_cur: int,
     cur_min: float,
     cur_max: float,
@@ -151,7 +154,7 @@ def wasserstein_binned(
     sketch: bool = False,
     ref_min: float | None = None,
     ref_max: float | None = None,
-    tails: tuple[np.ndarray, np.ndarray] | None = None,
+    tails: tuple[Floats, Floats] | None = None,
 ) -> float:
     """Wasserstein distance when the current sample is known by counts (see :func:`ks_binned`).
 
@@ -189,7 +192,7 @@ def wasserstein_binned(
     return w if ref_std is None else w / _norm(ref_std)
 
 
-def _tail(values: np.ndarray, xs: list[float], fs: list[float], base: float, n_cur: int) -> float:
+def _tail(values: Floats, xs: list[float], fs: list[float], base: float, n_cur: int) -> float:
     """Integral of |reference - current| over a tail: the reference linear through ``(xs, fs)``
     (0 before, 1 after), the current a step function ``base + #(values <= x) / n_cur``."""
     grid = np.unique(np.concatenate([values, xs]))
@@ -200,13 +203,13 @@ def _tail(values: np.ndarray, xs: list[float], fs: list[float], base: float, n_c
     return float(np.sum(_abs_linear_integral(r[:-1] - c[:-1], r[1:] - c[:-1]) * np.diff(grid)))
 
 
-def _shares(counts: np.ndarray) -> np.ndarray:
-    counts = np.asarray(counts, dtype="float64")
-    total = counts.sum()
-    return counts / total if total > 0 else counts
+def _shares(counts: npt.ArrayLike) -> Floats:
+    shares = np.asarray(counts, dtype="float64")
+    total = shares.sum()
+    return shares / total if total > 0 else shares
 
 
-def psi(ref_counts: np.ndarray, cur_counts: np.ndarray, *, eps: float = PSI_EPS) -> float:
+def psi(ref_counts: npt.ArrayLike, cur_counts: npt.ArrayLike, *, eps: float = PSI_EPS) -> float:
     """Population Stability Index ``sum((c - r) * ln(c / r))`` over shares of the same bins.
 
     Empty bins get the share ``eps`` on either side (Evidently's rule).
@@ -218,7 +221,7 @@ def psi(ref_counts: np.ndarray, cur_counts: np.ndarray, *, eps: float = PSI_EPS)
     return float(np.sum((c - r) * np.log(c / r)))
 
 
-def jensenshannon(ref_counts: np.ndarray, cur_counts: np.ndarray) -> float:
+def jensenshannon(ref_counts: npt.ArrayLike, cur_counts: npt.ArrayLike) -> float:
     """Jensen–Shannon distance (natural log) of two count vectors over the same bins."""
     r = _shares(ref_counts)
     c = _shares(cur_counts)
@@ -227,7 +230,7 @@ def jensenshannon(ref_counts: np.ndarray, cur_counts: np.ndarray) -> float:
     return float(distance.jensenshannon(r, c))
 
 
-def chisquare_test(ref_counts: np.ndarray, cur_counts: np.ndarray) -> tuple[float, float]:
+def chisquare_test(ref_counts: npt.ArrayLike, cur_counts: npt.ArrayLike) -> tuple[float, float]:
     """Chi-square test of homogeneity on the 2 x k table of counts (as ``chi2_contingency``).
 
     Bins empty on both sides are dropped. With fewer than two non-empty bins the

@@ -25,7 +25,7 @@ import pandas as pd
 
 from skloop.core import DataError, MonitoringSpec
 from skloop.data import DatasetProfile, Schema, class_name
-from skloop.monitor._compare import compare
+from skloop.monitor._compare import compare_data
 from skloop.monitor._estimate import CBPE
 from skloop.monitor._explain import weighted_drift
 from skloop.monitor._performance import PerformanceReport, performance
@@ -140,8 +140,8 @@ def split_windows(
     epoch = pd.Timestamp(0, tz="UTC")
     slot = ((times - epoch) // step).to_numpy()
     for value in np.unique(slot):
-        start = epoch + int(value) * step
-        out.append((start, start + step, log[slot == value]))
+        begin = epoch + int(value) * step
+        out.append((begin, begin + step, log[slot == value]))
     return out
 
 
@@ -352,7 +352,7 @@ def monitor_windows(
         inputs = [c for c in inputs if c in set(columns)]
     results = []
     for i, (start, end, rows) in enumerate(split_windows(log, length, time_column=time_column)):
-        drift = compare(reference, rows[inputs], schema, config=config, columns=columns)
+        drift = compare_data(reference, rows[inputs], schema, config=config, columns=columns)
         flags: dict[str, int] = {}
         for check in drift.quality.issues:
             flags[check.check] = flags.get(check.check, 0) + 1

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from sklearn.compose import ColumnTransformer
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -36,10 +37,15 @@ __all__ = [
 TEXT_MAX_FEATURES = 1000
 """Vocabulary size of the ``auto`` TF-IDF step of each text column."""
 
-Preprocessing = str | Mapping[str, Sequence[EstimatorSpec]]
+# The spec's keys are its Literal kinds; a Python caller's may be any str (checked on use).
+Preprocessing = (
+    str
+    | Mapping[str, Sequence[EstimatorSpec]]
+    | Mapping[Literal["numeric", "categorical", "boolean", "datetime", "text"], Sequence[EstimatorSpec]]
+)
 
 
-def as_documents(X: Any) -> np.ndarray:
+def as_documents(X: Any) -> npt.NDArray[np.object_]:
     """The single column of ``X`` as a 1-D array of documents, for text vectorizers.
 
     Examples
@@ -156,7 +162,9 @@ def build_preprocessor(
             [("numeric", "passthrough", list(features.numeric))] if features.numeric else []
         )
     else:
-        explicit = {} if isinstance(preprocessing, str) else dict(preprocessing)
+        explicit: dict[str, Sequence[EstimatorSpec]] = (
+            {} if isinstance(preprocessing, str) else {kind: steps for kind, steps in preprocessing.items()}
+        )
         if isinstance(preprocessing, str) and preprocessing != "auto":
             raise PipelineError(
                 f"pipeline.preprocessing: expected 'auto', 'none' or steps per kind, got {preprocessing!r}"

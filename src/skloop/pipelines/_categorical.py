@@ -15,20 +15,28 @@ from numbers import Integral
 from typing import Any, ClassVar
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
-from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin, _fit_context
+from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.utils._param_validation import Interval, RealNotInt
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from skloop.data import as_category
+from skloop.pipelines._fit_context import fit_context
 
 __all__ = ["MissingCategoryFiller", "RareCategoryGrouper"]
 
 
-_as_category = np.frompyfunc(as_category, 1, 1)
+_as_category_ufunc = np.frompyfunc(as_category, 1, 1)
 
 
-def _object_input(estimator: BaseEstimator, X: Any, *, reset: bool) -> np.ndarray:
+def _as_category(X: npt.NDArray[np.object_]) -> npt.NDArray[np.object_]:
+    """:func:`~skloop.data.as_category` of every value (a ufunc's result is untyped to numpy's stubs)."""
+    labels: npt.NDArray[np.object_] = _as_category_ufunc(X)
+    return labels
+
+
+def _object_input(estimator: BaseEstimator, X: Any, *, reset: bool) -> npt.NDArray[np.object_]:
     """Validate ``X`` without converting it to numbers; return a 2-D object array."""
     X = validate_data(estimator, X, reset=reset, dtype=None, ensure_all_finite=False)
     return np.asarray(X, dtype=object)
@@ -80,7 +88,7 @@ class MissingCategoryFiller(OneToOneFeatureMixin, TransformerMixin, BaseEstimato
     def __init__(self, *, fill_value: str = "__missing__") -> None:
         self.fill_value = fill_value
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X: Any, y: Any = None) -> MissingCategoryFiller:
         """Check ``X`` and count its missing values.
 
@@ -100,7 +108,7 @@ class MissingCategoryFiller(OneToOneFeatureMixin, TransformerMixin, BaseEstimato
         self.missing_counts_ = pd.isna(X).sum(axis=0)
         return self
 
-    def transform(self, X: Any) -> np.ndarray:
+    def transform(self, X: Any) -> npt.NDArray[np.object_]:
         """Fill missing values and cast every value to ``str``.
 
         Parameters
@@ -172,7 +180,7 @@ class RareCategoryGrouper(OneToOneFeatureMixin, TransformerMixin, BaseEstimator)
         self.min_frequency = min_frequency
         self.other_label = other_label
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X: Any, y: Any = None) -> RareCategoryGrouper:
         """Learn which categories of each column are frequent enough to keep.
 
@@ -202,7 +210,7 @@ class RareCategoryGrouper(OneToOneFeatureMixin, TransformerMixin, BaseEstimator)
             self.categories_.append(np.array(kept, dtype=object))
         return self
 
-    def transform(self, X: Any) -> np.ndarray:
+    def transform(self, X: Any) -> npt.NDArray[np.object_]:
         """Replace rare and unseen categories by ``other_label``.
 
         Parameters

@@ -122,9 +122,12 @@ def is_estimator(obj: Any) -> bool:
 
 
 def _param_names(cls: type) -> list[str]:
+    # a third-party class named by the spec, and BaseEstimator is untyped: issubclass does
+    # not narrow, and mypy refuses __init__ of a type known only at run time
+    estimator: Any = cls
     if issubclass(cls, BaseEstimator):
-        return list(cls._get_param_names())
-    signature = inspect.signature(cls.__init__)
+        return list(estimator._get_param_names())
+    signature = inspect.signature(estimator.__init__)
     return [
         p.name
         for p in signature.parameters.values()

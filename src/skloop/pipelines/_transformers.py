@@ -10,8 +10,9 @@ from numbers import Real
 from typing import Any, ClassVar
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
-from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin, _fit_context
+from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import (
     FLOAT_DTYPES,
@@ -19,6 +20,8 @@ from sklearn.utils.validation import (
     check_is_fitted,
     validate_data,
 )
+
+from skloop.pipelines._fit_context import fit_context
 
 __all__ = ["DATETIME_FEATURES", "BooleanEncoder", "DatetimeFeatures", "QuantileClipper"]
 
@@ -32,7 +35,7 @@ _TRUE = frozenset({"true", "t", "yes", "y", "1", "1.0", "on"})
 _FALSE = frozenset({"false", "f", "no", "n", "0", "0.0", "off"})
 
 
-def _to_bool_float(value: Any) -> float:
+def _to_bool_float(value: Any) -> float | None:
     """1.0, 0.0, NaN for missing, or ``None`` for a value that is not a boolean."""
     if value is None or value is pd.NA or value is pd.NaT:
         return np.nan
@@ -48,7 +51,7 @@ def _to_bool_float(value: Any) -> float:
             return 0.0
         if token in {"", "nan", "na", "null", "none"}:
             return np.nan
-    return None  # type: ignore[return-value]
+    return None
 
 
 class BooleanEncoder(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
@@ -87,7 +90,7 @@ class BooleanEncoder(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     def __init__(self, *, handle_unknown: str = "missing") -> None:
         self.handle_unknown = handle_unknown
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X: Any, y: Any = None) -> BooleanEncoder:
         """Check ``X`` (and, with ``handle_unknown="error"``, its values).
 
@@ -107,7 +110,7 @@ class BooleanEncoder(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         self._encode(np.asarray(X, dtype=object))
         return self
 
-    def transform(self, X: Any) -> np.ndarray:
+    def transform(self, X: Any) -> npt.NDArray[np.float64]:
         """Encode ``X``.
 
         Parameters
@@ -124,7 +127,7 @@ class BooleanEncoder(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         X = validate_data(self, X, reset=False, dtype=None, ensure_all_finite=False)
         return self._encode(np.asarray(X, dtype=object))
 
-    def _encode(self, X: np.ndarray) -> np.ndarray:
+    def _encode(self, X: npt.NDArray[np.object_]) -> npt.NDArray[np.float64]:
         out = np.empty(X.shape, dtype=np.float64)
         names = getattr(self, "feature_names_in_", None)
         for (i, j), value in np.ndenumerate(X):
@@ -148,7 +151,7 @@ class BooleanEncoder(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         return tags
 
 
-def _to_datetime(column: np.ndarray, fmt: str) -> pd.DatetimeIndex:
+def _to_datetime(column: npt.NDArray[Any], fmt: str) -> pd.DatetimeIndex:
     """Parse one column; numbers are Unix seconds, anything unparseable is ``NaT``."""
     if column.dtype.kind == "M":  # datetime64 of any unit: casting to object would give ns integers
         return pd.DatetimeIndex(column).tz_localize("UTC")
@@ -216,7 +219,7 @@ class DatetimeFeatures(TransformerMixin, BaseEstimator):
         self.features = features
         self.format = format
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X: Any, y: Any = None) -> DatetimeFeatures:
         """Check ``X`` and the requested features.
 
@@ -240,7 +243,7 @@ class DatetimeFeatures(TransformerMixin, BaseEstimator):
         validate_data(self, X, dtype=None, ensure_all_finite=False)
         return self
 
-    def transform(self, X: Any) -> np.ndarray:
+    def transform(self, X: Any) -> npt.NDArray[np.float64]:
         """Extract the features.
 
         Parameters
@@ -265,7 +268,7 @@ class DatetimeFeatures(TransformerMixin, BaseEstimator):
                 blocks.append(np.asarray(values, dtype=np.float64))
         return np.column_stack(blocks) if blocks else np.empty((X.shape[0], 0))
 
-    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+    def get_feature_names_out(self, input_features: Any = None) -> npt.NDArray[np.object_]:
         """Output names ``<column>_<feature>``.
 
         Parameters
@@ -332,7 +335,7 @@ class QuantileClipper(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         self.lower = lower
         self.upper = upper
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X: Any, y: Any = None) -> QuantileClipper:
         """Learn the bounds.
 
@@ -361,7 +364,7 @@ class QuantileClipper(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         self.upper_bounds_ = upper
         return self
 
-    def transform(self, X: Any) -> np.ndarray:
+    def transform(self, X: Any) -> npt.NDArray[np.floating[Any]]:
         """Clip ``X`` to the fitted bounds.
 
         Parameters
@@ -378,7 +381,8 @@ class QuantileClipper(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         X = validate_data(self, X, reset=False, dtype=FLOAT_DTYPES, ensure_all_finite="allow-nan", copy=True)
         lower = self.lower_bounds_.astype(X.dtype)
         upper = self.upper_bounds_.astype(X.dtype)
-        return np.clip(X, lower, upper, out=X)
+        clipped: npt.NDArray[np.floating[Any]] = np.clip(X, lower, upper, out=X)
+        return clipped
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()

@@ -32,7 +32,7 @@ from skloop.registry._coerce import (
 )
 from skloop.registry._export_kubeflow import KUBEFLOW_IMAGE, export_kubeflow
 from skloop.registry._export_mlflow import export_mlflow, mlflow_signature
-from skloop.registry._export_onnx import OnnxReport, export_onnx, onnx_predict_proba
+from skloop.registry._export_onnx import OnnxReport, export_onnx, onnx_input_columns, onnx_predict_proba
 from skloop.registry._gates import check_gates
 from skloop.registry._importance import column_importance
 from skloop.registry._lineage import LineageNode
@@ -92,6 +92,7 @@ __all__ = [
     "load_model",
     "mlflow_signature",
     "model_format_from_name",
+    "onnx_input_columns",
     "onnx_kind",
     "onnx_predict_proba",
     "parse_ref",

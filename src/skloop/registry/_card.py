@@ -49,10 +49,14 @@ def _jsonable(value: Any) -> Any:
     if value is None or isinstance(value, (str, int, float, bool)):
         return value
     if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return _jsonable_dict(value)
     if isinstance(value, (list, tuple)):
         return [_jsonable(v) for v in value]
     return repr(value)
+
+
+def _jsonable_dict(value: Mapping[Any, Any]) -> dict[str, Any]:
+    return {str(k): _jsonable(v) for k, v in value.items()}
 
 
 @dataclass(frozen=True)
@@ -111,7 +115,7 @@ class ModelCard:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict; :meth:`from_dict` reverses it."""
-        return _jsonable(asdict(self))  # type: ignore[no-any-return]
+        return _jsonable_dict(asdict(self))
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ModelCard:
@@ -222,10 +226,11 @@ def _grouped_categories(pipeline: Any, signature: Signature | None) -> dict[str,
             names = list(getattr(step, "feature_names_in_", columns if isinstance(columns, list) else []))
             for name, kept in zip(names, step.categories_, strict=False):
                 name = str(name)
-                if name not in signature.names or signature[name].categories is None:
+                categories = signature[name].categories if name in signature.names else None
+                if categories is None:
                     continue
                 kept_set = {str(k) for k in kept}
-                grouped = [str(c) for c in signature[name].categories if str(c) not in kept_set]
+                grouped = [str(c) for c in categories if str(c) not in kept_set]
                 if grouped:
                     out[name] = grouped
     return out

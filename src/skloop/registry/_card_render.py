@@ -86,7 +86,7 @@ def _lineage_rows(card: ModelCard) -> list[tuple[str, str]]:
 
 
 def _signature_rows(card: ModelCard) -> list[tuple[str, ...]]:
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for col in (card.signature or {}).get("inputs", []):
         if col.get("categories") is not None:
             values = col["categories"]

@@ -16,6 +16,7 @@ kfp is the ``kubeflow`` extra, imported when :func:`export_kubeflow` runs.
 import json
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -66,24 +67,33 @@ def _spec_text(spec: str | os.PathLike[str] | Spec) -> tuple[str, str]:
     return text, parse_spec(text, str(spec) if not isinstance(spec, str) or "\n" not in spec else "<spec>").name
 
 
+# kfp has no types: its decorators turn a function into a component (or pipeline) object.
+_Decorator = Callable[[Callable[..., Any]], Any]
+
+# The ignores below: kfp reads these annotations at run time, refuses any return annotation
+# but its own ContainerSpec (known only once the extra is imported), and declares an output
+# by calling dsl.OutputPath(str) in the annotation; neither is a type mypy can see.
+
+
 def _components(image: str) -> dict[str, Any]:
     dsl = optional_import("kfp.dsl", "kubeflow")
+    container_component: _Decorator = dsl.container_component
 
-    @dsl.container_component
+    @container_component
     def train(spec: str, store_url: str, artifact_root: str, package: str, run_id: dsl.OutputPath(str)):  # type: ignore[no-untyped-def, valid-type]
         script = _PRELUDE + 'RUN_ID_OUT="$5"; mkdir -p "$(dirname "$5")"\n' + KUBEFLOW_STEPS["train"]
         return dsl.ContainerSpec(
             image=image, command=["sh", "-c", script, "sh"], args=[spec, store_url, artifact_root, package, run_id]
         )
 
-    @dsl.container_component
+    @container_component
     def evaluate(spec: str, store_url: str, artifact_root: str, package: str, run_id: str):  # type: ignore[no-untyped-def]
         script = _PRELUDE + 'RUN_ID="$5"\n' + KUBEFLOW_STEPS["evaluate"]
         return dsl.ContainerSpec(
             image=image, command=["sh", "-c", script, "sh"], args=[spec, store_url, artifact_root, package, run_id]
         )
 
-    @dsl.container_component
+    @container_component
     def register(spec: str, store_url: str, artifact_root: str, package: str, run_id: str):  # type: ignore[no-untyped-def]
         script = _PRELUDE + 'RUN_ID="$5"\n' + KUBEFLOW_STEPS["register"]
         return dsl.ContainerSpec(
@@ -147,14 +157,17 @@ def export_kubeflow(
     dsl = optional_import("kfp.dsl", "kubeflow")
     compiler = optional_import("kfp.compiler", "kubeflow")
     steps = _components(image)
+    as_pipeline: _Decorator = dsl.pipeline(
+        name=f"skloop-{name}", description=f"skloop: train, evaluate and register {name!r}"
+    )
 
-    @dsl.pipeline(name=f"skloop-{name}", description=f"skloop: train, evaluate and register {name!r}")
-    def pipeline(  # type: ignore[no-untyped-def]
+    @as_pipeline
+    def pipeline(
         spec: str = text,
         store_url: str = store_url,
         artifact_root: str = artifact_root,
         package: str = package,
-    ):
+    ) -> None:  # kfp takes None for "no outputs"
         common = {"spec": spec, "store_url": store_url, "artifact_root": artifact_root, "package": package}
         trained = steps["train"](**common).set_display_name("train").set_caching_options(False)
         evaluated = steps["evaluate"](**common, run_id=trained.outputs["run_id"]).set_display_name("evaluate")

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from sklearn.base import is_classifier
 
@@ -84,7 +85,12 @@ class _Parity:
 
 
 def _parity(
-    got: np.ndarray, expected: np.ndarray, columns: list[str], index: pd.Index, atol: float, rtol: float
+    got: npt.NDArray[np.float64],
+    expected: npt.NDArray[np.float64],
+    columns: list[str],
+    index: pd.Index,
+    atol: float,
+    rtol: float,
 ) -> _Parity:
     """Compare ONNX and scikit-learn outputs value by value, naming the worst row and output if they differ.
 
@@ -106,7 +112,7 @@ def _parity(
         return _Parity(max_abs, max_rel, None)
     excess = np.where(bad, diff - allowed, -np.inf)
     row, col = np.unravel_index(int(np.argmax(excess)), excess.shape)
-    where = f"row {index[row]!r}, {columns[col]}: sklearn {expected[row, col]:.6g}, ONNX {got[row, col]:.6g}"
+    where = f"row {index[int(row)]!r}, {columns[col]}: sklearn {expected[row, col]:.6g}, ONNX {got[row, col]:.6g}"
     if nan_mismatch[row, col]:
         worst = f"{where} (missing in one only)"
     else:
@@ -256,7 +262,7 @@ def _group_columns(model: Any, group: str) -> str:
 # -- feeding a frame to the graph --------------------------------------------------------
 
 
-def _datetime_seconds(values: pd.Series) -> np.ndarray:
+def _datetime_seconds(values: pd.Series) -> npt.NDArray[np.floating[Any]]:
     from skloop.pipelines._transformers import _to_datetime
 
     # The same parsing as DatetimeFeatures: numbers are Unix seconds, strings ISO 8601.
@@ -265,7 +271,7 @@ def _datetime_seconds(values: pd.Series) -> np.ndarray:
     return seconds.to_numpy(dtype=np.float64, na_value=np.nan)
 
 
-def _feed_column(values: pd.Series, kind: str) -> np.ndarray:
+def _feed_column(values: pd.Series, kind: str) -> npt.NDArray[Any]:  # str objects, float64 or float32
     if kind == "string":
         cells = values.to_numpy(dtype=object)
         missing = pd.isna(cells)
@@ -281,20 +287,32 @@ def _feed_column(values: pd.Series, kind: str) -> np.ndarray:
 _KIND_OF_TYPE = {"tensor(string)": "string", "tensor(double)": "datetime", "tensor(float)": "float32"}
 
 
-def _feed(session: Any, frame: pd.DataFrame) -> dict[str, np.ndarray]:
+def onnx_input_columns(session: Any) -> list[tuple[str, str, str]]:
+    """``(input name, column, ONNX type)`` of each input of an exported model.
+
+    skl2onnx renames columns that are not valid ONNX names (``od280/od315`` becomes
+    ``od280_od315``); the export records which column each input came from
+    (``skloop.columns``), so feeds are built from the data's own column names. Files
+    exported before that record fall back to the input's name.
+    """
+    columns = json.loads(session.get_modelmeta().custom_metadata_map.get("skloop.columns", "{}"))
+    return [(i.name, str(columns.get(i.name, i.name)), i.type) for i in session.get_inputs()]
+
+
+def _feed(session: Any, frame: pd.DataFrame) -> dict[str, npt.NDArray[Any]]:
     declared = json.loads(session.get_modelmeta().custom_metadata_map.get("skloop.inputs", "{}"))
+    inputs = onnx_input_columns(session)
     feed = {}
-    for spec in session.get_inputs():
-        if spec.name not in frame.columns:
+    for name, column, onnx_type in inputs:
+        if column not in frame.columns:
             raise DataError(
-                f"column {spec.name!r} is missing from the data; the ONNX model needs "
-                f"{[i.name for i in session.get_inputs()]}"
+                f"column {column!r} is missing from the data; the ONNX model needs {[c for _, c, _ in inputs]}"
             )
         try:
-            kind = declared.get(spec.name) or _KIND_OF_TYPE.get(spec.type, "float32")
-            feed[spec.name] = _feed_column(frame[spec.name], kind)
+            kind = declared.get(column) or _KIND_OF_TYPE.get(onnx_type, "float32")
+            feed[name] = _feed_column(frame[column], kind)
         except (TypeError, ValueError) as exc:
-            raise DataError(f"column {spec.name!r} cannot be given to the ONNX model as {spec.type}: {exc}") from exc
+            raise DataError(f"column {column!r} cannot be given to the ONNX model as {onnx_type}: {exc}") from exc
     return feed
 
 
@@ -306,7 +324,7 @@ def _session(model: str | os.PathLike[str] | bytes | Any) -> Any:
     return ort.InferenceSession(source, providers=["CPUExecutionProvider"])
 
 
-def _run(session: Any, frame: pd.DataFrame) -> dict[str, np.ndarray]:
+def _run(session: Any, frame: pd.DataFrame) -> dict[str, npt.NDArray[Any]]:
     names = [o.name for o in session.get_outputs()]
     return dict(zip(names, session.run(None, _feed(session, frame)), strict=True))
 
@@ -489,8 +507,13 @@ def export_onnx(
 
 
 def _annotate(onx: Any, kinds: Mapping[str, str], signature: Mapping[str, Any] | None) -> None:
+    graph_inputs = [i.name for i in onx.graph.input]
+    if len(graph_inputs) != len(kinds):
+        raise ExportError(f"the ONNX graph has {len(graph_inputs)} inputs for {len(kinds)} columns: {graph_inputs}")
     props = {
         "skloop.inputs": json.dumps(dict(kinds)),
+        # skl2onnx renames columns that are not valid ONNX names, keeping their order
+        "skloop.columns": json.dumps(dict(zip(graph_inputs, kinds, strict=True))),
         "skloop.missing": "string inputs: empty string; numeric and datetime inputs: NaN",
         "skloop.datetime": "inputs of kind datetime are float64 Unix seconds (UTC)",
     }

@@ -27,6 +27,7 @@ Only this module imports skl2onnx and onnx; it is imported lazily by ``_export_o
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -257,7 +258,7 @@ def _calendar(g: _Graph, seconds: str, features: tuple[str, ...]) -> list[str]:
         jan1 = _add(g, g.node("Add", [_mul(g, era1, 146097.0), doe1]), 306.0 - 719468.0)
         return _add(g, g.node("Sub", [days, jan1]), 1.0)
 
-    makers = {
+    makers: dict[str, Callable[[], str]] = {
         "year": lambda: year,
         "month": lambda: month,
         "day": lambda: day,

@@ -18,7 +18,7 @@ import logging
 import warnings
 import zipfile
 from pathlib import PurePath
-from typing import Any, Literal
+from typing import Any, Literal, TypeGuard
 
 from skloop.core import RegistryError, UntrustedModelError
 from skloop.registry._trust import Trust
@@ -36,7 +36,7 @@ __all__ = [
 
 ModelFormat = Literal["skops", "joblib"]
 
-MODEL_FORMATS: tuple[str, ...] = ("skops", "joblib")
+MODEL_FORMATS: tuple[ModelFormat, ...] = ("skops", "joblib")
 """The artifact formats skloop writes and reads."""
 
 TRUSTED_TYPES: tuple[str, ...] = (
@@ -62,17 +62,21 @@ TRUSTED_TYPES: tuple[str, ...] = (
 NO_TRUST = Trust()
 """The default: skloop's own types, no pickle."""
 
-_SUFFIXES = {".skops": "skops", ".joblib": "joblib", ".pkl": "joblib", ".pickle": "joblib"}
+_SUFFIXES: dict[str, ModelFormat] = {".skops": "skops", ".joblib": "joblib", ".pkl": "joblib", ".pickle": "joblib"}
 
 
 class TrustedPickleWarning(UserWarning):
     """A joblib/pickle artifact was loaded because the caller trusted its source."""
 
 
+def _is_format(format: str) -> TypeGuard[ModelFormat]:
+    return format in MODEL_FORMATS
+
+
 def _check_format(format: str) -> ModelFormat:
-    if format not in MODEL_FORMATS:
-        raise RegistryError(f"unknown model format {format!r}; expected one of {', '.join(MODEL_FORMATS)}")
-    return format  # type: ignore[return-value]
+    if _is_format(format):
+        return format
+    raise RegistryError(f"unknown model format {format!r}; expected one of {', '.join(MODEL_FORMATS)}")
 
 
 def model_format_from_name(path: str | PurePath) -> ModelFormat:
@@ -102,7 +106,7 @@ def model_format_from_name(path: str | PurePath) -> ModelFormat:
     """
     suffix = PurePath(str(path)).suffix.lower()
     try:
-        return _SUFFIXES[suffix]  # type: ignore[return-value]
+        return _SUFFIXES[suffix]
     except KeyError:
         raise RegistryError(
             f"cannot tell the model format of {str(path)!r} from its suffix {suffix or '(none)'!r}; "
@@ -135,7 +139,8 @@ def save_model(model: Any, format: str = "skops") -> bytes:
         if fmt == "skops":
             import skops.io as sio
 
-            return sio.dumps(model)
+            data: bytes = sio.dumps(model)
+            return data
         import joblib
 
         buf = io.BytesIO()

@@ -1,8 +1,11 @@
-"""The model server: a raw ASGI app for both protocols, metrics and admin routes.
+"""The model server: one ASGI app for both protocols, metrics and admin routes.
 
-Raw ASGI rather than a framework on the hot path: routing is a dict lookup and a
-split of the path, the body is read once, the answer is one orjson call. It runs
-under uvicorn and under Starlette's ``TestClient``.
+Routing is Starlette's (``_routes``: the one route table, matched by a Starlette
+``Router``, the HTTP stack the UI uses too): it costs a few microseconds per request,
+1-2.5% of the server's CPU per request (``benchmarks/bench_serving.py --routers``,
+``docs/benchmarks.md``). Past the match the request path is the server's own, framework-free:
+the body is read once, the answer is one orjson call (``_respond``: checks, body,
+errors, headers, access log). It runs under uvicorn and Starlette's ``TestClient``.
 """
 
 from __future__ import annotations
@@ -22,27 +25,17 @@ import orjson
 from skloop.core import Settings, StoreError, UsageError
 from skloop.registry import Registry, Trust
 from skloop.serve._batcher import DEFAULT_MAX_BATCH_ROWS, MicroBatcher
-from skloop.serve._errors import (
-    BadRequestError,
-    LogUnavailableError,
-    MethodNotAllowedError,
-    NotFoundRouteError,
-    PayloadTooLargeError,
-    UnauthorizedError,
-    UnavailableError,
-    error_body,
-    status_of,
-)
+from skloop.serve._errors import BadRequestError, LogUnavailableError, NotFoundRouteError, UnauthorizedError
 from skloop.serve._handlers import ServeHandlers
-from skloop.serve._http import JSON_TYPE, ORJSON_OPTS, Request, Response
+from skloop.serve._http import ORJSON_OPTS, Request, Response
 from skloop.serve._metrics import ServeMetrics
 from skloop.serve._model import ServedModel, load_served_model
-from skloop.serve._routes import ADMIN, PREDICT, ROUTES, BoundRoute, Router
+from skloop.serve._respond import error_answer, log_access, run_route, send_answer
+from skloop.serve._routes import ADMIN, ROUTES, BoundRoute, Router
 from skloop.serve._shadow import DEFAULT_SHADOW_TIMEOUT_SECONDS, Shadow
 from skloop.serve._validate import Prepared, log_rows
 
 logger = logging.getLogger(__name__)
-access_logger = logging.getLogger("skloop.serve.access")
 
 __all__ = ["DEFAULT_MAX_BODY_BYTES", "DEFAULT_POLL_SECONDS", "ServeApp", "create_app"]
 
@@ -113,7 +106,7 @@ class ServeApp(ServeHandlers):
             self.shadow.load()
         self._openapi: tuple[ServedModel, bytes] | None = None
         # the one route table: dispatch, 404/405, the token check and the OpenAPI paths
-        self.router = Router(ROUTES, lambda name: getattr(self, name))
+        self.router = Router(ROUTES, lambda name: getattr(self, name), dispatch=self._http)
 
     # -- model loading and hot swap ---------------------------------------------------
     def target_ref(self) -> str:
@@ -167,7 +160,7 @@ class ServeApp(ServeHandlers):
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         kind = scope["type"]
         if kind == "http":
-            await self._http(scope, receive, send)
+            await self.router(scope, receive, send)
         elif kind == "lifespan":
             await self._lifespan(receive, send)
 
@@ -200,7 +193,14 @@ class ServeApp(ServeHandlers):
         if self.owns_store:
             self.registry.store.close()
 
-    async def _http(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def _http(
+        self,
+        scope: dict[str, Any],
+        receive: Any,
+        send: Any,
+        found: tuple[BoundRoute, dict[str, str]] | None,
+    ) -> None:
+        """Answer one HTTP request; ``found`` is the route the router matched (``None``: no route)."""
         start = time.perf_counter()
         headers = dict(scope["headers"])
         # the server's id is the key of the logged predictions: unique even when clients
@@ -213,67 +213,29 @@ class ServeApp(ServeHandlers):
         request = Request(scope["method"], scope["path"], headers, request_id, correlation)
         extra: list[tuple[bytes, bytes]] = []
         try:
-            bound = self._route(request)
-            status, body, content_type = await handler_with_body(self, bound, request, receive)
-        except Exception as exc:
-            status = status_of(exc)
-            if isinstance(exc, MethodNotAllowedError):
-                extra.append((b"allow", exc.allow.encode()))
-            if isinstance(exc, UnavailableError):
-                extra.append((b"retry-after", str(exc.retry_after).encode()))
-            if status >= 500 and not isinstance(exc, UnavailableError):
-                logger.exception("request %s to %s failed", request_id, request.path)
-                doc = {
-                    "error": f"internal error (request id {request_id}); see the server log",
-                    "error_code": "INTERNAL_ERROR",
-                    "message": f"internal error (request id {request_id}); see the server log",
-                    "issues": [],
-                }
-            else:
-                doc = error_body(exc)
-            if status == 401:
-                extra.append((b"www-authenticate", b"Bearer"))
-            body, content_type = orjson.dumps(doc), JSON_TYPE
-        model = self.model
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [
-                    (b"content-type", content_type),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"x-request-id", (correlation or request_id).encode()),
-                    (b"x-skloop-request-id", request_id.encode()),
-                    (b"x-skloop-model", model.ref.encode()),
-                    *extra,
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
-        elapsed = time.perf_counter() - start
-        self.metrics.observe(request.route, status, elapsed)
-        if access_logger.isEnabledFor(logging.INFO):
-            access_logger.info(
-                orjson.dumps(
-                    {
-                        "time": datetime.now(UTC).isoformat(),
-                        "request_id": request_id,
-                        "correlation_id": correlation,
-                        "method": request.method,
-                        "path": request.path,
-                        "route": request.route,
-                        "status": status,
-                        "duration_ms": round(elapsed * 1000, 3),
-                        "bytes_in": len(request.body),
-                        "bytes_out": len(body),
-                        "model": model.ref,
-                        "client": (scope.get("client") or ("", 0))[0],
-                    }
-                ).decode()
+            bound = self._route(request, found)
+            answer = await run_route(
+                bound,
+                request,
+                receive,
+                check_token=self._check_token,
+                token_required_for_predict=self.token_required_for_predict,
+                max_body_bytes=self.max_body_bytes,
             )
+        except Exception as exc:
+            answer, extra = error_answer(exc, request)
+        model = self.model
+        ids = [
+            (b"x-request-id", (correlation or request_id).encode()),
+            (b"x-skloop-request-id", request_id.encode()),
+            (b"x-skloop-model", model.ref.encode()),
+        ]
+        await send_answer(send, answer, [*ids, *extra])
+        elapsed = time.perf_counter() - start
+        self.metrics.observe(request.route, answer[0], elapsed)
+        log_access(scope, request, answer[0], len(answer[1]), elapsed, model.ref)
 
-    def _route(self, request: Request) -> BoundRoute:
-        found = self.router.match(request.path)
+    def _route(self, request: Request, found: tuple[BoundRoute, dict[str, str]] | None) -> BoundRoute:
         if found is None:
             raise NotFoundRouteError(
                 f"no route {request.path!r}; see /openapi.json "
@@ -405,45 +367,6 @@ class ServeApp(ServeHandlers):
         outputs = None if task is None or shadow is None else await shadow.collect(task, rows.n)
         await self._log(request, model, rows, predictions, proba, outputs)
         return response
-
-
-async def handler_with_body(app: ServeApp, bound: BoundRoute, request: Request, receive: Any) -> Response:
-    """Check the method and (where the route's auth class says) the token, read the body, run the handler."""
-    handler = bound.handler(request.method)
-    if handler is None:
-        raise MethodNotAllowedError(
-            f"{request.method} is not allowed on {request.path}; use {bound.allow}", allow=bound.allow
-        )
-    auth = bound.route.auth
-    if auth == ADMIN or (auth == PREDICT and app.token_required_for_predict):
-        app._check_token(request)
-    if request.method == "POST":
-        request.body = await _read_body(request, receive, app.max_body_bytes)
-    return await handler(request)
-
-
-async def _read_body(request: Request, receive: Any, limit: int) -> bytes:
-    declared = request.headers.get(b"content-length")
-    too_large = PayloadTooLargeError(
-        f"the request body is larger than the limit of {limit} bytes; send fewer rows per request "
-        "or start the server with a larger --max-body-bytes"
-    )
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise too_large
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            break
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise too_large
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            break
-    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:

@@ -1,6 +1,7 @@
-"""Errors of the server and the one table that maps every error to an HTTP status.
+"""The one table that maps every error to an HTTP status, and the errors' JSON bodies.
 
-::
+The server's errors are defined with the rest of the family in ``skloop.core`` (and
+re-exported here, where the handlers import them)::
 
     ServeError                    (skloop.core.SkloopError)
     ├── BadRequestError           400: unreadable body, wrong shape, invalid rows
@@ -21,7 +22,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from skloop.core import DataError, ModelNotFoundError, SkloopError
+from skloop.core import (
+    BadRequestError,
+    DataError,
+    LogUnavailableError,
+    MethodNotAllowedError,
+    ModelNotFoundError,
+    NotFoundRouteError,
+    NotReadyError,
+    PayloadTooLargeError,
+    ServeError,
+    UnauthorizedError,
+    UnavailableError,
+    UnsupportedMediaError,
+)
 
 __all__ = [
     "STATUS_BY_ERROR",
@@ -38,86 +52,6 @@ __all__ = [
     "error_body",
     "status_of",
 ]
-
-
-class ServeError(SkloopError):
-    """A request the server refuses.
-
-    Parameters
-    ----------
-    message : str
-        What was wrong and what to send instead.
-    issues : list of dict, optional
-        One ``{"row", "column", "problem", "severity"}`` per problem, when the
-        request's rows or fields were at fault (``column`` names the field).
-    """
-
-    code = "INTERNAL_ERROR"
-
-    def __init__(self, message: str, issues: list[dict[str, Any]] | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.issues = issues or []
-
-
-class BadRequestError(ServeError):
-    """The body cannot be read or its rows cannot be scored."""
-
-    code = "BAD_REQUEST"
-
-
-class UnauthorizedError(ServeError):
-    """A bearer token is needed and was missing or wrong."""
-
-    code = "UNAUTHENTICATED"
-
-
-class NotFoundRouteError(ServeError):
-    """No such route, or a model name that is not the served one."""
-
-    code = "RESOURCE_DOES_NOT_EXIST"
-
-
-class MethodNotAllowedError(ServeError):
-    """The route exists but not for this method; ``allow`` lists the methods it answers."""
-
-    code = "METHOD_NOT_ALLOWED"
-
-    def __init__(self, message: str, allow: str) -> None:
-        super().__init__(message)
-        self.allow = allow
-
-
-class PayloadTooLargeError(ServeError):
-    """The body is larger than the server accepts."""
-
-    code = "PAYLOAD_TOO_LARGE"
-
-
-class UnsupportedMediaError(ServeError):
-    """A content type the route cannot read."""
-
-    code = "UNSUPPORTED_MEDIA_TYPE"
-
-
-class UnavailableError(ServeError):
-    """The server cannot answer now; the answer carries ``Retry-After: retry_after``."""
-
-    code = "UNAVAILABLE"
-    retry_after = 1
-
-
-class NotReadyError(UnavailableError):
-    """The model is not loaded (yet)."""
-
-    code = "NOT_READY"
-
-
-class LogUnavailableError(UnavailableError):
-    """The prediction log cannot be written: nothing of the request was kept or acknowledged."""
-
-    code = "LOG_UNAVAILABLE"
-    retry_after = 5
 
 
 STATUS_BY_ERROR: tuple[tuple[type[BaseException], int], ...] = (

@@ -26,7 +26,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from skloop.core import DataError
+from skloop.core import DataError, LabelError
 from skloop.monitor import label_text
 from skloop.registry import DEFAULT_ALIAS, INT64_MAX, OutputSchema, Registry, Signature, brief
 
@@ -49,21 +49,6 @@ MAX_LABEL_CHARS = 200
 _MAX_SHOWN = 10
 _MAX_KEY_CHARS = {"id": 200, "request_id": 100}  # the store's limits on entity and request ids
 _FIELDS = ("id", "request_id", "row", "label", "time")
-
-
-class LabelError(DataError):
-    """Label records that cannot be stored; ``issues`` has one entry per problem.
-
-    Each issue is ``{"row": index, "column": field, "problem": text, "severity": "error"}``
-    (the shape of the server's error bodies).
-    """
-
-    code = "BAD_REQUEST"
-
-    def __init__(self, message: str, issues: list[dict[str, Any]]) -> None:
-        super().__init__(message)
-        self.message = message
-        self.issues = issues
 
 
 def label_output(store: Store, model: str) -> OutputSchema | None:

@@ -19,7 +19,7 @@ import pandas as pd
 
 from skloop.core import ExportError, MissingExtraError
 from skloop.data import as_category, class_names
-from skloop.registry import Registry, Signature, Trust, stored_onnx
+from skloop.registry import Registry, Signature, Trust, onnx_input_columns, stored_onnx
 from skloop.serve._validate import CompiledSignature, Prepared, to_frame
 from skloop.store import ModelVersion
 
@@ -70,7 +70,7 @@ class ServedModel:
         self.class_names = None if classes is None else tuple(str(n) for n in class_names(classes))
         self.is_classifier = self.signature.output.task == "classification" and self.classes is not None
         if self.session is not None:
-            self._inputs = [(i.name, i.type) for i in self.session.get_inputs()]
+            self._inputs = onnx_input_columns(self.session)
             outputs = [o.name for o in self.session.get_outputs()]
             self._output = "probabilities" if self.is_classifier and "probabilities" in outputs else outputs[0]
 
@@ -99,8 +99,8 @@ class ServedModel:
 
     def _feed(self, rows: Prepared) -> dict[str, np.ndarray]:
         feed = {}
-        for name, kind in self._inputs:
-            values = rows.columns[name]
+        for name, column, kind in self._inputs:
+            values = rows.columns[column]
             if kind == "tensor(string)":
                 feed[name] = np.array(["" if v is None else as_category(v) for v in values], dtype=object).reshape(
                     -1, 1

@@ -1,4 +1,4 @@
-"""The server's one route table, and the router built from it once per app.
+"""The server's one route table, and the (Starlette) router built from it once per app.
 
 Every route the model server answers is one :class:`Route` of :data:`ROUTES`: its path
 template, its methods (each naming the :class:`~skloop.serve.ServeApp` handler) and its
@@ -17,13 +17,17 @@ Auth classes:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
+
+from starlette.routing import Match
+from starlette.routing import Route as StarletteRoute
+from starlette.routing import Router as StarletteRouter
 
 from skloop.serve._http import Handler
 
-__all__ = ["ADMIN", "PREDICT", "PUBLIC", "ROUTES", "Auth", "BoundRoute", "Route", "Router"]
+__all__ = ["ADMIN", "PREDICT", "PUBLIC", "ROUTES", "Auth", "BoundRoute", "Dispatch", "Route", "Router"]
 
 Auth = Literal["admin", "predict", "public"]
 ADMIN: Auth = "admin"
@@ -98,52 +102,86 @@ class BoundRoute:
         return handler
 
 
-_Shape = tuple[tuple[int, ...], tuple[int, ...], dict[tuple[str, ...], BoundRoute]]
+Dispatch = Callable[[dict[str, Any], Any, Any, "tuple[BoundRoute, dict[str, str]] | None"], Awaitable[None]]
+"""``dispatch(scope, receive, send, found)``: the app's answer to a request, ``found`` its route or ``None``."""
+
+
+class _Matched:
+    """The ASGI endpoint of one Starlette route: hands the matched route to the app's dispatch."""
+
+    __slots__ = ("bound", "router")
+
+    def __init__(self, router: Router, bound: BoundRoute) -> None:
+        self.router = router
+        self.bound = bound
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await self.router.dispatch(scope, receive, send, (self.bound, scope["path_params"]))
 
 
 class Router:
-    """Find the route of a path with dict lookups; built once from a route table.
+    """Starlette's router, built once from a route table; the app answers every request itself.
+
+    Starlette matches the path (``{param}`` segments, never empty); each route accepts
+    every method, so that the app's own checks answer 405 with ``Allow`` and a JSON body
+    like every other error, and a path that matches nothing goes to the app as
+    ``found=None`` (its 404). A trailing slash is ignored (``/ping/`` is ``/ping``), as
+    clients of both protocols expect, rather than redirected.
 
     Parameters
     ----------
     routes : sequence of Route
     bind : callable
         ``bind(handler_name) -> Handler``: the app's handler of that name.
+    dispatch : callable, optional
+        ``dispatch(scope, receive, send, found)``, the app's request path; needed to
+        serve (:attr:`asgi`), not to :meth:`match`.
     """
 
-    def __init__(self, routes: tuple[Route, ...], bind: Callable[[str], Handler]) -> None:
+    def __init__(
+        self, routes: tuple[Route, ...], bind: Callable[[str], Handler], dispatch: Dispatch | None = None
+    ) -> None:
         self.routes = routes
-        self._exact: dict[str, BoundRoute] = {}
-        # per segment count: (param positions, literal positions, {literals: route})
-        self._templated: dict[int, list[_Shape]] = {}
-        for route in routes:
-            bound = BoundRoute(
-                route, {m: bind(name) for m, name in route.methods.items()}, allow=", ".join(route.allowed())
-            )
-            segments = route.segments
-            if not route.params:
-                self._exact["/" + "/".join(segments)] = bound
-                continue
-            holes = tuple(i for i, s in enumerate(segments) if s.startswith("{"))
-            fixed = tuple(i for i in range(len(segments)) if i not in holes)
-            groups = self._templated.setdefault(len(segments), [])
-            table = next((t for h, _, t in groups if h == holes), None)
-            if table is None:
-                table = {}
-                groups.append((holes, fixed, table))
-            key = tuple(segments[i] for i in fixed)
-            if key in table:
-                raise ValueError(f"two routes share the template shape of {route.template!r}")
-            table[key] = bound
+        self._dispatch = dispatch
+        self.bound: tuple[BoundRoute, ...] = tuple(
+            BoundRoute(route, {m: bind(name) for m, name in route.methods.items()}, allow=", ".join(route.allowed()))
+            for route in routes
+        )
+        """Every route with its handlers bound, in the table's order."""
+        templates = [b.route.template for b in self.bound]
+        if len(set(templates)) != len(templates):
+            raise ValueError(f"a template appears twice in the route table: {templates}")
+        self.asgi = StarletteRouter(
+            routes=[StarletteRoute(b.route.template, _Matched(self, b)) for b in self.bound],
+            redirect_slashes=False,
+            default=self._unmatched,
+        )
+        """The Starlette router: the ASGI app of every HTTP request."""
+
+    async def dispatch(
+        self, scope: dict[str, Any], receive: Any, send: Any, found: tuple[BoundRoute, dict[str, str]] | None
+    ) -> None:
+        if self._dispatch is None:
+            raise RuntimeError("this Router was built without a dispatch: it can match paths, not serve them")
+        await self._dispatch(scope, receive, send, found)
+
+    async def _unmatched(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await self.dispatch(scope, receive, send, None)
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        """Route one HTTP request (a trailing slash ignored) through Starlette to the app."""
+        path = scope["path"]
+        if len(path) > 1 and path.endswith("/"):
+            scope = {**scope, "path": path.rstrip("/") or "/"}
+        await self.asgi(scope, receive, send)
 
     def match(self, path: str) -> tuple[BoundRoute, dict[str, str]] | None:
-        """The route of ``path`` and its parameters, or ``None``."""
-        exact = self._exact.get(path.rstrip("/") or "/")
-        if exact is not None:
-            return exact, {}
-        parts = path.strip("/").split("/")
-        for holes, fixed, table in self._templated.get(len(parts), ()):
-            bound = table.get(tuple(parts[i] for i in fixed))
-            if bound is not None and all(parts[i] for i in holes):
-                return bound, dict(zip(bound.route.params, (parts[i] for i in holes), strict=True))
+        """The route of ``path`` and its parameters, or ``None``: what a request to ``path`` dispatches to."""
+        scope = {"type": "http", "path": path.rstrip("/") or "/", "root_path": "", "method": "GET"}
+        for route in self.asgi.routes:
+            match, child = route.matches(scope)
+            if match is Match.FULL:
+                endpoint = route.app
+                assert isinstance(endpoint, _Matched)
+                return endpoint.bound, dict(child["path_params"])
         return None

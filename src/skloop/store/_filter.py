@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from skloop.core import StoreError, UsageError
+from skloop.core import SearchFilterError
 
 __all__ = [
     "ATTRIBUTES",
@@ -40,10 +40,6 @@ __all__ = [
 
 MAX_FILTER_DEPTH = 32
 """Deepest nesting of parentheses in a filter (the parser recurses once per level)."""
-
-
-class SearchFilterError(StoreError, UsageError):
-    """A search filter or ordering that cannot be parsed; the message names the token."""
 
 
 #: Run attributes a filter or an ordering may name, with the type of their values.
@@ -325,30 +321,56 @@ def parse_filter(source: str) -> Comparison | BoolOp | None:
 
 
 def parse_order_by(items: list[str] | tuple[str, ...] | str | None) -> list[OrderKey]:
-    """Parse ``["metrics.auc DESC", "start_time"]`` into ordering keys."""
+    """Parse ``["metrics.auc DESC", "start_time"]`` into ordering keys.
+
+    An item is tokenised like a filter, so a key with spaces or other unusual
+    characters is written in backticks there too (``metrics.`val loss` DESC``), and one
+    item may hold several keys separated by commas (``"metrics.auc DESC, start_time"``).
+
+    Raises
+    ------
+    SearchFilterError
+        Naming the item that is not ``<field> [ASC|DESC]``.
+
+    Examples
+    --------
+    >>> parse_order_by("metrics.`val loss` DESC")
+    [OrderKey(entity='metrics', key='val loss', descending=True)]
+    """
     if items is None:
         return []
     if isinstance(items, str):
         items = [items]
     keys: list[OrderKey] = []
     for item in items:
-        parts = str(item).split()
-        if not parts or len(parts) > 2 or (len(parts) == 2 and parts[1].lower() not in ("asc", "desc")):
-            raise SearchFilterError(
-                f"bad order_by item {item!r}: expected '<field> [ASC|DESC]', e.g. 'metrics.cv_roc_auc DESC'"
-            )
-        tokens = _tokenize(parts[0])
-        if len(tokens) != 1 or tokens[0].kind != "field":
-            raise SearchFilterError(
-                f"bad order_by item {item!r}: {parts[0]!r} is not a field; use "
-                "metrics.<key>, params.<key>, tags.<key> or a run attribute"
-            )
+        text = str(item)
+        shape = SearchFilterError(
+            f"bad order_by item {text!r}: expected '<field> [ASC|DESC]', e.g. 'metrics.cv_roc_auc DESC' "
+            "(a key with spaces in backticks: metrics.`val loss` DESC)"
+        )
         try:
-            entity, key = _split_field(parts[0], tokens[0])
-        except SearchFilterError as exc:
-            raise SearchFilterError(
-                f"bad order_by item {item!r}: {parts[0]!r} is not a field; use "
+            tokens = _tokenize(text)
+        except SearchFilterError:
+            raise shape from None
+        groups: list[list[_Tok]] = [[]]
+        for tok in tokens:
+            if tok.text == ",":
+                groups.append([])
+            else:
+                groups[-1].append(tok)
+        for group in groups:
+            if not group or len(group) > 2 or (len(group) == 2 and group[1].text.lower() not in ("asc", "desc")):
+                raise shape
+            field = group[0]
+            not_a_field = SearchFilterError(
+                f"bad order_by item {text!r}: {field.text!r} is not a field; use "
                 "metrics.<key>, params.<key>, tags.<key> or a run attribute"
-            ) from exc
-        keys.append(OrderKey(entity, key, len(parts) == 2 and parts[1].lower() == "desc"))
+            )
+            if field.kind != "field":
+                raise not_a_field
+            try:
+                entity, key = _split_field(text, field)
+            except SearchFilterError as exc:
+                raise not_a_field from exc
+            keys.append(OrderKey(entity, key, len(group) == 2 and group[1].text.lower() == "desc"))
     return keys

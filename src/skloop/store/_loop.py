@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, insert, select, update
 
-from skloop.core import NotFoundError, StoreError, utcnow
+from skloop.core import LoopLockedError, NotFoundError, StoreError, utcnow
 from skloop.store._entities_loop import Decision, LoopLock, StepRecord
 from skloop.store._process import process_alive
 from skloop.store._schema_loop import (
@@ -44,10 +44,6 @@ _UPDATABLE = frozenset(
     {"outcome", "reason", "champion_version", "challenger_version", "retrain_run_id", "triggers", "fired",
      "comparison", "details"}
 )  # fmt: skip
-
-
-class LoopLockedError(StoreError):
-    """Another live process runs the loop of this model."""
 
 
 def _decision(row: Any) -> Decision:

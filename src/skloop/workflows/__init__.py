@@ -1,4 +1,8 @@
-"""Workflows: train, reproduce, init — compositions of the layers below."""
+"""Workflows: train, register, predict, monitor, loop, validate — compositions of the layers below.
+
+:class:`Project` puts every step of the loop on one object; the free functions are
+what its methods (and the CLI commands) call.
+"""
 
 from skloop.workflows._demo import DEMO_LOOP_POLICY, DemoResult, run_demo
 from skloop.workflows._init import EXAMPLE_SPEC, InitResult, init_ci, init_example, init_from_data
@@ -11,7 +15,15 @@ from skloop.workflows._monitor import (
     model_input_columns,
     monitor_model,
 )
-from skloop.workflows._predict import PREDICTION_METADATA_KEYS, PredictResult, predict_batch, read_prediction_metadata
+from skloop.workflows._predict import (
+    PREDICTION_METADATA_KEYS,
+    BatchPredictions,
+    PredictResult,
+    id_column_of,
+    predict_batch,
+    predict_table,
+    read_prediction_metadata,
+)
 from skloop.workflows._progress import NullProgress, Progress
 from skloop.workflows._project import Project
 from skloop.workflows._register import RegisterOutcome, register_run
@@ -24,6 +36,7 @@ __all__ = [
     "EXAMPLE_SPEC",
     "LOOP_STEPS",
     "PREDICTION_METADATA_KEYS",
+    "BatchPredictions",
     "CheckResult",
     "DemoResult",
     "InitResult",
@@ -37,6 +50,7 @@ __all__ = [
     "TrainResult",
     "ValidationReport",
     "explain_model",
+    "id_column_of",
     "init_ci",
     "init_example",
     "init_from_data",
@@ -45,6 +59,7 @@ __all__ = [
     "model_input_columns",
     "monitor_model",
     "predict_batch",
+    "predict_table",
     "prepare_data",
     "read_prediction_metadata",
     "register_run",

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from skloop.core import DataError, MonitoringSpec, Settings, SkloopError, UsageError, spec_from_dict
-from skloop.data import DatasetProfile, Schema, class_names, read_table
+from skloop.data import DatasetProfile, Schema, class_name, class_names, read_table
 from skloop.monitor import (
     CBPE,
     Explanation,
@@ -322,14 +322,25 @@ def monitor_model(
 
 
 def explain_model(
-    store: Store, ref: str, data: str | os.PathLike[str] | pd.DataFrame, *, trust: Trust | None = None
+    store: Store,
+    ref: str,
+    data: str | os.PathLike[str] | pd.DataFrame,
+    *,
+    trust: Trust | None = None,
+    class_: Any = None,
 ) -> tuple[ModelVersion, Explanation]:
     """Per-row contributions by input column of the version ``ref`` on ``data``.
 
     The model loads with the caller's ``trust`` (default: skloop's own types, no pickle).
+    A classifier's output for ``class_`` is explained (matched by
+    :func:`skloop.data.class_name`, so ``"1"`` names ``1.0``); by default the positive
+    class of a binary model (inferred or ``data.positive_class``, as recorded in its
+    signature), else the last class.
 
     Raises
     ------
+    DataError
+        ``class_`` is not one of the model's classes, or the data lacks an input column.
     MissingExtraError
         ``shap`` is not installed (``pip install 'skloop[explain]'``).
     """
@@ -339,11 +350,29 @@ def explain_model(
     frame = data if isinstance(data, pd.DataFrame) else read_table(data)
     _with_rows(frame, "the data" if isinstance(data, pd.DataFrame) else os.fspath(data), "explain")
     X = frame
-    if version.signature:
-        signature = Signature.from_dict(version.signature)
+    signature = Signature.from_dict(version.signature) if version.signature else None
+    if signature is not None:
         columns = [c.name for c in signature.inputs]
         missing = [c for c in columns if c not in frame.columns]
         if missing:
             raise DataError(f"the data lacks the model's input columns {missing}")
         X = coerce_frame(frame[columns], signature).frame
-    return version, explain_rows(model, X)
+    return version, explain_rows(model, X, class_index=_class_index(model, signature, class_))
+
+
+def _class_index(model: Any, signature: Signature | None, wanted: Any) -> int | None:
+    """Where ``wanted`` (default: the recorded positive class) is in the model's classes."""
+    classes = getattr(model, "classes_", None)
+    if classes is None:
+        if wanted is not None:
+            raise DataError(f"class {wanted!r} was given, but {type(model).__name__} is not a classifier")
+        return None
+    names = class_names(classes)
+    if wanted is None:
+        wanted = signature.output.positive_class if signature is not None else None
+        if wanted is None:
+            return None
+    try:
+        return names.index(class_name(wanted))
+    except ValueError:
+        raise DataError(f"class {wanted!r} is not one of the model's classes {names}") from None

@@ -13,12 +13,12 @@ from __future__ import annotations
 import logging
 import os
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -29,9 +29,20 @@ from skloop.core import DataError
 from skloop.data import DEFAULT_BATCH_ROWS, class_names, iter_batches
 from skloop.workflows._progress import NullProgress, Progress
 
+if TYPE_CHECKING:
+    from skloop.store import ModelVersion, Store
+
 logger = logging.getLogger(__name__)
 
-__all__ = ["PREDICTION_METADATA_KEYS", "PredictResult", "predict_batch", "read_prediction_metadata"]
+__all__ = [
+    "PREDICTION_METADATA_KEYS",
+    "BatchPredictions",
+    "PredictResult",
+    "id_column_of",
+    "predict_batch",
+    "predict_table",
+    "read_prediction_metadata",
+]
 
 PREDICTION_METADATA_KEYS = ("skloop.model_ref", "skloop.model_version", "skloop.model_sha256", "skloop.source")
 """Keys of the Parquet key-value metadata that :func:`predict_batch` writes."""
@@ -67,6 +78,45 @@ class PredictResult:
     logged: int = 0
 
 
+@dataclass(frozen=True)
+class BatchPredictions:
+    """Predictions of one model version on a table, in memory (:func:`predict_table`).
+
+    Attributes
+    ----------
+    predictions : DataFrame
+        One row per input row: ``row`` (its position), the id column and kept
+        columns, ``prediction`` and, for a classifier, ``proba_<class>`` per class;
+        the columns :func:`predict_batch` writes to Parquet.
+    model_ref : str
+        The reference scored with (``"churn@champion"``).
+    model_version : int or None
+        The version it resolved to.
+    model_sha256 : str or None
+        The SHA-256 of the version's artifact.
+    issues_count, flagged : int
+        As in :class:`PredictResult`.
+    request_id : str or None
+        With a prediction log: the request id of the rows in the log.
+    logged : int
+        With a prediction log: rows appended (durably) to it.
+    """
+
+    predictions: pd.DataFrame = field(repr=False)
+    model_ref: str
+    model_version: int | None
+    model_sha256: str | None = None
+    issues_count: int = 0
+    flagged: int = 0
+    request_id: str | None = None
+    logged: int = 0
+
+    @property
+    def rows(self) -> int:
+        """Rows scored."""
+        return len(self.predictions)
+
+
 def _signature(signature: Any) -> Any:
     if signature is None:
         return None
@@ -76,7 +126,7 @@ def _signature(signature: Any) -> Any:
 
 
 def _check(
-    chunk: pd.DataFrame, signature: Any, start: int, source: Path, flags: dict[int | None, list[dict[str, Any]]]
+    chunk: pd.DataFrame, signature: Any, start: int, source: str, flags: dict[int | None, list[dict[str, Any]]]
 ) -> tuple[pd.DataFrame, int, int]:
     """The chunk typed like the signature, its issue count and flagged-row count.
 
@@ -159,6 +209,70 @@ def _total_rows(path: Path) -> int | None:
     return None
 
 
+@dataclass
+class _Scoring:
+    """One scoring pass: checks, scores and logs chunk after chunk, and counts what it did.
+
+    Shared by :func:`predict_batch` (chunks to a Parquet file) and :func:`predict_table`
+    (chunks to a DataFrame), so both check, flag and log a row the same way.
+    """
+
+    model: Any
+    signature: Any
+    source: str
+    keep_columns: Sequence[str]
+    id_column: str | None
+    keep_id: bool
+    name: str
+    version: int | None
+    log_dir: str | os.PathLike[str] | None
+    rows: int = 0
+    issues: int = 0
+    flagged: int = 0
+    logged: int = 0
+    request_id: str | None = None
+    _log: Any = None
+
+    def __enter__(self) -> _Scoring:
+        if self.log_dir is not None:
+            # the log module alone: the server's dependencies are not needed to write the log
+            from skloop.serve import PredictionLog
+
+            self._log = PredictionLog(self.log_dir).start()
+            self.request_id = uuid.uuid4().hex
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._log is not None:
+            self._log.close()
+
+    def score(self, chunk: pd.DataFrame) -> pd.DataFrame:
+        """The predictions of ``chunk`` (rows numbered from where the last chunk ended), logged if asked."""
+        missing = [c for c in self.keep_columns if c not in chunk.columns]
+        if missing:
+            raise DataError(f"{self.source}: --keep column(s) {missing} are not in the data")
+        chunk_flags: dict[int | None, list[dict[str, Any]]] = {}
+        if self.signature is not None:
+            X, n_issues, n_flagged = _check(chunk, self.signature, self.rows, self.source, chunk_flags)
+            self.issues, self.flagged = self.issues + n_issues, self.flagged + n_flagged
+        else:
+            X = chunk
+        positions = np.arange(self.rows, self.rows + len(chunk), dtype=np.int64)
+        with_id = self.keep_id and self.id_column is not None and self.id_column in chunk.columns
+        kept = list(dict.fromkeys([*([self.id_column] if with_id else []), *self.keep_columns]))
+        scored = _score(self.model, X, positions, chunk[kept])
+        if self._log is not None and self.request_id is not None:
+            self._log.append_sync(
+                _log_records(
+                    chunk, scored, chunk_flags, request_id=self.request_id, start=self.rows, model=self.name,
+                    version=self.version, id_column=self.id_column,
+                )
+            )  # fmt: skip
+            self.logged += len(chunk)
+        self.rows += len(chunk)
+        return scored
+
+
 def predict_batch(
     model: Any,
     signature: Any,
@@ -228,13 +342,16 @@ def predict_batch(
         has rows the signature rejects (the message names rows and columns); nothing
         is written then.
 
+    See Also
+    --------
+    predict_table : the same scoring into a DataFrame in memory.
+
     Examples
     --------
     >>> predict_batch(model, sig, "new.csv", "scores.parquet", model_ref="churn@champion")  # doctest: +SKIP
     PredictResult(rows=5000, out_path=PosixPath('scores.parquet'), issues_count=0, flagged=0)
     """
     progress = progress or NullProgress()
-    sig = _signature(signature)
     source, out = Path(data_path), Path(out_path)
     metadata: Mapping[str, str] = {
         "skloop.model_ref": model_ref,
@@ -245,56 +362,24 @@ def predict_batch(
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")
     writer: pq.ParquetWriter | None = None
-    rows = issues = flagged = logged = 0
-    log = request_id = None
-    if log_dir is not None:
-        # the log module alone: the server's dependencies are not needed to write the log
-        from skloop.serve import PredictionLog
-
-        log = PredictionLog(log_dir).start()
-        request_id = uuid.uuid4().hex
-    name = model_name or model_ref.split("@")[0].split("/")[0]
+    scoring = _Scoring(
+        model, _signature(signature), str(source), keep_columns, id_column, keep_id,
+        model_name or _name_of(model_ref), model_version, log_dir,
+    )  # fmt: skip
     try:
         with (
+            scoring,
             progress.task(f"scoring {source.name}", _total_rows(source)) as advance,
             closing(iter_batches(source, batch_rows)) as chunks,
         ):
             for chunk in chunks:
                 if chunk.empty:
                     continue  # a CSV of only its header: "no rows to score" below
-                missing = [c for c in keep_columns if c not in chunk.columns]
-                if missing:
-                    raise DataError(f"{source}: --keep column(s) {missing} are not in the data")
-                chunk_flags: dict[int | None, list[dict[str, Any]]] = {}
-                if sig is not None:
-                    X, n_issues, n_flagged = _check(chunk, sig, rows, source, chunk_flags)
-                    issues, flagged = issues + n_issues, flagged + n_flagged
-                else:
-                    X = chunk
-                positions = np.arange(rows, rows + len(chunk), dtype=np.int64)
-                with_id = keep_id and id_column is not None and id_column in chunk.columns
-                kept = list(dict.fromkeys([*([id_column] if with_id else []), *keep_columns]))
-                scored = _score(model, X, positions, chunk[kept])
-                table = pa.Table.from_pandas(scored, preserve_index=False)
+                table = pa.Table.from_pandas(scoring.score(chunk), preserve_index=False)
                 if writer is None:
                     schema = table.schema.with_metadata({**(table.schema.metadata or {}), **metadata})
                     writer = pq.ParquetWriter(tmp, schema)
                 writer.write_table(table.cast(writer.schema))
-                if log is not None and request_id is not None:
-                    log.append_sync(
-                        _log_records(
-                            chunk,
-                            scored,
-                            chunk_flags,
-                            request_id=request_id,
-                            start=rows,
-                            model=name,
-                            version=model_version,
-                            id_column=id_column,
-                        )
-                    )
-                    logged += len(chunk)
-                rows += len(chunk)
                 advance(len(chunk))
         if writer is None:
             raise DataError(f"{source} has no rows to score (only a header?); give a file with data rows")
@@ -305,12 +390,95 @@ def predict_batch(
         if writer is not None:
             writer.close()
         tmp.unlink(missing_ok=True)
-        if log is not None:
-            log.close()
-    logger.info("scored %d rows of %s with %s into %s", rows, source, model_ref, out)
+    logger.info("scored %d rows of %s with %s into %s", scoring.rows, source, model_ref, out)
     return PredictResult(
-        rows=rows, out_path=out, issues_count=issues, flagged=flagged, request_id=request_id, logged=logged
-    )
+        rows=scoring.rows, out_path=out, issues_count=scoring.issues, flagged=scoring.flagged,
+        request_id=scoring.request_id, logged=scoring.logged,
+    )  # fmt: skip
+
+
+def _name_of(model_ref: str) -> str:
+    return model_ref.split("@")[0].split("/")[0]
+
+
+def _slices(frame: pd.DataFrame, batch_rows: int) -> Iterator[pd.DataFrame]:
+    for start in range(0, len(frame), batch_rows):
+        yield frame.iloc[start : start + batch_rows]
+
+
+def predict_table(
+    model: Any,
+    signature: Any,
+    data: str | os.PathLike[str] | pd.DataFrame,
+    *,
+    model_ref: str,
+    model_version: int | None = None,
+    model_sha256: str | None = None,
+    batch_rows: int = DEFAULT_BATCH_ROWS,
+    keep_columns: Sequence[str] = (),
+    progress: Progress | None = None,
+    log_dir: str | os.PathLike[str] | None = None,
+    model_name: str | None = None,
+    id_column: str | None = None,
+    keep_id: bool = True,
+) -> BatchPredictions:
+    """Score a DataFrame (or a CSV or Parquet file) and keep the predictions in memory.
+
+    The rows are checked, flagged, scored and (with ``log_dir``) logged exactly as
+    :func:`predict_batch` does, chunk by chunk; only the output differs: a DataFrame
+    with the same columns as the Parquet file. Use :func:`predict_batch` for tables
+    larger than memory.
+
+    Parameters
+    ----------
+    data : str, os.PathLike or DataFrame
+        The rows to score.
+    model, signature, model_ref, model_version, model_sha256, batch_rows, keep_columns, \
+progress, log_dir, model_name, id_column, keep_id
+        As for :func:`predict_batch`.
+
+    Returns
+    -------
+    BatchPredictions
+
+    Raises
+    ------
+    DataError
+        As for :func:`predict_batch`.
+    """
+    progress = progress or NullProgress()
+    in_memory = isinstance(data, pd.DataFrame)
+    source = "the data" if in_memory else os.fspath(data)  # type: ignore[arg-type]
+    scoring = _Scoring(
+        model, _signature(signature), source, keep_columns, id_column, keep_id,
+        model_name or _name_of(model_ref), model_version, log_dir,
+    )  # fmt: skip
+    parts: list[pd.DataFrame] = []
+    total = len(data) if isinstance(data, pd.DataFrame) else _total_rows(Path(data))
+    with scoring, progress.task(f"scoring {Path(source).name}", total) as advance:
+        chunks = _slices(data, batch_rows) if isinstance(data, pd.DataFrame) else iter_batches(data, batch_rows)
+        with closing(chunks):
+            for chunk in chunks:
+                if not chunk.empty:
+                    parts.append(scoring.score(chunk))
+                    advance(len(chunk))
+    if not parts:
+        raise DataError(f"{source} has no rows to score; give rows with the model's input columns")
+    return BatchPredictions(
+        predictions=pd.concat(parts, ignore_index=True), model_ref=model_ref, model_version=model_version,
+        model_sha256=model_sha256, issues_count=scoring.issues, flagged=scoring.flagged,
+        request_id=scoring.request_id, logged=scoring.logged,
+    )  # fmt: skip
+
+
+def id_column_of(store: Store, version: ModelVersion) -> str | None:
+    """The entity id column (``data.id``) of the spec that trained ``version``, if it declared one.
+
+    What batch scoring copies to its output and logs as ``entity_id``, so that labels
+    arriving later join by it.
+    """
+    column = ((store.runs.get_run(version.run_id).spec or {}).get("data") or {}).get("id")
+    return column if isinstance(column, str) else None
 
 
 def read_prediction_metadata(path: str | os.PathLike[str]) -> dict[str, str]:
