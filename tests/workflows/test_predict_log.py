@@ -17,7 +17,7 @@ from skloop.pipelines import FeatureSets, build_preprocessor
 from skloop.registry import Registry, infer_signature, save_model
 from skloop.serve import default_log_dir, ingest_label_file, ingest_once, segments
 from skloop.store import Store
-from skloop.workflows import predict_batch
+from skloop.workflows import predict_batch, read_prediction_metadata
 
 FEATURES = FeatureSets(
     numeric=("age", "tenure_months", "support_calls", "monthly_charges", "total_charges"),
@@ -118,6 +118,36 @@ def test_cli_predict_log_then_labels_ingest(fitted: tuple[Pipeline, object], tmp
     assert result.exit_code == 0 and "ingested 0 new predictions" in result.output
     with Store.open(Settings.from_env(tmp_path, env={})) as store:
         assert store.predictions.count_predictions("churn", labeled=True) == 200
+
+
+def test_cli_predict_defaults_to_the_champion_and_writes_the_request_id_for_labels(
+    fitted: tuple[Pipeline, object], tmp_path: Path
+) -> None:
+    """Without --alias/--version predict scores with the champion; --log adds request_id, the labels' key."""
+    pipe, signature = fitted
+    _register(tmp_path, pipe, signature)
+    frame = make_churn(120, seed=4).drop(columns=["customer_id"])  # no id column: labels join by request and row
+    frame.drop(columns=["churned"]).to_csv(tmp_path / "new.csv", index=False)
+    runner = CliRunner()
+    out = tmp_path / "scores.parquet"
+    args = ["predict", "churn", "--data", str(tmp_path / "new.csv"), "--out", str(out), "--spec", str(tmp_path), "-q"]
+    result = runner.invoke(app, [*args, "--log"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "with churn v1" in result.output  # the champion
+    scored = pd.read_parquet(out)
+    assert list(scored.columns[:2]) == ["request_id", "row"] and scored["request_id"].nunique() == 1
+    assert read_prediction_metadata(out)["skloop.model_ref"] == "churn@champion"
+    labels = pd.DataFrame({"request_id": scored["request_id"], "row": scored["row"], "churned": frame["churned"]})
+    labels.to_csv(tmp_path / "labels.csv", index=False)
+    ingest = ["labels", "ingest", str(tmp_path / "labels.csv"), "--request-id-column", "request_id", "--row-column",
+              "row", "--label-column", "churned", "--model", "churn", "--spec", str(tmp_path)]  # fmt: skip
+    result = runner.invoke(app, ingest, catch_exceptions=False)
+    assert result.exit_code == 0 and "120 logged predictions now have a label" in result.output, result.output
+    # without --log there is no request to name
+    assert runner.invoke(app, args, catch_exceptions=False).exit_code == 0
+    assert "request_id" not in pd.read_parquet(out).columns
+    both = runner.invoke(app, [*args, "--alias", "champion", "--version", "1"])
+    assert both.exit_code == 2 and "not both" in both.output
 
 
 def test_cli_labels_ingest_defaults_to_the_spec_model_and_refuses_an_unknown_one(

@@ -248,3 +248,19 @@ def test_a_training_run_is_validated_without_a_version(project: Project) -> None
     )
     cases = [case for suite in failing for case in suite if suite.name == "gates"]
     assert all(isinstance(case.result[0], Failure) for case in cases) and len(cases) == 2
+
+
+def test_the_contract_reads_words_in_numbers_as_training_did() -> None:
+    """Issue 10 (corpus, tickets): a numeric column with a few 'n/a' failed the contract as 'string values'."""
+    from skloop.data import coerce_numbers
+    from skloop.registry import infer_signature
+    from skloop.workflows._contract import _signature_check
+
+    raw = pd.DataFrame({"wait": ["10", "n/a", "25", "?", "40"], "other": ["1", "2", "3", "x", "5"]})
+    X, _ = coerce_numbers(raw, ["wait", "other"])
+    signature = infer_signature(X, task="regression", not_numbers=["wait"])
+    status, message = _signature_check(raw, signature, "wait")()
+    assert status == "pass" and "read as missing" in message, message
+    # without the training's record of it, strings in a numeric column still fail
+    status, message = _signature_check(raw, signature, "other")()
+    assert status == "fail" and "string values" in message, message

@@ -136,7 +136,7 @@ def parity_sample(signature: Signature, n: int = PARITY_ROWS, seed: int = 0) -> 
             values = [lo_ts + pd.Timedelta(seconds=float(s)) for s in rng.uniform(0, span, n)]
         else:
             values = [f"v{i}" for i in rng.integers(0, 50, n)]
-        if col.nullable:
+        if col.missing_ok:  # missing values the server accepts are checked too
             values = [None if m else v for v, m in zip(values, rng.random(n) < 0.05, strict=True)]
         data[col.name] = values
     compiled = CompiledSignature(signature)

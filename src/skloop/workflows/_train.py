@@ -68,6 +68,8 @@ class PreparedData:
     source: str
     positive: Any = None
     """The positive class of a binary target (see :func:`skloop.data.positive_class`)."""
+    not_numbers: tuple[str, ...] = ()
+    """Numeric columns with values that are not numbers, read as missing (served the same way)."""
 
 
 @dataclass(frozen=True)
@@ -196,6 +198,7 @@ def prepare_data(spec: Spec, base_dir: Path, frame: pd.DataFrame | None = None) 
         fingerprint=fingerprint(df),
         source=_source_text(spec),
         positive=positive,
+        not_numbers=tuple(c for c, count in not_numbers.items() if count),
     )
 
 
@@ -468,8 +471,9 @@ def register_result(
     from skloop.registry import Registry, column_importance, infer_signature
 
     signature = infer_signature(
-        data.X_train, data.y_train, task=data.task, model=result.model, positive_class=data.positive
-    )
+        data.X_train, data.y_train, task=data.task, model=result.model, positive_class=data.positive,
+        not_numbers=data.not_numbers,
+    )  # fmt: skip
     importance = None
     if data.X_holdout is not None and data.y_holdout is not None and len(data.X_holdout) > 0:
         scorer = build_scorers([refit], data.positive)[refit]
