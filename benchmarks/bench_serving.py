@@ -16,6 +16,10 @@ before the answer). Usage::
 
     python benchmarks/bench_serving.py [--rows 50000] [--duration 15]
         [--mlflow-bin .venv-bench/bin/mlflow] [--skloop-bin .venv/bin/skloop]
+        [--servers skloop,mlflow]
+
+``--servers skloop`` skips MLflow: with ``PYTHONPATH`` pointing at another checkout's
+``src``, it compares two versions of skloop on the same machine.
 
 ``--routers`` measures instead the cost of the router alone: the same app, the same
 handlers and the same process setup (what ``skloop serve`` starts: the durable log,
@@ -168,6 +172,9 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=None, help="seconds per scenario (15; 8 with --routers)")
     parser.add_argument("--mlflow-bin", default=str(ROOT / ".venv-bench" / "bin" / "mlflow"))
     parser.add_argument("--skloop-bin", default=str(Path(sys.executable).parent / "skloop"))
+    parser.add_argument(
+        "--servers", default="skloop,mlflow", help="comma-separated: skloop alone compares two skloop versions"
+    )
     parser.add_argument("--routers", action="store_true", help="skloop's raw route table against Starlette's router")
     parser.add_argument("--repeats", type=int, default=5, help="rounds per router (--routers)")
     # internal: one server of the --routers scenario
@@ -175,6 +182,7 @@ def main() -> None:
     parser.add_argument("--project", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    servers = [name for name in ("skloop", "mlflow") if name in args.servers.split(",")]
     if args.serve_router is not None:
         serve_with_router(args.serve_router, Path(args.project), args.port)
         return
@@ -204,8 +212,8 @@ def main() -> None:
 
     settings = Settings.from_env(work, env={})
     store = Store.open(settings)
-    with store.start_run("churn", spec={"name": "churn"}, code_commit="bench", environment={}) as run:
-        store.log_artifact(run.id, "model.skops", save_model(pipe, "skops"))
+    with store.runs.start_run("churn", spec={"name": "churn"}, code_commit="bench", environment={}) as run:
+        store.runs.log_artifact(run.id, "model.skops", save_model(pipe, "skops"))
     registry = Registry(store)
     version = registry.register(run.id, "churn", signature=signature.to_dict())
     registry.promote("churn", version.version, "champion", reason="benchmark")
@@ -238,8 +246,8 @@ def main() -> None:
         "PYTHONPATH": str(ROOT / "src"),
         "PATH": mlflow_bin_dir + os.pathsep + os.environ["PATH"],
     }
-    procs = {
-        "mlflow": subprocess.Popen(
+    commands = {
+        "mlflow": lambda: subprocess.Popen(
             [
                 args.mlflow_bin,
                 "models",
@@ -258,7 +266,7 @@ def main() -> None:
             stderr=subprocess.DEVNULL,
             start_new_session=True,
         ),
-        "skloop": subprocess.Popen(
+        "skloop": lambda: subprocess.Popen(
             [
                 args.skloop_bin,
                 "serve",
@@ -277,9 +285,10 @@ def main() -> None:
             start_new_session=True,
         ),
     }
+    procs = {name: commands[name]() for name in servers}
     results: dict[str, dict[str, dict[str, float]]] = {}
     try:
-        for name in ("skloop", "mlflow"):
+        for name in servers:
             url = f"http://127.0.0.1:{ports[name]}"
             wait_ready(url, procs[name])
             if name == "skloop":
@@ -297,13 +306,16 @@ def main() -> None:
     print()
     print(f"{'scenario':<16} {'server':<7} {'req/s':>9} {'p50 ms':>9} {'p99 ms':>9} {'CPU ms/req':>11} {'non-2xx':>8}")
     for label in results["skloop"]:
-        for name in ("mlflow", "skloop"):
+        for name in reversed(servers):
             r = results[name][label]
             print(
                 f"{label:<16} {name:<7} {r['rps']:>9.1f} {r['p50_ms']:>9.2f} {r['p99_ms']:>9.2f} "
                 f"{r['cpu_ms_per_request']:>11.3f} {r['non2xx']:>8}"
             )
     print(f"in-process scikit-learn predict_proba, 1 row: p50 {sk_p50:.2f} ms")
+    print(f"load average at the end: {os.getloadavg()[0]:.1f}")
+    if "mlflow" not in results:
+        return
     print()
     print("ratios (skloop vs mlflow):")
     for label in results["skloop"]:

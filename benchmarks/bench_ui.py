@@ -100,7 +100,7 @@ def seed_skloop(url: str, artifacts: str, n_runs: int, steps: int) -> dict[str, 
     runs = list(_rng_runs(n_runs))
     with Store.open(url, artifacts) as store:
         t0 = time.perf_counter()
-        store.import_runs(iter(runs), chunk_size=5_000)
+        store.runs.import_runs(iter(runs), chunk_size=5_000)
         t_runs = time.perf_counter() - t0
         rng = random.Random(2)
 
@@ -113,7 +113,7 @@ def seed_skloop(url: str, artifacts: str, n_runs: int, steps: int) -> dict[str, 
                     yield run.id, f"m{k}", run.metrics[f"m{k}"], steps - 1
 
         t0 = time.perf_counter()
-        n_points = store.import_metric_history(points(), chunk_size=100_000)
+        n_points = store.runs.import_metric_history(points(), chunk_size=100_000)
         t_points = time.perf_counter() - t0
     return {"runs": runs, "t_runs": t_runs, "t_points": t_points, "n_points": n_points}
 

@@ -51,8 +51,36 @@ def test_predict_writes_parquet_with_the_model_version(project: Path) -> None:
     assert meta["skloop.model_ref"] == "churn/1" and meta["skloop.model_version"] == "1"
     assert len(meta["skloop.model_sha256"]) == 64
 
-    both = runner.invoke(app, ["predict", "churn", "--data", data, "--out", str(out), "--spec", spec])
-    assert both.exit_code == 2 and "exactly one of --alias" in both.output
+    both = runner.invoke(app, ["predict", "churn", "--alias", "champion", "--version", "1", "--data", data, "--out",
+                               str(out), "--spec", spec])  # fmt: skip
+    assert both.exit_code == 2 and "not both" in both.output
+    no_champion = runner.invoke(app, ["predict", "churn", "--data", data, "--out", str(out), "--spec", spec])
+    assert no_champion.exit_code == 1 and "champion" in no_champion.output, no_champion.output
+
+
+def test_predict_sets_bad_rows_aside_or_fails_with_strict(project: Path) -> None:
+    spec = str(project / "skloop.yaml")
+    frame = pd.read_csv(project / "data" / "churn.csv")
+    frame["age"] = frame["age"].astype(object)
+    frame.loc[[3, 70], "age"] = "old"  # cannot be typed: refused whatever the pipeline fills in
+    data = project / "some_bad.csv"
+    frame.to_csv(data, index=False)
+    out = project / "partial.parquet"
+    args = ("predict", "churn", "--version", "1", "--data", str(data), "--out", str(out), "--spec", spec, "-q")
+    result = invoke(*args)
+    assert result.exit_code == 0, result.output
+    flat = " ".join(result.output.split())
+    assert f"scored 898 rows, 2 rejected → {project / 'partial.rejected.csv'}" in flat
+    assert "first rejected: row 3, column 'age'" in flat
+    assert len(pd.read_parquet(out)) == 898
+    rejected = pd.read_csv(project / "partial.rejected.csv")
+    assert rejected["row"].tolist() == [3, 70] and rejected["reason"].str.contains("'old' is not a number").all()
+
+    strict_out = project / "strict.parquet"
+    strict = runner.invoke(app, [*args[:6], "--out", str(strict_out), "--spec", spec, "--strict"])
+    assert strict.exit_code == 1
+    assert "row 3, column 'age'" in " ".join(strict.output.split())
+    assert not strict_out.exists() and not (project / "strict.rejected.csv").exists()
 
 
 def test_export_onnx_mlflow_kubeflow(project: Path) -> None:
@@ -78,3 +106,25 @@ def test_missing_extra_names_the_install_command(project: Path, monkeypatch: pyt
     result = runner.invoke(app, ["export", "--format", "kubeflow", "--out", "p.yaml", "--spec", str(project)])
     assert result.exit_code == 1
     assert "pip install 'skloop[kubeflow]'" in result.output
+
+
+def test_predict_writes_the_format_its_out_names_and_says_where_the_flags_are(project: Path) -> None:
+    spec = str(project / "skloop.yaml")
+    frame = pd.read_csv(project / "data" / "churn.csv").head(50)
+    frame.loc[[1, 2, 3], "region"] = "atlantis"  # unseen in training: scored and flagged
+    frame.loc[[4], "age"] = 400  # beyond the training range: flagged
+    data = project / "flagged.csv"
+    frame.to_csv(data, index=False)
+    args = ("predict", "churn", "--version", "1", "--data", str(data), "--spec", spec, "-q")
+    for name in ("scores.csv", "scores.csv.gz"):
+        result = invoke(*args, "--out", str(project / name))
+        assert result.exit_code == 0, result.output
+        scored = pd.read_csv(project / name)  # a CSV, not Parquet under a .csv name
+        assert len(scored) == 50 and {"prediction", "customer_id"} <= set(scored.columns)
+        assert "4 rows flagged (region 3, age 1)" in " ".join(result.output.split())
+    parquet = invoke(*args, "--out", str(project / "scores.parquet"))
+    assert parquet.exit_code == 0
+    csv_rows = pd.read_csv(project / "scores.csv")
+    pd.testing.assert_frame_equal(csv_rows, pd.read_parquet(project / "scores.parquet"), check_dtype=False)
+    wrong = runner.invoke(app, [*args, "--out", str(project / "scores.xlsx")])
+    assert wrong.exit_code == 2 and "a file ending in .parquet, .pq, .csv, .csv.gz" in " ".join(wrong.output.split())

@@ -209,3 +209,23 @@ def test_the_positive_class_of_a_binary_model_is_recorded() -> None:
     assert Signature.from_dict(declared.to_dict()).output.positive_class == "a"
     three = infer_signature(X, pd.Series(["a", "b", "c", "a"]), task="classification")
     assert three.output.positive_class is None and "positive_class" not in three.to_dict()["output"]
+
+
+def test_words_in_a_column_training_read_as_missing_are_read_as_missing_when_served() -> None:
+    """Issue 10 (corpus, tickets): training read "n/a" in a numeric column as missing; serving refused it."""
+    from skloop.data import coerce_numbers
+
+    raw = pd.DataFrame({"wait": ["10", "n/a", "25", "?", "40"], "other": [1.0, 2.0, 3.0, 4.0, 5.0]})
+    X, counts = coerce_numbers(raw, ["wait", "other"])
+    sig = infer_signature(X, task="regression", not_numbers=[c for c, n in counts.items() if n])
+    assert sig["wait"].not_numbers and not sig["other"].not_numbers
+    assert Signature.from_dict(json.loads(json.dumps(sig.to_dict())))["wait"].not_numbers
+    result = coerce_frame([{"wait": "unknown", "other": 2.0}, {"wait": 12, "other": "n/a"}], sig)
+    assert result.frame["wait"].isna().tolist() == [True, False]
+    assert [(i.row, i.column, i.severity) for i in result.issues] == [(1, "other", "error"), (0, "wait", "flag")]
+    assert "read as missing, as in training" in result.flags[0].problem
+    # a signature stored before the key existed refuses them, as it always did
+    old = sig.to_dict()
+    for col in old["inputs"]:
+        del col["not_numbers"]
+    assert coerce_frame([{"wait": "unknown", "other": 2.0}], Signature.from_dict(old)).errors

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from skloop.registry import coerce_frame
+from skloop.registry import MISSING_IMPUTED, coerce_frame
 from skloop.serve import STATUS_BY_ERROR, ServeError
 from skloop.serve._errors import BadRequestError, status_of
 from skloop.serve._validate import CompiledSignature
@@ -124,10 +124,20 @@ BAD = [
     ("missing column", {"dataframe_records": [{"age": 40}]}, "signup_date", "missing column"),
     ("wrong type", {"dataframe_records": [{"monthly_charges": "lots"}]}, "monthly_charges", "is not a number"),
     ("fractional int", {"dataframe_records": [{"age": 40.5}]}, "age", "whole number"),
-    ("missing value", {"dataframe_records": [{"age": None}]}, "age", "missing value"),
     ("bad date", {"dataframe_records": [{"signup_date": "yesterday"}]}, "signup_date", "ISO-8601"),
     ("bad bool", {"dataframe_records": [{"has_partner": "maybe"}]}, "has_partner", "not a boolean"),
 ]
+
+
+def test_a_missing_value_the_pipeline_fills_in_is_scored_and_flagged(srv_client: Any, srv_row: dict[str, Any]) -> None:
+    # no churn row had a missing age, but the auto preprocessing imputes it (see
+    # test_missing_and_csv_ids.py for a column the pipeline does not fill in: still a 400)
+    r = srv_client.post("/invocations", json={"dataframe_records": [srv_row, {**srv_row, "age": None}]})
+    assert r.status_code == 200, r.text
+    metrics = srv_client.get("/metrics").text
+    assert 'skloop_validation_flags_total{column="age",problem="missing_imputed"} 1.0' in metrics
+    flags = CompiledSignature(srv_client.app.model.signature).from_records([{**srv_row, "age": None}]).flags
+    assert [f.to_dict() for f in flags] == [{"row": 0, "column": "age", "problem": MISSING_IMPUTED, "severity": "flag"}]
 
 
 @pytest.mark.parametrize(("case", "patch", "column", "problem"), BAD, ids=[b[0] for b in BAD])
@@ -235,6 +245,7 @@ def test_fast_path_agrees_with_coerce_frame(srv_app: Any, srv_row: dict[str, Any
         {"monthly_charges": float("nan")},
         {"total_charges": 2.0**60},
         {"extra": 1},
+        {"age": None},  # none in training, filled in by the pipeline: scored and flagged
     ]
     for patch in variants:
         records = [srv_row, {**srv_row, **patch}]
@@ -248,7 +259,7 @@ def test_fast_path_agrees_with_coerce_frame(srv_app: Any, srv_row: dict[str, Any
             else:
                 np.testing.assert_allclose(a, b, equal_nan=True, err_msg=f"{patch} {name}")
         assert coerce_frame(records, srv_app.model.signature).ok
-    refused = [{"total_charges": float("inf")}, {"age": 2**63}, {"region": [1]}, {"region": True}, {"age": None}]
+    refused = [{"total_charges": float("inf")}, {"age": 2**63}, {"region": [1]}, {"region": True}]
     for patch in refused:
         records = [srv_row, {**srv_row, **patch}]
         with pytest.raises(BadRequestError) as fast:

@@ -21,13 +21,13 @@ def _seed(store: Store, n: int = 37) -> list[str]:
         )
         for i in range(n)
     ]  # fmt: skip
-    return store.import_runs(runs)
+    return store.runs.import_runs(runs)
 
 
 def test_pages_are_the_search_cut_in_sql(store: Store) -> None:
     _seed(store)
-    whole = [r.id for r in store.search_runs("churn", order_by="metrics.auc DESC", limit=None)]
-    pages = [store.search_runs_page("churn", order_by="metrics.auc DESC", limit=10, offset=o) for o in (0, 10, 20)]
+    whole = [r.id for r in store.runs.search_runs("churn", order_by="metrics.auc DESC", limit=None)]
+    pages = [store.runs.search_runs_page("churn", order_by="metrics.auc DESC", limit=10, offset=o) for o in (0, 10, 20)]
     assert [r.id for p in pages for r in p.runs] == whole
     assert [p.total for p in pages] == [len(whole)] * 3
     assert [p.has_next for p in pages] == [True, True, False]
@@ -35,24 +35,25 @@ def test_pages_are_the_search_cut_in_sql(store: Store) -> None:
 
 def test_total_counts_the_filtered_runs(store: Store) -> None:
     _seed(store)
-    page = store.search_runs_page("churn", filter="metrics.auc > 0.1 and params.c = '1'", limit=2, status="finished")
-    expected = store.search_runs("churn", filter="metrics.auc > 0.1 and params.c = '1'", status="finished", limit=None)
+    where = "metrics.auc > 0.1 and params.c = '1'"
+    page = store.runs.search_runs_page("churn", filter=where, limit=2, status="finished")
+    expected = store.runs.search_runs("churn", filter=where, status="finished", limit=None)
     assert page.total == len(expected) and [r.id for r in page.runs] == [r.id for r in expected[:2]]
 
 
 def test_a_page_past_the_end_is_empty_but_counted(store: Store) -> None:
     _seed(store)
-    page = store.search_runs_page("churn", limit=10, offset=500)
+    page = store.runs.search_runs_page("churn", limit=10, offset=500)
     assert page.runs == [] and page.total == 27 and not page.has_next
 
 
 def test_status_counts_and_projects(store: Store) -> None:
     _seed(store)
-    counts = store.status_counts("churn")
+    counts = store.runs.facets("churn").statuses
     assert counts == {"finished": sum(1 for i in range(37) if i % 4 and i % 3), "failed": 9}
-    assert sum(store.status_counts().values()) == 37
-    assert store.status_counts("nope") == {}
-    assert store.list_projects() == ["churn", "fraud"]
+    assert sum(store.runs.facets().statuses.values()) == 37
+    assert store.runs.facets("nope").statuses == {}
+    assert store.runs.facets().projects == ["churn", "fraud"]
 
 
 @pytest.mark.parametrize(
@@ -68,4 +69,4 @@ def test_status_counts_and_projects(store: Store) -> None:
 )
 def test_bad_pages_are_refused(store: Store, kwargs: dict[str, object], error: type, message: str) -> None:
     with pytest.raises(error, match=message):
-        store.search_runs_page("churn", **kwargs)  # type: ignore[arg-type]
+        store.runs.search_runs_page("churn", **kwargs)  # type: ignore[arg-type]

@@ -70,7 +70,7 @@ def test_unknown_artifact_is_a_404_naming_the_ones_there(client: TestClient, see
 
 
 def test_a_tampered_artifact_is_refused(client: TestClient, seeded: Seeded) -> None:
-    ref = seeded.store.get_run(seeded.best).artifacts["cv_results.json"]
+    ref = seeded.store.runs.get_run(seeded.best).artifacts["cv_results.json"]
     path = seeded.store.artifacts.open_path(ref.sha256, name="cv_results.json")
     path.chmod(0o644)
     path.write_bytes(b"{}")

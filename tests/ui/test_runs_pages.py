@@ -45,7 +45,7 @@ def test_pages_follow_each_other_without_overlap(client: TestClient) -> None:
 
 def test_a_page_is_read_with_limit_and_offset_in_sql(client: TestClient, seeded: Seeded) -> None:
     statements: list[str] = []
-    engine = seeded.store._reader  # the engine the pages read through
+    engine = seeded.store.db.reader  # the engine the pages read through
 
     def record(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
         statements.append(statement)
@@ -55,7 +55,7 @@ def test_a_page_is_read_with_limit_and_offset_in_sql(client: TestClient, seeded:
         client.get("/projects/churn/runs?page=2&per=20")
     finally:
         event.remove(engine, "before_cursor_execute", record)
-    searches = [s for s in statements if "FROM runs" in s and "ORDER BY" in s]
+    searches = [s for s in statements if s.startswith("SELECT runs.id, runs.project") and "ORDER BY" in s]
     assert searches and all("LIMIT" in s and "OFFSET" in s for s in searches), searches
 
 

@@ -56,33 +56,33 @@ def _bulk_runs(t0: datetime) -> list[Run]:
 
 def _training_run(store: Store, model_bytes: bytes, name: str, c: str, folds: list[float], holdout: float) -> str:
     spec = {"name": "churn", "target": "churned", "pipeline": {"model": "LogisticRegression"}}
-    with store.start_run(
+    with store.runs.start_run(
         "churn", name=name, spec=spec, code_commit="c0ffee1234", code_dirty=False,
         environment={"python": "3.12.1", "scikit-learn": "1.7.0"}, seed=0,
     ) as run:  # fmt: skip
-        store.log_dataset(
+        store.datasets.log_dataset(
             run.id, DatasetRecord(fingerprint=FINGERPRINT, source="data/churn.csv", n_rows=400, n_columns=9)
         )
-        store.log_params(run.id, {"model": "LogisticRegression", "model__C": c, "search.cv.folds": len(folds)})
+        store.runs.log_params(run.id, {"model": "LogisticRegression", "model__C": c, "search.cv.folds": len(folds)})
         metrics = [("cv_roc_auc_fold", s, i) for i, s in enumerate(folds)]
         metrics += [("cv_roc_auc_mean", sum(folds) / len(folds), 0), ("holdout_roc_auc", holdout, 0)]
-        store.log_batch(run.id, metrics=metrics)
-        store.log_artifact(run.id, "model.skops", model_bytes, media_type="application/x-skops")
+        store.runs.log_batch(run.id, metrics=metrics)
+        store.runs.log_artifact(run.id, "model.skops", model_bytes, media_type="application/x-skops")
         candidates = [
             {"params": {"model__C": v}, "mean_test_roc_auc": m, "rank_test_roc_auc": r}
             for v, m, r in ((0.1, 0.71, 3), (1.0, 0.83, 1), (10.0, 0.79, 2))
         ]
         cv = {"refit": "roc_auc", "scoring": ["roc_auc"], "best_index": 1, "candidates": candidates}
-        store.log_artifact(run.id, "cv_results.json", json.dumps(cv).encode(), media_type="application/json")
+        store.runs.log_artifact(run.id, "cv_results.json", json.dumps(cv).encode(), media_type="application/json")
     return run.id
 
 
 def seed(store: Store, model_bytes: bytes) -> Seeded:
     """Fill ``store`` as the module docstring says."""
-    bulk_ids = store.import_runs(_bulk_runs(datetime(2026, 1, 1, tzinfo=UTC)))
+    bulk_ids = store.runs.import_runs(_bulk_runs(datetime(2026, 1, 1, tzinfo=UTC)))
     best = _training_run(store, model_bytes, "best", "1.0", [0.81, 0.84, 0.83], 0.82)
     other = _training_run(store, model_bytes, "other", "10.0", [0.70, 0.66, 0.69], 0.61)
-    with pytest.raises(ValueError), store.start_run("churn", name="broken") as run:
+    with pytest.raises(ValueError), store.runs.start_run("churn", name="broken") as run:
         raise ValueError("the CSV has no column 'churned'")
     registry = Registry(store)
     registry.register(best, "churn", gates=GATES)

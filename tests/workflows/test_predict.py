@@ -78,7 +78,7 @@ def test_parquet_input_without_signature(fitted: tuple[Pipeline, object], tmp_pa
     assert len(pd.read_parquet(result.out_path)) == 300
 
 
-def test_bad_rows_are_named_and_nothing_is_written(fitted: tuple[Pipeline, object], tmp_path: Path) -> None:
+def test_strict_bad_rows_are_named_and_nothing_is_written(fitted: tuple[Pipeline, object], tmp_path: Path) -> None:
     pipe, signature = fitted
     frame = make_churn(900, seed=4)
     frame["age"] = frame["age"].astype(str)
@@ -89,8 +89,12 @@ def test_bad_rows_are_named_and_nothing_is_written(fitted: tuple[Pipeline, objec
     frame.to_parquet(data)
     out = tmp_path / "scores.parquet"
     with pytest.raises(DataError, match=r"row 650, column 'age'"):
-        predict_batch(pipe, signature, data, out, model_ref="churn/1", batch_rows=300)
+        predict_batch(pipe, signature, data, out, model_ref="churn/1", batch_rows=300, strict=True)
     assert not out.exists() and not list(tmp_path.glob(".*.tmp"))
+    # without strict: the other rows are scored, row 650 is set aside with its reason
+    result = predict_batch(pipe, signature, data, out, model_ref="churn/1", batch_rows=300)
+    assert (result.rows, result.rejected) == (899, 1) and result.bad_rows[0].row == 650
+    assert "'old' is not a number" in result.bad_rows[0].reason
 
 
 def test_predict_table_matches_the_parquet_file(fitted: tuple[Pipeline, object], tmp_path: Path) -> None:
@@ -123,6 +127,9 @@ def test_predict_table_refuses_what_predict_batch_refuses(fitted: tuple[Pipeline
     bad = frame.astype({"age": object})
     bad.loc[7, "age"] = "old"
     with pytest.raises(DataError, match=r"row 7, column 'age'"):
-        predict_table(pipe, signature, bad, model_ref="churn/1", batch_rows=5)
+        predict_table(pipe, signature, bad, model_ref="churn/1", batch_rows=5, strict=True)
+    lenient = predict_table(pipe, signature, bad, model_ref="churn/1", batch_rows=5)
+    assert (lenient.rows, lenient.rejected) == (49, 1) and lenient.bad_rows[0].row == 7
+    assert 7 not in lenient.predictions["row"].tolist()
     with pytest.raises(DataError, match=r"--keep column\(s\) \['nope'\]"):
         predict_table(pipe, signature, frame, model_ref="churn/1", keep_columns=["nope"])

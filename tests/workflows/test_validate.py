@@ -97,7 +97,7 @@ def test_a_good_model_passes_every_check_and_the_junit_report_says_so(project: P
     recomputed = check(report, "holdout holdout_roc_auc >= 0.6")
     assert recomputed.status == "pass" and "160 holdout rows" in recomputed.message
     # recomputed on the rebuilt holdout: the same number training recorded
-    recorded = project.store.get_model_version("churn", 1).metrics["holdout_roc_auc"]
+    recorded = project.store.models.get_model_version("churn", 1).metrics["holdout_roc_auc"]
     assert f"{recorded:.4g}" in recomputed.message
     assert check(report, "no regression vs churn@champion").status == "skip"  # it is the champion
     assert check(report, "obvious cases").status == "pass"
@@ -231,7 +231,7 @@ def test_mistakes_in_the_spec_or_the_call_are_usage_errors(project: Project) -> 
 
 
 def test_a_training_run_is_validated_without_a_version(project: Project) -> None:
-    run_id = project.store.get_model_version("churn", 1).run_id
+    run_id = project.store.models.get_model_version("churn", 1).run_id
     report = validate_model(spec_with(GATES), project.settings, store=project.store, run_id=run_id)
     assert report.version is None and report.run_id == run_id and report.ref.startswith("churn (run ")
     assert report.passed
@@ -248,3 +248,19 @@ def test_a_training_run_is_validated_without_a_version(project: Project) -> None
     )
     cases = [case for suite in failing for case in suite if suite.name == "gates"]
     assert all(isinstance(case.result[0], Failure) for case in cases) and len(cases) == 2
+
+
+def test_the_contract_reads_words_in_numbers_as_training_did() -> None:
+    """Issue 10 (corpus, tickets): a numeric column with a few 'n/a' failed the contract as 'string values'."""
+    from skloop.data import coerce_numbers
+    from skloop.registry import infer_signature
+    from skloop.workflows._contract import _signature_check
+
+    raw = pd.DataFrame({"wait": ["10", "n/a", "25", "?", "40"], "other": ["1", "2", "3", "x", "5"]})
+    X, _ = coerce_numbers(raw, ["wait", "other"])
+    signature = infer_signature(X, task="regression", not_numbers=["wait"])
+    status, message = _signature_check(raw, signature, "wait")()
+    assert status == "pass" and "read as missing" in message, message
+    # without the training's record of it, strings in a numeric column still fail
+    status, message = _signature_check(raw, signature, "other")()
+    assert status == "fail" and "string values" in message, message

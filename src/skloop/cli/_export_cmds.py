@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from skloop.cli._app import QuietOpt, SpecOpt, _settings_near, _store, app, console
 from skloop.cli._checks import check_out_file, check_positive
@@ -128,7 +129,9 @@ def predict(
     name: Annotated[str, typer.Argument(help="Registered model name.")],
     data: Annotated[Path, typer.Option("--data", "-d", help="CSV or Parquet file to score.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Parquet file of predictions.")],
-    alias: Annotated[str | None, typer.Option("--alias", "-a", help="Score with the version under this alias.")] = None,
+    alias: Annotated[
+        str | None, typer.Option("--alias", "-a", help="Score with the version under this alias (default: champion).")
+    ] = None,
     version: Annotated[int | None, typer.Option("--version", help="Score with this version.")] = None,
     keep: Annotated[list[str] | None, typer.Option("--keep", help="Input column copied to the output.")] = None,
     keep_id: Annotated[
@@ -141,19 +144,33 @@ def predict(
     log_dir: Annotated[
         Path | None, typer.Option("--log-dir", help="The prediction log folder (default: .skloop/predictions).")
     ] = None,
+    strict: Annotated[
+        bool,
+        typer.Option(
+            "--strict",
+            help="Fail (exit 1, no output) on a row the model's signature refuses, "
+            "instead of scoring the others and writing the refused rows to OUT_STEM.rejected.csv.",
+        ),
+    ] = False,
     spec: SpecOpt = Path(SPEC_FILENAME),
     quiet: QuietOpt = False,
     trust: TrustOpt = False,
     trust_type: TrustTypeOpt = None,
 ) -> None:
-    """Score a file with model NAME (--alias or --version) and write Parquet predictions (with the spec's id column)."""
+    """Score a file with model NAME (--alias, default champion, or --version): Parquet out, or CSV for --out *.csv.
+
+    The output keeps the spec's id column; with --log it also has the run's ``request_id``,
+    which with ``row`` keys labels to the logged predictions (``labels ingest --request-id-column``).
+    Rows the model's signature refuses are set aside with their reasons in a CSV next to
+    the output (scores.parquet -> scores.rejected.csv); --strict fails instead.
+    """
     from skloop.workflows import predict_batch
 
-    if (alias is None) == (version is None):
-        raise UsageError("give exactly one of --alias ALIAS or --version N")
+    if alias is not None and version is not None:
+        raise UsageError("give --alias ALIAS or --version N, not both")
     check_positive("--batch-rows", batch_rows)
     check_out_file("--out", out, "predictions.parquet")
-    ref = f"{name}@{alias}" if alias is not None else f"{name}/{version}"
+    ref = f"{name}/{version}" if version is not None else f"{name}@{alias or 'champion'}"
     model_version, model = _load(spec, ref, trust, trust_type)
     folder = _prediction_log_dir(spec, log_dir) if log else None
     result = predict_batch(
@@ -171,11 +188,22 @@ def predict(
         model_name=name,
         id_column=_id_column(spec, model_version) if log or keep_id else None,
         keep_id=keep_id,
+        strict=strict,
     )
-    flagged = f", {result.flagged} rows flagged" if result.flagged else ""
-    console.print(
-        f"scored {result.rows} rows with {name} v{model_version.version} into [bold]{result.out_path}[/]{flagged}"
-    )
+    flagged = _flagged_summary(result.flagged, result.flagged_columns)
+    if result.rejected:
+        first = result.bad_rows[0]
+        console.print(
+            f"scored {result.rows} rows, {result.rejected} rejected → [bold]{result.rejected_path}[/]; "
+            f"predictions of {name} v{model_version.version} in [bold]{result.out_path}[/]{flagged}"
+        )
+        console.print(
+            f"first rejected: row {first.row}, column {first.column!r}: {first.reason} (--strict fails instead)"
+        )
+    else:
+        console.print(
+            f"scored {result.rows} rows with {name} v{model_version.version} into [bold]{result.out_path}[/]{flagged}"
+        )
     if folder is not None:
         from skloop.serve import ingest_once
 
@@ -185,6 +213,16 @@ def predict(
         finally:
             store.close()
         console.print(f"logged {result.logged} predictions as request {result.request_id}; {stored} new in the store")
+
+
+def _flagged_summary(flagged: int, by_column: dict[str, int], shown: int = 4) -> str:
+    """``, 5 rows flagged (region 4, age 1)``: which columns the flags are in (values
+    unseen in training, outside its range, or missing and filled in)."""
+    if not flagged:
+        return ""
+    columns = ", ".join(f"{escape(c)} {n}" for c, n in list(by_column.items())[:shown])
+    more = f", {len(by_column) - shown} more columns" if len(by_column) > shown else ""
+    return f", {flagged} row{'s' if flagged != 1 else ''} flagged ({columns}{more})"
 
 
 def _prediction_log_dir(spec: Path, log_dir: Path | None) -> Path:
@@ -197,7 +235,7 @@ def _id_column(spec: Path, model_version: Any) -> str | None:
     """The entity id column (``data.id``) of the spec that trained the version, if any."""
     store = _store(spec)
     try:
-        run = store.get_run(model_version.run_id)
+        run = store.runs.get_run(model_version.run_id)
     finally:
         store.close()
     column = ((run.spec or {}).get("data") or {}).get("id")

@@ -18,6 +18,7 @@ from skloop.pipelines._build import (
 from skloop.pipelines._categorical import MissingCategoryFiller, RareCategoryGrouper
 from skloop.pipelines._estimators import build_estimator, import_object, is_estimator
 from skloop.pipelines._features import FEATURE_KINDS, FeatureSets, resolve_features
+from skloop.pipelines._missing import PROBE_ROWS, missing_handled_columns
 from skloop.pipelines._progress import SearchProgress, attach_progress
 from skloop.pipelines._scoring import POS_LABEL_SCORERS, build_scorer, build_scorers
 from skloop.pipelines._search import (
@@ -40,6 +41,7 @@ __all__ = [
     "DATETIME_FEATURES",
     "FEATURE_KINDS",
     "POS_LABEL_SCORERS",
+    "PROBE_ROWS",
     "TEXT_MAX_FEATURES",
     "BooleanEncoder",
     "DatetimeFeatures",
@@ -61,6 +63,7 @@ __all__ = [
     "feature_names_to_inputs",
     "import_object",
     "is_estimator",
+    "missing_handled_columns",
     "resolve_features",
     "resolve_scoring",
     "summarize_cv",

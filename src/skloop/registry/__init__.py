@@ -5,8 +5,11 @@ Everything here is re-exported from private modules:
 - ``_persistence``: :func:`save_model` / :func:`load_model` (skops with an allow-list
   of types; joblib only when trusted);
 - ``_trust``: :class:`Trust`, the caller's trust that every load path takes;
-- ``_signature``: the input/output :class:`Signature` of a model and
-  :func:`coerce_frame`, which types incoming rows like the training data;
+- ``_signature``: the input/output :class:`Signature` of a model;
+- ``_validator``: :class:`Validator`, the one columnar check of incoming rows against a
+  signature (the server's and :func:`coerce_frame`'s), with ``_cells`` (what a cell of
+  each dtype may hold) and ``_issues`` (:class:`ValidationIssue`); ``_coerce``:
+  :func:`coerce_frame`, which types a table in any shape like the training data;
 - ``_importance``: permutation importance per input column;
 - ``_card``: the :class:`ModelCard` and its Markdown and HTML renderings;
 - ``_export_kubeflow``: :func:`export_kubeflow`, a train → evaluate → register
@@ -24,6 +27,7 @@ from skloop.registry._coerce import (
     DATE_MIN,
     INT64_MAX,
     INT64_MIN,
+    MISSING_IMPUTED,
     CoercionResult,
     ValidationIssue,
     brief,
@@ -54,6 +58,7 @@ from skloop.registry._signature import (
     infer_signature,
 )
 from skloop.registry._trust import Trust
+from skloop.registry._validator import ColumnRule, Validated, Validator
 from skloop.registry._version_card import version_card
 
 __all__ = [
@@ -63,10 +68,12 @@ __all__ = [
     "INT64_MAX",
     "INT64_MIN",
     "KUBEFLOW_IMAGE",
+    "MISSING_IMPUTED",
     "MODEL_ARTIFACTS",
     "MODEL_FORMATS",
     "TRUSTED_TYPES",
     "CoercionResult",
+    "ColumnRule",
     "InputColumn",
     "LineageNode",
     "ModelCard",
@@ -76,7 +83,9 @@ __all__ = [
     "Signature",
     "Trust",
     "TrustedPickleWarning",
+    "Validated",
     "ValidationIssue",
+    "Validator",
     "brief",
     "build_card",
     "canonical_dtype",

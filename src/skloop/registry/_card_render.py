@@ -95,9 +95,9 @@ def _signature_rows(card: ModelCard) -> list[tuple[str, ...]]:
             extra = f"{_num(col['min'])} to {_num(col['max'])}"
         else:
             extra = ""
-        rows.append(
-            (str(col["name"]), str(col["dtype"]), str(col["kind"]), "yes" if col.get("nullable") else "no", extra)
-        )
+        # "filled in": none missing in training, but the pipeline scores a missing value
+        nullable = "yes" if col.get("nullable") else "filled in" if col.get("accepts_missing") else "no"
+        rows.append((str(col["name"]), str(col["dtype"]), str(col["kind"]), nullable, extra))
     return rows
 
 

@@ -70,7 +70,7 @@ def mlflow_signature(signature: Mapping[str, Any] | Any) -> Any:
     -------
     mlflow.models.ModelSignature
         One column per input, of type ``Any`` (``required`` unless the training
-        column had missing values); the output is the predicted label
+        column had missing values or the pipeline fills them in, ``accepts_missing``); the output is the predicted label
         (classification) or value. The inputs are ``Any`` because MLflow's type
         checks refuse values skloop's server accepts (a ``category`` column for text,
         date strings for datetimes, ``"yes"`` for a boolean); the exported pyfunc
@@ -93,7 +93,8 @@ def mlflow_signature(signature: Mapping[str, Any] | Any) -> Any:
                 f"MLflow export supports {list(MLFLOW_TYPES)}"
             )
         # Any: skloop's coercion (the pyfunc loader) types the column, not MLflow's checks
-        required = not column.get("nullable", False)
+        # a column may be left out where a missing value is accepted (seen in training or filled in)
+        required = not (column.get("nullable", False) or column.get("accepts_missing", False))
         columns.append(schema_mod.ColSpec(schema_mod.AnyType(), column["name"], required=required))
     output = data.get("output") or {}
     out_type = MLFLOW_TYPES.get(str(output.get("dtype")), "double")

@@ -9,8 +9,8 @@ missing values were seen, the categories seen and the numeric range.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -121,6 +121,16 @@ class InputColumn:
         when there were more than :data:`MAX_SIGNATURE_CATEGORIES`).
     min, max : int, float, str or None
         Numeric columns: the training range; datetime columns: ISO-8601 strings.
+    accepts_missing : bool
+        Whether the fitted model scores a missing value here (an imputer in its
+        branch, an estimator that takes ``NaN``), found once at registration by
+        :func:`skloop.pipelines.missing_handled_columns`. Such a value is scored and
+        flagged, not refused, even where training had none. ``False`` in signatures
+        recorded before this field existed.
+    not_numbers : bool
+        Numeric columns: the training data had values that are not numbers (``"n/a"``,
+        ``"?"``), which training read as missing; incoming ones are read the same way
+        (flagged, not refused). Other numeric columns refuse them.
     """
 
     name: str
@@ -130,6 +140,13 @@ class InputColumn:
     categories: tuple[Any, ...] | None = None
     min: Any = None
     max: Any = None
+    not_numbers: bool = False
+    accepts_missing: bool = False
+
+    @property
+    def missing_ok(self) -> bool:
+        """Whether a missing value may be scored: seen in training, or handled by the model."""
+        return self.nullable or self.accepts_missing
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict."""
@@ -141,6 +158,8 @@ class InputColumn:
             "categories": None if self.categories is None else list(self.categories),
             "min": self.min,
             "max": self.max,
+            "accepts_missing": self.accepts_missing,
+            "not_numbers": self.not_numbers,
         }
 
 
@@ -236,6 +255,8 @@ class Signature:
                         categories=None if categories is None else tuple(categories),
                         min=d.get("min"),
                         max=d.get("max"),
+                        accepts_missing=bool(d.get("accepts_missing", False)),
+                        not_numbers=bool(d.get("not_numbers", False)),  # older signatures lack it
                     )
                 )
             out = data["output"]
@@ -294,6 +315,7 @@ def infer_signature(
     task: str,
     model: Any = None,
     positive_class: Any = None,
+    not_numbers: Iterable[str] = (),
 ) -> Signature:
     """Infer the signature of a model trained on ``X`` (and ``y``).
 
@@ -313,6 +335,10 @@ def infer_signature(
     positive_class : scalar, optional
         The positive class of a binary classifier; default: by the rule of
         :func:`skloop.data.positive_class` on the classes and ``y``.
+    not_numbers : iterable of str, default=()
+        Numeric columns in which training read values that are not numbers as missing
+        (:func:`skloop.data.coerce_numbers`); serving reads them the same way
+        (:attr:`InputColumn.not_numbers`).
 
     Returns
     -------
@@ -342,6 +368,7 @@ def infer_signature(
     schema = infer_schema(X)
     used = pipeline_kinds(model) if model is not None else {}
     inputs = []
+    read_as_missing = set(not_numbers)
     for col in schema:
         dtype = canonical_dtype(X[col.name])
         kind = used.get(col.name, col.kind)
@@ -355,6 +382,7 @@ def infer_signature(
                 categories=_categories(col, dtype, kind),
                 min=_py(col.min) if numeric_range else None,
                 max=_py(col.max) if numeric_range else None,
+                not_numbers=col.name in read_as_missing and dtype in ("int64", "float64"),
             )
         )
     classes: tuple[Any, ...] | None = None
@@ -373,4 +401,20 @@ def infer_signature(
     else:
         out_dtype = canonical_dtype(y) if y is not None else "string"
     output = OutputSchema(task=task, classes=classes, dtype=out_dtype, positive_class=positive)
-    return Signature(tuple(inputs), output)
+    signature = Signature(tuple(inputs), output)
+    return _with_accepted_missing(signature, X, model) if model is not None else signature
+
+
+def _with_accepted_missing(signature: Signature, X: pd.DataFrame, model: Any) -> Signature:
+    """``signature`` with ``accepts_missing`` set where ``model`` scores a missing value.
+
+    The probe rows are typed by :func:`~skloop.registry.coerce_frame`, as the server
+    and ``skloop predict`` type the rows they score, so the answer holds for them.
+    """
+    from skloop.pipelines import PROBE_ROWS, missing_handled_columns  # lazily, as above
+    from skloop.registry._coerce import coerce_frame  # it imports this module
+
+    typed = coerce_frame(X.head(PROBE_ROWS), signature).frame
+    handled = set(missing_handled_columns(model, typed))
+    inputs = tuple(replace(c, accepts_missing=c.name in handled) for c in signature.inputs)
+    return Signature(inputs, signature.output)

@@ -23,7 +23,7 @@ from typing import Any
 import orjson
 
 from skloop.core import Settings, StoreError, UsageError
-from skloop.registry import Registry, Trust
+from skloop.registry import MISSING_IMPUTED, Registry, Trust
 from skloop.serve._batcher import DEFAULT_MAX_BATCH_ROWS, MicroBatcher
 from skloop.serve._errors import BadRequestError, LogUnavailableError, NotFoundRouteError, UnauthorizedError
 from skloop.serve._handlers import ServeHandlers
@@ -386,6 +386,8 @@ def _cause(error: BaseException) -> str:
 
 
 def _flag_kind(problem: str) -> str:
+    if MISSING_IMPUTED in problem:
+        return "missing_imputed"
     if "category" in problem:
         return "unknown_category"
     if "range" in problem:

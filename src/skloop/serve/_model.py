@@ -136,7 +136,7 @@ def parity_sample(signature: Signature, n: int = PARITY_ROWS, seed: int = 0) -> 
             values = [lo_ts + pd.Timedelta(seconds=float(s)) for s in rng.uniform(0, span, n)]
         else:
             values = [f"v{i}" for i in rng.integers(0, 50, n)]
-        if col.nullable:
+        if col.missing_ok:  # missing values the server accepts are checked too
             values = [None if m else v for v, m in zip(values, rng.random(n) < 0.05, strict=True)]
         data[col.name] = values
     compiled = CompiledSignature(signature)
@@ -226,7 +226,7 @@ def load_served_model(
 def _id_column(registry: Registry, run_id: str) -> str | None:
     """The training spec's ``data.id`` column: logged with each row so labels join by id."""
     try:
-        spec = registry.store.get_run(run_id).spec or {}
+        spec = registry.store.runs.get_run(run_id).spec or {}
     except Exception as exc:  # lineage is a bonus here; serving must not depend on it
         logger.warning("cannot read the training spec of run %s: %s", run_id, exc)
         return None

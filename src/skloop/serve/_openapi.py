@@ -33,7 +33,7 @@ def _column(column: Any) -> dict[str, Any]:
         schema["anyOf"] = [{"format": "date"}, {"format": "date-time"}]
     if column.categories:
         schema["examples"] = list(column.categories)
-    if column.nullable:
+    if column.missing_ok:  # seen missing in training, or filled in by the pipeline
         return {"anyOf": [schema, {"type": "null"}]}
     return schema
 

@@ -163,6 +163,8 @@ def _csv(body: bytes, compiled: CompiledSignature) -> Prepared:
     try:
         # string columns stay the text sent ("007", "True"), not what pandas would make of it
         text = {c.name: str for c in compiled.signature.inputs if c.dtype == "string"}
+        if compiled.id_column is not None:  # ids as sent ("007"), as a JSON string keeps them
+            text[compiled.id_column] = str
         frame = pd.read_csv(io.BytesIO(body), dtype=text)
     except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise BadRequestError(f"malformed CSV: {exc}") from None
@@ -171,7 +173,7 @@ def _csv(body: bytes, compiled: CompiledSignature) -> Prepared:
         raise BadRequestError(f"column {dup[0]!r} appears more than once in the CSV header; send each column once")
     if len(frame) == 0:
         raise BadRequestError("empty batch: the CSV body has no rows; send at least one row under the header")
-    return compiled.from_table(frame)
+    return compiled.from_frame(frame)
 
 
 def _split(data: Any, compiled: CompiledSignature) -> Prepared:

@@ -1,15 +1,11 @@
 """Validation compiled from a signature: incoming rows to typed column arrays.
 
-Small requests (up to :data:`FAST_PATH_MAX_ROWS` rows) take a fast path: one
-precompiled checker per column walks the Python values the JSON parser produced and
-fills a numpy array, with no pandas on the way. Larger requests, CSV bodies and any
-value outside the fast path's plain JSON types (a number sent as a string, ``"yes"``
-for a boolean, ...) go through :func:`skloop.registry.coerce_frame`, which is
-vectorised and defines the semantics: what a cell may hold (one value, finite numbers,
-integers within int64, dates within the years 1 to 9999, valid Unicode text) is decided
-there, once. The fast path only accepts: any value it does not plainly take, and any
-error, sends the request through ``coerce_frame``, so that a refused request gets its
-verdict and its messages from one place (a test compares the two).
+Every body shape (JSON records, JSON columns, V2 tensors, CSV) is validated by the
+registry's one :class:`~skloop.registry.Validator`, the same that
+:func:`~skloop.registry.coerce_frame` uses: columnar, with no cut-off on the number of
+rows, so that a request's verdict and its messages never depend on its size or its
+shape. This module reads the shapes, turns issues into a 400 and the typed columns into
+:class:`Prepared`.
 
 Typed columns (:class:`Prepared`): ``int64``/``float64`` → float64 with NaN for
 missing; ``datetime64`` → float64 Unix seconds (UTC); ``bool`` and ``string`` →
@@ -18,8 +14,7 @@ object arrays with ``None`` for missing.
 
 from __future__ import annotations
 
-import math
-import re
+import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -35,37 +30,23 @@ from skloop.registry import (
     INT64_MAX,
     INT64_MIN,
     Signature,
+    Validated,
     ValidationIssue,
-    brief,
+    Validator,
     canonical_text,
-    coerce_frame,
 )
+from skloop.registry._cells import encodable
+from skloop.registry._coerce import columns_of
+from skloop.registry._issues import row_issues
 from skloop.serve._errors import BadRequestError
 
-__all__ = ["FAST_PATH_MAX_ROWS", "CompiledSignature", "Prepared"]
+__all__ = ["CompiledSignature", "Prepared"]
 
-FAST_PATH_MAX_ROWS = 4096
-"""Requests with more rows than this are validated by the vectorised ``coerce_frame`` (for a
-1000-row request the fast path took 10 ms against coerce_frame's 27 ms)."""
-
-_MAX_SHOWN = 20  # the same cut as skloop.registry's MAX_ISSUES_PER_PROBLEM
-_BIG_INT = 2**53
-_ISO = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?)?(?:Z|[+-]\d{2}:?\d{2})?")
 _PANDAS_DTYPE = {"int64": "Int64", "float64": "float64", "bool": "boolean", "string": "str"}
 _EPOCH = pd.Timestamp("1970-01-01")
 _MIN_SECONDS = (DATE_MIN - _EPOCH).total_seconds()
 _MAX_SECONDS = (DATE_MAX - _EPOCH).total_seconds()
-
-
-class _Fallback(Exception):
-    """A value the fast path does not type; the request goes through coerce_frame."""
-
-
-def _seconds(value: Any) -> float:
-    stamp = pd.Timestamp(value)
-    if stamp.tzinfo is not None:
-        stamp = stamp.tz_convert("UTC").tz_localize(None)
-    return float(stamp.timestamp())  # a naive Timestamp counts as UTC here
+_utf8 = encodable  # the name the protocols import
 
 
 def _iso(seconds: float) -> str | None:
@@ -107,25 +88,16 @@ class Prepared:
         )
 
 
-@dataclass(frozen=True)
-class _Column:
-    name: str
-    dtype: str
-    kind: str
-    nullable: bool
-    categories: frozenset[Any] | None
-    lo: float | None
-    hi: float | None
-    range_text: str
-
-
 class CompiledSignature:
-    """Per-column checkers and casters compiled once from a :class:`Signature`.
+    """The signature's :class:`~skloop.registry.Validator`, and the request shapes read into it.
 
     Parameters
     ----------
     signature : Signature
         The served model's signature.
+    id_column : str, optional
+        The spec's entity id column: read for the prediction log, not a model input, and
+        not flagged as dropped.
 
     Examples
     --------
@@ -143,28 +115,8 @@ class CompiledSignature:
         self.id_column = id_column if id_column not in signature.names else None
         # the id column is not a model input, but it is expected: not flagged as dropped
         self._known = frozenset(self.names) | ({self.id_column} if self.id_column else set())
-        self._columns: list[_Column] = []
-        for col in signature.inputs:
-            lo = hi = None
-            if col.dtype in ("int64", "float64") and col.min is not None:
-                lo = float(col.min)
-            if col.dtype in ("int64", "float64") and col.max is not None:
-                hi = float(col.max)
-            if col.dtype == "datetime64":
-                lo = None if col.min is None else _seconds(col.min)
-                hi = None if col.max is None else _seconds(col.max)
-            self._columns.append(
-                _Column(
-                    name=col.name,
-                    dtype=col.dtype,
-                    kind=col.kind,
-                    nullable=col.nullable,
-                    categories=None if col.categories is None else frozenset(col.categories),
-                    lo=lo,
-                    hi=hi,
-                    range_text=f"is outside the training range [{col.min}, {col.max}]; the prediction extrapolates",
-                )
-            )
+        self._validator = Validator(signature)
+        self._datetimes = [c.name for c in signature.inputs if c.dtype == "datetime64"]
 
     # -- entry points ------------------------------------------------------------------
     def from_records(self, records: Sequence[Any]) -> Prepared:
@@ -187,20 +139,13 @@ class CompiledSignature:
                     [{"row": i, "column": None, "problem": "not an object", "severity": "error"}],
                 )
         ids = self._ids([r.get(self.id_column) for r in records]) if self.id_column else None
-        if len(records) <= FAST_PATH_MAX_ROWS:
-            extras: dict[str, None] = {}
-            present: set[str] = set()
-            for record in records:
-                for key in record:
-                    if key not in self._known:
-                        extras[str(key)] = None
-                    present.add(key)
-            columns = {c: [r.get(c) for r in records] if c in present else None for c in self.names}
-            try:
-                return _with_ids(self._fast(columns, len(records), list(extras)), ids)
-            except _Fallback:
-                pass
-        return _with_ids(self.from_table(records), ids)
+        present = set().union(*records)  # the keys of every row, gathered in C
+        extras: list[str] = []
+        if not present <= self._known:  # in the order first seen, as a table's columns are
+            extras = [str(k) for k in dict.fromkeys(itertools.chain.from_iterable(records)) if k not in self._known]
+        get = dict.get  # map(get, records, repeat(c)): one C call per column, not a Python loop
+        columns = {c: list(map(get, records, itertools.repeat(c))) for c in self.names if c in present}
+        return _with_ids(self._prepare(self._validator.validate(columns, len(records), extras)), ids)
 
     def from_columns(self, columns: Mapping[str, Any]) -> Prepared:
         """Validate a dict of columns (``{"column": [v0, v1, ...], ...}``).
@@ -225,20 +170,30 @@ class CompiledSignature:
         if n == 0:
             raise _empty()
         ids = self._ids(columns[self.id_column]) if self.id_column and self.id_column in columns else None
-        if n <= FAST_PATH_MAX_ROWS:
-            extras = [str(c) for c in columns if c not in self._known]
-            try:
-                return _with_ids(self._fast({c: columns.get(c) for c in self.names}, n, extras), ids)
-            except _Fallback:
-                pass
-        return _with_ids(self.from_table(dict(columns)), ids)
+        extras = [str(c) for c in columns if c not in self._known]
+        given = {c: columns[c] for c in self.names if c in columns}
+        return _with_ids(self._prepare(self._validator.validate(given, n, extras)), ids)
+
+    def from_frame(self, frame: pd.DataFrame) -> Prepared:
+        """Validate a table (a CSV body read by pandas), keeping its entity ids.
+
+        The ids are read from the spec's id column exactly as :meth:`from_records` and
+        :meth:`from_columns` read them, so CSV traffic joins its labels like JSON traffic.
+        """
+        ids = None
+        if self.id_column is not None and self.id_column in frame.columns:
+            ids = self._ids(frame[self.id_column].tolist())
+        return _with_ids(self.from_table(frame), ids)
 
     def from_table(self, data: Any) -> Prepared:
-        """Validate anything :func:`coerce_frame` reads (a DataFrame, records, columns)."""
-        if isinstance(data, pd.DataFrame) and len(data) == 0:
-            raise _empty()
+        """Validate a table in any shape :func:`~skloop.registry.coerce_frame` reads (a DataFrame, records, columns)."""
         try:
-            result = coerce_frame(data, self.signature)
+            n, columns = columns_of(data)
+            for name in self.names:
+                if isinstance(columns.get(name), pd.DataFrame):
+                    raise DataError(f"column {name!r} appears more than once; send each column once")
+            extras = [str(c) for c in columns if c not in self._known]
+            checked = self._validator.validate(columns, n, extras)
         except DataError as exc:
             raise BadRequestError(str(exc)) from exc
         except (TypeError, ValueError, OverflowError) as exc:
@@ -247,24 +202,24 @@ class CompiledSignature:
                 f"the values cannot be typed like the model's inputs ({exc}); integers must fit in int64, "
                 "dates must be ISO-8601 strings"
             ) from exc
-        if len(result.frame) == 0:
+        return self._prepare(checked)
+
+    def _prepare(self, checked: Validated) -> Prepared:
+        """A 400 for rows that cannot be scored; else the columns as the model runners take them."""
+        if checked.n == 0:
             raise _empty()
-        if result.errors:
-            raise _invalid(result.errors)
-        frame = result.frame
-        out: dict[str, np.ndarray] = {}
-        for col in self._columns:
-            s = frame[col.name]
-            if col.dtype in ("int64", "float64"):
-                out[col.name] = s.to_numpy(dtype="float64", na_value=np.nan)
-            elif col.dtype == "datetime64":
-                micros = s.to_numpy(dtype="datetime64[us]")
-                secs = micros.astype("int64").astype("float64") / 1e6
-                secs[np.isnat(micros)] = np.nan
-                out[col.name] = secs
-            else:
-                out[col.name] = s.to_numpy(dtype=object, na_value=None)
-        return Prepared(len(frame), out, list(result.flags))
+        errors = checked.errors
+        if errors:
+            raise _invalid(errors)
+        columns = checked.columns
+        for name in self._datetimes:  # datetime64[us] → float Unix seconds, NaN where missing
+            stamps = columns[name]
+            seconds = stamps.view(np.int64) / 1e6
+            missing = np.isnat(stamps)
+            if missing.any():
+                seconds[missing] = np.nan
+            columns = {**columns, name: seconds}
+        return Prepared(checked.n, columns, checked.flags)
 
     def _ids(self, values: Sequence[Any]) -> list[str | None] | None:
         """Entity ids as text (``42.0`` from a CSV with gaps is ``"42"``), ``None`` when missing.
@@ -276,146 +231,25 @@ class CompiledSignature:
             text that is not valid Unicode; never stored as its Python ``repr``.
         """
         out: list[str | None] = []
-        bad: list[int] = []
+        bad = np.zeros(len(values), dtype=bool)
         for i, v in enumerate(values):
             if v is None or (isinstance(v, float) and v != v):
                 out.append(None)
                 continue
             text = canonical_text(v)
-            if text is None or not (text.isascii() or _utf8(text)):
-                bad.append(i)
+            if text is None or not (text.isascii() or encodable(text)):
+                bad[i] = True
             out.append(text)
-        if bad:
+        if bad.any():
             problem = "is not an id: an id is a string or a number"
-            raise _invalid(_issues(bad, list(values), str(self.id_column), problem, "error"))
+            raise _invalid(row_issues(bad, list(values), str(self.id_column), problem, "error"))
         return out if any(v is not None for v in out) else None
-
-    # -- the fast path -----------------------------------------------------------------
-    def _fast(self, columns: Mapping[str, list[Any] | None], n: int, extras: list[str]) -> Prepared:
-        """Valid rows typed without pandas; anything else raises :class:`_Fallback`."""
-        flags: list[ValidationIssue] = []
-        out: dict[str, np.ndarray] = {}
-        for col in self._columns:
-            values = columns[col.name]
-            if values is None:
-                raise _Fallback  # a missing column: coerce_frame words the error
-            array, missing = _CASTERS[col.dtype](values, col.dtype == "int64")
-            if missing and not col.nullable:
-                raise _Fallback
-            out[col.name] = array
-            if col.categories is not None:
-                cats = col.categories
-                unknown = [i for i, v in enumerate(values) if v is not None and v == v and v not in cats]
-                if unknown:
-                    flags += _issues(unknown, values, col.name, "is a category not seen in training", "flag")
-            if col.lo is not None or col.hi is not None:
-                lo = -math.inf if col.lo is None else col.lo
-                hi = math.inf if col.hi is None else col.hi
-                outside = [i for i, v in enumerate(array.tolist()) if v < lo or v > hi]
-                if outside:
-                    flags += _issues(outside, values, col.name, col.range_text, "flag")
-        flags += [ValidationIssue(None, extra, "not an input of the model; dropped", "flag") for extra in extras]
-        return Prepared(n, out, flags)
 
 
 def _with_ids(prepared: Prepared, ids: list[str | None] | None) -> Prepared:
     if ids is not None and len(ids) == prepared.n:
         prepared.ids = ids
     return prepared
-
-
-# -- casters: (values, is_int) -> (array, missing rows), or _Fallback -------------------
-
-
-def _numbers(values: list[Any], is_int: bool) -> tuple[np.ndarray, list[int]]:
-    out = np.empty(len(values), dtype=np.float64)
-    missing: list[int] = []
-    for i, v in enumerate(values):
-        t = type(v)
-        if t is float:
-            if v != v:
-                missing.append(i)
-            elif not -_BIG_INT < v < _BIG_INT or (is_int and not v.is_integer()):
-                raise _Fallback  # infinite, huge or fractional: refused by coerce_frame
-        elif t is int:
-            if not -_BIG_INT < v < _BIG_INT:
-                raise _Fallback  # exact int64 bounds are coerce_frame's
-        elif v is None:
-            missing.append(i)
-            v = math.nan
-        else:
-            raise _Fallback
-        out[i] = v
-    return out, missing
-
-
-def _booleans(values: list[Any], _: bool) -> tuple[np.ndarray, list[int]]:
-    missing: list[int] = []
-    for i, v in enumerate(values):
-        if v is None or (type(v) is float and v != v):
-            missing.append(i)
-        elif type(v) is not bool:
-            raise _Fallback
-    out = np.array(values, dtype=object)
-    out[missing] = None
-    return out, missing
-
-
-def _strings(values: list[Any], _: bool) -> tuple[np.ndarray, list[int]]:
-    missing: list[int] = []
-    for i, v in enumerate(values):
-        if v is None or (type(v) is float and v != v):
-            missing.append(i)
-        elif type(v) is not str or not (v.isascii() or _utf8(v)):
-            raise _Fallback  # numbers become canonical text, the rest is refused, in coerce_frame
-    out = np.empty(len(values), dtype=object)
-    out[:] = values
-    out[missing] = None
-    return out, missing
-
-
-def _datetimes(values: list[Any], _: bool) -> tuple[np.ndarray, list[int]]:
-    out = np.empty(len(values), dtype=np.float64)
-    missing: list[int] = []
-    for i, v in enumerate(values):
-        if v is None or (type(v) is float and v != v):
-            missing.append(i)
-            out[i] = math.nan
-            continue
-        if type(v) is not str or not _ISO.fullmatch(v):
-            raise _Fallback
-        try:
-            stamp = datetime.fromisoformat(v)
-        except ValueError:
-            raise _Fallback from None
-        if stamp.tzinfo is None:
-            stamp = stamp.replace(tzinfo=UTC)
-        seconds = stamp.timestamp()
-        if not _MIN_SECONDS <= seconds <= _MAX_SECONDS:
-            raise _Fallback  # outside the years 1 to 9999 once in UTC
-        out[i] = seconds
-    return out, missing
-
-
-def _utf8(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-_CASTERS = {"int64": _numbers, "float64": _numbers, "bool": _booleans, "string": _strings, "datetime64": _datetimes}
-
-
-def _issues(
-    rows: list[int], values: list[Any], column: str, problem: str, severity: Any, show: bool = True
-) -> list[ValidationIssue]:
-    shown = rows[:_MAX_SHOWN]
-    out = [ValidationIssue(r, column, f"{brief(values[r])} {problem}" if show else problem, severity) for r in shown]
-    if len(rows) > len(shown):
-        out.append(ValidationIssue(None, column, f"{len(rows) - len(shown)} more rows: {problem}", severity))
-    return out
 
 
 def _kind(value: Any) -> str:
@@ -446,7 +280,8 @@ def to_frame(prepared: Prepared, signature: Signature) -> pd.DataFrame:
         elif col.dtype == "int64":
             data[col.name] = pd.Series(values).astype("Int64")
         else:
-            data[col.name] = pd.Series(values, dtype=object).astype(_PANDAS_DTYPE[col.dtype])
+            dtype: Any = _PANDAS_DTYPE[col.dtype]
+            data[col.name] = pd.Series(values, dtype=object).astype(dtype)
     return pd.DataFrame(data, index=pd.RangeIndex(prepared.n))
 
 

@@ -32,6 +32,7 @@ __all__ = [
     "Statements",
     "check_key",
     "check_value",
+    "dialect_insert",
     "driver_sql",
     "latest_rows",
     "metric_rows",
@@ -109,7 +110,8 @@ def driver_sql(sql: str, dialect: str) -> str:
     return sql if dialect == "sqlite" else sql.replace("?", "%s")
 
 
-def _dialect_insert(dialect: str, table: Any) -> Any:
+def dialect_insert(dialect: str, table: Any) -> Any:
+    """``INSERT`` for ``table`` in ``dialect``, with ``ON CONFLICT`` clauses (SQLite or PostgreSQL)."""
     if dialect == "postgresql":
         return postgresql.insert(table)
     if dialect == "sqlite":
@@ -143,7 +145,7 @@ class Statements:
         """Build the statements for ``dialect`` (``sqlite`` or ``postgresql``)."""
 
         def ins(table: Any) -> Any:
-            return _dialect_insert(dialect, table.__table__)
+            return dialect_insert(dialect, table.__table__)
 
         tag = ins(SqlTag)
         latest = ins(SqlLatestMetric)

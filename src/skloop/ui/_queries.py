@@ -42,7 +42,7 @@ FOLD_SUFFIX = "_fold"
 
 def list_projects(store: Store) -> list[str]:
     """The projects that have runs."""
-    return store.list_projects()
+    return store.runs.facets().projects
 
 
 def runs_page(
@@ -56,24 +56,24 @@ def runs_page(
     offset: int,
 ) -> RunsPage:
     """One page of a project's runs (raises ``SearchFilterError`` for a bad filter)."""
-    return store.search_runs_page(
+    return store.runs.search_runs_page(
         project, filter=filter, order_by=list(order_by), status=list(statuses), limit=limit, offset=offset
     )
 
 
 def status_counts(store: Store, project: str) -> dict[str, int]:
     """How many of the project's runs have each status."""
-    return store.status_counts(project)
+    return store.runs.facets(project).statuses
 
 
 def get_run(store: Store, run_id: str) -> Run:
     """The run with this id (or unique prefix); ``NotFoundError`` otherwise."""
-    return store.get_run(run_id)
+    return store.runs.get_run(run_id)
 
 
 def get_runs(store: Store, run_ids: Sequence[str]) -> list[Run]:
     """The runs with these full ids, in that order (unknown ids left out)."""
-    return store.get_runs(run_ids)
+    return store.runs.get_runs(run_ids)
 
 
 def fold_scores(store: Store, run: Run) -> dict[str, list[float]]:
@@ -85,7 +85,7 @@ def fold_scores(store: Store, run: Run) -> dict[str, list[float]]:
     for key in sorted(run.metrics):
         if key.startswith("cv_") and key.endswith(FOLD_SUFFIX):
             name = key[3 : -len(FOLD_SUFFIX)]
-            out[name] = [m.value for m in store.get_metric_history(run.id, key)]
+            out[name] = [m.value for m in store.runs.get_metric_history(run.id, key)]
     return out
 
 
@@ -94,7 +94,7 @@ def cv_candidates(store: Store, run: Run) -> dict[str, Any] | None:
     if CV_RESULTS_ARTIFACT not in run.artifacts:
         return None
     try:
-        data = json.loads(store.load_artifact(run.id, CV_RESULTS_ARTIFACT))
+        data = json.loads(store.runs.load_artifact(run.id, CV_RESULTS_ARTIFACT))
     except (NotFoundError, ValueError):
         return None
     return data if isinstance(data, dict) else None
@@ -102,12 +102,12 @@ def cv_candidates(store: Store, run: Run) -> dict[str, Any] | None:
 
 def artifact_bytes(store: Store, run_id: str, name: str) -> bytes:
     """The verified bytes of a run's artifact (``NotFoundError``, ``ArtifactIntegrityError``)."""
-    return store.load_artifact(run_id, name)
+    return store.runs.load_artifact(run_id, name)
 
 
 def datasets(store: Store, fingerprints: Sequence[str]) -> dict[str, DatasetRecord]:
     """The dataset records of these fingerprints, by fingerprint (unknown ones left out)."""
-    return {d.fingerprint: d for d in store.get_datasets(fingerprints)}
+    return {d.fingerprint: d for d in store.datasets.get_datasets(fingerprints)}
 
 
 def list_models(store: Store) -> list[ModelSummary]:

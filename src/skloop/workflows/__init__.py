@@ -16,13 +16,16 @@ from skloop.workflows._monitor import (
     monitor_model,
 )
 from skloop.workflows._predict import (
+    MAX_BAD_ROWS_KEPT,
     PREDICTION_METADATA_KEYS,
+    BadRow,
     BatchPredictions,
     PredictResult,
     id_column_of,
     predict_batch,
     predict_table,
     read_prediction_metadata,
+    rejected_path,
 )
 from skloop.workflows._progress import NullProgress, Progress
 from skloop.workflows._project import Project
@@ -35,7 +38,9 @@ __all__ = [
     "DEMO_LOOP_POLICY",
     "EXAMPLE_SPEC",
     "LOOP_STEPS",
+    "MAX_BAD_ROWS_KEPT",
     "PREDICTION_METADATA_KEYS",
+    "BadRow",
     "BatchPredictions",
     "CheckResult",
     "DemoResult",
@@ -63,6 +68,7 @@ __all__ = [
     "prepare_data",
     "read_prediction_metadata",
     "register_run",
+    "rejected_path",
     "reproduce",
     "run_demo",
     "run_loop",

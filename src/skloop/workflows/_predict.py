@@ -6,6 +6,12 @@ and appended to the output with a streaming ``pyarrow.parquet.ParquetWriter``, s
 file larger than memory can be scored. The output's key-value metadata records which
 model made the predictions (reference, version, artifact SHA-256), so a prediction
 file can be traced back to its model version.
+
+A row the signature refuses (a value that cannot be typed, a missing value the model
+cannot fill in) does not stop the run: the good rows are scored, and the refused ones
+are written as read, with their reasons, to a side file next to the output
+(:func:`rejected_path`), so that a few bad rows in a large file cost those rows only.
+``strict=True`` fails instead, before anything is written.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from skloop.core import DataError
+from skloop.core import DataError, UsageError
 from skloop.data import DEFAULT_BATCH_ROWS, class_names, iter_batches
 from skloop.workflows._progress import NullProgress, Progress
 
@@ -35,19 +41,50 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    "MAX_BAD_ROWS_KEPT",
     "PREDICTION_METADATA_KEYS",
+    "BadRow",
     "BatchPredictions",
     "PredictResult",
     "id_column_of",
     "predict_batch",
     "predict_table",
     "read_prediction_metadata",
+    "rejected_path",
 ]
 
 PREDICTION_METADATA_KEYS = ("skloop.model_ref", "skloop.model_version", "skloop.model_sha256", "skloop.source")
 """Keys of the Parquet key-value metadata that :func:`predict_batch` writes."""
 
 _MAX_REPORTED_ERRORS = 5
+
+MAX_BAD_ROWS_KEPT = 1000
+"""Refused rows listed in :attr:`PredictResult.bad_rows` (the side file holds them all)."""
+
+
+@dataclass(frozen=True)
+class BadRow:
+    """One reason a row of the input was not scored.
+
+    Attributes
+    ----------
+    row : int
+        The row's 0-based position in the input (the ``row`` of the output).
+    column : str
+        The column at fault.
+    reason : str
+        What is wrong with its value (or that the column is absent).
+    """
+
+    row: int
+    column: str
+    reason: str
+
+
+def rejected_path(out_path: str | os.PathLike[str]) -> Path:
+    """The side file of the rows :func:`predict_batch` refused: ``scores.parquet`` → ``scores.rejected.csv``."""
+    out = Path(out_path)
+    return out.with_name(f"{out.stem}.rejected.csv")
 
 
 @dataclass(frozen=True)
@@ -57,17 +94,28 @@ class PredictResult:
     Attributes
     ----------
     rows : int
-        Rows scored (all rows of the input).
+        Rows scored (the rows of the input less the rejected ones).
     out_path : Path
         The Parquet file.
     issues_count : int
-        Validation issues found against the signature (all flags; errors stop the run).
+        Flags raised on the scored rows (unknown category, value out of the training
+        range, missing value the pipeline fills in).
     flagged : int
-        Rows with at least one flag (unknown category, value out of the training range).
+        Scored rows with at least one flag.
     request_id : str or None
         With ``log_dir``: the request id of the run's rows in the prediction log.
     logged : int
         With ``log_dir``: rows appended (durably) to the prediction log.
+    rejected : int
+        Rows refused by the signature, not scored.
+    bad_rows : tuple of BadRow
+        Why they were refused, one entry per row and column at fault (the first
+        :data:`MAX_BAD_ROWS_KEPT` rows).
+    rejected_path : Path or None
+        The CSV of the refused rows as read, with ``row`` and ``reason`` columns;
+        ``None`` when every row was scored.
+    flagged_columns : dict
+        Column → scored rows flagged in it, most flagged first (what ``flagged`` is made of).
     """
 
     rows: int
@@ -76,6 +124,10 @@ class PredictResult:
     flagged: int
     request_id: str | None = None
     logged: int = 0
+    rejected: int = 0
+    bad_rows: tuple[BadRow, ...] = ()
+    rejected_path: Path | None = None
+    flagged_columns: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -100,6 +152,10 @@ class BatchPredictions:
         With a prediction log: the request id of the rows in the log.
     logged : int
         With a prediction log: rows appended (durably) to it.
+    rejected : int
+        Rows refused by the signature, not scored.
+    bad_rows : tuple of BadRow
+        Why, as in :class:`PredictResult` (no side file is written).
     """
 
     predictions: pd.DataFrame = field(repr=False)
@@ -110,6 +166,9 @@ class BatchPredictions:
     flagged: int = 0
     request_id: str | None = None
     logged: int = 0
+    rejected: int = 0
+    bad_rows: tuple[BadRow, ...] = ()
+    flagged_columns: dict[str, int] = field(default_factory=dict)
 
     @property
     def rows(self) -> int:
@@ -125,17 +184,42 @@ def _signature(signature: Any) -> Any:
     return signature if isinstance(signature, Signature) else Signature.from_dict(signature)
 
 
-def _check(
-    chunk: pd.DataFrame, signature: Any, start: int, source: str, flags: dict[int | None, list[dict[str, Any]]]
-) -> tuple[pd.DataFrame, int, int]:
-    """The chunk typed like the signature, its issue count and flagged-row count.
+@dataclass
+class _Checked:
+    """A chunk typed like the signature: the rows to score, and those refused."""
 
-    The flags are also put in ``flags`` by row of the chunk (``None``: every row).
+    X: pd.DataFrame
+    good: np.ndarray  # positions in the chunk of the rows to score
+    bad: np.ndarray  # positions in the chunk of the refused rows
+    reasons: dict[int, list[tuple[str, str]]]  # chunk position -> [(column, problem)]
+    issues: int
+    flagged: int
+    flagged_columns: dict[str, int]
+
+
+def _check(
+    chunk: pd.DataFrame,
+    signature: Any,
+    start: int,
+    source: str,
+    flags: dict[int | None, list[dict[str, Any]]],
+    *,
+    strict: bool,
+) -> _Checked:
+    """The chunk typed like the signature, split into rows to score and rows refused.
+
+    The flags of the scored rows are put in ``flags`` by row of the chunk (``None``:
+    every row).
+
+    Raises
+    ------
+    DataError
+        With ``strict``, when a row is refused (naming the first ones).
     """
     from skloop.registry import coerce_frame
 
-    result = coerce_frame(chunk, signature)
-    if result.errors:
+    result = coerce_frame(chunk, signature, max_issues=None if not strict else _MAX_REPORTED_ERRORS)
+    if result.errors and strict:
         shown = "; ".join(
             f"row {start + i.row if i.row is not None else '-'}, column {i.column!r}: {i.problem}"
             for i in result.errors[:_MAX_REPORTED_ERRORS]
@@ -144,17 +228,83 @@ def _check(
         raise DataError(
             f"{source}: {len(result.error_rows)} row(s) from row {start} cannot be scored: {shown}"
             + (f" (and {more} more rows)" if more > 0 else "")
-            + "; fix the data or retrain on data like it"
+            + "; fix the data or retrain on data like it (without --strict, the other rows are scored)"
         )
-    flagged_rows = {i.row for i in result.flags if i.row is not None}
+    bad = np.asarray(result.error_rows, dtype=np.int64)
+    reasons: dict[int, list[tuple[str, str]]] = {int(r): [] for r in bad}
+    whole = [(i.column, i.problem) for i in result.errors if i.row is None]  # a missing column: every row
+    for i in result.errors:
+        if i.row is not None:
+            reasons[i.row].append((i.column, i.problem))
+    for r in reasons:
+        reasons[r] = whole + reasons[r]
+    is_bad = np.zeros(len(chunk), dtype=bool)
+    is_bad[bad] = True
+    good = np.flatnonzero(~is_bad)
+    flagged_rows = {i.row for i in result.flags if i.row is not None and not is_bad[i.row]}
     for i in result.flags:
+        if i.row is not None and is_bad[i.row]:
+            continue
         row = None if i.row is None else start + i.row
         flags.setdefault(i.row, []).append({"row": row, "column": i.column, "problem": i.problem, "severity": "flag"})
-    return result.frame, len(result.issues), len(flagged_rows)
+    issues = sum(1 for i in result.flags if i.row is None or not is_bad[i.row])
+    by_column: dict[str, set[int]] = {}
+    for i in result.flags:  # flags of the whole chunk (an extra column, ignored) flag no row
+        if i.row is not None and not is_bad[i.row]:
+            by_column.setdefault(i.column, set()).add(i.row)
+    X = result.frame.iloc[good].reset_index(drop=True) if bad.size else result.frame
+    return _Checked(X, good, bad, reasons, issues, len(flagged_rows), {c: len(r) for c, r in by_column.items() if r})
 
 
-def _score(model: Any, X: pd.DataFrame, rows: np.ndarray, keep: pd.DataFrame) -> pd.DataFrame:
-    out = {"row": rows}
+class _RejectedWriter:
+    """The refused rows as read, with their position and reasons, in a CSV written atomically.
+
+    Without a ``path`` (:func:`predict_table`), the rows are only counted and their
+    reasons kept.
+    """
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self.tmp = None if path is None else path.with_name(f".{path.name}.tmp")
+        self.rows = 0
+        self.kept: list[BadRow] = []
+        self._header = True
+
+    def write(self, chunk: pd.DataFrame, checked: _Checked, start: int) -> None:
+        if checked.bad.size == 0:
+            return
+        part = chunk.iloc[checked.bad].reset_index(drop=True)
+        texts = []
+        for r in checked.bad.tolist():
+            texts.append("; ".join(f"column {c!r}: {p}" for c, p in checked.reasons[r]))
+            if self.rows + len(texts) <= MAX_BAD_ROWS_KEPT:
+                self.kept += [BadRow(start + r, c, p) for c, p in checked.reasons[r]]
+        self.rows += len(part)
+        if self.tmp is None:
+            return
+        part.insert(0, "reason", texts)
+        part.insert(0, "row", checked.bad + start)
+        part.to_csv(self.tmp, mode="w" if self._header else "a", header=self._header, index=False)
+        self._header = False
+
+    def commit(self) -> Path | None:
+        """Move the file in place (or remove an earlier run's when none was refused)."""
+        if self.path is None or self.tmp is None:
+            return None
+        if self.rows == 0:
+            self.path.unlink(missing_ok=True)
+            return None
+        os.replace(self.tmp, self.path)
+        return self.path
+
+    def discard(self) -> None:
+        if self.tmp is not None:
+            self.tmp.unlink(missing_ok=True)
+
+
+def _score(model: Any, X: pd.DataFrame, rows: np.ndarray, keep: pd.DataFrame, request_id: str | None) -> pd.DataFrame:
+    out: dict[str, Any] = {} if request_id is None else {"request_id": np.full(len(rows), request_id, dtype=object)}
+    out["row"] = rows
     for column in keep.columns:
         out[str(column)] = keep[column].to_numpy()
     out["prediction"] = np.asarray(model.predict(X))
@@ -171,12 +321,16 @@ def _log_records(
     flags: dict[int | None, list[dict[str, Any]]],
     *,
     request_id: str,
+    good: np.ndarray,
     start: int,
     model: str,
     version: int | None,
     id_column: str | None,
 ) -> list[dict[str, Any]]:
-    """One prediction log record per row (the shape the server logs)."""
+    """One prediction log record per scored row (the shape the server logs).
+
+    ``chunk`` holds the scored rows only; ``good`` gives their positions in the chunk read.
+    """
     now = datetime.now(UTC).isoformat()
     inputs = chunk.astype(object).where(chunk.notna(), None).to_dict("records")
     predictions = scored["prediction"].tolist()
@@ -186,13 +340,13 @@ def _log_records(
     ids = chunk[id_column].tolist() if id_column is not None and id_column in chunk.columns else None
     shared = flags.get(None, [])
     records = []
-    for i, row in enumerate(inputs):
+    for i, (row, at) in enumerate(zip(inputs, good.tolist(), strict=True)):
         outputs: dict[str, Any] = {"prediction": predictions[i]}
         if probas is not None:
             outputs["probabilities"] = dict(zip(labels, probas[i], strict=True))
         record = {
-            "request_id": request_id, "row": start + i, "time": now, "model": model, "version": version,
-            "inputs": {str(k): v for k, v in row.items()}, "outputs": outputs, "flags": flags.get(i, []) + shared,
+            "request_id": request_id, "row": start + at, "time": now, "model": model, "version": version,
+            "inputs": {str(k): v for k, v in row.items()}, "outputs": outputs, "flags": flags.get(at, []) + shared,
         }  # fmt: skip
         if ids is not None and ids[i] is not None and ids[i] == ids[i]:
             record["entity_id"] = ids[i]
@@ -226,12 +380,20 @@ class _Scoring:
     name: str
     version: int | None
     log_dir: str | os.PathLike[str] | None
+    rejects: _RejectedWriter
+    strict: bool = False
     rows: int = 0
+    seen: int = 0
     issues: int = 0
     flagged: int = 0
+    flagged_columns: dict[str, int] = field(default_factory=dict)
     logged: int = 0
     request_id: str | None = None
     _log: Any = None
+
+    def flagged_by_column(self) -> dict[str, int]:
+        """Column → flagged rows, most flagged first."""
+        return dict(sorted(self.flagged_columns.items(), key=lambda kv: (-kv[1], kv[0])))
 
     def __enter__(self) -> _Scoring:
         if self.log_dir is not None:
@@ -246,31 +408,115 @@ class _Scoring:
         if self._log is not None:
             self._log.close()
 
-    def score(self, chunk: pd.DataFrame) -> pd.DataFrame:
-        """The predictions of ``chunk`` (rows numbered from where the last chunk ended), logged if asked."""
+    def score(self, chunk: pd.DataFrame) -> pd.DataFrame | None:
+        """The predictions of the good rows of ``chunk``, logged if asked; ``None`` when it has none.
+
+        Rows are numbered from where the last chunk ended; refused rows go to ``rejects``.
+        """
         missing = [c for c in self.keep_columns if c not in chunk.columns]
         if missing:
             raise DataError(f"{self.source}: --keep column(s) {missing} are not in the data")
         chunk_flags: dict[int | None, list[dict[str, Any]]] = {}
+        start, self.seen = self.seen, self.seen + len(chunk)
+        good = np.arange(len(chunk), dtype=np.int64)
         if self.signature is not None:
-            X, n_issues, n_flagged = _check(chunk, self.signature, self.rows, self.source, chunk_flags)
-            self.issues, self.flagged = self.issues + n_issues, self.flagged + n_flagged
+            checked = _check(chunk, self.signature, start, self.source, chunk_flags, strict=self.strict)
+            self.issues, self.flagged = self.issues + checked.issues, self.flagged + checked.flagged
+            for column, n in checked.flagged_columns.items():
+                self.flagged_columns[column] = self.flagged_columns.get(column, 0) + n
+            self.rejects.write(chunk, checked, start)
+            X, good = checked.X, checked.good
+            if good.size < len(chunk):
+                chunk = chunk.iloc[good].reset_index(drop=True)
         else:
             X = chunk
-        positions = np.arange(self.rows, self.rows + len(chunk), dtype=np.int64)
+        if good.size == 0:
+            return None
         with_id = self.keep_id and self.id_column is not None and self.id_column in chunk.columns
         kept = list(dict.fromkeys([*([self.id_column] if with_id else []), *self.keep_columns]))
-        scored = _score(self.model, X, positions, chunk[kept])
+        scored = _score(self.model, X, good + start, chunk[kept], self.request_id)
         if self._log is not None and self.request_id is not None:
             self._log.append_sync(
                 _log_records(
-                    chunk, scored, chunk_flags, request_id=self.request_id, start=self.rows, model=self.name,
-                    version=self.version, id_column=self.id_column,
+                    chunk, scored, chunk_flags, request_id=self.request_id, good=good, start=start,
+                    model=self.name, version=self.version, id_column=self.id_column,
                 )
             )  # fmt: skip
             self.logged += len(chunk)
         self.rows += len(chunk)
         return scored
+
+    def all_refused(self) -> DataError:
+        """The error of a table none of whose rows can be scored (its side file, if any, written)."""
+        first = "; ".join(
+            f"row {b.row}, column {b.column!r}: {b.reason}" for b in self.rejects.kept[:_MAX_REPORTED_ERRORS]
+        )
+        side = self.rejects.commit()
+        where = f"; they are in {side}" if side is not None else ""
+        return DataError(
+            f"{self.source}: none of its {self.rejects.rows} rows can be scored ({first}){where}; "
+            "fix the data or retrain on data like it"
+        )
+
+
+OUTPUT_FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".csv.gz": "csv"}
+"""The predictions file's format by the ending of its name."""
+
+
+def output_format(path: str | os.PathLike[str]) -> str:
+    """``parquet`` or ``csv`` by the name of the predictions file.
+
+    Raises
+    ------
+    UsageError
+        Any other ending (the predictions would otherwise be Parquet under a ``.csv`` name).
+    """
+    name = os.fspath(path).lower()
+    for ending, kind in OUTPUT_FORMATS.items():
+        if name.endswith(ending):
+            return kind
+    raise UsageError(f"--out {path}: write predictions to a file ending in {', '.join(OUTPUT_FORMATS)}")
+
+
+class _OutputWriter:
+    """The predictions, chunk by chunk, into a temporary file moved in place at the end.
+
+    Parquet carries the run's ``skloop.*`` metadata in its schema (see
+    :func:`read_prediction_metadata`); a CSV has no place for it, so it is only logged.
+    """
+
+    def __init__(self, path: Path, kind: str, metadata: Mapping[str, str]) -> None:
+        self.path, self.kind, self.metadata = path, kind, metadata
+        self.tmp = path.with_name(f".{path.name}.tmp")
+        self._parquet: pq.ParquetWriter | None = None
+        self.started = False
+
+    def write(self, scored: pd.DataFrame) -> None:
+        if self.kind == "csv":
+            compression = "gzip" if self.path.name.lower().endswith(".gz") else None
+            # appending gzip members makes one valid gzip stream
+            scored.to_csv(self.tmp, mode="a" if self.started else "w", header=not self.started, index=False,
+                          compression=compression)  # fmt: skip
+            self.started = True
+            return
+        table = pa.Table.from_pandas(scored, preserve_index=False)
+        if self._parquet is None:
+            schema = table.schema.with_metadata({**(table.schema.metadata or {}), **self.metadata})
+            self._parquet = pq.ParquetWriter(self.tmp, schema)
+        self._parquet.write_table(table.cast(self._parquet.schema))
+        self.started = True
+
+    def commit(self) -> None:
+        if self._parquet is not None:
+            self._parquet.close()
+            self._parquet = None
+        os.replace(self.tmp, self.path)
+
+    def discard(self) -> None:
+        if self._parquet is not None:
+            self._parquet.close()
+            self._parquet = None
+        self.tmp.unlink(missing_ok=True)
 
 
 def predict_batch(
@@ -289,8 +535,9 @@ def predict_batch(
     model_name: str | None = None,
     id_column: str | None = None,
     keep_id: bool = True,
+    strict: bool = False,
 ) -> PredictResult:
-    """Score a CSV or Parquet file in chunks and write the predictions to Parquet.
+    """Score a table file in chunks and write the predictions to Parquet or CSV.
 
     Parameters
     ----------
@@ -300,9 +547,10 @@ def predict_batch(
         The model's signature (or its dict); each chunk is typed and checked against
         it. ``None`` scores the columns as read.
     data_path : str or os.PathLike
-        The input file (``.csv`` or ``.parquet``).
+        The input file (any format :func:`skloop.data.read_table` reads).
     out_path : str or os.PathLike
-        The Parquet file to write (replaced atomically when the run succeeds).
+        The file to write, Parquet (``.parquet``, ``.pq``) or CSV (``.csv``, ``.csv.gz``)
+        by its name; replaced atomically when the run succeeds.
     model_ref : str
         The model reference (``"churn@champion"``, ``"churn/3"``), stored in the output.
     model_version : int, optional
@@ -319,8 +567,10 @@ def predict_batch(
         Also append every scored row to the prediction log in this folder (the one the
         server writes; see :mod:`skloop.serve`), as one request: a new request id for
         the run and the row's position as its row, so batch scoring is monitored like
-        serving. Each chunk is durable before the next is read; rows scored before a
-        failure stay logged.
+        serving. The output then starts with a ``request_id`` column: with ``row``, the
+        key that joins labels to these predictions when the data has no id column.
+        Each chunk is durable before the next is read; rows scored before a failure
+        stay logged.
     model_name : str, optional
         The model's name in the log (default: ``model_ref`` up to ``@`` or ``/``).
     id_column : str, optional
@@ -329,18 +579,22 @@ def predict_batch(
         false), and logged as ``entity_id`` so that labels can be joined by it.
     keep_id : bool, default=True
         Whether to copy ``id_column`` to the output.
+    strict : bool, default=False
+        Fail on the first chunk with a row the signature refuses, instead of scoring
+        the other rows and writing the refused ones to :func:`rejected_path`.
 
     Returns
     -------
     PredictResult
-        Rows scored, the output path, issue and flagged-row counts.
+        Rows scored, the output path, issue and flagged-row counts, and the rows
+        refused (with their reasons and the side file holding them).
 
     Raises
     ------
     DataError
-        The input cannot be read, has no rows, lacks a ``keep_columns`` column, or
-        has rows the signature rejects (the message names rows and columns); nothing
-        is written then.
+        The input cannot be read, has no rows, lacks a ``keep_columns`` column, has
+        only rows the signature refuses, or (with ``strict``) has one such row (the
+        message names rows and columns); no output is written then.
 
     See Also
     --------
@@ -359,12 +613,12 @@ def predict_batch(
         "skloop.model_sha256": model_sha256 or "",
         "skloop.source": str(source),
     }
+    out_format = output_format(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    writer: pq.ParquetWriter | None = None
+    writer = _OutputWriter(out, out_format, metadata)
     scoring = _Scoring(
         model, _signature(signature), str(source), keep_columns, id_column, keep_id,
-        model_name or _name_of(model_ref), model_version, log_dir,
+        model_name or _name_of(model_ref), model_version, log_dir, _RejectedWriter(rejected_path(out)), strict,
     )  # fmt: skip
     try:
         with (
@@ -375,25 +629,27 @@ def predict_batch(
             for chunk in chunks:
                 if chunk.empty:
                     continue  # a CSV of only its header: "no rows to score" below
-                table = pa.Table.from_pandas(scoring.score(chunk), preserve_index=False)
-                if writer is None:
-                    schema = table.schema.with_metadata({**(table.schema.metadata or {}), **metadata})
-                    writer = pq.ParquetWriter(tmp, schema)
-                writer.write_table(table.cast(writer.schema))
+                scored = scoring.score(chunk)
                 advance(len(chunk))
-        if writer is None:
+                if scored is None:
+                    continue  # every row of the chunk refused
+                writer.write(scored)
+        if not writer.started and scoring.rejects.rows:
+            raise scoring.all_refused()
+        if not writer.started:
             raise DataError(f"{source} has no rows to score (only a header?); give a file with data rows")
-        writer.close()
-        writer = None
-        os.replace(tmp, out)
+        writer.commit()
+        side = scoring.rejects.commit()
     finally:
-        if writer is not None:
-            writer.close()
-        tmp.unlink(missing_ok=True)
-    logger.info("scored %d rows of %s with %s into %s", scoring.rows, source, model_ref, out)
+        writer.discard()
+        scoring.rejects.discard()
+    logger.info(
+        "scored %d rows of %s with %s into %s (%d rejected)", scoring.rows, source, model_ref, out, scoring.rejects.rows
+    )
     return PredictResult(
         rows=scoring.rows, out_path=out, issues_count=scoring.issues, flagged=scoring.flagged,
-        request_id=scoring.request_id, logged=scoring.logged,
+        request_id=scoring.request_id, logged=scoring.logged, rejected=scoring.rejects.rows,
+        bad_rows=tuple(scoring.rejects.kept), rejected_path=side, flagged_columns=scoring.flagged_by_column(),
     )  # fmt: skip
 
 
@@ -421,6 +677,7 @@ def predict_table(
     model_name: str | None = None,
     id_column: str | None = None,
     keep_id: bool = True,
+    strict: bool = False,
 ) -> BatchPredictions:
     """Score a DataFrame (or a CSV or Parquet file) and keep the predictions in memory.
 
@@ -434,8 +691,9 @@ def predict_table(
     data : str, os.PathLike or DataFrame
         The rows to score.
     model, signature, model_ref, model_version, model_sha256, batch_rows, keep_columns, \
-progress, log_dir, model_name, id_column, keep_id
-        As for :func:`predict_batch`.
+progress, log_dir, model_name, id_column, keep_id, strict
+        As for :func:`predict_batch` (refused rows are counted and explained in the
+        result; no side file is written).
 
     Returns
     -------
@@ -451,7 +709,7 @@ progress, log_dir, model_name, id_column, keep_id
     source = "the data" if in_memory else os.fspath(data)  # type: ignore[arg-type]
     scoring = _Scoring(
         model, _signature(signature), source, keep_columns, id_column, keep_id,
-        model_name or _name_of(model_ref), model_version, log_dir,
+        model_name or _name_of(model_ref), model_version, log_dir, _RejectedWriter(None), strict,
     )  # fmt: skip
     parts: list[pd.DataFrame] = []
     total = len(data) if isinstance(data, pd.DataFrame) else _total_rows(Path(data))
@@ -460,14 +718,19 @@ progress, log_dir, model_name, id_column, keep_id
         with closing(chunks):
             for chunk in chunks:
                 if not chunk.empty:
-                    parts.append(scoring.score(chunk))
+                    scored = scoring.score(chunk)
+                    if scored is not None:
+                        parts.append(scored)
                     advance(len(chunk))
+    if not parts and scoring.rejects.rows:
+        raise scoring.all_refused()
     if not parts:
         raise DataError(f"{source} has no rows to score; give rows with the model's input columns")
     return BatchPredictions(
         predictions=pd.concat(parts, ignore_index=True), model_ref=model_ref, model_version=model_version,
         model_sha256=model_sha256, issues_count=scoring.issues, flagged=scoring.flagged,
-        request_id=scoring.request_id, logged=scoring.logged,
+        request_id=scoring.request_id, logged=scoring.logged, rejected=scoring.rejects.rows,
+        bad_rows=tuple(scoring.rejects.kept), flagged_columns=scoring.flagged_by_column(),
     )  # fmt: skip
 
 
@@ -477,7 +740,7 @@ def id_column_of(store: Store, version: ModelVersion) -> str | None:
     What batch scoring copies to its output and logs as ``entity_id``, so that labels
     arriving later join by it.
     """
-    column = ((store.get_run(version.run_id).spec or {}).get("data") or {}).get("id")
+    column = ((store.runs.get_run(version.run_id).spec or {}).get("data") or {}).get("id")
     return column if isinstance(column, str) else None
 
 

@@ -115,11 +115,11 @@ class Project:
     def runs(self, **kwargs: Any) -> list[Any]:
         """Runs of this project, newest first (``search_runs`` keywords accepted)."""
         kwargs.setdefault("order_by", ["start_time DESC"])
-        return self.store.search_runs(self.spec.name, **kwargs)
+        return self.store.runs.search_runs(self.spec.name, **kwargs)
 
     def run(self, run_id: str) -> Any:
         """One run by id or unique prefix."""
-        return self.store.get_run(run_id)
+        return self.store.runs.get_run(run_id)
 
     # -- the registry ------------------------------------------------------------
 
@@ -170,14 +170,16 @@ class Project:
         batch_rows: int = DEFAULT_BATCH_ROWS,
         progress: Progress | None = None,
         trust: Trust | None = None,
+        strict: bool = False,
     ) -> BatchPredictions:
         """Score rows (a DataFrame or a file) with the version ``ref``, into memory.
 
         Each chunk is checked against the version's signature as ``skloop predict``
         checks it (:func:`predict_table`). With ``log``, the rows also go to the
         project's prediction log, which is then ingested into the store, so the
-        monitor and the loop see them like served traffic. For a file larger than
-        memory, use :meth:`predict_file`.
+        monitor and the loop see them like served traffic. Rows the signature refuses
+        are not scored (``rejected``, ``bad_rows``); ``strict`` fails instead. For a
+        file larger than memory, use :meth:`predict_file`.
         """
         version, model = self._load(ref, trust)
         folder = self._log_dir() if log else None
@@ -185,7 +187,7 @@ class Project:
             model, version.signature, data, model_ref=self._ref(ref), model_version=version.version,
             model_sha256=version.artifact_sha256, batch_rows=batch_rows, keep_columns=keep_columns,
             progress=progress, log_dir=folder, model_name=version.name, id_column=id_column_of(self.store, version),
-            keep_id=keep_id,
+            keep_id=keep_id, strict=strict,
         )  # fmt: skip
         self._ingest(folder)
         return result
@@ -202,15 +204,20 @@ class Project:
         batch_rows: int = DEFAULT_BATCH_ROWS,
         progress: Progress | None = None,
         trust: Trust | None = None,
+        strict: bool = False,
     ) -> PredictResult:
-        """Score a CSV or Parquet file in chunks into a Parquet file (``skloop predict``; :func:`predict_batch`)."""
+        """Score a CSV or Parquet file in chunks into a Parquet file (``skloop predict``; :func:`predict_batch`).
+
+        Rows the signature refuses go, with their reasons, to a side file next to ``out``
+        (:func:`rejected_path`); ``strict`` fails instead.
+        """
         version, model = self._load(ref, trust)
         folder = self._log_dir() if log else None
         result = predict_batch(
             model, version.signature, data, out, model_ref=self._ref(ref), model_version=version.version,
             model_sha256=version.artifact_sha256, batch_rows=batch_rows, keep_columns=keep_columns,
             progress=progress, log_dir=folder, model_name=version.name, id_column=id_column_of(self.store, version),
-            keep_id=keep_id,
+            keep_id=keep_id, strict=strict,
         )  # fmt: skip
         self._ingest(folder)
         return result
