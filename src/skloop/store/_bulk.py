@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from skloop.core import StoreError
 from skloop.store import _summary as summary
 from skloop.store._entities import RUN_STATUSES, Run
-from skloop.store._schema import SqlRun
+from skloop.store._schema import SqlRun, table_of
 from skloop.store._writes import (
     MetricRow,
     check_key,
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 __all__ = ["import_metric_history", "import_runs"]
 
-RUNS = SqlRun.__table__
+RUNS = table_of(SqlRun)
 _HEX = frozenset("0123456789abcdef")
 
 

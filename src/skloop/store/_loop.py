@@ -21,6 +21,7 @@ from sqlalchemy import delete, insert, select, update
 from skloop.core import LoopLockedError, NotFoundError, StoreError, utcnow
 from skloop.store._entities_loop import Decision, LoopLock, StepRecord
 from skloop.store._process import process_alive
+from skloop.store._schema import table_of
 from skloop.store._schema_loop import (
     DECISION_OUTCOMES,
     DECISION_STATUSES,
@@ -37,9 +38,9 @@ __all__ = ["LoopLockedError", "LoopStore"]
 
 logger = logging.getLogger(__name__)
 
-DECISIONS = SqlLoopDecision.__table__
-STEPS = SqlLoopStep.__table__
-LOCKS = SqlLoopLock.__table__
+DECISIONS = table_of(SqlLoopDecision)
+STEPS = table_of(SqlLoopStep)
+LOCKS = table_of(SqlLoopLock)
 _UPDATABLE = frozenset(
     {"outcome", "reason", "champion_version", "challenger_version", "retrain_run_id", "triggers", "fired",
      "comparison", "details"}
@@ -92,15 +93,16 @@ class LoopStore:
         """Start a decision (status ``running``) for model ``name``, evaluated at ``evaluated_at``."""
         if not isinstance(name, str) or not name or len(name) > 200:
             raise StoreError(f"a model name is a non-empty string of at most 200 characters, given {name!r}")
+        decision_id = uuid.uuid4().hex
         row = {
-            "id": uuid.uuid4().hex, "name": name, "status": "running", "outcome": None, "reason": None,
+            "id": decision_id, "name": name, "status": "running", "outcome": None, "reason": None,
             "evaluated_at": evaluated_at, "started": utcnow(), "ended": None, "champion_version": None,
             "challenger_version": None, "retrain_run_id": None, "triggers": None, "fired": None,
             "comparison": None, "details": dict(details or {}), "pid": os.getpid(), "hostname": self._db.hostname,
         }  # fmt: skip
         with self._db.session(f"starting a loop decision for {name!r}") as conn:
             conn.execute(insert(DECISIONS), row)
-        return self.get_decision(row["id"])
+        return self.get_decision(decision_id)
 
     def get_decision(self, decision_id: str) -> Decision:
         """The decision with this id (or unique prefix).

@@ -30,7 +30,7 @@ from sqlalchemy.exc import IntegrityError
 from skloop.core import ModelNotFoundError, NotFoundError, StoreError, utcnow
 from skloop.store._datasets import resolve_dataset
 from skloop.store._entities import AliasEvent, ModelSummary, ModelVersion, VersionArtifact
-from skloop.store._schema import SqlRun, SqlRunInput
+from skloop.store._schema import SqlRun, SqlRunInput, table_of
 from skloop.store._schema_registry import (
     ARTIFACT_FORMATS,
     VERSION_STATUSES,
@@ -46,10 +46,10 @@ if TYPE_CHECKING:
 
 __all__ = ["ANY_VERSION", "ModelStore"]
 
-VERSIONS = SqlModelVersion.__table__
-ALIASES = SqlAlias.__table__
-EVENTS = SqlAliasEvent.__table__
-DERIVED = SqlVersionArtifact.__table__
+VERSIONS = table_of(SqlModelVersion)
+ALIASES = table_of(SqlAlias)
+EVENTS = table_of(SqlAliasEvent)
+DERIVED = table_of(SqlVersionArtifact)
 _RETRIES = 20
 
 
@@ -164,7 +164,7 @@ class ModelStore:
             "metrics": dict(metrics or {}), "importance": dict(importance) if importance is not None else None,
             "card": card, "dataset_fingerprint": dataset_fingerprint, "description": description,
         }  # fmt: skip
-        runs = SqlRun.__table__
+        runs = table_of(SqlRun)
         for attempt in range(_RETRIES):
             try:
                 with self._db.session(f"registering a version of model {name!r}") as conn:
@@ -267,7 +267,7 @@ class ModelStore:
 
     def versions_for_dataset(self, fingerprint: str) -> list[ModelVersion]:
         """Every model version trained on this dataset (fingerprint or unique prefix), oldest first."""
-        inputs = SqlRunInput.__table__
+        inputs = table_of(SqlRunInput)
         with self._db.session(f"finding models trained on dataset {fingerprint}", read=True) as conn:
             fp = resolve_dataset(conn, fingerprint).fingerprint
             runs = select(inputs.c.run_id).where(inputs.c.fingerprint == fp)

@@ -23,6 +23,7 @@ from sqlalchemy import Select, and_, func, select
 from skloop.core import StoreError, utcnow
 from skloop.data import class_name
 from skloop.store._entities import Label, Prediction
+from skloop.store._schema import table_of
 from skloop.store._schema_predictions import SqlLabel, SqlPrediction
 
 if TYPE_CHECKING:
@@ -30,8 +31,8 @@ if TYPE_CHECKING:
 
 __all__ = ["PredictionStore", "as_text", "parse_time", "prediction_row"]
 
-PREDICTIONS = SqlPrediction.__table__
-LABELS = SqlLabel.__table__
+PREDICTIONS = table_of(SqlPrediction)
+LABELS = table_of(SqlLabel)
 _CHUNK = 1_000
 _MAX_TEXT = {"request_id": 100, "correlation_id": 128, "model": 200, "entity_id": 200}
 

@@ -28,7 +28,7 @@ from skloop.store._bulk import import_metric_history, import_runs
 from skloop.store._database import Database
 from skloop.store._entities import RUN_STATUSES, ArtifactRef, Metric, Run
 from skloop.store._process import process_alive
-from skloop.store._schema import SqlArtifact, SqlRun
+from skloop.store._schema import SqlArtifact, SqlParam, SqlRun, table_of
 from skloop.store._writes import (
     MetricRow,
     check_key,
@@ -44,7 +44,7 @@ __all__ = ["RunStore"]
 
 logger = logging.getLogger(__name__)
 
-RUNS = SqlRun.__table__
+RUNS = table_of(SqlRun)
 _ENDED = ("finished", "failed", "killed")
 
 
@@ -246,9 +246,10 @@ class RunStore:
             summary.invalidate(conn, [run_id])
 
     def _check_params(self, conn: Connection, run_id: str, rows: list[tuple[str, str, str]]) -> None:
-        p = reads.SqlParam.__table__.c
+        p = table_of(SqlParam).c
         keys = [key for _, key, _ in rows]
-        stored = dict(conn.execute(select(p.key, p.value).where(p.run_id == run_id, p.key.in_(keys))).all())
+        query = select(p.key, p.value).where(p.run_id == run_id, p.key.in_(keys))
+        stored: dict[str, str] = {str(k): str(v) for k, v in conn.execute(query).all()}
         for _, key, value in rows:
             if stored.get(key, value) != value:
                 raise StoreError(
@@ -377,7 +378,7 @@ class RunStore:
         )
         ref = ArtifactRef(sha256=blob.sha256, size=blob.size, name=name, media_type=media_type)
         with self._db.session(f"recording artifact {name!r} of run {run_id}") as conn:
-            a = SqlArtifact.__table__
+            a = table_of(SqlArtifact)
             row = {
                 "run_id": run_id,
                 "name": name,
