@@ -32,6 +32,7 @@ from skloop.store._entities_loop import Decision, LoopLock, StepRecord
 from skloop.store._filter import MAX_FILTER_DEPTH, SearchFilterError
 from skloop.store._loop import LoopLockedError, LoopStore
 from skloop.store._models import ModelStore
+from skloop.store._pages import RunFacets, RunsPage
 from skloop.store._predictions import PredictionStore
 from skloop.store._runs import RunStore
 from skloop.store._store import Store
@@ -59,8 +60,10 @@ __all__ = [
     "Prediction",
     "PredictionStore",
     "Run",
+    "RunFacets",
     "RunInput",
     "RunStore",
+    "RunsPage",
     "SearchFilterError",
     "StepRecord",
     "Store",

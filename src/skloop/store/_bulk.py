@@ -25,7 +25,7 @@ from skloop.store._writes import (
 if TYPE_CHECKING:
     from skloop.store._database import Database
 
-__all__ = ["import_runs"]
+__all__ = ["import_metric_history", "import_runs"]
 
 RUNS = table_of(SqlRun)
 _HEX = frozenset("0123456789abcdef")
@@ -81,3 +81,36 @@ def import_runs(db: Database, runs: Iterable[Run], *, chunk_size: int = 2_000) -
                 conn.exec_driver_sql(db.sql.metric_sql, records)
                 conn.exec_driver_sql(db.sql.latest_sql, latest_rows(records))
     return ids
+
+
+def import_metric_history(
+    db: Database, rows: Iterable[tuple[str, str, float, int]], *, chunk_size: int = 50_000
+) -> int:
+    """Write metric histories into ``db``; see :meth:`skloop.store.RunStore.import_metric_history`."""
+    from sqlalchemy import select
+
+    written = 0
+    iterator = iter(rows)
+    times: dict[str, int] = {}
+    while chunk := list(islice(iterator, chunk_size)):
+        run_ids = list(dict.fromkeys(r[0] for r in chunk))
+        with db.session(f"importing {len(chunk)} metric values") as conn:
+            unknown = [i for i in run_ids if i not in times]
+            for start in range(0, len(unknown), 500):
+                part = unknown[start : start + 500]
+                for run_id, start_time, end_time in conn.execute(
+                    select(RUNS.c.id, RUNS.c.start_time, RUNS.c.end_time).where(RUNS.c.id.in_(part))
+                ):
+                    times[run_id] = to_millis(end_time or start_time)
+            missing = [i for i in run_ids if i not in times]
+            if missing:
+                raise StoreError(f"cannot import metrics of run {missing[0]!r}: it does not exist; import_runs first")
+            records = metric_rows(
+                (run_id, check_key(key, "metric"), check_value(key, value), int(step), times[run_id])
+                for run_id, key, value, step in chunk
+            )
+            conn.exec_driver_sql(db.sql.metric_sql, records)
+            conn.exec_driver_sql(db.sql.latest_sql, latest_rows(records))
+            summary.write_summaries(conn, run_ids)
+        written += len(chunk)
+    return written

@@ -19,11 +19,12 @@ from typing import Any
 from sqlalchemy import Connection, func, select, update
 
 from skloop.core import NotFoundError, StoreError, utcnow
+from skloop.store import _pages as pages
 from skloop.store import _reads as reads
 from skloop.store import _summary as summary
 from skloop.store._artifacts import ArtifactStore
 from skloop.store._buffer import DEFAULT_MAX_AGE, DEFAULT_MAX_SIZE, MetricBuffer
-from skloop.store._bulk import import_runs
+from skloop.store._bulk import import_metric_history, import_runs
 from skloop.store._database import Database
 from skloop.store._entities import RUN_STATUSES, ArtifactRef, Metric, Run
 from skloop.store._process import process_alive
@@ -556,3 +557,59 @@ class RunStore:
             For an invalid run (the message names it); the chunk it is in is not written.
         """
         return import_runs(self._db, runs, chunk_size=chunk_size)
+
+    def import_metric_history(self, rows: Iterable[tuple[str, str, float, int]], *, chunk_size: int = 50_000) -> int:
+        """Write metric histories ``(run_id, key, value, step)`` of imported runs, in bulk.
+
+        The companion of :meth:`import_runs` for a tracker's step-by-step metrics (or a
+        benchmark's millions of points): many rows per statement, one transaction per
+        chunk. The latest value of each key follows the highest step, as when logged,
+        and the summaries of ended runs are rewritten. Rows are stamped with the run's
+        end (or start) time. Returns how many rows were written.
+
+        Raises
+        ------
+        StoreError
+            For a key or value that cannot be stored, or a run that does not exist (the
+            chunk it is in is not written).
+        """
+        return import_metric_history(self._db, rows, chunk_size=chunk_size)
+
+    def search_runs_page(
+        self,
+        project: str | None = None,
+        *,
+        filter: str | None = None,
+        order_by: Sequence[str] | str | None = None,
+        status: str | Sequence[str] | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> pages.RunsPage:
+        """One page of the runs :meth:`search_runs` would return, and their total.
+
+        ``OFFSET`` is applied in SQL (a later page never reads the earlier ones) and the
+        total is a ``COUNT`` without the ordering's joins (skipped on the last page).
+
+        Parameters
+        ----------
+        project, filter, order_by, status
+            As for :meth:`search_runs`.
+        limit : int
+            Runs per page, 1 to 500.
+        offset : int
+            How many matching runs come before the page.
+
+        Raises
+        ------
+        SearchFilterError
+            For a filter or ordering that cannot be parsed (the message names the token).
+        StoreError
+            For an unknown status or a limit or offset out of range.
+        """
+        return pages.search_runs_page(
+            self._db, project, filter=filter, order_by=order_by, status=status, limit=limit, offset=offset
+        )
+
+    def facets(self, project: str | None = None) -> pages.RunFacets:
+        """The projects that have runs, and how many runs (of ``project``) have each status."""
+        return pages.facets(self._db, project)
