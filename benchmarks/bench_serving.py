@@ -212,8 +212,8 @@ def main() -> None:
 
     settings = Settings.from_env(work, env={})
     store = Store.open(settings)
-    with store.start_run("churn", spec={"name": "churn"}, code_commit="bench", environment={}) as run:
-        store.log_artifact(run.id, "model.skops", save_model(pipe, "skops"))
+    with store.runs.start_run("churn", spec={"name": "churn"}, code_commit="bench", environment={}) as run:
+        store.runs.log_artifact(run.id, "model.skops", save_model(pipe, "skops"))
     registry = Registry(store)
     version = registry.register(run.id, "churn", signature=signature.to_dict())
     registry.promote("churn", version.version, "champion", reason="benchmark")

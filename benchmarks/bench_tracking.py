@@ -61,26 +61,26 @@ def skloop_side(runs: list[dict[str, Any]], repeats: int) -> dict[str, float]:
         store = Store.open(f"sqlite:///{d}/a.db", f"{d}/art")
         t0 = time.perf_counter()
         for run in runs:
-            rid = store.create_run("bench").id
+            rid = store.runs.create_run("bench").id
             for key, value in run["params"].items():
-                store.log_param(rid, key, value)
+                store.runs.log_param(rid, key, value)
             for key, value, step in run["metrics"]:
-                store.log_metric(rid, key, value, step=step)
-            store.finish_run(rid)
+                store.runs.log_metric(rid, key, value, step=step)
+            store.runs.finish_run(rid)
         out["per_call"] = time.perf_counter() - t0
         store.close()
 
         store = Store.open(f"sqlite:///{d}/b.db", f"{d}/art")
         t0 = time.perf_counter()
         for run in runs:
-            rid = store.create_run("bench").id
-            store.log_batch(rid, metrics=run["metrics"], params=run["params"])
-            store.finish_run(rid)
+            rid = store.runs.create_run("bench").id
+            store.runs.log_batch(rid, metrics=run["metrics"], params=run["params"])
+            store.runs.finish_run(rid)
         out["batch"] = time.perf_counter() - t0
         times = []
         for _ in range(repeats):
             t0 = time.perf_counter()
-            found = store.search_runs("bench", filter=FILTER, order_by=ORDER, limit=100)
+            found = store.runs.search_runs("bench", filter=FILTER, order_by=ORDER, limit=100)
             times.append(time.perf_counter() - t0)
         out["search"] = statistics.median(times)
         out["search_hits"] = len(found)
@@ -96,7 +96,7 @@ def skloop_large_search(n_runs: int, repeats: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as d:
         store = Store.open(f"sqlite:///{d}/big.db", f"{d}/art")
         t0 = time.perf_counter()
-        store.import_runs(
+        store.runs.import_runs(
             Run(
                 id="",
                 project="bench",
@@ -113,7 +113,7 @@ def skloop_large_search(n_runs: int, repeats: int) -> dict[str, float]:
         times = []
         for _ in range(repeats):
             t0 = time.perf_counter()
-            found = store.search_runs("bench", filter=FILTER, order_by=ORDER, limit=100)
+            found = store.runs.search_runs("bench", filter=FILTER, order_by=ORDER, limit=100)
             times.append(time.perf_counter() - t0)
         store.close()
     return {"populate": populate, "search": statistics.median(times), "hits": len(found)}

@@ -109,8 +109,8 @@ def test_from_log_per_window(project: Path) -> None:
                 })  # fmt: skip
                 if day == 0:
                     labels.append({"request_id": request, "row": i, "label": int(rows["churned"].iloc[i])})
-        assert store.insert_predictions(records) == 450
-        store.insert_labels("churn", labels)
+        assert store.predictions.insert_predictions(records) == 450
+        store.predictions.insert_labels("churn", labels)
     finally:
         store.close()
     result = invoke("monitor", "churn", "--from-log", "--since", "7d", "--window", "1d",

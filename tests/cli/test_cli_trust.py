@@ -99,11 +99,11 @@ def evil(project: Path, store: Store, tmp_path: Path) -> tuple[int, Path]:
     marker = tmp_path / f"marker-{uuid.uuid4().hex[:6]}"
     buf = io.BytesIO()
     joblib.dump(Touch(marker), buf)
-    v1 = store.get_model_version("churn", 1)
-    trained = store.get_run(v1.run_id)
-    with store.start_run("churn", spec=trained.spec) as run:
-        store.log_dataset(run.id, store.get_dataset(v1.dataset_fingerprint), role="train")
-        store.log_artifact(run.id, "model.joblib", buf.getvalue())
+    v1 = store.models.get_model_version("churn", 1)
+    trained = store.runs.get_run(v1.run_id)
+    with store.runs.start_run("churn", spec=trained.spec) as run:
+        store.datasets.log_dataset(run.id, store.datasets.get_dataset(v1.dataset_fingerprint), role="train")
+        store.runs.log_artifact(run.id, "model.joblib", buf.getvalue())
     version = Registry(store).register(run.id, "churn", format="joblib", signature=v1.signature)
     return version.version, marker
 
@@ -161,7 +161,7 @@ def _traffic(store: Store, version: int) -> None:
     """Promote ``version`` to champion and log a few of its predictions after it took over."""
     Registry(store).promote("churn", version, reason="test", force=True)
     now = utcnow()
-    store.insert_predictions(
+    store.predictions.insert_predictions(
         [{"request_id": uuid.uuid4().hex, "row": i, "time": now, "model": "churn", "version": version,
           "inputs": {"tenure": 1.0}, "outputs": {"prediction": 0}} for i in range(5)]
     )  # fmt: skip
@@ -191,12 +191,12 @@ def test_register_ignores_the_trust_a_runs_own_spec_snapshot_claims(
     from registry_payload import SideEffect
 
     marker = tmp_path / "marker"
-    v1 = store.get_model_version("churn", 1)
-    snapshot = dict(store.get_run(v1.run_id).spec or {})
+    v1 = store.models.get_model_version("churn", 1)
+    snapshot = dict(store.runs.get_run(v1.run_id).spec or {})
     snapshot["registry"] = {"format": "skops", "trusted_types": ["registry_payload.SideEffect"]}
-    with store.start_run("churn", spec=snapshot) as run:
-        store.log_dataset(run.id, store.get_dataset(v1.dataset_fingerprint), role="train")
-        store.log_artifact(run.id, "model.skops", sio.dumps(SideEffect(str(marker))))
+    with store.runs.start_run("churn", spec=snapshot) as run:
+        store.datasets.log_dataset(run.id, store.datasets.get_dataset(v1.dataset_fingerprint), role="train")
+        store.runs.log_artifact(run.id, "model.skops", sio.dumps(SideEffect(str(marker))))
     result = invoke("register", run.id, "--spec", project / "skloop.yaml")
     assert result.exit_code != 0
     assert (

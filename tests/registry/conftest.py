@@ -52,15 +52,17 @@ def reg_make_run(reg_store: Store, reg_model_bytes: bytes) -> Callable[..., str]
     def make(
         auc: float = 0.8, fingerprint: str = "ab" * 32, project: str = "churn", artifact: str = "model.skops"
     ) -> str:
-        with reg_store.start_run(project, spec={"name": project}, code_commit="c0ffee", environment={"x": "1"}) as run:
+        with reg_store.runs.start_run(
+            project, spec={"name": project}, code_commit="c0ffee", environment={"x": "1"}
+        ) as run:
             record = DatasetRecord(fingerprint=fingerprint, source="data/churn.csv", n_rows=100, n_columns=4)
-            reg_store.log_dataset(run.id, record, role="train")
-            reg_store.log_params(run.id, {"model": "LogisticRegression"})
-            reg_store.log_batch(
+            reg_store.datasets.log_dataset(run.id, record, role="train")
+            reg_store.runs.log_params(run.id, {"model": "LogisticRegression"})
+            reg_store.runs.log_batch(
                 run.id,
                 metrics=[("holdout_roc_auc", auc, 0), ("cv_roc_auc_mean", auc, 0), ("cv_roc_auc_fold", auc, 0)],
             )
-            reg_store.log_artifact(run.id, artifact, reg_model_bytes, media_type="application/x-skops")
+            reg_store.runs.log_artifact(run.id, artifact, reg_model_bytes, media_type="application/x-skops")
         return run.id
 
     return make

@@ -32,9 +32,9 @@ def test_register_records_metrics_dataset_and_artifact(registry: Registry, reg_m
     assert (v.version, v.status, v.run_id, v.rejection_reason) == (1, "registered", run_id, None)
     assert v.metrics == {"holdout_roc_auc": 0.8, "cv_roc_auc_mean": 0.8}  # no per-fold values
     assert v.dataset_fingerprint == "ab" * 32 and v.signature == {"inputs": []} and v.card == "# churn"
-    run = registry.store.get_run(run_id)
+    run = registry.store.runs.get_run(run_id)
     assert v.artifact_sha256 == run.artifacts["model.skops"].sha256
-    assert registry.load("churn/1") == registry.store.load_artifact(run_id, "model.skops")
+    assert registry.load("churn/1") == registry.store.runs.load_artifact(run_id, "model.skops")
     model = registry.load_model("churn")
     assert model.predict([[3.0]]).tolist() == [1]
 
@@ -176,7 +176,7 @@ def _statements(store: Store) -> Iterator[list[str]]:
     def count(conn: object, cursor: object, statement: str, *args: object) -> None:
         seen.append(statement)
 
-    engines = {id(e): e for e in (store._engine, store._reader)}.values()  # SQLite files read on their own engine
+    engines = {id(e): e for e in (store.db.engine, store.db.reader)}.values()  # SQLite files read on their own engine
     for engine in engines:
         event.listen(engine, "before_cursor_execute", count)
     try:
@@ -190,7 +190,7 @@ def test_lineage_reads_do_not_grow_with_the_versions(registry: Registry, reg_mak
     # one query per kind of record (runs, datasets, aliases), never one per version or model
     fp, counts = "cd" * 32, []
     for n in (1, 2, 5):
-        while (k := len(registry.store.model_names())) < n:  # one version of each of n models
+        while (k := len(registry.store.models.model_names())) < n:  # one version of each of n models
             v = registry.register(reg_make_run(0.8, fingerprint=fp), f"model{k}")
             registry.promote(v.name, v.version, reason="first")
         with _statements(registry.store) as seen:
@@ -203,11 +203,11 @@ def test_lineage_reads_do_not_grow_with_the_versions(registry: Registry, reg_mak
 def test_version_lineage_reads_do_not_grow_with_the_datasets(registry: Registry, reg_store: Store) -> None:
     counts = []
     for n in (1, 3):
-        with reg_store.start_run("churn") as run:
+        with reg_store.runs.start_run("churn") as run:
             for i in range(n):
                 record = DatasetRecord(fingerprint=f"{n}{i}" * 32, source=f"d{i}.csv", n_rows=10, n_columns=2)
-                reg_store.log_dataset(run.id, record, role=("train", "test", "holdout")[i])
-            reg_store.log_artifact(run.id, "model.skops", b"not loaded here")
+                reg_store.datasets.log_dataset(run.id, record, role=("train", "test", "holdout")[i])
+            reg_store.runs.log_artifact(run.id, "model.skops", b"not loaded here")
         v = registry.register(run.id, f"m{n}")
         with _statements(reg_store) as seen:
             tree = registry.lineage(v.ref)

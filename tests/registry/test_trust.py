@@ -32,8 +32,8 @@ def touch_pickle(marker: Path) -> bytes:
 
 def register_joblib(store: Store, data: bytes, name: str = "churn") -> str:
     """Register ``data`` as the next joblib version of ``name``; its ref."""
-    with store.start_run(name, spec={"name": name}) as run:
-        store.log_artifact(run.id, "model.joblib", data)
+    with store.runs.start_run(name, spec={"name": name}) as run:
+        store.runs.log_artifact(run.id, "model.joblib", data)
     return Registry(store).register(run.id, name, format="joblib").ref
 
 
@@ -59,7 +59,7 @@ def test_trust_of_reads_the_callers_settings_spec_and_flags(tmp_path: Path) -> N
 def test_a_registered_pickle_runs_nothing_without_the_callers_trust(reg_store: Store, tmp_path: Path) -> None:
     marker = tmp_path / "marker"
     ref = register_joblib(reg_store, touch_pickle(marker))
-    assert reg_store.get_model_version("churn", 1).artifact_format == "joblib"  # recorded, and not trust
+    assert reg_store.models.get_model_version("churn", 1).artifact_format == "joblib"  # recorded, and not trust
     registry = Registry(reg_store)
     for trust in (None, Trust(), Trust(types=["builtins.exec"])):
         with pytest.raises(UntrustedModelError) as info:

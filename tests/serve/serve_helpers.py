@@ -35,8 +35,8 @@ def register_churn(
     pipe, X, y = churn_pipeline(n_rows=n_rows, seed=seed)
     store = Store.open(settings)
     try:
-        with store.start_run(name, spec={"name": name}, code_commit="c0ffee", environment={}) as run:
-            store.log_artifact(run.id, "model.skops", save_model(pipe, "skops"), media_type="application/x-skops")
+        with store.runs.start_run(name, spec={"name": name}, code_commit="c0ffee", environment={}) as run:
+            store.runs.log_artifact(run.id, "model.skops", save_model(pipe, "skops"), media_type="application/x-skops")
         signature = infer_signature(X, y, task="classification", model=pipe)
         registry = Registry(store)
         version = registry.register(run.id, name, signature=signature.to_dict())

@@ -38,8 +38,8 @@ def _register(base: Path, target: str) -> Any:
     model = RandomForestClassifier(n_estimators=8, max_depth=6, random_state=0, n_jobs=1)
     pipe = Pipeline([("preprocess", build_preprocessor(features)), ("model", model)]).fit(X, y)
     with Store.open(project_settings(base)) as store:
-        with store.start_run("churn", spec={"name": "churn"}, environment={}) as run:
-            store.log_artifact(run.id, "model.skops", save_model(pipe, "skops"))
+        with store.runs.start_run("churn", spec={"name": "churn"}, environment={}) as run:
+            store.runs.log_artifact(run.id, "model.skops", save_model(pipe, "skops"))
         signature = infer_signature(X, y, task="classification", model=pipe)
         registry = Registry(store)
         version = registry.register(run.id, "churn", signature=signature.to_dict())

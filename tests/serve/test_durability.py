@@ -92,11 +92,11 @@ def test_sigkilled_writers_lose_no_acknowledged_append(tmp_path: Path) -> None:
         finally:
             ingestor.close(final=False)
         ingest_once(log_dir, store)  # after the restart: picks up from the checkpoint
-        stored = {p.request_id for p in store.iter_predictions("churn", batch_size=20_000)}
+        stored = {p.request_id for p in store.predictions.iter_predictions("churn", batch_size=20_000)}
         lost = set(acked) - stored
         assert not lost, f"{len(lost)} of {len(acked)} acknowledged appends were lost, e.g. {sorted(lost)[:5]}"
         # each append held 2 rows; stored >= acknowledged (appends not yet reported may be stored too)
-        assert store.count_predictions("churn") >= 2 * len(acked)
+        assert store.predictions.count_predictions("churn") >= 2 * len(acked)
         assert ingestor.last_error is None
     # only the segments of the dead writers that were not deleted yet remain, all ingested
     assert len(segments(log_dir)) <= 2
@@ -194,7 +194,7 @@ def test_skloop_serve_killed_under_load_loses_no_acknowledged_prediction(
 
     with Store.open(project_settings(srv_fresh_project)) as store:
         ingest_once(log_dir, store)
-        rows = [(p.correlation_id, p.row) for p in store.iter_predictions("churn", batch_size=20_000)]
+        rows = [(p.correlation_id, p.row) for p in store.predictions.iter_predictions("churn", batch_size=20_000)]
     stored = {rid for rid, _ in rows}  # the client's X-Request-ID, kept as the correlation id
     lost = set(acked) - stored
     assert not lost, f"{len(lost)} of {len(acked)} acknowledged requests were lost, e.g. {sorted(lost)[:5]}"

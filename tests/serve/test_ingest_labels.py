@@ -19,12 +19,14 @@ YES_NO = OutputSchema(task="classification", classes=("no", "yes"), dtype="strin
 
 
 def test_labels_join_by_id_and_by_request(wal_store: Store, wal_record: Record) -> None:
-    wal_store.insert_predictions([wal_record("a", 0, entity="c-1"), wal_record("a", 1, entity="c-2"), wal_record("b")])
+    wal_store.predictions.insert_predictions(
+        [wal_record("a", 0, entity="c-1"), wal_record("a", 1, entity="c-2"), wal_record("b")]
+    )
     n = ingest_label_records(
         wal_store, "churn", [{"id": "c-1", "label": "yes"}, {"request_id": "b", "row": 0, "label": "no"}], output=YES_NO
     )
     assert n == 2
-    got = {(p.request_id, p.row): p.label for p in wal_store.query_predictions("churn")}
+    got = {(p.request_id, p.row): p.label for p in wal_store.predictions.query_predictions("churn")}
     assert got == {("a", 0): "yes", ("a", 1): None, ("b", 0): "no"}
 
 
@@ -47,11 +49,11 @@ def test_bad_records_are_named_and_nothing_is_stored(wal_store: Store, records: 
     with pytest.raises(LabelError, match=message) as info:
         ingest_label_records(wal_store, "churn", records, output=YES_NO)
     assert isinstance(info.value, DataError) and info.value.issues
-    assert wal_store.count_labels() == 0
+    assert wal_store.predictions.count_labels() == 0
 
 
 def test_label_files_by_id_and_by_request(tmp_path: Path, wal_store: Store, wal_record: Record) -> None:
-    wal_store.insert_predictions([wal_record("a", i, entity=100 + i) for i in range(4)])
+    wal_store.predictions.insert_predictions([wal_record("a", i, entity=100 + i) for i in range(4)])
     by_id = tmp_path / "by_id.csv"
     pd.DataFrame({"customer": [100.0, 101.0, None], "y": ["yes", "no", "no"]}).to_csv(by_id, index=False)
     with pytest.raises(LabelError, match=r"by_id.csv: .*row 2, field 'id': missing"):
@@ -66,7 +68,7 @@ def test_label_files_by_id_and_by_request(tmp_path: Path, wal_store: Store, wal_
         output=YES_NO,
     )  # fmt: skip
     assert stored == 1
-    got = {p.row: p.label for p in wal_store.query_predictions("churn")}
+    got = {p.row: p.label for p in wal_store.predictions.query_predictions("churn")}
     assert got == {0: "yes", 1: "no", 2: "yes", 3: None}
     with pytest.raises(DataError, match="no column"):
         ingest_label_file(wal_store, "churn", by_request, id_column="customer", label_column="truth", output=YES_NO)

@@ -19,12 +19,12 @@ def test_child_process_ingests_while_running_and_on_close(tmp_path: Path, wal_re
         log.append_sync([wal_record("r1", 0), wal_record("r1", 1)])
         deadline = time.monotonic() + 30
         with Store.open(url, artifacts) as store:
-            while store.count_predictions("churn") < 2 and time.monotonic() < deadline:
+            while store.predictions.count_predictions("churn") < 2 and time.monotonic() < deadline:
                 time.sleep(0.2)
-            assert store.count_predictions("churn") == 2  # while serving
+            assert store.predictions.count_predictions("churn") == 2  # while serving
         log.append_sync([wal_record("r2", 0)])
     finally:
         log.close()
         ingest.close()
     with Store.open(url, artifacts) as store:
-        assert store.count_predictions("churn") == 3  # the last pass on close
+        assert store.predictions.count_predictions("churn") == 3  # the last pass on close

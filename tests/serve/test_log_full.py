@@ -72,7 +72,7 @@ def test_requests_refused_by_a_full_disk_leave_no_row(
             assert doc["error_code"] == "LOG_UNAVAILABLE" and "No space left on device" in doc["error"]
         log.close()
         ingest_once(log.directory, wal_store)
-        rows = wal_store.query_predictions("churn")
+        rows = wal_store.predictions.query_predictions("churn")
         by_client: dict[str, int] = {}
         for p in rows:
             by_client[str(p.correlation_id)] = by_client.get(str(p.correlation_id), 0) + 1

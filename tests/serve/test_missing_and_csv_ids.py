@@ -28,8 +28,8 @@ def register_passengers(base: Path, *, impute_pclass: bool = True) -> Signature:
     signature = infer_signature(X, y, task="classification", model=pipe)
     with Store.open(project_settings(base)) as store:
         spec = {"name": "titanic", "data": {"train": "x.csv", "target": "Survived", "id": ID}}
-        with store.start_run("titanic", spec=spec, environment={}) as run:
-            store.log_artifact(run.id, "model.skops", save_model(pipe, "skops"))
+        with store.runs.start_run("titanic", spec=spec, environment={}) as run:
+            store.runs.log_artifact(run.id, "model.skops", save_model(pipe, "skops"))
         registry = Registry(store)
         version = registry.register(run.id, "titanic", signature=signature.to_dict())
         registry.promote("titanic", version.version, "champion", reason="test")
@@ -96,7 +96,7 @@ def test_missing_values_the_pipeline_fills_in_are_served_and_flagged(served: Any
 
     store = app.registry.store
     assert ingest_once(tmp_path / "wal", store) == 8
-    logged = store.query_predictions("titanic")
+    logged = store.predictions.query_predictions("titanic")
     flagged = {(p.entity_id, f["column"]) for p in logged for f in p.flags if f["problem"] == MISSING_IMPUTED}
     assert flagged == {(rows[1][ID], "Fare"), (rows[2][ID], "Sex"), (rows[3][ID], "Fare")}
 
@@ -174,12 +174,12 @@ def test_csv_rows_keep_their_entity_id_like_json_rows(served: Any, tmp_path: Pat
     store = app.registry.store
     assert ingest_once(tmp_path / "wal", store) == 9
     by_request: dict[str, list[str | None]] = {}
-    for p in sorted(store.query_predictions("titanic"), key=lambda p: (p.request_id, p.row)):
+    for p in sorted(store.predictions.query_predictions("titanic"), key=lambda p: (p.request_id, p.row)):
         by_request.setdefault(p.request_id, []).append(p.entity_id)
     assert sorted(by_request.values()) == [["007", "42", rows[2][ID]]] * 3
 
-    store.insert_labels("titanic", [{"entity_id": "007", "label": 1}, {"entity_id": "42", "label": 0}])
-    joined = store.query_predictions("titanic", labeled=True)
+    store.predictions.insert_labels("titanic", [{"entity_id": "007", "label": 1}, {"entity_id": "42", "label": 0}])
+    joined = store.predictions.query_predictions("titanic", labeled=True)
     assert sorted(p.entity_id for p in joined) == ["007", "007", "007", "42", "42", "42"]
 
 

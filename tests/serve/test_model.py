@@ -51,7 +51,7 @@ def test_the_second_load_of_a_version_reads_its_onnx_export_back(
 ) -> None:
     first = load_served_model(churn_registry, "churn/1")
     assert first.runtime == "onnxruntime" and len(conversions) == 1
-    kept = churn_registry.store.get_version_artifact("churn", 1, onnx_kind())
+    kept = churn_registry.store.models.get_version_artifact("churn", 1, onnx_kind())
     assert kept is not None and kept.sha256 is not None
     assert kept.meta["parity"]["max_abs_diff"] <= kept.meta["parity"]["atol"]
     assert kept.meta["parity"]["n_rows"] > 0

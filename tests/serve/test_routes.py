@@ -71,7 +71,7 @@ def test_a_wrong_method_is_405_with_allow_from_the_table(client: Any, route: Rou
 def test_routes_not_in_the_table_are_404(client: Any, path: str) -> None:
     answer = client.post(path, json=[{"id": "c-1", "label": 1}])
     assert answer.status_code == 404, answer.text
-    assert client.app.registry.store.count_labels() == 0
+    assert client.app.registry.store.predictions.count_labels() == 0
 
 
 def _openapi(project: Path, **kwargs: Any) -> dict[str, Any]:

@@ -52,7 +52,9 @@ def _written(app: Any, log: PredictionLog) -> tuple[int, int]:
     """(labels stored, prediction records logged) so far."""
     log.close()
     log.start()
-    return app.registry.store.count_labels(), sum(1 for s in segments(log.directory) for _ in read_segment(s))
+    return app.registry.store.predictions.count_labels(), sum(
+        1 for s in segments(log.directory) for _ in read_segment(s)
+    )
 
 
 def test_every_write_route_is_admin_or_predict() -> None:
@@ -90,11 +92,11 @@ def test_every_write_route_checks_the_token(
 
 def test_versioned_labels_are_not_a_way_around_the_token(sec_project: Path) -> None:
     with TestClient(_app(sec_project, "s3cret", token_required_for_predict=True)) as client:
-        before = client.app.registry.store.count_labels()
+        before = client.app.registry.store.predictions.count_labels()
         for version in ("999", "1"):
             answer = client.post(f"/v2/models/churn/versions/{version}/labels", json=[{"id": "c-9", "label": 1}])
             assert answer.status_code in (401, 404), answer.text
-        assert client.app.registry.store.count_labels() == before
+        assert client.app.registry.store.predictions.count_labels() == before
 
 
 def test_starting_without_a_token_warns_that_admin_routes_are_open(

@@ -18,8 +18,8 @@ def _register_with_id_column(base: Path) -> None:
     pipe, X, y = churn_pipeline(n_rows=400, seed=1)
     with Store.open(project_settings(base)) as store:
         spec = {"name": "churn", "data": {"train": "x.csv", "target": "churned", "id": "customer_id"}}
-        with store.start_run("churn", spec=spec, environment={}) as run:
-            store.log_artifact(run.id, "model.skops", save_model(pipe, "skops"))
+        with store.runs.start_run("churn", spec=spec, environment={}) as run:
+            store.runs.log_artifact(run.id, "model.skops", save_model(pipe, "skops"))
         registry = Registry(store)
         version = registry.register(run.id, "churn", signature=infer_signature(X, y, task="classification").to_dict())
         registry.promote("churn", version.version, "champion", reason="test")
@@ -56,7 +56,7 @@ def test_ids_are_logged_and_labels_join_them(labelled_client: Any, srv_row: dict
     assert missing.json()["issues"] == [{"row": 1, "column": "label", "problem": "missing", "severity": "error"}]
     unreadable = client.post("/v2/models/churn/labels", content=b"{nope", headers=auth)
     assert unreadable.status_code == 400 and "malformed JSON" in unreadable.json()["error"]
-    assert app.registry.store.count_labels() == 0  # a bad list stores nothing
+    assert app.registry.store.predictions.count_labels() == 0  # a bad list stores nothing
     ok = client.post(
         "/v2/models/churn/labels", json=[{"id": "c-1", "label": 1}, {"id": "c-2", "label": 0}], headers=auth
     )
@@ -64,9 +64,9 @@ def test_ids_are_logged_and_labels_join_them(labelled_client: Any, srv_row: dict
 
     store = app.registry.store
     assert ingest_once(tmp_path / "wal", store) == 3
-    logged = store.query_predictions("churn")
+    logged = store.predictions.query_predictions("churn")
     assert sorted(p.entity_id for p in logged) == ["c-0", "c-1", "c-2"]
-    labelled = {p.entity_id: p.label for p in store.query_predictions("churn", labeled=True)}
+    labelled = {p.entity_id: p.label for p in store.predictions.query_predictions("churn", labeled=True)}
     assert labelled == {"c-1": "1", "c-2": "0"}
 
 
@@ -88,7 +88,7 @@ def test_a_reused_x_request_id_never_collapses_predictions(
 
     store = app.registry.store
     assert ingest_once(tmp_path / "wal", store) == 5
-    stored = store.query_predictions("churn")
+    stored = store.predictions.query_predictions("churn")
     assert len(stored) == 5
     assert {p.correlation_id for p in stored} == {"dup"}
     assert sorted(p.request_id for p in stored) == sorted(keys)
@@ -101,7 +101,7 @@ def test_a_reused_x_request_id_never_collapses_predictions(
         "/v2/models/churn/labels", json=[{"request_id": keys[3], "row": 0, "label": 0}], headers=auth
     )
     assert by_id.status_code == 200 and by_request.status_code == 200, (by_id.text, by_request.text)
-    labelled = {p.entity_id: p.label for p in store.query_predictions("churn", labeled=True)}
+    labelled = {p.entity_id: p.label for p in store.predictions.query_predictions("churn", labeled=True)}
     assert labelled == {"d-1": "1", "d-3": "0"}
 
 
@@ -116,4 +116,4 @@ def test_an_id_that_cannot_be_logged_is_a_400_for_that_request_only(
         client.post("/invocations", json={"dataframe_records": [{**srv_row, "customer_id": "ok"}]}).status_code == 200
     )
     assert ingest_once(tmp_path / "wal", app.registry.store) == 1
-    assert [p.entity_id for p in app.registry.store.query_predictions("churn")] == ["ok"]
+    assert [p.entity_id for p in app.registry.store.predictions.query_predictions("churn")] == ["ok"]

@@ -71,7 +71,7 @@ def _soak(tmp_path: Path, seconds: float) -> None:
             ingestor.close()
         assert not errors, errors[:3]
         assert ingestor.last_error is None
-        assert store.count_predictions("churn") == sent > RATE * seconds * 0.5
+        assert store.predictions.count_predictions("churn") == sent > RATE * seconds * 0.5
     assert segments(log_dir) == []
     warm = samples[len(samples) // 4 :]  # after imports, caches and the first segments
     assert max(warm) - min(warm) < 60, f"RSS grew from {min(warm):.0f} to {max(warm):.0f} MB"

@@ -245,8 +245,8 @@ def _register_with_id(base: Path) -> None:
     pipe, X, y = churn_pipeline(n_rows=300, seed=2)
     with Store.open(project_settings(base)) as store:
         spec = {"name": "churn", "data": {"train": "x.csv", "target": "churned", "id": "customer_id"}}
-        with store.start_run("churn", spec=spec, environment={}) as run:
-            store.log_artifact(run.id, "model.skops", save_model(pipe, "skops"))
+        with store.runs.start_run("churn", spec=spec, environment={}) as run:
+            store.runs.log_artifact(run.id, "model.skops", save_model(pipe, "skops"))
         registry = Registry(store)
         signature = infer_signature(X, y, task="classification", model=pipe)
         version = registry.register(run.id, "churn", signature=signature.to_dict())
@@ -273,7 +273,7 @@ def labels_client(labels_project: Path, tmp_path: Path) -> Iterator[tuple[Any, A
 def _stored(app: Any, prefix: str) -> dict[str, str]:
     return {
         str(x.entity_id or f"{x.request_id}/{x.row}"): x.label
-        for x in app.registry.store.list_labels("churn")
+        for x in app.registry.store.predictions.list_labels("churn")
         if (x.entity_id or x.request_id or "").startswith(prefix)
     }
 
@@ -324,11 +324,15 @@ def test_label_files_with_a_bad_row_store_nothing_even_in_a_later_chunk(labels_p
     with Store.open(project_settings(labels_project)) as store:
         with pytest.raises(LabelError, match=r"labels.csv: .*row 4, field 'label': 'yes' is not one of"):
             ingest_label_file(store, "churn", source, id_column="customer_id", label_column="churned", batch_rows=2)
-        assert [x for x in store.list_labels("churn") if (x.entity_id or "").startswith("file-")] == []
+        assert [x for x in store.predictions.list_labels("churn") if (x.entity_id or "").startswith("file-")] == []
         good = _label_file(tmp_path / "good.csv", [1, 0, "1.0"])
         n = ingest_label_file(store, "churn", good, id_column="customer_id", label_column="churned", batch_rows=2)
         assert n == 3
-        stored = {x.entity_id: x.label for x in store.list_labels("churn") if (x.entity_id or "").startswith("file-")}
+        stored = {
+            x.entity_id: x.label
+            for x in store.predictions.list_labels("churn")
+            if (x.entity_id or "").startswith("file-")
+        }
         assert stored == {"file-0": "1", "file-1": "0", "file-2": "1"}
 
 
@@ -346,7 +350,7 @@ def test_labels_ingest_cli_exits_non_zero_naming_the_row(labels_project: Path, t
     assert result.exit_code == 1, result.output
     assert "row 1, field 'label'" in result.output and "nothing stored" in result.output
     with Store.open(project_settings(labels_project)) as store:
-        assert [x for x in store.list_labels("churn") if (x.entity_id or "").startswith("cli-")] == []
+        assert [x for x in store.predictions.list_labels("churn") if (x.entity_id or "").startswith("cli-")] == []
     missing = CliRunner().invoke(app, ["labels", "ingest", str(source), "--model", "nope", "--spec", str(spec)])
     assert missing.exit_code == 1 and "'nope' is not in the registry" in missing.output
 
@@ -400,4 +404,4 @@ def test_labels_never_500(labels_client: tuple[Any, Any], body: Any) -> None:
     r = _post(client, "/v2/models/churn/labels", body)
     assert r.status_code in (200, 400), r.text
     if r.status_code == 200:  # whatever was stored is a class of the model, as the loop reads it
-        assert {x.label for x in app.registry.store.list_labels("churn")} <= {"0", "1"}
+        assert {x.label for x in app.registry.store.predictions.list_labels("churn")} <= {"0", "1"}

@@ -15,13 +15,13 @@ def log_from_process(url: str, artifact_root: str, worker: int) -> str:
     """Log a known number of records to a new run; small buffer so flushes contend."""
     store = Store.open(url, artifact_root, buffer_size=25)
     try:
-        run = store.create_run("concurrent", name=f"worker-{worker}")
-        store.log_params(run.id, {f"p{i}": i for i in range(N_PARAMS)})
+        run = store.runs.create_run("concurrent", name=f"worker-{worker}")
+        store.runs.log_params(run.id, {f"p{i}": i for i in range(N_PARAMS)})
         for step in range(N_METRICS):
-            store.log_metric(run.id, "loss", 1.0 / (step + 1), step=step)
+            store.runs.log_metric(run.id, "loss", 1.0 / (step + 1), step=step)
             if step % 50 == 0:
-                store.log_batch(run.id, [("acc", step / N_METRICS, step)], tags={"w": worker})
-        store.finish_run(run.id)
+                store.runs.log_batch(run.id, [("acc", step / N_METRICS, step)], tags={"w": worker})
+        store.runs.finish_run(run.id)
         return run.id
     finally:
         store.close()
@@ -29,13 +29,13 @@ def log_from_process(url: str, artifact_root: str, worker: int) -> str:
 
 def log_until_killed(url: str, artifact_root: str) -> None:
     store = Store.open(url, artifact_root, buffer_size=20, buffer_age=0.05)
-    run = store.create_run("victim")
-    store.log_metric(run.id, "loss", 1.0, step=0)
+    run = store.runs.create_run("victim")
+    store.runs.log_metric(run.id, "loss", 1.0, step=0)
     store.flush()
     print(run.id, flush=True)
     step = 1
     while True:
-        store.log_metric(run.id, "loss", 1.0 / (step + 1), step=step)
+        store.runs.log_metric(run.id, "loss", 1.0 / (step + 1), step=step)
         step += 1
         if step % 100 == 0:
             time.sleep(0.001)
@@ -44,9 +44,9 @@ def log_until_killed(url: str, artifact_root: str) -> None:
 def log_and_exit(url: str, artifact_root: str, n: int) -> None:
     # never flushes or closes: the exit hook must write the buffer
     store = Store.open(url, artifact_root, buffer_size=10**9, buffer_age=10**9)
-    run = store.create_run("exiting")
+    run = store.runs.create_run("exiting")
     for step in range(n):
-        store.log_metric(run.id, "loss", float(step), step=step)
+        store.runs.log_metric(run.id, "loss", float(step), step=step)
     print(run.id, flush=True)
 
 

@@ -80,11 +80,11 @@ def test_tampered_artifact_refuses_to_load(tmp_path: Path) -> None:
 
 
 def test_tampered_artifact_of_a_run(store: Store) -> None:
-    run = store.create_run("proj")
-    ref = store.log_artifact(run.id, "model.skops", b"weights" * 100)
+    run = store.runs.create_run("proj")
+    ref = store.runs.log_artifact(run.id, "model.skops", b"weights" * 100)
     _flip_one_byte(Path(store.artifacts.path_of(ref.sha256)))
     with pytest.raises(ArtifactIntegrityError, match=r"artifact 'model.skops'.*expected sha256"):
-        store.load_artifact(run.id, "model.skops")
+        store.runs.load_artifact(run.id, "model.skops")
 
 
 def test_an_artifact_path_that_is_a_directory_is_named(tmp_path: Path) -> None:

@@ -16,9 +16,9 @@ def _store_with_runs(path: Path) -> None:
     store = Store.open(f"sqlite:///{path}", path.parent / "artifacts")
     try:
         for i in range(20):
-            run = store.create_run("corrupt", name=f"r{i}")
-            store.log_params(run.id, {f"p{j}": "x" * 50 for j in range(30)})
-            store.finish_run(run.id, "finished")
+            run = store.runs.create_run("corrupt", name=f"r{i}")
+            store.runs.log_params(run.id, {f"p{j}": "x" * 50 for j in range(30)})
+            store.runs.finish_run(run.id, "finished")
     finally:
         store.close()
     assert not path.with_name(path.name + "-wal").exists() or path.with_name(path.name + "-wal").stat().st_size == 0
@@ -28,7 +28,7 @@ def _reopen_and_search(path: Path) -> StoreError:
     with pytest.raises(StoreError) as info:
         store = Store.open(f"sqlite:///{path}", path.parent / "artifacts")
         try:
-            store.search_runs("corrupt")
+            store.runs.search_runs("corrupt")
         finally:
             store.close()
     return info.value

@@ -19,17 +19,17 @@ WORKERS = str(Path(_workers.__file__).resolve())
 
 
 def test_context_manager_finishes(store: Store) -> None:
-    with store.start_run("proj", seed=1) as run:
-        store.log_metric(run.id, "loss", 0.1)
-    got = store.get_run(run.id)
+    with store.runs.start_run("proj", seed=1) as run:
+        store.runs.log_metric(run.id, "loss", 0.1)
+    got = store.runs.get_run(run.id)
     assert got.status == "finished" and got.metrics == {"loss": 0.1} and got.seed == 1
 
 
 def test_context_manager_failure_is_recorded(store: Store) -> None:
-    with pytest.raises(ValueError, match=r"bad fold"), store.start_run("proj") as run:
-        store.log_metric(run.id, "loss", 0.1)
+    with pytest.raises(ValueError, match=r"bad fold"), store.runs.start_run("proj") as run:
+        store.runs.log_metric(run.id, "loss", 0.1)
         raise ValueError("bad fold")
-    got = store.get_run(run.id)
+    got = store.runs.get_run(run.id)
     assert got.status == "failed" and got.metrics == {"loss": 0.1}
     assert got.error is not None and "ValueError: bad fold" in got.error
     assert "Traceback" in got.error
@@ -37,35 +37,35 @@ def test_context_manager_failure_is_recorded(store: Store) -> None:
 
 @pytest.mark.parametrize("exc", [KeyboardInterrupt, SystemExit])
 def test_context_manager_interrupt_is_killed(store: Store, exc: type[BaseException]) -> None:
-    with pytest.raises(exc), store.start_run("proj") as run:
-        store.log_metric(run.id, "loss", 0.1)
+    with pytest.raises(exc), store.runs.start_run("proj") as run:
+        store.runs.log_metric(run.id, "loss", 0.1)
         raise exc()
-    got = store.get_run(run.id)
+    got = store.runs.get_run(run.id)
     assert got.status == "killed" and exc.__name__ in (got.error or "")
     assert got.metrics == {"loss": 0.1}
 
 
 def test_context_manager_tolerates_explicit_finish(store: Store) -> None:
-    with store.start_run("proj") as run:
-        store.finish_run(run.id, "killed", error="stopped by hand")
-    assert store.get_run(run.id).status == "killed"
+    with store.runs.start_run("proj") as run:
+        store.runs.finish_run(run.id, "killed", error="stopped by hand")
+    assert store.runs.get_run(run.id).status == "killed"
 
 
 def test_buffered_metrics_flush(store_url: str, artifact_root: Path) -> None:
     store = Store.open(store_url, artifact_root, buffer_size=10, buffer_age=3600)
     try:
-        run = store.create_run("proj")
+        run = store.runs.create_run("proj")
         for step in range(9):
-            store.log_metric(run.id, "loss", float(step), step=step)
-        assert len(store._buffer) == 9  # nothing written yet
-        store.log_metric(run.id, "loss", 9.0, step=9)  # the tenth fills the buffer
-        assert len(store._buffer) == 0
-        store.log_metrics(run.id, {"a": 1.0, "b": 2.0}, step=10)
-        assert len(store._buffer) == 2
-        assert store.get_run(run.id).metrics == {"loss": 9.0, "a": 1.0, "b": 2.0}  # read flushes
-        store.log_metric(run.id, "loss", 10.0, step=10)
-        store.finish_run(run.id)  # finishing flushes
-        assert len(store.get_metric_history(run.id, "loss")) == 11
+            store.runs.log_metric(run.id, "loss", float(step), step=step)
+        assert len(store.runs._buffer) == 9  # nothing written yet
+        store.runs.log_metric(run.id, "loss", 9.0, step=9)  # the tenth fills the buffer
+        assert len(store.runs._buffer) == 0
+        store.runs.log_metrics(run.id, {"a": 1.0, "b": 2.0}, step=10)
+        assert len(store.runs._buffer) == 2
+        assert store.runs.get_run(run.id).metrics == {"loss": 9.0, "a": 1.0, "b": 2.0}  # read flushes
+        store.runs.log_metric(run.id, "loss", 10.0, step=10)
+        store.runs.finish_run(run.id)  # finishing flushes
+        assert len(store.runs.get_metric_history(run.id, "loss")) == 11
     finally:
         store.close()
 
@@ -81,9 +81,9 @@ def test_buffer_is_written_at_interpreter_exit(store_url: str, artifact_root: Pa
     )
     run_id = done.stdout.strip()
     with Store.open(store_url, artifact_root) as store:
-        history = store.get_metric_history(run_id, "loss")
+        history = store.runs.get_metric_history(run_id, "loss")
         assert [m.step for m in history] == list(range(500))
-        assert store.get_run(run_id).status == "running"
+        assert store.runs.get_run(run_id).status == "running"
 
 
 def test_four_processes_lose_nothing(store_url: str, artifact_root: Path) -> None:
@@ -92,14 +92,14 @@ def test_four_processes_lose_nothing(store_url: str, artifact_root: Path) -> Non
     with ctx.Pool(4) as pool:
         ids = pool.starmap(_workers.log_from_process, [(store_url, str(artifact_root), w) for w in range(4)])
     with Store.open(store_url, artifact_root) as store:
-        runs = store.search_runs("concurrent", limit=None)
+        runs = store.runs.search_runs("concurrent", limit=None)
         assert sorted(r.id for r in runs) == sorted(ids)
         for run in runs:
             assert run.status == "finished"
             assert len(run.params) == _workers.N_PARAMS
-            history = store.get_metric_history(run.id, "loss")
+            history = store.runs.get_metric_history(run.id, "loss")
             assert [m.step for m in history] == list(range(_workers.N_METRICS))
-            assert len(store.get_metric_history(run.id, "acc")) == _workers.N_METRICS // 50
+            assert len(store.runs.get_metric_history(run.id, "acc")) == _workers.N_METRICS // 50
             assert run.metrics["loss"] == 1.0 / _workers.N_METRICS
 
 
@@ -122,23 +122,23 @@ def test_sigkill_leaves_a_consistent_store(store_url: str, artifact_root: Path) 
     assert proc.returncode == -signal.SIGKILL
     with Store.open(store_url, artifact_root) as store:
         if store_url.startswith("sqlite"):
-            with store._engine.connect() as conn:
+            with store.db.engine.connect() as conn:
                 assert conn.exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
-        run = store.get_run(run_id)
+        run = store.runs.get_run(run_id)
         assert run.status == "running"  # nobody could end it
-        history = store.get_metric_history(run_id, "loss")
+        history = store.runs.get_metric_history(run_id, "loss")
         assert len(history) >= 1
         assert [m.step for m in history] == list(range(len(history)))  # no gaps, no torn batch
         assert run.metrics["loss"] == history[-1].value
-        assert store.search_runs("victim")[0].id == run_id
-        assert store.reap_stale_runs() == [run_id]
-        reaped = store.get_run(run_id)
+        assert store.runs.search_runs("victim")[0].id == run_id
+        assert store.runs.reap_stale_runs() == [run_id]
+        reaped = store.runs.get_run(run_id)
         assert reaped.status == "killed" and reaped.end_time is not None
         assert f"pid {proc.pid}" in (reaped.error or "") and "died" in (reaped.error or "")
-        assert store.reap_stale_runs() == []
+        assert store.runs.reap_stale_runs() == []
 
 
 def test_reap_leaves_live_runs_alone(store: Store) -> None:
-    run = store.create_run("proj")  # this process is alive
-    assert store.reap_stale_runs() == []
-    assert store.get_run(run.id).status == "running"
+    run = store.runs.create_run("proj")  # this process is alive
+    assert store.runs.reap_stale_runs() == []
+    assert store.runs.get_run(run.id).status == "running"

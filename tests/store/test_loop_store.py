@@ -17,72 +17,72 @@ NOW = datetime(2025, 3, 1, 12, tzinfo=UTC)
 
 
 def test_a_decision_is_running_until_finished(store: Store) -> None:
-    d = store.create_decision("churn", evaluated_at=NOW, details={"alias": "champion"})
+    d = store.loop.create_decision("churn", evaluated_at=NOW, details={"alias": "champion"})
     assert (d.status, d.outcome, d.evaluated_at, d.details) == ("running", None, NOW, {"alias": "champion"})
-    d = store.update_decision(d.id, champion_version=1, fired=["drift"], details={"guards": []},
+    d = store.loop.update_decision(d.id, champion_version=1, fired=["drift"], details={"guards": []},
                               triggers=[{"name": "drift", "fired": True}])  # fmt: skip
     assert d.fired == ("drift",) and d.details == {"alias": "champion", "guards": []}  # details merge
-    assert store.list_decisions("churn", status="running") == [d]
-    done = store.finish_decision(d.id, outcome="kept", reason="not better")
+    assert store.loop.list_decisions("churn", status="running") == [d]
+    done = store.loop.finish_decision(d.id, outcome="kept", reason="not better")
     assert (done.status, done.outcome, done.reason) == ("finished", "kept", "not better") and done.ended
     with pytest.raises(StoreError, match="can no longer change"):
-        store.update_decision(d.id, reason="later")
+        store.loop.update_decision(d.id, reason="later")
     with pytest.raises(StoreError, match="not running"):
-        store.finish_decision(d.id, outcome="kept")
+        store.loop.finish_decision(d.id, outcome="kept")
     with pytest.raises(StoreError, match="outcome is one of"):
-        store.update_decision(store.create_decision("churn", evaluated_at=NOW).id, outcome="maybe")
-    assert store.get_decision(d.id[:10]) == done
+        store.loop.update_decision(store.loop.create_decision("churn", evaluated_at=NOW).id, outcome="maybe")
+    assert store.loop.get_decision(d.id[:10]) == done
     with pytest.raises(NotFoundError):
-        store.get_decision("ffff")
-    assert [x.id for x in store.list_decisions("churn", limit=1)] != [d.id]  # the newest one
+        store.loop.get_decision("ffff")
+    assert [x.id for x in store.loop.list_decisions("churn", limit=1)] != [d.id]  # the newest one
     assert done.to_dict()["fired"] == ["drift"] and done.to_dict()["evaluated_at"].startswith("2025-03-01")
 
 
 def test_step_records_and_the_cache(store: Store) -> None:
-    first = store.create_decision("churn", evaluated_at=NOW)
-    running = store.record_step(first.id, "monitor", name="churn", status="running", inputs_hash="a" * 64)
+    first = store.loop.create_decision("churn", evaluated_at=NOW)
+    running = store.loop.record_step(first.id, "monitor", name="churn", status="running", inputs_hash="a" * 64)
     assert running.status == "running" and running.ended is None
-    done = store.record_step(first.id, "monitor", name="churn", status="finished", inputs_hash="a" * 64,
+    done = store.loop.record_step(first.id, "monitor", name="churn", status="finished", inputs_hash="a" * 64,
                              outputs={"n_rows": 3})  # fmt: skip
     assert done.outputs == {"n_rows": 3} and done.started == running.started and done.ended is not None
-    store.record_step(first.id, "retrain", name="churn", status="skipped")
-    assert [s.step for s in store.list_steps(first.id)] == ["monitor", "retrain"]
-    assert store.cached_step("churn", "monitor", "a" * 64) == done
-    assert store.cached_step("churn", "monitor", "b" * 64) is None
-    assert store.cached_step("other", "monitor", "a" * 64) is None
-    store.record_step(first.id, "decide", name="churn", status="failed", inputs_hash="c" * 64, error="boom")
-    assert store.cached_step("churn", "decide", "c" * 64) is None  # only finished steps are reused
+    store.loop.record_step(first.id, "retrain", name="churn", status="skipped")
+    assert [s.step for s in store.loop.list_steps(first.id)] == ["monitor", "retrain"]
+    assert store.loop.cached_step("churn", "monitor", "a" * 64) == done
+    assert store.loop.cached_step("churn", "monitor", "b" * 64) is None
+    assert store.loop.cached_step("other", "monitor", "a" * 64) is None
+    store.loop.record_step(first.id, "decide", name="churn", status="failed", inputs_hash="c" * 64, error="boom")
+    assert store.loop.cached_step("churn", "decide", "c" * 64) is None  # only finished steps are reused
     with pytest.raises(StoreError, match="status is one of"):
-        store.record_step(first.id, "x", name="churn", status="done")
+        store.loop.record_step(first.id, "x", name="churn", status="done")
 
 
 def test_one_loop_per_model(store: Store) -> None:
-    lock = store.acquire_loop_lock("churn", "me", lease=timedelta(minutes=5))
+    lock = store.loop.acquire_loop_lock("churn", "me", lease=timedelta(minutes=5))
     assert lock.owner == "me" and lock.expires > datetime.now(UTC)
-    again = store.acquire_loop_lock("churn", "me", lease=timedelta(minutes=10))  # a renewal
+    again = store.loop.acquire_loop_lock("churn", "me", lease=timedelta(minutes=10))  # a renewal
     assert again.expires > lock.expires and again.acquired == lock.acquired
     with pytest.raises(LoopLockedError, match=r"running in process \d+"):
-        store.acquire_loop_lock("churn", "someone else", lease=timedelta(minutes=5))
-    store.acquire_loop_lock("other-model", "someone else", lease=timedelta(minutes=5))  # per model
-    assert not store.release_loop_lock("churn", "someone else")
-    assert store.release_loop_lock("churn", "me") and store.get_loop_lock("churn") is None
-    assert store.acquire_loop_lock("churn", "someone else", lease=timedelta(minutes=5)).owner == "someone else"
+        store.loop.acquire_loop_lock("churn", "someone else", lease=timedelta(minutes=5))
+    store.loop.acquire_loop_lock("other-model", "someone else", lease=timedelta(minutes=5))  # per model
+    assert not store.loop.release_loop_lock("churn", "someone else")
+    assert store.loop.release_loop_lock("churn", "me") and store.loop.get_loop_lock("churn") is None
+    assert store.loop.acquire_loop_lock("churn", "someone else", lease=timedelta(minutes=5)).owner == "someone else"
 
 
 def test_an_expired_lease_is_taken_over(store: Store) -> None:
-    store.acquire_loop_lock("churn", "old", lease=timedelta(milliseconds=1))
+    store.loop.acquire_loop_lock("churn", "old", lease=timedelta(milliseconds=1))
     time.sleep(0.01)
-    assert store.acquire_loop_lock("churn", "new", lease=timedelta(minutes=5)).owner == "new"
+    assert store.loop.acquire_loop_lock("churn", "new", lease=timedelta(minutes=5)).owner == "new"
 
 
 def test_the_lock_of_a_dead_process_is_taken_over(tmp_path: Path) -> None:
     url, art = f"sqlite:///{tmp_path}/s.db", tmp_path / "art"
     code = (
         "from datetime import timedelta; from skloop.store import Store; "
-        f"s = Store.open({url!r}, {str(art)!r}); s.acquire_loop_lock('churn', 'dead', lease=timedelta(hours=1))"
+        f"s = Store.open({url!r}, {str(art)!r}); s.loop.acquire_loop_lock('churn', 'dead', lease=timedelta(hours=1))"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
     with Store.open(url, art) as store:
-        held = store.get_loop_lock("churn")
+        held = store.loop.get_loop_lock("churn")
         assert held is not None and held.owner == "dead"
-        assert store.acquire_loop_lock("churn", "alive", lease=timedelta(minutes=5)).owner == "alive"
+        assert store.loop.acquire_loop_lock("churn", "alive", lease=timedelta(minutes=5)).owner == "alive"

@@ -75,7 +75,7 @@ def test_out_of_date_postgres_names_the_upgrade_command(pg_empty_url: str, tmp_p
     assert _tables(pg_empty_url) == set()  # nothing was created behind the user's back
     upgrade_database(pg_empty_url)
     with Store.open(pg_empty_url, tmp_path / "art") as store:
-        assert store.search_runs() == []
+        assert store.runs.search_runs() == []
 
 
 def test_newer_schema_is_refused(tmp_path: Path) -> None:

@@ -15,13 +15,15 @@ FP = "ab" * 32
 
 
 def _run(store: Store, fingerprint: str = FP) -> str:
-    with store.start_run("churn") as run:
-        store.log_dataset(run.id, DatasetRecord(fingerprint=fingerprint, source="data.csv", n_rows=10, n_columns=3))
+    with store.runs.start_run("churn") as run:
+        store.datasets.log_dataset(
+            run.id, DatasetRecord(fingerprint=fingerprint, source="data.csv", n_rows=10, n_columns=3)
+        )
     return run.id
 
 
 def _version(store: Store, run_id: str, name: str = "churn", **kwargs: object) -> ModelVersion:
-    return store.create_model_version(name, run_id=run_id, artifact_sha256="cd" * 32, **kwargs)  # type: ignore[arg-type]
+    return store.models.create_model_version(name, run_id=run_id, artifact_sha256="cd" * 32, **kwargs)  # type: ignore[arg-type]
 
 
 def test_versions_are_numbered_per_name(store: Store) -> None:
@@ -29,10 +31,10 @@ def test_versions_are_numbered_per_name(store: Store) -> None:
     assert [_version(store, run_id).version for _ in range(3)] == [1, 2, 3]
     other = _version(store, run_id, "fraud", metrics={"holdout_roc_auc": 0.9}, status="rejected", rejection_reason="x")
     assert (other.version, other.status, other.metrics) == (1, "rejected", {"holdout_roc_auc": 0.9})
-    assert store.get_model_version("fraud", 1) == other
-    assert [v.version for v in store.list_model_versions("churn")] == [1, 2, 3]
-    assert store.model_names() == ["churn", "fraud"]
-    summary = {m.name: m for m in store.list_models()}
+    assert store.models.get_model_version("fraud", 1) == other
+    assert [v.version for v in store.models.list_model_versions("churn")] == [1, 2, 3]
+    assert store.models.model_names() == ["churn", "fraud"]
+    summary = {m.name: m for m in store.models.list_models()}
     assert (summary["churn"].latest_version, summary["churn"].n_versions) == (3, 3)
 
 
@@ -48,9 +50,9 @@ def test_unknown_run_and_version_are_named(store: Store) -> None:
         _version(store, "0" * 32)
     _version(store, _run(store))
     with pytest.raises(ModelNotFoundError, match=r"model 'fraud' is not in the registry; known models: churn"):
-        store.get_model_version("fraud", 1)
+        store.models.get_model_version("fraud", 1)
     with pytest.raises(ModelNotFoundError, match=r"model 'churn' has no version 7; its versions are 1"):
-        store.get_model_version("churn", 7)
+        store.models.get_model_version("churn", 7)
     with pytest.raises(StoreError, match="status is one of registered, rejected"):
         _version(store, _run(store), status="maybe")
 
@@ -60,32 +62,32 @@ def test_alias_moves_are_logged_with_the_holder(store: Store) -> None:
     for _ in range(3):
         _version(store, run_id)
     t0 = utcnow()
-    first = store.set_alias("churn", "champion", 1, actor="ann", reason="first")
-    store.set_alias("churn", "champion", 2, actor="bob", reason="better")
-    last = store.set_alias("churn", "champion", 1, actor="ann", action="rollback", expected_current=2)
+    first = store.models.set_alias("churn", "champion", 1, actor="ann", reason="first")
+    store.models.set_alias("churn", "champion", 2, actor="bob", reason="better")
+    last = store.models.set_alias("churn", "champion", 1, actor="ann", action="rollback", expected_current=2)
     assert isinstance(first, AliasEvent) and (first.from_version, first.to_version) == (None, 1)
     assert (last.from_version, last.to_version, last.action) == (2, 1, "rollback")
-    history = store.alias_history("churn", "champion")
+    history = store.models.alias_history("churn", "champion")
     assert [(e.from_version, e.to_version, e.action, e.actor) for e in history] == [
         (None, 1, "set", "ann"),
         (1, 2, "set", "bob"),
         (2, 1, "rollback", "ann"),
     ]
-    assert store.get_aliases("churn") == {"champion": 1}
-    assert store.get_model_version("churn", 1).aliases == ("champion",)
-    assert store.alias_at("churn", "champion", t0 - timedelta(seconds=1)) is None
-    assert store.alias_at("churn", "champion", history[1].time) == 2
-    assert store.alias_at("churn", "champion", utcnow()) == 1
+    assert store.models.get_aliases("churn") == {"champion": 1}
+    assert store.models.get_model_version("churn", 1).aliases == ("champion",)
+    assert store.models.alias_at("churn", "champion", t0 - timedelta(seconds=1)) is None
+    assert store.models.alias_at("churn", "champion", history[1].time) == 2
+    assert store.models.alias_at("churn", "champion", utcnow()) == 1
     with pytest.raises(StoreError, match=r"holds version 1, not version 3 as expected"):
-        store.set_alias("churn", "champion", 3, actor="cy", expected_current=3)
+        store.models.set_alias("churn", "champion", 3, actor="cy", expected_current=3)
     with pytest.raises(ModelNotFoundError, match="its versions are 1, 2, 3"):
-        store.set_alias("churn", "champion", 9, actor="cy")
-    store.set_alias("churn", "champion", None, actor="cy", reason="retired")
-    assert store.get_aliases("churn") == {}
-    assert store.alias_history("churn")[-1].action == "delete"
-    assert store.alias_at("churn", "champion", utcnow()) is None
+        store.models.set_alias("churn", "champion", 9, actor="cy")
+    store.models.set_alias("churn", "champion", None, actor="cy", reason="retired")
+    assert store.models.get_aliases("churn") == {}
+    assert store.models.alias_history("churn")[-1].action == "delete"
+    assert store.models.alias_at("churn", "champion", utcnow()) is None
     with pytest.raises(ModelNotFoundError, match="no alias 'champion' to delete"):
-        store.set_alias("churn", "champion", None, actor="cy")
+        store.models.set_alias("churn", "champion", None, actor="cy")
 
 
 def test_versions_for_dataset_by_prefix(store: Store) -> None:
@@ -93,20 +95,20 @@ def test_versions_for_dataset_by_prefix(store: Store) -> None:
     _version(store, a, dataset_fingerprint=FP)
     _version(store, b)
     _version(store, a, "fraud")
-    assert [v.ref for v in store.versions_for_dataset(FP[:10])] == ["churn/1", "fraud/1"]
-    assert [v.ref for v in store.versions_for_dataset("ef" * 32)] == ["churn/2"]
+    assert [v.ref for v in store.models.versions_for_dataset(FP[:10])] == ["churn/1", "fraud/1"]
+    assert [v.ref for v in store.models.versions_for_dataset("ef" * 32)] == ["churn/2"]
     with pytest.raises(NotFoundError, match="dataset '00' does not exist"):
-        store.versions_for_dataset("00")
+        store.models.versions_for_dataset("00")
 
 
 def test_a_version_artifact_is_kept_once_and_read_back_verified(store: Store) -> None:
     _version(store, _run(store))
-    assert store.get_version_artifact("churn", 1, "onnx:test") is None
-    kept = store.put_version_artifact("churn", 1, "onnx:test", b"graph", {"parity": {"max_abs_diff": 0.0}})
+    assert store.models.get_version_artifact("churn", 1, "onnx:test") is None
+    kept = store.models.put_version_artifact("churn", 1, "onnx:test", b"graph", {"parity": {"max_abs_diff": 0.0}})
     assert kept.sha256 is not None and store.artifacts.get_bytes(kept.sha256) == b"graph"
-    late = store.put_version_artifact("churn", 1, "onnx:test", b"another graph")  # a racing second caller
-    assert late == kept == store.get_version_artifact("churn", 1, "onnx:test")
-    refused = store.put_version_artifact("churn", 1, "onnx:other", None, {"refusal": "no converter"})
+    late = store.models.put_version_artifact("churn", 1, "onnx:test", b"another graph")  # a racing second caller
+    assert late == kept == store.models.get_version_artifact("churn", 1, "onnx:test")
+    refused = store.models.put_version_artifact("churn", 1, "onnx:other", None, {"refusal": "no converter"})
     assert (refused.sha256, refused.size, refused.meta) == (None, None, {"refusal": "no converter"})
     with pytest.raises(ModelNotFoundError, match="has no version 2"):
-        store.put_version_artifact("churn", 2, "onnx:test", b"graph")
+        store.models.put_version_artifact("churn", 2, "onnx:test", b"graph")

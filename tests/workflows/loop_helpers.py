@@ -95,12 +95,12 @@ def log_traffic(
             "outputs": {"prediction": int(pred[i]), "probabilities": {str(c): float(p) for c, p in
                                                                       zip(model.classes_, proba[i], strict=True)}},
         })  # fmt: skip
-    store.insert_predictions(records)
+    store.predictions.insert_predictions(records)
     if labels:
         y = frame["churned"].to_numpy()
         if flip:
             y = 1 - y
-        store.insert_labels(name, [{"entity_id": e, "label": int(v)} for e, v in
+        store.predictions.insert_labels(name, [{"entity_id": e, "label": int(v)} for e, v in
                                    zip(frame["customer_id"], y, strict=True)])  # fmt: skip
     return len(records)
 

@@ -94,10 +94,10 @@ def log_plain_traffic(store: Store, frame: pd.DataFrame, *, time: datetime, labe
             "version": version.version, "entity_id": row["row_id"], "inputs": row,
             "outputs": {"prediction": int(pred[i]), "probabilities": probabilities},
         })  # fmt: skip
-    store.insert_predictions(records)
+    store.predictions.insert_predictions(records)
     if labels:
-        store.insert_labels("plain", [{"entity_id": e, "label": int(v)} for e, v in zip(frame["row_id"], frame["y"],
-                                                                                          strict=True)])  # fmt: skip
+        pairs = zip(frame["row_id"], frame["y"], strict=True)
+        store.predictions.insert_labels("plain", [{"entity_id": e, "label": int(v)} for e, v in pairs])
     return len(records)
 
 

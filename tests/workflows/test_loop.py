@@ -47,7 +47,7 @@ def _start() -> datetime:
 
 
 def _retrains(project: Project) -> int:
-    return len(project.store.search_runs("churn", filter="kind = 'retrain'"))
+    return len(project.store.runs.search_runs("churn", filter="kind = 'retrain'"))
 
 
 def test_a_stable_stream_triggers_nothing(project: Project) -> None:
@@ -57,7 +57,7 @@ def test_a_stable_stream_triggers_nothing(project: Project) -> None:
     assert decision.outcome == "none" and decision.fired == ()
     assert {t["name"] for t in decision.triggers} == {"drift", "top_features", "performance"}
     assert "no trigger fired" in decision.reason and _retrains(project) == 0
-    steps = {s.step: s.status for s in project.store.list_steps(decision.id)}
+    steps = {s.step: s.status for s in project.store.loop.list_steps(decision.id)}
     assert steps["retrain"] == steps["evaluate"] == steps["promote"] == "skipped"
 
 
@@ -71,8 +71,8 @@ def test_a_better_challenger_is_promoted(project: Project) -> None:
     assert c is not None and c["method"] == "delong" and c["metric"] == "roc_auc"
     assert c["champion"] < 0.65 and c["challenger"] > 0.75 and c["better"]  # ~0.55 vs ~0.84 at scale
     assert Registry(project.store).aliases("churn")["champion"] == decision.challenger_version == 2
-    run = project.store.get_run(decision.retrain_run_id)
-    assert run.kind == "retrain" and run.parent_run_id == project.store.get_model_version("churn", 1).run_id
+    run = project.store.runs.get_run(decision.retrain_run_id)
+    assert run.kind == "retrain" and run.parent_run_id == project.store.models.get_model_version("churn", 1).run_id
     assert run.tags["loop.decision"] == decision.id and run.tags["loop.parent_version"] == "1"
     assert {"drift", "performance"} <= set(run.tags["loop.triggers"].split(","))
     assert int(run.tags["loop.train_rows"]) + int(run.tags["loop.holdout_rows"]) == 700
@@ -91,7 +91,7 @@ def test_a_drifted_stream_retrains_once_under_cooldown(trained: Path, tmp_path: 
         assert first.outcome == "kept" and "not shown better" in first.reason
         assert second.outcome == "blocked" and "cooldown" in second.reason and second.fired
         assert _retrains(project) == 1 and second.retrain_run_id is None
-        steps = {s.step: s for s in project.store.list_steps(second.id)}
+        steps = {s.step: s for s in project.store.loop.list_steps(second.id)}
         assert steps["monitor"].cached_from == first.id  # the same traffic and champion: not monitored again
         assert Registry(project.store).aliases("churn")["champion"] == 1
     finally:
@@ -111,7 +111,7 @@ def test_a_worse_challenger_is_kept(trained: Path, tmp_path: Path) -> None:
         c = decision.comparison
         assert c is not None and c["difference"] < 0 and not c["better"]
         assert Registry(project.store).aliases("churn")["champion"] == 1
-        assert project.store.get_model_version("churn", decision.challenger_version).aliases == ()
+        assert project.store.models.get_model_version("churn", decision.challenger_version).aliases == ()
     finally:
         project.close()
 
@@ -129,7 +129,7 @@ def test_probation_failure_rolls_back(project: Project) -> None:
     assert decision.details["probation"]["version"] == 2 and decision.details["probation"]["n_labeled"] == 300
     last = Registry(project.store).history("churn", "champion")[-1]
     assert last.action == "rollback" and last.to_version == 1
-    steps = {s.step: s.status for s in project.store.list_steps(decision.id)}
+    steps = {s.step: s.status for s in project.store.loop.list_steps(decision.id)}
     assert steps["monitor"] == steps["promote"] == "skipped"
 
 
@@ -143,8 +143,8 @@ def test_an_interrupted_loop_resumes_and_promotes_once(project: Project) -> None
 
     with pytest.raises(KeyboardInterrupt):
         run_loop(project.spec, project.settings, store=project.store, now=t + timedelta(hours=1), on_step=interrupt)
-    [halted] = project.store.list_decisions("churn", status="running")
-    assert project.store.get_loop_lock("churn") is None  # released on the way out
+    [halted] = project.store.loop.list_decisions("churn", status="running")
+    assert project.store.loop.get_loop_lock("churn") is None  # released on the way out
     events: dict[str, str] = {}
     decision = run_loop(project.spec, project.settings, store=project.store, now=t + timedelta(days=9),
                         on_step=lambda s, e, o: events.__setitem__(s, e))  # fmt: skip
@@ -156,10 +156,10 @@ def test_an_interrupted_loop_resumes_and_promotes_once(project: Project) -> None
 
 
 def test_one_loop_at_a_time(project: Project) -> None:
-    project.store.acquire_loop_lock("churn", "another loop", lease=timedelta(minutes=5))
+    project.store.loop.acquire_loop_lock("churn", "another loop", lease=timedelta(minutes=5))
     with pytest.raises(LoopLockedError, match="one loop per model"):
         run_loop(project.spec, project.settings, store=project.store)
-    assert project.store.list_decisions("churn") == []
+    assert project.store.loop.list_decisions("churn") == []
 
 
 def test_now_must_follow_the_champion(project: Project) -> None:

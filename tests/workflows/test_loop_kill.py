@@ -43,9 +43,9 @@ def test_killed_after_evaluate_resumes_and_promotes_once(tmp_path: Path) -> None
 
             def evaluated() -> bool:
                 assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else "the loop died"
-                running = store.list_decisions("churn", status="running")
+                running = store.loop.list_decisions("churn", status="running")
                 return bool(running) and any(
-                    s.step == "evaluate" and s.status == "finished" for s in store.list_steps(running[0].id)
+                    s.step == "evaluate" and s.status == "finished" for s in store.loop.list_steps(running[0].id)
                 )
 
             _wait_for(evaluated)
@@ -56,20 +56,20 @@ def test_killed_after_evaluate_resumes_and_promotes_once(tmp_path: Path) -> None
             proc.stderr.close()
     with Project.load(spec) as project:
         store = project.store
-        [halted] = store.list_decisions("churn", status="running")
+        [halted] = store.loop.list_decisions("churn", status="running")
         assert halted.challenger_version == 2 and Registry(store).aliases("churn")["champion"] == 1
-        lock = store.get_loop_lock("churn")
+        lock = store.loop.get_loop_lock("churn")
         assert lock is not None and lock.pid == proc.pid  # the dead process still "holds" it
         decision = run_loop(project.spec, project.settings, store=store)
         assert decision.id == halted.id and decision.outcome == "promoted"
         assert Registry(store).aliases("churn")["champion"] == 2
         moves = [e for e in Registry(store).history("churn", "champion") if e.to_version == 2]
         assert len(moves) == 1 and decision.id in (moves[0].reason or "")
-        steps = {s.step: s.status for s in store.list_steps(decision.id)}
+        steps = {s.step: s.status for s in store.loop.list_steps(decision.id)}
         assert set(steps.values()) == {"finished"} and len(steps) == 7
-        assert len(store.search_runs("churn", filter="kind = 'retrain'")) == 1
-        assert store.search_runs("churn", filter="status = 'running'") == []
-        assert store.get_loop_lock("churn") is None and store.list_decisions("churn", status="running") == []
+        assert len(store.runs.search_runs("churn", filter="kind = 'retrain'")) == 1
+        assert store.runs.search_runs("churn", filter="status = 'running'") == []
+        assert store.loop.get_loop_lock("churn") is None and store.loop.list_decisions("churn", status="running") == []
         again = run_loop(project.spec, project.settings, store=store)  # a new decision, nothing to redo
         assert again.id != decision.id and again.outcome == "none"
         assert len([e for e in Registry(store).history("churn", "champion") if e.to_version == 2]) == 1

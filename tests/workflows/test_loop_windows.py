@@ -52,10 +52,10 @@ def test_a_spec_that_drops_a_column_retrains(project: Project) -> None:
     decision = run_loop(project.spec, project.settings, store=project.store, now=t + timedelta(hours=1))
     assert "drift" in decision.fired and decision.retrain_run_id is not None, decision.reason
     assert decision.outcome in ("promoted", "kept"), decision.reason
-    run = project.store.get_run(decision.retrain_run_id)
+    run = project.store.runs.get_run(decision.retrain_run_id)
     assert run.status == "finished" and run.kind == "retrain"
-    challenger = project.store.get_model_version("plain", decision.challenger_version)
-    champion = project.store.get_model_version("plain", 1)
+    challenger = project.store.models.get_model_version("plain", decision.challenger_version)
+    champion = project.store.models.get_model_version("plain", 1)
     inputs = [c.name for c in Signature.from_dict(challenger.signature).inputs]
     assert inputs == [c.name for c in Signature.from_dict(champion.signature).inputs] == list(FEATURES)
     # the run records the spec it ran, which reproduces it from its own snapshot

@@ -44,7 +44,7 @@ def _assert_only_inputs(report: MonitorReport) -> None:
 
 
 def test_the_model_input_columns_are_the_signature_inputs(project: Project) -> None:
-    version = project.store.get_model_version("plain", 1)
+    version = project.store.models.get_model_version("plain", 1)
     assert model_input_columns(project.store, version) == FEATURES
 
 

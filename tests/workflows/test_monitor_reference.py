@@ -16,7 +16,7 @@ def test_without_a_snapshot_the_stored_reference_is_used(tmp_path: Path) -> None
     spec.write_text(spec.read_text().replace("  holdout: 0.2\n", "  holdout: 0.2\n  snapshot: false\n"))
     with Project.load(spec) as project:
         result = project.train()
-        summary = ReferenceSummary.from_json(project.store.load_artifact(result.run_id, "reference.json").decode())
+        summary = ReferenceSummary.from_json(project.store.runs.load_artifact(result.run_id, "reference.json").decode())
         assert "monthly_charges" in summary.schema().names
         stable = monitor_model(project.store, "churn", project.settings, current=make_churn(800, seed=5))
         shifted = monitor_model(project.store, "churn", project.settings, current=make_churn(800, seed=5, shift=1.0))

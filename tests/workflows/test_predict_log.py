@@ -49,7 +49,7 @@ def test_predict_batch_logs_every_row_once_with_ids(fitted: tuple[Pipeline, obje
     with Store.open(f"sqlite:///{tmp_path}/skloop.db") as store:
         assert ingest_once(log_dir, store) == 1500
         assert segments(log_dir) == []
-        logged = store.query_predictions("churn")
+        logged = store.predictions.query_predictions("churn")
         assert [p.row for p in logged] == list(range(1500))
         assert {p.request_id for p in logged} == {result.request_id} and {p.version for p in logged} == {3}
         scores = pd.read_parquet(result.out_path)
@@ -63,7 +63,7 @@ def test_predict_batch_logs_every_row_once_with_ids(fitted: tuple[Pipeline, obje
         output = signature.output  # type: ignore[attr-defined]
         n = ingest_label_file(store, "churn", labels, id_column="customer_id", label_column="churned", output=output)
         assert n == 300
-        labeled = store.query_predictions("churn", labeled=True)
+        labeled = store.predictions.query_predictions("churn", labeled=True)
         assert len(labeled) == 300
         truth = dict(zip(frame["customer_id"].astype(str), frame["churned"].astype(str), strict=True))
         assert all(p.label == truth[p.entity_id] for p in labeled)
@@ -73,8 +73,8 @@ def _register(base: Path, pipe: Pipeline, signature: object) -> None:
     store = Store.open(Settings.from_env(base, env={}))
     try:
         spec = {"name": "churn", "data": {"train": "x.csv", "target": "churned", "id": "customer_id"}}
-        with store.start_run("churn", spec=spec) as run:
-            store.log_artifact(run.id, "model.skops", save_model(pipe, "skops"), media_type="application/x-skops")
+        with store.runs.start_run("churn", spec=spec) as run:
+            store.runs.log_artifact(run.id, "model.skops", save_model(pipe, "skops"), media_type="application/x-skops")
         registry = Registry(store)
         version = registry.register(run.id, "churn", signature=signature.to_dict())  # type: ignore[attr-defined]
         registry.promote("churn", version.version, "champion", reason="test")
@@ -117,7 +117,7 @@ def test_cli_predict_log_then_labels_ingest(fitted: tuple[Pipeline, object], tmp
     result = runner.invoke(app, ["logs", "ingest", "--spec", str(tmp_path)], catch_exceptions=False)
     assert result.exit_code == 0 and "ingested 0 new predictions" in result.output
     with Store.open(Settings.from_env(tmp_path, env={})) as store:
-        assert store.count_predictions("churn", labeled=True) == 200
+        assert store.predictions.count_predictions("churn", labeled=True) == 200
 
 
 def test_cli_predict_defaults_to_the_champion_and_writes_the_request_id_for_labels(

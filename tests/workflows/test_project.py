@@ -47,7 +47,7 @@ def test_predict_with_log_lands_in_the_store_with_entity_ids(trained: Project) -
     scored = trained.predict(rows, log=True, keep_id=False)
     assert scored.logged == 40 and scored.request_id is not None
     assert "customer_id" not in scored.predictions.columns  # keep_id=False: logged by id all the same
-    logged = trained.store.query_predictions("churn")  # the only test that logs
+    logged = trained.store.predictions.query_predictions("churn")  # the only test that logs
     assert len(logged) == 40 and {p.request_id for p in logged} == {scored.request_id}
     assert sorted(p.entity_id for p in logged) == sorted(rows["customer_id"])
     assert all(p.version == 1 for p in logged)

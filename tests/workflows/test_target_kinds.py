@@ -129,7 +129,7 @@ def test_the_loop_holds_on_every_kind_of_target(kind: str, tmp_path: Path) -> No
         result = project.train()
         assert result.model_version is not None and not result.gate_failures, result.gate_failures
         assert result.positive_class == positive
-        run = project.store.get_run(result.run_id)
+        run = project.store.runs.get_run(result.run_id)
         assert run.params.get("positive_class") == (None if positive is None else str(positive).removesuffix(".0"))
         Registry(project.store).promote(name, result.model_version, reason="test")
         settings = project.settings
@@ -162,7 +162,7 @@ def test_a_declared_positive_class_wins_and_a_wrong_one_is_named(tmp_path: Path)
     with _project(tmp_path / "a", "names", extra="  positive_class: stay\n") as project:
         result = project.train(register=False)
         assert result.positive_class == "stay"
-        assert project.store.get_run(result.run_id).params["positive_class"] == "stay"
+        assert project.store.runs.get_run(result.run_id).params["positive_class"] == "stay"
     wrong = r"data.positive_class: 'churned' is not a class.*\['leave', 'stay'\]"
     with (
         _project(tmp_path / "b", "names", extra="  positive_class: churned\n") as project,
@@ -200,8 +200,8 @@ def test_the_loop_retrains_and_compares_on_served_traffic(kind: str, tmp_path: P
     _serve_and_label(settings, name, target, _churn(kind, 700, seed=22, shift=1.0), tmp_path / "wal")
     with Store.open(settings) as store:
         decision = run_loop(spec, settings, store=store, now=utcnow() + timedelta(hours=1))
-        challenger = store.get_model_version(name, 2)
-        window = store.get_run(challenger.run_id).spec["data"]
+        challenger = store.models.get_model_version(name, 2)
+        window = store.runs.get_run(challenger.run_id).spec["data"]
     assert challenger.signature["output"]["positive_class"] == positive  # the champion's, not the window's minority
     assert window.get("positive_class") == positive
     assert "drift" in decision.fired, decision.reason

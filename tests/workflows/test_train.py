@@ -47,7 +47,7 @@ def test_cv_scores_equal_a_hand_written_grid_search(small_project: Project) -> N
     for metric in ("roc_auc", "accuracy"):
         expected = [search.cv_results_[f"split{i}_test_{metric}"][best] for i in range(3)]
         assert result.cv[metric]["folds"] == expected
-        history = small_project.store.get_metric_history(result.run_id, f"cv_{metric}_fold")
+        history = small_project.store.runs.get_metric_history(result.run_id, f"cv_{metric}_fold")
         assert [m.value for m in sorted(history, key=lambda m: m.step)] == expected
     # a tick per (candidate, fold) fit reached the progress, from the workers
     assert progress.advanced == 2 * 3
@@ -140,10 +140,10 @@ def test_sigkill_mid_search_leaves_a_consistent_store(tmp_path: Path) -> None:
         proc.wait(timeout=10)
         settings_project.close()
         with Store.open(settings_project.settings) as store:
-            (run,) = store.search_runs("churn")
+            (run,) = store.runs.search_runs("churn")
             assert run.status != "finished"
-            store.reap_stale_runs()
-            run = store.get_run(run.id)
+            store.runs.reap_stale_runs()
+            run = store.runs.get_run(run.id)
             assert run.status == "killed"
             assert run.datasets and run.params  # what was written before the kill is intact
     finally:
@@ -158,7 +158,7 @@ def test_train_function_with_explicit_store(tmp_path: Path) -> None:
     project = Project.load(write_small_project(tmp_path, rows=600))
     with Store.open(project.settings) as store:
         result = train(project.spec, project.settings, store=store)
-        assert store.get_run(result.run_id).status == "finished"
+        assert store.runs.get_run(result.run_id).status == "finished"
 
 
 def test_without_snapshot_only_the_fingerprint_is_kept_and_reproduce_reads_the_source(tmp_path: Path) -> None:
@@ -166,7 +166,7 @@ def test_without_snapshot_only_the_fingerprint_is_kept_and_reproduce_reads_the_s
     spec.write_text(spec.read_text().replace("  holdout: 0.2\n", "  holdout: 0.2\n  snapshot: false\n"))
     with Project.load(spec) as project:
         result = project.train()
-        record = project.store.get_dataset(result.dataset_fingerprint)
+        record = project.store.datasets.get_dataset(result.dataset_fingerprint)
         assert record.snapshot_sha256 is None and record.n_rows == 600
         assert project.reproduce(result.run_id).identical
         # the source changes: reproduce names the data as what differs
@@ -224,10 +224,10 @@ def test_the_database_password_of_data_train_is_recorded_nowhere(tmp_path: Path)
     spec.write_text(spec.read_text().replace("  train: data/churn.csv\n", sql))
     with Project.load(spec) as project:
         result = train(project.spec, project.settings, store=project.store, frame=frame)
-        run = project.store.get_run(result.run_id)
+        run = project.store.runs.get_run(result.run_id)
         assert run.spec["data"]["train"]["url"] == "postgresql+psycopg://ana:***@db.invalid:5432/sales"
-        assert "s3cret" not in project.store.get_dataset(result.dataset_fingerprint).source
-        assert "s3cret" not in json.dumps(project.store.get_run(result.run_id).params)
+        assert "s3cret" not in project.store.datasets.get_dataset(result.dataset_fingerprint).source
+        assert "s3cret" not in json.dumps(project.store.runs.get_run(result.run_id).params)
         # without a data snapshot, the redacted spec cannot be read again: say so, do not try
         spec.write_text(spec.read_text().replace("  holdout: 0.2\n", "  holdout: 0.2\n  snapshot: false\n"))
     with Project.load(spec) as project:

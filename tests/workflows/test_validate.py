@@ -97,7 +97,7 @@ def test_a_good_model_passes_every_check_and_the_junit_report_says_so(project: P
     recomputed = check(report, "holdout holdout_roc_auc >= 0.6")
     assert recomputed.status == "pass" and "160 holdout rows" in recomputed.message
     # recomputed on the rebuilt holdout: the same number training recorded
-    recorded = project.store.get_model_version("churn", 1).metrics["holdout_roc_auc"]
+    recorded = project.store.models.get_model_version("churn", 1).metrics["holdout_roc_auc"]
     assert f"{recorded:.4g}" in recomputed.message
     assert check(report, "no regression vs churn@champion").status == "skip"  # it is the champion
     assert check(report, "obvious cases").status == "pass"
@@ -231,7 +231,7 @@ def test_mistakes_in_the_spec_or_the_call_are_usage_errors(project: Project) -> 
 
 
 def test_a_training_run_is_validated_without_a_version(project: Project) -> None:
-    run_id = project.store.get_model_version("churn", 1).run_id
+    run_id = project.store.models.get_model_version("churn", 1).run_id
     report = validate_model(spec_with(GATES), project.settings, store=project.store, run_id=run_id)
     assert report.version is None and report.run_id == run_id and report.ref.startswith("churn (run ")
     assert report.passed

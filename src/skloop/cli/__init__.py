@@ -7,6 +7,7 @@ from skloop.cli import (  # noqa: F401
     _monitor_cmds,
     _registry_cmds,
     _serve_cmds,
+    _ui_cmds,
     _validate_cmds,
 )
 from skloop.cli._app import app, main

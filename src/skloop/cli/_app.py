@@ -199,13 +199,13 @@ def runs(
     check_positive("--limit", limit)
     store = _store(spec)
     try:
-        store.reap_stale_runs()
+        store.runs.reap_stale_runs()
         project = None
         if not all_projects:
             from skloop.core import load_spec
 
             project = load_spec(spec).name
-        found = store.search_runs(project, filter=filter_, order_by=order_by or ["start_time DESC"], limit=limit)
+        found = store.runs.search_runs(project, filter=filter_, order_by=order_by or ["start_time DESC"], limit=limit)
         if json_out:
             print_json(console, found)
         else:
@@ -224,17 +224,19 @@ def show(
     """Everything recorded for one run."""
     store = _store(spec)
     try:
-        run = store.get_run(run_id)
+        run = store.runs.get_run(run_id)
         if json_out:
             data = {
                 "run": run,
                 "metric_history": {
-                    k: store.get_metric_history(run.id, k) for k in sorted(run.metrics) if k.endswith("_fold")
+                    k: store.runs.get_metric_history(run.id, k) for k in sorted(run.metrics) if k.endswith("_fold")
                 },
             }
             print_json(console, data)
         else:
-            console.print(run_detail(run, {d.fingerprint: store.get_dataset(d.fingerprint) for d in run.datasets}))
+            console.print(
+                run_detail(run, {d.fingerprint: store.datasets.get_dataset(d.fingerprint) for d in run.datasets})
+            )
     finally:
         store.close()
 
@@ -245,7 +247,7 @@ def datasets(spec: SpecOpt = Path(SPEC_FILENAME), json_out: JsonOpt = False) -> 
     """Datasets used by runs: fingerprint, source, rows, columns, first and last use."""
     store = _store(spec)
     try:
-        found = store.list_datasets()
+        found = store.datasets.list_datasets()
         if json_out:
             print_json(console, found)
             return

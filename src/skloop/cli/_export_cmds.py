@@ -235,7 +235,7 @@ def _id_column(spec: Path, model_version: Any) -> str | None:
     """The entity id column (``data.id``) of the spec that trained the version, if any."""
     store = _store(spec)
     try:
-        run = store.get_run(model_version.run_id)
+        run = store.runs.get_run(model_version.run_id)
     finally:
         store.close()
     column = ((run.spec or {}).get("data") or {}).get("id")

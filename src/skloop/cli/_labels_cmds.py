@@ -31,8 +31,8 @@ def _log_dir(spec: Path, log_dir: Path | None) -> Path:
 
 def _require_known_model(store: Any, model: str) -> None:
     """Labels for a model that is neither registered nor has logged predictions would join nothing."""
-    known = store.model_names()
-    if model in known or store.count_predictions(model) > 0:
+    known = store.models.model_names()
+    if model in known or store.predictions.count_predictions(model) > 0:
         return
     raise ModelNotFoundError(
         f"--model {model!r} is not in the registry and has no logged predictions; "
@@ -82,7 +82,7 @@ def labels_ingest(
             row_column=row_column,
             time_column=time_column,
         )
-        labeled = store.count_predictions(model, labeled=True)
+        labeled = store.predictions.count_predictions(model, labeled=True)
     finally:
         store.close()
     console.print(f"stored {n} labels for {model}; {labeled} logged predictions now have a label")
@@ -98,7 +98,7 @@ def logs_ingest(spec: SpecOpt = Path(SPEC_FILENAME), log_dir: LogDirOpt = None) 
     store = _store(spec)
     try:
         n = ingest_once(folder, store)
-        total = store.count_predictions()
+        total = store.predictions.count_predictions()
     finally:
         store.close()
     console.print(f"ingested {n} new predictions from {folder}; the store holds {total}")

@@ -160,7 +160,7 @@ def decisions(
 ) -> None:
     """The loop's decisions for model NAME, oldest first: triggers, challenger, comparison, outcome, reason."""
     with _project(spec) as project:
-        found = project.store.list_decisions(name or project.spec.name, limit=limit)
+        found = project.store.loop.list_decisions(name or project.spec.name, limit=limit)
     if json_out:
         print_json(console, [d.to_dict() for d in found])
         return

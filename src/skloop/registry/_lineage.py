@@ -71,7 +71,7 @@ def _run_node(store: Store, run: Run, *, with_datasets: bool) -> LineageNode:
     children: list[LineageNode] = []
     if with_datasets:
         # one read for all the run's datasets; inputs reference them by foreign key
-        found = {d.fingerprint: d for d in store.get_datasets(u.fingerprint for u in run.datasets)}
+        found = {d.fingerprint: d for d in store.datasets.get_datasets(u.fingerprint for u in run.datasets)}
         for used in run.datasets:
             d = found.get(used.fingerprint)
             if d is None:  # pragma: no cover - inputs reference datasets by foreign key
@@ -105,7 +105,7 @@ def _run_node(store: Store, run: Run, *, with_datasets: bool) -> LineageNode:
 
 def version_lineage(store: Store, version: ModelVersion) -> LineageNode:
     """Version → run (params, metrics, code, environment, spec) → datasets."""
-    run = store.get_run(version.run_id)
+    run = store.runs.get_run(version.run_id)
     return LineageNode(
         "model_version", version.ref, _version_attrs(version), (_run_node(store, run, with_datasets=True),)
     )
@@ -113,9 +113,9 @@ def version_lineage(store: Store, version: ModelVersion) -> LineageNode:
 
 def dataset_lineage(store: Store, fingerprint: str) -> LineageNode:
     """Dataset (fingerprint or unique prefix) → every version trained on it → its run."""
-    d = store.get_dataset(fingerprint)
-    versions = store.versions_for_dataset(d.fingerprint)
-    runs = {r.id: r for r in store.get_runs(v.run_id for v in versions)}  # one read, not one per version
+    d = store.datasets.get_dataset(fingerprint)
+    versions = store.models.versions_for_dataset(d.fingerprint)
+    runs = {r.id: r for r in store.runs.get_runs(v.run_id for v in versions)}  # one read, not one per version
     children = tuple(
         LineageNode(
             "model_version",

@@ -4,7 +4,7 @@ Exporting to ONNX and checking parity costs seconds; the result depends only on 
 version (its model and signature) and on the tools (the opset, skl2onnx, onnxruntime,
 skloop's own converters). So the first load of a version exports it and stores the
 bytes and the parity report (or the refusal) with the version
-(:meth:`~skloop.store.Store.put_version_artifact`, content-addressed); every later load,
+(:meth:`~skloop.store.ModelStore.put_version_artifact`, content-addressed); every later load,
 and every hot swap back to it, reads them back verified. A tool upgrade changes the
 kind, and the version is exported again.
 """
@@ -77,7 +77,7 @@ def stored_onnx(
         The ``onnx`` extra is needed to export and is not installed (nothing is stored).
     """
     kind = onnx_kind()
-    kept = store.get_version_artifact(version.name, version.version, kind)
+    kept = store.models.get_version_artifact(version.name, version.version, kind)
     if kept is None:
         kept = _export_and_keep(store, version, model, sample(), signature, kind)
     if kept.sha256 is None:
@@ -99,8 +99,8 @@ def _export_and_keep(
             report = export_onnx(model, path, sample=sample, signature=signature)
         except ExportError as exc:  # the version's own: the same every time with these tools
             # (a MissingExtraError is the environment's: not kept, so it is tried again once installed)
-            return store.put_version_artifact(version.name, version.version, kind, None, {"refusal": str(exc)})
+            return store.models.put_version_artifact(version.name, version.version, kind, None, {"refusal": str(exc)})
         data = path.read_bytes()
     parity = {k: v for k, v in asdict(report).items() if k != "path"}
     logger.info("exported %s to ONNX (max |Δ %s| %.3g)", version.ref, report.output, report.max_abs_diff)
-    return store.put_version_artifact(version.name, version.version, kind, data, {"parity": parity})
+    return store.models.put_version_artifact(version.name, version.version, kind, data, {"parity": parity})

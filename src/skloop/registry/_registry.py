@@ -118,7 +118,7 @@ class Registry:
             When the run is not finished, has no model artifact in ``format``, or is
             already a version of ``name`` (and ``force`` is not set).
         """
-        run = self.store.get_run(run_id)
+        run = self.store.runs.get_run(run_id)
         if run.status != "finished":
             raise RegistryError(f"run {run.id} is {run.status}; only finished runs can be registered")
         if not force:
@@ -135,7 +135,7 @@ class Registry:
         metrics = {k: v for k, v in run.metrics.items() if not k.endswith("_fold")}
         failures = check_gates(gates, run.metrics)
         train = [d.fingerprint for d in run.datasets if d.role == "train"] or [d.fingerprint for d in run.datasets]
-        version = self.store.create_model_version(
+        version = self.store.models.create_model_version(
             name,
             run_id=run.id,
             artifact_sha256=run.artifacts[artifact].sha256,
@@ -154,7 +154,7 @@ class Registry:
 
     def check_not_registered(self, run_id: str, name: str) -> None:
         """Raise :class:`RegistryError` naming the version(s) of ``name`` made from ``run_id``, if any."""
-        existing = [v.ref for v in self.store.list_model_versions(name) if v.run_id == run_id]
+        existing = [v.ref for v in self.store.models.list_model_versions(name) if v.run_id == run_id]
         if existing:
             raise RegistryError(
                 f"run {run_id} is already registered as {', '.join(existing)}; use that version, "
@@ -182,7 +182,7 @@ class Registry:
         ModelNotFoundError
             When the model or version does not exist.
         """
-        target = self.store.get_model_version(name, version)
+        target = self.store.models.get_model_version(name, version)
         if target.is_rejected:
             if not force:
                 raise GateError(
@@ -190,7 +190,7 @@ class Registry:
                     f"{alias!r}; pass force=True (--force) to promote it anyway"
                 )
             reason = f"{reason or 'no reason given'} [forced past failed gates: {target.rejection_reason}]"
-        return self.store.set_alias(name, alias, target.version, actor=actor or default_actor(), reason=reason)
+        return self.store.models.set_alias(name, alias, target.version, actor=actor or default_actor(), reason=reason)
 
     def rollback(
         self, name: str, alias: str = DEFAULT_ALIAS, *, reason: str | None = None, actor: str | None = None
@@ -207,50 +207,50 @@ class Registry:
         RegistryError
             When no earlier version held it.
         """
-        history = self.store.alias_history(name, alias)
+        history = self.store.models.alias_history(name, alias)
         if not history:
             raise self._no_alias(name, alias)
-        current = self.store.get_aliases(name).get(alias)
+        current = self.store.models.get_aliases(name).get(alias)
         target = _previous_holder(history, current)
         if target is None:
             raise RegistryError(
                 f"{name}@{alias} has no earlier holder to roll back to (it holds "
                 f"{'nothing' if current is None else f'version {current}'}); promote a version instead"
             )
-        return self.store.set_alias(
+        return self.store.models.set_alias(
             name, alias, target, actor=actor or default_actor(), reason=reason, action="rollback",
             expected_current=current,
         )  # fmt: skip
 
     def delete_alias(self, name: str, alias: str, *, reason: str | None = None, actor: str | None = None) -> AliasEvent:
         """Remove ``alias`` from ``name`` (recorded as a ``delete`` event)."""
-        return self.store.set_alias(name, alias, None, actor=actor or default_actor(), reason=reason)
+        return self.store.models.set_alias(name, alias, None, actor=actor or default_actor(), reason=reason)
 
     def aliases(self, name: str) -> dict[str, int]:
         """The aliases of ``name`` and the versions they hold now."""
         self._require_model(name)
-        return self.store.get_aliases(name)
+        return self.store.models.get_aliases(name)
 
     def history(self, name: str, alias: str | None = None) -> list[AliasEvent]:
         """Every move of ``alias`` (or of all aliases) of ``name``, oldest first."""
         self._require_model(name)
-        return self.store.alias_history(name, alias)
+        return self.store.models.alias_history(name, alias)
 
     def alias_at(self, name: str, alias: str, when: datetime) -> int | None:
         """The version ``alias`` held at ``when`` (``None`` if it held none then)."""
         self._require_model(name)
-        return self.store.alias_at(name, alias, when)
+        return self.store.models.alias_at(name, alias, when)
 
     # -- reading -----------------------------------------------------------------
 
     def models(self) -> list[ModelSummary]:
         """Every model with its latest version and aliases."""
-        return self.store.list_models()
+        return self.store.models.list_models()
 
     def versions(self, name: str) -> list[ModelVersion]:
         """Every version of ``name``, oldest first."""
         self._require_model(name)
-        return self.store.list_model_versions(name)
+        return self.store.models.list_model_versions(name)
 
     def resolve(self, ref: str) -> ModelVersion:
         """The version named by ``name@alias``, ``name/version`` or ``name`` (latest registered).
@@ -262,17 +262,17 @@ class Registry:
         """
         name, version, alias = parse_ref(ref)
         if version is not None:
-            return self.store.get_model_version(name, version)
+            return self.store.models.get_model_version(name, version)
         versions = self.versions(name)
         if alias is not None:
-            held = self.store.get_aliases(name)
+            held = self.store.models.get_aliases(name)
             if alias not in held:
                 known = ", ".join(f"{a} -> {v}" for a, v in held.items()) or "none"
                 raise ModelNotFoundError(
                     f"model {name!r} has no alias {alias!r}; its aliases are: {known} "
                     f"(promote a version with 'skloop promote {name} VERSION --alias {alias}')"
                 )
-            return self.store.get_model_version(name, held[alias])
+            return self.store.models.get_model_version(name, held[alias])
         registered = [v for v in versions if not v.is_rejected]
         if not registered:
             raise ModelNotFoundError(
@@ -289,14 +289,14 @@ class Registry:
         every version trained on it → its run.
         """
         text = str(ref_or_fingerprint).strip()
-        if "@" in text or "/" in text or text in self.store.model_names():
+        if "@" in text or "/" in text or text in self.store.models.model_names():
             return version_lineage(self.store, self.resolve(text))
         if _HEX.fullmatch(text.lower()):
             try:
                 return dataset_lineage(self.store, text)
             except NotFoundError:
                 pass
-        names = ", ".join(self.store.model_names()) or "none"
+        names = ", ".join(self.store.models.model_names()) or "none"
         raise ModelNotFoundError(
             f"{text!r} is neither a model nor a known dataset fingerprint; known models: {names} "
             "(use NAME@ALIAS, NAME/VERSION, NAME, or a fingerprint from 'skloop datasets')"
@@ -333,13 +333,13 @@ class Registry:
         return load_model(data, version.artifact_format, trust=trust, name=f"the model artifact of {version.ref}")
 
     def _require_model(self, name: str) -> None:
-        if name not in self.store.model_names():
-            names = ", ".join(self.store.model_names()) or "none"
+        if name not in self.store.models.model_names():
+            names = ", ".join(self.store.models.model_names()) or "none"
             raise ModelNotFoundError(f"model {name!r} is not in the registry; known models: {names}")
 
     def _no_alias(self, name: str, alias: str) -> ModelNotFoundError:
         self._require_model(name)
-        known = ", ".join(self.store.get_aliases(name)) or "none"
+        known = ", ".join(self.store.models.get_aliases(name)) or "none"
         return ModelNotFoundError(f"model {name!r} has never had alias {alias!r}; its aliases are: {known}")
 
 

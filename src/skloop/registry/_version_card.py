@@ -22,12 +22,12 @@ def version_card(registry: Any, ref: str, *, trust: Trust | None = None) -> Mode
     """
     version = registry.resolve(ref)
     store = registry.store
-    run = store.get_run(version.run_id)
+    run = store.runs.get_run(version.run_id)
     try:
-        cv_results = json.loads(store.load_artifact(run.id, "cv_results.json"))
+        cv_results = json.loads(store.runs.load_artifact(run.id, "cv_results.json"))
     except NotFoundError:
         cv_results = None
-    dataset = store.get_dataset(version.dataset_fingerprint) if version.dataset_fingerprint else None
+    dataset = store.datasets.get_dataset(version.dataset_fingerprint) if version.dataset_fingerprint else None
     signature = Signature.from_dict(version.signature) if version.signature else None
     model = registry.load_model(version.ref, trust=trust)
     return build_card(

@@ -1,7 +1,7 @@
 """Ingestion: move complete records from the prediction log into the store.
 
 :func:`ingest_once` reads each segment from its checkpointed byte offset, stores the
-complete records in batches (:meth:`~skloop.store.Store.insert_predictions` skips
+complete records in batches (:meth:`~skloop.store.PredictionStore.insert_predictions` skips
 those already stored), and moves the checkpoint past them. The checkpoint is a small
 JSON file (``checkpoint.json``: an offset per segment, written to a temporary file,
 ``fsync``-ed and renamed), so a crash anywhere replays at most one batch, which the
@@ -135,7 +135,7 @@ class _EntityIds:
             column = None
             if isinstance(version, int) and not isinstance(version, bool):
                 try:
-                    run = self.store.get_run(self.store.get_model_version(model, version).run_id)
+                    run = self.store.runs.get_run(self.store.models.get_model_version(model, version).run_id)
                     column = ((run.spec or {}).get("data") or {}).get("id")
                 except (SkloopError, AttributeError):  # an unknown model or run: no id column
                     column = None
@@ -227,7 +227,7 @@ def _ingest(root: Path, store: Store, batch_size: int, entities: _EntityIds) -> 
                 break
             if lines == 0:
                 break
-            new += store.insert_predictions(batch, on_invalid=reject)
+            new += store.predictions.insert_predictions(batch, on_invalid=reject)
             if rejected:
                 _append_rejected(root, rejected)
                 rejected.clear()

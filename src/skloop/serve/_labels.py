@@ -269,7 +269,7 @@ def ingest_label_records(
         output = label_output(store, model)
     rows = _check(records, output=output)
     try:
-        return store.insert_labels(model, rows)
+        return store.predictions.insert_labels(model, rows)
     except StoreError as exc:
         text = str(exc)
         if text.startswith("label record "):  # a value the store refused
@@ -350,4 +350,4 @@ def ingest_label_file(
 
     for _ in chunks():  # validate the whole file first: nothing is stored from a file with a bad row
         pass
-    return sum(store.insert_labels(model, rows) for rows in chunks())
+    return sum(store.predictions.insert_labels(model, rows) for rows in chunks())

@@ -227,7 +227,7 @@ def load_served_model(
 def _id_column(registry: Registry, run_id: str) -> str | None:
     """The training spec's ``data.id`` column: logged with each row so labels join by id."""
     try:
-        spec = registry.store.get_run(run_id).spec or {}
+        spec = registry.store.runs.get_run(run_id).spec or {}
     except Exception as exc:  # lineage is a bonus here; serving must not depend on it
         logger.warning("cannot read the training spec of run %s: %s", run_id, exc)
         return None

@@ -2,10 +2,15 @@
 
 The only code in skloop that opens the database or writes an artifact. Open it with
 :meth:`Store.open`; upgrade a server database with :func:`upgrade_database`
-(``skloop db upgrade``).
+(``skloop db upgrade``). A store is one :class:`Database` (engines, the transaction
+scope) carrying its parts: ``store.runs`` (:class:`RunStore`), ``store.datasets``
+(:class:`DatasetStore`), ``store.models`` (:class:`ModelStore`), ``store.predictions``
+(:class:`PredictionStore`) and ``store.loop`` (:class:`LoopStore`).
 """
 
 from skloop.store._artifacts import ArtifactStore
+from skloop.store._database import Database
+from skloop.store._datasets import DatasetStore
 from skloop.store._engine import current_revision, head_revision, upgrade_database
 from skloop.store._entities import (
     RUN_KINDS,
@@ -25,7 +30,11 @@ from skloop.store._entities import (
 )
 from skloop.store._entities_loop import Decision, LoopLock, StepRecord
 from skloop.store._filter import MAX_FILTER_DEPTH, SearchFilterError
-from skloop.store._loop import LoopLockedError
+from skloop.store._loop import LoopLockedError, LoopStore
+from skloop.store._models import ModelStore
+from skloop.store._pages import RunFacets, RunsPage
+from skloop.store._predictions import PredictionStore
+from skloop.store._runs import RunStore
 from skloop.store._store import Store
 
 __all__ = [
@@ -35,18 +44,26 @@ __all__ = [
     "AliasEvent",
     "ArtifactRef",
     "ArtifactStore",
+    "Database",
     "DatasetRecord",
+    "DatasetStore",
     "DatasetSummary",
     "Decision",
     "Label",
     "LoopLock",
     "LoopLockedError",
+    "LoopStore",
     "Metric",
+    "ModelStore",
     "ModelSummary",
     "ModelVersion",
     "Prediction",
+    "PredictionStore",
     "Run",
+    "RunFacets",
     "RunInput",
+    "RunStore",
+    "RunsPage",
     "SearchFilterError",
     "StepRecord",
     "Store",

@@ -4,19 +4,15 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from contextlib import AbstractContextManager
 from itertools import islice
-from typing import Any
-
-from sqlalchemy import Connection
+from typing import TYPE_CHECKING, Any
 
 from skloop.core import StoreError
 from skloop.store import _summary as summary
 from skloop.store._entities import RUN_STATUSES, Run
-from skloop.store._schema import SqlRun
+from skloop.store._schema import SqlRun, table_of
 from skloop.store._writes import (
     MetricRow,
-    Statements,
     check_key,
     check_value,
     latest_rows,
@@ -26,79 +22,95 @@ from skloop.store._writes import (
     to_millis,
 )
 
-__all__ = ["BulkMixin"]
+if TYPE_CHECKING:
+    from skloop.store._database import Database
 
-RUNS = SqlRun.__table__
+__all__ = ["import_metric_history", "import_runs"]
+
+RUNS = table_of(SqlRun)
 _HEX = frozenset("0123456789abcdef")
 
 
-class BulkMixin:
-    """The bulk-import part of :class:`~skloop.store.Store`."""
+def import_runs(db: Database, runs: Iterable[Run], *, chunk_size: int = 2_000) -> list[str]:
+    """Write whole runs into ``db``; see :meth:`skloop.store.RunStore.import_runs`."""
+    ids: list[str] = []
+    iterator = iter(runs)
+    while chunk := list(islice(iterator, chunk_size)):
+        run_rows: list[dict[str, Any]] = []
+        params: list[tuple[str, str, str]] = []
+        tags: list[dict[str, Any]] = []
+        metrics: list[MetricRow] = []
+        for run in chunk:
+            run_id = run.id or uuid.uuid4().hex
+            if len(run_id) != 32 or not set(run_id) <= _HEX:
+                raise StoreError(f"cannot import run {run_id!r}: ids are 32 lowercase hex digits")
+            if run.status not in RUN_STATUSES:
+                raise StoreError(f"cannot import run {run_id}: unknown status {run.status!r}")
+            run_rows.append({
+                "id": run_id, "project": run.project, "kind": run.kind, "name": run.name,
+                "status": run.status, "start_time": run.start_time, "end_time": run.end_time,
+                "error": run.error, "spec": run.spec, "code_commit": run.code_commit,
+                "code_dirty": run.code_dirty, "environment": run.environment,
+                "seed": run.seed, "parent_run_id": run.parent_run_id, "pid": run.pid,
+                "hostname": run.hostname, "summary": None,
+            })  # fmt: skip
+            run_params = param_rows(run_id, run.params)
+            run_tags = tag_rows(run_id, run.tags)
+            ts = to_millis(run.end_time or run.start_time)
+            run_metrics = [
+                (run_id, check_key(key, "metric"), check_value(key, value), 0, ts) for key, value in run.metrics.items()
+            ]
+            if run.status != "running":  # what the tables will hold, as when a run ends
+                run_rows[-1]["summary"] = summary.encode(
+                    {k: v for _, k, v in run_params},
+                    {t["key"]: t["value"] for t in run_tags},
+                    {m[1]: m[2] for m in run_metrics},
+                )
+            params += run_params
+            tags += run_tags
+            metrics += run_metrics
+            ids.append(run_id)
+        with db.session(f"importing {len(chunk)} runs") as conn:
+            conn.execute(RUNS.insert(), run_rows)
+            if params:
+                conn.exec_driver_sql(db.sql.param_sql, params)
+            if tags:
+                conn.execute(db.sql.upsert_tag, tags)
+            if metrics:
+                records = metric_rows(metrics)
+                conn.exec_driver_sql(db.sql.metric_sql, records)
+                conn.exec_driver_sql(db.sql.latest_sql, latest_rows(records))
+    return ids
 
-    _sql: Statements
 
-    def _scope(self, what: str, *, read: bool = False) -> AbstractContextManager[Connection]:
-        raise NotImplementedError
+def import_metric_history(
+    db: Database, rows: Iterable[tuple[str, str, float, int]], *, chunk_size: int = 50_000
+) -> int:
+    """Write metric histories into ``db``; see :meth:`skloop.store.RunStore.import_metric_history`."""
+    from sqlalchemy import select
 
-    def import_runs(self, runs: Iterable[Run], *, chunk_size: int = 2_000) -> list[str]:
-        """Write whole runs at once: attributes, params, tags and latest metrics.
-
-        For migrating history from another tracker, or for loading test data. Each
-        metric of ``Run.metrics`` is recorded at step 0 at the run's end (or start)
-        time. Datasets and artifacts are not imported (log them per run). A run whose
-        ``id`` is empty gets a new one. Returns the ids, in order.
-
-        Raises
-        ------
-        StoreError
-            For an invalid run (the message names it); the chunk it is in is not written.
-        """
-        ids: list[str] = []
-        iterator = iter(runs)
-        while chunk := list(islice(iterator, chunk_size)):
-            run_rows: list[dict[str, Any]] = []
-            params: list[tuple[str, str, str]] = []
-            tags: list[dict[str, Any]] = []
-            metrics: list[MetricRow] = []
-            for run in chunk:
-                run_id = run.id or uuid.uuid4().hex
-                if len(run_id) != 32 or not set(run_id) <= _HEX:
-                    raise StoreError(f"cannot import run {run_id!r}: ids are 32 lowercase hex digits")
-                if run.status not in RUN_STATUSES:
-                    raise StoreError(f"cannot import run {run_id}: unknown status {run.status!r}")
-                run_rows.append({
-                    "id": run_id, "project": run.project, "kind": run.kind, "name": run.name,
-                    "status": run.status, "start_time": run.start_time, "end_time": run.end_time,
-                    "error": run.error, "spec": run.spec, "code_commit": run.code_commit,
-                    "code_dirty": run.code_dirty, "environment": run.environment,
-                    "seed": run.seed, "parent_run_id": run.parent_run_id, "pid": run.pid,
-                    "hostname": run.hostname, "summary": None,
-                })  # fmt: skip
-                run_params = param_rows(run_id, run.params)
-                run_tags = tag_rows(run_id, run.tags)
-                ts = to_millis(run.end_time or run.start_time)
-                run_metrics = [
-                    (run_id, check_key(key, "metric"), check_value(key, value), 0, ts)
-                    for key, value in run.metrics.items()
-                ]
-                if run.status != "running":  # what the tables will hold, as when a run ends
-                    run_rows[-1]["summary"] = summary.encode(
-                        {k: v for _, k, v in run_params},
-                        {t["key"]: t["value"] for t in run_tags},
-                        {m[1]: m[2] for m in run_metrics},
-                    )
-                params += run_params
-                tags += run_tags
-                metrics += run_metrics
-                ids.append(run_id)
-            with self._scope(f"importing {len(chunk)} runs") as conn:
-                conn.execute(RUNS.insert(), run_rows)
-                if params:
-                    conn.exec_driver_sql(self._sql.param_sql, params)
-                if tags:
-                    conn.execute(self._sql.upsert_tag, tags)
-                if metrics:
-                    records = metric_rows(metrics)
-                    conn.exec_driver_sql(self._sql.metric_sql, records)
-                    conn.exec_driver_sql(self._sql.latest_sql, latest_rows(records))
-        return ids
+    written = 0
+    iterator = iter(rows)
+    times: dict[str, int] = {}
+    while chunk := list(islice(iterator, chunk_size)):
+        run_ids = list(dict.fromkeys(r[0] for r in chunk))
+        with db.session(f"importing {len(chunk)} metric values") as conn:
+            unknown = [i for i in run_ids if i not in times]
+            for start in range(0, len(unknown), 500):
+                part = unknown[start : start + 500]
+                for run_id, start_time, end_time in conn.execute(
+                    select(RUNS.c.id, RUNS.c.start_time, RUNS.c.end_time).where(RUNS.c.id.in_(part))
+                ):
+                    times[run_id] = to_millis(end_time or start_time)
+            missing = [i for i in run_ids if i not in times]
+            if missing:
+                raise StoreError(f"cannot import metrics of run {missing[0]!r}: it does not exist; import_runs first")
+            records = metric_rows(
+                (run_id, check_key(key, "metric"), check_value(key, value), int(step), times[run_id])
+                for run_id, key, value, step in chunk
+            )
+            conn.exec_driver_sql(db.sql.metric_sql, records)
+            conn.exec_driver_sql(db.sql.latest_sql, latest_rows(records))
+            summary.write_summaries(conn, run_ids)
+        written += len(chunk)
+    return written

@@ -1,10 +1,13 @@
-"""Datasets in the store: recording which data a run read, and finding it again."""
+"""The datasets part of the store: recording which data a run read, and finding it again.
+
+:func:`resolve_dataset` is public because the models part finds the versions trained on
+a dataset by the same fingerprint-or-prefix rule.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from contextlib import AbstractContextManager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, func, select, update
 
@@ -12,30 +15,34 @@ from skloop.core import NotFoundError, StoreError, utcnow
 from skloop.store import _reads as reads
 from skloop.store import _summary as summary
 from skloop.store._entities import DatasetRecord, DatasetSummary, Run
-from skloop.store._schema import SqlDataset, SqlRun, SqlRunInput
-from skloop.store._writes import Statements
+from skloop.store._schema import SqlDataset, SqlRun, SqlRunInput, table_of
 
-__all__ = ["DatasetsMixin"]
+if TYPE_CHECKING:
+    from skloop.store._database import Database
+    from skloop.store._runs import RunStore
 
-DATASETS = SqlDataset.__table__
-INPUTS = SqlRunInput.__table__
-RUNS = SqlRun.__table__
+__all__ = ["DatasetStore", "resolve_dataset"]
+
+DATASETS = table_of(SqlDataset)
+INPUTS = table_of(SqlRunInput)
+RUNS = table_of(SqlRun)
 _HEX = frozenset("0123456789abcdef")
 
 
-class DatasetsMixin:
-    """The dataset half of :class:`~skloop.store.Store`."""
+class DatasetStore:
+    """Datasets and the runs that read them: ``store.datasets``.
 
-    _sql: Statements
+    Parameters
+    ----------
+    db : Database
+        The shared database.
+    runs : RunStore
+        The runs part, asked whether a run may still record what it read.
+    """
 
-    def _scope(self, what: str, *, read: bool = False) -> AbstractContextManager[Connection]:
-        raise NotImplementedError
-
-    def _require_running(self, run_id: str, conn: Connection | None = None) -> None:
-        raise NotImplementedError
-
-    def flush(self) -> None:
-        raise NotImplementedError
+    def __init__(self, db: Database, runs: RunStore) -> None:
+        self._db = db
+        self._runs = runs
 
     def log_dataset(self, run_id: str, dataset: DatasetRecord, role: str = "train") -> DatasetRecord:
         """Record that the run read ``dataset`` in ``role`` (``train``, ``holdout``, ...).
@@ -48,7 +55,7 @@ class DatasetsMixin:
         if not isinstance(role, str) or not role or len(role) > 50:
             raise StoreError(f"a dataset role is a short name such as 'train', given {role!r}")
         _fingerprint(dataset.fingerprint)
-        self._require_running(run_id)
+        self._runs.require_running(run_id)
         now = utcnow()
         row = {
             "fingerprint": dataset.fingerprint, "source": dataset.source,
@@ -56,8 +63,8 @@ class DatasetsMixin:
             "schema": dataset.schema, "profile": dataset.profile,
             "snapshot_sha256": dataset.snapshot_sha256, "created": dataset.created or now,
         }  # fmt: skip
-        with self._scope(f"recording dataset {dataset.fingerprint[:12]} of run {run_id}") as conn:
-            if not conn.execute(self._sql.insert_dataset, row).all() and dataset.snapshot_sha256:
+        with self._db.session(f"recording dataset {dataset.fingerprint[:12]} of run {run_id}") as conn:
+            if not conn.execute(self._db.sql.insert_dataset, row).all() and dataset.snapshot_sha256:
                 conn.execute(
                     update(DATASETS)
                     .where(
@@ -67,7 +74,7 @@ class DatasetsMixin:
                     .values(snapshot_sha256=dataset.snapshot_sha256)
                 )
             conn.execute(
-                self._sql.insert_input,
+                self._db.sql.insert_input,
                 {
                     "run_id": run_id,
                     "fingerprint": dataset.fingerprint,
@@ -89,32 +96,21 @@ class DatasetsMixin:
         StoreError
             When a prefix matches several datasets (the message lists them).
         """
-        with self._scope(f"reading dataset {fingerprint}", read=True) as conn:
-            return reads.dataset_entity(self._resolve_dataset(conn, fingerprint))
+        with self._db.session(f"reading dataset {fingerprint}", read=True) as conn:
+            return reads.dataset_entity(resolve_dataset(conn, fingerprint))
 
     def get_datasets(self, fingerprints: Iterable[str]) -> list[DatasetRecord]:
         """The datasets with these full fingerprints, in that order (unknown ones left out), in one query."""
         wanted = list(dict.fromkeys(_fingerprint(f) for f in fingerprints))
         if not wanted:
             return []
-        with self._scope(f"reading {len(wanted)} datasets", read=True) as conn:
+        with self._db.session(f"reading {len(wanted)} datasets", read=True) as conn:
             rows = {r.fingerprint: r for r in conn.execute(select(DATASETS).where(DATASETS.c.fingerprint.in_(wanted)))}
         return [reads.dataset_entity(rows[f]) for f in wanted if f in rows]
 
-    def _resolve_dataset(self, conn: Connection, fingerprint: str) -> Any:
-        text = _fingerprint(fingerprint)
-        cond = DATASETS.c.fingerprint == text if len(text) == 64 else DATASETS.c.fingerprint.like(f"{text}%")
-        rows = conn.execute(select(DATASETS).where(cond).limit(11)).all()
-        if not rows:
-            raise NotFoundError(f"dataset {fingerprint!r} does not exist; list datasets with 'skloop datasets'")
-        if len(rows) > 1:
-            shown = ", ".join(r.fingerprint[:16] for r in rows[:10])
-            raise StoreError(f"dataset prefix {fingerprint!r} is ambiguous, it matches: {shown}; give more characters")
-        return rows[0]
-
     def list_datasets(self) -> list[DatasetSummary]:
         """Every dataset with its first and last use and how many runs read it, newest first."""
-        self.flush()
+        self._db.flush()
         d = DATASETS.c
         stmt = (
             select(
@@ -131,7 +127,7 @@ class DatasetsMixin:
             .group_by(d.fingerprint)
             .order_by(d.created.desc(), d.fingerprint)
         )
-        with self._scope("listing datasets", read=True) as conn:
+        with self._db.session("listing datasets", read=True) as conn:
             rows = conn.execute(stmt).all()
         return [
             DatasetSummary(
@@ -149,9 +145,9 @@ class DatasetsMixin:
 
     def runs_for_dataset(self, fingerprint: str) -> list[Run]:
         """The runs that read this dataset (fingerprint or unique prefix), oldest first."""
-        self.flush()
-        with self._scope(f"reading runs of dataset {fingerprint}", read=True) as conn:
-            fp = self._resolve_dataset(conn, fingerprint).fingerprint
+        self._db.flush()
+        with self._db.session(f"reading runs of dataset {fingerprint}", read=True) as conn:
+            fp = resolve_dataset(conn, fingerprint).fingerprint
             ids = select(INPUTS.c.run_id).where(INPUTS.c.fingerprint == fp)
             rows = (
                 conn.execute(select(RUNS.c.id).where(RUNS.c.id.in_(ids)).order_by(RUNS.c.start_time, RUNS.c.id))
@@ -166,3 +162,24 @@ def _fingerprint(value: object) -> str:
     if not text or len(text) > 64 or not set(text) <= _HEX:
         raise NotFoundError(f"dataset {value!r} does not exist: fingerprints are 64 hex digits")
     return text
+
+
+def resolve_dataset(conn: Connection, fingerprint: str) -> Any:
+    """The ``datasets`` row with this fingerprint or unique fingerprint prefix.
+
+    Raises
+    ------
+    NotFoundError
+        When no dataset matches.
+    StoreError
+        When a prefix matches several datasets (the message lists them).
+    """
+    text = _fingerprint(fingerprint)
+    cond = DATASETS.c.fingerprint == text if len(text) == 64 else DATASETS.c.fingerprint.like(f"{text}%")
+    rows = conn.execute(select(DATASETS).where(cond).limit(11)).all()
+    if not rows:
+        raise NotFoundError(f"dataset {fingerprint!r} does not exist; list datasets with 'skloop datasets'")
+    if len(rows) > 1:
+        shown = ", ".join(r.fingerprint[:16] for r in rows[:10])
+        raise StoreError(f"dataset prefix {fingerprint!r} is ambiguous, it matches: {shown}; give more characters")
+    return rows[0]

@@ -110,7 +110,7 @@ class DatasetRecord:
 
 @dataclass(frozen=True)
 class DatasetSummary:
-    """One line of :meth:`Store.list_datasets`: a dataset and how it was used."""
+    """One line of :meth:`DatasetStore.list_datasets`: a dataset and how it was used."""
 
     fingerprint: str
     source: str
@@ -135,7 +135,7 @@ class Run:
     """One execution of a step, with everything recorded about it.
 
     ``metrics`` holds the latest value of each metric (highest step, then latest
-    time); :meth:`Store.get_metric_history` returns every value.
+    time); :meth:`RunStore.get_metric_history` returns every value.
     """
 
     id: str
@@ -255,7 +255,7 @@ class AliasEvent:
 
 @dataclass(frozen=True)
 class ModelSummary:
-    """One line of :meth:`Store.list_models`: a model, its latest version and its aliases."""
+    """One line of :meth:`ModelStore.list_models`: a model, its latest version and its aliases."""
 
     name: str
     n_versions: int
@@ -333,7 +333,7 @@ class Label:
 
 @dataclass(frozen=True)
 class VersionArtifact:
-    """An artifact derived from a model version and kept (see :meth:`Store.put_version_artifact`).
+    """An artifact derived from a model version and kept (see :meth:`ModelStore.put_version_artifact`).
 
     Parameters
     ----------

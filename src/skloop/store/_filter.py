@@ -1,4 +1,4 @@
-"""The search language of :meth:`Store.search_runs`, parsed safely into SQL.
+"""The search language of :meth:`RunStore.search_runs`, parsed safely into SQL.
 
 A filter is comparisons joined by ``and`` / ``or`` with parentheses::
 

@@ -1,4 +1,4 @@
-"""The loop half of :class:`~skloop.store.Store`: decisions, step records, per-model locks.
+"""The loop part of the store: decisions, step records, per-model locks.
 
 The lock is a row per model with an owner, its pid and host, and a lease. Taking it
 is one write transaction (SQLite's ``BEGIN IMMEDIATE``, a PostgreSQL advisory lock),
@@ -13,14 +13,15 @@ import logging
 import os
 import uuid
 from collections.abc import Mapping
-from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import delete, insert, select, update
 
 from skloop.core import LoopLockedError, NotFoundError, StoreError, utcnow
 from skloop.store._entities_loop import Decision, LoopLock, StepRecord
+from skloop.store._process import process_alive
+from skloop.store._schema import table_of
 from skloop.store._schema_loop import (
     DECISION_OUTCOMES,
     DECISION_STATUSES,
@@ -30,13 +31,16 @@ from skloop.store._schema_loop import (
     SqlLoopStep,
 )
 
-__all__ = ["LoopLockedError", "LoopMixin"]
+if TYPE_CHECKING:
+    from skloop.store._database import Database
+
+__all__ = ["LoopLockedError", "LoopStore"]
 
 logger = logging.getLogger(__name__)
 
-DECISIONS = SqlLoopDecision.__table__
-STEPS = SqlLoopStep.__table__
-LOCKS = SqlLoopLock.__table__
+DECISIONS = table_of(SqlLoopDecision)
+STEPS = table_of(SqlLoopStep)
+LOCKS = table_of(SqlLoopLock)
 _UPDATABLE = frozenset(
     {"outcome", "reason", "champion_version", "challenger_version", "retrain_run_id", "triggers", "fired",
      "comparison", "details"}
@@ -67,16 +71,19 @@ def _lock(row: Any) -> LoopLock:
     )
 
 
-class LoopMixin:
-    """Loop decisions, their steps, and the one-loop-per-model lock (see the module docstring)."""
+class LoopStore:
+    """Loop decisions, their steps, and the one-loop-per-model lock: ``store.loop``.
 
-    _hostname: str
+    See the module docstring.
 
-    def _scope(self, what: str, *, read: bool = False) -> AbstractContextManager[Connection]:
-        raise NotImplementedError
+    Parameters
+    ----------
+    db : Database
+        The shared database.
+    """
 
-    def _serialise(self, conn: Connection, *parts: str) -> None:
-        raise NotImplementedError
+    def __init__(self, db: Database) -> None:
+        self._db = db
 
     # -- decisions ---------------------------------------------------------------
 
@@ -86,15 +93,16 @@ class LoopMixin:
         """Start a decision (status ``running``) for model ``name``, evaluated at ``evaluated_at``."""
         if not isinstance(name, str) or not name or len(name) > 200:
             raise StoreError(f"a model name is a non-empty string of at most 200 characters, given {name!r}")
+        decision_id = uuid.uuid4().hex
         row = {
-            "id": uuid.uuid4().hex, "name": name, "status": "running", "outcome": None, "reason": None,
+            "id": decision_id, "name": name, "status": "running", "outcome": None, "reason": None,
             "evaluated_at": evaluated_at, "started": utcnow(), "ended": None, "champion_version": None,
             "challenger_version": None, "retrain_run_id": None, "triggers": None, "fired": None,
-            "comparison": None, "details": dict(details or {}), "pid": os.getpid(), "hostname": self._hostname,
+            "comparison": None, "details": dict(details or {}), "pid": os.getpid(), "hostname": self._db.hostname,
         }  # fmt: skip
-        with self._scope(f"starting a loop decision for {name!r}") as conn:
+        with self._db.session(f"starting a loop decision for {name!r}") as conn:
             conn.execute(insert(DECISIONS), row)
-        return self.get_decision(row["id"])
+        return self.get_decision(decision_id)
 
     def get_decision(self, decision_id: str) -> Decision:
         """The decision with this id (or unique prefix).
@@ -104,7 +112,7 @@ class LoopMixin:
         NotFoundError
         """
         d = DECISIONS.c
-        with self._scope(f"reading loop decision {decision_id}", read=True) as conn:
+        with self._db.session(f"reading loop decision {decision_id}", read=True) as conn:
             rows = conn.execute(select(DECISIONS).where(d.id.startswith(str(decision_id))).limit(2)).all()
         if len(rows) != 1:
             what = "matches several decisions" if rows else "is not a loop decision"
@@ -124,7 +132,7 @@ class LoopMixin:
         stmt = stmt.order_by(d.started.desc(), d.id.desc())
         if limit is not None:
             stmt = stmt.limit(limit)
-        with self._scope(f"reading loop decisions of {name!r}", read=True) as conn:
+        with self._db.session(f"reading loop decisions of {name!r}", read=True) as conn:
             rows = conn.execute(stmt).all()
         return [_decision(r) for r in reversed(rows)]
 
@@ -138,7 +146,7 @@ class LoopMixin:
             raise StoreError(f"cannot set {sorted(unknown)} of a decision; settable: {sorted(_UPDATABLE)}")
         if fields.get("outcome") not in (None, *DECISION_OUTCOMES):
             raise StoreError(f"a decision's outcome is one of {DECISION_OUTCOMES}, given {fields['outcome']!r}")
-        with self._scope(f"updating loop decision {decision_id}") as conn:
+        with self._db.session(f"updating loop decision {decision_id}") as conn:
             row = conn.execute(select(DECISIONS).where(DECISIONS.c.id == decision_id)).first()
             if row is None:
                 raise NotFoundError(f"loop decision {decision_id!r} does not exist")
@@ -164,7 +172,7 @@ class LoopMixin:
             values["outcome"] = outcome
         if reason is not None:
             values["reason"] = reason
-        with self._scope(f"ending loop decision {decision_id}") as conn:
+        with self._db.session(f"ending loop decision {decision_id}") as conn:
             result = conn.execute(
                 update(DECISIONS).where(DECISIONS.c.id == decision_id, DECISIONS.c.status == "running").values(values)
             )
@@ -198,7 +206,7 @@ class LoopMixin:
             "error": error, "cached_from": cached_from, "ended": None if status == "running" else now,
         }  # fmt: skip
         s = STEPS.c
-        with self._scope(f"recording step {step} of loop decision {decision_id}") as conn:
+        with self._db.session(f"recording step {step} of loop decision {decision_id}") as conn:
             existing = conn.execute(
                 select(s.id, s.started, s.status).where(s.decision_id == decision_id, s.step == step)
             ).first()
@@ -214,7 +222,7 @@ class LoopMixin:
     def list_steps(self, decision_id: str) -> list[StepRecord]:
         """The step records of a decision, in the order they started."""
         s = STEPS.c
-        with self._scope(f"reading the steps of loop decision {decision_id}", read=True) as conn:
+        with self._db.session(f"reading the steps of loop decision {decision_id}", read=True) as conn:
             rows = conn.execute(select(STEPS).where(s.decision_id == decision_id).order_by(s.started, s.id)).all()
         return [_step(r) for r in rows]
 
@@ -227,7 +235,7 @@ class LoopMixin:
             .order_by(s.ended.desc(), s.id.desc())
             .limit(1)
         )
-        with self._scope(f"looking up a cached {step} step of {name!r}", read=True) as conn:
+        with self._db.session(f"looking up a cached {step} step of {name!r}", read=True) as conn:
             row = conn.execute(stmt).first()
         return None if row is None else _step(row)
 
@@ -241,19 +249,17 @@ class LoopMixin:
         LoopLockedError
             When another owner holds a live lease (the message names its pid and host).
         """
-        from skloop.store._store import _alive
-
         now = utcnow()
-        row_values = {"owner": owner, "pid": os.getpid(), "hostname": self._hostname, "expires": now + lease}
-        with self._scope(f"taking the loop lock of {name!r}") as conn:
-            self._serialise(conn, "loop-lock", name)
+        row_values = {"owner": owner, "pid": os.getpid(), "hostname": self._db.hostname, "expires": now + lease}
+        with self._db.session(f"taking the loop lock of {name!r}") as conn:
+            self._db.lock(conn, "loop-lock", name)
             row = conn.execute(select(LOCKS).where(LOCKS.c.name == name)).first()
             if row is None:
                 conn.execute(insert(LOCKS), {**row_values, "name": name, "acquired": now})
             elif row.owner == owner:
                 conn.execute(update(LOCKS).where(LOCKS.c.name == name).values(expires=now + lease))
             else:
-                dead = row.hostname == self._hostname and row.pid is not None and not _alive(row.pid)
+                dead = row.hostname == self._db.hostname and row.pid is not None and not process_alive(row.pid)
                 if row.expires > now and not dead:
                     raise LoopLockedError(
                         f"the loop of {name!r} is running in process {row.pid} on {row.hostname} (since "
@@ -270,12 +276,12 @@ class LoopMixin:
 
     def release_loop_lock(self, name: str, owner: str) -> bool:
         """Release the loop lock of ``name`` if ``owner`` holds it; return whether it did."""
-        with self._scope(f"releasing the loop lock of {name!r}") as conn:
+        with self._db.session(f"releasing the loop lock of {name!r}") as conn:
             result = conn.execute(delete(LOCKS).where(LOCKS.c.name == name, LOCKS.c.owner == owner))
         return bool(result.rowcount)
 
     def get_loop_lock(self, name: str) -> LoopLock | None:
         """Who holds the loop lock of ``name`` (``None``: nobody)."""
-        with self._scope(f"reading the loop lock of {name!r}", read=True) as conn:
+        with self._db.session(f"reading the loop lock of {name!r}", read=True) as conn:
             row = conn.execute(select(LOCKS).where(LOCKS.c.name == name)).first()
         return None if row is None else _lock(row)

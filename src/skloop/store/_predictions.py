@@ -1,8 +1,8 @@
-"""The prediction half of :class:`~skloop.store.Store`: logged predictions and labels.
+"""The predictions part of the store: logged predictions and their labels.
 
 Predictions arrive from the prediction log (:mod:`skloop.serve._ingest`), possibly more
 than once (a crash between inserting and moving the log's checkpoint replays a
-batch): :meth:`PredictionsMixin.insert_predictions` skips rows whose
+batch): :meth:`PredictionStore.insert_predictions` skips rows whose
 ``(request_id, row)`` is already stored, so ingestion is idempotent.
 
 Labels are keyed by entity id or by ``(request_id, row)``; a later label for the same
@@ -15,22 +15,24 @@ compared as text; integral floats are written without their ``.0`` (an id read a
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import AbstractContextManager
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Select, and_, func, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Select, and_, func, select
 
 from skloop.core import StoreError, utcnow
 from skloop.data import class_name
 from skloop.store._entities import Label, Prediction
+from skloop.store._schema import table_of
 from skloop.store._schema_predictions import SqlLabel, SqlPrediction
 
-__all__ = ["PredictionsMixin", "as_text", "parse_time"]
+if TYPE_CHECKING:
+    from skloop.store._database import Database
 
-PREDICTIONS = SqlPrediction.__table__
-LABELS = SqlLabel.__table__
+__all__ = ["PredictionStore", "as_text", "parse_time", "prediction_row"]
+
+PREDICTIONS = table_of(SqlPrediction)
+LABELS = table_of(SqlLabel)
 _CHUNK = 1_000
 _MAX_TEXT = {"request_id": 100, "correlation_id": 128, "model": 200, "entity_id": 200}
 
@@ -86,7 +88,7 @@ def _int_field(record: Mapping[str, Any], key: str, where: str, *, required: boo
 
 
 def prediction_row(record: Mapping[str, Any], index: int = 0) -> dict[str, Any]:
-    """The ``predictions`` row of one log record (see :meth:`PredictionsMixin.insert_predictions`)."""
+    """The ``predictions`` row of one log record (see :meth:`PredictionStore.insert_predictions`)."""
     where = f"prediction record {index}"
     if not isinstance(record, Mapping):
         raise StoreError(f"{where}: expected a mapping, given {type(record).__name__}")
@@ -110,14 +112,6 @@ def prediction_row(record: Mapping[str, Any], index: int = 0) -> dict[str, Any]:
     }
 
 
-def _insert(dialect: str, table: Any) -> Any:
-    if dialect == "postgresql":
-        return postgresql.insert(table)
-    if dialect == "sqlite":
-        return sqlite.insert(table)
-    raise StoreError(f"the {dialect!r} database is not supported; use SQLite or PostgreSQL")
-
-
 def _prediction_entity(row: Any) -> Prediction:
     return Prediction(
         id=row.id, request_id=row.request_id, row=row.row, time=row.time, model=row.model, version=row.version,
@@ -127,11 +121,17 @@ def _prediction_entity(row: Any) -> Prediction:
     )  # fmt: skip
 
 
-class PredictionsMixin:
-    """Logged predictions and their labels (see the module docstring)."""
+class PredictionStore:
+    """Logged predictions and their labels: ``store.predictions`` (see the module docstring).
 
-    def _scope(self, what: str, *, read: bool = False) -> AbstractContextManager[Connection]:
-        raise NotImplementedError
+    Parameters
+    ----------
+    db : Database
+        The shared database.
+    """
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
 
     # -- predictions -------------------------------------------------------------
 
@@ -172,9 +172,9 @@ class PredictionsMixin:
         if not rows:
             return 0
         inserted = 0
-        with self._scope(f"storing {len(rows)} predictions") as conn:
+        with self._db.session(f"storing {len(rows)} predictions") as conn:
             stmt = (
-                _insert(conn.dialect.name, PREDICTIONS)
+                self._db.insert(PREDICTIONS)
                 .on_conflict_do_nothing(index_elements=["request_id", "row"])
                 .returning(PREDICTIONS.c.id)
             )
@@ -245,7 +245,7 @@ class PredictionsMixin:
         stmt = self._prediction_query(model, start, end, labeled).order_by(PREDICTIONS.c.time, PREDICTIONS.c.id)
         if limit is not None:
             stmt = stmt.limit(limit)
-        with self._scope(f"reading predictions of {model!r}", read=True) as conn:
+        with self._db.session(f"reading predictions of {model!r}", read=True) as conn:
             return [_prediction_entity(r) for r in conn.execute(stmt)]
 
     def iter_predictions(
@@ -270,7 +270,7 @@ class PredictionsMixin:
                 .order_by(PREDICTIONS.c.id)
                 .limit(batch_size)
             )
-            with self._scope(f"reading predictions of {model!r}", read=True) as conn:
+            with self._db.session(f"reading predictions of {model!r}", read=True) as conn:
                 page = [_prediction_entity(r) for r in conn.execute(stmt)]
             yield from page
             if len(page) < batch_size:
@@ -300,7 +300,7 @@ class PredictionsMixin:
                 stmt = stmt.where(p.time >= parse_time(start, "start"))
             if end is not None:
                 stmt = stmt.where(p.time < parse_time(end, "end"))
-        with self._scope("counting predictions", read=True) as conn:
+        with self._db.session("counting predictions", read=True) as conn:
             return int(conn.execute(stmt).scalar_one())
 
     # -- labels ------------------------------------------------------------------
@@ -353,8 +353,8 @@ class PredictionsMixin:
                 by_row[(request, n)] = {**row, "entity_id": None, "request_id": request, "row": n}
         if not by_entity and not by_row:
             return 0
-        with self._scope(f"storing {len(by_entity) + len(by_row)} labels of {model!r}") as conn:
-            ins = _insert(conn.dialect.name, LABELS)
+        with self._db.session(f"storing {len(by_entity) + len(by_row)} labels of {model!r}") as conn:
+            ins = self._db.insert(LABELS)
             update = {"label": ins.excluded.label, "time": ins.excluded.time}
             for rows, keys in ((list(by_entity.values()), ["model", "entity_id"]),
                                (list(by_row.values()), ["model", "request_id", "row"])):  # fmt: skip
@@ -367,7 +367,7 @@ class PredictionsMixin:
         """Every label recorded for ``model`` (entity labels first, then per-prediction ones)."""
         lab = LABELS.c
         stmt = select(LABELS).where(lab.model == model).order_by(lab.entity_id.is_(None), lab.id)
-        with self._scope(f"reading labels of {model!r}", read=True) as conn:
+        with self._db.session(f"reading labels of {model!r}", read=True) as conn:
             return [
                 Label(
                     model=r.model, label=r.label, time=r.time, entity_id=r.entity_id, request_id=r.request_id, row=r.row
@@ -380,5 +380,5 @@ class PredictionsMixin:
         stmt = select(func.count()).select_from(LABELS)
         if model is not None:
             stmt = stmt.where(LABELS.c.model == model)
-        with self._scope("counting labels", read=True) as conn:
+        with self._db.session("counting labels", read=True) as conn:
             return int(conn.execute(stmt).scalar_one())

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+import operator
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
@@ -18,6 +19,7 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    FromClause,
     Row,
     Select,
     Text,
@@ -28,6 +30,7 @@ from sqlalchemy import (
     true,
     type_coerce,
 )
+from sqlalchemy.sql.selectable import NamedFromClause
 
 from skloop.store import _summary as summary
 from skloop.store._entities import DatasetRecord, Metric, Run
@@ -39,6 +42,7 @@ from skloop.store._schema import (
     SqlParam,
     SqlRun,
     SqlTag,
+    table_of,
 )
 
 __all__ = [
@@ -51,11 +55,11 @@ __all__ = [
     "runs_from_rows",
 ]
 
-RUNS = SqlRun.__table__
+RUNS = table_of(SqlRun)
 _KEYED = {
-    "metrics": SqlLatestMetric.__table__,
-    "params": SqlParam.__table__,
-    "tags": SqlTag.__table__,
+    "metrics": table_of(SqlLatestMetric),
+    "params": table_of(SqlParam),
+    "tags": table_of(SqlTag),
 }
 _NOT_NULL_ATTRS = {"id", "project", "kind", "status", "start_time"}
 _CHUNK = 500
@@ -101,6 +105,8 @@ def _utc(value: Any) -> datetime | None:
         if len(value) in (19, 26):  # parsing with the offset is 6x faster than replace()
             return datetime.fromisoformat(value + "+00:00")
         value = datetime.fromisoformat(value)
+    if not isinstance(value, datetime):
+        raise TypeError(f"a run time read from the database is {type(value).__name__}, not a datetime")
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
@@ -132,7 +138,7 @@ def runs_from_rows(conn: Connection, rows: Sequence[Any]) -> list[Run]:
     runs = []
     for (run_id, project, kind, name, status, start_time, end_time, error, spec, code_commit,
          code_dirty, environment, seed, parent_run_id, pid, hostname, _) in rows:  # fmt: skip
-        params, tags, metrics, inputs, artifacts = records[run_id]  # type: ignore[misc]
+        params, tags, metrics, inputs, artifacts = records[run_id]
         runs.append(
             Run(
                 run_id,
@@ -174,9 +180,9 @@ def _required(node: Comparison | BoolOp | None) -> set[tuple[str, str]]:
 class _Joins:
     def __init__(self, required: set[tuple[str, str]]) -> None:
         self.required = required
-        self.aliases: dict[tuple[str, str], Any] = {}
+        self.aliases: dict[tuple[str, str], NamedFromClause] = {}
 
-    def column(self, entity: str, key: str) -> Any:
+    def column(self, entity: str, key: str) -> ColumnElement[Any]:
         if entity == "attributes":
             return RUNS.c[key]
         ident = (entity, key)
@@ -185,7 +191,7 @@ class _Joins:
         return self.aliases[ident].c.value
 
     def apply(self, stmt: Select[Any]) -> Select[Any]:
-        source: Any = RUNS
+        source: FromClause = RUNS
         for (entity, key), alias in self.aliases.items():
             on = and_(alias.c.run_id == RUNS.c.id, alias.c.key == key)
             source = source.join(alias, on, isouter=(entity, key) not in self.required)
@@ -199,21 +205,21 @@ def _condition(node: Comparison | BoolOp, joins: _Joins) -> ColumnElement[bool]:
     col = joins.column(node.entity, node.key)
     op, value = node.op, node.value
     if op == "is null":
-        return col.is_(None)  # type: ignore[no-any-return]
+        return col.is_(None)
     if op == "is not null":
-        return col.is_not(None)  # type: ignore[no-any-return]
+        return col.is_not(None)
     if op == "in":
-        return col.in_(value)  # type: ignore[no-any-return]
+        return col.in_(value)
     if op == "not in":
         return and_(col.is_not(None), not_(col.in_(value)))
     if op == "like":
-        return col.like(value)  # type: ignore[no-any-return]
+        return col.like(value)
     if op == "ilike":
-        return col.ilike(value)  # type: ignore[no-any-return]
-    return {
-        "=": col.__eq__, "!=": col.__ne__, "<": col.__lt__, "<=": col.__le__,
-        ">": col.__gt__, ">=": col.__ge__,
-    }[op](value)  # type: ignore[no-any-return]  # fmt: skip
+        return col.ilike(value)
+    compare: dict[str, Callable[[ColumnElement[Any], Any], ColumnElement[bool]]] = {
+        "=": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
+    }
+    return compare[op](col, value)
 
 
 @lru_cache(maxsize=256)
@@ -265,7 +271,7 @@ def build_search(
 
 def history_query(run_id: str, key: str) -> Select[Any]:
     """Every value of metric ``key`` of ``run_id``, by step then time."""
-    c = SqlMetric.__table__.c
+    c = table_of(SqlMetric).c
     return (
         select(c.key, c.value, c.is_nan, c.step, c.timestamp)
         .where(c.run_id == run_id, c.key == key)
@@ -275,4 +281,4 @@ def history_query(run_id: str, key: str) -> Select[Any]:
 
 def dataset_query() -> Select[Any]:
     """All dataset columns."""
-    return select(SqlDataset.__table__)
+    return select(table_of(SqlDataset))

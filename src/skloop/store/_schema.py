@@ -26,6 +26,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Table,
     Text,
     TypeDecorator,
 )
@@ -86,6 +87,18 @@ class Base(DeclarativeBase):
     """Declarative base bound to the named-constraint metadata."""
 
     metadata = metadata
+
+
+def table_of(model: type[Base]) -> Table:
+    """The :class:`~sqlalchemy.Table` of a mapped class.
+
+    SQLAlchemy types ``Model.__table__`` as a ``FromClause`` (a mapping may be to a
+    join or a select); every skloop model maps one table, which this checks once.
+    """
+    table = model.__table__
+    if not isinstance(table, Table):  # pragma: no cover - all skloop models map a Table
+        raise TypeError(f"{model.__name__} maps {type(table).__name__}, not a Table")
+    return table
 
 
 class SqlRun(Base):

@@ -24,6 +24,7 @@ from skloop.store._schema import (
     SqlParam,
     SqlRunInput,
     SqlTag,
+    table_of,
 )
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "Statements",
     "check_key",
     "check_value",
+    "dialect_insert",
     "driver_sql",
     "latest_rows",
     "metric_rows",
@@ -109,7 +111,8 @@ def driver_sql(sql: str, dialect: str) -> str:
     return sql if dialect == "sqlite" else sql.replace("?", "%s")
 
 
-def _dialect_insert(dialect: str, table: Any) -> Any:
+def dialect_insert(dialect: str, table: Any) -> Any:
+    """``INSERT`` for ``table`` in ``dialect``, with ``ON CONFLICT`` clauses (SQLite or PostgreSQL)."""
     if dialect == "postgresql":
         return postgresql.insert(table)
     if dialect == "sqlite":
@@ -143,18 +146,18 @@ class Statements:
         """Build the statements for ``dialect`` (``sqlite`` or ``postgresql``)."""
 
         def ins(table: Any) -> Any:
-            return _dialect_insert(dialect, table.__table__)
+            return dialect_insert(dialect, table_of(table))
 
         tag = ins(SqlTag)
         latest = ins(SqlLatestMetric)
-        current = SqlLatestMetric.__table__.c
+        current = table_of(SqlLatestMetric).c
         new = latest.excluded
         return cls(
             insert_param=ins(SqlParam)
             .on_conflict_do_nothing(index_elements=["run_id", "key"])
-            .returning(SqlParam.__table__.c.key),
+            .returning(table_of(SqlParam).c.key),
             upsert_tag=tag.on_conflict_do_update(index_elements=["run_id", "key"], set_={"value": tag.excluded.value}),
-            insert_metric=SqlMetric.__table__.insert(),
+            insert_metric=table_of(SqlMetric).insert(),
             upsert_latest=latest.on_conflict_do_update(
                 index_elements=["run_id", "key"],
                 set_={
@@ -173,11 +176,11 @@ class Statements:
             param_sql=driver_sql(_PARAM_SQL, dialect),
             insert_dataset=ins(SqlDataset)
             .on_conflict_do_nothing(index_elements=["fingerprint"])
-            .returning(SqlDataset.__table__.c.fingerprint),
+            .returning(table_of(SqlDataset).c.fingerprint),
             insert_input=ins(SqlRunInput).on_conflict_do_nothing(index_elements=["run_id", "fingerprint", "role"]),
             insert_artifact=ins(SqlArtifact)
             .on_conflict_do_nothing(index_elements=["run_id", "name"])
-            .returning(SqlArtifact.__table__.c.name),
+            .returning(table_of(SqlArtifact).c.name),
         )
 
 

@@ -114,7 +114,7 @@ class _Loop:
         return Registry(self.store)
 
     def version(self, number: int) -> ModelVersion:
-        return self.store.get_model_version(self.name, number)
+        return self.store.models.get_model_version(self.name, number)
 
     def load(self, version: ModelVersion) -> Any:
         # the caller's trust only: a version's recorded format says how to read it, not whether to
@@ -142,13 +142,15 @@ class _Loop:
         """When the champion took over: the loop decision that moved it there, else the alias move."""
         v = self.decision.champion_version
         moves = [
-            d for d in self.store.list_decisions(self.name, status="finished")
+            d for d in self.store.loop.list_decisions(self.name, status="finished")
             if d.outcome in ("promoted", "rolled_back") and d.evaluated_at <= self.now
         ]  # fmt: skip
         if moves and _holder_after(moves[-1]) == v:
             return moves[-1].evaluated_at
         events = [
-            e for e in self.store.alias_history(self.name, self.alias) if e.to_version == v and e.time <= self.now
+            e
+            for e in self.store.models.alias_history(self.name, self.alias)
+            if e.to_version == v and e.time <= self.now
         ]
         return events[-1].time if events else self.now - parse_duration(self.spec.loop.monitor_history)
 
@@ -157,7 +159,7 @@ class _Loop:
         if "monitor_rows" not in self._memo:
             start = max(self.now - parse_duration(self.spec.loop.monitor_history), self.champion_since())
             self._memo["monitor_start"] = start
-            self._memo["monitor_rows"] = self.store.query_predictions(self.name, start=start, end=self.now)
+            self._memo["monitor_rows"] = self.store.predictions.query_predictions(self.name, start=start, end=self.now)
         return self._memo["monitor_rows"]  # type: ignore[no-any-return]
 
     def latest_rows(self) -> tuple[datetime, list[Prediction]]:
@@ -183,7 +185,9 @@ class _Loop:
     def probation(self, _: Mapping[str, Any]) -> dict[str, Any]:
         policy = self.spec.loop.probation
         mine = [
-            e for e in self.store.alias_history(self.name, self.alias) if _marker(self.decision.id) in (e.reason or "")
+            e
+            for e in self.store.models.alias_history(self.name, self.alias)
+            if _marker(self.decision.id) in (e.reason or "")
         ]
         if any(e.action == "rollback" for e in mine):  # this decision rolled back before it was killed
             e = next(e for e in mine if e.action == "rollback")
@@ -191,9 +195,9 @@ class _Loop:
                     "reason": e.reason, "stop": True}  # fmt: skip
         if policy.window is None:
             return {"checked": False, "reason": "probation is off (loop.probation.window: null)"}
-        current = self.store.get_aliases(self.name).get(self.alias)
+        current = self.store.models.get_aliases(self.name).get(self.alias)
         promos = [
-            d for d in self.store.list_decisions(self.name, status="finished")
+            d for d in self.store.loop.list_decisions(self.name, status="finished")
             if d.outcome == "promoted" and d.challenger_version == current and d.comparison
         ]  # fmt: skip
         if current is None or not promos:
@@ -205,7 +209,7 @@ class _Loop:
             return {"checked": False, "reason": f"v{current} passed probation ({policy.window} since its promotion)"}
         old = promo.comparison or {}
         metric, old_value, old_version = old.get("metric"), old.get("champion"), promo.champion_version
-        rows = [p for p in self.store.query_predictions(self.name, start=since, end=self.now, labeled=True)
+        rows = [p for p in self.store.predictions.query_predictions(self.name, start=since, end=self.now, labeled=True)
                 if p.version == current]  # fmt: skip
         base = {"checked": True, "version": current, "old_version": old_version, "metric": metric,
                 "old_value": old_value, "n_labeled": len(rows), "since": since.isoformat()}  # fmt: skip
@@ -226,7 +230,7 @@ class _Loop:
             f"{_marker(self.decision.id)}: probation failed: v{current} live {metric} {live:.4f} on {len(rows)} "
             f"labelled rows is below v{old_version}'s {old_value:.4f} - margin {policy.margin:g}; rolled back"
         )
-        event = self.store.set_alias(
+        event = self.store.models.set_alias(
             self.name, self.alias, old_version, actor=f"{_ACTOR} ({default_actor()})", reason=reason,
             action="rollback", expected_current=current,
         )  # fmt: skip
@@ -291,16 +295,17 @@ class _Loop:
 
     def facts(self) -> dict[str, Any]:
         if "facts" not in self._memo:
-            past = [d for d in self.store.list_decisions(self.name) if d.id != self.decision.id]
+            past = [d for d in self.store.loop.list_decisions(self.name) if d.id != self.decision.id]
             last = last_retrain(past, self.now)
             since = None if last is None else self.now - last.evaluated_at
             data_start = self.now - parse_duration(self.spec.loop.data.window)
             new_start = data_start if last is None else max(data_start, last.evaluated_at)
+            count = self.store.predictions.count_predictions
             self._memo["facts"] = {
                 "since_retrain_hours": hours(since), "last_retrain": None if last is None else last.id,
                 "retrains_24h": retrains_since(past, self.now - timedelta(days=1), self.now),
-                "window_rows": self.store.count_predictions(self.name, start=data_start, end=self.now, labeled=True),
-                "new_labels": self.store.count_predictions(self.name, start=new_start, end=self.now, labeled=True),
+                "window_rows": count(self.name, start=data_start, end=self.now, labeled=True),
+                "new_labels": count(self.name, start=new_start, end=self.now, labeled=True),
             }  # fmt: skip
         return self._memo["facts"]  # type: ignore[no-any-return]
 
@@ -355,7 +360,7 @@ class _Loop:
         }  # fmt: skip
         if info["base_dataset"]:
             tags[BASE_TAG] = info["base_dataset"]
-        self.store.set_tags(result.run_id, tags)
+        self.store.runs.set_tags(result.run_id, tags)
         return {"run_id": result.run_id, "version": result.model_version, "gate_failures": result.gate_failures,
                 "window": window.describe(), "data": info, "holdout": result.holdout}  # fmt: skip
 
@@ -407,9 +412,9 @@ class _Loop:
         champ = self.decision.champion_version
         chall = int(outputs["retrain"]["version"])
         marker = _marker(self.decision.id)
-        current = self.store.get_aliases(self.name).get(self.alias)
+        current = self.store.models.get_aliases(self.name).get(self.alias)
         if current == chall:
-            done = [e for e in self.store.alias_history(self.name, self.alias)
+            done = [e for e in self.store.models.alias_history(self.name, self.alias)
                     if e.to_version == chall and marker in (e.reason or "")]  # fmt: skip
             if done:
                 return {"promoted": True, "already": True, "from_version": champ, "to_version": chall,
@@ -420,7 +425,7 @@ class _Loop:
                               f"(from v{champ}); the loop does not override another move"}  # fmt: skip
         reason = f"{marker}: {outputs['evaluate']['reason']}"
         try:
-            self.store.set_alias(
+            self.store.models.set_alias(
                 self.name, self.alias, chall, actor=f"{_ACTOR} ({default_actor()})", reason=reason,
                 expected_current=champ,
             )  # fmt: skip
@@ -461,7 +466,7 @@ class _Loop:
         elif step == "promote":
             fields["details"] = {"promotion": dict(out)}
         if fields:
-            self.decision = self.store.update_decision(self.decision.id, **fields)
+            self.decision = self.store.loop.update_decision(self.decision.id, **fields)
 
     def conclude(self, outcome: StepOutcome) -> tuple[str, str]:
         o = outcome.outputs
@@ -591,9 +596,9 @@ def run_loop(
     progress = progress or NullProgress()
     lease = parse_duration(spec.loop.lease)
     owner = uuid.uuid4().hex
-    store.acquire_loop_lock(name, owner, lease=lease)
+    store.loop.acquire_loop_lock(name, owner, lease=lease)
     try:
-        store.reap_stale_runs()
+        store.runs.reap_stale_runs()
         decision = _open_decision(store, spec, name, now)
         loop = _Loop(
             spec=spec, settings=settings, store=store, decision=decision, progress=progress, name=name,
@@ -601,7 +606,7 @@ def run_loop(
         )  # fmt: skip
 
         def hook(step: str, event: str, out: dict[str, Any]) -> None:
-            store.acquire_loop_lock(name, owner, lease=lease)  # renews the lease
+            store.loop.acquire_loop_lock(name, owner, lease=lease)  # renews the lease
             if event != "skipped":
                 loop.record(step, out)
             progress.step(f"{step}: {event}")
@@ -612,30 +617,32 @@ def run_loop(
             outcome = run_steps(loop.steps(), store=store, decision_id=decision.id, name=name, on_step=hook)
         except Exception as exc:
             message = str(exc) if isinstance(exc, SkloopError) else f"{type(exc).__name__}: {exc}"
-            store.finish_decision(decision.id, status="failed", outcome="failed", reason=f"a step failed: {message}")
+            store.loop.finish_decision(
+                decision.id, status="failed", outcome="failed", reason=f"a step failed: {message}"
+            )
             raise
         result, reason = loop.conclude(outcome)
-        return store.finish_decision(decision.id, outcome=result, reason=reason)
+        return store.loop.finish_decision(decision.id, outcome=result, reason=reason)
     finally:
-        store.release_loop_lock(name, owner)
+        store.loop.release_loop_lock(name, owner)
 
 
 def _open_decision(store: Store, spec: Spec, name: str, now: datetime | None) -> Decision:
     """The running decision of ``name`` to resume, or a new one with the current champion."""
-    running = store.list_decisions(name, status="running")
+    running = store.loop.list_decisions(name, status="running")
     for stale in running[:-1]:
-        store.finish_decision(stale.id, status="failed", outcome="failed", reason="superseded by a later decision")
+        store.loop.finish_decision(stale.id, status="failed", outcome="failed", reason="superseded by a later decision")
     if running:
         logger.info("resuming loop decision %s of %r", running[-1].id, name)
         return running[-1]
     alias = spec.loop.alias
-    if name not in store.model_names():
+    if name not in store.models.model_names():
         raise ModelNotFoundError(f"model {name!r} is not in the registry; train and promote a version first")
-    champion = store.get_aliases(name).get(alias)
+    champion = store.models.get_aliases(name).get(alias)
     if champion is None:
         raise ModelNotFoundError(
             f"model {name!r} has no {alias!r} alias for the loop to watch; promote a version first "
             f"('skloop promote {name} VERSION --alias {alias}')"
         )
-    decision = store.create_decision(name, evaluated_at=now or utcnow(), details={"alias": alias})
-    return store.update_decision(decision.id, champion_version=champion)
+    decision = store.loop.create_decision(name, evaluated_at=now or utcnow(), details={"alias": alias})
+    return store.loop.update_decision(decision.id, champion_version=champion)

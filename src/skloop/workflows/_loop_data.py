@@ -76,7 +76,7 @@ def load_window(store: Store, name: str, config: LoopDataSpec, now: datetime) ->
     Rows made by any version count: their inputs and labels are what matters.
     """
     start = now - parse_duration(config.window)
-    rows = store.query_predictions(name, start=start, end=now, labeled=True)
+    rows = store.predictions.query_predictions(name, start=start, end=now, labeled=True)
     rows.sort(key=lambda p: (p.time, p.id))
     n_hold = math.ceil(config.holdout * len(rows)) if rows else 0
     cut = len(rows) - n_hold
@@ -131,14 +131,14 @@ def _plain(frame: pd.DataFrame) -> pd.DataFrame:
 
 def base_dataset(store: Store, champion: ModelVersion) -> str | None:
     """The fingerprint of the original training data of the champion's model line."""
-    run = store.get_run(champion.run_id)
+    run = store.runs.get_run(champion.run_id)
     return run.tags.get(BASE_TAG) or champion.dataset_fingerprint
 
 
 def _snapshot(store: Store, fingerprint: str | None) -> pd.DataFrame | None:
     if fingerprint is None:
         return None
-    record = store.get_dataset(fingerprint)
+    record = store.datasets.get_dataset(fingerprint)
     if not record.snapshot_sha256:
         return None
     data = store.artifacts.get_bytes(record.snapshot_sha256, name=f"training data {fingerprint[:12]}")

@@ -91,7 +91,7 @@ def model_input_columns(store: Store, version: ModelVersion) -> tuple[str, ...] 
     if version.signature:
         return tuple(c.name for c in Signature.from_dict(version.signature).inputs)
     try:
-        features = json.loads(store.load_artifact(version.run_id, "features.json"))
+        features = json.loads(store.runs.load_artifact(version.run_id, "features.json"))
     except (SkloopError, ValueError):
         return None
     return tuple(str(c) for kind in ("numeric", "categorical", "boolean", "datetime", "text")
@@ -100,7 +100,7 @@ def model_input_columns(store: Store, version: ModelVersion) -> tuple[str, ...] 
 
 def _spec(store: Store, version: ModelVersion) -> Any:
     try:
-        run = store.get_run(version.run_id)
+        run = store.runs.get_run(version.run_id)
         return spec_from_dict(run.spec) if run.spec else None
     except SkloopError as exc:
         logger.warning("the spec of run %s cannot be read (%s); monitoring with defaults", version.run_id, exc)
@@ -119,7 +119,7 @@ def _stored_reference(store: Store, version: ModelVersion) -> ReferenceSummary |
     from skloop.workflows._train import REFERENCE_ARTIFACT
 
     try:
-        return ReferenceSummary.from_json(store.load_artifact(version.run_id, REFERENCE_ARTIFACT).decode())
+        return ReferenceSummary.from_json(store.runs.load_artifact(version.run_id, REFERENCE_ARTIFACT).decode())
     except SkloopError:
         return None
 
@@ -178,7 +178,7 @@ def load_monitor_inputs(
     spec = _spec(store, version)
     config = spec.monitoring if spec is not None else MonitoringSpec()
     target = spec.data.target if spec is not None else None
-    record = store.get_dataset(version.dataset_fingerprint) if version.dataset_fingerprint else None
+    record = store.datasets.get_dataset(version.dataset_fingerprint) if version.dataset_fingerprint else None
     schema = Schema.from_dict(record.schema) if record is not None and record.schema else None
     frame: pd.DataFrame | None = None
     summary = None if reference is not None else _stored_reference(store, version)
@@ -295,7 +295,7 @@ def monitor_model(
                 raise UsageError(
                     f"--since {since} reaches back before the year 1; give a shorter duration such as 365d"
                 ) from None
-        predictions = store.query_predictions(version.name, start=start)
+        predictions = store.predictions.query_predictions(version.name, start=start)
         if not predictions:
             raise DataError(
                 f"no logged prediction of {version.name!r}" + (f" in the last {since}" if since else "")

@@ -741,7 +741,7 @@ def id_column_of(store: Store, version: ModelVersion) -> str | None:
     What batch scoring copies to its output and logs as ``entity_id``, so that labels
     arriving later join by it.
     """
-    column = ((store.get_run(version.run_id).spec or {}).get("data") or {}).get("id")
+    column = ((store.runs.get_run(version.run_id).spec or {}).get("data") or {}).get("id")
     return column if isinstance(column, str) else None
 
 

@@ -115,11 +115,11 @@ class Project:
     def runs(self, **kwargs: Any) -> list[Any]:
         """Runs of this project, newest first (``search_runs`` keywords accepted)."""
         kwargs.setdefault("order_by", ["start_time DESC"])
-        return self.store.search_runs(self.spec.name, **kwargs)
+        return self.store.runs.search_runs(self.spec.name, **kwargs)
 
     def run(self, run_id: str) -> Any:
         """One run by id or unique prefix."""
-        return self.store.get_run(run_id)
+        return self.store.runs.get_run(run_id)
 
     # -- the registry ------------------------------------------------------------
 

@@ -56,7 +56,7 @@ def register_run(
         When the run is already a version of its model (``skloop train`` registers
         it), unless ``force`` asks for another version of it.
     """
-    run = store.get_run(run_id)
+    run = store.runs.get_run(run_id)
     if run.kind != "train" or run.status != "finished" or run.spec is None:
         raise UsageError(f"run {run.id} is a {run.status} {run.kind} run; only finished training runs are registered")
     spec = spec_from_dict(run.spec, file=f"spec snapshot of run {run.id}")
@@ -67,7 +67,7 @@ def register_run(
     frame, fingerprint = training_frame(store, run, settings, spec)
     data = prepare_data(spec, settings.base_dir, frame)
     model = load_model(
-        store.load_artifact(run.id, MODEL_ARTIFACT),
+        store.runs.load_artifact(run.id, MODEL_ARTIFACT),
         "skops",
         trust=Trust.of(settings) | (trust or Trust()),
         name=f"the model artifact of run {run.id}",

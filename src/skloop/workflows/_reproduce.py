@@ -49,7 +49,7 @@ def training_frame(store: Store, run: Any, settings: Settings, spec: Any) -> tup
     inputs = [d for d in run.datasets if getattr(d, "role", "train") == "train"]
     if not inputs:
         raise DataError(f"run {run.id} recorded no training dataset; it cannot be reproduced")
-    record = store.get_dataset(inputs[0].fingerprint)
+    record = store.datasets.get_dataset(inputs[0].fingerprint)
     if record.snapshot_sha256:
         frame = pd.read_parquet(io.BytesIO(store.artifacts.get_bytes(record.snapshot_sha256)))
     else:
@@ -73,7 +73,7 @@ def reproduce(run_id: str, settings: Settings, *, store: Store, progress: Progre
     NotFoundError
         When the run does not exist.
     """
-    original = store.get_run(run_id)
+    original = store.runs.get_run(run_id)
     if original.spec is None:
         raise DataError(f"run {original.id} has no spec snapshot; it cannot be reproduced")
     spec = spec_from_dict(original.spec, file=f"spec snapshot of run {original.id}")
@@ -98,8 +98,8 @@ def reproduce(run_id: str, settings: Settings, *, store: Store, progress: Progre
     compared = 0
     fold_keys = sorted(k for k in original.metrics if k.startswith("cv_") and k.endswith("_fold"))
     for key in fold_keys:
-        old = {m.step: m.value for m in store.get_metric_history(original.id, key)}
-        new = {m.step: m.value for m in store.get_metric_history(result.run_id, key)}
+        old = {m.step: m.value for m in store.runs.get_metric_history(original.id, key)}
+        new = {m.step: m.value for m in store.runs.get_metric_history(result.run_id, key)}
         for step in sorted(set(old) | set(new)):
             compared += 1
             if old.get(step) != new.get(step):

@@ -143,13 +143,13 @@ def run_steps(
     Exception
         Whatever a step raised, after its record is marked ``failed``.
     """
-    previous = {r.step: r for r in store.list_steps(decision_id)}
+    previous = {r.step: r for r in store.loop.list_steps(decision_id)}
     outputs: dict[str, Outputs] = {}
     events: dict[str, str] = {}
     stopped_at: str | None = None
     for step in _order(steps):
         if stopped_at is not None or any(events.get(d) == "skipped" for d in step.after):
-            store.record_step(decision_id, step.name, name=name, status="skipped")
+            store.loop.record_step(decision_id, step.name, name=name, status="skipped")
             events[step.name] = "skipped"
             if on_step is not None:
                 on_step(step.name, "skipped", {})
@@ -160,24 +160,26 @@ def run_steps(
         if record is not None and record.status == "finished" and record.inputs_hash == digest:
             out, event = record.outputs, "resumed"
         else:
-            cached = store.cached_step(name, step.name, digest) if step.cache else None
+            cached = store.loop.cached_step(name, step.name, digest) if step.cache else None
             if cached is not None:
                 out, event = cached.outputs, "cached"
-                store.record_step(
+                store.loop.record_step(
                     decision_id, step.name, name=name, status="finished", inputs_hash=digest, outputs=out,
                     cached_from=cached.decision_id,
                 )  # fmt: skip
             else:
-                store.record_step(decision_id, step.name, name=name, status="running", inputs_hash=digest)
+                store.loop.record_step(decision_id, step.name, name=name, status="running", inputs_hash=digest)
                 try:
                     out = step.run(outputs)
                 except BaseException as exc:
                     text = "".join(traceback.format_exception_only(exc)).strip()
-                    store.record_step(
+                    store.loop.record_step(
                         decision_id, step.name, name=name, status="failed", inputs_hash=digest, error=text
                     )
                     raise
-                store.record_step(decision_id, step.name, name=name, status="finished", inputs_hash=digest, outputs=out)
+                store.loop.record_step(
+                    decision_id, step.name, name=name, status="finished", inputs_hash=digest, outputs=out
+                )
                 event = "ran"
         outputs[step.name] = out
         events[step.name] = event

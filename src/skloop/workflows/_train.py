@@ -235,7 +235,7 @@ def _log_dataset(store: Store, run_id: str, spec: Spec, data: PreparedData) -> N
         profile=profile(data.frame, data.schema).to_dict(),
         snapshot_sha256=snapshot,
     )
-    store.log_dataset(run_id, record, role="train")
+    store.datasets.log_dataset(run_id, record, role="train")
 
 
 REFERENCE_ARTIFACT = "reference.json"
@@ -267,7 +267,7 @@ def _log_reference(store: Store, run_id: str, data: PreparedData, model: Any) ->
             frame.loc[data.X_holdout.index, "prediction"] = np.asarray(model.predict(data.X_holdout), dtype=np.float64)
             outputs.append("prediction")
     summary = reference_summary(frame, data.schema, prediction_columns=outputs)
-    store.log_artifact(run_id, REFERENCE_ARTIFACT, summary.to_json().encode(), media_type="application/json")
+    store.runs.log_artifact(run_id, REFERENCE_ARTIFACT, summary.to_json().encode(), media_type="application/json")
 
 
 def _holdout_scores(model: Any, data: PreparedData, scoring: list[str]) -> dict[str, float]:
@@ -339,7 +339,7 @@ def train(
         positive=data.positive,
     )  # fmt: skip
     code = code_version(settings.base_dir)
-    with store.start_run(
+    with store.runs.start_run(
         spec.name,
         kind=kind,
         spec=spec_snapshot(spec),
@@ -351,7 +351,7 @@ def train(
     ) as run:
         progress.step("recording the dataset")
         _log_dataset(store, run.id, spec, data)
-        store.log_params(
+        store.runs.log_params(
             run.id,
             {
                 "task": data.task,
@@ -384,7 +384,7 @@ def train(
             k: (v if isinstance(v, (int, float, str, bool, type(None))) else repr(v))
             for k, v in search.best_params_.items()
         }
-        store.log_params(run.id, {f"best.{k}": v for k, v in best_params.items()})
+        store.runs.log_params(run.id, {f"best.{k}": v for k, v in best_params.items()})
         metrics: list[tuple[str, float, int]] = []
         for name, summary in cv.items():
             metrics += [(f"cv_{name}_fold", score, i) for i, score in enumerate(summary["folds"])]
@@ -395,13 +395,15 @@ def train(
         holdout = _holdout_scores(search.best_estimator_, data, plan.scoring)
         metrics += [(f"holdout_{name}", value, 0) for name, value in holdout.items()]
         metrics.append(("search_seconds", duration, 0))
-        store.log_batch(run.id, metrics=metrics)
+        store.runs.log_batch(run.id, metrics=metrics)
         _log_reference(store, run.id, data, search.best_estimator_)
         progress.step("saving the pipeline")
         import skops.io as sio
 
-        store.log_artifact(run.id, MODEL_ARTIFACT, sio.dumps(search.best_estimator_), media_type="application/x-skops")
-        store.log_artifact(
+        store.runs.log_artifact(
+            run.id, MODEL_ARTIFACT, sio.dumps(search.best_estimator_), media_type="application/x-skops"
+        )
+        store.runs.log_artifact(
             run.id,
             "cv_results.json",
             json.dumps(
@@ -415,7 +417,7 @@ def train(
             ).encode(),
             media_type="application/json",
         )
-        store.log_artifact(
+        store.runs.log_artifact(
             run.id,
             "features.json",
             json.dumps(
@@ -429,7 +431,7 @@ def train(
         if spec.registry.enabled and spec.registry.format != "skops":
             from skloop.registry import save_model
 
-            store.log_artifact(
+            store.runs.log_artifact(
                 run.id, f"model.{spec.registry.format}", save_model(search.best_estimator_, spec.registry.format)
             )
         n_candidates = len(search.cv_results_["params"])
@@ -494,13 +496,13 @@ def register_result(
 def _card_markdown(spec: Spec, store: Store, result: TrainResult, signature: Any, importance: Any) -> str:
     from skloop.registry import build_card, render_markdown
 
-    run = store.get_run(result.run_id)
-    cv_results = json.loads(store.load_artifact(run.id, "cv_results.json"))
+    run = store.runs.get_run(result.run_id)
+    cv_results = json.loads(store.runs.load_artifact(run.id, "cv_results.json"))
     card = build_card(
         name=spec.name,
         version=None,  # the number is given by the registry when the version is created
         run=run,
-        dataset=store.get_dataset(result.dataset_fingerprint),
+        dataset=store.datasets.get_dataset(result.dataset_fingerprint),
         importance=importance,
         signature=signature,
         pipeline=result.model,

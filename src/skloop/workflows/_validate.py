@@ -148,10 +148,10 @@ def _load_candidate(
         raise UsageError("give --model REF or --run RUN_ID, not both")
     registry = Registry(store)
     if run_id is not None:
-        run = store.get_run(run_id)
+        run = store.runs.get_run(run_id)
         if run.kind != "train" or run.status != "finished":
             raise UsageError(f"run {run.id} is a {run.status} {run.kind} run; validate a finished training run")
-        artifact = store.load_artifact(run.id, MODEL_ARTIFACT)
+        artifact = store.runs.load_artifact(run.id, MODEL_ARTIFACT)
         model = load_model(artifact, "skops", trust=trust, name=f"the model artifact of run {run.id}")
         name, version, metrics, signature = spec.name, None, dict(run.metrics), None
     else:
@@ -159,7 +159,7 @@ def _load_candidate(
         name, number, alias = parse_ref(target)
         # a bare name means the newest version, rejected or not: a rejected one fails its gates here
         found = registry.resolve(target) if number is not None or alias is not None else registry.versions(name)[-1]
-        run = store.get_run(found.run_id)
+        run = store.runs.get_run(found.run_id)
         model = registry.load_model(found.ref, trust=trust)
         name, version, metrics, signature = found.name, found.version, dict(found.metrics), found.signature
     train_spec = spec_from_dict(run.spec, file=f"spec snapshot of run {run.id}") if run.spec else spec
@@ -224,7 +224,7 @@ def _champion_check(spec: Spec, store: Store, cand: _Candidate, trust: Trust) ->
     name = f"no regression vs {cand.name}@{cfg.alias}"
     if not cfg.enabled:
         return CheckResult("champion", name, "skip", "validate.champion.enabled is false"), None
-    held = store.get_aliases(cand.name) if cand.name in store.model_names() else {}
+    held = store.models.get_aliases(cand.name) if cand.name in store.models.model_names() else {}
     champion = held.get(cfg.alias)
     if champion is None:
         return CheckResult("champion", name, "skip", f"no version holds {cand.name}@{cfg.alias} yet"), None
@@ -235,7 +235,7 @@ def _champion_check(spec: Spec, store: Store, cand: _Candidate, trust: Trust) ->
     metric = cfg.metric or cand.run.params.get("search.refit") or (spec.search.scorers or ["accuracy"])[0]
 
     def compare() -> tuple[Status, str]:
-        version = store.get_model_version(cand.name, champion)
+        version = store.models.get_model_version(cand.name, champion)
         model = Registry(store).load_model(version.ref, trust=trust)
         mine = _holdout_score(cand.model, cand.data, metric)
         theirs = _holdout_score(model, cand.data, metric)

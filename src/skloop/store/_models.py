@@ -1,4 +1,4 @@
-"""The registry half of :class:`~skloop.store.Store`: model versions and aliases.
+"""The models part of the store: model versions, aliases, and what is derived from a version.
 
 Two writes here must stay correct when several processes race:
 
@@ -8,37 +8,48 @@ Two writes here must stay correct when several processes race:
 * an alias move reads the current holder, moves the alias and appends the event in one
   transaction, serialised per (model, alias) the same way, so the holder and the log
   always agree and events are ordered as they happened.
+
+A model version is immutable, and so is what is derived from it with a given tool: the
+ONNX export of a version by one converter is the same every time, and so is its parity
+check. The first caller derives it and stores it with :meth:`ModelStore.put_version_artifact`
+(the bytes content-addressed in the artifact store, a row naming them); later callers
+read it back, verified. Two callers racing to store the same derivation keep the first.
 """
 
 from __future__ import annotations
 
-import hashlib
 import random
 import time as _time
 from collections.abc import Iterable, Mapping
-from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-from sqlalchemy import Connection, delete, func, insert, or_, select, text, update
+from sqlalchemy import Connection, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from skloop.core import ModelNotFoundError, NotFoundError, StoreError, utcnow
-from skloop.store._entities import AliasEvent, ModelSummary, ModelVersion
-from skloop.store._schema import SqlRun, SqlRunInput
+from skloop.store._datasets import resolve_dataset
+from skloop.store._entities import AliasEvent, ModelSummary, ModelVersion, VersionArtifact
+from skloop.store._schema import SqlRun, SqlRunInput, table_of
 from skloop.store._schema_registry import (
     ARTIFACT_FORMATS,
     VERSION_STATUSES,
     SqlAlias,
     SqlAliasEvent,
     SqlModelVersion,
+    SqlVersionArtifact,
 )
 
-__all__ = ["ANY_VERSION", "RegistryMixin"]
+if TYPE_CHECKING:
+    from skloop.store._artifacts import ArtifactStore
+    from skloop.store._database import Database
 
-VERSIONS = SqlModelVersion.__table__
-ALIASES = SqlAlias.__table__
-EVENTS = SqlAliasEvent.__table__
+__all__ = ["ANY_VERSION", "ModelStore"]
+
+VERSIONS = table_of(SqlModelVersion)
+ALIASES = table_of(SqlAlias)
+EVENTS = table_of(SqlAliasEvent)
+DERIVED = table_of(SqlVersionArtifact)
 _RETRIES = 20
 
 
@@ -47,13 +58,8 @@ class _Any:
         return "ANY_VERSION"
 
 
-#: ``expected_current`` default of :meth:`RegistryMixin.set_alias`: move whatever the holder is.
+#: ``expected_current`` default of :meth:`ModelStore.set_alias`: move whatever the holder is.
 ANY_VERSION: Final[Any] = _Any()
-
-
-def _lock_key(*parts: str) -> int:
-    digest = hashlib.sha256("\0".join(parts).encode()).digest()
-    return int.from_bytes(digest[:8], "big", signed=True)
 
 
 def _version_entity(row: Any, aliases: Iterable[str] = ()) -> ModelVersion:
@@ -99,18 +105,20 @@ def _is_version_clash(exc: BaseException) -> bool:
     )
 
 
-class RegistryMixin:
-    """Model versions, aliases and the alias event log (see the module docstring)."""
+class ModelStore:
+    """Model versions, aliases and the alias event log: ``store.models`` (see the module docstring).
 
-    def _scope(self, what: str, *, read: bool = False) -> AbstractContextManager[Connection]:
-        raise NotImplementedError
+    Parameters
+    ----------
+    db : Database
+        The shared database.
+    artifacts : ArtifactStore
+        Where derived artifacts' bytes go.
+    """
 
-    def _resolve_dataset(self, conn: Connection, fingerprint: str) -> Any:
-        raise NotImplementedError
-
-    def _serialise(self, conn: Connection, *parts: str) -> None:
-        if conn.dialect.name == "postgresql":  # SQLite writers already hold the write lock
-            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _lock_key(*parts)})
+    def __init__(self, db: Database, artifacts: ArtifactStore) -> None:
+        self._db = db
+        self._artifacts = artifacts
 
     # -- versions ----------------------------------------------------------------
 
@@ -156,11 +164,11 @@ class RegistryMixin:
             "metrics": dict(metrics or {}), "importance": dict(importance) if importance is not None else None,
             "card": card, "dataset_fingerprint": dataset_fingerprint, "description": description,
         }  # fmt: skip
-        runs = SqlRun.__table__
+        runs = table_of(SqlRun)
         for attempt in range(_RETRIES):
             try:
-                with self._scope(f"registering a version of model {name!r}") as conn:
-                    self._serialise(conn, "model_versions", name)
+                with self._db.session(f"registering a version of model {name!r}") as conn:
+                    self._db.lock(conn, "model_versions", name)
                     if conn.execute(select(runs.c.id).where(runs.c.id == run_id)).first() is None:
                         raise NotFoundError(f"run {run_id!r} does not exist; register a run listed by 'skloop runs'")
                     current = conn.execute(select(func.max(VERSIONS.c.version)).where(VERSIONS.c.name == name))
@@ -177,7 +185,7 @@ class RegistryMixin:
 
     def model_names(self) -> list[str]:
         """Every model name with at least one version, sorted."""
-        with self._scope("listing model names", read=True) as conn:
+        with self._db.session("listing model names", read=True) as conn:
             return list(conn.execute(select(VERSIONS.c.name).distinct().order_by(VERSIONS.c.name)).scalars())
 
     def get_model_version(self, name: str, version: int) -> ModelVersion:
@@ -188,7 +196,7 @@ class RegistryMixin:
         ModelNotFoundError
             Naming the known models, or the versions of ``name``.
         """
-        with self._scope(f"reading model {name}/{version}", read=True) as conn:
+        with self._db.session(f"reading model {name}/{version}", read=True) as conn:
             row = conn.execute(
                 select(VERSIONS).where(VERSIONS.c.name == name, VERSIONS.c.version == int(version))
             ).first()
@@ -220,7 +228,7 @@ class RegistryMixin:
 
     def list_model_versions(self, name: str) -> list[ModelVersion]:
         """Every version of model ``name``, oldest first (empty for an unknown name)."""
-        with self._scope(f"listing versions of model {name!r}", read=True) as conn:
+        with self._db.session(f"listing versions of model {name!r}", read=True) as conn:
             rows = conn.execute(select(VERSIONS).where(VERSIONS.c.name == name).order_by(VERSIONS.c.version)).all()
             aliases = self._aliases(conn, name)
             return [_version_entity(r, aliases.get(r.version, ())) for r in rows]
@@ -237,7 +245,7 @@ class RegistryMixin:
             .join(latest, (latest.c.name == VERSIONS.c.name) & (latest.c.v == VERSIONS.c.version))
             .order_by(VERSIONS.c.name)
         )
-        with self._scope("listing models", read=True) as conn:
+        with self._db.session("listing models", read=True) as conn:
             rows = conn.execute(stmt).all()
             aliases: dict[str, dict[str, int]] = {}
             for name, alias, version in conn.execute(select(ALIASES.c.name, ALIASES.c.alias, ALIASES.c.version)):
@@ -259,9 +267,9 @@ class RegistryMixin:
 
     def versions_for_dataset(self, fingerprint: str) -> list[ModelVersion]:
         """Every model version trained on this dataset (fingerprint or unique prefix), oldest first."""
-        inputs = SqlRunInput.__table__
-        with self._scope(f"finding models trained on dataset {fingerprint}", read=True) as conn:
-            fp = self._resolve_dataset(conn, fingerprint).fingerprint
+        inputs = table_of(SqlRunInput)
+        with self._db.session(f"finding models trained on dataset {fingerprint}", read=True) as conn:
+            fp = resolve_dataset(conn, fingerprint).fingerprint
             runs = select(inputs.c.run_id).where(inputs.c.fingerprint == fp)
             rows = conn.execute(
                 select(VERSIONS)
@@ -321,8 +329,8 @@ class RegistryMixin:
         if not isinstance(actor, str) or not actor:
             raise StoreError(f"an alias move needs an actor (who moved it), given {actor!r}")
         a, e = ALIASES.c, EVENTS.c
-        with self._scope(f"moving alias {name}@{alias}") as conn:
-            self._serialise(conn, "aliases", name, alias)
+        with self._db.session(f"moving alias {name}@{alias}") as conn:
+            self._db.lock(conn, "aliases", name, alias)
             current = conn.execute(select(a.version).where(a.name == name, a.alias == alias).with_for_update()).scalar()
             if expected_current is not ANY_VERSION and current != expected_current:
                 raise StoreError(
@@ -357,7 +365,7 @@ class RegistryMixin:
 
     def get_aliases(self, name: str) -> dict[str, int]:
         """The aliases of model ``name`` and the versions they hold now."""
-        with self._scope(f"reading aliases of model {name!r}", read=True) as conn:
+        with self._db.session(f"reading aliases of model {name!r}", read=True) as conn:
             rows = conn.execute(
                 select(ALIASES.c.alias, ALIASES.c.version).where(ALIASES.c.name == name).order_by(ALIASES.c.alias)
             )
@@ -369,7 +377,7 @@ class RegistryMixin:
         stmt = select(EVENTS).where(e.name == name)
         if alias is not None:
             stmt = stmt.where(e.alias == alias)
-        with self._scope(f"reading the alias history of model {name!r}", read=True) as conn:
+        with self._db.session(f"reading the alias history of model {name!r}", read=True) as conn:
             return [_event_entity(r) for r in conn.execute(stmt.order_by(e.time, e.id))]
 
     def alias_at(self, name: str, alias: str, when: datetime) -> int | None:
@@ -381,8 +389,54 @@ class RegistryMixin:
             .order_by(e.time.desc(), e.id.desc())
             .limit(1)
         )
-        with self._scope(f"reading {name}@{alias} at {when.isoformat()}", read=True) as conn:
+        with self._db.session(f"reading {name}@{alias} at {when.isoformat()}", read=True) as conn:
             return conn.execute(stmt).scalar()
+
+    # -- derived artifacts -------------------------------------------------------
+
+    def get_version_artifact(self, name: str, version: int, kind: str) -> VersionArtifact | None:
+        """What was stored for ``kind`` of ``name/version``, or ``None`` if nothing yet."""
+        with self._db.session(f"reading the {kind} artifact of {name}/{version}", read=True) as conn:
+            row = conn.execute(
+                select(DERIVED).where(DERIVED.c.name == name, DERIVED.c.version == int(version), DERIVED.c.kind == kind)
+            ).first()
+        return None if row is None else _derived_entity(row)
+
+    def put_version_artifact(
+        self, name: str, version: int, kind: str, data: bytes | None, meta: Mapping[str, Any] | None = None
+    ) -> VersionArtifact:
+        """Keep ``data`` (``None``: the derivation was refused) as ``kind`` of ``name/version``.
+
+        Returns what is stored: this one, or the one another caller stored first.
+
+        Raises
+        ------
+        ModelNotFoundError
+            No such version.
+        StoreError
+            ``kind`` is empty or longer than 200 characters.
+        """
+        if not isinstance(kind, str) or not 0 < len(kind) <= 200:
+            raise StoreError(f"a version artifact's kind is a string of 1 to 200 characters, given {kind!r}")
+        self.get_model_version(name, version)  # a ModelNotFoundError naming what exists
+        blob = None if data is None else self._artifacts.put_bytes(bytes(data))
+        key = (DERIVED.c.name == name, DERIVED.c.version == int(version), DERIVED.c.kind == kind)
+        with self._db.session(f"storing the {kind} artifact of {name}/{version}") as conn:
+            self._db.lock(conn, "version_artifacts", name, str(version), kind)
+            row = conn.execute(select(DERIVED).where(*key)).first()
+            if row is None:
+                values = {
+                    "name": name,
+                    "version": int(version),
+                    "kind": kind,
+                    "sha256": None if blob is None else blob.sha256,
+                    "size": None if blob is None else blob.size,
+                    "meta": dict(meta or {}),
+                    "created": utcnow(),
+                }
+                conn.execute(insert(DERIVED), values)
+                row = conn.execute(select(DERIVED).where(*key)).one()
+        return _derived_entity(row)
 
 
 class _Row:
@@ -394,3 +448,15 @@ class _Row:
 
 def _v(version: object) -> str:
     return "nothing" if version is None else f"version {version}"
+
+
+def _derived_entity(row: Any) -> VersionArtifact:
+    return VersionArtifact(
+        name=row.name,
+        version=row.version,
+        kind=row.kind,
+        sha256=row.sha256,
+        size=row.size,
+        meta=dict(row.meta or {}),
+        created=row.created,
+    )

@@ -1,0 +1,615 @@
+"""The runs part of the store: runs, params, tags, metrics and run artifacts.
+
+Metrics logged one at a time are buffered (see :mod:`skloop.store._buffer`) and written
+in batches; everything else is written when called. Every method returns entities.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import traceback
+import uuid
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, func, select, update
+
+from skloop.core import NotFoundError, StoreError, utcnow
+from skloop.store import _pages as pages
+from skloop.store import _reads as reads
+from skloop.store import _summary as summary
+from skloop.store._artifacts import ArtifactStore
+from skloop.store._buffer import DEFAULT_MAX_AGE, DEFAULT_MAX_SIZE, MetricBuffer
+from skloop.store._bulk import import_metric_history, import_runs
+from skloop.store._database import Database
+from skloop.store._entities import RUN_STATUSES, ArtifactRef, Metric, Run
+from skloop.store._process import process_alive
+from skloop.store._schema import SqlArtifact, SqlParam, SqlRun, table_of
+from skloop.store._writes import (
+    MetricRow,
+    check_key,
+    check_value,
+    latest_rows,
+    metric_rows,
+    param_rows,
+    tag_rows,
+    to_millis,
+)
+
+__all__ = ["RunStore"]
+
+logger = logging.getLogger(__name__)
+
+RUNS = table_of(SqlRun)
+_ENDED = ("finished", "failed", "killed")
+
+
+class RunStore:
+    """Runs and what they record: ``store.runs``.
+
+    Parameters
+    ----------
+    db : Database
+        The shared database.
+    artifacts : ArtifactStore
+        Where run artifacts' bytes go.
+    buffer_size : int
+        Buffered metrics are written once this many are waiting.
+    buffer_age : float
+        ... or once this many seconds have passed since the last write.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from skloop.store import Store
+    >>> d = tempfile.mkdtemp()
+    >>> with Store.open(f"sqlite:///{d}/skloop.db", f"{d}/artifacts") as store:
+    ...     with store.runs.start_run("demo") as run:
+    ...         store.runs.log_params(run.id, {"model__max_depth": 8})
+    ...         store.runs.log_metric(run.id, "cv_roc_auc", 0.91)
+    ...     store.runs.get_run(run.id[:8]).metrics
+    {'cv_roc_auc': 0.91}
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        artifacts: ArtifactStore,
+        *,
+        buffer_size: int = DEFAULT_MAX_SIZE,
+        buffer_age: float = DEFAULT_MAX_AGE,
+    ) -> None:
+        self._db = db
+        self._artifacts = artifacts
+        self._buffer = MetricBuffer(self._write_metrics, max_size=buffer_size, max_age=buffer_age)
+        self._running: set[str] = set()
+        db.before_read(self.flush)
+
+    def require_running(self, run_id: str, conn: Connection | None = None) -> None:
+        """Return if run ``run_id`` (a full id) is ``running``, else raise.
+
+        Other parts call it before writing a record that belongs to a run (a dataset
+        read, say). Known running runs are remembered, so the check costs no query
+        after the first.
+
+        Raises
+        ------
+        NotFoundError
+            When there is no such run.
+        StoreError
+            When the run has ended.
+        """
+        if run_id in self._running:
+            return
+        if not isinstance(run_id, str):
+            raise NotFoundError(f"a run id is a string, given {run_id!r}")
+        stmt = select(RUNS.c.status).where(RUNS.c.id == run_id)
+        if conn is None:
+            with self._db.session(f"checking run {run_id}", read=True) as c:
+                status = c.execute(stmt).scalar()
+        else:
+            status = conn.execute(stmt).scalar()
+        if status is None:
+            raise NotFoundError(
+                f"run {run_id!r} does not exist; use the full id from create_run or see the runs with 'skloop runs'"
+            )
+        if status != "running":
+            raise StoreError(
+                f"run {run_id} is {status} and its records can no longer change; start a new run to log more"
+            )
+        self._running.add(run_id)
+
+    # -- runs --------------------------------------------------------------------
+
+    def create_run(
+        self,
+        project: str,
+        kind: str = "train",
+        *,
+        name: str | None = None,
+        spec: Mapping[str, Any] | None = None,
+        code_commit: str | None = None,
+        code_dirty: bool | None = None,
+        environment: Mapping[str, Any] | None = None,
+        seed: int | None = None,
+        parent_run_id: str | None = None,
+        tags: Mapping[str, object] | None = None,
+    ) -> Run:
+        """Start a run (status ``running``) and return it.
+
+        Parameters
+        ----------
+        project : str
+            The project (usually the spec's ``name``).
+        kind : str
+            ``train``, ``reproduce``, ``evaluate``, ...
+        name, spec, code_commit, code_dirty, environment, seed, parent_run_id, tags
+            Recorded as given; ``spec`` and ``environment`` must be JSON-serialisable.
+        """
+        for label, value, limit in (("project", project, 200), ("kind", kind, 50)):
+            if not isinstance(value, str) or not value or len(value) > limit:
+                raise StoreError(f"{label} must be a non-empty string of at most {limit} characters, given {value!r}")
+        run_id = uuid.uuid4().hex
+        row = {
+            "id": run_id, "project": project, "kind": kind, "name": name, "status": "running",
+            "start_time": utcnow(), "end_time": None, "error": None,
+            "spec": dict(spec) if spec is not None else None, "code_commit": code_commit,
+            "code_dirty": code_dirty,
+            "environment": dict(environment) if environment is not None else None,
+            "seed": seed, "parent_run_id": parent_run_id, "pid": os.getpid(),
+            "hostname": self._db.hostname,
+        }  # fmt: skip
+        tag_list = tag_rows(run_id, tags or {})
+        with self._db.session(f"creating a run of {project!r}") as conn:
+            if (
+                parent_run_id is not None
+                and conn.execute(select(RUNS.c.id).where(RUNS.c.id == parent_run_id)).first() is None
+            ):
+                raise NotFoundError(f"parent run {parent_run_id!r} does not exist")
+            conn.execute(RUNS.insert(), row)
+            if tag_list:
+                conn.execute(self._db.sql.upsert_tag, tag_list)
+        self._running.add(run_id)
+        return Run(
+            **{k: v for k, v in row.items()},  # type: ignore[arg-type]
+            tags={t["key"]: t["value"] for t in tag_list},
+        )
+
+    @contextmanager
+    def start_run(self, project: str, kind: str = "train", **kwargs: Any) -> Iterator[Run]:
+        """Create a run for the ``with`` block and end it when the block ends.
+
+        The run ends ``finished`` if the block completes, ``killed`` on
+        ``KeyboardInterrupt`` or ``SystemExit``, and ``failed`` with the traceback on
+        any other exception (which propagates). Buffered metrics are flushed first.
+        Takes the arguments of :meth:`create_run`.
+        """
+        run = self.create_run(project, kind, **kwargs)
+        try:
+            yield run
+        except (KeyboardInterrupt, SystemExit) as exc:
+            self._end_if_running(run.id, "killed", f"interrupted by {type(exc).__name__}")
+            raise
+        except BaseException as exc:
+            text = "".join(traceback.format_exception(exc)).strip()
+            self._end_if_running(run.id, "failed", text)
+            raise
+        else:
+            self._end_if_running(run.id, "finished", None)
+
+    def _end_if_running(self, run_id: str, status: str, error: str | None) -> None:
+        self.flush()
+        self._finish(run_id, status, error, only_if_running=True)
+
+    def finish_run(self, run_id: str, status: str = "finished", error: str | None = None) -> None:
+        """End a running run with ``status`` (``finished``, ``failed`` or ``killed``).
+
+        Buffered metrics are written first.
+        """
+        if status not in _ENDED:
+            raise StoreError(f"a run ends as one of {', '.join(_ENDED)}, given {status!r}")
+        self.flush()
+        self._finish(run_id, status, error, only_if_running=False)
+
+    def _finish(self, run_id: str, status: str, error: str | None, *, only_if_running: bool) -> None:
+        with self._db.session(f"ending run {run_id}") as conn:
+            result = conn.execute(
+                update(RUNS)
+                .where(RUNS.c.id == run_id, RUNS.c.status == "running")
+                .values(status=status, end_time=utcnow(), error=error, summary=summary.summarise(conn, run_id))
+            )
+            if result.rowcount == 0 and not only_if_running:
+                self._running.discard(run_id)
+                self.require_running(run_id, conn)  # raises the right error
+        self._running.discard(run_id)
+
+    # -- params and tags ---------------------------------------------------------
+
+    def log_param(self, run_id: str, key: str, value: object) -> None:
+        """Record one parameter (stored as text). Parameters cannot change once set."""
+        self.log_params(run_id, {key: value})
+
+    def log_params(self, run_id: str, params: Mapping[str, object]) -> None:
+        """Record several parameters in one transaction."""
+        rows = param_rows(run_id, params)
+        if not rows:
+            return
+        self.require_running(run_id)
+        with self._db.session(f"logging params of run {run_id}") as conn:
+            result = conn.exec_driver_sql(self._db.sql.param_sql, rows[0] if len(rows) == 1 else rows)
+            if result.rowcount != len(rows):
+                self._check_params(conn, run_id, rows)
+            summary.invalidate(conn, [run_id])
+
+    def _check_params(self, conn: Connection, run_id: str, rows: list[tuple[str, str, str]]) -> None:
+        p = table_of(SqlParam).c
+        keys = [key for _, key, _ in rows]
+        query = select(p.key, p.value).where(p.run_id == run_id, p.key.in_(keys))
+        stored: dict[str, str] = {str(k): str(v) for k, v in conn.execute(query).all()}
+        for _, key, value in rows:
+            if stored.get(key, value) != value:
+                raise StoreError(
+                    f"param {key!r} of run {run_id} is already {stored[key]!r} and "
+                    f"cannot become {value!r}; params are immutable, log a tag instead"
+                )
+
+    def set_tag(self, run_id: str, key: str, value: object) -> None:
+        """Set (or overwrite) a tag."""
+        self.set_tags(run_id, {key: value})
+
+    def set_tags(self, run_id: str, tags: Mapping[str, object]) -> None:
+        """Set (or overwrite) several tags in one transaction."""
+        rows = tag_rows(run_id, tags)
+        if rows:
+            if run_id not in self._running:  # tags may be set on ended runs too
+                self.get_run(run_id)
+            with self._db.session(f"setting tags of run {run_id}") as conn:
+                conn.execute(self._db.sql.upsert_tag, rows)
+                summary.write_summaries(conn, [run_id])  # when it has ended
+
+    # -- metrics -----------------------------------------------------------------
+
+    def log_metric(
+        self,
+        run_id: str,
+        key: str,
+        value: float,
+        step: int = 0,
+        timestamp: datetime | int | None = None,
+    ) -> None:
+        """Buffer one metric value; it is written in a batch (see :meth:`flush`).
+
+        ``timestamp`` is a datetime or milliseconds since the epoch (default: now).
+        """
+        if run_id not in self._running:
+            self.require_running(run_id)
+        if not isinstance(key, str) or not key or len(key) > 250:
+            check_key(key, "metric")
+        ts = to_millis(utcnow() if timestamp is None else timestamp)
+        self._buffer.add((run_id, key, check_value(key, value), int(step), ts))
+
+    def log_metrics(self, run_id: str, metrics: Mapping[str, float], step: int = 0) -> None:
+        """Buffer several metric values at the same step."""
+        if run_id not in self._running:
+            self.require_running(run_id)
+        ts = to_millis(utcnow())
+        self._buffer.extend(
+            [(run_id, check_key(k, "metric"), check_value(k, v), int(step), ts) for k, v in metrics.items()]
+        )
+
+    def flush(self) -> None:
+        """Write every buffered metric now, in one transaction."""
+        self._buffer.flush()
+
+    def _write_metrics(self, rows: list[MetricRow], conn: Connection | None = None) -> None:
+        records = metric_rows(rows)
+        if conn is None:
+            with self._db.session(f"writing {len(records)} metrics") as c:
+                self._insert_metrics(c, records)
+        else:
+            self._insert_metrics(conn, records)
+
+    def _insert_metrics(self, conn: Connection, records: list[tuple[Any, ...]]) -> None:
+        conn.exec_driver_sql(self._db.sql.metric_sql, records)
+        conn.exec_driver_sql(self._db.sql.latest_sql, latest_rows(records))
+        summary.invalidate(conn, [r[0] for r in records])
+
+    def log_batch(
+        self,
+        run_id: str,
+        metrics: Iterable[tuple[str, float, int] | Metric] = (),
+        params: Mapping[str, object] | None = None,
+        tags: Mapping[str, object] | None = None,
+    ) -> None:
+        """Write metrics ``(key, value, step)``, params and tags in one transaction, now."""
+        self.require_running(run_id)
+        ts = to_millis(utcnow())
+        rows: list[MetricRow] = []
+        for m in metrics:
+            if isinstance(m, Metric):
+                rows.append(
+                    (
+                        run_id,
+                        check_key(m.key, "metric"),
+                        check_value(m.key, m.value),
+                        int(m.step),
+                        to_millis(m.timestamp),
+                    )
+                )
+            else:
+                key, value, step = m
+                rows.append((run_id, check_key(key, "metric"), check_value(key, value), int(step), ts))
+        p_rows, t_rows = param_rows(run_id, params or {}), tag_rows(run_id, tags or {})
+        with self._db.session(f"logging a batch to run {run_id}") as conn:
+            if p_rows and conn.exec_driver_sql(self._db.sql.param_sql, p_rows).rowcount != len(p_rows):
+                self._check_params(conn, run_id, p_rows)
+            if rows:
+                self._write_metrics(rows, conn)
+            elif p_rows:
+                summary.invalidate(conn, [run_id])
+            if t_rows:
+                conn.execute(self._db.sql.upsert_tag, t_rows)
+                summary.write_summaries(conn, [run_id])  # in case another store ended it
+
+    def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
+        """Every value of metric ``key`` of the run, by step then time."""
+        run = self.get_run(run_id)
+        with self._db.session(f"reading metric {key!r} of run {run.id}", read=True) as conn:
+            return [reads.metric_entity(r) for r in conn.execute(reads.history_query(run.id, key))]
+
+    # -- artifacts ---------------------------------------------------------------
+
+    def log_artifact(
+        self,
+        run_id: str,
+        name: str,
+        data: bytes | str | os.PathLike[str],
+        media_type: str | None = None,
+    ) -> ArtifactRef:
+        """Store bytes or a local file as artifact ``name`` of the run."""
+        check_key(name, "artifact") if len(str(name)) <= 250 else None
+        self.require_running(run_id)
+        blob = (
+            self._artifacts.put_bytes(data) if isinstance(data, bytes | bytearray) else (self._artifacts.put_file(data))
+        )
+        ref = ArtifactRef(sha256=blob.sha256, size=blob.size, name=name, media_type=media_type)
+        with self._db.session(f"recording artifact {name!r} of run {run_id}") as conn:
+            a = table_of(SqlArtifact)
+            row = {
+                "run_id": run_id,
+                "name": name,
+                "sha256": ref.sha256,
+                "size": ref.size,
+                "media_type": media_type,
+                "created": utcnow(),
+            }
+            if not conn.execute(self._db.sql.insert_artifact, row).all():
+                old = conn.execute(select(a.c.sha256).where(a.c.run_id == run_id, a.c.name == name)).scalar()
+                if old != ref.sha256:
+                    raise StoreError(
+                        f"run {run_id} already has a different artifact {name!r}; "
+                        "artifacts are immutable, log it under another name"
+                    )
+            else:
+                summary.invalidate(conn, [run_id])
+        return ref
+
+    def load_artifact(self, run_id: str, name: str) -> bytes:
+        """The verified bytes of artifact ``name`` of the run.
+
+        Raises
+        ------
+        NotFoundError
+            When the run has no such artifact.
+        ArtifactIntegrityError
+            When the stored bytes do not match the recorded SHA-256.
+        """
+        return self._artifacts.get_bytes(self._artifact(run_id, name).sha256, name=name)
+
+    def artifact_path(self, run_id: str, name: str) -> Path:
+        """A verified local path of artifact ``name`` of the run."""
+        return self._artifacts.open_path(self._artifact(run_id, name).sha256, name=name)
+
+    def _artifact(self, run_id: str, name: str) -> ArtifactRef:
+        run = self.get_run(run_id)
+        if name not in run.artifacts:
+            known = ", ".join(sorted(run.artifacts)) or "none"
+            raise NotFoundError(f"run {run.id} has no artifact {name!r} (it has: {known})")
+        return run.artifacts[name]
+
+    # -- reading -----------------------------------------------------------------
+
+    def get_run(self, run_id: str) -> Run:
+        """The run with this id or unique id prefix, with everything recorded about it.
+
+        Raises
+        ------
+        NotFoundError
+            When no run matches.
+        StoreError
+            When a prefix matches several runs (the message lists them).
+        """
+        self.flush()
+        text = str(run_id).strip().lower()
+        if not text or any(c not in "0123456789abcdef" for c in text) or len(text) > 32:
+            raise NotFoundError(f"run {run_id!r} does not exist: run ids are 32 hex digits")
+        with self._db.session(f"reading run {run_id}", read=True) as conn:
+            cond = RUNS.c.id == text if len(text) == 32 else RUNS.c.id.like(f"{text}%")
+            rows = conn.execute(select(RUNS).where(cond).limit(11)).all()
+            if not rows:
+                raise NotFoundError(f"run {run_id!r} does not exist; list runs with 'skloop runs'")
+            if len(rows) > 1:
+                shown = ", ".join(r.id for r in rows[:10]) + (", ..." if len(rows) > 10 else "")
+                raise StoreError(f"run id prefix {run_id!r} is ambiguous, it matches: {shown}; give more characters")
+            return reads.load_runs(conn, [rows[0].id])[0]
+
+    def get_runs(self, run_ids: Iterable[str]) -> list[Run]:
+        """The runs with these full ids, in that order (unknown ones left out), read together.
+
+        Like :meth:`get_run` for each, without a round trip per run (no prefixes).
+        """
+        self.flush()
+        wanted = list(dict.fromkeys(str(r).strip().lower() for r in run_ids))
+        if not wanted:
+            return []
+        with self._db.session(f"reading {len(wanted)} runs", read=True) as conn:
+            return reads.load_runs(conn, wanted)
+
+    def search_runs(
+        self,
+        project: str | None = None,
+        *,
+        filter: str | None = None,
+        order_by: Sequence[str] | str | None = None,
+        limit: int | None = 100,
+        status: str | Sequence[str] | None = None,
+    ) -> list[Run]:
+        """Runs matching a filter, in order (newest first by default).
+
+        Parameters
+        ----------
+        project : str, optional
+            Only this project's runs.
+        filter : str, optional
+            E.g. ``"metrics.cv_roc_auc > 0.8 and params.model__max_depth = '8'"``;
+            see :mod:`skloop.store._filter` for the language.
+        order_by : list of str, optional
+            E.g. ``["metrics.cv_roc_auc DESC", "start_time"]``.
+        limit : int or None
+            At most this many runs (``None``: all).
+        status : str or list of str, optional
+            Only runs with these statuses.
+
+        Raises
+        ------
+        StoreError
+            For a filter or ordering that cannot be parsed, naming the token.
+        """
+        if filter is not None and not isinstance(filter, str):
+            raise StoreError(f"a search filter is a string, given {type(filter).__name__}")
+        order = (order_by,) if isinstance(order_by, str) else tuple(order_by or ())
+        statuses = (status,) if isinstance(status, str) else tuple(status) if status else None
+        for s in statuses or ():
+            if s not in RUN_STATUSES:
+                raise StoreError(f"unknown status {s!r}; use one of {', '.join(RUN_STATUSES)}")
+        if limit is not None and (not isinstance(limit, int) or limit < 1):
+            raise StoreError(f"limit must be a positive integer or None, given {limit!r}")
+        stmt = reads.cached_search(project, filter, order, statuses, limit)
+        self.flush()
+        with self._db.session("searching runs", read=True) as conn:
+            return reads.runs_from_rows(conn, conn.execute(stmt).all())
+
+    # -- housekeeping -------------------------------------------------------------
+
+    def reap_stale_runs(self) -> list[str]:
+        """Mark ``running`` runs of dead processes on this host as ``killed``.
+
+        A process killed with SIGKILL (or by the out-of-memory killer) cannot end its
+        run; this finds such runs by their pid and hostname. Returns their ids.
+        """
+        self.flush()
+        with self._db.session("looking for stale runs", read=True) as conn:
+            candidates = conn.execute(
+                select(RUNS.c.id, RUNS.c.pid).where(RUNS.c.status == "running", RUNS.c.hostname == self._db.hostname)
+            ).all()
+        dead = [(rid, pid) for rid, pid in candidates if pid is not None and not process_alive(pid)]
+        reaped = []
+        for run_id, pid in dead:
+            error = (
+                f"the process that ran it (pid {pid} on {self._db.hostname}) died without "
+                "ending the run, e.g. killed by SIGKILL or out of memory; metrics logged "
+                "in its last seconds may be missing"
+            )
+            with self._db.session(f"marking run {run_id} killed") as conn:
+                result = conn.execute(
+                    update(RUNS)
+                    .where(RUNS.c.id == run_id, RUNS.c.status == "running")
+                    .values(status="killed", end_time=utcnow(), error=error, summary=summary.summarise(conn, run_id))
+                )
+            if result.rowcount:
+                reaped.append(run_id)
+                logger.info("marked run %s killed: %s", run_id, error)
+        return reaped
+
+    def count_runs(self, project: str | None = None) -> int:
+        """How many runs there are (of ``project``)."""
+        stmt = select(func.count()).select_from(RUNS)
+        if project is not None:
+            stmt = stmt.where(RUNS.c.project == project)
+        with self._db.session("counting runs", read=True) as conn:
+            return int(conn.execute(stmt).scalar_one())
+
+    def import_runs(self, runs: Iterable[Run], *, chunk_size: int = 2_000) -> list[str]:
+        """Write whole runs at once: attributes, params, tags and latest metrics.
+
+        For migrating history from another tracker, or for loading test data. Each
+        metric of ``Run.metrics`` is recorded at step 0 at the run's end (or start)
+        time. Datasets and artifacts are not imported (log them per run). A run whose
+        ``id`` is empty gets a new one. Returns the ids, in order.
+
+        Raises
+        ------
+        StoreError
+            For an invalid run (the message names it); the chunk it is in is not written.
+        """
+        return import_runs(self._db, runs, chunk_size=chunk_size)
+
+    def import_metric_history(self, rows: Iterable[tuple[str, str, float, int]], *, chunk_size: int = 50_000) -> int:
+        """Write metric histories ``(run_id, key, value, step)`` of imported runs, in bulk.
+
+        The companion of :meth:`import_runs` for a tracker's step-by-step metrics (or a
+        benchmark's millions of points): many rows per statement, one transaction per
+        chunk. The latest value of each key follows the highest step, as when logged,
+        and the summaries of ended runs are rewritten. Rows are stamped with the run's
+        end (or start) time. Returns how many rows were written.
+
+        Raises
+        ------
+        StoreError
+            For a key or value that cannot be stored, or a run that does not exist (the
+            chunk it is in is not written).
+        """
+        return import_metric_history(self._db, rows, chunk_size=chunk_size)
+
+    def search_runs_page(
+        self,
+        project: str | None = None,
+        *,
+        filter: str | None = None,
+        order_by: Sequence[str] | str | None = None,
+        status: str | Sequence[str] | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> pages.RunsPage:
+        """One page of the runs :meth:`search_runs` would return, and their total.
+
+        ``OFFSET`` is applied in SQL (a later page never reads the earlier ones) and the
+        total is a ``COUNT`` without the ordering's joins (skipped on the last page).
+
+        Parameters
+        ----------
+        project, filter, order_by, status
+            As for :meth:`search_runs`.
+        limit : int
+            Runs per page, 1 to 500.
+        offset : int
+            How many matching runs come before the page.
+
+        Raises
+        ------
+        SearchFilterError
+            For a filter or ordering that cannot be parsed (the message names the token).
+        StoreError
+            For an unknown status or a limit or offset out of range.
+        """
+        return pages.search_runs_page(
+            self._db, project, filter=filter, order_by=order_by, status=status, limit=limit, offset=offset
+        )
+
+    def facets(self, project: str | None = None) -> pages.RunFacets:
+        """The projects that have runs, and how many runs (of ``project``) have each status."""
+        return pages.facets(self._db, project)

@@ -1,0 +1,142 @@
+"""Every call the UI makes to the store and the registry, in one place.
+
+The pages never touch :class:`~skloop.store.Store` themselves: they call these thin
+functions, so that when the store's API changes (its parts: runs, models, ...) only
+this module changes. Each function does one read or one write and returns entities.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from skloop.core import NotFoundError
+from skloop.registry import Registry, render_html, version_card
+from skloop.store import AliasEvent, DatasetRecord, ModelSummary, ModelVersion, Run, RunsPage, Store
+
+__all__ = [
+    "CV_RESULTS_ARTIFACT",
+    "alias_history",
+    "artifact_bytes",
+    "card_html",
+    "cv_candidates",
+    "datasets",
+    "fold_scores",
+    "get_run",
+    "get_runs",
+    "list_models",
+    "list_projects",
+    "list_versions",
+    "promote",
+    "rollback",
+    "runs_page",
+    "status_counts",
+]
+
+CV_RESULTS_ARTIFACT = "cv_results.json"
+"""The artifact in which training records the search's candidates."""
+FOLD_SUFFIX = "_fold"
+"""Training logs the score of fold ``i`` as metric ``cv_<name>_fold`` at step ``i``."""
+
+
+def list_projects(store: Store) -> list[str]:
+    """The projects that have runs."""
+    return store.runs.facets().projects
+
+
+def runs_page(
+    store: Store,
+    project: str,
+    *,
+    filter: str | None,
+    order_by: Sequence[str],
+    statuses: Sequence[str],
+    limit: int,
+    offset: int,
+) -> RunsPage:
+    """One page of a project's runs (raises ``SearchFilterError`` for a bad filter)."""
+    return store.runs.search_runs_page(
+        project, filter=filter, order_by=list(order_by), status=list(statuses), limit=limit, offset=offset
+    )
+
+
+def status_counts(store: Store, project: str) -> dict[str, int]:
+    """How many of the project's runs have each status."""
+    return store.runs.facets(project).statuses
+
+
+def get_run(store: Store, run_id: str) -> Run:
+    """The run with this id (or unique prefix); ``NotFoundError`` otherwise."""
+    return store.runs.get_run(run_id)
+
+
+def get_runs(store: Store, run_ids: Sequence[str]) -> list[Run]:
+    """The runs with these full ids, in that order (unknown ids left out)."""
+    return store.runs.get_runs(run_ids)
+
+
+def fold_scores(store: Store, run: Run) -> dict[str, list[float]]:
+    """Per-fold CV scores of a run: ``{"roc_auc": [fold 0, fold 1, ...]}``.
+
+    Read from the metric histories (one per scorer), not from the latest values.
+    """
+    out: dict[str, list[float]] = {}
+    for key in sorted(run.metrics):
+        if key.startswith("cv_") and key.endswith(FOLD_SUFFIX):
+            name = key[3 : -len(FOLD_SUFFIX)]
+            out[name] = [m.value for m in store.runs.get_metric_history(run.id, key)]
+    return out
+
+
+def cv_candidates(store: Store, run: Run) -> dict[str, Any] | None:
+    """The search's candidate table (``cv_results.json``) of a training run, if it has one."""
+    if CV_RESULTS_ARTIFACT not in run.artifacts:
+        return None
+    try:
+        data = json.loads(store.runs.load_artifact(run.id, CV_RESULTS_ARTIFACT))
+    except (NotFoundError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def artifact_bytes(store: Store, run_id: str, name: str) -> bytes:
+    """The verified bytes of a run's artifact (``NotFoundError``, ``ArtifactIntegrityError``)."""
+    return store.runs.load_artifact(run_id, name)
+
+
+def datasets(store: Store, fingerprints: Sequence[str]) -> dict[str, DatasetRecord]:
+    """The dataset records of these fingerprints, by fingerprint (unknown ones left out)."""
+    return {d.fingerprint: d for d in store.datasets.get_datasets(fingerprints)}
+
+
+def list_models(store: Store) -> list[ModelSummary]:
+    """Every registered model with its latest version and aliases."""
+    return Registry(store).models()
+
+
+def list_versions(store: Store, name: str) -> list[ModelVersion]:
+    """Every version of model ``name``, oldest first (``ModelNotFoundError`` if none)."""
+    return Registry(store).versions(name)
+
+
+def alias_history(store: Store, name: str) -> list[AliasEvent]:
+    """Every move of every alias of ``name``, oldest first."""
+    return Registry(store).history(name)
+
+
+def promote(
+    store: Store, name: str, version: int, alias: str, *, reason: str, actor: str, force: bool = False
+) -> AliasEvent:
+    """Point ``alias`` at ``version`` through the registry, as ``skloop promote`` does."""
+    return Registry(store).promote(name, version, alias, reason=reason, actor=actor, force=force)
+
+
+def rollback(store: Store, name: str, alias: str, *, reason: str, actor: str) -> AliasEvent:
+    """Move ``alias`` back to its previous holder, as ``skloop rollback`` does."""
+    return Registry(store).rollback(name, alias, reason=reason, actor=actor)
+
+
+def card_html(store: Store, name: str, version: int) -> str:
+    """The model card of a version as its self-contained HTML page (``skloop card --html``)."""
+    return render_html(version_card(Registry(store), f"{name}/{version}"))

@@ -1,0 +1,228 @@
+"""End to end in headless Chromium: the real ``skloop ui`` command, a real browser.
+
+The system's Chromium (``/usr/bin/chromium``) through Playwright, never a browser
+download. One server and one browser for the module; each test opens a fresh page,
+fails on any console error or failed request, and keeps a screenshot under pytest's
+temporary directory.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ui_helpers import TOKEN, Seeded, seed
+
+from skloop.registry import Registry
+from skloop.store import Store
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--no-first-run",
+]  # fmt: skip
+HIGHLIGHT = "rgb(255, 243, 196)"  # tr.diff in ui.css
+
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(), reason=f"{CHROMIUM} is not installed (apt-get install chromium); no browser to drive"
+)
+
+
+@dataclass
+class Served:
+    url: str
+    seeded: Seeded
+    shots: Path
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory, model_bytes: bytes) -> Iterator[Served]:
+    """``skloop ui`` (the CLI, in a subprocess) over a seeded store, with ``SKLOOP_TOKEN`` set."""
+    root = tmp_path_factory.mktemp("ui-store")
+    url, artifacts = f"sqlite:///{root}/skloop.db", root / "artifacts"
+    store = Store.open(url, artifacts)
+    seeded = seed(store, model_bytes)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SKLOOP_")}
+    env |= {"SKLOOP_STORE_URL": url, "SKLOOP_ARTIFACT_ROOT": str(artifacts), "SKLOOP_TOKEN": TOKEN}
+    port = _free_port()
+    cmd = [sys.executable, "-m", "skloop.cli", "ui", "--port", str(port), "--spec", str(root / "skloop.yaml")]
+    proc = subprocess.Popen(cmd, env=env, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        assert first.strip() == f"skloop ui at http://127.0.0.1:{port}/", first
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/models", timeout=2).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise
+                time.sleep(0.1)
+        yield Served(f"http://127.0.0.1:{port}", seeded, tmp_path_factory.mktemp("screenshots"))
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        if proc.stdout is not None:
+            proc.stdout.close()
+        store.close()
+
+
+@pytest.fixture(scope="module")
+def browser(served: Served) -> Iterator[Any]:
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright (the dev extra) is not installed")
+    with sync_api.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def console_errors() -> list[str]:
+    """What the page logged as errors; a test that expects one (a 4xx page) removes it."""
+    return []
+
+
+@pytest.fixture
+def page(browser: Any, served: Served, request: pytest.FixtureRequest, console_errors: list[str]) -> Iterator[Any]:
+    """A fresh page (1280×800) that records console errors and failed requests."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, accept_downloads=True)
+    tab = context.new_page()
+    errors = console_errors
+    tab.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    tab.on("pageerror", lambda e: errors.append(str(e)))
+    tab.on("requestfailed", lambda r: errors.append(f"failed: {r.url}"))
+    try:
+        yield tab
+        tab.screenshot(path=str(served.shots / f"{request.node.name}.png"), full_page=True)
+    finally:
+        context.close()
+    assert errors == [], errors
+
+
+def _names(page: Any) -> list[str]:
+    return page.locator("table.runs tbody tr td:nth-child(2)").all_inner_texts()
+
+
+def test_runs_page_loads_with_a_page_of_runs(page: Any, served: Served) -> None:
+    page.goto(served.url + "/")
+    assert page.url.endswith("/projects/churn/runs")
+    assert page.locator("h1").inner_text() == "Runs of churn"
+    assert len(_names(page)) == 50 and _names(page)[:3] == ["broken", "other", "best"]
+    assert "123 runs, showing 1–50" in page.locator("#runs-summary").inner_text()
+    page.locator("a[rel=next]").click()
+    page.wait_for_function("document.querySelector('#runs-summary').innerText.includes('51–100')")
+    assert "page=2" in page.url
+
+
+def test_sort_by_clicking_a_column_swaps_the_table_in_place(page: Any, served: Served) -> None:
+    page.goto(served.url + "/projects/churn/runs")
+    page.evaluate("window.__notReloaded = true")
+    page.get_by_role("link", name="cv_roc_auc_mean").click()
+    page.wait_for_url("**sort=metrics.cv_roc_auc_mean**")
+    page.wait_for_function("document.querySelector('table.runs tbody td:nth-child(2)').innerText === 'best'")
+    page.get_by_role("link", name="cv_roc_auc_mean ▼").click()
+    page.wait_for_url("**dir=asc**")
+    page.wait_for_function("document.querySelector('table.runs tbody td:nth-child(2)').innerText === 'bulk-000'")
+    assert page.evaluate("window.__notReloaded") is True  # htmx swapped the panel; the page stayed
+    assert page.locator("th[aria-sort=ascending]").count() == 1
+
+
+def test_filter_narrows_the_runs_and_shows_a_parse_error_beside_the_box(page: Any, served: Served) -> None:
+    page.goto(served.url + "/projects/churn/runs")
+    box = page.get_by_label("Filter")
+    box.fill("metrics.cv_roc_auc_mean > 0.79")
+    box.press("Enter")
+    page.wait_for_function("document.querySelector('#runs-summary').innerText.startsWith('4 runs')")
+    assert sorted(_names(page)) == ["best", "bulk-117", "bulk-118", "bulk-119"]
+    box = page.get_by_label("Filter")
+    box.fill("metrics.cv_roc_auc_mean >")
+    box.press("Enter")
+    error = page.locator("#filter-error")
+    error.wait_for()
+    assert "bad search filter" in error.inner_text()
+    assert page.get_by_label("Filter").get_attribute("aria-invalid") == "true"
+    page.get_by_label("failed").check()  # the status facet applies on change
+    page.wait_for_url("**status=failed**")
+    page.locator("#filter-error").wait_for()  # the swapped panel, still with the bad filter
+    page.get_by_label("Filter").fill("")
+    page.get_by_label("Filter").press("Enter")
+    page.wait_for_function("!document.querySelector('#filter-error')")
+    statuses = page.locator("table.runs tbody td:nth-child(3)").all_inner_texts()
+    assert statuses and set(statuses) == {"failed"}
+
+
+def test_compare_two_runs_highlights_a_difference(page: Any, served: Served) -> None:
+    page.goto(served.url + "/projects/churn/runs")
+    page.get_by_label("select run best").check()
+    page.get_by_label("select run other").check()
+    page.get_by_role("button", name="Compare selected runs").click()
+    page.wait_for_url("**/compare?**")
+    row = page.locator("table.params tr.diff", has_text="model__C")
+    assert row.count() == 1 and "10.0" in row.inner_text()
+    color = row.locator("td").first.evaluate("e => getComputedStyle(e).backgroundColor")
+    assert color == HIGHLIGHT
+    same = page.locator("table.params tr", has_text="LogisticRegression")
+    assert "diff" not in (same.get_attribute("class") or "")
+    page.locator("[data-fold-chart] canvas").first.wait_for()  # uPlot drew the folds
+
+
+def test_open_a_run_and_download_an_artifact(page: Any, served: Served, model_bytes: bytes) -> None:
+    page.goto(served.url + "/projects/churn/runs")
+    page.get_by_role("link", name="best", exact=True).click()
+    page.wait_for_url(f"**/runs/{served.seeded.best}")
+    assert "c0ffee1234" in page.content()
+    with page.expect_download() as info:
+        page.get_by_role("link", name="model.skops").click()
+    download = info.value
+    assert Path(download.path()).read_bytes() == model_bytes
+    assert download.suggested_filename == "model.skops"
+
+
+def test_promote_needs_the_token_then_records_the_move(page: Any, served: Served, console_errors: list[str]) -> None:
+    page.goto(served.url + "/models/churn")
+    page.get_by_label("Version", exact=True).select_option("1")
+    page.get_by_label("Alias", exact=True).fill("champion")
+    page.locator("#promote-reason").fill("v1 passed its gates")
+    page.locator("#promote-token").fill("a wrong token")
+    page.get_by_role("button", name="Promote").click()
+    page.locator(".form-error").wait_for()
+    assert "token is wrong" in page.locator(".form-error").inner_text()
+    console_errors.remove("Failed to load resource: the server responded with a status of 401 (Unauthorized)")
+    assert Registry(served.seeded.store).aliases("churn") == {}
+    page.locator("#promote-token").fill(TOKEN)
+    assert page.locator("#promote-reason").input_value() == "v1 passed its gates"  # the form kept it
+    page.get_by_role("button", name="Promote").click()
+    page.locator(".notice").wait_for()
+    assert "champion" in page.locator(".notice").inner_text()
+    assert Registry(served.seeded.store).aliases("churn") == {"champion": 1}
+    assert "v1 passed its gates" in page.locator("ol.timeline").inner_text()
+
+
+def test_narrow_screen_and_error_pages(page: Any, served: Served, console_errors: list[str]) -> None:
+    page.set_viewport_size({"width": 390, "height": 800})
+    page.goto(served.url + "/projects/churn/runs")
+    assert page.get_by_label("Filter").is_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390  # the table scrolls in its box
+    response = page.goto(served.url + "/runs/" + "f" * 32)
+    assert response is not None and response.status == 404
+    assert page.locator("h1").inner_text() == "Not found"
+    console_errors.remove("Failed to load resource: the server responded with a status of 404 (Not Found)")

@@ -1,0 +1,97 @@
+"""Helpers of the web UI's tests: a store seeded fast.
+
+The store holds ``N_BULK`` runs imported in bulk (``Store.import_runs``: no training),
+three runs logged the way training logs them (folds as metric steps, artifacts, a
+dataset, the spec, the environment), a failed run, and model ``churn`` with a
+registered and a rejected version.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from skloop.core import GatesSpec
+from skloop.registry import Registry
+from skloop.store import DatasetRecord, Run, Store
+
+N_BULK = 120
+STATUSES = ("finished", "finished", "finished", "failed", "killed")
+GATES = GatesSpec(min={"holdout_roc_auc": 0.75})
+TOKEN = "s3cret-token"
+FINGERPRINT = "ab" * 32
+
+
+@dataclass(frozen=True)
+class Seeded:
+    """What the seeded store holds, by name."""
+
+    store: Store
+    bulk_ids: list[str]
+    best: str  # a logged training run: folds, candidates, artifacts, dataset; churn v1
+    other: str  # like best with other params; churn v2, rejected by the gates
+    failed: str  # a run that raised
+
+
+def _bulk_runs(t0: datetime) -> list[Run]:
+    return [
+        Run(
+            id="",
+            project="churn",
+            kind="train",
+            status=STATUSES[i % len(STATUSES)],
+            start_time=t0 + timedelta(minutes=i),
+            end_time=t0 + timedelta(minutes=i, seconds=20 + i % 7),
+            name=f"bulk-{i:03d}",
+            params={"model__C": str([0.1, 1, 10][i % 3]), "model": "LogisticRegression"},
+            metrics={"cv_roc_auc_mean": round(0.5 + i / 400, 4), "holdout_roc_auc": round(0.9 - i / 500, 4)},
+        )
+        for i in range(N_BULK)
+    ]
+
+
+def _training_run(store: Store, model_bytes: bytes, name: str, c: str, folds: list[float], holdout: float) -> str:
+    spec = {"name": "churn", "target": "churned", "pipeline": {"model": "LogisticRegression"}}
+    with store.runs.start_run(
+        "churn", name=name, spec=spec, code_commit="c0ffee1234", code_dirty=False,
+        environment={"python": "3.12.1", "scikit-learn": "1.7.0"}, seed=0,
+    ) as run:  # fmt: skip
+        store.datasets.log_dataset(
+            run.id, DatasetRecord(fingerprint=FINGERPRINT, source="data/churn.csv", n_rows=400, n_columns=9)
+        )
+        store.runs.log_params(run.id, {"model": "LogisticRegression", "model__C": c, "search.cv.folds": len(folds)})
+        metrics = [("cv_roc_auc_fold", s, i) for i, s in enumerate(folds)]
+        metrics += [("cv_roc_auc_mean", sum(folds) / len(folds), 0), ("holdout_roc_auc", holdout, 0)]
+        store.runs.log_batch(run.id, metrics=metrics)
+        store.runs.log_artifact(run.id, "model.skops", model_bytes, media_type="application/x-skops")
+        candidates = [
+            {"params": {"model__C": v}, "mean_test_roc_auc": m, "rank_test_roc_auc": r}
+            for v, m, r in ((0.1, 0.71, 3), (1.0, 0.83, 1), (10.0, 0.79, 2))
+        ]
+        cv = {"refit": "roc_auc", "scoring": ["roc_auc"], "best_index": 1, "candidates": candidates}
+        store.runs.log_artifact(run.id, "cv_results.json", json.dumps(cv).encode(), media_type="application/json")
+    return run.id
+
+
+def seed(store: Store, model_bytes: bytes) -> Seeded:
+    """Fill ``store`` as the module docstring says."""
+    bulk_ids = store.runs.import_runs(_bulk_runs(datetime(2026, 1, 1, tzinfo=UTC)))
+    best = _training_run(store, model_bytes, "best", "1.0", [0.81, 0.84, 0.83], 0.82)
+    other = _training_run(store, model_bytes, "other", "10.0", [0.70, 0.66, 0.69], 0.61)
+    with pytest.raises(ValueError), store.runs.start_run("churn", name="broken") as run:
+        raise ValueError("the CSV has no column 'churned'")
+    registry = Registry(store)
+    registry.register(best, "churn", gates=GATES)
+    registry.register(other, "churn", gates=GATES)
+    return Seeded(store=store, bulk_ids=bulk_ids, best=best, other=other, failed=run.id)
+
+
+def csrf_of(html: str) -> str:
+    """The CSRF token in a page's forms."""
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found, "the page has no CSRF field"
+    return found.group(1)
