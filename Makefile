@@ -21,7 +21,7 @@ lint: $(BIN)/.installed
 	# mypy --strict on src/ ([tool.mypy] in pyproject.toml)
 	$(BIN)/mypy
 
-test: lint  ## ruff, layer contracts, the docstrings' examples, then the test suite
+test: lint  ## ruff, layer contracts, mypy strict, the docstrings' examples, then the test suite
 	$(BIN)/python -m pytest -q --doctest-modules src/skloop --ignore=src/skloop/store/migrations
 	$(BIN)/python -m pytest -q
 
