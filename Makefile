@@ -18,11 +18,10 @@ demo: $(BIN)/.installed  ## the whole loop on the bundled example
 lint: $(BIN)/.installed
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/lint-imports
-	# mypy --strict on src/ ([tool.mypy] in pyproject.toml): enabled once the store, serve, cli
-	# and workflows pass too (issue 11 part 5, phase 2); until then run it by hand.
-	# $(BIN)/mypy
+	# mypy --strict on src/ ([tool.mypy] in pyproject.toml)
+	$(BIN)/mypy
 
-test: lint  ## ruff, layer contracts, the docstrings' examples, then the test suite
+test: lint  ## ruff, layer contracts, mypy strict, the docstrings' examples, then the test suite
 	$(BIN)/python -m pytest -q --doctest-modules src/skloop --ignore=src/skloop/store/migrations
 	$(BIN)/python -m pytest -q
 

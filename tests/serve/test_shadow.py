@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +19,12 @@ from skloop.store import Store
 
 
 class MemoryLog:
-    """A prediction log in memory (anything with an async ``append(records)`` will do)."""
+    """A prediction log in memory: a :class:`~skloop.serve.PredictionSink` (an async ``append(records)``)."""
 
     def __init__(self) -> None:
-        self.records: list[dict[str, Any]] = []
+        self.records: list[Mapping[str, Any]] = []
 
-    async def append(self, records: list[dict[str, Any]]) -> None:
+    async def append(self, records: Sequence[Mapping[str, Any]]) -> None:
         self.records.extend(records)
 
 

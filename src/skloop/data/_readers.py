@@ -17,7 +17,7 @@ import gzip
 import logging
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import TypedDict
 
@@ -315,7 +315,7 @@ def iter_batches(
     batch_rows: int = DEFAULT_BATCH_ROWS,
     *,
     base_dir: str | os.PathLike[str] | None = None,
-) -> Iterator[pd.DataFrame]:
+) -> Generator[pd.DataFrame, None, None]:
     """Yield a table in DataFrames of at most ``batch_rows`` rows, without loading it whole.
 
     Parquet files are streamed by record batches (:meth:`pyarrow.parquet.ParquetFile.iter_batches`),

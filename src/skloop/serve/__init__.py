@@ -6,7 +6,10 @@
   scikit-learn runner;
 - ``_validate``: :class:`CompiledSignature`, the per-column validators;
 - ``_errors``: the server's errors and the table mapping them to HTTP statuses;
-- ``_wal``: :class:`PredictionLog`, the durable prediction log;
+- ``_sink``: :class:`PredictionSink`, what the app appends scored rows to (the durable
+  log, or any async ``append(records)``), and :class:`LineSink`, one that takes lines;
+- ``_wal``: :class:`PredictionLog`, the durable prediction log (a ``LineSink``);
+- ``_types``: the ASGI aliases (``Scope``, ``Receive``, ``Send``), equal to Starlette's;
 - ``_ingest``: :class:`Ingestor` / :func:`ingest_once`, the log into the store;
 - ``_routes``: the one route table (dispatch, auth, 404/405, OpenAPI paths);
 - ``_labels``: :func:`ingest_label_records` and :func:`ingest_label_file` (labels).
@@ -41,6 +44,7 @@ from skloop.serve._labels import (
 )
 from skloop.serve._logdir import default_log_dir
 from skloop.serve._model import ServedModel, load_served_model
+from skloop.serve._sink import LineSink, PredictionSink
 from skloop.serve._validate import CompiledSignature, Prepared
 from skloop.serve._wal import DEFAULT_SEGMENT_BYTES, PredictionLog, read_segment, segments
 
@@ -55,7 +59,9 @@ __all__ = [
     "IngestProcess",
     "Ingestor",
     "LabelError",
+    "LineSink",
     "PredictionLog",
+    "PredictionSink",
     "Prepared",
     "ServeApp",
     "ServeError",

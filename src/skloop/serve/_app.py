@@ -16,10 +16,10 @@ import hmac
 import logging
 import os
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
 import orjson
 
 from skloop.core import Settings, StoreError, UsageError
@@ -27,12 +27,14 @@ from skloop.registry import MISSING_IMPUTED, Registry, Trust
 from skloop.serve._batcher import DEFAULT_MAX_BATCH_ROWS, MicroBatcher
 from skloop.serve._errors import BadRequestError, LogUnavailableError, NotFoundRouteError, UnauthorizedError
 from skloop.serve._handlers import ServeHandlers
-from skloop.serve._http import ORJSON_OPTS, Request, Response
+from skloop.serve._http import ORJSON_OPTS, Answer, Request, Response
 from skloop.serve._metrics import ServeMetrics
 from skloop.serve._model import ServedModel, load_served_model
 from skloop.serve._respond import error_answer, log_access, run_route, send_answer
-from skloop.serve._routes import ADMIN, ROUTES, BoundRoute, Router
+from skloop.serve._routes import ADMIN, ROUTES, BoundRoute, Found, Router
 from skloop.serve._shadow import DEFAULT_SHADOW_TIMEOUT_SECONDS, Shadow
+from skloop.serve._sink import LineSink, PredictionSink
+from skloop.serve._types import Receive, Scope, Send
 from skloop.serve._validate import Prepared, log_rows
 
 logger = logging.getLogger(__name__)
@@ -55,6 +57,8 @@ class ServeApp(ServeHandlers):
     ----------
     model : ServedModel
         The version being served; replaced atomically by a hot swap.
+    prediction_log : PredictionSink or None
+        Where every scored row is appended before its answer is sent.
     metrics : ServeMetrics
     batcher : MicroBatcher
     """
@@ -67,7 +71,7 @@ class ServeApp(ServeHandlers):
         model_name: str,
         alias: str | None,
         version: int | None,
-        prediction_log: Any,
+        prediction_log: PredictionSink | None,
         max_body_bytes: int,
         token_required_for_predict: bool,
         poll_seconds: float | None,
@@ -107,6 +111,18 @@ class ServeApp(ServeHandlers):
         self._openapi: tuple[ServedModel, bytes] | None = None
         # the one route table: dispatch, 404/405, the token check and the OpenAPI paths
         self.router = Router(ROUTES, lambda name: getattr(self, name), dispatch=self._http)
+
+    @property
+    def prediction_log(self) -> PredictionSink | None:
+        """Where every scored row is appended before its answer is sent (``None``: nowhere)."""
+        return self._prediction_log
+
+    @prediction_log.setter
+    def prediction_log(self, log: PredictionSink | None) -> None:
+        self._prediction_log = log
+        # whether the app may hand it lines it encoded itself: decided here, not per
+        # request, since a runtime Protocol check costs ~10 us
+        self._lines: LineSink | None = log if isinstance(log, LineSink) else None
 
     # -- model loading and hot swap ---------------------------------------------------
     def target_ref(self) -> str:
@@ -157,14 +173,14 @@ class ServeApp(ServeHandlers):
                     logger.warning("shadow check of %s failed: %s", self.shadow.ref, exc)
 
     # -- ASGI -------------------------------------------------------------------------
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http":
             await self.router(scope, receive, send)
         elif kind == "lifespan":
             await self._lifespan(receive, send)
 
-    async def _lifespan(self, receive: Any, send: Any) -> None:
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
@@ -193,13 +209,7 @@ class ServeApp(ServeHandlers):
         if self.owns_store:
             self.registry.store.close()
 
-    async def _http(
-        self,
-        scope: dict[str, Any],
-        receive: Any,
-        send: Any,
-        found: tuple[BoundRoute, dict[str, str]] | None,
-    ) -> None:
+    async def _http(self, scope: Scope, receive: Receive, send: Send, found: Found | None) -> None:
         """Answer one HTTP request; ``found`` is the route the router matched (``None``: no route)."""
         start = time.perf_counter()
         headers = dict(scope["headers"])
@@ -235,7 +245,7 @@ class ServeApp(ServeHandlers):
         self.metrics.observe(request.route, answer[0], elapsed)
         log_access(scope, request, answer[0], len(answer[1]), elapsed, model.ref)
 
-    def _route(self, request: Request, found: tuple[BoundRoute, dict[str, str]] | None) -> BoundRoute:
+    def _route(self, request: Request, found: Found | None) -> BoundRoute:
         if found is None:
             raise NotFoundRouteError(
                 f"no route {request.path!r}; see /openapi.json "
@@ -273,15 +283,15 @@ class ServeApp(ServeHandlers):
         request: Request,
         model: ServedModel,
         rows: Prepared,
-        predictions: Any,
-        proba: Any,
+        predictions: np.ndarray,
+        proba: np.ndarray | None,
         shadow: list[dict[str, Any]] | None = None,
     ) -> None:
         self.metrics.rows.inc(rows.n)
         for flag in rows.flags:
             column = flag.column if flag.column in model.compiled.names else "_other"
             self.metrics.flags.labels(column, _flag_kind(flag.problem)).inc()
-        log = self.prediction_log
+        log, lines = self._prediction_log, self._lines
         if log is None:
             return
         now = datetime.now(UTC).isoformat()
@@ -295,7 +305,7 @@ class ServeApp(ServeHandlers):
         if proba is not None:
             labels = model.class_names or ()  # the canonical names the log reader and the monitor use
             probs = [dict(zip(labels, p, strict=True)) for p in proba.tolist()]
-        records = [
+        records: list[dict[str, Any]] = [
             {
                 "request_id": request.request_id,
                 **({"correlation_id": request.correlation_id} if request.correlation_id is not None else {}),
@@ -318,7 +328,7 @@ class ServeApp(ServeHandlers):
             for record, entity in zip(records, rows.ids, strict=True):
                 record["entity_id"] = entity
         try:
-            await self._append(log, records)
+            await self._append(log, lines, records)
         except StoreError as exc:  # disk full, I/O error: the log kept none of this request
             logger.error("request %s refused: %s", request.request_id, exc)
             raise LogUnavailableError(
@@ -327,9 +337,8 @@ class ServeApp(ServeHandlers):
             ) from exc
 
     @staticmethod
-    async def _append(log: Any, records: list[dict[str, Any]]) -> None:
-        append_bytes = getattr(log, "append_bytes", None)
-        if append_bytes is None:
+    async def _append(log: PredictionSink, lines: LineSink | None, records: list[dict[str, Any]]) -> None:
+        if lines is None:
             await log.append(records)
             return
         # the log's own framing (one JSON document per line), encoded with orjson: same
@@ -344,12 +353,10 @@ class ServeApp(ServeHandlers):
         def done(error: BaseException | None) -> None:
             loop.call_soon_threadsafe(_settle, future, error)
 
-        append_bytes(data, done)
+        lines.append_bytes(data, done)
         await future
 
-    async def _score(
-        self, request: Request, model: ServedModel, rows: Prepared, answer: Callable[[Any, Any], Response]
-    ) -> Response:
+    async def _score(self, request: Request, model: ServedModel, rows: Prepared, answer: Answer) -> Response:
         """Score ``rows``, build the answer with ``answer(predictions, proba)``, then log the rows.
 
         The answer is built (and encoded) before anything is logged, so a request that
@@ -403,7 +410,7 @@ def create_app(
     model_name: str,
     alias: str | None = "champion",
     version: int | None = None,
-    prediction_log: Any = None,
+    prediction_log: PredictionSink | None = None,
     registry: Registry | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     token_required_for_predict: bool = False,
@@ -430,10 +437,11 @@ def create_app(
         The alias to serve and follow; ignored when ``version`` is given.
     version : int, optional
         Serve this version, pinned (no hot swap).
-    prediction_log : PredictionLog, optional
-        A started :class:`skloop.serve.PredictionLog` (or anything with an async
-        ``append(records)``); every scored row is appended and the answer is sent only
-        once the append returned (the row is durable).
+    prediction_log : PredictionSink, optional
+        A started :class:`skloop.serve.PredictionLog` (or any
+        :class:`~skloop.serve.PredictionSink`: an async ``append(records)``); every
+        scored row is appended and the answer is sent only once the append returned
+        (the row is durable).
     registry : Registry, optional
         Use this registry instead of opening the store of ``settings``.
     max_body_bytes : int

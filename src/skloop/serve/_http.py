@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import numpy as np
 import orjson
 
-__all__ = ["JSON_TYPE", "ORJSON_OPTS", "Handler", "Request", "Response", "json_response", "skloop_version"]
+__all__ = ["JSON_TYPE", "ORJSON_OPTS", "Answer", "Handler", "Request", "Response", "json_response", "skloop_version"]
 
 JSON_TYPE = b"application/json"
 ORJSON_OPTS = orjson.OPT_SERIALIZE_NUMPY
@@ -15,6 +16,8 @@ ORJSON_OPTS = orjson.OPT_SERIALIZE_NUMPY
 Response = tuple[int, bytes, bytes]
 """``(status, body, content type)``."""
 Handler = Callable[["Request"], Awaitable[Response]]
+Answer = Callable[[np.ndarray, "np.ndarray | None"], Response]
+"""``answer(predictions, probabilities)``: a scoring route's answer once its rows are scored."""
 
 
 class Request:

@@ -126,7 +126,7 @@ def _label(value: Any, output: OutputSchema | None) -> tuple[str | None, str | N
         word = value.strip().lower()
         if word in ("true", "false") and label_text(word == "true") in classes:
             return label_text(word == "true"), None
-    shown = ", ".join(classes[:20]) + (f" and {len(classes) - 20} more" if len(classes) > 20 else "")
+    shown = ", ".join(str(c) for c in classes[:20]) + (f" and {len(classes) - 20} more" if len(classes) > 20 else "")
     return None, f"{brief(value)} is not one of the model's classes ({shown})"
 
 

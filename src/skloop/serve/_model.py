@@ -202,7 +202,8 @@ def load_served_model(
     signature = Signature.from_dict(version.signature)
     model = registry.load_model(version.ref, trust=trust)
     id_column = _id_column(registry, version.run_id)
-    session, refusal = None, "disabled (--no-onnx)"
+    session: Any = None
+    refusal: str | None = "disabled (--no-onnx)"
     if onnx:
         try:
             session, refusal = _onnx_session(registry, version, model, signature, onnx_threads), None

@@ -85,12 +85,12 @@ def loads(body: bytes) -> Any:
     except (ValueError, RecursionError) as exc:
         where = f" at line {exc.lineno}, column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
         raise BadRequestError(f"malformed JSON{where}: {getattr(exc, 'msg', exc)}") from None
-    where = _lone_surrogate(doc)
-    if where is not None:
+    surrogate_at = _lone_surrogate(doc)
+    if surrogate_at is not None:
         raise BadRequestError(
-            f"the JSON text at {where} holds a lone UTF-16 surrogate (an unpaired \\ud800-\\udfff escape); "
+            f"the JSON text at {surrogate_at} holds a lone UTF-16 surrogate (an unpaired \\ud800-\\udfff escape); "
             "send valid Unicode text",
-            [{"row": None, "column": where, "problem": "not valid Unicode", "severity": "error"}],
+            [{"row": None, "column": surrogate_at, "problem": "not valid Unicode", "severity": "error"}],
         )
     return doc
 
@@ -342,7 +342,7 @@ def _element_problem(datatype: str, v: Any) -> str | None:
 
 def _check_datatype(name: str, datatype: str, values: list[Any]) -> None:
     """A 400 when a tensor's JSON data does not fit its declared datatype (binary data always fits)."""
-    issues = []
+    issues: list[dict[str, Any]] = []
     for i, v in enumerate(values):
         problem = _element_problem(datatype, v)
         if problem is not None:
@@ -411,7 +411,8 @@ def _from_binary(raw: bytes, datatype: str, count: int, name: str) -> list[Any]:
     width = np.dtype(code).itemsize
     if len(raw) != count * width:
         raise BadRequestError(f"input {brief(name)}: {len(raw)} bytes of {datatype} data for {count} values")
-    return np.frombuffer(raw, dtype=code).tolist()
+    values: list[Any] = np.frombuffer(raw, dtype=code).tolist()
+    return values
 
 
 def _json_rows(tensor: tuple[str, str, list[int], list[Any]]) -> list[Any]:

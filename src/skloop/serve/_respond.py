@@ -12,7 +12,7 @@ score, log) and this as HTTP's.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,6 +27,7 @@ from skloop.serve._errors import (
 )
 from skloop.serve._http import JSON_TYPE, Request, Response
 from skloop.serve._routes import ADMIN, PREDICT, BoundRoute
+from skloop.serve._types import Receive, Scope, Send
 
 __all__ = ["error_answer", "log_access", "read_body", "run_route", "send_answer"]
 
@@ -39,7 +40,7 @@ Headers = list[tuple[bytes, bytes]]
 async def run_route(
     bound: BoundRoute,
     request: Request,
-    receive: Any,
+    receive: Receive,
     *,
     check_token: Callable[[Request], None],
     token_required_for_predict: bool,
@@ -59,7 +60,7 @@ async def run_route(
     return await handler(request)
 
 
-async def read_body(request: Request, receive: Callable[[], Awaitable[dict[str, Any]]], limit: int) -> bytes:
+async def read_body(request: Request, receive: Receive, limit: int) -> bytes:
     """The whole body, refused with a 413 as soon as it passes ``limit`` bytes (declared or read)."""
     declared = request.headers.get(b"content-length")
     too_large = PayloadTooLargeError(
@@ -107,7 +108,7 @@ def error_answer(exc: BaseException, request: Request) -> tuple[Response, Header
     return (status, orjson.dumps(doc), JSON_TYPE), extra
 
 
-async def send_answer(send: Callable[[dict[str, Any]], Awaitable[None]], answer: Response, headers: Headers) -> None:
+async def send_answer(send: Send, answer: Response, headers: Headers) -> None:
     """Send ``answer`` (status, body, content type) with ``headers`` after the content headers."""
     status, body, content_type = answer
     await send(
@@ -120,9 +121,7 @@ async def send_answer(send: Callable[[dict[str, Any]], Awaitable[None]], answer:
     await send({"type": "http.response.body", "body": body})
 
 
-def log_access(
-    scope: dict[str, Any], request: Request, status: int, bytes_out: int, elapsed: float, model_ref: str
-) -> None:
+def log_access(scope: Scope, request: Request, status: int, bytes_out: int, elapsed: float, model_ref: str) -> None:
     """One JSON line on the ``skloop.serve.access`` logger (only when it is enabled: ``--access-log``)."""
     if not access_logger.isEnabledFor(logging.INFO):
         return

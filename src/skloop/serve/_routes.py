@@ -19,15 +19,16 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
 from starlette.routing import Match
 from starlette.routing import Route as StarletteRoute
 from starlette.routing import Router as StarletteRouter
 
 from skloop.serve._http import Handler
+from skloop.serve._types import Receive, Scope, Send
 
-__all__ = ["ADMIN", "PREDICT", "PUBLIC", "ROUTES", "Auth", "BoundRoute", "Dispatch", "Route", "Router"]
+__all__ = ["ADMIN", "PREDICT", "PUBLIC", "ROUTES", "Auth", "BoundRoute", "Dispatch", "Found", "Route", "Router"]
 
 Auth = Literal["admin", "predict", "public"]
 ADMIN: Auth = "admin"
@@ -102,7 +103,10 @@ class BoundRoute:
         return handler
 
 
-Dispatch = Callable[[dict[str, Any], Any, Any, "tuple[BoundRoute, dict[str, str]] | None"], Awaitable[None]]
+Found = tuple[BoundRoute, dict[str, str]]
+"""A matched route and the values of its ``{param}`` segments."""
+
+Dispatch = Callable[[Scope, Receive, Send, Found | None], Awaitable[None]]
 """``dispatch(scope, receive, send, found)``: the app's answer to a request, ``found`` its route or ``None``."""
 
 
@@ -115,7 +119,7 @@ class _Matched:
         self.router = router
         self.bound = bound
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self.router.dispatch(scope, receive, send, (self.bound, scope["path_params"]))
 
 
@@ -151,37 +155,35 @@ class Router:
         templates = [b.route.template for b in self.bound]
         if len(set(templates)) != len(templates):
             raise ValueError(f"a template appears twice in the route table: {templates}")
+        # kept typed (the router's own list is of BaseRoute) for match()
+        self._matchers = tuple(StarletteRoute(b.route.template, _Matched(self, b)) for b in self.bound)
         self.asgi = StarletteRouter(
-            routes=[StarletteRoute(b.route.template, _Matched(self, b)) for b in self.bound],
+            routes=list(self._matchers),
             redirect_slashes=False,
             default=self._unmatched,
         )
         """The Starlette router: the ASGI app of every HTTP request."""
 
-    async def dispatch(
-        self, scope: dict[str, Any], receive: Any, send: Any, found: tuple[BoundRoute, dict[str, str]] | None
-    ) -> None:
+    async def dispatch(self, scope: Scope, receive: Receive, send: Send, found: Found | None) -> None:
         if self._dispatch is None:
             raise RuntimeError("this Router was built without a dispatch: it can match paths, not serve them")
         await self._dispatch(scope, receive, send, found)
 
-    async def _unmatched(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def _unmatched(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self.dispatch(scope, receive, send, None)
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Route one HTTP request (a trailing slash ignored) through Starlette to the app."""
         path = scope["path"]
         if len(path) > 1 and path.endswith("/"):
             scope = {**scope, "path": path.rstrip("/") or "/"}
         await self.asgi(scope, receive, send)
 
-    def match(self, path: str) -> tuple[BoundRoute, dict[str, str]] | None:
+    def match(self, path: str) -> Found | None:
         """The route of ``path`` and its parameters, or ``None``: what a request to ``path`` dispatches to."""
-        scope = {"type": "http", "path": path.rstrip("/") or "/", "root_path": "", "method": "GET"}
-        for route in self.asgi.routes:
-            match, child = route.matches(scope)
+        scope: Scope = {"type": "http", "path": path.rstrip("/") or "/", "root_path": "", "method": "GET"}
+        for bound, matcher in zip(self.bound, self._matchers, strict=True):
+            match, child = matcher.matches(scope)
             if match is Match.FULL:
-                endpoint = route.app
-                assert isinstance(endpoint, _Matched)
-                return endpoint.bound, dict(child["path_params"])
+                return bound, dict(child["path_params"])
         return None

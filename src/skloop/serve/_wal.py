@@ -45,7 +45,7 @@ import os
 import queue
 import threading
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -53,6 +53,7 @@ from typing import Any
 import orjson
 
 from skloop.core import StoreError, UsageError
+from skloop.serve._sink import Done, LineSink
 
 logger = logging.getLogger(__name__)
 
@@ -71,8 +72,6 @@ DEFAULT_SEGMENT_BYTES = 64 << 20
 """A segment is closed and a new one started once it holds this many bytes."""
 
 _PREFIX, _SUFFIX = "wal-", ".jsonl"
-
-Done = Callable[[BaseException | None], None]
 
 
 # -- encoding ----------------------------------------------------------------------------
@@ -256,8 +255,11 @@ class _Waiter:
         self.lines, self.loop, self.future, self.done = lines, loop, future, done
 
 
-class PredictionLog:
+class PredictionLog(LineSink):
     """Append JSON records durably; concurrent appends share one ``fsync``.
+
+    The server's :class:`~skloop.serve.PredictionSink` (a :class:`LineSink`: the app
+    hands it lines it encoded itself).
 
     Parameters
     ----------

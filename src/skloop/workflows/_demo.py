@@ -14,7 +14,7 @@ import socket
 import threading
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -130,7 +130,7 @@ def _infer(url: str, name: str, frame: pd.DataFrame) -> tuple[np.ndarray, str]:
     return proba[:, -1], headers.get("x-skloop-model", "?")
 
 
-def _json_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
+def _json_rows(frame: pd.DataFrame) -> list[dict[Hashable, Any]]:
     rows = frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
     for row in rows:
         for key, value in row.items():

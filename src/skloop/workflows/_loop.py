@@ -502,7 +502,7 @@ def _holder_after(decision: Decision) -> int | None:
     if decision.outcome == "promoted":
         return decision.challenger_version
     probation = decision.details.get("probation") or {}
-    return probation.get("to_version")  # type: ignore[no-any-return]
+    return probation.get("to_version")
 
 
 def _vtext(version: int | None) -> str:

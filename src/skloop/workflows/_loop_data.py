@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import io
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -110,14 +110,19 @@ def typed_target(rows: Sequence[Prediction], task: str, classes: Sequence[Any] |
     return np.asarray(values, dtype=object)
 
 
+def _no_value(prediction: Prediction) -> None:
+    """What a logged row gives for a column it lacks and has no field for: nothing."""
+    return None
+
+
 def _plain(frame: pd.DataFrame) -> pd.DataFrame:
     """Nullable pandas dtypes back to numpy ones, which every scikit-learn step takes."""
     out = {}
     for col in frame.columns:
         s = frame[col]
         if isinstance(s.dtype, pd.Int64Dtype | pd.BooleanDtype):
-            s = s.astype(s.dtype.numpy_dtype) if not s.isna().any() else s.astype("float64" if
-                isinstance(s.dtype, pd.Int64Dtype) else object)  # fmt: skip
+            integer = isinstance(s.dtype, pd.Int64Dtype)  # the numpy dtype of each: int64, bool
+            s = s.astype(("int64" if integer else "bool") if not s.isna().any() else ("float64" if integer else object))
         elif isinstance(s.dtype, pd.StringDtype):
             s = s.astype(object).where(s.notna(), None)
         out[col] = s
@@ -174,10 +179,13 @@ def training_frame_for(
     traffic[target] = typed_target(window.train, task, classes)
     base_fp = base_dataset(store, champion)
     base = _snapshot(store, base_fp)
-    fallback = {spec.data.id: lambda p: p.entity_id, spec.data.time: lambda p: p.time}
+    fallback: dict[str | None, Callable[[Prediction], Any]] = {
+        spec.data.id: lambda p: p.entity_id,
+        spec.data.time: lambda p: p.time,
+    }
     for col in dict.fromkeys(c for c in (spec.data.id, spec.data.time, spec.search.cv.group) if c):
         if col not in traffic.columns:
-            get = fallback.get(col, lambda p: None)
+            get = fallback.get(col, _no_value)
             traffic[col] = [p.inputs.get(col, get(p)) for p in window.train]
     if base is not None:
         for col in base.columns:

@@ -19,12 +19,12 @@ from __future__ import annotations
 import logging
 import os
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -489,11 +489,12 @@ class _OutputWriter:
         self.path, self.kind, self.metadata = path, kind, metadata
         self.tmp = path.with_name(f".{path.name}.tmp")
         self._parquet: pq.ParquetWriter | None = None
+        self._schema = pa.schema([])  # the output's arrow schema, set with the writer: each batch is cast to it
         self.started = False
 
     def write(self, scored: pd.DataFrame) -> None:
         if self.kind == "csv":
-            compression = "gzip" if self.path.name.lower().endswith(".gz") else None
+            compression: Literal["gzip"] | None = "gzip" if self.path.name.lower().endswith(".gz") else None
             # appending gzip members makes one valid gzip stream
             scored.to_csv(self.tmp, mode="a" if self.started else "w", header=not self.started, index=False,
                           compression=compression)  # fmt: skip
@@ -502,8 +503,8 @@ class _OutputWriter:
         table = pa.Table.from_pandas(scored, preserve_index=False)
         if self._parquet is None:
             schema = table.schema.with_metadata({**(table.schema.metadata or {}), **self.metadata})
-            self._parquet = pq.ParquetWriter(self.tmp, schema)
-        self._parquet.write_table(table.cast(self._parquet.schema))
+            self._parquet, self._schema = pq.ParquetWriter(self.tmp, schema), schema
+        self._parquet.write_table(table.cast(self._schema))
         self.started = True
 
     def commit(self) -> None:
@@ -657,7 +658,7 @@ def _name_of(model_ref: str) -> str:
     return model_ref.split("@")[0].split("/")[0]
 
 
-def _slices(frame: pd.DataFrame, batch_rows: int) -> Iterator[pd.DataFrame]:
+def _slices(frame: pd.DataFrame, batch_rows: int) -> Generator[pd.DataFrame, None, None]:
     for start in range(0, len(frame), batch_rows):
         yield frame.iloc[start : start + batch_rows]
 
@@ -746,5 +747,5 @@ def id_column_of(store: Store, version: ModelVersion) -> str | None:
 
 def read_prediction_metadata(path: str | os.PathLike[str]) -> dict[str, str]:
     """The skloop key-value metadata of a predictions file written by :func:`predict_batch`."""
-    raw = pq.read_schema(path).metadata or {}
+    raw = pq.read_schema(os.fspath(path)).metadata or {}
     return {k.decode(): v.decode() for k, v in raw.items() if k.decode().startswith("skloop.")}

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from skloop.monitor import Explanation, MonitorReport
-    from skloop.serve import ServeApp
+    from skloop.serve import PredictionSink, ServeApp
 
 __all__ = ["Project"]
 
@@ -227,7 +227,7 @@ class Project:
         alias: str | None = DEFAULT_ALIAS,
         *,
         version: int | None = None,
-        prediction_log: Any = None,
+        prediction_log: PredictionSink | None = None,
         trust: Trust | None = None,
         **options: Any,
     ) -> ServeApp:
@@ -235,7 +235,8 @@ class Project:
 
         Run it with any ASGI server (``uvicorn.run(app)``) or test it with Starlette's
         ``TestClient``. It follows ``alias`` (or serves ``version``, pinned); a started
-        :class:`skloop.serve.PredictionLog` makes every answer durable first.
+        :class:`skloop.serve.PredictionLog` (or any :class:`skloop.serve.PredictionSink`)
+        makes every answer durable first.
         ``options`` are :func:`skloop.serve.create_app`'s other keywords
         (``max_body_bytes``, ``onnx``, ``shadow_alias``, ...). The app reads the
         project's store, which :meth:`close` closes.

@@ -155,9 +155,10 @@ def _load_candidate(
         model = load_model(artifact, "skops", trust=trust, name=f"the model artifact of run {run.id}")
         name, version, metrics, signature = spec.name, None, dict(run.metrics), None
     else:
-        name, number, alias = parse_ref(ref or spec.name)
+        target = ref or spec.name
+        name, number, alias = parse_ref(target)
         # a bare name means the newest version, rejected or not: a rejected one fails its gates here
-        found = registry.resolve(ref) if number is not None or alias is not None else registry.versions(name)[-1]
+        found = registry.resolve(target) if number is not None or alias is not None else registry.versions(name)[-1]
         run = store.runs.get_run(found.run_id)
         model = registry.load_model(found.ref, trust=trust)
         name, version, metrics, signature = found.name, found.version, dict(found.metrics), found.signature
