@@ -25,7 +25,7 @@ from skloop.registry._cells import (
     INT64_MIN,
     canonical_text,
 )
-from skloop.registry._issues import MAX_ISSUES_PER_PROBLEM, ValidationIssue, brief
+from skloop.registry._issues import MAX_ISSUES_PER_PROBLEM, HasIssues, ValidationIssue, brief
 from skloop.registry._signature import Signature
 from skloop.registry._validator import MISSING_IMPUTED, Validated, Validator
 
@@ -55,7 +55,7 @@ _PANDAS_DTYPE = {
 
 
 @dataclass(frozen=True)
-class CoercionResult:
+class CoercionResult(HasIssues):
     """Incoming data typed like the signature, and what was found wrong with it.
 
     Attributes
@@ -76,16 +76,6 @@ class CoercionResult:
     frame: pd.DataFrame = field(repr=False)
     issues: tuple[ValidationIssue, ...]
     error_rows: tuple[int, ...] = ()
-
-    @property
-    def errors(self) -> list[ValidationIssue]:
-        """The issues of severity ``error``."""
-        return [i for i in self.issues if i.severity == "error"]
-
-    @property
-    def flags(self) -> list[ValidationIssue]:
-        """The issues of severity ``flag``."""
-        return [i for i in self.issues if i.severity == "flag"]
 
     @property
     def ok(self) -> bool:

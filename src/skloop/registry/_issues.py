@@ -15,7 +15,7 @@ import numpy as np
 
 from skloop.registry._signature import _py
 
-__all__ = ["MAX_ISSUES_PER_PROBLEM", "Severity", "ValidationIssue", "brief", "row_issues"]
+__all__ = ["MAX_ISSUES_PER_PROBLEM", "HasIssues", "Severity", "ValidationIssue", "brief", "row_issues"]
 
 MAX_ISSUES_PER_PROBLEM = 20
 """Row-level issues reported per column and problem; the rest are summed up in one."""
@@ -51,6 +51,22 @@ class ValidationIssue:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict."""
         return {"row": self.row, "column": self.column, "problem": self.problem, "severity": self.severity}
+
+
+class HasIssues:
+    """The ``errors`` and ``flags`` views of a result's ``issues`` (validation results share them)."""
+
+    issues: tuple[ValidationIssue, ...]
+
+    @property
+    def errors(self) -> list[ValidationIssue]:
+        """The issues of severity ``error``."""
+        return [i for i in self.issues if i.severity == "error"]
+
+    @property
+    def flags(self) -> list[ValidationIssue]:
+        """The issues of severity ``flag``."""
+        return [i for i in self.issues if i.severity == "flag"]
 
 
 def brief(value: Any) -> str:

@@ -41,7 +41,7 @@ from skloop.registry._cells import (
     check_numbers,
     encodable,
 )
-from skloop.registry._issues import MAX_ISSUES_PER_PROBLEM, Severity, ValidationIssue, row_issues
+from skloop.registry._issues import MAX_ISSUES_PER_PROBLEM, HasIssues, Severity, ValidationIssue, row_issues
 from skloop.registry._signature import InputColumn, Signature
 
 __all__ = ["MISSING_IMPUTED", "MISSING_REFUSED", "ColumnRule", "Validated", "Validator"]
@@ -155,7 +155,7 @@ def _stamp(value: Any) -> Any:
 
 
 @dataclass(frozen=True)
-class Validated:
+class Validated(HasIssues):
     """Rows typed like a signature, and what was found wrong with them.
 
     Attributes
@@ -178,16 +178,6 @@ class Validated:
     exact: dict[str, np.ndarray]
     issues: tuple[ValidationIssue, ...]
     error_rows: tuple[int, ...]
-
-    @property
-    def errors(self) -> list[ValidationIssue]:
-        """The issues of severity ``error``."""
-        return [i for i in self.issues if i.severity == "error"]
-
-    @property
-    def flags(self) -> list[ValidationIssue]:
-        """The issues of severity ``flag``."""
-        return [i for i in self.issues if i.severity == "flag"]
 
 
 class Validator:
