@@ -44,3 +44,21 @@ def test_bad_keys_and_values_are_refused(store: Store) -> None:
         store.runs.import_metric_history([(run_id, "", 1.0, 1)])
     with pytest.raises(StoreError):
         store.runs.import_metric_history([(run_id, "loss", "high", 1)])  # type: ignore[list-item]
+
+
+def test_a_large_import_refreshes_the_planners_statistics(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without statistics SQLite starts a filtered page from the metric index (half the store)."""
+    from skloop.store import _bulk
+
+    calls: list[object] = []
+    real = _bulk.analyze
+    monkeypatch.setattr(_bulk, "analyze", lambda db: (calls.append(db), real(db)))
+    _runs(store, 5)
+    assert calls == []  # a small import leaves the statistics alone
+    monkeypatch.setattr(_bulk, "_ANALYZE_AFTER", 20)
+    _runs(store, 20)
+    assert len(calls) == 1
+    if store.db.engine.dialect.name == "sqlite":
+        with store.db.engine.connect() as conn:
+            tables = {r[0] for r in conn.exec_driver_sql("SELECT tbl FROM sqlite_stat1").all()}
+        assert {"runs", "latest_metrics"} <= tables  # (tables with no rows get no statistics)
