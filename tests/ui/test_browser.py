@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ui_helpers import TOKEN, Seeded, seed
+from ui_helpers import FINGERPRINT, TOKEN, Seeded, seed, seed_decisions
 
 from skloop.registry import Registry
 from skloop.store import Store
@@ -57,6 +57,7 @@ def served(tmp_path_factory: pytest.TempPathFactory, model_bytes: bytes) -> Iter
     url, artifacts = f"sqlite:///{root}/skloop.db", root / "artifacts"
     store = Store.open(url, artifacts)
     seeded = seed(store, model_bytes)
+    seed_decisions(seeded)
     env = {k: v for k, v in os.environ.items() if not k.startswith("SKLOOP_")}
     env |= {"SKLOOP_STORE_URL": url, "SKLOOP_ARTIFACT_ROOT": str(artifacts), "SKLOOP_TOKEN": TOKEN}
     port = _free_port()
@@ -226,3 +227,20 @@ def test_narrow_screen_and_error_pages(page: Any, served: Served, console_errors
     assert response is not None and response.status == 404
     assert page.locator("h1").inner_text() == "Not found"
     console_errors.remove("Failed to load resource: the server responded with a status of 404 (Not Found)")
+
+
+def test_lineage_graph_links_the_run_and_the_dataset(page: Any, served: Served) -> None:
+    page.goto(served.url + "/models")
+    page.get_by_role("link", name="decisions").click()
+    page.wait_for_url("**/models/churn/loop")
+    assert "kept" in page.locator("ol.decisions").inner_text()
+    page.locator("ol.decisions").get_by_role("link", name="v2").click()
+    page.wait_for_url("**/models/churn/2/lineage")
+    graph = page.locator("svg.lineage")
+    run = graph.locator(f'a[href="/runs/{served.seeded.other}"]')
+    dataset = graph.locator(f'a[href="/datasets/{FINGERPRINT}/lineage"]')
+    assert run.count() == 1 and dataset.count() == 1
+    assert run.bounding_box() is not None and dataset.bounding_box()["x"] > run.bounding_box()["x"]
+    dataset.click()
+    page.wait_for_url(f"**/datasets/{FINGERPRINT}/lineage")
+    assert page.locator('svg.lineage a[href="/models/churn/1/lineage"]').count() == 1

@@ -95,3 +95,27 @@ def csrf_of(html: str) -> str:
     found = re.search(r'name="csrf_token" value="([^"]+)"', html)
     assert found, "the page has no CSRF field"
     return found.group(1)
+
+
+def seed_decisions(seeded: Seeded) -> list[str]:
+    """Two loop decisions of ``churn``, written through ``store.loop`` (no loop run).
+
+    The first retrained (run ``other``, v2) against champion v1 and kept v1; the second
+    fired nothing. Returns their ids, oldest first.
+    """
+    loop = seeded.store.loop
+    first = loop.create_decision("churn", evaluated_at=datetime(2026, 2, 1, 9, 30, tzinfo=UTC))
+    loop.update_decision(
+        first.id, champion_version=1, challenger_version=2, retrain_run_id=seeded.other, fired=["drift_psi"],
+        triggers=[
+            {"name": "drift_psi", "fired": True, "value": 0.31, "threshold": 0.2, "detail": "tenure drifted"},
+            {"name": "schedule", "fired": False, "value": None, "threshold": None, "detail": "not due"},
+        ],
+        comparison={"metric": "roc_auc", "method": "paired_bootstrap", "champion": 0.82, "challenger": 0.61,
+                    "p_value": 0.0123},
+    )  # fmt: skip
+    loop.finish_decision(first.id, outcome="kept", reason="the challenger scored worse than the champion")
+    second = loop.create_decision("churn", evaluated_at=datetime(2026, 2, 2, 9, 30, tzinfo=UTC))
+    loop.update_decision(second.id, champion_version=1, triggers=[{"name": "drift_psi", "fired": False, "value": 0.05}])
+    loop.finish_decision(second.id, outcome="none", reason="no trigger fired")
+    return [first.id, second.id]

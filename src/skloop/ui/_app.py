@@ -23,6 +23,7 @@ from skloop.core import ModelNotFoundError, NotFoundError, SkloopError, UsageErr
 from skloop.registry import default_actor
 from skloop.store import Store
 from skloop.ui._context import UIContext, render
+from skloop.ui._loop_pages import dataset_lineage_page, loop_page, version_lineage_page
 from skloop.ui._model_pages import card_page, model_page, models_page, promote_action, rollback_action
 from skloop.ui._run_pages import artifact_download, run_page
 from skloop.ui._runs_pages import compare_page, home, runs_page
@@ -44,7 +45,10 @@ ROUTES = [
     Route("/models/{name}", model_page, name="model"),
     Route("/models/{name}/promote", promote_action, methods=["POST"], name="promote"),
     Route("/models/{name}/rollback", rollback_action, methods=["POST"], name="rollback"),
+    Route("/models/{name}/loop", loop_page, name="loop"),
     Route("/models/{name}/{version}/card", card_page, name="card"),
+    Route("/models/{name}/{version}/lineage", version_lineage_page, name="lineage"),
+    Route("/datasets/{fingerprint}/lineage", dataset_lineage_page, name="dataset-lineage"),
     Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
 ]
 

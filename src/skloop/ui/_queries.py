@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from skloop.core import NotFoundError
-from skloop.registry import Registry, render_html, version_card
-from skloop.store import AliasEvent, DatasetRecord, ModelSummary, ModelVersion, Run, RunsPage, Store
+from skloop.registry import LineageNode, Registry, render_html, version_card
+from skloop.store import AliasEvent, DatasetRecord, Decision, ModelSummary, ModelVersion, Run, RunsPage, Store
 
 __all__ = [
     "CV_RESULTS_ARTIFACT",
@@ -21,7 +21,9 @@ __all__ = [
     "artifact_bytes",
     "card_html",
     "cv_candidates",
+    "dataset_lineage",
     "datasets",
+    "decisions",
     "fold_scores",
     "get_run",
     "get_runs",
@@ -32,6 +34,7 @@ __all__ = [
     "rollback",
     "runs_page",
     "status_counts",
+    "version_lineage",
 ]
 
 CV_RESULTS_ARTIFACT = "cv_results.json"
@@ -140,3 +143,22 @@ def rollback(store: Store, name: str, alias: str, *, reason: str, actor: str) ->
 def card_html(store: Store, name: str, version: int) -> str:
     """The model card of a version as its self-contained HTML page (``skloop card --html``)."""
     return render_html(version_card(Registry(store), f"{name}/{version}"))
+
+
+def decisions(store: Store, name: str) -> list[Decision]:
+    """Every loop decision of model ``name``, oldest first (``store.loop``, as ``skloop decisions``)."""
+    return store.loop.list_decisions(name)
+
+
+def version_lineage(store: Store, name: str, version: int) -> LineageNode:
+    """Version → run → datasets, as ``skloop lineage NAME/VERSION`` (``ModelNotFoundError`` if unknown)."""
+    return Registry(store).lineage(f"{name}/{version}")
+
+
+def dataset_lineage(store: Store, fingerprint: str) -> LineageNode:
+    """Dataset → every version trained on it → its run, as ``skloop lineage FINGERPRINT``.
+
+    The caller passes hex only, so the registry never reads it as a model name;
+    an unknown fingerprint raises ``ModelNotFoundError``.
+    """
+    return Registry(store).lineage(fingerprint)
