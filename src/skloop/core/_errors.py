@@ -8,6 +8,8 @@ narrowest class they act on.
     SkloopError
     ├── SpecError                 a skloop.yaml that does not validate
     ├── UsageError                a command or call used wrongly
+    │   ├── CsrfError             a web UI form without a valid CSRF token (HTTP 403)
+    │   └── TokenError            a web UI write without the admin token (HTTP 401)
     ├── DataError                 unreadable or unusable data
     │   └── LabelError            label records that cannot be stored (``issues``: one per problem)
     ├── PipelineError             a pipeline or search that cannot be built or fitted
@@ -48,6 +50,7 @@ from typing import Any
 __all__ = [
     "ArtifactIntegrityError",
     "BadRequestError",
+    "CsrfError",
     "DataError",
     "ExportError",
     "GateError",
@@ -70,6 +73,7 @@ __all__ = [
     "SkloopError",
     "SpecError",
     "StoreError",
+    "TokenError",
     "UnauthorizedError",
     "UnavailableError",
     "UnsupportedMediaError",
@@ -101,6 +105,14 @@ class SpecError(SkloopError):
 
 class UsageError(SkloopError):
     """A command or API called with arguments that cannot work."""
+
+
+class CsrfError(UsageError):
+    """A web UI form sent without a valid CSRF token (HTTP 403)."""
+
+
+class TokenError(UsageError):
+    """A web UI write without the admin token while ``SKLOOP_TOKEN`` is set (HTTP 401)."""
 
 
 class DataError(SkloopError):

@@ -18,20 +18,12 @@ import hashlib
 import hmac
 import secrets
 
-from skloop.core import UsageError
+from skloop.core import CsrfError, TokenError
 
 __all__ = ["CSRF_COOKIE", "CSRF_FIELD", "CsrfError", "TokenError", "check_csrf", "check_token", "new_csrf_token"]
 
 CSRF_COOKIE = "skloop_csrf"
 CSRF_FIELD = "csrf_token"
-
-
-class CsrfError(UsageError):
-    """A form sent without a valid CSRF token (HTTP 403)."""
-
-
-class TokenError(UsageError):
-    """A write without the admin token while ``SKLOOP_TOKEN`` is set (HTTP 401)."""
 
 
 def _sign(secret: bytes, nonce: str) -> str:
