@@ -24,9 +24,8 @@ from skloop.workflows._predict import (
     id_column_of,
     predict_batch,
     predict_table,
-    read_prediction_metadata,
-    rejected_path,
 )
+from skloop.workflows._predict_output import read_prediction_metadata, rejected_path
 from skloop.workflows._progress import NullProgress, Progress
 from skloop.workflows._project import Project
 from skloop.workflows._register import RegisterOutcome, register_run
