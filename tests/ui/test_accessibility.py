@@ -134,8 +134,7 @@ def test_page_is_accessible(tab: Any, site: Served, ui_page: UIPage, viewport: s
     assert tab.evaluate(UNLABELLED_JS) == []
     sideways = tab.evaluate("document.documentElement.scrollWidth > innerWidth")
     assert not sideways, f"the page scrolls sideways: {tab.evaluate(STICKING_OUT_JS)}"
-    for box in tab.evaluate(SIDEWAYS_JS):  # scrolls inside its own box: a keyboard must reach and name it
-        assert box["tabIndex"] >= 0 and box["role"] == "region" and box["name"], box
+    _scrolling_boxes_are_named_regions(tab)  # a box scrolling sideways: a keyboard must reach it, a name say it
 
 
 def _tab_through(tab: Any, done: Callable[[list[dict[str, Any]]], bool]) -> list[dict[str, Any]]:
@@ -189,3 +188,25 @@ def test_the_skip_link_moves_the_focus_past_the_navigation(tab: Any, site: Serve
     tab.keyboard.press("Tab")
     focused = tab.evaluate(FOCUSED_JS)
     assert focused["text"] == "Compare selected runs", focused  # the first control of the content, not the nav
+
+
+def _scrolling_boxes_are_named_regions(tab: Any) -> list[dict[str, Any]]:
+    boxes = tab.evaluate(SIDEWAYS_JS)
+    for box in boxes:
+        assert box["tabIndex"] >= 0 and box["role"] == "region" and box["name"], box
+    return boxes
+
+
+@pytest.mark.parametrize("viewport", ["narrow"])
+def test_a_table_swapped_in_by_htmx_is_a_named_region_too(tab: Any, site: Served, viewport: str) -> None:
+    _open(tab, site, UIPage("runs", "/projects/churn/runs"))
+    assert [b["name"] for b in _scrolling_boxes_are_named_regions(tab)] == ["Runs of churn (scrolls sideways)"]
+    tab.evaluate("document.querySelector('#runs-panel .table-wrap').id = 'before-the-swap'")
+    box = tab.get_by_label("Filter")
+    box.focus()
+    tab.keyboard.type("metrics.cv_roc_auc_mean > 0.79")
+    tab.keyboard.press("Enter")
+    tab.wait_for_function("document.querySelector('#runs-summary').innerText.startsWith('4 runs')")
+    assert tab.locator("#before-the-swap").count() == 0  # a new box, marked after the swap
+    tab.wait_for_function("document.querySelector('#runs-panel .table-wrap').getAttribute('role') === 'region'")
+    assert len(_scrolling_boxes_are_named_regions(tab)) == 1

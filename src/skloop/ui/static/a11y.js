@@ -44,5 +44,5 @@
   else markAll();
   window.addEventListener("load", markAll);
   window.addEventListener("resize", later);
-  document.addEventListener("htmx:afterSettle", markAll);
+  document.addEventListener("htmx:after:settle", markAll);  // htmx 4's name for a finished swap
 })();
