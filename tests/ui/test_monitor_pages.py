@@ -109,7 +109,7 @@ def test_performance_has_intervals_and_the_estimate_beside_it(ui: TestClient, mo
     assert table, "no performance table"
     rows = re.findall(r"<tr><th scope=\"row\"[^>]*>([^<]+)</th>(.*?)</tr>", table.group(1), re.S)
     assert len(rows) == 3
-    for (label, cells), window in zip(rows, report.windows.windows, strict=True):  # type: ignore[union-attr]
+    for (_label, cells), window in zip(rows, report.windows.windows, strict=True):  # type: ignore[union-attr]
         nums = re.findall(r"\[(-?[\d.]+), (-?[\d.]+)\]", cells)
         assert len(nums) == 2  # realised and estimated, each with its interval
         realised = window.performance["roc_auc"]  # type: ignore[index]
@@ -133,7 +133,7 @@ def test_without_windows_the_columns_are_the_stored_reports(ui: TestClient, moni
         assert ("drifted" in cls.split()) == stored.summary["features"]["contract"]["drifted"]
     assert "drifted" in cells[1][0].split()  # the shifted table moved the contracts
     assert f'<tr id="r-{monitored.same.id}" class="selected">' in text
-    assert "No data-quality flag" in text or "<table class=\"sk-table quality\">" in text
+    assert "No data-quality flag" in text or '<table class="sk-table quality">' in text
 
 
 def test_the_stored_reports_open_as_full_html(ui: TestClient, monitored: Monitored) -> None:

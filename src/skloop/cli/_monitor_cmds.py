@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from urllib.parse import quote
 from typing import Annotated
+from urllib.parse import quote
 
 import typer
 from rich.markup import escape
@@ -94,10 +94,8 @@ def monitor(
             json_path.write_text(json.dumps(result.to_dict(), indent=1, allow_nan=False), encoding="utf-8")
         _print_summary(result, report, json_path)
         if stored is not None:
-            console.print(
-                f"stored as report {stored.id[:8]} (skloop ui: /models/{escape(quote(stored.name, safe=''))}/monitoring)",
-                highlight=False,
-            )
+            page = f"/models/{quote(stored.name, safe='')}/monitoring"
+            console.print(f"stored as report {stored.id[:8]} (skloop ui: {escape(page)})", highlight=False)
     if result.drifted:
         raise typer.Exit(EXIT_DRIFT)
 

@@ -101,9 +101,9 @@ async def feature_page(request: Request) -> Response:
     partial = request.headers.get("HX-Request") == "true"
     return render(
         request, "monitor_feature.html" if not partial else "_distribution.html",
-        title=f"{feature} in report {record.id[:8]}", name=name, record=record, report=report, dist=dist, max_bars=MAX_BARS,
-        where=where, reference_color=REFERENCE_COLOR, current_color=CURRENT_COLOR, model_url=model_url,
-        monitoring_url=monitoring_url, report_url=report_url, project=ctx.project,
+        title=f"{feature} in report {record.id[:8]}", name=name, record=record, report=report, dist=dist,
+        max_bars=MAX_BARS, where=where, reference_color=REFERENCE_COLOR, current_color=CURRENT_COLOR,
+        model_url=model_url, monitoring_url=monitoring_url, report_url=report_url, project=ctx.project,
     )  # fmt: skip
 
 

@@ -48,9 +48,7 @@ def upgrade() -> None:
             name="fk_monitor_reports_name_model_versions",
             ondelete="RESTRICT",
         ),
-        sa.CheckConstraint(
-            "source_kind IN ('file', 'data', 'log', 'loop')", name="ck_monitor_reports_source_kind"
-        ),
+        sa.CheckConstraint("source_kind IN ('file', 'data', 'log', 'loop')", name="ck_monitor_reports_source_kind"),
     )
     op.create_index("ix_monitor_reports_name_created", "monitor_reports", ["name", "created"])
     op.create_index("ix_monitor_reports_name_source", "monitor_reports", ["name", "source"])
