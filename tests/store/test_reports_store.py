@@ -62,6 +62,9 @@ def test_listing_is_oldest_first_and_filters(store: Store) -> None:
     assert [r.id for r in store.reports.list_reports("churn", source="log")] == [second.id]
     assert store.reports.list_reports("fraud") == [] and store.reports.count_reports("churn") == 3
     assert (second.drifted, second.window) == (False, None)
+    bare = store.reports.list_reports("churn", summaries=False)
+    assert [r.summary for r in bare] == [{}, {}, {}] and [r.id for r in bare] == [first.id, second.id, third.id]
+    assert bare[0].drifted is True and bare[0].report_sha256 == first.report_sha256  # the verdict columns, read
 
 
 def test_replace_keeps_one_report_per_source(store: Store) -> None:

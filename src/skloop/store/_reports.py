@@ -44,7 +44,7 @@ def _report(row: Any) -> StoredReport:
         source=row.source, window=row.window, drifted=bool(row.drifted), n_features=row.n_features,
         n_drifted=row.n_drifted, drift_share=row.drift_share, performance_alert=bool(row.performance_alert),
         n_quality_issues=row.n_quality_issues, n_rows=row.n_rows, report_sha256=row.report_sha256,
-        report_size=row.report_size, summary=dict(row.summary or {}),
+        report_size=row.report_size, summary=dict(getattr(row, "summary", None) or {}),
     )  # fmt: skip
 
 
@@ -176,11 +176,22 @@ class ReportStore:
         return _report(rows[0])
 
     def list_reports(
-        self, name: str, *, version: int | None = None, source: str | None = None, limit: int | None = None
+        self,
+        name: str,
+        *,
+        version: int | None = None,
+        source: str | None = None,
+        limit: int | None = None,
+        summaries: bool = True,
     ) -> list[StoredReport]:
-        """Reports of model ``name``, oldest first (the newest ``limit`` when given)."""
+        """Reports of model ``name``, oldest first (the newest ``limit`` when given).
+
+        ``summaries=False`` leaves each record's ``summary`` empty, unread: a long list
+        of verdicts then parses no JSON at all.
+        """
         r = REPORTS.c
-        stmt = select(REPORTS).where(r.name == name)
+        columns = [c for c in REPORTS.c if summaries or c.name != "summary"]
+        stmt = select(*columns).where(r.name == name)
         if version is not None:
             stmt = stmt.where(r.version == version)
         if source is not None:

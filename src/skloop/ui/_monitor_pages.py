@@ -44,14 +44,16 @@ async def monitoring_page(request: Request) -> Response:
     ctx = context_of(request)
     name = request.path_params["name"]
     versions = q.list_versions(ctx.store, name)  # ModelNotFoundError (a 404 page) for an unknown model
-    reports = q.monitor_reports(ctx.store, name, limit=MAX_LISTED)
+    reports = q.monitor_reports(ctx.store, name, limit=MAX_LISTED, summaries=False)
     common = {"name": name, "model_url": model_url, "report_url": report_url, "when": when, "project": ctx.project}
     if not reports:
         return render(request, "monitoring.html", title=f"Monitoring of {name}", reports=[], latest=None,
                       versions=versions, **common)  # fmt: skip
     wanted = request.query_params.get("report")
     record, report = q.monitor_report(ctx.store, name, wanted or reports[-1].id)
-    history = reports[-MAX_HISTORY:]
+    # the heatmap over reports reads their summaries: the newest MAX_HISTORY only
+    history = q.monitor_reports(ctx.store, name, limit=MAX_HISTORY)
+    latest = history[-1] if history else reports[-1]
     heat = heatmap(name, record, report, history)
     perf = performance_series(report, history, heat, request.query_params.get("metric"))
     chart = {
@@ -63,7 +65,7 @@ async def monitoring_page(request: Request) -> Response:
     }  # fmt: skip
     return render(
         request, "monitoring.html", title=f"Monitoring of {name}", reports=list(reversed(reports)),
-        latest=reports[-1], record=record, report=report, heat=heat, perf=perf, chart=chart,
+        latest=latest, record=record, report=report, heat=heat, perf=perf, chart=chart,
         selected_query=f"report={record.id}&" if wanted else "", **common,
     )  # fmt: skip
 

@@ -177,9 +177,12 @@ def dataset_lineage(store: Store, fingerprint: str) -> LineageNode:
     return Registry(store).lineage(fingerprint)
 
 
-def monitor_reports(store: Store, name: str, *, limit: int | None = None) -> list[StoredReport]:
-    """The stored monitoring reports of model ``name``, oldest first (the newest ``limit``); rows only."""
-    return store.reports.list_reports(name, limit=limit)
+def monitor_reports(store: Store, name: str, *, limit: int | None = None, summaries: bool = True) -> list[StoredReport]:
+    """The stored monitoring reports of model ``name``, oldest first (the newest ``limit``); rows only.
+
+    ``summaries=False`` reads the verdict columns only (a list), not each report's summary.
+    """
+    return store.reports.list_reports(name, limit=limit, summaries=summaries)
 
 
 def monitor_report(store: Store, name: str, report_id: str) -> tuple[StoredReport, MonitorReport]:
