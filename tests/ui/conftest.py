@@ -73,14 +73,15 @@ def served(
     try:
         seeded = seed(store, model_bytes)
         seed_decisions(seeded)
-        with running_ui(root, url, artifacts) as base:
+        settings = {"SKLOOP_STORE_URL": url, "SKLOOP_ARTIFACT_ROOT": str(artifacts), "SKLOOP_TOKEN": TOKEN}
+        with running_ui(root, settings) as base:
             yield Served(base, seeded, artifact_dir(request.config.rootpath))
     finally:
         store.close()
 
 
 @pytest.fixture(scope="module")
-def browser(served: Served) -> Iterator[Any]:
+def browser() -> Iterator[Any]:
     """Headless Chromium (``/usr/bin/chromium``) through Playwright, for the module."""
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium); no browser to drive")

@@ -17,40 +17,19 @@ import hashlib
 import re
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
+from a11y_helpers import AXE, VENDOR, VIEWPORTS, assert_accessible, scrolling_boxes_are_named_regions
 from ui_helpers import CHROMIUM, UI_PAGES, Served, UIPage, shot_name
 
 from skloop.store import Run
 
-VENDOR = Path(__file__).parent / "vendor"
-AXE = VENDOR / "axe.min.js"
-VIEWPORTS = {"desktop": {"width": 1280, "height": 800}, "narrow": {"width": 390, "height": 844}}
-BLOCKING = ("serious", "critical")
 MAX_TABS = 400
 
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(), reason=f"{CHROMIUM} is not installed (apt-get install chromium); no browser to drive"
 )
-
-UNLABELLED_JS = """() => [...document.querySelectorAll('input, select, textarea, button')]
-  .filter(e => e.type !== 'hidden')
-  .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label') && !e.getAttribute('aria-labelledby')
-               && !(e.tagName === 'BUTTON' && e.innerText.trim()))
-  .map(e => e.outerHTML.slice(0, 120))"""
-
-SIDEWAYS_JS = """() => [...document.querySelectorAll('body *')]
-  .filter(e => ['auto', 'scroll'].includes(getComputedStyle(e).overflowX) && e.scrollWidth > e.clientWidth + 1)
-  .map(e => ({html: e.outerHTML.slice(0, 100), tabIndex: e.tabIndex, role: e.getAttribute('role'),
-              name: e.getAttribute('aria-label') || e.getAttribute('aria-labelledby') || ''}))"""
-
-STICKING_OUT_JS = """() => [...document.querySelectorAll('body *')]
-  .filter(e => e.getBoundingClientRect().right > innerWidth + 1)
-  .filter(e => { for (let a = e.parentElement; a; a = a.parentElement)
-                   if (getComputedStyle(a).overflowX !== 'visible') return false; return true; })
-  .slice(0, 5).map(e => e.outerHTML.slice(0, 100))"""
 
 FOCUSED_JS = """() => {
   const e = document.activeElement, s = getComputedStyle(e), r = e.getBoundingClientRect();
@@ -116,25 +95,11 @@ def _open(tab: Any, site: Served, ui_page: UIPage) -> None:
     assert response is not None and response.status == ui_page.status, (ui_page.path, response and response.status)
 
 
-def _serious_violations(tab: Any) -> list[str]:
-    tab.add_script_tag(path=str(AXE))
-    result = tab.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
-    return [
-        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:5]}"
-        for v in result["violations"]
-        if v["impact"] in BLOCKING
-    ]
-
-
 @pytest.mark.parametrize("viewport", list(VIEWPORTS))
 @pytest.mark.parametrize("ui_page", UI_PAGES, ids=[p.name for p in UI_PAGES])
 def test_page_is_accessible(tab: Any, site: Served, ui_page: UIPage, viewport: str) -> None:
     _open(tab, site, ui_page)
-    assert _serious_violations(tab) == []
-    assert tab.evaluate(UNLABELLED_JS) == []
-    sideways = tab.evaluate("document.documentElement.scrollWidth > innerWidth")
-    assert not sideways, f"the page scrolls sideways: {tab.evaluate(STICKING_OUT_JS)}"
-    _scrolling_boxes_are_named_regions(tab)  # a box scrolling sideways: a keyboard must reach it, a name say it
+    assert_accessible(tab)
 
 
 def _tab_through(tab: Any, done: Callable[[list[dict[str, Any]]], bool]) -> list[dict[str, Any]]:
@@ -190,17 +155,10 @@ def test_the_skip_link_moves_the_focus_past_the_navigation(tab: Any, site: Serve
     assert focused["text"] == "Compare selected runs", focused  # the first control of the content, not the nav
 
 
-def _scrolling_boxes_are_named_regions(tab: Any) -> list[dict[str, Any]]:
-    boxes = tab.evaluate(SIDEWAYS_JS)
-    for box in boxes:
-        assert box["tabIndex"] >= 0 and box["role"] == "region" and box["name"], box
-    return boxes
-
-
 @pytest.mark.parametrize("viewport", ["narrow"])
 def test_a_table_swapped_in_by_htmx_is_a_named_region_too(tab: Any, site: Served, viewport: str) -> None:
     _open(tab, site, UIPage("runs", "/projects/churn/runs"))
-    assert [b["name"] for b in _scrolling_boxes_are_named_regions(tab)] == ["Runs of churn (scrolls sideways)"]
+    assert [b["name"] for b in scrolling_boxes_are_named_regions(tab)] == ["Runs of churn (scrolls sideways)"]
     tab.evaluate("document.querySelector('#runs-panel .table-wrap').id = 'before-the-swap'")
     box = tab.get_by_label("Filter")
     box.focus()
@@ -209,4 +167,4 @@ def test_a_table_swapped_in_by_htmx_is_a_named_region_too(tab: Any, site: Served
     tab.wait_for_function("document.querySelector('#runs-summary').innerText.startsWith('4 runs')")
     assert tab.locator("#before-the-swap").count() == 0  # a new box, marked after the swap
     tab.wait_for_function("document.querySelector('#runs-panel .table-wrap').getAttribute('role') === 'region'")
-    assert len(_scrolling_boxes_are_named_regions(tab)) == 1
+    assert len(scrolling_boxes_are_named_regions(tab)) == 1

@@ -206,15 +206,18 @@ def _wait_ready(proc: subprocess.Popen[bytes], log: Path, port: int, deadline: f
 
 
 @contextmanager
-def running_ui(root: Path, store_url: str, artifacts: Path) -> Iterator[str]:
-    """``skloop ui`` over the store at ``store_url`` with ``SKLOOP_TOKEN`` set: yields its base URL.
+def running_ui(root: Path, settings: dict[str, str]) -> Iterator[str]:
+    """``skloop ui`` in ``root`` (its ``skloop.yaml`` if any) with ``settings``: yields its base URL.
+
+    ``settings`` are the only ``SKLOOP_*`` variables the server sees (``SKLOOP_STORE_URL``,
+    ``SKLOOP_ARTIFACT_ROOT``, ``SKLOOP_TOKEN``, ...); without a store URL it reads the spec's.
 
     The output (stdout and stderr) goes to a log file under ``root`` rather than a pipe
     nobody reads; the URL line is looked for anywhere in it, not as the first line. A port
     taken between :func:`free_port` and the bind is retried on another port.
     """
     env = {k: v for k, v in os.environ.items() if not k.startswith("SKLOOP_")}
-    env |= {"SKLOOP_STORE_URL": store_url, "SKLOOP_ARTIFACT_ROOT": str(artifacts), "SKLOOP_TOKEN": TOKEN}
+    env |= settings
     deadline = time.monotonic() + READY_TIMEOUT_S
     for attempt in range(1, PORT_ATTEMPTS + 1):
         port = free_port()
