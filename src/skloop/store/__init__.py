@@ -35,6 +35,7 @@ from skloop.store._models import ModelStore
 from skloop.store._pages import RunFacets, RunsPage
 from skloop.store._predictions import PredictionStore
 from skloop.store._runs import RunStore
+from skloop.store._serving_stats import FlagCount, ServingStats, TrafficBucket, VersionSpan, VersionSwap
 from skloop.store._store import Store
 
 __all__ = [
@@ -49,6 +50,7 @@ __all__ = [
     "DatasetStore",
     "DatasetSummary",
     "Decision",
+    "FlagCount",
     "Label",
     "LoopLock",
     "LoopLockedError",
@@ -65,9 +67,13 @@ __all__ = [
     "RunStore",
     "RunsPage",
     "SearchFilterError",
+    "ServingStats",
     "StepRecord",
     "Store",
+    "TrafficBucket",
     "VersionArtifact",
+    "VersionSpan",
+    "VersionSwap",
     "current_revision",
     "head_revision",
     "upgrade_database",
