@@ -202,6 +202,8 @@ def _swaps(buckets: Sequence[TrafficBucket]) -> tuple[VersionSwap, ...]:
 
 def _flag_counts(db: Database, where: list[ColumnElement[bool]]) -> tuple[FlagCount, ...]:
     p = PREDICTIONS.c
+    column: ColumnElement[Any]
+    problem: ColumnElement[Any]
     if db.dialect == "sqlite":
         items = func.json_each(p.flags).table_valued("value").alias("f")
         column = func.json_extract(items.c.value, literal_column("'$.column'"))
@@ -255,7 +257,7 @@ def serving_stats(
     first, last = _as_utc(first), _as_utc(last)
     size = bucket_size((last - first).total_seconds(), max_buckets)
     # the size inlined, not bound: PostgreSQL matches the GROUP BY expression to the selected one by its text
-    width = literal_column(str(int(size)))
+    width: ColumnElement[Any] = literal_column(str(int(size)))
     bucket = ((_epoch(db.dialect) // width) * width).label("bucket")
     n_rows, n_requests = func.count().label("n_rows"), func.sum(is_first).label("n_requests")
     grouped = (

@@ -9,11 +9,22 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from skloop.core import NotFoundError
 from skloop.registry import LineageNode, Registry, render_html, version_card
-from skloop.store import AliasEvent, DatasetRecord, Decision, ModelSummary, ModelVersion, Run, RunsPage, Store
+from skloop.store import (
+    AliasEvent,
+    DatasetRecord,
+    Decision,
+    ModelSummary,
+    ModelVersion,
+    Run,
+    RunsPage,
+    ServingStats,
+    Store,
+)
 
 __all__ = [
     "CV_RESULTS_ARTIFACT",
@@ -33,6 +44,7 @@ __all__ = [
     "promote",
     "rollback",
     "runs_page",
+    "serving_stats",
     "status_counts",
     "version_lineage",
 ]
@@ -162,3 +174,8 @@ def dataset_lineage(store: Store, fingerprint: str) -> LineageNode:
     an unknown fingerprint raises ``ModelNotFoundError``.
     """
     return Registry(store).lineage(fingerprint)
+
+
+def serving_stats(store: Store, name: str, *, start: datetime | None = None) -> ServingStats:
+    """Model ``name``'s logged predictions since ``start``, aggregated per time bucket in SQL."""
+    return store.predictions.serving_stats(name, start=start)
