@@ -283,6 +283,7 @@ def fetch_metrics(server: str, *, timeout: float = TIMEOUT_SECONDS) -> ServerMet
         with urllib.request.urlopen(request, timeout=timeout) as response:  # http(s) only: metrics_url checked it
             body = response.read(MAX_BYTES + 1)
     except urllib.error.HTTPError as exc:
+        exc.close()  # it holds the answer's socket
         raise ServerMetricsError(f"{url} answered HTTP {exc.code} {exc.reason}") from exc
     except (urllib.error.URLError, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", exc)
