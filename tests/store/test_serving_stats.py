@@ -57,7 +57,8 @@ def _hand_count(records: list[dict[str, Any]], size: int) -> dict[tuple[int, int
 def test_buckets_versions_swaps_and_flags_equal_a_hand_count(store: Store) -> None:
     records = _log()
     store.predictions.insert_predictions(records)
-    store.predictions.insert_predictions([{**records[0], "model": "other", "request_id": "o"}, {**records[1], "request_id": "x"}])
+    extra = [{**records[0], "model": "other", "request_id": "o"}, {**records[1], "request_id": "x"}]
+    store.predictions.insert_predictions(extra)
     stats = store.predictions.serving_stats("churn")
     span = 13 * 29  # 377 s between the first and last request
     assert stats.bucket_seconds == bucket_size(span) == 5  # 377 / 1 >= 120, 377 / 5 < 120

@@ -148,7 +148,8 @@ def test_logged_traffic_versions_and_flags(client: TestClient, seeded: Seeded) -
     response = client.get("/models/churn/serving")
     html = response.text
     assert response.status_code == 200
-    assert (_cell(html, "log-requests"), _cell(html, "log-rows"), _cell(html, "log-flagged")) == ("12", "36", "9 (25.0 %)")
+    counts = (_cell(html, "log-requests"), _cell(html, "log-rows"), _cell(html, "log-flagged"))
+    assert counts == ("12", "36", "9 (25.0 %)")
     assert 'id="traffic-chart"' in html and 'id="version-chart"' in html
     chart = json.loads(re.search(r'id="serving-data">(.*?)</script>', html, re.S).group(1))  # type: ignore[union-attr]
     assert chart["bucket"] == 10  # 11 minutes in < 120 buckets
