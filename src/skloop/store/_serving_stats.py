@@ -1,10 +1,11 @@
 """Served traffic from the prediction log, aggregated in SQL: ``store.predictions.serving_stats``.
 
 The log may hold millions of rows, so nothing here reads rows one by one: one query
-finds the window's span and totals, one ``GROUP BY`` a time bucket and a version
-counts each bucket, one groups by version, and one counts the flags by column and
-problem (the JSON array of each flagged row unnested: ``json_each`` on SQLite,
-``json_array_elements`` on PostgreSQL). Each reads ``ix_predictions_model_time``.
+finds the window's span (its first and last time, from the ends of
+``ix_predictions_model_time``), one ``GROUP BY`` a time bucket and a version counts
+each bucket (the totals and the versions' spans are summed from its groups), and, when
+rows were flagged, one counts the flags by column and problem (the JSON array of each
+flagged row unnested: ``json_each`` on SQLite, ``json_array_elements`` on PostgreSQL).
 
 A request is counted once, by its row ``0``: the server numbers a request's rows from
 ``0`` and gives them one time, so a request lies in one bucket and counting its first
@@ -14,6 +15,7 @@ span (:func:`bucket_size`); buckets start at multiples of their size since the e
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -63,8 +65,8 @@ class TrafficBucket:
         The model version that answered (``None`` when the log has none).
     requests, rows, flagged_rows : int
         Requests, scored rows, and rows with at least one validation flag.
-    first : datetime
-        The first prediction of this version in this bucket.
+    first, last : datetime
+        The first and last prediction of this version in this bucket.
     """
 
     start: datetime
@@ -73,6 +75,7 @@ class TrafficBucket:
     rows: int
     flagged_rows: int
     first: datetime
+    last: datetime
 
 
 @dataclass(frozen=True)
@@ -165,8 +168,13 @@ def bucket_size(span_seconds: float, max_buckets: int = DEFAULT_MAX_BUCKETS) -> 
 
 
 def _epoch(dialect: str) -> ColumnElement[Any]:
-    """Whole seconds since the epoch of ``predictions.time``, in SQL."""
+    """Whole seconds since the epoch of ``predictions.time``, in SQL, typed as an integer.
+
+    Typed so that ``//`` is SQL's integer division (``FLOOR`` is no SQLite built-in).
+    """
     if dialect == "sqlite":  # stored as naive UTC text 'YYYY-MM-DD HH:MM:SS.ffffff'
+        if sqlite3.sqlite_version_info >= (3, 38, 0):  # unixepoch() parses about 3 times faster than strftime()
+            return cast(func.unixepoch(PREDICTIONS.c.time), BigInteger)
         return cast(func.strftime(literal_column("'%s'"), PREDICTIONS.c.time), BigInteger)
     return cast(func.floor(func.extract("epoch", PREDICTIONS.c.time)), BigInteger)
 
@@ -198,6 +206,20 @@ def _swaps(buckets: Sequence[TrafficBucket]) -> tuple[VersionSwap, ...]:
             swaps.append(VersionSwap(time=b.first, from_version=previous, to_version=b.version))
         previous = b.version
     return tuple(swaps)
+
+
+def _versions(buckets: Sequence[TrafficBucket]) -> tuple[VersionSpan, ...]:
+    """Each version's first and last prediction and totals, summed from its buckets."""
+    spans: dict[int | None, VersionSpan] = {}
+    for b in buckets:
+        s = spans.get(b.version)
+        spans[b.version] = (
+            VersionSpan(b.version, b.first, b.last, b.requests, b.rows)
+            if s is None
+            else VersionSpan(b.version, min(s.first, b.first), max(s.last, b.last), s.requests + b.requests,
+                             s.rows + b.rows)
+        )  # fmt: skip
+    return tuple(sorted(spans.values(), key=lambda v: (v.first, v.version or 0)))
 
 
 def _flag_counts(db: Database, where: list[ColumnElement[bool]]) -> tuple[FlagCount, ...]:
@@ -246,47 +268,38 @@ def serving_stats(
         where.append(p.time < end)
     is_first = case((p.row == 0, 1), else_=0)
     is_flagged = case((p.flags.is_not(None), 1), else_=0)
-    totals = select(
-        func.min(p.time), func.max(p.time), func.count(), func.coalesce(func.sum(is_first), 0),
-        func.coalesce(func.sum(is_flagged), 0),
-    ).where(*where)  # fmt: skip
-    with db.session(f"summarising the prediction log of {model!r}", read=True) as conn:
-        first, last, rows, requests, flagged = conn.execute(totals).one()
-    if not rows:
+    # two scalar subqueries, each answered from the end of ix_predictions_model_time
+    span = select(
+        select(func.min(p.time)).where(*where).scalar_subquery(),
+        select(func.max(p.time)).where(*where).scalar_subquery(),
+    )
+    with db.session(f"reading the span of the prediction log of {model!r}", read=True) as conn:
+        first, last = conn.execute(span).one()
+    if first is None or last is None:
         return ServingStats(model, None, None, BUCKET_SIZES[0], 0, 0, 0, (), (), (), ())
     first, last = _as_utc(first), _as_utc(last)
     size = bucket_size((last - first).total_seconds(), max_buckets)
     # the size inlined, not bound: PostgreSQL matches the GROUP BY expression to the selected one by its text
-    width: ColumnElement[Any] = literal_column(str(int(size)))
+    width: ColumnElement[Any] = literal_column(str(int(size)), BigInteger)
     bucket = ((_epoch(db.dialect) // width) * width).label("bucket")
-    n_rows, n_requests = func.count().label("n_rows"), func.sum(is_first).label("n_requests")
     grouped = (
-        select(bucket, p.version, n_requests, n_rows, func.sum(is_flagged).label("n_flagged"),
-               func.min(p.time).label("first"))
+        select(bucket, p.version, func.sum(is_first).label("n_requests"), func.count().label("n_rows"),
+               func.sum(is_flagged).label("n_flagged"), func.min(p.time).label("first"),
+               func.max(p.time).label("last"))
         .where(*where)
         .group_by(bucket, p.version)
         .order_by(bucket, p.version)
     )  # fmt: skip
-    by_version = (
-        select(p.version, func.min(p.time).label("first"), func.max(p.time).label("last"), n_requests, n_rows)
-        .where(*where)
-        .group_by(p.version)
-    )
     with db.session(f"aggregating the prediction log of {model!r}", read=True) as conn:
         buckets = tuple(
             TrafficBucket(_from_epoch(int(r.bucket)), r.version, int(r.n_requests), int(r.n_rows), int(r.n_flagged),
-                          _as_utc(r.first))
+                          _as_utc(r.first), _as_utc(r.last))
             for r in conn.execute(grouped)
         )  # fmt: skip
-        versions = sorted(
-            (
-                VersionSpan(r.version, _as_utc(r.first), _as_utc(r.last), int(r.n_requests), int(r.n_rows))
-                for r in conn.execute(by_version)
-            ),
-            key=lambda v: (v.first, v.version or 0),
-        )
+    versions = _versions(buckets)
+    requests, rows, flagged = (sum(getattr(b, k) for b in buckets) for k in ("requests", "rows", "flagged_rows"))
     flags = _flag_counts(db, where) if flagged else ()
     return ServingStats(
-        model=model, start=first, end=last, bucket_seconds=size, requests=int(requests), rows=int(rows),
-        flagged_rows=int(flagged), buckets=buckets, versions=tuple(versions), swaps=_swaps(buckets), flags=flags,
+        model=model, start=first, end=last, bucket_seconds=size, requests=requests, rows=rows,
+        flagged_rows=flagged, buckets=buckets, versions=versions, swaps=_swaps(buckets), flags=flags,
     )  # fmt: skip
