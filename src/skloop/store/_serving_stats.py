@@ -157,7 +157,7 @@ def bucket_size(span_seconds: float, max_buckets: int = DEFAULT_MAX_BUCKETS) -> 
     Examples
     --------
     >>> bucket_size(0), bucket_size(90), bucket_size(3600), bucket_size(86400), bucket_size(10**9)
-    (1, 1, 30, 900, 604800)
+    (1, 1, 60, 900, 604800)
     """
     if max_buckets < 1:
         raise StoreError(f"max_buckets must be at least 1, given {max_buckets!r}")
