@@ -13,7 +13,13 @@ from skloop.core import Settings, UsageError, spec_from_dict
 from skloop.registry import Registry, Trust, check_gates, load_model
 from skloop.store import Store
 from skloop.workflows._reproduce import training_frame
-from skloop.workflows._train import MODEL_ARTIFACT, TrainResult, prepare_data, register_result
+from skloop.workflows._train import (
+    MODEL_ARTIFACT,
+    TrainResult,
+    check_parent_version,
+    prepare_data,
+    register_result,
+)
 
 __all__ = ["RegisterOutcome", "register_run"]
 
@@ -68,7 +74,7 @@ def register_run(
     if not force:  # before rebuilding the holdout and the importance for nothing
         Registry(store).check_not_registered(run.id, spec.name)
     if parent_version is not None:  # likewise: a wrong parent is an error before the work
-        store.models.get_model_version(spec.name, parent_version)
+        check_parent_version(store, spec.name, parent_version)
     frame, fingerprint = training_frame(store, run, settings, spec)
     data = prepare_data(spec, settings.base_dir, frame)
     model = load_model(

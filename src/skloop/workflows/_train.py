@@ -20,7 +20,17 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from skloop.core import DataError, PipelineError, Settings, Spec, SqlSource, UsageError, code_version, environment
+from skloop.core import (
+    DataError,
+    ModelNotFoundError,
+    PipelineError,
+    Settings,
+    Spec,
+    SqlSource,
+    UsageError,
+    code_version,
+    environment,
+)
 from skloop.data import (
     check_training_frame,
     class_name,
@@ -342,7 +352,7 @@ def train(
                 f"parent version {parent_version} is recorded with a registered version, and this run is not "
                 "registered; drop the parent, or register (--register, registry.enabled: true)"
             )
-        store.models.get_model_version(spec.name, parent_version)  # before training, not after
+        check_parent_version(store, spec.name, parent_version)  # before training, not after
     progress.step("reading and checking the data")
     data = prepare_data(spec, settings.base_dir, frame)
     n_classes = int(data.y_train.nunique()) if data.task == "classification" else 0
@@ -468,6 +478,18 @@ def train(
 
 
 # -- registration (skloop.registry) ---------------------------------------------------
+
+
+def check_parent_version(store: Store, name: str, parent_version: int) -> None:
+    """Raise :class:`ModelNotFoundError` unless ``parent_version`` is a version of ``name``.
+
+    Registration checks it again in its transaction; this names a wrong ``--parent``
+    before the search or the importance is computed for nothing.
+    """
+    try:
+        store.models.get_model_version(name, parent_version)
+    except ModelNotFoundError as exc:
+        raise ModelNotFoundError(f"parent version {parent_version}: {exc}") from None
 
 
 def register_result(
