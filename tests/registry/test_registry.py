@@ -233,12 +233,14 @@ def test_lineage_of_a_retrained_version(registry: Registry, reg_make_run: Callab
         assert [c.kind for c in tree.children] == ["run", "parent"]
     assert counts[0] == counts[1], counts
     d = loop.create_decision("churn", evaluated_at=utcnow())
-    loop.update_decision(d.id, champion_version=1, challenger_version=2, fired=["drift"],
-                         triggers=[{"name": "drift", "fired": True}, {"name": "schedule", "fired": False}],
-                         comparison={"metric": "roc_auc", "champion": 0.8, "challenger": 0.9, "p_value": 0.01})  # fmt: skip
+    comparison = {"metric": "roc_auc", "champion": 0.8, "challenger": 0.9, "p_value": 0.01}
+    triggers = [{"name": "drift", "fired": True}, {"name": "schedule", "fired": False}]
+    loop.update_decision(
+        d.id, champion_version=1, challenger_version=2, fired=["drift"], triggers=triggers, comparison=comparison
+    )
     loop.finish_decision(d.id, outcome="promoted", reason="v2 beats v1")
     tree = registry.lineage("churn/2")
-    run, parent, decision = tree.children
+    _, parent, decision = tree.children
     assert (parent.kind, parent.id, parent.attrs["version"], parent.attrs["parent_version"]) == (
         "parent", "churn/1", 1, None,
     )  # fmt: skip

@@ -249,12 +249,13 @@ def test_lineage_graph_links_the_run_dataset_parent_and_decision(page: Any, serv
     assert graph.locator("g.node-commit text").text_content() == "commit c0ffee1234"
     assert parent.locator("text").text_content() == "parent churn/1"
     assert decision.locator("text").text_content() == "decision: drift_psi → kept"  # what fired, the outcome
-    boxes = {k: n.bounding_box() for k, n in
-             {"version": version, "run": run, "dataset": dataset, "parent": parent, "decision": decision}.items()}  # fmt: skip
+    nodes = {"version": version, "run": run, "dataset": dataset, "parent": parent, "decision": decision}
+    boxes = {k: n.bounding_box() for k, n in nodes.items()}
     assert all(b is not None and b["width"] > 100 for b in boxes.values()), boxes
     # drawn by depth: the version, then its run, parent and decision in one column, then the run's data
     assert boxes["version"]["x"] < boxes["run"]["x"] == boxes["parent"]["x"] == boxes["decision"]["x"]
-    assert boxes["run"]["y"] < boxes["parent"]["y"] < boxes["decision"]["y"] and boxes["dataset"]["x"] > boxes["run"]["x"]
+    assert boxes["run"]["y"] < boxes["parent"]["y"] < boxes["decision"]["y"]
+    assert boxes["dataset"]["x"] > boxes["run"]["x"]
     decision.click()  # to the decision, on the loop page
     page.wait_for_url(f"**/models/churn/loop#{decision_id}")
     assert page.locator(f"#{decision_id}").is_visible() and "kept" in page.locator(f"#{decision_id}").inner_text()

@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 from html import unescape
 
 import sqlalchemy as sa
-
 from starlette.testclient import TestClient
 from ui_helpers import FINGERPRINT, Seeded, seed_decisions
 

@@ -144,9 +144,9 @@ def _version_items(name: str, tree: LineageNode) -> list[Any]:
         items.append((f"r:{run.id}", "run", f"run {run.id[:8]}", run.id, f"/runs/{run.id}", root))
     for node in tree.children:
         if node.kind == "parent":
-            p = node.attrs
-            items.append((f"p:{node.id}", "parent", f"parent {node.id}", f"{node.id} ({p['status']}), the version "
-                          f"{tree.id} was retrained or derived from", version_lineage_url(name, p["version"]), root))  # fmt: skip
+            title = f"{node.id} ({node.attrs['status']}), the version {tree.id} was retrained or derived from"
+            href = version_lineage_url(name, node.attrs["version"])
+            items.append((f"p:{node.id}", "parent", f"parent {node.id}", title, href, root))
         elif node.kind == "decision":
             items.append(_decision_item(name, node, root))
     for run in runs:
