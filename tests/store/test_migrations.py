@@ -17,7 +17,8 @@ from skloop.store._schema import metadata
 
 TABLES = {"runs", "params", "tags", "metrics", "latest_metrics", "datasets", "run_inputs",
           "artifacts", "model_versions", "aliases", "alias_events", "predictions", "labels",
-          "loop_decisions", "loop_steps", "loop_locks", "version_artifacts", VERSION_TABLE}  # fmt: skip
+          "loop_decisions", "loop_steps", "loop_locks", "version_artifacts", "monitor_reports",
+          VERSION_TABLE}  # fmt: skip
 
 
 def _schema_diff(url: str) -> list[object]:
@@ -95,8 +96,8 @@ def test_bad_url(tmp_path: Path) -> None:
         Store.open("not a url", tmp_path)
 
 
-def _at_0007(url: str) -> None:
-    """A store at revision 0007 (before parent versions), with versions and loop decisions in it."""
+def _before_parents(url: str, revision: str) -> None:
+    """A store at ``revision`` (before parent versions, 0010), with versions and loop decisions in it."""
     from alembic import command
 
     from skloop.store._engine import _config
@@ -104,7 +105,7 @@ def _at_0007(url: str) -> None:
     engine = sa.create_engine(url)
     try:
         with engine.begin() as conn:
-            command.upgrade(_config(conn), "0007")
+            command.upgrade(_config(conn), revision)
         t0 = datetime(2026, 1, 1, tzinfo=UTC)
         meta = sa.MetaData()
         runs, versions, decisions, aliases = (
@@ -139,8 +140,8 @@ def _at_0007(url: str) -> None:
         engine.dispose()
 
 
-def _check_upgraded_from_0007(url: str, artifacts: Path) -> None:
-    assert current_revision(url) == "0007"
+def _check_upgraded(url: str, revision: str, artifacts: Path) -> None:
+    assert current_revision(url) == revision
     assert upgrade_database(url) == head_revision()
     assert _schema_diff(url) == []
     with Store.open(url, artifacts) as store:
@@ -155,31 +156,34 @@ def _check_upgraded_from_0007(url: str, artifacts: Path) -> None:
         assert {r.id for r in store.runs.search_runs("churn")} == {"a" * 32, "b" * 32}
 
 
-def test_an_0007_sqlite_store_upgrades_keeping_its_data(tmp_path: Path) -> None:
+@pytest.mark.parametrize("revision", ["0007", "0009"])
+def test_an_older_sqlite_store_upgrades_keeping_its_data(tmp_path: Path, revision: str) -> None:
     url = f"sqlite:///{tmp_path}/old.db"
-    _at_0007(url)
-    _check_upgraded_from_0007(url, tmp_path / "art")
+    _before_parents(url, revision)
+    _check_upgraded(url, revision, tmp_path / "art")
 
 
 @pytest.mark.postgres
-def test_an_0007_postgres_store_upgrades_keeping_its_data(pg_empty_url: str, tmp_path: Path) -> None:
-    _at_0007(pg_empty_url)
-    _check_upgraded_from_0007(pg_empty_url, tmp_path / "art")
+@pytest.mark.parametrize("revision", ["0007", "0009"])
+def test_an_older_postgres_store_upgrades_keeping_its_data(pg_empty_url: str, tmp_path: Path, revision: str) -> None:
+    _before_parents(pg_empty_url, revision)
+    _check_upgraded(pg_empty_url, revision, tmp_path / "art")
 
 
-def test_0008_downgrades_to_0007_keeping_the_versions(tmp_path: Path) -> None:
+def test_0010_downgrades_to_0009_keeping_the_versions(tmp_path: Path) -> None:
     from alembic import command
 
     from skloop.store._engine import _config
 
     url = f"sqlite:///{tmp_path}/old.db"
-    _at_0007(url)
+    _before_parents(url, "0007")
     upgrade_database(url)
     engine = sa.create_engine(url)
     try:
         with engine.begin() as conn:
-            command.downgrade(_config(conn), "0007")
+            command.downgrade(_config(conn), "0009")
         inspector = sa.inspect(engine)
+        assert "monitor_reports" in inspector.get_table_names()  # only 0010 was undone
         assert "parent_version" not in {c["name"] for c in inspector.get_columns("model_versions")}
         assert "ix_loop_decisions_name_challenger_version" not in {
             ix["name"] for ix in inspector.get_indexes("loop_decisions")

@@ -77,7 +77,7 @@ class SqlModelVersion(Base):
     created: Mapped[datetime] = mapped_column(UTCDateTime())
     description: Mapped[str | None] = mapped_column(Text)
     #: the version of the same model this one was retrained from (the loop's champion) or
-    #: derived from; ``NULL`` for a first version or one trained from scratch (migration 0008)
+    #: derived from; ``NULL`` for a first version or one trained from scratch (migration 0010)
     parent_version: Mapped[int | None] = mapped_column(Integer)
 
 

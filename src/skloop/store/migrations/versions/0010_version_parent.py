@@ -9,8 +9,8 @@ are (the one that ran the retrain; a later decision may have reused it).
 ``ix_loop_decisions_name_challenger_version`` lets lineage find the decision that
 produced a version in one indexed query.
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-01
 """
 
@@ -19,8 +19,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008"
-down_revision = "0007"
+revision = "0010"
+down_revision = "0009"  # after the monitor reports (0009, merged first), so a store already at 0009 upgrades
 branch_labels = None
 depends_on = None
 
