@@ -337,7 +337,6 @@ class Project:
         version = self.model(ref)
         return version, self.registry.load_model(version.ref, trust=self._trust(trust))
 
-
     def _log_dir(self) -> Path:
         from skloop.serve import default_log_dir
 
