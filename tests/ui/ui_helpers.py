@@ -3,7 +3,7 @@
 The store holds ``N_BULK`` runs imported in bulk (``Store.import_runs``: no training),
 three runs logged the way training logs them (folds as metric steps, artifacts, a
 dataset, the spec, the environment), a failed run, and model ``churn`` with a
-registered and a rejected version.
+registered version and a rejected one retrained from it (its parent).
 
 :func:`running_ui` starts ``skloop ui`` (the CLI, in a subprocess) and returns once it
 answers; :data:`UI_PAGES` lists every page of the UI (the accessibility test visits each);
@@ -47,7 +47,7 @@ class Seeded:
     store: Store
     bulk_ids: list[str]
     best: str  # a logged training run: folds, candidates, artifacts, dataset; churn v1
-    other: str  # like best with other params; churn v2, rejected by the gates
+    other: str  # like best with other params; churn v2 (parent v1), rejected by the gates
     failed: str  # a run that raised
 
 
@@ -100,7 +100,7 @@ def seed(store: Store, model_bytes: bytes) -> Seeded:
         raise ValueError("the CSV has no column 'churned'")
     registry = Registry(store)
     registry.register(best, "churn", gates=GATES)
-    registry.register(other, "churn", gates=GATES)
+    registry.register(other, "churn", gates=GATES, parent_version=1)  # retrained from v1, as the loop records it
     return Seeded(store=store, bulk_ids=bulk_ids, best=best, other=other, failed=run.id)
 
 
@@ -293,6 +293,7 @@ UI_PAGES: list[UIPage] = [
     UIPage("model", "/models/churn"),
     UIPage("model-card", "/models/churn/1/card"),
     UIPage("loop", "/models/churn/loop"),
+    UIPage("serving", "/models/churn/serving"),  # no prediction logged: the empty page
     UIPage("version-lineage", "/models/churn/2/lineage"),
     UIPage("dataset-lineage", "/datasets/{fingerprint}/lineage"),
     UIPage("not-found", "/runs/" + "f" * 32, status=404),

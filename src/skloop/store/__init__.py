@@ -38,6 +38,7 @@ from skloop.store._pages import RunFacets, RunsPage
 from skloop.store._predictions import PredictionStore
 from skloop.store._reports import ReportStore
 from skloop.store._runs import RunStore
+from skloop.store._serving_stats import FlagCount, ServingStats, TrafficBucket, VersionSpan, VersionSwap
 from skloop.store._store import Store
 
 __all__ = [
@@ -52,6 +53,7 @@ __all__ = [
     "DatasetStore",
     "DatasetSummary",
     "Decision",
+    "FlagCount",
     "Label",
     "LoopLock",
     "LoopLockedError",
@@ -69,10 +71,14 @@ __all__ = [
     "RunStore",
     "RunsPage",
     "SearchFilterError",
+    "ServingStats",
     "StepRecord",
     "Store",
     "StoredReport",
+    "TrafficBucket",
     "VersionArtifact",
+    "VersionSpan",
+    "VersionSwap",
     "current_revision",
     "head_revision",
     "upgrade_database",
