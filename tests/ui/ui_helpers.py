@@ -21,7 +21,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -206,11 +206,12 @@ def _wait_ready(proc: subprocess.Popen[bytes], log: Path, port: int, deadline: f
 
 
 @contextmanager
-def running_ui(root: Path, settings: dict[str, str]) -> Iterator[str]:
+def running_ui(root: Path, settings: dict[str, str], args: Sequence[str] = ()) -> Iterator[str]:
     """``skloop ui`` in ``root`` (its ``skloop.yaml`` if any) with ``settings``: yields its base URL.
 
     ``settings`` are the only ``SKLOOP_*`` variables the server sees (``SKLOOP_STORE_URL``,
     ``SKLOOP_ARTIFACT_ROOT``, ``SKLOOP_TOKEN``, ...); without a store URL it reads the spec's.
+    ``args`` are more options of ``skloop ui`` (``--server URL``).
 
     The output (stdout and stderr) goes to a log file under ``root`` rather than a pipe
     nobody reads; the URL line is looked for anywhere in it, not as the first line. A port
@@ -222,7 +223,17 @@ def running_ui(root: Path, settings: dict[str, str]) -> Iterator[str]:
     for attempt in range(1, PORT_ATTEMPTS + 1):
         port = free_port()
         log = root / f"skloop-ui-{port}.log"
-        cmd = [sys.executable, "-m", "skloop.cli", "ui", "--port", str(port), "--spec", str(root / "skloop.yaml")]
+        cmd = [
+            sys.executable,
+            "-m",
+            "skloop.cli",
+            "ui",
+            "--port",
+            str(port),
+            "--spec",
+            str(root / "skloop.yaml"),
+            *args,
+        ]
         with log.open("wb") as out:
             proc = subprocess.Popen(cmd, env=env, cwd=root, stdout=out, stderr=subprocess.STDOUT)
         try:
