@@ -38,6 +38,7 @@ class SqlPrediction(Base):
         UniqueConstraint("request_id", "row", name="uq_predictions_request_id_row"),
         Index("ix_predictions_model_time", "model", "time"),
         Index("ix_predictions_model_entity_id", "model", "entity_id"),
+        Index("ix_predictions_model_id", "model", "id"),  # the paged reader's keyset (migration 0010)
     )
 
     id: Mapped[int] = mapped_column(_AutoId, primary_key=True, autoincrement=True)
