@@ -43,6 +43,10 @@ LABELS = table_of(SqlLabel)
 DEFAULT_PAGE_SIZE = 10_000
 """Rows per page unless told otherwise."""
 PageOrder = Literal["id", "time"]
+_SELECTED = (
+    "id", "request_id", "correlation_id", "row", "time", "model", "version", "entity_id", "prediction", "inputs",
+    "outputs", "label", "label_time",
+)  # fmt: skip
 _ROW_COLUMNS = (
     "request_id", "correlation_id", "row", "time", "model", "version", "entity_id", "prediction", "predicted",
     "label", "label_time",
@@ -118,16 +122,15 @@ def _decode(texts: list[str | None]) -> list[Any]:
 
 
 def _page(records: list[Any]) -> PredictionPage:
-    ids = pd.Index([r.id for r in records], name="id", dtype="int64")
-    inputs = [d if isinstance(d, Mapping) else {} for d in _decode([r.inputs for r in records])]
-    outputs = [d if isinstance(d, Mapping) else {} for d in _decode([r.outputs for r in records])]
-    probs = [o.get("probabilities") for o in outputs]
-    columns: dict[str, list[Any]] = {c: [] for c in _ROW_COLUMNS}
-    for r, out in zip(records, outputs, strict=True):
-        for c in _ROW_COLUMNS:
-            columns[c].append(out.get("prediction", r.prediction) if c == "predicted" else getattr(r, c))
-    rows = pd.DataFrame(columns, index=ids)
+    columns = dict(zip(_SELECTED, zip(*records, strict=True), strict=True))  # one tuple per column
+    ids = pd.Index(columns.pop("id"), name="id", dtype="int64")
+    inputs = [d if isinstance(d, Mapping) else {} for d in _decode(list(columns.pop("inputs")))]
+    outputs = [d if isinstance(d, Mapping) else {} for d in _decode(list(columns.pop("outputs")))]
+    stored = columns["prediction"]
+    columns["predicted"] = tuple(o.get("prediction", p) for o, p in zip(outputs, stored, strict=True))
+    rows = pd.DataFrame({c: list(columns[c]) for c in _ROW_COLUMNS}, index=ids)
     rows["time"] = pd.to_datetime(rows["time"], utc=True)
+    probs = [o.get("probabilities") for o in outputs]
     return PredictionPage(
         rows=rows,
         inputs=pd.DataFrame(inputs, index=ids),
@@ -153,7 +156,7 @@ def iter_prediction_pages(
     if order not in ("id", "time"):
         raise StoreError(f"order must be 'id' or 'time', given {order!r}")
     p = PREDICTIONS.c
-    raw = (p.id, p.request_id, p.correlation_id, p.row, p.time, p.model, p.version, p.entity_id, p.prediction)
+    raw = [getattr(p, c) for c in _SELECTED[:-4]]
     base, label = labelled_query(
         model, *raw, cast(p.inputs, Text).label("inputs"), cast(p.outputs, Text).label("outputs")
     )
