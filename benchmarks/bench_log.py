@@ -185,7 +185,7 @@ def main() -> None:
     logged = 0
     results = []
     for share in sorted(args.stages):
-        target = int(round(args.rows * share))
+        target = round(args.rows * share)
         if target > logged:
             stored = log_rows(work, logged, target - logged, args.rows)
             print(f"logged {target - logged:,} rows in {stored:.1f} s ({(target - logged) / stored:,.0f} rows/s)")

@@ -1,4 +1,4 @@
-"""Retention: old predictions go in batches with their labels; rows of open loop decisions stay (SQLite and PostgreSQL)."""
+"""Retention and pages: old predictions go in batches with their labels; open decisions keep theirs (SQLite, PG)."""
 
 from __future__ import annotations
 

@@ -371,7 +371,9 @@ def db_upgrade(spec: SpecOpt = Path(SPEC_FILENAME)) -> None:
 def db_prune(
     older_than: Annotated[
         str | None,
-        typer.Option("--older-than", help="Delete predictions older than this (90d, 12w); default: monitoring.retention."),
+        typer.Option(
+            "--older-than", help="Delete predictions older than this (90d, 12w); default: monitoring.retention."
+        ),
     ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Count what would be deleted; delete nothing.")] = False,
     json_out: JsonOpt = False,

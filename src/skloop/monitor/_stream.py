@@ -31,7 +31,7 @@ import pandas as pd
 from skloop.core import DataError, MonitoringSpec
 from skloop.data import DatasetProfile, Schema, class_name
 from skloop.monitor._accumulate import Accumulator, accumulator
-from skloop.monitor._compare import EXACT_ROWS, DriftReport, _finish, _reference, _scope, _Scope
+from skloop.monitor._compare import EXACT_ROWS, DriftReport, _finish, _reference, _Scope, _scope
 from skloop.monitor._estimate import CBPE
 from skloop.monitor._explain import weighted_drift
 from skloop.monitor._performance import PerformanceReport
@@ -68,7 +68,7 @@ def _keys(ids: pd.Index) -> np.ndarray:
     z = ids.to_numpy(dtype=np.int64).astype(np.uint64) + np.uint64(0x9E3779B97F4A7C15)
     z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
     z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return z ^ (z >> np.uint64(31))  # type: ignore[no-any-return]
+    return z ^ (z >> np.uint64(31))
 
 
 class _Sample:
@@ -157,8 +157,8 @@ class _Part:
 
 def _window_key(rows: pd.DataFrame, length: timedelta | int, offset: int) -> np.ndarray:
     if isinstance(length, int):
-        return (offset + np.arange(len(rows))) // length  # type: ignore[no-any-return]
-    return ((rows["time"] - _EPOCH) // pd.Timedelta(length)).to_numpy()  # type: ignore[no-any-return]
+        return (offset + np.arange(len(rows))) // length
+    return ((rows["time"] - _EPOCH) // pd.Timedelta(length)).to_numpy()
 
 
 def monitor_pages(
@@ -245,7 +245,7 @@ def monitor_pages(
         flags: dict[str, int] = {}
         for check in drift.quality.issues:
             flags[check.check] = flags.get(check.check, 0) + 1
-        if isinstance(length, int):
+        if isinstance(length, int) or length is None:
             start, end = part.first, part.last
         else:
             start = _EPOCH + int(key) * pd.Timedelta(length)

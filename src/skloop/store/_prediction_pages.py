@@ -20,14 +20,14 @@ index is the prediction ``id``, and the decoded rows are dropped with the page.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
 import pandas as pd
-from sqlalchemy import Select, Text, and_, cast, func, or_, select
+from sqlalchemy import Select, Text, and_, cast, func, null, or_, select
 
 from skloop.core import StoreError
 from skloop.store._schema import table_of
@@ -113,6 +113,8 @@ def labelled_query(model: str, *columns: Any) -> tuple[Select[Any], Any]:
 
 def _decode(texts: list[str | None]) -> list[Any]:
     """The JSON documents ``texts`` (``None`` for SQL NULL), decoded in one call."""
+    if all(t is None for t in texts):
+        return [None] * len(texts)
     doc = "[" + ",".join("null" if t is None else t for t in texts) + "]"
     try:
         return orjson.loads(doc)  # type: ignore[no-any-return]
@@ -121,7 +123,7 @@ def _decode(texts: list[str | None]) -> list[Any]:
         return json.loads(doc)  # type: ignore[no-any-return]
 
 
-def _page(records: list[Any]) -> PredictionPage:
+def _page(records: Sequence[Any]) -> PredictionPage:
     columns = dict(zip(_SELECTED, zip(*records, strict=True), strict=True))  # one tuple per column
     ids = pd.Index(columns.pop("id"), name="id", dtype="int64")
     inputs = [d if isinstance(d, Mapping) else {} for d in _decode(list(columns.pop("inputs")))]
@@ -149,6 +151,7 @@ def iter_prediction_pages(
     after: tuple[datetime, int] | None = None,
     page_size: int | None = DEFAULT_PAGE_SIZE,
     order: PageOrder = "id",
+    with_json: bool = True,
 ) -> Iterator[PredictionPage]:
     """``model``'s predictions in pages; see :meth:`PredictionStore.iter_pages`."""
     if page_size is not None and (isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1):
@@ -157,9 +160,11 @@ def iter_prediction_pages(
         raise StoreError(f"order must be 'id' or 'time', given {order!r}")
     p = PREDICTIONS.c
     raw = [getattr(p, c) for c in _SELECTED[:-4]]
-    base, label = labelled_query(
-        model, *raw, cast(p.inputs, Text).label("inputs"), cast(p.outputs, Text).label("outputs")
-    )
+    if with_json:
+        json_columns: list[Any] = [cast(p.inputs, Text).label("inputs"), cast(p.outputs, Text).label("outputs")]
+    else:  # the rows' keys and labels only: nothing to decode
+        json_columns = [null().label("inputs"), null().label("outputs")]
+    base, label = labelled_query(model, *raw, *json_columns)
     if version is not None:
         base = base.where(p.version == version)
     if start is not None:

@@ -289,6 +289,8 @@ class PredictionStore:
         labeled: bool | None = None,
         page_size: int | None = 10_000,
         order: PageOrder = "id",
+        after: tuple[datetime, int] | None = None,
+        with_json: bool = True,
     ) -> Iterator[PredictionPage]:
         """``model``'s predictions in ``[start, end)`` as columnar pages of at most ``page_size`` rows.
 
@@ -313,6 +315,13 @@ class PredictionStore:
         order : {"id", "time"}, default="id"
             ``"id"``: ingestion order, on the ``(model, id)`` index; ``"time"``: by
             ``(time, id)``, the order of :meth:`query_predictions`.
+        after : (datetime, int), optional
+            Only rows at or after this ``(time, id)`` (the first row of a window of the
+            newest rows, say).
+        with_json : bool, default=True
+            ``False``: leave the inputs and outputs out (empty ``inputs`` and
+            ``probabilities``; ``predicted`` is the stored text), for readers of keys
+            and labels only.
 
         Raises
         ------
@@ -322,8 +331,8 @@ class PredictionStore:
         from skloop.store._prediction_pages import iter_prediction_pages
 
         return iter_prediction_pages(
-            self._db, model, version=version, labeled=labeled, page_size=page_size, order=order,
-            start=None if start is None else parse_time(start, "start"),
+            self._db, model, version=version, labeled=labeled, page_size=page_size, order=order, after=after,
+            with_json=with_json, start=None if start is None else parse_time(start, "start"),
             end=None if end is None else parse_time(end, "end"),
         )  # fmt: skip
 

@@ -114,9 +114,7 @@ def _delete_batch(db: Database, model: str, bound: datetime, batch_size: int) ->
     """Delete one batch of ``model``'s predictions before ``bound`` with their labels."""
     p, lab = PREDICTIONS.c, LABELS.c
     with db.session(f"deleting old predictions of {model!r}") as conn:
-        batch = conn.execute(
-            select(p.id, p.entity_id).where(_old(model, bound)).order_by(p.id).limit(batch_size)
-        ).all()
+        batch = conn.execute(select(p.id, p.entity_id).where(_old(model, bound)).order_by(p.id).limit(batch_size)).all()
         if not batch:
             return 0, 0
         ids = [r.id for r in batch]
@@ -126,7 +124,9 @@ def _delete_batch(db: Database, model: str, bound: datetime, batch_size: int) ->
         n = conn.execute(delete(PREDICTIONS).where(p.id.in_(ids))).rowcount
         if entities:
             left = exists().where(p.model == model, p.entity_id == lab.entity_id)
-            labels += conn.execute(delete(LABELS).where(lab.model == model, lab.entity_id.in_(entities), ~left)).rowcount
+            labels += conn.execute(
+                delete(LABELS).where(lab.model == model, lab.entity_id.in_(entities), ~left)
+            ).rowcount
     return int(n), int(labels)
 
 

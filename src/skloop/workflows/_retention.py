@@ -56,9 +56,7 @@ def prune_log(
     """
     text = older_than if older_than is not None else (spec.monitoring.retention if spec is not None else None)
     if text is None:
-        raise UsageError(
-            "no retention: pass --older-than 90d, or set monitoring.retention (e.g. 90d) in the spec"
-        )
+        raise UsageError("no retention: pass --older-than 90d, or set monitoring.retention (e.g. 90d) in the spec")
     try:
         age = parse_duration(text)
     except ValueError as exc:
