@@ -37,7 +37,14 @@ from skloop.monitor._explain import weighted_drift
 from skloop.monitor._performance import PerformanceReport
 from skloop.monitor._reference import ReferenceSummary, reference_summary
 from skloop.monitor._report import MonitorReport, build_report
-from skloop.monitor._windows import LOG_COLUMNS, WindowResult, WindowSeries, parse_window, window_performance
+from skloop.monitor._windows import (
+    LOG_COLUMNS,
+    WindowResult,
+    WindowSeries,
+    _window_feature,
+    parse_window,
+    window_performance,
+)
 
 __all__ = ["log_page", "monitor_pages"]
 
@@ -250,11 +257,7 @@ def monitor_pages(
         else:
             start = _EPOCH + int(key) * pd.Timedelta(length)
             end = start + pd.Timedelta(length)
-        features = {
-            f.name: {"method": f.method, "statistic": f.statistic, "p_value": f.p_value, "threshold": f.threshold,
-                     "drifted": f.drifted}
-            for f in drift.features
-        }  # fmt: skip
+        features = {f.name: _window_feature(f) for f in drift.features}
         results.append(WindowResult(
             index=len(results), start=None if start is None else start.isoformat(),
             end=None if end is None else end.isoformat(), n_rows=part.n_rows, n_labeled=part.n_labeled,

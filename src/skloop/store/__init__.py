@@ -5,7 +5,8 @@ The only code in skloop that opens the database or writes an artifact. Open it w
 (``skloop db upgrade``). A store is one :class:`Database` (engines, the transaction
 scope) carrying its parts: ``store.runs`` (:class:`RunStore`), ``store.datasets``
 (:class:`DatasetStore`), ``store.models`` (:class:`ModelStore`), ``store.predictions``
-(:class:`PredictionStore`) and ``store.loop`` (:class:`LoopStore`).
+(:class:`PredictionStore`), ``store.loop`` (:class:`LoopStore`) and ``store.reports``
+(:class:`ReportStore`).
 """
 
 from skloop.store._artifacts import ArtifactStore
@@ -29,12 +30,14 @@ from skloop.store._entities import (
     VersionArtifact,
 )
 from skloop.store._entities_loop import Decision, LoopLock, StepRecord
+from skloop.store._entities_reports import StoredReport
 from skloop.store._filter import MAX_FILTER_DEPTH, SearchFilterError
 from skloop.store._loop import LoopLockedError, LoopStore
 from skloop.store._models import ModelStore
 from skloop.store._pages import RunFacets, RunsPage
 from skloop.store._prediction_pages import DEFAULT_PAGE_SIZE, PredictionPage
 from skloop.store._predictions import PredictionStore
+from skloop.store._reports import ReportStore
 from skloop.store._retention import PruneResult
 from skloop.store._runs import RunStore
 from skloop.store._store import Store
@@ -64,6 +67,7 @@ __all__ = [
     "PredictionPage",
     "PredictionStore",
     "PruneResult",
+    "ReportStore",
     "Run",
     "RunFacets",
     "RunInput",
@@ -72,6 +76,7 @@ __all__ = [
     "SearchFilterError",
     "StepRecord",
     "Store",
+    "StoredReport",
     "VersionArtifact",
     "current_revision",
     "head_revision",

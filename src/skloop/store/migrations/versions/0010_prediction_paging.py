@@ -5,7 +5,7 @@ Monitoring, the loop's windows and retention read a model's predictions in pages
 this index every page of one model scanned the other models' rows as well.
 
 Revision ID: 0010
-Revises: 0007
+Revises: 0009
 Create Date: 2026-12-01
 """
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0010"
-down_revision = "0007"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
