@@ -26,7 +26,7 @@ from skloop.ui._context import UIContext, render
 from skloop.ui._loop_pages import dataset_lineage_page, loop_page, version_lineage_page
 from skloop.ui._model_pages import card_page, model_page, models_page, promote_action, rollback_action
 from skloop.ui._run_pages import artifact_download, run_page
-from skloop.ui._runs_pages import compare_page, home, runs_page
+from skloop.ui._runs_pages import compare_page, home, runs_count, runs_page
 
 __all__ = ["STATIC_DIR", "create_app"]
 
@@ -38,6 +38,7 @@ STATIC_DIR = Path(__file__).parent / "static"
 ROUTES = [
     Route("/", home, name="home"),
     Route("/projects/{project}/runs", runs_page, name="runs"),
+    Route("/projects/{project}/runs/count", runs_count, name="runs-count"),
     Route("/compare", compare_page, name="compare"),
     Route("/runs/{run_id}", run_page, name="run"),
     Route("/runs/{run_id}/artifacts/{name:path}", artifact_download, name="artifact"),
