@@ -34,7 +34,14 @@ FILTERS = [
     "params.p = 'none'",
     "(metrics.c = 3 or metrics.c = 0) and metrics.a > 0.1",
 ]
-ORDERS = [(), ("metrics.a DESC",), ("metrics.b ASC",), ("metrics.c DESC", "name"), ("name ASC",), ("params.p DESC", "metrics.a")]
+ORDERS = [
+    (),
+    ("metrics.a DESC",),
+    ("metrics.b ASC",),
+    ("metrics.c DESC", "name"),
+    ("name ASC",),
+    ("params.p DESC", "metrics.a"),
+]
 OFFSETS = [0, LIMIT, 100, 200]
 
 
@@ -91,7 +98,9 @@ def _holds(node: Comparison | BoolOp, run: Run) -> bool | None:
             ">": v > node.value, ">=": v >= node.value}[node.op]  # fmt: skip
 
 
-def _expected(runs: list[Run], project: str, where: str | None, order: tuple[str, ...], statuses: tuple[str, ...]) -> list[str]:
+def _expected(
+    runs: list[Run], project: str, where: str | None, order: tuple[str, ...], statuses: tuple[str, ...]
+) -> list[str]:
     node = parse_filter(where) if where else None
     out = [r for r in runs if r.project == project and (not statuses or r.status in statuses)]
     out = [r for r in out if node is None or _holds(node, r) is True]
@@ -102,7 +111,7 @@ def _expected(runs: list[Run], project: str, where: str | None, order: tuple[str
     fields.append(("attributes", "id", False))
     for entity, key, desc in reversed(fields):  # stable sorts, last key first; NULLs last
         have = [r for r in out if _value(r, entity, key) is not None]
-        have.sort(key=lambda r: _value(r, entity, key), reverse=desc)  # noqa: B023
+        have.sort(key=lambda r: _value(r, entity, key), reverse=desc)
         out = have + [r for r in out if _value(r, entity, key) is None]
     return [r.id for r in out]
 
@@ -176,7 +185,7 @@ def _statements(store: Store, **kwargs: Any) -> list[str]:
 
 
 def test_a_selective_metric_picks_the_runs_and_a_common_one_does_not(seeded: tuple[Store, list[Run]]) -> None:
-    store, runs = seeded
+    store, _ = seeded
     monkeypatch = pytest.MonkeyPatch()
     with monkeypatch.context() as m:
         m.setattr(pages, "DRIVE_BELOW", 30)  # fewer than 30 of the 240 runs have a > 0.9; most have a > 0.1

@@ -63,7 +63,9 @@ def test_a_count_over_the_cap_says_more_than_and_counts_all_on_demand(
     capped = client.get("/projects/churn/runs/count", params={"q": "metrics.cv_roc_auc_mean > 0", "per": "20"}).text
     assert "more than 100 runs" in capped and "page 1 of more than 5" in capped
     link = re.search(r'hx-get="([^"]+)"', capped)
-    assert link is not None and "count=all" in link.group(1) and "per=20" in link.group(1) and "q=metrics" in link.group(1)
+    assert (
+        link is not None and "count=all" in link.group(1) and "per=20" in link.group(1) and "q=metrics" in link.group(1)
+    )
     exact = client.get(unescape(link.group(1))).text
     assert f'<span id="runs-total">{N_RUNS - 1} runs</span>' in exact and "more than" not in exact
     assert client.get("/projects/churn/runs/count", params={"q": "metrics.auc >"}).text == ""  # the page says why

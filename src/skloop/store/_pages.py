@@ -145,19 +145,34 @@ def _walk_statements(
 def _walk_page(
     conn: Connection,
     statements: tuple[Select[Any], Select[Any] | None],
+    descending: bool,
     limit: int,
     offset: int,
 ) -> list[str]:
-    """Up to ``limit + 1`` ids from ``offset``: the walked runs (with the metric), then the rest."""
+    """Up to ``limit + 1`` ids from ``offset``: the walked runs (with the metric), then the rest.
+
+    The walk is read in two steps, each in the index's own order, so that the database
+    stops after the page whatever it guesses of the filter (PostgreSQL otherwise
+    sorts every match by the whole ordering): the value at the page's end, then the
+    runs up to that value (all its ties) in the whole ordering.
+    """
     ranked, rest = statements
-    ids = list(conn.execute(ranked.limit(limit + 1).offset(offset)).scalars())
+    value = ranked.selected_columns[1]
+    by_value = ranked.with_only_columns(value).order_by(None).order_by(value.desc() if descending else value.asc())
+    bound = conn.execute(by_value.limit(1).offset(offset + limit)).scalar()
+    upto = ranked if bound is None else ranked.where(value >= bound if descending else value <= bound)
+    ids = list(conn.execute(upto.limit(limit + 1).offset(offset)).scalars())
     if len(ids) > limit or rest is None:
         return ids
-    if ids or offset == 0:  # the walk ended on this page: the rest starts at its beginning
-        rest_offset = 0
-    else:  # the walk ended before this page: how many runs it holds (fewer than offset)
-        rest_offset = offset - _count(conn, ranked.order_by(None), None)
+    # the walk ended on this page (the rest starts at its beginning) or before it (it holds fewer than offset)
+    rest_offset = 0 if ids or offset == 0 else offset - _count(conn, ranked.order_by(None), None)
     return ids + list(conn.execute(rest.limit(limit + 1 - len(ids)).offset(rest_offset)).scalars())
+
+
+def _fast_plans(conn: Connection) -> None:
+    """No JIT compilation on PostgreSQL for this transaction: it took a second to plan a page."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("SET LOCAL jit = off")
 
 
 def _count(conn: Connection, matching: Select[Any], up_to: int | None) -> int:
@@ -204,11 +219,13 @@ def search_runs_page(
     _check_cap("count_up_to", count_up_to)
     db.flush()
     with db.session("reading a page of runs", read=True) as conn:
+        _fast_plans(conn)
         driver = plan_driver(conn, filter or None)
         rows_stmt, matching = _statements(project, filter or None, order, statuses, driver)
         keys = _parsed(filter or None, order)[1]
         if driver is None and keys and keys[0].entity == "metrics":  # walk that metric's index
-            ids = _walk_page(conn, _walk_statements(project, filter or None, order, statuses), limit, offset)
+            walk = _walk_statements(project, filter or None, order, statuses)
+            ids = _walk_page(conn, walk, keys[0].descending, limit, offset)
             has_next = len(ids) > limit
             runs = reads.load_runs(conn, ids[:limit])
         else:
@@ -241,6 +258,7 @@ def count_runs(
     _check_cap("up_to", up_to)
     db.flush()
     with db.session("counting runs", read=True) as conn:
+        _fast_plans(conn)
         driver = plan_driver(conn, filter or None)
         _, matching = _statements(project, filter or None, (), statuses, driver)
         return _count(conn, matching, up_to)

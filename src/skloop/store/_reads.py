@@ -274,7 +274,7 @@ def compare(node: Comparison, col: ColumnElement[Any]) -> ColumnElement[bool]:
         return col.ilike(value)
     ops: dict[str, Callable[[ColumnElement[Any], Any], ColumnElement[bool]]] = {
         "=": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
-    }
+    }  # fmt: skip
     return ops[op](col, value)
 
 
@@ -314,7 +314,9 @@ def build_search(
     if driver is not None:
         if not probes or driver.entity != "metrics" or driver.op not in INDEXED_OPS:
             raise ValueError(f"{driver} cannot drive a search: a metric compared with {sorted(INDEXED_OPS)}")
-        terms = node.terms if isinstance(node, BoolOp) and node.op == "and" else (node,)
+        terms: tuple[Comparison | BoolOp, ...] = ()
+        if node is not None:
+            terms = node.terms if isinstance(node, BoolOp) and node.op == "and" else (node,)
         if driver not in terms:
             raise ValueError(f"{driver} is not a term of the filter's top-level 'and'")
         where.append(_driven_by(driver))
@@ -341,7 +343,7 @@ def _where(
 
 
 def _order(joins: _Joins, order: list[OrderKey]) -> list[ColumnElement[Any]]:
-    clauses = []
+    clauses: list[ColumnElement[Any]] = []
     named = set()
     for key in order:
         col = joins.column(key.entity, key.key)
@@ -364,9 +366,10 @@ def build_walk(
 ) -> tuple[Select[Any], Select[Any] | None]:
     """The ids of the matching runs in order, walking the ``(key, value)`` index of ``order[0]``.
 
-    For an ordering by a metric first: the runs with a value of that metric come
-    first, in the index's order (the walk stops after the page; ties are sorted by the
-    rest of the ordering), each probed for the filter; then (``None`` when the filter
+    For an ordering by a metric first: the ids and values of the runs with a value of
+    that metric come first, in the index's order (ties sorted by the rest of the
+    ordering), each probed for the filter (see ``_pages._walk_page`` for how the walk
+    stops after the page); then (``None`` when the filter
     requires the metric) the ids of the matching runs without a value, which an
     ordering by that metric puts last (``NULLS LAST``), in the rest of the ordering.
     The two, one after the other, are the ids :func:`build_search` orders.
@@ -380,7 +383,7 @@ def build_walk(
     value = walked.c.value
     clauses = [value.desc() if first.descending else value.asc(), *_order(joins, order[1:])]
     where = [walked.c.key == first.key, value.is_not(None), *_where(joins, project, node, statuses)]
-    ranked = select(walked.c.run_id).where(*where).order_by(*clauses)
+    ranked = select(walked.c.run_id, value).where(*where).order_by(*clauses)
     if ("metrics", first.key) in required:
         return ranked, None
     probes = _Probes(required)

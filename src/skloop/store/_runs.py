@@ -16,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, select, update
 
 from skloop.core import NotFoundError, StoreError, utcnow
 from skloop.store import _pages as pages
