@@ -8,6 +8,7 @@ from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection
+from sqlalchemy.exc import SQLAlchemyError
 
 from skloop.core import StoreError
 from skloop.store import _summary as summary
@@ -100,8 +101,18 @@ def analyze(db: Database) -> None:
     ``metrics.m0 > 0.5 and params.p0 = '7'`` over 100,000 imported runs started from the
     metric-value index and visited half the store (0.65 s a page); with them it walks
     the runs in page order and probes each (0.36 s). PostgreSQL's autovacuum would get
-    there later; a bulk import should not leave the first searches slow.
+    there later; a bulk import should not leave the first searches slow. On PostgreSQL
+    it is ``VACUUM ANALYZE`` (outside a transaction): an imported history rewrites every
+    run's row and latest metric, and until the old versions are vacuumed an index scan
+    visits them all (a sorted, filtered page of 100,000 runs took 6 s instead of 0.3 s).
     """
+    if db.dialect == "postgresql":
+        try:
+            with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.exec_driver_sql("VACUUM ANALYZE")
+        except SQLAlchemyError as exc:
+            raise StoreError(f"refreshing the planner's statistics (VACUUM ANALYZE) failed: {exc}") from exc
+        return
     with db.session("refreshing the planner's statistics") as conn:
         conn.exec_driver_sql("ANALYZE")
 

@@ -159,7 +159,12 @@ def _walk_page(
     ranked, rest = statements
     value = ranked.selected_columns[1]
     by_value = ranked.with_only_columns(value).order_by(None).order_by(value.desc() if descending else value.asc())
+    postgres = conn.dialect.name == "postgresql"
+    if postgres:  # it guesses a filter of probes keeps one run, and would sort them all: walk the index
+        conn.exec_driver_sql("SET LOCAL enable_sort = off")
     bound = conn.execute(by_value.limit(1).offset(offset + limit)).scalar()
+    if postgres:
+        conn.exec_driver_sql("SET LOCAL enable_sort = on")
     upto = ranked if bound is None else ranked.where(value >= bound if descending else value <= bound)
     ids = list(conn.execute(upto.limit(limit + 1).offset(offset)).scalars())
     if len(ids) > limit or rest is None:
