@@ -3,7 +3,7 @@
 The store holds ``N_BULK`` runs imported in bulk (``Store.import_runs``: no training),
 three runs logged the way training logs them (folds as metric steps, artifacts, a
 dataset, the spec, the environment), a failed run, and model ``churn`` with a
-registered and a rejected version.
+registered version and a rejected one retrained from it (its parent).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ class Seeded:
     store: Store
     bulk_ids: list[str]
     best: str  # a logged training run: folds, candidates, artifacts, dataset; churn v1
-    other: str  # like best with other params; churn v2, rejected by the gates
+    other: str  # like best with other params; churn v2 (parent v1), rejected by the gates
     failed: str  # a run that raised
 
 
@@ -86,7 +86,7 @@ def seed(store: Store, model_bytes: bytes) -> Seeded:
         raise ValueError("the CSV has no column 'churned'")
     registry = Registry(store)
     registry.register(best, "churn", gates=GATES)
-    registry.register(other, "churn", gates=GATES)
+    registry.register(other, "churn", gates=GATES, parent_version=1)  # retrained from v1, as the loop records it
     return Seeded(store=store, bulk_ids=bulk_ids, best=best, other=other, failed=run.id)
 
 

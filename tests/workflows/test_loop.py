@@ -59,6 +59,9 @@ def test_a_stable_stream_triggers_nothing(project: Project) -> None:
     assert "no trigger fired" in decision.reason and _retrains(project) == 0
     steps = {s.step: s.status for s in project.store.loop.list_steps(decision.id)}
     assert steps["retrain"] == steps["evaluate"] == steps["promote"] == "skipped"
+    [report] = project.store.reports.list_reports("churn")  # the monitor step stored what it judged
+    assert (report.source_kind, report.source, report.version, report.drifted) == ("loop", decision.id, 1, False)
+    assert decision.details["monitor"]["report_id"] == report.id and report.n_rows == 500
 
 
 def test_a_better_challenger_is_promoted(project: Project) -> None:
@@ -78,6 +81,16 @@ def test_a_better_challenger_is_promoted(project: Project) -> None:
     assert int(run.tags["loop.train_rows"]) + int(run.tags["loop.holdout_rows"]) == 700
     events = Registry(project.store).history("churn", "champion")
     assert events[-1].to_version == 2 and decision.id in (events[-1].reason or "")
+    # lineage: the challenger records the champion it was retrained from, and is found by its decision
+    assert project.store.models.get_model_version("churn", 2).parent_version == 1
+    assert project.store.models.get_model_version("churn", 1).parent_version is None
+    produced = project.store.loop.decision_for_version("churn", 2)
+    assert produced is not None and produced.id == decision.id and produced.outcome == "promoted"
+    tree = Registry(project.store).lineage("churn/2")
+    assert [(c.kind, c.id) for c in tree.children] == [
+        ("run", decision.retrain_run_id), ("parent", "churn/1"), ("decision", decision.id),
+    ]  # fmt: skip
+    assert tree.children[2].attrs["outcome"] == "promoted" and "drift" in tree.children[2].attrs["fired"]
 
 
 def test_a_drifted_stream_retrains_once_under_cooldown(trained: Path, tmp_path: Path) -> None:
@@ -151,6 +164,8 @@ def test_an_interrupted_loop_resumes_and_promotes_once(project: Project) -> None
     assert decision.id == halted.id and decision.evaluated_at == halted.evaluated_at  # resumed, same time
     assert events["retrain"] == events["evaluate"] == "resumed" and events["promote"] == "ran"
     assert decision.outcome == "promoted" and _retrains(project) == 1
+    [report] = project.store.reports.list_reports("churn", source=decision.id)  # one per decision, resumed or not
+    assert report.drifted is True and report.source_kind == "loop"
     moves = [e for e in Registry(project.store).history("churn", "champion") if decision.id in (e.reason or "")]
     assert len(moves) == 1
 

@@ -9,11 +9,24 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from skloop.core import NotFoundError
+from skloop.monitor import MonitorReport
 from skloop.registry import LineageNode, Registry, render_html, version_card
-from skloop.store import AliasEvent, DatasetRecord, Decision, ModelSummary, ModelVersion, Run, RunsPage, Store
+from skloop.store import (
+    AliasEvent,
+    DatasetRecord,
+    Decision,
+    ModelSummary,
+    ModelVersion,
+    Run,
+    RunsPage,
+    ServingStats,
+    Store,
+    StoredReport,
+)
 
 __all__ = [
     "CV_RESULTS_ARTIFACT",
@@ -31,9 +44,12 @@ __all__ = [
     "list_models",
     "list_projects",
     "list_versions",
+    "monitor_report",
+    "monitor_reports",
     "promote",
     "rollback",
     "runs_page",
+    "serving_stats",
     "status_counts",
     "version_lineage",
 ]
@@ -174,3 +190,22 @@ def dataset_lineage(store: Store, fingerprint: str) -> LineageNode:
     an unknown fingerprint raises ``ModelNotFoundError``.
     """
     return Registry(store).lineage(fingerprint)
+
+
+def serving_stats(store: Store, name: str, *, start: datetime | None = None) -> ServingStats:
+    """Model ``name``'s logged predictions since ``start``, aggregated per time bucket in SQL."""
+    return store.predictions.serving_stats(name, start=start)
+
+
+def monitor_reports(store: Store, name: str, *, limit: int | None = None, summaries: bool = True) -> list[StoredReport]:
+    """The stored monitoring reports of model ``name``, oldest first (the newest ``limit``); rows only.
+
+    ``summaries=False`` reads the verdict columns only (a list), not each report's summary.
+    """
+    return store.reports.list_reports(name, limit=limit, summaries=summaries)
+
+
+def monitor_report(store: Store, name: str, report_id: str) -> tuple[StoredReport, MonitorReport]:
+    """One stored report of ``name``, its record and the whole report (``NotFoundError`` if unknown)."""
+    record = store.reports.get_report(report_id, name=name)
+    return record, MonitorReport.from_json(store.reports.load_report(record))
