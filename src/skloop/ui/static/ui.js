@@ -20,7 +20,7 @@
         columns.push(xs.map(function (i) { return i < scores.length ? scores[i] : null; }));
         series.push({ label: data.labels[r], stroke: COLORS[r % COLORS.length], width: 2, points: { show: true } });
       });
-      var width = Math.min(720, el.parentElement.clientWidth || 720);
+      var width = Math.min(720, el.clientWidth || 720);  // the box's content width: never wider than the screen
       new uPlot({ width: width, height: 220, series: series, scales: { x: { time: false } },
                   axes: [{ label: "fold", incrs: [1] }, {}] }, columns, el);
     });
