@@ -45,6 +45,7 @@ class RunsQuery:
     page: int = 1
     per_page: int = DEFAULT_PER_PAGE
     columns: tuple[str, ...] = ()
+    count_all: bool = False
 
     @classmethod
     def from_params(cls, params: Mapping[str, str], statuses: Sequence[str]) -> RunsQuery:
@@ -60,6 +61,7 @@ class RunsQuery:
             page=_int(params.get("page"), 1, 1, 10**9),
             per_page=_int(params.get("per"), DEFAULT_PER_PAGE, 1, MAX_PER_PAGE),
             columns=columns,
+            count_all=params.get("count") == "all",
         )
 
     @property
@@ -88,12 +90,19 @@ class RunsQuery:
             out["per"] = q.per_page
         if q.columns:
             out["cols"] = ",".join(q.columns)
+        if q.count_all:
+            out["count"] = "all"
         return out
 
     def url(self, project: str, **changes: Any) -> str:
         """The URL of the runs page of ``project`` in this view with ``changes``."""
         query = urlencode(self.params(**changes), doseq=True)
         return f"/projects/{quote(project, safe='')}/runs" + (f"?{query}" if query else "")
+
+    def count_url(self, project: str, **changes: Any) -> str:
+        """The URL of the count of the runs in this view (a fragment, see ``runs_count``)."""
+        query = urlencode(self.params(**changes), doseq=True)
+        return f"/projects/{quote(project, safe='')}/runs/count" + (f"?{query}" if query else "")
 
     def sort_url(self, project: str, field: str) -> str:
         """Sort by ``field``: descending first, ascending when it is already sorted descending."""
