@@ -216,3 +216,17 @@ def test_a_selective_metric_or_param_picks_the_runs_and_a_common_one_does_not(se
         ordered = _statements(store, filter="metrics.a > 0.1")
         pagers = [s for s in ordered if s.startswith("SELECT runs.id")]
         assert pagers and all(" JOIN " not in s for s in pagers), pagers  # probes, no join: runs drive
+
+
+def test_a_param_longer_than_its_index_holds_is_logged_and_found(store: Store) -> None:
+    rng = random.Random(3)
+    long = "".join(f"{rng.getrandbits(4096):x}" for _ in range(10))  # ~10,000 hex digits: hardly compressible
+    assert len(long) > 9_000
+    with store.runs.start_run("churn") as run:
+        store.runs.log_params(run.id, {"long": long, "short": "s"})  # a B-tree entry would exceed ~2,700 bytes
+    with store.runs.start_run("churn") as other:
+        store.runs.log_params(other.id, {"long": "x", "short": "s"})
+    for where in (f"params.long = '{long}'", f"params.long = '{long}' and params.short = 's'"):
+        page = store.runs.search_runs_page("churn", filter=where)
+        assert [r.id for r in page.runs] == [run.id] and page.total == 1, where
+    assert [r.id for r in store.runs.search_runs_page("churn", filter="params.long = 'x'").runs] == [other.id]

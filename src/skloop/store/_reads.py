@@ -10,8 +10,9 @@ A page of the UI's runs table is planned instead (:func:`build_search` with
 primary key, so the runs drive the search in the order of the page and it stops after
 the page, unless a selective metric comparison or param equality (``driver``) picks
 the runs first, as ``runs.id IN (SELECT run_id FROM latest_metrics WHERE key = ? AND
-value ...)`` (or ``FROM params``) from the ``(key, value)`` index. Both give the rows the joins give: a key has at most one
-value per run, and a missing one is ``NULL`` either way.
+value ...)`` (or ``FROM params``) from the ``(key, value)`` index. Both give the rows
+the joins give: a key has at most one value per run, and a missing one is ``NULL``
+either way.
 """
 
 from __future__ import annotations
@@ -63,8 +64,8 @@ __all__ = [
     "cached_search",
     "can_drive",
     "compare",
-    "driving_rows",
     "dataset_entity",
+    "driving_rows",
     "history_query",
     "load_runs",
     "metric_entity",
@@ -79,7 +80,7 @@ _KEYED = {
 }
 _NOT_NULL_ATTRS = {"id", "project", "kind", "status", "start_time"}
 INDEXED_OPS = frozenset({"=", "<", "<=", ">", ">=", "in"})
-"""The comparisons of a metric that its ``(key, value)`` index answers."""
+"""Operators on a metric's value that the ``(key, value)`` index answers as a range."""
 PARAM_INDEXED_OPS = frozenset({"=", "in"})
 """The comparisons of a param that its ``(key, value)`` index answers (migration ``0012``): equality."""
 
@@ -104,7 +105,8 @@ def driving_rows(cmp: Comparison) -> Select[Any]:
     table = _KEYED[cmp.entity]
     stmt = select(table.c.run_id).where(table.c.key == cmp.key, compare(cmp, table.c.value))
     return stmt.where(PARAM_INDEXED) if cmp.entity == "params" else stmt  # the partial index's condition
-"""Operators on a metric's value that the ``(key, value)`` index answers as a range."""
+
+
 _CHUNK = 500
 
 

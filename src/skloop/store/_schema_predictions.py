@@ -32,6 +32,7 @@ __all__ = ["SqlLabel", "SqlPrediction"]
 
 _AutoId = BigInteger().with_variant(Integer(), "sqlite")
 _Json = JSON(none_as_null=True)
+_FLAGGED = text("flags IS NOT NULL")  # the rows of the partial index ix_predictions_model_flagged
 
 
 class SqlPrediction(Base):
@@ -46,8 +47,8 @@ class SqlPrediction(Base):
         # what the serving page's GROUP BY reads, index only (migration 0012; skloop.store._serving_stats)
         Index("ix_predictions_model_time_version_row", "model", "time", "version", "row"),
         Index("ix_predictions_model_flagged", "model", "time", "version",
-              sqlite_where=text("flags IS NOT NULL"), postgresql_where=text("flags IS NOT NULL")),
-    )
+              sqlite_where=_FLAGGED, postgresql_where=_FLAGGED),
+    )  # fmt: skip
 
     id: Mapped[int] = mapped_column(_AutoId, primary_key=True, autoincrement=True)
     request_id: Mapped[str] = mapped_column(String(100))
