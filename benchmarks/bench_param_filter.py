@@ -45,10 +45,11 @@ def main() -> None:
     parser.add_argument("--store-url", default=None, help="default: a fresh SQLite file")
     args = parser.parse_args()
 
-    from skloop.store import Store
+    from skloop.store import Store, upgrade_database
 
     root = Path(tempfile.mkdtemp(prefix="bench-params-"))
     url = args.store_url or f"sqlite:///{root}/skloop.db"
+    upgrade_database(url)  # a PostgreSQL database is not upgraded by opening it
     with Store.open(url, root / "artifacts") as store:
         start = time.perf_counter()
         store.runs.import_runs(_rng_runs(args.runs), chunk_size=5_000)
