@@ -4,8 +4,9 @@ The only code in skloop that opens the database or writes an artifact. Open it w
 :meth:`Store.open`; upgrade a server database with :func:`upgrade_database`
 (``skloop db upgrade``). A store is one :class:`Database` (engines, the transaction
 scope) carrying its parts: ``store.runs`` (:class:`RunStore`), ``store.datasets``
-(:class:`DatasetStore`), ``store.models`` (:class:`ModelStore`), ``store.predictions``
-(:class:`PredictionStore`) and ``store.loop`` (:class:`LoopStore`).
+(:class:`DatasetStore`), ``store.histories`` (:class:`MetricHistories`),
+``store.models`` (:class:`ModelStore`), ``store.predictions`` (:class:`PredictionStore`)
+and ``store.loop`` (:class:`LoopStore`).
 """
 
 from skloop.store._artifacts import ArtifactStore
@@ -30,12 +31,14 @@ from skloop.store._entities import (
 )
 from skloop.store._entities_loop import Decision, LoopLock, StepRecord
 from skloop.store._filter import MAX_FILTER_DEPTH, SearchFilterError
+from skloop.store._histories import MetricHistories
 from skloop.store._loop import LoopLockedError, LoopStore
 from skloop.store._models import ModelStore
 from skloop.store._pages import RunFacets, RunsPage
 from skloop.store._predictions import PredictionStore
 from skloop.store._runs import RunStore
 from skloop.store._store import Store
+from skloop.store._tag_facets import TagFacet
 
 __all__ = [
     "MAX_FILTER_DEPTH",
@@ -54,6 +57,7 @@ __all__ = [
     "LoopLockedError",
     "LoopStore",
     "Metric",
+    "MetricHistories",
     "ModelStore",
     "ModelSummary",
     "ModelVersion",
@@ -67,6 +71,7 @@ __all__ = [
     "SearchFilterError",
     "StepRecord",
     "Store",
+    "TagFacet",
     "VersionArtifact",
     "current_revision",
     "head_revision",

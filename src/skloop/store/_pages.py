@@ -21,6 +21,7 @@ from skloop.store import _reads as reads
 from skloop.store._entities import RUN_STATUSES, Run
 from skloop.store._filter import parse_filter, parse_order_by
 from skloop.store._schema import SqlRun
+from skloop.store._tag_facets import TagFacet, tag_facets
 
 if TYPE_CHECKING:
     from skloop.store._database import Database
@@ -49,10 +50,15 @@ class RunsPage:
 
 @dataclass(frozen=True)
 class RunFacets:
-    """What a runs table filters by: the projects that have runs, and runs per status."""
+    """What a runs table filters by: the projects that have runs, runs per status, and tag facets.
+
+    ``tags`` holds the most common tag keys and values when they were asked for
+    (``facets(project, tags=N)``), else nothing.
+    """
 
     projects: list[str] = field(default_factory=list)
     statuses: dict[str, int] = field(default_factory=dict)
+    tags: list[TagFacet] = field(default_factory=list)
 
 
 @lru_cache(maxsize=256)
@@ -100,12 +106,14 @@ def search_runs_page(
     return RunsPage(runs=runs, offset=offset, limit=limit, total=total)
 
 
-def facets(db: Database, project: str | None = None) -> RunFacets:
-    """The projects with runs, and how many runs (of ``project``) have each status."""
+def facets(db: Database, project: str | None = None, *, tags: int = 0, tag_values: int = 5) -> RunFacets:
+    """The projects with runs, how many runs (of ``project``) have each status, and ``tags`` tag facets."""
     stmt = select(RUNS.c.status, func.count()).group_by(RUNS.c.status)
     if project is not None:
         stmt = stmt.where(RUNS.c.project == project)
     with db.session("counting runs by status", read=True) as conn:
         counts = {status: n for status, n in conn.execute(stmt).all()}
         projects = list(conn.execute(select(RUNS.c.project).distinct().order_by(RUNS.c.project)).scalars())
-    return RunFacets(projects=projects, statuses={s: int(counts[s]) for s in RUN_STATUSES if s in counts})
+        tag_counts = tag_facets(conn, project, max_keys=tags, max_values=tag_values)
+    statuses = {s: int(counts[s]) for s in RUN_STATUSES if s in counts}
+    return RunFacets(projects=projects, statuses=statuses, tags=tag_counts)

@@ -1,0 +1,91 @@
+"""Tag facets: a project's tag keys with their most common values, counted in SQL.
+
+One ``GROUP BY key, value`` over the ``tags`` table (the project's runs only), ranked
+per key with window functions so that only the ``max_values`` most common values of
+each key leave the database, with the number of runs that have the key and how many
+distinct values it has. The keys most runs carry come first, ``max_keys`` of them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import Connection, func, select
+
+from skloop.core import StoreError
+from skloop.store._schema import SqlRun, SqlTag, table_of
+
+__all__ = ["MAX_TAG_VALUES", "TagFacet", "tag_facets"]
+
+RUNS = table_of(SqlRun)
+TAGS = table_of(SqlTag)
+MAX_TAG_VALUES = 50
+"""The most values one facet may list (and the most keys a call may ask for, times ten)."""
+
+
+@dataclass(frozen=True)
+class TagFacet:
+    """One tag key of a project: its most common values and how many runs have each.
+
+    Parameters
+    ----------
+    key : str
+        The tag key.
+    values : list of (str, int)
+        The most common values with their run counts, most common first (ties by value).
+    n_runs : int
+        How many of the project's runs have this tag (with any value).
+    n_values : int
+        How many distinct values the key has; more than ``len(values)`` when capped.
+    """
+
+    key: str
+    values: list[tuple[str, int]] = field(default_factory=list)
+    n_runs: int = 0
+    n_values: int = 0
+
+
+def _limit(value: int, name: str, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= high:
+        raise StoreError(f"{name} is a number of tag facets from 0 to {high}, given {value!r}")
+    return value
+
+
+def tag_facets(conn: Connection, project: str | None, *, max_keys: int, max_values: int) -> list[TagFacet]:
+    """The ``max_keys`` tag keys most runs (of ``project``) carry, each with its ``max_values`` most common values.
+
+    Raises
+    ------
+    StoreError
+        For a ``max_keys`` outside 0..500 or a ``max_values`` outside 1..:data:`MAX_TAG_VALUES`.
+    """
+    _limit(max_keys, "max_keys", MAX_TAG_VALUES * 10)
+    if _limit(max_values, "max_values", MAX_TAG_VALUES) < 1:
+        raise StoreError(f"max_values is at least 1 (the most common value of each key), given {max_values!r}")
+    if max_keys == 0:
+        return []
+    t = TAGS.c
+    n = func.count().label("n")
+    grouped = select(t.key, t.value, n)
+    if project is not None:
+        # a semi-join: the project's ids come from the (project, start_time) index
+        grouped = grouped.where(t.run_id.in_(select(RUNS.c.id).where(RUNS.c.project == project)))
+    grouped = grouped.group_by(t.key, t.value).subquery("grouped")
+    g = grouped.c
+    ranked = select(
+        g.key, g.value, g.n,
+        func.row_number().over(partition_by=g.key, order_by=(g.n.desc(), g.value)).label("rank"),
+        func.sum(g.n).over(partition_by=g.key).label("n_runs"),
+        func.count().over(partition_by=g.key).label("n_values"),
+    ).subquery("ranked")  # fmt: skip
+    r = ranked.c
+    rows = conn.execute(
+        select(r.key, r.value, r.n, r.n_runs, r.n_values).where(r.rank <= max_values).order_by(r.key, r.rank)
+    ).all()
+    facets: dict[str, TagFacet] = {}
+    for key, value, count, n_runs, n_values in rows:
+        if key not in facets:
+            facets[key] = TagFacet(key=key, n_runs=int(n_runs), n_values=int(n_values))
+        facets[key].values.append((value, int(count)))
+    ordered = sorted(facets.values(), key=lambda f: (-f.n_runs, f.key))
+    return ordered[:max_keys]
