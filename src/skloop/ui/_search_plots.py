@@ -45,6 +45,7 @@ MAX_AXES = 12
 MAX_TICKS = 8
 """Labelled values of an axis; an ordinal axis with more categories labels every k-th."""
 _LABEL_CHARS = 22
+_CHAR_WIDTH = 7.0  # of a bold 11 px label, about
 # reversed viridis: the worst score pale yellow, the best dark violet
 _STOPS = ((0xFD, 0xE7, 0x25), (0x5E, 0xC9, 0x62), (0x21, 0x91, 0x8C), (0x3B, 0x52, 0x8B), (0x44, 0x01, 0x54))
 _GOLDEN = 0.6180339887498949
@@ -86,10 +87,9 @@ class Axis:
     ticks: list[tuple[float, str]] = field(default_factory=list)
     size: int = 0  # the number of categories of an ordinal axis
 
-    @property
-    def label(self) -> str:
-        """The name, shortened for the plot (the full name is in the SVG title)."""
-        return _short(self.name)
+    def label(self, room: float) -> str:
+        """The name, shortened to fit ``room`` pixels (the full name is in the SVG title)."""
+        return _short(self.name, max(8, int(room / _CHAR_WIDTH)))
 
 
 def _short(text: str, limit: int = _LABEL_CHARS) -> str:
@@ -183,7 +183,7 @@ def _numeric(values: Sequence[Any]) -> bool:
     return all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in values)
 
 
-def _nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
+def _nice_ticks(low: float, high: float, count: int = 6) -> list[float]:
     if high <= low:
         return [low]
     raw = (high - low) / max(count - 1, 1)
@@ -198,18 +198,22 @@ def _nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
     return ticks
 
 
-def make_axis(name: str, values: Sequence[Any]) -> Axis:
-    """The scale of a param (or the score) over the values the candidates take."""
+def make_axis(name: str, values: Sequence[Any], *, continuous: bool = False) -> Axis:
+    """The scale of a param (or the score) over the values the candidates take.
+
+    A numeric axis labels each distinct value when there are few (a grid's), else
+    evenly spaced round values; ``continuous`` (the score) always the latter.
+    """
     distinct = sorted({v for v in values if _numeric([v])}) if _numeric(values) else []
     if distinct:
         low, high = distinct[0], distinct[-1]
         if low > 0 and high / low >= 100:
             lo, hi = math.log10(low), math.log10(high)
             decades = [10.0**e for e in range(math.ceil(lo), math.floor(hi) + 1)]
-            ticks = distinct if len(distinct) <= MAX_TICKS else decades
+            ticks = distinct if len(distinct) <= MAX_TICKS and not continuous else decades or [low, high]
             position = _fraction(lambda v: math.log10(v), lo, hi)
             return Axis(name, "log", position, [(position(t), text_of(t)) for t in ticks])
-        ticks = distinct if len(distinct) <= MAX_TICKS else _nice_ticks(low, high)
+        ticks = distinct if len(distinct) <= MAX_TICKS and not continuous else _nice_ticks(low, high)
         position = _fraction(float, low, high)
         return Axis(name, "linear", position, [(position(t), text_of(t)) for t in ticks])
     categories = sorted({text_of(v) for v in values}, key=_natural)
@@ -309,16 +313,18 @@ def parallel_plot(search: Search, *, width: int = 760, height: int = 320) -> Plo
     names = [*search.params, search.score_key]
     columns = [[c.params[p] for c in search.candidates] for p in search.params]
     columns.append([c.score for c in search.candidates])
-    scales = [make_axis(n, v) for n, v in zip(names, columns, strict=True)]
-    left, right, top, bottom = 70, 70, 34, 26
+    scales = [make_axis(n, v) for n, v in zip(names[:-1], columns, strict=False)]
+    scales.append(make_axis(search.score_key, columns[-1], continuous=True))
+    left, right, top, bottom = 90, 90, 34, 26
     span_x, span_y = width - left - right, height - top - bottom
     xs = [left + span_x * i / (len(names) - 1) for i in range(len(names))]
+    room = min(span_x / (len(names) - 1), 2 * left)
 
     def y(f: float) -> float:
         return top + span_y * (1 - f)
 
     axes = [
-        DrawnAxis(x, top, x, top + span_y, a.name, a.label, a.kind, [(y(f), t) for f, t in a.ticks])
+        DrawnAxis(x, top, x, top + span_y, a.name, a.label(room), a.kind, [(y(f), t) for f, t in a.ticks])
         for x, a in zip(xs, scales, strict=True)
     ]
     low, high = search.candidates[-1].score, search.candidates[0].score
@@ -341,7 +347,7 @@ def scatter_plot(search: Search, param: str, *, width: int = 560, height: int = 
     if param not in search.params:
         raise KeyError(f"{param!r} is not a param the search varied ({', '.join(search.params) or 'none'})")
     xa = make_axis(param, [c.params[param] for c in search.candidates])
-    ya = make_axis(search.score_key, [c.score for c in search.candidates])
+    ya = make_axis(search.score_key, [c.score for c in search.candidates], continuous=True)
     left, right, top, bottom = 70, 20, 16, 44
     span_x, span_y = width - left - right, height - top - bottom
     # an ordinal param's points spread over half the gap between two categories
@@ -354,9 +360,9 @@ def scatter_plot(search: Search, param: str, *, width: int = 560, height: int = 
         return top + span_y * (1 - f)
 
     axes = [
-        DrawnAxis(left, top + span_y, left + span_x, top + span_y, param, xa.label, xa.kind,
+        DrawnAxis(left, top + span_y, left + span_x, top + span_y, param, xa.label(span_x - 60), xa.kind,
                   [(x(f), t) for f, t in xa.ticks]),
-        DrawnAxis(left, top, left, top + span_y, search.score_key, ya.label, ya.kind,
+        DrawnAxis(left, top, left, top + span_y, search.score_key, ya.label(span_y), ya.kind,
                   [(y(f), t) for f, t in ya.ticks]),
     ]  # fmt: skip
     low, high = search.candidates[-1].score, search.candidates[0].score

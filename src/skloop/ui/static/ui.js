@@ -7,6 +7,9 @@
   var COLORS = ["#2b6cb0", "#d9822b", "#2f855a", "#9b2c2c", "#6b46c1", "#718096", "#b7791f", "#00838f",
                 "#c53030", "#4a5568"];
 
+  var STEP_INCRS = [];  // steps are whole numbers: ticks 1, 2, 5, 10, 20, 50, ...
+  for (var e = 0; e < 10; e++) [1, 2, 5].forEach(function (m) { STEP_INCRS.push(m * Math.pow(10, e)); });
+
   function json(id) {
     var source = document.getElementById(id);
     return source ? JSON.parse(source.textContent) : null;
@@ -49,7 +52,7 @@
                       points: { show: few } });
       });
       new uPlot({ width: width(el), height: 240, series: series, scales: { x: { time: false } },
-                  axes: [{ label: "step" }, {}] }, [curve.x].concat(curve.y), el);
+                  axes: [{ label: "step", incrs: STEP_INCRS }, {}] }, [curve.x].concat(curve.y), el);
     });
   }
 
