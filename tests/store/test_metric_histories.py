@@ -87,5 +87,9 @@ def test_tag_facets_count_values_per_key_most_common_first(store: Store) -> None
     assert whole == [TagFacet("team", sorted(Counter([*teams, "red", "blue", "red"]).items(),
                                              key=lambda kv: (-kv[1], kv[0])), n_runs=10, n_values=4)]  # fmt: skip
     assert store.runs.facets("demo").tags == []  # not asked for
+    newest = store.runs.facets("demo", tags=1, tag_values=3, tag_runs=2)  # runs 6 and 5: teams it's, blue
+    assert newest.tags == [TagFacet("team", [("blue", 1), ("it's", 1)], n_runs=2, n_values=2)] and newest.tag_runs == 2
+    with pytest.raises(StoreError, match="max_runs"):
+        store.runs.facets("demo", tags=3, tag_runs=0)
     with pytest.raises(StoreError, match="max_values"):
         store.runs.facets("demo", tags=3, tag_values=0)

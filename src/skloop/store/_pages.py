@@ -53,12 +53,14 @@ class RunFacets:
     """What a runs table filters by: the projects that have runs, runs per status, and tag facets.
 
     ``tags`` holds the most common tag keys and values when they were asked for
-    (``facets(project, tags=N)``), else nothing.
+    (``facets(project, tags=N)``), else nothing; ``tag_runs`` is how many runs (the
+    newest) their counts cover.
     """
 
     projects: list[str] = field(default_factory=list)
     statuses: dict[str, int] = field(default_factory=dict)
     tags: list[TagFacet] = field(default_factory=list)
+    tag_runs: int = 0
 
 
 @lru_cache(maxsize=256)
@@ -106,7 +108,9 @@ def search_runs_page(
     return RunsPage(runs=runs, offset=offset, limit=limit, total=total)
 
 
-def facets(db: Database, project: str | None = None, *, tags: int = 0, tag_values: int = 5) -> RunFacets:
+def facets(
+    db: Database, project: str | None = None, *, tags: int = 0, tag_values: int = 5, tag_runs: int | None = None
+) -> RunFacets:
     """The projects with runs, how many runs (of ``project``) have each status, and ``tags`` tag facets."""
     stmt = select(RUNS.c.status, func.count()).group_by(RUNS.c.status)
     if project is not None:
@@ -114,6 +118,8 @@ def facets(db: Database, project: str | None = None, *, tags: int = 0, tag_value
     with db.session("counting runs by status", read=True) as conn:
         counts = {status: n for status, n in conn.execute(stmt).all()}
         projects = list(conn.execute(select(RUNS.c.project).distinct().order_by(RUNS.c.project)).scalars())
-        tag_counts = tag_facets(conn, project, max_keys=tags, max_values=tag_values)
+        tag_counts = tag_facets(conn, project, max_keys=tags, max_values=tag_values, max_runs=tag_runs)
     statuses = {s: int(counts[s]) for s in RUN_STATUSES if s in counts}
-    return RunFacets(projects=projects, statuses=statuses, tags=tag_counts)
+    total = sum(statuses.values())
+    covered = min(total, tag_runs) if tag_runs is not None else total
+    return RunFacets(projects=projects, statuses=statuses, tags=tag_counts, tag_runs=covered if tags else 0)

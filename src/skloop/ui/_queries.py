@@ -58,6 +58,8 @@ TAG_FACET_KEYS = 8
 """Tag keys the runs page offers as facets (those most runs carry)."""
 TAG_FACET_VALUES = 6
 """Values listed per tag key (the most common)."""
+TAG_FACET_RUNS = 5_000
+"""The tag facets count the project's newest this many runs (so a page costs the same at 100,000 runs)."""
 
 
 def list_projects(store: Store) -> list[str]:
@@ -83,7 +85,7 @@ def runs_page(
 
 def run_facets(store: Store, project: str) -> RunFacets:
     """How many of the project's runs have each status, and its most common tag keys and values."""
-    return store.runs.facets(project, tags=TAG_FACET_KEYS, tag_values=TAG_FACET_VALUES)
+    return store.runs.facets(project, tags=TAG_FACET_KEYS, tag_values=TAG_FACET_VALUES, tag_runs=TAG_FACET_RUNS)
 
 
 def get_run(store: Store, run_id: str) -> Run:

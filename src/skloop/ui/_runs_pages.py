@@ -109,6 +109,7 @@ async def runs_page(request: Request) -> Response:
         "error": error,
         "counts": counts,
         "tag_facets": tag_facet_links(facets.tags, query, project),
+        "tag_runs": facets.tag_runs,
         "statuses": RUN_STATUSES,
         "attribute_columns": ATTRIBUTE_COLUMNS,
         "columns": columns,
