@@ -78,7 +78,7 @@ def tag_facets(
         return []
     t = TAGS.c
     n = func.count().label("n")
-    grouped = select(t.key, t.value, n)
+    counted = select(t.key, t.value, n)
     if project is not None or max_runs is not None:
         # a semi-join: the ids come from the (project, start_time) index, newest first
         ids = select(RUNS.c.id)
@@ -86,8 +86,8 @@ def tag_facets(
             ids = ids.where(RUNS.c.project == project)
         if max_runs is not None:
             ids = ids.order_by(RUNS.c.start_time.desc()).limit(max_runs)
-        grouped = grouped.where(t.run_id.in_(ids))
-    grouped = grouped.group_by(t.key, t.value).subquery("grouped")
+        counted = counted.where(t.run_id.in_(ids))
+    grouped = counted.group_by(t.key, t.value).subquery("grouped")
     g = grouped.c
     ranked = select(
         g.key, g.value, g.n,

@@ -224,8 +224,8 @@ def make_axis(name: str, values: Sequence[Any], *, continuous: bool = False) -> 
         return 0.5 if n == 1 else index[text_of(value)] / (n - 1)
 
     every = max(1, math.ceil(n / MAX_TICKS))
-    ticks = [(ordinal(c), _short(c, 14)) for i, c in enumerate(categories) if i % every == 0 or i == n - 1]
-    return Axis(name, "ordinal", ordinal, ticks, size=n)
+    labels = [(ordinal(c), _short(c, 14)) for i, c in enumerate(categories) if i % every == 0 or i == n - 1]
+    return Axis(name, "ordinal", ordinal, labels, size=n)
 
 
 def _natural(text: str) -> tuple[float, str]:
