@@ -184,3 +184,40 @@ def test_time_windows_of_a_file_cut_by_the_specs_time_column(tmp_path: Path, mon
     assert data["windows"]["window"] == "30d" and len(windows) in (2, 3)
     assert sum(w["n_rows"] for w in windows) == len(current)
     assert [f["name"] for f in data["features"]] == ["a", "b"]
+
+
+def _stored(project: Path) -> list:  # type: ignore[type-arg]
+    from skloop.core import Settings
+    from skloop.store import Store
+
+    store = Store.open(Settings.from_env(project))
+    try:
+        return store.reports.list_reports("churn")
+    finally:
+        store.close()
+
+
+def test_monitor_stores_its_report_unless_no_store(project: Path) -> None:
+    before = _stored(project)
+    result = invoke("monitor", "churn", "--current", "shifted.csv", "--window", "200", "--json", "out/stored.json")
+    assert result.exit_code == 3, result.output
+    after = _stored(project)
+    assert len(after) == len(before) + 1
+    stored = after[-1]
+    assert f"stored as report {stored.id[:8]}" in result.output and "/models/churn/monitoring" in result.output
+    assert (stored.ref, stored.source_kind, stored.source, stored.window) == ("churn/1", "file", "shifted.csv",
+                                                                             "200 rows")  # fmt: skip
+    written = json.loads((project / "out" / "stored.json").read_text())
+    assert stored.drifted is True and stored.n_drifted == len([f for f in written["features"] if f["drifted"]])
+    from skloop.core import Settings
+    from skloop.store import Store
+
+    store = Store.open(Settings.from_env(project))
+    try:
+        kept = json.loads(store.reports.load_report(stored))
+    finally:
+        store.close()
+    assert kept["features"] == written["features"] and len(kept["windows"]["windows"]) == 3
+    result = invoke("monitor", "churn", "--current", "same.csv", "--no-store")
+    assert result.exit_code == 0, result.output
+    assert "stored as report" not in result.output and len(_stored(project)) == len(after)

@@ -16,7 +16,8 @@ from skloop.store._schema import metadata
 
 TABLES = {"runs", "params", "tags", "metrics", "latest_metrics", "datasets", "run_inputs",
           "artifacts", "model_versions", "aliases", "alias_events", "predictions", "labels",
-          "loop_decisions", "loop_steps", "loop_locks", "version_artifacts", VERSION_TABLE}  # fmt: skip
+          "loop_decisions", "loop_steps", "loop_locks", "version_artifacts", "monitor_reports",
+          VERSION_TABLE}  # fmt: skip
 
 
 def _schema_diff(url: str) -> list[object]:

@@ -59,6 +59,9 @@ def test_a_stable_stream_triggers_nothing(project: Project) -> None:
     assert "no trigger fired" in decision.reason and _retrains(project) == 0
     steps = {s.step: s.status for s in project.store.loop.list_steps(decision.id)}
     assert steps["retrain"] == steps["evaluate"] == steps["promote"] == "skipped"
+    [report] = project.store.reports.list_reports("churn")  # the monitor step stored what it judged
+    assert (report.source_kind, report.source, report.version, report.drifted) == ("loop", decision.id, 1, False)
+    assert decision.details["monitor"]["report_id"] == report.id and report.n_rows == 500
 
 
 def test_a_better_challenger_is_promoted(project: Project) -> None:
@@ -151,6 +154,8 @@ def test_an_interrupted_loop_resumes_and_promotes_once(project: Project) -> None
     assert decision.id == halted.id and decision.evaluated_at == halted.evaluated_at  # resumed, same time
     assert events["retrain"] == events["evaluate"] == "resumed" and events["promote"] == "ran"
     assert decision.outcome == "promoted" and _retrains(project) == 1
+    [report] = project.store.reports.list_reports("churn", source=decision.id)  # one per decision, resumed or not
+    assert report.drifted is True and report.source_kind == "loop"
     moves = [e for e in Registry(project.store).history("churn", "champion") if decision.id in (e.reason or "")]
     assert len(moves) == 1
 

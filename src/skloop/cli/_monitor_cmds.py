@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import quote
 
 import typer
 from rich.markup import escape
@@ -46,13 +47,19 @@ def monitor(
         Path | None, typer.Option("--json", help="Write the JSON report here ('-' prints it).")
     ] = None,
     n_boot: Annotated[int, typer.Option("--n-boot", help="Bootstrap resamples of the intervals.")] = 200,
+    no_store: Annotated[
+        bool, typer.Option("--no-store", help="Do not keep the report in the store (the UI's monitoring page).")
+    ] = False,
     spec: SpecOpt = Path(SPEC_FILENAME),
     trust: TrustOpt = False,
     trust_type: TrustTypeOpt = None,
 ) -> None:
-    """Drift, data quality and performance of a model's new data; exit 3 when the dataset drifted."""
+    """Drift, data quality and performance of a model's new data; exit 3 when the dataset drifted.
+
+    The report is kept in the store (see it with ``skloop ui``) unless ``--no-store``.
+    """
     from skloop.monitor import render_report_html
-    from skloop.workflows import monitor_model
+    from skloop.workflows import monitor_model, save_report
 
     if current is None and not from_log:
         raise UsageError("give --current FILE, or --from-log to check the served predictions")
@@ -69,6 +76,11 @@ def monitor(
             from_log=from_log, since=since, window=window, n_boot=n_boot,
             trust=caller_trust(spec, trust, trust_type),
         )  # fmt: skip
+        stored = None
+        if not no_store:
+            source = f"log (last {since})" if from_log and since else "log" if from_log else str(current)
+            kind = "log" if from_log else "file"
+            stored = save_report(store, result, source_kind=kind, source=source, window=window)
     finally:
         store.close()
     if report is not None:
@@ -81,6 +93,9 @@ def monitor(
             json_path.parent.mkdir(parents=True, exist_ok=True)
             json_path.write_text(json.dumps(result.to_dict(), indent=1, allow_nan=False), encoding="utf-8")
         _print_summary(result, report, json_path)
+        if stored is not None:
+            page = f"/models/{quote(stored.name, safe='')}/monitoring"
+            console.print(f"stored as report {stored.id[:8]} (skloop ui: {escape(page)})", highlight=False)
     if result.drifted:
         raise typer.Exit(EXIT_DRIFT)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from skloop.data import class_name
 from skloop.monitor._compare import EXACT_ROWS, DriftReport, compare_data, compare_data_files
 from skloop.monitor._compare_models import ModelComparison, compare_models
-from skloop.monitor._drift import DEFAULT_THRESHOLDS, FeatureDrift, choose_method
+from skloop.monitor._drift import DEFAULT_THRESHOLDS, FeatureDrift, choose_method, relative_drift
 from skloop.monitor._estimate import CBPE
 from skloop.monitor._explain import Explanation, explain_rows, importance_weights, weighted_drift
 from skloop.monitor._metrics import CLASSIFICATION_METRICS, REGRESSION_METRICS
@@ -58,6 +58,7 @@ __all__ = [
     "parse_window",
     "performance",
     "reference_summary",
+    "relative_drift",
     "render_report_html",
     "split_windows",
     "weighted_drift",

@@ -18,6 +18,7 @@ columns through the same bins. Datetime, text and id columns are not tested for 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
@@ -37,6 +38,7 @@ __all__ = [
     "FeatureDrift",
     "choose_method",
     "column_drift",
+    "relative_drift",
     "resolve_method",
 ]
 
@@ -104,6 +106,33 @@ class FeatureDrift:
         """Rebuild from :meth:`to_dict` output."""
         given: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
         return cls(**given)
+
+
+MAX_RELATIVE_DRIFT = 5.0
+"""Where :func:`relative_drift` stops, so that one huge value does not flatten the others."""
+
+
+def relative_drift(statistic: float | None, p_value: float | None, threshold: float | None) -> float | None:
+    """A test's distance from its threshold on one scale: 1 at the threshold, higher is more drift.
+
+    ``statistic / threshold`` for distances, ``log p / log threshold`` for p-values;
+    capped at :data:`MAX_RELATIVE_DRIFT`. ``None`` when the test has no value.
+
+    Examples
+    --------
+    >>> relative_drift(0.2, None, 0.1), relative_drift(0.3, 0.0025, 0.05)
+    (2.0, 2.0)
+    """
+    if statistic is None:
+        return None
+    threshold = threshold or 0.0
+    if p_value is not None:
+        if not 0 < threshold < 1:
+            return None
+        value = math.log(max(p_value, 1e-300)) / math.log(threshold)
+    else:
+        value = statistic / threshold if threshold > 0 else 0.0
+    return min(max(value, 0.0), MAX_RELATIVE_DRIFT)
 
 
 def choose_method(kind: str, n_reference: int, n_current: int, *, auto_rows: int = 1000) -> TestMethod:

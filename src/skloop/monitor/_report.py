@@ -118,6 +118,100 @@ class MonitorReport:
                     text += "."
         return text
 
+    def performance_alerts(self) -> list[str]:
+        """Metrics significantly worse than the training holdout: ``"realised roc_auc"``, ...
+
+        A metric alerts when its whole bootstrap interval lies on the worse side of the
+        version's holdout score (a metric without an interval or a reference never does).
+        """
+        out = []
+        for label, report in (("realised", self.performance), ("estimated", self.estimate)):
+            for m in report.metrics if report is not None else ():
+                if m.reference is None or m.lower is None or m.upper is None:
+                    continue
+                if (m.upper < m.reference) if m.greater_is_better else (m.lower > m.reference):
+                    out.append(f"{label} {m.name}")
+        return out
+
+    def distribution(self, feature: str, window: int | None = None) -> dict[str, Any]:
+        """Reference and current distributions of ``feature``: the bars of its drift chart.
+
+        Parameters
+        ----------
+        feature : str
+            A tested feature.
+        window : int, optional
+            The index of a window (:attr:`windows`); default: the whole current data.
+
+        Returns
+        -------
+        dict
+            ``kind``, ``labels`` (bins ``a–b`` or categories), ``reference`` and
+            ``current`` (counts), ``reference_share`` and ``current_share``, and the
+            test: ``method``, ``statistic``, ``p_value``, ``threshold``, ``drifted``.
+
+        Raises
+        ------
+        DataError
+            When the feature was not tested, the window does not exist, or the report
+            was made before windows kept their counts.
+        """
+        if feature not in self.drift or self.drift[feature].role != "feature":
+            raise DataError(
+                f"feature {feature!r} was not tested in this report; tested: {[f.name for f in self.drift.features]}"
+            )
+        overall = self.drift[feature]
+        test: dict[str, Any] = {k: getattr(overall, k) for k in ("method", "statistic", "p_value", "threshold",
+                                                                "drifted")}  # fmt: skip
+        ref, cur, cats = list(overall.reference_counts), list(overall.current_counts), overall.categories
+        if window is not None:
+            windows = self.windows.windows if self.windows is not None else ()
+            if not 0 <= window < len(windows):
+                raise DataError(f"window {window} does not exist; this report has {len(windows)} window(s)")
+            test = dict(windows[window].features.get(feature) or {})
+            if "current_counts" not in test:
+                raise DataError(f"window {window} kept no counts of {feature!r} (a report made by an older skloop)")
+            cur = list(test.pop("current_counts"))
+            if "categories" in test:
+                cats, ref = tuple(test.pop("categories")), list(test.pop("reference_counts"))
+        if cats is not None:
+            labels = [str(c) for c in cats]
+        elif overall.bin_edges is not None:
+            e = overall.bin_edges
+            labels = [f"{e[i]:.3g}–{e[i + 1]:.3g}" for i in range(len(e) - 1)]
+        else:
+            labels = [str(i) for i in range(len(ref))]
+        if not (len(labels) == len(ref) == len(cur)):
+            raise DataError(f"the counts of {feature!r} do not align with its bins; the report is inconsistent")
+        rs, cs = sum(ref) or 1, sum(cur) or 1
+        return {
+            "feature": feature, "kind": overall.kind, "window": window, "labels": labels, "reference": ref,
+            "current": cur, "reference_share": [r / rs for r in ref], "current_share": [c / cs for c in cur],
+            **{k: test.get(k) for k in ("method", "statistic", "p_value", "threshold", "drifted")},
+        }  # fmt: skip
+
+    def summary(self) -> dict[str, Any]:
+        """What a list of reports shows without reading each whole: the verdict, per-feature
+        tests, quality flags and the metrics (a small JSON-able dict)."""
+
+        def metrics(report: PerformanceReport | None) -> dict[str, Any] | None:
+            if report is None:
+                return None
+            return {"n_rows": report.n_rows,
+                    "metrics": {m.name: {"value": m.value, "lower": m.lower, "upper": m.upper,
+                                         "reference": m.reference} for m in report.metrics}}  # fmt: skip
+
+        d = self.drift
+        return {
+            "n_current": d.n_current, "n_reference": d.n_reference, "share": d.share,
+            "weighted_drift": self.weighted_drift,
+            "features": {f.name: {"method": f.method, "statistic": f.statistic, "p_value": f.p_value,
+                                  "threshold": f.threshold, "drifted": f.drifted} for f in d.features},
+            "quality": [{"check": q.check, "column": q.column, "detail": q.detail} for q in d.quality.issues],
+            "performance": metrics(self.performance), "estimate": metrics(self.estimate),
+            "alerts": self.performance_alerts(), "n_windows": 0 if self.windows is None else len(self.windows),
+        }  # fmt: skip
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict: the drift report's keys, then the envelope's."""
         return {

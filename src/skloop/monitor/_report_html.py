@@ -14,11 +14,11 @@ performance with intervals.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from skloop.core import CHART_COLORS, CURRENT_COLOR, REFERENCE_COLOR, render_page
+from skloop.monitor._drift import relative_drift
 
 if TYPE_CHECKING:
     from skloop.monitor._drift import FeatureDrift
@@ -66,21 +66,10 @@ def _features(report: MonitorReport) -> list[dict[str, Any]]:
 
 
 def _relative(test: dict[str, Any] | None) -> float | None:
-    """A test's distance from its threshold on one scale: 1 at the threshold, higher is more drift.
-
-    ``statistic / threshold`` for distances, ``log p / log threshold`` for p-values;
-    capped at 5 so that one huge value does not flatten the others.
-    """
-    if not test or test.get("statistic") is None:
+    """A window's test on the one scale of :func:`~skloop.monitor._drift.relative_drift`."""
+    if not test:
         return None
-    threshold, p = test.get("threshold") or 0.0, test.get("p_value")
-    if p is not None:
-        if not 0 < threshold < 1:
-            return None
-        value = math.log(max(p, 1e-300)) / math.log(threshold)
-    else:
-        value = test["statistic"] / threshold if threshold > 0 else 0.0
-    return min(max(value, 0.0), 5.0)
+    return relative_drift(test.get("statistic"), test.get("p_value"), test.get("threshold"))
 
 
 class _LineChart(TypedDict):

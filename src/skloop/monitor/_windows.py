@@ -26,6 +26,7 @@ import pandas as pd
 from skloop.core import DataError, MonitoringSpec
 from skloop.data import DatasetProfile, Schema, class_name
 from skloop.monitor._compare import compare_data
+from skloop.monitor._drift import FeatureDrift
 from skloop.monitor._estimate import CBPE
 from skloop.monitor._explain import weighted_drift
 from skloop.monitor._performance import PerformanceReport, performance
@@ -162,7 +163,9 @@ class WindowResult:
     weighted_drift : float
         ``Σ importance·drifted / Σ importance``.
     features : dict
-        Feature name to ``{"method", "statistic", "p_value", "threshold", "drifted"}``.
+        Feature name to ``{"method", "statistic", "p_value", "threshold", "drifted",
+        "current_counts"}`` (counts on the reference's bins; categorical features also
+        keep ``categories`` and ``reference_counts``, aligned with the counts).
     quality : dict
         Quality check name to the number of columns it flagged.
     performance, estimate : PerformanceReport or None
@@ -288,6 +291,23 @@ def window_performance(
     return n_labeled, realised, estimate
 
 
+def _window_feature(f: FeatureDrift) -> dict[str, Any]:
+    """One feature's test in a window, with its current counts (a distribution chart's bars).
+
+    Numeric columns are counted on the reference's bins, which every window shares (the
+    report's overall :class:`FeatureDrift` keeps the edges and the reference counts);
+    a categorical column's categories can differ by window (new values), so they and
+    the reference counts are kept with it.
+    """
+    out: dict[str, Any] = {"method": f.method, "statistic": f.statistic, "p_value": f.p_value,
+                           "threshold": f.threshold, "drifted": f.drifted,
+                           "current_counts": list(f.current_counts)}  # fmt: skip
+    if f.categories is not None:
+        out["categories"] = list(f.categories)
+        out["reference_counts"] = list(f.reference_counts)
+    return out
+
+
 def monitor_windows(
     log: pd.DataFrame,
     reference: pd.DataFrame | ReferenceSummary | DatasetProfile,
@@ -360,11 +380,7 @@ def monitor_windows(
             rows, task=task, classes=classes, reference_metrics=reference_metrics, estimator=estimator,
             n_boot=n_boot, seed=seed, positive=positive,
         )  # fmt: skip
-        features = {
-            f.name: {"method": f.method, "statistic": f.statistic, "p_value": f.p_value, "threshold": f.threshold,
-                     "drifted": f.drifted}
-            for f in drift.features
-        }  # fmt: skip
+        features = {f.name: _window_feature(f) for f in drift.features}
         result = WindowResult(
             index=i, start=None if start is None else start.isoformat(),
             end=None if end is None else end.isoformat(), n_rows=len(rows), n_labeled=n_labeled,

@@ -5,8 +5,8 @@ The only code in skloop that opens the database or writes an artifact. Open it w
 (``skloop db upgrade``). A store is one :class:`Database` (engines, the transaction
 scope) carrying its parts: ``store.runs`` (:class:`RunStore`), ``store.datasets``
 (:class:`DatasetStore`), ``store.histories`` (:class:`MetricHistories`),
-``store.models`` (:class:`ModelStore`), ``store.predictions`` (:class:`PredictionStore`)
-and ``store.loop`` (:class:`LoopStore`).
+``store.models`` (:class:`ModelStore`), ``store.predictions`` (:class:`PredictionStore`),
+``store.loop`` (:class:`LoopStore`) and ``store.reports`` (:class:`ReportStore`).
 """
 
 from skloop.store._artifacts import ArtifactStore
@@ -30,12 +30,14 @@ from skloop.store._entities import (
     VersionArtifact,
 )
 from skloop.store._entities_loop import Decision, LoopLock, StepRecord
+from skloop.store._entities_reports import StoredReport
 from skloop.store._filter import MAX_FILTER_DEPTH, SearchFilterError
 from skloop.store._histories import MetricHistories
 from skloop.store._loop import LoopLockedError, LoopStore
 from skloop.store._models import ModelStore
 from skloop.store._pages import RunFacets, RunsPage
 from skloop.store._predictions import PredictionStore
+from skloop.store._reports import ReportStore
 from skloop.store._runs import RunStore
 from skloop.store._store import Store
 from skloop.store._tag_facets import TagFacet
@@ -63,6 +65,7 @@ __all__ = [
     "ModelVersion",
     "Prediction",
     "PredictionStore",
+    "ReportStore",
     "Run",
     "RunFacets",
     "RunInput",
@@ -71,6 +74,7 @@ __all__ = [
     "SearchFilterError",
     "StepRecord",
     "Store",
+    "StoredReport",
     "TagFacet",
     "VersionArtifact",
     "current_revision",

@@ -3,10 +3,11 @@
 :class:`Store` is what callers open. Its parts each own their tables and return
 entities: ``store.runs`` (runs, params, tags, metrics, run artifacts),
 ``store.datasets``, ``store.histories`` (metric histories of several runs, read at
-once), ``store.models`` (versions, aliases, derived artifacts),
-``store.predictions`` (predictions and labels) and ``store.loop`` (decisions, steps,
-locks). They share ``store.db`` (:class:`~skloop.store._database.Database`: engines,
-the transaction scope, dialect helpers) and ``store.artifacts``.
+once), ``store.models`` (versions, aliases, derived artifacts), ``store.predictions``
+(predictions and labels), ``store.loop`` (decisions, steps, locks) and
+``store.reports`` (stored monitoring reports). They share ``store.db``
+(:class:`~skloop.store._database.Database`: engines, the transaction scope, dialect
+helpers) and ``store.artifacts``.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from skloop.store._histories import MetricHistories
 from skloop.store._loop import LoopStore
 from skloop.store._models import ModelStore
 from skloop.store._predictions import PredictionStore
+from skloop.store._reports import ReportStore
 from skloop.store._runs import RunStore
 
 __all__ = ["Store"]
@@ -61,6 +63,7 @@ class Store:
     models : ModelStore
     predictions : PredictionStore
     loop : LoopStore
+    reports : ReportStore
         The parts.
 
     Examples
@@ -90,6 +93,7 @@ class Store:
         self.models = ModelStore(self.db, self.artifacts)
         self.predictions = PredictionStore(self.db)
         self.loop = LoopStore(self.db)
+        self.reports = ReportStore(self.db, self.artifacts)
         register_for_exit(self.db)
 
     @property

@@ -26,6 +26,7 @@ from skloop.ui._compare_pages import compare_page
 from skloop.ui._context import UIContext, render
 from skloop.ui._loop_pages import dataset_lineage_page, loop_page, version_lineage_page
 from skloop.ui._model_pages import card_page, model_page, models_page, promote_action, rollback_action
+from skloop.ui._monitor_pages import feature_page, monitoring_page, report_page
 from skloop.ui._run_pages import artifact_download, run_page
 from skloop.ui._runs_pages import home, runs_page
 
@@ -47,6 +48,11 @@ ROUTES = [
     Route("/models/{name}/promote", promote_action, methods=["POST"], name="promote"),
     Route("/models/{name}/rollback", rollback_action, methods=["POST"], name="rollback"),
     Route("/models/{name}/loop", loop_page, name="loop"),
+    Route("/models/{name}/monitoring", monitoring_page, name="monitoring"),
+    Route("/models/{name}/monitoring/reports/{report_id}", report_page, name="monitor-report"),
+    Route(
+        "/models/{name}/monitoring/reports/{report_id}/features/{feature:path}", feature_page, name="monitor-feature"
+    ),
     Route("/models/{name}/{version}/card", card_page, name="card"),
     Route("/models/{name}/{version}/lineage", version_lineage_page, name="lineage"),
     Route("/datasets/{fingerprint}/lineage", dataset_lineage_page, name="dataset-lineage"),

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from skloop.core import NotFoundError
+from skloop.monitor import MonitorReport
 from skloop.registry import LineageNode, Registry, render_html, version_card
 from skloop.store import (
     AliasEvent,
@@ -24,6 +25,7 @@ from skloop.store import (
     RunFacets,
     RunsPage,
     Store,
+    StoredReport,
 )
 
 __all__ = [
@@ -43,6 +45,8 @@ __all__ = [
     "list_projects",
     "list_versions",
     "metric_histories",
+    "monitor_report",
+    "monitor_reports",
     "promote",
     "rollback",
     "run_facets",
@@ -192,3 +196,17 @@ def dataset_lineage(store: Store, fingerprint: str) -> LineageNode:
     an unknown fingerprint raises ``ModelNotFoundError``.
     """
     return Registry(store).lineage(fingerprint)
+
+
+def monitor_reports(store: Store, name: str, *, limit: int | None = None, summaries: bool = True) -> list[StoredReport]:
+    """The stored monitoring reports of model ``name``, oldest first (the newest ``limit``); rows only.
+
+    ``summaries=False`` reads the verdict columns only (a list), not each report's summary.
+    """
+    return store.reports.list_reports(name, limit=limit, summaries=summaries)
+
+
+def monitor_report(store: Store, name: str, report_id: str) -> tuple[StoredReport, MonitorReport]:
+    """One stored report of ``name``, its record and the whole report (``NotFoundError`` if unknown)."""
+    record = store.reports.get_report(report_id, name=name)
+    return record, MonitorReport.from_json(store.reports.load_report(record))

@@ -14,6 +14,7 @@ from skloop.workflows._monitor import (
     load_monitor_inputs,
     model_input_columns,
     monitor_model,
+    save_report,
 )
 from skloop.workflows._predict import (
     MAX_BAD_ROWS_KEPT,
@@ -71,6 +72,7 @@ __all__ = [
     "reproduce",
     "run_demo",
     "run_loop",
+    "save_report",
     "train",
     "training_frame",
     "validate_model",

@@ -271,6 +271,7 @@ class _Loop:
         latest = report_of(rows) if rows else None
         if latest is not None:
             out.update(_drift_summary(latest))
+            out["report_id"] = self.save(latest)
         longer = latest if latest is not None and len(history) == len(rows) else report_of(history)
         out["long_view"] = {"start": self._memo["monitor_start"].isoformat(), "n_rows": len(history),
                             **_drift_summary(longer)}  # fmt: skip
@@ -289,6 +290,18 @@ class _Loop:
                               "reference": value[1] if value else None, "scope": scope,
                               "greater_is_better": value[2] if value else True}  # fmt: skip
         return out
+
+    def save(self, report: MonitorReport) -> str | None:
+        """Keep the report the triggers judge, with this decision as its source (one per decision)."""
+        from skloop.workflows._monitor import save_report
+
+        try:
+            stored = save_report(self.store, report, source_kind="loop", source=self.decision.id,
+                                 window=self.spec.loop.monitor_window, replace=True)  # fmt: skip
+        except SkloopError as exc:  # the decision does not depend on it; the page just misses one
+            logger.warning("the monitoring report of loop decision %s was not stored: %s", self.decision.id, exc)
+            return None
+        return stored.id
 
     def decide_inputs(self, outputs: Mapping[str, Any]) -> Any:
         return {"monitor": outputs["monitor"], "facts": self.facts(), "policy": self.spec.loop.model_dump(mode="json")}
@@ -453,7 +466,7 @@ class _Loop:
         if step == "probation" and out.get("checked"):
             fields["details"] = {"probation": {k: v for k, v in out.items() if k != "stop"}}
         elif step == "monitor":
-            keys = ("window", "start", "end", "n_rows", "drift", "performance", "verdict", "long_view")
+            keys = ("window", "start", "end", "n_rows", "drift", "performance", "verdict", "long_view", "report_id")
             fields["details"] = {"monitor": {k: out.get(k) for k in keys}}
         elif step == "decide":
             fields.update(triggers=out["triggers"], fired=out["fired"],

@@ -33,9 +33,16 @@ from skloop.monitor import (
     parse_window,
 )
 from skloop.registry import Registry, Signature, Trust, coerce_frame
-from skloop.store import ModelVersion, Store
+from skloop.store import ModelVersion, Store, StoredReport
 
-__all__ = ["MonitorInputs", "explain_model", "load_monitor_inputs", "model_input_columns", "monitor_model"]
+__all__ = [
+    "MonitorInputs",
+    "explain_model",
+    "load_monitor_inputs",
+    "model_input_columns",
+    "monitor_model",
+    "save_report",
+]
 
 logger = logging.getLogger(__name__)
 MAX_CALIBRATION_ROWS = 20_000
@@ -318,6 +325,53 @@ def monitor_model(
         reference_name=inputs.reference_name, current_name=current_name, columns=inputs.columns,
         time_column=time_column,
         positive=inputs.signature.output.positive_class if inputs.signature is not None else None,
+    )  # fmt: skip
+
+
+def save_report(
+    store: Store,
+    report: MonitorReport,
+    *,
+    source_kind: str,
+    source: str,
+    window: str | int | None = None,
+    replace: bool = False,
+) -> StoredReport:
+    """Keep ``report`` in the store (``store.reports``), where the UI's monitoring page reads it.
+
+    Parameters
+    ----------
+    store : Store
+    report : MonitorReport
+        From :func:`monitor_model` (its ``model`` names the version, ``name/version``).
+    source_kind : {"file", "data", "log", "loop"}
+    source : str
+        The file monitored, ``log`` (with its ``--since``), or a loop decision id.
+    window : str or int, optional
+        The window setting the report was cut by.
+    replace : bool
+        Replace the model's earlier report of the same source (the loop: one per decision).
+
+    Returns
+    -------
+    StoredReport
+
+    Raises
+    ------
+    DataError
+        The report names no model version.
+    """
+    name, _, number = (report.model or "").rpartition("/")
+    if not name or not number.isdigit():
+        raise DataError(f"the report names no model version (model={report.model!r}); only a model's report is kept")
+    d = report.drift
+    alerts = report.performance_alerts()
+    label = None if window is None else report.windows.window if report.windows is not None else str(window)
+    return store.reports.add_report(
+        name, int(number), report.to_json(), source_kind=source_kind, source=source, window=label,
+        drifted=report.drifted, n_features=len(d.features), n_drifted=len(d.drifted_features), drift_share=d.share,
+        performance_alert=bool(alerts), n_quality_issues=len(d.quality.issues), n_rows=d.n_current,
+        summary=report.summary(), replace=replace,
     )  # fmt: skip
 
 
