@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -108,16 +109,39 @@ def test_train_without_registering_then_register_the_run(trained_twice: Path) ->
     assert json.loads(invoke("models", "--json").output)[0]["latest_version"] == 2  # nothing registered
     dry = invoke("register", run_id, "--dry-run")
     assert dry.exit_code == 0 and "all gates pass" in dry.output
-    done = invoke("register", run_id, "--json")
+    unknown = invoke("register", run_id, "--parent", "9")
+    assert unknown.exit_code == 1 and "parent version 9: model 'churn' has no version 9; its versions are 1, 2" in (
+        unknown.output
+    )
+    both = invoke("register", run_id, "--parent", "2", "--dry-run")
+    assert both.exit_code == 2 and "--parent" in both.output and "--dry-run" in both.output
+    assert invoke("register", run_id, "--parent", "0").exit_code == 2
+    done = invoke("register", run_id, "--parent", "2", "--json")  # derived from v2: its lineage says so
     assert done.exit_code == 0, done.output
     assert json.loads(done.output)["version"] == 3
     version = json.loads(invoke("models", "churn", "--json").output)
     v3 = next(v for v in version if v["version"] == 3)
-    assert v3["run_id"] == run_id and v3["signature"] and v3["importance"]
+    assert v3["run_id"] == run_id and v3["signature"] and v3["importance"] and v3["parent_version"] == 2
+    assert [v["parent_version"] for v in version] == [None, None, 2]
+    table = invoke("models", "churn").output
+    assert "parent" in table and re.search(r"^\S*\s*3\s.*\bv2\b", table, re.M), table
+    lineage = invoke("lineage", "churn/3")
+    assert lineage.exit_code == 0 and "parent churn/2" in lineage.output
+    assert json.loads(invoke("lineage", "churn/3", "--json").output)["children"][1]["id"] == "churn/2"
+    assert "| Parent version | churn/2 |" in invoke("card", "churn", "3").output
     again = invoke("register", run_id)
     assert again.exit_code == 1 and f"run {run_id} is already registered as churn/3" in again.output
     forced = invoke("register", run_id, "--force", "--json")
     assert forced.exit_code == 0 and json.loads(forced.output)["version"] == 4
+    no_version = invoke("train", "-q", "--no-register", "--parent", "1")
+    assert no_version.exit_code == 2 and "not registered" in no_version.output
+    missing = invoke("train", "-q", "--parent", "8")  # refused before the search, not after
+    assert missing.exit_code == 1 and "no version 8" in missing.output
+    assert len(json.loads(invoke("runs", "--json").output)) == 3  # neither trained: two, and the one above
+    trained = invoke("train", "-q", "--parent", "4", "--json")
+    assert trained.exit_code == 0, trained.output
+    v5 = json.loads(invoke("models", "churn", "--json").output)[-1]
+    assert (v5["version"], v5["parent_version"]) == (json.loads(trained.output)["model_version"], 4)
     spec = trained_twice / "skloop.yaml"
     spec.write_text(spec.read_text().replace("holdout_roc_auc: 0.5", "holdout_roc_auc: 0.999"))
     # the gates of the run's own spec snapshot apply, not today's file

@@ -50,6 +50,14 @@ def test_unknown_key_names_line_key_and_allowed_keys() -> None:
     assert any(p["key"] == "data.target" and p["message"] == "required key is missing" for p in err.problems)
 
 
+@pytest.mark.parametrize("key", ["Name", "A", "List[x]", "str"])
+def test_an_unknown_key_that_looks_like_a_type_tag_is_named(key: str) -> None:
+    # pydantic tags union branches with type names; a user's key is named even when it looks like one
+    err = _error(VALID + f"{key}: 1\n")
+    assert any(p["key"] == key and p["message"].startswith(f"unknown key {key!r}") for p in err.problems)
+    assert f"line {VALID.count(chr(10)) + 1}" in str(err)
+
+
 def test_wrong_type_names_key_line_and_given_value() -> None:
     err = _error(VALID.replace("{folds: 3}", "{folds: three}"))
     assert "line 10" in str(err)

@@ -143,6 +143,14 @@ def test_a_card_without_optional_parts_renders(card_parts) -> None:
     assert card.data == {} and card.importance == {} and card.lineage["dataset_fingerprint"] == "f" * 64
     assert "# Model card: m" in render_markdown(card)
     assert "<svg" not in render_html(card)
+    assert card.lineage["parent_version"] is None and "Parent version" not in render_markdown(card)
+
+
+def test_a_card_names_the_parent_version(card_parts) -> None:
+    card = build_card(name="churn", version=4, parent_version=3, **card_parts)
+    assert card.lineage["parent_version"] == 3 and ModelCard.from_dict(card.to_dict()) == card
+    assert "| Parent version | churn/3 |" in render_markdown(card)
+    assert re.search(r"Parent version</t[hd]>\s*<td>churn/3</td>", render_html(card))
 
 
 HOSTILE = "<script>alert(\"x\")</script> & 'q'"

@@ -214,3 +214,42 @@ def test_version_lineage_reads_do_not_grow_with_the_datasets(registry: Registry,
         assert [d.attrs["source"] for d in tree.walk("dataset")] == [f"d{i}.csv" for i in range(n)]
         counts.append(len(seen))
     assert counts[0] == counts[1], counts
+
+
+def test_lineage_of_a_retrained_version(registry: Registry, reg_make_run: Callable[..., str]) -> None:
+    """The parent version and the decision that retrained it, each one read whatever the history."""
+    v1 = registry.register(reg_make_run(0.8), "churn").version
+    v2 = registry.register(reg_make_run(0.9), "churn", parent_version=v1)
+    assert v2.parent_version == 1
+    loop = registry.store.loop
+    counts = []
+    for quiet in (0, 20):  # decisions that produced nothing do not add reads
+        for _ in range(quiet):
+            d = loop.create_decision("churn", evaluated_at=utcnow())
+            loop.finish_decision(d.id, outcome="none", reason="no trigger fired")
+        with _statements(registry.store) as seen:
+            tree = registry.lineage("churn/2")
+        counts.append(len(seen))
+        assert [c.kind for c in tree.children] == ["run", "parent"]
+    assert counts[0] == counts[1], counts
+    d = loop.create_decision("churn", evaluated_at=utcnow())
+    comparison = {"metric": "roc_auc", "champion": 0.8, "challenger": 0.9, "p_value": 0.01}
+    triggers = [{"name": "drift", "fired": True}, {"name": "schedule", "fired": False}]
+    loop.update_decision(
+        d.id, champion_version=1, challenger_version=2, fired=["drift"], triggers=triggers, comparison=comparison
+    )
+    loop.finish_decision(d.id, outcome="promoted", reason="v2 beats v1")
+    tree = registry.lineage("churn/2")
+    _, parent, decision = tree.children
+    assert (parent.kind, parent.id, parent.attrs["version"], parent.attrs["parent_version"]) == (
+        "parent", "churn/1", 1, None,
+    )  # fmt: skip
+    assert (decision.kind, decision.id) == ("decision", d.id)
+    a = decision.attrs
+    assert (a["outcome"], a["reason"], a["fired"], a["triggers"]) == ("promoted", "v2 beats v1", ["drift"],
+                                                                       ["drift", "schedule"])  # fmt: skip
+    assert (a["metric"], a["champion_score"], a["challenger_score"], a["champion_version"]) == ("roc_auc", 0.8, 0.9, 1)
+    assert tree.to_dict()["children"][2]["kind"] == "decision" and tree.attrs["parent_version"] == 1
+    assert [c.kind for c in registry.lineage("churn/1").children] == ["run"]  # v1: trained from scratch
+    with pytest.raises(ModelNotFoundError, match=r"parent version 5 is not a version of 'churn'"):
+        registry.register(reg_make_run(0.9), "churn", parent_version=5)

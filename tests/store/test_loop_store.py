@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from skloop.core import NotFoundError, StoreError
 from skloop.store import LoopLockedError, Store
@@ -36,6 +37,41 @@ def test_a_decision_is_running_until_finished(store: Store) -> None:
         store.loop.get_decision("ffff")
     assert [x.id for x in store.loop.list_decisions("churn", limit=1)] != [d.id]  # the newest one
     assert done.to_dict()["fired"] == ["drift"] and done.to_dict()["evaluated_at"].startswith("2025-03-01")
+
+
+def _decided(store: Store, name: str, challenger: int | None, outcome: str) -> str:
+    d = store.loop.create_decision(name, evaluated_at=NOW)
+    store.loop.update_decision(d.id, champion_version=1, challenger_version=challenger)
+    return store.loop.finish_decision(d.id, outcome=outcome, reason=outcome).id
+
+
+def test_decisions_are_found_by_the_version_they_produced(store: Store) -> None:
+    produced = _decided(store, "churn", 2, "kept")
+    _decided(store, "churn", None, "none")
+    reused = _decided(store, "churn", 2, "promoted")  # a later decision that reused the retrain of v2
+    _decided(store, "churn", 3, "kept")
+    other = _decided(store, "fraud", 2, "kept")
+    assert [d.id for d in store.loop.list_decisions("churn", challenger_version=2)] == [produced, reused]
+    assert [d.id for d in store.loop.list_decisions("churn", challenger_version=2, limit=1)] == [reused]
+    assert store.loop.list_decisions("churn", challenger_version=7) == []
+    found = store.loop.decision_for_version("churn", 2)
+    assert found is not None and (found.id, found.outcome, found.challenger_version) == (produced, "kept", 2)
+    fraud = store.loop.decision_for_version("fraud", 2)
+    assert fraud is not None and fraud.id == other
+    assert store.loop.decision_for_version("churn", 1) is None  # the champion was produced by no decision here
+    assert store.loop.decision_for_version("nope", 2) is None
+
+
+def test_the_decision_of_a_version_is_an_indexed_read(store: Store) -> None:
+    engine = store.db.engine
+    indexes = {ix["name"]: ix["column_names"] for ix in sa.inspect(engine).get_indexes("loop_decisions")}
+    assert indexes["ix_loop_decisions_name_challenger_version"] == ["name", "challenger_version"]
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as conn:
+            plan = " ".join(str(r[-1]) for r in conn.exec_driver_sql(
+                "EXPLAIN QUERY PLAN SELECT * FROM loop_decisions WHERE name = 'churn' AND challenger_version = 2"
+            ))  # fmt: skip
+        assert "ix_loop_decisions_name_challenger_version" in plan, plan
 
 
 def test_step_records_and_the_cache(store: Store) -> None:

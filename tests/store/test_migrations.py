@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -93,3 +94,103 @@ def test_newer_schema_is_refused(tmp_path: Path) -> None:
 def test_bad_url(tmp_path: Path) -> None:
     with pytest.raises(Exception, match=r"is not a database URL"):
         Store.open("not a url", tmp_path)
+
+
+def _before_parents(url: str, revision: str) -> None:
+    """A store at ``revision`` (before parent versions, 0010), with versions and loop decisions in it."""
+    from alembic import command
+
+    from skloop.store._engine import _config
+
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            command.upgrade(_config(conn), revision)
+        t0 = datetime(2026, 1, 1, tzinfo=UTC)
+        meta = sa.MetaData()
+        runs, versions, decisions, aliases = (
+            sa.Table(name, meta, autoload_with=engine)
+            for name in ("runs", "model_versions", "loop_decisions", "aliases")
+        )
+        assert "parent_version" not in versions.c
+        with engine.begin() as conn:
+            conn.execute(sa.insert(runs), [
+                {"id": rid, "project": "churn", "kind": "train", "status": "finished", "start_time": t0}
+                for rid in ("a" * 32, "b" * 32)
+            ])  # fmt: skip
+            conn.execute(sa.insert(versions), [
+                {"name": name, "version": v, "run_id": run, "status": "registered", "artifact_sha256": "cd" * 32,
+                 "artifact_format": "skops", "metrics": {"holdout_roc_auc": 0.5 + v / 4}, "created": t0}
+                for name, v, run in (("churn", 1, "a" * 32), ("churn", 2, "b" * 32), ("churn", 3, "b" * 32),
+                                     ("fraud", 1, "a" * 32))
+            ])  # fmt: skip
+            conn.execute(sa.insert(aliases), {"name": "churn", "alias": "champion", "version": 2, "updated": t0})
+            conn.execute(sa.insert(decisions), [
+                {"id": did, "name": name, "status": "finished", "outcome": "kept", "evaluated_at": t0,
+                 "started": t0 + timedelta(hours=hour), "champion_version": champ, "challenger_version": chall}
+                for did, name, hour, champ, chall in (
+                    ("d" * 32, "churn", 1, 1, 2),  # retrained v2 from v1
+                    ("e" * 32, "churn", 2, 2, 3),  # retrained v3 from v2 ...
+                    ("f" * 32, "churn", 3, 1, 3),  # ... and a later decision (v1 champion again) reused it
+                    ("0" * 32, "fraud", 1, 1, 1),  # no version is its own parent
+                    ("1" * 32, "churn", 4, 3, None),  # nothing retrained
+                )
+            ])  # fmt: skip
+    finally:
+        engine.dispose()
+
+
+def _check_upgraded(url: str, revision: str, artifacts: Path) -> None:
+    assert current_revision(url) == revision
+    assert upgrade_database(url) == head_revision()
+    assert _schema_diff(url) == []
+    with Store.open(url, artifacts) as store:
+        parents = {(v.name, v.version): v.parent_version for n in ("churn", "fraud")
+                   for v in store.models.list_model_versions(n)}  # fmt: skip
+        assert parents == {("churn", 1): None, ("churn", 2): 1, ("churn", 3): 2, ("fraud", 1): None}
+        v2 = store.models.get_model_version("churn", 2)
+        assert (v2.run_id, v2.metrics, v2.aliases) == ("b" * 32, {"holdout_roc_auc": 1.0}, ("champion",))
+        assert [d.id for d in store.loop.list_decisions("churn")] == ["d" * 32, "e" * 32, "f" * 32, "1" * 32]
+        produced = store.loop.decision_for_version("churn", 3)
+        assert produced is not None and produced.id == "e" * 32
+        assert {r.id for r in store.runs.search_runs("churn")} == {"a" * 32, "b" * 32}
+
+
+@pytest.mark.parametrize("revision", ["0007", "0009"])
+def test_an_older_sqlite_store_upgrades_keeping_its_data(tmp_path: Path, revision: str) -> None:
+    url = f"sqlite:///{tmp_path}/old.db"
+    _before_parents(url, revision)
+    _check_upgraded(url, revision, tmp_path / "art")
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("revision", ["0007", "0009"])
+def test_an_older_postgres_store_upgrades_keeping_its_data(pg_empty_url: str, tmp_path: Path, revision: str) -> None:
+    _before_parents(pg_empty_url, revision)
+    _check_upgraded(pg_empty_url, revision, tmp_path / "art")
+
+
+def test_0010_downgrades_to_0009_keeping_the_versions(tmp_path: Path) -> None:
+    from alembic import command
+
+    from skloop.store._engine import _config
+
+    url = f"sqlite:///{tmp_path}/old.db"
+    _before_parents(url, "0007")
+    upgrade_database(url)
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            command.downgrade(_config(conn), "0009")
+        inspector = sa.inspect(engine)
+        assert "monitor_reports" in inspector.get_table_names()  # only 0010 was undone
+        assert "parent_version" not in {c["name"] for c in inspector.get_columns("model_versions")}
+        assert "ix_loop_decisions_name_challenger_version" not in {
+            ix["name"] for ix in inspector.get_indexes("loop_decisions")
+        }
+        with engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT count(*) FROM model_versions")).scalar() == 4
+            assert conn.execute(sa.text("SELECT count(*) FROM aliases")).scalar() == 1
+    finally:
+        engine.dispose()
+    assert upgrade_database(url) == head_revision()  # and up again

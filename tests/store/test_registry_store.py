@@ -57,6 +57,32 @@ def test_unknown_run_and_version_are_named(store: Store) -> None:
         _version(store, _run(store), status="maybe")
 
 
+def test_a_version_records_its_parent_version(store: Store) -> None:
+    run_id = _run(store)
+    first = _version(store, run_id)
+    assert first.parent_version is None
+    child = _version(store, run_id, parent_version=1)
+    assert child.parent_version == 1 and child.version == 2
+    assert store.models.get_model_version("churn", 2).parent_version == 1
+    assert [v.parent_version for v in store.models.list_model_versions("churn")] == [None, 1]
+    assert [v.parent_version for v in store.models.versions_for_dataset(FP)] == [None, 1]
+    assert _version(store, run_id, parent_version=2).parent_version == 2  # a chain: v3 from v2 from v1
+
+
+def test_a_parent_version_must_exist_in_the_same_model(store: Store) -> None:
+    run_id = _run(store)
+    _version(store, run_id)
+    with pytest.raises(ModelNotFoundError, match=r"parent version 4 is not a version of 'churn' \(its versions: 1\)"):
+        _version(store, run_id, parent_version=4)
+    with pytest.raises(ModelNotFoundError, match=r"parent version 1 is not a version of 'fraud' \(its versions: none"):
+        _version(store, run_id, "fraud", parent_version=1)  # a parent is a version of the same model
+    for bad in (0, -1, True, "1"):
+        with pytest.raises(StoreError, match=r"a parent version is a version number \(1, 2, ...\), given"):
+            _version(store, run_id, parent_version=bad)
+    assert [v.version for v in store.models.list_model_versions("churn")] == [1]  # nothing half-written
+    assert store.models.list_model_versions("fraud") == []
+
+
 def test_alias_moves_are_logged_with_the_holder(store: Store) -> None:
     run_id = _run(store)
     for _ in range(3):

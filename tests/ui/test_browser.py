@@ -229,18 +229,43 @@ def test_narrow_screen_and_error_pages(page: Any, served: Served, console_errors
     console_errors.remove("Failed to load resource: the server responded with a status of 404 (Not Found)")
 
 
-def test_lineage_graph_links_the_run_and_the_dataset(page: Any, served: Served) -> None:
+def test_lineage_graph_links_the_run_dataset_parent_and_decision(page: Any, served: Served) -> None:
     page.goto(served.url + "/models")
     page.get_by_role("link", name="decisions").click()
     page.wait_for_url("**/models/churn/loop")
     assert "kept" in page.locator("ol.decisions").inner_text()
+    decision_id = page.locator("ol.decisions li.decision").last.get_attribute("id")  # the oldest: it retrained v2
+    assert decision_id is not None and decision_id.startswith("d-")
     page.locator("ol.decisions").get_by_role("link", name="v2").click()
     page.wait_for_url("**/models/churn/2/lineage")
     graph = page.locator("svg.lineage")
+    version = graph.locator('g[data-key="v:churn/2"] rect')
     run = graph.locator(f'a[href="/runs/{served.seeded.other}"]')
     dataset = graph.locator(f'a[href="/datasets/{FINGERPRINT}/lineage"]')
-    assert run.count() == 1 and dataset.count() == 1
-    assert run.bounding_box() is not None and dataset.bounding_box()["x"] > run.bounding_box()["x"]
-    dataset.click()
+    parent = graph.locator('a[href="/models/churn/1/lineage"]')
+    decision = graph.locator(f'a[href="/models/churn/loop#{decision_id}"]')
+    assert run.count() == dataset.count() == parent.count() == decision.count() == 1
+    # SVG nodes have text, not HTML inner text: the box's label is its <text>
+    assert graph.locator("g.node-commit text").text_content() == "commit c0ffee1234"
+    assert parent.locator("text").text_content() == "parent churn/1"
+    assert decision.locator("text").text_content() == "decision: drift_psi → kept"  # what fired, the outcome
+    nodes = {"version": version, "run": run, "dataset": dataset, "parent": parent, "decision": decision}
+    boxes = {k: n.bounding_box() for k, n in nodes.items()}
+    assert all(b is not None and b["width"] > 100 for b in boxes.values()), boxes
+    # drawn by depth: the version, then its run, parent and decision in one column, then the run's data
+    assert boxes["version"]["x"] < boxes["run"]["x"] == boxes["parent"]["x"] == boxes["decision"]["x"]
+    assert boxes["run"]["y"] < boxes["parent"]["y"] < boxes["decision"]["y"]
+    assert boxes["dataset"]["x"] > boxes["run"]["x"]
+    decision.click()  # to the decision, on the loop page
+    page.wait_for_url(f"**/models/churn/loop#{decision_id}")
+    assert page.locator(f"#{decision_id}").is_visible() and "kept" in page.locator(f"#{decision_id}").inner_text()
+    page.go_back()
+    page.wait_for_url("**/models/churn/2/lineage")
+    page.locator('svg.lineage a[href="/models/churn/1/lineage"]').click()  # to the parent's own lineage
+    page.wait_for_url("**/models/churn/1/lineage")
+    assert page.locator("h1").inner_text() == "Lineage of churn/1"
+    assert page.locator("svg.lineage g.node-parent").count() == 0  # v1 was trained from scratch
+    page.locator(f'svg.lineage a[href="/datasets/{FINGERPRINT}/lineage"]').click()
     page.wait_for_url(f"**/datasets/{FINGERPRINT}/lineage")
-    assert page.locator('svg.lineage a[href="/models/churn/1/lineage"]').count() == 1
+    for v in (1, 2):  # every version trained on the dataset
+        assert page.locator(f'svg.lineage a[href="/models/churn/{v}/lineage"]').count() == 1

@@ -30,6 +30,9 @@ def test_model_page_shows_versions_status_and_why_rejected(client: TestClient, s
     v2 = html.split('id="v2"', 1)[1].split("</tr>", 1)[0]
     assert "rejected" in v2 and "holdout_roc_auc" in v2 and "0.75" in v2
     assert f'href="/runs/{seeded.other}"' in v2
+    assert '<a href="#v1" title="retrained or derived from v1">v1</a>' in v2  # its parent, on this page
+    v1 = html.split('id="v1"', 1)[1].split("</tr>", 1)[0]
+    assert 'href="#v' not in v1  # trained from scratch
     assert "No alias has been set." in html
 
 

@@ -3,8 +3,9 @@
 The store holds ``N_BULK`` runs imported in bulk (``Store.import_runs``: no training;
 tags ``team`` and ``data``), three runs logged the way training logs them (folds as
 metric steps, artifacts, a dataset, the spec, the environment), a failed run, and
-model ``churn`` with a registered and a rejected version. :func:`log_curves` adds two
-runs that logged metrics step by step; :func:`train_search` trains a small grid search.
+model ``churn`` with a registered version and a rejected one retrained from it (its
+parent). :func:`log_curves` adds two runs that logged metrics step by step;
+:func:`train_search` trains a small grid search.
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ class Seeded:
     store: Store
     bulk_ids: list[str]
     best: str  # a logged training run: folds, candidates, artifacts, dataset; churn v1
-    other: str  # like best with other params; churn v2, rejected by the gates
+    other: str  # like best with other params; churn v2 (parent v1), rejected by the gates
     failed: str  # a run that raised
 
 
@@ -122,7 +123,7 @@ def seed(store: Store, model_bytes: bytes) -> Seeded:
         raise ValueError("the CSV has no column 'churned'")
     registry = Registry(store)
     registry.register(best, "churn", gates=GATES)
-    registry.register(other, "churn", gates=GATES)
+    registry.register(other, "churn", gates=GATES, parent_version=1)  # retrained from v1, as the loop records it
     return Seeded(store=store, bulk_ids=bulk_ids, best=best, other=other, failed=run.id)
 
 

@@ -81,6 +81,16 @@ def test_a_better_challenger_is_promoted(project: Project) -> None:
     assert int(run.tags["loop.train_rows"]) + int(run.tags["loop.holdout_rows"]) == 700
     events = Registry(project.store).history("churn", "champion")
     assert events[-1].to_version == 2 and decision.id in (events[-1].reason or "")
+    # lineage: the challenger records the champion it was retrained from, and is found by its decision
+    assert project.store.models.get_model_version("churn", 2).parent_version == 1
+    assert project.store.models.get_model_version("churn", 1).parent_version is None
+    produced = project.store.loop.decision_for_version("churn", 2)
+    assert produced is not None and produced.id == decision.id and produced.outcome == "promoted"
+    tree = Registry(project.store).lineage("churn/2")
+    assert [(c.kind, c.id) for c in tree.children] == [
+        ("run", decision.retrain_run_id), ("parent", "churn/1"), ("decision", decision.id),
+    ]  # fmt: skip
+    assert tree.children[2].attrs["outcome"] == "promoted" and "drift" in tree.children[2].attrs["fired"]
 
 
 def test_a_drifted_stream_retrains_once_under_cooldown(trained: Path, tmp_path: Path) -> None:

@@ -38,6 +38,10 @@ console = Console(soft_wrap=True, highlight=False)
 SpecOpt = Annotated[Path, typer.Option("--spec", "-s", help="The spec file, or a directory holding skloop.yaml.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts instead of tables.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")]
+ParentOpt = Annotated[
+    int | None,
+    typer.Option("--parent", help="The version of the model this one is retrained or derived from (its lineage)."),
+]
 
 
 def _project(spec: Path):  # type: ignore[no-untyped-def]
@@ -134,12 +138,15 @@ def train(
     register: Annotated[
         bool | None, typer.Option("--register/--no-register", help="Register the model (default: registry.enabled).")
     ] = None,
+    parent: ParentOpt = None,
 ) -> None:
     """Cross-validated hyperparameter search on the spec's data, tracked as a run."""
+    check_positive("--parent", parent)
     with _project(spec) as project:
         result = project.train(
-            progress=RichProgress(console, quiet=quiet or json_out), n_jobs=n_jobs, register=register
-        )
+            progress=RichProgress(console, quiet=quiet or json_out), n_jobs=n_jobs, register=register,
+            parent_version=parent,
+        )  # fmt: skip
         if json_out:
             print_json(console, {k: v for k, v in vars(result).items() if k != "model"})
             return
@@ -317,6 +324,7 @@ def register(
     trust_type: Annotated[
         list[str] | None, typer.Option("--trust-type", help="A dotted type the skops loader may instantiate.")
     ] = None,
+    parent: ParentOpt = None,
 ) -> None:
     """Register a training run's model (after checking the spec's gates), as `skloop train` does.
 
@@ -325,6 +333,9 @@ def register(
     from skloop.cli._trust import caller_trust
     from skloop.workflows import register_run
 
+    check_positive("--parent", parent)
+    if parent is not None and dry_run:
+        raise UsageError("--parent is recorded with the version that --dry-run does not make; drop one of them")
     store = _store(spec)
     try:
         outcome = register_run(
@@ -334,6 +345,7 @@ def register(
             dry_run=dry_run,
             force=force,
             trust=caller_trust(spec, False, trust_type),
+            parent_version=parent,
         )
     finally:
         store.close()

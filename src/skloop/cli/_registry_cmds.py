@@ -82,7 +82,7 @@ def models(
             print_json(console, versions)
             return
         table = Table(title=f"versions of {name} ({len(versions)})", title_justify="left")
-        for col in ("version", "status", "aliases", "metrics", "created", "run", "dataset", "artifact"):
+        for col in ("version", "status", "aliases", "parent", "metrics", "created", "run", "dataset", "artifact"):
             table.add_column(col, overflow="fold")
         for v in versions:
             status = (
@@ -92,6 +92,7 @@ def models(
                 str(v.version),
                 status,
                 ", ".join(v.aliases) or "-",
+                "-" if v.parent_version is None else f"v{v.parent_version}",
                 _key_metrics(v.metrics),
                 _when(v.created),
                 v.run_id[:8],
@@ -217,6 +218,15 @@ def _label(node: Any) -> str:
     if node.kind == "run":
         commit = (a["code_commit"] or "-")[:10] + (" (dirty)" if a["code_dirty"] else "")
         return f"run [bold]{node.id[:8]}[/] {a['kind']} {a['status']} {_when(a['start_time'])} code {commit}"
+    if node.kind == "parent":
+        return f"parent [bold]{node.id}[/] {a['status']} (retrained or derived from it) run {a['run_id'][:8]}"
+    if node.kind == "decision":
+        fired = escape(", ".join(a["fired"]) or "nothing fired")
+        outcome = a["outcome"] or a["status"]
+        return (
+            f"decision [bold]{node.id[:8]}[/] {_when(a['evaluated_at'])} {fired} → {outcome}: "
+            f"{escape(_clip(a['reason'] or '-'))}"
+        )
     role = f"{a['role']} " if "role" in a else ""
     return f"dataset {role}[bold]{node.id[:16]}[/] {escape(str(a['source']))} ({a['n_rows']:,} rows)"
 

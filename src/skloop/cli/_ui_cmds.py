@@ -24,6 +24,10 @@ DEFAULT_UI_PORT = 5050
 def ui(
     host: Annotated[str | None, typer.Option("--host", help="Interface (default: settings, 127.0.0.1).")] = None,
     port: Annotated[int, typer.Option("--port", "-p", help="Port.")] = DEFAULT_UI_PORT,
+    server: Annotated[
+        str | None,
+        typer.Option("--server", help="A model server (http://127.0.0.1:8080) whose /metrics the serving pages read."),
+    ] = None,
     spec: SpecOpt = Path(SPEC_FILENAME),
 ) -> None:
     """Serve the web UI over the store of the project (or SKLOOP_STORE_URL); prints its URL."""
@@ -37,7 +41,7 @@ def ui(
     project = load_spec(spec).name if spec.is_file() else None
     store = _store(spec)
     try:
-        web = create_app(store, token=settings.token, project=project)
+        web = create_app(store, token=settings.token, project=project, server=server)
         url = f"http://{settings.host}:{port}/"
         console.print(f"skloop ui at {url}", highlight=False)
         if settings.token:

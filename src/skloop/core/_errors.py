@@ -34,6 +34,7 @@ narrowest class they act on.
     │   └── UnavailableError      try again later (``retry_after`` seconds)
     │       ├── NotReadyError     no model loaded yet
     │       └── LogUnavailableError the prediction log cannot be written (disk full, I/O error)
+    ├── ServerMetricsError        a model server's ``/metrics`` the web UI cannot read or parse
     ├── ReproductionError         a reproduced run whose scores differ
     └── MissingExtraError         an optional dependency that is not installed
 
@@ -70,6 +71,7 @@ __all__ = [
     "SchemaOutOfDateError",
     "SearchFilterError",
     "ServeError",
+    "ServerMetricsError",
     "SkloopError",
     "SpecError",
     "StoreError",
@@ -278,6 +280,14 @@ class LogUnavailableError(UnavailableError):
 
     code = "LOG_UNAVAILABLE"
     retry_after = 5
+
+
+class ServerMetricsError(SkloopError):
+    """A model server's ``/metrics`` that the web UI's serving page cannot read or parse.
+
+    The page shows the message (unreachable, an HTTP error, not the Prometheus format),
+    never a 500.
+    """
 
 
 class ReproductionError(SkloopError):

@@ -158,23 +158,44 @@ def _allowed_keys(model: type[Any], loc: _Path) -> list[str]:
     return sorted(f.alias or n for n, f in fields.items())
 
 
-def _clean_loc(loc: tuple[Any, ...]) -> _Path:
-    # pydantic adds union-branch tags ("str", "SqlSource", "list[...]") to locations
+_MISSING = object()
+
+
+def _looks_like_tag(part: Any) -> bool:
+    return isinstance(part, str) and (
+        part[:1].isupper() or "[" in part or part in {"str", "int", "float", "bool", "function-after"}
+    )
+
+
+def _clean_loc(loc: tuple[Any, ...], data: Any = _MISSING) -> _Path:
+    """The location of an error as the user's keys, without pydantic's union-branch tags.
+
+    Pydantic adds tags ("str", "SqlSource", "list[...]") to locations. A part that is a
+    key (or index) of the input at that point is the user's, whatever its case (a key
+    ``Age`` is kept); a part that is not is dropped when it looks like a tag, and kept
+    otherwise (the missing key of a ``missing`` error).
+    """
     cleaned: list[str | int] = []
+    node = data
     for part in loc:
-        if isinstance(part, str) and (
-            part[:1].isupper() or "[" in part or part in {"str", "int", "float", "bool", "function-after"}
-        ):
+        in_dict = isinstance(node, dict) and part in node
+        if in_dict or (isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)):
+            node = node[part]
+        elif _looks_like_tag(part):
             continue
+        else:
+            node = _MISSING
         cleaned.append(part)
     return tuple(cleaned)
 
 
-def _problems(exc: ValidationError, lines: dict[_Path, int], file: str) -> list[dict[str, Any]]:
+def _problems(
+    exc: ValidationError, lines: dict[_Path, int], file: str, data: Any = _MISSING
+) -> list[dict[str, Any]]:
     problems: list[dict[str, Any]] = []
     seen: set[tuple[_Path, str]] = set()
     for err in exc.errors(include_url=False):
-        loc = _clean_loc(tuple(err["loc"]))
+        loc = _clean_loc(tuple(err["loc"]), data)
         kind = err["type"]
         if (loc, kind) in seen:
             continue
@@ -242,7 +263,7 @@ def spec_from_dict(data: Any, file: str = "<spec>", lines: dict[_Path, int] | No
     try:
         return Spec.model_validate(data)
     except ValidationError as exc:
-        problems = _problems(exc, lines or {}, file)
+        problems = _problems(exc, lines or {}, file, data)
         raise SpecError(_render(problems), problems) from None
     except (TypeError, ValueError) as exc:  # e.g. unhashable keys from odd YAML
         raise SpecError(f"{file}: the spec is not valid: {exc}") from None

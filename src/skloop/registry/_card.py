@@ -93,7 +93,7 @@ class ModelCard:
     limits : list of str
         Known limits, one sentence each.
     lineage : dict
-        ``run_id``, ``dataset_fingerprint``, ``code_commit``, ``code_dirty``,
+        ``run_id``, ``parent_version``, ``dataset_fingerprint``, ``code_commit``, ``code_dirty``,
         ``python`` and ``packages``.
     signature : dict or None
         :meth:`Signature.to_dict` output.
@@ -332,6 +332,7 @@ def build_card(
     signature: Signature | None,
     pipeline: Any,
     cv_results: Mapping[str, Any] | None = None,
+    parent_version: int | None = None,
 ) -> ModelCard:
     """Build the model card of a version from what was recorded about it.
 
@@ -355,6 +356,8 @@ def build_card(
         The fitted pipeline (its repr, parameters and rare-category grouping).
     cv_results : dict, optional
         The run's ``cv_results.json`` (``refit``, ``candidates``), for the candidates.
+    parent_version : int, optional
+        The version of ``name`` this one was retrained or derived from.
 
     Returns
     -------
@@ -375,6 +378,7 @@ def build_card(
     env = run.environment or {}
     lineage = {
         "run_id": run.id,
+        "parent_version": parent_version,
         "project": run.project,
         "dataset_fingerprint": fingerprint,
         "code_commit": run.code_commit,

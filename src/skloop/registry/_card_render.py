@@ -72,7 +72,9 @@ def _lineage_rows(card: ModelCard) -> list[tuple[str, str]]:
     commit = lin.get("code_commit") or "unknown"
     if lin.get("code_dirty"):
         commit += " (uncommitted changes)"
+    parent = lin.get("parent_version")
     rows = [
+        *([("Parent version", f"{card.name}/{parent}" if card.name else f"v{parent}")] if parent is not None else []),
         ("Run", str(lin.get("run_id"))),
         ("Dataset fingerprint", str(lin.get("dataset_fingerprint"))),
         ("Code commit", commit),

@@ -1,7 +1,10 @@
-"""Lineage: from a model version to the run and data that made it, and back.
+"""Lineage: from a model version to the run, data, parent and decision that made it, and back.
 
 A :class:`LineageNode` tree is plain data (``to_dict`` gives JSON), so the CLI can draw
-it as a rich tree and scripts can walk it.
+it as a rich tree and scripts can walk it. A version's tree is a fixed handful of
+reads (the version, its run, the run's datasets in one read, its parent version, the
+decision that produced it by an indexed lookup); a dataset's is three whatever the
+number of versions trained on it (the versions with their aliases, their runs).
 """
 
 from __future__ import annotations
@@ -9,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from skloop.store import ModelVersion, Run, Store
+from skloop.store import Decision, ModelVersion, Run, Store
 
 __all__ = ["LineageNode", "dataset_lineage", "version_lineage"]
 
@@ -20,14 +23,18 @@ class LineageNode:
 
     Parameters
     ----------
-    kind : {"model_version", "run", "dataset"}
-        What the node is.
+    kind : {"model_version", "run", "dataset", "parent", "decision"}
+        What the node is: ``parent`` is the version a version was retrained or derived
+        from, ``decision`` the loop decision that retrained it.
     id : str
-        ``name/version``, the run id, or the dataset fingerprint.
+        ``name/version`` (of a version or a parent), the run id, the dataset
+        fingerprint, or the decision id.
     attrs : dict
-        What is known about it (status, metrics, params, code commit, source, rows, ...).
+        What is known about it (status, metrics, params, code commit, source, rows,
+        a decision's outcome, reason and fired triggers, ...).
     children : tuple of LineageNode
-        Version → its run → the run's datasets; dataset → the versions trained on it.
+        Version → its run (→ the run's datasets), its parent, its decision; dataset →
+        the versions trained on it → their runs.
     """
 
     kind: str
@@ -56,6 +63,7 @@ def _version_attrs(v: ModelVersion) -> dict[str, Any]:
     return {
         "name": v.name,
         "version": v.version,
+        "run_id": v.run_id,
         "status": v.status,
         "rejection_reason": v.rejection_reason,
         "aliases": list(v.aliases),
@@ -64,6 +72,27 @@ def _version_attrs(v: ModelVersion) -> dict[str, Any]:
         "artifact_format": v.artifact_format,
         "metrics": v.metrics,
         "dataset_fingerprint": v.dataset_fingerprint,
+        "parent_version": v.parent_version,
+    }
+
+
+def _decision_attrs(d: Decision) -> dict[str, Any]:
+    comparison = d.comparison or {}
+    return {
+        "name": d.name,
+        "status": d.status,
+        "outcome": d.outcome,
+        "reason": d.reason,
+        "evaluated_at": d.evaluated_at,
+        "fired": list(d.fired),
+        "triggers": [t.get("name") for t in d.triggers],
+        "champion_version": d.champion_version,
+        "challenger_version": d.challenger_version,
+        "retrain_run_id": d.retrain_run_id,
+        "metric": comparison.get("metric"),
+        "champion_score": comparison.get("champion"),
+        "challenger_score": comparison.get("challenger"),
+        "p_value": comparison.get("p_value"),
     }
 
 
@@ -104,11 +133,21 @@ def _run_node(store: Store, run: Run, *, with_datasets: bool) -> LineageNode:
 
 
 def version_lineage(store: Store, version: ModelVersion) -> LineageNode:
-    """Version → run (params, metrics, code, environment, spec) → datasets."""
+    """Version → run (params, metrics, code, environment, spec) → datasets; its parent; its decision.
+
+    The parent is the version recorded as the one this was retrained or derived from
+    (its own lineage is one more call); the decision is the loop decision whose
+    challenger this version was, the first one (the one that ran the retrain).
+    """
     run = store.runs.get_run(version.run_id)
-    return LineageNode(
-        "model_version", version.ref, _version_attrs(version), (_run_node(store, run, with_datasets=True),)
-    )
+    children = [_run_node(store, run, with_datasets=True)]
+    if version.parent_version is not None:
+        parent = store.models.get_model_version(version.name, version.parent_version)
+        children.append(LineageNode("parent", parent.ref, _version_attrs(parent)))
+    decision = store.loop.decision_for_version(version.name, version.version)
+    if decision is not None:
+        children.append(LineageNode("decision", decision.id, _decision_attrs(decision)))
+    return LineageNode("model_version", version.ref, _version_attrs(version), tuple(children))
 
 
 def dataset_lineage(store: Store, fingerprint: str) -> LineageNode:

@@ -100,8 +100,12 @@ class Registry:
         format: str = "skops",
         description: str | None = None,
         force: bool = False,
+        parent_version: int | None = None,
     ) -> ModelVersion:
         """Register the model of a finished run as the next version of ``name``.
+
+        ``parent_version`` records the version of ``name`` this one was retrained
+        (the loop passes its champion) or derived from; lineage links to it.
 
         The run's metrics are checked against ``gates``; a version that fails them is
         still recorded, with status ``rejected`` and a reason naming each metric, its
@@ -117,6 +121,8 @@ class Registry:
         RegistryError
             When the run is not finished, has no model artifact in ``format``, or is
             already a version of ``name`` (and ``force`` is not set).
+        ModelNotFoundError
+            When ``parent_version`` is not a version of ``name``.
         """
         run = self.store.runs.get_run(run_id)
         if run.status != "finished":
@@ -148,6 +154,7 @@ class Registry:
             card=card,
             dataset_fingerprint=train[0] if train else None,
             description=description,
+            parent_version=parent_version,
         )
         logger.info("registered %s (%s)", version.ref, version.status)
         return version

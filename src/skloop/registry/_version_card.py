@@ -39,4 +39,5 @@ def version_card(registry: Any, ref: str, *, trust: Trust | None = None) -> Mode
         signature=signature,
         pipeline=model,
         cv_results=cv_results,
+        parent_version=version.parent_version,
     )

@@ -39,6 +39,7 @@ from skloop.store._pages import RunFacets, RunsPage
 from skloop.store._predictions import PredictionStore
 from skloop.store._reports import ReportStore
 from skloop.store._runs import RunStore
+from skloop.store._serving_stats import FlagCount, ServingStats, TrafficBucket, VersionSpan, VersionSwap
 from skloop.store._store import Store
 from skloop.store._tag_facets import TagFacet
 
@@ -54,6 +55,7 @@ __all__ = [
     "DatasetStore",
     "DatasetSummary",
     "Decision",
+    "FlagCount",
     "Label",
     "LoopLock",
     "LoopLockedError",
@@ -72,11 +74,15 @@ __all__ = [
     "RunStore",
     "RunsPage",
     "SearchFilterError",
+    "ServingStats",
     "StepRecord",
     "Store",
     "StoredReport",
     "TagFacet",
+    "TrafficBucket",
     "VersionArtifact",
+    "VersionSpan",
+    "VersionSwap",
     "current_revision",
     "head_revision",
     "upgrade_database",

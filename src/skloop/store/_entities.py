@@ -205,6 +205,9 @@ class ModelVersion:
         Free text.
     aliases : tuple of str
         The aliases pointing at this version when it was read.
+    parent_version : int or None
+        The version of the same model this one was retrained from (the loop's
+        champion) or derived from; ``None`` for a version trained from scratch.
     """
 
     name: str
@@ -222,6 +225,7 @@ class ModelVersion:
     rejection_reason: str | None = None
     description: str | None = None
     aliases: tuple[str, ...] = ()
+    parent_version: int | None = None
 
     @property
     def ref(self) -> str:

@@ -120,11 +120,24 @@ class LoopStore:
         return _decision(rows[0])
 
     def list_decisions(
-        self, name: str, *, status: str | None = None, since: datetime | None = None, limit: int | None = None
+        self,
+        name: str,
+        *,
+        status: str | None = None,
+        since: datetime | None = None,
+        limit: int | None = None,
+        challenger_version: int | None = None,
     ) -> list[Decision]:
-        """Decisions of model ``name``, oldest first (the newest ``limit`` when given)."""
+        """Decisions of model ``name``, oldest first (the newest ``limit`` when given).
+
+        ``challenger_version`` keeps the decisions whose challenger was that version
+        (one indexed read): the first is the one that retrained it, later ones
+        re-evaluated it (a cached retrain step).
+        """
         d = DECISIONS.c
         stmt = select(DECISIONS).where(d.name == name)
+        if challenger_version is not None:
+            stmt = stmt.where(d.challenger_version == int(challenger_version))
         if status is not None:
             stmt = stmt.where(d.status == status)
         if since is not None:
@@ -135,6 +148,24 @@ class LoopStore:
         with self._db.session(f"reading loop decisions of {name!r}", read=True) as conn:
             rows = conn.execute(stmt).all()
         return [_decision(r) for r in reversed(rows)]
+
+    def decision_for_version(self, name: str, version: int) -> Decision | None:
+        """The decision that retrained ``name/version`` (its challenger), or ``None``.
+
+        The oldest whose challenger it was: a later decision that reused the retrain
+        step (same window, same champion) re-evaluated it, it did not produce it.
+        One read on ``(name, challenger_version)``.
+        """
+        d = DECISIONS.c
+        stmt = (
+            select(DECISIONS)
+            .where(d.name == name, d.challenger_version == int(version))
+            .order_by(d.started, d.id)
+            .limit(1)
+        )
+        with self._db.session(f"reading the loop decision that produced {name}/{version}", read=True) as conn:
+            row = conn.execute(stmt).first()
+        return None if row is None else _decision(row)
 
     def update_decision(self, decision_id: str, **fields: Any) -> Decision:
         """Set fields of a running decision (``outcome``, ``reason``, ``triggers``, ``comparison``...).

@@ -79,6 +79,7 @@ def _version_entity(row: Any, aliases: Iterable[str] = ()) -> ModelVersion:
         rejection_reason=row.rejection_reason,
         description=row.description,
         aliases=tuple(sorted(aliases)),
+        parent_version=row.parent_version,
     )
 
 
@@ -137,18 +138,22 @@ class ModelStore:
         card: str | None = None,
         dataset_fingerprint: str | None = None,
         description: str | None = None,
+        parent_version: int | None = None,
     ) -> ModelVersion:
         """Record the next version of model ``name`` (1 for a new name) and return it.
 
         The number is chosen inside the inserting transaction, so concurrent callers
-        get distinct, gap-free numbers.
+        get distinct, gap-free numbers. ``parent_version``, when given, is an existing
+        version of the same model: the one this version was retrained or derived from.
 
         Raises
         ------
         NotFoundError
             When the run does not exist.
+        ModelNotFoundError
+            When ``parent_version`` is not a version of ``name`` (naming its versions).
         StoreError
-            For an invalid name, status or format.
+            For an invalid name, status, format or parent version.
         """
         _check_name("model name", name, 200)
         if status not in VERSION_STATUSES:
@@ -157,12 +162,17 @@ class ModelStore:
             raise StoreError(
                 f"a model artifact's format is one of {', '.join(ARTIFACT_FORMATS)}, given {artifact_format!r}"
             )
+        if parent_version is not None and (
+            isinstance(parent_version, bool) or not isinstance(parent_version, int) or parent_version < 1
+        ):
+            raise StoreError(f"a parent version is a version number (1, 2, ...), given {parent_version!r}")
         row: dict[str, Any] = {
             "name": name, "run_id": run_id, "status": status, "rejection_reason": rejection_reason,
             "artifact_sha256": artifact_sha256, "artifact_format": artifact_format,
             "signature": dict(signature) if signature is not None else None,
             "metrics": dict(metrics or {}), "importance": dict(importance) if importance is not None else None,
             "card": card, "dataset_fingerprint": dataset_fingerprint, "description": description,
+            "parent_version": parent_version,
         }  # fmt: skip
         runs = table_of(SqlRun)
         for attempt in range(_RETRIES):
@@ -171,6 +181,12 @@ class ModelStore:
                     self._db.lock(conn, "model_versions", name)
                     if conn.execute(select(runs.c.id).where(runs.c.id == run_id)).first() is None:
                         raise NotFoundError(f"run {run_id!r} does not exist; register a run listed by 'skloop runs'")
+                    if parent_version is not None:
+                        parent = select(VERSIONS.c.id).where(
+                            VERSIONS.c.name == name, VERSIONS.c.version == parent_version
+                        )
+                        if conn.execute(parent).first() is None:
+                            raise self._parent_not_found(conn, name, parent_version)
                     current = conn.execute(select(func.max(VERSIONS.c.version)).where(VERSIONS.c.name == name))
                     row["version"] = int(current.scalar() or 0) + 1
                     row["created"] = utcnow()
@@ -218,6 +234,14 @@ class ModelStore:
             )
         return ModelNotFoundError(
             f"model {name!r} has no version {version}; its versions are {', '.join(map(str, versions))}"
+        )
+
+    def _parent_not_found(self, conn: Connection, name: str, parent: int) -> ModelNotFoundError:
+        versions = conn.execute(select(VERSIONS.c.version).where(VERSIONS.c.name == name).order_by(VERSIONS.c.version))
+        known = ", ".join(map(str, versions.scalars())) or f"none: {name!r} is a new model"
+        return ModelNotFoundError(
+            f"parent version {parent} is not a version of {name!r} (its versions: {known}); a parent is the "
+            "version of the same model this one was retrained or derived from"
         )
 
     def _aliases(self, conn: Connection, name: str) -> dict[int, list[str]]:

@@ -25,6 +25,7 @@ from skloop.data import class_name
 from skloop.store._entities import Label, Prediction
 from skloop.store._schema import table_of
 from skloop.store._schema_predictions import SqlLabel, SqlPrediction
+from skloop.store._serving_stats import DEFAULT_MAX_BUCKETS, ServingStats, serving_stats
 
 if TYPE_CHECKING:
     from skloop.store._database import Database
@@ -302,6 +303,26 @@ class PredictionStore:
                 stmt = stmt.where(p.time < parse_time(end, "end"))
         with self._db.session("counting predictions", read=True) as conn:
             return int(conn.execute(stmt).scalar_one())
+
+    def serving_stats(
+        self,
+        model: str,
+        *,
+        start: datetime | str | None = None,
+        end: datetime | str | None = None,
+        max_buckets: int = DEFAULT_MAX_BUCKETS,
+    ) -> ServingStats:
+        """Requests, rows, flags and versions served of ``model`` per time bucket, aggregated in SQL.
+
+        The bucket size is chosen from the window's span so that there are at most
+        ``max_buckets`` (see :mod:`skloop.store._serving_stats`); ``[start, end)`` as in
+        :meth:`query_predictions`.
+        """
+        return serving_stats(
+            self._db, model, max_buckets=max_buckets,
+            start=None if start is None else parse_time(start, "start"),
+            end=None if end is None else parse_time(end, "end"),
+        )  # fmt: skip
 
     # -- labels ------------------------------------------------------------------
 

@@ -43,6 +43,8 @@ class SqlLoopDecision(Base):
     __table_args__ = (
         CheckConstraint("status IN ('running', 'finished', 'failed')", name="status"),
         Index("ix_loop_decisions_name_started", "name", "started"),
+        # the decision that produced a version: lineage reads it by (model, challenger) (migration 0010)
+        Index("ix_loop_decisions_name_challenger_version", "name", "challenger_version"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)

@@ -76,6 +76,9 @@ class SqlModelVersion(Base):
     dataset_fingerprint: Mapped[str | None] = mapped_column(String(64))
     created: Mapped[datetime] = mapped_column(UTCDateTime())
     description: Mapped[str | None] = mapped_column(Text)
+    #: the version of the same model this one was retrained from (the loop's champion) or
+    #: derived from; ``NULL`` for a first version or one trained from scratch (migration 0010)
+    parent_version: Mapped[int | None] = mapped_column(Integer)
 
 
 class SqlAlias(Base):

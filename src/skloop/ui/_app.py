@@ -19,7 +19,7 @@ from starlette.responses import Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from skloop.core import ModelNotFoundError, NotFoundError, SkloopError, UsageError
+from skloop.core import ModelNotFoundError, NotFoundError, ServerMetricsError, SkloopError, UsageError
 from skloop.registry import default_actor
 from skloop.store import Store
 from skloop.ui._compare_pages import compare_page
@@ -29,6 +29,8 @@ from skloop.ui._model_pages import card_page, model_page, models_page, promote_a
 from skloop.ui._monitor_pages import feature_page, monitoring_page, report_page
 from skloop.ui._run_pages import artifact_download, run_page
 from skloop.ui._runs_pages import home, runs_page
+from skloop.ui._server_metrics import metrics_url
+from skloop.ui._serving_pages import serving_page
 
 __all__ = ["STATIC_DIR", "create_app"]
 
@@ -48,6 +50,7 @@ ROUTES = [
     Route("/models/{name}/promote", promote_action, methods=["POST"], name="promote"),
     Route("/models/{name}/rollback", rollback_action, methods=["POST"], name="rollback"),
     Route("/models/{name}/loop", loop_page, name="loop"),
+    Route("/models/{name}/serving", serving_page, name="serving"),
     Route("/models/{name}/monitoring", monitoring_page, name="monitoring"),
     Route("/models/{name}/monitoring/reports/{report_id}", report_page, name="monitor-report"),
     Route(
@@ -99,6 +102,7 @@ def create_app(
     project: str | None = None,
     secret: bytes | None = None,
     actor: str | None = None,
+    server: str | None = None,
 ) -> Starlette:
     """The UI over ``store``.
 
@@ -114,12 +118,25 @@ def create_app(
         Signs CSRF tokens; random per app by default (tokens then last as long as the process).
     actor : str, optional
         Who alias moves are recorded as (with `` via skloop ui``); default ``user@host``.
+    server : str, optional
+        A model server's URL (``http://127.0.0.1:8080``): the serving pages read its
+        ``/metrics`` (latency percentiles, errors, the version it serves).
+
+    Raises
+    ------
+    UsageError
+        When ``server`` is not an ``http(s)://`` URL.
 
     Returns
     -------
     starlette.applications.Starlette
         An ASGI app (run it with uvicorn; test it with Starlette's ``TestClient``).
     """
+    if server:
+        try:
+            metrics_url(server)
+        except ServerMetricsError as exc:
+            raise UsageError(f"--server: {exc}") from None
     app = Starlette(
         routes=ROUTES,
         exception_handlers={
@@ -133,6 +150,6 @@ def create_app(
     )
     app.state.ui = UIContext(
         store=store, token=token or None, secret=secret or secrets.token_bytes(32), project=project,
-        actor=actor or default_actor(),
+        actor=actor or default_actor(), server=server or None,
     )  # fmt: skip
     return app

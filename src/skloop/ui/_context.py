@@ -33,6 +33,8 @@ class UIContext:
         The spec's project, which ``/`` opens.
     actor : str
         Recorded as who moved an alias.
+    server : str or None
+        A model server (``skloop ui --server URL``) whose ``/metrics`` the serving page reads.
     """
 
     store: Store
@@ -40,6 +42,7 @@ class UIContext:
     secret: bytes = field(repr=False)
     project: str | None
     actor: str
+    server: str | None = None
 
 
 def context_of(request: Request) -> UIContext:

@@ -17,7 +17,6 @@ from starlette.responses import Response
 
 from skloop.core import NotFoundError
 from skloop.registry import LineageNode
-from skloop.store import Decision
 from skloop.ui import _queries as q
 from skloop.ui._context import context_of, render
 from skloop.ui._model_pages import model_url
@@ -125,29 +124,32 @@ async def loop_page(request: Request) -> Response:
     )  # fmt: skip
 
 
-def _producing_decision(decisions: list[Decision], version: int) -> Decision | None:
-    """The latest decision whose challenger was ``version`` (the one that retrained it)."""
-    for d in reversed(decisions):
-        if d.challenger_version == version:
-            return d
-    return None
+def _decision_item(name: str, node: LineageNode, root: str) -> tuple[str, str, str, str, str | None, str | None]:
+    """The decision that retrained a version: its fired triggers and outcome, linked on the loop page."""
+    a = node.attrs
+    fired = ", ".join(a["fired"]) or "no trigger"
+    outcome = a["outcome"] or a["status"]
+    when_ = when(a["evaluated_at"])
+    title = f"decision {node.id} evaluated {when_}: {fired} fired → {outcome}; {a['reason'] or 'no reason recorded'}"
+    return (f"d:{node.id}", "decision", f"decision: {fired} → {outcome}", title, f"{loop_url(name)}#d-{node.id}", root)
 
 
-def _version_items(name: str, tree: LineageNode, decision: Decision | None) -> list[Any]:
+def _version_items(name: str, tree: LineageNode) -> list[Any]:
+    """Version → run → datasets and code commit; the parent version; the decision that made it."""
     v = tree.attrs
     root = f"v:{tree.id}"
     items: list[Any] = [(root, "model_version", tree.id, f"{tree.id} ({v['status']})", None, None)]
-    for run in tree.children:
+    runs = [c for c in tree.children if c.kind == "run"]
+    for run in runs:
         items.append((f"r:{run.id}", "run", f"run {run.id[:8]}", run.id, f"/runs/{run.id}", root))
-    if decision is not None:
-        parent = decision.champion_version
-        if parent is not None:
-            items.append((f"p:{parent}", "parent", f"parent {name}/{parent}", f"the champion {name}/{parent} it was "
-                          "compared against", version_lineage_url(name, parent), root))  # fmt: skip
-        label = f"decision {decision.id[:8]}: {decision.outcome or decision.status}"
-        href = f"{loop_url(name)}#d-{decision.id}"
-        items.append((f"d:{decision.id}", "decision", label, decision.reason or decision.id, href, root))
-    for run in tree.children:
+    for node in tree.children:
+        if node.kind == "parent":
+            title = f"{node.id} ({node.attrs['status']}), the version {tree.id} was retrained or derived from"
+            href = version_lineage_url(name, node.attrs["version"])
+            items.append((f"p:{node.id}", "parent", f"parent {node.id}", title, href, root))
+        elif node.kind == "decision":
+            items.append(_decision_item(name, node, root))
+    for run in runs:
         for i, ds in enumerate(run.children):
             items.append((f"ds:{i}:{ds.id}", "dataset", f"data {ds.id[:12]}", f"{ds.id} {ds.attrs.get('source') or ''}",
                           dataset_url(ds.id), f"r:{run.id}"))  # fmt: skip
@@ -167,11 +169,10 @@ async def version_lineage_page(request: Request) -> Response:
     except ValueError:
         raise NotFoundError(f"version {request.path_params['version']!r} is not a number") from None
     tree = q.version_lineage(ctx.store, name, version)
-    decision = _producing_decision(q.decisions(ctx.store, name), version)
-    items = _version_items(name, tree, decision)
+    items = _version_items(name, tree)
     return render(
         request, "lineage.html", title=f"Lineage of {tree.id}", heading=f"Lineage of {tree.id}",
-        graph=lineage_graph(items), items=items, tree=tree, decision=decision, when=when, project=ctx.project,
+        graph=lineage_graph(items), items=items, tree=tree, when=when, project=ctx.project,
     )  # fmt: skip
 
 
@@ -187,12 +188,14 @@ async def dataset_lineage_page(request: Request) -> Response:
                          None, None)]  # fmt: skip
     for v in tree.children:
         name, number = v.attrs["name"], v.attrs["version"]
-        items.append((f"v:{v.id}", "model_version", v.id, f"{v.id} ({v.attrs['status']})",
-                      version_lineage_url(name, number), root))  # fmt: skip
+        parent = v.attrs.get("parent_version")
+        status = v.attrs["status"] + ("" if parent is None else f", retrained from {name}/{parent}")
+        items.append((f"v:{v.id}", "model_version", v.id, f"{v.id} ({status})", version_lineage_url(name, number),
+                      root))  # fmt: skip
         for run in v.children:
             items.append((f"r:{v.id}:{run.id}", "run", f"run {run.id[:8]}", run.id, f"/runs/{run.id}", f"v:{v.id}"))
     return render(
         request, "lineage.html", title=f"Lineage of dataset {tree.id[:12]}",
         heading=f"Versions trained on dataset {tree.id[:12]}", graph=lineage_graph(items), items=items, tree=tree,
-        decision=None, when=when, project=ctx.project,
+        when=when, project=ctx.project,
     )  # fmt: skip

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from skloop.core import NotFoundError
@@ -24,6 +25,7 @@ from skloop.store import (
     Run,
     RunFacets,
     RunsPage,
+    ServingStats,
     Store,
     StoredReport,
 )
@@ -51,6 +53,7 @@ __all__ = [
     "rollback",
     "run_facets",
     "runs_page",
+    "serving_stats",
     "version_lineage",
 ]
 
@@ -196,6 +199,11 @@ def dataset_lineage(store: Store, fingerprint: str) -> LineageNode:
     an unknown fingerprint raises ``ModelNotFoundError``.
     """
     return Registry(store).lineage(fingerprint)
+
+
+def serving_stats(store: Store, name: str, *, start: datetime | None = None) -> ServingStats:
+    """Model ``name``'s logged predictions since ``start``, aggregated per time bucket in SQL."""
+    return store.predictions.serving_stats(name, start=start)
 
 
 def monitor_reports(store: Store, name: str, *, limit: int | None = None, summaries: bool = True) -> list[StoredReport]:

@@ -196,9 +196,9 @@ class _Loop:
         if policy.window is None:
             return {"checked": False, "reason": "probation is off (loop.probation.window: null)"}
         current = self.store.models.get_aliases(self.name).get(self.alias)
-        promos = [
-            d for d in self.store.loop.list_decisions(self.name, status="finished")
-            if d.outcome == "promoted" and d.challenger_version == current and d.comparison
+        promos = [] if current is None else [
+            d for d in self.store.loop.list_decisions(self.name, status="finished", challenger_version=current)
+            if d.outcome == "promoted" and d.comparison
         ]  # fmt: skip
         if current is None or not promos:
             return {"checked": False, "reason": f"{self.name}@{self.alias} was not promoted by the loop"}
@@ -360,7 +360,7 @@ class _Loop:
             spec = spec.model_copy(update={"data": spec.data.model_copy(update={"positive_class": positive})})
         result = train(
             retrain_spec(spec, frame), self.settings, store=self.store, frame=frame, kind="retrain",
-            parent_run_id=champ.run_id, register=True, progress=self.progress,
+            parent_run_id=champ.run_id, register=True, parent_version=champ.version, progress=self.progress,
         )  # fmt: skip
         fired = outputs["decide"]["fired"]
         tags = {

@@ -103,10 +103,21 @@ class Project:
     # -- train and track ---------------------------------------------------------
 
     def train(
-        self, *, progress: Progress | None = None, n_jobs: int | None = None, register: bool | None = None
+        self,
+        *,
+        progress: Progress | None = None,
+        n_jobs: int | None = None,
+        register: bool | None = None,
+        parent_version: int | None = None,
     ) -> TrainResult:
-        """Run the cross-validated search the spec declares, tracked as one run (and register it)."""
-        return train(self.spec, self.settings, store=self.store, progress=progress, n_jobs=n_jobs, register=register)
+        """Run the cross-validated search the spec declares, tracked as one run (and register it).
+
+        ``parent_version``: the version of the model the new one is retrained or derived from.
+        """
+        return train(
+            self.spec, self.settings, store=self.store, progress=progress, n_jobs=n_jobs, register=register,
+            parent_version=parent_version,
+        )  # fmt: skip
 
     def reproduce(self, run_id: str, *, progress: Progress | None = None) -> ReproduceResult:
         """Rerun ``run_id`` from its snapshot and compare every CV fold score."""
@@ -124,7 +135,13 @@ class Project:
     # -- the registry ------------------------------------------------------------
 
     def register(
-        self, run_id: str, *, dry_run: bool = False, force: bool = False, trust: Trust | None = None
+        self,
+        run_id: str,
+        *,
+        dry_run: bool = False,
+        force: bool = False,
+        trust: Trust | None = None,
+        parent_version: int | None = None,
     ) -> RegisterOutcome:
         """Check the gates of a finished training run and register its model (``skloop register``).
 
@@ -132,8 +149,9 @@ class Project:
         :meth:`train` registers its run itself. See :func:`register_run`.
         """
         return register_run(
-            run_id, self.settings, store=self.store, dry_run=dry_run, force=force, trust=self._trust(trust)
-        )
+            run_id, self.settings, store=self.store, dry_run=dry_run, force=force, trust=self._trust(trust),
+            parent_version=parent_version,
+        )  # fmt: skip
 
     def model(self, ref: Ref = None) -> ModelVersion:
         """The version ``ref`` names now (default: the one under ``champion``)."""
@@ -318,7 +336,6 @@ class Project:
     def _load(self, ref: Ref, trust: Trust | None) -> tuple[ModelVersion, Any]:
         version = self.model(ref)
         return version, self.registry.load_model(version.ref, trust=self._trust(trust))
-
 
     def _log_dir(self) -> Path:
         from skloop.serve import default_log_dir

@@ -13,7 +13,13 @@ from skloop.core import Settings, UsageError, spec_from_dict
 from skloop.registry import Registry, Trust, check_gates, load_model
 from skloop.store import Store
 from skloop.workflows._reproduce import training_frame
-from skloop.workflows._train import MODEL_ARTIFACT, TrainResult, prepare_data, register_result
+from skloop.workflows._train import (
+    MODEL_ARTIFACT,
+    TrainResult,
+    check_parent_version,
+    prepare_data,
+    register_result,
+)
 
 __all__ = ["RegisterOutcome", "register_run"]
 
@@ -42,11 +48,14 @@ def register_run(
     dry_run: bool = False,
     force: bool = False,
     trust: Trust | None = None,
+    parent_version: int | None = None,
 ) -> RegisterOutcome:
     """Check the gates of a finished ``train`` run and, unless ``dry_run``, register its model.
 
     The run's model loads with the caller's ``trust`` (``--trust-type``, the project's
     ``registry.trusted_types``), never with the types its own spec snapshot lists.
+    ``parent_version`` (``--parent``) records the version of the model the new one was
+    retrained or derived from; it must be an existing version of the run's model.
 
     Raises
     ------
@@ -64,6 +73,8 @@ def register_run(
         return RegisterOutcome(run.id, spec.name, None, check_gates(spec.gates, run.metrics), dry_run=True)
     if not force:  # before rebuilding the holdout and the importance for nothing
         Registry(store).check_not_registered(run.id, spec.name)
+    if parent_version is not None:  # likewise: a wrong parent is an error before the work
+        check_parent_version(store, spec.name, parent_version)
     frame, fingerprint = training_frame(store, run, settings, spec)
     data = prepare_data(spec, settings.base_dir, frame)
     model = load_model(
@@ -85,5 +96,7 @@ def register_run(
         model=model,
         positive_class=data.positive,
     )
-    registered = register_result(spec, store, result, data, result.refit_metric, force=force)
+    registered = register_result(
+        spec, store, result, data, result.refit_metric, force=force, parent_version=parent_version
+    )
     return RegisterOutcome(run.id, spec.name, registered.model_version, registered.gate_failures)

@@ -20,7 +20,17 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from skloop.core import DataError, PipelineError, Settings, Spec, SqlSource, code_version, environment
+from skloop.core import (
+    DataError,
+    ModelNotFoundError,
+    PipelineError,
+    Settings,
+    Spec,
+    SqlSource,
+    UsageError,
+    code_version,
+    environment,
+)
 from skloop.data import (
     check_training_frame,
     class_name,
@@ -303,6 +313,7 @@ def train(
     kind: str = "train",
     parent_run_id: str | None = None,
     register: bool | None = None,
+    parent_version: int | None = None,
 ) -> TrainResult:
     """Train the spec's pipeline with cross-validated search, tracked as one run.
 
@@ -324,12 +335,24 @@ def train(
         How the run is recorded.
     register : bool, optional
         Register the model after the run (default: ``registry.enabled`` for ``train`` runs).
+    parent_version : int, optional
+        The version of ``spec.name`` the new version is retrained or derived from
+        (recorded with it; the loop passes its champion). Only with registration.
 
     Returns
     -------
     TrainResult
     """
     progress = progress or NullProgress()
+    if register is None:
+        register = spec.registry.enabled and kind == "train"  # reproductions are checks, not new versions
+    if parent_version is not None:
+        if not register:
+            raise UsageError(
+                f"parent version {parent_version} is recorded with a registered version, and this run is not "
+                "registered; drop the parent, or register (--register, registry.enabled: true)"
+            )
+        check_parent_version(store, spec.name, parent_version)  # before training, not after
     progress.step("reading and checking the data")
     data = prepare_data(spec, settings.base_dir, frame)
     n_classes = int(data.y_train.nunique()) if data.task == "classification" else 0
@@ -448,25 +471,43 @@ def train(
             model=search.best_estimator_,
             positive_class=data.positive,
         )
-    if register is None:
-        register = spec.registry.enabled and kind == "train"  # reproductions are checks, not new versions
     if register:
         progress.step("registering the model")
-        result = register_result(spec, store, result, data, plan.refit)
+        result = register_result(spec, store, result, data, plan.refit, parent_version=parent_version)
     return result
 
 
 # -- registration (skloop.registry) ---------------------------------------------------
 
 
+def check_parent_version(store: Store, name: str, parent_version: int) -> None:
+    """Raise :class:`ModelNotFoundError` unless ``parent_version`` is a version of ``name``.
+
+    Registration checks it again in its transaction; this names a wrong ``--parent``
+    before the search or the importance is computed for nothing.
+    """
+    try:
+        store.models.get_model_version(name, parent_version)
+    except ModelNotFoundError as exc:
+        raise ModelNotFoundError(f"parent version {parent_version}: {exc}") from None
+
+
 def register_result(
-    spec: Spec, store: Store, result: TrainResult, data: PreparedData, refit: str, *, force: bool = False
+    spec: Spec,
+    store: Store,
+    result: TrainResult,
+    data: PreparedData,
+    refit: str,
+    *,
+    force: bool = False,
+    parent_version: int | None = None,
 ) -> TrainResult:
     """Register the finished run's model under ``spec.name``, checked against ``spec.gates``.
 
     The signature, the permutation importance on the holdout and the model card are
-    computed here and stored with the version. A run already registered under
-    ``spec.name`` is refused unless ``force`` (see :meth:`Registry.register`).
+    computed here and stored with the version (with its ``parent_version``, if any). A
+    run already registered under ``spec.name`` is refused unless ``force`` (see
+    :meth:`Registry.register`).
     """
     from skloop.registry import Registry, column_importance, infer_signature
 
@@ -478,7 +519,7 @@ def register_result(
     if data.X_holdout is not None and data.y_holdout is not None and len(data.X_holdout) > 0:
         scorer = build_scorers([refit], data.positive)[refit]
         importance = column_importance(result.model, data.X_holdout, data.y_holdout, scoring=scorer, seed=spec.seed)
-    card = _card_markdown(spec, store, result, signature, importance)
+    card = _card_markdown(spec, store, result, signature, importance, parent_version)
     version = Registry(store).register(
         result.run_id,
         spec.name,
@@ -488,12 +529,15 @@ def register_result(
         card=card,
         format=spec.registry.format,
         force=force,
+        parent_version=parent_version,
     )
     failures = version.rejection_reason.split("; ") if version.rejection_reason else []
     return replace(result, model_version=version.version, gate_failures=failures)
 
 
-def _card_markdown(spec: Spec, store: Store, result: TrainResult, signature: Any, importance: Any) -> str:
+def _card_markdown(
+    spec: Spec, store: Store, result: TrainResult, signature: Any, importance: Any, parent_version: int | None
+) -> str:
     from skloop.registry import build_card, render_markdown
 
     run = store.runs.get_run(result.run_id)
@@ -507,5 +551,6 @@ def _card_markdown(spec: Spec, store: Store, result: TrainResult, signature: Any
         signature=signature,
         pipeline=result.model,
         cv_results=cv_results,
+        parent_version=parent_version,
     )
     return render_markdown(card)

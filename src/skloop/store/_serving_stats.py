@@ -1,0 +1,305 @@
+"""Served traffic from the prediction log, aggregated in SQL: ``store.predictions.serving_stats``.
+
+The log may hold millions of rows, so nothing here reads rows one by one: one query
+finds the window's span (its first and last time, from the ends of
+``ix_predictions_model_time``), one ``GROUP BY`` a time bucket and a version counts
+each bucket (the totals and the versions' spans are summed from its groups), and, when
+rows were flagged, one counts the flags by column and problem (the JSON array of each
+flagged row unnested: ``json_each`` on SQLite, ``json_array_elements`` on PostgreSQL).
+
+A request is counted once, by its row ``0``: the server numbers a request's rows from
+``0`` and gives them one time, so a request lies in one bucket and counting its first
+row counts it, without a ``COUNT(DISTINCT ...)``. A bucket's size is chosen from the
+span (:func:`bucket_size`); buckets start at multiples of their size since the epoch.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import BigInteger, case, cast, func, literal_column, select, true
+from sqlalchemy.sql.elements import ColumnElement
+
+from skloop.core import StoreError
+from skloop.store._schema import table_of
+from skloop.store._schema_predictions import SqlPrediction
+
+if TYPE_CHECKING:
+    from skloop.store._database import Database
+
+__all__ = [
+    "BUCKET_SIZES",
+    "DEFAULT_MAX_BUCKETS",
+    "FlagCount",
+    "ServingStats",
+    "TrafficBucket",
+    "VersionSpan",
+    "VersionSwap",
+    "bucket_size",
+    "serving_stats",
+]
+
+PREDICTIONS = table_of(SqlPrediction)
+
+BUCKET_SIZES = (1, 5, 10, 30, 60, 300, 900, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 86400, 7 * 86400)
+"""The bucket sizes to choose from, in seconds (1 s to a week)."""
+DEFAULT_MAX_BUCKETS = 120
+"""At most this many buckets over a window (the smallest size that fits is chosen)."""
+MAX_FLAG_GROUPS = 50
+"""The flag table keeps the most frequent (column, problem) pairs."""
+
+
+@dataclass(frozen=True)
+class TrafficBucket:
+    """One time bucket of one version: ``[start, start + size)``.
+
+    Attributes
+    ----------
+    start : datetime
+        The bucket's start (UTC).
+    version : int or None
+        The model version that answered (``None`` when the log has none).
+    requests, rows, flagged_rows : int
+        Requests, scored rows, and rows with at least one validation flag.
+    first, last : datetime
+        The first and last prediction of this version in this bucket.
+    """
+
+    start: datetime
+    version: int | None
+    requests: int
+    rows: int
+    flagged_rows: int
+    first: datetime
+    last: datetime
+
+
+@dataclass(frozen=True)
+class VersionSpan:
+    """When a version answered: its first and last logged prediction, and its totals."""
+
+    version: int | None
+    first: datetime
+    last: datetime
+    requests: int
+    rows: int
+
+
+@dataclass(frozen=True)
+class VersionSwap:
+    """Where the version answering most rows of a bucket changed (a hot swap or a rollback).
+
+    ``time`` is the first prediction of ``to_version`` in the bucket where it took over.
+    """
+
+    time: datetime
+    from_version: int | None
+    to_version: int | None
+
+
+@dataclass(frozen=True)
+class FlagCount:
+    """How many flags of one column and problem the window's rows carry."""
+
+    column: str
+    problem: str
+    count: int
+
+
+@dataclass(frozen=True)
+class ServingStats:
+    """The prediction log of one model over a window, aggregated (see the module docstring).
+
+    Attributes
+    ----------
+    model : str
+    start, end : datetime or None
+        The first and last logged prediction in the window (``None`` when it is empty).
+    bucket_seconds : int
+        The size of the buckets.
+    requests, rows, flagged_rows : int
+        Totals over the window.
+    buckets : tuple of TrafficBucket
+        Non-empty (bucket, version) groups, oldest first, then by version.
+    versions : tuple of VersionSpan
+        Every version seen, by first prediction.
+    swaps : tuple of VersionSwap
+        Changes of the bucket's main version, oldest first.
+    flags : tuple of FlagCount
+        The most frequent flags, most frequent first.
+    """
+
+    model: str
+    start: datetime | None
+    end: datetime | None
+    bucket_seconds: int
+    requests: int
+    rows: int
+    flagged_rows: int
+    buckets: tuple[TrafficBucket, ...]
+    versions: tuple[VersionSpan, ...]
+    swaps: tuple[VersionSwap, ...]
+    flags: tuple[FlagCount, ...]
+
+    @property
+    def empty(self) -> bool:
+        """Whether the window holds no logged prediction."""
+        return self.rows == 0
+
+
+def bucket_size(span_seconds: float, max_buckets: int = DEFAULT_MAX_BUCKETS) -> int:
+    """The smallest of :data:`BUCKET_SIZES` that covers ``span_seconds`` in ``max_buckets`` buckets.
+
+    Examples
+    --------
+    >>> bucket_size(0), bucket_size(90), bucket_size(3600), bucket_size(86400), bucket_size(10**9)
+    (1, 1, 60, 900, 604800)
+    """
+    if max_buckets < 1:
+        raise StoreError(f"max_buckets must be at least 1, given {max_buckets!r}")
+    for size in BUCKET_SIZES:
+        if span_seconds / size < max_buckets:
+            return size
+    return BUCKET_SIZES[-1]
+
+
+def _epoch(dialect: str) -> ColumnElement[Any]:
+    """Whole seconds since the epoch of ``predictions.time``, in SQL, typed as an integer.
+
+    Typed so that ``//`` is SQL's integer division (``FLOOR`` is no SQLite built-in).
+    """
+    if dialect == "sqlite":  # stored as naive UTC text 'YYYY-MM-DD HH:MM:SS.ffffff'
+        if sqlite3.sqlite_version_info >= (3, 38, 0):  # unixepoch() parses about 3 times faster than strftime()
+            return cast(func.unixepoch(PREDICTIONS.c.time), BigInteger)
+        return cast(func.strftime(literal_column("'%s'"), PREDICTIONS.c.time), BigInteger)
+    return cast(func.floor(func.extract("epoch", PREDICTIONS.c.time)), BigInteger)
+
+
+def _from_epoch(seconds: int) -> datetime:
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(seconds=int(seconds))
+
+
+def _as_utc(value: Any) -> datetime:
+    """A datetime read from an aggregate (SQLite returns ``MIN(time)`` as text, no zone)."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if not isinstance(value, datetime):
+        raise StoreError(f"expected a time from the predictions table, read {value!r}")
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _swaps(buckets: Sequence[TrafficBucket]) -> tuple[VersionSwap, ...]:
+    """Where the version answering most rows of a bucket changes from the previous bucket's."""
+    main: dict[datetime, TrafficBucket] = {}
+    for b in buckets:
+        best = main.get(b.start)
+        if best is None or b.rows > best.rows:
+            main[b.start] = b
+    swaps, previous = [], None
+    for start in sorted(main):
+        b = main[start]
+        if previous is not None and b.version != previous:
+            swaps.append(VersionSwap(time=b.first, from_version=previous, to_version=b.version))
+        previous = b.version
+    return tuple(swaps)
+
+
+def _versions(buckets: Sequence[TrafficBucket]) -> tuple[VersionSpan, ...]:
+    """Each version's first and last prediction and totals, summed from its buckets."""
+    spans: dict[int | None, VersionSpan] = {}
+    for b in buckets:
+        s = spans.get(b.version)
+        spans[b.version] = (
+            VersionSpan(b.version, b.first, b.last, b.requests, b.rows)
+            if s is None
+            else VersionSpan(b.version, min(s.first, b.first), max(s.last, b.last), s.requests + b.requests,
+                             s.rows + b.rows)
+        )  # fmt: skip
+    return tuple(sorted(spans.values(), key=lambda v: (v.first, v.version or 0)))
+
+
+def _flag_counts(db: Database, where: list[ColumnElement[bool]]) -> tuple[FlagCount, ...]:
+    p = PREDICTIONS.c
+    column: ColumnElement[Any]
+    problem: ColumnElement[Any]
+    if db.dialect == "sqlite":
+        items = func.json_each(p.flags).table_valued("value").alias("f")
+        column = func.json_extract(items.c.value, literal_column("'$.column'"))
+        problem = func.json_extract(items.c.value, literal_column("'$.problem'"))
+    else:
+        items = func.json_array_elements(p.flags).table_valued("value").alias("f")
+        column = items.c.value.op("->>")(literal_column("'column'"))
+        problem = items.c.value.op("->>")(literal_column("'problem'"))
+    n = func.count().label("n")
+    stmt = (
+        select(column.label("column"), problem.label("problem"), n)
+        .select_from(PREDICTIONS)
+        .join(items, true())
+        .where(*where, p.flags.is_not(None))
+        .group_by(column, problem)
+        .order_by(n.desc(), column, problem)
+        .limit(MAX_FLAG_GROUPS)
+    )
+    with db.session("counting the flags of logged predictions", read=True) as conn:
+        return tuple(FlagCount(str(r.column), str(r.problem), int(r.n)) for r in conn.execute(stmt))
+
+
+def serving_stats(
+    db: Database,
+    model: str,
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    max_buckets: int = DEFAULT_MAX_BUCKETS,
+) -> ServingStats:
+    """Requests, rows, flags and versions of ``model``'s logged predictions in ``[start, end)``.
+
+    See :meth:`skloop.store.PredictionStore.serving_stats`.
+    """
+    p = PREDICTIONS.c
+    where: list[ColumnElement[bool]] = [p.model == model]
+    if start is not None:
+        where.append(p.time >= start)
+    if end is not None:
+        where.append(p.time < end)
+    is_first = case((p.row == 0, 1), else_=0)
+    is_flagged = case((p.flags.is_not(None), 1), else_=0)
+    # two scalar subqueries, each answered from the end of ix_predictions_model_time
+    span = select(
+        select(func.min(p.time)).where(*where).scalar_subquery(),
+        select(func.max(p.time)).where(*where).scalar_subquery(),
+    )
+    with db.session(f"reading the span of the prediction log of {model!r}", read=True) as conn:
+        first, last = conn.execute(span).one()
+    if first is None or last is None:
+        return ServingStats(model, None, None, BUCKET_SIZES[0], 0, 0, 0, (), (), (), ())
+    first, last = _as_utc(first), _as_utc(last)
+    size = bucket_size((last - first).total_seconds(), max_buckets)
+    # the size inlined, not bound: PostgreSQL matches the GROUP BY expression to the selected one by its text
+    width: ColumnElement[Any] = literal_column(str(int(size)), BigInteger)
+    bucket = ((_epoch(db.dialect) // width) * width).label("bucket")
+    grouped = (
+        select(bucket, p.version, func.sum(is_first).label("n_requests"), func.count().label("n_rows"),
+               func.sum(is_flagged).label("n_flagged"), func.min(p.time).label("first"),
+               func.max(p.time).label("last"))
+        .where(*where)
+        .group_by(bucket, p.version)
+        .order_by(bucket, p.version)
+    )  # fmt: skip
+    with db.session(f"aggregating the prediction log of {model!r}", read=True) as conn:
+        buckets = tuple(
+            TrafficBucket(_from_epoch(int(r.bucket)), r.version, int(r.n_requests), int(r.n_rows), int(r.n_flagged),
+                          _as_utc(r.first), _as_utc(r.last))
+            for r in conn.execute(grouped)
+        )  # fmt: skip
+    versions = _versions(buckets)
+    requests, rows, flagged = (sum(getattr(b, k) for b in buckets) for k in ("requests", "rows", "flagged_rows"))
+    flags = _flag_counts(db, where) if flagged else ()
+    return ServingStats(
+        model=model, start=first, end=last, bucket_seconds=size, requests=requests, rows=rows,
+        flagged_rows=flagged, buckets=buckets, versions=versions, swaps=_swaps(buckets), flags=flags,
+    )  # fmt: skip
