@@ -2,98 +2,27 @@
 
 The system's Chromium (``/usr/bin/chromium``) through Playwright, never a browser
 download. One server and one browser for the module; each test opens a fresh page,
-fails on any console error or failed request, and keeps a screenshot under pytest's
-temporary directory.
+fails on any console error or failed request, and keeps a screenshot in the test
+artifacts (``build/test-artifacts/ui/browser-<test>.png``; see ``ui_helpers.artifact_dir``).
+The fixtures ``served`` and ``browser`` are in conftest.py.
 """
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from ui_helpers import FINGERPRINT, TOKEN, Seeded, seed, seed_decisions
+from ui_helpers import CHROMIUM, FINGERPRINT, TOKEN, Served, shot_name
 
 from skloop.registry import Registry
-from skloop.store import Store
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run",
-]  # fmt: skip
 HIGHLIGHT = "rgb(255, 243, 196)"  # tr.diff in ui.css
 
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(), reason=f"{CHROMIUM} is not installed (apt-get install chromium); no browser to drive"
 )
-
-
-@dataclass
-class Served:
-    url: str
-    seeded: Seeded
-    shots: Path
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory, model_bytes: bytes) -> Iterator[Served]:
-    """``skloop ui`` (the CLI, in a subprocess) over a seeded store, with ``SKLOOP_TOKEN`` set."""
-    root = tmp_path_factory.mktemp("ui-store")
-    url, artifacts = f"sqlite:///{root}/skloop.db", root / "artifacts"
-    store = Store.open(url, artifacts)
-    seeded = seed(store, model_bytes)
-    seed_decisions(seeded)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SKLOOP_")}
-    env |= {"SKLOOP_STORE_URL": url, "SKLOOP_ARTIFACT_ROOT": str(artifacts), "SKLOOP_TOKEN": TOKEN}
-    port = _free_port()
-    cmd = [sys.executable, "-m", "skloop.cli", "ui", "--port", str(port), "--spec", str(root / "skloop.yaml")]
-    proc = subprocess.Popen(cmd, env=env, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        assert proc.stdout is not None
-        first = proc.stdout.readline()
-        assert first.strip() == f"skloop ui at http://127.0.0.1:{port}/", first
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/models", timeout=2).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise
-                time.sleep(0.1)
-        yield Served(f"http://127.0.0.1:{port}", seeded, tmp_path_factory.mktemp("screenshots"))
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        if proc.stdout is not None:
-            proc.stdout.close()
-        store.close()
-
-
-@pytest.fixture(scope="module")
-def browser(served: Served) -> Iterator[Any]:
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright (the dev extra) is not installed")
-    with sync_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 @pytest.fixture
@@ -113,9 +42,11 @@ def page(browser: Any, served: Served, request: pytest.FixtureRequest, console_e
     tab.on("requestfailed", lambda r: errors.append(f"failed: {r.url}"))
     try:
         yield tab
-        tab.screenshot(path=str(served.shots / f"{request.node.name}.png"), full_page=True)
     finally:
-        context.close()
+        try:  # kept for a failed test too: the page as it was
+            tab.screenshot(path=str(served.shots / shot_name("browser", request.node.name)), full_page=True)
+        finally:
+            context.close()
     assert errors == [], errors
 
 

@@ -2,30 +2,24 @@
 
 As in test_browser: the system's Chromium through Playwright (never a download), one
 server and one browser for the module, a fresh page per test that fails on any console
-error or failed request, and a screenshot under pytest's temporary directory.
+error or failed request, and a screenshot in the test artifacts
+(``build/test-artifacts/ui/monitor-<test>.png``). The monitoring pages are checked for
+accessibility here (``a11y_helpers``), on this module's monitored store: one line each in
+``MONITOR_PAGES``.
 """
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from a11y_helpers import VIEWPORTS, assert_accessible
 from monitor_helpers import Monitored, monitor_and_store, train_project
+from ui_helpers import CHROMIUM, UIPage, artifact_dir, running_ui, shot_name
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run",
-]  # fmt: skip
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(), reason=f"{CHROMIUM} is not installed (apt-get install chromium); no browser to drive"
 )
@@ -38,54 +32,18 @@ class Served:
     shots: Path
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    """``skloop ui`` (the CLI, in a subprocess) over the trained, monitored project."""
+def served(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[Served]:
+    """``skloop ui`` (the CLI, in a subprocess) over the trained, monitored project (its spec's store)."""
     root = tmp_path_factory.mktemp("monitored-ui")
     project = train_project(root)
-    monitored = monitor_and_store(project, root)
-    project.store.flush()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SKLOOP_")}
-    port = _free_port()
-    cmd = [sys.executable, "-m", "skloop.cli", "ui", "--port", str(port), "--spec", str(root / "skloop.yaml")]
-    proc = subprocess.Popen(cmd, env=env, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        assert proc.stdout is not None
-        first = proc.stdout.readline()
-        assert first.strip() == f"skloop ui at http://127.0.0.1:{port}/", first
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/models", timeout=2).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise
-                time.sleep(0.1)
-        yield Served(f"http://127.0.0.1:{port}", monitored, tmp_path_factory.mktemp("screenshots"))
+        monitored = monitor_and_store(project, root)
+        project.store.flush()
+        with running_ui(root, {}) as base:
+            yield Served(base, monitored, artifact_dir(request.config.rootpath))
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        if proc.stdout is not None:
-            proc.stdout.close()
         project.close()
-
-
-@pytest.fixture(scope="module")
-def browser(served: Served) -> Iterator[Any]:
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright (the dev extra) is not installed")
-    with sync_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 @pytest.fixture
@@ -99,9 +57,11 @@ def page(browser: Any, served: Served, request: pytest.FixtureRequest) -> Iterat
     tab.on("requestfailed", lambda r: errors.append(f"failed: {r.url}"))
     try:
         yield tab
-        tab.screenshot(path=str(served.shots / f"{request.node.name}.png"), full_page=True)
     finally:
-        context.close()
+        try:  # kept for a failed test too: the page as it was
+            tab.screenshot(path=str(served.shots / shot_name("monitor", request.node.name)), full_page=True)
+        finally:
+            context.close()
     assert errors == [], errors
 
 
@@ -136,3 +96,21 @@ def test_open_a_stored_drift_report(page: Any, served: Served) -> None:
     page.locator(f"#r-{served.monitored.same.id}").get_by_role("link", name="view here").click()
     page.wait_for_url(f"**report={served.monitored.same.id}")
     assert "one column per stored report" in page.locator("body").inner_text()
+
+
+MONITOR_PAGES: list[UIPage] = [
+    UIPage("monitoring", "/models/churn/monitoring"),
+    UIPage("report", "/models/churn/monitoring/reports/{shifted}"),
+    UIPage("feature", "/models/churn/monitoring/reports/{shifted}/features/contract?window=1"),
+]
+"""The monitoring pages (``{same}`` and ``{shifted}``: the stored reports' ids), as ui_helpers.UI_PAGES."""
+
+
+@pytest.mark.parametrize("viewport", list(VIEWPORTS))
+@pytest.mark.parametrize("ui_page", MONITOR_PAGES, ids=[p.name for p in MONITOR_PAGES])
+def test_monitoring_page_is_accessible(page: Any, served: Served, ui_page: UIPage, viewport: str) -> None:
+    page.set_viewport_size(VIEWPORTS[viewport])
+    ids = {"same": served.monitored.same.id, "shifted": served.monitored.shifted.id}
+    response = page.goto(served.url + ui_page.path.format(**ids), wait_until="load")
+    assert response is not None and response.status == ui_page.status
+    assert_accessible(page)

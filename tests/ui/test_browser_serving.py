@@ -11,13 +11,8 @@ real Prometheus text without starting a model server.
 from __future__ import annotations
 
 import http.server
-import os
 import socket
-import subprocess
-import sys
 import threading
-import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -25,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ui_helpers import seed
+from ui_helpers import LAUNCH_TIMEOUT_MS, artifact_dir, running_ui, seed, shot_name
 
 from skloop.serve._metrics import ServeMetrics
 from skloop.store import Store
@@ -78,7 +73,9 @@ def _metrics_server() -> http.server.ThreadingHTTPServer:
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory, model_bytes: bytes) -> Iterator[Served]:
+def served(
+    tmp_path_factory: pytest.TempPathFactory, model_bytes: bytes, request: pytest.FixtureRequest
+) -> Iterator[Served]:
     """``skloop ui --server URL`` (the CLI, in a subprocess) over a store with a prediction log."""
     root = tmp_path_factory.mktemp("ui-serving-store")
     url, artifacts = f"sqlite:///{root}/skloop.db", root / "artifacts"
@@ -93,32 +90,12 @@ def served(tmp_path_factory: pytest.TempPathFactory, model_bytes: bytes) -> Iter
     metrics = _metrics_server()
     thread = threading.Thread(target=metrics.serve_forever, daemon=True)
     thread.start()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SKLOOP_")}
-    env |= {"SKLOOP_STORE_URL": url, "SKLOOP_ARTIFACT_ROOT": str(artifacts)}
-    port = _free_port()
-    server = f"http://127.0.0.1:{metrics.server_address[1]}"
-    cmd = [sys.executable, "-m", "skloop.cli", "ui", "--port", str(port), "--server", server,
-           "--spec", str(root / "skloop.yaml")]  # fmt: skip
-    proc = subprocess.Popen(cmd, env=env, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        assert proc.stdout is not None
-        first = proc.stdout.readline()
-        assert first.strip() == f"skloop ui at http://127.0.0.1:{port}/", first
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/models", timeout=2).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise
-                time.sleep(0.1)
-        yield Served(f"http://127.0.0.1:{port}", tmp_path_factory.mktemp("screenshots-serving"))
+        server = f"http://127.0.0.1:{metrics.server_address[1]}"
+        settings = {"SKLOOP_STORE_URL": url, "SKLOOP_ARTIFACT_ROOT": str(artifacts)}
+        with running_ui(root, settings, ["--server", server]) as base:
+            yield Served(base, artifact_dir(request.config.rootpath))
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        if proc.stdout is not None:
-            proc.stdout.close()
         metrics.shutdown()
         metrics.server_close()
         store.close()
@@ -128,7 +105,7 @@ def served(tmp_path_factory: pytest.TempPathFactory, model_bytes: bytes) -> Iter
 def browser(served: Served) -> Iterator[Any]:
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright (the dev extra) is not installed")
     with sync_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, timeout=LAUNCH_TIMEOUT_MS)
         try:
             yield chromium
         finally:
@@ -146,7 +123,7 @@ def page(browser: Any, served: Served, request: pytest.FixtureRequest) -> Iterat
     tab.on("requestfailed", lambda r: errors.append(f"failed: {r.url}"))
     try:
         yield tab
-        tab.screenshot(path=str(served.shots / f"{request.node.name}.png"), full_page=True)
+        tab.screenshot(path=str(served.shots / shot_name("serving", request.node.name)), full_page=True)
     finally:
         context.close()
     assert errors == [], errors

@@ -30,7 +30,7 @@ def test_vendored_files_match_their_record_and_have_licences() -> None:
 
 def test_static_files_are_package_data() -> None:
     static = files("skloop") / "ui" / "static"
-    for name in ("htmx.min.js", "uPlot.iife.min.js", "ui.js", "ui.css", "VENDORED.md", "LICENSE.htmx.txt"):
+    for name in ("htmx.min.js", "uPlot.iife.min.js", "ui.js", "a11y.js", "ui.css", "VENDORED.md", "LICENSE.htmx.txt"):
         assert (static / name).is_file(), name
     assert (files("skloop") / "templates" / "ui" / "layout.html").is_file()
 

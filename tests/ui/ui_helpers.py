@@ -1,4 +1,5 @@
-"""Helpers of the web UI's tests: a store seeded fast, and a real search trained fast.
+"""Helpers of the web UI's tests: a store seeded fast, a real search trained fast, the
+real server, the page table.
 
 The store holds ``N_BULK`` runs imported in bulk (``Store.import_runs``: no training;
 tags ``team`` and ``data``), three runs logged the way training logs them (folds as
@@ -6,12 +7,25 @@ metric steps, artifacts, a dataset, the spec, the environment), a failed run, an
 model ``churn`` with a registered version and a rejected one retrained from it (its
 parent). :func:`log_curves` adds two runs that logged metrics step by step;
 :func:`train_search` trains a small grid search.
+
+:func:`running_ui` starts ``skloop ui`` (the CLI, in a subprocess) and returns once it
+answers; :data:`UI_PAGES` lists every page of the UI (the accessibility test visits each);
+:func:`artifact_dir` is where the browser tests keep their screenshots.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -179,3 +193,180 @@ def train_search(root: Path) -> tuple[Project, str]:
     spec.write_text(SEARCH_SPEC)
     project = Project.load(spec)
     return project, project.train(n_jobs=1).run_id
+
+
+# --- the real server and the browser -----------------------------------------------------
+
+CHROMIUM = Path("/usr/bin/chromium")
+"""The system's Chromium (Debian's package), driven by Playwright; never a browser download."""
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--no-first-run",
+]  # fmt: skip
+LAUNCH_TIMEOUT_MS = 120_000
+"""Chromium's cold start on a loaded two-core machine can take far longer than Playwright's 30 s."""
+
+READY_TIMEOUT_S = 90.0
+"""How long ``skloop ui`` may take to answer: a cold machine imports and compiles everything first."""
+PORT_ATTEMPTS = 3
+
+
+@dataclass
+class Served:
+    """The running ``skloop ui``: its base URL, what its store holds, where screenshots go."""
+
+    url: str
+    seeded: Seeded
+    shots: Path
+
+
+def free_port() -> int:
+    """A port nothing listens on now (another process may take it before the server binds it)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class _PortTaken(Exception):
+    """The server could not bind its port: another process took it after :func:`free_port`."""
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return bool(response.status == 200)
+    except urllib.error.HTTPError:
+        return False
+    except OSError:  # refused (not listening yet), reset, or timed out under load
+        return False
+
+
+def _wait_ready(proc: subprocess.Popen[bytes], log: Path, port: int, deadline: float) -> str:
+    """The server's URL once it printed it and answers ``/models``; its output in any error.
+
+    Polls the process (``wait`` returns as soon as it exits) and the port, never a fixed
+    sleep: a warning printed before the URL line, a slow import or a slow first request
+    only make it take longer.
+    """
+    url = f"http://127.0.0.1:{port}"
+    announced = False
+    while True:
+        output = log.read_text(encoding="utf-8", errors="replace")
+        if proc.poll() is not None:
+            if "address already in use" in output.lower():
+                raise _PortTaken(output)
+            raise AssertionError(f"skloop ui exited with {proc.returncode} before answering:\n{output}")
+        announced = announced or f"skloop ui at {url}/" in output
+        if announced and _answers(url + "/models"):
+            return url
+        if time.monotonic() > deadline:
+            raise AssertionError(f"skloop ui did not answer at {url} in {READY_TIMEOUT_S:.0f} s; its output:\n{output}")
+        with suppress(subprocess.TimeoutExpired):  # returns at once when the process exits
+            proc.wait(timeout=0.1)
+
+
+@contextmanager
+def running_ui(root: Path, settings: dict[str, str], args: Sequence[str] = ()) -> Iterator[str]:
+    """``skloop ui`` in ``root`` (its ``skloop.yaml`` if any) with ``settings``: yields its base URL.
+
+    ``settings`` are the only ``SKLOOP_*`` variables the server sees (``SKLOOP_STORE_URL``,
+    ``SKLOOP_ARTIFACT_ROOT``, ``SKLOOP_TOKEN``, ...); without a store URL it reads the spec's.
+    ``args`` are more options of ``skloop ui`` (``--server URL``).
+
+    The output (stdout and stderr) goes to a log file under ``root`` rather than a pipe
+    nobody reads; the URL line is looked for anywhere in it, not as the first line. A port
+    taken between :func:`free_port` and the bind is retried on another port.
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SKLOOP_")}
+    env |= settings
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    for attempt in range(1, PORT_ATTEMPTS + 1):
+        port = free_port()
+        log = root / f"skloop-ui-{port}.log"
+        cmd = [
+            sys.executable,
+            "-m",
+            "skloop.cli",
+            "ui",
+            "--port",
+            str(port),
+            "--spec",
+            str(root / "skloop.yaml"),
+            *args,
+        ]
+        with log.open("wb") as out:
+            proc = subprocess.Popen(cmd, env=env, cwd=root, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            try:
+                url = _wait_ready(proc, log, port, deadline)
+            except _PortTaken:
+                if attempt == PORT_ATTEMPTS:
+                    raise
+                continue
+            yield url
+            return
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def artifact_dir(rootpath: Path) -> Path:
+    """Where the UI's browser tests keep their screenshots (created).
+
+    ``$SKLOOP_TEST_ARTIFACTS/ui`` when that variable is set, else ``build/test-artifacts/ui``
+    under the repository (git-ignored). Names: ``<module>-<test id>.png``.
+    """
+    base = os.environ.get("SKLOOP_TEST_ARTIFACTS") or str(rootpath / "build" / "test-artifacts")
+    folder = Path(base) / "ui"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def shot_name(prefix: str, test_id: str) -> str:
+    """A screenshot's file name from a test id (``test_x[runs-narrow]`` → ``prefix-test_x-runs-narrow.png``)."""
+    return prefix + "-" + re.sub(r"[^A-Za-z0-9_.-]+", "-", test_id).strip("-") + ".png"
+
+
+# --- every page of the UI ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UIPage:
+    """One page of the UI as the accessibility test visits it.
+
+    ``path`` may name the seeded store's ids: ``{best}``, ``{other}``, ``{failed}``
+    (run ids) and ``{fingerprint}`` (the dataset's); ``status`` is the HTTP status the
+    page answers with.
+    """
+
+    name: str
+    path: str
+    status: int = 200
+
+    def url(self, base: str, seeded: Seeded) -> str:
+        """The page's full URL on the server at ``base``."""
+        ids = {"best": seeded.best, "other": seeded.other, "failed": seeded.failed, "fingerprint": FINGERPRINT}
+        return base + self.path.format(**ids)
+
+
+UI_PAGES: list[UIPage] = [
+    UIPage("projects", "/"),  # the list when the store has two projects and no spec names one
+    UIPage("runs", "/projects/churn/runs"),
+    UIPage("runs-bad-filter", "/projects/churn/runs?q=metrics.cv_roc_auc_mean+%3E"),
+    UIPage("compare", "/compare?run={best}&run={other}"),
+    UIPage("run", "/runs/{best}"),
+    UIPage("failed-run", "/runs/{failed}"),
+    UIPage("models", "/models"),
+    UIPage("model", "/models/churn"),
+    UIPage("model-card", "/models/churn/1/card"),
+    UIPage("loop", "/models/churn/loop"),
+    UIPage("serving", "/models/churn/serving"),  # no prediction logged: the empty page
+    UIPage("version-lineage", "/models/churn/2/lineage"),
+    UIPage("dataset-lineage", "/datasets/{fingerprint}/lineage"),
+    UIPage("not-found", "/runs/" + "f" * 32, status=404),
+]
+"""Every page the UI has: a new page is one more line here (the accessibility test then checks it)."""

@@ -71,6 +71,7 @@ def render(request: Request, template: str, *, status_code: int = 200, title: st
         static=static_url,
         csrf_token=csrf,
         token_required=ctx.token is not None,
+        current_path=request.url.path,
         **context,
     )
     response = HTMLResponse(html, status_code=status_code, headers={"Vary": "HX-Request, HX-Target"})

@@ -28,7 +28,7 @@
       { label: "training holdout", stroke: REFERENCE, width: 1, dash: [2, 6] }
     ];
     var columns = [xs, r.value, r.lower, r.upper, e.value, e.lower, e.upper, ref];
-    var width = Math.min(900, el.parentElement.clientWidth || 900);
+    var width = Math.min(900, el.clientWidth || 900);  // the box's content width: never wider than the screen
     var opts = {
       width: width, height: 260, series: series, scales: { x: { time: false } },
       bands: [{ series: [3, 2], fill: "rgba(47,133,90,0.12)" }, { series: [6, 5], fill: "rgba(107,70,193,0.10)" }],

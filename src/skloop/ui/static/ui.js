@@ -16,7 +16,7 @@
   }
 
   function width(el) {
-    return Math.min(720, el.parentElement.clientWidth || 720);
+    return Math.min(720, el.clientWidth || 720);  // the box's content width: never wider than the screen
   }
 
   function drawFolds() {
