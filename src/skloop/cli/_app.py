@@ -378,6 +378,48 @@ def db_upgrade(spec: SpecOpt = Path(SPEC_FILENAME)) -> None:
     console.print(f"database {settings.store_url}: {before or 'empty'} -> {current_revision(settings.store_url)}")
 
 
+@db_app.command("prune")
+@handle_errors
+def db_prune(
+    older_than: Annotated[
+        str | None,
+        typer.Option(
+            "--older-than", help="Delete predictions older than this (90d, 12w); default: monitoring.retention."
+        ),
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Count what would be deleted; delete nothing.")] = False,
+    json_out: JsonOpt = False,
+    spec: SpecOpt = Path(SPEC_FILENAME),
+) -> None:
+    """Delete old logged predictions and their labels, in batches; rows open loop decisions need are kept."""
+    from skloop.core import load_spec
+    from skloop.workflows import prune_log
+
+    path = spec / SPEC_FILENAME if spec.is_dir() else spec
+    project_spec = load_spec(path) if path.is_file() else None
+    store = _store(spec)
+    try:
+        result = prune_log(store, project_spec, older_than=older_than, dry_run=dry_run)
+    finally:
+        store.close()
+    if json_out:
+        print_json(console, result.to_dict())
+        return
+    verb = "would delete" if dry_run else "deleted"
+    table = Table(title=f"predictions made before {result.cutoff:%Y-%m-%d %H:%M} UTC")
+    table.add_column("model")
+    table.add_column(f"predictions {verb}", justify="right")
+    for name, n in sorted(result.models.items()):
+        table.add_row(escape(name), f"{n:,}")
+    if result.models:
+        console.print(table)
+    console.print(
+        f"{verb} {result.predictions:,} predictions and {result.labels:,} labels"
+        + (f"; kept {result.kept:,} older ones that open loop decisions read" if result.kept else "")
+        + (" (dry run: nothing deleted)" if dry_run else "")
+    )
+
+
 @app.command()
 @handle_errors
 def demo(

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from skloop.core._spec_loop import LoopSpec
+from skloop.core._spec_loop import LoopSpec, parse_duration
 
 __all__ = [
     "DRIFT_METHODS",
@@ -332,6 +332,24 @@ class MonitoringSpec(_Model):
     drift: DriftSpec = Field(default_factory=DriftSpec)
     quality: QualitySpec = Field(default_factory=QualitySpec)
     prediction_drift: bool = Field(True, description="also test the model's outputs for drift")
+    retention: str | None = Field(
+        None,
+        description="how long logged predictions are kept (90d, 12w, 36h); skloop db prune deletes older ones; "
+        "null keeps them all",
+    )
+
+    @field_validator("retention")
+    @classmethod
+    def _retention(cls, v: str | None) -> str | None:
+        if v is not None:
+            try:
+                parse_duration(v)
+            except ValueError:
+                raise ValueError(
+                    f"{v!r} is not a retention; allowed: a duration such as 90d, 12w, 36h or 30min, "
+                    "or null to keep every prediction"
+                ) from None
+        return v
 
 
 # --- validate: the checks `skloop validate` runs as tests in CI ------------------------

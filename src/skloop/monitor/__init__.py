@@ -18,6 +18,7 @@ from skloop.monitor._quality import QUALITY_CHECKS, QualityCheck, QualityReport
 from skloop.monitor._reference import ColumnReference, ReferenceSummary, reference_summary
 from skloop.monitor._report import REPORT_FORMAT, MonitorReport, build_report, monitor_frame
 from skloop.monitor._report_html import render_report_html
+from skloop.monitor._stream import log_page, monitor_pages
 from skloop.monitor._windows import WindowResult, WindowSeries, log_frame, monitor_windows, parse_window, split_windows
 
 #: The former name of :func:`skloop.data.class_name` (the same function), kept for callers.
@@ -53,7 +54,9 @@ __all__ = [
     "importance_weights",
     "label_text",
     "log_frame",
+    "log_page",
     "monitor_frame",
+    "monitor_pages",
     "monitor_windows",
     "parse_window",
     "performance",

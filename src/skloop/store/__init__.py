@@ -36,14 +36,17 @@ from skloop.store._histories import MetricHistories
 from skloop.store._loop import LoopLockedError, LoopStore
 from skloop.store._models import ModelStore
 from skloop.store._pages import RunFacets, RunsPage
+from skloop.store._prediction_pages import DEFAULT_PAGE_SIZE, PredictionPage
 from skloop.store._predictions import PredictionStore
 from skloop.store._reports import ReportStore
+from skloop.store._retention import PruneResult
 from skloop.store._runs import RunStore
 from skloop.store._serving_stats import FlagCount, ServingStats, TrafficBucket, VersionSpan, VersionSwap
 from skloop.store._store import Store
 from skloop.store._tag_facets import TagFacet
 
 __all__ = [
+    "DEFAULT_PAGE_SIZE",
     "MAX_FILTER_DEPTH",
     "RUN_KINDS",
     "RUN_STATUSES",
@@ -66,7 +69,9 @@ __all__ = [
     "ModelSummary",
     "ModelVersion",
     "Prediction",
+    "PredictionPage",
     "PredictionStore",
+    "PruneResult",
     "ReportStore",
     "Run",
     "RunFacets",

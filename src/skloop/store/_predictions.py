@@ -15,7 +15,7 @@ compared as text; integral floats are written without their ``.0`` (an id read a
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Select, and_, func, select
@@ -29,6 +29,8 @@ from skloop.store._serving_stats import DEFAULT_MAX_BUCKETS, ServingStats, servi
 
 if TYPE_CHECKING:
     from skloop.store._database import Database
+    from skloop.store._prediction_pages import PageOrder, PredictionPage
+    from skloop.store._retention import PruneResult
 
 __all__ = ["PredictionStore", "as_text", "parse_time", "prediction_row"]
 
@@ -277,6 +279,84 @@ class PredictionStore:
             if len(page) < batch_size:
                 return
             last = page[-1].id
+
+    def iter_pages(
+        self,
+        model: str,
+        *,
+        version: int | None = None,
+        start: datetime | str | None = None,
+        end: datetime | str | None = None,
+        labeled: bool | None = None,
+        page_size: int | None = 10_000,
+        order: PageOrder = "id",
+        after: tuple[datetime, int] | None = None,
+        with_json: bool = True,
+    ) -> Iterator[PredictionPage]:
+        """``model``'s predictions in ``[start, end)`` as columnar pages of at most ``page_size`` rows.
+
+        What :meth:`query_predictions` returns, without holding it: each page is a
+        :class:`~skloop.store.PredictionPage` (DataFrames indexed by the prediction id),
+        read in its own short transaction by a keyset (see
+        :mod:`skloop.store._prediction_pages`), so memory is one page whatever the
+        history's length.
+
+        Parameters
+        ----------
+        model : str
+            The model's name.
+        version : int, optional
+            Only predictions made by this version.
+        start, end : datetime or ISO 8601 str, optional
+            The window (``start`` included, ``end`` excluded; naive times are UTC).
+        labeled : bool, optional
+            ``True``: only labeled predictions; ``False``: only unlabeled ones.
+        page_size : int or None, default=10000
+            Rows per page; ``None`` reads everything as one page.
+        order : {"id", "time"}, default="id"
+            ``"id"``: ingestion order, on the ``(model, id)`` index; ``"time"``: by
+            ``(time, id)``, the order of :meth:`query_predictions`.
+        after : (datetime, int), optional
+            Only rows at or after this ``(time, id)`` (the first row of a window of the
+            newest rows, say).
+        with_json : bool, default=True
+            ``False``: leave the inputs and outputs out (empty ``inputs`` and
+            ``probabilities``; ``predicted`` is the stored text), for readers of keys
+            and labels only.
+
+        Raises
+        ------
+        StoreError
+            A bad time, page size or order.
+        """
+        from skloop.store._prediction_pages import iter_prediction_pages
+
+        return iter_prediction_pages(
+            self._db, model, version=version, labeled=labeled, page_size=page_size, order=order, after=after,
+            with_json=with_json, start=None if start is None else parse_time(start, "start"),
+            end=None if end is None else parse_time(end, "end"),
+        )  # fmt: skip
+
+    def prune(
+        self,
+        older_than: datetime | str,
+        *,
+        protect: Mapping[str, timedelta] | None = None,
+        dry_run: bool = False,
+        batch_size: int = 5_000,
+    ) -> PruneResult:
+        """Delete the predictions made before ``older_than`` and their labels, in batches.
+
+        Rows that a loop decision still running needs (``protect``: per model, how far
+        back from the decision's time its loop reads) are kept; see
+        :func:`skloop.store._retention.prune_predictions`. With ``dry_run`` nothing
+        is deleted and the counts say what would be.
+        """
+        from skloop.store._retention import prune_predictions
+
+        return prune_predictions(
+            self._db, parse_time(older_than, "older_than"), protect=protect, dry_run=dry_run, batch_size=batch_size
+        )
 
     def count_predictions(
         self,

@@ -7,6 +7,8 @@ Declared on the same :class:`~skloop.store._schema.Base` as the other tables (on
   ingesting the same log records twice inserts them once; the server generates a
   unique ``request_id`` per request, and keeps the client's own ``X-Request-ID`` in
   ``correlation_id`` (migration ``0006``), which clients may reuse and is no key.
+  ``(model, id)`` is indexed (migration ``0011``): the keyset of the paged reader
+  (:mod:`skloop.store._prediction_pages`).
 * ``labels`` holds the ground truth that arrives later, keyed either by entity id
   (``model, entity_id``: the label applies to every prediction made for that entity)
   or by the prediction itself (``model, request_id, row``). Each key holds one label:
@@ -38,6 +40,7 @@ class SqlPrediction(Base):
         UniqueConstraint("request_id", "row", name="uq_predictions_request_id_row"),
         Index("ix_predictions_model_time", "model", "time"),
         Index("ix_predictions_model_entity_id", "model", "entity_id"),
+        Index("ix_predictions_model_id", "model", "id"),  # the paged reader's keyset (migration 0011)
     )
 
     id: Mapped[int] = mapped_column(_AutoId, primary_key=True, autoincrement=True)

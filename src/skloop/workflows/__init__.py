@@ -31,6 +31,7 @@ from skloop.workflows._progress import NullProgress, Progress
 from skloop.workflows._project import Project
 from skloop.workflows._register import RegisterOutcome, register_run
 from skloop.workflows._reproduce import ReproduceResult, reproduce, training_frame
+from skloop.workflows._retention import loop_reach, prune_log
 from skloop.workflows._train import TrainResult, prepare_data, train
 from skloop.workflows._validate import CheckResult, ValidationReport, validate_model
 
@@ -61,11 +62,13 @@ __all__ = [
     "init_from_data",
     "junit_xml",
     "load_monitor_inputs",
+    "loop_reach",
     "model_input_columns",
     "monitor_model",
     "predict_batch",
     "predict_table",
     "prepare_data",
+    "prune_log",
     "read_prediction_metadata",
     "register_run",
     "rejected_path",

@@ -61,10 +61,11 @@ from skloop.core import (
     utcnow,
 )
 from skloop.data import class_name
-from skloop.monitor import MonitorReport, compare_models, log_frame, monitor_frame, performance
+from skloop.monitor import MonitorReport, compare_models, monitor_pages, performance
 from skloop.registry import Registry, Signature, Trust, default_actor
-from skloop.store import Decision, ModelVersion, Prediction, Store
+from skloop.store import Decision, ModelVersion, Store
 from skloop.workflows._loop_data import BASE_TAG, hours, load_window, retrain_spec, training_frame_for, typed_inputs
+from skloop.workflows._loop_log import labelled_log, log_pages, newest_key, rows_digest
 from skloop.workflows._loop_policy import (
     evaluate_guards,
     evaluate_triggers,
@@ -154,24 +155,31 @@ class _Loop:
         ]
         return events[-1].time if events else self.now - parse_duration(self.spec.loop.monitor_history)
 
-    def monitor_rows(self) -> list[Prediction]:
-        """The long view: the traffic since the champion took over, at most ``monitor_history``."""
-        if "monitor_rows" not in self._memo:
-            start = max(self.now - parse_duration(self.spec.loop.monitor_history), self.champion_since())
-            self._memo["monitor_start"] = start
-            self._memo["monitor_rows"] = self.store.predictions.query_predictions(self.name, start=start, end=self.now)
-        return self._memo["monitor_rows"]  # type: ignore[no-any-return]
+    def monitor_start(self) -> datetime:
+        """Where the long view starts: when the champion took over, at most ``monitor_history`` ago."""
+        if "monitor_start" not in self._memo:
+            since = max(self.now - parse_duration(self.spec.loop.monitor_history), self.champion_since())
+            self._memo["monitor_start"] = since
+        return self._memo["monitor_start"]  # type: ignore[no-any-return]
 
-    def latest_rows(self) -> tuple[datetime, list[Prediction]]:
-        """The window the triggers judge: the last ``monitor_window`` (time or rows) of the long view."""
-        rows = self.monitor_rows()
-        start: datetime = self._memo["monitor_start"]
-        length = parse_window_length(self.spec.loop.monitor_window)
-        if isinstance(length, int):
-            latest = rows[-length:]
-            return (latest[0].time if latest else start), latest
-        start = max(start, self.now - length)
-        return start, [p for p in rows if p.time >= start]
+    def latest_bounds(self) -> tuple[datetime, tuple[datetime, int] | None, int]:
+        """The window the triggers judge, the last ``monitor_window`` (time or rows) of the long view.
+
+        Its start, the ``(time, id)`` of its first row for a window of rows (else
+        ``None``), and its row count.
+        """
+        if "latest" not in self._memo:
+            start = self.monitor_start()
+            length = parse_window_length(self.spec.loop.monitor_window)
+            count = self.store.predictions.count_predictions
+            if isinstance(length, int):
+                key = newest_key(self.store, self.name, start=start, end=self.now, n=length)
+                n = min(length, count(self.name, start=start, end=self.now)) if key is not None else 0
+                self._memo["latest"] = (key[0] if key is not None else start, key, n)
+            else:
+                start = max(start, self.now - length)
+                self._memo["latest"] = (start, None, count(self.name, start=start, end=self.now))
+        return self._memo["latest"]  # type: ignore[no-any-return]
 
     # -- steps -------------------------------------------------------------------
 
@@ -209,8 +217,7 @@ class _Loop:
             return {"checked": False, "reason": f"v{current} passed probation ({policy.window} since its promotion)"}
         old = promo.comparison or {}
         metric, old_value, old_version = old.get("metric"), old.get("champion"), promo.champion_version
-        rows = [p for p in self.store.predictions.query_predictions(self.name, start=since, end=self.now, labeled=True)
-                if p.version == current]  # fmt: skip
+        rows = labelled_log(self.store, self.name, start=since, end=self.now, version=current)
         base = {"checked": True, "version": current, "old_version": old_version, "metric": metric,
                 "old_value": old_value, "n_labeled": len(rows), "since": since.isoformat()}  # fmt: skip
         if len(rows) < policy.min_labels or metric is None or old_value is None or old_version is None:
@@ -238,9 +245,9 @@ class _Loop:
                 "reason": reason, "stop": True}  # fmt: skip
 
     def monitor_inputs(self, _: Mapping[str, Any]) -> Any:
-        rows = self.monitor_rows()
+        rows = rows_digest(self.store, self.name, start=self.monitor_start(), end=self.now)
         return {
-            "champion": self.decision.champion_version, "rows": hash_inputs([[p.id, p.label] for p in rows]),
+            "champion": self.decision.champion_version, "rows": rows,
             "monitoring": self.spec.monitoring.model_dump(mode="json"),
             "triggers": self.spec.loop.triggers.model_dump(mode="json"),
             "window": self.spec.loop.monitor_window, "history": self.spec.loop.monitor_history,
@@ -249,43 +256,46 @@ class _Loop:
     def monitor(self, _: Mapping[str, Any]) -> dict[str, Any]:
         from skloop.workflows._monitor import load_monitor_inputs
 
-        history = self.monitor_rows()
-        start, rows = self.latest_rows()
+        history_start = self.monitor_start()
+        n_history = self.store.predictions.count_predictions(self.name, start=history_start, end=self.now)
+        start, after, n_latest = self.latest_bounds()
         champ = self.champion()
         out: dict[str, Any] = {"champion": champ.version, "window": self.spec.loop.monitor_window,
-                               "start": start.isoformat(), "end": self.now.isoformat(), "n_rows": len(rows),
+                               "start": start.isoformat(), "end": self.now.isoformat(), "n_rows": n_latest,
                                "drift": None, "performance": None, "long_view": None}  # fmt: skip
-        if not history:
+        if not n_history:
             return out
         inputs = load_monitor_inputs(self.store, champ.ref, self.settings, trust=self.trust)
         task, classes = self.task_of(champ, inputs.model)
         positive = self.positive_of(champ)
 
-        def report_of(part: list[Prediction]) -> MonitorReport:
-            return monitor_frame(
-                log_frame(part), inputs.reference, schema=inputs.schema, config=inputs.config, task=task,
-                classes=classes, reference_metrics=champ.metrics, importance=champ.importance, model=champ.ref,
-                n_boot=0, columns=inputs.columns, positive=positive,
+        def report_of(begin: datetime, key: tuple[datetime, int] | None) -> MonitorReport:
+            return monitor_pages(
+                log_pages(self.store, self.name, start=begin, end=self.now, after=key), inputs.reference,
+                schema=inputs.schema, config=inputs.config, task=task, classes=classes,
+                reference_metrics=champ.metrics, importance=champ.importance, model=champ.ref, n_boot=0,
+                columns=inputs.columns, positive=positive,
             )  # fmt: skip
 
-        latest = report_of(rows) if rows else None
+        latest = report_of(start, after) if n_latest else None
         if latest is not None:
             out.update(_drift_summary(latest))
             out["report_id"] = self.save(latest)
-        longer = latest if latest is not None and len(history) == len(rows) else report_of(history)
-        out["long_view"] = {"start": self._memo["monitor_start"].isoformat(), "n_rows": len(history),
-                            **_drift_summary(longer)}  # fmt: skip
+        longer = latest if latest is not None and n_history == n_latest else report_of(history_start, None)
+        out["long_view"] = {"start": history_start.isoformat(), "n_rows": n_history, **_drift_summary(longer)}
         trigger = self.spec.loop.triggers.performance
         has_proba = hasattr(inputs.model, "predict_proba")
         metric = resolve_metric(trigger.metric if trigger is not None else "auto", task, len(classes or ()), has_proba)
         # the latest window's labelled rows when there are enough to judge; labels come
         # late, so else the champion's labelled rows since it took over
-        mine = [p for p in rows if p.version == champ.version and p.label is not None]
+        mine = labelled_log(self.store, self.name, start=start, end=self.now, version=champ.version, after=after)
         scope = "latest"
         if trigger is None or len(mine) < trigger.min_labels:
-            mine = [p for p in history if p.version == champ.version and p.label is not None]
+            mine = labelled_log(self.store, self.name, start=history_start, end=self.now, version=champ.version)
             scope = "since_champion"
-        value = _metric_of(mine, metric, task, classes, reference=champ.metrics, positive=positive) if mine else None
+        value = (
+            _metric_of(mine, metric, task, classes, reference=champ.metrics, positive=positive) if len(mine) else None
+        )
         out["performance"] = {"metric": metric, "n_labeled": len(mine), "value": value[0] if value else None,
                               "reference": value[1] if value else None, "scope": scope,
                               "greater_is_better": value[2] if value else True}  # fmt: skip
@@ -402,7 +412,7 @@ class _Loop:
         has_proba = len(probas) == 2
         metric = resolve_metric(config.metric, task, len(classes or ()), has_proba)
         result = compare_models(
-            [p.label for p in holdout], preds[0], preds[1],
+            holdout.rows["label"].astype(object).tolist(), preds[0], preds[1],
             champion_proba=probas[0] if has_proba else None, challenger_proba=probas[1] if has_proba else None,
             metric=metric, method=config.method, margin=config.margin, confidence=config.confidence,
             classes=[class_name(c) for c in classes] if classes else None, task=task, n_boot=config.n_boot,
@@ -523,7 +533,7 @@ def _vtext(version: int | None) -> str:
 
 
 def _metric_of(
-    rows: list[Prediction],
+    log: pd.DataFrame,
     metric: str,
     task: str,
     classes: list[Any] | None,
@@ -531,8 +541,7 @@ def _metric_of(
     reference: Mapping[str, float] | None = None,
     positive: Any = None,
 ) -> Any:
-    """The realised ``metric`` of logged rows (with labels); with ``reference``: (value, reference, greater)."""
-    log = log_frame(rows)
+    """The realised ``metric`` of a log frame's (labelled) rows; with ``reference``: (value, reference, greater)."""
     texts = [class_name(c) for c in classes] if classes else None
     proba = None
     if texts is not None and all(f"proba_{t}" in log.columns for t in texts):

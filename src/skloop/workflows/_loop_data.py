@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import io
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,14 +24,16 @@ import pandas as pd
 from skloop.core import DataError, LoopDataSpec, Spec, parse_duration
 from skloop.data import class_name
 from skloop.registry import Signature, coerce_frame
-from skloop.store import ModelVersion, Prediction, Store
+from skloop.store import ModelVersion, Store
 from skloop.workflows._monitor import model_input_columns
 from skloop.workflows._steps import hash_inputs
 
 __all__ = [
+    "LogRows",
     "LoopWindow",
     "base_dataset",
     "load_window",
+    "read_rows",
     "retrain_spec",
     "training_frame_for",
     "typed_inputs",
@@ -43,13 +45,63 @@ BASE_TAG = "loop.base_dataset"
 
 
 @dataclass(frozen=True)
+class LogRows:
+    """Logged predictions as columns, read page by page: their fields and their inputs (both indexed by id).
+
+    ``rows`` has the columns of :class:`~skloop.store.PredictionPage` ``rows``
+    (``time``, ``version``, ``entity_id``, ``predicted``, ``label``, ...); ``inputs``
+    one column per logged input.
+    """
+
+    rows: pd.DataFrame
+    inputs: pd.DataFrame
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def part(self, begin: int, end: int | None = None) -> LogRows:
+        """Rows ``begin .. end`` (positions, in time order)."""
+        return LogRows(self.rows.iloc[begin:end], self.inputs.iloc[begin:end])
+
+    def keys(self) -> list[list[Any]]:
+        """``[id, label]`` per row, what a window's fingerprint hashes."""
+        labels = self.rows["label"].astype(object).where(self.rows["label"].notna(), None)
+        return [[int(i), lab] for i, lab in zip(self.rows.index, labels, strict=True)]
+
+
+def read_rows(
+    store: Store,
+    name: str,
+    *,
+    start: datetime | None,
+    end: datetime | None,
+    labeled: bool | None = None,
+    version: int | None = None,
+) -> LogRows:
+    """``name``'s predictions in ``[start, end)`` in ``(time, id)`` order, as :class:`LogRows`.
+
+    Read in the store's pages (no :class:`~skloop.store.Prediction` object per row).
+    """
+    rows, inputs = [], []
+    for page in store.predictions.iter_pages(name, start=start, end=end, labeled=labeled, version=version,
+                                             order="time"):  # fmt: skip
+        rows.append(page.rows)
+        inputs.append(page.inputs)
+    if not rows:
+        empty = pd.Index([], name="id", dtype="int64")
+        columns = ["time", "version", "entity_id", "predicted", "prediction", "label"]
+        return LogRows(pd.DataFrame(columns=columns, index=empty), pd.DataFrame(index=empty))
+    return LogRows(pd.concat(rows), pd.concat(inputs))
+
+
+@dataclass(frozen=True)
 class LoopWindow:
     """The labelled traffic of a window, split into retraining rows and the evaluation holdout."""
 
     start: datetime
     end: datetime
-    train: list[Prediction]
-    holdout: list[Prediction]
+    train: LogRows
+    holdout: LogRows
 
     @property
     def n_rows(self) -> int:
@@ -58,11 +110,11 @@ class LoopWindow:
 
     def fingerprint(self) -> str:
         """SHA-256 of the rows' ids and labels (what the retrain and the comparison depend on)."""
-        return hash_inputs([[p.id, p.label] for p in (*self.train, *self.holdout)])
+        return hash_inputs(self.train.keys() + self.holdout.keys())
 
     def describe(self) -> dict[str, Any]:
         """A JSON-able summary: bounds, counts, fingerprint, the holdout's time range."""
-        first = self.holdout[0].time.isoformat() if self.holdout else None
+        first = self.holdout.rows["time"].iloc[0].to_pydatetime().isoformat() if len(self.holdout) else None
         return {
             "start": self.start.isoformat(), "end": self.end.isoformat(), "rows": self.n_rows,
             "train_rows": len(self.train), "holdout_rows": len(self.holdout), "holdout_from": first,
@@ -76,24 +128,23 @@ def load_window(store: Store, name: str, config: LoopDataSpec, now: datetime) ->
     Rows made by any version count: their inputs and labels are what matters.
     """
     start = now - parse_duration(config.window)
-    rows = store.predictions.query_predictions(name, start=start, end=now, labeled=True)
-    rows.sort(key=lambda p: (p.time, p.id))
-    n_hold = math.ceil(config.holdout * len(rows)) if rows else 0
+    rows = read_rows(store, name, start=start, end=now, labeled=True)
+    n_hold = math.ceil(config.holdout * len(rows)) if len(rows) else 0
     cut = len(rows) - n_hold
-    return LoopWindow(start=start, end=now, train=rows[:cut], holdout=rows[cut:])
+    return LoopWindow(start=start, end=now, train=rows.part(0, cut), holdout=rows.part(cut))
 
 
-def typed_inputs(rows: Sequence[Prediction], signature: Signature | None) -> pd.DataFrame:
+def typed_inputs(rows: LogRows, signature: Signature | None) -> pd.DataFrame:
     """The logged inputs of ``rows`` typed like the model's training data (its signature)."""
-    frame = pd.DataFrame([p.inputs for p in rows])
+    frame = rows.inputs.reset_index(drop=True)
     if signature is None:
         return frame
     return coerce_frame(frame, signature).frame
 
 
-def typed_target(rows: Sequence[Prediction], task: str, classes: Sequence[Any] | None) -> np.ndarray:
+def typed_target(rows: LogRows, task: str, classes: Sequence[Any] | None) -> np.ndarray:
     """The labels of ``rows`` as the model's classes (or numbers, for regression)."""
-    texts = [p.label for p in rows]
+    texts = rows.rows["label"].astype(object).tolist()
     if task == "regression":
         try:
             return np.asarray(texts, dtype=np.float64)
@@ -108,11 +159,6 @@ def typed_target(rows: Sequence[Prediction], task: str, classes: Sequence[Any] |
             "check the labels ingested (skloop labels ingest)"
         )
     return np.asarray(values, dtype=object)
-
-
-def _no_value(prediction: Prediction) -> None:
-    """What a logged row gives for a column it lacks and has no field for: nothing."""
-    return None
 
 
 def _plain(frame: pd.DataFrame) -> pd.DataFrame:
@@ -179,14 +225,16 @@ def training_frame_for(
     traffic[target] = typed_target(window.train, task, classes)
     base_fp = base_dataset(store, champion)
     base = _snapshot(store, base_fp)
-    fallback: dict[str | None, Callable[[Prediction], Any]] = {
-        spec.data.id: lambda p: p.entity_id,
-        spec.data.time: lambda p: p.time,
-    }
+    fallback = {spec.data.id: "entity_id", spec.data.time: "time"}
+    logged = window.train
     for col in dict.fromkeys(c for c in (spec.data.id, spec.data.time, spec.search.cv.group) if c):
-        if col not in traffic.columns:
-            get = fallback.get(col, _no_value)
-            traffic[col] = [p.inputs.get(col, get(p)) for p in window.train]
+        if col not in traffic.columns:  # as logged, else the prediction's own field (its entity, its time)
+            if col in logged.inputs.columns:
+                traffic[col] = logged.inputs[col].to_numpy()
+            elif col in fallback:
+                traffic[col] = logged.rows[fallback[col]].to_numpy()
+            else:
+                traffic[col] = None
     if base is not None:
         for col in base.columns:
             if col in traffic.columns and traffic[col].dtype != base[col].dtype:
@@ -198,7 +246,7 @@ def training_frame_for(
     copies = np.ones(len(traffic), dtype=np.int64)
     if weighting.method == "duplicate" and weighting.factor > 1:
         cutoff = now - parse_duration(weighting.newer_than) if weighting.newer_than else None
-        recent = np.asarray([cutoff is None or p.time >= cutoff for p in window.train], dtype=bool)
+        recent = np.ones(len(logged), dtype=bool) if cutoff is None else (logged.rows["time"] >= cutoff).to_numpy()
         copies[recent] = weighting.factor
     weighted = traffic.loc[traffic.index.repeat(copies)].reset_index(drop=True)
     parts = [weighted]

@@ -10,6 +10,7 @@ model did not train on.
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import logging
 import os
@@ -28,12 +29,13 @@ from skloop.monitor import (
     MonitorReport,
     ReferenceSummary,
     explain_rows,
-    log_frame,
+    log_page,
     monitor_frame,
+    monitor_pages,
     parse_window,
 )
 from skloop.registry import Registry, Signature, Trust, coerce_frame
-from skloop.store import ModelVersion, Store, StoredReport
+from skloop.store import DEFAULT_PAGE_SIZE, ModelVersion, Store, StoredReport
 
 __all__ = [
     "MonitorInputs",
@@ -251,6 +253,7 @@ def monitor_model(
     n_boot: int = 200,
     seed: int = 0,
     trust: Trust | None = None,
+    page_size: int | None = DEFAULT_PAGE_SIZE,
 ) -> MonitorReport:
     """Monitor the version ``ref`` on new data (``current``) or on its served traffic (``from_log``).
 
@@ -276,6 +279,11 @@ def monitor_model(
     trust : Trust, optional
         What loading the model may trust besides ``settings.trust``: ``Trust(pickle=True)``
         for a joblib model (only for sources you trust), ``types`` for skops.
+    page_size : int or None, default=10000
+        With ``from_log``: predictions read from the store at a time (``None``: all at
+        once). The log is streamed page by page into the monitor's accumulators
+        (:func:`~skloop.monitor.monitor_pages`), so memory is bounded by the page size,
+        not by the history; the report does not depend on it.
 
     Returns
     -------
@@ -302,30 +310,42 @@ def monitor_model(
                 raise UsageError(
                     f"--since {since} reaches back before the year 1; give a shorter duration such as 365d"
                 ) from None
-        predictions = store.predictions.query_predictions(version.name, start=start)
-        if not predictions:
+        pages = (
+            log_page(p) for p in store.predictions.iter_pages(version.name, start=start, page_size=page_size,
+                                                              order="time")
+        )  # fmt: skip
+        first = next(pages, None)
+        if first is None:
             raise DataError(
                 f"no logged prediction of {version.name!r}" + (f" in the last {since}" if since else "")
                 + "; serve the model (skloop serve) or score with skloop predict --log, then ingest the log"
             )  # fmt: skip
-        log = log_frame(predictions)
-        time_column = "time"  # when each prediction was made
-        current_name = f"prediction log of {version.name}" + (f" (last {since})" if since else "")
-    else:
-        frame = current if isinstance(current, pd.DataFrame) else read_table(current)  # type: ignore[arg-type]
-        time_column = inputs.time_column or "time"  # the table's own time column, as training declared it
-        current_name = "current data" if isinstance(current, pd.DataFrame) else os.fspath(current)  # type: ignore[arg-type]
-        log = score_frame(inputs, _with_rows(frame, current_name, "monitor"))
-    classes = list(inputs.model.classes_) if hasattr(inputs.model, "classes_") else None
-    task = inputs.signature.output.task if inputs.signature is not None else None
+        return monitor_pages(
+            itertools.chain([first], pages), inputs.reference, **_report_args(inputs), window=window,
+            n_boot=n_boot, seed=seed, current_name=f"prediction log of {version.name}"
+            + (f" (last {since})" if since else ""),
+        )  # fmt: skip
+    frame = current if isinstance(current, pd.DataFrame) else read_table(current)  # type: ignore[arg-type]
+    time_column = inputs.time_column or "time"  # the table's own time column, as training declared it
+    current_name = "current data" if isinstance(current, pd.DataFrame) else os.fspath(current)  # type: ignore[arg-type]
+    log = score_frame(inputs, _with_rows(frame, current_name, "monitor"))
     return monitor_frame(
-        log, inputs.reference, schema=inputs.schema, config=inputs.config, window=window, task=task,
-        classes=classes, reference_metrics=version.metrics, importance=version.importance,
-        estimator=inputs.estimator, model=version.ref, n_boot=n_boot, seed=seed,
-        reference_name=inputs.reference_name, current_name=current_name, columns=inputs.columns,
-        time_column=time_column,
-        positive=inputs.signature.output.positive_class if inputs.signature is not None else None,
+        log, inputs.reference, **_report_args(inputs), window=window, n_boot=n_boot, seed=seed,
+        current_name=current_name, time_column=time_column,
     )  # fmt: skip
+
+
+def _report_args(inputs: MonitorInputs) -> dict[str, Any]:
+    """What a report of ``inputs``' version takes besides the rows (model, task, reference, ...)."""
+    version = inputs.version
+    return {
+        "schema": inputs.schema, "config": inputs.config,
+        "task": inputs.signature.output.task if inputs.signature is not None else None,
+        "classes": list(inputs.model.classes_) if hasattr(inputs.model, "classes_") else None,
+        "reference_metrics": version.metrics, "importance": version.importance, "estimator": inputs.estimator,
+        "model": version.ref, "reference_name": inputs.reference_name, "columns": inputs.columns,
+        "positive": inputs.signature.output.positive_class if inputs.signature is not None else None,
+    }  # fmt: skip
 
 
 def save_report(

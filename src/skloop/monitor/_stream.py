@@ -1,0 +1,305 @@
+"""Monitor a prediction log read in pages: the report of :func:`monitor_frame`, in bounded memory.
+
+:func:`monitor_pages` takes log frames one page at a time (the store's
+:class:`~skloop.store.PredictionPage` made a log frame by :func:`log_page`), in
+``(time, id)`` order, and feeds each page into the streaming accumulators of
+:mod:`skloop.monitor._accumulate`, for the whole log and for the open window; a page
+is dropped once added, so memory is one page plus per-column aggregates:
+
+- drift and quality: each numeric column keeps its values up to ``max_rows`` (exact
+  tests, the same as :func:`monitor_frame`'s), then counts between the reference's
+  sketch points, like :func:`~skloop.monitor.compare_data_files`;
+- realised performance and the CBPE estimate, whose bootstrap needs rows: up to
+  ``max_rows`` rows (labelled ones for the realised performance), all of them while
+  the log holds no more; beyond, a uniform sample of ``max_rows``: the rows whose
+  hashed prediction id is smallest, which does not depend on the page size. The rows
+  are scored in the log's order, as :func:`monitor_frame` scores the whole log.
+
+So a log of at most ``max_rows`` rows gets exactly the report :func:`monitor_frame`
+gives for :func:`log_frame` of the same predictions, whatever the page size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from skloop.core import DataError, MonitoringSpec
+from skloop.data import DatasetProfile, Schema, class_name
+from skloop.monitor._accumulate import Accumulator, accumulator
+from skloop.monitor._compare import EXACT_ROWS, DriftReport, _finish, _reference, _Scope, _scope
+from skloop.monitor._estimate import CBPE
+from skloop.monitor._explain import weighted_drift
+from skloop.monitor._performance import PerformanceReport
+from skloop.monitor._reference import ReferenceSummary, reference_summary
+from skloop.monitor._report import MonitorReport, build_report
+from skloop.monitor._windows import (
+    LOG_COLUMNS,
+    WindowResult,
+    WindowSeries,
+    _window_feature,
+    parse_window,
+    window_performance,
+)
+
+__all__ = ["log_page", "monitor_pages"]
+
+_EPOCH = pd.Timestamp(0, tz="UTC")
+
+
+def log_page(page: Any) -> pd.DataFrame:
+    """The log frame of one store page (:class:`~skloop.store.PredictionPage`), indexed by prediction id.
+
+    The columns of :func:`~skloop.monitor.log_frame`: ``time``, ``version``,
+    ``entity_id``, the inputs, ``prediction`` (the served value), ``proba_<class>``
+    and ``label``.
+    """
+    rows = page.rows
+    frame = pd.DataFrame({"time": rows["time"], "version": rows["version"], "entity_id": rows["entity_id"]})
+    for col in page.inputs.columns:
+        frame[col] = page.inputs[col]
+    frame["prediction"] = rows["predicted"]
+    for key in page.probabilities.columns:
+        frame[f"proba_{class_name(key)}"] = page.probabilities[key]
+    frame["label"] = rows["label"]
+    frame["time"] = pd.to_datetime(frame["time"], utc=True)
+    return frame
+
+
+def _keys(ids: pd.Index) -> np.ndarray:
+    """SplitMix64 of the prediction ids: a fixed pseudo-random order of the rows."""
+    z = ids.to_numpy(dtype=np.int64).astype(np.uint64) + np.uint64(0x9E3779B97F4A7C15)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+class _Sample:
+    """At most ``k`` rows: all of them while there are no more, else those with the smallest keys.
+
+    The rows come back in the order they were added.
+    """
+
+    def __init__(self, k: int) -> None:
+        self.k = k
+        self.parts: list[pd.DataFrame] = []
+        self.n = 0
+        self.full = False
+
+    def add(self, frame: pd.DataFrame) -> None:
+        if frame.empty:
+            return
+        self.parts.append(frame.assign(__seq=np.arange(self.n, self.n + len(frame))))
+        self.n += len(frame)
+        if self.n > self.k or self.full:
+            kept = pd.concat(self.parts)
+            if len(kept) > self.k:
+                kept = kept.iloc[np.sort(np.argpartition(_keys(kept.index), self.k - 1)[: self.k])]
+            self.parts, self.full = [kept], True
+
+    def frame(self) -> pd.DataFrame | None:
+        if not self.parts:
+            return None
+        rows = pd.concat(self.parts) if len(self.parts) > 1 else self.parts[0]
+        return rows.iloc[np.argsort(rows["__seq"].to_numpy(), kind="stable")].drop(columns="__seq")
+
+
+class _Part:
+    """The aggregates of a stretch of the log (the whole log, or one window)."""
+
+    def __init__(
+        self, ref: ReferenceSummary, names: Sequence[str], cap: int, k: int, estimate: bool, outputs: list[str]
+    ) -> None:
+        self.accs: dict[str, Accumulator] = {n: accumulator(ref[n], cap=cap) for n in names}
+        self.seen: set[str] = set()
+        self.n_rows = self.n_labeled = 0
+        self.labeled = _Sample(k)
+        self.all = _Sample(k) if estimate else None
+        self.outputs = outputs
+        self.first: pd.Timestamp | None = None
+        self.last: pd.Timestamp | None = None
+
+    def add(self, rows: pd.DataFrame) -> None:
+        if rows.empty:
+            return
+        self.n_rows += len(rows)
+        times = rows["time"]
+        self.first = times.iloc[0] if self.first is None else self.first
+        self.last = times.iloc[-1]
+        for name, acc in self.accs.items():
+            if name in rows.columns:
+                self.seen.add(name)
+                acc.add(rows[name])
+            else:  # what a whole frame holds for a column of other rows only: missing values
+                acc.add(pd.Series([None] * len(rows), dtype=object, index=rows.index))
+        keep = ["time", *[c for c in rows.columns if c == "prediction" or str(c).startswith("proba_")]]
+        if "label" in rows.columns:
+            labeled = rows["label"].map(class_name).notna().to_numpy()
+            self.n_labeled += int(labeled.sum())
+            if labeled.any():
+                self.labeled.add(rows.loc[labeled, [*keep, "label"]])
+        if self.all is not None:
+            self.all.add(rows[keep])
+
+    def drift(self, ref: ReferenceSummary, scope: _Scope, config: MonitoringSpec) -> DriftReport:
+        accs = {n: a for n, a in self.accs.items() if n in self.seen}
+        return _finish(ref, accs, scope, config, self.n_rows)
+
+    def performance(
+        self, classes: Sequence[Any] | None, estimator: CBPE | None, **kwargs: Any
+    ) -> tuple[PerformanceReport | None, PerformanceReport | None]:
+        realised = estimate = None
+        labeled = self.labeled.frame()
+        if labeled is not None:
+            _, realised, _ = window_performance(labeled, classes=classes, estimator=None, **kwargs)
+        rows = self.all.frame() if self.all is not None else None
+        if rows is not None and estimator is not None:
+            _, _, estimate = window_performance(rows, classes=classes, estimator=estimator, **kwargs)
+        return realised, estimate
+
+
+def _window_key(rows: pd.DataFrame, length: timedelta | int, offset: int) -> np.ndarray:
+    if isinstance(length, int):
+        return (offset + np.arange(len(rows))) // length
+    return ((rows["time"] - _EPOCH) // pd.Timedelta(length)).to_numpy()
+
+
+def monitor_pages(
+    pages: Iterable[pd.DataFrame],
+    reference: pd.DataFrame | ReferenceSummary | DatasetProfile,
+    *,
+    schema: Schema | None = None,
+    config: MonitoringSpec | None = None,
+    window: str | int | timedelta | None = None,
+    task: str | None = None,
+    classes: Sequence[Any] | None = None,
+    reference_metrics: Mapping[str, float] | None = None,
+    importance: Mapping[str, Any] | None = None,
+    estimator: CBPE | None = None,
+    model: str | None = None,
+    n_boot: int = 200,
+    seed: int = 0,
+    reference_name: str = "reference",
+    current_name: str = "current",
+    columns: Sequence[str] | None = None,
+    positive: Any = None,
+    max_rows: int = EXACT_ROWS,
+) -> MonitorReport:
+    """:func:`~skloop.monitor.monitor_frame` over a log given as pages (see the module docstring).
+
+    Parameters
+    ----------
+    pages : iterable of DataFrame
+        Log frames (:func:`log_page`) in time order (the store's ``order="time"``),
+        each indexed by the prediction id (unique: it orders the sample); each is read
+        once and dropped.
+    reference, schema, config, window, task, classes, reference_metrics, importance, estimator, model, n_boot, seed,
+    reference_name, current_name, columns, positive
+        As in :func:`~skloop.monitor.monitor_frame` (windows cut by ``time``).
+    max_rows : int, default=EXACT_ROWS
+        Numeric values held per column (beyond: binned) and rows scored for performance
+        (beyond: a uniform sample); whole log and each window alike.
+
+    Returns
+    -------
+    MonitorReport
+
+    Raises
+    ------
+    DataError
+        No page holds a row.
+    """
+    if isinstance(max_rows, bool) or not isinstance(max_rows, int) or max_rows < 1:
+        raise DataError(f"max_rows must be a positive integer, given {max_rows!r}")
+    config = config or MonitoringSpec()
+    iterator = iter(pages)
+    first = next((p for p in iterator if not p.empty), None)
+    if first is None:
+        raise DataError("nothing to monitor: the log (or current data) has no rows")
+    outputs = [c for c in first.columns if c == "prediction" or str(c).startswith("proba_")]
+    if isinstance(reference, pd.DataFrame):
+        reference = reference_summary(
+            reference, schema, prediction_columns=[c for c in outputs if c in reference.columns], max_points=None
+        )
+    ref = _reference(None, reference, schema, ())
+    known = set(ref.names)
+    wanted = set(columns) if columns is not None else None
+
+    def monitored(name: str, with_outputs: bool) -> bool:
+        if name == "prediction" or name.startswith("proba_"):
+            return with_outputs and name in known
+        return name not in LOG_COLUMNS and (wanted is None or name in wanted)
+
+    scope = _scope(ref, schema, config, columns)
+    in_scope = scope.checked | set(scope.features) | set(scope.predictions)
+    whole_names = [c.name for c in ref if c.name in in_scope and monitored(c.name, True)]
+    window_names = [c.name for c in ref if c.name in in_scope and monitored(c.name, False)]
+    has_estimate = estimator is not None
+    whole = _Part(ref, whole_names, max_rows, max_rows, has_estimate, outputs)
+    length = parse_window(window) if window is not None else None
+    results: list[WindowResult] = []
+    perf_args: dict[str, Any] = {"task": task, "reference_metrics": reference_metrics, "n_boot": n_boot,
+                                 "seed": seed, "positive": positive}  # fmt: skip
+    current: tuple[Any, _Part] | None = None
+
+    def close(key: Any, part: _Part) -> None:
+        drift = part.drift(ref, scope, config)
+        realised, estimate = part.performance(classes, estimator, **perf_args)
+        flags: dict[str, int] = {}
+        for check in drift.quality.issues:
+            flags[check.check] = flags.get(check.check, 0) + 1
+        if isinstance(length, int) or length is None:
+            start, end = part.first, part.last
+        else:
+            start = _EPOCH + int(key) * pd.Timedelta(length)
+            end = start + pd.Timedelta(length)
+        features = {f.name: _window_feature(f) for f in drift.features}
+        results.append(WindowResult(
+            index=len(results), start=None if start is None else start.isoformat(),
+            end=None if end is None else end.isoformat(), n_rows=part.n_rows, n_labeled=part.n_labeled,
+            drift_share=drift.share, drifted=drift.drifted,
+            weighted_drift=weighted_drift({f.name: f.drifted for f in drift.features}, importance),
+            features=features, quality=flags, performance=realised, estimate=estimate,
+        ))  # fmt: skip
+
+    seen = 0
+    for page in _chain(first, iterator):
+        if page.empty:
+            continue
+        if page["time"].isna().any():
+            raise DataError(f"{int(page['time'].isna().sum())} rows of the log have no 'time'; every row needs one")
+        whole.add(page)
+        if length is not None:
+            keys = _window_key(page, length, seen)
+            cuts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+            for i, at in enumerate(cuts):
+                upto = cuts[i + 1] if i + 1 < len(cuts) else len(page)
+                key = keys[at]
+                if current is not None and current[0] != key:
+                    close(*current)
+                    current = None
+                if current is None:
+                    current = (key, _Part(ref, window_names, max_rows, max_rows, has_estimate, outputs))
+                current[1].add(page.iloc[at:upto])
+        seen += len(page)
+    if current is not None:
+        close(*current)
+    drift = whole.drift(ref, scope, config)
+    realised, estimate = whole.performance(classes, estimator, **perf_args)
+    windows = None
+    if length is not None:
+        label = f"{length} rows" if isinstance(length, int) else str(window)
+        windows = WindowSeries(window=label, windows=tuple(results))
+    return build_report(
+        drift, importance=importance, performance=realised, estimate=estimate, windows=windows, model=model,
+        reference_name=reference_name, current_name=current_name,
+    )  # fmt: skip
+
+
+def _chain(first: pd.DataFrame, rest: Iterable[pd.DataFrame]) -> Iterable[pd.DataFrame]:
+    yield first
+    yield from rest

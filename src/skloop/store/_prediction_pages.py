@@ -1,0 +1,198 @@
+"""The prediction log read in pages: columnar, one short transaction per page.
+
+Monitoring, the loop's windows and its retraining data read a model's whole traffic;
+:func:`iter_prediction_pages` hands it over as :class:`PredictionPage` objects of at
+most ``page_size`` rows, so what a reader holds is one page, never the history.
+
+Pages are cut by a keyset, never by ``OFFSET`` (which rescans every earlier row):
+
+- ``order="id"``: ``id > last ORDER BY id``, on the ``(model, id)`` index of migration
+  ``0011`` (ingestion order);
+- ``order="time"``: ``(time, id) > (last_time, last_id) ORDER BY time, id``, on the
+  ``(model, time)`` index (the order of :meth:`PredictionStore.query_predictions`,
+  which time windows and the bootstrap's row order need).
+
+The JSON of the inputs and outputs is read as text and decoded once per page with
+orjson (one array per page, not one call per row); each page becomes DataFrames whose
+index is the prediction ``id``, and the decoded rows are dropped with the page.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Literal
+
+import orjson
+import pandas as pd
+from sqlalchemy import Select, Text, and_, cast, func, null, or_, select
+
+from skloop.core import StoreError
+from skloop.store._schema import table_of
+from skloop.store._schema_predictions import SqlLabel, SqlPrediction
+
+if TYPE_CHECKING:
+    from skloop.store._database import Database
+
+__all__ = ["DEFAULT_PAGE_SIZE", "PageOrder", "PredictionPage", "iter_prediction_pages", "labelled_query"]
+
+PREDICTIONS = table_of(SqlPrediction)
+LABELS = table_of(SqlLabel)
+DEFAULT_PAGE_SIZE = 10_000
+"""Rows per page unless told otherwise."""
+PageOrder = Literal["id", "time"]
+_SELECTED = (
+    "id", "request_id", "correlation_id", "row", "time", "model", "version", "entity_id", "prediction", "inputs",
+    "outputs", "label", "label_time",
+)  # fmt: skip
+_ROW_COLUMNS = (
+    "request_id", "correlation_id", "row", "time", "model", "version", "entity_id", "prediction", "predicted",
+    "label", "label_time",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class PredictionPage:
+    """One page of logged predictions, as columns; every frame is indexed by the prediction ``id``.
+
+    Attributes
+    ----------
+    rows : DataFrame
+        ``request_id``, ``correlation_id``, ``row``, ``time`` (UTC), ``model``,
+        ``version``, ``entity_id``, ``prediction`` (the stored text), ``predicted``
+        (the served value, its JSON type kept: ``outputs["prediction"]``, else the
+        stored text), ``label`` and ``label_time`` (the joined label, if any).
+    inputs : DataFrame
+        The logged inputs, one column per input name (missing where a row lacks it).
+    probabilities : DataFrame
+        ``outputs["probabilities"]``: one column per class (as logged, text), or no columns.
+    """
+
+    rows: pd.DataFrame
+    inputs: pd.DataFrame
+    probabilities: pd.DataFrame
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    @property
+    def last_id(self) -> int:
+        """The largest ``id`` of the page."""
+        return int(self.rows.index.max())
+
+
+def labelled_query(model: str, *columns: Any) -> tuple[Select[Any], Any]:
+    """``columns`` of ``model``'s predictions joined to their labels, and the label's expression.
+
+    The statement adds ``label`` and ``label_time``: a prediction's label is the one
+    given for the prediction itself, else the one given for its entity (see
+    :mod:`skloop.store._predictions`).
+    """
+    p = PREDICTIONS.c
+    by_entity, by_row = LABELS.alias("by_entity"), LABELS.alias("by_row")
+    label = func.coalesce(by_row.c.label, by_entity.c.label)
+    stmt = (
+        select(
+            *columns,
+            label.label("label"),
+            func.coalesce(by_row.c.time, by_entity.c.time).label("label_time"),
+        )
+        .select_from(
+            PREDICTIONS.outerjoin(
+                by_entity, and_(by_entity.c.model == p.model, by_entity.c.entity_id == p.entity_id)
+            ).outerjoin(
+                by_row, and_(by_row.c.model == p.model, by_row.c.request_id == p.request_id, by_row.c.row == p.row)
+            )
+        )
+        .where(p.model == model)
+    )
+    return stmt, label
+
+
+def _decode(texts: list[str | None]) -> list[Any]:
+    """The JSON documents ``texts`` (``None`` for SQL NULL), decoded in one call."""
+    if all(t is None for t in texts):
+        return [None] * len(texts)
+    doc = "[" + ",".join("null" if t is None else t for t in texts) + "]"
+    try:
+        return orjson.loads(doc)  # type: ignore[no-any-return]
+    except orjson.JSONDecodeError:
+        # Python's json writes NaN and Infinity, which orjson (strict JSON) refuses
+        return json.loads(doc)  # type: ignore[no-any-return]
+
+
+def _page(records: Sequence[Any]) -> PredictionPage:
+    columns = dict(zip(_SELECTED, zip(*records, strict=True), strict=True))  # one tuple per column
+    ids = pd.Index(columns.pop("id"), name="id", dtype="int64")
+    inputs = [d if isinstance(d, Mapping) else {} for d in _decode(list(columns.pop("inputs")))]
+    outputs = [d if isinstance(d, Mapping) else {} for d in _decode(list(columns.pop("outputs")))]
+    stored = columns["prediction"]
+    columns["predicted"] = tuple(o.get("prediction", p) for o, p in zip(outputs, stored, strict=True))
+    rows = pd.DataFrame({c: list(columns[c]) for c in _ROW_COLUMNS}, index=ids)
+    rows["time"] = pd.to_datetime(rows["time"], utc=True)
+    probs = [o.get("probabilities") for o in outputs]
+    return PredictionPage(
+        rows=rows,
+        inputs=pd.DataFrame(inputs, index=ids),
+        probabilities=pd.DataFrame([p if isinstance(p, Mapping) else {} for p in probs], index=ids),
+    )
+
+
+def iter_prediction_pages(
+    db: Database,
+    model: str,
+    *,
+    version: int | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    labeled: bool | None = None,
+    after: tuple[datetime, int] | None = None,
+    page_size: int | None = DEFAULT_PAGE_SIZE,
+    order: PageOrder = "id",
+    with_json: bool = True,
+) -> Iterator[PredictionPage]:
+    """``model``'s predictions in pages; see :meth:`PredictionStore.iter_pages`."""
+    if page_size is not None and (isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1):
+        raise StoreError(f"page_size must be a positive integer or None (one page), given {page_size!r}")
+    if order not in ("id", "time"):
+        raise StoreError(f"order must be 'id' or 'time', given {order!r}")
+    p = PREDICTIONS.c
+    raw = [getattr(p, c) for c in _SELECTED[:-4]]
+    if with_json:
+        json_columns: list[Any] = [cast(p.inputs, Text).label("inputs"), cast(p.outputs, Text).label("outputs")]
+    else:  # the rows' keys and labels only: nothing to decode
+        json_columns = [null().label("inputs"), null().label("outputs")]
+    base, label = labelled_query(model, *raw, *json_columns)
+    if version is not None:
+        base = base.where(p.version == version)
+    if start is not None:
+        base = base.where(p.time >= start)
+    if end is not None:
+        base = base.where(p.time < end)
+    if after is not None:  # time order: rows after (time, id), the newest row a caller has seen
+        base = base.where(or_(p.time > after[0], and_(p.time == after[0], p.id >= after[1])))
+    if labeled is not None:
+        base = base.where(label.is_not(None) if labeled else label.is_(None))
+    key_time: datetime | None = None
+    key_id: int | None = None
+    while True:
+        stmt = base
+        if key_id is not None:
+            if order == "id":
+                stmt = stmt.where(p.id > key_id)
+            else:
+                stmt = stmt.where(or_(p.time > key_time, and_(p.time == key_time, p.id > key_id)))
+        stmt = stmt.order_by(p.id) if order == "id" else stmt.order_by(p.time, p.id)
+        if page_size is not None:
+            stmt = stmt.limit(page_size)
+        with db.session(f"reading a page of the predictions of {model!r}", read=True) as conn:
+            records = conn.execute(stmt).all()
+        if not records:
+            return
+        yield _page(records)
+        if page_size is None or len(records) < page_size:
+            return
+        key_time, key_id = records[-1].time, records[-1].id
+        del records
