@@ -4,8 +4,10 @@ Seeds a store with ``Store.import_runs`` (runs: 10 params, 3 tags, 5 latest metr
 ``Store.import_metric_history`` (5 metrics x 20 steps per run: 10M points for 100,000
 runs), starts the real ``skloop ui`` on 127.0.0.1, and times the requests of the runs
 page (median of repeats, after one cold first request): the first page, a sort by a
-metric, a filter, a filter with a sort, page 2 and a deep page, a tag facet's filter;
-then the compare page of 10 runs (their 5 x ``--steps`` metric curves); then the first
+metric, a filter, a filter with a sort, page 2 and a deep page, a tag facet's filter,
+and the requests for the summary's total the page makes once shown (capped at 10,000,
+and exact on demand); then the compare page of 10 runs (their 5 x ``--steps`` metric
+curves); then the first
 contentful paint of the page in headless Chromium (``/usr/bin/chromium`` via Playwright).
 The tag facets (a ``GROUP BY`` over the 300,000 tag rows, which every runs page
 counts) are also timed alone, at the store.
@@ -20,12 +22,18 @@ client created the schema and the experiment.
 Usage::
 
     python benchmarks/bench_ui.py [--runs 100000] [--steps 20] [--repeats 15]
-                                  [--store-url postgresql+psycopg://...] [--no-mlflow]
+                                  [--store-url postgresql+psycopg://... | --postgres ADMIN_URL] [--no-mlflow]
+
+On PostgreSQL (``--postgres postgresql+psycopg://postgres@127.0.0.1:5432/postgres``) the
+runs are seeded into a new database that is dropped at the end; ``import_runs`` and
+``import_metric_history`` end with ``ANALYZE`` there as on SQLite. MLflow's half
+always runs on SQLite (``--no-mlflow`` skips it).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -176,6 +184,13 @@ def skloop_requests(url: str, artifacts: str, repeats: int, compared: list[str])
                 "tag facet (team = risk)": page + "?" + urllib.parse.urlencode({"q": TAG_FILTER}),
                 f"compare {len(compared)} runs (curves)": f"{base}/compare?"
                 + urllib.parse.urlencode([("run", r) for r in compared]),
+                # the summary's total, fetched by the page once shown (hx-trigger="load")
+                "count: all runs (cap 10,000)": page + "/count",
+                "count: filter": page + "/count?" + urllib.parse.urlencode({"q": FILTER}),
+                "count: filter, exact on demand": page
+                + "/count?"
+                + urllib.parse.urlencode({"q": FILTER, "count": "all"}),
+                "count: all runs, exact on demand": page + "/count?count=all",
             }
             out: dict[str, Any] = {}
             out["cold first page"], _ = _timed_get(page)
@@ -335,20 +350,53 @@ def _stop(proc: subprocess.Popen[Any]) -> None:
         proc.wait(timeout=10)
 
 
+@contextlib.contextmanager
+def _database(args: argparse.Namespace, directory: str) -> Iterator[str]:
+    """The store's URL: SQLite in ``directory``, ``--store-url`` upgraded, or a new PostgreSQL database."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    from skloop.store import upgrade_database
+
+    if args.postgres is None:
+        if args.store_url:
+            upgrade_database(args.store_url)
+        yield args.store_url or f"sqlite:///{directory}/skloop.db"
+        return
+    name = f"skloop_bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(args.postgres, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        url = make_url(args.postgres).set(database=name).render_as_string(hide_password=False)
+        upgrade_database(url)
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=100_000)
     parser.add_argument("--steps", type=int, default=20, help="steps per metric (5 metrics): 100 points per run")
     parser.add_argument("--repeats", type=int, default=15)
-    parser.add_argument("--store-url", help="a PostgreSQL database to seed (default: SQLite in a temporary folder)")
+    parser.add_argument(
+        "--store-url", help="an empty PostgreSQL database to upgrade and seed (default: SQLite in a temporary folder)"
+    )
+    parser.add_argument(
+        "--postgres",
+        metavar="ADMIN_URL",
+        help="a PostgreSQL server's admin URL: seed a new database skloop_bench_<random> there, dropped at the end",
+    )
     parser.add_argument("--no-mlflow", action="store_true")
     parser.add_argument(
         "--mlflow-repeats", type=int, default=1, help="timed MLflow searches per view (each can take a minute)"
     )
     args = parser.parse_args()
     load_before = os.getloadavg()
-    with tempfile.TemporaryDirectory() as d:
-        url = args.store_url or f"sqlite:///{d}/skloop.db"
+    with tempfile.TemporaryDirectory() as d, _database(args, d) as url:
         seeded = seed_skloop(url, f"{d}/artifacts", args.runs, args.steps)
         print(
             f"store: {args.runs:,} runs x {N_PARAMS} params x {N_METRICS} metrics, {seeded['n_points']:,} metric "
@@ -374,7 +422,8 @@ def main() -> None:
           f"{'MLflow/skloop':>15}")  # fmt: skip
     for label in ("cold first page", "first page", "sort by a metric", "filter", "filter + sort", "page 2",
                   "page 1,000 (offset 49,950)", "status facet (failed)", "tag facet (team = risk)",
-                  f"compare {N_COMPARED} runs (curves)"):  # fmt: skip
+                  f"compare {N_COMPARED} runs (curves)", "count: all runs (cap 10,000)",
+                  "count: filter", "count: filter, exact on demand", "count: all runs, exact on demand"):  # fmt: skip
         mine, theirs = sk.get(label), ml.get(label)
         if mine is None:
             continue

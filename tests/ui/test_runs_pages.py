@@ -24,13 +24,51 @@ def test_home_opens_the_projects_runs(client: TestClient) -> None:
     assert response.headers["location"] == "/projects/churn/runs"
 
 
-def test_first_page_holds_fifty_runs_and_counts_them_all(client: TestClient) -> None:
+def _summary(html: str) -> str:
+    """The text of the table's summary line, tags stripped."""
+    line = html.split('id="runs-summary">', 1)[1].split("</p>", 1)[0]
+    return unescape(re.sub(r"<[^>]+>", "", line))
+
+
+def test_first_page_holds_fifty_runs_and_counts_them_later(client: TestClient) -> None:
     html = client.get("/projects/churn/runs").text
     names = _names(html)
     assert len(names) == 50
     assert names[:3] == ["broken", "other", "best"]  # newest first
-    assert f"{N_RUNS} runs, showing 1–50" in html
     assert 'rel="next"' in html and 'rel="prev"' not in html
+    # the table is not held up by the count: the summary asks for it once loaded
+    assert 'hx-get="/projects/churn/runs/count" hx-trigger="load"' in html
+    assert f"{N_RUNS} runs" not in _summary(html) and _summary(html).endswith(", showing 1–50")
+    assert '<span id="runs-pages">page 1</span>' in html
+    count = client.get("/projects/churn/runs/count")
+    assert count.status_code == 200
+    assert f'<span id="runs-total">{N_RUNS} runs</span>' in count.text
+    assert '<span id="runs-pages" hx-swap-oob="true">page 1 of 3</span>' in count.text  # the pager, out of band
+
+
+def test_count_all_counts_in_the_page_and_the_last_page_knows_its_total(client: TestClient) -> None:
+    html = client.get("/projects/churn/runs?count=all").text
+    assert _summary(html) == f"{N_RUNS} runs, showing 1–50" and "runs/count" not in html.split("</p>")[0]
+    assert "count=all" in html.split('rel="next"', 1)[1].split(">", 1)[0]  # the choice follows the pages
+    last = client.get("/projects/churn/runs?page=3").text  # its end is the total: nothing to count
+    assert _summary(last) == f"{N_RUNS} runs, showing 101–{N_RUNS}" and "page 3 of 3" in last
+
+
+def test_a_count_over_the_cap_says_more_than_and_counts_all_on_demand(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from skloop.ui import _runs_pages
+
+    monkeypatch.setattr(_runs_pages, "COUNT_CAP", 100)
+    capped = client.get("/projects/churn/runs/count", params={"q": "metrics.cv_roc_auc_mean > 0", "per": "20"}).text
+    assert "more than 100 runs" in capped and "page 1 of more than 5" in capped
+    link = re.search(r'hx-get="([^"]+)"', capped)
+    assert (
+        link is not None and "count=all" in link.group(1) and "per=20" in link.group(1) and "q=metrics" in link.group(1)
+    )
+    exact = client.get(unescape(link.group(1))).text
+    assert f'<span id="runs-total">{N_RUNS - 1} runs</span>' in exact and "more than" not in exact
+    assert client.get("/projects/churn/runs/count", params={"q": "metrics.auc >"}).text == ""  # the page says why
 
 
 def test_pages_follow_each_other_without_overlap(client: TestClient) -> None:
@@ -83,7 +121,7 @@ def test_filter_uses_the_store_language(client: TestClient) -> None:
     assert _names(html) == ["other"]
     html = client.get("/projects/churn/runs", params={"q": "metrics.cv_roc_auc_mean > 0.79"}).text
     assert sorted(_names(html)) == ["best", "bulk-117", "bulk-118", "bulk-119"]
-    assert "4 runs, showing 1–4" in html
+    assert _summary(html) == "4 runs, showing 1–4"
 
 
 @pytest.mark.parametrize(

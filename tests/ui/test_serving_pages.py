@@ -326,3 +326,19 @@ def test_the_page_shows_a_real_servers_requests_and_latency(served: tuple[Path, 
         upper = buckets[i][0] if math.isfinite(buckets[i][0]) else buckets[i - 1][0]
         assert lower * 0.99 <= shown <= upper * 1.01, (q, shown, lower, upper)
     assert (_cell(html, "log-requests"), _cell(html, "log-rows")) == (str(sent), str(2 * sent))
+
+
+def test_the_pages_field_fetches_only_hosts_the_operator_chose(seeded: Seeded) -> None:
+    # anyone who can open the read-only UI can fill the field: it must not make the UI fetch any host
+    _log(seeded.store, 3)
+    with TestClient(create_app(seeded.store)) as c:
+        other = c.get("/models/churn/serving", params={"server": "http://10.0.0.7:8080"})
+    assert other.status_code == 400
+    assert "field may name" in other.text and "10.0.0.7" in other.text
+    assert "skloop ui --server URL" in other.text
+    closed = f"http://127.0.0.1:{_free_port()}"
+    with TestClient(create_app(seeded.store, server="http://models.internal:8080")) as c:
+        loopback = c.get("/models/churn/serving", params={"server": closed})
+        elsewhere = c.get("/models/churn/serving", params={"server": "http://other.internal:8080"})
+    assert loopback.status_code == 200 and f"could not reach {closed}/metrics" in loopback.text
+    assert elsewhere.status_code == 400 and "models.internal" in elsewhere.text

@@ -4,6 +4,14 @@ A search joins ``latest_metrics`` (and ``params``/``tags``) once per key it name
 compared in the top-level ``and`` of a filter are inner joins, so the database can
 start from the ``(key, value)`` index and stop after ``limit`` rows; other keys are
 outer joins, and runs without them sort last.
+
+A page of the UI's runs table is planned instead (:func:`build_search` with
+``probes=True``): each keyed value is a correlated subquery on the ``(run_id, key)``
+primary key, so the runs drive the search in the order of the page and it stops after
+the page, unless a selective metric comparison (``driver``) picks the runs first, as
+``runs.id IN (SELECT run_id FROM latest_metrics WHERE key = ? AND value ...)`` from the
+``(key, value)`` index. Both give the rows the joins give: a key has at most one
+value per run, and a missing one is ``NULL`` either way.
 """
 
 from __future__ import annotations
@@ -46,8 +54,11 @@ from skloop.store._schema import (
 )
 
 __all__ = [
+    "INDEXED_OPS",
     "build_search",
+    "build_walk",
     "cached_search",
+    "compare",
     "dataset_entity",
     "history_query",
     "load_runs",
@@ -62,6 +73,8 @@ _KEYED = {
     "tags": table_of(SqlTag),
 }
 _NOT_NULL_ATTRS = {"id", "project", "kind", "status", "start_time"}
+INDEXED_OPS = frozenset({"=", "<", "<=", ">", ">=", "in"})
+"""Operators on a metric's value that the ``(key, value)`` index answers as a range."""
 _CHUNK = 500
 
 
@@ -198,11 +211,54 @@ class _Joins:
         return stmt.select_from(source)
 
 
+class _Probes(_Joins):
+    """Keyed values as correlated subqueries on the primary key of the run ``run_id``.
+
+    On ``runs`` itself (the default) the runs drive the search; on another table's
+    ``run_id`` (the ``(key, value)`` index walked in order) that table drives, and a run
+    attribute is a subquery on ``runs`` too. ``bound`` maps fields to columns already
+    at hand (the walked index's value).
+    """
+
+    def __init__(
+        self,
+        required: set[tuple[str, str]],
+        run_id: ColumnElement[Any] | None = None,
+        bound: dict[tuple[str, str], ColumnElement[Any]] | None = None,
+    ) -> None:
+        super().__init__(required)
+        self.run_id = RUNS.c.id if run_id is None else run_id
+        self.bound = bound or {}
+
+    def column(self, entity: str, key: str) -> ColumnElement[Any]:
+        if (entity, key) in self.bound:
+            return self.bound[(entity, key)]
+        if entity == "attributes":
+            if self.run_id is RUNS.c.id or key == "id":
+                return RUNS.c[key] if self.run_id is RUNS.c.id else self.run_id
+            return select(RUNS.c[key]).where(RUNS.c.id == self.run_id).scalar_subquery()
+        table = _KEYED[entity]
+        return select(table.c.value).where(table.c.run_id == self.run_id, table.c.key == key).scalar_subquery()
+
+    def apply(self, stmt: Select[Any]) -> Select[Any]:
+        return stmt.select_from(RUNS)
+
+
+def _driven_by(cmp: Comparison) -> ColumnElement[bool]:
+    """``runs.id IN (the runs whose metric matches, from the (key, value) index)``."""
+    table = _KEYED[cmp.entity]
+    return RUNS.c.id.in_(select(table.c.run_id).where(table.c.key == cmp.key, compare(cmp, table.c.value)))
+
+
 def _condition(node: Comparison | BoolOp, joins: _Joins) -> ColumnElement[bool]:
     if isinstance(node, BoolOp):
         parts = [_condition(t, joins) for t in node.terms]
         return and_(*parts) if node.op == "and" else or_(*parts)
-    col = joins.column(node.entity, node.key)
+    return compare(node, joins.column(node.entity, node.key))
+
+
+def compare(node: Comparison, col: ColumnElement[Any]) -> ColumnElement[bool]:
+    """The SQL of comparison ``node`` on the value ``col``."""
     op, value = node.op, node.value
     if op == "is null":
         return col.is_(None)
@@ -216,10 +272,10 @@ def _condition(node: Comparison | BoolOp, joins: _Joins) -> ColumnElement[bool]:
         return col.like(value)
     if op == "ilike":
         return col.ilike(value)
-    compare: dict[str, Callable[[ColumnElement[Any], Any], ColumnElement[bool]]] = {
+    ops: dict[str, Callable[[ColumnElement[Any], Any], ColumnElement[bool]]] = {
         "=": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
-    }
-    return compare[op](col, value)
+    }  # fmt: skip
+    return ops[op](col, value)
 
 
 @lru_cache(maxsize=256)
@@ -243,18 +299,51 @@ def build_search(
     order: list[OrderKey],
     statuses: list[str] | None,
     limit: int | None,
+    probes: bool = False,
+    driver: Comparison | None = None,
 ) -> Select[Any]:
-    """The ``SELECT`` of the matching runs' rows, in order (see :func:`runs_from_rows`)."""
-    joins = _Joins(_required(node))
-    stmt = select(*_RUN_COLUMNS)
+    """The ``SELECT`` of the matching runs' rows, in order (see :func:`runs_from_rows`).
+
+    With ``probes``, keyed values are correlated subqueries rather than joins, and
+    ``driver`` (a metric comparison of the filter's top-level ``and``, with an operator
+    of :data:`INDEXED_OPS`) becomes ``runs.id IN (...)`` from the ``(key, value)``
+    index; see the module's docstring.
+    """
+    joins = _Probes(_required(node)) if probes else _Joins(_required(node))
+    where: list[ColumnElement[bool]] = []
+    if driver is not None:
+        if not probes or driver.entity != "metrics" or driver.op not in INDEXED_OPS:
+            raise ValueError(f"{driver} cannot drive a search: a metric compared with {sorted(INDEXED_OPS)}")
+        terms: tuple[Comparison | BoolOp, ...] = ()
+        if node is not None:
+            terms = node.terms if isinstance(node, BoolOp) and node.op == "and" else (node,)
+        if driver not in terms:
+            raise ValueError(f"{driver} is not a term of the filter's top-level 'and'")
+        where.append(_driven_by(driver))
+        rest = list(terms)
+        del rest[rest.index(driver)]
+        node = None if not rest else rest[0] if len(rest) == 1 else BoolOp("and", tuple(rest))
+    where += _where(joins, project, node, statuses)
+    clauses = _order(joins, order)  # before apply(): it joins every key named so far
+    stmt = joins.apply(select(*_RUN_COLUMNS)).where(and_(true(), *where)).order_by(*clauses)
+    return stmt.limit(limit) if limit is not None else stmt
+
+
+def _where(
+    joins: _Joins, project: str | None, node: Comparison | BoolOp | None, statuses: list[str] | None
+) -> list[ColumnElement[bool]]:
     where: list[ColumnElement[bool]] = []
     if project is not None:
-        where.append(RUNS.c.project == project)
+        where.append(joins.column("attributes", "project") == project)
     if statuses:
-        where.append(RUNS.c.status.in_(statuses))
+        where.append(joins.column("attributes", "status").in_(statuses))
     if node is not None:
         where.append(_condition(node, joins))
-    clauses = []
+    return where
+
+
+def _order(joins: _Joins, order: list[OrderKey]) -> list[ColumnElement[Any]]:
+    clauses: list[ColumnElement[Any]] = []
     named = set()
     for key in order:
         col = joins.column(key.entity, key.key)
@@ -263,10 +352,44 @@ def build_search(
         nullable = (key.entity, key.key) not in joins.required and key.key not in _NOT_NULL_ATTRS
         clauses.append(clause.nulls_last() if nullable else clause)
     if ("attributes", "start_time") not in named:
-        clauses.append(RUNS.c.start_time.desc())
-    clauses.append(RUNS.c.id.asc())
-    stmt = joins.apply(stmt).where(and_(true(), *where)).order_by(*clauses)
-    return stmt.limit(limit) if limit is not None else stmt
+        clauses.append(joins.column("attributes", "start_time").desc())
+    clauses.append(joins.column("attributes", "id").asc())
+    return clauses
+
+
+def build_walk(
+    *,
+    project: str | None,
+    node: Comparison | BoolOp | None,
+    order: list[OrderKey],
+    statuses: list[str] | None,
+) -> tuple[Select[Any], Select[Any] | None]:
+    """The ids of the matching runs in order, walking the ``(key, value)`` index of ``order[0]``.
+
+    For an ordering by a metric first: the ids and values of the runs with a value of
+    that metric come first, in the index's order (ties sorted by the rest of the
+    ordering), each probed for the filter (see ``_pages._walk_page`` for how the walk
+    stops after the page); then (``None`` when the filter
+    requires the metric) the ids of the matching runs without a value, which an
+    ordering by that metric puts last (``NULLS LAST``), in the rest of the ordering.
+    The two, one after the other, are the ids :func:`build_search` orders.
+    """
+    first = order[0]
+    if first.entity != "metrics":
+        raise ValueError(f"only an ordering by a metric walks an index, not {first}")
+    walked = _KEYED["metrics"].alias("walk")
+    required = _required(node)
+    joins = _Probes(required, run_id=walked.c.run_id, bound={("metrics", first.key): walked.c.value})
+    value = walked.c.value
+    clauses = [value.desc() if first.descending else value.asc(), *_order(joins, order[1:])]
+    where = [walked.c.key == first.key, value.is_not(None), *_where(joins, project, node, statuses)]
+    ranked = select(walked.c.run_id, value).where(*where).order_by(*clauses)
+    if ("metrics", first.key) in required:
+        return ranked, None
+    probes = _Probes(required)
+    where = [probes.column("metrics", first.key).is_(None), *_where(probes, project, node, statuses)]
+    rest = select(RUNS.c.id).where(*where).order_by(*_order(probes, order[1:]))
+    return ranked, rest
 
 
 def history_query(run_id: str, key: str) -> Select[Any]:

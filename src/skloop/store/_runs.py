@@ -16,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, select, update
 
 from skloop.core import NotFoundError, StoreError, utcnow
 from skloop.store import _pages as pages
@@ -535,13 +535,29 @@ class RunStore:
                 logger.info("marked run %s killed: %s", run_id, error)
         return reaped
 
-    def count_runs(self, project: str | None = None) -> int:
-        """How many runs there are (of ``project``)."""
-        stmt = select(func.count()).select_from(RUNS)
-        if project is not None:
-            stmt = stmt.where(RUNS.c.project == project)
-        with self._db.session("counting runs", read=True) as conn:
-            return int(conn.execute(stmt).scalar_one())
+    def count_runs(
+        self,
+        project: str | None = None,
+        *,
+        filter: str | None = None,
+        status: str | Sequence[str] | None = None,
+        up_to: int | None = None,
+    ) -> int:
+        """How many runs (of ``project``) match ``filter`` and ``status`` (as for :meth:`search_runs`).
+
+        With ``up_to``, counting stops after ``up_to + 1`` matches: a result above
+        ``up_to`` means "more than ``up_to``" (a filter true for most runs is then
+        counted in a few milliseconds). A filter that is not selective in the
+        ``(key, value)`` index of a metric visits every match otherwise.
+
+        Raises
+        ------
+        SearchFilterError
+            For a filter that cannot be parsed.
+        StoreError
+            For an unknown status or a negative ``up_to``.
+        """
+        return pages.count_runs(self._db, project, filter=filter, status=status, up_to=up_to)
 
     def import_runs(self, runs: Iterable[Run], *, chunk_size: int = 2_000) -> list[str]:
         """Write whole runs at once: attributes, params, tags and latest metrics.
@@ -584,11 +600,14 @@ class RunStore:
         status: str | Sequence[str] | None = None,
         limit: int = 50,
         offset: int = 0,
+        count_up_to: int | None = None,
     ) -> pages.RunsPage:
         """One page of the runs :meth:`search_runs` would return, and their total.
 
-        ``OFFSET`` is applied in SQL (a later page never reads the earlier ones) and the
-        total is a ``COUNT`` without the ordering's joins (skipped on the last page).
+        ``OFFSET`` is applied in SQL (a later page never reads the earlier ones); the
+        search is planned so that a page costs about the same whatever the filter (see
+        :mod:`skloop.store._pages`), and the total is a ``COUNT`` without the
+        ordering's joins (skipped on the last page, whose end is the total).
 
         Parameters
         ----------
@@ -598,6 +617,11 @@ class RunStore:
             Runs per page, 1 to 500.
         offset : int
             How many matching runs come before the page.
+        count_up_to : int or None
+            ``None``: count every match. ``0``: do not count (``total`` is ``None``
+            unless this is the last page; :meth:`count_runs` later). ``n``: stop after
+            ``max(n, offset + limit)`` matches (``total_exact`` is then false: more runs
+            than ``total`` match).
 
         Raises
         ------
@@ -607,8 +631,9 @@ class RunStore:
             For an unknown status or a limit or offset out of range.
         """
         return pages.search_runs_page(
-            self._db, project, filter=filter, order_by=order_by, status=status, limit=limit, offset=offset
-        )
+            self._db, project, filter=filter, order_by=order_by, status=status, limit=limit, offset=offset,
+            count_up_to=count_up_to,
+        )  # fmt: skip
 
     def facets(
         self, project: str | None = None, *, tags: int = 0, tag_values: int = 5, tag_runs: int | None = None

@@ -29,6 +29,7 @@ from skloop.store._schema import (
 
 __all__ = [
     "MAX_KEY",
+    "METRIC_COLUMNS",
     "MetricRow",
     "Statements",
     "check_key",
@@ -95,6 +96,8 @@ def latest_rows(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
 
 
 _METRIC_COLUMNS = 'run_id, key, value, is_nan, step, "timestamp"'
+METRIC_COLUMNS = _METRIC_COLUMNS
+"""The columns of a metric row, in the order of :func:`metric_rows` (for ``COPY`` too)."""
 _METRIC_SQL = f"INSERT INTO metrics ({_METRIC_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)"
 _LATEST_SQL = (
     f"INSERT INTO latest_metrics ({_METRIC_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?) "

@@ -28,7 +28,7 @@ from skloop.ui._loop_pages import dataset_lineage_page, loop_page, version_linea
 from skloop.ui._model_pages import card_page, model_page, models_page, promote_action, rollback_action
 from skloop.ui._monitor_pages import feature_page, monitoring_page, report_page
 from skloop.ui._run_pages import artifact_download, run_page
-from skloop.ui._runs_pages import home, runs_page
+from skloop.ui._runs_pages import home, runs_count, runs_page
 from skloop.ui._server_metrics import metrics_url
 from skloop.ui._serving_pages import serving_page
 
@@ -42,6 +42,7 @@ STATIC_DIR = Path(__file__).parent / "static"
 ROUTES = [
     Route("/", home, name="home"),
     Route("/projects/{project}/runs", runs_page, name="runs"),
+    Route("/projects/{project}/runs/count", runs_count, name="runs-count"),
     Route("/compare", compare_page, name="compare"),
     Route("/runs/{run_id}", run_page, name="run"),
     Route("/runs/{run_id}/artifacts/{name:path}", artifact_download, name="artifact"),

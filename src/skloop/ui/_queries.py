@@ -35,6 +35,7 @@ __all__ = [
     "alias_history",
     "artifact_bytes",
     "card_html",
+    "count_runs",
     "cv_candidates",
     "dataset_lineage",
     "datasets",
@@ -83,11 +84,22 @@ def runs_page(
     statuses: Sequence[str],
     limit: int,
     offset: int,
+    count_up_to: int | None = None,
 ) -> RunsPage:
-    """One page of a project's runs (raises ``SearchFilterError`` for a bad filter)."""
+    """One page of a project's runs (raises ``SearchFilterError`` for a bad filter).
+
+    ``count_up_to``: ``None`` counts every match, ``0`` none (the total comes later, from
+    :func:`count_runs`, unless this is the last page).
+    """
     return store.runs.search_runs_page(
-        project, filter=filter, order_by=list(order_by), status=list(statuses), limit=limit, offset=offset
-    )
+        project, filter=filter, order_by=list(order_by), status=list(statuses), limit=limit, offset=offset,
+        count_up_to=count_up_to,
+    )  # fmt: skip
+
+
+def count_runs(store: Store, project: str, *, filter: str | None, statuses: Sequence[str], up_to: int | None) -> int:
+    """How many of the project's runs match (above ``up_to``: more than ``up_to``)."""
+    return store.runs.count_runs(project, filter=filter, status=list(statuses), up_to=up_to)
 
 
 def run_facets(store: Store, project: str) -> RunFacets:

@@ -14,9 +14,11 @@ from skloop.ui import _queries as q
 from skloop.ui._context import context_of, render
 from skloop.ui._runs_query import ATTRIBUTE_COLUMNS, RunsQuery, auto_columns, cell, tag_clause
 
-__all__ = ["duration", "home", "runs_page", "tag_facet_links", "when"]
+__all__ = ["COUNT_CAP", "duration", "home", "runs_count", "runs_page", "tag_facet_links", "when"]
 
 PANEL_ID = "runs-panel"
+COUNT_CAP = 10_000
+"""Matching runs counted for the table's summary; beyond, "more than 10,000" and a link that counts all."""
 
 
 def duration(run: Run) -> str:
@@ -83,7 +85,12 @@ def _is_partial(request: Request) -> bool:
 
 
 async def runs_page(request: Request) -> Response:
-    """A project's runs: one page from SQL, sorted, filtered; the panel alone for htmx."""
+    """A project's runs: one page from SQL, sorted, filtered; the panel alone for htmx.
+
+    The page is not held up by the count of the matching runs, which can visit every
+    match: unless this is the last page (whose end is the total) or ``count=all`` asks
+    for it here, the summary fetches it (``hx-trigger="load"``) from :func:`runs_count`.
+    """
     ctx = context_of(request)
     project = request.path_params["project"]
     query = RunsQuery.from_params(request.query_params, request.query_params.getlist("status"))
@@ -92,6 +99,7 @@ async def runs_page(request: Request) -> Response:
         page = q.runs_page(
             ctx.store, project, filter=query.filter or None, order_by=query.order_by,
             statuses=query.statuses, limit=query.per_page, offset=query.offset,
+            count_up_to=None if query.count_all else 0,
         )  # fmt: skip
     except SearchFilterError as exc:  # the user's text: shown beside the box, never a 500
         error, page = str(exc), None
@@ -120,3 +128,27 @@ async def runs_page(request: Request) -> Response:
     }
     template = "_runs_panel.html" if _is_partial(request) else "runs.html"
     return render(request, template, title=f"Runs of {project}", **context)
+
+
+async def runs_count(request: Request) -> Response:
+    """``/projects/{project}/runs/count``: the summary's total, up to :data:`COUNT_CAP` unless ``count=all``.
+
+    A fragment for the runs page's summary (``#runs-total``), with the pager's ``page
+    N of M`` out of band. A filter that does not parse counts nothing (the page shows
+    the error).
+    """
+    ctx = context_of(request)
+    project = request.path_params["project"]
+    query = RunsQuery.from_params(request.query_params, request.query_params.getlist("status"))
+    try:
+        n = q.count_runs(
+            ctx.store, project, filter=query.filter or None, statuses=query.statuses,
+            up_to=None if query.count_all else COUNT_CAP,
+        )  # fmt: skip
+    except SearchFilterError:
+        return Response("", media_type="text/html")
+    exact = query.count_all or n <= COUNT_CAP
+    return render(
+        request, "_runs_count.html", title=f"Runs of {project}", project=project, query=query,
+        total=n if exact else COUNT_CAP, total_exact=exact, oob=True,
+    )  # fmt: skip

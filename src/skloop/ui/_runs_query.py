@@ -48,6 +48,7 @@ class RunsQuery:
     page: int = 1
     per_page: int = DEFAULT_PER_PAGE
     columns: tuple[str, ...] = ()
+    count_all: bool = False
 
     @classmethod
     def from_params(cls, params: Mapping[str, str], statuses: Sequence[str]) -> RunsQuery:
@@ -63,6 +64,7 @@ class RunsQuery:
             page=_int(params.get("page"), 1, 1, 10**9),
             per_page=_int(params.get("per"), DEFAULT_PER_PAGE, 1, MAX_PER_PAGE),
             columns=columns,
+            count_all=params.get("count") == "all",
         )
 
     @property
@@ -91,6 +93,8 @@ class RunsQuery:
             out["per"] = q.per_page
         if q.columns:
             out["cols"] = ",".join(q.columns)
+        if q.count_all:
+            out["count"] = "all"
         return out
 
     def url(self, project: str, **changes: Any) -> str:
@@ -115,6 +119,11 @@ class RunsQuery:
         if self.filter.startswith(clause + _AND):
             return self.filter[len(clause + _AND) :]
         return None
+
+    def count_url(self, project: str, **changes: Any) -> str:
+        """The URL of the count of the runs in this view (a fragment, see ``runs_count``)."""
+        query = urlencode(self.params(**changes), doseq=True)
+        return f"/projects/{quote(project, safe='')}/runs/count" + (f"?{query}" if query else "")
 
     def sort_url(self, project: str, field: str) -> str:
         """Sort by ``field``: descending first, ascending when it is already sorted descending."""

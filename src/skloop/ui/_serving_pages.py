@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import anyio.to_thread
 from starlette.requests import Request
@@ -73,6 +74,10 @@ def chart_data(stats: ServingStats) -> dict[str, Any]:
     }
 
 
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+"""Hosts the page's ``?server=`` field may name besides the host of ``skloop ui --server``."""
+
+
 def _window(request: Request) -> tuple[str, datetime | None]:
     key = request.query_params.get("window", "all")
     if key not in WINDOWS:
@@ -85,8 +90,19 @@ def _server(request: Request) -> str | None:
     given = request.query_params.get("server")
     if given is not None and len(given) > MAX_SERVER_CHARS:
         raise UsageError(f"server is {len(given):,} characters long; a URL has at most {MAX_SERVER_CHARS:,}")
-    server = given.strip() if given is not None else context_of(request).server
-    return server or None
+    configured = context_of(request).server
+    if given is None or not given.strip():
+        return configured or None
+    server = given.strip()
+    host = urlsplit(server).hostname
+    allowed = set(LOOPBACK_HOSTS) | ({urlsplit(configured).hostname} if configured else set())
+    if host is not None and host not in allowed:  # no host: fetch_metrics names the scheme it needs
+        # the UI is read-only for anyone who can open it: it fetches only hosts its operator chose
+        raise UsageError(
+            f"server: the page's field may name {' or '.join(sorted(h for h in allowed if h))}, given host {host!r}; "
+            "to watch another host start the UI with skloop ui --server URL"
+        )
+    return server
 
 
 def seconds(value: float | None) -> str:
