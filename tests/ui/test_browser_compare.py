@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ui_helpers import CURVES, log_curves, train_search
+from ui_helpers import CURVES, log_curves, recording_page, shot_name, train_search
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -81,32 +81,11 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
             proc.stdout.close()
 
 
-@pytest.fixture(scope="module")
-def browser(served: Served) -> Iterator[Any]:
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright (the dev extra) is not installed")
-    with sync_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
 @pytest.fixture
 def page(browser: Any, served: Served, request: pytest.FixtureRequest) -> Iterator[Any]:
     """A fresh page (1280×800) that records console errors and failed requests."""
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
-    tab = context.new_page()
-    errors: list[str] = []
-    tab.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    tab.on("pageerror", lambda e: errors.append(str(e)))
-    tab.on("requestfailed", lambda r: errors.append(f"failed: {r.url}"))
-    try:
+    with recording_page(browser, served.shots / shot_name("compare", request.node.name)) as tab:
         yield tab
-        tab.screenshot(path=str(served.shots / f"{request.node.name}.png"), full_page=True)
-    finally:
-        context.close()
-    assert errors == [], errors
 
 
 def test_compare_overlays_the_curves_with_a_legend_naming_the_runs(page: Any, served: Served) -> None:

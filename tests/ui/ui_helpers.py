@@ -29,7 +29,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -370,3 +370,39 @@ UI_PAGES: list[UIPage] = [
     UIPage("not-found", "/runs/" + "f" * 32, status=404),
 ]
 """Every page the UI has: a new page is one more line here (the accessibility test then checks it)."""
+
+
+@contextmanager
+def recording_page(
+    browser: Any,
+    shot: Path,
+    *,
+    viewport: tuple[int, int] = (1280, 800),
+    errors: list[str] | None = None,
+    **context_args: Any,
+) -> Iterator[Any]:
+    """A fresh page that records console errors and failed requests; no error may remain at the end.
+
+    The screenshot ``shot`` is taken for a failed test too (the page as it was). A test that
+    expects an error (a 4xx page logs one) passes its own ``errors`` list and removes it.
+    A favicon request aborted by a navigation is not an error of the page.
+    """
+    errors = [] if errors is None else errors
+    context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]}, **context_args)
+    tab = context.new_page()
+    tab.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    tab.on("pageerror", lambda e: errors.append(str(e)))
+
+    def failed(r: Any) -> None:
+        if not (r.url.endswith("favicon.svg") and r.failure == "net::ERR_ABORTED"):
+            errors.append(f"failed: {r.url} ({r.failure})")
+
+    tab.on("requestfailed", failed)
+    try:
+        yield tab
+    finally:
+        try:
+            tab.screenshot(path=str(shot), full_page=True)
+        finally:
+            context.close()
+    assert errors == [], errors
