@@ -1,13 +1,16 @@
 """Web UI benchmark: the runs page over 100,000 runs and 10 million metric points.
 
-Seeds a store with ``Store.import_runs`` (runs: 10 params, 5 latest metrics each) and
+Seeds a store with ``Store.import_runs`` (runs: 10 params, 3 tags, 5 latest metrics each) and
 ``Store.import_metric_history`` (5 metrics x 20 steps per run: 10M points for 100,000
 runs), starts the real ``skloop ui`` on 127.0.0.1, and times the requests of the runs
 page (median of repeats, after one cold first request): the first page, a sort by a
-metric, a filter, a filter with a sort, page 2 and a deep page, and the requests
-for the summary's total the page makes once shown (capped at 10,000, and exact on
-demand); then the first
+metric, a filter, a filter with a sort, page 2 and a deep page, a tag facet's filter,
+and the requests for the summary's total the page makes once shown (capped at 10,000,
+and exact on demand); then the compare page of 10 runs (their 5 x ``--steps`` metric
+curves); then the first
 contentful paint of the page in headless Chromium (``/usr/bin/chromium`` via Playwright).
+The tag facets (a ``GROUP BY`` over the 300,000 tag rows, which every runs page
+counts) are also timed alone, at the store.
 
 For the side-by-side figure, MLflow's tracking server (``mlflow server`` on 127.0.0.1,
 SQLite) over a store of the same shape, timed on the runs search its UI calls
@@ -53,6 +56,9 @@ from typing import Any
 N_PARAMS, N_METRICS = 10, 5
 PROJECT = "bench"
 FILTER = "metrics.m0 > 0.5 and params.p0 = '7'"
+TEAMS = ("vision", "search", "ads", "risk")
+TAG_FILTER = "tags.team = 'risk'"
+N_COMPARED = 10
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
 
@@ -86,6 +92,7 @@ def _rng_runs(n_runs: int, seed: int = 1) -> Iterator[Any]:
     from skloop.store import Run
 
     rng = random.Random(seed)
+    tag_rng = random.Random(seed + 100)  # its own stream: the params and metrics are those of earlier runs
     start = datetime(2025, 1, 1, tzinfo=UTC)
     for i in range(n_runs):
         yield Run(
@@ -98,6 +105,11 @@ def _rng_runs(n_runs: int, seed: int = 1) -> Iterator[Any]:
             name=f"run-{i:06d}",
             params={f"p{j}": str(rng.randint(0, 20)) for j in range(N_PARAMS)},
             metrics={f"m{k}": rng.random() for k in range(N_METRICS)},
+            tags={
+                "team": tag_rng.choice(TEAMS),
+                "dataset": f"v{i % 12}",
+                "host": f"worker-{tag_rng.randint(0, 49):02d}",
+            },
         )
 
 
@@ -126,8 +138,31 @@ def seed_skloop(url: str, artifacts: str, n_runs: int, steps: int) -> dict[str, 
     return {"runs": runs, "t_runs": t_runs, "t_points": t_points, "n_points": n_points}
 
 
-def skloop_requests(url: str, artifacts: str, repeats: int) -> dict[str, Any]:
-    """Start ``skloop ui`` and time each view of the runs page."""
+def time_facets(url: str, artifacts: str, repeats: int) -> dict[str, float]:
+    """The runs page's facets at the store: statuses alone, with the tag facets as the UI counts
+    them (the newest 5,000 runs) and over every run (median, s)."""
+    from skloop.store import Store
+
+    with Store.open(url, artifacts) as store:
+        out = {}
+        cases = (
+            ("status facet alone", 0, None),
+            ("+ tag facets, newest 5,000 runs (the UI)", 8, 5_000),
+            ("+ tag facets, every run", 8, None),
+        )
+        for label, tags, tag_runs in cases:
+            store.runs.facets(PROJECT, tags=tags, tag_values=6, tag_runs=tag_runs)  # warm-up
+            times = []
+            for _ in range(repeats):
+                t0 = time.perf_counter()
+                store.runs.facets(PROJECT, tags=tags, tag_values=6, tag_runs=tag_runs)
+                times.append(time.perf_counter() - t0)
+            out[label] = statistics.median(times)
+    return out
+
+
+def skloop_requests(url: str, artifacts: str, repeats: int, compared: list[str]) -> dict[str, Any]:
+    """Start ``skloop ui`` and time each view of the runs page, and the compare page of ``compared``."""
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SKLOOP_")}
     env |= {"SKLOOP_STORE_URL": url, "SKLOOP_ARTIFACT_ROOT": artifacts}
@@ -146,6 +181,9 @@ def skloop_requests(url: str, artifacts: str, repeats: int) -> dict[str, Any]:
                 "page 2": page + "?page=2",
                 "page 1,000 (offset 49,950)": page + "?page=1000",
                 "status facet (failed)": page + "?status=failed",
+                "tag facet (team = risk)": page + "?" + urllib.parse.urlencode({"q": TAG_FILTER}),
+                f"compare {len(compared)} runs (curves)": f"{base}/compare?"
+                + urllib.parse.urlencode([("run", r) for r in compared]),
                 # the summary's total, fetched by the page once shown (hx-trigger="load")
                 "count: all runs (cap 10,000)": page + "/count",
                 "count: filter": page + "/count?" + urllib.parse.urlencode({"q": FILTER}),
@@ -225,6 +263,7 @@ def seed_mlflow(directory: Path, runs: list[Any], steps: int) -> tuple[str, str,
                                  "active", f"{directory}/mlartifacts/{run.id}/artifacts", exp))  # fmt: skip
                 params += [(k, v, run.id) for k, v in run.params.items()]
                 tags.append(("mlflow.runName", run.name, run.id))
+                tags += [(k, v, run.id) for k, v in run.tags.items()]
                 for k in range(N_METRICS):
                     key = f"m{k}"
                     for step in range(steps - 1):
@@ -364,7 +403,11 @@ def main() -> None:
             f"points; seeded in {seeded['t_runs']:.1f} s (import_runs) + {seeded['t_points']:.1f} s "
             f"(import_metric_history) on {url.split(':', 1)[0]}"
         )
-        sk = skloop_requests(url, f"{d}/artifacts", args.repeats)
+        facets = time_facets(url, f"{d}/artifacts", args.repeats)
+        print("store facets (s):", json.dumps(facets), flush=True)
+        step = max(1, args.runs // N_COMPARED)
+        compared = [r.id for r in seeded["runs"][::step][:N_COMPARED]]
+        sk = skloop_requests(url, f"{d}/artifacts", args.repeats, compared)
         print("skloop ui (s):", json.dumps(sk), flush=True)  # kept if the MLflow half is stopped
         ml: dict[str, float] = {}
         if not args.no_mlflow:
@@ -378,9 +421,12 @@ def main() -> None:
     print(f"\n{'request (median)':<34}{'skloop ui (s)':>14}{'MLflow search (s)':>19}"
           f"{'MLflow/skloop':>15}")  # fmt: skip
     for label in ("cold first page", "first page", "sort by a metric", "filter", "filter + sort", "page 2",
-                  "page 1,000 (offset 49,950)", "status facet (failed)", "count: all runs (cap 10,000)",
+                  "page 1,000 (offset 49,950)", "status facet (failed)", "tag facet (team = risk)",
+                  f"compare {N_COMPARED} runs (curves)", "count: all runs (cap 10,000)",
                   "count: filter", "count: filter, exact on demand", "count: all runs, exact on demand"):  # fmt: skip
-        mine, theirs = sk[label], ml.get(label)
+        mine, theirs = sk.get(label), ml.get(label)
+        if mine is None:
+            continue
         if theirs is None:
             shown = f"{'—':>19}{'—':>15}"
         elif theirs == math.inf:
@@ -388,6 +434,8 @@ def main() -> None:
         else:
             shown = f"{theirs:>19.4f}{theirs / mine:>14.1f}x"
         print(f"{label:<34}{mine:>14.4f}{shown}")
+    for label, seconds in facets.items():
+        print(f"store.runs.facets: {label:<40}{seconds:>9.4f} s")
     paint = sk["paint"]
     if paint:
         print(f"Chromium, runs page: first contentful paint {paint['fcp']:.0f} ms, load {paint['load']:.0f} ms")

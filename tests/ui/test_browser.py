@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ui_helpers import CHROMIUM, FINGERPRINT, TOKEN, Served, shot_name
+from ui_helpers import CHROMIUM, FINGERPRINT, TOKEN, Served, recording_page, shot_name
 
 from skloop.registry import Registry
 
@@ -34,20 +34,9 @@ def console_errors() -> list[str]:
 @pytest.fixture
 def page(browser: Any, served: Served, request: pytest.FixtureRequest, console_errors: list[str]) -> Iterator[Any]:
     """A fresh page (1280×800) that records console errors and failed requests."""
-    context = browser.new_context(viewport={"width": 1280, "height": 800}, accept_downloads=True)
-    tab = context.new_page()
-    errors = console_errors
-    tab.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    tab.on("pageerror", lambda e: errors.append(str(e)))
-    tab.on("requestfailed", lambda r: errors.append(f"failed: {r.url}"))
-    try:
+    shot = served.shots / shot_name("browser", request.node.name)
+    with recording_page(browser, shot, errors=console_errors, accept_downloads=True) as tab:
         yield tab
-    finally:
-        try:  # kept for a failed test too: the page as it was
-            tab.screenshot(path=str(served.shots / shot_name("browser", request.node.name)), full_page=True)
-        finally:
-            context.close()
-    assert errors == [], errors
 
 
 def _names(page: Any) -> list[str]:

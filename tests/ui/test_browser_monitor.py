@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from a11y_helpers import VIEWPORTS, assert_accessible
 from monitor_helpers import Monitored, monitor_and_store, train_project
-from ui_helpers import CHROMIUM, UIPage, artifact_dir, running_ui, shot_name
+from ui_helpers import CHROMIUM, UIPage, artifact_dir, recording_page, running_ui, shot_name
 
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(), reason=f"{CHROMIUM} is not installed (apt-get install chromium); no browser to drive"
@@ -49,20 +49,9 @@ def served(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequ
 @pytest.fixture
 def page(browser: Any, served: Served, request: pytest.FixtureRequest) -> Iterator[Any]:
     """A fresh page (1280×900) that records console errors and failed requests."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    tab = context.new_page()
-    errors: list[str] = []
-    tab.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    tab.on("pageerror", lambda e: errors.append(str(e)))
-    tab.on("requestfailed", lambda r: errors.append(f"failed: {r.url}"))
-    try:
+    shot = served.shots / shot_name("monitor", request.node.name)
+    with recording_page(browser, shot, viewport=(1280, 900)) as tab:
         yield tab
-    finally:
-        try:  # kept for a failed test too: the page as it was
-            tab.screenshot(path=str(served.shots / shot_name("monitor", request.node.name)), full_page=True)
-        finally:
-            context.close()
-    assert errors == [], errors
 
 
 def test_click_a_heatmap_cell_and_see_the_two_distributions(page: Any, served: Served) -> None:

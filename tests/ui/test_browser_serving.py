@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ui_helpers import LAUNCH_TIMEOUT_MS, artifact_dir, running_ui, seed, shot_name
+from ui_helpers import artifact_dir, recording_page, running_ui, seed, shot_name
 
 from skloop.serve._metrics import ServeMetrics
 from skloop.store import Store
@@ -101,32 +101,11 @@ def served(
         store.close()
 
 
-@pytest.fixture(scope="module")
-def browser(served: Served) -> Iterator[Any]:
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright (the dev extra) is not installed")
-    with sync_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, timeout=LAUNCH_TIMEOUT_MS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
 @pytest.fixture
 def page(browser: Any, served: Served, request: pytest.FixtureRequest) -> Iterator[Any]:
     """A fresh page (1280×800) that records console errors and failed requests."""
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
-    tab = context.new_page()
-    errors: list[str] = []
-    tab.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    tab.on("pageerror", lambda e: errors.append(str(e)))
-    tab.on("requestfailed", lambda r: errors.append(f"failed: {r.url}"))
-    try:
+    with recording_page(browser, served.shots / shot_name("serving", request.node.name)) as tab:
         yield tab
-        tab.screenshot(path=str(served.shots / shot_name("serving", request.node.name)), full_page=True)
-    finally:
-        context.close()
-    assert errors == [], errors
 
 
 def test_serving_page_draws_the_traffic_and_version_charts(page: Any, served: Served) -> None:

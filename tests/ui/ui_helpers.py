@@ -1,9 +1,12 @@
-"""Helpers of the web UI's tests: a store seeded fast, the real server, the page table.
+"""Helpers of the web UI's tests: a store seeded fast, a real search trained fast, the
+real server, the page table.
 
-The store holds ``N_BULK`` runs imported in bulk (``Store.import_runs``: no training),
-three runs logged the way training logs them (folds as metric steps, artifacts, a
-dataset, the spec, the environment), a failed run, and model ``churn`` with a
-registered version and a rejected one retrained from it (its parent).
+The store holds ``N_BULK`` runs imported in bulk (``Store.import_runs``: no training;
+tags ``team`` and ``data``), three runs logged the way training logs them (folds as
+metric steps, artifacts, a dataset, the spec, the environment), a failed run, and
+model ``churn`` with a registered version and a rejected one retrained from it (its
+parent). :func:`log_curves` adds two runs that logged metrics step by step;
+:func:`train_search` trains a small grid search.
 
 :func:`running_ui` starts ``skloop ui`` (the CLI, in a subprocess) and returns once it
 answers; :data:`UI_PAGES` lists every page of the UI (the accessibility test visits each);
@@ -26,6 +29,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -33,11 +37,43 @@ from skloop.core import GatesSpec
 from skloop.registry import Registry
 from skloop.store import DatasetRecord, Run, Store
 
+if TYPE_CHECKING:
+    from skloop.workflows import Project
+
 N_BULK = 120
 STATUSES = ("finished", "finished", "finished", "failed", "killed")
 GATES = GatesSpec(min={"holdout_roc_auc": 0.75})
 TOKEN = "s3cret-token"
 FINGERPRINT = "ab" * 32
+TEAMS = ("red", "blue", "red", "green")
+"""Tag ``team`` of bulk run ``i`` is ``TEAMS[i % 4]``; tag ``data`` is ``v{i % 8}``."""
+CURVES = {
+    "a": {"loss": [0.9, 0.6, 0.45, 0.4], "accuracy": [0.5, 0.7, 0.8, 0.82]},
+    "b": {"loss": [1.0, 0.8, 0.7, 0.66, 0.65, 0.64]},
+}
+"""What :func:`log_curves` logs: metric values by step, per run name."""
+SEARCH_SPEC = """\
+name: churn
+seed: 7
+data:
+  train: data/churn.csv
+  target: churned
+  id: customer_id
+  holdout: 0.2
+pipeline:
+  model:
+    class: sklearn.tree.DecisionTreeClassifier
+search:
+  strategy: grid
+  space:
+    model__min_samples_leaf: [1, 4, 16, 100]
+    model__criterion: [gini, entropy]
+  cv: {folds: 3}
+  scoring: [roc_auc, accuracy]
+  refit: roc_auc
+  n_jobs: 1
+"""
+"""A grid of 4 x 2 = 8 candidates (a numeric and a categorical param), 3 folds, on 400 rows."""
 
 
 @dataclass(frozen=True)
@@ -62,6 +98,7 @@ def _bulk_runs(t0: datetime) -> list[Run]:
             end_time=t0 + timedelta(minutes=i, seconds=20 + i % 7),
             name=f"bulk-{i:03d}",
             params={"model__C": str([0.1, 1, 10][i % 3]), "model": "LogisticRegression"},
+            tags={"team": TEAMS[i % 4], "data": f"v{i % 8}"},
             metrics={"cv_roc_auc_mean": round(0.5 + i / 400, 4), "holdout_roc_auc": round(0.9 - i / 500, 4)},
         )
         for i in range(N_BULK)
@@ -133,6 +170,29 @@ def seed_decisions(seeded: Seeded) -> list[str]:
     loop.update_decision(second.id, champion_version=1, triggers=[{"name": "drift_psi", "fired": False, "value": 0.05}])
     loop.finish_decision(second.id, outcome="none", reason="no trigger fired")
     return [first.id, second.id]
+
+
+def log_curves(store: Store) -> dict[str, str]:
+    """Two runs that logged :data:`CURVES` step by step (``log_metric(..., step=i)``); their ids by name."""
+    ids = {}
+    for name, metrics in CURVES.items():
+        with store.runs.start_run("churn", name=f"curve-{name}") as run:
+            for key, values in metrics.items():
+                for step, value in enumerate(values):
+                    store.runs.log_metric(run.id, key, value, step=step)
+            store.runs.log_metric(run.id, "epochs", len(next(iter(metrics.values()))))  # one step: no curve
+        ids[name] = run.id
+    return ids
+
+
+def train_search(root: Path) -> tuple[Project, str]:
+    """Train :data:`SEARCH_SPEC` (a real GridSearchCV) in ``root``; the project (close it) and the run id."""
+    from skloop.workflows import Project, init_example
+
+    spec = init_example(root, n_rows=400, force=True)
+    spec.write_text(SEARCH_SPEC)
+    project = Project.load(spec)
+    return project, project.train(n_jobs=1).run_id
 
 
 # --- the real server and the browser -----------------------------------------------------
@@ -310,3 +370,39 @@ UI_PAGES: list[UIPage] = [
     UIPage("not-found", "/runs/" + "f" * 32, status=404),
 ]
 """Every page the UI has: a new page is one more line here (the accessibility test then checks it)."""
+
+
+@contextmanager
+def recording_page(
+    browser: Any,
+    shot: Path,
+    *,
+    viewport: tuple[int, int] = (1280, 800),
+    errors: list[str] | None = None,
+    **context_args: Any,
+) -> Iterator[Any]:
+    """A fresh page that records console errors and failed requests; no error may remain at the end.
+
+    The screenshot ``shot`` is taken for a failed test too (the page as it was). A test that
+    expects an error (a 4xx page logs one) passes its own ``errors`` list and removes it.
+    A favicon request aborted by a navigation is not an error of the page.
+    """
+    errors = [] if errors is None else errors
+    context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]}, **context_args)
+    tab = context.new_page()
+    tab.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    tab.on("pageerror", lambda e: errors.append(str(e)))
+
+    def failed(r: Any) -> None:
+        if not (r.url.endswith("favicon.svg") and r.failure == "net::ERR_ABORTED"):
+            errors.append(f"failed: {r.url} ({r.failure})")
+
+    tab.on("requestfailed", failed)
+    try:
+        yield tab
+    finally:
+        try:
+            tab.screenshot(path=str(shot), full_page=True)
+        finally:
+            context.close()
+    assert errors == [], errors

@@ -4,9 +4,9 @@ The only code in skloop that opens the database or writes an artifact. Open it w
 :meth:`Store.open`; upgrade a server database with :func:`upgrade_database`
 (``skloop db upgrade``). A store is one :class:`Database` (engines, the transaction
 scope) carrying its parts: ``store.runs`` (:class:`RunStore`), ``store.datasets``
-(:class:`DatasetStore`), ``store.models`` (:class:`ModelStore`), ``store.predictions``
-(:class:`PredictionStore`), ``store.loop`` (:class:`LoopStore`) and ``store.reports``
-(:class:`ReportStore`).
+(:class:`DatasetStore`), ``store.histories`` (:class:`MetricHistories`),
+``store.models`` (:class:`ModelStore`), ``store.predictions`` (:class:`PredictionStore`),
+``store.loop`` (:class:`LoopStore`) and ``store.reports`` (:class:`ReportStore`).
 """
 
 from skloop.store._artifacts import ArtifactStore
@@ -32,6 +32,7 @@ from skloop.store._entities import (
 from skloop.store._entities_loop import Decision, LoopLock, StepRecord
 from skloop.store._entities_reports import StoredReport
 from skloop.store._filter import MAX_FILTER_DEPTH, SearchFilterError
+from skloop.store._histories import MetricHistories
 from skloop.store._loop import LoopLockedError, LoopStore
 from skloop.store._models import ModelStore
 from skloop.store._pages import RunFacets, RunsPage
@@ -42,6 +43,7 @@ from skloop.store._retention import PruneResult
 from skloop.store._runs import RunStore
 from skloop.store._serving_stats import FlagCount, ServingStats, TrafficBucket, VersionSpan, VersionSwap
 from skloop.store._store import Store
+from skloop.store._tag_facets import TagFacet
 
 __all__ = [
     "DEFAULT_PAGE_SIZE",
@@ -62,6 +64,7 @@ __all__ = [
     "LoopLockedError",
     "LoopStore",
     "Metric",
+    "MetricHistories",
     "ModelStore",
     "ModelSummary",
     "ModelVersion",
@@ -80,6 +83,7 @@ __all__ = [
     "StepRecord",
     "Store",
     "StoredReport",
+    "TagFacet",
     "TrafficBucket",
     "VersionArtifact",
     "VersionSpan",

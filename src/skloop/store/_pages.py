@@ -31,6 +31,7 @@ from skloop.store import _reads as reads
 from skloop.store._entities import RUN_STATUSES, Run
 from skloop.store._filter import BoolOp, Comparison, OrderKey, parse_filter, parse_order_by
 from skloop.store._schema import SqlRun, table_of
+from skloop.store._tag_facets import TagFacet, tag_facets
 
 if TYPE_CHECKING:
     from skloop.store._database import Database
@@ -72,10 +73,17 @@ class RunsPage:
 
 @dataclass(frozen=True)
 class RunFacets:
-    """What a runs table filters by: the projects that have runs, and runs per status."""
+    """What a runs table filters by: the projects that have runs, runs per status, and tag facets.
+
+    ``tags`` holds the most common tag keys and values when they were asked for
+    (``facets(project, tags=N)``), else nothing; ``tag_runs`` is how many runs (the
+    newest) their counts cover.
+    """
 
     projects: list[str] = field(default_factory=list)
     statuses: dict[str, int] = field(default_factory=dict)
+    tags: list[TagFacet] = field(default_factory=list)
+    tag_runs: int = 0
 
 
 @lru_cache(maxsize=256)
@@ -269,12 +277,18 @@ def count_runs(
         return _count(conn, matching, up_to)
 
 
-def facets(db: Database, project: str | None = None) -> RunFacets:
-    """The projects with runs, and how many runs (of ``project``) have each status."""
+def facets(
+    db: Database, project: str | None = None, *, tags: int = 0, tag_values: int = 5, tag_runs: int | None = None
+) -> RunFacets:
+    """The projects with runs, how many runs (of ``project``) have each status, and ``tags`` tag facets."""
     stmt = select(RUNS.c.status, func.count()).group_by(RUNS.c.status)
     if project is not None:
         stmt = stmt.where(RUNS.c.project == project)
     with db.session("counting runs by status", read=True) as conn:
         counts = {status: n for status, n in conn.execute(stmt).all()}
         projects = list(conn.execute(select(RUNS.c.project).distinct().order_by(RUNS.c.project)).scalars())
-    return RunFacets(projects=projects, statuses={s: int(counts[s]) for s in RUN_STATUSES if s in counts})
+        tag_counts = tag_facets(conn, project, max_keys=tags, max_values=tag_values, max_runs=tag_runs)
+    statuses = {s: int(counts[s]) for s in RUN_STATUSES if s in counts}
+    total = sum(statuses.values())
+    covered = min(total, tag_runs) if tag_runs is not None else total
+    return RunFacets(projects=projects, statuses=statuses, tags=tag_counts, tag_runs=covered if tags else 0)

@@ -27,16 +27,17 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
 import pandas as pd
-from sqlalchemy import Select, Text, and_, cast, func, null, or_, select
+from sqlalchemy import Text, and_, cast, null, or_
 
 from skloop.core import StoreError
+from skloop.store._predictions import labelled_query
 from skloop.store._schema import table_of
 from skloop.store._schema_predictions import SqlLabel, SqlPrediction
 
 if TYPE_CHECKING:
     from skloop.store._database import Database
 
-__all__ = ["DEFAULT_PAGE_SIZE", "PageOrder", "PredictionPage", "iter_prediction_pages", "labelled_query"]
+__all__ = ["DEFAULT_PAGE_SIZE", "PageOrder", "PredictionPage", "iter_prediction_pages"]
 
 PREDICTIONS = table_of(SqlPrediction)
 LABELS = table_of(SqlLabel)
@@ -81,34 +82,6 @@ class PredictionPage:
     def last_id(self) -> int:
         """The largest ``id`` of the page."""
         return int(self.rows.index.max())
-
-
-def labelled_query(model: str, *columns: Any) -> tuple[Select[Any], Any]:
-    """``columns`` of ``model``'s predictions joined to their labels, and the label's expression.
-
-    The statement adds ``label`` and ``label_time``: a prediction's label is the one
-    given for the prediction itself, else the one given for its entity (see
-    :mod:`skloop.store._predictions`).
-    """
-    p = PREDICTIONS.c
-    by_entity, by_row = LABELS.alias("by_entity"), LABELS.alias("by_row")
-    label = func.coalesce(by_row.c.label, by_entity.c.label)
-    stmt = (
-        select(
-            *columns,
-            label.label("label"),
-            func.coalesce(by_row.c.time, by_entity.c.time).label("label_time"),
-        )
-        .select_from(
-            PREDICTIONS.outerjoin(
-                by_entity, and_(by_entity.c.model == p.model, by_entity.c.entity_id == p.entity_id)
-            ).outerjoin(
-                by_row, and_(by_row.c.model == p.model, by_row.c.request_id == p.request_id, by_row.c.row == p.row)
-            )
-        )
-        .where(p.model == model)
-    )
-    return stmt, label
 
 
 def _decode(texts: list[str | None]) -> list[Any]:

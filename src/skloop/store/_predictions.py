@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from skloop.store._prediction_pages import PageOrder, PredictionPage
     from skloop.store._retention import PruneResult
 
-__all__ = ["PredictionStore", "as_text", "parse_time", "prediction_row"]
+__all__ = ["PredictionStore", "as_text", "labelled_query", "parse_time", "prediction_row"]
 
 PREDICTIONS = table_of(SqlPrediction)
 LABELS = table_of(SqlLabel)
@@ -124,6 +124,33 @@ def _prediction_entity(row: Any) -> Prediction:
     )  # fmt: skip
 
 
+def labelled_query(model: str, *columns: Any) -> tuple[Select[Any], Any]:
+    """``columns`` of ``model``'s predictions joined to their labels, and the label's expression.
+
+    The statement adds ``label`` and ``label_time``: a prediction's label is the one
+    given for the prediction itself, else the one given for its entity (see this module's docstring).
+    """
+    p = PREDICTIONS.c
+    by_entity, by_row = LABELS.alias("by_entity"), LABELS.alias("by_row")
+    label = func.coalesce(by_row.c.label, by_entity.c.label)
+    stmt = (
+        select(
+            *columns,
+            label.label("label"),
+            func.coalesce(by_row.c.time, by_entity.c.time).label("label_time"),
+        )
+        .select_from(
+            PREDICTIONS.outerjoin(
+                by_entity, and_(by_entity.c.model == p.model, by_entity.c.entity_id == p.entity_id)
+            ).outerjoin(
+                by_row, and_(by_row.c.model == p.model, by_row.c.request_id == p.request_id, by_row.c.row == p.row)
+            )
+        )
+        .where(p.model == model)
+    )
+    return stmt, label
+
+
 class PredictionStore:
     """Logged predictions and their labels: ``store.predictions`` (see the module docstring).
 
@@ -193,24 +220,7 @@ class PredictionStore:
         labeled: bool | None,
     ) -> Select[Any]:
         p = PREDICTIONS.c
-        by_entity, by_row = LABELS.alias("by_entity"), LABELS.alias("by_row")
-        label = func.coalesce(by_row.c.label, by_entity.c.label)
-        stmt = (
-            select(
-                *PREDICTIONS.c,
-                label.label("label"),
-                func.coalesce(by_row.c.time, by_entity.c.time).label("label_time"),
-            )
-            .select_from(
-                PREDICTIONS.outerjoin(
-                    by_entity, and_(by_entity.c.model == p.model, by_entity.c.entity_id == p.entity_id)
-                ).outerjoin(
-                    by_row,
-                    and_(by_row.c.model == p.model, by_row.c.request_id == p.request_id, by_row.c.row == p.row),
-                )
-            )
-            .where(p.model == model)
-        )
+        stmt, label = labelled_query(model, *PREDICTIONS.c)
         if start is not None:
             stmt = stmt.where(p.time >= parse_time(start, "start"))
         if end is not None:

@@ -635,6 +635,13 @@ class RunStore:
             count_up_to=count_up_to,
         )  # fmt: skip
 
-    def facets(self, project: str | None = None) -> pages.RunFacets:
-        """The projects that have runs, and how many runs (of ``project``) have each status."""
-        return pages.facets(self._db, project)
+    def facets(
+        self, project: str | None = None, *, tags: int = 0, tag_values: int = 5, tag_runs: int | None = None
+    ) -> pages.RunFacets:
+        """The projects that have runs, how many runs (of ``project``) have each status, and tag facets.
+
+        With ``tags=N`` the facets also hold the ``N`` tag keys most runs carry, each
+        with its ``tag_values`` most common values and their counts (one ``GROUP BY``
+        in SQL; see :class:`TagFacet`), over the newest ``tag_runs`` runs when given.
+        """
+        return pages.facets(self._db, project, tags=tags, tag_values=tag_values, tag_runs=tag_runs)

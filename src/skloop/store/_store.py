@@ -2,9 +2,10 @@
 
 :class:`Store` is what callers open. Its parts each own their tables and return
 entities: ``store.runs`` (runs, params, tags, metrics, run artifacts),
-``store.datasets``, ``store.models`` (versions, aliases, derived artifacts),
-``store.predictions`` (predictions and labels), ``store.loop`` (decisions, steps,
-locks) and ``store.reports`` (stored monitoring reports). They share ``store.db``
+``store.datasets``, ``store.histories`` (metric histories of several runs, read at
+once), ``store.models`` (versions, aliases, derived artifacts), ``store.predictions``
+(predictions and labels), ``store.loop`` (decisions, steps, locks) and
+``store.reports`` (stored monitoring reports). They share ``store.db``
 (:class:`~skloop.store._database.Database`: engines, the transaction scope, dialect
 helpers) and ``store.artifacts``.
 """
@@ -23,6 +24,7 @@ from skloop.store._buffer import DEFAULT_MAX_AGE, DEFAULT_MAX_SIZE, register_for
 from skloop.store._database import Database
 from skloop.store._datasets import DatasetStore
 from skloop.store._engine import ensure_schema, redact
+from skloop.store._histories import MetricHistories
 from skloop.store._loop import LoopStore
 from skloop.store._models import ModelStore
 from skloop.store._predictions import PredictionStore
@@ -57,6 +59,7 @@ class Store:
         Content-addressed bytes.
     runs : RunStore
     datasets : DatasetStore
+    histories : MetricHistories
     models : ModelStore
     predictions : PredictionStore
     loop : LoopStore
@@ -86,6 +89,7 @@ class Store:
         self.artifacts = ArtifactStore(artifact_root)
         self.runs = RunStore(self.db, self.artifacts, buffer_size=buffer_size, buffer_age=buffer_age)
         self.datasets = DatasetStore(self.db, self.runs)
+        self.histories = MetricHistories(self.db)
         self.models = ModelStore(self.db, self.artifacts)
         self.predictions = PredictionStore(self.db)
         self.loop = LoopStore(self.db)

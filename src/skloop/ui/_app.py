@@ -22,12 +22,13 @@ from starlette.staticfiles import StaticFiles
 from skloop.core import ModelNotFoundError, NotFoundError, ServerMetricsError, SkloopError, UsageError
 from skloop.registry import default_actor
 from skloop.store import Store
+from skloop.ui._compare_pages import compare_page
 from skloop.ui._context import UIContext, render
 from skloop.ui._loop_pages import dataset_lineage_page, loop_page, version_lineage_page
 from skloop.ui._model_pages import card_page, model_page, models_page, promote_action, rollback_action
 from skloop.ui._monitor_pages import feature_page, monitoring_page, report_page
 from skloop.ui._run_pages import artifact_download, run_page
-from skloop.ui._runs_pages import compare_page, home, runs_count, runs_page
+from skloop.ui._runs_pages import home, runs_count, runs_page
 from skloop.ui._server_metrics import metrics_url
 from skloop.ui._serving_pages import serving_page
 

@@ -19,9 +19,11 @@ from skloop.store import (
     AliasEvent,
     DatasetRecord,
     Decision,
+    Metric,
     ModelSummary,
     ModelVersion,
     Run,
+    RunFacets,
     RunsPage,
     ServingStats,
     Store,
@@ -38,19 +40,21 @@ __all__ = [
     "dataset_lineage",
     "datasets",
     "decisions",
+    "fold_key",
     "fold_scores",
     "get_run",
     "get_runs",
     "list_models",
     "list_projects",
     "list_versions",
+    "metric_histories",
     "monitor_report",
     "monitor_reports",
     "promote",
     "rollback",
+    "run_facets",
     "runs_page",
     "serving_stats",
-    "status_counts",
     "version_lineage",
 ]
 
@@ -58,6 +62,12 @@ CV_RESULTS_ARTIFACT = "cv_results.json"
 """The artifact in which training records the search's candidates."""
 FOLD_SUFFIX = "_fold"
 """Training logs the score of fold ``i`` as metric ``cv_<name>_fold`` at step ``i``."""
+TAG_FACET_KEYS = 8
+"""Tag keys the runs page offers as facets (those most runs carry)."""
+TAG_FACET_VALUES = 6
+"""Values listed per tag key (the most common)."""
+TAG_FACET_RUNS = 5_000
+"""The tag facets count the project's newest this many runs (so a page costs the same at 100,000 runs)."""
 
 
 def list_projects(store: Store) -> list[str]:
@@ -92,9 +102,9 @@ def count_runs(store: Store, project: str, *, filter: str | None, statuses: Sequ
     return store.runs.count_runs(project, filter=filter, status=list(statuses), up_to=up_to)
 
 
-def status_counts(store: Store, project: str) -> dict[str, int]:
-    """How many of the project's runs have each status."""
-    return store.runs.facets(project).statuses
+def run_facets(store: Store, project: str) -> RunFacets:
+    """How many of the project's runs have each status, and its most common tag keys and values."""
+    return store.runs.facets(project, tags=TAG_FACET_KEYS, tag_values=TAG_FACET_VALUES, tag_runs=TAG_FACET_RUNS)
 
 
 def get_run(store: Store, run_id: str) -> Run:
@@ -107,17 +117,28 @@ def get_runs(store: Store, run_ids: Sequence[str]) -> list[Run]:
     return store.runs.get_runs(run_ids)
 
 
+def fold_key(key: str) -> str | None:
+    """The scorer of a per-fold metric key (``cv_roc_auc_fold`` → ``roc_auc``), else None."""
+    if key.startswith("cv_") and key.endswith(FOLD_SUFFIX) and len(key) > 3 + len(FOLD_SUFFIX):
+        return key[3 : -len(FOLD_SUFFIX)]
+    return None
+
+
 def fold_scores(store: Store, run: Run) -> dict[str, list[float]]:
     """Per-fold CV scores of a run: ``{"roc_auc": [fold 0, fold 1, ...]}``.
 
-    Read from the metric histories (one per scorer), not from the latest values.
+    Read from the metric histories (every scorer in one read), not from the latest values.
     """
-    out: dict[str, list[float]] = {}
-    for key in sorted(run.metrics):
-        if key.startswith("cv_") and key.endswith(FOLD_SUFFIX):
-            name = key[3 : -len(FOLD_SUFFIX)]
-            out[name] = [m.value for m in store.runs.get_metric_history(run.id, key)]
-    return out
+    keys = [k for k in sorted(run.metrics) if fold_key(k)]
+    if not keys:
+        return {}
+    histories = store.histories.read([run.id], keys).get(run.id, {})
+    return {str(fold_key(k)): [m.value for m in histories.get(k, [])] for k in keys}
+
+
+def metric_histories(store: Store, run_ids: Sequence[str], *, max_points: int) -> dict[str, dict[str, list[Metric]]]:
+    """The stepped metric histories (curves, folds) of the runs in one read, ``max_points`` per history at most."""
+    return store.histories.read(run_ids, stepped=True, max_points=max_points)
 
 
 def cv_candidates(store: Store, run: Run) -> dict[str, Any] | None:

@@ -1,4 +1,4 @@
-"""One run: everything recorded about it, and its artifacts' bytes."""
+"""One run: everything recorded about it (a search's candidates drawn too), and its artifacts' bytes."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from starlette.responses import Response
 from skloop.ui import _queries as q
 from skloop.ui._context import context_of, render
 from skloop.ui._runs_pages import duration, when
+from skloop.ui._search_plots import candidate_rows, search_views
 
 __all__ = ["artifact_download", "run_page"]
 
@@ -22,32 +23,15 @@ MAX_CANDIDATES = 100
 
 def _candidates(cv: dict[str, Any] | None) -> tuple[list[str], list[list[Any]], int]:
     """The header and rows of the search's candidates, best ranked first, and how many there are."""
-    if not cv:
+    table = candidate_rows(cv)
+    if not table:
         return [], [], 0
-    table = cv.get("candidates")
-    if isinstance(table, dict):  # {column: [values...]}
-        columns = [str(c) for c in table]
-        rows = [list(r) for r in zip(*table.values(), strict=False)]
-    elif isinstance(table, list) and table and isinstance(table[0], dict):  # [{column: value}, ...]
-        table = [_flat(r) for r in table]
-        columns = list(dict.fromkeys(str(k) for r in table for k in r))
-        rows = [[r.get(c) for c in columns] for r in table]
-    else:
-        return [], [], 0
+    columns = list(dict.fromkeys(str(k) for r in table for k in r))
+    rows = [[r.get(c) for c in columns] for r in table]
     rank = next((i for i, c in enumerate(columns) if c.startswith("rank_test_")), None)
     if rank is not None:
         rows.sort(key=lambda r: (r[rank] is None, r[rank] if isinstance(r[rank], int | float) else 0))
     return columns, rows[:MAX_CANDIDATES], len(rows)
-
-
-def _flat(row: dict[str, Any]) -> dict[str, Any]:
-    """A candidate with its ``params`` dict spread into columns (``params.<name>``)."""
-    params = row.get("params")
-    if not isinstance(params, dict):
-        return row
-    out = {f"params.{k}": v for k, v in params.items()}
-    out.update((k, v) for k, v in row.items() if k != "params")
-    return out
 
 
 def _text(value: Any) -> str:
@@ -63,7 +47,8 @@ async def run_page(request: Request) -> Response:
     ctx = context_of(request)
     run = q.get_run(ctx.store, request.path_params["run_id"])
     folds = q.fold_scores(ctx.store, run)
-    columns, rows, n_candidates = _candidates(q.cv_candidates(ctx.store, run))
+    cv = q.cv_candidates(ctx.store, run)
+    columns, rows, n_candidates = _candidates(cv)
     fingerprints = [d.fingerprint for d in run.datasets]
     records = q.datasets(ctx.store, fingerprints)
     spec_text = yaml.safe_dump(run.spec, sort_keys=False, allow_unicode=True) if run.spec else None
@@ -73,8 +58,8 @@ async def run_page(request: Request) -> Response:
     ]
     return render(
         request, "run.html", title=f"Run {run.name or run.id[:8]}", run=run, folds=folds,
-        candidate_columns=columns, candidates=rows, n_candidates=n_candidates, datasets=records,
-        spec_text=spec_text, environment=environment, artifacts=artifacts, text=_text, when=when,
+        candidate_columns=columns, candidates=rows, n_candidates=n_candidates, search=search_views(cv),
+        datasets=records, spec_text=spec_text, environment=environment, artifacts=artifacts, text=_text, when=when,
         duration=duration, project=run.project,
         metrics=sorted((k, v) for k, v in run.metrics.items() if not k.endswith("_fold")),
     )  # fmt: skip

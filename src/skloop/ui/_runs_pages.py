@@ -1,22 +1,22 @@
-"""The projects list, a project's runs table, and the comparison of selected runs."""
+"""The projects list and a project's runs table (status and tag facets, filter, sort, pages)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from skloop.core import NotFoundError, UsageError
-from skloop.store import RUN_STATUSES, Run, SearchFilterError
+from skloop.core import NotFoundError
+from skloop.store import RUN_STATUSES, Run, SearchFilterError, TagFacet
 from skloop.ui import _queries as q
 from skloop.ui._context import context_of, render
-from skloop.ui._runs_query import ATTRIBUTE_COLUMNS, RunsQuery, auto_columns, cell
+from skloop.ui._runs_query import ATTRIBUTE_COLUMNS, RunsQuery, auto_columns, cell, tag_clause
 
-__all__ = ["COUNT_CAP", "compare_page", "home", "runs_count", "runs_page"]
+__all__ = ["COUNT_CAP", "duration", "home", "runs_count", "runs_page", "tag_facet_links", "when"]
 
 PANEL_ID = "runs-panel"
-MAX_COMPARED = 10
 COUNT_CAP = 10_000
 """Matching runs counted for the table's summary; beyond, "more than 10,000" and a link that counts all."""
 
@@ -42,6 +42,36 @@ async def home(request: Request) -> Response:
         target = ctx.project if ctx.project in projects else projects[0]
         return RedirectResponse(RunsQuery().url(target), status_code=302)
     return render(request, "projects.html", title="Projects", projects=projects, project=ctx.project)
+
+
+@dataclass(frozen=True)
+class FacetLink:
+    """One value of a tag facet: its count, the URL that applies (or removes) it, whether it is applied."""
+
+    value: str
+    count: int
+    url: str | None
+    active: bool
+
+
+def tag_facet_links(facets: list[TagFacet], query: RunsQuery, project: str) -> list[tuple[TagFacet, list[FacetLink]]]:
+    """Each tag facet with a link per value: ``tags.<key> = '<value>'`` and-ed to the box's filter.
+
+    A value whose clause the filter already ends with links to the filter without it.
+    """
+    out = []
+    for facet in facets:
+        links = []
+        for value, count in facet.values:
+            clause = tag_clause(facet.key, value)
+            if clause is None:  # a key the filter language cannot name: counted, not clickable
+                links.append(FacetLink(value, count, None, False))
+                continue
+            removed = query.without_clause(clause)
+            target = removed if removed is not None else query.with_clause(clause)
+            links.append(FacetLink(value, count, query.url(project, filter=target, page=1), removed is not None))
+        out.append((facet, links))
+    return out
 
 
 def _is_partial(request: Request) -> bool:
@@ -73,7 +103,8 @@ async def runs_page(request: Request) -> Response:
         )  # fmt: skip
     except SearchFilterError as exc:  # the user's text: shown beside the box, never a 500
         error, page = str(exc), None
-    counts = q.status_counts(ctx.store, project)
+    facets = q.run_facets(ctx.store, project)
+    counts = facets.statuses
     if not counts and project not in q.list_projects(ctx.store):
         raise NotFoundError(f"project {project!r} has no runs; the projects with runs are listed at /")
     runs = page.runs if page is not None else []
@@ -85,6 +116,8 @@ async def runs_page(request: Request) -> Response:
         "runs": runs,
         "error": error,
         "counts": counts,
+        "tag_facets": tag_facet_links(facets.tags, query, project),
+        "tag_runs": facets.tag_runs,
         "statuses": RUN_STATUSES,
         "attribute_columns": ATTRIBUTE_COLUMNS,
         "columns": columns,
@@ -118,39 +151,4 @@ async def runs_count(request: Request) -> Response:
     return render(
         request, "_runs_count.html", title=f"Runs of {project}", project=project, query=query,
         total=n if exact else COUNT_CAP, total_exact=exact, oob=True,
-    )  # fmt: skip
-
-
-def _differs(values: list[object]) -> bool:
-    return len({repr(v) for v in values}) > 1
-
-
-async def compare_page(request: Request) -> Response:
-    """Selected runs side by side: params (differences highlighted), metrics, per-fold scores."""
-    ctx = context_of(request)
-    ids = list(dict.fromkeys(i.strip() for i in request.query_params.getlist("run") if i.strip()))
-    if len(ids) < 1:
-        raise UsageError("select at least one run to compare (tick the boxes in the runs table)")
-    if len(ids) > MAX_COMPARED:
-        raise UsageError(f"{len(ids)} runs were selected; compare at most {MAX_COMPARED} at a time")
-    runs = [q.get_run(ctx.store, i) for i in ids]  # a prefix works too; unknown → 404
-    param_keys = sorted({k for r in runs for k in r.params})
-    params = [(k, [r.params.get(k) for r in runs]) for k in param_keys]
-    metric_keys = sorted({k for r in runs for k in r.metrics if not k.endswith("_fold")})
-    metrics = [(k, [r.metrics.get(k) for r in runs]) for k in metric_keys]
-    folds = [q.fold_scores(ctx.store, r) for r in runs]
-    scorers = sorted({s for f in folds for s in f})
-    fold_tables = []
-    for scorer in scorers:
-        n = max(len(f.get(scorer, [])) for f in folds)
-        rows = [(i, [f[scorer][i] if i < len(f.get(scorer, [])) else None for f in folds]) for i in range(n)]
-        fold_tables.append((scorer, rows))
-    chart = {
-        "labels": [r.name or r.id[:8] for r in runs],
-        "scorers": {s: [f.get(s, []) for f in folds] for s in scorers},
-    }
-    return render(
-        request, "compare.html", title="Compare runs", runs=runs, params=params, metrics=metrics,
-        fold_tables=fold_tables, chart=chart, differs=_differs, when=when, duration=duration,
-        project=runs[0].project,
     )  # fmt: skip

@@ -8,6 +8,7 @@ default instead of failing: a URL is user input.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -15,7 +16,7 @@ from urllib.parse import quote, urlencode
 
 from skloop.store import RUN_STATUSES, Run
 
-__all__ = ["DEFAULT_PER_PAGE", "MAX_AUTO_COLUMNS", "RunsQuery", "auto_columns"]
+__all__ = ["DEFAULT_PER_PAGE", "MAX_AUTO_COLUMNS", "RunsQuery", "auto_columns", "tag_clause"]
 
 DEFAULT_PER_PAGE = 50
 MAX_PER_PAGE = 200
@@ -24,6 +25,8 @@ MAX_COLUMNS = 20
 #: the attribute columns of the table, always shown, each sortable
 ATTRIBUTE_COLUMNS = (("name", "run"), ("status", "status"), ("kind", "kind"), ("start_time", "started"))
 _PREFIXES = ("metrics.", "params.", "tags.")
+_BARE_KEY = re.compile(r"[\w.\-/:]+")
+_AND = " and "
 
 
 def _int(text: str | None, default: int, low: int, high: int) -> int:
@@ -99,6 +102,24 @@ class RunsQuery:
         query = urlencode(self.params(**changes), doseq=True)
         return f"/projects/{quote(project, safe='')}/runs" + (f"?{query}" if query else "")
 
+    def with_clause(self, clause: str) -> str:
+        """The filter narrowed by ``clause``: ``and``-ed to the box's filter (in parentheses if it has an ``or``)."""
+        if not self.filter:
+            return clause
+        current = f"({self.filter})" if re.search(r"\bor\b", self.filter, re.IGNORECASE) else self.filter
+        return current + _AND + clause
+
+    def without_clause(self, clause: str) -> str | None:
+        """The filter without ``clause`` as :meth:`with_clause` added it, or None if it is not there."""
+        if self.filter == clause:
+            return ""
+        if self.filter.endswith(_AND + clause):
+            rest = self.filter[: -len(_AND + clause)]
+            return rest[1:-1] if rest.startswith("(") and rest.endswith(")") and re.search(r"\bor\b", rest) else rest
+        if self.filter.startswith(clause + _AND):
+            return self.filter[len(clause + _AND) :]
+        return None
+
     def count_url(self, project: str, **changes: Any) -> str:
         """The URL of the count of the runs in this view (a fragment, see ``runs_count``)."""
         query = urlencode(self.params(**changes), doseq=True)
@@ -108,6 +129,20 @@ class RunsQuery:
         """Sort by ``field``: descending first, ascending when it is already sorted descending."""
         descending = not (self.sort == field and self.descending)
         return self.url(project, sort=field, descending=descending, page=1)
+
+
+def tag_clause(key: str, value: str) -> str | None:
+    """``tags.<key> = '<value>'`` in the filter language (a key in backticks if it needs them).
+
+    None for a key the language cannot name (one with a backtick).
+    """
+    if _BARE_KEY.fullmatch(key):
+        field = f"tags.{key}"
+    elif "`" not in key and key.strip():
+        field = f"tags.`{key}`"
+    else:
+        return None
+    return f"{field} = '{value.replace(chr(39), chr(39) * 2)}'"
 
 
 def _rank(key: str) -> tuple[int, str]:

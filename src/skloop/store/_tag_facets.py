@@ -1,0 +1,108 @@
+"""Tag facets: a project's tag keys with their most common values, counted in SQL.
+
+One ``GROUP BY key, value`` over the ``tags`` table (the project's runs only), ranked
+per key with window functions so that only the ``max_values`` most common values of
+each key leave the database, with the number of runs that have the key and how many
+distinct values it has. The keys most runs carry come first, ``max_keys`` of them.
+
+With ``max_runs`` the count covers the project's newest ``max_runs`` runs only: their
+ids come from the ``(project, start_time)`` index and their tags from the ``tags``
+primary key, so the cost is that of ``max_runs`` runs however many the project holds
+(grouping every tag row of 100,000 runs takes over a second; 5,000 runs, 0.06 s).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import Connection, func, select
+
+from skloop.core import StoreError
+from skloop.store._schema import SqlRun, SqlTag, table_of
+
+__all__ = ["MAX_TAG_VALUES", "TagFacet", "tag_facets"]
+
+RUNS = table_of(SqlRun)
+TAGS = table_of(SqlTag)
+MAX_TAG_VALUES = 50
+"""The most values one facet may list (and the most keys a call may ask for, times ten)."""
+
+
+@dataclass(frozen=True)
+class TagFacet:
+    """One tag key of a project: its most common values and how many runs have each.
+
+    Parameters
+    ----------
+    key : str
+        The tag key.
+    values : list of (str, int)
+        The most common values with their run counts, most common first (ties by value).
+    n_runs : int
+        How many of the project's runs have this tag (with any value).
+    n_values : int
+        How many distinct values the key has; more than ``len(values)`` when capped.
+    """
+
+    key: str
+    values: list[tuple[str, int]] = field(default_factory=list)
+    n_runs: int = 0
+    n_values: int = 0
+
+
+def _limit(value: int, name: str, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= high:
+        raise StoreError(f"{name} is a number of tag facets from 0 to {high}, given {value!r}")
+    return value
+
+
+def tag_facets(
+    conn: Connection, project: str | None, *, max_keys: int, max_values: int, max_runs: int | None = None
+) -> list[TagFacet]:
+    """The ``max_keys`` tag keys most runs (of ``project``) carry, each with its ``max_values`` most common values.
+
+    ``max_runs``: count over the newest ``max_runs`` runs only (None: every run).
+
+    Raises
+    ------
+    StoreError
+        For a ``max_keys`` outside 0..500, a ``max_values`` outside 1..:data:`MAX_TAG_VALUES`
+        or a ``max_runs`` below 1.
+    """
+    _limit(max_keys, "max_keys", MAX_TAG_VALUES * 10)
+    if max_runs is not None and (isinstance(max_runs, bool) or not isinstance(max_runs, int) or max_runs < 1):
+        raise StoreError(f"max_runs is the number of newest runs the tag counts cover, 1 or more; given {max_runs!r}")
+    if _limit(max_values, "max_values", MAX_TAG_VALUES) < 1:
+        raise StoreError(f"max_values is at least 1 (the most common value of each key), given {max_values!r}")
+    if max_keys == 0:
+        return []
+    t = TAGS.c
+    n = func.count().label("n")
+    counted = select(t.key, t.value, n)
+    if project is not None or max_runs is not None:
+        # a semi-join: the ids come from the (project, start_time) index, newest first
+        ids = select(RUNS.c.id)
+        if project is not None:
+            ids = ids.where(RUNS.c.project == project)
+        if max_runs is not None:
+            ids = ids.order_by(RUNS.c.start_time.desc()).limit(max_runs)
+        counted = counted.where(t.run_id.in_(ids))
+    grouped = counted.group_by(t.key, t.value).subquery("grouped")
+    g = grouped.c
+    ranked = select(
+        g.key, g.value, g.n,
+        func.row_number().over(partition_by=g.key, order_by=(g.n.desc(), g.value)).label("rank"),
+        func.sum(g.n).over(partition_by=g.key).label("n_runs"),
+        func.count().over(partition_by=g.key).label("n_values"),
+    ).subquery("ranked")  # fmt: skip
+    r = ranked.c
+    rows = conn.execute(
+        select(r.key, r.value, r.n, r.n_runs, r.n_values).where(r.rank <= max_values).order_by(r.key, r.rank)
+    ).all()
+    facets: dict[str, TagFacet] = {}
+    for key, value, count, n_runs, n_values in rows:
+        if key not in facets:
+            facets[key] = TagFacet(key=key, n_runs=int(n_runs), n_values=int(n_values))
+        facets[key].values.append((value, int(count)))
+    ordered = sorted(facets.values(), key=lambda f: (-f.n_runs, f.key))
+    return ordered[:max_keys]

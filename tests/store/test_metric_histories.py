@@ -1,0 +1,95 @@
+"""Metric histories of several runs in one read (``store.histories``), and tag facets."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import event
+
+from skloop.core import StoreError
+from skloop.store import Run, Store, TagFacet
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def _logged(store: Store, name: str, losses: list[float]) -> str:
+    with store.runs.start_run("demo", name=name) as run:
+        for step, loss in enumerate(losses):
+            store.runs.log_metric(run.id, "loss", loss, step=step)
+        store.runs.log_metric(run.id, "holdout_auc", 0.8)  # one step: not a curve
+        store.runs.log_batch(run.id, metrics=[("cv_auc_fold", 0.7 + i / 100, i) for i in range(3)])
+    return run.id
+
+
+def test_histories_of_several_runs_are_one_statement_and_equal_what_was_logged(store: Store) -> None:
+    a = _logged(store, "a", [0.9, 0.5, 0.25, 0.125])
+    b = _logged(store, "b", [1.0, 0.75])
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    event.listen(store.db.reader, "before_cursor_execute", record)
+    try:
+        read = store.histories.read([a, b, "f" * 32], stepped=True)
+    finally:
+        event.remove(store.db.reader, "before_cursor_execute", record)
+    assert len([s for s in statements if "FROM metrics" in s]) == 1
+    assert list(read) == [a, b]  # the order asked for; the unknown run left out
+    assert [(m.step, m.value) for m in read[a]["loss"]] == [(0, 0.9), (1, 0.5), (2, 0.25), (3, 0.125)]
+    assert [m.value for m in read[b]["loss"]] == [1.0, 0.75]
+    assert set(read[a]) == {"loss", "cv_auc_fold"}  # holdout_auc was logged at one step only
+    every = store.histories.read([a], ["holdout_auc", "loss"])
+    assert set(every[a]) == {"holdout_auc", "loss"} and len(every[a]["holdout_auc"]) == 1
+
+
+def test_a_long_history_is_thinned_evenly_in_sql_keeping_the_ends(store: Store) -> None:
+    [run_id] = store.runs.import_runs([Run(id="", project="demo", kind="train", status="finished", start_time=T0)])
+    store.runs.import_metric_history((run_id, "loss", 1 / (1 + s), s) for s in range(1000))
+    thinned = store.histories.read([run_id], max_points=100)[run_id]["loss"]
+    steps = [m.step for m in thinned]
+    assert steps[0] == 0 and steps[-1] == 999 and len(steps) in (100, 101)
+    gaps = {b - a for a, b in itertools.pairwise(steps[:-1])}
+    assert gaps == {10}  # evenly spaced
+    assert all(m.value == pytest.approx(1 / (1 + m.step)) for m in thinned)
+    assert len(store.histories.read([run_id], max_points=5000)[run_id]["loss"]) == 1000
+
+
+def test_nan_survives_and_bad_arguments_name_the_problem(store: Store) -> None:
+    with store.runs.start_run("demo") as run:
+        store.runs.log_batch(run.id, metrics=[("loss", 1.0, 0), ("loss", math.nan, 1)])
+    values = [m.value for m in store.histories.read([run.id])[run.id]["loss"]]
+    assert values[0] == 1.0 and math.isnan(values[1])
+    assert store.histories.read([]) == {} and store.histories.read([run.id], []) == {}
+    with pytest.raises(StoreError, match="max_points"):
+        store.histories.read([run.id], max_points=1)
+    with pytest.raises(StoreError, match="at most 500 runs"):
+        store.histories.read([f"{i:032x}" for i in range(501)])
+
+
+def test_tag_facets_count_values_per_key_most_common_first(store: Store) -> None:
+    teams = ["red", "blue", "red", "green", "red", "blue", "it's"]
+    runs = [
+        Run(id="", project="demo" if i < 7 else "other", kind="train", status="finished",
+            start_time=T0 + timedelta(minutes=i), tags={"team": teams[i % 7], **({"gpu": "a100"} if i % 2 else {})})
+        for i in range(10)
+    ]  # fmt: skip
+    store.runs.import_runs(runs)
+    facets = store.runs.facets("demo", tags=5, tag_values=2).tags
+    expected = Counter(teams)
+    assert facets[0] == TagFacet("team", [("red", 3), ("blue", 2)], n_runs=7, n_values=len(expected))
+    assert facets[1] == TagFacet("gpu", [("a100", 3)], n_runs=3, n_values=1)
+    whole = store.runs.facets(tags=1, tag_values=10).tags  # every project
+    assert whole == [TagFacet("team", sorted(Counter([*teams, "red", "blue", "red"]).items(),
+                                             key=lambda kv: (-kv[1], kv[0])), n_runs=10, n_values=4)]  # fmt: skip
+    assert store.runs.facets("demo").tags == []  # not asked for
+    newest = store.runs.facets("demo", tags=1, tag_values=3, tag_runs=2)  # runs 6 and 5: teams it's, blue
+    assert newest.tags == [TagFacet("team", [("blue", 1), ("it's", 1)], n_runs=2, n_values=2)] and newest.tag_runs == 2
+    with pytest.raises(StoreError, match="max_runs"):
+        store.runs.facets("demo", tags=3, tag_runs=0)
+    with pytest.raises(StoreError, match="max_values"):
+        store.runs.facets("demo", tags=3, tag_values=0)
