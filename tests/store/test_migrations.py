@@ -194,3 +194,42 @@ def test_0010_downgrades_to_0009_keeping_the_versions(tmp_path: Path) -> None:
     finally:
         engine.dispose()
     assert upgrade_database(url) == head_revision()  # and up again
+
+
+UI_INDEXES = {"params": {"ix_params_key_value"},
+              "predictions": {"ix_predictions_model_time_version_row", "ix_predictions_model_flagged"}}  # fmt: skip
+
+
+def _indexes(engine: sa.Engine, table: str) -> set[str]:
+    return {str(ix["name"]) for ix in sa.inspect(engine).get_indexes(table)}
+
+
+def _check_ui_indexes_round_trip(url: str) -> None:
+    from alembic import command
+
+    from skloop.store._engine import _config
+
+    assert upgrade_database(url) == head_revision() == "0012"
+    engine = sa.create_engine(url)
+    try:
+        for table, names in UI_INDEXES.items():
+            assert names <= _indexes(engine, table), table
+        with engine.begin() as conn:
+            command.downgrade(_config(conn), "0011")
+        for table, names in UI_INDEXES.items():
+            assert not names & _indexes(engine, table), table
+        assert "ix_predictions_model_id" in _indexes(engine, "predictions")  # only 0012 was undone
+    finally:
+        engine.dispose()
+    assert current_revision(url) == "0011"
+    assert upgrade_database(url) == head_revision()  # and up again
+    assert _schema_diff(url) == []
+
+
+def test_0012_ui_indexes_downgrade_and_upgrade_on_sqlite(tmp_path: Path) -> None:
+    _check_ui_indexes_round_trip(f"sqlite:///{tmp_path}/ui.db")
+
+
+@pytest.mark.postgres
+def test_0012_ui_indexes_downgrade_and_upgrade_on_postgres(pg_empty_url: str) -> None:
+    _check_ui_indexes_round_trip(pg_empty_url)

@@ -1,4 +1,4 @@
-"""The planned pages of a search (a driving metric, the runs in order, a walked metric index)
+"""The planned pages of a search (a driving metric or param, the runs in order, a walked metric index)
 give the rows and the counts a brute-force evaluation of the filter over every run gives."""
 
 from __future__ import annotations
@@ -33,6 +33,10 @@ FILTERS = [
     "tags.t = 'x' and metrics.b != 0.5",
     "params.p = 'none'",
     "(metrics.c = 3 or metrics.c = 0) and metrics.a > 0.1",
+    "params.q = 'x' and metrics.a > 0.5",  # a param that matches nothing drives (its (key, value) index)
+    "params.p = '2' and params.q in ('0', '1')",
+    f"params.mid = '{'m' * 400}1' and status = 'finished'",  # long, but within the partial index
+    f"params.long = '{'v' * 600}1'",  # longer than the partial index holds: cannot drive
 ]
 ORDERS = [
     (),
@@ -55,6 +59,10 @@ def _runs() -> list[Run]:
         params = {"p": str(rng.randint(0, 4))}
         if i % 3:
             params["q"] = str(rng.randint(0, 2))
+        if i % 4 == 1:
+            params["mid"] = "m" * 400 + str(i % 3)
+        if i % 5 == 2:
+            params["long"] = "v" * 600 + str(i % 2)
         runs.append(
             Run(
                 id=f"{rng.getrandbits(128):032x}", project="churn" if i % 6 else "fraud", kind="train",
@@ -184,7 +192,7 @@ def _statements(store: Store, **kwargs: Any) -> list[str]:
     return seen
 
 
-def test_a_selective_metric_picks_the_runs_and_a_common_one_does_not(seeded: tuple[Store, list[Run]]) -> None:
+def test_a_selective_metric_or_param_picks_the_runs_and_a_common_one_does_not(seeded: tuple[Store, list[Run]]) -> None:
     store, _ = seeded
     monkeypatch = pytest.MonkeyPatch()
     with monkeypatch.context() as m:
@@ -194,6 +202,13 @@ def test_a_selective_metric_picks_the_runs_and_a_common_one_does_not(seeded: tup
             assert pages.plan_driver(conn, "metrics.a > 0.1 and params.p = '1'") is None
             assert pages.plan_driver(conn, "metrics.a > 0.9 or params.p = '1'") is None  # an 'or' cannot drive
             assert pages.plan_driver(conn, "metrics.a != 0.9") is None  # not a range of the index
+            assert pages.plan_driver(conn, "metrics.a > 0.1 and params.q = 'x'") == 1  # no run: the param drives
+            assert pages.plan_driver(conn, "metrics.a > 0.9 and params.q in ('x', 'y')") == 1  # 0 < ~24 runs
+            assert pages.plan_driver(conn, "metrics.a > 0.1 and params.p = '1'") is None  # ~48 runs: not selective
+            assert pages.plan_driver(conn, "params.q != 'x'") is None  # not an equality
+            assert pages.plan_driver(conn, f"params.long = '{'v' * 600}'") is None  # not in the partial index
+        by_param = _statements(store, filter="metrics.a > 0.1 and params.q = 'x'")
+        assert any("FROM params WHERE params.key = " in s.replace('"', "") and " IN (SELECT" in s for s in by_param)
         driven = _statements(store, filter="metrics.a > 0.9 and params.p = '1'")
         assert any("WHERE latest_metrics.key = " in s.replace('"', "") and " IN (SELECT" in s for s in driven), driven
         walked = _statements(store, filter="metrics.a > 0.1", order_by="metrics.c DESC")
@@ -201,3 +216,17 @@ def test_a_selective_metric_picks_the_runs_and_a_common_one_does_not(seeded: tup
         ordered = _statements(store, filter="metrics.a > 0.1")
         pagers = [s for s in ordered if s.startswith("SELECT runs.id")]
         assert pagers and all(" JOIN " not in s for s in pagers), pagers  # probes, no join: runs drive
+
+
+def test_a_param_longer_than_its_index_holds_is_logged_and_found(store: Store) -> None:
+    rng = random.Random(3)
+    long = "".join(f"{rng.getrandbits(4096):x}" for _ in range(10))  # ~10,000 hex digits: hardly compressible
+    assert len(long) > 9_000
+    with store.runs.start_run("churn") as run:
+        store.runs.log_params(run.id, {"long": long, "short": "s"})  # a B-tree entry would exceed ~2,700 bytes
+    with store.runs.start_run("churn") as other:
+        store.runs.log_params(other.id, {"long": "x", "short": "s"})
+    for where in (f"params.long = '{long}'", f"params.long = '{long}' and params.short = 's'"):
+        page = store.runs.search_runs_page("churn", filter=where)
+        assert [r.id for r in page.runs] == [run.id] and page.total == 1, where
+    assert [r.id for r in store.runs.search_runs_page("churn", filter="params.long = 'x'").runs] == [other.id]

@@ -6,8 +6,8 @@ number of matching runs (counted in SQL without an ordering, and up to a cap whe
 and the distinct projects (from the ``(project, start_time)`` index).
 
 A page is planned before it is read, so that it costs about the same whatever the
-filter. Each metric comparison of the filter's top-level ``and`` that the ``(key,
-value)`` index answers is probed: its matches are counted in the index, stopping at
+filter. Each metric comparison and param equality of the filter's top-level ``and``
+that a ``(key, value)`` index answers is probed: its matches are counted in the index, stopping at
 :data:`DRIVE_BELOW`. A selective one (the fewest matches, under the cap) picks the
 runs first, and the page sorts those few. Otherwise the runs drive the search in
 the page's order (the ``(project, start_time)`` index for the default one), each run
@@ -30,7 +30,7 @@ from skloop.core import StoreError
 from skloop.store import _reads as reads
 from skloop.store._entities import RUN_STATUSES, Run
 from skloop.store._filter import BoolOp, Comparison, OrderKey, parse_filter, parse_order_by
-from skloop.store._schema import SqlLatestMetric, SqlRun, table_of
+from skloop.store._schema import SqlRun, table_of
 from skloop.store._tag_facets import TagFacet, tag_facets
 
 if TYPE_CHECKING:
@@ -48,11 +48,10 @@ __all__ = [
 ]
 
 RUNS = table_of(SqlRun)
-LATEST = table_of(SqlLatestMetric)
 MAX_PAGE_SIZE = 500
 """The most runs one page may hold."""
 DRIVE_BELOW = 5_000
-"""Matches in a metric's ``(key, value)`` index under which its comparison picks the runs first."""
+"""Matches in a ``(key, value)`` index (a metric's or a param's) under which its comparison picks the runs first."""
 
 
 @dataclass(frozen=True)
@@ -102,16 +101,17 @@ def _terms(node: Comparison | BoolOp | None) -> tuple[Comparison | BoolOp, ...]:
 def plan_driver(conn: Connection, filter_text: str | None) -> int | None:
     """Which term of the top-level ``and`` of ``filter_text`` picks a page's runs first.
 
-    ``None``: the runs drive. A candidate is a metric compared with an operator the
-    ``(key, value)`` index answers; its matches are counted there up to
+    ``None``: the runs drive. A candidate is a metric compared with an operator its
+    ``(key, value)`` index answers, or a param's equality (``=``, ``in``: the
+    ``(key, value)`` index of ``params``, migration ``0012``); its matches are counted there up to
     :data:`DRIVE_BELOW` (over all projects: the cost of starting there), and the one
     with the fewest, if under the cap, is chosen.
     """
     best: tuple[int, int] | None = None
     for i, term in enumerate(_terms(_parsed(filter_text, ())[0])):
-        if not (isinstance(term, Comparison) and term.entity == "metrics" and term.op in reads.INDEXED_OPS):
+        if not (isinstance(term, Comparison) and reads.can_drive(term)):
             continue
-        inner = select(LATEST.c.run_id).where(LATEST.c.key == term.key, reads.compare(term, LATEST.c.value))
+        inner = reads.driving_rows(term)
         n = int(conn.execute(select(func.count()).select_from(inner.limit(DRIVE_BELOW).subquery())).scalar_one())
         if n < DRIVE_BELOW and (best is None or n < best[0]):
             best = (n, i)

@@ -8,10 +8,11 @@ outer joins, and runs without them sort last.
 A page of the UI's runs table is planned instead (:func:`build_search` with
 ``probes=True``): each keyed value is a correlated subquery on the ``(run_id, key)``
 primary key, so the runs drive the search in the order of the page and it stops after
-the page, unless a selective metric comparison (``driver``) picks the runs first, as
-``runs.id IN (SELECT run_id FROM latest_metrics WHERE key = ? AND value ...)`` from the
-``(key, value)`` index. Both give the rows the joins give: a key has at most one
-value per run, and a missing one is ``NULL`` either way.
+the page, unless a selective metric comparison or param equality (``driver``) picks
+the runs first, as ``runs.id IN (SELECT run_id FROM latest_metrics WHERE key = ? AND
+value ...)`` (or ``FROM params``) from the ``(key, value)`` index. Both give the rows
+the joins give: a key has at most one value per run, and a missing one is ``NULL``
+either way.
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ from skloop.store import _summary as summary
 from skloop.store._entities import DatasetRecord, Metric, Run
 from skloop.store._filter import BoolOp, Comparison, OrderKey, parse_filter, parse_order_by
 from skloop.store._schema import (
+    PARAM_INDEXED,
+    PARAM_INDEXED_CHARS,
     SqlDataset,
     SqlLatestMetric,
     SqlMetric,
@@ -55,11 +58,14 @@ from skloop.store._schema import (
 
 __all__ = [
     "INDEXED_OPS",
+    "PARAM_INDEXED_OPS",
     "build_search",
     "build_walk",
     "cached_search",
+    "can_drive",
     "compare",
     "dataset_entity",
+    "driving_rows",
     "history_query",
     "load_runs",
     "metric_entity",
@@ -75,6 +81,32 @@ _KEYED = {
 _NOT_NULL_ATTRS = {"id", "project", "kind", "status", "start_time"}
 INDEXED_OPS = frozenset({"=", "<", "<=", ">", ">=", "in"})
 """Operators on a metric's value that the ``(key, value)`` index answers as a range."""
+PARAM_INDEXED_OPS = frozenset({"=", "in"})
+"""The comparisons of a param that its ``(key, value)`` index answers (migration ``0012``): equality."""
+
+
+def can_drive(cmp: Comparison) -> bool:
+    """Whether comparison ``cmp`` can pick the runs first from a ``(key, value)`` index.
+
+    A metric compared with an operator of :data:`INDEXED_OPS`, or a param equated
+    (:data:`PARAM_INDEXED_OPS`) with strings of at most ``PARAM_INDEXED_CHARS``
+    characters: longer values are not in the params' partial index.
+    """
+    if cmp.entity == "metrics":
+        return cmp.op in INDEXED_OPS
+    if cmp.entity != "params" or cmp.op not in PARAM_INDEXED_OPS:
+        return False
+    values = cmp.value if cmp.op == "in" else (cmp.value,)
+    return all(isinstance(v, str) and len(v) <= PARAM_INDEXED_CHARS for v in values)
+
+
+def driving_rows(cmp: Comparison) -> Select[Any]:
+    """``SELECT run_id`` of the runs whose metric or param matches ``cmp``, from its ``(key, value)`` index."""
+    table = _KEYED[cmp.entity]
+    stmt = select(table.c.run_id).where(table.c.key == cmp.key, compare(cmp, table.c.value))
+    return stmt.where(PARAM_INDEXED) if cmp.entity == "params" else stmt  # the partial index's condition
+
+
 _CHUNK = 500
 
 
@@ -245,9 +277,8 @@ class _Probes(_Joins):
 
 
 def _driven_by(cmp: Comparison) -> ColumnElement[bool]:
-    """``runs.id IN (the runs whose metric matches, from the (key, value) index)``."""
-    table = _KEYED[cmp.entity]
-    return RUNS.c.id.in_(select(table.c.run_id).where(table.c.key == cmp.key, compare(cmp, table.c.value)))
+    """``runs.id IN (the runs whose metric or param matches, from the (key, value) index)``."""
+    return RUNS.c.id.in_(driving_rows(cmp))
 
 
 def _condition(node: Comparison | BoolOp, joins: _Joins) -> ColumnElement[bool]:
@@ -305,15 +336,19 @@ def build_search(
     """The ``SELECT`` of the matching runs' rows, in order (see :func:`runs_from_rows`).
 
     With ``probes``, keyed values are correlated subqueries rather than joins, and
-    ``driver`` (a metric comparison of the filter's top-level ``and``, with an operator
-    of :data:`INDEXED_OPS`) becomes ``runs.id IN (...)`` from the ``(key, value)``
+    ``driver`` (a comparison of the filter's top-level ``and`` that :func:`can_drive`:
+    a metric with an operator of :data:`INDEXED_OPS`, a param with one of
+    :data:`PARAM_INDEXED_OPS`) becomes ``runs.id IN (...)`` from the ``(key, value)``
     index; see the module's docstring.
     """
     joins = _Probes(_required(node)) if probes else _Joins(_required(node))
     where: list[ColumnElement[bool]] = []
     if driver is not None:
-        if not probes or driver.entity != "metrics" or driver.op not in INDEXED_OPS:
-            raise ValueError(f"{driver} cannot drive a search: a metric compared with {sorted(INDEXED_OPS)}")
+        if not probes or not can_drive(driver):
+            raise ValueError(
+                f"{driver} cannot drive a search: a metric compared with {sorted(INDEXED_OPS)}"
+                f" or a param with {sorted(PARAM_INDEXED_OPS)}"
+            )
         terms: tuple[Comparison | BoolOp, ...] = ()
         if node is not None:
             terms = node.terms if isinstance(node, BoolOp) and node.op == "and" else (node,)

@@ -29,10 +29,14 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    func,
+    literal_column,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
+    "PARAM_INDEXED",
+    "PARAM_INDEXED_CHARS",
     "Base",
     "SqlArtifact",
     "SqlDataset",
@@ -143,6 +147,20 @@ class SqlParam(Base):
     run_id: Mapped[str] = mapped_column(String(32), ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
     key: Mapped[str] = mapped_column(String(250), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+PARAM_INDEXED_CHARS = 500
+"""Param values up to this many characters are in ``ix_params_key_value`` (migration ``0012``).
+
+A partial index: a PostgreSQL B-tree entry holds at most about 2,700 bytes, so a longer
+value (params are free text) would make its insert fail. A search that equates a param
+with values this short adds :data:`PARAM_INDEXED` to its condition (implied by the
+equality, so the rows are the same) to use the index.
+"""
+PARAM_INDEXED = func.length(table_of(SqlParam).c.value) <= literal_column(str(PARAM_INDEXED_CHARS))
+"""The condition of ``ix_params_key_value``: the value is at most :data:`PARAM_INDEXED_CHARS` long."""
+Index("ix_params_key_value", table_of(SqlParam).c.key, table_of(SqlParam).c.value,
+      sqlite_where=PARAM_INDEXED, postgresql_where=PARAM_INDEXED)  # fmt: skip
 
 
 class SqlTag(Base):

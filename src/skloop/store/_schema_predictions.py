@@ -8,7 +8,9 @@ Declared on the same :class:`~skloop.store._schema.Base` as the other tables (on
   unique ``request_id`` per request, and keeps the client's own ``X-Request-ID`` in
   ``correlation_id`` (migration ``0006``), which clients may reuse and is no key.
   ``(model, id)`` is indexed (migration ``0011``): the keyset of the paged reader
-  (:mod:`skloop.store._prediction_pages`).
+  (:mod:`skloop.store._prediction_pages`). ``(model, time, version, row)`` and the
+  flagged rows' ``(model, time, version)`` serve the serving page's counts from the
+  indexes only (migration ``0012``, :mod:`skloop.store._serving_stats`).
 * ``labels`` holds the ground truth that arrives later, keyed either by entity id
   (``model, entity_id``: the label applies to every prediction made for that entity)
   or by the prediction itself (``model, request_id, row``). Each key holds one label:
@@ -21,7 +23,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, CheckConstraint, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, CheckConstraint, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from skloop.store._schema import Base, UTCDateTime
@@ -30,6 +32,7 @@ __all__ = ["SqlLabel", "SqlPrediction"]
 
 _AutoId = BigInteger().with_variant(Integer(), "sqlite")
 _Json = JSON(none_as_null=True)
+_FLAGGED = text("flags IS NOT NULL")  # the rows of the partial index ix_predictions_model_flagged
 
 
 class SqlPrediction(Base):
@@ -41,7 +44,11 @@ class SqlPrediction(Base):
         Index("ix_predictions_model_time", "model", "time"),
         Index("ix_predictions_model_entity_id", "model", "entity_id"),
         Index("ix_predictions_model_id", "model", "id"),  # the paged reader's keyset (migration 0011)
-    )
+        # what the serving page's GROUP BY reads, index only (migration 0012; skloop.store._serving_stats)
+        Index("ix_predictions_model_time_version_row", "model", "time", "version", "row"),
+        Index("ix_predictions_model_flagged", "model", "time", "version",
+              sqlite_where=_FLAGGED, postgresql_where=_FLAGGED),
+    )  # fmt: skip
 
     id: Mapped[int] = mapped_column(_AutoId, primary_key=True, autoincrement=True)
     request_id: Mapped[str] = mapped_column(String(100))

@@ -3,9 +3,15 @@
 The log may hold millions of rows, so nothing here reads rows one by one: one query
 finds the window's span (its first and last time, from the ends of
 ``ix_predictions_model_time``), one ``GROUP BY`` a time bucket and a version counts
-each bucket (the totals and the versions' spans are summed from its groups), and, when
-rows were flagged, one counts the flags by column and problem (the JSON array of each
-flagged row unnested: ``json_each`` on SQLite, ``json_array_elements`` on PostgreSQL).
+each bucket (the totals and the versions' spans are summed from its groups), one the
+flagged rows of each bucket, and, when rows were flagged, one counts the flags by
+column and problem (the JSON array of each flagged row unnested: ``json_each`` on
+SQLite, ``json_array_elements`` on PostgreSQL).
+
+Each reads an index only (migration ``0012``): the buckets
+``ix_predictions_model_time_version_row``, which covers what they read of a row, in
+time order; the flagged rows ``ix_predictions_model_flagged``, partial on the rows
+with flags (a few percent of the log), which the flags' count starts from too.
 
 A request is counted once, by its row ``0``: the server numbers a request's rows from
 ``0`` and gives them one time, so a request lies in one bucket and counting its first
@@ -267,7 +273,6 @@ def serving_stats(
     if end is not None:
         where.append(p.time < end)
     is_first = case((p.row == 0, 1), else_=0)
-    is_flagged = case((p.flags.is_not(None), 1), else_=0)
     # two scalar subqueries, each answered from the end of ix_predictions_model_time
     span = select(
         select(func.min(p.time)).where(*where).scalar_subquery(),
@@ -284,16 +289,21 @@ def serving_stats(
     bucket = ((_epoch(db.dialect) // width) * width).label("bucket")
     grouped = (
         select(bucket, p.version, func.sum(is_first).label("n_requests"), func.count().label("n_rows"),
-               func.sum(is_flagged).label("n_flagged"), func.min(p.time).label("first"),
-               func.max(p.time).label("last"))
+               func.min(p.time).label("first"), func.max(p.time).label("last"))
         .where(*where)
         .group_by(bucket, p.version)
         .order_by(bucket, p.version)
     )  # fmt: skip
+    flagged_rows = (
+        select(bucket, p.version, func.count().label("n_flagged"))
+        .where(*where, p.flags.is_not(None))
+        .group_by(bucket, p.version)
+    )
     with db.session(f"aggregating the prediction log of {model!r}", read=True) as conn:
+        n_flagged = {(int(r.bucket), r.version): int(r.n_flagged) for r in conn.execute(flagged_rows)}
         buckets = tuple(
-            TrafficBucket(_from_epoch(int(r.bucket)), r.version, int(r.n_requests), int(r.n_rows), int(r.n_flagged),
-                          _as_utc(r.first), _as_utc(r.last))
+            TrafficBucket(_from_epoch(int(r.bucket)), r.version, int(r.n_requests), int(r.n_rows),
+                          n_flagged.get((int(r.bucket), r.version), 0), _as_utc(r.first), _as_utc(r.last))
             for r in conn.execute(grouped)
         )  # fmt: skip
     versions = _versions(buckets)
