@@ -4,7 +4,9 @@
 - a store on SQLite and, when ``SKLOOP_TEST_POSTGRES_URL`` names an admin connection
   (e.g. ``postgresql+psycopg://postgres@127.0.0.1:5432/postgres``), on PostgreSQL: each
   test then gets a fresh database ``skloop_test_<random>`` cloned from an upgraded
-  template, dropped afterwards (``store_url``, ``store``, ``pg_empty_url``).
+  template, dropped afterwards (``store_url``, ``store``, ``pg_empty_url``);
+- tests marked ``long`` (the full-length load, fault and scale runs) are skipped unless
+  ``SKLOOP_LONG_TESTS=1``: each has a short version in the default run.
 """
 
 from __future__ import annotations
@@ -19,6 +21,18 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from skloop.store import Store, upgrade_database
+
+
+LONG_ENV = "SKLOOP_LONG_TESTS"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if os.environ.get(LONG_ENV, "") not in ("", "0"):
+        return
+    skip = pytest.mark.skip(reason=f"long run; set {LONG_ENV}=1 to run it (a short version runs by default)")
+    for item in items:
+        if "long" in item.keywords:
+            item.add_marker(skip)
 
 
 @pytest.fixture(autouse=True)
