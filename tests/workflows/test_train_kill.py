@@ -8,11 +8,8 @@ address, and training again works.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -21,40 +18,30 @@ from pathlib import Path
 
 import pytest
 from small_project import SMALL_SPEC, write_small_project
+from store_checks import check_consistent, query
 from typer.testing import CliRunner
 
 from skloop.cli import app
-from skloop.store import ArtifactStore
 
 runner = CliRunner()
 
 # a slower search (more trees, more candidates) so that each kill point is reached in time
-SLOW = SMALL_SPEC.format(extra="").replace("n_estimators: 15", "n_estimators: 120").replace("[4, 8]", "[2, 3, 4, 5, 6, 8]")
-
-
-def _query(db: Path, sql: str) -> list[tuple[object, ...]]:
-    if not db.exists():
-        return []
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
-    try:
-        return conn.execute(sql).fetchall()
-    except sqlite3.OperationalError:  # no such table yet: the schema is being created
-        return []
-    finally:
-        conn.close()
+SLOW = (
+    SMALL_SPEC.format(extra="").replace("n_estimators: 15", "n_estimators: 120").replace("[4, 8]", "[2, 3, 4, 5, 6, 8]")
+)
 
 
 def _run_started(db: Path) -> bool:
-    return bool(_query(db, "SELECT 1 FROM runs WHERE status = 'running'"))
+    return bool(query(db, "SELECT 1 FROM runs WHERE status = 'running'"))
 
 
 def _searching(db: Path) -> bool:  # running a while, nothing saved yet
-    rows = _query(db, "SELECT start_time FROM runs WHERE status = 'running'")
-    return bool(rows) and not _query(db, "SELECT 1 FROM artifacts")
+    rows = query(db, "SELECT start_time FROM runs WHERE status = 'running'")
+    return bool(rows) and not query(db, "SELECT 1 FROM artifacts")
 
 
 def _saving(db: Path) -> bool:  # some artifacts recorded, the run not ended
-    return bool(_query(db, "SELECT 1 FROM artifacts")) and _run_started(db)
+    return bool(query(db, "SELECT 1 FROM artifacts")) and _run_started(db)
 
 
 def _tmp_file(db: Path) -> bool:  # an artifact being written right now
@@ -68,34 +55,6 @@ KILL_POINTS: dict[str, tuple[Callable[[Path], bool], float]] = {
     "mid-save": (_saving, 0.0),
     "writing an artifact": (_tmp_file, 0.0),
 }
-
-
-def recorded_hashes(db: Path) -> set[str]:
-    """Every SHA-256 the store records, from any column of any table named ``*sha256``."""
-    found: set[str] = set()
-    for (table,) in _query(db, "SELECT name FROM sqlite_master WHERE type = 'table'"):
-        for column in _query(db, f"PRAGMA table_info('{table}')"):
-            if str(column[1]).endswith("sha256"):
-                found |= {str(v) for (v,) in _query(db, f"SELECT DISTINCT {column[1]} FROM {table}") if v}
-    return found
-
-
-def check_consistent(base: Path) -> list[dict[str, object]]:
-    """The invariants after a kill; returns the runs as ``skloop runs --json`` lists them."""
-    db, root = base / ".skloop" / "skloop.db", base / ".skloop" / "artifacts"
-    assert _query(db, "PRAGMA integrity_check") == [("ok",)]
-    assert _query(db, "PRAGMA foreign_key_check") == []
-    artifacts = ArtifactStore(root)
-    for sha in recorded_hashes(db):  # whole: get_bytes verifies the hash, raises when missing
-        assert hashlib.sha256(artifacts.get_bytes(sha)).hexdigest() == sha
-    for path in root.rglob("*"):  # nothing half-written under an address
-        if path.is_file() and not path.name.startswith(".tmp-"):
-            assert hashlib.sha256(path.read_bytes()).hexdigest() == path.parent.name + path.name, path
-    listed = runner.invoke(app, ["runs", "--spec", str(base / "skloop.yaml"), "--json"])
-    assert listed.exit_code == 0, listed.output
-    runs: list[dict[str, object]] = json.loads(listed.output)
-    assert all(r["status"] != "running" for r in runs)
-    return runs
 
 
 def kill_training(base: Path, point: str) -> int:
