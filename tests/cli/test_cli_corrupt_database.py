@@ -92,9 +92,7 @@ def _check_named(base: Path, db: Path, commands: list[list[str]], monkeypatch: p
         assert "db upgrade" not in output and "reachable" not in output, (command, output)
 
 
-def test_a_flipped_byte_in_the_schema_page(
-    intact: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_flipped_byte_in_the_schema_page(intact: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     base, db = _damaged_copy(intact, tmp_path, "schema")
     _check_named(base, db, EVERY_COMMAND, monkeypatch)
 

@@ -17,9 +17,9 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from s3_server import S3, s3  # noqa: F401  (the session fixture)
 from typer.testing import CliRunner
 
+from s3_server import S3, s3  # noqa: F401  (the session fixture)
 from skloop.cli import app
 from skloop.core import Settings
 from skloop.store import Store

@@ -13,9 +13,9 @@ from typing import Any
 
 import httpx
 from serve_helpers import project_settings
-from small_disk import SmallDisk, small_disk  # noqa: F401  (the fixture)
 
 from skloop.serve import PredictionLog, create_app, ingest_once
+from small_disk import SmallDisk, small_disk  # noqa: F401  (the fixture)
 
 
 def test_a_full_log_disk_gets_503_then_recovers(

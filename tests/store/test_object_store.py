@@ -17,8 +17,8 @@ import time
 from pathlib import Path
 
 import pytest
-from s3_server import S3, s3  # noqa: F401  (the session fixture)
 
+from s3_server import S3, s3  # noqa: F401  (the session fixture)
 from skloop.core import ArtifactIntegrityError, NotFoundError, StoreError
 from skloop.store import Store
 from skloop.store import _artifacts as artifacts_module

@@ -10,12 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from small_disk import SmallDisk, small_disk  # noqa: F401  (the fixture)
 from small_project import write_small_project
 from store_checks import check_consistent, query
 from typer.testing import CliRunner
 
 from skloop.cli import app
+from small_disk import SmallDisk, small_disk  # noqa: F401  (the fixture)
 
 runner = CliRunner()
 

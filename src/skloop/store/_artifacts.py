@@ -141,7 +141,6 @@ class ArtifactStore:
         sha = digest.hexdigest()
         target = self._path(sha)
         if not self._stored(target, size):
-
             sent = hashlib.sha256()
 
             def copy(fh: IO[bytes]) -> None:
