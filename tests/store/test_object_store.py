@@ -102,11 +102,13 @@ def test_an_upload_cut_short_is_never_visible(
     source.write_bytes(os.urandom(11 * MB))
     real_chunks = artifacts_module._chunks
     streams = {"n": 0}
+    in_flight: list[str] = []  # the multipart upload under way when the stream failed
 
     def failing_chunks(fh):  # the second pass is the upload: fail after two 5 MB parts went out
         streams["n"] += 1
         for i, chunk in enumerate(real_chunks(fh)):
-            if streams["n"] == 2 and i == 11:
+            if streams["n"] == 2 and i == 10:
+                in_flight.extend(s3.unfinished_uploads(bucket))
                 raise error
             yield chunk
 
@@ -119,7 +121,8 @@ def test_an_upload_cut_short_is_never_visible(
             assert info.type is StoreError
             assert f"cannot write artifact to s3://{bucket}/p/sha256/" in str(info.value)
             assert "Connection reset by peer" in str(info.value) and "nothing was stored" in str(info.value)
-        assert s3.keys(bucket) == [] and s3.unfinished_uploads(bucket) == []  # no part, no temporary object
+        assert len(in_flight) == 1 and "/.tmp-" in in_flight[0]  # two parts had gone out to a temporary key
+        assert s3.keys(bucket) == [] and s3.unfinished_uploads(bucket) == []  # aborted: no part, no object
         assert store.runs.get_run(run.id).artifacts == {}  # and no record
         monkeypatch.undo()
         ref = store.runs.log_artifact(run.id, "model.bin", source)  # the next try stores it whole
