@@ -27,6 +27,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 from skloop.core import SchemaOutOfDateError, StoreError
+from skloop.store._sqlite_wal import check_wal_present
 
 __all__ = [
     "VERSION_TABLE",
@@ -92,6 +93,8 @@ def make_engine(url: str, *, immediate: bool = True) -> Engine:
             "is installed (PostgreSQL: pip install 'skloop[postgres]')"
         ) from exc
     if engine.dialect.name == "sqlite":
+        if not _is_memory(url) and parsed.database:
+            check_wal_present(parsed.database)
         _configure_sqlite(engine, immediate=immediate)
     return engine
 
