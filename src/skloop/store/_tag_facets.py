@@ -5,10 +5,15 @@ per key with window functions so that only the ``max_values`` most common values
 each key leave the database, with the number of runs that have the key and how many
 distinct values it has. The keys most runs carry come first, ``max_keys`` of them.
 
-With ``max_runs`` the count covers the project's newest ``max_runs`` runs only: their
-ids come from the ``(project, start_time)`` index and their tags from the ``tags``
-primary key, so the cost is that of ``max_runs`` runs however many the project holds
-(grouping every tag row of 100,000 runs takes over a second; 5,000 runs, 0.06 s).
+Over every run (``max_runs=None``) the groups stream in ``(key, value)`` order from
+``ix_tags_key_value`` (values up to 500 characters) and ``ix_tags_key_long`` (longer
+ones), migration ``0013``, without sorting the tag rows; when the project is not the
+only one with runs, each tag row's run is checked to be the project's. With
+``max_runs`` the count covers the project's newest ``max_runs`` runs only: their ids
+come from the ``(project, start_time)`` index and their tags from the ``tags`` primary
+key. At 100,000 runs (300,000 tag rows, load average 13) the exact count took 0.37 s on
+PostgreSQL (0.31 s for the newest 5,000) and 1.25 s on SQLite (0.78 s); without the
+index SQLite sorted every tag row (0.75 s on an idle machine against 0.12 s).
 """
 
 from __future__ import annotations
