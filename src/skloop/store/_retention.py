@@ -25,10 +25,10 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import and_, delete, exists, func, select
 
 from skloop.core import StoreError
-from skloop.store._serving_minutes import refresh_minutes
 from skloop.store._schema import table_of
 from skloop.store._schema_loop import SqlLoopDecision
 from skloop.store._schema_predictions import SqlLabel, SqlPrediction
+from skloop.store._serving_minutes import refresh_minutes
 
 if TYPE_CHECKING:
     from skloop.store._database import Database

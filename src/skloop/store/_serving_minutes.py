@@ -65,6 +65,13 @@ def _text(value: Any) -> str | None:
     return value if value is None or isinstance(value, str) else json.dumps(value)
 
 
+def _fields(item: Any) -> tuple[str | None, str | None]:
+    """A flag's (column, problem), as SQL reads them from a JSON element (``None`` from a non-object)."""
+    if not isinstance(item, dict):
+        return None, None
+    return _text(item.get("column")), _text(item.get("problem"))
+
+
 def flag_digest(column: str | None, problem: str | None) -> str:
     """The key of a (column, problem) pair in ``prediction_flag_minutes``."""
     return hashlib.blake2b(json.dumps([column, problem]).encode(), digest_size=16).hexdigest()
@@ -150,6 +157,7 @@ def refresh_minutes(conn: Connection, model: str | None = None, times: Iterable[
 def _add_flags(conn: Connection, rows: Iterable[Mapping[str, Any]]) -> None:
     """Only the flag rollup of :func:`add_minutes` (the minutes were recounted in SQL)."""
     flags: dict[tuple[str, int, str], dict[str, Any]] = {}
+
     def write() -> None:
         conn.execute(*_upsert(conn.dialect.name, FLAG_MINUTES, ["model", "minute", "flag"], ["count"],
                               list(flags.values())))  # fmt: skip
@@ -159,7 +167,7 @@ def _add_flags(conn: Connection, rows: Iterable[Mapping[str, Any]]) -> None:
         if isinstance(items, str):
             items = json.loads(items)
         for item in items or ():
-            column, problem = (_text(item.get(k)) for k in ("column", "problem")) if isinstance(item, dict) else (None, None)
+            column, problem = _fields(item)
             digest = flag_digest(column, problem)
             key = (row["model"], minute_of(row["time"]), digest)
             f = flags.get(key)

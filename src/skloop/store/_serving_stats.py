@@ -21,8 +21,8 @@ span (:func:`bucket_size`); buckets start at multiples of their size since the e
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any

@@ -104,7 +104,9 @@ def tag_facets(
         # every run: the short values from ix_tags_key_value, the long ones from ix_tags_key_long
         # (disjoint, so their groups are summed as they are), each read in (key, value) order
         mine = _project_filter(conn, project)
-        parts = [select(t.key, t.value, n).where(cond, *mine).group_by(t.key, t.value) for cond in (TAG_INDEXED, TAG_LONG)]
+        parts = [
+            select(t.key, t.value, n).where(cond, *mine).group_by(t.key, t.value) for cond in (TAG_INDEXED, TAG_LONG)
+        ]
         grouped = union_all(*parts).subquery("grouped")
     else:
         # the newest runs: their ids from the (project, start_time) index, their tags by primary key

@@ -23,8 +23,6 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-
-
 revision = "0013"
 down_revision = "0012"
 branch_labels = None
