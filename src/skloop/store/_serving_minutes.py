@@ -40,7 +40,6 @@ __all__ = [
 PREDICTIONS = table_of(SqlPrediction)
 MINUTES = table_of(SqlPredictionMinute)
 FLAG_MINUTES = table_of(SqlFlagMinute)
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def epoch_seconds(dialect: str) -> ColumnElement[Any]:
@@ -57,7 +56,9 @@ def epoch_seconds(dialect: str) -> ColumnElement[Any]:
 
 def minute_of(time: datetime) -> int:
     """The start of ``time``'s minute, in seconds since the epoch (as SQL's ``epoch_seconds // 60 * 60``)."""
-    return int((time.astimezone(UTC) - _EPOCH).total_seconds()) // 60 * 60
+    if time.tzinfo is None:
+        time = time.replace(tzinfo=UTC)
+    return int(time.timestamp()) // 60 * 60
 
 
 def _text(value: Any) -> str | None:
