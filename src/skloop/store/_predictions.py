@@ -25,6 +25,7 @@ from skloop.data import class_name
 from skloop.store._entities import Label, Prediction
 from skloop.store._schema import table_of
 from skloop.store._schema_predictions import SqlLabel, SqlPrediction
+from skloop.store._serving_minutes import add_minutes
 from skloop.store._serving_stats import DEFAULT_MAX_BUCKETS, ServingStats, serving_stats
 
 if TYPE_CHECKING:
@@ -206,10 +207,16 @@ class PredictionStore:
             stmt = (
                 self._db.insert(PREDICTIONS)
                 .on_conflict_do_nothing(index_elements=["request_id", "row"])
-                .returning(PREDICTIONS.c.id)
+                .returning(PREDICTIONS.c.request_id, PREDICTIONS.c.row)
             )
+            new: set[tuple[str, int]] = set()
             for start in range(0, len(rows), _CHUNK):
-                inserted += len(conn.execute(stmt, rows[start : start + _CHUNK]).all())
+                new.update((r[0], r[1]) for r in conn.execute(stmt, rows[start : start + _CHUNK]))
+            inserted = len(new)
+            # the serving page's per-minute counts, of the rows written (a replayed batch adds nothing)
+            # (a key twice in the batch was written once: the first time, ON CONFLICT skips the other)
+            firsts = {(r["request_id"], r["row"]): r for r in reversed(rows)}
+            add_minutes(conn, (r for key, r in firsts.items() if key in new))
         return inserted
 
     def _prediction_query(

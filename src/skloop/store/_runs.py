@@ -636,12 +636,23 @@ class RunStore:
         )  # fmt: skip
 
     def facets(
-        self, project: str | None = None, *, tags: int = 0, tag_values: int = 5, tag_runs: int | None = None
+        self,
+        project: str | None = None,
+        *,
+        tags: int = 0,
+        tag_values: int = 5,
+        tag_runs: int | None = None,
+        exact_alone: bool = False,
     ) -> pages.RunFacets:
         """The projects that have runs, how many runs (of ``project``) have each status, and tag facets.
 
         With ``tags=N`` the facets also hold the ``N`` tag keys most runs carry, each
         with its ``tag_values`` most common values and their counts (one ``GROUP BY``
-        in SQL; see :class:`TagFacet`), over the newest ``tag_runs`` runs when given.
+        in SQL; see :class:`TagFacet`), over the newest ``tag_runs`` runs when given,
+        over every run when ``exact_alone`` and ``project`` is the only project with runs
+        (counted from the tag indexes; another project's presence makes every tag row's
+        run a lookup, 8 s at 100,000 runs on SQLite, hence the sample then).
         """
-        return pages.facets(self._db, project, tags=tags, tag_values=tag_values, tag_runs=tag_runs)
+        return pages.facets(
+            self._db, project, tags=tags, tag_values=tag_values, tag_runs=tag_runs, exact_alone=exact_alone
+        )
