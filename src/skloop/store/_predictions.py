@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Select, and_, func, select
+from sqlalchemy import Connection, Select, and_, func, select
 
 from skloop.core import StoreError, utcnow
 from skloop.data import class_name
@@ -201,16 +201,17 @@ class PredictionStore:
                 on_invalid(i, record, str(exc))
         if not rows:
             return 0
-        inserted = 0
-        with self._db.session(f"storing {len(rows)} predictions") as conn:
-            stmt = (
-                self._db.insert(PREDICTIONS)
-                .on_conflict_do_nothing(index_elements=["request_id", "row"])
-                .returning(PREDICTIONS.c.id)
-            )
-            for start in range(0, len(rows), _CHUNK):
-                inserted += len(conn.execute(stmt, rows[start : start + _CHUNK]).all())
-        return inserted
+        stmt = (
+            self._db.insert(PREDICTIONS)
+            .on_conflict_do_nothing(index_elements=["request_id", "row"])
+            .returning(PREDICTIONS.c.id)
+        )
+
+        def store(conn: Connection) -> int:
+            return sum(len(conn.execute(stmt, rows[i : i + _CHUNK]).all()) for i in range(0, len(rows), _CHUNK))
+
+        # ON CONFLICT DO NOTHING on (request_id, row): a try after an unknown commit stores nothing twice
+        return self._db.transact(f"storing {len(rows)} predictions", store, idempotent=True)
 
     def _prediction_query(
         self,
