@@ -123,7 +123,7 @@ class RetryPolicy:
     True
     """
 
-    attempts: int = 12
+    attempts: int = 30
     base: float = 0.02
     cap: float = 2.0
     deadline: float = 60.0
