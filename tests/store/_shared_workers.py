@@ -40,7 +40,14 @@ def _guarded(out: str, data: dict[str, Any], body: Callable[[], None]) -> None:
         _report(out, data)
 
 
-def track(url: str, root: str, worker: int, runs: int, metrics: int, out: str, start_at: float = 0.0) -> None:
+def _more(done: int, wanted: int, until: str) -> bool:
+    """At least ``wanted``, then on until the file ``until`` (if named) exists."""
+    return done < wanted or (bool(until) and not os.path.exists(until))
+
+
+def track(
+    url: str, root: str, worker: int, runs: int, metrics: int, out: str, start_at: float = 0.0, until: str = ""
+) -> None:
     """Tracking runs: params, buffered metrics, a batch, a registered version and an alias move per run."""
     from skloop.store import Store
 
@@ -51,7 +58,8 @@ def track(url: str, root: str, worker: int, runs: int, metrics: int, out: str, s
         try:
             while time.time() < start_at:
                 time.sleep(0.01)
-            for r in range(runs):
+            r = 0
+            while _more(r, runs, until):
                 run = store.runs.create_run("shared", name=f"w{worker}-r{r}")
                 acked = data["runs"][run.id] = {"metrics": 0, "params": 0}
                 store.runs.log_params(run.id, {"worker": worker, "run": r})
@@ -69,13 +77,16 @@ def track(url: str, root: str, worker: int, runs: int, metrics: int, out: str, s
                 store.runs.finish_run(run.id)
                 acked["finished"] = True
                 _report(out, data)
+                r += 1
         finally:
             store.close()
 
     _guarded(out, data, body)
 
 
-def ingest(url: str, root: str, log_dir: str, worker: int, requests: int, out: str, start_at: float = 0.0) -> None:
+def ingest(
+    url: str, root: str, log_dir: str, worker: int, requests: int, out: str, start_at: float = 0.0, until: str = ""
+) -> None:
     """Append predictions to a log of its own while an :class:`~skloop.serve.Ingestor` moves them into the store."""
     from skloop.serve import Ingestor, PredictionLog
     from skloop.store import Store
@@ -89,7 +100,8 @@ def ingest(url: str, root: str, log_dir: str, worker: int, requests: int, out: s
         try:
             while time.time() < start_at:
                 time.sleep(0.01)
-            for i in range(requests):
+            i = 0
+            while _more(i, requests, until):
                 rows = [
                     {"request_id": f"i{worker}-{i}", "row": r, "time": "2026-12-01T12:00:00+00:00", "model": MODEL,
                      "version": 1, "inputs": {"x": i}, "outputs": {"prediction": r}}
@@ -99,6 +111,7 @@ def ingest(url: str, root: str, log_dir: str, worker: int, requests: int, out: s
                 data["acked"] = i + 1  # durable in the log: the ingestor must store it
                 if i % 50 == 0:
                     _report(out, data)
+                i += 1
         finally:
             log.close()
             ingestor.close(final=True)  # one last pass, in this thread

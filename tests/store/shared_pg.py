@@ -114,3 +114,11 @@ def check_predictions(url: str, ingestors: list[dict[str, Any]]) -> int:
         assert stored == 2 * i["acked"], f"ingestor {i['worker']}: {i['acked']} requests acked, {stored} rows stored"
         total += stored
     return total
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
