@@ -40,27 +40,25 @@ def pg_private() -> Iterator[PrivatePostgres]:
         yield server
 
 
-def run_restarts(server: PrivatePostgres, tmp: Path, trackers: int, ingestors: int, restarts: int) -> dict[str, Any]:
+def run_restarts(
+    server: PrivatePostgres, tmp: Path, trackers: int, ingestors: int, restarts: int, pause: float
+) -> dict[str, Any]:
     url, root, stop = server.url, str(tmp / "artifacts"), tmp / "stop"
     upgrade_database(url)
     outs = [tmp / f"track-{w}.json" for w in range(trackers)] + [tmp / f"ingest-{w}.json" for w in range(ingestors)]
-    procs = [
-        shared_pg.start(workers.track, url, root, w, 1, 50, str(outs[w]), 0.0, str(stop)) for w in range(trackers)
-    ]
+    procs = [shared_pg.start(workers.track, url, root, w, 1, 50, str(outs[w]), 0.0, str(stop)) for w in range(trackers)]
     procs += [
-        shared_pg.start(
-            workers.ingest, url, root, str(tmp / f"log-{w}"), w, 1, str(outs[trackers + w]), 0.0, str(stop)
-        )
+        shared_pg.start(workers.ingest, url, root, str(tmp / f"log-{w}"), w, 1, str(outs[trackers + w]), 0.0, str(stop))
         for w in range(ingestors)
     ]
     t0 = time.monotonic()
     downtime = []
-    time.sleep(2.0)  # under way
+    time.sleep(pause)  # under way
     for _ in range(restarts):
         t = time.monotonic()
         server.restart()
         downtime.append(time.monotonic() - t)
-        time.sleep(2.0)  # the load goes on against the restarted server
+        time.sleep(pause)  # the load goes on against the restarted server
     assert all(p.is_alive() for p in procs), "a worker ended before the restarts were over"
     stop.touch()
     shared_pg.join(procs, 300)
@@ -82,13 +80,13 @@ def run_restarts(server: PrivatePostgres, tmp: Path, trackers: int, ingestors: i
 
 
 def test_writers_and_ingestors_ride_through_a_restart(pg_private: PrivatePostgres, tmp_path: Path) -> None:
-    run_restarts(pg_private, tmp_path, trackers=2, ingestors=1, restarts=1)
+    run_restarts(pg_private, tmp_path, trackers=2, ingestors=1, restarts=1, pause=1.2)
 
 
 @pytest.mark.long
 @pytest.mark.timeout(900)
 def test_sixteen_writers_ride_through_three_restarts(pg_private: PrivatePostgres, tmp_path: Path) -> None:
-    run_restarts(pg_private, tmp_path, trackers=16, ingestors=4, restarts=3)
+    run_restarts(pg_private, tmp_path, trackers=16, ingestors=4, restarts=3, pause=3.0)
 
 
 # -- a real server under HTTP load --------------------------------------------------
@@ -200,9 +198,7 @@ def test_skloop_serve_and_writers_ride_through_restarts(pg_private: PrivatePostg
     engine = sa.create_engine(url)
     try:
         with engine.connect() as conn:
-            stored = dict(
-                conn.execute(sa.text("SELECT correlation_id, count(*) FROM predictions GROUP BY 1")).all()
-            )
+            stored = dict(conn.execute(sa.text("SELECT correlation_id, count(*) FROM predictions GROUP BY 1")).all())
     finally:
         engine.dispose()
     lost = [rid for rid in acked if stored.get(rid, 0) == 0]

@@ -72,11 +72,12 @@ def run_shared(url: str, tmp: Path, trackers: int, runs: int, metrics: int, inge
     start_at = time.time() + 0.5  # let every process connect, then start together
     outs = [tmp / f"track-{w}.json" for w in range(trackers)] + [tmp / f"ingest-{w}.json" for w in range(ingestors)]
     t0 = time.monotonic()
-    procs = [shared_pg.start(workers.track, url, root, w, runs, metrics, str(outs[w]), start_at) for w in range(trackers)]
-    procs += [
-        shared_pg.start(workers.ingest, url, root, str(tmp / f"log-{w}"), w, requests, str(outs[trackers + w]), start_at)
-        for w in range(ingestors)
+    procs = [
+        shared_pg.start(workers.track, url, root, w, runs, metrics, str(outs[w]), start_at) for w in range(trackers)
     ]
+    for w in range(ingestors):
+        log_dir, out = str(tmp / f"log-{w}"), str(outs[trackers + w])
+        procs.append(shared_pg.start(workers.ingest, url, root, log_dir, w, requests, out, start_at))
     shared_pg.join(procs, 600)
     elapsed = time.monotonic() - t0
     found = shared_pg.reports(outs)
@@ -94,7 +95,7 @@ def run_shared(url: str, tmp: Path, trackers: int, runs: int, metrics: int, inge
 
 def test_processes_share_one_database(shared_db: str, tmp_path: Path) -> None:
     upgrade_database_in_place(shared_db)
-    run_shared(shared_db, tmp_path, trackers=4, runs=3, metrics=40, ingestors=2, requests=150)
+    run_shared(shared_db, tmp_path, trackers=4, runs=2, metrics=20, ingestors=2, requests=80)
 
 
 @pytest.mark.long
@@ -110,15 +111,15 @@ def upgrade_database_in_place(url: str) -> None:
     upgrade_database(url)
 
 
-def run_migration_under_load(url: str, tmp: Path, trackers: int, readers: int, runs: int) -> str:
+def run_migration_under_load(url: str, tmp: Path, trackers: int, readers: int, runs: int, read_s: float) -> str:
     _upgrade_to(url, "0010")  # the next two add and drop indexes on params and predictions
     root = str(tmp / "artifacts")
     outs = [tmp / f"track-{w}.json" for w in range(trackers)]
     procs = [shared_pg.start(workers.track, url, root, w, runs, 30, str(outs[w])) for w in range(trackers)]
     procs.append(shared_pg.start(workers.ingest, url, root, str(tmp / "log"), 0, 300, str(tmp / "ingest.json")))
     read_outs = [tmp / f"read-{w}.json" for w in range(readers)]
-    procs += [shared_pg.start(workers.read, url, root, w, 4.0, str(read_outs[w])) for w in range(readers)]
-    time.sleep(1.0)  # under way
+    procs += [shared_pg.start(workers.read, url, root, w, read_s, str(read_outs[w])) for w in range(readers)]
+    time.sleep(0.7)  # under way
     assert current_revision(url) == "0010"
     t0 = time.monotonic()
     upgraders = [shared_pg.start(upgrade_database_in_place, url) for _ in range(2)]  # they take turns
@@ -143,13 +144,13 @@ def run_migration_under_load(url: str, tmp: Path, trackers: int, readers: int, r
 
 
 def test_schema_upgrade_while_others_read_and_write(shared_db: str, tmp_path: Path) -> None:
-    run_migration_under_load(shared_db, tmp_path, trackers=2, readers=2, runs=4)
+    run_migration_under_load(shared_db, tmp_path, trackers=2, readers=1, runs=3, read_s=2.5)
 
 
 @pytest.mark.long
 @pytest.mark.timeout(900)
 def test_schema_upgrade_under_sixteen_processes(shared_db: str, tmp_path: Path) -> None:
-    run_migration_under_load(shared_db, tmp_path, trackers=12, readers=4, runs=8)
+    run_migration_under_load(shared_db, tmp_path, trackers=12, readers=4, runs=8, read_s=10.0)
 
 
 # -- the retry loop against real conflicts ------------------------------------------
@@ -287,3 +288,46 @@ def test_retry_reason_names_sqlite_busy_and_ignores_the_rest(tmp_path: Path) -> 
     wrapped.__cause__ = busy
     assert retry_reason(wrapped) == "busy"
     assert retry_reason(OperationalError("x", {}, sqlite3.OperationalError("no such table: t"))) is None
+
+
+@pytest.mark.parametrize("lost", ["before", "after"])
+def test_a_commit_whose_answer_is_lost_is_asked_about_not_redone(
+    db: Database, pg_admin: tuple[str, sa.Engine], monkeypatch: pytest.MonkeyPatch, lost: str
+) -> None:
+    """The session dies during COMMIT: before it ran (redo the work) or after it (do not)."""
+    import psycopg
+
+    _, admin = pg_admin
+    dialect = db.engine.dialect
+    real_commit = dialect.do_commit
+    commits = 0
+
+    def do_commit(dbapi_conn: Any) -> None:
+        nonlocal commits
+        commits += 1
+        if commits > 1:
+            return real_commit(dbapi_conn)
+        if lost == "before":  # the server ends the session as COMMIT is sent: nothing committed
+            with admin.connect() as other:
+                other.execute(
+                    sa.text("SELECT pg_terminate_backend(:p)"), {"p": dbapi_conn.dbapi_connection.info.backend_pid}
+                )
+            return real_commit(dbapi_conn)
+        real_commit(dbapi_conn)  # committed, then the answer is lost on the way back
+        dbapi_conn.dbapi_connection.close()
+        raise psycopg.OperationalError("consuming input failed: server closed the connection unexpectedly")
+
+    monkeypatch.setattr(dialect, "do_commit", do_commit)
+    tries = 0
+
+    def append(conn: sa.Connection) -> int:  # not idempotent: run twice, it would add 2
+        nonlocal tries
+        tries += 1
+        conn.execute(sa.text("UPDATE t SET n = n + 1 WHERE id = 1"))
+        return tries
+
+    assert db.transact("appending", append) == (2 if lost == "before" else 1)
+    assert retry_counts() == {"connection": 1}
+    monkeypatch.undo()
+    with db.engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT n FROM t WHERE id = 1")).scalar() == 1  # once, either way

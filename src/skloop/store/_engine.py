@@ -181,9 +181,12 @@ def transact(
     (see :func:`~skloop.store._retry.retry_reason`) raised while connecting or by a
     statement of ``work`` rolls the transaction back, so ``work`` runs again after a
     jittered exponential backoff (:class:`~skloop.store._retry.RetryPolicy`). A
-    connection lost *during* ``COMMIT`` leaves the outcome unknown: the work runs
-    again only when ``idempotent`` (reads, upserts, ``ON CONFLICT DO NOTHING``);
-    otherwise the error says the outcome is unknown. Other errors are not retried.
+    connection lost *during* ``COMMIT`` leaves the outcome unknown: ``idempotent``
+    work (reads, upserts, ``ON CONFLICT DO NOTHING``) just runs again; other work, on
+    PostgreSQL, took its transaction id before committing, and the server is asked
+    (``pg_xact_status``) on a new connection: committed, the result is returned;
+    aborted, the work runs again; otherwise the error says the outcome is unknown.
+    Other errors are not retried.
 
     Parameters
     ----------
@@ -213,7 +216,7 @@ def transact(
     start = time.monotonic()
     attempt = 0
     while True:
-        committing = False
+        committing, xid = False, None
         try:
             conn = engine.connect()
             if _open_only:
@@ -221,6 +224,9 @@ def transact(
             try:
                 with conn.begin() as trans:
                     result = work(conn)
+                    if not idempotent and conn.dialect.name == "postgresql":
+                        # the transaction's id: what to ask the server if COMMIT goes unanswered
+                        xid = conn.exec_driver_sql("SELECT pg_current_xact_id()::text").scalar()
                     committing = True
                     trans.commit()
                 return result
@@ -229,6 +235,13 @@ def transact(
         except SQLAlchemyError as exc:
             reason = retry_reason(exc) or ("conflict" if conflict is not None and conflict(exc) else None)
             unknown = committing and reason == CONNECTION and not idempotent
+            if unknown and xid is not None:
+                status = _commit_status(engine, xid, policy)
+                if status == "committed":  # it went through: done, and not to be done twice
+                    logger.info("%s: the connection was lost during COMMIT, which went through", what)
+                    count_retry(CONNECTION)
+                    return result
+                unknown = status != "aborted"  # rolled back: safe to run again
             spent = attempt + 1 >= policy.attempts or time.monotonic() - start >= policy.deadline
             if reason is None or unknown or spent:
                 error = _store_error(exc, engine, what)
@@ -246,6 +259,30 @@ def transact(
             count_retry(reason)
             attempt += 1
             time.sleep(delay)
+
+
+def _commit_status(engine: Engine, xid: str, policy: RetryPolicy) -> str | None:
+    """``committed``, ``aborted`` (or ``None``: unknown) for transaction ``xid``, asked on a new connection.
+
+    ``pg_xact_status`` is PostgreSQL's answer to a COMMIT whose reply was lost; a
+    transaction still ``in progress`` (its old session not yet gone) is asked again.
+    """
+    query = text("SELECT pg_xact_status(CAST(:xid AS xid8))")
+    deadline = time.monotonic() + policy.deadline
+    while True:
+        try:
+            status = transact(
+                engine,
+                "checking a commit",
+                lambda c: c.execute(query, {"xid": xid}).scalar(),
+                idempotent=True,
+                policy=policy,
+            )
+        except StoreError:
+            return None
+        if status != "in progress" or time.monotonic() >= deadline:
+            return status if status in ("committed", "aborted") else None
+        time.sleep(0.05)
 
 
 def _config(conn: Connection | None = None) -> Config:

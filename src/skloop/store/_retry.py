@@ -14,7 +14,8 @@ do not collide again in lockstep.
 Whether a retry is *safe* depends on where the error came: an error raised by a
 statement leaves the transaction rolled back, so running it again cannot write twice;
 a connection lost during ``COMMIT`` leaves the outcome unknown, so only idempotent
-work (reads, upserts, ``ON CONFLICT DO NOTHING`` inserts) is run again then. That
+work (reads, upserts, ``ON CONFLICT DO NOTHING`` inserts) is run again blindly, and
+other work only once PostgreSQL says (``pg_xact_status``) the first try aborted. That
 decision is taken by :func:`skloop.store._engine.transact`, the one place transactions
 are retried; this module holds the classification, the policy and the counters.
 """
@@ -114,7 +115,8 @@ class RetryPolicy:
         Seconds: no wait is drawn above this.
     deadline : float
         Seconds: no new try starts after this long since the first one (a restarted
-        server gets this long to come back).
+        server gets this long to come back); with the default ``cap`` this, rather
+        than ``attempts``, is what ends a long outage.
 
     Examples
     --------
@@ -123,7 +125,7 @@ class RetryPolicy:
     True
     """
 
-    attempts: int = 30
+    attempts: int = 100
     base: float = 0.02
     cap: float = 2.0
     deadline: float = 60.0
