@@ -191,8 +191,8 @@ class ModelStore:
 
     def model_names(self) -> list[str]:
         """Every model name with at least one version, sorted."""
-        with self._db.session("listing model names", read=True) as conn:
-            return list(conn.execute(select(VERSIONS.c.name).distinct().order_by(VERSIONS.c.name)).scalars())
+        stmt = select(VERSIONS.c.name).distinct().order_by(VERSIONS.c.name)
+        return self._db.transact("listing model names", lambda conn: list(conn.execute(stmt).scalars()), read=True)
 
     def get_model_version(self, name: str, version: int) -> ModelVersion:
         """Version ``version`` of model ``name``.
@@ -202,13 +202,16 @@ class ModelStore:
         ModelNotFoundError
             Naming the known models, or the versions of ``name``.
         """
-        with self._db.session(f"reading model {name}/{version}", read=True) as conn:
+
+        def read(conn: Connection) -> ModelVersion:
             row = conn.execute(
                 select(VERSIONS).where(VERSIONS.c.name == name, VERSIONS.c.version == int(version))
             ).first()
             if row is None:
                 raise self._not_found(conn, name, version)
             return _version_entity(row, self._aliases(conn, name).get(row.version, ()))
+
+        return self._db.transact(f"reading model {name}/{version}", read, read=True)
 
     def _not_found(self, conn: Connection, name: str, version: int | None = None) -> ModelNotFoundError:
         versions = list(
@@ -383,11 +386,12 @@ class ModelStore:
 
     def get_aliases(self, name: str) -> dict[str, int]:
         """The aliases of model ``name`` and the versions they hold now."""
-        with self._db.session(f"reading aliases of model {name!r}", read=True) as conn:
-            rows = conn.execute(
-                select(ALIASES.c.alias, ALIASES.c.version).where(ALIASES.c.name == name).order_by(ALIASES.c.alias)
-            )
-            return {alias: version for alias, version in rows}
+        stmt = select(ALIASES.c.alias, ALIASES.c.version).where(ALIASES.c.name == name).order_by(ALIASES.c.alias)
+        return self._db.transact(
+            f"reading aliases of model {name!r}",
+            lambda conn: {alias: version for alias, version in conn.execute(stmt)},
+            read=True,
+        )
 
     def alias_history(self, name: str, alias: str | None = None) -> list[AliasEvent]:
         """The moves of ``alias`` (or of every alias) of model ``name``, oldest first."""
