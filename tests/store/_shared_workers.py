@@ -85,7 +85,15 @@ def track(
 
 
 def ingest(
-    url: str, root: str, log_dir: str, worker: int, requests: int, out: str, start_at: float = 0.0, until: str = ""
+    url: str,
+    root: str,
+    log_dir: str,
+    worker: int,
+    requests: int,
+    out: str,
+    start_at: float = 0.0,
+    until: str = "",
+    pace: float = 0.0,
 ) -> None:
     """Append predictions to a log of its own while an :class:`~skloop.serve.Ingestor` moves them into the store."""
     from skloop.serve import Ingestor, PredictionLog
@@ -95,7 +103,10 @@ def ingest(
 
     def body() -> None:
         store = Store(url, root)
-        log = PredictionLog(log_dir).start()
+        # no fsync: what is tested is the way into the database (the log's own durability
+        # under kill -9 is tests/serve/test_durability.py's), and a restarting server's
+        # checkpoint would otherwise hold each append's fsync for seconds
+        log = PredictionLog(log_dir, fsync=False).start()
         ingestor = Ingestor(log_dir, store, interval=0.02).start()
         try:
             while time.time() < start_at:
@@ -112,6 +123,8 @@ def ingest(
                 if i % 50 == 0:
                     _report(out, data)
                 i += 1
+                if pace:
+                    time.sleep(pace)  # a steady request rate rather than a flood
         finally:
             log.close()
             ingestor.close(final=True)  # one last pass, in this thread

@@ -18,6 +18,8 @@ from typing import Any
 import _shared_workers as workers
 import sqlalchemy as sa
 
+import skloop.serve  # noqa: F401  (imported once here, inherited by every forked ingestor)
+
 CTX = multiprocessing.get_context("fork")
 
 

@@ -48,7 +48,9 @@ def run_restarts(
     outs = [tmp / f"track-{w}.json" for w in range(trackers)] + [tmp / f"ingest-{w}.json" for w in range(ingestors)]
     procs = [shared_pg.start(workers.track, url, root, w, 1, 50, str(outs[w]), 0.0, str(stop)) for w in range(trackers)]
     procs += [
-        shared_pg.start(workers.ingest, url, root, str(tmp / f"log-{w}"), w, 1, str(outs[trackers + w]), 0.0, str(stop))
+        shared_pg.start(
+            workers.ingest, url, root, str(tmp / f"log-{w}"), w, 1, str(outs[trackers + w]), 0.0, str(stop), 0.005
+        )
         for w in range(ingestors)
     ]
     t0 = time.monotonic()
@@ -80,7 +82,7 @@ def run_restarts(
 
 
 def test_writers_and_ingestors_ride_through_a_restart(pg_private: PrivatePostgres, tmp_path: Path) -> None:
-    run_restarts(pg_private, tmp_path, trackers=2, ingestors=1, restarts=1, pause=1.2)
+    run_restarts(pg_private, tmp_path, trackers=2, ingestors=1, restarts=1, pause=0.8)
 
 
 @pytest.mark.long

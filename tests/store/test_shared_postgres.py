@@ -69,7 +69,7 @@ def _upgrade_to(url: str, revision: str) -> None:
 def run_shared(url: str, tmp: Path, trackers: int, runs: int, metrics: int, ingestors: int, requests: int) -> str:
     """Trackers and ingestors at once on ``url``; check everything; return a line of figures."""
     root = str(tmp / "artifacts")
-    start_at = time.time() + 0.5  # let every process connect, then start together
+    start_at = time.time() + 0.3  # let every process connect, then start together
     outs = [tmp / f"track-{w}.json" for w in range(trackers)] + [tmp / f"ingest-{w}.json" for w in range(ingestors)]
     t0 = time.monotonic()
     procs = [
@@ -95,7 +95,7 @@ def run_shared(url: str, tmp: Path, trackers: int, runs: int, metrics: int, inge
 
 def test_processes_share_one_database(shared_db: str, tmp_path: Path) -> None:
     upgrade_database_in_place(shared_db)
-    run_shared(shared_db, tmp_path, trackers=4, runs=2, metrics=20, ingestors=2, requests=80)
+    run_shared(shared_db, tmp_path, trackers=3, runs=2, metrics=20, ingestors=1, requests=40)
 
 
 @pytest.mark.long
@@ -111,15 +111,17 @@ def upgrade_database_in_place(url: str) -> None:
     upgrade_database(url)
 
 
-def run_migration_under_load(url: str, tmp: Path, trackers: int, readers: int, runs: int, read_s: float) -> str:
+def run_migration_under_load(
+    url: str, tmp: Path, trackers: int, readers: int, runs: int, read_s: float, requests: int
+) -> str:
     _upgrade_to(url, "0010")  # the next two add and drop indexes on params and predictions
     root = str(tmp / "artifacts")
     outs = [tmp / f"track-{w}.json" for w in range(trackers)]
     procs = [shared_pg.start(workers.track, url, root, w, runs, 30, str(outs[w])) for w in range(trackers)]
-    procs.append(shared_pg.start(workers.ingest, url, root, str(tmp / "log"), 0, 300, str(tmp / "ingest.json")))
+    procs.append(shared_pg.start(workers.ingest, url, root, str(tmp / "log"), 0, requests, str(tmp / "ingest.json")))
     read_outs = [tmp / f"read-{w}.json" for w in range(readers)]
     procs += [shared_pg.start(workers.read, url, root, w, read_s, str(read_outs[w])) for w in range(readers)]
-    time.sleep(0.7)  # under way
+    time.sleep(0.5)  # under way
     assert current_revision(url) == "0010"
     t0 = time.monotonic()
     upgraders = [shared_pg.start(upgrade_database_in_place, url) for _ in range(2)]  # they take turns
@@ -144,13 +146,13 @@ def run_migration_under_load(url: str, tmp: Path, trackers: int, readers: int, r
 
 
 def test_schema_upgrade_while_others_read_and_write(shared_db: str, tmp_path: Path) -> None:
-    run_migration_under_load(shared_db, tmp_path, trackers=2, readers=1, runs=3, read_s=2.5)
+    run_migration_under_load(shared_db, tmp_path, trackers=2, readers=1, runs=2, read_s=1.5, requests=30)
 
 
 @pytest.mark.long
 @pytest.mark.timeout(900)
 def test_schema_upgrade_under_sixteen_processes(shared_db: str, tmp_path: Path) -> None:
-    run_migration_under_load(shared_db, tmp_path, trackers=12, readers=4, runs=8, read_s=10.0)
+    run_migration_under_load(shared_db, tmp_path, trackers=12, readers=4, runs=8, read_s=10.0, requests=1_000)
 
 
 # -- the retry loop against real conflicts ------------------------------------------
