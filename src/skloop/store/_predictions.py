@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Select, and_, func, select
+from sqlalchemy import Connection, Select, and_, func, select
 
 from skloop.core import StoreError, utcnow
 from skloop.data import class_name
@@ -202,22 +202,24 @@ class PredictionStore:
                 on_invalid(i, record, str(exc))
         if not rows:
             return 0
-        inserted = 0
-        with self._db.session(f"storing {len(rows)} predictions") as conn:
-            stmt = (
-                self._db.insert(PREDICTIONS)
-                .on_conflict_do_nothing(index_elements=["request_id", "row"])
-                .returning(PREDICTIONS.c.request_id, PREDICTIONS.c.row)
-            )
+        stmt = (
+            self._db.insert(PREDICTIONS)
+            .on_conflict_do_nothing(index_elements=["request_id", "row"])
+            .returning(PREDICTIONS.c.request_id, PREDICTIONS.c.row)
+        )
+
+        def store(conn: Connection) -> int:
             new: set[tuple[str, int]] = set()
             for start in range(0, len(rows), _CHUNK):
                 new.update((r[0], r[1]) for r in conn.execute(stmt, rows[start : start + _CHUNK]))
-            inserted = len(new)
             # the serving page's per-minute counts, of the rows written (a replayed batch adds nothing)
             # (a key twice in the batch was written once: the first time, ON CONFLICT skips the other)
             firsts = {(r["request_id"], r["row"]): r for r in reversed(rows)}
             add_minutes(conn, (r for key, r in firsts.items() if key in new))
-        return inserted
+            return len(new)
+
+        # ON CONFLICT DO NOTHING on (request_id, row): a try after an unknown commit stores nothing twice
+        return self._db.transact(f"storing {len(rows)} predictions", store, idempotent=True)
 
     def _prediction_query(
         self,
