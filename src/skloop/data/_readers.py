@@ -17,6 +17,7 @@ import gzip
 import logging
 import os
 import re
+import zlib
 from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import TypedDict
@@ -79,7 +80,7 @@ def _csv_dialect(path: Path) -> _Dialect:
         opener = gzip.open if path.name.lower().endswith(".gz") else open
         with opener(path, "rt", encoding="utf-8", errors="replace", newline="") as fh:
             head = fh.read(_SNIFF_BYTES)
-    except (OSError, EOFError):
+    except (OSError, EOFError, zlib.error):
         return {}  # the reader itself reports the file's problem
     lines = head.splitlines()
     if len(lines) > 1 and len(head) == _SNIFF_BYTES:
@@ -135,6 +136,11 @@ def _parse_datetimes(df: pd.DataFrame, columns: dict[str, bool], where: str) -> 
     for name, has_tz in columns.items():
         if name not in df.columns:
             continue
+        dtype = df[name].dtype
+        if not (pd.api.types.is_string_dtype(dtype) or dtype == object):
+            # a later batch whose values of this column are all numbers (or already dates): pandas
+            # would read numbers as epochs, so they are left as they are, as a whole-file read would
+            continue
         try:
             parsed = pd.to_datetime(df[name], format="ISO8601", utc=has_tz)
         except (ValueError, TypeError, OverflowError) as exc:
@@ -166,8 +172,9 @@ def _normalise_datetimes(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-_CSV_ERRORS = (pd.errors.ParserError, UnicodeDecodeError, OSError, EOFError, ValueError)
-_JSONL_ERRORS = (ValueError, UnicodeDecodeError, OSError, EOFError)
+# a corrupted gzip stream raises zlib.error (not an OSError) from deep in the gzip module
+_CSV_ERRORS = (pd.errors.ParserError, UnicodeDecodeError, OSError, EOFError, ValueError, zlib.error)
+_JSONL_ERRORS = (ValueError, UnicodeDecodeError, OSError, EOFError, zlib.error)
 
 
 def _csv_error(path: Path, exc: Exception) -> DataError:
@@ -367,7 +374,7 @@ def iter_batches(
                 chunk = next(chunks)
             except StopIteration:
                 return
-            except (pd.errors.ParserError, UnicodeDecodeError, OSError, EOFError, ValueError) as exc:
+            except _CSV_ERRORS as exc:
                 raise DataError(f"cannot read {where} after row {start}: {exc}") from exc
             if iso is None:
                 iso = _iso_columns(chunk)
