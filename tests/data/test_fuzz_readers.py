@@ -159,3 +159,13 @@ def test_a_later_batch_of_numbers_in_a_date_column_is_left_as_numbers(tmp_path: 
     first, second = list(iter_batches(path, batch_rows=7))
     assert str(first["day"].dtype) == "datetime64[us]"
     assert second["day"].tolist() == [5] * 7
+
+
+@pytest.mark.parametrize("line", ["0", "[1, 2]", '"text"', "null", "true"])
+def test_a_json_line_that_is_not_an_object_is_a_data_error(tmp_path: Path, line: str) -> None:
+    """Regression: a JSON lines file with a line ``0`` raised TypeError from inside pandas."""
+    path = _write(tmp_path, ".jsonl", ('{"a": 1}\n' + line + "\n").encode())
+    with pytest.raises(DataError, match="one JSON object per line"):
+        read_table(path)
+    with pytest.raises(DataError, match="t.jsonl"):
+        list(iter_batches(path, batch_rows=5))

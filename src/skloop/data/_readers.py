@@ -24,6 +24,7 @@ from typing import TypedDict
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from skloop.core import TABLE_FORMATS_HELP, DataError, SqlSource, table_format
@@ -174,7 +175,10 @@ def _normalise_datetimes(df: pd.DataFrame) -> pd.DataFrame:
 
 # a corrupted gzip stream raises zlib.error (not an OSError) from deep in the gzip module
 _CSV_ERRORS = (pd.errors.ParserError, UnicodeDecodeError, OSError, EOFError, ValueError, zlib.error)
-_JSONL_ERRORS = (ValueError, UnicodeDecodeError, OSError, EOFError, zlib.error)
+# a line that is JSON but not an object (``7``, ``[1]``) is a TypeError inside pandas
+_JSONL_ERRORS = (ValueError, TypeError, UnicodeDecodeError, OSError, EOFError, zlib.error)
+# what reading a later batch can raise, whatever the format (pyarrow's errors all derive from ArrowException)
+_BATCH_ERRORS = (*_CSV_ERRORS, TypeError, pa.ArrowException)
 
 
 def _csv_error(path: Path, exc: Exception) -> DataError:
@@ -374,7 +378,7 @@ def iter_batches(
                 chunk = next(chunks)
             except StopIteration:
                 return
-            except _CSV_ERRORS as exc:
+            except _BATCH_ERRORS as exc:
                 raise DataError(f"cannot read {where} after row {start}: {exc}") from exc
             if iso is None:
                 iso = _iso_columns(chunk)
