@@ -27,7 +27,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from skloop.core import TABLE_FORMATS_HELP, DataError, SqlSource, table_format
+from skloop.core import TABLE_FORMATS_HELP, DataError, SqlSource, redact_url, table_format
 
 __all__ = ["DEFAULT_BATCH_ROWS", "iter_batches", "parse_datetimes", "read_table", "redact_url"]
 
@@ -238,19 +238,6 @@ def _read_sql(source: SqlSource, chunksize: int | None = None) -> pd.DataFrame |
             f"cannot read SQL source {redact_url(source.url)} with query {source.query!r}: "
             f"{exc}; check the URL, the driver and the query"
         ) from exc
-
-
-def redact_url(url: str) -> str:
-    """The URL with any password masked, for messages and for anything recorded.
-
-    Examples
-    --------
-    >>> redact_url("postgresql+psycopg://ana:s3cret@db:5432/sales")
-    'postgresql+psycopg://ana:***@db:5432/sales'
-    >>> redact_url("sqlite:///data.db")
-    'sqlite:///data.db'
-    """
-    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
 
 
 def parse_datetimes(df: pd.DataFrame) -> pd.DataFrame:

@@ -26,7 +26,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
-from skloop.core import SchemaOutOfDateError, StoreError
+from skloop.core import SchemaOutOfDateError, StoreError, redact_url
 
 __all__ = [
     "VERSION_TABLE",
@@ -52,11 +52,8 @@ _SQLITE_CORRUPT = ("database disk image is malformed", "file is not a database")
 
 
 def redact(url: str) -> str:
-    """The URL with any password hidden, for messages."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return url
+    """The URL with any password (userinfo or query) hidden, for messages."""
+    return redact_url(url)
 
 
 def _is_memory(url: str) -> bool:
@@ -77,9 +74,9 @@ def make_engine(url: str, *, immediate: bool = True) -> Engine:
     """
     try:
         parsed = make_url(url)
-    except ArgumentError as exc:
+    except (ArgumentError, ValueError) as exc:  # ValueError: a port that is not a number
         raise StoreError(
-            f"{url!r} is not a database URL; use e.g. sqlite:///.skloop/skloop.db or postgresql+psycopg://user@host/db"
+            f"{redact(url)!r} is not a database URL; use e.g. sqlite:///.skloop/skloop.db or postgresql+psycopg://user@host/db"
         ) from exc
     kwargs: dict[str, Any] = {}
     if parsed.get_backend_name() == "sqlite" and _is_memory(url):
