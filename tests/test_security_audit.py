@@ -54,7 +54,10 @@ search:
         ("postgresql://:s3cret@db/x", "postgresql://:***@db/x"),  # empty user: leaked before
         ("postgresql://ana:p@s3cret@db/x", "postgresql://ana:***@db/x"),  # unencoded @: half leaked before
         ("postgresql://db/x?user=ana&password=s3cret", "postgresql://db/x?user=ana&password=***"),  # leaked before
-        ("postgresql://ana@db/x?sslpassword=s3cret&sslmode=require", "postgresql://ana@db/x?sslpassword=***&sslmode=require"),
+        (
+            "postgresql://ana@db/x?sslpassword=s3cret&sslmode=require",
+            "postgresql://ana@db/x?sslpassword=***&sslmode=require",
+        ),
         ("s3://AKIA:s3cret@bucket/artifacts", "s3://AKIA:***@bucket/artifacts"),
         ("sqlite:///relative.db", "sqlite:///relative.db"),
         ("sqlite:////tmp/a@b/x.db", "sqlite:////tmp/a@b/x.db"),

@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 import yaml
-from fuzz_budget import fuzz_settings
 from hypothesis import given
 from hypothesis import strategies as st
 
+from fuzz_budget import fuzz_settings
 from skloop.core import SpecError, parse_spec, spec_from_dict
 
 FULL = """\
@@ -71,7 +71,9 @@ scalars = st.one_of(
     st.sampled_from(["", "-1", "0", "1e309", "auto", "7d", "-7d", "0d", "999999999999d", "roc_auc", "__import__"]),
 )
 values = st.recursive(
-    scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3), max_leaves=6
+    scalars,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=6,
 )
 
 
@@ -172,8 +174,10 @@ def test_the_base_of_the_mutations_is_a_valid_spec_with_every_section() -> None:
     assert {"search", "monitoring", "loop", "gates", "features"} <= set(BASE)
 
 
-@pytest.mark.parametrize("value", ["!!timestamp 2024-01-01name", "!!timestamp x", "!!float x", "!!int 0xZZ", "!!binary @@"])
+@pytest.mark.parametrize(
+    "value", ["!!timestamp 2024-01-01name", "!!timestamp x", "!!float x", "!!int 0xZZ", "!!binary @@"]
+)
 def test_a_badly_tagged_value_is_a_spec_error(value: str) -> None:
     """Regression: ``!!timestamp 2024-01-01name`` raised AttributeError from inside PyYAML."""
-    with pytest.raises(SpecError, match="skloop.yaml"):
+    with pytest.raises(SpecError, match=r"skloop\.yaml"):
         parse_spec(f"name: {value}\ndata: {{train: t.csv, target: y}}\n", "skloop.yaml")

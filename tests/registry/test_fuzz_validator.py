@@ -14,10 +14,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from fuzz_budget import fuzz_settings
 from hypothesis import given
 from hypothesis import strategies as st
 
+from fuzz_budget import fuzz_settings
 from skloop.core import BadRequestError
 from skloop.registry import Signature, Validator
 from skloop.serve._validate import CompiledSignature
@@ -36,9 +36,7 @@ COLUMNS = [
      "min": "2020-01-01T00:00:00", "max": "2024-12-31T00:00:00"},
     {"name": "seen", "dtype": "datetime64", "kind": "datetime", "nullable": True, "accepts_missing": True},
 ]  # fmt: skip
-SIGNATURE = Signature.from_dict(
-    {"inputs": COLUMNS, "output": {"task": "binary", "classes": [0, 1], "dtype": "int64"}}
-)
+SIGNATURE = Signature.from_dict({"inputs": COLUMNS, "output": {"task": "binary", "classes": [0, 1], "dtype": "int64"}})
 NAMES = [c["name"] for c in COLUMNS]
 
 scalars = st.one_of(

@@ -184,7 +184,11 @@ def test_tokens_are_never_logged_nor_echoed(
             access.setLevel(logging.INFO)  # what --access-log turns on
             for token in ("s3cret-abc", _WRONG, "s3cret-ab"):
                 headers = {"Authorization": f"Bearer {token}", "x-request-id": "r-1"}
-                for path in (f"/invocations?token={token}", "/v2/models/churn/labels", "/v2/repository/models/churn/load"):
+                for path in (
+                    f"/invocations?token={token}",
+                    "/v2/models/churn/labels",
+                    "/v2/repository/models/churn/load",
+                ):
                     body = {"dataframe_records": [srv_row]} if "invocations" in path else [{"id": "c-1", "label": 1}]
                     answer = client.post(path, json=body, headers=headers)
                     bodies.append(answer.text)

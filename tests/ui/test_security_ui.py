@@ -7,7 +7,6 @@ parameter (run id, artifact name, model name, version) reaches outside the store
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
@@ -16,7 +15,12 @@ from ui_helpers import TOKEN, Seeded, csrf_of
 from skloop.registry import Registry
 from skloop.ui._app import ROUTES
 
-WRITES = [(r.path, m) for r in ROUTES for m in sorted(getattr(r, "methods", None) or ()) if m in ("POST", "PUT", "PATCH", "DELETE")]
+WRITES = [
+    (r.path, m)
+    for r in ROUTES
+    for m in sorted(getattr(r, "methods", None) or ())
+    if m in ("POST", "PUT", "PATCH", "DELETE")
+]
 WRONG = "guess-9f1e-token"
 
 
@@ -89,5 +93,3 @@ def test_an_artifact_is_downloaded_by_its_logged_name_only(client: TestClient, s
     assert ok.status_code == 200 and ok.headers["x-content-sha256"]
     assert client.get(f"/runs/{seeded.best}/artifacts/{ok.headers['x-content-sha256']}").status_code == 404
     assert client.get(f"/runs/{seeded.best}/artifacts/sha256/{ok.headers['x-content-sha256'][:2]}").status_code == 404
-
-

@@ -375,7 +375,9 @@ def db_upgrade(spec: SpecOpt = Path(SPEC_FILENAME)) -> None:
     settings = _settings_near(spec)
     before = current_revision(settings.store_url)
     upgrade_database(settings.store_url)
-    console.print(f"database {redact_url(settings.store_url)}: {before or 'empty'} -> {current_revision(settings.store_url)}")
+    console.print(
+        f"database {redact_url(settings.store_url)}: {before or 'empty'} -> {current_revision(settings.store_url)}"
+    )
 
 
 @db_app.command("prune")

@@ -189,9 +189,7 @@ def _clean_loc(loc: tuple[Any, ...], data: Any = _MISSING) -> _Path:
     return tuple(cleaned)
 
 
-def _problems(
-    exc: ValidationError, lines: dict[_Path, int], file: str, data: Any = _MISSING
-) -> list[dict[str, Any]]:
+def _problems(exc: ValidationError, lines: dict[_Path, int], file: str, data: Any = _MISSING) -> list[dict[str, Any]]:
     problems: list[dict[str, Any]] = []
     seen: set[tuple[_Path, str]] = set()
     for err in exc.errors(include_url=False):

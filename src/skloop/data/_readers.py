@@ -138,7 +138,7 @@ def _parse_datetimes(df: pd.DataFrame, columns: dict[str, bool], where: str) -> 
         if name not in df.columns:
             continue
         dtype = df[name].dtype
-        if not (pd.api.types.is_string_dtype(dtype) or dtype == object):
+        if not (pd.api.types.is_string_dtype(dtype) or dtype == np.dtype("O")):
             # a later batch whose values of this column are all numbers (or already dates): pandas
             # would read numbers as epochs, so they are left as they are, as a whole-file read would
             continue
