@@ -61,5 +61,8 @@ def test_hostile_model_names_and_aliases_are_refused(store: Store, reg_model_byt
 
 @pytest.mark.parametrize("run_id", ["../../x", "/etc/passwd", "%2e%2e%2f", "\x00", "a" * 10_000, "' OR 1=1 --"])
 def test_hostile_run_ids_are_not_found(store: Store, run_id: str) -> None:
-    with pytest.raises((NotFoundError, StoreError)):
+    """Regression: a NUL in an id or name was a failing-database StoreError on PostgreSQL (a 500 in the UI)."""
+    with pytest.raises(NotFoundError):
         store.runs.get_run(run_id)
+    with pytest.raises((NotFoundError, LookupError)):
+        store.models.get_model_version(run_id, 1)

@@ -26,7 +26,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
-from skloop.core import SchemaOutOfDateError, StoreError, redact_url
+from skloop.core import NotFoundError, SchemaOutOfDateError, StoreError, redact_url
 
 __all__ = [
     "VERSION_TABLE",
@@ -131,6 +131,13 @@ def scope(engine: Engine, what: str = "the metadata store") -> Iterator[Connecti
             raise StoreError(
                 f"{what} failed: the database file {engine.url.database} is corrupt (SQLite: {orig}); "
                 "restore it from a backup, or move it aside to start an empty store"
+            ) from exc
+        if "cannot contain NUL" in str(orig):
+            # PostgreSQL holds no text with a NUL (SQLite does, and finds nothing): nothing can
+            # have such a name or id, so it is not found (a 404, not a failing database)
+            raise NotFoundError(
+                f"{what} failed: a name, id or value holds a NUL character (\\x00), which nothing in the store "
+                "can have; check the name or id"
             ) from exc
         raise StoreError(
             f"{what} failed on {redact(str(engine.url))}: {exc.__class__.__name__}: "
