@@ -46,23 +46,24 @@ def test_hostile_artifact_names_are_labels_never_paths(store: Store, artifact_ro
             store.artifacts.get_bytes(bad)
 
 
-@pytest.mark.parametrize("name", HOSTILE)
-def test_hostile_model_names_and_aliases_are_refused(store: Store, reg_model_bytes: bytes, name: str) -> None:
+def test_hostile_model_names_and_aliases_are_refused(store: Store, reg_model_bytes: bytes) -> None:
     with store.runs.start_run("churn", spec={"name": "churn"}) as run:
         store.runs.log_artifact(run.id, "model.skops", reg_model_bytes)
     registry = Registry(store)
-    with pytest.raises(StoreError, match=r"a model name is|NUL"):  # PostgreSQL refuses a NUL as it is looked up
-        registry.register(run.id, name)
     registry.register(run.id, "churn")
-    with pytest.raises(StoreError, match=r"an? alias is"):
-        registry.promote("churn", 1, name, reason="audit", force=True)
+    for name in HOSTILE:
+        with pytest.raises(StoreError, match=r"a model name is|NUL"):  # PostgreSQL: a NUL is not found
+            registry.register(run.id, name)
+        with pytest.raises(StoreError, match=r"an? alias is"):
+            registry.promote("churn", 1, name, reason="audit", force=True)
     assert registry.aliases("churn") == {}
+    assert [m.name for m in store.models.list_models()] == ["churn"]
 
 
-@pytest.mark.parametrize("run_id", ["../../x", "/etc/passwd", "%2e%2e%2f", "\x00", "a" * 10_000, "' OR 1=1 --"])
-def test_hostile_run_ids_are_not_found(store: Store, run_id: str) -> None:
+def test_hostile_run_ids_are_not_found(store: Store) -> None:
     """Regression: a NUL in an id or name was a failing-database StoreError on PostgreSQL (a 500 in the UI)."""
-    with pytest.raises(NotFoundError):
-        store.runs.get_run(run_id)
-    with pytest.raises((NotFoundError, LookupError)):
-        store.models.get_model_version(run_id, 1)
+    for run_id in ["../../x", "/etc/passwd", "%2e%2e%2f", "\x00", "a" * 10_000, "' OR 1=1 --"]:
+        with pytest.raises(NotFoundError):
+            store.runs.get_run(run_id)
+        with pytest.raises((NotFoundError, LookupError)):
+            store.models.get_model_version(run_id, 1)
