@@ -28,7 +28,7 @@ from typing import IO, Any
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
-from skloop.core import ArtifactIntegrityError, NotFoundError, StoreError, sha256_bytes
+from skloop.core import ArtifactIntegrityError, NotFoundError, StoreError, redact_url, sha256_bytes
 from skloop.store._entities import ArtifactRef
 
 __all__ = ["ArtifactStore"]
@@ -77,13 +77,13 @@ class ArtifactStore:
             self._fs, self._base = fsspec.core.url_to_fs(self.root, **(storage_options or {}))
         except (ImportError, ValueError) as exc:
             raise StoreError(
-                f"cannot use {self.root!r} as the artifact root: {exc}; use a local folder "
+                f"cannot use {redact_url(self.root)!r} as the artifact root: {exc}; use a local folder "
                 "or an fsspec URL whose package is installed (e.g. s3fs for s3://)"
             ) from exc
         self._local = isinstance(self._fs, LocalFileSystem)
 
     def __repr__(self) -> str:
-        return f"ArtifactStore({self.root!r})"
+        return f"ArtifactStore({redact_url(self.root)!r})"
 
     def _path(self, sha256: str) -> str:
         return f"{self._base.rstrip('/')}/sha256/{sha256[:2]}/{sha256[2:]}"

@@ -27,7 +27,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
-from skloop.core import SchemaOutOfDateError, StoreError
+from skloop.core import NotFoundError, SchemaOutOfDateError, StoreError, redact_url
 from skloop.store._retry import CONNECTION, DEFAULT_POLICY, RetryPolicy, count_retry, retry_reason
 from skloop.store._sqlite_wal import check_wal_present
 
@@ -58,11 +58,8 @@ _SQLITE_CORRUPT = ("database disk image is malformed", "file is not a database")
 
 
 def redact(url: str) -> str:
-    """The URL with any password hidden, for messages."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return url
+    """The URL with any password (userinfo or query) hidden, for messages."""
+    return redact_url(url)
 
 
 def _is_memory(url: str) -> bool:
@@ -83,9 +80,9 @@ def make_engine(url: str, *, immediate: bool = True) -> Engine:
     """
     try:
         parsed = make_url(url)
-    except ArgumentError as exc:
+    except (ArgumentError, ValueError) as exc:  # ValueError: a port that is not a number
         raise StoreError(
-            f"{url!r} is not a database URL; use e.g. sqlite:///.skloop/skloop.db or postgresql+psycopg://user@host/db"
+            f"{redact(url)!r} is not a database URL; use e.g. sqlite:///.skloop/skloop.db or postgresql+psycopg://user@host/db"
         ) from exc
     kwargs: dict[str, Any] = {}
     if parsed.get_backend_name() == "sqlite" and _is_memory(url):
@@ -128,13 +125,20 @@ def _configure_sqlite(engine: Engine, *, immediate: bool) -> None:
         conn.exec_driver_sql(begin)
 
 
-def _store_error(exc: SQLAlchemyError, engine: Engine, what: str) -> StoreError:
+def _store_error(exc: SQLAlchemyError, engine: Engine, what: str) -> StoreError | NotFoundError:
     orig = getattr(exc, "orig", None)
     if isinstance(orig, sqlite3.DatabaseError) and any(text in str(orig) for text in _SQLITE_CORRUPT):
         # no upgrade or retry helps: say so, and name the file
         return StoreError(
             f"{what} failed: the database file {engine.url.database} is corrupt (SQLite: {orig}); "
             "restore it from a backup, or move it aside to start an empty store"
+        )
+    if "cannot contain NUL" in str(orig):
+        # PostgreSQL holds no text with a NUL (SQLite does, and finds nothing): nothing can
+        # have such a name or id, so it is not found (a 404, not a failing database)
+        return NotFoundError(
+            f"{what} failed: a name, id or value holds a NUL character (\\x00), which nothing in the store "
+            "can have; check the name or id"
         )
     return StoreError(
         f"{what} failed on {redact(str(engine.url))}: {exc.__class__.__name__}: "

@@ -88,9 +88,19 @@ def _event_entity(row: Any) -> AliasEvent:
 
 
 def _check_name(label: str, value: object, limit: int) -> str:
-    if not isinstance(value, str) or not value or len(value) > limit or any(c in value for c in "@/ \t\n"):
+    # no separator of a path or a reference ('/', '\\', '@'), no control character (NUL is refused by
+    # PostgreSQL and cuts C strings), and not '.' or '..': a name is safe wherever it is shown or joined
+    if (
+        not isinstance(value, str)
+        or not value
+        or len(value) > limit
+        or value in (".", "..")
+        or any(c in value for c in "@/\\ ")
+        or any(ord(c) < 32 or ord(c) == 127 for c in value)
+    ):
         raise StoreError(
-            f"a {label} is a non-empty string of at most {limit} characters without '@', '/' or spaces, given {value!r}"
+            f"a {label} is a non-empty string of at most {limit} characters without '@', '/', '\\', spaces or "
+            f"control characters, and not '.' or '..', given {value!r}"
         )
     return value
 

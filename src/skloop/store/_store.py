@@ -165,7 +165,7 @@ class Store:
         return store
 
     def __repr__(self) -> str:
-        return f"Store({redact(self.url)!r}, {self.artifacts.root!r})"
+        return f"Store({redact(self.url)!r}, {redact(self.artifacts.root)!r})"
 
     def __enter__(self) -> Store:
         return self
