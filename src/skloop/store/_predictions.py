@@ -15,9 +15,11 @@ compared as text; integral floats are written without their ``.0`` (an id read a
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import suppress
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+import orjson
 from sqlalchemy import Select, and_, func, select
 
 from skloop.core import StoreError, utcnow
@@ -32,11 +34,14 @@ if TYPE_CHECKING:
     from skloop.store._prediction_pages import PageOrder, PredictionPage
     from skloop.store._retention import PruneResult
 
-__all__ = ["PredictionStore", "as_text", "labelled_query", "parse_time", "prediction_row"]
+__all__ = ["PredictionStore", "as_text", "labelled_query", "parse_time", "prediction_row", "prediction_values"]
 
 PREDICTIONS = table_of(SqlPrediction)
 LABELS = table_of(SqlLabel)
 _CHUNK = 1_000
+_ORJSON = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
+ANALYZE_AFTER = 50_000
+"""Predictions inserted at once from which SQLite's planner statistics are refreshed."""
 _MAX_TEXT = {"request_id": 100, "correlation_id": 128, "model": 200, "entity_id": 200}
 
 
@@ -88,6 +93,67 @@ def _int_field(record: Mapping[str, Any], key: str, where: str, *, required: boo
             return int(value)
         raise StoreError(f"{where}: {key!r} must be an integer, given {value!r}")
     return value
+
+
+def _text(record: Mapping[str, Any], key: str, where: str, *, required: bool) -> str | None:
+    """:func:`_text_field`, with a shortcut for the common case (a non-empty ``str``)."""
+    value = record.get(key)
+    if type(value) is str and value and len(value) <= _MAX_TEXT[key]:
+        return value
+    return _text_field(record, key, where, required=required)
+
+
+def _int(record: Mapping[str, Any], key: str, where: str, *, required: bool) -> int | None:
+    value = record.get(key)
+    return value if type(value) is int else _int_field(record, key, where, required=required)
+
+
+def _time(value: object, where: str) -> datetime:
+    if type(value) is str:
+        with suppress(ValueError):  # parse_time says what is wrong
+            value = datetime.fromisoformat(value)
+    if type(value) is datetime and value.tzinfo is UTC:
+        return value
+    return parse_time(value, where)
+
+
+def _json_text(value: Any, where: str) -> str:
+    """``value`` as JSON text (orjson; non-finite floats become ``null``, as JSON has no NaN)."""
+    try:
+        return orjson.dumps(value, option=_ORJSON).decode()
+    except (orjson.JSONEncodeError, TypeError) as exc:
+        raise StoreError(f"{where}: cannot be written as JSON: {exc}") from None
+
+
+def prediction_values(record: Mapping[str, Any], index: int = 0) -> tuple[Any, ...]:
+    """The ``predictions`` row of one log record, as values in the order of :data:`ROW_COLUMNS`.
+
+    What :func:`prediction_row` checks, with ``inputs``, ``outputs`` and ``flags``
+    already JSON text (``None`` for SQL NULL): the bulk path of
+    :meth:`PredictionStore.insert_predictions` hands these to the driver as they are.
+    """
+    where = f"prediction record {index}"
+    if not isinstance(record, Mapping):
+        raise StoreError(f"{where}: expected a mapping, given {type(record).__name__}")
+    outputs = record.get("outputs")
+    if not isinstance(outputs, Mapping):
+        outputs = {} if outputs is None else {"prediction": outputs}
+    inputs = record.get("inputs")
+    flags = record.get("flags")
+    prediction = record["prediction"] if "prediction" in record else outputs.get("prediction")
+    return (
+        _text(record, "request_id", where, required=True),
+        _text(record, "correlation_id", where, required=False),
+        _int(record, "row", where, required=True),
+        _time(record.get("time"), f"{where}, 'time'"),
+        _text(record, "model", where, required=True),
+        _int(record, "version", where, required=False),
+        _text(record, "entity_id", where, required=False),
+        as_text(prediction),
+        _json_text(inputs, f"{where}, 'inputs'") if isinstance(inputs, Mapping) else None,
+        _json_text(outputs, f"{where}, 'outputs'") if outputs else None,
+        _json_text(list(flags), f"{where}, 'flags'") if isinstance(flags, list | tuple) and flags else None,
+    )
 
 
 def prediction_row(record: Mapping[str, Any], index: int = 0) -> dict[str, Any]:
@@ -191,26 +257,32 @@ class PredictionStore:
             When a record lacks a field or has a wrong type (the message names the
             record's position and the field); nothing is stored then.
         """
+        from skloop.store._prediction_bulk import insert_values
+
         rows = []
         for i, record in enumerate(records):
             try:
-                rows.append(prediction_row(record, i))
+                rows.append(prediction_values(record, i))
             except StoreError as exc:
                 if on_invalid is None:
                     raise
                 on_invalid(i, record, str(exc))
         if not rows:
             return 0
-        inserted = 0
         with self._db.session(f"storing {len(rows)} predictions") as conn:
-            stmt = (
-                self._db.insert(PREDICTIONS)
-                .on_conflict_do_nothing(index_elements=["request_id", "row"])
-                .returning(PREDICTIONS.c.id)
-            )
-            for start in range(0, len(rows), _CHUNK):
-                inserted += len(conn.execute(stmt, rows[start : start + _CHUNK]).all())
+            inserted = insert_values(self._db, conn, rows)
+        if len(rows) >= ANALYZE_AFTER and self._db.dialect == "sqlite":
+            self._analyze()
         return inserted
+
+    def _analyze(self) -> None:
+        """Refresh SQLite's statistics of the predictions' indexes after a big insert.
+
+        SQLite has no autovacuum-style ANALYZE: without ``sqlite_stat1`` its planner
+        guesses every index equally selective (PostgreSQL's autovacuum analyses on its own).
+        """
+        with self._db.session("refreshing the statistics of the predictions") as conn:
+            conn.exec_driver_sql("ANALYZE predictions")
 
     def _prediction_query(
         self,
