@@ -171,6 +171,8 @@ def main() -> None:
     parser.add_argument("--n-boot", type=int, default=200)
     parser.add_argument("--dir", type=Path, default=None, help="work here (default: a temporary folder)")
     parser.add_argument("--max-legacy-rows", type=int, default=2_000_000)
+    parser.add_argument("--log-only", action="store_true", help="log the rows, monitor nothing (then --monitor-only)")
+    parser.add_argument("--monitor-only", action="store_true", help="monitor the log already in --dir")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child is not None:
@@ -181,15 +183,20 @@ def main() -> None:
     os.environ.pop("SKLOOP_STORE_URL", None)
     os.environ.pop("SKLOOP_ARTIFACT_ROOT", None)
     print(f"work folder {work}; {args.rows:,} rows in stages {args.stages}; page size {args.page_size:,}")
-    setup(work)
+    if not args.monitor_only:
+        setup(work)
     logged = 0
     results = []
     for share in sorted(args.stages):
         target = round(args.rows * share)
-        if target > logged:
+        if args.monitor_only:
+            logged = target
+        elif target > logged:
             stored = log_rows(work, logged, target - logged, args.rows)
             print(f"logged {target - logged:,} rows in {stored:.1f} s ({(target - logged) / stored:,.0f} rows/s)")
             logged = target
+        if args.log_only:
+            continue
         modes = ["legacy", "one page", "paged"] if logged <= args.max_legacy_rows else ["paged"]
         for mode in modes:
             result = {"logged": logged, **_child(work, mode, args.page_size, args.n_boot)}

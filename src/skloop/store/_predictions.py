@@ -20,7 +20,8 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from sqlalchemy import Select, and_, func, select
+from sqlalchemy import Select, and_, func, select, type_coerce
+from sqlalchemy.types import NullType
 
 from skloop.core import StoreError, utcnow
 from skloop.data import class_name
@@ -190,11 +191,12 @@ def _prediction_entity(row: Any) -> Prediction:
     )  # fmt: skip
 
 
-def labelled_query(model: str, *columns: Any) -> tuple[Select[Any], Any]:
+def labelled_query(model: str, *columns: Any, raw_times: bool = False) -> tuple[Select[Any], Any]:
     """``columns`` of ``model``'s predictions joined to their labels, and the label's expression.
 
     The statement adds ``label`` and ``label_time``: a prediction's label is the one
     given for the prediction itself, else the one given for its entity (see this module's docstring).
+    ``raw_times``: ``label_time`` as the driver returns it (for a caller parsing a page at once).
     """
     p = PREDICTIONS.c
     by_entity, by_row = LABELS.alias("by_entity"), LABELS.alias("by_row")
@@ -203,7 +205,11 @@ def labelled_query(model: str, *columns: Any) -> tuple[Select[Any], Any]:
         select(
             *columns,
             label.label("label"),
-            func.coalesce(by_row.c.time, by_entity.c.time).label("label_time"),
+            (
+                type_coerce(func.coalesce(by_row.c.time, by_entity.c.time), NullType())
+                if raw_times
+                else func.coalesce(by_row.c.time, by_entity.c.time)
+            ).label("label_time"),
         )
         .select_from(
             PREDICTIONS.outerjoin(
