@@ -47,7 +47,6 @@ DEFAULT_PAGE_SIZE = 10_000
 """Rows per page unless told otherwise."""
 PageOrder = Literal["id", "time"]
 _RAW = NullType()
-_MISSING = object()
 _SELECTED = (
     "id", "request_id", "correlation_id", "row", "time", "model", "version", "entity_id", "prediction", "inputs",
     "outputs", "label", "label_time",
@@ -107,14 +106,17 @@ def _frame(dicts: list[Mapping[str, Any]], ids: pd.Index) -> pd.DataFrame:
     almost always share their keys, so the columns are one list each.
     """
     keys: dict[str, None] = {}
-    for d in dicts:
+    uniform = True  # every mapping has every key
+    for i, d in enumerate(dicts):
         if d.keys() != keys.keys():
+            uniform = uniform and i == 0
             keys.update(dict.fromkeys(d))
     columns = {}
     for key in keys:
-        values = [d.get(key, _MISSING) for d in dicts]
-        if any(v is _MISSING for v in values):  # as pd.DataFrame(dicts): an absent key is NaN
-            values = [np.nan if v is _MISSING else v for v in values]
+        if uniform:
+            values = [d[key] for d in dicts]
+        else:  # as pd.DataFrame(dicts): an absent key is NaN
+            values = [d.get(key, np.nan) for d in dicts]
         columns[key] = pd.Series(values, index=ids, dtype=None if values else object)
     return pd.DataFrame(columns, index=ids)
 
@@ -132,8 +134,8 @@ def _page(records: Sequence[Any]) -> PredictionPage:
     stored = columns["prediction"]
     columns["predicted"] = tuple(o.get("prediction", p) for o, p in zip(outputs, stored, strict=True))
     frame: dict[str, Any] = {c: list(columns[c]) for c in _ROW_COLUMNS}
-    frame["time"] = _times(columns["time"]).to_numpy()
-    frame["label_time"] = _times(columns["label_time"]).to_numpy()
+    frame["time"] = _times(columns["time"]).array  # not to_numpy(): an array of Timestamp objects
+    frame["label_time"] = _times(columns["label_time"]).array
     rows = pd.DataFrame(frame, index=ids)
     probs = [o.get("probabilities") for o in outputs]
     return PredictionPage(
