@@ -84,10 +84,10 @@ def weighted_auc(W: Floats, scores: Floats, positive: Floats, order: tuple[Indic
     where a resample has no positive or no negative weight. ``order``: the
     :func:`score_order` of ``scores``, if already known.
     """
-    order, starts = score_order(scores) if order is None else order
-    Ws = W[:, order]
-    pos = np.add.reduceat(Ws * positive[order], starts, axis=1)
-    neg = np.add.reduceat(Ws * (1.0 - positive[order]), starts, axis=1)
+    by_score, starts = score_order(scores) if order is None else order
+    Ws = W[:, by_score]
+    pos = np.add.reduceat(Ws * positive[by_score], starts, axis=1)
+    neg = np.add.reduceat(Ws * (1.0 - positive[by_score]), starts, axis=1)
     below = np.cumsum(neg, axis=1) - neg
     num = (pos * (below + 0.5 * neg)).sum(axis=1)
     return _ratio(num, pos.sum(axis=1) * neg.sum(axis=1))

@@ -113,10 +113,8 @@ def _frame(dicts: list[Mapping[str, Any]], ids: pd.Index) -> pd.DataFrame:
             keys.update(dict.fromkeys(d))
     columns = {}
     for key in keys:
-        if uniform:
-            values = [d[key] for d in dicts]
-        else:  # as pd.DataFrame(dicts): an absent key is NaN
-            values = [d.get(key, np.nan) for d in dicts]
+        # as pd.DataFrame(dicts): an absent key is NaN
+        values = [d[key] for d in dicts] if uniform else [d.get(key, np.nan) for d in dicts]
         columns[key] = pd.Series(values, index=ids, dtype=None if values else object)
     return pd.DataFrame(columns, index=ids)
 
