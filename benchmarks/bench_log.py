@@ -3,8 +3,8 @@
 It trains the bundled churn example (a small random forest), promotes it, then logs
 ``--rows`` predictions of it (1,000,000 by default; ``--rows 10000000`` for issue 13's
 10M) into a SQLite store through the store's bulk path
-(:meth:`~skloop.store.PredictionStore.insert_predictions`: validated rows, 1,000 a
-statement, a tenth of them labelled by entity), spread over the last 30 days, in
+(:meth:`~skloop.store.PredictionStore.insert_predictions`: validated rows, one bulk
+statement a 100,000-row chunk, a tenth labelled by entity), spread over the last 30 days, in
 stages (``--stages``, shares of ``--rows``). After each stage it monitors the log, each
 run in its own process so that its peak memory (``ru_maxrss``) is its own:
 
