@@ -23,7 +23,7 @@ lint: $(BIN)/.installed
 
 test: lint  ## ruff, layer contracts, mypy strict, the docstrings' examples, then the test suite
 	$(BIN)/python -m pytest -q --doctest-modules src/skloop --ignore=src/skloop/store/migrations
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --numprocesses auto --maxprocesses 4 --dist loadfile
 
 bench: $(BIN)/.installed
 	$(BIN)/python -m pip install -q -e '.[bench]'
