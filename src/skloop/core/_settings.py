@@ -53,6 +53,11 @@ class Settings:
         Bearer token for admin endpoints.
     base_dir : Path
         The project directory that relative paths are resolved against.
+    dask_scheduler : str or None
+        Address of a ``dask.distributed`` scheduler (``SKLOOP_DASK_SCHEDULER=tcp://host:8786``):
+        searches run their fits there (as ``search.backend: dask`` asks), and
+        ``skloop predict`` / ``skloop monitor`` on Parquet run partition by partition there
+        when given ``--dask``. Needs the ``dask`` extra.
     trust : bool
         Load joblib/pickle model artifacts, whose unpickling runs any code they hold
         (``SKLOOP_TRUST=1``; what ``--trust`` says for one command). Only the caller
@@ -66,6 +71,7 @@ class Settings:
     token: str | None = None
     base_dir: Path = Path(".")
     trust: bool = False
+    dask_scheduler: str | None = None
 
     @classmethod
     def from_env(cls, base_dir: str | os.PathLike[str] = ".", env: Mapping[str, str] | None = None) -> Settings:
@@ -80,6 +86,8 @@ class Settings:
         9000
         >>> Settings.from_env("/tmp/proj", env={"SKLOOP_TRUST": "1"}).trust
         True
+        >>> Settings.from_env("/tmp/proj", env={"SKLOOP_DASK_SCHEDULER": "tcp://10.0.0.5:8786"}).dask_scheduler
+        'tcp://10.0.0.5:8786'
         """
         env = os.environ if env is None else env
         base = Path(base_dir).resolve()
@@ -92,6 +100,7 @@ class Settings:
             token=env.get("SKLOOP_TOKEN") or None,
             base_dir=base,
             trust=_flag(env, "SKLOOP_TRUST"),
+            dask_scheduler=env.get("SKLOOP_DASK_SCHEDULER", "").strip() or None,
         )
 
     def with_overrides(self, **changes: object) -> Settings:
