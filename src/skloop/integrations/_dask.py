@@ -136,6 +136,17 @@ def connect(address: str | None = None, *, n_workers: int = 2, timeout: str = CO
             cluster.close()
 
 
+def _quiet_workers() -> None:
+    """On a worker: ignore the pandas 3.1 deprecation that dask's Parquet reader triggers on every partition.
+
+    (``reset_index(inplace=True)`` in ``dask.dataframe.io.parquet.arrow``); third-party noise,
+    which a worker started under ``-W error`` would otherwise raise.
+    """
+    import warnings
+
+    warnings.filterwarnings("ignore", message="The inplace keyword in DataFrame.reset_index is deprecated")
+
+
 def _read_parquet(source: str | os.PathLike[str], columns: list[str] | None) -> Any:
     dask = optional_import("dask", DASK_EXTRA)
     dd = optional_import("dask.dataframe", DASK_EXTRA)
@@ -184,6 +195,7 @@ def ordered_partitions(
     frame = _read_parquet(source, columns)
     parts = cast("list[Any]", frame.to_delayed())
     client = cluster.client
+    client.run(_quiet_workers)
     shared = [client.scatter(a, broadcast=True) for a in args]
     call = dask.delayed(func, pure=True)
     pending: deque[Any] = deque()
