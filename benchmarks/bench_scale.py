@@ -191,7 +191,7 @@ def main() -> None:
     from distributed import LocalCluster
 
     with tempfile.TemporaryDirectory() as tmp, LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=":0"
     ) as cluster:  # fmt: skip
         root = Path(tmp)
         address = cluster.scheduler_address

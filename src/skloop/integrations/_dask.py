@@ -116,7 +116,12 @@ def connect(address: str | None = None, *, n_workers: int = 2, timeout: str = CO
     try:
         if address is None:
             cluster = distributed.LocalCluster(
-                n_workers=n_workers, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+                # the HTTP server on a free port: two clusters on one host would both want 8787
+                n_workers=n_workers,
+                threads_per_worker=1,
+                processes=True,
+                host="127.0.0.1",
+                dashboard_address=":0",
             )
             client = distributed.Client(cluster)
         else:
