@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,19 +21,29 @@ def invoke(*args: str):
     return runner.invoke(app, list(args), catch_exceptions=False)
 
 
-@pytest.fixture
-def trained_twice(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    assert invoke("init", "--example", str(tmp_path / "p"), "--rows", "700").exit_code == 0
-    spec = tmp_path / "p" / "skloop.yaml"
+@pytest.fixture(scope="module")
+def _trained_twice_once(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The project trained twice, once per module (each test gets a copy)."""
+    root = tmp_path_factory.mktemp("registry")
+    assert invoke("init", "--example", str(root / "p"), "--rows", "700").exit_code == 0
+    spec = root / "p" / "skloop.yaml"
     text = spec.read_text().replace("n_estimators: 60", "n_estimators: 10").replace("folds: 5", "folds: 3")
     text = text.replace("model__max_depth: [6, 12]", "model__max_depth: [6]")
     text = text.replace("model__min_samples_leaf: [1, 5]", "model__min_samples_leaf: [5]")
     spec.write_text(text + "gates:\n  min: {holdout_roc_auc: 0.5}\n")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(root / "p")
+        for _ in range(2):
+            result = invoke("train", "-q")
+            assert result.exit_code == 0, result.output
+            assert "registered churn v" in result.output
+    return root / "p"
+
+
+@pytest.fixture
+def trained_twice(_trained_twice_once: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    shutil.copytree(_trained_twice_once, tmp_path / "p")
     monkeypatch.chdir(tmp_path / "p")
-    for _ in range(2):
-        result = invoke("train", "-q")
-        assert result.exit_code == 0, result.output
-        assert "registered churn v" in result.output
     return tmp_path / "p"
 
 

@@ -3,7 +3,7 @@
 Every operation the document lists is fuzzed (positive and negative cases), with the
 ``name`` and ``version`` path parameters bound to the served model, against the ASGI app
 with a started prediction log. The run is bounded in time: ``SKLOOP_FUZZ_SECONDS``
-(default 40) is shared among the operations; set it higher for a longer run, e.g.
+(default 20) is shared among the operations; set it higher for a longer run, e.g.
 ``SKLOOP_FUZZ_SECONDS=600 pytest tests/serve/test_schemathesis.py``.
 """
 
@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 
-FUZZ_SECONDS = float(os.environ.get("SKLOOP_FUZZ_SECONDS", "40"))
+FUZZ_SECONDS = float(os.environ.get("SKLOOP_FUZZ_SECONDS", "20"))
 _BATCH = 8  # cases per Hypothesis run; runs repeat (new seeds) until the operation's time is spent
 _TOKEN = "fuzz-token"
 
