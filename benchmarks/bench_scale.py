@@ -153,14 +153,17 @@ def _run(step: str, project: Path, table: Path, scheduler: str | None) -> dict[s
 # --- the search -----------------------------------------------------------------------
 
 
-def search(root: Path, scheduler: str) -> dict[str, Any]:
+def search(root: Path, scheduler: str, backends: tuple[str, ...] = ("local", "dask")) -> dict[str, Any]:
     from skloop.workflows import Project, init_example
 
     results: dict[str, Any] = {}
-    for backend in ("local", "dask"):
+    for backend in backends:
         folder = root / f"search-{backend}"
         init_example(folder, n_rows=20_000, force=True)
-        (folder / "skloop.yaml").write_text(SPEC.format(backend=backend))
+        spec = SPEC.format(backend=backend)
+        if backends == ("local",):  # no search to compare: one candidate, two folds, just a model to score with
+            spec = spec.replace("strategy: grid", "strategy: none").replace("folds: 5", "folds: 2")
+        (folder / "skloop.yaml").write_text(spec)
         os.environ.pop("SKLOOP_DASK_SCHEDULER", None)
         if backend == "dask":
             os.environ["SKLOOP_DASK_SCHEDULER"] = scheduler
@@ -181,6 +184,8 @@ def main() -> None:
     parser.add_argument("--row-group", type=int, default=500_000)
     parser.add_argument("--skip-local-monitor-above", type=int, default=10_000_000,
                         help="local monitor reads the whole table: skip it above this many rows")  # fmt: skip
+    parser.add_argument("--no-search", action="store_true",
+                        help="skip the dask search (train the model to score locally only)")  # fmt: skip
     parser.add_argument("--worker", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -195,13 +200,15 @@ def main() -> None:
     ) as cluster:  # fmt: skip
         root = Path(tmp)
         address = cluster.scheduler_address
-        found = search(root, address)
-        local, dask = found["local"], found["dask"]
-        same = local["cv"] == dask["cv"]
-        ratio = dask["seconds"] / local["seconds"]
-        print(f"search, 6 candidates x 5 folds on 16,000 rows: local loky (n_jobs=2) {local['seconds']:.1f} s, "
-              f"dask LocalCluster (2 workers) {dask['seconds']:.1f} s, dask/local {ratio:.2f}; "
-              f"CV scores equal: {same}")  # fmt: skip
+        found = search(root, address, ("local",) if args.no_search else ("local", "dask"))
+        local = found["local"]
+        if not args.no_search:
+            dask = found["dask"]
+            same = local["cv"] == dask["cv"]
+            ratio = dask["seconds"] / local["seconds"]
+            print(f"search, 6 candidates x 5 folds on 16,000 rows: local loky (n_jobs=2) {local['seconds']:.1f} s, "
+                  f"dask LocalCluster (2 workers) {dask['seconds']:.1f} s, dask/local {ratio:.2f}; "
+                  f"CV scores equal: {same}", flush=True)  # fmt: skip
         project = local["folder"]
         rows_out: list[dict[str, Any]] = []
         for rows in args.rows:
