@@ -22,7 +22,6 @@ from sqlalchemy.engine import make_url
 
 from skloop.store import Store, upgrade_database
 
-
 LONG_ENV = "SKLOOP_LONG_TESTS"
 
 
