@@ -3,8 +3,8 @@
 It trains the bundled churn example (a small random forest), promotes it, then logs
 ``--rows`` predictions of it (1,000,000 by default; ``--rows 10000000`` for issue 13's
 10M) into a SQLite store through the store's bulk path
-(:meth:`~skloop.store.PredictionStore.insert_predictions`: validated rows, 1,000 a
-statement, a tenth of them labelled by entity), spread over the last 30 days, in
+(:meth:`~skloop.store.PredictionStore.insert_predictions`: validated rows, one bulk
+statement a 100,000-row chunk, a tenth labelled by entity), spread over the last 30 days, in
 stages (``--stages``, shares of ``--rows``). After each stage it monitors the log, each
 run in its own process so that its peak memory (``ru_maxrss``) is its own:
 
@@ -171,6 +171,8 @@ def main() -> None:
     parser.add_argument("--n-boot", type=int, default=200)
     parser.add_argument("--dir", type=Path, default=None, help="work here (default: a temporary folder)")
     parser.add_argument("--max-legacy-rows", type=int, default=2_000_000)
+    parser.add_argument("--log-only", action="store_true", help="log the rows, monitor nothing (then --monitor-only)")
+    parser.add_argument("--monitor-only", action="store_true", help="monitor the log already in --dir")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child is not None:
@@ -181,15 +183,20 @@ def main() -> None:
     os.environ.pop("SKLOOP_STORE_URL", None)
     os.environ.pop("SKLOOP_ARTIFACT_ROOT", None)
     print(f"work folder {work}; {args.rows:,} rows in stages {args.stages}; page size {args.page_size:,}")
-    setup(work)
+    if not args.monitor_only:
+        setup(work)
     logged = 0
     results = []
     for share in sorted(args.stages):
         target = round(args.rows * share)
-        if target > logged:
+        if args.monitor_only:
+            logged = target
+        elif target > logged:
             stored = log_rows(work, logged, target - logged, args.rows)
             print(f"logged {target - logged:,} rows in {stored:.1f} s ({(target - logged) / stored:,.0f} rows/s)")
             logged = target
+        if args.log_only:
+            continue
         modes = ["legacy", "one page", "paged"] if logged <= args.max_legacy_rows else ["paged"]
         for mode in modes:
             result = {"logged": logged, **_child(work, mode, args.page_size, args.n_boot)}

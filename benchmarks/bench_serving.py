@@ -34,6 +34,15 @@ which measures the router's own cost without the noise of the servers' micro-bat
 
     python benchmarks/bench_serving.py --routers [--rows 50000] [--duration 8] [--repeats 5]
 
+``--workers 1,2`` measures instead horizontal serving: ``skloop serve churn --workers N``
+(``N`` = 1 is the single-process server; above, N processes on one port with
+``SO_REUSEPORT``), single-row requests at c=16 (keep-alive connections, spread over the
+workers by the kernel), rounds alternating between the settings; the table gives the
+median throughput, p50, p99 and the ratio to one worker, with the load average (the
+2-core machine is shared: the load generator takes a core's share too)::
+
+    python benchmarks/bench_serving.py --workers 1,2 [--rows 50000] [--duration 10] [--repeats 3]
+
 Needs ``wrk`` (``apt-get install -y wrk``). MLflow runs from its own venv (it pins an
 older pyarrow); skloop is put on its ``PYTHONPATH`` so that the skops artifact, which
 holds skloop's transformers, loads there.
@@ -176,7 +185,8 @@ def main() -> None:
         "--servers", default="skloop,mlflow", help="comma-separated: skloop alone compares two skloop versions"
     )
     parser.add_argument("--routers", action="store_true", help="skloop's raw route table against Starlette's router")
-    parser.add_argument("--repeats", type=int, default=5, help="rounds per router (--routers)")
+    parser.add_argument("--repeats", type=int, default=None, help="rounds per setting (5 with --routers, 3 --workers)")
+    parser.add_argument("--workers", default=None, help="comma-separated worker counts to compare, e.g. 1,2")
     # internal: one server of the --routers scenario
     parser.add_argument("--serve-router", choices=("raw", "starlette"), help=argparse.SUPPRESS)
     parser.add_argument("--project", help=argparse.SUPPRESS)
@@ -189,7 +199,9 @@ def main() -> None:
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: apt-get install -y wrk")
     if args.duration is None:
-        args.duration = 8 if args.routers else 15
+        args.duration = 8 if args.routers else 10 if args.workers else 15
+    if args.repeats is None:
+        args.repeats = 3 if args.workers else 5
 
     from sklearn.ensemble import RandomForestClassifier
     from sklearn.pipeline import Pipeline
@@ -224,6 +236,11 @@ def main() -> None:
     one.write_bytes(body_of(X.iloc[[7]]))
     if args.routers:
         compare_routers(work, one, args.duration, args.repeats)
+        shutil.rmtree(work, ignore_errors=True)
+        return
+    if args.workers:
+        counts = [int(n) for n in args.workers.split(",")]
+        compare_workers(work, one, counts, args.duration, args.repeats, args.skloop_bin)
         shutil.rmtree(work, ignore_errors=True)
         return
     batch = work / "batch.json"
@@ -544,6 +561,57 @@ def compare_routers(work: Path, body: Path, duration: int, repeats: int) -> None
         f"Starlette's router costs at most {extra_us:.1f} us more per request: {extra_us / per_request_us:+.1%} of "
         f"the raw server's {per_request_us:.0f} us of CPU per single-row request at c=8 (process tree)"
     )
+
+
+def compare_workers(work: Path, body: Path, counts: list[int], duration: int, repeats: int, skloop_bin: str) -> None:
+    """``skloop serve --workers N`` for each N, one at a time; c=16 single-row rounds alternate between them."""
+    concurrency = 16
+    runs: dict[int, list[dict[str, float]]] = {n: [] for n in counts}
+    load: list[float] = [os.getloadavg()[0]]
+    for round_ in range(repeats):
+        order = counts if round_ % 2 == 0 else counts[::-1]
+        for n in order:
+            port = free_port()
+            command = [skloop_bin, "serve", "churn", "--workers", str(n), "--port", str(port), "--spec", str(work),
+                       "--log-dir", str(work / f"predictions-{n}")]  # fmt: skip
+            proc = subprocess.Popen(
+                command,
+                cwd=work,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+            try:
+                url = f"http://127.0.0.1:{port}"
+                wait_ready(url, proc)
+                time.sleep(3)  # every worker listening (the first may answer alone before)
+                r = measure(url, proc.pid, body, concurrency, duration, work)
+            finally:
+                with contextlib_suppress():
+                    os.killpg(proc.pid, signal.SIGTERM)
+                proc.wait(60)
+            runs[n].append(r)
+            load.append(os.getloadavg()[0])
+            print(
+                f"  round {round_ + 1}/{repeats} workers={n}: {r['rps']:>8.1f} req/s  p50 {r['p50_ms']:.2f} ms  "
+                f"p99 {r['p99_ms']:.2f} ms  CPU {r['cpu_ms_per_request']:.3f} ms/req  non-2xx {r['non2xx']}  "
+                f"load average {load[-1]:.1f}",
+                flush=True,
+            )
+
+    def med(n: int, key: str) -> float:
+        return statistics.median(r[key] for r in runs[n])
+
+    base = counts[0]
+    print()
+    print(f"1 row, c={concurrency}, {repeats} rounds of {duration} s each (medians); {os.cpu_count()} CPUs")
+    print(f"{'workers':<8} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'CPU ms/req':>11} {'x vs ' + str(base):>8}")
+    for n in counts:
+        print(
+            f"{n:<8} {med(n, 'rps'):>9.1f} {med(n, 'p50_ms'):>8.2f} {med(n, 'p99_ms'):>8.2f} "
+            f"{med(n, 'cpu_ms_per_request'):>11.3f} {med(n, 'rps') / med(base, 'rps'):>8.2f}"
+        )
+    print(f"load average (1 min) during the rounds: {min(load):.1f} .. {max(load):.1f}")
 
 
 class contextlib_suppress:

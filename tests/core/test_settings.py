@@ -32,3 +32,14 @@ def test_trust_is_off_unless_skloop_trust_says_yes(tmp_path: Path) -> None:
         assert Settings.from_env(tmp_path, env={"SKLOOP_TRUST": text}).trust is expected, text
     with pytest.raises(UsageError, match=r"SKLOOP_TRUST='maybe' is not a yes/no value; use 1 or 0"):
         Settings.from_env(tmp_path, env={"SKLOOP_TRUST": "maybe"})
+
+
+def test_artifact_options_are_a_json_object_never_shown(tmp_path: Path) -> None:
+    env = {"SKLOOP_ARTIFACT_OPTIONS": '{"endpoint_url": "http://127.0.0.1:9000", "secret": "s3cr3t"}'}
+    settings = Settings.from_env(tmp_path, env=env)
+    assert settings.artifact_options == {"endpoint_url": "http://127.0.0.1:9000", "secret": "s3cr3t"}
+    assert "s3cr3t" not in repr(settings)
+    assert Settings.from_env(tmp_path, env={}).artifact_options is None
+    for text, says in (("{not json", "is not valid JSON"), ('["a"]', "must be a JSON object")):
+        with pytest.raises(UsageError, match=f"SKLOOP_ARTIFACT_OPTIONS {says}"):
+            Settings.from_env(tmp_path, env={"SKLOOP_ARTIFACT_OPTIONS": text})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -50,3 +51,70 @@ def register_churn(
 def project_settings(base: Path) -> Settings:
     """Settings of a project rooted at ``base`` (its own SQLite store and artifacts)."""
     return Settings.from_env(base, env={})
+
+
+# -- real servers in child processes (the workers, load and durability tests) -------------
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_ready(port: int, proc: Any, stderr: Path, timeout: float = 240.0) -> None:
+    """Wait until the server on ``port`` answers ``/v2/health/ready`` (fails if ``proc`` exits first)."""
+    import http.client
+    import time
+
+    import pytest
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"skloop serve exited early ({proc.returncode}): {stderr.read_text()[-3000:]}")
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/v2/health/ready")
+            ok = conn.getresponse().status == 200
+            conn.close()
+            if ok:
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    pytest.fail(f"skloop serve did not become ready in {timeout:g} s")
+
+
+def rss_mb(pid: int | str = "self") -> float:
+    """Resident memory of a process in MB (0 once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its live descendants (from ``/proc/PID/task/*/children``)."""
+    found, frontier = [], [pid]
+    while frontier:
+        p = frontier.pop()
+        found.append(p)
+        try:
+            tasks = os.listdir(f"/proc/{p}/task")
+        except OSError:
+            continue
+        for task in tasks:
+            try:
+                with open(f"/proc/{p}/task/{task}/children", encoding="ascii") as fh:
+                    frontier += [int(c) for c in fh.read().split()]
+            except OSError:
+                continue
+    return found

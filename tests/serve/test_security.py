@@ -165,3 +165,109 @@ def test_no_token_means_admin_is_open(srv_project: Path) -> None:
     with TestClient(_app(srv_project, None)) as client:
         assert client.post("/v2/repository/models/churn/load").status_code == 200
         assert client.post("/v2/repository/models/nope/load").status_code == 404
+
+
+# -- the audit of issue 13: tokens never logged, hostile paths, untrusted model files --
+
+_WRONG = "guess-4d2c-token"
+
+
+def test_tokens_are_never_logged_nor_echoed(
+    sec_project: Path, tmp_path: Path, srv_row: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    access = logging.getLogger("skloop.serve.access")
+    log = PredictionLog(tmp_path / "wal").start()
+    app = _app(sec_project, "s3cret-abc", prediction_log=log, token_required_for_predict=True)
+    bodies: list[str] = []
+    try:
+        with caplog.at_level(logging.DEBUG), TestClient(app) as client:
+            access.setLevel(logging.INFO)  # what --access-log turns on
+            for token in ("s3cret-abc", _WRONG, "s3cret-ab"):
+                headers = {"Authorization": f"Bearer {token}", "x-request-id": "r-1"}
+                for path in (
+                    f"/invocations?token={token}",
+                    "/v2/models/churn/labels",
+                    "/v2/repository/models/churn/load",
+                ):
+                    body = {"dataframe_records": [srv_row]} if "invocations" in path else [{"id": "c-1", "label": 1}]
+                    answer = client.post(path, json=body, headers=headers)
+                    bodies.append(answer.text)
+                    assert answer.status_code < 500
+            access_lines = [r.getMessage() for r in caplog.records if r.name == "skloop.serve.access"]
+    finally:
+        access.setLevel(logging.NOTSET)
+        log.close()
+        app.registry.store.close()
+    assert len(access_lines) >= 9  # the access log did record every request
+    # skloop's own loggers (the test client's HTTP library logs the URLs it was asked for, query and all)
+    ours = "\n".join(f"{r.getMessage()} {r.exc_text or ''}" for r in caplog.records if r.name.startswith("skloop"))
+    text = ours + "\n".join(bodies)
+    records = [json.dumps(r, default=str) for s in segments(log.directory) for r in read_segment(s)]
+    for secret in ("s3cret-abc", "s3cret-ab", _WRONG):
+        assert secret not in text and not [r for r in records if secret in r], secret
+
+
+def test_the_server_compares_tokens_in_constant_time() -> None:
+    """Audit by reading: the comparison is hmac.compare_digest on bytes, never ``==``."""
+    import inspect
+
+    from skloop.serve._app import ServeApp
+
+    source = inspect.getsource(ServeApp)
+    assert "hmac.compare_digest(" in source
+    assert "== self.token" not in source and "self.token ==" not in source
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v2/models/..%2F..%2Fetc/infer",
+        "/v2/models/%2Fetc%2Fpasswd/infer",
+        "/v2/models/churn%00/infer",
+        "/v2/models/churn/versions/..%2F1/infer",
+        "/v2/models/churn/versions/%2E%2E/labels",
+        "/v2/repository/models/%2E%2E%2F%2E%2E/load",
+        "/v2/repository/models/churn%2F..%2F..%2Fetc/load",
+    ],
+)
+def test_hostile_names_and_versions_are_4xx_and_touch_nothing(
+    sec_project: Path, tmp_path: Path, srv_row: dict[str, Any], path: str
+) -> None:
+    before = sorted(p.name for p in sec_project.rglob("*"))
+    with TestClient(_app(sec_project, "s3cret")) as client:
+        answer = client.post(path, json={"inputs": []}, headers={"Authorization": "Bearer s3cret"})
+        assert 400 <= answer.status_code < 500, (path, answer.status_code, answer.text)
+        client.app.registry.store.close()
+    after = sorted(p.name for p in sec_project.rglob("*"))
+    assert [p for p in after if p not in before and not p.startswith("skloop.db")] == []
+
+
+def test_a_server_refuses_an_untrusted_pickle_before_it_runs(tmp_path: Path) -> None:
+    """A joblib model whose ``__reduce__`` writes a file: ``create_app`` refuses it, and the file never appears."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parents[1] / "registry"))
+    try:
+        from test_trust import touch_pickle
+    finally:
+        sys.path.pop(0)
+    from skloop.core import UntrustedModelError
+    from skloop.registry import Registry
+    from skloop.store import Store
+
+    settings = project_settings(tmp_path)
+    marker = tmp_path / "pwned"
+    register_churn(settings, n_rows=200)  # v1, skops, with the signature a joblib v2 borrows
+    store = Store.open(settings)
+    try:
+        registry = Registry(store)
+        signature = store.models.get_model_version("churn", 1).signature
+        with store.runs.start_run("churn", spec={"name": "churn"}) as run:
+            store.runs.log_artifact(run.id, "model.joblib", touch_pickle(marker))
+        version = registry.register(run.id, "churn", format="joblib", signature=signature).version
+        registry.promote("churn", version, "champion", reason="audit", force=True)
+    finally:
+        store.close()
+    with pytest.raises(UntrustedModelError, match="--trust"):
+        create_app(settings, model_name="churn", poll_seconds=None)
+    assert not marker.exists()

@@ -12,20 +12,13 @@ import time
 from pathlib import Path
 
 import pytest
+from serve_helpers import rss_mb
 
 from skloop.serve import Ingestor, PredictionLog, segments
 from skloop.store import Store
 
 LONG_SECONDS = float(os.environ.get("SKLOOP_SOAK_SECONDS") or 0)
 RATE = 800  # records per second, in requests of 1-4 rows
-
-
-def _rss_mb() -> float:
-    with open("/proc/self/status", encoding="ascii") as fh:
-        for line in fh:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def _soak(tmp_path: Path, seconds: float) -> None:
@@ -58,7 +51,7 @@ def _soak(tmp_path: Path, seconds: float) -> None:
         async def sampler() -> None:
             start = time.monotonic()
             while time.monotonic() - start < seconds:
-                samples.append(_rss_mb())
+                samples.append(rss_mb())
                 await asyncio.sleep(0.5)
 
         async def main() -> None:

@@ -93,3 +93,20 @@ def test_tag_facets_count_values_per_key_most_common_first(store: Store) -> None
         store.runs.facets("demo", tags=3, tag_runs=0)
     with pytest.raises(StoreError, match="max_values"):
         store.runs.facets("demo", tags=3, tag_values=0)
+
+
+def test_tag_facets_count_long_values_and_exact_alone_counts_every_run(store: Store) -> None:
+    long = "x" * 600  # beyond ix_tags_key_value (500 characters): counted from ix_tags_key_long
+    notes = [long, "short", long, long, "short", long + "y"]
+    runs = [Run(id="", project="solo", kind="train", status="finished", start_time=T0 + timedelta(minutes=i),
+                tags={"note": notes[i]}) for i in range(6)]  # fmt: skip
+    store.runs.import_runs(runs)
+    exact = store.runs.facets("solo", tags=1, tag_values=3, tag_runs=2, exact_alone=True)
+    assert exact.tag_runs == 6  # alone in the store: every run, not the newest 2
+    assert exact.tags == [TagFacet("note", [(long, 3), ("short", 2), (long + "y", 1)], n_runs=6, n_values=3)]
+    assert store.runs.facets("solo", tags=1, tag_values=3).tags == exact.tags
+    store.runs.import_runs([Run(id="", project="second", kind="train", status="finished", start_time=T0,
+                                tags={"note": long})])  # fmt: skip
+    assert store.runs.facets("solo", tags=1, tag_values=3).tags == exact.tags  # the other project's run left out
+    shared = store.runs.facets("solo", tags=1, tag_values=3, tag_runs=2, exact_alone=True)
+    assert shared.tag_runs == 2 and shared.tags[0].n_runs == 2  # beside another project: the newest 2

@@ -18,7 +18,7 @@ from skloop.cli._checks import check_positive
 from skloop.cli._errors import EXIT_FAILURE, handle_errors, report, set_debug
 from skloop.cli._progress import RichProgress
 from skloop.cli._render import print_json, run_detail, runs_table
-from skloop.core import SPEC_FILENAME, Settings, UsageError
+from skloop.core import SPEC_FILENAME, Settings, UsageError, redact_url
 
 __all__ = ["app", "main"]
 
@@ -375,7 +375,9 @@ def db_upgrade(spec: SpecOpt = Path(SPEC_FILENAME)) -> None:
     settings = _settings_near(spec)
     before = current_revision(settings.store_url)
     upgrade_database(settings.store_url)
-    console.print(f"database {settings.store_url}: {before or 'empty'} -> {current_revision(settings.store_url)}")
+    console.print(
+        f"database {redact_url(settings.store_url)}: {before or 'empty'} -> {current_revision(settings.store_url)}"
+    )
 
 
 @db_app.command("prune")

@@ -1,12 +1,23 @@
-"""``skloop serve``: run the model server (uvicorn) for a registered model."""
+"""``skloop serve``: run the model server (uvicorn) for a registered model.
+
+One process by default; ``--workers N`` runs N worker processes on one port under a
+supervisor (:class:`skloop.serve.WorkerPool`: ``SO_REUSEPORT`` sockets, restarts, one
+shared prediction log folder). Either way the process ingests the log from a child and,
+on SIGTERM, stops gracefully: requests in flight are answered and logged, then a last
+ingestion pass stores what is left.
+"""
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import logging
+import signal
 import sys
+import threading
 from pathlib import Path
-from typing import Annotated
+from types import FrameType
+from typing import Annotated, Any
 
 import typer
 
@@ -14,7 +25,7 @@ from skloop.cli._app import SpecOpt, _settings_near, app, console
 from skloop.cli._checks import check_port
 from skloop.cli._errors import handle_errors
 from skloop.cli._trust import TrustOpt, TrustTypeOpt, caller_trust
-from skloop.core import SPEC_FILENAME, UsageError
+from skloop.core import SPEC_FILENAME, Settings, UsageError
 
 __all__: list[str] = []
 
@@ -44,6 +55,10 @@ def serve(
         str | None,
         typer.Option("--shadow", help="Also score every request with NAME@ALIAS (e.g. challenger) into the log only."),
     ] = None,
+    workers: Annotated[
+        int,
+        typer.Option("--workers", "-w", help="Server processes on the one port (restarted when they die)."),
+    ] = 1,
     spec: SpecOpt = Path(SPEC_FILENAME),
     trust: TrustOpt = False,
     trust_type: TrustTypeOpt = None,
@@ -57,49 +72,47 @@ def serve(
     check_port(settings.port, given=port is not None)
     if max_body_bytes is not None and max_body_bytes <= 0:
         raise UsageError(f"--max-body-bytes must be positive; got {max_body_bytes}")
+    if workers < 1:
+        raise UsageError(f"--workers must be at least 1; got {workers}")
+    options: dict[str, Any] = {
+        "max_body_bytes": max_body_bytes or DEFAULT_MAX_BODY_BYTES,
+        "token_required_for_predict": token_required_for_predict,
+        "poll_seconds": poll_seconds if poll_seconds > 0 else None,
+        "onnx": not no_onnx,
+        "shadow_alias": shadow,
+        "trust": caller_trust(spec, trust, trust_type),
+    }
+    directory = None if no_log else (log_dir or default_log_dir(settings))
+    if workers > 1:
+        _serve_workers(settings, name, alias, version, directory, options, workers, access_log)
+        return
+    # SIGTERM: uvicorn shuts down gracefully, then raises it again: end here, past the finally
+    signal.signal(signal.SIGTERM, _exit_on_signal)
     log = ingestor = None
-    if not no_log:
+    if directory is not None:
         from skloop.serve import IngestProcess
 
-        log = PredictionLog(log_dir or default_log_dir(settings)).start()
+        log = PredictionLog(directory).start()
         # the log makes a prediction durable; a child process moves it into the store
         ingestor = IngestProcess(log.directory, settings.store_url, settings.artifact_root).start()
     try:
-        server_app = create_app(
-            settings,
-            model_name=name,
-            alias=alias,
-            version=version,
-            prediction_log=log,
-            max_body_bytes=max_body_bytes or DEFAULT_MAX_BODY_BYTES,
-            token_required_for_predict=token_required_for_predict,
-            poll_seconds=poll_seconds if poll_seconds > 0 else None,
-            onnx=not no_onnx,
-            shadow_alias=shadow,
-            trust=caller_trust(spec, trust, trust_type),
-        )
+        server_app = create_app(settings, model_name=name, alias=alias, version=version, prediction_log=log, **options)
         model = server_app.model
-        if access_log:
-            handler = logging.StreamHandler(sys.stderr)
-            handler.setFormatter(logging.Formatter("%(message)s"))
-            access = logging.getLogger("skloop.serve.access")
-            access.addHandler(handler)
-            access.setLevel(logging.INFO)
-            access.propagate = False
-        url = f"http://{settings.host}:{settings.port}"
-        following = f"pinned version {version}" if version is not None else f"following {name}@{alias}"
-        console.print(f"serving {model.ref} ({model.runtime}, {following}) at {url}", highlight=False)
-        console.print(f"  V2: {url}/v2/models/{name}/infer   MLflow: {url}/invocations", highlight=False)
-        if model.onnx_refusal and not no_onnx:
-            console.print(f"  scikit-learn path: {model.onnx_refusal}", highlight=False)
-        if shadow is not None:
-            shadowing = server_app.shadow.model if server_app.shadow is not None else None
-            held = f"{shadowing.ref}" if shadowing is not None else "no version yet"
-            note = "" if log is not None else " (inactive: --no-log leaves nowhere to record it)"
-            console.print(f"  shadow: {name}@{shadow} ({held}), logged, never served{note}", highlight=False)
-        if log is not None:
-            console.print(f"  prediction log: {log.directory} (ingested into the store every second)", highlight=False)
-        sys.stdout.flush()
+        _configure_access_log(access_log)
+        shadowing = server_app.shadow.model if server_app.shadow is not None else None
+        _print_serving(
+            settings.host,
+            settings.port,
+            name,
+            alias,
+            version,
+            model.ref,
+            model.runtime,
+            None if no_onnx else model.onnx_refusal,
+            shadow,
+            shadowing.ref if shadowing is not None else None,
+            log.directory if log is not None else None,
+        )
         uvicorn.run(
             server_app,
             host=settings.host,
@@ -115,3 +128,110 @@ def serve(
             log.close()  # first: everything acknowledged is on disk
         if ingestor is not None:
             ingestor.close()  # a last pass moves the rest into the store
+
+
+def _exit_on_signal(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(0)
+
+
+def _configure_access_log(enabled: bool) -> None:
+    """One JSON line per request on stderr (``--access-log``); called in every worker too."""
+    if not enabled:
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    access = logging.getLogger("skloop.serve.access")
+    access.addHandler(handler)
+    access.setLevel(logging.INFO)
+    access.propagate = False
+
+
+def _print_serving(
+    host: str,
+    port: int,
+    name: str,
+    alias: str,
+    version: int | None,
+    ref: str,
+    runtime: str,
+    onnx_refusal: str | None,
+    shadow: str | None,
+    shadow_ref: str | None,
+    log_dir: Path | None,
+    workers: str | None = None,
+) -> None:
+    url = f"http://{host}:{port}"
+    following = f"pinned version {version}" if version is not None else f"following {name}@{alias}"
+    console.print(f"serving {ref} ({runtime}, {following}) at {url}", highlight=False)
+    console.print(f"  V2: {url}/v2/models/{name}/infer   MLflow: {url}/invocations", highlight=False)
+    if workers is not None:
+        console.print(f"  workers: {workers}", highlight=False)
+    if onnx_refusal:
+        console.print(f"  scikit-learn path: {onnx_refusal}", highlight=False)
+    if shadow is not None:
+        held = shadow_ref or "no version yet"
+        note = "" if log_dir is not None else " (inactive: --no-log leaves nowhere to record it)"
+        console.print(f"  shadow: {name}@{shadow} ({held}), logged, never served{note}", highlight=False)
+    if log_dir is not None:
+        console.print(f"  prediction log: {log_dir} (ingested into the store every second)", highlight=False)
+    sys.stdout.flush()
+
+
+def _serve_workers(
+    settings: Settings,
+    name: str,
+    alias: str,
+    version: int | None,
+    log_dir: Path | None,
+    options: dict[str, Any],
+    workers: int,
+    access_log: bool,
+) -> None:
+    """``--workers N``: a supervisor of N server processes, the log's ingestor, until SIGTERM/SIGINT."""
+    from skloop.serve import IngestProcess, WorkerPool, WorkerSpec
+
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    spec = WorkerSpec(
+        settings,
+        name,
+        alias=alias,
+        version=version,
+        log_dir=None if log_dir is None else str(log_dir),
+        app_options=options,
+        setup=functools.partial(_configure_access_log, access_log),
+    )
+    pool = WorkerPool(spec, workers)
+    ingestor = None
+    try:
+        if log_dir is not None:
+            # one ingestor for the folder every worker writes its own segments to
+            ingestor = IngestProcess(log_dir, settings.store_url, settings.artifact_root).start()
+        infos = pool.start()
+        first = infos[0]
+        pids = ", ".join(f"{i.index}: pid {i.pid}" for i in infos)
+        _print_serving(
+            settings.host,
+            pool.port,
+            name,
+            alias,
+            version,
+            first.ref,
+            first.runtime,
+            None if not options["onnx"] else first.onnx_refusal,
+            options["shadow_alias"],
+            first.shadow,
+            log_dir,
+            workers=f"{workers} processes on one port (SO_REUSEPORT), {pids}",
+        )
+        pool.run(stop)
+    finally:
+        pool.stop()  # first: every worker answers what it holds and closes its log
+        if ingestor is not None:
+            ingestor.close()  # then a last pass moves the rest into the store
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

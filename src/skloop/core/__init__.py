@@ -40,6 +40,7 @@ from skloop.core._hashing import sha256_bytes, sha256_json
 from skloop.core._html import html_environment, render_page
 from skloop.core._imports import optional_import
 from skloop.core._provenance import CodeVersion, code_version, environment
+from skloop.core._redact import redact_url
 from skloop.core._settings import DEFAULT_HOME, Settings
 from skloop.core._spec import (
     DRIFT_METHODS,
@@ -144,6 +145,7 @@ __all__ = [
     "parse_duration",
     "parse_spec",
     "parse_window_length",
+    "redact_url",
     "render_page",
     "sha256_bytes",
     "sha256_json",

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from skloop.core._errors import UsageError
 
@@ -37,6 +39,25 @@ def _flag(env: Mapping[str, str], key: str) -> bool:
     raise UsageError(f"environment variable {key}={env[key]!r} is not a yes/no value; use 1 or 0 (or true/false)")
 
 
+def _json_object(env: Mapping[str, str], key: str) -> dict[str, Any] | None:
+    text = env.get(key, "").strip()
+    if not text:
+        return None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UsageError(
+            f"environment variable {key} is not valid JSON ({exc.msg} at character {exc.pos}); "
+            'give a JSON object, e.g. {"endpoint_url": "http://127.0.0.1:9000"}'
+        ) from exc
+    if not isinstance(value, dict):
+        raise UsageError(
+            f"environment variable {key} must be a JSON object of fsspec storage options, given a "
+            f'{type(value).__name__}; e.g. {{"endpoint_url": "http://127.0.0.1:9000"}}'
+        )
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     """Where skloop keeps its records and how it serves.
@@ -58,6 +79,12 @@ class Settings:
         searches run their fits there (as ``search.backend: dask`` asks), and
         ``skloop predict`` / ``skloop monitor`` on Parquet run partition by partition there
         when given ``--dask``. Needs the ``dask`` extra.
+    artifact_options : dict or None
+        fsspec storage options of the artifact root (``SKLOOP_ARTIFACT_OPTIONS``, a JSON
+        object), e.g. ``{"endpoint_url": "http://127.0.0.1:9000"}`` for an S3-compatible
+        server. Credentials are better left to the file system's own variables
+        (``AWS_ACCESS_KEY_ID``, ``AWS_ENDPOINT_URL``, ...); these options are never shown
+        by :func:`repr` nor recorded with a run.
     trust : bool
         Load joblib/pickle model artifacts, whose unpickling runs any code they hold
         (``SKLOOP_TRUST=1``; what ``--trust`` says for one command). Only the caller
@@ -72,6 +99,7 @@ class Settings:
     base_dir: Path = Path(".")
     trust: bool = False
     dask_scheduler: str | None = None
+    artifact_options: Mapping[str, Any] | None = field(default=None, repr=False, hash=False)
 
     @classmethod
     def from_env(cls, base_dir: str | os.PathLike[str] = ".", env: Mapping[str, str] | None = None) -> Settings:
@@ -101,6 +129,7 @@ class Settings:
             base_dir=base,
             trust=_flag(env, "SKLOOP_TRUST"),
             dask_scheduler=env.get("SKLOOP_DASK_SCHEDULER", "").strip() or None,
+            artifact_options=_json_object(env, "SKLOOP_ARTIFACT_OPTIONS"),
         )
 
     def with_overrides(self, **changes: object) -> Settings:

@@ -189,9 +189,7 @@ def _clean_loc(loc: tuple[Any, ...], data: Any = _MISSING) -> _Path:
     return tuple(cleaned)
 
 
-def _problems(
-    exc: ValidationError, lines: dict[_Path, int], file: str, data: Any = _MISSING
-) -> list[dict[str, Any]]:
+def _problems(exc: ValidationError, lines: dict[_Path, int], file: str, data: Any = _MISSING) -> list[dict[str, Any]]:
     problems: list[dict[str, Any]] = []
     seen: set[tuple[_Path, str]] = set()
     for err in exc.errors(include_url=False):
@@ -281,8 +279,10 @@ def parse_spec(text: str, file: str = "<spec>") -> Spec:
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         reason = getattr(exc, "problem", None) or str(exc)
         raise SpecError(f"{file}: not valid YAML{where}: {reason}") from None
-    except (RecursionError, ValueError, TypeError) as exc:
-        raise SpecError(f"{file}: not valid YAML: {exc}") from None
+    except (RecursionError, ValueError, TypeError, OverflowError, AttributeError, KeyError, IndexError) as exc:
+        # PyYAML's constructors fail with plain Python errors on some explicitly tagged values
+        # (``!!timestamp 2024-01-01x`` is an AttributeError inside PyYAML): the document is at fault
+        raise SpecError(f"{file}: not valid YAML: {exc!r}; check the tagged (!!) and unusual values") from None
     return spec_from_dict(data, file, _line_map(node))
 
 

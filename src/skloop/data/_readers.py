@@ -17,15 +17,17 @@ import gzip
 import logging
 import os
 import re
+import zlib
 from collections.abc import Generator, Iterator, Mapping
 from pathlib import Path
 from typing import TypedDict
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
-from skloop.core import TABLE_FORMATS_HELP, DataError, SqlSource, table_format
+from skloop.core import TABLE_FORMATS_HELP, DataError, SqlSource, redact_url, table_format
 
 __all__ = ["DEFAULT_BATCH_ROWS", "iter_batches", "parse_datetimes", "read_table", "redact_url"]
 
@@ -79,7 +81,7 @@ def _csv_dialect(path: Path) -> _Dialect:
         opener = gzip.open if path.name.lower().endswith(".gz") else open
         with opener(path, "rt", encoding="utf-8", errors="replace", newline="") as fh:
             head = fh.read(_SNIFF_BYTES)
-    except (OSError, EOFError):
+    except (OSError, EOFError, zlib.error):
         return {}  # the reader itself reports the file's problem
     lines = head.splitlines()
     if len(lines) > 1 and len(head) == _SNIFF_BYTES:
@@ -135,6 +137,11 @@ def _parse_datetimes(df: pd.DataFrame, columns: dict[str, bool], where: str) -> 
     for name, has_tz in columns.items():
         if name not in df.columns:
             continue
+        dtype = df[name].dtype
+        if not (pd.api.types.is_string_dtype(dtype) or dtype == np.dtype("O")):
+            # a later batch whose values of this column are all numbers (or already dates): pandas
+            # would read numbers as epochs, so they are left as they are, as a whole-file read would
+            continue
         try:
             parsed = pd.to_datetime(df[name], format="ISO8601", utc=has_tz)
         except (ValueError, TypeError, OverflowError) as exc:
@@ -166,8 +173,12 @@ def _normalise_datetimes(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-_CSV_ERRORS = (pd.errors.ParserError, UnicodeDecodeError, OSError, EOFError, ValueError)
-_JSONL_ERRORS = (ValueError, UnicodeDecodeError, OSError, EOFError)
+# a corrupted gzip stream raises zlib.error (not an OSError) from deep in the gzip module
+_CSV_ERRORS = (pd.errors.ParserError, UnicodeDecodeError, OSError, EOFError, ValueError, zlib.error)
+# a line that is JSON but not an object (``7``, ``[1]``) is a TypeError inside pandas
+_JSONL_ERRORS = (ValueError, TypeError, UnicodeDecodeError, OSError, EOFError, zlib.error)
+# what reading a later batch can raise, whatever the format (pyarrow's errors all derive from ArrowException)
+_BATCH_ERRORS = (*_CSV_ERRORS, TypeError, pa.ArrowException)
 
 
 def _csv_error(path: Path, exc: Exception) -> DataError:
@@ -227,19 +238,6 @@ def _read_sql(source: SqlSource, chunksize: int | None = None) -> pd.DataFrame |
             f"cannot read SQL source {redact_url(source.url)} with query {source.query!r}: "
             f"{exc}; check the URL, the driver and the query"
         ) from exc
-
-
-def redact_url(url: str) -> str:
-    """The URL with any password masked, for messages and for anything recorded.
-
-    Examples
-    --------
-    >>> redact_url("postgresql+psycopg://ana:s3cret@db:5432/sales")
-    'postgresql+psycopg://ana:***@db:5432/sales'
-    >>> redact_url("sqlite:///data.db")
-    'sqlite:///data.db'
-    """
-    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
 
 
 def parse_datetimes(df: pd.DataFrame) -> pd.DataFrame:
@@ -388,7 +386,7 @@ def iter_batches(
                 chunk = next(chunks)
             except StopIteration:
                 return
-            except (pd.errors.ParserError, UnicodeDecodeError, OSError, EOFError, ValueError) as exc:
+            except _BATCH_ERRORS as exc:
                 raise DataError(f"cannot read {where} after row {start}: {exc}") from exc
             if iso is None:
                 iso = _iso_columns(chunk)

@@ -400,9 +400,7 @@ def compare_models(
         return result(difference=diff, lower=None, upper=None, p_value=None, detail={"n_boot": 0})
     lower, upper = (float(q) for q in np.quantile(d, [1.0 - confidence, confidence]))
     p = float(np.mean(d <= margin))
-    return result(
-        difference=diff, lower=lower, upper=upper, p_value=p, detail={"n_boot": int(d.size), "seed": seed}
-    )
+    return result(difference=diff, lower=lower, upper=upper, p_value=p, detail={"n_boot": int(d.size), "seed": seed})
 
 
 def _is_float(text: str | None) -> bool:

@@ -23,7 +23,7 @@ import numpy as np
 
 from skloop.core import DataError
 from skloop.data import class_name
-from skloop.monitor._metrics import CLASSIFICATION_METRICS, bootstrap_weights, classification_kernels
+from skloop.monitor._metrics import CLASSIFICATION_METRICS, bootstrap_weights, classification_kernels, score_order
 from skloop.monitor._performance import (
     DEFAULT_CONFIDENCE,
     DEFAULT_N_BOOT,
@@ -179,6 +179,7 @@ class CBPE:
 
         cumulative = np.cumsum(T, axis=1)
         eye = np.eye(T.shape[1])
+        orders = [score_order(P[:, c]) for c in range(P.shape[1])]  # the same scores in every resample
 
         def sampler(rng: np.random.Generator, size: int) -> dict[str, Floats]:
             # resample the rows *and* draw their labels from the calibrated
@@ -187,7 +188,9 @@ class CBPE:
             drawn = (rng.random((size, len(P), 1)) > cumulative[None, :, :-1]).sum(axis=2)
             out: dict[str, list[Floats]] = {}
             for b in range(size):
-                for m, v in classification_kernels(W[b : b + 1], eye[drawn[b]], pred, P, names, self.positive_).items():
+                for m, v in classification_kernels(
+                    W[b : b + 1], eye[drawn[b]], pred, P, names, self.positive_, orders
+                ).items():
                     out.setdefault(m, []).append(v)
             return {m: np.concatenate(v) for m, v in out.items()}
 

@@ -27,6 +27,7 @@ __all__ = [
     "bootstrap_weights",
     "classification_kernels",
     "regression_kernels",
+    "score_order",
 ]
 
 CLASSIFICATION_METRICS = ("accuracy", "roc_auc", "f1", "precision", "recall", "log_loss")
@@ -65,18 +66,28 @@ def _ratio(num: Floats, den: Floats) -> Floats:
         return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
 
 
-def weighted_auc(W: Floats, scores: Floats, positive: Floats) -> Floats:
-    """ROC AUC of ``scores`` per row of ``W``, with soft positives ``positive`` in [0, 1].
+def score_order(scores: Floats) -> tuple[Indices, Indices]:
+    """The stable sort of ``scores`` and where each run of tied scores starts in it.
 
-    Tied scores count one half, as in :func:`sklearn.metrics.roc_auc_score`. ``nan``
-    where a resample has no positive or no negative weight.
+    What :func:`weighted_auc` needs of the scores alone: a caller scoring many
+    resamples of the same scores (the CBPE's bootstrap) sorts them once.
     """
     order = np.argsort(scores, kind="mergesort")
     sorted_scores = scores[order]
-    starts = np.flatnonzero(np.r_[True, sorted_scores[1:] != sorted_scores[:-1]])
-    Ws = W[:, order]
-    pos = np.add.reduceat(Ws * positive[order], starts, axis=1)
-    neg = np.add.reduceat(Ws * (1.0 - positive[order]), starts, axis=1)
+    return order, np.flatnonzero(np.r_[True, sorted_scores[1:] != sorted_scores[:-1]])
+
+
+def weighted_auc(W: Floats, scores: Floats, positive: Floats, order: tuple[Indices, Indices] | None = None) -> Floats:
+    """ROC AUC of ``scores`` per row of ``W``, with soft positives ``positive`` in [0, 1].
+
+    Tied scores count one half, as in :func:`sklearn.metrics.roc_auc_score`. ``nan``
+    where a resample has no positive or no negative weight. ``order``: the
+    :func:`score_order` of ``scores``, if already known.
+    """
+    by_score, starts = score_order(scores) if order is None else order
+    Ws = W[:, by_score]
+    pos = np.add.reduceat(Ws * positive[by_score], starts, axis=1)
+    neg = np.add.reduceat(Ws * (1.0 - positive[by_score]), starts, axis=1)
     below = np.cumsum(neg, axis=1) - neg
     num = (pos * (below + 0.5 * neg)).sum(axis=1)
     return _ratio(num, pos.sum(axis=1) * neg.sum(axis=1))
@@ -89,6 +100,7 @@ def classification_kernels(
     proba: Floats | None,
     names: Sequence[str] = CLASSIFICATION_METRICS,
     positive: int | None = None,
+    orders: Sequence[tuple[Indices, Indices]] | None = None,
 ) -> dict[str, Floats]:
     """Classification metrics per row of ``W``.
 
@@ -106,6 +118,8 @@ def classification_kernels(
         Which of :data:`CLASSIFICATION_METRICS` to compute.
     positive : int, optional
         Binary: the column of the positive class (default: the last).
+    orders : sequence, optional
+        The :func:`score_order` of each column of ``proba`` (computed when not given).
 
     Returns
     -------
@@ -143,10 +157,11 @@ def classification_kernels(
             clipped = np.clip(proba / proba.sum(axis=1, keepdims=True), _EPS, 1.0)
             out["log_loss"] = _ratio(W @ -(T * np.log(clipped)).sum(axis=1), total)
         if "roc_auc" in names:
+            sort = [None] * k if orders is None else list(orders)
             if k == 2:
-                out["roc_auc"] = weighted_auc(W, proba[:, pos], T[:, pos])
+                out["roc_auc"] = weighted_auc(W, proba[:, pos], T[:, pos], sort[pos])
             else:
-                out["roc_auc"] = np.mean([weighted_auc(W, proba[:, c], T[:, c]) for c in range(k)], axis=0)
+                out["roc_auc"] = np.mean([weighted_auc(W, proba[:, c], T[:, c], sort[c]) for c in range(k)], axis=0)
     return {m: out[m] for m in names if m in out}
 
 

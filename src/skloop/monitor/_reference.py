@@ -251,9 +251,7 @@ def _py(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
-def numeric_reference(
-    name: str, role: str, values: Floats, missing: int, max_points: int | None
-) -> ColumnReference:
+def numeric_reference(name: str, role: str, values: Floats, missing: int, max_points: int | None) -> ColumnReference:
     """The reference of a numeric column from its values (missing and infinite ones dropped)."""
     values = values[np.isfinite(values)]
     values = np.sort(values)

@@ -92,9 +92,7 @@ def ks_test(ref: Floats, cur: Floats, *, n_ref: int | None = None) -> tuple[floa
     return d, ks_pvalue(d, n, cur.size)
 
 
-def _binned_cdfs(
-    points: Floats, le_counts: Counts, eq_counts: Counts, n_cur: int
-) -> tuple[Floats, Floats, Floats]:
+def _binned_cdfs(points: Floats, le_counts: Counts, eq_counts: Counts, n_cur: int) -> tuple[Floats, Floats, Floats]:
     """Unique reference points, and the current CDF at them: ``F(p)`` and ``F(p-)``."""
     le = np.cumsum(le_counts[:-1]) / n_cur
     lt = le - eq_counts / n_cur

@@ -12,7 +12,9 @@
 - ``_types``: the ASGI aliases (``Scope``, ``Receive``, ``Send``), equal to Starlette's;
 - ``_ingest``: :class:`Ingestor` / :func:`ingest_once`, the log into the store;
 - ``_routes``: the one route table (dispatch, auth, 404/405, OpenAPI paths);
-- ``_labels``: :func:`ingest_label_records` and :func:`ingest_label_file` (labels).
+- ``_labels``: :func:`ingest_label_records` and :func:`ingest_label_file` (labels);
+- ``_workers``: :class:`WorkerPool`, several server processes on one port
+  (``SO_REUSEPORT``), restarted when they die, sharing the log folder and the metrics.
 
 Prediction log lifecycle::
 
@@ -47,6 +49,7 @@ from skloop.serve._model import ServedModel, load_served_model
 from skloop.serve._sink import LineSink, PredictionSink
 from skloop.serve._validate import CompiledSignature, Prepared
 from skloop.serve._wal import DEFAULT_SEGMENT_BYTES, PredictionLog, read_segment, segments
+from skloop.serve._workers import WorkerInfo, WorkerPool, WorkerSpec
 
 __all__ = [
     "CHECKPOINT_FILE",
@@ -66,6 +69,9 @@ __all__ = [
     "ServeApp",
     "ServeError",
     "ServedModel",
+    "WorkerInfo",
+    "WorkerPool",
+    "WorkerSpec",
     "create_app",
     "default_log_dir",
     "ingest_label_file",

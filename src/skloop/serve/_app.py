@@ -61,6 +61,9 @@ class ServeApp(ServeHandlers):
         Where every scored row is appended before its answer is sent.
     metrics : ServeMetrics
     batcher : MicroBatcher
+    worker : int or None
+        The worker's number in a pool of worker processes (``X-Skloop-Worker`` in every
+        answer); ``None`` when the app is not one of several workers.
     """
 
     def __init__(
@@ -81,6 +84,8 @@ class ServeApp(ServeHandlers):
         owns_store: bool,
         shadow_alias: str | None = None,
         shadow_timeout: float = DEFAULT_SHADOW_TIMEOUT_SECONDS,
+        worker: int | None = None,
+        metrics_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         self.settings = settings
         self.registry = registry
@@ -95,7 +100,9 @@ class ServeApp(ServeHandlers):
         self.onnx = onnx
         self.trust = trust
         self.owns_store = owns_store
-        self.metrics = ServeMetrics()
+        self.worker = worker
+        self._worker_header = [] if worker is None else [(b"x-skloop-worker", str(worker).encode())]
+        self.metrics = ServeMetrics(metrics_dir)
         self.batcher = MicroBatcher(max_rows=max_batch_rows, on_batch=self.metrics.batch_rows.observe)
         self._swap_lock = asyncio.Lock()
         self._poller: asyncio.Task[None] | None = None
@@ -239,6 +246,7 @@ class ServeApp(ServeHandlers):
             (b"x-request-id", (correlation or request_id).encode()),
             (b"x-skloop-request-id", request_id.encode()),
             (b"x-skloop-model", model.ref.encode()),
+            *self._worker_header,
         ]
         await send_answer(send, answer, [*ids, *extra])
         elapsed = time.perf_counter() - start
@@ -420,6 +428,8 @@ def create_app(
     max_batch_rows: int = DEFAULT_MAX_BATCH_ROWS,
     shadow_alias: str | None = None,
     shadow_timeout: float = DEFAULT_SHADOW_TIMEOUT_SECONDS,
+    worker: int | None = None,
+    metrics_dir: str | os.PathLike[str] | None = None,
 ) -> ServeApp:
     """The ASGI app serving one registered model over KServe V2 and MLflow's protocol.
 
@@ -468,6 +478,12 @@ def create_app(
     shadow_timeout : float
         Seconds a response waits for the shadow after the served model answered
         (then the records log a timeout instead of the shadow's outputs).
+    worker : int, optional
+        The app's number in a pool of worker processes (:class:`~skloop.serve.WorkerPool`):
+        answers carry it as ``X-Skloop-Worker``.
+    metrics_dir : path-like, optional
+        prometheus_client's multiprocess folder shared by the pool's workers: ``/metrics``
+        then reports every worker (see :class:`~skloop.serve._metrics.ServeMetrics`).
 
     Returns
     -------
@@ -513,6 +529,8 @@ def create_app(
             owns_store=owns,
             shadow_alias=shadow_alias,
             shadow_timeout=shadow_timeout,
+            worker=worker,
+            metrics_dir=metrics_dir,
         )
     except BaseException:
         if owns:

@@ -1,11 +1,24 @@
-"""Prometheus metrics of one app, in a registry of its own (several apps may share a process)."""
+"""Prometheus metrics of one app, in a registry of its own (several apps may share a process).
+
+Behind one port with several worker processes (``skloop serve --workers N``) a scrape
+reaches one worker, chosen by the kernel: a worker's own counters would jump between
+scrapes. There, :class:`ServeMetrics` runs in prometheus_client's multiprocess mode:
+every worker writes its values to memory-mapped files in one folder
+(``PROMETHEUS_MULTIPROC_DIR``, set for the workers by their supervisor) and any worker's
+``/metrics`` reads them all, so every scrape gives the pool's totals: counters and
+histograms summed over the workers (those that died included, so totals never go back),
+``skloop_model_info`` per live worker (a ``pid`` label).
+"""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from skloop.core import UsageError
 
 __all__ = ["CONTENT_TYPE_LATEST", "ServeMetrics"]
 
@@ -18,9 +31,37 @@ class ServeMetrics:
 
     Label values are bounded: routes are templates (``/v2/models/{name}/infer``), flags
     are counted per signature column and kind of problem.
+
+    Parameters
+    ----------
+    multiprocess_dir : path-like, optional
+        The folder of prometheus_client's multiprocess mode, shared by the workers of a
+        pool: the exposition then covers every worker. The process must have been
+        started with ``PROMETHEUS_MULTIPROC_DIR`` naming it (prometheus_client reads it
+        when it is imported).
+
+    Raises
+    ------
+    UsageError
+        ``multiprocess_dir`` without prometheus_client in multiprocess mode.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, multiprocess_dir: str | os.PathLike[str] | None = None) -> None:
+        self.multiprocess_dir = None if multiprocess_dir is None else os.fspath(multiprocess_dir)
+        self._exposed: CollectorRegistry | None = None
+        if self.multiprocess_dir is not None:
+            from prometheus_client import multiprocess, values
+
+            if values.ValueClass.__name__ != "MmapedValue" or (
+                os.path.realpath(os.environ.get("PROMETHEUS_MULTIPROC_DIR", ""))
+                != os.path.realpath(self.multiprocess_dir)
+            ):
+                raise UsageError(
+                    f"metrics shared by workers need PROMETHEUS_MULTIPROC_DIR={self.multiprocess_dir} in the "
+                    "environment before prometheus_client is imported (the worker supervisor sets it)"
+                )
+            self._exposed = CollectorRegistry()
+            multiprocess.MultiProcessCollector(self._exposed, path=self.multiprocess_dir)  # type: ignore[no-untyped-call]
         self.registry = CollectorRegistry(auto_describe=True)
         self.requests = Counter(
             "skloop_requests",
@@ -51,9 +92,10 @@ class ServeMetrics:
         )
         self.model = Gauge(
             "skloop_model_info",
-            "The model version being served (value 1)",
+            "The model version being served (value 1; with workers, one per live worker)",
             ["name", "version", "runtime"],
             registry=self.registry,
+            multiprocess_mode="liveall",
         )
         self.swaps = Counter("skloop_model_swaps", "Hot swaps to a new model version", registry=self.registry)
         self._children: dict[tuple[str, int], Any] = {}
@@ -76,10 +118,12 @@ class ServeMetrics:
         """Set the model info gauge to the version now served."""
         labels = (name, str(version), runtime)
         if self._served is not None and self._served != labels:
+            # 0 first: in multiprocess mode the value stays in the worker's file after remove()
+            self.model.labels(*self._served).set(0)
             self.model.remove(*self._served)
         self.model.labels(*labels).set(1)
         self._served = labels
 
     def exposition(self) -> bytes:
-        """The text exposition format."""
-        return generate_latest(self.registry)
+        """The text exposition format (with workers: of every worker)."""
+        return generate_latest(self._exposed or self.registry)

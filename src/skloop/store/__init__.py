@@ -40,6 +40,7 @@ from skloop.store._prediction_pages import DEFAULT_PAGE_SIZE, PredictionPage
 from skloop.store._predictions import PredictionStore
 from skloop.store._reports import ReportStore
 from skloop.store._retention import PruneResult
+from skloop.store._retry import RetryPolicy, reset_retry_counts, retry_counts
 from skloop.store._runs import RunStore
 from skloop.store._serving_stats import FlagCount, ServingStats, TrafficBucket, VersionSpan, VersionSwap
 from skloop.store._store import Store
@@ -73,6 +74,7 @@ __all__ = [
     "PredictionStore",
     "PruneResult",
     "ReportStore",
+    "RetryPolicy",
     "Run",
     "RunFacets",
     "RunInput",
@@ -90,5 +92,7 @@ __all__ = [
     "VersionSwap",
     "current_revision",
     "head_revision",
+    "reset_retry_counts",
+    "retry_counts",
     "upgrade_database",
 ]

@@ -4,6 +4,13 @@ An artifact lives at ``<root>/sha256/<first two hex digits>/<remaining 62>``. Wr
 go to a temporary name in the destination directory, are flushed and fsynced, then
 renamed into place, so a reader never sees half a file; writing content that is
 already there is a no-op. Every read checks the SHA-256 again.
+
+On an object store (``s3://``, ``gs://``, ...) the temporary object is uploaded, its
+size checked against what was written, then copied to its final key (a server-side
+copy, which an object store makes visible at once) and deleted: an upload cut short
+(an error, a lost connection, a killed process) leaves at most a ``.tmp-*`` object,
+never a truncated artifact under its address. Callers record an artifact only after
+this returns, so no record points at an unfinished upload.
 """
 
 from __future__ import annotations
@@ -12,7 +19,6 @@ import contextlib
 import hashlib
 import os
 import re
-import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -22,7 +28,7 @@ from typing import IO, Any
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
-from skloop.core import ArtifactIntegrityError, NotFoundError, StoreError, sha256_bytes
+from skloop.core import ArtifactIntegrityError, NotFoundError, StoreError, redact_url, sha256_bytes
 from skloop.store._entities import ArtifactRef
 
 __all__ = ["ArtifactStore"]
@@ -71,16 +77,34 @@ class ArtifactStore:
             self._fs, self._base = fsspec.core.url_to_fs(self.root, **(storage_options or {}))
         except (ImportError, ValueError) as exc:
             raise StoreError(
-                f"cannot use {self.root!r} as the artifact root: {exc}; use a local folder "
+                f"cannot use {redact_url(self.root)!r} as the artifact root: {exc}; use a local folder "
                 "or an fsspec URL whose package is installed (e.g. s3fs for s3://)"
             ) from exc
         self._local = isinstance(self._fs, LocalFileSystem)
 
     def __repr__(self) -> str:
-        return f"ArtifactStore({self.root!r})"
+        return f"ArtifactStore({redact_url(self.root)!r})"
 
     def _path(self, sha256: str) -> str:
         return f"{self._base.rstrip('/')}/sha256/{sha256[:2]}/{sha256[2:]}"
+
+    def _where(self, path: str) -> str:
+        # messages name the object with its protocol (s3://bucket/...), a local file by its path
+        return path if self._local else str(self._fs.unstrip_protocol(path))
+
+    def _stored(self, target: str, size: int) -> bool:
+        """Whether ``target`` already holds content of ``size`` bytes (the dedup check)."""
+        if not self._local:
+            self._fs.invalidate_cache(target)  # another process may have written or removed it
+        try:
+            return bool(self._fs.size(target) == size)
+        except FileNotFoundError:
+            return False
+        except OSError as exc:
+            raise StoreError(
+                f"cannot look up artifact {self._where(target)}: {exc}; check the artifact root "
+                "(SKLOOP_ARTIFACT_ROOT), its credentials and that it is reachable"
+            ) from exc
 
     def path_of(self, sha256: str) -> str:
         """Where the artifact ``sha256`` lives (it may not exist)."""
@@ -99,8 +123,8 @@ class ArtifactStore:
         data = bytes(data)
         sha = sha256_bytes(data)
         target = self._path(sha)
-        if not self._fs.exists(target):
-            self._write_atomic(target, lambda fh: fh.write(data))
+        if not self._stored(target, len(data)):
+            self._write_atomic(target, lambda fh: fh.write(data), len(data))
         return ArtifactRef(sha256=sha, size=len(data))
 
     def put_file(self, path: str | os.PathLike[str]) -> ArtifactRef:
@@ -116,20 +140,22 @@ class ArtifactStore:
             raise StoreError(f"cannot read {src} to store it as an artifact: {exc}") from exc
         sha = digest.hexdigest()
         target = self._path(sha)
-        if not self._fs.exists(target):
+        if not self._stored(target, size):
+            sent = hashlib.sha256()
 
             def copy(fh: IO[bytes]) -> None:
                 with src.open("rb") as source:
-                    shutil.copyfileobj(source, fh, _CHUNK)
+                    for chunk in _chunks(source):
+                        sent.update(chunk)
+                        fh.write(chunk)
 
-            self._write_atomic(target, copy)
-            got = self._hash_of(target)
-            if got != sha:  # the file changed while we copied it
-                self._fs.rm(target)
-                raise StoreError(f"{src} changed while it was being stored; store it again")
+            def unchanged() -> bool:  # the file may have changed between hashing and copying
+                return sent.hexdigest() == sha
+
+            self._write_atomic(target, copy, size, check=unchanged)
         return ArtifactRef(sha256=sha, size=size)
 
-    def _write_atomic(self, target: str, write: Any) -> None:
+    def _write_atomic(self, target: str, write: Any, size: int, check: Any = None) -> None:
         parent = target.rsplit("/", 1)[0]
         tmp = f"{parent}/.tmp-{uuid.uuid4().hex}"
         try:
@@ -139,20 +165,40 @@ class ArtifactStore:
                     write(fh)
                     fh.flush()
                     os.fsync(fh.fileno())
+            else:
+                self._fs.makedirs(parent, exist_ok=True)
+                remote = self._fs.open(tmp, "wb")
+                try:
+                    write(remote)
+                except BaseException:
+                    _abandon(remote)
+                    raise
+                remote.close()
+                self._fs.invalidate_cache(tmp)
+            if check is not None and not check():
+                raise StoreError(f"the file changed while it was being stored as {self._where(target)}; store it again")
+            written = self._fs.size(tmp)
+            if written != size:  # a short upload that still reported success
+                raise StoreError(
+                    f"cannot write artifact to {self._where(target)}: {written} of {size} bytes arrived; "
+                    "nothing was stored, try again"
+                )
+            if self._local:
                 os.replace(tmp, target)
                 _fsync_dir(parent)
             else:
-                # object stores make a finished upload visible atomically
-                self._fs.makedirs(parent, exist_ok=True)
-                with self._fs.open(tmp, "wb") as fh:
-                    write(fh)
-                self._fs.mv(tmp, target)
+                # a server-side copy: the final key appears whole, or not at all
+                self._fs.copy(tmp, target)
+                self._fs.invalidate_cache(target)
         except OSError as exc:
-            with contextlib.suppress(OSError, FileNotFoundError):
-                self._fs.rm(tmp)
             raise StoreError(
-                f"cannot write artifact to {target}: {exc}; check the artifact root's permissions and free space"
+                f"cannot write artifact to {self._where(target)}: {exc.strerror or exc}; nothing was stored. "
+                "Check the artifact root's permissions, credentials and free space"
             ) from exc
+        finally:  # also on KeyboardInterrupt or an error of the file system's own library
+            with contextlib.suppress(Exception):
+                if self._fs.exists(tmp):
+                    self._fs.rm(tmp)
 
     # -- reading ------------------------------------------------------------------
 
@@ -173,14 +219,14 @@ class ArtifactStore:
     def _unreadable(self, sha256: str, name: str | None, exc: OSError) -> StoreError:
         what = f"artifact {name!r}" if name else "artifact"
         return StoreError(
-            f"{what} at {self._path(sha256)} cannot be read: {exc.strerror or exc}; "
+            f"{what} at {self._where(self._path(sha256))} cannot be read: {exc.strerror or exc}; "
             "restore the file from a backup or re-run the run that produced it"
         )
 
     def _corrupt(self, sha256: str, actual: str, name: str | None) -> ArtifactIntegrityError:
         what = f"artifact {name!r}" if name else "artifact"
         return ArtifactIntegrityError(
-            f"{what} at {self._path(sha256)} does not match its hash: expected sha256 "
+            f"{what} at {self._where(self._path(sha256))} does not match its hash: expected sha256 "
             f"{sha256}, found {actual}; the file was modified or damaged after it was "
             "written, so it will not be loaded. Restore it from a backup or re-run the "
             "run that produced it"
@@ -248,6 +294,17 @@ class ArtifactStore:
         finally:
             tmp.unlink(missing_ok=True)
         return out
+
+
+def _abandon(fh: Any) -> None:
+    # abort a multipart upload rather than finish it with half the bytes (s3fs, gcsfs, adlfs
+    # files can discard); other files are closed, and the temporary object removed after
+    try:
+        fh.discard()
+        fh.closed = True
+    except Exception:
+        with contextlib.suppress(Exception):
+            fh.close()
 
 
 def _fsync_dir(path: str) -> None:

@@ -14,18 +14,20 @@ import hashlib
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
-from skloop.store._engine import make_engine, redact, scope
+from skloop.store._engine import make_engine, redact, scope, transact
 from skloop.store._process import hostname
 from skloop.store._writes import Statements, dialect_insert
 
 __all__ = ["Database"]
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class Database:
@@ -80,6 +82,26 @@ class Database:
         """
         with scope(self.reader if read else self.engine, what) as conn:
             yield conn
+
+    def transact(
+        self,
+        what: str,
+        work: Callable[[Connection], T],
+        *,
+        read: bool = False,
+        idempotent: bool = False,
+        conflict: Callable[[SQLAlchemyError], bool] | None = None,
+    ) -> T:
+        """Run ``work(conn)`` in one transaction, again where the database asks (see below).
+
+        A serialization failure, a deadlock, a lost connection or a busy SQLite database
+        runs ``work`` again after a jittered backoff (:func:`skloop.store._engine.transact`,
+        the one retry loop); a connection lost while committing does so only for
+        ``idempotent`` work (``read`` implies it). ``work`` may thus run more than
+        once: it must build its result from the database, not from a failed try.
+        """
+        engine = self.reader if read else self.engine
+        return transact(engine, what, work, idempotent=idempotent or read, conflict=conflict)
 
     def lock(self, conn: Connection, *parts: str) -> None:
         """Serialise writers of the same ``parts`` until ``conn``'s transaction ends.

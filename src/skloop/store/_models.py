@@ -18,8 +18,6 @@ read it back, verified. Two callers racing to store the same derivation keep the
 
 from __future__ import annotations
 
-import random
-import time as _time
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
@@ -50,7 +48,6 @@ VERSIONS = table_of(SqlModelVersion)
 ALIASES = table_of(SqlAlias)
 EVENTS = table_of(SqlAliasEvent)
 DERIVED = table_of(SqlVersionArtifact)
-_RETRIES = 20
 
 
 class _Any:
@@ -91,17 +88,27 @@ def _event_entity(row: Any) -> AliasEvent:
 
 
 def _check_name(label: str, value: object, limit: int) -> str:
-    if not isinstance(value, str) or not value or len(value) > limit or any(c in value for c in "@/ \t\n"):
+    # no separator of a path or a reference ('/', '\\', '@'), no control character (NUL is refused by
+    # PostgreSQL and cuts C strings), and not '.' or '..': a name is safe wherever it is shown or joined
+    if (
+        not isinstance(value, str)
+        or not value
+        or len(value) > limit
+        or value in (".", "..")
+        or any(c in value for c in "@/\\ ")
+        or any(ord(c) < 32 or ord(c) == 127 for c in value)
+    ):
         raise StoreError(
-            f"a {label} is a non-empty string of at most {limit} characters without '@', '/' or spaces, given {value!r}"
+            f"a {label} is a non-empty string of at most {limit} characters without '@', '/', '\\', spaces or "
+            f"control characters, and not '.' or '..', given {value!r}"
         )
     return value
 
 
 def _is_version_clash(exc: BaseException) -> bool:
-    cause = exc.__cause__
-    text_ = str(getattr(cause, "orig", cause))
-    return isinstance(cause, IntegrityError) and (
+    """Two registrations took the same number (a race the unique constraint caught): try again."""
+    text_ = str(getattr(exc, "orig", exc))
+    return isinstance(exc, IntegrityError) and (
         "uq_model_versions_name_version" in text_ or "model_versions.name, model_versions.version" in text_
     )
 
@@ -175,34 +182,27 @@ class ModelStore:
             "parent_version": parent_version,
         }  # fmt: skip
         runs = table_of(SqlRun)
-        for attempt in range(_RETRIES):
-            try:
-                with self._db.session(f"registering a version of model {name!r}") as conn:
-                    self._db.lock(conn, "model_versions", name)
-                    if conn.execute(select(runs.c.id).where(runs.c.id == run_id)).first() is None:
-                        raise NotFoundError(f"run {run_id!r} does not exist; register a run listed by 'skloop runs'")
-                    if parent_version is not None:
-                        parent = select(VERSIONS.c.id).where(
-                            VERSIONS.c.name == name, VERSIONS.c.version == parent_version
-                        )
-                        if conn.execute(parent).first() is None:
-                            raise self._parent_not_found(conn, name, parent_version)
-                    current = conn.execute(select(func.max(VERSIONS.c.version)).where(VERSIONS.c.name == name))
-                    row["version"] = int(current.scalar() or 0) + 1
-                    row["created"] = utcnow()
-                    conn.execute(insert(VERSIONS), row)
-                return _version_entity(_Row(row))
-            except StoreError as exc:
-                if attempt + 1 < _RETRIES and _is_version_clash(exc):
-                    _time.sleep(random.uniform(0.001, 0.02))
-                    continue
-                raise
-        raise AssertionError("unreachable")  # pragma: no cover
+
+        def register(conn: Connection) -> ModelVersion:
+            self._db.lock(conn, "model_versions", name)
+            if conn.execute(select(runs.c.id).where(runs.c.id == run_id)).first() is None:
+                raise NotFoundError(f"run {run_id!r} does not exist; register a run listed by 'skloop runs'")
+            if parent_version is not None:
+                parent = select(VERSIONS.c.id).where(VERSIONS.c.name == name, VERSIONS.c.version == parent_version)
+                if conn.execute(parent).first() is None:
+                    raise self._parent_not_found(conn, name, parent_version)
+            current = conn.execute(select(func.max(VERSIONS.c.version)).where(VERSIONS.c.name == name))
+            row["version"] = int(current.scalar() or 0) + 1
+            row["created"] = utcnow()
+            conn.execute(insert(VERSIONS), row)
+            return _version_entity(_Row(row))
+
+        return self._db.transact(f"registering a version of model {name!r}", register, conflict=_is_version_clash)
 
     def model_names(self) -> list[str]:
         """Every model name with at least one version, sorted."""
-        with self._db.session("listing model names", read=True) as conn:
-            return list(conn.execute(select(VERSIONS.c.name).distinct().order_by(VERSIONS.c.name)).scalars())
+        stmt = select(VERSIONS.c.name).distinct().order_by(VERSIONS.c.name)
+        return self._db.transact("listing model names", lambda conn: list(conn.execute(stmt).scalars()), read=True)
 
     def get_model_version(self, name: str, version: int) -> ModelVersion:
         """Version ``version`` of model ``name``.
@@ -212,13 +212,16 @@ class ModelStore:
         ModelNotFoundError
             Naming the known models, or the versions of ``name``.
         """
-        with self._db.session(f"reading model {name}/{version}", read=True) as conn:
+
+        def read(conn: Connection) -> ModelVersion:
             row = conn.execute(
                 select(VERSIONS).where(VERSIONS.c.name == name, VERSIONS.c.version == int(version))
             ).first()
             if row is None:
                 raise self._not_found(conn, name, version)
             return _version_entity(row, self._aliases(conn, name).get(row.version, ()))
+
+        return self._db.transact(f"reading model {name}/{version}", read, read=True)
 
     def _not_found(self, conn: Connection, name: str, version: int | None = None) -> ModelNotFoundError:
         versions = list(
@@ -353,7 +356,8 @@ class ModelStore:
         if not isinstance(actor, str) or not actor:
             raise StoreError(f"an alias move needs an actor (who moved it), given {actor!r}")
         a, e = ALIASES.c, EVENTS.c
-        with self._db.session(f"moving alias {name}@{alias}") as conn:
+
+        def move(conn: Connection) -> AliasEvent:
             self._db.lock(conn, "aliases", name, alias)
             current = conn.execute(select(a.version).where(a.name == name, a.alias == alias).with_for_update()).scalar()
             if expected_current is not ANY_VERSION and current != expected_current:
@@ -385,15 +389,19 @@ class ModelStore:
                 "actor": actor, "reason": reason, "time": max(now, last) if last is not None else now,
             }  # fmt: skip
             event_id = conn.execute(insert(EVENTS).returning(e.id), event).scalar_one()
-        return _event_entity(_Row({"id": event_id, **event}))
+            return _event_entity(_Row({"id": event_id, **event}))
+
+        # not idempotent (the move is logged): a commit whose answer was lost is reported, not redone
+        return self._db.transact(f"moving alias {name}@{alias}", move)
 
     def get_aliases(self, name: str) -> dict[str, int]:
         """The aliases of model ``name`` and the versions they hold now."""
-        with self._db.session(f"reading aliases of model {name!r}", read=True) as conn:
-            rows = conn.execute(
-                select(ALIASES.c.alias, ALIASES.c.version).where(ALIASES.c.name == name).order_by(ALIASES.c.alias)
-            )
-            return {alias: version for alias, version in rows}
+        stmt = select(ALIASES.c.alias, ALIASES.c.version).where(ALIASES.c.name == name).order_by(ALIASES.c.alias)
+        return self._db.transact(
+            f"reading aliases of model {name!r}",
+            lambda conn: {alias: version for alias, version in conn.execute(stmt)},
+            read=True,
+        )
 
     def alias_history(self, name: str, alias: str | None = None) -> list[AliasEvent]:
         """The moves of ``alias`` (or of every alias) of model ``name``, oldest first."""

@@ -278,15 +278,27 @@ def count_runs(
 
 
 def facets(
-    db: Database, project: str | None = None, *, tags: int = 0, tag_values: int = 5, tag_runs: int | None = None
+    db: Database,
+    project: str | None = None,
+    *,
+    tags: int = 0,
+    tag_values: int = 5,
+    tag_runs: int | None = None,
+    exact_alone: bool = False,
 ) -> RunFacets:
-    """The projects with runs, how many runs (of ``project``) have each status, and ``tags`` tag facets."""
+    """The projects with runs, how many runs (of ``project``) have each status, and ``tags`` tag facets.
+
+    ``exact_alone``: count the tags of every run, ignoring ``tag_runs``, when ``project`` is
+    the only project with runs (the tag indexes answer then, without reading the runs).
+    """
     stmt = select(RUNS.c.status, func.count()).group_by(RUNS.c.status)
     if project is not None:
         stmt = stmt.where(RUNS.c.project == project)
     with db.session("counting runs by status", read=True) as conn:
         counts = {status: n for status, n in conn.execute(stmt).all()}
         projects = list(conn.execute(select(RUNS.c.project).distinct().order_by(RUNS.c.project)).scalars())
+        if exact_alone and projects == [project]:
+            tag_runs = None
         tag_counts = tag_facets(conn, project, max_keys=tags, max_values=tag_values, max_runs=tag_runs)
     statuses = {s: int(counts[s]) for s in RUN_STATUSES if s in counts}
     total = sum(statuses.values())

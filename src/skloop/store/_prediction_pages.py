@@ -25,9 +25,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
+import numpy as np
 import orjson
 import pandas as pd
-from sqlalchemy import Text, and_, cast, null, or_
+from sqlalchemy import Text, and_, cast, null, or_, type_coerce
+from sqlalchemy.types import NullType
 
 from skloop.core import StoreError
 from skloop.store._predictions import labelled_query
@@ -44,6 +46,7 @@ LABELS = table_of(SqlLabel)
 DEFAULT_PAGE_SIZE = 10_000
 """Rows per page unless told otherwise."""
 PageOrder = Literal["id", "time"]
+_RAW = NullType()
 _SELECTED = (
     "id", "request_id", "correlation_id", "row", "time", "model", "version", "entity_id", "prediction", "inputs",
     "outputs", "label", "label_time",
@@ -96,6 +99,31 @@ def _decode(texts: list[str | None]) -> list[Any]:
         return json.loads(doc)  # type: ignore[no-any-return]
 
 
+def _frame(dicts: list[Mapping[str, Any]], ids: pd.Index) -> pd.DataFrame:
+    """The mappings ``dicts`` as columns (in the order keys first appear; missing: NaN), built column by column.
+
+    What ``pd.DataFrame(dicts)`` gives, without its row-by-row path: a page's rows
+    almost always share their keys, so the columns are one list each.
+    """
+    keys: dict[str, None] = {}
+    uniform = True  # every mapping has every key
+    for i, d in enumerate(dicts):
+        if d.keys() != keys.keys():
+            uniform = uniform and i == 0
+            keys.update(dict.fromkeys(d))
+    columns = {}
+    for key in keys:
+        # as pd.DataFrame(dicts): an absent key is NaN
+        values = [d[key] for d in dicts] if uniform else [d.get(key, np.nan) for d in dicts]
+        columns[key] = pd.Series(values, index=ids, dtype=None if values else object)
+    return pd.DataFrame(columns, index=ids)
+
+
+def _times(values: Sequence[Any]) -> pd.Series:
+    """UTC timestamps of the raw times read (SQLite: text in SQLAlchemy's format; PostgreSQL: datetimes)."""
+    return pd.Series(pd.to_datetime(list(values), utc=True, format="ISO8601"))
+
+
 def _page(records: Sequence[Any]) -> PredictionPage:
     columns = dict(zip(_SELECTED, zip(*records, strict=True), strict=True))  # one tuple per column
     ids = pd.Index(columns.pop("id"), name="id", dtype="int64")
@@ -103,13 +131,15 @@ def _page(records: Sequence[Any]) -> PredictionPage:
     outputs = [d if isinstance(d, Mapping) else {} for d in _decode(list(columns.pop("outputs")))]
     stored = columns["prediction"]
     columns["predicted"] = tuple(o.get("prediction", p) for o, p in zip(outputs, stored, strict=True))
-    rows = pd.DataFrame({c: list(columns[c]) for c in _ROW_COLUMNS}, index=ids)
-    rows["time"] = pd.to_datetime(rows["time"], utc=True)
+    frame: dict[str, Any] = {c: list(columns[c]) for c in _ROW_COLUMNS}
+    frame["time"] = _times(columns["time"]).array  # not to_numpy(): an array of Timestamp objects
+    frame["label_time"] = _times(columns["label_time"]).array
+    rows = pd.DataFrame(frame, index=ids)
     probs = [o.get("probabilities") for o in outputs]
     return PredictionPage(
         rows=rows,
-        inputs=pd.DataFrame(inputs, index=ids),
-        probabilities=pd.DataFrame([p if isinstance(p, Mapping) else {} for p in probs], index=ids),
+        inputs=_frame(inputs, ids),
+        probabilities=_frame([p if isinstance(p, Mapping) else {} for p in probs], ids),
     )
 
 
@@ -132,12 +162,13 @@ def iter_prediction_pages(
     if order not in ("id", "time"):
         raise StoreError(f"order must be 'id' or 'time', given {order!r}")
     p = PREDICTIONS.c
-    raw = [getattr(p, c) for c in _SELECTED[:-4]]
+    # the times as the driver gives them, parsed a page at a time (not by UTCDateTime row by row)
+    raw = [type_coerce(p.time, _RAW).label("time") if c == "time" else getattr(p, c) for c in _SELECTED[:-4]]
     if with_json:
         json_columns: list[Any] = [cast(p.inputs, Text).label("inputs"), cast(p.outputs, Text).label("outputs")]
     else:  # the rows' keys and labels only: nothing to decode
         json_columns = [null().label("inputs"), null().label("outputs")]
-    base, label = labelled_query(model, *raw, *json_columns)
+    base, label = labelled_query(model, *raw, *json_columns, raw_times=True)
     if version is not None:
         base = base.where(p.version == version)
     if start is not None:
@@ -164,8 +195,9 @@ def iter_prediction_pages(
             records = conn.execute(stmt).all()
         if not records:
             return
-        yield _page(records)
+        page = _page(records)
+        yield page
         if page_size is None or len(records) < page_size:
             return
-        key_time, key_id = records[-1].time, records[-1].id
-        del records
+        key_time, key_id = page.rows["time"].iloc[-1].to_pydatetime(), records[-1].id
+        del records, page

@@ -28,6 +28,7 @@ from skloop.core import StoreError
 from skloop.store._schema import table_of
 from skloop.store._schema_loop import SqlLoopDecision
 from skloop.store._schema_predictions import SqlLabel, SqlPrediction
+from skloop.store._serving_minutes import refresh_minutes
 
 if TYPE_CHECKING:
     from skloop.store._database import Database
@@ -114,7 +115,9 @@ def _delete_batch(db: Database, model: str, bound: datetime, batch_size: int) ->
     """Delete one batch of ``model``'s predictions before ``bound`` with their labels."""
     p, lab = PREDICTIONS.c, LABELS.c
     with db.session(f"deleting old predictions of {model!r}") as conn:
-        batch = conn.execute(select(p.id, p.entity_id).where(_old(model, bound)).order_by(p.id).limit(batch_size)).all()
+        batch = conn.execute(
+            select(p.id, p.entity_id, p.time).where(_old(model, bound)).order_by(p.id).limit(batch_size)
+        ).all()
         if not batch:
             return 0, 0
         ids = [r.id for r in batch]
@@ -122,6 +125,7 @@ def _delete_batch(db: Database, model: str, bound: datetime, batch_size: int) ->
         mine = exists().where(p.id.in_(ids), p.request_id == lab.request_id, p.row == lab.row)
         labels = conn.execute(delete(LABELS).where(lab.model == model, lab.request_id.is_not(None), mine)).rowcount
         n = conn.execute(delete(PREDICTIONS).where(p.id.in_(ids))).rowcount
+        refresh_minutes(conn, model, [r.time for r in batch])  # the serving page's counts of those minutes
         if entities:
             left = exists().where(p.model == model, p.entity_id == lab.entity_id)
             labels += conn.execute(

@@ -37,6 +37,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 __all__ = [
     "PARAM_INDEXED",
     "PARAM_INDEXED_CHARS",
+    "TAG_INDEXED",
+    "TAG_LONG",
     "Base",
     "SqlArtifact",
     "SqlDataset",
@@ -172,6 +174,21 @@ class SqlTag(Base):
     run_id: Mapped[str] = mapped_column(String(32), ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
     key: Mapped[str] = mapped_column(String(250), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+TAG_INDEXED = func.length(table_of(SqlTag).c.value) <= literal_column(str(PARAM_INDEXED_CHARS))
+"""The condition of ``ix_tags_key_value`` (migration ``0013``): the value is at most 500 characters.
+
+Tag values are free text, as params are (see :data:`PARAM_INDEXED_CHARS`); the longer
+ones are in ``ix_tags_key_long``, partial on :data:`TAG_LONG`, so that the tag facets
+(:mod:`skloop.store._tag_facets`) count every tag row from the two indexes alone.
+"""
+TAG_LONG = func.length(table_of(SqlTag).c.value) > literal_column(str(PARAM_INDEXED_CHARS))
+"""The condition of ``ix_tags_key_long``: the values :data:`TAG_INDEXED` leaves out."""
+Index("ix_tags_key_value", table_of(SqlTag).c.key, table_of(SqlTag).c.value, table_of(SqlTag).c.run_id,
+      sqlite_where=TAG_INDEXED, postgresql_where=TAG_INDEXED)  # fmt: skip
+Index("ix_tags_key_long", table_of(SqlTag).c.key, table_of(SqlTag).c.run_id,
+      sqlite_where=TAG_LONG, postgresql_where=TAG_LONG)  # fmt: skip
 
 
 class SqlMetric(Base):

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from skloop.store._schema import Base, UTCDateTime
 
-__all__ = ["SqlLabel", "SqlPrediction"]
+__all__ = ["NO_VERSION", "SqlFlagMinute", "SqlLabel", "SqlPrediction", "SqlPredictionMinute"]
 
 _AutoId = BigInteger().with_variant(Integer(), "sqlite")
 _Json = JSON(none_as_null=True)
@@ -62,6 +62,47 @@ class SqlPrediction(Base):
     inputs: Mapped[Any] = mapped_column(_Json, nullable=True)
     outputs: Mapped[Any] = mapped_column(_Json, nullable=True)
     flags: Mapped[Any] = mapped_column(_Json, nullable=True)
+
+
+NO_VERSION = -1
+"""``prediction_minutes.version`` of the rows logged without a version (a key column cannot be NULL)."""
+
+
+class SqlPredictionMinute(Base):
+    """The log's counts per model, minute and version (migration ``0013``), kept at ingestion.
+
+    What the serving page reads for whole minutes instead of the rows
+    (:mod:`skloop.store._serving_minutes`): ``minute`` is the minute's start in seconds
+    since the epoch; ``requests`` counts rows ``0``; ``first`` / ``last`` are the
+    minute's first and last prediction of the version.
+    """
+
+    __tablename__ = "prediction_minutes"
+
+    model: Mapped[str] = mapped_column(String(200), primary_key=True)
+    minute: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    requests: Mapped[int] = mapped_column(BigInteger)
+    rows: Mapped[int] = mapped_column(BigInteger)
+    flagged: Mapped[int] = mapped_column(BigInteger)
+    first: Mapped[datetime] = mapped_column(UTCDateTime())
+    last: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class SqlFlagMinute(Base):
+    """How many flags of each (column, problem) the log's rows of a model carry per minute (migration ``0013``).
+
+    ``flag`` is a digest of the pair (problems are free text, too long for a key).
+    """
+
+    __tablename__ = "prediction_flag_minutes"
+
+    model: Mapped[str] = mapped_column(String(200), primary_key=True)
+    minute: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    flag: Mapped[str] = mapped_column(String(32), primary_key=True)
+    column: Mapped[str | None] = mapped_column(Text)
+    problem: Mapped[str | None] = mapped_column(Text)
+    count: Mapped[int] = mapped_column(BigInteger)
 
 
 class SqlLabel(Base):

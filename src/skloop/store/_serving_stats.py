@@ -21,18 +21,19 @@ span (:func:`bucket_size`); buckets start at multiples of their size since the e
 
 from __future__ import annotations
 
-import sqlite3
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import BigInteger, case, cast, func, literal_column, select, true
+from sqlalchemy import BigInteger, case, func, literal_column, or_, select, true
 from sqlalchemy.sql.elements import ColumnElement
 
 from skloop.core import StoreError
 from skloop.store._schema import table_of
-from skloop.store._schema_predictions import SqlPrediction
+from skloop.store._schema_predictions import NO_VERSION, SqlPrediction
+from skloop.store._serving_minutes import FLAG_MINUTES, MINUTES, epoch_seconds
 
 if TYPE_CHECKING:
     from skloop.store._database import Database
@@ -173,18 +174,6 @@ def bucket_size(span_seconds: float, max_buckets: int = DEFAULT_MAX_BUCKETS) -> 
     return BUCKET_SIZES[-1]
 
 
-def _epoch(dialect: str) -> ColumnElement[Any]:
-    """Whole seconds since the epoch of ``predictions.time``, in SQL, typed as an integer.
-
-    Typed so that ``//`` is SQL's integer division (``FLOOR`` is no SQLite built-in).
-    """
-    if dialect == "sqlite":  # stored as naive UTC text 'YYYY-MM-DD HH:MM:SS.ffffff'
-        if sqlite3.sqlite_version_info >= (3, 38, 0):  # unixepoch() parses about 3 times faster than strftime()
-            return cast(func.unixepoch(PREDICTIONS.c.time), BigInteger)
-        return cast(func.strftime(literal_column("'%s'"), PREDICTIONS.c.time), BigInteger)
-    return cast(func.floor(func.extract("epoch", PREDICTIONS.c.time)), BigInteger)
-
-
 def _from_epoch(seconds: int) -> datetime:
     return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(seconds=int(seconds))
 
@@ -228,7 +217,8 @@ def _versions(buckets: Sequence[TrafficBucket]) -> tuple[VersionSpan, ...]:
     return tuple(sorted(spans.values(), key=lambda v: (v.first, v.version or 0)))
 
 
-def _flag_counts(db: Database, where: list[ColumnElement[bool]]) -> tuple[FlagCount, ...]:
+def _raw_flags(db: Database, where: list[ColumnElement[bool]], limit: int | None) -> list[tuple[Any, Any, int]]:
+    """(column, problem, count) of the flags of the rows in ``where``, the most frequent first."""
     p = PREDICTIONS.c
     column: ColumnElement[Any]
     problem: ColumnElement[Any]
@@ -248,10 +238,61 @@ def _flag_counts(db: Database, where: list[ColumnElement[bool]]) -> tuple[FlagCo
         .where(*where, p.flags.is_not(None))
         .group_by(column, problem)
         .order_by(n.desc(), column, problem)
-        .limit(MAX_FLAG_GROUPS)
+        .limit(limit)
     )
     with db.session("counting the flags of logged predictions", read=True) as conn:
-        return tuple(FlagCount(str(r.column), str(r.problem), int(r.n)) for r in conn.execute(stmt))
+        return [(r.column, r.problem, int(r.n)) for r in conn.execute(stmt)]
+
+
+def _flag_counts(db: Database, where: list[ColumnElement[bool]], minutes: _Minutes | None) -> tuple[FlagCount, ...]:
+    """The most frequent flags: of the rows in ``where`` (and, with ``minutes``, its whole minutes' rollups)."""
+    if minutes is None:
+        return tuple(FlagCount(str(c), str(pr), n) for c, pr, n in _raw_flags(db, where, MAX_FLAG_GROUPS))
+    counts: dict[tuple[Any, Any], int] = {}
+    if minutes.edges is not None:
+        for c, pr, n in _raw_flags(db, [*where, minutes.edges], None):
+            counts[(c, pr)] = counts.get((c, pr), 0) + n
+    f = FLAG_MINUTES.c
+    total = func.sum(f.count).label("n")
+    stmt = select(f.column, f.problem, total).where(*minutes.where(FLAG_MINUTES)).group_by(f.flag, f.column, f.problem)
+    with db.session("counting the flags of logged predictions by minute", read=True) as conn:
+        for c, pr, n in conn.execute(stmt):
+            counts[(c, pr)] = counts.get((c, pr), 0) + int(n)
+    top = sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0][0]), str(kv[0][1])))[:MAX_FLAG_GROUPS]
+    return tuple(FlagCount(str(c), str(pr), n) for (c, pr), n in top)
+
+
+@dataclass(frozen=True)
+class _Minutes:
+    """The whole minutes of a window, read from the rollups: ``[lo, hi)`` in epoch seconds (None: open)."""
+
+    model: str
+    lo: int | None
+    hi: int | None
+    edges: ColumnElement[bool] | None  # the window's rows outside them (None: there are none)
+
+    def where(self, table: Any) -> list[ColumnElement[bool]]:
+        out = [table.c.model == self.model]
+        if self.lo is not None:
+            out.append(table.c.minute >= self.lo)
+        if self.hi is not None:
+            out.append(table.c.minute < self.hi)
+        return out
+
+
+def _whole_minutes(model: str, start: datetime | None, end: datetime | None) -> _Minutes | None:
+    """The window's whole minutes, or None when it has none (read the rows then)."""
+    p = PREDICTIONS.c
+    lo = None if start is None else math.ceil((start - _EPOCH).total_seconds() / 60) * 60
+    hi = None if end is None else math.floor((end - _EPOCH).total_seconds() / 60) * 60
+    if lo is not None and hi is not None and lo >= hi:
+        return None
+    edges = [c for c in (None if lo is None else p.time < _from_epoch(lo),
+                         None if hi is None else p.time >= _from_epoch(hi)) if c is not None]  # fmt: skip
+    return _Minutes(model, lo, hi, or_(*edges) if edges else None)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def serving_stats(
@@ -261,10 +302,12 @@ def serving_stats(
     start: datetime | None = None,
     end: datetime | None = None,
     max_buckets: int = DEFAULT_MAX_BUCKETS,
+    rollups: bool = True,
 ) -> ServingStats:
     """Requests, rows, flags and versions of ``model``'s logged predictions in ``[start, end)``.
 
-    See :meth:`skloop.store.PredictionStore.serving_stats`.
+    See :meth:`skloop.store.PredictionStore.serving_stats`. ``rollups=False`` reads every
+    row (what the tests compare the rollups with).
     """
     p = PREDICTIONS.c
     where: list[ColumnElement[bool]] = [p.model == model]
@@ -286,29 +329,62 @@ def serving_stats(
     size = bucket_size((last - first).total_seconds(), max_buckets)
     # the size inlined, not bound: PostgreSQL matches the GROUP BY expression to the selected one by its text
     width: ColumnElement[Any] = literal_column(str(int(size)), BigInteger)
-    bucket = ((_epoch(db.dialect) // width) * width).label("bucket")
+    bucket = ((epoch_seconds(db.dialect) // width) * width).label("bucket")
     grouped = (
         select(bucket, p.version, func.sum(is_first).label("n_requests"), func.count().label("n_rows"),
                func.min(p.time).label("first"), func.max(p.time).label("last"))
         .where(*where)
         .group_by(bucket, p.version)
-        .order_by(bucket, p.version)
     )  # fmt: skip
     flagged_rows = (
         select(bucket, p.version, func.count().label("n_flagged"))
         .where(*where, p.flags.is_not(None))
         .group_by(bucket, p.version)
     )
+    # buckets of whole minutes (every size from a minute up) come from the per-minute rollups,
+    # and only the window's partial minutes at its ends from the rows
+    minutes = _whole_minutes(model, start, end) if size % 60 == 0 and rollups else None
+    groups: dict[tuple[int, int | None], list[Any]] = {}
+
+    def add(key: tuple[int, int | None], n_requests: int, n_rows: int, n_flagged: int, first: Any, last: Any) -> None:
+        g = groups.get(key)
+        first, last = _as_utc(first), _as_utc(last)
+        if g is None:
+            groups[key] = [n_requests, n_rows, n_flagged, first, last]
+        else:
+            g[0] += n_requests
+            g[1] += n_rows
+            g[2] += n_flagged
+            g[3], g[4] = min(g[3], first), max(g[4], last)
+
+    raw = None if minutes is None else minutes.edges
     with db.session(f"aggregating the prediction log of {model!r}", read=True) as conn:
-        n_flagged = {(int(r.bucket), r.version): int(r.n_flagged) for r in conn.execute(flagged_rows)}
-        buckets = tuple(
-            TrafficBucket(_from_epoch(int(r.bucket)), r.version, int(r.n_requests), int(r.n_rows),
-                          n_flagged.get((int(r.bucket), r.version), 0), _as_utc(r.first), _as_utc(r.last))
-            for r in conn.execute(grouped)
-        )  # fmt: skip
+        if minutes is None or raw is not None:
+            extra = [] if raw is None else [raw]
+            n_flagged = {(int(r.bucket), r.version): int(r.n_flagged)
+                         for r in conn.execute(flagged_rows.where(*extra))}  # fmt: skip
+            for r in conn.execute(grouped.where(*extra)):
+                key = (int(r.bucket), r.version)
+                add(key, int(r.n_requests), int(r.n_rows), n_flagged.get(key, 0), r.first, r.last)
+        if minutes is not None:
+            m = MINUTES.c
+            mb = ((m.minute // width) * width).label("bucket")
+            rolled = (
+                select(mb, m.version, func.sum(m.requests).label("n_requests"), func.sum(m.rows).label("n_rows"),
+                       func.sum(m.flagged).label("n_flagged"), func.min(m.first).label("first"),
+                       func.max(m.last).label("last"))
+                .where(*minutes.where(MINUTES))
+                .group_by(mb, m.version)
+            )  # fmt: skip
+            for r in conn.execute(rolled):
+                version = None if r.version == NO_VERSION else r.version
+                add((int(r.bucket), version), int(r.n_requests), int(r.n_rows), int(r.n_flagged), r.first, r.last)
+    nulls_last = db.dialect == "postgresql"  # the order of SQL's ORDER BY bucket, version on each backend
+    order = sorted(groups, key=lambda k: (k[0], (k[1] is None) == nulls_last, k[1] or 0))
+    buckets = tuple(TrafficBucket(_from_epoch(k[0]), k[1], *groups[k]) for k in order)
     versions = _versions(buckets)
     requests, rows, flagged = (sum(getattr(b, k) for b in buckets) for k in ("requests", "rows", "flagged_rows"))
-    flags = _flag_counts(db, where) if flagged else ()
+    flags = _flag_counts(db, where, minutes) if flagged else ()
     return ServingStats(
         model=model, start=first, end=last, bucket_seconds=size, requests=requests, rows=rows,
         flagged_rows=flagged, buckets=buckets, versions=versions, swaps=_swaps(buckets), flags=flags,

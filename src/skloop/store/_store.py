@@ -13,6 +13,7 @@ helpers) and ``store.artifacts``.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,8 @@ class Store:
         Buffered metrics are written once this many are waiting.
     buffer_age : float
         ... or once this many seconds have passed since the last write.
+    storage_options : dict, optional
+        fsspec storage options of the artifact root (endpoint, credentials).
 
     Attributes
     ----------
@@ -84,9 +87,10 @@ class Store:
         *,
         buffer_size: int = DEFAULT_MAX_SIZE,
         buffer_age: float = DEFAULT_MAX_AGE,
+        storage_options: Mapping[str, Any] | None = None,
     ) -> None:
         self.db = Database(url)
-        self.artifacts = ArtifactStore(artifact_root)
+        self.artifacts = ArtifactStore(artifact_root, dict(storage_options or {}))
         self.runs = RunStore(self.db, self.artifacts, buffer_size=buffer_size, buffer_age=buffer_age)
         self.datasets = DatasetStore(self.db, self.runs)
         self.histories = MetricHistories(self.db)
@@ -121,6 +125,9 @@ class Store:
         artifact_root : str or path-like, optional
             Overrides the settings; with a SQLite URL, defaults to ``artifacts/``
             next to the database file.
+        **kwargs
+            Passed to the constructor (``buffer_size``, ``buffer_age``,
+            ``storage_options``; the settings' ``artifact_options`` by default).
 
         Raises
         ------
@@ -130,6 +137,8 @@ class Store:
         if isinstance(settings_or_url, Settings):
             url = settings_or_url.store_url
             artifact_root = artifact_root or settings_or_url.artifact_root
+            if settings_or_url.artifact_options and "storage_options" not in kwargs:
+                kwargs["storage_options"] = settings_or_url.artifact_options
         else:
             url = str(settings_or_url)
         if artifact_root is None:
@@ -156,7 +165,7 @@ class Store:
         return store
 
     def __repr__(self) -> str:
-        return f"Store({redact(self.url)!r}, {self.artifacts.root!r})"
+        return f"Store({redact(self.url)!r}, {redact(self.artifacts.root)!r})"
 
     def __enter__(self) -> Store:
         return self

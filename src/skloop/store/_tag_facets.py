@@ -5,20 +5,26 @@ per key with window functions so that only the ``max_values`` most common values
 each key leave the database, with the number of runs that have the key and how many
 distinct values it has. The keys most runs carry come first, ``max_keys`` of them.
 
-With ``max_runs`` the count covers the project's newest ``max_runs`` runs only: their
-ids come from the ``(project, start_time)`` index and their tags from the ``tags``
-primary key, so the cost is that of ``max_runs`` runs however many the project holds
-(grouping every tag row of 100,000 runs takes over a second; 5,000 runs, 0.06 s).
+Over every run (``max_runs=None``) the groups stream in ``(key, value)`` order from
+``ix_tags_key_value`` (values up to 500 characters) and ``ix_tags_key_long`` (longer
+ones), migration ``0013``, without sorting the tag rows; when the project is not the
+only one with runs, each tag row's run is checked to be the project's. With
+``max_runs`` the count covers the project's newest ``max_runs`` runs only: their ids
+come from the ``(project, start_time)`` index and their tags from the ``tags`` primary
+key. At 100,000 runs (300,000 tag rows, load average 13) the exact count took 0.37 s on
+PostgreSQL (0.31 s for the newest 5,000) and 1.25 s on SQLite (0.78 s); without the
+index SQLite sorted every tag row (0.75 s on an idle machine against 0.12 s).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, exists, func, or_, select, union_all
+from sqlalchemy.sql import ColumnElement, Subquery
 
 from skloop.core import StoreError
-from skloop.store._schema import SqlRun, SqlTag, table_of
+from skloop.store._schema import TAG_INDEXED, TAG_LONG, SqlRun, SqlTag, table_of
 
 __all__ = ["MAX_TAG_VALUES", "TagFacet", "tag_facets"]
 
@@ -56,6 +62,21 @@ def _limit(value: int, name: str, high: int) -> int:
     return value
 
 
+def _project_filter(conn: Connection, project: str | None) -> list[ColumnElement[bool]]:
+    """The condition keeping ``project``'s tag rows: none when it is the only project with runs.
+
+    A store of one project (the common case) then counts from the tag indexes alone,
+    without probing each tag row's run; the check is two seeks in ``ix_runs_project_start_time``.
+    """
+    if project is None:
+        return []
+    p = RUNS.c.project
+    others = conn.execute(select(or_(exists().where(p < project), exists().where(p > project)))).scalar()
+    if not others:
+        return []
+    return [TAGS.c.run_id.in_(select(RUNS.c.id).where(p == project))]
+
+
 def tag_facets(
     conn: Connection, project: str | None, *, max_keys: int, max_values: int, max_runs: int | None = None
 ) -> list[TagFacet]:
@@ -78,16 +99,22 @@ def tag_facets(
         return []
     t = TAGS.c
     n = func.count().label("n")
-    counted = select(t.key, t.value, n)
-    if project is not None or max_runs is not None:
-        # a semi-join: the ids come from the (project, start_time) index, newest first
+    grouped: Subquery
+    if max_runs is None:
+        # every run: the short values from ix_tags_key_value, the long ones from ix_tags_key_long
+        # (disjoint, so their groups are summed as they are), each read in (key, value) order
+        mine = _project_filter(conn, project)
+        parts = [
+            select(t.key, t.value, n).where(cond, *mine).group_by(t.key, t.value) for cond in (TAG_INDEXED, TAG_LONG)
+        ]
+        grouped = union_all(*parts).subquery("grouped")
+    else:
+        # the newest runs: their ids from the (project, start_time) index, their tags by primary key
         ids = select(RUNS.c.id)
         if project is not None:
             ids = ids.where(RUNS.c.project == project)
-        if max_runs is not None:
-            ids = ids.order_by(RUNS.c.start_time.desc()).limit(max_runs)
-        counted = counted.where(t.run_id.in_(ids))
-    grouped = counted.group_by(t.key, t.value).subquery("grouped")
+        ids = ids.order_by(RUNS.c.start_time.desc()).limit(max_runs)
+        grouped = select(t.key, t.value, n).where(t.run_id.in_(ids)).group_by(t.key, t.value).subquery("grouped")
     g = grouped.c
     ranked = select(
         g.key, g.value, g.n,
