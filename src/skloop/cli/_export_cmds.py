@@ -11,6 +11,7 @@ from rich.markup import escape
 
 from skloop.cli._app import QuietOpt, SpecOpt, _settings_near, _store, app, console
 from skloop.cli._checks import check_out_file, check_positive
+from skloop.cli._dask_opts import DaskOpt, SchedulerOpt, dask_cluster
 from skloop.cli._errors import handle_errors
 from skloop.cli._progress import RichProgress
 from skloop.cli._trust import TrustOpt, TrustTypeOpt, caller_trust
@@ -127,7 +128,9 @@ def export(
 @handle_errors
 def predict(
     name: Annotated[str, typer.Argument(help="Registered model name.")],
-    data: Annotated[Path, typer.Option("--data", "-d", help="CSV or Parquet file to score.")],
+    data: Annotated[
+        str, typer.Option("--data", "-d", help="CSV or Parquet file to score (with --dask: Parquet, or an fsspec URL).")
+    ],
     out: Annotated[Path, typer.Option("--out", "-o", help="Parquet file of predictions.")],
     alias: Annotated[
         str | None, typer.Option("--alias", "-a", help="Score with the version under this alias (default: champion).")
@@ -152,6 +155,8 @@ def predict(
             "instead of scoring the others and writing the refused rows to OUT_STEM.rejected.csv.",
         ),
     ] = False,
+    use_dask: DaskOpt = None,
+    scheduler: SchedulerOpt = None,
     spec: SpecOpt = Path(SPEC_FILENAME),
     quiet: QuietOpt = False,
     trust: TrustOpt = False,
@@ -173,23 +178,25 @@ def predict(
     ref = f"{name}/{version}" if version is not None else f"{name}@{alias or 'champion'}"
     model_version, model = _load(spec, ref, trust, trust_type)
     folder = _prediction_log_dir(spec, log_dir) if log else None
-    result = predict_batch(
-        model,
-        model_version.signature,
-        data,
-        out,
-        model_ref=ref,
-        model_version=model_version.version,
-        model_sha256=model_version.artifact_sha256,
-        batch_rows=batch_rows,
-        keep_columns=keep or (),
-        progress=RichProgress(console, quiet=quiet),
-        log_dir=folder,
-        model_name=name,
-        id_column=_id_column(spec, model_version) if log or keep_id else None,
-        keep_id=keep_id,
-        strict=strict,
-    )
+    with dask_cluster(use_dask, scheduler, _settings_near(spec), data) as cluster:
+        result = predict_batch(
+            model,
+            model_version.signature,
+            data,
+            out,
+            model_ref=ref,
+            model_version=model_version.version,
+            model_sha256=model_version.artifact_sha256,
+            batch_rows=batch_rows,
+            keep_columns=keep or (),
+            progress=RichProgress(console, quiet=quiet),
+            log_dir=folder,
+            model_name=name,
+            id_column=_id_column(spec, model_version) if log or keep_id else None,
+            keep_id=keep_id,
+            strict=strict,
+            dask=cluster,
+        )
     flagged = _flagged_summary(result.flagged, result.flagged_columns)
     if result.rejected:
         first = result.bad_rows[0]

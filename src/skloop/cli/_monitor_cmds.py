@@ -13,6 +13,7 @@ from rich.table import Table
 
 from skloop.cli._app import JsonOpt, SpecOpt, _settings_near, _store, app, console
 from skloop.cli._checks import check_out_file
+from skloop.cli._dask_opts import DaskOpt, SchedulerOpt, dask_cluster
 from skloop.cli._errors import EXIT_DRIFT, handle_errors
 from skloop.cli._render import print_json
 from skloop.cli._trust import TrustOpt, TrustTypeOpt, caller_trust
@@ -35,7 +36,10 @@ def monitor(
     name: Annotated[str, typer.Argument(help="The model (NAME, or NAME@ALIAS / NAME/VERSION).")],
     alias: Annotated[str | None, typer.Option("--alias", "-a", help="Alias to monitor (default: champion).")] = None,
     version: Annotated[int | None, typer.Option("--version", help="A version number instead of an alias.")] = None,
-    current: Annotated[Path | None, typer.Option("--current", help="New data (CSV/Parquet) to check.")] = None,
+    current: Annotated[
+        str | None,
+        typer.Option("--current", help="New data (CSV/Parquet) to check (with --dask: Parquet, or an fsspec URL)."),
+    ] = None,
     reference: Annotated[
         Path | None, typer.Option("--reference", help="Compare with this file (default: the training data).")
     ] = None,
@@ -50,6 +54,8 @@ def monitor(
     no_store: Annotated[
         bool, typer.Option("--no-store", help="Do not keep the report in the store (the UI's monitoring page).")
     ] = False,
+    use_dask: DaskOpt = None,
+    scheduler: SchedulerOpt = None,
     spec: SpecOpt = Path(SPEC_FILENAME),
     trust: TrustOpt = False,
     trust_type: TrustTypeOpt = None,
@@ -69,13 +75,16 @@ def monitor(
         raise UsageError("--since applies to --from-log")
     check_out_file("--report", report, "report.html")
     check_out_file("--json", json_path, "report.json")
+    if (use_dask or scheduler) and from_log:
+        raise UsageError("--dask and --scheduler apply to --current (a Parquet table); --from-log reads the store")
     store = _store(spec)
     try:
-        result = monitor_model(
-            store, _ref(name, alias, version), _settings_near(spec), current=current, reference=reference,
-            from_log=from_log, since=since, window=window, n_boot=n_boot,
-            trust=caller_trust(spec, trust, trust_type),
-        )  # fmt: skip
+        with dask_cluster(use_dask, scheduler, _settings_near(spec), current) as cluster:
+            result = monitor_model(
+                store, _ref(name, alias, version), _settings_near(spec), current=current, reference=reference,
+                from_log=from_log, since=since, window=window, n_boot=n_boot,
+                trust=caller_trust(spec, trust, trust_type), dask=cluster,
+            )  # fmt: skip
         stored = None
         if not no_store:
             source = f"log (last {since})" if from_log and since else "log" if from_log else str(current)

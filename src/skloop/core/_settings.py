@@ -74,6 +74,11 @@ class Settings:
         Bearer token for admin endpoints.
     base_dir : Path
         The project directory that relative paths are resolved against.
+    dask_scheduler : str or None
+        Address of a ``dask.distributed`` scheduler (``SKLOOP_DASK_SCHEDULER=tcp://host:8786``):
+        searches run their fits there (as ``search.backend: dask`` asks), and
+        ``skloop predict`` / ``skloop monitor`` on Parquet run partition by partition there
+        when given ``--dask``. Needs the ``dask`` extra.
     artifact_options : dict or None
         fsspec storage options of the artifact root (``SKLOOP_ARTIFACT_OPTIONS``, a JSON
         object), e.g. ``{"endpoint_url": "http://127.0.0.1:9000"}`` for an S3-compatible
@@ -93,6 +98,7 @@ class Settings:
     token: str | None = None
     base_dir: Path = Path(".")
     trust: bool = False
+    dask_scheduler: str | None = None
     artifact_options: Mapping[str, Any] | None = field(default=None, repr=False, hash=False)
 
     @classmethod
@@ -108,6 +114,8 @@ class Settings:
         9000
         >>> Settings.from_env("/tmp/proj", env={"SKLOOP_TRUST": "1"}).trust
         True
+        >>> Settings.from_env("/tmp/proj", env={"SKLOOP_DASK_SCHEDULER": "tcp://10.0.0.5:8786"}).dask_scheduler
+        'tcp://10.0.0.5:8786'
         """
         env = os.environ if env is None else env
         base = Path(base_dir).resolve()
@@ -120,6 +128,7 @@ class Settings:
             token=env.get("SKLOOP_TOKEN") or None,
             base_dir=base,
             trust=_flag(env, "SKLOOP_TRUST"),
+            dask_scheduler=env.get("SKLOOP_DASK_SCHEDULER", "").strip() or None,
             artifact_options=_json_object(env, "SKLOOP_ARTIFACT_OPTIONS"),
         )
 

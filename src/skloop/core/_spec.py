@@ -217,6 +217,15 @@ class SearchSpec(_Model):
     refit: str | None = None
     n_jobs: int | None = 1
     factor: int = Field(3, ge=2, description="halving: candidates kept per round = 1/factor")
+    backend: Literal["local", "dask"] | None = Field(
+        None,
+        description="where the (candidate, fold) fits run: 'local' joblib (loky) processes, or 'dask', a "
+        "dask.distributed cluster through joblib's Dask backend (at 'scheduler', else SKLOOP_DASK_SCHEDULER, "
+        "else a local cluster started for the run); unset: 'dask' when SKLOOP_DASK_SCHEDULER is set, else 'local'",
+    )
+    scheduler: str | None = Field(
+        None, description="with backend 'dask': the scheduler address, e.g. tcp://10.0.0.5:8786"
+    )
 
     @field_validator("space")
     @classmethod

@@ -18,7 +18,15 @@ from skloop.data._profile import (
     DatasetProfile,
     profile,
 )
-from skloop.data._readers import DEFAULT_BATCH_ROWS, iter_batches, parse_datetimes, read_table, redact_url
+from skloop.data._readers import (
+    DEFAULT_BATCH_ROWS,
+    batch_datetimes,
+    iter_batches,
+    parse_datetimes,
+    read_table,
+    redact_url,
+    type_batch,
+)
 from skloop.data._schema import KINDS, ColumnSchema, Schema, infer_schema
 from skloop.data._suspects import (
     Finding,
@@ -43,6 +51,7 @@ __all__ = [
     "Finding",
     "Schema",
     "as_category",
+    "batch_datetimes",
     "check_training_frame",
     "class_name",
     "class_names",
@@ -62,5 +71,6 @@ __all__ = [
     "profile",
     "read_table",
     "redact_url",
+    "type_batch",
     "write_example",
 ]

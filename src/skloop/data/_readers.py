@@ -18,7 +18,7 @@ import logging
 import os
 import re
 import zlib
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterator, Mapping
 from pathlib import Path
 from typing import TypedDict
 
@@ -257,6 +257,27 @@ def parse_datetimes(df: pd.DataFrame) -> pd.DataFrame:
     if not iso:
         return df
     return _parse_datetimes(df.copy(), iso, "the data")
+
+
+def batch_datetimes(first: pd.DataFrame) -> dict[str, bool]:
+    """The ISO-8601 date columns of a table's first batch, as :func:`iter_batches` decides them.
+
+    Pass the result to :func:`type_batch` for every batch of the table (on whichever
+    process reads it), so that all batches get the dtypes :func:`iter_batches` gives.
+    Maps each column to whether it carries a UTC offset.
+    """
+    return _iso_columns(first)
+
+
+def type_batch(batch: pd.DataFrame, datetimes: Mapping[str, bool], where: str) -> pd.DataFrame:
+    """One batch typed as :func:`iter_batches` types it, given :func:`batch_datetimes` of the first.
+
+    Raises
+    ------
+    DataError
+        A column of ISO-8601 dates in the first batch holds a value that is not one.
+    """
+    return _normalise_datetimes(_parse_datetimes(batch, dict(datetimes), where))
 
 
 def read_table(source: Source, base_dir: str | os.PathLike[str] | None = None) -> pd.DataFrame:

@@ -127,16 +127,18 @@ class _Part:
         if rows.empty:
             return
         self.n_rows += len(rows)
-        times = rows["time"]
-        self.first = times.iloc[0] if self.first is None else self.first
-        self.last = times.iloc[-1]
+        if "time" in rows.columns:  # a table monitored without windows may have no time
+            times = rows["time"]
+            self.first = times.iloc[0] if self.first is None else self.first
+            self.last = times.iloc[-1]
         for name, acc in self.accs.items():
             if name in rows.columns:
                 self.seen.add(name)
                 acc.add(rows[name])
             else:  # what a whole frame holds for a column of other rows only: missing values
                 acc.add(pd.Series([None] * len(rows), dtype=object, index=rows.index))
-        keep = ["time", *[c for c in rows.columns if c == "prediction" or str(c).startswith("proba_")]]
+        outputs = [c for c in rows.columns if c == "prediction" or str(c).startswith("proba_")]
+        keep = [*(["time"] if "time" in rows.columns else []), *outputs]
         if "label" in rows.columns:
             labeled = rows["label"].map(class_name).notna().to_numpy()
             self.n_labeled += int(labeled.sum())
@@ -196,7 +198,8 @@ def monitor_pages(
     pages : iterable of DataFrame
         Log frames (:func:`log_page`) in time order (the store's ``order="time"``),
         each indexed by the prediction id (unique: it orders the sample); each is read
-        once and dropped.
+        once and dropped. Without ``window``, pages may have no ``time`` column (a
+        table's rows scored partition by partition, in the table's order).
     reference, schema, config, window, task, classes, reference_metrics, importance, estimator, model, n_boot, seed,
     reference_name, current_name, columns, positive
         As in :func:`~skloop.monitor.monitor_frame` (windows cut by ``time``).
@@ -270,7 +273,10 @@ def monitor_pages(
     for page in _chain(first, iterator):
         if page.empty:
             continue
-        if page["time"].isna().any():
+        if "time" not in page.columns:
+            if length is not None:
+                raise DataError("monitoring by window needs a 'time' column in every page; these rows have none")
+        elif page["time"].isna().any():
             raise DataError(f"{int(page['time'].isna().sum())} rows of the log have no 'time'; every row needs one")
         whole.add(page)
         if length is not None:

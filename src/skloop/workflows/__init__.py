@@ -4,6 +4,7 @@
 what its methods (and the CLI commands) call.
 """
 
+from skloop.workflows._backend import SearchBackend, resolve_search_backend
 from skloop.workflows._demo import DEMO_LOOP_POLICY, DemoResult, run_demo
 from skloop.workflows._init import EXAMPLE_SPEC, InitResult, init_ci, init_example, init_from_data
 from skloop.workflows._junit import junit_xml, write_junit
@@ -26,6 +27,7 @@ from skloop.workflows._predict import (
     predict_batch,
     predict_table,
 )
+from skloop.workflows._predict_dask import is_parquet_source
 from skloop.workflows._predict_output import read_prediction_metadata, rejected_path
 from skloop.workflows._progress import NullProgress, Progress
 from skloop.workflows._project import Project
@@ -53,6 +55,7 @@ __all__ = [
     "Project",
     "RegisterOutcome",
     "ReproduceResult",
+    "SearchBackend",
     "TrainResult",
     "ValidationReport",
     "explain_model",
@@ -60,6 +63,7 @@ __all__ = [
     "init_ci",
     "init_example",
     "init_from_data",
+    "is_parquet_source",
     "junit_xml",
     "load_monitor_inputs",
     "loop_reach",
@@ -73,6 +77,7 @@ __all__ = [
     "register_run",
     "rejected_path",
     "reproduce",
+    "resolve_search_backend",
     "run_demo",
     "run_loop",
     "save_report",

@@ -16,7 +16,7 @@ import logging
 import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -36,6 +36,9 @@ from skloop.monitor import (
 )
 from skloop.registry import Registry, Signature, Trust, coerce_frame
 from skloop.store import DEFAULT_PAGE_SIZE, ModelVersion, Store, StoredReport
+
+if TYPE_CHECKING:
+    from skloop.integrations import DaskCluster
 
 __all__ = [
     "MonitorInputs",
@@ -254,6 +257,7 @@ def monitor_model(
     seed: int = 0,
     trust: Trust | None = None,
     page_size: int | None = DEFAULT_PAGE_SIZE,
+    dask: DaskCluster | None = None,
 ) -> MonitorReport:
     """Monitor the version ``ref`` on new data (``current``) or on its served traffic (``from_log``).
 
@@ -284,6 +288,10 @@ def monitor_model(
         once). The log is streamed page by page into the monitor's accumulators
         (:func:`~skloop.monitor.monitor_pages`), so memory is bounded by the page size,
         not by the history; the report does not depend on it.
+    dask : DaskCluster, optional
+        Score ``current``, a Parquet file or folder (a path or an fsspec URL the workers
+        read), on this cluster one partition at a time, streamed into the same
+        accumulators as the log (:mod:`skloop.workflows._monitor_dask`); no ``window``.
 
     Returns
     -------
@@ -325,6 +333,10 @@ def monitor_model(
             n_boot=n_boot, seed=seed, current_name=f"prediction log of {version.name}"
             + (f" (last {since})" if since else ""),
         )  # fmt: skip
+    if dask is not None and current is not None and not isinstance(current, pd.DataFrame):
+        from skloop.workflows._monitor_dask import monitor_partitions
+
+        return monitor_partitions(dask, inputs, current, _report_args(inputs), window=window, n_boot=n_boot, seed=seed)
     frame = current if isinstance(current, pd.DataFrame) else read_table(current)  # type: ignore[arg-type]
     time_column = inputs.time_column or "time"  # the table's own time column, as training declared it
     current_name = "current data" if isinstance(current, pd.DataFrame) else os.fspath(current)  # type: ignore[arg-type]

@@ -31,12 +31,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from skloop.core import DataError
+from skloop.core import DataError, UsageError
 from skloop.data import DEFAULT_BATCH_ROWS, class_names, iter_batches
 from skloop.workflows._predict_output import OutputWriter, output_format, rejected_path
 from skloop.workflows._progress import NullProgress, Progress
 
 if TYPE_CHECKING:
+    from skloop.integrations import DaskCluster
     from skloop.store import ModelVersion, Store
 
 logger = logging.getLogger(__name__)
@@ -266,17 +267,22 @@ class _RejectedWriter:
     def write(self, chunk: pd.DataFrame, checked: _Checked, start: int) -> None:
         if checked.bad.size == 0:
             return
-        part = chunk.iloc[checked.bad].reset_index(drop=True)
+        self.write_rows(chunk.iloc[checked.bad].reset_index(drop=True), checked.bad, checked.reasons, start)
+
+    def write_rows(
+        self, part: pd.DataFrame, bad: np.ndarray, reasons: Mapping[int, list[tuple[str, str]]], start: int
+    ) -> None:
+        """The refused rows ``part`` as read, at positions ``bad`` of a chunk starting at row ``start``."""
         texts = []
-        for r in checked.bad.tolist():
-            texts.append("; ".join(f"column {c!r}: {p}" for c, p in checked.reasons[r]))
+        for r in bad.tolist():
+            texts.append("; ".join(f"column {c!r}: {p}" for c, p in reasons[r]))
             if self.rows + len(texts) <= MAX_BAD_ROWS_KEPT:
-                self.kept += [BadRow(start + r, c, p) for c, p in checked.reasons[r]]
+                self.kept += [BadRow(start + r, c, p) for c, p in reasons[r]]
         self.rows += len(part)
         if self.tmp is None:
             return
         part.insert(0, "reason", texts)
-        part.insert(0, "row", checked.bad + start)
+        part.insert(0, "row", bad + start)
         part.to_csv(self.tmp, mode="w" if self._header else "a", header=self._header, index=False)
         self._header = False
 
@@ -469,6 +475,7 @@ def predict_batch(
     id_column: str | None = None,
     keep_id: bool = True,
     strict: bool = False,
+    dask: DaskCluster | None = None,
 ) -> PredictResult:
     """Score a table file in chunks and write the predictions to Parquet or CSV.
 
@@ -515,6 +522,11 @@ def predict_batch(
     strict : bool, default=False
         Fail on the first chunk with a row the signature refuses, instead of scoring
         the other rows and writing the refused ones to :func:`rejected_path`.
+    dask : DaskCluster, optional
+        Score on this ``dask.distributed`` cluster (:func:`skloop.integrations.connect`),
+        one partition (row group) of the Parquet ``data_path`` at a time, which may then
+        be an fsspec URL the workers read; the output is the same as a local run's.
+        Not with ``log_dir``.
 
     Returns
     -------
@@ -544,8 +556,17 @@ def predict_batch(
         "skloop.model_ref": model_ref,
         "skloop.model_version": "" if model_version is None else str(model_version),
         "skloop.model_sha256": model_sha256 or "",
-        "skloop.source": str(source),
+        "skloop.source": os.fspath(data_path) if dask is not None else str(source),
     }
+    if dask is not None:
+        if log_dir is not None:
+            raise UsageError("logging the predictions (--log) is not done on dask; score locally to log them")
+        from skloop.workflows._predict_dask import predict_partitions
+
+        return predict_partitions(
+            dask, model, signature, data_path, out_path, metadata=metadata, keep_columns=keep_columns,
+            progress=progress, id_column=id_column, keep_id=keep_id, strict=strict,
+        )  # fmt: skip
     out_format = output_format(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     writer = OutputWriter(out, out_format, metadata)

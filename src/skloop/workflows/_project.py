@@ -34,6 +34,7 @@ from skloop.workflows._validate import ValidationReport, validate_model
 if TYPE_CHECKING:
     import pandas as pd
 
+    from skloop.integrations import DaskCluster
     from skloop.monitor import Explanation, MonitorReport
     from skloop.serve import PredictionSink, ServeApp
 
@@ -223,11 +224,13 @@ class Project:
         progress: Progress | None = None,
         trust: Trust | None = None,
         strict: bool = False,
+        dask: DaskCluster | None = None,
     ) -> PredictResult:
         """Score a CSV or Parquet file in chunks into a Parquet file (``skloop predict``; :func:`predict_batch`).
 
         Rows the signature refuses go, with their reasons, to a side file next to ``out``
-        (:func:`rejected_path`); ``strict`` fails instead.
+        (:func:`rejected_path`); ``strict`` fails instead. ``dask``: score a Parquet
+        file on that cluster (:func:`skloop.integrations.connect`), partition by partition.
         """
         version, model = self._load(ref, trust)
         folder = self._log_dir() if log else None
@@ -235,7 +238,7 @@ class Project:
             model, version.signature, data, out, model_ref=self._ref(ref), model_version=version.version,
             model_sha256=version.artifact_sha256, batch_rows=batch_rows, keep_columns=keep_columns,
             progress=progress, log_dir=folder, model_name=version.name, id_column=id_column_of(self.store, version),
-            keep_id=keep_id, strict=strict,
+            keep_id=keep_id, strict=strict, dask=dask,
         )  # fmt: skip
         self._ingest(folder)
         return result
@@ -280,15 +283,17 @@ class Project:
         n_boot: int = 200,
         seed: int = 0,
         trust: Trust | None = None,
+        dask: DaskCluster | None = None,
     ) -> MonitorReport:
         """Drift, quality and performance of the version ``ref`` on ``current`` or its served traffic.
 
-        See :func:`monitor_model`; ``report.verdict()``, ``report.to_json()`` and
+        See :func:`monitor_model` (``dask``: a Parquet ``current`` scored on that cluster);
+        ``report.verdict()``, ``report.to_json()`` and
         :func:`skloop.monitor.render_report_html` read the result.
         """
         return monitor_model(
             self.store, self._ref(ref), self.settings, current=current, reference=reference, from_log=from_log,
-            since=since, window=window, n_boot=n_boot, seed=seed, trust=self._trust(trust),
+            since=since, window=window, n_boot=n_boot, seed=seed, trust=self._trust(trust), dask=dask,
         )  # fmt: skip
 
     def explain(

@@ -30,6 +30,7 @@ from skloop.core import (
     UsageError,
     code_version,
     environment,
+    optional_import,
 )
 from skloop.data import (
     check_training_frame,
@@ -43,6 +44,7 @@ from skloop.data import (
     read_table,
     redact_url,
 )
+from skloop.integrations import DASK_EXTRA
 from skloop.pipelines import (
     attach_progress,
     build_pipeline,
@@ -52,6 +54,7 @@ from skloop.pipelines import (
     summarize_cv,
 )
 from skloop.store import DatasetRecord, Store
+from skloop.workflows._backend import resolve_search_backend, search_backend
 from skloop.workflows._progress import NullProgress, Progress
 
 logger = logging.getLogger(__name__)
@@ -357,6 +360,11 @@ def train(
     data = prepare_data(spec, settings.base_dir, frame)
     n_classes = int(data.y_train.nunique()) if data.task == "classification" else 0
     pipeline = build_pipeline(spec, data.features)
+    backend = resolve_search_backend(spec.search, settings)
+    if backend.is_dask:
+        optional_import("distributed", DASK_EXTRA)  # before the run starts: a missing extra fails no run
+    if backend.is_dask and n_jobs is None and spec.search.n_jobs == 1:
+        n_jobs = -1  # joblib runs n_jobs=1 in the caller, whatever the backend: use every worker
     plan = build_search(
         pipeline, spec.search, task=data.task, seed=spec.seed, n_classes=n_classes, n_jobs=n_jobs,
         positive=data.positive,
@@ -390,8 +398,13 @@ def train(
         )
         started = time.perf_counter()
         total = plan.n_fits
-        with progress.task(f"searching {plan.n_candidates or '?'} candidates x {plan.n_folds} folds", total) as advance:
-            attach_progress(plan.search, advance)
+        with (
+            progress.task(f"searching {plan.n_candidates or '?'} candidates x {plan.n_folds} folds", total) as advance,
+            search_backend(backend) as scheduler,
+        ):
+            store.runs.log_params(run.id, {"search.backend": backend.name, "search.scheduler": scheduler})
+            if not backend.is_dask:  # progress comes over a socket on this host; remote workers cannot reach it
+                attach_progress(plan.search, advance)
             fit_params = {"groups": data.groups} if data.groups is not None else {}
             try:
                 plan.search.fit(data.X_train, data.y_train, **fit_params)
