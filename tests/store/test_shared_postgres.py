@@ -140,7 +140,7 @@ def run_migration_under_load(
     assert all(r["reads"] > 0 for r in reads)
     figures = (
         f"upgrade 0010 -> {head_revision()} by 2 processes at once in {upgrade_s:.1f} s under {trackers} trackers, "
-        f"1 ingestor after it, {readers} readers ({sum(r['reads'] for r in reads)} read rounds, {counts['runs']} runs); "
+        f"1 ingestor after, {readers} readers ({sum(r['reads'] for r in reads)} read rounds, {counts['runs']} runs); "
         f"retries {shared_pg.retries(found + ingested + reads) or 'none'}"
     )
     print(figures)
