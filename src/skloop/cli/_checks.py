@@ -91,7 +91,7 @@ def check_arguments(params: Mapping[str, Any], names: Mapping[str, str] | None =
     for key, value in params.items():
         option = (names or {}).get(key, key)
         for item in value if isinstance(value, (list, tuple)) else (value,):
-            if isinstance(item, Path) and _not_utf8(item):
+            if isinstance(item, Path | str) and _not_utf8(item) and _file_like(item):
                 raise UsageError(
                     f"{option}: the file name '{printable(str(item))}' is not valid UTF-8; skloop records paths "
                     "as UTF-8 text (specs, the database, Parquet metadata), so rename the file"
@@ -131,3 +131,8 @@ def check_out_file(option: str, path: Path | None, example: str) -> None:
     """``path`` may be written as a file: it is not an existing directory."""
     if path is not None and path.is_dir():
         raise UsageError(f"{option} {printable(str(path))} is a directory; give a file to write, e.g. {path / example}")
+
+
+def _file_like(item: Path | str) -> bool:
+    """A path, or text that names a local file (``--data`` takes URLs too): renaming it is the fix."""
+    return isinstance(item, Path) or ("://" not in item and bool(Path(item).suffix))
