@@ -14,7 +14,7 @@ compared as text; integral floats are written without their ``.0`` (an id read a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import suppress
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -28,7 +28,7 @@ from skloop.data import class_name
 from skloop.store._entities import Label, Prediction
 from skloop.store._schema import table_of
 from skloop.store._schema_predictions import SqlLabel, SqlPrediction
-from skloop.store._serving_minutes import add_minutes, refresh_minutes
+from skloop.store._serving_minutes import count_new_rows
 from skloop.store._serving_stats import DEFAULT_MAX_BUCKETS, ServingStats, serving_stats
 
 if TYPE_CHECKING:
@@ -279,7 +279,7 @@ class PredictionStore:
 
         def store(conn: Connection) -> int:
             inserted = insert_values(self._db, conn, rows)
-            _count_minutes(conn, rows, inserted)
+            count_new_rows(conn, rows, inserted)
             return inserted
 
         # ON CONFLICT DO NOTHING on (request_id, row): a try after an unknown commit stores nothing twice
@@ -579,24 +579,3 @@ class PredictionStore:
         with self._db.session("counting labels", read=True) as conn:
             return int(conn.execute(stmt).scalar_one())
 
-
-def _count_minutes(conn: Connection, rows: Sequence[tuple[Any, ...]], inserted: int) -> None:
-    """The serving page's per-minute counts of the rows just written (a replayed batch adds nothing).
-
-    The bulk insert says how many rows were new, not which: when every distinct key was
-    new (the usual case; a key twice in the batch is written the first time), they are
-    counted here; when only some were, the minutes they fall in are recounted from the rows.
-    """
-    from skloop.store._prediction_bulk import ROW_COLUMNS
-
-    if inserted <= 0:
-        return
-    firsts = {(r[0], r[2]): r for r in reversed(rows)}
-    if inserted == len(firsts):
-        add_minutes(conn, (dict(zip(ROW_COLUMNS, r, strict=True)) for r in firsts.values()))
-        return
-    by_model: dict[str, list[datetime]] = {}
-    for r in firsts.values():
-        by_model.setdefault(r[4], []).append(r[3])
-    for model, times in by_model.items():
-        refresh_minutes(conn, model, times)

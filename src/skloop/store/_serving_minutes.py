@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,6 +31,7 @@ __all__ = [
     "FLAG_MINUTES",
     "MINUTES",
     "add_minutes",
+    "count_new_rows",
     "epoch_seconds",
     "flag_digest",
     "minute_of",
@@ -181,3 +182,24 @@ def _add_flags(conn: Connection, rows: Iterable[Mapping[str, Any]]) -> None:
             flags.clear()
     if flags:
         write()
+
+def count_new_rows(conn: Connection, rows: Sequence[tuple[Any, ...]], inserted: int) -> None:
+    """The serving page's per-minute counts of the rows just written (a replayed batch adds nothing).
+
+    The bulk insert says how many rows were new, not which: when every distinct key was
+    new (the usual case; a key twice in the batch is written the first time), they are
+    counted here; when only some were, the minutes they fall in are recounted from the rows.
+    """
+    from skloop.store._prediction_bulk import ROW_COLUMNS
+
+    if inserted <= 0:
+        return
+    firsts = {(r[0], r[2]): r for r in reversed(rows)}
+    if inserted == len(firsts):
+        add_minutes(conn, (dict(zip(ROW_COLUMNS, r, strict=True)) for r in firsts.values()))
+        return
+    by_model: dict[str, list[datetime]] = {}
+    for r in firsts.values():
+        by_model.setdefault(r[4], []).append(r[3])
+    for model, times in by_model.items():
+        refresh_minutes(conn, model, times)
