@@ -578,4 +578,3 @@ class PredictionStore:
             stmt = stmt.where(LABELS.c.model == model)
         with self._db.session("counting labels", read=True) as conn:
             return int(conn.execute(stmt).scalar_one())
-

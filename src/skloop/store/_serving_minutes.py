@@ -183,6 +183,7 @@ def _add_flags(conn: Connection, rows: Iterable[Mapping[str, Any]]) -> None:
     if flags:
         write()
 
+
 def count_new_rows(conn: Connection, rows: Sequence[tuple[Any, ...]], inserted: int) -> None:
     """The serving page's per-minute counts of the rows just written (a replayed batch adds nothing).
 
