@@ -122,7 +122,7 @@ _COPY_SQL = (
 
 
 def replicate(path: Path, n_runs: int) -> int:
-    """Copy the seeded runs in SQL (ids: a 2-digit prefix + the first 30 digits of the original, same records) until ``n_runs``.
+    """Copy the seeded runs in SQL until ``n_runs`` (same records, ids: 2 new digits + 30 of the original).
 
     For a loaded machine, where ``import_runs`` seeds 1,000,000 runs in hours: the copies
     have the originals' params, metrics and summaries (so metric values repeat), and
