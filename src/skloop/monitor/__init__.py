@@ -13,6 +13,13 @@ from skloop.monitor._drift import DEFAULT_THRESHOLDS, FeatureDrift, choose_metho
 from skloop.monitor._estimate import CBPE
 from skloop.monitor._explain import Explanation, explain_rows, importance_weights, weighted_drift
 from skloop.monitor._metrics import CLASSIFICATION_METRICS, REGRESSION_METRICS
+from skloop.monitor._multivariate import (
+    ClassifierDrift,
+    MultivariateDrift,
+    MultivariateReference,
+    ReconstructionDrift,
+    multivariate_drift,
+)
 from skloop.monitor._performance import MetricResult, PerformanceReport, performance
 from skloop.monitor._quality import QUALITY_CHECKS, QualityCheck, QualityReport
 from skloop.monitor._reference import ColumnReference, ReferenceSummary, reference_summary
@@ -32,6 +39,7 @@ __all__ = [
     "QUALITY_CHECKS",
     "REGRESSION_METRICS",
     "REPORT_FORMAT",
+    "ClassifierDrift",
     "ColumnReference",
     "DriftReport",
     "Explanation",
@@ -39,9 +47,12 @@ __all__ = [
     "MetricResult",
     "ModelComparison",
     "MonitorReport",
+    "MultivariateDrift",
+    "MultivariateReference",
     "PerformanceReport",
     "QualityCheck",
     "QualityReport",
+    "ReconstructionDrift",
     "ReferenceSummary",
     "WindowResult",
     "WindowSeries",
@@ -58,6 +69,7 @@ __all__ = [
     "monitor_frame",
     "monitor_pages",
     "monitor_windows",
+    "multivariate_drift",
     "parse_window",
     "performance",
     "reference_summary",

@@ -27,6 +27,7 @@ from skloop.data import DatasetProfile, Schema
 from skloop.monitor._compare import DriftReport, compare_data, verdict_head
 from skloop.monitor._estimate import CBPE
 from skloop.monitor._explain import importance_weights, weighted_drift
+from skloop.monitor._multivariate import MultivariateDrift, MultivariateReference
 from skloop.monitor._performance import PerformanceReport
 from skloop.monitor._reference import ReferenceSummary, reference_summary
 from skloop.monitor._windows import LOG_COLUMNS, WindowSeries, monitor_windows, window_performance
@@ -56,6 +57,8 @@ class MonitorReport:
         Estimated from calibrated probabilities (CBPE), on every row.
     windows : WindowSeries or None
         The same statistics per window.
+    multivariate : MultivariateDrift or None
+        PCA reconstruction error and domain-classifier AUC over the whole current data.
     model : str or None
         ``name/version`` of the model monitored.
     reference_name, current_name : str
@@ -73,6 +76,7 @@ class MonitorReport:
     reference_name: str = "reference"
     current_name: str = "current"
     created: str = ""
+    multivariate: MultivariateDrift | None = None
 
     @property
     def drifted(self) -> bool:
@@ -106,6 +110,11 @@ class MonitorReport:
             top = [r for r in self.ranking() if r["drifted"]][:3]
             names = ", ".join(r["name"] for r in top)
             text += f" Importance-weighted drift {_pct(self.weighted_drift)}; the most important drifted: {names}."
+        if self.multivariate is not None and self.multivariate.drifted:
+            fired = [n for n, m in (("reconstruction error", self.multivariate.reconstruction),
+                                    ("domain classifier", self.multivariate.classifier))
+                     if m is not None and m.drifted]  # fmt: skip
+            text += f" Multivariate drift ({', '.join(fired)})."
         if d.quality.issues:
             text += f" {len(d.quality.issues)} data-quality issue(s)."
         for label, report in (("realised", self.performance), ("estimated", self.estimate)):
@@ -224,6 +233,7 @@ class MonitorReport:
             "performance": None if self.performance is None else self.performance.to_dict(),
             "estimate": None if self.estimate is None else self.estimate.to_dict(),
             "windows": None if self.windows is None else self.windows.to_dict(),
+            "multivariate": None if self.multivariate is None else self.multivariate.to_dict(),
         }  # fmt: skip
 
     def to_json(self, **kwargs: Any) -> str:
@@ -235,6 +245,7 @@ class MonitorReport:
         """Rebuild from :meth:`to_dict` output."""
         try:
             perf, est, win = data.get("performance"), data.get("estimate"), data.get("windows")
+            mv = data.get("multivariate")
             return cls(
                 drift=DriftReport.from_dict(data),
                 importance={str(k): float(v) for k, v in (data.get("importance") or {}).items()},
@@ -243,6 +254,7 @@ class MonitorReport:
                 windows=None if win is None else WindowSeries.from_dict(win),
                 model=data.get("model"), reference_name=data.get("reference_name", "reference"),
                 current_name=data.get("current_name", "current"), created=data.get("created", ""),
+                multivariate=None if mv is None else MultivariateDrift.from_dict(mv),
             )  # fmt: skip
         except (KeyError, TypeError, ValueError) as exc:
             raise DataError(f"not a monitor report ({exc}); expected MonitorReport.to_dict() output") from exc
@@ -263,6 +275,7 @@ def build_report(
     model: str | None = None,
     reference_name: str = "reference",
     current_name: str = "current",
+    multivariate: MultivariateDrift | None = None,
 ) -> MonitorReport:
     """Wrap a drift report with importance, performance and windows.
 
@@ -276,6 +289,8 @@ def build_report(
     windows : WindowSeries, optional
     model, reference_name, current_name : str, optional
         Labels shown in the report.
+    multivariate : MultivariateDrift, optional
+        From :func:`~skloop.monitor.multivariate_drift`.
 
     Returns
     -------
@@ -294,7 +309,7 @@ def build_report(
     created = datetime.now(UTC).replace(microsecond=0).isoformat()
     return MonitorReport(
         drift=drift, importance=weights, performance=performance, estimate=estimate, windows=windows, model=model,
-        reference_name=reference_name, current_name=current_name, created=created,
+        reference_name=reference_name, current_name=current_name, created=created, multivariate=multivariate,
     )  # fmt: skip
 
 
@@ -318,6 +333,7 @@ def monitor_frame(
     columns: Sequence[str] | None = None,
     time_column: str = "time",
     positive: Any = None,
+    multivariate: bool = False,
 ) -> MonitorReport:
     """Monitor a log of predictions against a reference: drift, quality, performance, windows.
 
@@ -344,6 +360,10 @@ def monitor_frame(
     time_column : str, default="time"
         The column time windows cut by (a log frame's ``time``; a table's own time
         column, e.g. the spec's ``data.time``).
+    multivariate : bool, default=False
+        Also compute multivariate drift (:func:`~skloop.monitor.multivariate_drift`) of
+        the model inputs over the whole current data; needs the
+        reference as a DataFrame (a stored summary keeps no joint distribution).
 
     Returns
     -------
@@ -361,6 +381,7 @@ def monitor_frame(
     if not isinstance(log, pd.DataFrame) or log.empty:
         raise DataError("nothing to monitor: the log (or current data) has no rows")
     outputs = [c for c in log.columns if c == "prediction" or str(c).startswith("proba_")]
+    reference_frame = reference if isinstance(reference, pd.DataFrame) else None
     if isinstance(reference, pd.DataFrame):
         reference = reference_summary(
             reference, schema, prediction_columns=[c for c in outputs if c in reference.columns], max_points=None
@@ -378,6 +399,8 @@ def monitor_frame(
         log, task=task, classes=classes, reference_metrics=reference_metrics, estimator=estimator,
         n_boot=n_boot, seed=seed, positive=positive,
     )  # fmt: skip
+    if multivariate and reference_frame is None:
+        raise DataError("multivariate drift needs the reference rows (a DataFrame), not a stored summary or profile")
     windows = None
     if window is not None:
         windows = monitor_windows(
@@ -385,7 +408,11 @@ def monitor_frame(
             reference_metrics=reference_metrics, importance=importance, estimator=estimator, n_boot=n_boot, seed=seed,
             columns=columns, time_column=time_column, positive=positive,
         )  # fmt: skip
+    mv = None
+    if multivariate and reference_frame is not None:
+        tested = [f.name for f in drift.features if f.name in reference_frame.columns and f.name in log.columns]
+        mv = MultivariateReference(reference_frame, tested).compare(log, seed=seed)
     return build_report(
         drift, importance=importance, performance=realised, estimate=estimate, windows=windows, model=model,
-        reference_name=reference_name, current_name=current_name,
+        reference_name=reference_name, current_name=current_name, multivariate=mv,
     )  # fmt: skip
