@@ -32,8 +32,9 @@ import hashlib
 import threading
 import uuid
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import joblib
 import numpy as np
@@ -158,9 +159,9 @@ def _rows_key(X: Any) -> str | None:
     if values.dtype.kind in "iufbmM":
         return _digest(str(values.dtype).encode(), np.ascontiguousarray(values).tobytes())
     if pd.api.types.infer_dtype(values, skipna=False) == "string":
-        labels = values.tolist()
-        lengths = np.fromiter(map(len, labels), dtype=np.int64, count=len(labels))
-        return _digest(b"str", lengths.tobytes(), "".join(labels).encode("utf-8", "surrogatepass"))
+        texts: list[str] = values.tolist()
+        lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+        return _digest(b"str", lengths.tobytes(), "".join(texts).encode("utf-8", "surrogatepass"))
     return None
 
 
@@ -185,9 +186,13 @@ def _read_only(Xt: Any) -> Any:
     return Xt
 
 
-def _final_has(name: str) -> Any:
-    """``available_if`` check: the pipeline's last step has the method ``name``."""
-    return lambda self: hasattr(self.pipeline.steps[-1][1], name)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _final_has(name: str) -> Callable[[F], F]:
+    """``available_if``: the method exists when the pipeline's last step has ``name`` (typed)."""
+    decorator: Callable[[F], F] = available_if(lambda self: hasattr(self.pipeline.steps[-1][1], name))
+    return decorator
 
 
 def _is_passthrough(step: Any) -> bool:
@@ -292,23 +297,23 @@ class FoldCachedPipeline(MetaEstimatorMixin, BaseEstimator):
                 FOLD_CACHE.put(key, _read_only(Xt), nbytes)
         return Xt
 
-    @available_if(_final_has("predict"))
+    @_final_has("predict")
     def predict(self, X: Any, **params: Any) -> Any:
         return self.pipeline.steps[-1][1].predict(self._transform(X), **params)
 
-    @available_if(_final_has("predict_proba"))
+    @_final_has("predict_proba")
     def predict_proba(self, X: Any, **params: Any) -> Any:
         return self.pipeline.steps[-1][1].predict_proba(self._transform(X), **params)
 
-    @available_if(_final_has("predict_log_proba"))
+    @_final_has("predict_log_proba")
     def predict_log_proba(self, X: Any, **params: Any) -> Any:
         return self.pipeline.steps[-1][1].predict_log_proba(self._transform(X), **params)
 
-    @available_if(_final_has("decision_function"))
+    @_final_has("decision_function")
     def decision_function(self, X: Any, **params: Any) -> Any:
         return self.pipeline.steps[-1][1].decision_function(self._transform(X), **params)
 
-    @available_if(_final_has("score"))
+    @_final_has("score")
     def score(self, X: Any, y: Any = None, **params: Any) -> Any:
         return self.pipeline.steps[-1][1].score(self._transform(X), y, **params)
 
