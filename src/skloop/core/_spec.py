@@ -226,6 +226,11 @@ class SearchSpec(_Model):
     scheduler: str | None = Field(
         None, description="with backend 'dask': the scheduler address, e.g. tcp://10.0.0.5:8786"
     )
+    cache: bool = Field(
+        True,
+        description="fit each fold's preprocessing once per distinct preprocessing parameters, shared by the "
+        "candidates that differ only in the model's (same CV scores as without)",
+    )
 
     @field_validator("space")
     @classmethod

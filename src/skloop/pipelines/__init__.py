@@ -5,7 +5,8 @@ Everything here is re-exported from private modules:
 - ``_categorical``, ``_transformers``: skloop's scikit-learn transformers;
 - ``_features``: :class:`FeatureSets` and :func:`resolve_features`;
 - ``_estimators``: estimators named by dotted path in the spec;
-- ``_build``: the preprocessor and the pipeline of a spec.
+- ``_build``: the preprocessor and the pipeline of a spec;
+- ``_fold_cache``: searches whose candidates share each fold's fitted preprocessing.
 """
 
 from skloop.pipelines._build import (
@@ -18,6 +19,18 @@ from skloop.pipelines._build import (
 from skloop.pipelines._categorical import MissingCategoryFiller, RareCategoryGrouper
 from skloop.pipelines._estimators import build_estimator, import_object, is_estimator
 from skloop.pipelines._features import FEATURE_KINDS, FeatureSets, resolve_features
+from skloop.pipelines._fold_cache import (
+    FOLD_CACHE,
+    FOLD_CACHE_BYTES,
+    FoldCache,
+    FoldCachedGridSearchCV,
+    FoldCachedHalvingGridSearchCV,
+    FoldCachedHalvingRandomSearchCV,
+    FoldCachedPipeline,
+    FoldCachedRandomizedSearchCV,
+    FoldCacheMixin,
+    fold_cached_search_class,
+)
 from skloop.pipelines._missing import PROBE_ROWS, missing_handled_columns
 from skloop.pipelines._progress import SearchProgress, attach_progress
 from skloop.pipelines._scoring import POS_LABEL_SCORERS, build_scorer, build_scorers
@@ -40,12 +53,21 @@ from skloop.pipelines._transformers import (
 __all__ = [
     "DATETIME_FEATURES",
     "FEATURE_KINDS",
+    "FOLD_CACHE",
+    "FOLD_CACHE_BYTES",
     "POS_LABEL_SCORERS",
     "PROBE_ROWS",
     "TEXT_MAX_FEATURES",
     "BooleanEncoder",
     "DatetimeFeatures",
     "FeatureSets",
+    "FoldCache",
+    "FoldCacheMixin",
+    "FoldCachedGridSearchCV",
+    "FoldCachedHalvingGridSearchCV",
+    "FoldCachedHalvingRandomSearchCV",
+    "FoldCachedPipeline",
+    "FoldCachedRandomizedSearchCV",
     "MissingCategoryFiller",
     "QuantileClipper",
     "RareCategoryGrouper",
@@ -61,6 +83,7 @@ __all__ = [
     "build_search",
     "default_scoring",
     "feature_names_to_inputs",
+    "fold_cached_search_class",
     "import_object",
     "is_estimator",
     "missing_handled_columns",
