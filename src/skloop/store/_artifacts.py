@@ -246,6 +246,8 @@ class ArtifactStore:
 
     def hash_path(self, path: str) -> str:
         """The SHA-256 of the file at ``path`` (as :meth:`scan` names it), read again."""
+        if not self._local:
+            self._fs.invalidate_cache(path)  # the listing's ETag may be out of date
         return self._hash_of(path)
 
     def remove_leftover(self, path: str) -> None:

@@ -141,7 +141,8 @@ def _batch(conn: Connection, model: str, bound: datetime, after: Key | None, siz
     if after is not None:
         where += [p.time >= after[0], or_(p.time > after[0], p.id > after[1])]
     stmt = select(p.id, p.request_id, p.row, p.entity_id, p.time).where(*where).order_by(p.time, p.id).limit(size)
-    return list(conn.execute(stmt).all())
+    rows: list[Row[Any]] = list(conn.execute(stmt).all())  # type: ignore[arg-type]
+    return rows
 
 
 def _row_labels(conn: Connection, model: str, batch: Sequence[Row[Any]]) -> list[int]:
