@@ -1,6 +1,7 @@
 """The ``skloop`` command line (Typer + rich), thin over the Python API."""
 
 from skloop.cli import (  # noqa: F401
+    _db_cmds,
     _export_cmds,
     _labels_cmds,
     _loop_cmds,

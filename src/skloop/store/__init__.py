@@ -9,7 +9,8 @@ scope) carrying its parts: ``store.runs`` (:class:`RunStore`), ``store.datasets`
 ``store.loop`` (:class:`LoopStore`) and ``store.reports`` (:class:`ReportStore`).
 """
 
-from skloop.store._artifacts import ArtifactStore
+from skloop.store._artifacts import ArtifactStore, StoredFile
+from skloop.store._check import STALE_AFTER, CheckReport, LeftoverUpload, check_store
 from skloop.store._database import Database
 from skloop.store._datasets import DatasetStore
 from skloop.store._engine import current_revision, head_revision, upgrade_database
@@ -51,9 +52,11 @@ __all__ = [
     "MAX_FILTER_DEPTH",
     "RUN_KINDS",
     "RUN_STATUSES",
+    "STALE_AFTER",
     "AliasEvent",
     "ArtifactRef",
     "ArtifactStore",
+    "CheckReport",
     "Database",
     "DatasetRecord",
     "DatasetStore",
@@ -61,6 +64,7 @@ __all__ = [
     "Decision",
     "FlagCount",
     "Label",
+    "LeftoverUpload",
     "LoopLock",
     "LoopLockedError",
     "LoopStore",
@@ -84,12 +88,14 @@ __all__ = [
     "ServingStats",
     "StepRecord",
     "Store",
+    "StoredFile",
     "StoredReport",
     "TagFacet",
     "TrafficBucket",
     "VersionArtifact",
     "VersionSpan",
     "VersionSwap",
+    "check_store",
     "current_revision",
     "head_revision",
     "reset_retry_counts",
