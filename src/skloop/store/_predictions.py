@@ -24,7 +24,6 @@ from sqlalchemy import Connection, Select, and_, func, select, type_coerce
 from sqlalchemy.types import NullType
 
 from skloop.core import StoreError, utcnow
-from skloop.data import class_name
 from skloop.store._entities import Label, Prediction
 from skloop.store._schema import table_of
 from skloop.store._schema_predictions import SqlLabel, SqlPrediction
@@ -58,7 +57,15 @@ def as_text(value: object) -> str | None:
     >>> as_text(42.0), as_text(42), as_text("a"), as_text(float("nan"))
     ('42', '42', 'a', None)
     """
-    return class_name(value)
+    global _class_name
+    if _class_name is None:  # on first use: the store opens without pandas (``skloop runs``)
+        from skloop.data import class_name
+
+        _class_name = class_name
+    return _class_name(value)
+
+
+_class_name: Callable[[object], str | None] | None = None
 
 
 def parse_time(value: object, where: str = "time") -> datetime:
