@@ -98,7 +98,7 @@ def tree_cpu_seconds(pid: int) -> float:
     return total
 
 
-def wait_ready(url: str, proc: subprocess.Popen, timeout: float = 180) -> None:
+def wait_ready(url: str, proc: subprocess.Popen, timeout: float = 900) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -304,6 +304,7 @@ def main() -> None:
             start_new_session=True,
         ),
     }
+    load_start = os.getloadavg()[0]
     procs = {name: commands[name]() for name in servers}
     results: dict[str, dict[str, dict[str, float]]] = {}
     try:
@@ -321,7 +322,9 @@ def main() -> None:
             )
             for label, body, conc in scenarios:
                 print(f"  {name}: {label} ...", flush=True)
-                results[name][label] = measure(url, procs[name].pid, body, conc, args.duration, work)
+                # a 10,000-row request takes seconds on a busy machine: long enough for several of them
+                duration = args.duration * 3 if body is big else args.duration
+                results[name][label] = measure(url, procs[name].pid, body, conc, duration, work)
     finally:
         for proc in procs.values():
             with contextlib_suppress():
@@ -338,13 +341,16 @@ def main() -> None:
                 f"{r['cpu_ms_per_request']:>11.3f} {r['non2xx']:>8}"
             )
     print(f"in-process scikit-learn predict_proba, 1 row: p50 {sk_p50:.2f} ms")
-    print(f"load average at the end: {os.getloadavg()[0]:.1f}")
+    print(f"load average at the start: {load_start:.1f}, at the end: {os.getloadavg()[0]:.1f}")
     if "mlflow" not in results:
         return
     print()
     print("ratios (skloop vs mlflow):")
     for label in results["skloop"]:
         s, m = results["skloop"][label], results["mlflow"][label]
+        if min(s["requests"], m["requests"]) == 0:
+            print(f"  {label:<16} no request answered within the scenario: rerun with a longer --duration")
+            continue
         print(
             f"  {label:<16} throughput x{s['rps'] / m['rps']:.1f}   p50 1/{m['p50_ms'] / s['p50_ms']:.1f}   "
             f"p99 1/{m['p99_ms'] / s['p99_ms']:.1f}   "

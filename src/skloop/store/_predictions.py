@@ -15,8 +15,8 @@ compared as text; integral floats are written without their ``.0`` (an id read a
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import suppress
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -117,10 +117,18 @@ def _int(record: Mapping[str, Any], key: str, where: str, *, required: bool) -> 
     return value if type(value) is int else _int_field(record, key, where, required=required)
 
 
+@lru_cache(maxsize=256)
+def _iso_time(value: str) -> datetime | str:
+    """``datetime.fromisoformat(value)``, or ``value`` when it is not one; cached: a request's rows share their time."""
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:  # parse_time says what is wrong
+        return value
+
+
 def _time(value: object, where: str) -> datetime:
     if type(value) is str:
-        with suppress(ValueError):  # parse_time says what is wrong
-            value = datetime.fromisoformat(value)
+        value = _iso_time(value)
     if type(value) is datetime and value.tzinfo is UTC:
         return value
     return parse_time(value, where)
