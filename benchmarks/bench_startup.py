@@ -146,7 +146,7 @@ def main() -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     mlflow_env = {**env, "PATH": str(Path(args.mlflow_bin).parent) + os.pathsep + os.environ["PATH"]}
     experiment = ""
-    tracking = f"file://{work / 'mlruns'}"
+    tracking = f"sqlite:///{work / 'mlflow.db'}"  # MLflow 3 keeps runs in a database (its file store is deprecated)
     if use_mlflow:
         out = subprocess.run(
             [str(Path(args.mlflow_bin).parent / "python"), "-c", MLFLOW_LOG_RUNS, tracking, str(args.runs)],
