@@ -13,6 +13,7 @@ from skloop.core._errors import (
     LogUnavailableError,
     LoopLockedError,
     MethodNotAllowedError,
+    MirrorError,
     MissingExtraError,
     ModelNotFoundError,
     NotFoundError,
@@ -66,6 +67,7 @@ from skloop.core._spec import (
     Spec,
     SqlSource,
     TestMethod,
+    TrackingSpec,
     table_format,
 )
 from skloop.core._spec_loader import MAX_EXPANDED_NODES, SPEC_FILENAME, load_spec, parse_spec, spec_from_dict
@@ -106,6 +108,7 @@ __all__ = [
     "LoopSpec",
     "MethodNotAllowedError",
     "MinimumFunctionalityTest",
+    "MirrorError",
     "MissingExtraError",
     "ModelNotFoundError",
     "MonitoringSpec",
@@ -132,6 +135,7 @@ __all__ = [
     "StoreError",
     "TestMethod",
     "TokenError",
+    "TrackingSpec",
     "UnauthorizedError",
     "UnavailableError",
     "UnsupportedMediaError",
