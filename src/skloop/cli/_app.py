@@ -72,15 +72,14 @@ def _store(spec: Path):  # type: ignore[no-untyped-def]
     settings = _settings_near(spec)
     store = Store.open(settings)
     if store.mirror.target is not None:
-        import atexit
-
-        atexit.register(_kick_mirror, store, settings, spec)
+        store.on_close(lambda: _kick_mirror(store, settings, spec))
     return store
 
 
 def _kick_mirror(store, settings: Settings, spec: Path) -> None:  # type: ignore[no-untyped-def]
     """After a command that queued records for the MLflow mirror: a background drainer copies them."""
     if store.mirror.recorded:
+        store.mirror.recorded = 0
         from skloop.workflows import start_background_drain
 
         path = spec / SPEC_FILENAME if spec.is_dir() else spec

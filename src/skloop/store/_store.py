@@ -13,7 +13,7 @@ helpers) and ``store.artifacts``.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -105,6 +105,7 @@ class Store:
         self.loop = LoopStore(self.db)
         self.reports = ReportStore(self.db, self.artifacts)
         self.mirror = MirrorOutbox(self.db, mirror_target)
+        self._on_close: list[Callable[[], None]] = []
         register_for_exit(self.db)
 
     @property
@@ -183,9 +184,19 @@ class Store:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def on_close(self, hook: Callable[[], None]) -> None:
+        """Call ``hook`` once when the store is closed, after its writes are flushed."""
+        self._on_close.append(hook)
+
     def close(self) -> None:
-        """Flush buffered metrics and release the database connections."""
-        self.db.close()
+        """Flush buffered metrics, call the :meth:`on_close` hooks and release the database connections."""
+        try:
+            self.db.flush()
+            hooks, self._on_close = self._on_close, []
+            for hook in hooks:
+                hook()
+        finally:
+            self.db.close()
 
     def flush(self) -> None:
         """Write every buffered metric now, in one transaction."""

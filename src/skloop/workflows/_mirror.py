@@ -37,7 +37,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from skloop.core import Settings, SkloopError, utcnow
+import skloop
+from skloop.core import DEFAULT_HOME, Settings, SkloopError, utcnow
 from skloop.integrations import DatasetInfo, MlflowMirror, RunRecord
 from skloop.registry import MODEL_ARTIFACTS, Trust, load_model
 from skloop.store import MirrorItem, Run, Store
@@ -58,6 +59,8 @@ __all__ = [
 MAX_BACKOFF = 300.0
 """Seconds: the longest wait between two tries of a row."""
 _FIRST_BACKOFF = 2.0
+DRAIN_LOG = "mirror-drain.log"
+"""The background drainers' warnings (failed tries), under the project's ``.skloop/``."""
 DEFAULT_WAIT = 120.0
 """Seconds a background drainer keeps trying rows that failed before it leaves them to the next one."""
 
@@ -245,15 +248,15 @@ def drain(
             sleep(min(left, max(0.05, due_in)))
 
 
-def start_background_drain(
-    settings: Settings, spec_path: Path | None = None, *, wait: float = DEFAULT_WAIT
-) -> subprocess.Popen[bytes]:
-    """Start a detached ``skloop mirror drain`` for ``settings``' store; the process.
+def start_background_drain(settings: Settings, spec_path: Path | None = None, *, wait: float = DEFAULT_WAIT) -> int:
+    """Start a detached ``skloop mirror drain`` for ``settings``' store; its pid.
 
-    The child outlives the caller (its own session, no terminal), reads the same store
-    (the settings travel as ``SKLOOP_*`` variables) and trusts what the caller's
-    environment and spec trust. Rows it cannot copy within ``wait`` seconds stay
-    queued for the next drainer or ``skloop mirror retry``.
+    The child outlives the caller (started through ``sh`` with ``&``: it belongs to
+    init, not to the caller, so nothing waits for it), reads the same store (the
+    settings travel as ``SKLOOP_*`` variables), trusts what the caller's environment
+    and spec trust, and appends its warnings to ``.skloop/mirror-drain.log``. Rows it
+    cannot copy within ``wait`` seconds stay queued for the next drainer or
+    ``skloop mirror retry``.
     """
     env = dict(os.environ)
     env.update({"SKLOOP_STORE_URL": settings.store_url, "SKLOOP_ARTIFACT_ROOT": str(settings.artifact_root)})
@@ -263,15 +266,35 @@ def start_background_drain(
         env["SKLOOP_MLFLOW_URI"] = settings.mlflow_uri
     if settings.trust:
         env["SKLOOP_TRUST"] = "1"
+    # the child imports the skloop this process runs, wherever it came from
+    package_root = str(Path(skloop.__file__).resolve().parents[1])
+    env["PYTHONPATH"] = os.pathsep.join([package_root, *filter(None, [env.get("PYTHONPATH")])])
     command = [sys.executable, "-m", "skloop.cli", "mirror", "drain", "--wait", str(wait), "--quiet"]
     if spec_path is not None:
-        command += ["--spec", str(spec_path)]
-    process = subprocess.Popen(
-        command, cwd=str(settings.base_dir), env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL, start_new_session=True, close_fds=True,
+        command += ["--spec", str(Path(spec_path).resolve())]
+    home = settings.base_dir / DEFAULT_HOME
+    log = str(home / DRAIN_LOG) if home.is_dir() else os.devnull
+    launcher = 'log=$1; shift; "$@" </dev/null >/dev/null 2>>"$log" & echo $!'
+    done = subprocess.run(
+        ["sh", "-c", launcher, "sh", log, *command], cwd=str(settings.base_dir), env=env, capture_output=True,
+        text=True, check=False, start_new_session=True,
     )  # fmt: skip
-    logger.info("started a background mirror drainer (pid %d)", process.pid)
-    return process
+    if done.returncode != 0 or not done.stdout.strip().isdigit():
+        raise SkloopError(f"could not start the background mirror drainer: {done.stderr.strip() or done.stdout!r}")
+    pid = int(done.stdout.strip())
+    logger.info("started a background mirror drainer (pid %d)", pid)
+    return pid
+
+
+def drainer_alive(pid: int) -> bool:
+    """Whether the drainer ``pid`` (of :func:`start_background_drain`) still runs."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # a pid reused by another user's process: not ours any more
+        return False
+    return True
 
 
 def queued(store: Store) -> bool:

@@ -13,7 +13,6 @@ version number (``3``), or any reference the registry takes (``"churn@challenger
 from __future__ import annotations
 
 import os
-import subprocess
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -24,7 +23,7 @@ from skloop.data import DEFAULT_BATCH_ROWS
 from skloop.registry import DEFAULT_ALIAS, Registry, Trust
 from skloop.store import AliasEvent, Decision, ModelVersion, Store
 from skloop.workflows._loop import run_loop
-from skloop.workflows._mirror import DrainResult, drain, start_background_drain
+from skloop.workflows._mirror import DrainResult, drain, drainer_alive, start_background_drain
 from skloop.workflows._monitor import explain_model, monitor_model
 from skloop.workflows._predict import BatchPredictions, PredictResult, id_column_of, predict_batch, predict_table
 from skloop.workflows._progress import Progress
@@ -75,7 +74,7 @@ class Project:
         self.settings = settings.with_spec(spec)
         self.spec_path = spec_path
         self._store: Store | None = None
-        self._drainer: subprocess.Popen[bytes] | None = None
+        self._drainer: int | None = None
 
     @classmethod
     def load(cls, path: str | os.PathLike[str] = SPEC_FILENAME, settings: Settings | None = None) -> Project:
@@ -112,7 +111,7 @@ class Project:
         store = self._store
         if store is None or store.mirror.target is None or not store.mirror.recorded:
             return False
-        if self._drainer is not None and self._drainer.poll() is None:
+        if self._drainer is not None and drainer_alive(self._drainer):
             return False  # the running one drains what was queued since
         store.mirror.recorded = 0
         self._drainer = start_background_drain(self.settings, self.spec_path)
