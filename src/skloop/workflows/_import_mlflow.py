@@ -129,7 +129,16 @@ def _local_dir(uri: str, tracking_uri: str | None, scratch: Path) -> tuple[Path,
                 run_id = client.get_model_version(registered, m.group(2)).run_id
             elif m.group(3) is not None:
                 run_id = client.get_model_version_by_alias(registered, m.group(3)).run_id
-        local = artifacts.download_artifacts(artifact_uri=uri, dst_path=str(scratch), tracking_uri=tracking_uri)
+        # MLflow 3 resolves runs:/ and models:/ (its logged models) through the global URIs, not the argument
+        mlflow = optional_import("mlflow", MLFLOW_EXTRA)
+        before = (mlflow.get_tracking_uri(), mlflow.get_registry_uri())
+        mlflow.set_tracking_uri(tracking_uri)
+        mlflow.set_registry_uri(tracking_uri)
+        try:
+            local = artifacts.download_artifacts(artifact_uri=uri, dst_path=str(scratch), tracking_uri=tracking_uri)
+        finally:
+            mlflow.set_tracking_uri(before[0])
+            mlflow.set_registry_uri(before[1])
     except Exception as exc:  # MlflowException, a server that is down
         raise MirrorError(f"cannot read {uri} from {tracking_uri}: {type(exc).__name__}: {str(exc)[:500]}") from exc
     return Path(local), run_id, registered
