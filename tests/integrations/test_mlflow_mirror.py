@@ -201,23 +201,26 @@ print(json.dumps({"run_id": run.info.run_id, "predictions": pipe.predict(X.head(
 """
 
 
-def test_a_model_from_a_plain_mlflow_script_is_imported_and_served(tmp_path: Path, server: MlflowServer) -> None:
+def test_a_model_from_a_plain_mlflow_script_is_imported_and_served(
+    tmp_path: Path, server: MlflowServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     script = tmp_path / "plain.py"
     script.write_text(PLAIN_SCRIPT)
     rows_csv = tmp_path / "rows.csv"
     done = subprocess.run([sys.executable, str(script), server.uri, str(rows_csv)], capture_output=True, text=True,
                           timeout=600, check=True)  # fmt: skip
     logged = json.loads(done.stdout.strip().splitlines()[-1])
+    monkeypatch.setenv("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     runner = CliRunner()
     result = runner.invoke(app, ["import-mlflow", f"runs:/{logged['run_id']}/model", "--name", "plain",
                                  "--tracking-uri", server.uri, "--spec", str(tmp_path), "--json"])  # fmt: skip
     assert result.exit_code == 0, result.output
-    imported = json.loads(result.output)
+    imported = json.loads(result.stdout)
     assert imported["signature_from"] == "mlflow signature" and imported["version"] == 1
     by_name = runner.invoke(app, ["import-mlflow", "models:/plain-churn/1", "--tracking-uri", server.uri,
                                   "--spec", str(tmp_path), "--json"])  # fmt: skip
     assert by_name.exit_code == 0, by_name.output
-    assert json.loads(by_name.output)["model"] == "plain-churn"
+    assert json.loads(by_name.stdout)["model"] == "plain-churn"
 
     settings = Settings.from_env(tmp_path, env={})
     with Store.open(settings) as store:
