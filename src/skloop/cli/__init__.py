@@ -5,6 +5,7 @@ from skloop.cli import (  # noqa: F401
     _export_cmds,
     _labels_cmds,
     _loop_cmds,
+    _mirror_cmds,
     _monitor_cmds,
     _registry_cmds,
     _serve_cmds,

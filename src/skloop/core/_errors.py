@@ -36,6 +36,7 @@ narrowest class they act on.
     │       └── LogUnavailableError the prediction log cannot be written (disk full, I/O error)
     ├── ServerMetricsError        a model server's ``/metrics`` the web UI cannot read or parse
     ├── ReproductionError         a reproduced run whose scores differ
+    ├── MirrorError               an MLflow tracking server that fails or refuses a mirrored record
     └── MissingExtraError         an optional dependency that is not installed
 
 Every class is defined here, whichever layer raises it, so that the tree above is the
@@ -59,6 +60,7 @@ __all__ = [
     "LogUnavailableError",
     "LoopLockedError",
     "MethodNotAllowedError",
+    "MirrorError",
     "MissingExtraError",
     "ModelNotFoundError",
     "NotFoundError",
@@ -292,6 +294,14 @@ class ServerMetricsError(SkloopError):
 
 class ReproductionError(SkloopError):
     """A reproduced run whose results differ from the original."""
+
+
+class MirrorError(SkloopError):
+    """An MLflow tracking server that cannot be reached, or refuses what skloop mirrors or imports.
+
+    The mirror keeps the record queued and tries again later; ``skloop mirror status``
+    shows the message.
+    """
 
 
 class MissingExtraError(SkloopError, ImportError):

@@ -279,6 +279,25 @@ class RegistrySpec(_Model):
     )
 
 
+_TRACKING_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+
+
+class TrackingSpec(_Model):
+    """Where runs are tracked besides skloop's own store."""
+
+    mlflow_uri: str | None = Field(
+        None,
+        description="an MLflow tracking server (http://host:5000) every run, version and alias move is mirrored to",
+    )
+
+    @field_validator("mlflow_uri")
+    @classmethod
+    def _uri(cls, v: str | None) -> str | None:
+        if v is not None and not _TRACKING_URI.match(v.strip()):
+            raise ValueError(f"must be an MLflow tracking URI such as http://127.0.0.1:5000, given {v!r}")
+        return None if v is None else v.strip()
+
+
 # --- monitoring: drift and data-quality settings (read by skloop.monitor) ------------
 
 DRIFT_METHODS = ("auto", "ks", "psi", "wasserstein", "jensenshannon", "chisquare")
@@ -489,6 +508,7 @@ class Spec(_Model):
     search: SearchSpec = Field(default_factory=SearchSpec)
     gates: GatesSpec = Field(default_factory=GatesSpec)
     registry: RegistrySpec = Field(default_factory=RegistrySpec)
+    tracking: TrackingSpec = Field(default_factory=TrackingSpec)
     monitoring: MonitoringSpec = Field(default_factory=MonitoringSpec)
     # "validate" would shadow BaseModel.validate: the attribute is validate_, the key validate
     validate_: ValidateSpec = Field(default_factory=ValidateSpec, alias="validate")

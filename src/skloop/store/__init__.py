@@ -35,6 +35,7 @@ from skloop.store._entities_reports import StoredReport
 from skloop.store._filter import MAX_FILTER_DEPTH, SearchFilterError
 from skloop.store._histories import MetricHistories
 from skloop.store._loop import LoopLockedError, LoopStore
+from skloop.store._mirror import MirrorItem, MirrorOutbox, MirrorStatus
 from skloop.store._models import ModelStore
 from skloop.store._pages import RunFacets, RunsPage
 from skloop.store._prediction_pages import DEFAULT_PAGE_SIZE, PredictionPage
@@ -70,6 +71,9 @@ __all__ = [
     "LoopStore",
     "Metric",
     "MetricHistories",
+    "MirrorItem",
+    "MirrorOutbox",
+    "MirrorStatus",
     "ModelStore",
     "ModelSummary",
     "ModelVersion",

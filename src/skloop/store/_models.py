@@ -195,6 +195,7 @@ class ModelStore:
             row["version"] = int(current.scalar() or 0) + 1
             row["created"] = utcnow()
             conn.execute(insert(VERSIONS), row)
+            self._db.recorded(conn, "version", f"{name}/{row['version']}")
             return _version_entity(_Row(row))
 
         return self._db.transact(f"registering a version of model {name!r}", register, conflict=_is_version_clash)
@@ -389,6 +390,7 @@ class ModelStore:
                 "actor": actor, "reason": reason, "time": max(now, last) if last is not None else now,
             }  # fmt: skip
             event_id = conn.execute(insert(EVENTS).returning(e.id), event).scalar_one()
+            self._db.recorded(conn, "alias", f"{name}@{alias}#{event_id}")
             return _event_entity(_Row({"id": event_id, **event}))
 
         # not idempotent (the move is logged): a commit whose answer was lost is reported, not redone
