@@ -5,7 +5,9 @@ Everything here is re-exported from private modules:
 - ``_categorical``, ``_transformers``: skloop's scikit-learn transformers;
 - ``_features``: :class:`FeatureSets` and :func:`resolve_features`;
 - ``_estimators``: estimators named by dotted path in the spec;
-- ``_build``: the preprocessor and the pipeline of a spec.
+- ``_build``: the preprocessor and the pipeline of a spec;
+- ``_search``, ``_optuna``, ``_candidates``: the search of a spec (``strategy: optuna`` an
+  extra) and its candidates as a run records them.
 """
 
 from skloop.pipelines._build import (
@@ -15,10 +17,12 @@ from skloop.pipelines._build import (
     feature_names_to_inputs,
     used_input_columns,
 )
+from skloop.pipelines._candidates import candidates_table
 from skloop.pipelines._categorical import MissingCategoryFiller, RareCategoryGrouper
 from skloop.pipelines._estimators import build_estimator, import_object, is_estimator
 from skloop.pipelines._features import FEATURE_KINDS, FeatureSets, resolve_features
 from skloop.pipelines._missing import PROBE_ROWS, missing_handled_columns
+from skloop.pipelines._optuna import OPTUNA_EXTRA, OptunaSearchCV
 from skloop.pipelines._progress import SearchProgress, attach_progress
 from skloop.pipelines._scoring import POS_LABEL_SCORERS, build_scorer, build_scorers
 from skloop.pipelines._search import (
@@ -40,6 +44,7 @@ from skloop.pipelines._transformers import (
 __all__ = [
     "DATETIME_FEATURES",
     "FEATURE_KINDS",
+    "OPTUNA_EXTRA",
     "POS_LABEL_SCORERS",
     "PROBE_ROWS",
     "TEXT_MAX_FEATURES",
@@ -47,6 +52,7 @@ __all__ = [
     "DatetimeFeatures",
     "FeatureSets",
     "MissingCategoryFiller",
+    "OptunaSearchCV",
     "QuantileClipper",
     "RareCategoryGrouper",
     "SearchPlan",
@@ -59,6 +65,7 @@ __all__ = [
     "build_scorer",
     "build_scorers",
     "build_search",
+    "candidates_table",
     "default_scoring",
     "feature_names_to_inputs",
     "import_object",
