@@ -6,8 +6,9 @@ candidates (``--budget``) over the same folds with the same model, through skloo
 ``RandomizedSearchCV`` (what a user would write by hand), ``optuna`` is skloop's
 :class:`~skloop.pipelines.OptunaSearchCV`, with and without its median pruning. Printed
 per strategy: the best mean CV score (averaged over ``--seeds`` seeds, with its range),
-the (candidate, fold) fits made, the search's wall time and its ratio to the grid's, and
-the load average.
+the (candidate, fold) fits made, the search's wall and CPU time (``--n-jobs 1``: every fit
+in this process, so CPU time is the cost even on a busy machine) and their ratios to the
+grid's, and the load average.
 
 Run: ``python benchmarks/bench_search.py [--rows 4000] [--budget 24] [--folds 5] [--seeds 3]``
 """
@@ -64,18 +65,18 @@ def search_spec(strategy: str, budget: int, folds: int, n_jobs: int, pruning: bo
 
 def run(
     strategy: str, X: pd.DataFrame, y: pd.Series, args: argparse.Namespace, seed: int, pruning: bool = True
-) -> tuple[float, int, float, int]:
-    """The best mean CV score, the fits made, the search's seconds and the candidates of one search."""
-    pipe = Pipeline([("model", HistGradientBoostingClassifier(max_iter=100, early_stopping=False, random_state=0))])
+) -> tuple[float, int, float, float]:
+    """The best mean CV score, the fits made, the search's wall and CPU seconds (n_jobs=1: all in this process)."""
+    pipe = Pipeline([("model", HistGradientBoostingClassifier(max_iter=40, early_stopping=False, random_state=0))])
     plan = build_search(
         pipe, search_spec(strategy, args.budget, args.folds, args.n_jobs, pruning), task="classification", seed=seed
     )
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     plan.search.fit(X, y)
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     cv = plan.search.cv_results_
     fits = int(sum((~np.isnan(cv[f"split{j}_test_roc_auc"].astype(float))).sum() for j in range(args.folds)))
-    return float(plan.search.best_score_), fits, seconds, len(cv["params"])
+    return float(plan.search.best_score_), fits, seconds, cpu
 
 
 def main() -> None:
@@ -87,27 +88,38 @@ def main() -> None:
     parser.add_argument("--n-jobs", type=int, default=1)
     args = parser.parse_args()
     strategies = [("grid", True), ("random", True), ("optuna", True), ("optuna", False)]
-    results: dict[str, list[tuple[float, int, float, int]]] = {}
+    results: dict[str, list[tuple[float, int, float, float]]] = {}
     load_before = os.getloadavg()
     for seed in range(args.seeds):
         X, y = table(args.rows, seed)
         for strategy, pruning in strategies:
             name = strategy if strategy != "optuna" else ("optuna (TPE + pruning)" if pruning else "optuna (TPE only)")
             results.setdefault(name, []).append(run(strategy, X, y, args, seed, pruning))
+            score, fits, seconds, cpu = results[name][-1]
+            print(
+                f"seed {seed} {name:<24} best {score:.4f} fits {fits:>4} wall {seconds:6.1f}s cpu {cpu:6.1f}s",
+                flush=True,
+            )
     load_after = os.getloadavg()
     grid_time = float(np.mean([r[2] for r in results["grid"]]))
+    grid_cpu = float(np.mean([r[3] for r in results["grid"]]))
     print(
-        f"\n{args.rows} rows x 20 features, HistGradientBoostingClassifier, budget {args.budget} candidates "
+        f"\n{args.rows} rows x 20 features, HistGradientBoostingClassifier(max_iter=40), "
+        f"budget {args.budget} candidates "
         f"x {args.folds} folds, roc_auc, {args.seeds} seed(s), n_jobs={args.n_jobs}"
     )
-    print(f"{'strategy':<24} {'best CV roc_auc':>18} {'range':>17} {'fits':>6} {'seconds':>8} {'x grid':>7}")
+    print(
+        f"{'strategy':<24} {'best CV roc_auc':>16} {'range':>14} {'fits':>5} "
+        f"{'wall s':>7} {'x grid':>6} {'CPU s':>6} {'x grid':>6}"
+    )
     for name, rows in results.items():
         scores = [r[0] for r in rows]
         fits = np.mean([r[1] for r in rows])
         seconds = float(np.mean([r[2] for r in rows]))
+        cpu = float(np.mean([r[3] for r in rows]))
         print(
-            f"{name:<24} {np.mean(scores):>18.4f} {min(scores):>8.4f}-{max(scores):.4f} {fits:>6.0f} "
-            f"{seconds:>8.1f} {seconds / grid_time:>7.2f}"
+            f"{name:<24} {np.mean(scores):>16.4f} {min(scores):>7.4f}-{max(scores):.4f} {fits:>5.0f} "
+            f"{seconds:>7.1f} {seconds / grid_time:>6.2f} {cpu:>6.1f} {cpu / grid_cpu:>6.2f}"
         )
     for name in results:
         if name != "grid":

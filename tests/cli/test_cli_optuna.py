@@ -64,8 +64,10 @@ def test_train_with_optuna_records_trials_and_registers(project_dir: Path) -> No
 )
 def test_a_bad_optuna_spec_is_named_before_any_run(project_dir: Path, old: str, new: str, key: str) -> None:
     spec = project_dir / "skloop.yaml"
-    spec.write_text(spec.read_text().replace(old, new))
+    good = spec.read_text()
+    spec.write_text(good.replace(old, new))
     result = runner.invoke(app, ["train", "-q"])
     assert result.exit_code != 0
     assert key in result.output, result.output
-    assert json.loads(invoke("runs", "--json").output) == []
+    spec.write_text(good)
+    assert json.loads(invoke("runs", "--json").output) == []  # refused before a run started
