@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 import traceback
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -309,14 +310,14 @@ class RunStore:
             self.require_running(run_id)
         if not isinstance(key, str) or not key or len(key) > 250:
             check_key(key, "metric")
-        ts = to_millis(utcnow() if timestamp is None else timestamp)
+        ts = time.time_ns() // 1_000_000 if timestamp is None else to_millis(timestamp)
         self._buffer.add((run_id, key, check_value(key, value), int(step), ts))
 
     def log_metrics(self, run_id: str, metrics: Mapping[str, float], step: int = 0) -> None:
         """Buffer several metric values at the same step."""
         if run_id not in self._running:
             self.require_running(run_id)
-        ts = to_millis(utcnow())
+        ts = time.time_ns() // 1_000_000
         self._buffer.extend(
             [(run_id, check_key(k, "metric"), check_value(k, v), int(step), ts) for k, v in metrics.items()]
         )

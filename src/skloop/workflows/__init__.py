@@ -4,6 +4,7 @@
 what its methods (and the CLI commands) call.
 """
 
+from skloop.workflows._autolog import autolog, autolog_enabled
 from skloop.workflows._backend import SearchBackend, resolve_search_backend
 from skloop.workflows._demo import DEMO_LOOP_POLICY, DemoResult, run_demo
 from skloop.workflows._init import EXAMPLE_SPEC, InitResult, init_ci, init_example, init_from_data
@@ -34,6 +35,7 @@ from skloop.workflows._project import Project
 from skloop.workflows._register import RegisterOutcome, register_run
 from skloop.workflows._reproduce import ReproduceResult, reproduce, training_frame
 from skloop.workflows._retention import loop_reach, prune_log
+from skloop.workflows._tracking import SCRIPT_RUN_KIND, ActiveRun, active_run, estimator_scores, start_run
 from skloop.workflows._train import TrainResult, prepare_data, train
 from skloop.workflows._validate import CheckResult, ValidationReport, validate_model
 
@@ -43,6 +45,8 @@ __all__ = [
     "LOOP_STEPS",
     "MAX_BAD_ROWS_KEPT",
     "PREDICTION_METADATA_KEYS",
+    "SCRIPT_RUN_KIND",
+    "ActiveRun",
     "BadRow",
     "BatchPredictions",
     "CheckResult",
@@ -58,6 +62,10 @@ __all__ = [
     "SearchBackend",
     "TrainResult",
     "ValidationReport",
+    "active_run",
+    "autolog",
+    "autolog_enabled",
+    "estimator_scores",
     "explain_model",
     "id_column_of",
     "init_ci",
@@ -81,6 +89,7 @@ __all__ = [
     "run_demo",
     "run_loop",
     "save_report",
+    "start_run",
     "train",
     "training_frame",
     "validate_model",
