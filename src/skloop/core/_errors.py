@@ -313,11 +313,13 @@ class MissingExtraError(SkloopError, ImportError):
         The import name that failed.
     extra : str
         The skloop extra that installs it (``pip install 'skloop[extra]'``).
+    key : str, optional
+        The spec key that asked for it (``search.strategy``), named first.
     """
 
-    def __init__(self, package: str, extra: str) -> None:
+    def __init__(self, package: str, extra: str, *, key: str | None = None) -> None:
         super().__init__(
-            f"this needs the optional package {package!r}, which is not installed; "
+            f"{key + ': ' if key else ''}this needs the optional package {package!r}, which is not installed; "
             f"install it with: pip install 'skloop[{extra}]'"
         )
         self.package = package

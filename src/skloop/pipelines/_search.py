@@ -2,7 +2,9 @@
 
 Everything here is plain scikit-learn: the search objects are ``GridSearchCV``,
 ``RandomizedSearchCV`` and the successive-halving searches, so a result can always be
-reproduced by hand with the same pipeline, grid, folds and seed.
+reproduced by hand with the same pipeline, grid, folds and seed. ``strategy: optuna``
+(an extra) is :class:`~skloop.pipelines._optuna.OptunaSearchCV`, which fills the same
+attributes.
 """
 
 from __future__ import annotations
@@ -50,8 +52,8 @@ class SearchPlan:
 
     Attributes
     ----------
-    search : BaseSearchCV
-        The scikit-learn search object (unfitted).
+    search : BaseSearchCV or OptunaSearchCV
+        The search object (unfitted).
     scoring : list of str
         The metrics computed per fold.
     refit : str
@@ -66,7 +68,7 @@ class SearchPlan:
         The positive class of a binary target.
     """
 
-    search: BaseSearchCV
+    search: Any
     scoring: list[str]
     refit: str
     n_candidates: int | None
@@ -176,6 +178,16 @@ def build_search(
     scoring, refit = resolve_scoring(spec, task, n_classes)
     scorers = build_scorers(scoring, positive if task == "classification" else None)
     cv = build_cv(spec.cv, task=task, seed=seed)
+    if spec.strategy == "optuna":
+        from skloop.pipelines._optuna import build_optuna_search
+
+        optuna_search = build_optuna_search(
+            pipeline, spec, cv=cv, scorers=scorers, refit=refit, seed=seed, n_jobs=n_jobs
+        )
+        return SearchPlan(
+            search=optuna_search, scoring=scoring, refit=refit, n_candidates=spec.n_trials, n_folds=spec.cv.folds,
+            scorers=scorers, positive=positive if task == "classification" else None,
+        )  # fmt: skip
     space = to_search_space(spec.space, pipeline) if spec.strategy != "none" else {}
     all_lists = all(isinstance(v, list) for v in space.values())
     jobs = spec.n_jobs if n_jobs is None else n_jobs
