@@ -31,7 +31,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, select, union_all
 from sqlalchemy.engine import make_url
 
@@ -268,6 +267,8 @@ def check_store(
         report["dialect"] = engine.dialect.name
 
         def read(conn: Connection) -> tuple[str, str | None, dict[str, int | None], str | None]:
+            from alembic.runtime.migration import MigrationContext  # Alembic only when a check runs
+
             integrity = _sqlite_integrity(conn, deep) if sqlite else "not checked on PostgreSQL"
             mode = str(conn.exec_driver_sql("PRAGMA journal_mode").scalar_one()) if sqlite else None
             revision = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE}).get_current_revision()
