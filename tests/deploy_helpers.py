@@ -44,7 +44,7 @@ class Trained:
 
 
 def corpus_table(name: str) -> object:
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "corpus"))
+    sys.path.insert(0, str(Path(__file__).resolve().parent / "corpus"))
     from corpus_tables import TABLES
 
     return TABLES[name]
@@ -73,7 +73,7 @@ def train_project(root: Path, table_name: str = "diabetes", estimator: str | Non
 
 
 def _serve_helpers():  # type: ignore[no-untyped-def]
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "serve"))
+    sys.path.insert(0, str(Path(__file__).resolve().parent / "serve"))
     import serve_helpers
 
     return serve_helpers

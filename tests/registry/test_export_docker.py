@@ -20,10 +20,10 @@ from importlib import metadata
 from pathlib import Path
 
 import pytest
-from deploy_helpers import Trained, free_port, train_project, wait_ready
 from typer.testing import CliRunner
 
 import skloop
+from deploy_helpers import Trained, free_port, train_project, wait_ready
 from skloop.cli import app
 from skloop.core import ArtifactIntegrityError, RegistryError, Settings
 from skloop.registry import Registry, load_bundle, read_bundle
