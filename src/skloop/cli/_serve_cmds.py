@@ -49,7 +49,9 @@ def serve(
         Path | None, typer.Option("--log-dir", help="Prediction log directory (default .skloop/predictions).")
     ] = None,
     no_log: Annotated[bool, typer.Option("--no-log", help="Do not log predictions (not durable).")] = False,
-    poll_seconds: Annotated[float, typer.Option("--poll-seconds", help="How often to check the alias.")] = 1.0,
+    poll_seconds: Annotated[
+        float, typer.Option("--poll-seconds", help="How often to check the alias and the monitor reports.")
+    ] = 1.0,
     access_log: Annotated[bool, typer.Option("--access-log", help="One JSON line per request on stderr.")] = False,
     shadow: Annotated[
         str | None,

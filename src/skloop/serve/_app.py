@@ -45,7 +45,7 @@ DEFAULT_MAX_BODY_BYTES = 16 << 20
 """Largest request body accepted (413 above it)."""
 
 DEFAULT_POLL_SECONDS = 1.0
-"""How often the alias is looked up in the registry for a hot swap."""
+"""How often the alias is looked up in the registry for a hot swap (and the monitor reports for ``/metrics``)."""
 
 _MAX_REQUEST_ID = 128
 
@@ -468,7 +468,8 @@ def create_app(
     token_required_for_predict : bool
         Prediction routes need the bearer token too (``settings.token`` must be set).
     poll_seconds : float or None
-        How often to look the alias up; ``None`` disables the hot swap poller.
+        How often to look the alias (and the shadow alias) up, and the newest monitor
+        report of the served version for ``/metrics``; ``None`` disables the poller.
     onnx : bool
         Try the ONNX Runtime path.
     trust : Trust, optional
