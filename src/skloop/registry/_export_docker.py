@@ -185,7 +185,8 @@ WORKDIR {DOCKER_WORKDIR}
 
 COPY requirements.txt ./
 {wheels}RUN pip install --no-cache-dir -r requirements.txt \\
-    && useradd --system --uid {DOCKER_UID} --user-group --no-create-home --home-dir {DOCKER_WORKDIR} skloop \\
+    && groupadd --system --gid {DOCKER_UID} skloop \\
+    && useradd --system --uid {DOCKER_UID} --gid {DOCKER_UID} --no-create-home --home-dir {DOCKER_WORKDIR} skloop \\
     && chown {DOCKER_UID}:{DOCKER_UID} {DOCKER_WORKDIR}
 
 COPY --chown={DOCKER_UID}:{DOCKER_UID} {_BUNDLE_DIR}/ ./{_BUNDLE_DIR}/
