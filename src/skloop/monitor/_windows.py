@@ -16,19 +16,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from skloop.core import DataError, MonitoringSpec
+from skloop.core import DataError, LearnedSpec, MonitoringSpec
 from skloop.data import DatasetProfile, Schema, class_name
 from skloop.monitor._compare import compare_data
 from skloop.monitor._drift import FeatureDrift
 from skloop.monitor._estimate import CBPE
 from skloop.monitor._explain import weighted_drift
+from skloop.monitor._loss import DLE
 from skloop.monitor._performance import PerformanceReport, performance
 from skloop.monitor._reference import ReferenceSummary, reference_summary
 
@@ -269,8 +270,14 @@ def window_performance(
     seed: int,
     min_labeled: int = MIN_LABELED,
     positive: Any = None,
+    bands: LearnedSpec | None = None,
 ) -> tuple[int, PerformanceReport | None, PerformanceReport | None]:
-    """Labeled rows, realised performance (if enough labels) and estimate of a log frame."""
+    """Labeled rows, realised performance (if enough labels) and estimate of a log frame.
+
+    The estimate is CBPE's (a classifier's probabilities) or DLE's (a regressor's inputs
+    and prediction). With ``bands``, each metric of both gets the estimator's learned
+    band at its row count (``mean ± k·std`` over reference chunks).
+    """
     probs = proba_columns(rows, classes)
     labeled = rows["label"].map(class_name).notna() if "label" in rows.columns else pd.Series(False, index=rows.index)
     n_labeled = int(labeled.sum())
@@ -283,12 +290,28 @@ def window_performance(
             classes=classes, task=task, reference=reference_metrics, n_boot=n_boot, seed=seed, positive=positive,
         )  # fmt: skip
     estimate = None
-    if estimator is not None and probs is not None and len(rows):
+    if isinstance(estimator, DLE):
+        if "prediction" in rows.columns and len(rows) and set(estimator.columns_) <= set(rows.columns):
+            estimate = estimator.estimate(
+                rows[estimator.columns_], rows["prediction"].to_numpy(), reference=reference_metrics
+            )
+    elif estimator is not None and probs is not None and len(rows):
         pred = rows["prediction"].to_numpy() if "prediction" in rows.columns else None
         estimate = estimator.estimate(
             rows[probs].to_numpy(dtype=np.float64), pred, reference=reference_metrics, n_boot=n_boot, seed=seed
         )
+    if bands is not None and estimator is not None:
+        realised, estimate = (with_bands(r, estimator, bands) for r in (realised, estimate))
     return n_labeled, realised, estimate
+
+
+def with_bands(report: PerformanceReport | None, estimator: CBPE | DLE, bands: LearnedSpec) -> PerformanceReport | None:
+    """``report`` with each metric's learned band at its row count (metrics without one keep none)."""
+    if report is None:
+        return None
+    found = estimator.band(report.n_rows, bands.k, chunks=bands.chunks, seed=bands.seed)
+    metrics = tuple(replace(m, band=found.get(m.name)) for m in report.metrics)
+    return replace(report, metrics=metrics)
 
 
 def _window_feature(f: FeatureDrift) -> dict[str, Any]:
@@ -302,6 +325,8 @@ def _window_feature(f: FeatureDrift) -> dict[str, Any]:
     out: dict[str, Any] = {"method": f.method, "statistic": f.statistic, "p_value": f.p_value,
                            "threshold": f.threshold, "drifted": f.drifted,
                            "current_counts": list(f.current_counts)}  # fmt: skip
+    if f.band is not None:
+        out["band"] = list(f.band)
     if f.categories is not None:
         out["categories"] = list(f.categories)
         out["reference_counts"] = list(f.reference_counts)
