@@ -21,7 +21,16 @@ import numpy as np
 from skloop.core import DataError
 from skloop.monitor._types import Floats
 
-__all__ = ["DEFAULT_CHUNKS", "DEFAULT_K", "Band", "band_dict", "chunk_spread", "chunk_weights", "learned_band", "round_size"]
+__all__ = [
+    "DEFAULT_CHUNKS",
+    "DEFAULT_K",
+    "Band",
+    "band_dict",
+    "chunk_spread",
+    "chunk_weights",
+    "learned_band",
+    "round_size",
+]
 
 DEFAULT_CHUNKS = 50
 """Reference chunks drawn per window size."""
@@ -94,7 +103,7 @@ def round_size(m: int) -> int:
     """``m`` to two significant digits: windows of about the same size share one band."""
     if m < 100:
         return m
-    digits = int(math.floor(math.log10(m))) - 1
+    digits = math.floor(math.log10(m)) - 1
     return int(round(m / 10**digits) * 10**digits)
 
 

@@ -188,7 +188,7 @@ def resolve_method(
     if col is not None and col.threshold is not None:
         chosen_threshold = col.threshold
     elif isinstance(config.threshold, dict):
-        chosen_threshold = config.threshold.get(method)  # type: ignore[call-overload]
+        chosen_threshold = config.threshold.get(method)
     else:
         chosen_threshold = config.threshold
     if chosen_threshold == "learned":
@@ -256,7 +256,9 @@ def align_categories(ref: ColumnReference, cur: CategoricalCurrent) -> tuple[tup
     return tuple(cats), np.asarray(ref_counts, dtype="int64"), np.asarray(cur_counts, dtype="int64")
 
 
-def _statistic(ref: ColumnReference, cur: NumericCurrent | CategoricalCurrent, method: str) -> tuple[float, float | None]:
+def _statistic(
+    ref: ColumnReference, cur: NumericCurrent | CategoricalCurrent, method: str
+) -> tuple[float, float | None]:
     if isinstance(cur, NumericCurrent):
         return _numeric(ref, cur, method)
     _, r, c = align_categories(ref, cur)

@@ -12,7 +12,16 @@ statistic on each against the reference, exactly as for a window, and keeps the 
 band's upper end (a statistic *below* the band means closer to the reference than
 usual, which is no drift).
 
-Bands are cached per column, test, window size (two significant digits) and
+A window of ``n`` rows and the reference of ``N`` rows are *both* samples: their
+difference varies as ``1/n + 1/N``, while a chunk drawn from the reference and tested
+against it varies as ``1/m`` only. So chunks hold the *effective* size
+``m = n·N / (n + N)`` (the size behind the two-sample Kolmogorov–Smirnov law), which
+gives the distances the spread a real unchanged window has; NannyML's chunks, cut
+from the reference they are compared with, leave that out and come out too narrow
+when the reference is not much larger than a window. The chi-square statistic, which
+scales with the sizes, is rescaled from the chunk's sizes to the window's.
+
+Bands are cached per column, test, chunk size (two significant digits) and
 settings, so a series of windows of about one size draws them once.
 """
 
@@ -62,7 +71,11 @@ def draw_currents(
         out: list[NumericCurrent | CategoricalCurrent] = []
         for counts in rng.multinomial(size, weights / weights.sum(), size=chunks).astype(np.int64):
             present = np.flatnonzero(counts)
-            plot = np.bincount(slot, weights=counts, minlength=edges.size - 1).astype(np.int64) if edges.size >= 2 else None
+            plot = (
+                np.bincount(slot, weights=counts, minlength=edges.size - 1).astype(np.int64)
+                if edges.size >= 2
+                else None
+            )
             out.append(NumericCurrent(
                 n=size, missing=0, violations=0, min=float(points[present[0]]), max=float(points[present[-1]]),
                 out_of_range=0, values=None, le_counts=np.append(counts, 0), eq_counts=counts,
@@ -100,13 +113,15 @@ def drift_band(ref: ColumnReference, method: str, n: int, learned: LearnedSpec, 
     """
     if n < 1 or ref.count < 1 or (ref.kind == "numeric" and ref.points_array().size == 0):
         return None
-    size = round_size(n)
-    key = _key(ref, method, size, learned)
+    size = round_size(max(1, round(n * ref.count / (n + ref.count))))
+    key = (*_key(ref, method, size, learned), n if method == "chisquare" else None)
     if key not in _CACHE:
         rng = np.random.default_rng(learned.seed)
         compact = _compact(ref)
         drawn = draw_currents(compact, size, learned.chunks, rng)
         values: Floats = np.asarray([statistic(compact, cur) for cur in drawn])
+        if method == "chisquare":  # the statistic grows with n·N / (n + N): from the chunk's sizes to the window's
+            values = values * (n * ref.count / (n + ref.count)) / (size * ref.count / (size + ref.count))
         values = values[np.isfinite(values)]
         if values.size < 2:
             return None

@@ -209,7 +209,9 @@ class DLE:
     def band(self, m: int, k: float, *, chunks: int | None = None, seed: int = 0) -> dict[str, Band]:
         """The learned band of each metric at ``m`` rows: ``mean ± k·std`` of the realised metric over
         reference chunks (``>= 0``); the chunks are seeded by the estimator's ``seed``."""
-        return {name: learned_band(mean, std, k, lower=0.0) for name, (mean, std) in self.spread(m, chunks=chunks).items()}
+        return {
+            name: learned_band(mean, std, k, lower=0.0) for name, (mean, std) in self.spread(m, chunks=chunks).items()
+        }
 
     def estimate(
         self,
@@ -314,7 +316,7 @@ def _one_thread() -> Any:
     """OpenMP on one thread: small models gain nothing from more, and on a shared machine
     the threads' spin-waiting made a fit twenty times slower."""
     import sklearn.ensemble  # noqa: F401  (loads the OpenMP runtime, so that the limit reaches it)
-    from threadpoolctl import threadpool_limits
+    from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
     return threadpool_limits(limits=1, user_api="openmp")
 
@@ -343,4 +345,3 @@ def _encoding(X: pd.DataFrame) -> tuple[list[str], dict[str, list[Any]]]:
         columns.append(str(c))
         categories[str(c)] = [v.item() if isinstance(v, np.generic) else v for v in counts.index[:MAX_CODES]]
     return columns, categories
-
