@@ -31,9 +31,11 @@ __all__ = [
     "FeaturesSpec",
     "GatesSpec",
     "InvarianceTest",
+    "LearnedSpec",
     "LoopSpec",
     "MinimumFunctionalityTest",
     "MonitoringSpec",
+    "PerformanceMonitorSpec",
     "PipelineSpec",
     "QualitySpec",
     "RegistrySpec",
@@ -339,17 +341,46 @@ DriftMethod = Literal["auto", "ks", "psi", "wasserstein", "jensenshannon", "chis
 TestMethod = Literal["ks", "psi", "wasserstein", "jensenshannon", "chisquare"]
 
 
+Learned = Literal["learned"]
+
+
+class LearnedSpec(_Model):
+    """``monitoring.learned``: how learned thresholds are drawn from the reference.
+
+    A learned band is ``mean ± k·std`` of a statistic (a drift test's, or a metric) over
+    ``chunks`` reference chunks of the window's size, drawn from the reference.
+    """
+
+    k: float = Field(3.0, gt=0.0, description="width of the band in standard deviations")
+    chunks: int = Field(50, ge=5, le=10_000, description="reference chunks drawn per window size")
+    seed: int = Field(0, description="seeds the chunks")
+
+
+class PerformanceMonitorSpec(_Model):
+    """``monitoring.performance``: when a realised or estimated metric alerts."""
+
+    threshold: Literal["holdout", "learned"] = Field(
+        "holdout",
+        description="holdout: the whole interval worse than the training holdout score; learned: the value "
+        "outside mean ± k·std of the realised metric over reference chunks of the window's size",
+    )
+
+
 class ColumnDriftSpec(_Model):
     """A column's own drift test and threshold (``monitoring.drift.columns.<name>``)."""
 
     method: DriftMethod = "auto"
-    threshold: float | None = Field(None, ge=0.0, description="default: the method's (see drift.threshold)")
+    threshold: float | Learned | None = Field(
+        None, description="default: the method's (see drift.threshold); learned: a band from the reference"
+    )
     enabled: bool = Field(True, description="false: never test this column")
 
     @model_validator(mode="after")
     def _auto_threshold(self) -> ColumnDriftSpec:
-        if self.method == "auto" and self.threshold is not None:
+        if self.method == "auto" and self.threshold is not None and self.threshold != "learned":
             raise ValueError("a threshold needs a method: 'auto' mixes p-values and distances; name the method")
+        if isinstance(self.threshold, float | int) and self.threshold < 0:
+            raise ValueError(f"threshold must be >= 0 or 'learned'; got {self.threshold}")
         return self
 
 
@@ -362,8 +393,10 @@ class DriftSpec(_Model):
     """
 
     method: DriftMethod = "auto"
-    threshold: float | dict[TestMethod, float] | None = Field(
-        None, description="default per method: ks 0.05, chisquare 0.05, psi 0.2, wasserstein 0.1, jensenshannon 0.1"
+    threshold: float | Learned | dict[TestMethod, float | Learned] | None = Field(
+        None,
+        description="default per method: ks 0.05, chisquare 0.05, psi 0.2, wasserstein 0.1, jensenshannon 0.1; "
+        "learned: mean + k·std of the statistic over reference chunks of the window's size (monitoring.learned)",
     )
     share: float = Field(0.5, gt=0.0, le=1.0, description="dataset drifts when at least this share of features do")
     auto_rows: int = Field(1000, ge=1, description="auto: tests below this many rows (either side), distances above")
@@ -377,8 +410,8 @@ class DriftSpec(_Model):
                 "a mapping such as {ks: 0.01, wasserstein: 0.15}"
             )
         values = self.threshold.values() if isinstance(self.threshold, dict) else [self.threshold]
-        if any(v is not None and v < 0 for v in values):
-            raise ValueError("thresholds must be >= 0")
+        if any(isinstance(v, float | int) and v < 0 for v in values):
+            raise ValueError("thresholds must be >= 0 (or 'learned')")
         return self
 
 
@@ -398,6 +431,8 @@ class MonitoringSpec(_Model):
 
     drift: DriftSpec = Field(default_factory=DriftSpec)
     quality: QualitySpec = Field(default_factory=QualitySpec)
+    performance: PerformanceMonitorSpec = Field(default_factory=PerformanceMonitorSpec)
+    learned: LearnedSpec = Field(default_factory=LearnedSpec)
     prediction_drift: bool = Field(True, description="also test the model's outputs for drift")
     retention: str | None = Field(
         None,
