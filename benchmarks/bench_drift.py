@@ -8,7 +8,9 @@ that peak memory (``ru_maxrss``) belongs to one tool:
 - skloop **reference**: :func:`skloop.monitor.reference_summary` of the reference file
   (done once, at training, like the profile), written as JSON;
 - skloop **compare**: load that JSON and :func:`skloop.monitor.compare_data_files` the
-  current file, streamed in record batches;
+  current file, streamed in record batches; then again with ``threshold: learned`` (each
+  column's band from 50 reference chunks of the current's size, see
+  :mod:`skloop.monitor._learned`);
 - **Evidently** 0.7.23 ``Report([DataDriftPreset()])`` on both files read with pandas
   (it needs pandas < 3, so it runs in its own venv: ``--evidently-python``, default
   ``.venv-evidently/bin/python``; create it with
@@ -116,12 +118,15 @@ def worker_reference(reference: str, out: str) -> dict[str, Any]:
     return {"seconds": time.perf_counter() - t, "peak_mb": _peak_mb(), "json_kb": Path(out).stat().st_size / 1024}
 
 
-def worker_compare(summary_path: str, current: str) -> dict[str, Any]:
+def worker_compare(summary_path: str, current: str, threshold: str = "fixed") -> dict[str, Any]:
+    from skloop.core import MonitoringSpec
     from skloop.monitor import ReferenceSummary, compare_data_files
 
+    # learned: every column's band drawn from the reference (50 chunks of the window's size)
+    config = MonitoringSpec.model_validate({"drift": {"threshold": "learned"}}) if threshold == "learned" else None
     t = time.perf_counter()
     summary = ReferenceSummary.from_json(Path(summary_path).read_text())
-    report = compare_data_files(None, current, reference_profile=summary)
+    report = compare_data_files(None, current, reference_profile=summary, config=config)
     seconds = time.perf_counter() - t
     return {"seconds": seconds, "peak_mb": _peak_mb(), "drifted": report.drifted_features}
 
@@ -189,8 +194,9 @@ def main() -> None:
             summary = folder / f"summary_{rows}.json"
             built = _run(sys.executable, "reference", str(ref), str(summary))
             ours = _run(sys.executable, "compare", str(summary), str(cur))
+            learned = _run(sys.executable, "compare", str(summary), str(cur), "learned")
             theirs = None if args.no_evidently else _run(args.evidently_python, "evidently", str(ref), str(cur))
-            rows_out.append((rows, built, ours, theirs))
+            rows_out.append((rows, built, ours, learned, theirs))
             line = (
                 f"{rows:>9,} rows | skloop reference {built['seconds']:6.2f} s {built['peak_mb']:6.0f} MB "
                 f"({built['json_kb']:.0f} kB) | skloop compare {ours['seconds']:6.2f} s {ours['peak_mb']:6.0f} MB "
@@ -204,7 +210,14 @@ def main() -> None:
                     f"{ours['peak_mb'] / theirs['peak_mb']:.2f} of Evidently's"
                 )
             print(line, flush=True)
-            for name, res in (("skloop", ours), ("evidently", theirs)):
+            line = (
+                f"{'':>9}      | skloop compare, threshold: learned {learned['seconds']:6.2f} s "
+                f"{learned['peak_mb']:6.0f} MB exact-5={sorted(learned['drifted']) == expected}"
+            )
+            if theirs is not None:
+                line += f" | speed-up {theirs['seconds'] / learned['seconds']:5.1f}x"
+            print(line, flush=True)
+            for name, res in (("skloop", ours), ("skloop learned", learned), ("evidently", theirs)):
                 if res is not None and sorted(res["drifted"]) != expected:
                     print(f"   {name} flagged {sorted(res['drifted'])}; expected {expected}", flush=True)
             if theirs is not None:

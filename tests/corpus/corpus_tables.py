@@ -146,8 +146,12 @@ def make_loans(n: int, *, seed: int = 0, shift: float = 0.0) -> pd.DataFrame:
     cosigner = rng.random(n) < 0.3
     term = np.where(rng.random(n) < 0.4 + 0.4 * shift, "60m", "36m")
     z = (
-        -1.0 + 1.2 * (amount / income * 4 - 1) - 0.8 * cosigner + 0.6 * (term == "60m")
-        + 0.5 * (purpose == "business") + rng.normal(0, 0.4, n)
+        -1.0
+        + 1.2 * (amount / income * 4 - 1)
+        - 0.8 * cosigner
+        + 0.6 * (term == "60m")
+        + 0.5 * (purpose == "business")
+        + rng.normal(0, 0.4, n)
     )
     defaulted = (rng.random(n) < _sigmoid(z)).astype(float)  # stored as 0.0 / 1.0
     start = pd.Timestamp("2024-01-01") + pd.Timedelta(days=40 * seed)
@@ -167,10 +171,54 @@ def make_loans(n: int, *, seed: int = 0, shift: float = 0.0) -> pd.DataFrame:
     })  # fmt: skip
 
 
-_FIRST = np.array(["John", "William", "James", "George", "Charles", "Mary", "Anna", "Elizabeth", "Margaret", "Helen",
-                   "Thomas", "Henry", "Edward", "Alice", "Florence", "Arthur", "Frederick", "Emily", "Ada", "Louise"])
-_LAST = np.array(["Smith", "Brown", "Johnson", "Andersson", "Sage", "Goodwin", "Panula", "Skoog", "Rice", "Asplund",
-                  "Carter", "Fortune", "Harper", "Kelly", "Murphy", "Olsen", "Palsson", "Ryerson", "Thayer", "Widener"])
+_FIRST = np.array(
+    [
+        "John",
+        "William",
+        "James",
+        "George",
+        "Charles",
+        "Mary",
+        "Anna",
+        "Elizabeth",
+        "Margaret",
+        "Helen",
+        "Thomas",
+        "Henry",
+        "Edward",
+        "Alice",
+        "Florence",
+        "Arthur",
+        "Frederick",
+        "Emily",
+        "Ada",
+        "Louise",
+    ]
+)
+_LAST = np.array(
+    [
+        "Smith",
+        "Brown",
+        "Johnson",
+        "Andersson",
+        "Sage",
+        "Goodwin",
+        "Panula",
+        "Skoog",
+        "Rice",
+        "Asplund",
+        "Carter",
+        "Fortune",
+        "Harper",
+        "Kelly",
+        "Murphy",
+        "Olsen",
+        "Palsson",
+        "Ryerson",
+        "Thayer",
+        "Widener",
+    ]
+)
 
 
 def make_passengers(n: int, *, seed: int = 0, shift: float = 0.0) -> pd.DataFrame:
@@ -226,12 +274,24 @@ def make_census(n: int, *, seed: int = 0, shift: float = 0.0) -> pd.DataFrame:
 
 
 _SUBJECTS = {
-    "billing": ["I was charged twice for my subscription this month", "Refund request for the last invoice please",
-                "Why did my card payment fail at checkout today", "Invoice shows the wrong company address and tax"],
-    "technical": ["The app crashes when I upload a large photo file", "Cannot log in after resetting my password",
-                  "Sync between my phone and laptop stopped working", "Error 500 when I open the reports page"],
-    "account": ["Please change the email address on my account", "How do I add a second user to our team plan",
-                "I want to close my account and delete my data", "Transfer ownership of the workspace to a colleague"],
+    "billing": [
+        "I was charged twice for my subscription this month",
+        "Refund request for the last invoice please",
+        "Why did my card payment fail at checkout today",
+        "Invoice shows the wrong company address and tax",
+    ],
+    "technical": [
+        "The app crashes when I upload a large photo file",
+        "Cannot log in after resetting my password",
+        "Sync between my phone and laptop stopped working",
+        "Error 500 when I open the reports page",
+    ],
+    "account": [
+        "Please change the email address on my account",
+        "How do I add a second user to our team plan",
+        "I want to close my account and delete my data",
+        "Transfer ownership of the workspace to a colleague",
+    ],
 }
 _TAILS = ["", " asap", " since yesterday", " again", " - urgent", " for the third time", " thanks in advance"]
 

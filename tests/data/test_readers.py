@@ -209,4 +209,3 @@ def test_json_lines(tmp_path: Path) -> None:
     (tmp_path / "bad.jsonl").write_text('{"age": 41}\nnot json\n')
     with pytest.raises(DataError, match=r"cannot read JSON lines file .*bad\.jsonl"):
         read_table(tmp_path / "bad.jsonl")
-

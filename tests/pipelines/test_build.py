@@ -36,9 +36,7 @@ def test_auto_pipeline_fits_and_predicts_on_mixed_frame(mixed_frame, mixed_featu
     assert proba.shape == (len(mixed_frame), 2)
     assert not np.isnan(pipeline["preprocess"].transform(mixed_frame)).any()
     # unseen category, unseen words, all-missing row at predict time
-    new = pd.DataFrame(
-        {"age": [np.nan], "city": ["tokyo"], "member": [None], "signup": [pd.NaT], "review": [None]}
-    )
+    new = pd.DataFrame({"age": [np.nan], "city": ["tokyo"], "member": [None], "signup": [pd.NaT], "review": [None]})
     assert pipeline.predict(new).shape == (1,)
 
 
@@ -62,8 +60,7 @@ def test_groups_without_columns_are_skipped_and_pandas_output(mixed_frame):
 
 def test_deterministic_with_a_seed(mixed_frame, mixed_features, make_spec):
     runs = [
-        _fit_predict(build_pipeline(make_spec({"model": RF}, seed=11), mixed_features), mixed_frame)
-        for _ in range(2)
+        _fit_predict(build_pipeline(make_spec({"model": RF}, seed=11), mixed_features), mixed_frame) for _ in range(2)
     ]
     np.testing.assert_array_equal(runs[0], runs[1])
 
@@ -93,14 +90,10 @@ def test_explicit_preprocessing_and_auto_for_the_rest(mixed_frame, mixed_feature
 
 
 def test_explicit_step_errors_name_the_key(mixed_features, make_spec):
-    spec = make_spec(
-        {"model": RF, "preprocessing": {"categorical": [{"class": "sklearn.preprocessing.Nope"}]}}
-    )
+    spec = make_spec({"model": RF, "preprocessing": {"categorical": [{"class": "sklearn.preprocessing.Nope"}]}})
     with pytest.raises(PipelineError, match=r"^pipeline\.preprocessing\.categorical\[0\]\.class: "):
         build_pipeline(spec, mixed_features)
-    not_transformer = make_spec(
-        {"model": RF, "preprocessing": {"numeric": [{"class": "sklearn.linear_model.Ridge"}]}}
-    )
+    not_transformer = make_spec({"model": RF, "preprocessing": {"numeric": [{"class": "sklearn.linear_model.Ridge"}]}})
     with pytest.raises(PipelineError, match="is not a transformer"):
         build_pipeline(not_transformer, mixed_features)
 
@@ -148,9 +141,7 @@ def factories(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(tmp_path))
 
 
-def test_factory_estimator_gets_preprocessor_and_seed(
-    factories, mixed_frame, mixed_features, make_spec
-):
+def test_factory_estimator_gets_preprocessor_and_seed(factories, mixed_frame, mixed_features, make_spec):
     pipeline = build_pipeline(make_spec({"factory": "my_factories:tree"}, seed=4), mixed_features)
     assert [n for n, _ in pipeline.steps] == ["preprocess", "model"]
     assert pipeline["model"].random_state == 4 and pipeline["model"].max_depth == 3

@@ -59,8 +59,7 @@ def test_unknown_parameter_suggests_and_lists_valid_ones():
         build_estimator(_spec("sklearn.ensemble.RandomForestClassifier", n_estimator=5), seed=0)
     message = str(info.value)
     assert message.startswith(
-        "pipeline.model.params: RandomForestClassifier has no parameter 'n_estimator'; "
-        "did you mean 'n_estimators'?"
+        "pipeline.model.params: RandomForestClassifier has no parameter 'n_estimator'; did you mean 'n_estimators'?"
     )
     assert "valid parameters: " in message and "max_depth" in message
 
@@ -74,10 +73,7 @@ def test_random_state_set_from_seed_unless_given():
     assert build_estimator(_spec(RF), seed=3).random_state == 3
     given = build_estimator(_spec(RF, random_state=9), seed=3)
     assert given.random_state == 9
-    assert (
-        "random_state"
-        not in build_estimator(_spec("sklearn.linear_model.LinearRegression"), seed=3).get_params()
-    )
+    assert "random_state" not in build_estimator(_spec("sklearn.linear_model.LinearRegression"), seed=3).get_params()
 
 
 def test_nested_estimator_params_and_custom_key():

@@ -20,9 +20,7 @@ def _isort_key(name: str) -> tuple[int, str]:
 def test_all_is_sorted_and_complete():
     assert pipelines.__all__ == sorted(pipelines.__all__, key=_isort_key)
     public = {
-        name
-        for name, value in vars(pipelines).items()
-        if not name.startswith("_") and not inspect.ismodule(value)
+        name for name, value in vars(pipelines).items() if not name.startswith("_") and not inspect.ismodule(value)
     }
     assert public == set(pipelines.__all__)
 

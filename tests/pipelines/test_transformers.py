@@ -101,9 +101,7 @@ def test_datetime_features_timezones_become_utc_and_numbers_are_unix_seconds():
     X = pd.DataFrame({"t": pd.to_datetime(["2024-01-01 12:00"]).tz_localize("Europe/Paris")})
     assert DatetimeFeatures(features=("hour",)).fit_transform(X).tolist() == [[11.0]]
     epoch = np.array([[86400.0 * 366]])
-    assert DatetimeFeatures(features=("year", "dayofyear")).fit_transform(epoch).tolist() == [
-        [1971.0, 2.0]
-    ]
+    assert DatetimeFeatures(features=("year", "dayofyear")).fit_transform(epoch).tolist() == [[1971.0, 2.0]]
 
 
 def test_datetime_features_pandas_output():
@@ -127,9 +125,7 @@ def test_boolean_encoder_values():
         }
     )
     out = BooleanEncoder().fit_transform(X)
-    expected = np.array(
-        [[1, 1, 1], [0, 0, 0], [1, np.nan, 1], [0, 1, np.nan], [np.nan, 0, 0], [np.nan, 1, 1]]
-    )
+    expected = np.array([[1, 1, 1], [0, 0, 0], [1, np.nan, 1], [0, 1, np.nan], [np.nan, 0, 0], [np.nan, 1, 1]])
     np.testing.assert_array_equal(out, expected)
 
 

@@ -127,6 +127,8 @@ def _print_summary(result: object, report: Path | None, json_path: Path | None) 
     console.print(table)
     for label, perf in (("realised", result.performance), ("estimated", result.estimate)):
         if perf is None:
+            if label == "estimated" and result.estimate_reason:
+                console.print(f"estimated: not available: {escape(result.estimate_reason)}", highlight=False)
             continue
         parts = []
         for m in perf.metrics:
@@ -137,8 +139,19 @@ def _print_summary(result: object, report: Path | None, json_path: Path | None) 
                 text += f" [{m.lower:.3f}, {m.upper:.3f}]"
             if m.change is not None:
                 text += f" ({m.change:+.3f})"
+            if m.band is not None:
+                text += f" band {m.band[0]:.3f}–{m.band[1]:.3f}" + (" [red]outside[/]" if m.outside_band else "")
             parts.append(text)
         console.print(f"{label} ({perf.n_rows:,} rows): " + "; ".join(parts), highlight=False)
+    alerts = result.performance_alerts()
+    if alerts:
+        console.print(f"[red]performance alerts: {escape(', '.join(alerts))}[/]", highlight=False)
+    if result.windows is not None:
+        flagged = [w for w in result.windows.windows if w.alerts()]
+        if flagged:
+            shown = ", ".join(f"{w.index} ({'; '.join(w.alerts())})" for w in flagged[:5])
+            more = f" and {len(flagged) - 5} more" if len(flagged) > 5 else ""
+            console.print(f"[red]windows with performance alerts: {escape(shown)}{more}[/]", highlight=False)
     for path, what in ((report, "HTML report"), (json_path, "JSON report")):
         if path is not None:
             console.print(f"{what}: {escape(str(path))}", highlight=False)

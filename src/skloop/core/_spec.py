@@ -31,9 +31,11 @@ __all__ = [
     "FeaturesSpec",
     "GatesSpec",
     "InvarianceTest",
+    "LearnedSpec",
     "LoopSpec",
     "MinimumFunctionalityTest",
     "MonitoringSpec",
+    "PerformanceMonitorSpec",
     "PipelineSpec",
     "QualitySpec",
     "RegistrySpec",
@@ -172,7 +174,11 @@ class PipelineSpec(_Model):
 
 
 class Distribution(_Model):
-    """A sampling distribution for random and halving searches."""
+    """A sampling distribution for random, halving and optuna searches.
+
+    ``randint`` draws integers from ``low`` to ``high - 1`` (``high`` excluded, as in
+    ``scipy.stats.randint``); ``loguniform`` draws floats evenly on a log scale.
+    """
 
     dist: Literal["uniform", "loguniform", "randint"]
     low: float
@@ -209,7 +215,7 @@ SpaceValue = Annotated[list[Any] | Distribution, Field()]
 class SearchSpec(_Model):
     """Hyperparameter search."""
 
-    strategy: Literal["none", "grid", "random", "halving"] = "grid"
+    strategy: Literal["none", "grid", "random", "halving", "optuna"] = "grid"
     space: dict[str, SpaceValue] = Field(default_factory=dict)
     n_iter: int = Field(10, ge=1)
     cv: CVSpec = Field(default_factory=CVSpec)
@@ -217,6 +223,16 @@ class SearchSpec(_Model):
     refit: str | None = None
     n_jobs: int | None = 1
     factor: int = Field(3, ge=2, description="halving: candidates kept per round = 1/factor")
+    n_trials: int = Field(20, ge=1, description="optuna: trials to run (fewer when 'timeout' ends the search first)")
+    timeout: float | None = Field(
+        None,
+        gt=0,
+        description="optuna: seconds (or a duration such as '10min') after which no new trial starts; "
+        "a search cut short by it is not reproducible",
+    )
+    pruning: bool = Field(
+        True, description="optuna: stop a trial whose running mean score is below the median of earlier trials'"
+    )
     backend: Literal["local", "dask"] | None = Field(
         None,
         description="where the (candidate, fold) fits run: 'local' joblib (loky) processes, or 'dask', a "
@@ -225,6 +241,11 @@ class SearchSpec(_Model):
     )
     scheduler: str | None = Field(
         None, description="with backend 'dask': the scheduler address, e.g. tcp://10.0.0.5:8786"
+    )
+    cache: bool = Field(
+        True,
+        description="fit each fold's preprocessing once per distinct preprocessing parameters, shared by the "
+        "candidates that differ only in the model's (same CV scores as without)",
     )
 
     @field_validator("space")
@@ -236,6 +257,26 @@ class SearchSpec(_Model):
             if isinstance(values, list) and not values:
                 raise ValueError(f"{key!r} has an empty list of values")
         return v
+
+    @field_validator("timeout", mode="before")
+    @classmethod
+    def _timeout(cls, v: Any) -> Any:
+        if isinstance(v, str) and not v.strip().replace(".", "", 1).isdigit():
+            return parse_duration(v).total_seconds()
+        return v
+
+    @model_validator(mode="after")
+    def _optuna_keys(self) -> SearchSpec:
+        if self.strategy != "optuna":
+            # a value other than the default (a run's snapshot carries the defaults of every key)
+            fields = type(self).model_fields
+            given = [k for k in ("n_trials", "timeout", "pruning") if getattr(self, k) != fields[k].default]
+            if given:
+                raise ValueError(
+                    f"{', '.join(repr(k) for k in given)} only apply to strategy 'optuna' "
+                    f"(this search is {self.strategy!r}); remove them, or set strategy: optuna"
+                )
+        return self
 
     @model_validator(mode="after")
     def _refit(self) -> SearchSpec:
@@ -274,6 +315,25 @@ class RegistrySpec(_Model):
     )
 
 
+_TRACKING_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+
+
+class TrackingSpec(_Model):
+    """Where runs are tracked besides skloop's own store."""
+
+    mlflow_uri: str | None = Field(
+        None,
+        description="an MLflow tracking server (http://host:5000) every run, version and alias move is mirrored to",
+    )
+
+    @field_validator("mlflow_uri")
+    @classmethod
+    def _uri(cls, v: str | None) -> str | None:
+        if v is not None and not _TRACKING_URI.match(v.strip()):
+            raise ValueError(f"must be an MLflow tracking URI such as http://127.0.0.1:5000, given {v!r}")
+        return None if v is None else v.strip()
+
+
 # --- monitoring: drift and data-quality settings (read by skloop.monitor) ------------
 
 DRIFT_METHODS = ("auto", "ks", "psi", "wasserstein", "jensenshannon", "chisquare")
@@ -281,17 +341,46 @@ DriftMethod = Literal["auto", "ks", "psi", "wasserstein", "jensenshannon", "chis
 TestMethod = Literal["ks", "psi", "wasserstein", "jensenshannon", "chisquare"]
 
 
+Learned = Literal["learned"]
+
+
+class LearnedSpec(_Model):
+    """``monitoring.learned``: how learned thresholds are drawn from the reference.
+
+    A learned band is ``mean ± k·std`` of a statistic (a drift test's, or a metric) over
+    ``chunks`` reference chunks of the window's size, drawn from the reference.
+    """
+
+    k: float = Field(3.0, gt=0.0, description="width of the band in standard deviations")
+    chunks: int = Field(50, ge=5, le=10_000, description="reference chunks drawn per window size")
+    seed: int = Field(0, description="seeds the chunks")
+
+
+class PerformanceMonitorSpec(_Model):
+    """``monitoring.performance``: when a realised or estimated metric alerts."""
+
+    threshold: Literal["holdout", "learned"] = Field(
+        "holdout",
+        description="holdout: the whole interval worse than the training holdout score; learned: the value "
+        "outside mean ± k·std of the realised metric over reference chunks of the window's size",
+    )
+
+
 class ColumnDriftSpec(_Model):
     """A column's own drift test and threshold (``monitoring.drift.columns.<name>``)."""
 
     method: DriftMethod = "auto"
-    threshold: float | None = Field(None, ge=0.0, description="default: the method's (see drift.threshold)")
+    threshold: float | Learned | None = Field(
+        None, description="default: the method's (see drift.threshold); learned: a band from the reference"
+    )
     enabled: bool = Field(True, description="false: never test this column")
 
     @model_validator(mode="after")
     def _auto_threshold(self) -> ColumnDriftSpec:
-        if self.method == "auto" and self.threshold is not None:
+        if self.method == "auto" and self.threshold is not None and self.threshold != "learned":
             raise ValueError("a threshold needs a method: 'auto' mixes p-values and distances; name the method")
+        if isinstance(self.threshold, float | int) and self.threshold < 0:
+            raise ValueError(f"threshold must be >= 0 or 'learned'; got {self.threshold}")
         return self
 
 
@@ -304,8 +393,10 @@ class DriftSpec(_Model):
     """
 
     method: DriftMethod = "auto"
-    threshold: float | dict[TestMethod, float] | None = Field(
-        None, description="default per method: ks 0.05, chisquare 0.05, psi 0.2, wasserstein 0.1, jensenshannon 0.1"
+    threshold: float | Learned | dict[TestMethod, float | Learned] | None = Field(
+        None,
+        description="default per method: ks 0.05, chisquare 0.05, psi 0.2, wasserstein 0.1, jensenshannon 0.1; "
+        "learned: mean + k·std of the statistic over reference chunks of the window's size (monitoring.learned)",
     )
     share: float = Field(0.5, gt=0.0, le=1.0, description="dataset drifts when at least this share of features do")
     auto_rows: int = Field(1000, ge=1, description="auto: tests below this many rows (either side), distances above")
@@ -319,8 +410,8 @@ class DriftSpec(_Model):
                 "a mapping such as {ks: 0.01, wasserstein: 0.15}"
             )
         values = self.threshold.values() if isinstance(self.threshold, dict) else [self.threshold]
-        if any(v is not None and v < 0 for v in values):
-            raise ValueError("thresholds must be >= 0")
+        if any(isinstance(v, float | int) and v < 0 for v in values):
+            raise ValueError("thresholds must be >= 0 (or 'learned')")
         return self
 
 
@@ -340,6 +431,8 @@ class MonitoringSpec(_Model):
 
     drift: DriftSpec = Field(default_factory=DriftSpec)
     quality: QualitySpec = Field(default_factory=QualitySpec)
+    performance: PerformanceMonitorSpec = Field(default_factory=PerformanceMonitorSpec)
+    learned: LearnedSpec = Field(default_factory=LearnedSpec)
     prediction_drift: bool = Field(True, description="also test the model's outputs for drift")
     retention: str | None = Field(
         None,
@@ -484,6 +577,7 @@ class Spec(_Model):
     search: SearchSpec = Field(default_factory=SearchSpec)
     gates: GatesSpec = Field(default_factory=GatesSpec)
     registry: RegistrySpec = Field(default_factory=RegistrySpec)
+    tracking: TrackingSpec = Field(default_factory=TrackingSpec)
     monitoring: MonitoringSpec = Field(default_factory=MonitoringSpec)
     # "validate" would shadow BaseModel.validate: the attribute is validate_, the key validate
     validate_: ValidateSpec = Field(default_factory=ValidateSpec, alias="validate")

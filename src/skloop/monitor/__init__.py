@@ -12,6 +12,7 @@ from skloop.monitor._compare_models import ModelComparison, compare_models
 from skloop.monitor._drift import DEFAULT_THRESHOLDS, FeatureDrift, choose_method, relative_drift
 from skloop.monitor._estimate import CBPE
 from skloop.monitor._explain import Explanation, explain_rows, importance_weights, weighted_drift
+from skloop.monitor._loss import DLE
 from skloop.monitor._metrics import CLASSIFICATION_METRICS, REGRESSION_METRICS
 from skloop.monitor._multivariate import (
     ClassifierDrift,
@@ -35,6 +36,7 @@ __all__ = [
     "CBPE",
     "CLASSIFICATION_METRICS",
     "DEFAULT_THRESHOLDS",
+    "DLE",
     "EXACT_ROWS",
     "QUALITY_CHECKS",
     "REGRESSION_METRICS",

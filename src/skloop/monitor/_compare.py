@@ -256,7 +256,7 @@ def _finish(
         for name in names:
             cur = currents.get(name)
             if isinstance(cur, NumericCurrent | CategoricalCurrent):  # the drift kinds (scope.features)
-                tested[role].append(column_drift(ref[name], cur, config.drift, role=role))
+                tested[role].append(column_drift(ref[name], cur, config.drift, role=role, learned=config.learned))
     checks: list[QualityCheck] = []
     for c in ref:
         if c.name in scope.checked:

@@ -21,13 +21,14 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
-from skloop.core import DriftSpec, SpecError, TestMethod
+from skloop.core import DriftSpec, LearnedSpec, SpecError, TestMethod
 from skloop.monitor import _stats
 from skloop.monitor._accumulate import CategoricalCurrent, NumericCurrent
+from skloop.monitor._learned import drift_band
 from skloop.monitor._reference import OTHER_CATEGORY, ColumnReference
 from skloop.monitor._types import Counts, Floats
 
@@ -79,6 +80,9 @@ class FeatureDrift:
         ``"__other__"`` if the reference lumped rare ones, then new ones.
     reference_counts, current_counts : tuple of int
         Counts per bin or category, aligned with ``bin_edges`` or ``categories``.
+    band : tuple of float or None
+        A learned threshold's band ``mean ± k·std`` of the statistic over reference
+        chunks of this window's size (``threshold`` is its upper end).
     """
 
     name: str
@@ -95,6 +99,7 @@ class FeatureDrift:
     categories: tuple[Any, ...] | None = None
     reference_counts: tuple[int, ...] = ()
     current_counts: tuple[int, ...] = ()
+    band: tuple[float, float] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict; :meth:`from_dict` reverses it."""
@@ -149,11 +154,14 @@ def choose_method(kind: str, n_reference: int, n_current: int, *, auto_rows: int
     return "chisquare" if small else "jensenshannon"
 
 
-def resolve_method(name: str, kind: str, n_ref: int, n_cur: int, config: DriftSpec) -> tuple[str, float]:
+def resolve_method(
+    name: str, kind: str, n_ref: int, n_cur: int, config: DriftSpec
+) -> tuple[str, float | Literal["learned"]]:
     """The method and threshold for column ``name`` under ``config``.
 
     A dataset-wide ``ks`` or ``wasserstein`` applies to numeric columns; the others
-    follow the auto rule.
+    follow the auto rule. The threshold is ``"learned"`` when the column's, the
+    method's or the dataset's threshold is (:mod:`skloop.monitor._learned`).
 
     Raises
     ------
@@ -176,12 +184,17 @@ def resolve_method(name: str, kind: str, n_ref: int, n_cur: int, config: DriftSp
             method = choose_method(kind, n_ref, n_cur, auto_rows=config.auto_rows)
         else:
             method = chosen
+    chosen_threshold: float | str | None = None
     if col is not None and col.threshold is not None:
-        return method, col.threshold
-    if isinstance(config.threshold, float | int):
-        return method, float(config.threshold)
-    if isinstance(config.threshold, dict) and method in config.threshold:
-        return method, float(config.threshold[method])
+        chosen_threshold = col.threshold
+    elif isinstance(config.threshold, dict):
+        chosen_threshold = config.threshold.get(method)
+    else:
+        chosen_threshold = config.threshold
+    if chosen_threshold == "learned":
+        return method, "learned"
+    if isinstance(chosen_threshold, float | int):
+        return method, float(chosen_threshold)
     return method, DEFAULT_THRESHOLDS[method]
 
 
@@ -243,12 +256,35 @@ def align_categories(ref: ColumnReference, cur: CategoricalCurrent) -> tuple[tup
     return tuple(cats), np.asarray(ref_counts, dtype="int64"), np.asarray(cur_counts, dtype="int64")
 
 
+def _statistic(
+    ref: ColumnReference, cur: NumericCurrent | CategoricalCurrent, method: str
+) -> tuple[float, float | None]:
+    if isinstance(cur, NumericCurrent):
+        return _numeric(ref, cur, method)
+    _, r, c = align_categories(ref, cur)
+    return _binned(r.astype("float64"), c.astype("float64"), method)
+
+
 def column_drift(
-    ref: ColumnReference, cur: NumericCurrent | CategoricalCurrent, config: DriftSpec, *, role: str = "feature"
+    ref: ColumnReference,
+    cur: NumericCurrent | CategoricalCurrent,
+    config: DriftSpec,
+    *,
+    role: str = "feature",
+    learned: LearnedSpec | None = None,
 ) -> FeatureDrift:
-    """Test one column of the current window against its reference."""
+    """Test one column of the current window against its reference.
+
+    With a learned threshold the statistic is compared with the upper end of its band
+    (``learned``: ``k``, ``chunks``, ``seed``; default :class:`~skloop.core.LearnedSpec`),
+    which becomes the reported ``threshold``; the p-value is then left out, since the
+    statistic decides.
+    """
     n_cur = cur.n
     method, threshold = resolve_method(ref.name, ref.kind, ref.count, n_cur, config)
+    band = None
+    if threshold == "learned":
+        band = drift_band(ref, method, n_cur, learned or LearnedSpec(), lambda r, c: _statistic(r, c, method)[0])
     if isinstance(cur, NumericCurrent):
         stat, p = _numeric(ref, cur, method)
         plot: dict[str, Any] = {
@@ -264,7 +300,12 @@ def column_drift(
             "reference_counts": tuple(int(x) for x in r),
             "current_counts": tuple(int(x) for x in c),
         }
-    drifted = (p < threshold) if method in P_VALUE_METHODS and p is not None else stat >= threshold
+    if threshold == "learned":
+        # no band (an empty side): nothing to compare with, so no drift
+        threshold, p = (band[1] if band is not None else 0.0), None
+        drifted = band is not None and stat > band[1]
+    else:
+        drifted = (p < threshold) if method in P_VALUE_METHODS and p is not None else stat >= threshold
     return FeatureDrift(
         name=ref.name,
         kind=ref.kind,
@@ -276,5 +317,6 @@ def column_drift(
         drifted=bool(drifted),
         n_reference=ref.count,
         n_current=n_cur,
+        band=band,
         **plot,
     )

@@ -23,6 +23,7 @@ import numpy as np
 
 from skloop.core import DataError
 from skloop.data import class_name
+from skloop.monitor._chunks import DEFAULT_CHUNKS, Band, chunk_spread, learned_band, round_size
 from skloop.monitor._metrics import CLASSIFICATION_METRICS, bootstrap_weights, classification_kernels, score_order
 from skloop.monitor._performance import (
     DEFAULT_CONFIDENCE,
@@ -139,7 +140,27 @@ class CBPE:
                 for k in range(len(texts))
             ]
         self.reference_ = self._report(P, P.argmax(axis=1), reference=None, n_boot=0, confidence=0.95, seed=0)
+        self.reference_rows_ = (P, T)
+        self._spreads: dict[tuple[int, int, int], dict[str, Band]] = {}
         return self
+
+    def band(self, m: int, k: float, *, chunks: int = DEFAULT_CHUNKS, seed: int = 0) -> dict[str, Band]:
+        """The learned band of each metric at ``m`` rows: ``mean ± k·std`` of the *realised*
+        metric over chunks of ``m`` labeled reference rows (NannyML's CBPE thresholds)."""
+        self._check_fitted()
+        key = (round_size(int(m)), chunks, seed)
+        if key not in self._spreads:
+            P, T = self.reference_rows_
+            names, pred, pos = self._names(), P.argmax(axis=1), self.positive_
+
+            def kernel(W: Floats) -> dict[str, Floats]:
+                return classification_kernels(W, T, pred, P, names, pos)
+
+            self._spreads[key] = chunk_spread(kernel, len(P), key[0], chunks=chunks, seed=seed)
+        return {
+            name: learned_band(mean, std, k, lower=0.0, upper=None if name == "log_loss" else 1.0)
+            for name, (mean, std) in self._spreads[key].items()
+        }
 
     def calibrated(self, proba: Any) -> Floats:
         """Calibrated probabilities (``n × K``, rows summing to one) of ``proba``."""

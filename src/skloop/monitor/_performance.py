@@ -85,6 +85,10 @@ class MetricResult:
         Direction of the metric (``False`` for losses and errors).
     estimated : bool
         Whether this is an expectation from probabilities, not a realised score.
+    band : tuple of float or None
+        The learned band ``mean ± k·std`` of the metric over reference chunks of this
+        many rows (``monitoring.performance.threshold: learned``); the value alerts
+        when outside it.
     """
 
     name: str
@@ -95,6 +99,14 @@ class MetricResult:
     change: float | None = None
     greater_is_better: bool = True
     estimated: bool = False
+    band: tuple[float, float] | None = None
+
+    @property
+    def outside_band(self) -> bool:
+        """Whether the value lies outside its learned :attr:`band` (never without one)."""
+        if self.band is None or self.value is None:
+            return False
+        return not self.band[0] <= self.value <= self.band[1]
 
     @property
     def degradation(self) -> float | None:
@@ -108,13 +120,16 @@ class MetricResult:
         return {
             "name": self.name, "value": self.value, "lower": self.lower, "upper": self.upper,
             "reference": self.reference, "change": self.change, "greater_is_better": self.greater_is_better,
-            "estimated": self.estimated,
+            "estimated": self.estimated, "band": None if self.band is None else list(self.band),
         }  # fmt: skip
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> MetricResult:
         """Rebuild from :meth:`to_dict` output."""
-        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+        given = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        if given.get("band") is not None:
+            given["band"] = (float(given["band"][0]), float(given["band"][1]))
+        return cls(**given)
 
 
 @dataclass(frozen=True)

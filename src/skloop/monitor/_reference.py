@@ -124,10 +124,18 @@ class ColumnReference:
 
 @dataclass(frozen=True)
 class ReferenceSummary(ColumnsByName[ColumnReference]):
-    """Reference statistics of a table, per column. Build one with :func:`reference_summary`."""
+    """Reference statistics of a table, per column. Build one with :func:`reference_summary`.
+
+    ``loss_model`` names the run artifact holding a regressor's loss models
+    (:class:`~skloop.monitor.DLE`, fitted on the holdout at training), and
+    ``loss_reason`` says why a regressor has none; both ``None`` in a summary made
+    before loss models (or of a classifier).
+    """
 
     n_rows: int
     columns: tuple[ColumnReference, ...]
+    loss_model: str | None = None
+    loss_reason: str | None = None
 
     _noun: ClassVar[str] = "reference"
 
@@ -152,7 +160,10 @@ class ReferenceSummary(ColumnsByName[ColumnReference]):
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict; :meth:`from_dict` reverses it."""
-        return {"n_rows": self.n_rows, "columns": [c.to_dict() for c in self.columns]}
+        out: dict[str, Any] = {"n_rows": self.n_rows, "columns": [c.to_dict() for c in self.columns]}
+        if self.loss_model is not None or self.loss_reason is not None:
+            out |= {"loss_model": self.loss_model, "loss_reason": self.loss_reason}
+        return out
 
     def to_json(self) -> str:
         """:meth:`to_dict` as a JSON string."""
@@ -167,7 +178,10 @@ class ReferenceSummary(ColumnsByName[ColumnReference]):
                 for c in data["columns"]
             ]
             cols = tuple(ColumnReference(**c) for c in given)
-            return cls(n_rows=int(data["n_rows"]), columns=cols)
+            return cls(
+                n_rows=int(data["n_rows"]), columns=cols, loss_model=data.get("loss_model"),
+                loss_reason=data.get("loss_reason"),
+            )  # fmt: skip
         except (KeyError, TypeError) as exc:
             raise DataError(f"not a reference summary ({exc}); expected ReferenceSummary.to_dict() output") from exc
 

@@ -27,10 +27,18 @@ from skloop.data import DatasetProfile, Schema
 from skloop.monitor._compare import DriftReport, compare_data, verdict_head
 from skloop.monitor._estimate import CBPE
 from skloop.monitor._explain import importance_weights, weighted_drift
+from skloop.monitor._loss import DLE
 from skloop.monitor._multivariate import MultivariateDrift, MultivariateReference
 from skloop.monitor._performance import PerformanceReport
 from skloop.monitor._reference import ReferenceSummary, reference_summary
-from skloop.monitor._windows import LOG_COLUMNS, WindowSeries, monitor_windows, window_performance
+from skloop.monitor._windows import (
+    LOG_COLUMNS,
+    WindowSeries,
+    learned_bands,
+    monitor_windows,
+    performance_alerts,
+    window_performance,
+)
 
 __all__ = ["REPORT_FORMAT", "MonitorReport", "build_report", "monitor_frame"]
 
@@ -54,7 +62,11 @@ class MonitorReport:
     performance : PerformanceReport or None
         Realised, on the labeled rows.
     estimate : PerformanceReport or None
-        Estimated from calibrated probabilities (CBPE), on every row.
+        Estimated on every row: from calibrated probabilities (CBPE, a classifier) or
+        by the loss models (DLE, a regressor).
+    estimate_reason : str or None
+        Why there is no estimate, when there is none (e.g. the version predates loss
+        models, or it was trained without a holdout).
     windows : WindowSeries or None
         The same statistics per window.
     multivariate : MultivariateDrift or None
@@ -76,6 +88,7 @@ class MonitorReport:
     reference_name: str = "reference"
     current_name: str = "current"
     created: str = ""
+    estimate_reason: str | None = None
     multivariate: MultivariateDrift | None = None
 
     @property
@@ -125,22 +138,16 @@ class MonitorReport:
                     if m.reference is not None and m.change is not None:
                         text += f" (training holdout {m.reference:.3f}, {m.change:+.3f})"
                     text += "."
+        if self.estimate is None and self.estimate_reason:
+            text += f" No performance estimate: {self.estimate_reason}."
         return text
 
     def performance_alerts(self) -> list[str]:
-        """Metrics significantly worse than the training holdout: ``"realised roc_auc"``, ...
+        """Metrics that alert: ``"realised roc_auc"``, ``"estimated mae"``, ...
 
-        A metric alerts when its whole bootstrap interval lies on the worse side of the
-        version's holdout score (a metric without an interval or a reference never does).
+        See :func:`performance_alerts`.
         """
-        out = []
-        for label, report in (("realised", self.performance), ("estimated", self.estimate)):
-            for m in report.metrics if report is not None else ():
-                if m.reference is None or m.lower is None or m.upper is None:
-                    continue
-                if (m.upper < m.reference) if m.greater_is_better else (m.lower > m.reference):
-                    out.append(f"{label} {m.name}")
-        return out
+        return performance_alerts(self.performance, self.estimate)
 
     def distribution(self, feature: str, window: int | None = None) -> dict[str, Any]:
         """Reference and current distributions of ``feature``: the bars of its drift chart.
@@ -219,6 +226,8 @@ class MonitorReport:
             "quality": [{"check": q.check, "column": q.column, "detail": q.detail} for q in d.quality.issues],
             "performance": metrics(self.performance), "estimate": metrics(self.estimate),
             "alerts": self.performance_alerts(), "n_windows": 0 if self.windows is None else len(self.windows),
+            "estimate_reason": self.estimate_reason,
+            "window_alerts": sum(bool(w.alerts()) for w in self.windows.windows) if self.windows is not None else 0,
         }  # fmt: skip
 
     def to_dict(self) -> dict[str, Any]:
@@ -232,6 +241,7 @@ class MonitorReport:
             "importance": dict(self.importance), "ranking": self.ranking(),
             "performance": None if self.performance is None else self.performance.to_dict(),
             "estimate": None if self.estimate is None else self.estimate.to_dict(),
+            "estimate_reason": self.estimate_reason, "alerts": self.performance_alerts(),
             "windows": None if self.windows is None else self.windows.to_dict(),
             "multivariate": None if self.multivariate is None else self.multivariate.to_dict(),
         }  # fmt: skip
@@ -254,6 +264,7 @@ class MonitorReport:
                 windows=None if win is None else WindowSeries.from_dict(win),
                 model=data.get("model"), reference_name=data.get("reference_name", "reference"),
                 current_name=data.get("current_name", "current"), created=data.get("created", ""),
+                estimate_reason=data.get("estimate_reason"),
                 multivariate=None if mv is None else MultivariateDrift.from_dict(mv),
             )  # fmt: skip
         except (KeyError, TypeError, ValueError) as exc:
@@ -275,6 +286,8 @@ def build_report(
     model: str | None = None,
     reference_name: str = "reference",
     current_name: str = "current",
+    estimate_reason: str | None = None,
+    estimator: Any = None,
     multivariate: MultivariateDrift | None = None,
 ) -> MonitorReport:
     """Wrap a drift report with importance, performance and windows.
@@ -289,6 +302,11 @@ def build_report(
     windows : WindowSeries, optional
     model, reference_name, current_name : str, optional
         Labels shown in the report.
+    estimate_reason : str, optional
+        Why there is no estimate; when ``estimate`` is ``None`` and no reason is given,
+        one is derived from ``estimator`` (none given, or no output it reads).
+    estimator : CBPE or DLE, optional
+        The estimator the estimate came from (for the derived reason).
     multivariate : MultivariateDrift, optional
         From :func:`~skloop.monitor.multivariate_drift`.
 
@@ -307,9 +325,17 @@ def build_report(
     """
     weights = importance_weights(importance, [f.name for f in drift.features]) if importance else {}
     created = datetime.now(UTC).replace(microsecond=0).isoformat()
+    if estimate is not None:
+        estimate_reason = None
+    elif estimate_reason is None and estimator is None:
+        estimate_reason = "no estimator was given (a fitted CBPE for a classifier, DLE for a regressor)"
+    elif estimate_reason is None:
+        reads = "proba_<class> columns" if isinstance(estimator, CBPE) else "the prediction and the model's inputs"
+        estimate_reason = f"the rows hold none of what the {type(estimator).__name__} estimator reads ({reads})"
     return MonitorReport(
         drift=drift, importance=weights, performance=performance, estimate=estimate, windows=windows, model=model,
-        reference_name=reference_name, current_name=current_name, created=created, multivariate=multivariate,
+        reference_name=reference_name, current_name=current_name, created=created, estimate_reason=estimate_reason,
+        multivariate=multivariate,
     )  # fmt: skip
 
 
@@ -324,7 +350,7 @@ def monitor_frame(
     classes: Sequence[Any] | None = None,
     reference_metrics: Mapping[str, float] | None = None,
     importance: Mapping[str, Any] | None = None,
-    estimator: CBPE | None = None,
+    estimator: CBPE | DLE | None = None,
     model: str | None = None,
     n_boot: int = 200,
     seed: int = 0,
@@ -333,6 +359,7 @@ def monitor_frame(
     columns: Sequence[str] | None = None,
     time_column: str = "time",
     positive: Any = None,
+    estimate_reason: str | None = None,
     multivariate: bool = False,
 ) -> MonitorReport:
     """Monitor a log of predictions against a reference: drift, quality, performance, windows.
@@ -360,6 +387,8 @@ def monitor_frame(
     time_column : str, default="time"
         The column time windows cut by (a log frame's ``time``; a table's own time
         column, e.g. the spec's ``data.time``).
+    estimate_reason : str, optional
+        Why there is no estimator (see :func:`build_report`).
     multivariate : bool, default=False
         Also compute multivariate drift (:func:`~skloop.monitor.multivariate_drift`) of
         the model inputs over the whole current data; needs the
@@ -395,9 +424,10 @@ def monitor_frame(
     drift = compare_data(
         reference, log[inputs + predicted], schema, config=config, prediction_columns=predicted, columns=columns
     )
+    bands = learned_bands(config)
     _, realised, estimate = window_performance(
         log, task=task, classes=classes, reference_metrics=reference_metrics, estimator=estimator,
-        n_boot=n_boot, seed=seed, positive=positive,
+        n_boot=n_boot, seed=seed, positive=positive, bands=bands,
     )  # fmt: skip
     if multivariate and reference_frame is None:
         raise DataError("multivariate drift needs the reference rows (a DataFrame), not a stored summary or profile")
@@ -414,5 +444,6 @@ def monitor_frame(
         mv = MultivariateReference(reference_frame, tested).compare(log, seed=seed)
     return build_report(
         drift, importance=importance, performance=realised, estimate=estimate, windows=windows, model=model,
-        reference_name=reference_name, current_name=current_name, multivariate=mv,
+        reference_name=reference_name, current_name=current_name, estimate_reason=estimate_reason, estimator=estimator,
+        multivariate=mv,
     )  # fmt: skip

@@ -34,6 +34,7 @@ from skloop.monitor._accumulate import Accumulator, accumulator
 from skloop.monitor._compare import EXACT_ROWS, DriftReport, _finish, _reference, _Scope, _scope
 from skloop.monitor._estimate import CBPE
 from skloop.monitor._explain import weighted_drift
+from skloop.monitor._loss import DLE
 from skloop.monitor._performance import PerformanceReport
 from skloop.monitor._reference import ReferenceSummary, reference_summary
 from skloop.monitor._report import MonitorReport, build_report
@@ -42,6 +43,7 @@ from skloop.monitor._windows import (
     WindowResult,
     WindowSeries,
     _window_feature,
+    learned_bands,
     parse_window,
     window_performance,
 )
@@ -112,7 +114,14 @@ class _Part:
     """The aggregates of a stretch of the log (the whole log, or one window)."""
 
     def __init__(
-        self, ref: ReferenceSummary, names: Sequence[str], cap: int, k: int, estimate: bool, outputs: list[str]
+        self,
+        ref: ReferenceSummary,
+        names: Sequence[str],
+        cap: int,
+        k: int,
+        estimate: bool,
+        outputs: list[str],
+        inputs: Sequence[str] = (),
     ) -> None:
         self.accs: dict[str, Accumulator] = {n: accumulator(ref[n], cap=cap) for n in names}
         self.seen: set[str] = set()
@@ -120,6 +129,7 @@ class _Part:
         self.labeled = _Sample(k)
         self.all = _Sample(k) if estimate else None
         self.outputs = outputs
+        self.inputs = list(inputs)  # what the estimator reads besides the outputs (DLE: the model's inputs)
         self.first: pd.Timestamp | None = None
         self.last: pd.Timestamp | None = None
 
@@ -145,14 +155,14 @@ class _Part:
             if labeled.any():
                 self.labeled.add(rows.loc[labeled, [*keep, "label"]])
         if self.all is not None:
-            self.all.add(rows[keep])
+            self.all.add(rows[keep + [c for c in self.inputs if c in rows.columns and c not in keep]])
 
     def drift(self, ref: ReferenceSummary, scope: _Scope, config: MonitoringSpec) -> DriftReport:
         accs = {n: a for n, a in self.accs.items() if n in self.seen}
         return _finish(ref, accs, scope, config, self.n_rows)
 
     def performance(
-        self, classes: Sequence[Any] | None, estimator: CBPE | None, **kwargs: Any
+        self, classes: Sequence[Any] | None, estimator: CBPE | DLE | None, **kwargs: Any
     ) -> tuple[PerformanceReport | None, PerformanceReport | None]:
         realised = estimate = None
         labeled = self.labeled.frame()
@@ -181,7 +191,7 @@ def monitor_pages(
     classes: Sequence[Any] | None = None,
     reference_metrics: Mapping[str, float] | None = None,
     importance: Mapping[str, Any] | None = None,
-    estimator: CBPE | None = None,
+    estimator: CBPE | DLE | None = None,
     model: str | None = None,
     n_boot: int = 200,
     seed: int = 0,
@@ -190,6 +200,7 @@ def monitor_pages(
     columns: Sequence[str] | None = None,
     positive: Any = None,
     max_rows: int = EXACT_ROWS,
+    estimate_reason: str | None = None,
 ) -> MonitorReport:
     """:func:`~skloop.monitor.monitor_frame` over a log given as pages (see the module docstring).
 
@@ -201,7 +212,7 @@ def monitor_pages(
         once and dropped. Without ``window``, pages may have no ``time`` column (a
         table's rows scored partition by partition, in the table's order).
     reference, schema, config, window, task, classes, reference_metrics, importance, estimator, model, n_boot, seed,
-    reference_name, current_name, columns, positive
+    reference_name, current_name, columns, positive, estimate_reason
         As in :func:`~skloop.monitor.monitor_frame` (windows cut by ``time``).
     max_rows : int, default=EXACT_ROWS
         Numeric values held per column (beyond: binned) and rows scored for performance
@@ -242,11 +253,12 @@ def monitor_pages(
     whole_names = [c.name for c in ref if c.name in in_scope and monitored(c.name, True)]
     window_names = [c.name for c in ref if c.name in in_scope and monitored(c.name, False)]
     has_estimate = estimator is not None
-    whole = _Part(ref, whole_names, max_rows, max_rows, has_estimate, outputs)
+    extra = estimator.columns_ if isinstance(estimator, DLE) else ()
+    whole = _Part(ref, whole_names, max_rows, max_rows, has_estimate, outputs, extra)
     length = parse_window(window) if window is not None else None
     results: list[WindowResult] = []
     perf_args: dict[str, Any] = {"task": task, "reference_metrics": reference_metrics, "n_boot": n_boot,
-                                 "seed": seed, "positive": positive}  # fmt: skip
+                                 "seed": seed, "positive": positive, "bands": learned_bands(config)}  # fmt: skip
     current: tuple[Any, _Part] | None = None
 
     def close(key: Any, part: _Part) -> None:
@@ -289,7 +301,7 @@ def monitor_pages(
                     close(*current)
                     current = None
                 if current is None:
-                    current = (key, _Part(ref, window_names, max_rows, max_rows, has_estimate, outputs))
+                    current = (key, _Part(ref, window_names, max_rows, max_rows, has_estimate, outputs, extra))
                 current[1].add(page.iloc[at:upto])
         seen += len(page)
     if current is not None:
@@ -302,7 +314,7 @@ def monitor_pages(
         windows = WindowSeries(window=label, windows=tuple(results))
     return build_report(
         drift, importance=importance, performance=realised, estimate=estimate, windows=windows, model=model,
-        reference_name=reference_name, current_name=current_name,
+        reference_name=reference_name, current_name=current_name, estimate_reason=estimate_reason, estimator=estimator,
     )  # fmt: skip
 
 

@@ -16,19 +16,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from skloop.core import DataError, MonitoringSpec
+from skloop.core import DataError, LearnedSpec, MonitoringSpec
 from skloop.data import DatasetProfile, Schema, class_name
 from skloop.monitor._compare import compare_data
 from skloop.monitor._drift import FeatureDrift
 from skloop.monitor._estimate import CBPE
 from skloop.monitor._explain import weighted_drift
+from skloop.monitor._loss import DLE
 from skloop.monitor._performance import PerformanceReport, performance
 from skloop.monitor._reference import ReferenceSummary, reference_summary
 
@@ -36,10 +37,13 @@ __all__ = [
     "LOG_COLUMNS",
     "WindowResult",
     "WindowSeries",
+    "learned_bands",
     "log_frame",
     "monitor_windows",
     "parse_window",
+    "performance_alerts",
     "split_windows",
+    "with_bands",
 ]
 
 LOG_COLUMNS = ("time", "prediction", "label")
@@ -169,7 +173,7 @@ class WindowResult:
     quality : dict
         Quality check name to the number of columns it flagged.
     performance, estimate : PerformanceReport or None
-        Realised (labeled rows) and estimated (CBPE) performance.
+        Realised (labeled rows) and estimated (CBPE or DLE) performance.
     """
 
     index: int
@@ -185,10 +189,14 @@ class WindowResult:
     performance: PerformanceReport | None = None
     estimate: PerformanceReport | None = None
 
+    def alerts(self) -> list[str]:
+        """This window's performance alerts (:func:`performance_alerts`)."""
+        return performance_alerts(self.performance, self.estimate)
+
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-able dict; :meth:`from_dict` reverses it."""
+        """A JSON-able dict; :meth:`from_dict` reverses it (``alerts`` is derived)."""
         return {
-            "index": self.index, "start": self.start, "end": self.end, "n_rows": self.n_rows,
+            "alerts": self.alerts(), "index": self.index, "start": self.start, "end": self.end, "n_rows": self.n_rows,
             "n_labeled": self.n_labeled, "drift_share": self.drift_share, "drifted": self.drifted,
             "weighted_drift": self.weighted_drift, "features": self.features, "quality": self.quality,
             "performance": None if self.performance is None else self.performance.to_dict(),
@@ -244,6 +252,35 @@ class WindowSeries:
         return cls(window=str(data["window"]), windows=tuple(WindowResult.from_dict(w) for w in data["windows"]))
 
 
+def performance_alerts(performance: PerformanceReport | None, estimate: PerformanceReport | None) -> list[str]:
+    """Metrics that alert, realised then estimated: ``"realised roc_auc"``, ``"estimated mae"``, ...
+
+    A metric with a learned band (``monitoring.performance.threshold: learned``) alerts
+    when its value lies outside the band; otherwise when its whole interval lies on the
+    worse side of the version's training holdout score (a metric without an interval or
+    a reference never does).
+    """
+    out = []
+    for label, report in (("realised", performance), ("estimated", estimate)):
+        for m in report.metrics if report is not None else ():
+            if m.band is not None:
+                if m.outside_band:
+                    out.append(f"{label} {m.name}")
+                continue
+            if m.reference is None or m.lower is None or m.upper is None:
+                continue
+            if (m.upper < m.reference) if m.greater_is_better else (m.lower > m.reference):
+                out.append(f"{label} {m.name}")
+    return out
+
+
+def learned_bands(config: MonitoringSpec | None) -> LearnedSpec | None:
+    """The learned-band settings when ``monitoring.performance.threshold`` is ``learned``."""
+    if config is None or config.performance.threshold != "learned":
+        return None
+    return config.learned
+
+
 def proba_columns(log: pd.DataFrame, classes: Sequence[str] | None) -> list[str] | None:
     """The ``proba_<class>`` columns in class order, or ``None`` when the log has none."""
     found = [c for c in log.columns if isinstance(c, str) and c.startswith("proba_")]
@@ -264,13 +301,19 @@ def window_performance(
     task: str | None,
     classes: Sequence[Any] | None,
     reference_metrics: Mapping[str, float] | None,
-    estimator: CBPE | None,
+    estimator: CBPE | DLE | None,
     n_boot: int,
     seed: int,
     min_labeled: int = MIN_LABELED,
     positive: Any = None,
+    bands: LearnedSpec | None = None,
 ) -> tuple[int, PerformanceReport | None, PerformanceReport | None]:
-    """Labeled rows, realised performance (if enough labels) and estimate of a log frame."""
+    """Labeled rows, realised performance (if enough labels) and estimate of a log frame.
+
+    The estimate is CBPE's (a classifier's probabilities) or DLE's (a regressor's inputs
+    and prediction). With ``bands``, each metric of both gets the estimator's learned
+    band at its row count (``mean ± k·std`` over reference chunks).
+    """
     probs = proba_columns(rows, classes)
     labeled = rows["label"].map(class_name).notna() if "label" in rows.columns else pd.Series(False, index=rows.index)
     n_labeled = int(labeled.sum())
@@ -283,12 +326,28 @@ def window_performance(
             classes=classes, task=task, reference=reference_metrics, n_boot=n_boot, seed=seed, positive=positive,
         )  # fmt: skip
     estimate = None
-    if estimator is not None and probs is not None and len(rows):
+    if isinstance(estimator, DLE):
+        if "prediction" in rows.columns and len(rows) and set(estimator.columns_) <= set(rows.columns):
+            estimate = estimator.estimate(
+                rows[estimator.columns_], rows["prediction"].to_numpy(), reference=reference_metrics
+            )
+    elif estimator is not None and probs is not None and len(rows):
         pred = rows["prediction"].to_numpy() if "prediction" in rows.columns else None
         estimate = estimator.estimate(
             rows[probs].to_numpy(dtype=np.float64), pred, reference=reference_metrics, n_boot=n_boot, seed=seed
         )
+    if bands is not None and estimator is not None:
+        realised, estimate = (with_bands(r, estimator, bands) for r in (realised, estimate))
     return n_labeled, realised, estimate
+
+
+def with_bands(report: PerformanceReport | None, estimator: CBPE | DLE, bands: LearnedSpec) -> PerformanceReport | None:
+    """``report`` with each metric's learned band at its row count (metrics without one keep none)."""
+    if report is None:
+        return None
+    found = estimator.band(report.n_rows, bands.k, chunks=bands.chunks, seed=bands.seed)
+    metrics = tuple(replace(m, band=found.get(m.name)) for m in report.metrics)
+    return replace(report, metrics=metrics)
 
 
 def _window_feature(f: FeatureDrift) -> dict[str, Any]:
@@ -302,6 +361,8 @@ def _window_feature(f: FeatureDrift) -> dict[str, Any]:
     out: dict[str, Any] = {"method": f.method, "statistic": f.statistic, "p_value": f.p_value,
                            "threshold": f.threshold, "drifted": f.drifted,
                            "current_counts": list(f.current_counts)}  # fmt: skip
+    if f.band is not None:
+        out["band"] = list(f.band)
     if f.categories is not None:
         out["categories"] = list(f.categories)
         out["reference_counts"] = list(f.reference_counts)
@@ -319,7 +380,7 @@ def monitor_windows(
     classes: Sequence[Any] | None = None,
     reference_metrics: Mapping[str, float] | None = None,
     importance: Mapping[str, Any] | None = None,
-    estimator: CBPE | None = None,
+    estimator: CBPE | DLE | None = None,
     n_boot: int = 200,
     seed: int = 0,
     columns: Sequence[str] | None = None,
@@ -346,7 +407,7 @@ def monitor_windows(
         The version's metrics (``holdout_*``), for the change of each metric.
     importance : mapping, optional
         The version's permutation importance, for the weighted drift.
-    estimator : CBPE, optional
+    estimator : CBPE or DLE, optional
         A fitted estimator: each window then gets an estimated performance.
     n_boot, seed : int
         Bootstrap resamples and seed of the intervals.
@@ -371,6 +432,7 @@ def monitor_windows(
     if columns is not None:
         inputs = [c for c in inputs if c in set(columns)]
     results = []
+    bands = learned_bands(config)
     for i, (start, end, rows) in enumerate(split_windows(log, length, time_column=time_column)):
         drift = compare_data(reference, rows[inputs], schema, config=config, columns=columns)
         flags: dict[str, int] = {}
@@ -378,7 +440,7 @@ def monitor_windows(
             flags[check.check] = flags.get(check.check, 0) + 1
         n_labeled, realised, estimate = window_performance(
             rows, task=task, classes=classes, reference_metrics=reference_metrics, estimator=estimator,
-            n_boot=n_boot, seed=seed, positive=positive,
+            n_boot=n_boot, seed=seed, positive=positive, bands=bands,
         )  # fmt: skip
         features = {f.name: _window_feature(f) for f in drift.features}
         result = WindowResult(

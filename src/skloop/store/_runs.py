@@ -233,6 +233,8 @@ class RunStore:
             )
             if result.rowcount == 0 and tries > 1:  # perhaps ended by the try whose commit went unanswered
                 return int(conn.execute(select(RUNS.c.status).where(RUNS.c.id == run_id)).scalar() == status)
+            if result.rowcount:
+                self._db.recorded(conn, "run", run_id)
             return result.rowcount
 
         # ``status = 'running'`` guards the update: a try after an unknown commit changes nothing
@@ -564,6 +566,8 @@ class RunStore:
                     .where(RUNS.c.id == run_id, RUNS.c.status == "running")
                     .values(status="killed", end_time=utcnow(), error=error, summary=summary.summarise(conn, run_id))
                 )
+                if result.rowcount:
+                    self._db.recorded(conn, "run", run_id)
             if result.rowcount:
                 reaped.append(run_id)
                 logger.info("marked run %s killed: %s", run_id, error)

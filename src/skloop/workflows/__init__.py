@@ -7,9 +7,11 @@ what its methods (and the CLI commands) call.
 from skloop.workflows._autolog import autolog, autolog_enabled
 from skloop.workflows._backend import SearchBackend, resolve_search_backend
 from skloop.workflows._demo import DEMO_LOOP_POLICY, DemoResult, run_demo
+from skloop.workflows._import_mlflow import ImportResult, import_mlflow, signature_from_mlflow
 from skloop.workflows._init import EXAMPLE_SPEC, InitResult, init_ci, init_example, init_from_data
 from skloop.workflows._junit import junit_xml, write_junit
 from skloop.workflows._loop import LOOP_STEPS, run_loop
+from skloop.workflows._mirror import DrainResult, backoff, drain, start_background_drain
 from skloop.workflows._monitor import (
     MonitorInputs,
     explain_model,
@@ -51,6 +53,8 @@ __all__ = [
     "BatchPredictions",
     "CheckResult",
     "DemoResult",
+    "DrainResult",
+    "ImportResult",
     "InitResult",
     "MonitorInputs",
     "NullProgress",
@@ -65,9 +69,12 @@ __all__ = [
     "active_run",
     "autolog",
     "autolog_enabled",
+    "backoff",
+    "drain",
     "estimator_scores",
     "explain_model",
     "id_column_of",
+    "import_mlflow",
     "init_ci",
     "init_example",
     "init_from_data",
@@ -89,6 +96,8 @@ __all__ = [
     "run_demo",
     "run_loop",
     "save_report",
+    "signature_from_mlflow",
+    "start_background_drain",
     "start_run",
     "train",
     "training_frame",

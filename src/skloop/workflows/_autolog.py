@@ -230,7 +230,7 @@ def _after(run: ActiveRun, config: _Config, estimator: Any, X: Any, y: Any) -> N
 
 
 def _log_search(run: ActiveRun, search: Any) -> None:
-    from skloop.workflows._train import _candidates_table
+    from skloop.pipelines import candidates_table
 
     results = search.cv_results_
     refit = search.refit if isinstance(search.refit, str) else "score"
@@ -251,5 +251,5 @@ def _log_search(run: ActiveRun, search: Any) -> None:
     key = f"mean_test_{refit}" if f"mean_test_{refit}" in results else f"mean_test_{scoring[0]}"
     for i, value in enumerate(results.get(key, [])):
         run.log_metric(f"cv_{key[len('mean_test_') :]}_candidate", float(value), step=i)
-    table = {"refit": refit, "scoring": scoring, "best_index": best, "candidates": _candidates_table(results)}
+    table = {"refit": refit, "scoring": scoring, "best_index": best, "candidates": candidates_table(results, scoring)}
     run.log_artifact(json.dumps(table, indent=1).encode(), CV_RESULTS_ARTIFACT, media_type="application/json")

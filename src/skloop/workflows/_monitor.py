@@ -25,6 +25,7 @@ from skloop.core import DataError, MonitoringSpec, Settings, SkloopError, UsageE
 from skloop.data import DatasetProfile, Schema, class_name, class_names, read_table
 from skloop.monitor import (
     CBPE,
+    DLE,
     Explanation,
     MonitorReport,
     ReferenceSummary,
@@ -71,13 +72,16 @@ class MonitorInputs:
     config : MonitoringSpec
         The training spec's ``monitoring`` section (defaults when absent).
     target : str or None
-    estimator : CBPE or None
-        Calibrated on the training holdout (classifiers with a data snapshot).
+    estimator : CBPE or DLE or None
+        A classifier's CBPE, calibrated on the training holdout (with a data snapshot),
+        or a regressor's loss models (DLE), fitted on the holdout at training.
     columns : tuple of str or None
         The model's input columns (:func:`model_input_columns`): the only columns
         monitored. ``None`` when the version records none (then the schema's features).
     time_column : str or None
         The training spec's ``data.time``: what time windows of a table cut by.
+    estimate_reason : str or None
+        Why there is no ``estimator``.
     """
 
     version: ModelVersion
@@ -88,9 +92,10 @@ class MonitorInputs:
     reference_name: str
     config: MonitoringSpec
     target: str | None
-    estimator: CBPE | None
+    estimator: CBPE | DLE | None
     columns: tuple[str, ...] | None = None
     time_column: str | None = None
+    estimate_reason: str | None = None
 
 
 def model_input_columns(store: Store, version: ModelVersion) -> tuple[str, ...] | None:
@@ -134,6 +139,49 @@ def _stored_reference(store: Store, version: ModelVersion) -> ReferenceSummary |
         return ReferenceSummary.from_json(store.runs.load_artifact(version.run_id, REFERENCE_ARTIFACT).decode())
     except SkloopError:
         return None
+
+
+PREDATES_LOSS_MODELS = "the model version predates loss models: retrain it to estimate MAE and RMSE without labels"
+
+
+def _loss_model(store: Store, version: ModelVersion) -> tuple[DLE | None, str | None]:
+    """A regressor's loss models recorded at training, or why there are none."""
+    summary = _stored_reference(store, version)
+    if summary is None or (summary.loss_model is None and summary.loss_reason is None):
+        return None, PREDATES_LOSS_MODELS
+    if summary.loss_model is None:
+        return None, summary.loss_reason
+    try:
+        return DLE.from_bytes(store.runs.load_artifact(version.run_id, summary.loss_model)), None
+    except SkloopError as exc:
+        logger.warning("no performance estimate: the loss model of %s cannot be loaded (%s)", version.ref, exc)
+        return None, f"the loss model cannot be loaded ({exc}); retrain the version"
+
+
+def _estimator(
+    store: Store,
+    version: ModelVersion,
+    model: Any,
+    frame: pd.DataFrame | None,
+    spec: Any,
+    settings: Settings,
+    target: str | None,
+    positive: Any,
+) -> tuple[CBPE | DLE | None, str | None]:
+    """The version's performance estimator (CBPE for a classifier, DLE for a regressor), or why there is none."""
+    if not hasattr(model, "classes_"):
+        return _loss_model(store, version)
+    if not hasattr(model, "predict_proba"):
+        return None, f"{type(model).__name__} has no predict_proba: CBPE needs the model's probabilities"
+    if frame is None:
+        return None, (
+            "no training rows to calibrate CBPE on (the dataset was not snapshotted); pass --reference FILE "
+            "with the target column"
+        )  # fmt: skip
+    if target is None or target not in frame.columns:
+        return None, f"the reference rows have no target column {target!r} to calibrate CBPE on"
+    cbpe = _calibrate(model, frame, spec, settings, target, positive)
+    return cbpe, None if cbpe is not None else "the calibration of CBPE on the training holdout failed (see the log)"
 
 
 def _calibrate(
@@ -206,7 +254,7 @@ def load_monitor_inputs(
     elif summary is None and not (record is not None and record.profile):
         raise DataError(f"{version.ref} has no recorded training dataset to compare with; pass --reference FILE")
     positive = signature.output.positive_class if signature is not None else None
-    estimator = _calibrate(model, frame, spec, settings, target, positive) if frame is not None else None
+    estimator, reason = _estimator(store, version, model, frame, spec, settings, target, positive)
     # the reference training recorded (with holdout predictions, for prediction drift) wins,
     # unless the user gave one; the rows, when snapshotted, still calibrate the estimate
     ref_data: pd.DataFrame | DatasetProfile | ReferenceSummary
@@ -219,7 +267,7 @@ def load_monitor_inputs(
     return MonitorInputs(
         version=version, model=model, signature=signature, schema=schema, reference=ref_data, reference_name=name,
         config=config, target=target, estimator=estimator, columns=model_input_columns(store, version),
-        time_column=spec.data.time if spec is not None else None,
+        time_column=spec.data.time if spec is not None else None, estimate_reason=reason,
     )  # fmt: skip
 
 
@@ -357,6 +405,7 @@ def _report_args(inputs: MonitorInputs) -> dict[str, Any]:
         "reference_metrics": version.metrics, "importance": version.importance, "estimator": inputs.estimator,
         "model": version.ref, "reference_name": inputs.reference_name, "columns": inputs.columns,
         "positive": inputs.signature.output.positive_class if inputs.signature is not None else None,
+        "estimate_reason": inputs.estimate_reason,
     }  # fmt: skip
 
 

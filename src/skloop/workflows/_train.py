@@ -50,6 +50,7 @@ from skloop.pipelines import (
     build_pipeline,
     build_scorers,
     build_search,
+    candidates_table,
     resolve_features,
     summarize_cv,
 )
@@ -59,7 +60,7 @@ from skloop.workflows._progress import NullProgress, Progress
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["REFERENCE_ARTIFACT", "TrainResult", "prepare_data", "train"]
+__all__ = ["LOSS_MODEL_ARTIFACT", "NO_HOLDOUT", "REFERENCE_ARTIFACT", "TrainResult", "prepare_data", "train"]
 
 MODEL_ARTIFACT = "model.skops"
 
@@ -252,6 +253,11 @@ def _log_dataset(store: Store, run_id: str, spec: Spec, data: PreparedData) -> N
 
 
 REFERENCE_ARTIFACT = "reference.json"
+LOSS_MODEL_ARTIFACT = "loss_model.skops"
+NO_HOLDOUT = (
+    "no holdout: the version was trained with data.holdout 0, so no rows were left to fit the loss models on; "
+    "set data.holdout (e.g. 0.2) and retrain"
+)
 
 
 def _log_reference(store: Store, run_id: str, data: PreparedData, model: Any) -> None:
@@ -280,7 +286,23 @@ def _log_reference(store: Store, run_id: str, data: PreparedData, model: Any) ->
             frame.loc[data.X_holdout.index, "prediction"] = np.asarray(model.predict(data.X_holdout), dtype=np.float64)
             outputs.append("prediction")
     summary = reference_summary(frame, data.schema, prediction_columns=outputs)
+    if data.task == "regression":
+        summary = _with_loss_model(store, run_id, data, model, summary)
     store.runs.log_artifact(run_id, REFERENCE_ARTIFACT, summary.to_json().encode(), media_type="application/json")
+
+
+def _with_loss_model(store: Store, run_id: str, data: PreparedData, model: Any, summary: Any) -> Any:
+    """Fit a regressor's loss models (DLE) on the holdout; the summary names the artifact, or why there is none."""
+    from skloop.monitor import DLE
+
+    if data.X_holdout is None or data.y_holdout is None or len(data.X_holdout) == 0:
+        return replace(summary, loss_reason=NO_HOLDOUT)
+    try:
+        dle = DLE().fit(data.X_holdout, model.predict(data.X_holdout), data.y_holdout.to_numpy())
+    except DataError as exc:
+        return replace(summary, loss_reason=f"no loss model: {exc}")
+    store.runs.log_artifact(run_id, LOSS_MODEL_ARTIFACT, dle.to_bytes(), media_type="application/x-skops")
+    return replace(summary, loss_model=LOSS_MODEL_ARTIFACT)
 
 
 def _holdout_scores(model: Any, data: PreparedData, scoring: list[str]) -> dict[str, float]:
@@ -288,21 +310,6 @@ def _holdout_scores(model: Any, data: PreparedData, scoring: list[str]) -> dict[
         return {}
     scorers = build_scorers(scoring, data.positive)
     return {name: float(scorers[name](model, data.X_holdout, data.y_holdout)) for name in scoring}
-
-
-def _candidates_table(cv_results: dict[str, Any]) -> list[dict[str, Any]]:
-    rows = []
-    for i, params in enumerate(cv_results["params"]):
-        row: dict[str, Any] = {
-            "params": {
-                k: (v if isinstance(v, (int, float, str, bool, type(None))) else repr(v)) for k, v in params.items()
-            }
-        }
-        for key, values in cv_results.items():
-            if key.startswith(("mean_test", "std_test", "rank_test", "mean_fit_time")):
-                row[key] = float(values[i])
-        rows.append(row)
-    return rows
 
 
 def train(
@@ -447,7 +454,7 @@ def train(
                     "refit": plan.refit,
                     "scoring": plan.scoring,
                     "best_index": best,
-                    "candidates": _candidates_table(search.cv_results_),
+                    "candidates": candidates_table(search.cv_results_, plan.scoring),
                 },
                 indent=1,
             ).encode(),

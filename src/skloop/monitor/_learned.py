@@ -1,0 +1,131 @@
+"""Drift thresholds learned from the reference: ``threshold: learned``.
+
+A fixed threshold treats every column alike: a column whose statistic is naturally
+large at this window size (many rare categories, heavy tails, few rows) drifts in
+every window, and a column whose statistic is naturally tiny hides a small real
+shift. A learned threshold asks instead how large the statistic is *when nothing has
+changed*: it draws ``chunks`` reference chunks of the window's size from the reference
+(multinomial counts over its sketch points, or over its categories — chunks of rows
+drawn with replacement from the reference distribution), computes the column's drift
+statistic on each against the reference, exactly as for a window, and keeps the band
+``mean ± k·std`` (NannyML's rule). The column drifts when its statistic is above the
+band's upper end (a statistic *below* the band means closer to the reference than
+usual, which is no drift).
+
+A window of ``n`` rows and the reference of ``N`` rows are *both* samples: their
+difference varies as ``1/n + 1/N``, while a chunk drawn from the reference and tested
+against it varies as ``1/m`` only. So chunks hold the *effective* size
+``m = n·N / (n + N)`` (the size behind the two-sample Kolmogorov–Smirnov law), which
+gives the distances the spread a real unchanged window has; NannyML's chunks, cut
+from the reference they are compared with, leave that out and come out too narrow
+when the reference is not much larger than a window. The chi-square statistic, which
+scales with the sizes, is rescaled from the chunk's sizes to the window's.
+
+Bands are cached per column, test, chunk size (two significant digits) and
+settings, so a series of windows of about one size draws them once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+
+import numpy as np
+
+from skloop.core import LearnedSpec
+from skloop.monitor._accumulate import CategoricalCurrent, NumericCurrent
+from skloop.monitor._chunks import Band, learned_band, round_size
+from skloop.monitor._reference import MAX_POINTS, OTHER_CATEGORY, ColumnReference, numeric_reference
+from skloop.monitor._types import Floats
+
+__all__ = ["draw_currents", "drift_band"]
+
+_CACHE: dict[tuple[object, ...], Band] = {}
+_CACHE_SIZE = 4096
+
+Statistic = Callable[[ColumnReference, NumericCurrent | CategoricalCurrent], float]
+
+
+def _key(ref: ColumnReference, method: str, size: int, learned: LearnedSpec) -> tuple[object, ...]:
+    points = hashlib.sha256(ref.points_array().tobytes()).hexdigest()
+    return (ref.name, ref.kind, ref.count, points, ref.bin_edges, ref.categories, ref.category_counts, ref.other,
+            method, size, learned.k, learned.chunks, learned.seed)  # fmt: skip
+
+
+def _compact(ref: ColumnReference) -> ColumnReference:
+    """``ref`` with at most :data:`MAX_POINTS` sketch points: an exact reference of many rows
+    draws its chunks (and tests them) through a sketch, as a stored reference would."""
+    if ref.kind != "numeric" or ref.points_array().size <= MAX_POINTS:
+        return ref
+    return numeric_reference(ref.name, ref.role, ref.points_array(), ref.missing, MAX_POINTS)
+
+
+def draw_currents(
+    ref: ColumnReference, size: int, chunks: int, rng: np.random.Generator
+) -> list[NumericCurrent | CategoricalCurrent]:
+    """``chunks`` reference chunks of ``size`` rows, as the aggregates windows of those rows would have."""
+    if ref.kind == "numeric":
+        points, weights = np.unique(ref.points_array(), return_counts=True)
+        edges = np.asarray(ref.bin_edges or (), dtype=np.float64)
+        slot = np.clip(np.searchsorted(edges, points, side="right") - 1, 0, max(edges.size - 2, 0))
+        out: list[NumericCurrent | CategoricalCurrent] = []
+        for counts in rng.multinomial(size, weights / weights.sum(), size=chunks).astype(np.int64):
+            present = np.flatnonzero(counts)
+            plot = (
+                np.bincount(slot, weights=counts, minlength=edges.size - 1).astype(np.int64)
+                if edges.size >= 2
+                else None
+            )
+            out.append(NumericCurrent(
+                n=size, missing=0, violations=0, min=float(points[present[0]]), max=float(points[present[-1]]),
+                out_of_range=0, values=None, le_counts=np.append(counts, 0), eq_counts=counts,
+                tails=(np.empty(0), np.empty(0)), plot_counts=plot,
+            ))  # fmt: skip
+        return out
+    weights = np.asarray([*(ref.category_counts or ()), *([ref.other] if ref.other else [])], dtype=np.float64)
+    keys = [*(ref.categories or ()), *([OTHER_CATEGORY] if ref.other else [])]
+    return [
+        CategoricalCurrent(counts={k: int(n) for k, n in zip(keys, drawn, strict=True) if n}, missing=0, violations=0)
+        for drawn in rng.multinomial(size, weights / weights.sum(), size=chunks)
+    ]
+
+
+def drift_band(ref: ColumnReference, method: str, n: int, learned: LearnedSpec, statistic: Statistic) -> Band | None:
+    """The learned band of ``method``'s statistic for a window of ``n`` rows of ``ref``'s column.
+
+    Parameters
+    ----------
+    ref : ColumnReference
+        A numeric, categorical or boolean column's reference.
+    method : str
+        The test (the band is cached per test).
+    n : int
+        The window's non-missing values.
+    learned : LearnedSpec
+        ``k``, ``chunks`` and ``seed``.
+    statistic : callable
+        ``statistic(reference, current)``: the window's own test.
+
+    Returns
+    -------
+    tuple of float or None
+        ``(mean - k·std, mean + k·std)``, or ``None`` when the reference or the window is empty.
+    """
+    if n < 1 or ref.count < 1 or (ref.kind == "numeric" and ref.points_array().size == 0):
+        return None
+    size = round_size(max(1, round(n * ref.count / (n + ref.count))))
+    key = (*_key(ref, method, size, learned), n if method == "chisquare" else None)
+    if key not in _CACHE:
+        rng = np.random.default_rng(learned.seed)
+        compact = _compact(ref)
+        drawn = draw_currents(compact, size, learned.chunks, rng)
+        values: Floats = np.asarray([statistic(compact, cur) for cur in drawn])
+        if method == "chisquare":  # the statistic grows with n·N / (n + N): from the chunk's sizes to the window's
+            values = values * (n * ref.count / (n + ref.count)) / (size * ref.count / (size + ref.count))
+        values = values[np.isfinite(values)]
+        if values.size < 2:
+            return None
+        if len(_CACHE) >= _CACHE_SIZE:
+            _CACHE.clear()
+        _CACHE[key] = learned_band(float(values.mean()), float(values.std(ddof=1)), learned.k)
+    return _CACHE[key]
