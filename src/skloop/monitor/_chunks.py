@@ -74,7 +74,7 @@ def chunk_spread(kernel: Kernel, n: int, m: int, *, chunks: int = DEFAULT_CHUNKS
     >>> err = np.arange(100.0)
     >>> spread = chunk_spread(lambda W: regression_kernels(W, err, np.zeros(100), ["mae"]), 100, 25, chunks=400)
     >>> mean, std = spread["mae"]
-    >>> abs(mean - 49.5) < 1.5, abs(std - err.std() / 5) < 1.0  # std of a mean of 25 draws
+    >>> bool(abs(mean - 49.5) < 1.5), bool(abs(std - err.std() / 5) < 1.0)  # std of a mean of 25 draws
     (True, True)
     """
     if chunks < 2:

@@ -320,8 +320,9 @@ def build_report(
     >>> from skloop.monitor import compare_data
     >>> ref = pd.DataFrame({"x": range(100)})
     >>> report = build_report(compare_data(ref, ref), model="demo/1")
-    >>> report.drifted, report.verdict()
-    (False, 'No dataset drift: 0 of 1 features drifted (0%; the verdict needs 50%).')
+    >>> report.drifted, report.verdict()  # doctest: +NORMALIZE_WHITESPACE
+    (False, 'No dataset drift: 0 of 1 features drifted (0%; the verdict needs 50%).
+    No performance estimate: no estimator was given (a fitted CBPE for a classifier, DLE for a regressor).')
     """
     weights = importance_weights(importance, [f.name for f in drift.features]) if importance else {}
     created = datetime.now(UTC).replace(microsecond=0).isoformat()
