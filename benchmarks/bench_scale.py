@@ -24,6 +24,7 @@ scoring / monitoring a large Parquet file partition by partition on the cluster.
 Usage::
 
     python benchmarks/bench_scale.py [--rows 1000000 10000000] [--row-group 500000] [--skip-local-monitor-above N]
+        [--where local dask] [--no-search]
 """
 
 from __future__ import annotations
@@ -186,6 +187,8 @@ def main() -> None:
                         help="local monitor reads the whole table: skip it above this many rows")  # fmt: skip
     parser.add_argument("--no-search", action="store_true",
                         help="skip the dask search (train the model to score locally only)")  # fmt: skip
+    parser.add_argument("--where", nargs="+", choices=("local", "dask"), default=["local", "dask"],
+                        help="run the steps locally, on the cluster, or both (default)")  # fmt: skip
     parser.add_argument("--worker", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -217,7 +220,7 @@ def main() -> None:
             size = table.stat().st_size / 1e6
             print(f"\n{rows:,} rows: generated in {gen:.1f} s, {size:.0f} MB Parquet", flush=True)
             for step in ("predict", "monitor"):
-                for where in ("local", "dask"):
+                for where in args.where:
                     if step == "monitor" and where == "local" and rows > args.skip_local_monitor_above:
                         print(f"  {step:8} {where:6} skipped (reads the whole table; --skip-local-monitor-above)")
                         continue

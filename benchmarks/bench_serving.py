@@ -6,7 +6,7 @@ exports it as an MLflow model directory, starts both servers on 127.0.0.1 and dr
 both with the same closed-loop load generator (``wrk``, POSTing the same
 ``dataframe_split`` body to ``/invocations``):
 
-- single-row requests at concurrency 8 and 1, and 1000-row requests at concurrency 1;
+- single-row requests at concurrency 8 and 1, 1,000-row and 10,000-row requests at concurrency 1;
 - requests/s, p50 and p99 (``wrk --latency``), and server CPU time per request
   (utime + stime of the server process tree from ``/proc``, before and after);
 - and, for scale, the scikit-learn pipeline called in-process on a one-row DataFrame.
@@ -98,7 +98,7 @@ def tree_cpu_seconds(pid: int) -> float:
     return total
 
 
-def wait_ready(url: str, proc: subprocess.Popen, timeout: float = 180) -> None:
+def wait_ready(url: str, proc: subprocess.Popen, timeout: float = 900) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -245,6 +245,8 @@ def main() -> None:
         return
     batch = work / "batch.json"
     batch.write_bytes(body_of(X.iloc[:1000]))
+    big = work / "big.json"
+    big.write_bytes(body_of(X.iloc[1000:11_000]))
 
     # in-process scikit-learn on one row
     row = X.iloc[[7]]
@@ -302,6 +304,7 @@ def main() -> None:
             start_new_session=True,
         ),
     }
+    load_start = os.getloadavg()[0]
     procs = {name: commands[name]() for name in servers}
     results: dict[str, dict[str, dict[str, float]]] = {}
     try:
@@ -311,9 +314,17 @@ def main() -> None:
             if name == "skloop":
                 print(procs[name].stdout.readline().strip(), flush=True)
             results[name] = {}
-            for label, body, conc in (("1 row, c=8", one, 8), ("1 row, c=1", one, 1), ("1000 rows, c=1", batch, 1)):
+            scenarios = (
+                ("1 row, c=8", one, 8),
+                ("1 row, c=1", one, 1),
+                ("1000 rows, c=1", batch, 1),
+                ("10000 rows, c=1", big, 1),
+            )
+            for label, body, conc in scenarios:
                 print(f"  {name}: {label} ...", flush=True)
-                results[name][label] = measure(url, procs[name].pid, body, conc, args.duration, work)
+                # a 10,000-row request takes seconds on a busy machine: long enough for several of them
+                duration = args.duration * 3 if body is big else args.duration
+                results[name][label] = measure(url, procs[name].pid, body, conc, duration, work)
     finally:
         for proc in procs.values():
             with contextlib_suppress():
@@ -330,15 +341,19 @@ def main() -> None:
                 f"{r['cpu_ms_per_request']:>11.3f} {r['non2xx']:>8}"
             )
     print(f"in-process scikit-learn predict_proba, 1 row: p50 {sk_p50:.2f} ms")
-    print(f"load average at the end: {os.getloadavg()[0]:.1f}")
+    print(f"load average at the start: {load_start:.1f}, at the end: {os.getloadavg()[0]:.1f}")
     if "mlflow" not in results:
         return
     print()
     print("ratios (skloop vs mlflow):")
     for label in results["skloop"]:
         s, m = results["skloop"][label], results["mlflow"][label]
+        if min(s["requests"], m["requests"]) == 0:
+            print(f"  {label:<16} no request answered within the scenario: rerun with a longer --duration")
+            continue
         print(
-            f"  {label:<16} throughput x{s['rps'] / m['rps']:.1f}   p99 1/{m['p99_ms'] / s['p99_ms']:.1f}   "
+            f"  {label:<16} throughput x{s['rps'] / m['rps']:.1f}   p50 1/{m['p50_ms'] / s['p50_ms']:.1f}   "
+            f"p99 1/{m['p99_ms'] / s['p99_ms']:.1f}   "
             f"CPU/request 1/{m['cpu_ms_per_request'] / max(s['cpu_ms_per_request'], 1e-9):.1f}"
         )
     c1 = results["skloop"]["1 row, c=1"]["p50_ms"]

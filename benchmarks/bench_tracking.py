@@ -88,35 +88,98 @@ def skloop_side(runs: list[dict[str, Any]], repeats: int) -> dict[str, float]:
     return out
 
 
-def skloop_large_search(n_runs: int, repeats: int) -> dict[str, float]:
-    from skloop.store import Run, Store
+def seed_large_store(store: Any, n_runs: int) -> None:
+    """``n_runs`` ended runs of 10 params and 5 metrics each, through ``import_runs``."""
+    from skloop.store import Run
 
     rng = random.Random(1)
     start = datetime(2025, 1, 1, tzinfo=UTC)
-    with tempfile.TemporaryDirectory() as d:
-        store = Store.open(f"sqlite:///{d}/big.db", f"{d}/art")
-        t0 = time.perf_counter()
-        store.runs.import_runs(
-            Run(
-                id="",
-                project="bench",
-                kind="train",
-                status="finished",
-                start_time=start + timedelta(seconds=i),
-                end_time=start + timedelta(seconds=i + 1),
-                params={f"p{j}": str(rng.randint(0, 100)) for j in range(N_PARAMS)},
-                metrics={f"m{k}": rng.random() for k in range(N_METRICS)},
-            )
-            for i in range(n_runs)
+    store.runs.import_runs(
+        Run(
+            id="",
+            project="bench",
+            kind="train",
+            status="finished",
+            start_time=start + timedelta(seconds=i),
+            end_time=start + timedelta(seconds=i + 1),
+            params={f"p{j}": str(rng.randint(0, 100)) for j in range(N_PARAMS)},
+            metrics={f"m{k}": rng.random() for k in range(N_METRICS)},
         )
-        populate = time.perf_counter() - t0
+        for i in range(n_runs)
+    )
+
+
+_COPY_SQL = (
+    "INSERT INTO runs SELECT :p || substr(id, 1, 30), project, kind, name, status, start_time, end_time, error, spec, "
+    "code_commit, code_dirty, environment, seed, parent_run_id, pid, hostname, summary FROM runs WHERE rowid <= :n",
+    "INSERT INTO params SELECT :p || substr(run_id, 1, 30), key, value FROM params "
+    "WHERE run_id IN (SELECT id FROM runs WHERE rowid <= :n)",
+    "INSERT INTO latest_metrics SELECT :p || substr(run_id, 1, 30), key, value, is_nan, step, timestamp "
+    "FROM latest_metrics WHERE run_id IN (SELECT id FROM runs WHERE rowid <= :n)",
+    "INSERT INTO metrics (run_id, key, value, is_nan, step, timestamp) SELECT :p || substr(run_id, 1, 30), key, value, "
+    "is_nan, step, timestamp FROM metrics WHERE run_id IN (SELECT id FROM runs WHERE rowid <= :n)",
+)
+
+
+def replicate(path: Path, n_runs: int) -> int:
+    """Copy the seeded runs in SQL until ``n_runs`` (same records, ids: 2 new digits + 30 of the original).
+
+    For a loaded machine, where ``import_runs`` seeds 1,000,000 runs in hours: the copies
+    have the originals' params, metrics and summaries (so metric values repeat), and
+    only the runs tables are copied (the bench's runs have no tags, inputs or artifacts).
+    Returns how many runs were seeded through ``import_runs``.
+    """
+    import sqlite3
+
+    conn = sqlite3.connect(path)
+    try:
+        (seeded,) = conn.execute("SELECT count(*) FROM runs").fetchone()
+        total, prefix = seeded, 0
+        while total < n_runs:
+            prefix += 1
+            take = min(seeded, n_runs - total)
+            with conn:
+                for sql in _COPY_SQL:
+                    conn.execute(sql, {"p": f"{prefix:02x}", "n": take})
+            total += take
+        return int(seeded)
+    finally:
+        conn.close()
+
+
+def skloop_large_search(
+    n_runs: int, repeats: int, db: str | None = None, replicate_from: int | None = None
+) -> dict[str, float]:
+    """The search (c) over ``n_runs`` runs; with ``db``, the seeded store is kept there and reused."""
+    from skloop.store import Store
+
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(db) if db else Path(d) / "big.db"
+        store = Store.open(f"sqlite:///{path}", f"{d}/art")
+        t0 = time.perf_counter()
+        have = store.runs.count_runs("bench")
+        seeded = have
+        if replicate_from and have < n_runs:
+            if have < replicate_from:
+                seed_large_store(store, replicate_from - have)
+            store.close()
+            seeded = replicate(path, n_runs)
+            store = Store.open(f"sqlite:///{path}", f"{d}/art")
+            have = store.runs.count_runs("bench")
+        if have not in (0, n_runs):
+            sys.exit(f"{path} holds {have} runs of 'bench', not {n_runs}: remove it or pass another --search-db")
+        if have == 0:
+            seed_large_store(store, n_runs)
+            seeded = n_runs
+        populate = time.perf_counter() - t0 if have == 0 else float("nan")
+        store.runs.search_runs("bench", filter=FILTER, order_by=ORDER, limit=100)  # warm the page cache
         times = []
         for _ in range(repeats):
             t0 = time.perf_counter()
             found = store.runs.search_runs("bench", filter=FILTER, order_by=ORDER, limit=100)
             times.append(time.perf_counter() - t0)
         store.close()
-    return {"populate": populate, "search": statistics.median(times), "hits": len(found)}
+    return {"populate": populate, "search": statistics.median(times), "hits": len(found), "seeded": seeded}
 
 
 # -- MLflow ---------------------------------------------------------------------------
@@ -195,6 +258,16 @@ def main() -> None:
     )
     parser.add_argument("--search-runs", type=int, default=100_000)
     parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument(
+        "--search-db",
+        default=None,
+        help="keep the store of (d) in this SQLite file and reuse it (seeding 1M runs is slow)",
+    )
+    parser.add_argument("--only-large", action="store_true", help="run (d) alone")
+    parser.add_argument(
+        "--replicate-from", type=int, default=None,
+        help="(d): seed this many runs with import_runs, then copy them in SQL up to --search-runs",
+    )  # fmt: skip
     parser.add_argument("--mlflow-python", default=str(ROOT / ".venv-bench" / "bin" / "python"))
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -204,6 +277,13 @@ def main() -> None:
         return
 
     load_before = os.getloadavg()
+    if args.only_large:
+        big = skloop_large_search(args.search_runs, max(5, args.repeats // 2), args.search_db, args.replicate_from)
+        print(f"(d) skloop search over {args.search_runs} runs: {big['search']:.4f} s (median; "
+              f"{int(big['hits'])} runs returned; {int(big['seeded'])} seeded with import_runs"
+              f"{', the rest copied in SQL' if big['seeded'] < args.search_runs else ''})")  # fmt: skip
+        print(f"load average {', '.join(f'{x:.2f}' for x in load_before)} before, {os.getloadavg()[0]:.2f} after")
+        return
     runs = workload(args.runs)
     sk = skloop_side(runs, args.repeats)
     ml = run_mlflow(args)
@@ -226,7 +306,7 @@ def main() -> None:
         )
     print(f"search hits: skloop {int(sk['search_hits'])}, MLflow {int(ml['search_hits'])}")
     if args.search_runs:
-        big = skloop_large_search(args.search_runs, max(5, args.repeats // 2))
+        big = skloop_large_search(args.search_runs, max(5, args.repeats // 2), args.search_db, args.replicate_from)
         print(
             f"(d) skloop search over {args.search_runs} runs: {big['search']:.4f} s "
             f"(median; {int(big['hits'])} runs returned; populated with import_runs in "

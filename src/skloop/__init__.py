@@ -23,10 +23,13 @@ __all__ = [
     "Settings",
     "SkloopError",
     "__version__",
+    "active_run",
+    "autolog",
     "compare_data",
     "compare_data_files",
     "compare_models",
     "load_spec",
+    "start_run",
 ]
 
 # name -> the module it lives in, imported on first use, so that `import skloop` stays
@@ -36,6 +39,9 @@ _LAZY = {
     "Settings": "skloop.core",
     "SkloopError": "skloop.core",
     "load_spec": "skloop.core",
+    "start_run": "skloop.workflows",
+    "active_run": "skloop.workflows",
+    "autolog": "skloop.workflows",
     "compare_data": "skloop.monitor",
     "compare_data_files": "skloop.monitor",
     "compare_models": "skloop.monitor",

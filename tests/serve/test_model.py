@@ -77,3 +77,38 @@ def test_a_refused_export_is_kept_and_not_tried_again(
     again = load_served_model(churn_registry, "churn/1")
     assert first.runtime == again.runtime == "sklearn" and len(calls) == 1
     assert first.onnx_refusal == again.onnx_refusal and "planted" in (again.onnx_refusal or "")
+
+
+def test_a_large_call_scored_in_parts_answers_as_one_call(
+    churn_registry: Registry, srv_row: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from skloop.serve import _model
+
+    served = load_served_model(churn_registry, "churn/1")
+    ages, tenures = np.meshgrid(np.arange(18, 91), np.arange(0, 25))
+    pairs = zip(ages.ravel().tolist(), tenures.ravel().tolist(), strict=True)
+    rows = served.compiled.from_records([{**srv_row, "age": a, "tenure_months": t} for a, t in pairs])
+    calls: list[int] = []
+    run = served.session.run
+
+    class Counting:  # the session's calls, counted by their rows
+        def run(self, names: Any, feed: dict[str, np.ndarray]) -> Any:
+            calls.append(len(next(iter(feed.values()))))
+            return run(names, feed)
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(served.session, name)
+
+    monkeypatch.setattr(_model, "_cores", lambda: 3)
+    monkeypatch.setattr(_model, "PART_ROWS", 500)
+    original = served.session
+    served.session = Counting()
+    try:
+        labels, proba = served.predict(rows)
+    finally:
+        served.session = original
+    assert sorted(calls) == [608, 608, 609]  # 1,825 rows in 3 parts, one a core
+    monkeypatch.setattr(_model, "PART_ROWS", 10**9)  # the same rows in one call
+    whole_labels, whole_proba = served.predict(rows)
+    assert labels.tolist() == whole_labels.tolist()
+    np.testing.assert_array_equal(proba, whole_proba)

@@ -18,7 +18,7 @@ from skloop.store._schema import metadata
 TABLES = {"runs", "params", "tags", "metrics", "latest_metrics", "datasets", "run_inputs",
           "artifacts", "model_versions", "aliases", "alias_events", "predictions", "labels",
           "loop_decisions", "loop_steps", "loop_locks", "version_artifacts", "monitor_reports",
-          "prediction_minutes", "prediction_flag_minutes",
+          "prediction_minutes", "prediction_flag_minutes", "mirror_outbox",
           VERSION_TABLE}  # fmt: skip
 
 
@@ -210,7 +210,7 @@ def _check_ui_indexes_round_trip(url: str) -> None:
 
     from skloop.store._engine import _config
 
-    assert upgrade_database(url) == head_revision() == "0013"
+    assert upgrade_database(url) == head_revision() == "0014"
     engine = sa.create_engine(url)
     try:
         for table, names in UI_INDEXES.items():

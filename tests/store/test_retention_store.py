@@ -86,3 +86,27 @@ def test_pages_cover_every_row_once_in_either_order(store: Store) -> None:
     assert page.inputs["x"].tolist()[:7] == [0] * 7 and str(page.rows["time"].dt.tz) == "UTC"
     with pytest.raises(StoreError, match="order"):
         next(store.predictions.iter_pages("churn", order="random"))  # type: ignore[arg-type]
+
+
+def test_prune_in_many_batches_matches_its_dry_run(store: Store) -> None:
+    # more batches than psycopg runs before preparing a statement (PostgreSQL's generic plans)
+    store.predictions.insert_predictions(
+        {"request_id": f"r{i // 4}", "row": i % 4, "time": T0 + timedelta(hours=i), "model": "churn", "version": 1,
+         "entity_id": f"e{i % 7}", "inputs": {"x": i}, "outputs": {"prediction": 1}}
+        for i in range(60)
+    )  # fmt: skip
+    store.predictions.insert_labels("churn", [{"request_id": f"r{i // 4}", "row": i % 4, "label": 1}
+                                             for i in range(0, 60, 3)])  # fmt: skip
+    store.predictions.insert_labels("churn", [{"entity_id": f"e{k}", "label": 0} for k in range(7)])
+    cutoff = T0 + timedelta(hours=40)  # rows 0..39 go; e0..e6 all have rows 40..59 left, but e-labels stay
+    dry = store.predictions.prune(cutoff, dry_run=True, batch_size=3)
+    done = store.predictions.prune(cutoff, batch_size=3)
+    assert (dry.predictions, dry.labels) == (done.predictions, done.labels) == (40, 14)  # 0, 3, ..., 39
+    assert store.predictions.count_predictions("churn") == 20
+    left = {(lab.entity_id, lab.request_id, lab.row) for lab in store.predictions.list_labels("churn")}
+    assert {e for e, _, _ in left if e} == {f"e{k}" for k in range(7)}
+    assert {(r, w) for _, r, w in left if r} == {(f"r{i // 4}", i % 4) for i in range(42, 60, 3)}
+    later = store.predictions.prune(T0 + timedelta(hours=57), batch_size=3)  # rows 57..59 are e1, e2, e3
+    assert (later.predictions, later.labels) == (17, 4 + 5)  # e0, e4, e5, e6; rows 42, 45, ..., 54
+    left = {(lab.entity_id, lab.request_id, lab.row) for lab in store.predictions.list_labels("churn")}
+    assert left == {("e1", None, None), ("e2", None, None), ("e3", None, None), (None, "r14", 1)}

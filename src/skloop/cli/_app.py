@@ -52,13 +52,38 @@ def _project(spec: Path):  # type: ignore[no-untyped-def]
 
 def _settings_near(spec: Path) -> Settings:
     base = spec if spec.is_dir() else spec.resolve().parent
-    return Settings.from_env(base)
+    settings = Settings.from_env(base)
+    if settings.mlflow_uri is None:  # the spec's tracking.mlflow_uri, read only where it may be set
+        path = spec / SPEC_FILENAME if spec.is_dir() else spec
+        try:
+            text = path.read_text(encoding="utf-8") if path.is_file() else ""
+        except (OSError, UnicodeDecodeError):
+            text = ""  # the command that needs the spec reports it
+        if "mlflow_uri" in text:
+            from skloop.core import load_spec
+
+            settings = settings.with_spec(load_spec(path))
+    return settings
 
 
 def _store(spec: Path):  # type: ignore[no-untyped-def]
     from skloop.store import Store
 
-    return Store.open(_settings_near(spec))
+    settings = _settings_near(spec)
+    store = Store.open(settings)
+    if store.mirror.target is not None:
+        store.on_close(lambda: _kick_mirror(store, settings, spec))
+    return store
+
+
+def _kick_mirror(store, settings: Settings, spec: Path) -> None:  # type: ignore[no-untyped-def]
+    """After a command that queued records for the MLflow mirror: a background drainer copies them."""
+    if store.mirror.recorded:
+        store.mirror.recorded = 0
+        from skloop.workflows import start_background_drain
+
+        path = spec / SPEC_FILENAME if spec.is_dir() else spec
+        start_background_drain(settings, path if path.is_file() else None)
 
 
 @app.callback()
@@ -217,6 +242,12 @@ def runs(
             print_json(console, found)
         else:
             console.print(runs_table(found, title=f"runs of {project or 'all projects'} ({len(found)})"))
+            if store.mirror.target is not None:
+                from skloop.cli._mirror_cmds import mirror_line
+
+                line = mirror_line(store)
+                if line:
+                    console.print(f"[yellow]{escape(line)}[/]", highlight=False)
     finally:
         store.close()
 

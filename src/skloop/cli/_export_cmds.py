@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -27,6 +28,27 @@ class ExportFormat(StrEnum):
     mlflow = "mlflow"
     onnx = "onnx"
     kubeflow = "kubeflow"
+    docker = "docker"
+    kserve = "kserve"
+
+
+_NUMBER = re.compile(r"v?(\d+)")
+
+
+def _ref(name: str, version: int | None, format_: ExportFormat) -> str:
+    """The model reference of ``NAME VERSION``, ``NAME@VERSION``, ``NAME@ALIAS`` or ``NAME/VERSION``."""
+    if version is not None:
+        return f"{name}/{version}"
+    model, at, tail = name.partition("@")
+    if at and model and tail:
+        number = _NUMBER.fullmatch(tail)
+        return f"{model}/{int(number.group(1))}" if number else name
+    if "/" in name:
+        return name
+    raise UsageError(
+        f"--format {format_.value} needs a version: NAME VERSION, NAME@VERSION or NAME@ALIAS, "
+        f"e.g. skloop export {name}@champion --format {format_.value}"
+    )
 
 
 def _spec_path(spec: Path) -> Path:
@@ -68,14 +90,16 @@ def _load(spec: Path, ref: str, trust: bool, trust_type: list[str] | None) -> tu
 @app.command("export")
 @handle_errors
 def export(
-    name: Annotated[str | None, typer.Argument(help="Registered model name (mlflow, onnx).")] = None,
-    version: Annotated[int | None, typer.Argument(help="Model version (mlflow, onnx).")] = None,
-    format_: Annotated[ExportFormat, typer.Option("--format", "-f", help="mlflow, onnx or kubeflow.")] = (
-        ExportFormat.mlflow
-    ),
-    out: Annotated[Path, typer.Option("--out", "-o", help="Directory (mlflow) or file (onnx, kubeflow).")] = Path(
-        "export"
-    ),
+    name: Annotated[
+        str | None, typer.Argument(help="The model: NAME (then VERSION), NAME@VERSION or NAME@ALIAS (not kubeflow).")
+    ] = None,
+    version: Annotated[int | None, typer.Argument(help="Model version, after NAME.")] = None,
+    format_: Annotated[
+        ExportFormat, typer.Option("--format", "-f", help="mlflow, onnx, docker, kserve or kubeflow.")
+    ] = ExportFormat.mlflow,
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Directory (mlflow, docker) or file (onnx, kserve, kubeflow).")
+    ] = Path("export"),
     spec: SpecOpt = Path(SPEC_FILENAME),
     sample: Annotated[
         Path | None,
@@ -87,27 +111,57 @@ def export(
     rtol: Annotated[
         float, typer.Option("--rtol", help="ONNX parity: tolerance relative to the output's largest |value|.")
     ] = 1e-5,
-    image: Annotated[str | None, typer.Option("--image", help="Container image of the Kubeflow steps.")] = None,
-    package: Annotated[str, typer.Option("--package", help="pip requirement installing skloop in the image.")] = (
-        "skloop"
-    ),
+    image: Annotated[
+        str | None, typer.Option("--image", help="Container image of the Kubeflow steps, or of the KServe predictor.")
+    ] = None,
+    package: Annotated[
+        str | None,
+        typer.Option(
+            "--package",
+            help="pip requirement (or, for docker, a local .whl) installing skloop in the image "
+            "(default: skloop; docker: skloop==the version the run recorded).",
+        ),
+    ] = None,
+    base_image: Annotated[
+        str | None, typer.Option("--base-image", help="docker: FROM image (default python:X.Y-slim of the run).")
+    ] = None,
+    runtime: Annotated[str, typer.Option("--runtime", help="kserve: skloop (the docker image) or mlflow.")] = "skloop",
+    storage_uri: Annotated[
+        str | None, typer.Option("--storage-uri", help="kserve --runtime mlflow: where the MLflow model is uploaded.")
+    ] = None,
+    namespace: Annotated[str | None, typer.Option("--namespace", help="kserve: the Kubernetes namespace.")] = None,
+    secret: Annotated[
+        str | None,
+        typer.Option("--secret", help="kserve: Secret whose store-url, artifact-root, token keys set SKLOOP_*."),
+    ] = None,
     trust: TrustOpt = False,
     trust_type: TrustTypeOpt = None,
 ) -> None:
-    """Export model NAME VERSION to MLflow or ONNX, or the spec's training workflow to Kubeflow Pipelines."""
+    """Export a model version to MLflow, ONNX, a Docker build context or KServe, or the spec's
+    training workflow to Kubeflow Pipelines.
+
+    The version is NAME VERSION, NAME@VERSION or NAME@ALIAS (resolved now: the export holds
+    one version).
+    """
     from skloop.registry import KUBEFLOW_IMAGE, export_kubeflow, export_mlflow, export_onnx
 
-    if format_ is not ExportFormat.mlflow:  # the MLflow model is a directory
-        check_out_file("--out", out, f"model.{'onnx' if format_ is ExportFormat.onnx else 'yaml'}")
+    if format_ not in (ExportFormat.mlflow, ExportFormat.docker):  # those two are directories
+        files = {ExportFormat.onnx: "model.onnx", ExportFormat.kserve: "inferenceservice.yaml"}
+        check_out_file("--out", out, files.get(format_, "pipeline.yaml"))
     if format_ is ExportFormat.kubeflow:
         if name is not None:
             raise UsageError("--format kubeflow exports the spec's workflow; give no NAME VERSION")
-        path = export_kubeflow(_spec_path(spec), out, image=image or KUBEFLOW_IMAGE, package=package)
+        path = export_kubeflow(_spec_path(spec), out, image=image or KUBEFLOW_IMAGE, package=package or "skloop")
         console.print(f"wrote Kubeflow pipeline [bold]{path}[/] (train → evaluate → register)")
         return
-    if name is None or version is None:
-        raise UsageError(f"--format {format_.value} needs NAME VERSION, e.g. skloop export churn 3 --format onnx")
-    model_version, model = _load(spec, f"{name}/{version}", trust, trust_type)
+    if name is None:
+        raise UsageError(f"--format {format_.value} needs a model: NAME VERSION, NAME@VERSION or NAME@ALIAS")
+    ref = _ref(name, version, format_)
+    if format_ in (ExportFormat.docker, ExportFormat.kserve):
+        _deploy(format_, spec, ref, out, package=package, base_image=base_image, image=image, runtime=runtime,
+                storage_uri=storage_uri, namespace=namespace, secret=secret)  # fmt: skip
+        return
+    model_version, model = _load(spec, ref, trust, trust_type)
     rows = _sample(spec, sample, SAMPLE_ROWS)
     if format_ is ExportFormat.mlflow:
         example = rows.head(5) if rows is not None else None
@@ -121,6 +175,35 @@ def export(
         f"wrote ONNX model [bold]{report.path}[/]: {report.output} max |Δ| = {report.max_abs_diff:.2e} "
         f"(atol {report.atol:g}), max |Δ| / scale = {report.max_rel_diff:.2e} (rtol {report.rtol:g}) "
         f"over {report.n_rows} rows, {len(report.inputs)} inputs"
+    )
+
+
+def _deploy(format_: ExportFormat, spec: Path, ref: str, out: Path, **options: Any) -> None:
+    """``--format docker`` (a build context serving the version) or ``--format kserve`` (its manifests)."""
+    from skloop.registry import Registry, export_docker, export_kserve
+
+    store = _store(spec)
+    try:
+        registry = Registry(store)
+        if format_ is ExportFormat.docker:
+            ctx = export_docker(registry, ref, out, package=options["package"], base_image=options["base_image"])
+            console.print(
+                f"wrote Docker context [bold]{escape(str(ctx.path))}[/] serving {ctx.bundle.ref} "
+                f"(artifact sha256 {ctx.bundle.artifact_sha256[:12]}…, {ctx.base_image}, "
+                f"{len(ctx.requirements)} requirements)",
+                highlight=False,
+            )
+            console.print(f"  docker build -t {ctx.tag} {escape(str(ctx.path))}", highlight=False)
+            return
+        kserve = {k: options[k] for k in ("runtime", "image", "storage_uri", "namespace", "secret")}
+        path = export_kserve(registry, ref, out, **kserve)
+        version = registry.resolve(ref)
+    finally:
+        store.close()
+    console.print(
+        f"wrote KServe manifests [bold]{escape(str(path))}[/] for {version.ref} (runtime {options['runtime']}, "
+        f"protocol v2): kubectl apply -f {escape(str(path))}",
+        highlight=False,
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -16,8 +16,10 @@ from skloop.cli._errors import handle_errors
 from skloop.cli._progress import RichProgress
 from skloop.cli._render import print_json
 from skloop.cli._trust import TrustOpt, TrustTypeOpt, caller_trust
-from skloop.core import SPEC_FILENAME, SkloopError, SpecError, UsageError, parse_duration
-from skloop.registry import Trust
+from skloop.core import SPEC_FILENAME, SkloopError, SpecError, UsageError
+
+if TYPE_CHECKING:
+    from skloop.registry import Trust
 
 __all__: list[str] = []
 
@@ -128,6 +130,7 @@ def loop_watch(
 
     A failed evaluation is recorded and reported, and the next one runs on time.
     """
+    from skloop.core import parse_duration
     from skloop.store import LoopLockedError
 
     try:

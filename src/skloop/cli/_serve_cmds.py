@@ -49,7 +49,9 @@ def serve(
         Path | None, typer.Option("--log-dir", help="Prediction log directory (default .skloop/predictions).")
     ] = None,
     no_log: Annotated[bool, typer.Option("--no-log", help="Do not log predictions (not durable).")] = False,
-    poll_seconds: Annotated[float, typer.Option("--poll-seconds", help="How often to check the alias.")] = 1.0,
+    poll_seconds: Annotated[
+        float, typer.Option("--poll-seconds", help="How often to check the alias and the monitor reports.")
+    ] = 1.0,
     access_log: Annotated[bool, typer.Option("--access-log", help="One JSON line per request on stderr.")] = False,
     shadow: Annotated[
         str | None,
@@ -59,6 +61,13 @@ def serve(
         int,
         typer.Option("--workers", "-w", help="Server processes on the one port (restarted when they die)."),
     ] = 1,
+    bundle: Annotated[
+        Path | None,
+        typer.Option(
+            "--bundle",
+            help="Load this model bundle (skloop export --format docker) into the store first, and serve its version.",
+        ),
+    ] = None,
     spec: SpecOpt = Path(SPEC_FILENAME),
     trust: TrustOpt = False,
     trust_type: TrustTypeOpt = None,
@@ -82,6 +91,8 @@ def serve(
         "shadow_alias": shadow,
         "trust": caller_trust(spec, trust, trust_type),
     }
+    if bundle is not None:
+        version = _load_bundle(settings, bundle, name, version)
     directory = None if no_log else (log_dir or default_log_dir(settings))
     if workers > 1:
         _serve_workers(settings, name, alias, version, directory, options, workers, access_log)
@@ -128,6 +139,22 @@ def serve(
             log.close()  # first: everything acknowledged is on disk
         if ingestor is not None:
             ingestor.close()  # a last pass moves the rest into the store
+
+
+def _load_bundle(settings: Settings, folder: Path, name: str, version: int | None) -> int:
+    """Bring the bundle's version into the store (once: nothing is written when it is there); its number."""
+    from skloop.registry import Registry, load_bundle, read_bundle
+    from skloop.store import Store
+
+    held = read_bundle(folder)
+    if held.name != name or (version is not None and version != held.version):
+        asked = name if version is None else f"{name}/{version}"
+        raise UsageError(f"--bundle {folder} holds {held.ref}, not {asked}; serve {held.name} --version {held.version}")
+    store = Store.open(settings)
+    try:
+        return load_bundle(Registry(store), folder).version
+    finally:
+        store.close()
 
 
 def _exit_on_signal(signum: int, frame: FrameType | None) -> None:

@@ -9,13 +9,15 @@ loader name exactly these options, so each command that loads a model has both.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from skloop.cli._app import _settings_near
-from skloop.core import SPEC_FILENAME, load_spec
-from skloop.registry import Trust
+from skloop.core import SPEC_FILENAME
+
+if TYPE_CHECKING:
+    from skloop.registry import Trust
 
 __all__ = ["TrustOpt", "TrustTypeOpt", "caller_trust"]
 
@@ -37,6 +39,9 @@ def caller_trust(spec: Path, trust: bool, trust_type: list[str] | None) -> Trust
     The spec is read when it exists (``registry.trusted_types``); commands that do not
     otherwise need one still run without it.
     """
+    from skloop.core import load_spec
+    from skloop.registry import Trust
+
     path = spec / SPEC_FILENAME if spec.is_dir() else spec
     project = load_spec(path) if path.is_file() else None
     return Trust.of(_settings_near(spec), project, pickle=trust, types=trust_type or ())

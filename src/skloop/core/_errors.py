@@ -36,6 +36,7 @@ narrowest class they act on.
     │       └── LogUnavailableError the prediction log cannot be written (disk full, I/O error)
     ├── ServerMetricsError        a model server's ``/metrics`` the web UI cannot read or parse
     ├── ReproductionError         a reproduced run whose scores differ
+    ├── MirrorError               an MLflow tracking server that fails or refuses a mirrored record
     └── MissingExtraError         an optional dependency that is not installed
 
 Every class is defined here, whichever layer raises it, so that the tree above is the
@@ -59,6 +60,7 @@ __all__ = [
     "LogUnavailableError",
     "LoopLockedError",
     "MethodNotAllowedError",
+    "MirrorError",
     "MissingExtraError",
     "ModelNotFoundError",
     "NotFoundError",
@@ -294,6 +296,14 @@ class ReproductionError(SkloopError):
     """A reproduced run whose results differ from the original."""
 
 
+class MirrorError(SkloopError):
+    """An MLflow tracking server that cannot be reached, or refuses what skloop mirrors or imports.
+
+    The mirror keeps the record queued and tries again later; ``skloop mirror status``
+    shows the message.
+    """
+
+
 class MissingExtraError(SkloopError, ImportError):
     """An optional dependency is needed but not installed.
 
@@ -303,11 +313,13 @@ class MissingExtraError(SkloopError, ImportError):
         The import name that failed.
     extra : str
         The skloop extra that installs it (``pip install 'skloop[extra]'``).
+    key : str, optional
+        The spec key that asked for it (``search.strategy``), named first.
     """
 
-    def __init__(self, package: str, extra: str) -> None:
+    def __init__(self, package: str, extra: str, *, key: str | None = None) -> None:
         super().__init__(
-            f"this needs the optional package {package!r}, which is not installed; "
+            f"{key + ': ' if key else ''}this needs the optional package {package!r}, which is not installed; "
             f"install it with: pip install 'skloop[{extra}]'"
         )
         self.package = package

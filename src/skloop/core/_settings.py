@@ -85,6 +85,10 @@ class Settings:
         server. Credentials are better left to the file system's own variables
         (``AWS_ACCESS_KEY_ID``, ``AWS_ENDPOINT_URL``, ...); these options are never shown
         by :func:`repr` nor recorded with a run.
+    mlflow_uri : str or None
+        An MLflow tracking server to mirror every run, registered version and alias
+        move to (``SKLOOP_MLFLOW_URI``; the spec's ``tracking.mlflow_uri`` when unset),
+        in the background through the store's outbox. Needs the ``mlflow`` extra.
     trust : bool
         Load joblib/pickle model artifacts, whose unpickling runs any code they hold
         (``SKLOOP_TRUST=1``; what ``--trust`` says for one command). Only the caller
@@ -99,6 +103,7 @@ class Settings:
     base_dir: Path = Path(".")
     trust: bool = False
     dask_scheduler: str | None = None
+    mlflow_uri: str | None = None
     artifact_options: Mapping[str, Any] | None = field(default=None, repr=False, hash=False)
 
     @classmethod
@@ -129,8 +134,14 @@ class Settings:
             base_dir=base,
             trust=_flag(env, "SKLOOP_TRUST"),
             dask_scheduler=env.get("SKLOOP_DASK_SCHEDULER", "").strip() or None,
+            mlflow_uri=env.get("SKLOOP_MLFLOW_URI", "").strip() or None,
             artifact_options=_json_object(env, "SKLOOP_ARTIFACT_OPTIONS"),
         )
+
+    def with_spec(self, spec: Any) -> Settings:
+        """These settings completed by the spec: its ``tracking.mlflow_uri`` unless ``SKLOOP_MLFLOW_URI`` set one."""
+        uri = getattr(getattr(spec, "tracking", None), "mlflow_uri", None)
+        return self if self.mlflow_uri or not uri else replace(self, mlflow_uri=uri)
 
     def with_overrides(self, **changes: object) -> Settings:
         """A copy with the given fields replaced (``None`` values are ignored)."""

@@ -174,7 +174,11 @@ class PipelineSpec(_Model):
 
 
 class Distribution(_Model):
-    """A sampling distribution for random and halving searches."""
+    """A sampling distribution for random, halving and optuna searches.
+
+    ``randint`` draws integers from ``low`` to ``high - 1`` (``high`` excluded, as in
+    ``scipy.stats.randint``); ``loguniform`` draws floats evenly on a log scale.
+    """
 
     dist: Literal["uniform", "loguniform", "randint"]
     low: float
@@ -211,7 +215,7 @@ SpaceValue = Annotated[list[Any] | Distribution, Field()]
 class SearchSpec(_Model):
     """Hyperparameter search."""
 
-    strategy: Literal["none", "grid", "random", "halving"] = "grid"
+    strategy: Literal["none", "grid", "random", "halving", "optuna"] = "grid"
     space: dict[str, SpaceValue] = Field(default_factory=dict)
     n_iter: int = Field(10, ge=1)
     cv: CVSpec = Field(default_factory=CVSpec)
@@ -219,6 +223,16 @@ class SearchSpec(_Model):
     refit: str | None = None
     n_jobs: int | None = 1
     factor: int = Field(3, ge=2, description="halving: candidates kept per round = 1/factor")
+    n_trials: int = Field(20, ge=1, description="optuna: trials to run (fewer when 'timeout' ends the search first)")
+    timeout: float | None = Field(
+        None,
+        gt=0,
+        description="optuna: seconds (or a duration such as '10min') after which no new trial starts; "
+        "a search cut short by it is not reproducible",
+    )
+    pruning: bool = Field(
+        True, description="optuna: stop a trial whose running mean score is below the median of earlier trials'"
+    )
     backend: Literal["local", "dask"] | None = Field(
         None,
         description="where the (candidate, fold) fits run: 'local' joblib (loky) processes, or 'dask', a "
@@ -227,6 +241,11 @@ class SearchSpec(_Model):
     )
     scheduler: str | None = Field(
         None, description="with backend 'dask': the scheduler address, e.g. tcp://10.0.0.5:8786"
+    )
+    cache: bool = Field(
+        True,
+        description="fit each fold's preprocessing once per distinct preprocessing parameters, shared by the "
+        "candidates that differ only in the model's (same CV scores as without)",
     )
 
     @field_validator("space")
@@ -238,6 +257,26 @@ class SearchSpec(_Model):
             if isinstance(values, list) and not values:
                 raise ValueError(f"{key!r} has an empty list of values")
         return v
+
+    @field_validator("timeout", mode="before")
+    @classmethod
+    def _timeout(cls, v: Any) -> Any:
+        if isinstance(v, str) and not v.strip().replace(".", "", 1).isdigit():
+            return parse_duration(v).total_seconds()
+        return v
+
+    @model_validator(mode="after")
+    def _optuna_keys(self) -> SearchSpec:
+        if self.strategy != "optuna":
+            # a value other than the default (a run's snapshot carries the defaults of every key)
+            fields = type(self).model_fields
+            given = [k for k in ("n_trials", "timeout", "pruning") if getattr(self, k) != fields[k].default]
+            if given:
+                raise ValueError(
+                    f"{', '.join(repr(k) for k in given)} only apply to strategy 'optuna' "
+                    f"(this search is {self.strategy!r}); remove them, or set strategy: optuna"
+                )
+        return self
 
     @model_validator(mode="after")
     def _refit(self) -> SearchSpec:
@@ -274,6 +313,25 @@ class RegistrySpec(_Model):
     trusted_types: list[str] = Field(
         default_factory=list, description="extra dotted type names the skops loader may trust"
     )
+
+
+_TRACKING_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+
+
+class TrackingSpec(_Model):
+    """Where runs are tracked besides skloop's own store."""
+
+    mlflow_uri: str | None = Field(
+        None,
+        description="an MLflow tracking server (http://host:5000) every run, version and alias move is mirrored to",
+    )
+
+    @field_validator("mlflow_uri")
+    @classmethod
+    def _uri(cls, v: str | None) -> str | None:
+        if v is not None and not _TRACKING_URI.match(v.strip()):
+            raise ValueError(f"must be an MLflow tracking URI such as http://127.0.0.1:5000, given {v!r}")
+        return None if v is None else v.strip()
 
 
 # --- monitoring: drift and data-quality settings (read by skloop.monitor) ------------
@@ -519,6 +577,7 @@ class Spec(_Model):
     search: SearchSpec = Field(default_factory=SearchSpec)
     gates: GatesSpec = Field(default_factory=GatesSpec)
     registry: RegistrySpec = Field(default_factory=RegistrySpec)
+    tracking: TrackingSpec = Field(default_factory=TrackingSpec)
     monitoring: MonitoringSpec = Field(default_factory=MonitoringSpec)
     # "validate" would shadow BaseModel.validate: the attribute is validate_, the key validate
     validate_: ValidateSpec = Field(default_factory=ValidateSpec, alias="validate")

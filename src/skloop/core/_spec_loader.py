@@ -21,11 +21,11 @@ import yaml
 from pydantic import ValidationError
 
 from skloop.core._errors import SpecError
+from skloop.core._names import SPEC_FILENAME
 from skloop.core._spec import Spec
 
 __all__ = ["MAX_EXPANDED_NODES", "SPEC_FILENAME", "load_spec", "parse_spec", "spec_from_dict"]
 
-SPEC_FILENAME = "skloop.yaml"
 MAX_EXPANDED_NODES = 100_000
 """Most values (scalars, lists, mappings) a spec may hold once its aliases are expanded."""
 

@@ -14,6 +14,13 @@ from skloop.monitor._estimate import CBPE
 from skloop.monitor._explain import Explanation, explain_rows, importance_weights, weighted_drift
 from skloop.monitor._loss import DLE
 from skloop.monitor._metrics import CLASSIFICATION_METRICS, REGRESSION_METRICS
+from skloop.monitor._multivariate import (
+    ClassifierDrift,
+    MultivariateDrift,
+    MultivariateReference,
+    ReconstructionDrift,
+    multivariate_drift,
+)
 from skloop.monitor._performance import MetricResult, PerformanceReport, performance
 from skloop.monitor._quality import QUALITY_CHECKS, QualityCheck, QualityReport
 from skloop.monitor._reference import ColumnReference, ReferenceSummary, reference_summary
@@ -34,6 +41,7 @@ __all__ = [
     "QUALITY_CHECKS",
     "REGRESSION_METRICS",
     "REPORT_FORMAT",
+    "ClassifierDrift",
     "ColumnReference",
     "DriftReport",
     "Explanation",
@@ -41,9 +49,12 @@ __all__ = [
     "MetricResult",
     "ModelComparison",
     "MonitorReport",
+    "MultivariateDrift",
+    "MultivariateReference",
     "PerformanceReport",
     "QualityCheck",
     "QualityReport",
+    "ReconstructionDrift",
     "ReferenceSummary",
     "WindowResult",
     "WindowSeries",
@@ -60,6 +71,7 @@ __all__ = [
     "monitor_frame",
     "monitor_pages",
     "monitor_windows",
+    "multivariate_drift",
     "parse_window",
     "performance",
     "reference_summary",

@@ -28,6 +28,7 @@ from skloop.monitor._compare import DriftReport, compare_data, verdict_head
 from skloop.monitor._estimate import CBPE
 from skloop.monitor._explain import importance_weights, weighted_drift
 from skloop.monitor._loss import DLE
+from skloop.monitor._multivariate import MultivariateDrift, MultivariateReference
 from skloop.monitor._performance import PerformanceReport
 from skloop.monitor._reference import ReferenceSummary, reference_summary
 from skloop.monitor._windows import (
@@ -68,6 +69,8 @@ class MonitorReport:
         models, or it was trained without a holdout).
     windows : WindowSeries or None
         The same statistics per window.
+    multivariate : MultivariateDrift or None
+        PCA reconstruction error and domain-classifier AUC over the whole current data.
     model : str or None
         ``name/version`` of the model monitored.
     reference_name, current_name : str
@@ -86,6 +89,7 @@ class MonitorReport:
     current_name: str = "current"
     created: str = ""
     estimate_reason: str | None = None
+    multivariate: MultivariateDrift | None = None
 
     @property
     def drifted(self) -> bool:
@@ -119,6 +123,11 @@ class MonitorReport:
             top = [r for r in self.ranking() if r["drifted"]][:3]
             names = ", ".join(r["name"] for r in top)
             text += f" Importance-weighted drift {_pct(self.weighted_drift)}; the most important drifted: {names}."
+        if self.multivariate is not None and self.multivariate.drifted:
+            fired = [n for n, m in (("reconstruction error", self.multivariate.reconstruction),
+                                    ("domain classifier", self.multivariate.classifier))
+                     if m is not None and m.drifted]  # fmt: skip
+            text += f" Multivariate drift ({', '.join(fired)})."
         if d.quality.issues:
             text += f" {len(d.quality.issues)} data-quality issue(s)."
         for label, report in (("realised", self.performance), ("estimated", self.estimate)):
@@ -234,6 +243,7 @@ class MonitorReport:
             "estimate": None if self.estimate is None else self.estimate.to_dict(),
             "estimate_reason": self.estimate_reason, "alerts": self.performance_alerts(),
             "windows": None if self.windows is None else self.windows.to_dict(),
+            "multivariate": None if self.multivariate is None else self.multivariate.to_dict(),
         }  # fmt: skip
 
     def to_json(self, **kwargs: Any) -> str:
@@ -245,6 +255,7 @@ class MonitorReport:
         """Rebuild from :meth:`to_dict` output."""
         try:
             perf, est, win = data.get("performance"), data.get("estimate"), data.get("windows")
+            mv = data.get("multivariate")
             return cls(
                 drift=DriftReport.from_dict(data),
                 importance={str(k): float(v) for k, v in (data.get("importance") or {}).items()},
@@ -254,6 +265,7 @@ class MonitorReport:
                 model=data.get("model"), reference_name=data.get("reference_name", "reference"),
                 current_name=data.get("current_name", "current"), created=data.get("created", ""),
                 estimate_reason=data.get("estimate_reason"),
+                multivariate=None if mv is None else MultivariateDrift.from_dict(mv),
             )  # fmt: skip
         except (KeyError, TypeError, ValueError) as exc:
             raise DataError(f"not a monitor report ({exc}); expected MonitorReport.to_dict() output") from exc
@@ -276,6 +288,7 @@ def build_report(
     current_name: str = "current",
     estimate_reason: str | None = None,
     estimator: Any = None,
+    multivariate: MultivariateDrift | None = None,
 ) -> MonitorReport:
     """Wrap a drift report with importance, performance and windows.
 
@@ -294,6 +307,8 @@ def build_report(
         one is derived from ``estimator`` (none given, or no output it reads).
     estimator : CBPE or DLE, optional
         The estimator the estimate came from (for the derived reason).
+    multivariate : MultivariateDrift, optional
+        From :func:`~skloop.monitor.multivariate_drift`.
 
     Returns
     -------
@@ -320,6 +335,7 @@ def build_report(
     return MonitorReport(
         drift=drift, importance=weights, performance=performance, estimate=estimate, windows=windows, model=model,
         reference_name=reference_name, current_name=current_name, created=created, estimate_reason=estimate_reason,
+        multivariate=multivariate,
     )  # fmt: skip
 
 
@@ -344,6 +360,7 @@ def monitor_frame(
     time_column: str = "time",
     positive: Any = None,
     estimate_reason: str | None = None,
+    multivariate: bool = False,
 ) -> MonitorReport:
     """Monitor a log of predictions against a reference: drift, quality, performance, windows.
 
@@ -372,6 +389,10 @@ def monitor_frame(
         column, e.g. the spec's ``data.time``).
     estimate_reason : str, optional
         Why there is no estimator (see :func:`build_report`).
+    multivariate : bool, default=False
+        Also compute multivariate drift (:func:`~skloop.monitor.multivariate_drift`) of
+        the model inputs over the whole current data; needs the
+        reference as a DataFrame (a stored summary keeps no joint distribution).
 
     Returns
     -------
@@ -389,6 +410,7 @@ def monitor_frame(
     if not isinstance(log, pd.DataFrame) or log.empty:
         raise DataError("nothing to monitor: the log (or current data) has no rows")
     outputs = [c for c in log.columns if c == "prediction" or str(c).startswith("proba_")]
+    reference_frame = reference if isinstance(reference, pd.DataFrame) else None
     if isinstance(reference, pd.DataFrame):
         reference = reference_summary(
             reference, schema, prediction_columns=[c for c in outputs if c in reference.columns], max_points=None
@@ -407,6 +429,8 @@ def monitor_frame(
         log, task=task, classes=classes, reference_metrics=reference_metrics, estimator=estimator,
         n_boot=n_boot, seed=seed, positive=positive, bands=bands,
     )  # fmt: skip
+    if multivariate and reference_frame is None:
+        raise DataError("multivariate drift needs the reference rows (a DataFrame), not a stored summary or profile")
     windows = None
     if window is not None:
         windows = monitor_windows(
@@ -414,7 +438,12 @@ def monitor_frame(
             reference_metrics=reference_metrics, importance=importance, estimator=estimator, n_boot=n_boot, seed=seed,
             columns=columns, time_column=time_column, positive=positive,
         )  # fmt: skip
+    mv = None
+    if multivariate and reference_frame is not None:
+        tested = [f.name for f in drift.features if f.name in reference_frame.columns and f.name in log.columns]
+        mv = MultivariateReference(reference_frame, tested).compare(log, seed=seed)
     return build_report(
         drift, importance=importance, performance=realised, estimate=estimate, windows=windows, model=model,
         reference_name=reference_name, current_name=current_name, estimate_reason=estimate_reason, estimator=estimator,
+        multivariate=mv,
     )  # fmt: skip

@@ -30,9 +30,30 @@ __all__ = ["MissingCategoryFiller", "RareCategoryGrouper"]
 _as_category_ufunc = np.frompyfunc(as_category, 1, 1)
 
 
+# pandas.api.types.infer_dtype kinds whose values are all of one plain type (or missing):
+# pandas' hashing merges only values that as_category labels alike (3 and 3.0 are "3").
+_PLAIN_TYPES = frozenset({"boolean", "integer", "floating", "mixed-integer-float"})
+
+
 def _as_category(X: npt.NDArray[np.object_]) -> npt.NDArray[np.object_]:
-    """:func:`~skloop.data.as_category` of every value (a ufunc's result is untyped to numpy's stubs)."""
-    labels: npt.NDArray[np.object_] = _as_category_ufunc(X)
+    """:func:`~skloop.data.as_category` of every value; missing values get any label.
+
+    Every caller overwrites the labels of missing values, so only the others are
+    exact. A column of strings is its own labels, a column of one plain type is
+    labelled once per distinct value, any other column value by value.
+    """
+    labels = np.empty(X.shape, dtype=object)
+    for j in range(X.shape[1]):
+        column = X[:, j]
+        kind = pd.api.types.infer_dtype(column, skipna=True)
+        if kind in ("string", "empty"):
+            labels[:, j] = column
+        elif kind in _PLAIN_TYPES:
+            codes, uniques = pd.factorize(column, use_na_sentinel=True)
+            table = np.array([as_category(u) for u in uniques] + ["nan"], dtype=object)
+            labels[:, j] = table[codes]  # code -1 (missing) takes the last entry
+        else:
+            labels[:, j] = _as_category_ufunc(column)
     return labels
 
 

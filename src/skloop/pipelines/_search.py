@@ -2,7 +2,9 @@
 
 Everything here is plain scikit-learn: the search objects are ``GridSearchCV``,
 ``RandomizedSearchCV`` and the successive-halving searches, so a result can always be
-reproduced by hand with the same pipeline, grid, folds and seed.
+reproduced by hand with the same pipeline, grid, folds and seed. ``strategy: optuna``
+(an extra) is :class:`~skloop.pipelines._optuna.OptunaSearchCV`, which fills the same
+attributes.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from sklearn.model_selection import (
 from sklearn.model_selection._search import BaseSearchCV
 
 from skloop.core import CVSpec, Distribution, PipelineError, SearchSpec
+from skloop.pipelines._fold_cache import fold_cached_search_class
 from skloop.pipelines._scoring import build_scorer, build_scorers
 
 __all__ = [
@@ -49,8 +52,8 @@ class SearchPlan:
 
     Attributes
     ----------
-    search : BaseSearchCV
-        The scikit-learn search object (unfitted).
+    search : BaseSearchCV or OptunaSearchCV
+        The search object (unfitted).
     scoring : list of str
         The metrics computed per fold.
     refit : str
@@ -65,7 +68,7 @@ class SearchPlan:
         The positive class of a binary target.
     """
 
-    search: BaseSearchCV
+    search: Any
     scoring: list[str]
     refit: str
     n_candidates: int | None
@@ -167,11 +170,24 @@ def build_search(
     ``strategy: none`` is a grid of one candidate, so CV scores are still measured.
     Halving searches accept one metric only: the refit metric. ``positive`` (the
     positive class of a binary target) is the ``pos_label`` of the scorers that need
-    one (:data:`~skloop.pipelines.POS_LABEL_SCORERS`).
+    one (:data:`~skloop.pipelines.POS_LABEL_SCORERS`). With ``search.cache`` (the
+    default) the search class is its fold-cached variant (see
+    :func:`~skloop.pipelines.fold_cached_search_class`): same results, each fold's
+    preprocessing fitted once per distinct preprocessing parameters.
     """
     scoring, refit = resolve_scoring(spec, task, n_classes)
     scorers = build_scorers(scoring, positive if task == "classification" else None)
     cv = build_cv(spec.cv, task=task, seed=seed)
+    if spec.strategy == "optuna":
+        from skloop.pipelines._optuna import build_optuna_search
+
+        optuna_search = build_optuna_search(
+            pipeline, spec, cv=cv, scorers=scorers, refit=refit, seed=seed, n_jobs=n_jobs
+        )
+        return SearchPlan(
+            search=optuna_search, scoring=scoring, refit=refit, n_candidates=spec.n_trials, n_folds=spec.cv.folds,
+            scorers=scorers, positive=positive if task == "classification" else None,
+        )  # fmt: skip
     space = to_search_space(spec.space, pipeline) if spec.strategy != "none" else {}
     all_lists = all(isinstance(v, list) for v in space.values())
     jobs = spec.n_jobs if n_jobs is None else n_jobs
@@ -181,12 +197,12 @@ def build_search(
     if spec.strategy in ("none", "grid"):
         grid = space or {}
         n_candidates = len(ParameterGrid(grid))
-        search = GridSearchCV(pipeline, grid, scoring=scorers, refit=refit, **common)
+        search = _search_class(GridSearchCV, spec)(pipeline, grid, scoring=scorers, refit=refit, **common)
     elif spec.strategy == "random":
         n_candidates = spec.n_iter
         if all_lists:
             n_candidates = min(spec.n_iter, len(ParameterGrid(space)))
-        search = RandomizedSearchCV(
+        search = _search_class(RandomizedSearchCV, spec)(
             pipeline, space, n_iter=spec.n_iter, scoring=scorers, refit=refit, random_state=seed, **common
         )
     else:
@@ -194,11 +210,11 @@ def build_search(
         if refit not in scorers:
             scorers[refit] = build_scorer(refit, positive if task == "classification" else None)
         if all_lists:
-            search = HalvingGridSearchCV(
+            search = _search_class(HalvingGridSearchCV, spec)(
                 pipeline, space, factor=spec.factor, scoring=scorers[refit], random_state=seed, **common
             )
         else:
-            search = HalvingRandomSearchCV(
+            search = _search_class(HalvingRandomSearchCV, spec)(
                 pipeline, space, factor=spec.factor, scoring=scorers[refit], random_state=seed, **common
             )
         scoring = [refit]
@@ -207,6 +223,12 @@ def build_search(
         search=search, scoring=scoring, refit=refit, n_candidates=n_candidates, n_folds=spec.cv.folds,
         scorers=scorers, positive=positive if task == "classification" else None,
     )  # fmt: skip
+
+
+def _search_class(search_class: type[BaseSearchCV], spec: SearchSpec) -> type[BaseSearchCV]:
+    """The scikit-learn search class, or its fold-cached variant when ``search.cache`` is on."""
+    cls: type[BaseSearchCV] = fold_cached_search_class(search_class, spec.cache)
+    return cls
 
 
 def summarize_cv(cv_results: dict[str, Any], scoring: list[str], index: int) -> dict[str, dict[str, Any]]:

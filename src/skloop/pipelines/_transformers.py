@@ -34,6 +34,9 @@ _ATTRIBUTE = {"dayofweek": "day_of_week", "dayofyear": "day_of_year"}
 _TRUE = frozenset({"true", "t", "yes", "y", "1", "1.0", "on"})
 _FALSE = frozenset({"false", "f", "no", "n", "0", "0.0", "off"})
 
+# pandas.api.types.infer_dtype kinds whose values are all of one plain type (or missing)
+_PLAIN_TYPES = frozenset({"boolean", "string", "integer", "floating", "mixed-integer-float", "empty"})
+
 
 def _to_bool_float(value: Any) -> float | None:
     """1.0, 0.0, NaN for missing, or ``None`` for a value that is not a boolean."""
@@ -107,7 +110,8 @@ class BooleanEncoder(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             The fitted transformer.
         """
         X = validate_data(self, X, dtype=None, ensure_all_finite=False)
-        self._encode(np.asarray(X, dtype=object))
+        if self.handle_unknown == "error":  # "missing" has nothing to check
+            self._encode(np.asarray(X))
         return self
 
     def transform(self, X: Any) -> npt.NDArray[np.float64]:
@@ -125,23 +129,38 @@ class BooleanEncoder(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=None, ensure_all_finite=False)
-        return self._encode(np.asarray(X, dtype=object))
+        return self._encode(np.asarray(X))
 
-    def _encode(self, X: npt.NDArray[np.object_]) -> npt.NDArray[np.float64]:
+    def _encode(self, X: npt.NDArray[Any]) -> npt.NDArray[np.float64]:
+        if X.dtype.kind == "b":
+            return X.astype(np.float64)
         out = np.empty(X.shape, dtype=np.float64)
-        names = getattr(self, "feature_names_in_", None)
-        for (i, j), value in np.ndenumerate(X):
-            encoded = _to_bool_float(value)
-            if encoded is None:
-                if self.handle_unknown == "error":
-                    column = names[j] if names is not None else j
-                    raise ValueError(
-                        f"column {column!r} has the value {value!r}, which is not a boolean; "
-                        "expected true/false, yes/no, 1/0 (or set handle_unknown='missing')"
-                    )
-                encoded = np.nan
-            out[i, j] = encoded
+        for j in range(X.shape[1]):
+            out[:, j] = self._encode_column(X[:, j].astype(object), j)
         return out
+
+    def _encode_column(self, column: npt.NDArray[np.object_], j: int) -> npt.NDArray[np.float64]:
+        # Values of one plain type (and missing ones) are encoded once per distinct
+        # value; pandas' hashing would merge equal values of different types
+        # (``Decimal(1) == 1``), so any other column is encoded value by value.
+        if pd.api.types.infer_dtype(column, skipna=True) in _PLAIN_TYPES:
+            codes, uniques = pd.factorize(column, use_na_sentinel=True)
+            encoded = [_to_bool_float(u) for u in uniques]
+            unknown = [u for u, e in zip(uniques, encoded, strict=True) if e is None]
+            table = np.array([np.nan if e is None else e for e in encoded] + [np.nan], dtype=np.float64)
+            values: npt.NDArray[np.float64] = table[codes]  # code -1 (missing) takes the last entry, NaN
+        else:
+            raw = [_to_bool_float(v) for v in column]
+            unknown = [v for v, e in zip(column, raw, strict=True) if e is None]
+            values = np.array([np.nan if e is None else e for e in raw], dtype=np.float64)
+        if unknown and self.handle_unknown == "error":
+            names = getattr(self, "feature_names_in_", None)
+            name = names[j] if names is not None else j
+            raise ValueError(
+                f"column {name!r} has the value {unknown[0]!r}, which is not a boolean; "
+                "expected true/false, yes/no, 1/0 (or set handle_unknown='missing')"
+            )
+        return values
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()

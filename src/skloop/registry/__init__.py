@@ -12,6 +12,10 @@ Everything here is re-exported from private modules:
   :func:`coerce_frame`, which types a table in any shape like the training data;
 - ``_importance``: permutation importance per input column;
 - ``_card``: the :class:`ModelCard` and its Markdown and HTML renderings;
+- ``_bundle``: :func:`write_bundle` / :func:`load_bundle`, one version with its artifact
+  and run in a folder that travels alone (a Docker image's model);
+- ``_export_docker``: :func:`export_docker`, a Docker build context serving a version;
+- ``_export_kserve``: :func:`export_kserve`, KServe InferenceService manifests;
 - ``_export_kubeflow``: :func:`export_kubeflow`, a train → evaluate → register
   Kubeflow pipeline;
 - ``_export_mlflow``: :func:`export_mlflow`, an MLflow model directory;
@@ -21,6 +25,7 @@ Everything here is re-exported from private modules:
   with the version (under :func:`onnx_kind`).
 """
 
+from skloop.registry._bundle import BUNDLE_FILE, Bundle, load_bundle, read_bundle, write_bundle
 from skloop.registry._card import ModelCard, build_card, render_html, render_markdown
 from skloop.registry._coerce import (
     DATE_MAX,
@@ -34,6 +39,8 @@ from skloop.registry._coerce import (
     canonical_text,
     coerce_frame,
 )
+from skloop.registry._export_docker import DOCKER_PORT, DockerContext, docker_requirements, export_docker
+from skloop.registry._export_kserve import KSERVE_RUNTIMES, export_kserve, kserve_manifests
 from skloop.registry._export_kubeflow import KUBEFLOW_IMAGE, export_kubeflow
 from skloop.registry._export_mlflow import export_mlflow, mlflow_signature
 from skloop.registry._export_onnx import OnnxReport, export_onnx, onnx_input_columns, onnx_predict_proba
@@ -62,18 +69,23 @@ from skloop.registry._validator import ColumnRule, Validated, Validator
 from skloop.registry._version_card import version_card
 
 __all__ = [
+    "BUNDLE_FILE",
     "DATE_MAX",
     "DATE_MIN",
     "DEFAULT_ALIAS",
+    "DOCKER_PORT",
     "INT64_MAX",
     "INT64_MIN",
+    "KSERVE_RUNTIMES",
     "KUBEFLOW_IMAGE",
     "MISSING_IMPUTED",
     "MODEL_ARTIFACTS",
     "MODEL_FORMATS",
     "TRUSTED_TYPES",
+    "Bundle",
     "CoercionResult",
     "ColumnRule",
+    "DockerContext",
     "InputColumn",
     "LineageNode",
     "ModelCard",
@@ -94,10 +106,15 @@ __all__ = [
     "coerce_frame",
     "column_importance",
     "default_actor",
+    "docker_requirements",
+    "export_docker",
+    "export_kserve",
     "export_kubeflow",
     "export_mlflow",
     "export_onnx",
     "infer_signature",
+    "kserve_manifests",
+    "load_bundle",
     "load_model",
     "mlflow_signature",
     "model_format_from_name",
@@ -105,9 +122,11 @@ __all__ = [
     "onnx_kind",
     "onnx_predict_proba",
     "parse_ref",
+    "read_bundle",
     "render_html",
     "render_markdown",
     "save_model",
     "stored_onnx",
     "version_card",
+    "write_bundle",
 ]

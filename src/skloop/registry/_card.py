@@ -174,8 +174,8 @@ def _search_section(run: Any, cv_results: Mapping[str, Any] | None) -> dict[str,
         out["refit"] = refit
         out["n_candidates"] = len(candidates)
         rank_key = f"rank_test_{refit}" if refit else None
-        if rank_key and all(rank_key in c for c in candidates):
-            candidates.sort(key=lambda c: c[rank_key])
+        if rank_key and all(rank_key in c for c in candidates):  # unranked (a pruned trial) last
+            candidates.sort(key=lambda c: (c[rank_key] is None, c[rank_key] if c[rank_key] is not None else 0))
         out["candidates"] = candidates[:MAX_CANDIDATES]
     return out
 

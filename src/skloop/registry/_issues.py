@@ -103,10 +103,12 @@ def row_issues(
     if rows.size == 0:
         return []
     shown = (rows if limit is None else rows[:limit]).tolist()
-    at = raw.iloc.__getitem__ if hasattr(raw, "iloc") else raw.__getitem__
-    issues = [
-        ValidationIssue(r, column, f"{brief(at(r))} {problem}" if show_value else problem, severity) for r in shown
-    ]
+    if not show_value:
+        issues = [ValidationIssue(r, column, problem, severity) for r in shown]
+    else:  # the values of the rows shown, taken at once (one lookup a row costs ~50x more on a Series)
+        values = raw.iloc[shown].tolist() if hasattr(raw, "iloc") else [raw[r] for r in shown]
+        pairs = zip(shown, values, strict=True)
+        issues = [ValidationIssue(r, column, f"{brief(v)} {problem}", severity) for r, v in pairs]
     if rows.size > len(shown):
         issues.append(ValidationIssue(None, column, f"{rows.size - len(shown)} more rows: {problem}", severity))
     return issues

@@ -45,7 +45,7 @@ DEFAULT_MAX_BODY_BYTES = 16 << 20
 """Largest request body accepted (413 above it)."""
 
 DEFAULT_POLL_SECONDS = 1.0
-"""How often the alias is looked up in the registry for a hot swap."""
+"""How often the alias is looked up in the registry for a hot swap (and the monitor reports for ``/metrics``)."""
 
 _MAX_REQUEST_ID = 128
 
@@ -108,6 +108,7 @@ class ServeApp(ServeHandlers):
         self._poller: asyncio.Task[None] | None = None
         self.model: ServedModel = self._load(self.target_ref())
         self.metrics.serving(self.model.name, self.model.version, self.model.runtime)
+        self._refresh_reports()
         # shadow mode: a second alias scores every request into the log, never into an answer
         self.shadow: Shadow | None = None
         if shadow_alias:
@@ -164,6 +165,13 @@ class ServeApp(ServeHandlers):
                 logger.info("now serving %s (%s), was %s", new.ref, new.runtime, old.ref)
             return self.model
 
+    def _refresh_reports(self) -> None:
+        """The report gauges of ``/metrics``: the newest stored report of the served version."""
+        try:
+            self.metrics.reports.refresh(self.registry.store, self.model.name, self.model.version)
+        except Exception as exc:  # the gauges keep the last report; try again next time
+            logger.warning("monitor report check of %s failed: %s", self.model.ref, exc)
+
     async def _poll(self) -> None:
         assert self.poll_seconds is not None
         while True:
@@ -178,6 +186,7 @@ class ServeApp(ServeHandlers):
                     await self.shadow.refresh()
                 except Exception as exc:  # keep the shadow loaded (or none); try again next time
                     logger.warning("shadow check of %s failed: %s", self.shadow.ref, exc)
+            await asyncio.to_thread(self._refresh_reports)  # after a swap: the new version's report
 
     # -- ASGI -------------------------------------------------------------------------
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -198,7 +207,7 @@ class ServeApp(ServeHandlers):
                         "this server; set SKLOOP_TOKEN to require 'Authorization: Bearer <token>'",
                         ", ".join(admin),
                     )
-                if self.poll_seconds and (self.pinned_version is None or self.shadow is not None):
+                if self.poll_seconds:  # the alias, the shadow and the monitor reports
                     self._poller = asyncio.get_running_loop().create_task(self._poll())
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
@@ -459,7 +468,8 @@ def create_app(
     token_required_for_predict : bool
         Prediction routes need the bearer token too (``settings.token`` must be set).
     poll_seconds : float or None
-        How often to look the alias up; ``None`` disables the hot swap poller.
+        How often to look the alias (and the shadow alias) up, and the newest monitor
+        report of the served version for ``/metrics``; ``None`` disables the poller.
     onnx : bool
         Try the ONNX Runtime path.
     trust : Trust, optional

@@ -19,6 +19,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from skloop.core import UsageError
+from skloop.serve._report_metrics import ReportGauges
 
 __all__ = ["CONTENT_TYPE_LATEST", "ServeMetrics"]
 
@@ -27,7 +28,8 @@ _BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 1024, 4096, 16384)
 
 
 class ServeMetrics:
-    """Requests by route and code, latency, rows, validation flags, batch sizes, model version.
+    """Requests by route and code, latency, rows, validation flags, batch sizes, model version,
+    and the figures of the served version's latest monitor report (:class:`ReportGauges`).
 
     Label values are bounded: routes are templates (``/v2/models/{name}/infer``), flags
     are counted per signature column and kind of problem.
@@ -98,6 +100,9 @@ class ServeMetrics:
             multiprocess_mode="liveall",
         )
         self.swaps = Counter("skloop_model_swaps", "Hot swaps to a new model version", registry=self.registry)
+        # read at scrape time, in this process: with workers, each answers the same report
+        self.reports = ReportGauges()
+        (self._exposed or self.registry).register(self.reports)
         self._children: dict[tuple[str, int], Any] = {}
         self._latency_children: dict[str, Any] = {}
         self._served: tuple[str, str, str] | None = None

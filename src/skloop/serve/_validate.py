@@ -286,18 +286,49 @@ def to_frame(prepared: Prepared, signature: Signature) -> pd.DataFrame:
 
 
 def log_rows(prepared: Prepared, signature: Signature) -> list[dict[str, Any]]:
-    """One JSON-able input dict per row, for the prediction log (missing is ``None``)."""
+    """One JSON-able input dict per row, for the prediction log (missing is ``None``).
+
+    Column by column in NumPy (the values as Python objects in one ``tolist`` each, the
+    missing ones put back as ``None``): a 1,000-row request's inputs cost about a
+    millisecond, not one Python check per value.
+    """
     lists: list[list[Any]] = []
     for col in signature.inputs:
         values = prepared.columns[col.name]
         if col.dtype == "int64":
-            # int64 columns are scored as float64: 2**63 - 1 reads back as 2**63, clamped into int64
-            lists.append([None if v != v else min(max(int(v), INT64_MIN), INT64_MAX) for v in values.tolist()])
+            lists.append(_log_ints(values))
         elif col.dtype == "float64":
-            lists.append([None if v != v else v for v in values.tolist()])
+            lists.append(_with_none(values.tolist(), np.isnan(values)))
         elif col.dtype == "datetime64":
-            lists.append([_iso(v) for v in values.tolist()])
+            lists.append(_log_dates(values))
         else:
             lists.append(values.tolist())
     names = signature.names
     return [dict(zip(names, row, strict=True)) for row in zip(*lists, strict=True)]
+
+
+def _with_none(values: list[Any], missing: np.ndarray) -> list[Any]:
+    """``values`` with ``None`` where ``missing``."""
+    for i in np.flatnonzero(missing).tolist():
+        values[i] = None
+    return values
+
+
+_TWO_63 = 2.0**63
+
+
+def _log_ints(values: np.ndarray) -> list[Any]:
+    """An int64 column (scored as float64) as Python ints; 2**63 - 1 reads back as 2**63: clamped into int64."""
+    missing = np.isnan(values)
+    ints = np.where(missing, 0.0, values)
+    high, low = ints >= _TWO_63, ints < -_TWO_63
+    out = np.where(high | low, 0.0, ints).astype(np.int64)
+    out[high], out[low] = INT64_MAX, INT64_MIN
+    return _with_none(out.tolist(), missing)
+
+
+def _log_dates(seconds: np.ndarray) -> list[Any]:
+    """Float Unix seconds as ISO strings, each distinct value converted once (dates repeat in traffic)."""
+    distinct, where = np.unique(seconds, return_inverse=True)
+    text = [_iso(v) for v in distinct.tolist()]
+    return [text[i] for i in where.ravel().tolist()]

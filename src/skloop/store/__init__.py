@@ -9,7 +9,8 @@ scope) carrying its parts: ``store.runs`` (:class:`RunStore`), ``store.datasets`
 ``store.loop`` (:class:`LoopStore`) and ``store.reports`` (:class:`ReportStore`).
 """
 
-from skloop.store._artifacts import ArtifactStore
+from skloop.store._artifacts import ArtifactStore, StoredFile
+from skloop.store._check import STALE_AFTER, CheckReport, LeftoverUpload, check_store
 from skloop.store._database import Database
 from skloop.store._datasets import DatasetStore
 from skloop.store._engine import current_revision, head_revision, upgrade_database
@@ -34,6 +35,7 @@ from skloop.store._entities_reports import StoredReport
 from skloop.store._filter import MAX_FILTER_DEPTH, SearchFilterError
 from skloop.store._histories import MetricHistories
 from skloop.store._loop import LoopLockedError, LoopStore
+from skloop.store._mirror import MirrorItem, MirrorOutbox, MirrorStatus
 from skloop.store._models import ModelStore
 from skloop.store._pages import RunFacets, RunsPage
 from skloop.store._prediction_pages import DEFAULT_PAGE_SIZE, PredictionPage
@@ -51,9 +53,11 @@ __all__ = [
     "MAX_FILTER_DEPTH",
     "RUN_KINDS",
     "RUN_STATUSES",
+    "STALE_AFTER",
     "AliasEvent",
     "ArtifactRef",
     "ArtifactStore",
+    "CheckReport",
     "Database",
     "DatasetRecord",
     "DatasetStore",
@@ -61,11 +65,15 @@ __all__ = [
     "Decision",
     "FlagCount",
     "Label",
+    "LeftoverUpload",
     "LoopLock",
     "LoopLockedError",
     "LoopStore",
     "Metric",
     "MetricHistories",
+    "MirrorItem",
+    "MirrorOutbox",
+    "MirrorStatus",
     "ModelStore",
     "ModelSummary",
     "ModelVersion",
@@ -84,12 +92,14 @@ __all__ = [
     "ServingStats",
     "StepRecord",
     "Store",
+    "StoredFile",
     "StoredReport",
     "TagFacet",
     "TrafficBucket",
     "VersionArtifact",
     "VersionSpan",
     "VersionSwap",
+    "check_store",
     "current_revision",
     "head_revision",
     "reset_retry_counts",

@@ -22,6 +22,8 @@ import re
 import tempfile
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -31,10 +33,25 @@ from fsspec.implementations.local import LocalFileSystem
 from skloop.core import ArtifactIntegrityError, NotFoundError, StoreError, redact_url, sha256_bytes
 from skloop.store._entities import ArtifactRef
 
-__all__ = ["ArtifactStore"]
+__all__ = ["ArtifactStore", "StoredFile"]
 
 _CHUNK = 1 << 20
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    """A file under the artifact root, as :meth:`ArtifactStore.scan` lists it.
+
+    ``sha256`` is ``None`` for a ``.tmp-*`` leftover of a write cut short; ``modified``
+    is a POSIX time (local files), a datetime (object stores) or ``None``.
+    """
+
+    path: str
+    where: str
+    sha256: str | None
+    size: int
+    modified: float | datetime | None
 
 
 def _check_sha(sha256: str) -> str:
@@ -199,6 +216,46 @@ class ArtifactStore:
             with contextlib.suppress(Exception):
                 if self._fs.exists(tmp):
                     self._fs.rm(tmp)
+
+    # -- checking (skloop db check) -------------------------------------------------
+
+    def scan(self) -> list[StoredFile]:
+        """Every file under the root's ``sha256/`` folder: content (by address) and ``.tmp-*`` leftovers."""
+        base = f"{self._base.rstrip('/')}/sha256"
+        if not self._local:
+            self._fs.invalidate_cache(base)
+        try:
+            found: dict[str, dict[str, Any]] = self._fs.find(base, detail=True)
+        except FileNotFoundError:
+            return []
+        except OSError as exc:
+            raise StoreError(
+                f"cannot list the artifact store at {redact_url(self.root)}: {exc}; check the artifact root "
+                "(SKLOOP_ARTIFACT_ROOT), its credentials and that it is reachable"
+            ) from exc
+        out = []
+        for path, info in sorted(found.items()):
+            folder, name = path.rsplit("/", 1)
+            sha = None if name.startswith(".tmp-") else folder.rsplit("/", 1)[-1] + name
+            if sha is not None and not _SHA256.match(sha):
+                continue  # not ours
+            when = info.get("mtime", info.get("LastModified", info.get("last_modified")))
+            modified = float(when) if isinstance(when, int | float) else when
+            out.append(StoredFile(path, self._where(path), sha, int(info.get("size") or 0), modified))
+        return out
+
+    def hash_path(self, path: str) -> str:
+        """The SHA-256 of the file at ``path`` (as :meth:`scan` names it), read again."""
+        if not self._local:
+            self._fs.invalidate_cache(path)  # the listing's ETag may be out of date
+        return self._hash_of(path)
+
+    def remove_leftover(self, path: str) -> None:
+        """Delete a ``.tmp-*`` leftover that :meth:`scan` listed (nothing else can be removed here)."""
+        base = f"{self._base.rstrip('/')}/sha256/"
+        if not path.startswith(base) or not path.rsplit("/", 1)[-1].startswith(".tmp-"):
+            raise StoreError(f"{path!r} is no leftover upload under {redact_url(self.root)}")
+        self._fs.rm(path)
 
     # -- reading ------------------------------------------------------------------
 

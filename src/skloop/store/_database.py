@@ -64,6 +64,7 @@ class Database:
         #: recorded next to a pid, so a dead process on this host can be recognised
         self.hostname = hostname()
         self._before_read: list[Callable[[], None]] = []
+        self._on_record: list[Callable[[Connection, str, str], None]] = []
 
     def __repr__(self) -> str:
         return f"Database({redact(self.url)!r})"
@@ -119,6 +120,19 @@ class Database:
     def before_read(self, hook: Callable[[], None]) -> None:
         """Call ``hook`` on :meth:`flush`: a part that buffers writes registers its flush here."""
         self._before_read.append(hook)
+
+    def on_record(self, listener: Callable[[Connection, str, str], None]) -> None:
+        """Call ``listener(conn, kind, key)`` whenever a part calls :meth:`recorded`."""
+        self._on_record.append(listener)
+
+    def recorded(self, conn: Connection, kind: str, key: str) -> None:
+        """A part recorded ``kind`` ``key`` (a run ended, a version, an alias move) in ``conn``'s transaction.
+
+        Listeners (the MLflow mirror's outbox) write in the same transaction, so the
+        record and what follows from it commit or roll back together.
+        """
+        for listener in self._on_record:
+            listener(conn, kind, key)
 
     def flush(self) -> None:
         """Write what any part still buffers, so that a read sees it."""

@@ -4,25 +4,24 @@ SQLite gets WAL mode, a busy timeout, foreign keys and ``synchronous=NORMAL`` on
 connection, and write transactions start with ``BEGIN IMMEDIATE`` so that concurrent
 writers queue on the busy timeout instead of failing on a lock upgrade. Alembic is
 driven through its API with a :class:`~alembic.config.Config` built here; no
-``alembic.ini`` is needed at runtime.
+``alembic.ini`` is needed at runtime. Alembic is imported only when the schema is not
+at the shipped head: a store at head opens after one plain query of the version table
+(so ``skloop runs`` starts without Alembic and Mako).
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
@@ -30,6 +29,9 @@ from sqlalchemy.pool import StaticPool
 from skloop.core import NotFoundError, SchemaOutOfDateError, StoreError, redact_url
 from skloop.store._retry import CONNECTION, DEFAULT_POLICY, RetryPolicy, count_retry, retry_reason
 from skloop.store._sqlite_wal import check_wal_present
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 __all__ = [
     "VERSION_TABLE",
@@ -122,7 +124,9 @@ def _configure_sqlite(engine: Engine, *, immediate: bool) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        conn.exec_driver_sql(begin)
+        # straight to the driver: a statement through SQLAlchemy's execution path (context,
+        # result, events) costs as much as the write it begins, for a one-row write
+        conn.connection.driver_connection.execute(begin)  # type: ignore[union-attr]
 
 
 def _store_error(exc: SQLAlchemyError, engine: Engine, what: str) -> StoreError | NotFoundError:
@@ -293,6 +297,8 @@ def _commit_status(engine: Engine, xid: str, policy: RetryPolicy) -> str | None:
 
 
 def _config(conn: Connection | None = None) -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(_MIGRATIONS))
     cfg.set_main_option("path_separator", "os")
@@ -305,12 +311,49 @@ def _config(conn: Connection | None = None) -> Config:
 @cache
 def head_revision() -> str:
     """The newest schema revision this version of skloop knows."""
+    from alembic.script import ScriptDirectory
+
     head = ScriptDirectory.from_config(_config()).get_current_head()
     assert head is not None  # the package always ships at least one migration
     return head
 
 
+# ``revision = "0013"`` / ``down_revision = "0012"`` (or None) at the start of a line
+_REVISION_LINE = re.compile(
+    r"""^(revision|down_revision)(?:\s*:[^=\n]*)?\s*=\s*(None|"[^"\n]*"|'[^'\n]*')\s*(?:#.*)?$""", re.M
+)
+
+
+@cache
+def _shipped_head() -> str | None:
+    """The one head of the shipped migrations, read from their files; ``None``: ask Alembic.
+
+    A migration whose revision lines are not plain strings (a merge's tuple), or more
+    than one head, gives ``None``, and the caller takes Alembic's own answer.
+    """
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in (_MIGRATIONS / "versions").glob("*.py"):
+        found = {key: value for key, value in _REVISION_LINE.findall(path.read_text(encoding="utf-8"))}
+        if "revision" not in found or "down_revision" not in found:
+            return None
+        revisions.add(found["revision"][1:-1])
+        if found["down_revision"] != "None":
+            parents.add(found["down_revision"][1:-1])
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 else None
+
+
+def _stamped(conn: Connection) -> list[str] | None:
+    """The revisions recorded in the version table, by plain SQL (``None``: no table yet)."""
+    if not inspect(conn).has_table(VERSION_TABLE):
+        return None
+    return [str(r) for r in conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars()]
+
+
 def _revision(conn: Connection) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
     ctx = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
     return ctx.get_current_revision()
 
@@ -332,6 +375,8 @@ def _upgrade(engine: Engine) -> str:
         before = _revision(conn)
         if before != head_revision():
             logger.info("upgrading %s from %s to %s", redact(str(engine.url)), before, head_revision())
+            from alembic import command
+
             command.upgrade(_config(conn), "head")
         return head_revision()
 
@@ -367,6 +412,11 @@ def ensure_schema(engine: Engine, *, auto_upgrade: bool) -> None:
     StoreError
         When the schema is newer than this skloop.
     """
+    stamped = transact(engine, "reading the schema version", _stamped, idempotent=True)
+    if stamped is not None and len(stamped) == 1 and stamped[0] == _shipped_head():
+        return  # at head: no Alembic needed
+    from alembic.script import ScriptDirectory
+
     revision = transact(engine, "reading the schema version", _revision, idempotent=True)
     head = head_revision()
     if revision == head:

@@ -29,7 +29,7 @@ __all__ = [
 #: Statuses a run can have; only ``running`` runs accept new records.
 RUN_STATUSES: Final = ("running", "finished", "failed", "killed")
 #: Kinds of run skloop itself creates (any short name is accepted).
-RUN_KINDS: Final = ("train", "reproduce", "evaluate", "monitor", "retrain", "validate")
+RUN_KINDS: Final = ("train", "reproduce", "evaluate", "monitor", "retrain", "validate", "import")
 
 
 @dataclass(frozen=True)

@@ -195,9 +195,54 @@ class ModelStore:
             row["version"] = int(current.scalar() or 0) + 1
             row["created"] = utcnow()
             conn.execute(insert(VERSIONS), row)
+            self._db.recorded(conn, "version", f"{name}/{row['version']}")
             return _version_entity(_Row(row))
 
         return self._db.transact(f"registering a version of model {name!r}", register, conflict=_is_version_clash)
+
+    def import_model_version(self, version: ModelVersion) -> ModelVersion:
+        """Record ``version`` with its own number (a version brought from another store).
+
+        The run it names must already be in this store, and the number must be free
+        (later versions are numbered after the highest, as usual). Aliases are not
+        imported: they belong to the store that moved them.
+
+        Raises
+        ------
+        NotFoundError
+            When the run does not exist.
+        StoreError
+            When ``name`` already has a version of that number, or a field is invalid.
+        """
+        _check_name("model name", version.name, 200)
+        if version.status not in VERSION_STATUSES or version.artifact_format not in ARTIFACT_FORMATS:
+            raise StoreError(
+                f"cannot import {version.ref}: status {version.status!r} or format {version.artifact_format!r} "
+                f"is not one of {', '.join(VERSION_STATUSES)} / {', '.join(ARTIFACT_FORMATS)}"
+            )
+        row: dict[str, Any] = {
+            "name": version.name, "version": int(version.version), "run_id": version.run_id,
+            "status": version.status, "rejection_reason": version.rejection_reason,
+            "artifact_sha256": version.artifact_sha256, "artifact_format": version.artifact_format,
+            "signature": version.signature, "metrics": dict(version.metrics), "importance": version.importance,
+            "card": version.card, "dataset_fingerprint": version.dataset_fingerprint,
+            "description": version.description, "parent_version": None, "created": version.created,
+        }  # fmt: skip
+        runs = table_of(SqlRun)
+
+        def record(conn: Connection) -> ModelVersion:
+            self._db.lock(conn, "model_versions", version.name)
+            if conn.execute(select(runs.c.id).where(runs.c.id == version.run_id)).first() is None:
+                raise NotFoundError(f"run {version.run_id!r} of {version.ref} is not in this store; import it first")
+            taken = select(VERSIONS.c.artifact_sha256).where(
+                VERSIONS.c.name == version.name, VERSIONS.c.version == version.version
+            )
+            if conn.execute(taken).first() is not None:
+                raise StoreError(f"{version.ref} already exists in this store; it cannot be imported over")
+            conn.execute(insert(VERSIONS), row)
+            return _version_entity(_Row(row))
+
+        return self._db.transact(f"importing model version {version.ref}", record)
 
     def model_names(self) -> list[str]:
         """Every model name with at least one version, sorted."""
@@ -389,6 +434,7 @@ class ModelStore:
                 "actor": actor, "reason": reason, "time": max(now, last) if last is not None else now,
             }  # fmt: skip
             event_id = conn.execute(insert(EVENTS).returning(e.id), event).scalar_one()
+            self._db.recorded(conn, "alias", f"{name}@{alias}#{event_id}")
             return _event_entity(_Row({"id": event_id, **event}))
 
         # not idempotent (the move is logged): a commit whose answer was lost is reported, not redone

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection
@@ -51,6 +52,7 @@ _PG_INSERT = (
 _CHUNK = 1_000
 
 
+@lru_cache(maxsize=256)  # a request's rows share their time
 def sqlite_time(value: datetime) -> str:
     """A UTC datetime as SQLAlchemy's SQLite ``DateTime`` stores it (always with microseconds)."""
     return value.isoformat(" ", "microseconds")[:26]

@@ -25,9 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
-import numpy as np
 import orjson
-import pandas as pd
 from sqlalchemy import Text, and_, cast, null, or_, type_coerce
 from sqlalchemy.types import NullType
 
@@ -37,6 +35,8 @@ from skloop.store._schema import table_of
 from skloop.store._schema_predictions import SqlLabel, SqlPrediction
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from skloop.store._database import Database
 
 __all__ = ["DEFAULT_PAGE_SIZE", "PageOrder", "PredictionPage", "iter_prediction_pages"]
@@ -105,6 +105,9 @@ def _frame(dicts: list[Mapping[str, Any]], ids: pd.Index) -> pd.DataFrame:
     What ``pd.DataFrame(dicts)`` gives, without its row-by-row path: a page's rows
     almost always share their keys, so the columns are one list each.
     """
+    import numpy as np
+    import pandas as pd
+
     keys: dict[str, None] = {}
     uniform = True  # every mapping has every key
     for i, d in enumerate(dicts):
@@ -121,10 +124,14 @@ def _frame(dicts: list[Mapping[str, Any]], ids: pd.Index) -> pd.DataFrame:
 
 def _times(values: Sequence[Any]) -> pd.Series:
     """UTC timestamps of the raw times read (SQLite: text in SQLAlchemy's format; PostgreSQL: datetimes)."""
+    import pandas as pd
+
     return pd.Series(pd.to_datetime(list(values), utc=True, format="ISO8601"))
 
 
 def _page(records: Sequence[Any]) -> PredictionPage:
+    import pandas as pd  # on first use: the store opens without pandas (``skloop runs``)
+
     columns = dict(zip(_SELECTED, zip(*records, strict=True), strict=True))  # one tuple per column
     ids = pd.Index(columns.pop("id"), name="id", dtype="int64")
     inputs = [d if isinstance(d, Mapping) else {} for d in _decode(list(columns.pop("inputs")))]

@@ -15,8 +15,8 @@ compared as text; integral floats are written without their ``.0`` (an id read a
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import suppress
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -24,7 +24,6 @@ from sqlalchemy import Connection, Select, and_, func, select, type_coerce
 from sqlalchemy.types import NullType
 
 from skloop.core import StoreError, utcnow
-from skloop.data import class_name
 from skloop.store._entities import Label, Prediction
 from skloop.store._schema import table_of
 from skloop.store._schema_predictions import SqlLabel, SqlPrediction
@@ -58,7 +57,15 @@ def as_text(value: object) -> str | None:
     >>> as_text(42.0), as_text(42), as_text("a"), as_text(float("nan"))
     ('42', '42', 'a', None)
     """
-    return class_name(value)
+    global _class_name
+    if _class_name is None:  # on first use: the store opens without pandas (``skloop runs``)
+        from skloop.data import class_name
+
+        _class_name = class_name
+    return _class_name(value)
+
+
+_class_name: Callable[[object], str | None] | None = None
 
 
 def parse_time(value: object, where: str = "time") -> datetime:
@@ -110,10 +117,18 @@ def _int(record: Mapping[str, Any], key: str, where: str, *, required: bool) -> 
     return value if type(value) is int else _int_field(record, key, where, required=required)
 
 
+@lru_cache(maxsize=256)
+def _iso_time(value: str) -> datetime | str:
+    """``datetime.fromisoformat(value)``, or ``value`` when it is not one; cached: a request's rows share their time."""
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:  # parse_time says what is wrong
+        return value
+
+
 def _time(value: object, where: str) -> datetime:
     if type(value) is str:
-        with suppress(ValueError):  # parse_time says what is wrong
-            value = datetime.fromisoformat(value)
+        value = _iso_time(value)
     if type(value) is datetime and value.tzinfo is UTC:
         return value
     return parse_time(value, where)

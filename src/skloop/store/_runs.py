@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 import traceback
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -232,6 +233,8 @@ class RunStore:
             )
             if result.rowcount == 0 and tries > 1:  # perhaps ended by the try whose commit went unanswered
                 return int(conn.execute(select(RUNS.c.status).where(RUNS.c.id == run_id)).scalar() == status)
+            if result.rowcount:
+                self._db.recorded(conn, "run", run_id)
             return result.rowcount
 
         # ``status = 'running'`` guards the update: a try after an unknown commit changes nothing
@@ -309,14 +312,14 @@ class RunStore:
             self.require_running(run_id)
         if not isinstance(key, str) or not key or len(key) > 250:
             check_key(key, "metric")
-        ts = to_millis(utcnow() if timestamp is None else timestamp)
+        ts = time.time_ns() // 1_000_000 if timestamp is None else to_millis(timestamp)
         self._buffer.add((run_id, key, check_value(key, value), int(step), ts))
 
     def log_metrics(self, run_id: str, metrics: Mapping[str, float], step: int = 0) -> None:
         """Buffer several metric values at the same step."""
         if run_id not in self._running:
             self.require_running(run_id)
-        ts = to_millis(utcnow())
+        ts = time.time_ns() // 1_000_000
         self._buffer.extend(
             [(run_id, check_key(k, "metric"), check_value(k, v), int(step), ts) for k, v in metrics.items()]
         )
@@ -563,6 +566,8 @@ class RunStore:
                     .where(RUNS.c.id == run_id, RUNS.c.status == "running")
                     .values(status="killed", end_time=utcnow(), error=error, summary=summary.summarise(conn, run_id))
                 )
+                if result.rowcount:
+                    self._db.recorded(conn, "run", run_id)
             if result.rowcount:
                 reaped.append(run_id)
                 logger.info("marked run %s killed: %s", run_id, error)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from skloop.core import StoreError
 
-__all__ = ["check_wal_present"]
+__all__ = ["check_wal_present", "wal_state"]
 
 _HEADER = 48
 _MX_FRAME = 16
@@ -64,3 +64,23 @@ def check_wal_present(database: str | Path) -> None:
             f"silently drop the latest transactions. Put {wal.name} back (from wherever it went, or a "
             f"backup) and run again; or, to accept losing them, delete {shm} and run again"
         )
+
+
+def wal_state(database: str | Path) -> dict[str, int | None]:
+    """The write-ahead log of ``database``: its size, and the committed frames not yet in the file.
+
+    ``wal_bytes`` is ``None`` without a ``-wal`` file; ``wal_frames_pending`` is ``None``
+    when ``-shm`` holds no settled header (no connection open, or none yet).
+    """
+    path = Path(database)
+    wal, shm = path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")
+    size = wal.stat().st_size if wal.exists() else None
+    pending = None
+    try:
+        with shm.open("rb") as fh:
+            header = fh.read(_N_BACKFILL + 4)
+    except OSError:
+        header = b""
+    if len(header) >= _N_BACKFILL + 4 and header[:_HEADER] == header[_HEADER : 2 * _HEADER] and header[_IS_INIT]:
+        pending = _u32(header, _MX_FRAME) - _u32(header, _N_BACKFILL)
+    return {"wal_bytes": size, "wal_frames_pending": pending}

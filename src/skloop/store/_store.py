@@ -13,7 +13,7 @@ helpers) and ``store.artifacts``.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from skloop.store._datasets import DatasetStore
 from skloop.store._engine import ensure_schema, redact
 from skloop.store._histories import MetricHistories
 from skloop.store._loop import LoopStore
+from skloop.store._mirror import MirrorOutbox
 from skloop.store._models import ModelStore
 from skloop.store._predictions import PredictionStore
 from skloop.store._reports import ReportStore
@@ -53,6 +54,9 @@ class Store:
         ... or once this many seconds have passed since the last write.
     storage_options : dict, optional
         fsspec storage options of the artifact root (endpoint, credentials).
+    mirror_target : str, optional
+        An MLflow tracking server: every run that ends, version registered and alias
+        moved is queued in ``store.mirror`` for it (see :mod:`skloop.workflows._mirror`).
 
     Attributes
     ----------
@@ -67,6 +71,7 @@ class Store:
     predictions : PredictionStore
     loop : LoopStore
     reports : ReportStore
+    mirror : MirrorOutbox
         The parts.
 
     Examples
@@ -88,6 +93,7 @@ class Store:
         buffer_size: int = DEFAULT_MAX_SIZE,
         buffer_age: float = DEFAULT_MAX_AGE,
         storage_options: Mapping[str, Any] | None = None,
+        mirror_target: str | None = None,
     ) -> None:
         self.db = Database(url)
         self.artifacts = ArtifactStore(artifact_root, dict(storage_options or {}))
@@ -98,6 +104,8 @@ class Store:
         self.predictions = PredictionStore(self.db)
         self.loop = LoopStore(self.db)
         self.reports = ReportStore(self.db, self.artifacts)
+        self.mirror = MirrorOutbox(self.db, mirror_target)
+        self._on_close: list[Callable[[], None]] = []
         register_for_exit(self.db)
 
     @property
@@ -127,7 +135,8 @@ class Store:
             next to the database file.
         **kwargs
             Passed to the constructor (``buffer_size``, ``buffer_age``,
-            ``storage_options``; the settings' ``artifact_options`` by default).
+            ``storage_options``, ``mirror_target``; the settings' ``artifact_options``
+            and ``mlflow_uri`` by default).
 
         Raises
         ------
@@ -139,6 +148,8 @@ class Store:
             artifact_root = artifact_root or settings_or_url.artifact_root
             if settings_or_url.artifact_options and "storage_options" not in kwargs:
                 kwargs["storage_options"] = settings_or_url.artifact_options
+            if settings_or_url.mlflow_uri and "mirror_target" not in kwargs:
+                kwargs["mirror_target"] = settings_or_url.mlflow_uri
         else:
             url = str(settings_or_url)
         if artifact_root is None:
@@ -173,9 +184,19 @@ class Store:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def on_close(self, hook: Callable[[], None]) -> None:
+        """Call ``hook`` once when the store is closed, after its writes are flushed."""
+        self._on_close.append(hook)
+
     def close(self) -> None:
-        """Flush buffered metrics and release the database connections."""
-        self.db.close()
+        """Flush buffered metrics, call the :meth:`on_close` hooks and release the database connections."""
+        try:
+            self.db.flush()
+            hooks, self._on_close = self._on_close, []
+            for hook in hooks:
+                hook()
+        finally:
+            self.db.close()
 
     def flush(self) -> None:
         """Write every buffered metric now, in one transaction."""

@@ -163,7 +163,7 @@ def search_of(cv: dict[str, Any] | None, *, max_plotted: int = MAX_PLOTTED) -> S
     candidates, unscored = [], 0
     for i, row in enumerate(rows):
         score = _score(row.get(key))
-        if not math.isfinite(score):
+        if not math.isfinite(score) or row.get("state") == "pruned":  # a pruned trial's mean is of a few folds
             unscored += 1
             continue
         rank = row.get(rank_key)
@@ -171,7 +171,8 @@ def search_of(cv: dict[str, Any] | None, *, max_plotted: int = MAX_PLOTTED) -> S
         candidates.append(Candidate(i, params, score, int(rank) if isinstance(rank, int | float) else None))
     if not candidates:
         return None
-    candidates.sort(key=lambda c: (-c.score, c.index))
+    # the search's own ranks first: halving's best is the best of its last rung, not the top score
+    candidates.sort(key=lambda c: (c.rank is None, c.rank or 0, -c.score, c.index))
     varied = [n[len("params.") :] for n in names if len({repr(c.params[n[7:]]) for c in candidates}) > 1]
     return Search(key, varied, candidates[:max_plotted], len(rows), unscored)
 

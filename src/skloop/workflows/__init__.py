@@ -4,11 +4,14 @@
 what its methods (and the CLI commands) call.
 """
 
+from skloop.workflows._autolog import autolog, autolog_enabled
 from skloop.workflows._backend import SearchBackend, resolve_search_backend
 from skloop.workflows._demo import DEMO_LOOP_POLICY, DemoResult, run_demo
+from skloop.workflows._import_mlflow import ImportResult, import_mlflow, signature_from_mlflow
 from skloop.workflows._init import EXAMPLE_SPEC, InitResult, init_ci, init_example, init_from_data
 from skloop.workflows._junit import junit_xml, write_junit
 from skloop.workflows._loop import LOOP_STEPS, run_loop
+from skloop.workflows._mirror import DrainResult, backoff, drain, start_background_drain
 from skloop.workflows._monitor import (
     MonitorInputs,
     explain_model,
@@ -34,6 +37,7 @@ from skloop.workflows._project import Project
 from skloop.workflows._register import RegisterOutcome, register_run
 from skloop.workflows._reproduce import ReproduceResult, reproduce, training_frame
 from skloop.workflows._retention import loop_reach, prune_log
+from skloop.workflows._tracking import SCRIPT_RUN_KIND, ActiveRun, active_run, estimator_scores, start_run
 from skloop.workflows._train import TrainResult, prepare_data, train
 from skloop.workflows._validate import CheckResult, ValidationReport, validate_model
 
@@ -43,10 +47,14 @@ __all__ = [
     "LOOP_STEPS",
     "MAX_BAD_ROWS_KEPT",
     "PREDICTION_METADATA_KEYS",
+    "SCRIPT_RUN_KIND",
+    "ActiveRun",
     "BadRow",
     "BatchPredictions",
     "CheckResult",
     "DemoResult",
+    "DrainResult",
+    "ImportResult",
     "InitResult",
     "MonitorInputs",
     "NullProgress",
@@ -58,8 +66,15 @@ __all__ = [
     "SearchBackend",
     "TrainResult",
     "ValidationReport",
+    "active_run",
+    "autolog",
+    "autolog_enabled",
+    "backoff",
+    "drain",
+    "estimator_scores",
     "explain_model",
     "id_column_of",
+    "import_mlflow",
     "init_ci",
     "init_example",
     "init_from_data",
@@ -81,6 +96,9 @@ __all__ = [
     "run_demo",
     "run_loop",
     "save_report",
+    "signature_from_mlflow",
+    "start_background_drain",
+    "start_run",
     "train",
     "training_frame",
     "validate_model",

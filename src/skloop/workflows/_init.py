@@ -59,7 +59,7 @@ pipeline:
       n_estimators: 60
       n_jobs: 1
 search:
-  strategy: grid          # none | grid | random | halving
+  strategy: grid          # none | grid | random | halving | optuna (extra)
   space:
     model__max_depth: [6, 12]
     model__min_samples_leaf: [1, 5]

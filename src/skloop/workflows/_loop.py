@@ -51,25 +51,27 @@ import numpy as np
 import pandas as pd
 
 from skloop.core import (
-    ModelNotFoundError,
     Settings,
     SkloopError,
     Spec,
     StoreError,
     parse_duration,
     parse_window_length,
-    utcnow,
 )
 from skloop.data import class_name
-from skloop.monitor import MonitorReport, compare_models, monitor_pages, performance
+from skloop.monitor import MonitorReport, compare_models, monitor_pages
 from skloop.registry import Registry, Signature, Trust, default_actor
 from skloop.store import Decision, ModelVersion, Store
 from skloop.workflows._loop_data import BASE_TAG, hours, load_window, retrain_spec, training_frame_for, typed_inputs
-from skloop.workflows._loop_log import labelled_log, log_pages, newest_key, rows_digest
+from skloop.workflows._loop_log import drift_summary, labelled_log, log_pages, newest_key, realised_metric, rows_digest
 from skloop.workflows._loop_policy import (
+    conclusion,
     evaluate_guards,
     evaluate_triggers,
+    holder_after,
     last_retrain,
+    marker,
+    open_decision,
     resolve_metric,
     retrains_since,
 )
@@ -85,8 +87,8 @@ LOOP_STEPS = ("ingest", "probation", "monitor", "decide", "retrain", "evaluate",
 _ACTOR = "skloop loop"
 
 
-def _marker(decision_id: str) -> str:
-    return f"loop decision {decision_id}"
+def _vtext(version: int | None) -> str:
+    return "nothing" if version is None else f"v{version}"
 
 
 @dataclass
@@ -146,7 +148,7 @@ class _Loop:
             d for d in self.store.loop.list_decisions(self.name, status="finished")
             if d.outcome in ("promoted", "rolled_back") and d.evaluated_at <= self.now
         ]  # fmt: skip
-        if moves and _holder_after(moves[-1]) == v:
+        if moves and holder_after(moves[-1]) == v:
             return moves[-1].evaluated_at
         events = [
             e
@@ -195,7 +197,7 @@ class _Loop:
         mine = [
             e
             for e in self.store.models.alias_history(self.name, self.alias)
-            if _marker(self.decision.id) in (e.reason or "")
+            if marker(self.decision.id) in (e.reason or "")
         ]
         if any(e.action == "rollback" for e in mine):  # this decision rolled back before it was killed
             e = next(e for e in mine if e.action == "rollback")
@@ -226,7 +228,7 @@ class _Loop:
         version = self.version(current)
         model = self.load(version)
         task, classes = self.task_of(version, model)
-        live = _metric_of(rows, metric, task, classes, positive=self.positive_of(version))
+        live = realised_metric(rows, metric, task, classes, positive=self.positive_of(version))
         greater = bool(old.get("greater_is_better", True))
         worse = live is not None and (live < old_value - policy.margin if greater else live > old_value + policy.margin)
         base.update(judged=True, live=live)
@@ -234,7 +236,7 @@ class _Loop:
             reason = f"v{current} live {metric} {live:.4f} holds against v{old_version}'s {old_value:.4f}"
             return {**base, "rolled_back": False, "reason": reason}
         reason = (
-            f"{_marker(self.decision.id)}: probation failed: v{current} live {metric} {live:.4f} on {len(rows)} "
+            f"{marker(self.decision.id)}: probation failed: v{current} live {metric} {live:.4f} on {len(rows)} "
             f"labelled rows is below v{old_version}'s {old_value:.4f} - margin {policy.margin:g}; rolled back"
         )
         event = self.store.models.set_alias(
@@ -279,10 +281,10 @@ class _Loop:
 
         latest = report_of(start, after) if n_latest else None
         if latest is not None:
-            out.update(_drift_summary(latest))
+            out.update(drift_summary(latest))
             out["report_id"] = self.save(latest)
         longer = latest if latest is not None and n_history == n_latest else report_of(history_start, None)
-        out["long_view"] = {"start": history_start.isoformat(), "n_rows": n_history, **_drift_summary(longer)}
+        out["long_view"] = {"start": history_start.isoformat(), "n_rows": n_history, **drift_summary(longer)}
         trigger = self.spec.loop.triggers.performance
         has_proba = hasattr(inputs.model, "predict_proba")
         metric = resolve_metric(trigger.metric if trigger is not None else "auto", task, len(classes or ()), has_proba)
@@ -294,7 +296,9 @@ class _Loop:
             mine = labelled_log(self.store, self.name, start=history_start, end=self.now, version=champ.version)
             scope = "since_champion"
         value = (
-            _metric_of(mine, metric, task, classes, reference=champ.metrics, positive=positive) if len(mine) else None
+            realised_metric(mine, metric, task, classes, reference=champ.metrics, positive=positive)
+            if len(mine)
+            else None
         )
         out["performance"] = {"metric": metric, "n_labeled": len(mine), "value": value[0] if value else None,
                               "reference": value[1] if value else None, "scope": scope,
@@ -434,11 +438,11 @@ class _Loop:
     def promote(self, outputs: Mapping[str, Any]) -> dict[str, Any]:
         champ = self.decision.champion_version
         chall = int(outputs["retrain"]["version"])
-        marker = _marker(self.decision.id)
+        mark = marker(self.decision.id)
         current = self.store.models.get_aliases(self.name).get(self.alias)
         if current == chall:
             done = [e for e in self.store.models.alias_history(self.name, self.alias)
-                    if e.to_version == chall and marker in (e.reason or "")]  # fmt: skip
+                    if e.to_version == chall and mark in (e.reason or "")]  # fmt: skip
             if done:
                 return {"promoted": True, "already": True, "from_version": champ, "to_version": chall,
                         "reason": done[-1].reason}  # fmt: skip
@@ -446,7 +450,7 @@ class _Loop:
             return {"promoted": False, "from_version": champ, "to_version": chall,
                     "reason": f"kept: {self.name}@{self.alias} moved to {_vtext(current)} since this decision began "
                               f"(from v{champ}); the loop does not override another move"}  # fmt: skip
-        reason = f"{marker}: {outputs['evaluate']['reason']}"
+        reason = f"{mark}: {outputs['evaluate']['reason']}"
         try:
             self.store.models.set_alias(
                 self.name, self.alias, chall, actor=f"{_ACTOR} ({default_actor()})", reason=reason,
@@ -492,70 +496,7 @@ class _Loop:
             self.decision = self.store.loop.update_decision(self.decision.id, **fields)
 
     def conclude(self, outcome: StepOutcome) -> tuple[str, str]:
-        o = outcome.outputs
-        probation = o.get("probation") or {}
-        if probation.get("rolled_back"):
-            return "rolled_back", str(probation["reason"]).removeprefix(f"{_marker(self.decision.id)}: ")
-        decide = o["decide"]
-        if not decide["fired"]:
-            names = ", ".join(t["name"] for t in decide["triggers"]) or "none enabled"
-            return "none", f"no trigger fired (checked: {names}); v{self.decision.champion_version} stays"
-        if decide["blocked"]:
-            return "blocked", f"{', '.join(decide['fired'])} fired, but held back: {'; '.join(decide['blocked'])}"
-        promote = o.get("promote")
-        if promote is None:
-            return "kept", str(o["evaluate"]["reason"])
-        reason = str(promote["reason"]).removeprefix(f"{_marker(self.decision.id)}: ")
-        return ("promoted", reason) if promote["promoted"] else ("kept", reason)
-
-
-def _drift_summary(report: MonitorReport) -> dict[str, Any]:
-    """What the triggers read of a monitor report: drift, the features by importance, quality, the verdict."""
-    drift = report.drift
-    return {
-        "drift": {"drifted": drift.drifted, "share": drift.share, "threshold": drift.share_threshold,
-                  "drifted_features": drift.drifted_features, "n_features": len(drift.features)},
-        "top_features": [k for k, _ in sorted(report.importance.items(), key=lambda kv: (-kv[1], kv[0]))],
-        "quality_issues": [f"{q.check}:{q.column}" for q in drift.quality.issues],
-        "verdict": report.verdict(),
-    }  # fmt: skip
-
-
-def _holder_after(decision: Decision) -> int | None:
-    if decision.outcome == "promoted":
-        return decision.challenger_version
-    probation = decision.details.get("probation") or {}
-    return probation.get("to_version")
-
-
-def _vtext(version: int | None) -> str:
-    return "nothing" if version is None else f"v{version}"
-
-
-def _metric_of(
-    log: pd.DataFrame,
-    metric: str,
-    task: str,
-    classes: list[Any] | None,
-    *,
-    reference: Mapping[str, float] | None = None,
-    positive: Any = None,
-) -> Any:
-    """The realised ``metric`` of a log frame's (labelled) rows; with ``reference``: (value, reference, greater)."""
-    texts = [class_name(c) for c in classes] if classes else None
-    proba = None
-    if texts is not None and all(f"proba_{t}" in log.columns for t in texts):
-        proba = log[[f"proba_{t}" for t in texts]].to_numpy(dtype=np.float64)
-    if proba is None and metric in ("roc_auc", "log_loss"):
-        return None
-    report = performance(
-        log["label"].to_numpy(), log["prediction"].to_numpy(), proba=proba, classes=texts, task=task,
-        reference=reference, metrics=[metric], n_boot=0, positive=positive,
-    )  # fmt: skip
-    m = report[metric]
-    if reference is None:
-        return m.value
-    return m.value, m.reference, m.greater_is_better
+        return conclusion(outcome.outputs, self.decision)
 
 
 def run_loop(
@@ -621,7 +562,7 @@ def run_loop(
     store.loop.acquire_loop_lock(name, owner, lease=lease)
     try:
         store.runs.reap_stale_runs()
-        decision = _open_decision(store, spec, name, now)
+        decision = open_decision(store, spec, name, now)
         loop = _Loop(
             spec=spec, settings=settings, store=store, decision=decision, progress=progress, name=name,
             trust=Trust.of(settings, spec) | (trust or Trust()),
@@ -647,24 +588,3 @@ def run_loop(
         return store.loop.finish_decision(decision.id, outcome=result, reason=reason)
     finally:
         store.loop.release_loop_lock(name, owner)
-
-
-def _open_decision(store: Store, spec: Spec, name: str, now: datetime | None) -> Decision:
-    """The running decision of ``name`` to resume, or a new one with the current champion."""
-    running = store.loop.list_decisions(name, status="running")
-    for stale in running[:-1]:
-        store.loop.finish_decision(stale.id, status="failed", outcome="failed", reason="superseded by a later decision")
-    if running:
-        logger.info("resuming loop decision %s of %r", running[-1].id, name)
-        return running[-1]
-    alias = spec.loop.alias
-    if name not in store.models.model_names():
-        raise ModelNotFoundError(f"model {name!r} is not in the registry; train and promote a version first")
-    champion = store.models.get_aliases(name).get(alias)
-    if champion is None:
-        raise ModelNotFoundError(
-            f"model {name!r} has no {alias!r} alias for the loop to watch; promote a version first "
-            f"('skloop promote {name} VERSION --alias {alias}')"
-        )
-    decision = store.loop.create_decision(name, evaluated_at=now or utcnow(), details={"alias": alias})
-    return store.loop.update_decision(decision.id, champion_version=champion)

@@ -11,15 +11,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import datetime
+from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from skloop.monitor import log_page
+from skloop.data import class_name
+from skloop.monitor import MonitorReport, log_page, performance
 from skloop.store import Store
 
-__all__ = ["labelled_log", "log_pages", "newest_key", "rows_digest"]
+__all__ = ["drift_summary", "labelled_log", "log_pages", "newest_key", "realised_metric", "rows_digest"]
 
 
 def log_pages(
@@ -78,3 +81,41 @@ def newest_key(store: Store, name: str, *, start: datetime, end: datetime, n: in
             return page.rows["time"].iloc[at].to_pydatetime(), int(page.rows.index[at])
         seen += len(page)
     return None  # rows deleted meanwhile
+
+
+def drift_summary(report: MonitorReport) -> dict[str, Any]:
+    """What the triggers read of a monitor report: drift, the features by importance, quality, the verdict."""
+    drift = report.drift
+    return {
+        "drift": {"drifted": drift.drifted, "share": drift.share, "threshold": drift.share_threshold,
+                  "drifted_features": drift.drifted_features, "n_features": len(drift.features)},
+        "top_features": [k for k, _ in sorted(report.importance.items(), key=lambda kv: (-kv[1], kv[0]))],
+        "quality_issues": [f"{q.check}:{q.column}" for q in drift.quality.issues],
+        "verdict": report.verdict(),
+    }  # fmt: skip
+
+
+def realised_metric(
+    log: pd.DataFrame,
+    metric: str,
+    task: str,
+    classes: list[Any] | None,
+    *,
+    reference: Mapping[str, float] | None = None,
+    positive: Any = None,
+) -> Any:
+    """The realised ``metric`` of a log frame's (labelled) rows; with ``reference``: (value, reference, greater)."""
+    texts = [class_name(c) for c in classes] if classes else None
+    proba = None
+    if texts is not None and all(f"proba_{t}" in log.columns for t in texts):
+        proba = log[[f"proba_{t}" for t in texts]].to_numpy(dtype=np.float64)
+    if proba is None and metric in ("roc_auc", "log_loss"):
+        return None
+    report = performance(
+        log["label"].to_numpy(), log["prediction"].to_numpy(), proba=proba, classes=texts, task=task,
+        reference=reference, metrics=[metric], n_boot=0, positive=positive,
+    )  # fmt: skip
+    m = report[metric]
+    if reference is None:
+        return m.value
+    return m.value, m.reference, m.greater_is_better

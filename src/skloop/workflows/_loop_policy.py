@@ -6,14 +6,27 @@ Pure functions of what the monitor step saw and what the store remembers, so the
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from skloop.core import LoopSpec, parse_duration
-from skloop.store import Decision
+from skloop.core import LoopSpec, ModelNotFoundError, Spec, parse_duration, utcnow
+from skloop.store import Decision, Store
 
-__all__ = ["evaluate_guards", "evaluate_triggers", "last_retrain", "resolve_metric", "retrains_since"]
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "conclusion",
+    "evaluate_guards",
+    "evaluate_triggers",
+    "holder_after",
+    "last_retrain",
+    "marker",
+    "open_decision",
+    "resolve_metric",
+    "retrains_since",
+]
 
 
 def resolve_metric(metric: str, task: str, n_classes: int, has_proba: bool) -> str:
@@ -143,3 +156,53 @@ def evaluate_guards(
             f"{policy.data.min_rows} needed (loop.data.min_rows)"
         )
     return reasons
+
+
+def holder_after(decision: Decision) -> int | None:
+    if decision.outcome == "promoted":
+        return decision.challenger_version
+    probation = decision.details.get("probation") or {}
+    return probation.get("to_version")
+
+
+def open_decision(store: Store, spec: Spec, name: str, now: datetime | None) -> Decision:
+    """The running decision of ``name`` to resume, or a new one with the current champion."""
+    running = store.loop.list_decisions(name, status="running")
+    for stale in running[:-1]:
+        store.loop.finish_decision(stale.id, status="failed", outcome="failed", reason="superseded by a later decision")
+    if running:
+        logger.info("resuming loop decision %s of %r", running[-1].id, name)
+        return running[-1]
+    alias = spec.loop.alias
+    if name not in store.models.model_names():
+        raise ModelNotFoundError(f"model {name!r} is not in the registry; train and promote a version first")
+    champion = store.models.get_aliases(name).get(alias)
+    if champion is None:
+        raise ModelNotFoundError(
+            f"model {name!r} has no {alias!r} alias for the loop to watch; promote a version first "
+            f"('skloop promote {name} VERSION --alias {alias}')"
+        )
+    decision = store.loop.create_decision(name, evaluated_at=now or utcnow(), details={"alias": alias})
+    return store.loop.update_decision(decision.id, champion_version=champion)
+
+
+def marker(decision_id: str) -> str:
+    return f"loop decision {decision_id}"
+
+
+def conclusion(o: Mapping[str, Any], decision: Decision) -> tuple[str, str]:
+    """A finished decision's outcome and reason, from its steps' outputs ``o``."""
+    probation = o.get("probation") or {}
+    if probation.get("rolled_back"):
+        return "rolled_back", str(probation["reason"]).removeprefix(f"{marker(decision.id)}: ")
+    decide = o["decide"]
+    if not decide["fired"]:
+        names = ", ".join(t["name"] for t in decide["triggers"]) or "none enabled"
+        return "none", f"no trigger fired (checked: {names}); v{decision.champion_version} stays"
+    if decide["blocked"]:
+        return "blocked", f"{', '.join(decide['fired'])} fired, but held back: {'; '.join(decide['blocked'])}"
+    promote = o.get("promote")
+    if promote is None:
+        return "kept", str(o["evaluate"]["reason"])
+    reason = str(promote["reason"]).removeprefix(f"{marker(decision.id)}: ")
+    return ("promoted", reason) if promote["promoted"] else ("kept", reason)

@@ -23,6 +23,7 @@ from skloop.data import DEFAULT_BATCH_ROWS
 from skloop.registry import DEFAULT_ALIAS, Registry, Trust
 from skloop.store import AliasEvent, Decision, ModelVersion, Store
 from skloop.workflows._loop import run_loop
+from skloop.workflows._mirror import DrainResult, drain, drainer_alive, start_background_drain
 from skloop.workflows._monitor import explain_model, monitor_model
 from skloop.workflows._predict import BatchPredictions, PredictResult, id_column_of, predict_batch, predict_table
 from skloop.workflows._progress import Progress
@@ -52,7 +53,11 @@ class Project:
     spec : Spec
         The validated spec.
     settings : Settings
-        Store URL, artifact root and the base directory.
+        Store URL, artifact root and the base directory; completed by the spec
+        (``tracking.mlflow_uri``, unless ``SKLOOP_MLFLOW_URI`` set one).
+    spec_path : Path, optional
+        Where the spec was read from (a background mirror drainer reads it for the
+        project's ``registry.trusted_types``).
 
     Examples
     --------
@@ -64,10 +69,12 @@ class Project:
     ``docs/python-api.md`` walks through every method on the bundled example.
     """
 
-    def __init__(self, spec: Spec, settings: Settings) -> None:
+    def __init__(self, spec: Spec, settings: Settings, *, spec_path: Path | None = None) -> None:
         self.spec = spec
-        self.settings = settings
+        self.settings = settings.with_spec(spec)
+        self.spec_path = spec_path
         self._store: Store | None = None
+        self._drainer: int | None = None
 
     @classmethod
     def load(cls, path: str | os.PathLike[str] = SPEC_FILENAME, settings: Settings | None = None) -> Project:
@@ -75,7 +82,7 @@ class Project:
         p = Path(path)
         spec_file = p / SPEC_FILENAME if p.is_dir() else p
         spec = load_spec(spec_file)
-        return cls(spec, settings or Settings.from_env(spec_file.resolve().parent))
+        return cls(spec, settings or Settings.from_env(spec_file.resolve().parent), spec_path=spec_file)
 
     @property
     def store(self) -> Store:
@@ -90,10 +97,29 @@ class Project:
         return Registry(self.store)
 
     def close(self) -> None:
-        """Flush and close the store."""
+        """Flush and close the store (and start the MLflow mirror's drainer if records were queued)."""
         if self._store is not None:
+            self.mirror_in_background()
             self._store.close()
             self._store = None
+
+    def mirror_in_background(self) -> bool:
+        """Start a background drainer of the MLflow mirror if this project queued records and none is running.
+
+        Called after :meth:`train` and by :meth:`close`; returns whether one was started.
+        """
+        store = self._store
+        if store is None or store.mirror.target is None or not store.mirror.recorded:
+            return False
+        if self._drainer is not None and drainer_alive(self._drainer):
+            return False  # the running one drains what was queued since
+        store.mirror.recorded = 0
+        self._drainer = start_background_drain(self.settings, self.spec_path)
+        return True
+
+    def mirror(self, *, wait: float = 0.0, trust: Trust | None = None) -> DrainResult:
+        """Copy the MLflow mirror's due records now, in this process (``skloop mirror retry`` without the reset)."""
+        return drain(self.store, trust=self._trust(trust), wait=wait)
 
     def __enter__(self) -> Project:
         return self
@@ -115,10 +141,12 @@ class Project:
 
         ``parent_version``: the version of the model the new one is retrained or derived from.
         """
-        return train(
+        result = train(
             self.spec, self.settings, store=self.store, progress=progress, n_jobs=n_jobs, register=register,
             parent_version=parent_version,
         )  # fmt: skip
+        self.mirror_in_background()
+        return result
 
     def reproduce(self, run_id: str, *, progress: Progress | None = None) -> ReproduceResult:
         """Rerun ``run_id`` from its snapshot and compare every CV fold score."""

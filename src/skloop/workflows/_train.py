@@ -50,6 +50,7 @@ from skloop.pipelines import (
     build_pipeline,
     build_scorers,
     build_search,
+    candidates_table,
     resolve_features,
     summarize_cv,
 )
@@ -311,21 +312,6 @@ def _holdout_scores(model: Any, data: PreparedData, scoring: list[str]) -> dict[
     return {name: float(scorers[name](model, data.X_holdout, data.y_holdout)) for name in scoring}
 
 
-def _candidates_table(cv_results: dict[str, Any]) -> list[dict[str, Any]]:
-    rows = []
-    for i, params in enumerate(cv_results["params"]):
-        row: dict[str, Any] = {
-            "params": {
-                k: (v if isinstance(v, (int, float, str, bool, type(None))) else repr(v)) for k, v in params.items()
-            }
-        }
-        for key, values in cv_results.items():
-            if key.startswith(("mean_test", "std_test", "rank_test", "mean_fit_time")):
-                row[key] = float(values[i])
-        rows.append(row)
-    return rows
-
-
 def train(
     spec: Spec,
     settings: Settings,
@@ -468,7 +454,7 @@ def train(
                     "refit": plan.refit,
                     "scoring": plan.scoring,
                     "best_index": best,
-                    "candidates": _candidates_table(search.cv_results_),
+                    "candidates": candidates_table(search.cv_results_, plan.scoring),
                 },
                 indent=1,
             ).encode(),
