@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 
@@ -23,4 +24,6 @@ def test_store_imports_only_the_layers_below_it() -> None:
     # DESIGN.md: store sits on data and core (it names classes with data.class_name)
     code = "import sys, skloop.store; print(sorted({m.split('.')[1] for m in sys.modules if m.startswith('skloop.')}))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "['core', 'data', 'store']"
+    layers = set(ast.literal_eval(out.stdout.strip()))
+    # data is loaded on first use (skloop runs starts without pandas): it may be absent
+    assert "store" in layers and layers <= {"core", "data", "store"}, layers
