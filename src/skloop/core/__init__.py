@@ -58,6 +58,7 @@ from skloop.core._redact import redact_url
 from skloop.core._settings import DEFAULT_HOME, Settings
 
 if TYPE_CHECKING:
+    from skloop.core._durations import parse_duration, parse_window_length
     from skloop.core._provenance import (
         CodeVersion,
         code_version,
@@ -98,12 +99,7 @@ if TYPE_CHECKING:
         parse_spec,
         spec_from_dict,
     )
-    from skloop.core._spec_loop import (
-        LoopDataSpec,
-        LoopSpec,
-        parse_duration,
-        parse_window_length,
-    )
+    from skloop.core._spec_loop import LoopDataSpec, LoopSpec
 
 __all__ = [
     "CHART_COLORS",
@@ -227,9 +223,9 @@ _LAZY = {
     "code_version": "skloop.core._provenance",
     "environment": "skloop.core._provenance",
     "load_spec": "skloop.core._spec_loader",
-    "parse_duration": "skloop.core._spec_loop",
+    "parse_duration": "skloop.core._durations",
     "parse_spec": "skloop.core._spec_loader",
-    "parse_window_length": "skloop.core._spec_loop",
+    "parse_window_length": "skloop.core._durations",
     "spec_from_dict": "skloop.core._spec_loader",
     "table_format": "skloop.core._spec",
 }
