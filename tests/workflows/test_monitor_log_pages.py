@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -37,13 +37,13 @@ def _report(project: Project, **kwargs: Any) -> dict[str, Any]:
     return out
 
 
-def _legacy(project: Project, window: Any) -> dict[str, Any]:
-    """What monitoring from the log computed before it streamed: every row loaded, one frame."""
+def _legacy(project: Project, window: Any, now: datetime) -> dict[str, Any]:
+    """What monitoring from the log computed before it streamed: every row loaded, one frame (observed until now)."""
     inputs = load_monitor_inputs(project.store, "plain", project.settings)
     log = log_frame(project.store.predictions.query_predictions("plain"))
     report = monitor_frame(
         log, inputs.reference, **_report_args(inputs), window=window, n_boot=40, seed=0,
-        current_name="prediction log of plain",
+        current_name="prediction log of plain", observed_until=now,
     )  # fmt: skip
     out = report.to_dict()
     out.pop("created")
@@ -52,10 +52,11 @@ def _legacy(project: Project, window: Any) -> dict[str, Any]:
 
 @pytest.mark.parametrize("window", [None, "1h", 700])
 def test_paged_report_equals_the_whole_log_report(project: Project, window: Any) -> None:
-    paged = _report(project, page_size=100, window=window)
-    assert json.dumps(paged, sort_keys=True) == json.dumps(_report(project, page_size=None, window=window),
+    now = utcnow()
+    paged = _report(project, page_size=100, window=window, now=now)
+    assert json.dumps(paged, sort_keys=True) == json.dumps(_report(project, page_size=None, window=window, now=now),
                                                            sort_keys=True)  # fmt: skip
-    assert json.dumps(paged, sort_keys=True) == json.dumps(_legacy(project, window), sort_keys=True)
+    assert json.dumps(paged, sort_keys=True) == json.dumps(_legacy(project, window, now), sort_keys=True)
     assert paged["n_current"] == 3000
     assert paged["performance"] is not None and paged["performance"]["n_rows"] == 1500
     assert paged["estimate"] is not None and paged["estimate"]["n_rows"] == 3000
