@@ -143,8 +143,11 @@ class MonitorReport:
         if self.windows is not None and self.windows.windows:
             ws = self.windows
             judged = ws.judged
-            which = "windows" if len(judged) == len(ws) else "judged windows"
-            text += f" {sum(w.drifted for w in judged)} of {len(judged)} {which} ({ws.window}) drifted."
+            if not judged:
+                text += f" None of the {len(ws)} windows ({ws.window}) is judged."
+            else:
+                which = "windows" if len(judged) == len(ws) else "judged windows"
+                text += f" {sum(w.drifted for w in judged)} of {len(judged)} {which} ({ws.window}) drifted."
             about = ws.describe()
             text += f" {about}" if about else ""
         return text

@@ -185,11 +185,12 @@ class WindowSeries:
         """
         parts = []
         if self.partial:
-            rows = self.window.endswith(" rows")
-            what = f"share of its {self.window} held" if rows else f"share of its {self.window} observed"
+            many = len(self.partial) > 1
+            whose = "their" if many else "its"
+            verb = "held" if self.window.endswith(" rows") else "observed"
+            what = f"share of {whose} {self.window} {verb}"
             judged = "judged like full ones" if self.judge_partial else "not judged"
             shown = ", ".join(f"{w.name} ({100 * w.coverage:.0f}%)" for w in self.partial)
-            many = len(self.partial) > 1
             parts.append(f"Partial window{'s' if many else ''} ({what}), {judged}: {shown}.")
         if self.n_without_time:
             n = self.n_without_time
