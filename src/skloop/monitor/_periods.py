@@ -28,7 +28,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -163,7 +163,7 @@ class Cut:
         if self.length is not None:
             start = EPOCH + int(key) * pd.Timedelta(self.length)
             return start, start + pd.Timedelta(self.length), None
-        period = pd.PeriodIndex.from_ordinals([int(key)], freq=self.freq)[0]
+        period = pd.PeriodIndex.from_ordinals([int(key)], freq=self.freq)[0]  # type: ignore[attr-defined]
         return period.start_time.tz_localize("UTC"), (period + 1).start_time.tz_localize("UTC"), str(period)
 
 
@@ -213,9 +213,9 @@ def window_times(values: pd.Series, column: str) -> pd.Series:
     if not values.notna().any():
         return pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns, UTC]")
     if isinstance(dtype, pd.DatetimeTZDtype):
-        return values.dt.tz_convert("UTC")
+        return cast("pd.Series", values.dt.tz_convert("UTC"))
     if pd.api.types.is_datetime64_dtype(dtype):
-        return values.dt.tz_localize("UTC")
+        return cast("pd.Series", values.dt.tz_localize("UTC"))
     if pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype):
         raise DataError(
             f"the time column {column!r} holds numbers ({dtype}); time windows need datetimes or ISO 8601 strings "

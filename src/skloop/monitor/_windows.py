@@ -109,8 +109,9 @@ def cut_windows(
         untimed = int((~timed).sum())
         if untimed:
             log, times = log[timed], times[timed]
-        order = np.argsort(times.to_numpy(), kind="stable")
-        log, times = log.iloc[order], times.iloc[order]
+        if not times.is_monotonic_increasing:  # int64 nanoseconds: sorting Timestamps as objects is slow
+            order = np.argsort(times.array.asi8, kind="stable")
+            log, times = log.iloc[order], times.iloc[order]
     keys = cut.keys(times, 0, len(log))
     cuts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]]) if len(keys) else np.array([], dtype=np.int64)
     out: list[tuple[WindowSpan, pd.DataFrame]] = []

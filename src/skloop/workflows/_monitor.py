@@ -377,7 +377,7 @@ def monitor_model(
         raise UsageError("a time column applies to --current (a table); the log is cut by its prediction time")
     inputs = load_monitor_inputs(store, ref, settings, reference=reference, trust=trust)
     version = inputs.version
-    cuts = {"window": window, "period": period, "judge_partial": judge_partial}
+    cuts: dict[str, Any] = {"window": window, "period": period, "judge_partial": judge_partial}
     if from_log:
         now = now or datetime.now(UTC)
         start = None
