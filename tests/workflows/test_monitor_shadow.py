@@ -196,7 +196,7 @@ def test_no_shadow_configured_says_so_and_what_to_do(tmp_path: Path) -> None:
 
 
 def test_a_shadow_that_always_failed_is_named(served: Any, tmp_path: Path) -> None:
-    path, records, _ = served
+    _, records, _ = served
     failed = [{**r, "request_id": "f-" + r["request_id"],
                "outputs": {**r["outputs"], "shadow": {"version": 2, "error": "timed out after 100 ms"}}}
               for r in records[:50]]  # fmt: skip
@@ -206,7 +206,9 @@ def test_a_shadow_that_always_failed_is_named(served: Any, tmp_path: Path) -> No
     with Project.load(copy / "skloop.yaml") as project:
         Registry(project.store).promote("plain", 1, "champion", reason="test")
         project.store.predictions.insert_predictions(failed)
-        with pytest.raises(DataError, match=r"failed on all 50 shadowed rows .*timed out after 100 ms.*--shadow-timeout"):
+        with pytest.raises(
+            DataError, match=r"failed on all 50 shadowed rows .*timed out after 100 ms.*--shadow-timeout"
+        ):
             monitor_model(project.store, "plain", project.settings, from_log=True, shadow=True, n_boot=0)
 
 
@@ -223,4 +225,3 @@ def test_cli_prints_the_section_and_writes_it_to_json_and_html(served: Any, tmp_
     assert "Shadow against served" in page and "agrees with the served model" in page
     bad = CliRunner().invoke(cli, ["monitor", "plain", "--shadow", "--current", "x.csv", "--spec", str(path)])
     assert bad.exit_code != 0 and "drop --current" in bad.output
-

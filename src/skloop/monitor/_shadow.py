@@ -128,7 +128,8 @@ class ShadowAccumulator:
         _count(self.shadow_versions, pairs["shadow_version"])
         if self.task == "classification":
             both = pd.DataFrame({"a": _texts(pairs["served"]), "b": _texts(pairs["shadow"])})
-            for (a, b), n in both.value_counts(sort=False, dropna=False).items():
+            counts = both.value_counts(sort=False, dropna=False)
+            for (a, b), n in zip(counts.index.tolist(), counts.tolist(), strict=True):
                 self.confusion[(str(a), str(b))] += int(n)
         else:
             self._moments(pairs)
