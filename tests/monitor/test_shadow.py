@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -14,7 +13,7 @@ from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.metrics import accuracy_score, mean_absolute_error, root_mean_squared_error
 from sklearn.tree import DecisionTreeRegressor
 
-from skloop.core import DataError, Settings
+from skloop.core import DataError
 from skloop.monitor import MonitorReport, ShadowAccumulator, ShadowReport, compare_shadow, shadow_page
 from skloop.monitor._compare import compare_data
 from skloop.store import Store
@@ -134,8 +133,7 @@ def test_labels_too_few_or_absent_are_said_not_failed() -> None:
         ShadowAccumulator("ranking")
 
 
-def test_store_pages_carry_the_shadow_and_monitor_reports_keep_it(tmp_path: Path) -> None:
-    store = Store.open(Settings.from_env(tmp_path, env={}))
+def test_store_pages_carry_the_shadow_and_monitor_reports_keep_it(store: Store) -> None:
     t0 = datetime(2026, 1, 1, tzinfo=UTC)
     shadow: list[dict[str, Any]] = [
         {"version": 2, "prediction": "red", "probabilities": {"blue": 0.1, "red": 0.9}},
@@ -149,12 +147,9 @@ def test_store_pages_carry_the_shadow_and_monitor_reports_keep_it(tmp_path: Path
         for i in range(3)
     ] + [{"request_id": "r2", "row": 0, "time": t0 + timedelta(seconds=9), "model": "m", "version": 1,
           "inputs": {"x": 9}, "outputs": {"prediction": "blue"}}]  # fmt: skip
-    try:
-        store.predictions.insert_predictions(records)
-        store.predictions.insert_labels("m", [{"request_id": "r1", "row": 2, "label": "blue"}])
-        pages = list(store.predictions.iter_pages("m", page_size=2, order="time"))
-    finally:
-        store.close()
+    store.predictions.insert_predictions(records)
+    store.predictions.insert_labels("m", [{"request_id": "r1", "row": 2, "label": "blue"}])
+    pages = list(store.predictions.iter_pages("m", page_size=2, order="time"))
     assert [len(p) for p in pages] == [2, 2]
     pairs = pd.concat([shadow_page(p) for p in pages])
     assert pairs["shadow"].tolist() == ["red", None, "blue", None]

@@ -113,6 +113,7 @@ def test_agreement_and_confusion_match_pandas_before_labels(served: Any) -> None
     expected = float((pairs["served"] == pairs["shadow"]).mean())
     assert 0.6 < expected < 0.99  # two different models: some disagreement, mostly agreement
     assert s.agreement == pytest.approx(expected, abs=1e-12)
+    assert report.summary()["shadow"]["agreement"] == s.agreement  # what the stored reports list shows
     table = pd.crosstab(pairs["served"].astype(str), pairs["shadow"].astype(str)).reindex(
         index=["0", "1"], columns=["0", "1"], fill_value=0)  # fmt: skip
     assert s.classes == ["0", "1"] and s.confusion == table.to_numpy().tolist()

@@ -233,6 +233,10 @@ class MonitorReport:
             "alerts": self.performance_alerts(), "n_windows": 0 if self.windows is None else len(self.windows),
             "estimate_reason": self.estimate_reason,
             "window_alerts": sum(bool(w.alerts()) for w in self.windows.windows) if self.windows is not None else 0,
+            **({} if self.shadow is None else {"shadow": {
+                "n_shadowed": self.shadow.n_shadowed, "agreement": self.shadow.agreement,
+                "mean_abs_difference": self.shadow.mean_abs_difference, "drifted": self.shadow.drifted,
+                "better": self.shadow.better}}),
         }  # fmt: skip
 
     def to_dict(self) -> dict[str, Any]:
