@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_log import SPEC  # noqa: E402  (the same churn project as the prediction-log benchmark)
+from bench_log import SPEC  # the same churn project as the prediction-log benchmark
 
 ROOT = Path(__file__).resolve().parents[1]
 CHUNK = 100_000
