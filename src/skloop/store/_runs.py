@@ -560,7 +560,8 @@ class RunStore:
                 "ending the run, e.g. killed by SIGKILL or out of memory; metrics logged "
                 "in its last seconds may be missing"
             )
-            with self._db.session(f"marking run {run_id} killed") as conn:
+
+            def work(conn: Connection, run_id: str = run_id, error: str = error) -> Any:
                 result = conn.execute(
                     update(RUNS)
                     .where(RUNS.c.id == run_id, RUNS.c.status == "running")
@@ -568,6 +569,9 @@ class RunStore:
                 )
                 if result.rowcount:
                     self._db.recorded(conn, "run", run_id)
+                return result
+
+            result = self._db.transact(f"marking run {run_id} killed", work)
             if result.rowcount:
                 reaped.append(run_id)
                 logger.info("marked run %s killed: %s", run_id, error)
