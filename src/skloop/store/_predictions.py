@@ -577,9 +577,7 @@ class PredictionStore:
                 for start in range(0, len(rows), _CHUNK):
                     conn.execute(stmt, rows[start : start + _CHUNK])
 
-        self._db.transact(
-            f"storing {len(by_entity) + len(by_row)} labels of {model!r}", work, idempotent=True
-        )  # upserts
+        self._db.transact(f"storing {len(by_entity) + len(by_row)} labels of {model!r}", work, idempotent=True)
         return len(by_entity) + len(by_row)
 
     def list_labels(self, model: str) -> list[Label]:
