@@ -39,6 +39,7 @@ from skloop.store._mirror import MirrorItem, MirrorOutbox, MirrorStatus
 from skloop.store._models import ModelStore
 from skloop.store._pages import RunFacets, RunsPage
 from skloop.store._prediction_pages import DEFAULT_PAGE_SIZE, PredictionPage
+from skloop.store._prediction_block import BLOCK_KEY, block_records, is_block
 from skloop.store._predictions import PredictionStore
 from skloop.store._reports import ReportStore
 from skloop.store._retention import PruneResult
@@ -80,6 +81,9 @@ __all__ = [
     "Prediction",
     "PredictionPage",
     "PredictionStore",
+    "BLOCK_KEY",
+    "block_records",
+    "is_block",
     "PruneResult",
     "ReportStore",
     "RetryPolicy",
