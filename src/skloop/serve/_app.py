@@ -28,6 +28,7 @@ from skloop.serve._batcher import DEFAULT_MAX_BATCH_ROWS, MicroBatcher
 from skloop.serve._errors import BadRequestError, LogUnavailableError, NotFoundRouteError, UnauthorizedError
 from skloop.serve._handlers import ServeHandlers
 from skloop.serve._http import ORJSON_OPTS, Answer, Request, Response
+from skloop.serve._logblock import log_block
 from skloop.serve._metrics import ServeMetrics
 from skloop.serve._model import ServedModel, load_served_model
 from skloop.serve._respond import error_answer, log_access, run_route, send_answer
@@ -35,7 +36,6 @@ from skloop.serve._routes import ADMIN, ROUTES, BoundRoute, Found, Router
 from skloop.serve._shadow import DEFAULT_SHADOW_TIMEOUT_SECONDS, Shadow
 from skloop.serve._sink import LineSink, PredictionSink
 from skloop.serve._types import Receive, Scope, Send
-from skloop.serve._logblock import log_block
 from skloop.serve._validate import Prepared
 from skloop.store import block_records
 

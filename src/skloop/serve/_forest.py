@@ -43,8 +43,12 @@ Submit = Callable[..., "Future[np.ndarray]"]
 
 def _forest_of(model: Any) -> Any:
     """The pipeline's final step when it is a single-output scikit-learn forest, else ``None``."""
-    from sklearn.ensemble import ExtraTreesClassifier, ExtraTreesRegressor, RandomForestClassifier
-    from sklearn.ensemble import RandomForestRegressor
+    from sklearn.ensemble import (
+        ExtraTreesClassifier,
+        ExtraTreesRegressor,
+        RandomForestClassifier,
+        RandomForestRegressor,
+    )
 
     final = model.steps[-1][1] if hasattr(model, "steps") else model
     forests = (RandomForestClassifier, RandomForestRegressor, ExtraTreesClassifier, ExtraTreesRegressor)
@@ -86,7 +90,7 @@ class ForestRunner:
         if forest is None:
             return None
         import onnx
-        import onnxruntime as ort
+        import onnxruntime as ort  # type: ignore[import-untyped]
 
         graph = onnx.load_from_string(onnx_bytes)
         trees = [n for n in graph.graph.node if n.op_type in _TREE_OPS]

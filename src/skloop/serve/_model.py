@@ -226,7 +226,9 @@ def _forest_runner(served: ServedModel, data: bytes, options: Any) -> ForestRunn
         logger.warning("%s: big batches stay on the ONNX graph: %s: %s", served.ref, type(exc).__name__, exc)
         return None
     if failure is not None:
-        logger.warning("%s: big batches stay on the ONNX graph: the forest's parity check failed: %s", served.ref, failure)
+        logger.warning(
+            "%s: big batches stay on the ONNX graph: the forest's parity check failed: %s", served.ref, failure
+        )
         return None
     return runner
 

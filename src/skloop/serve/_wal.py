@@ -228,7 +228,9 @@ def read_segment(path: str | os.PathLike[str], offset: int = 0) -> Iterator[tupl
         try:
             rows = block_records(record)
         except StoreError as exc:
-            logger.warning("skipping a prediction block that cannot be read, ending at byte %d of %s: %s", end, path, exc)
+            logger.warning(
+                "skipping a prediction block that cannot be read, ending at byte %d of %s: %s", end, path, exc
+            )
             continue
         for row in rows:
             yield end, row
