@@ -268,7 +268,8 @@ class PredictionStore:
             or datetime), ``model`` (str), and optionally ``correlation_id`` (the
             client's own request id, at most 128 characters), ``version`` (int),
             ``entity_id``, ``inputs`` and ``outputs`` (mappings; the predicted value is
-            ``outputs["prediction"]`` unless ``prediction`` is given) and ``flags``.
+            ``outputs["prediction"]`` unless ``prediction`` is given) and ``flags``;
+            or blocks, a request's rows as columns (:func:`block_records` gives their records).
         on_invalid : callable, optional
             Called as ``on_invalid(index, record, message)`` for each invalid record,
             which is then skipped; without it, an invalid record raises.
@@ -279,12 +280,16 @@ class PredictionStore:
             When a record lacks a field or has a wrong type (the message names the
             record's position and the field); nothing is stored then.
         """
+        from skloop.store._prediction_block import block_values, is_block
         from skloop.store._prediction_bulk import insert_values
 
         rows = []
         for i, record in enumerate(records):
             try:
-                rows.append(prediction_values(record, i))
+                if is_block(record):  # a request's rows, columnar (see skloop.store._prediction_block)
+                    rows.extend(block_values(record, i))
+                else:
+                    rows.append(prediction_values(record, i))
             except StoreError as exc:
                 if on_invalid is None:
                     raise
