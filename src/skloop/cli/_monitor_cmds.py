@@ -44,6 +44,14 @@ def monitor(
         Path | None, typer.Option("--reference", help="Compare with this file (default: the training data).")
     ] = None,
     from_log: Annotated[bool, typer.Option("--from-log", help="Check the served predictions instead.")] = False,
+    shadow: Annotated[
+        bool,
+        typer.Option(
+            "--shadow",
+            help="Also compare the shadow model's logged outputs (skloop serve --shadow) with the served ones "
+            "on the same requests (implies --from-log).",
+        ),
+    ] = False,
     since: Annotated[str | None, typer.Option("--since", help="With --from-log: the last 7d, 12h, ...")] = None,
     window: Annotated[
         str | None,
@@ -82,6 +90,9 @@ def monitor(
     from skloop.monitor import render_report_html
     from skloop.workflows import monitor_model, save_report
 
+    if shadow and current is not None:
+        raise UsageError("--shadow compares the outputs logged by the server; drop --current (it implies --from-log)")
+    from_log = from_log or shadow
     if current is None and not from_log:
         raise UsageError("give --current FILE, or --from-log to check the served predictions")
     if current is not None and from_log:
@@ -98,8 +109,10 @@ def monitor(
         raise UsageError("--time-column applies to --current; the log is cut by its prediction time")
     check_out_file("--report", report, "report.html")
     check_out_file("--json", json_path, "report.json")
-    if (use_dask or scheduler) and from_log:
-        raise UsageError("--dask and --scheduler apply to --current (a Parquet table); --from-log reads the store")
+    if (use_dask or scheduler) and (from_log or window is not None or period is not None):
+        from skloop.workflows._monitor_dask import FROM_LOG_ON_DASK, WINDOW_ON_DASK
+
+        raise UsageError(FROM_LOG_ON_DASK if from_log else WINDOW_ON_DASK)
     store = _store(spec)
     try:
         with dask_cluster(use_dask, scheduler, _settings_near(spec), current) as cluster:
@@ -107,7 +120,7 @@ def monitor(
                 store, _ref(name, alias, version), _settings_near(spec), current=current, reference=reference,
                 from_log=from_log, since=since, window=window, period=period, judge_partial=judge_partial,
                 time_column=time_column, n_boot=n_boot,
-                trust=caller_trust(spec, trust, trust_type), dask=cluster,
+                trust=caller_trust(spec, trust, trust_type), dask=cluster, shadow=shadow,
             )  # fmt: skip
         stored = None
         if not no_store:
@@ -172,6 +185,8 @@ def _print_summary(result: object, report: Path | None, json_path: Path | None) 
         console.print(f"[red]performance alerts: {escape(', '.join(alerts))}[/]", highlight=False)
     if result.windows is not None:
         _print_windows(result.windows)
+    if result.shadow is not None:
+        _print_shadow(result.shadow)
     for path, what in ((report, "HTML report"), (json_path, "JSON report")):
         if path is not None:
             console.print(f"{what}: {escape(str(path))}", highlight=False)
@@ -209,6 +224,33 @@ def _print_windows(ws: object) -> None:
         shown = ", ".join(f"{w.name} ({'; '.join(w.alerts())})" for w in unjudged)
         console.print(f"partial windows' alerts, not judged (--judge-partial to judge): {escape(shown)}",
                       highlight=False)  # fmt: skip
+
+
+def _print_shadow(shadow: object) -> None:
+    from skloop.monitor import ShadowReport
+
+    assert isinstance(shadow, ShadowReport)
+    color = "green" if shadow.better else "yellow" if shadow.drifted else "default"
+    console.print(f"[bold]shadow against served[/] [{color}]{escape(shadow.conclusion())}[/]", highlight=False)
+    if shadow.confusion and len(shadow.classes) <= 12:
+        table = Table(title="pairs: served label (rows) x shadow label (columns)", title_justify="left")
+        table.add_column("served \\ shadow")
+        for c in shadow.classes:
+            table.add_column(escape(c), justify="right")
+        for c, row in zip(shadow.classes, shadow.confusion, strict=True):
+            table.add_row(escape(c), *(f"{n:,}" for n in row))
+        console.print(table)
+    if shadow.drift:
+        parts = [
+            f"{escape(f.name)}: {f.method} {f.statistic:.4g}" + ("" if f.p_value is None else f" p={f.p_value:.3g}")
+            + (" [red]drifted[/]" if f.drifted else "") for f in shadow.drift
+        ]  # fmt: skip
+        console.print(f"output drift ({shadow.n_drift_rows:,} pairs): " + "; ".join(parts), highlight=False)
+    for label, perf in (("served", shadow.served_performance), ("shadow", shadow.shadow_performance)):
+        if perf is None:
+            continue
+        values = "; ".join(f"{m.name} {m.value:.4f}" for m in perf.metrics if m.value is not None)
+        console.print(f"{label} realised ({perf.n_rows:,} labelled rows): {values}", highlight=False)
 
 
 @app.command()

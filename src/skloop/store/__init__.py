@@ -38,6 +38,7 @@ from skloop.store._loop import LoopLockedError, LoopStore
 from skloop.store._mirror import MirrorItem, MirrorOutbox, MirrorStatus
 from skloop.store._models import ModelStore
 from skloop.store._pages import RunFacets, RunsPage
+from skloop.store._prediction_block import BLOCK_KEY, block_records, is_block
 from skloop.store._prediction_pages import DEFAULT_PAGE_SIZE, PredictionPage
 from skloop.store._predictions import PredictionStore
 from skloop.store._reports import ReportStore
@@ -49,6 +50,7 @@ from skloop.store._store import Store
 from skloop.store._tag_facets import TagFacet
 
 __all__ = [
+    "BLOCK_KEY",
     "DEFAULT_PAGE_SIZE",
     "MAX_FILTER_DEPTH",
     "RUN_KINDS",
@@ -99,9 +101,11 @@ __all__ = [
     "VersionArtifact",
     "VersionSpan",
     "VersionSwap",
+    "block_records",
     "check_store",
     "current_revision",
     "head_revision",
+    "is_block",
     "reset_retry_counts",
     "retry_counts",
     "upgrade_database",
