@@ -341,9 +341,7 @@ class TrackingSpec(_Model):
 DRIFT_METHODS = (
     "auto", "ks", "psi", "wasserstein", "jensenshannon", "chisquare", "hellinger", "linf", "anderson",
 )  # fmt: skip
-DriftMethod = Literal[
-    "auto", "ks", "psi", "wasserstein", "jensenshannon", "chisquare", "hellinger", "linf", "anderson"
-]
+DriftMethod = Literal["auto", "ks", "psi", "wasserstein", "jensenshannon", "chisquare", "hellinger", "linf", "anderson"]
 TestMethod = Literal["ks", "psi", "wasserstein", "jensenshannon", "chisquare", "hellinger", "linf", "anderson"]
 ANDERSON_P_RANGE = (0.001, 0.25)
 """scipy's ``anderson_ksamp`` p-value is interpolated in its table and clipped to this range."""
@@ -365,9 +363,7 @@ def _check_method_keys(value: object) -> object:
         methods = DRIFT_METHODS[1:]
         bad = [k for k in value if k not in methods]
         if bad:
-            raise ValueError(
-                f"unknown method {bad[0]!r} in the threshold mapping; allowed: {', '.join(methods)}"
-            )
+            raise ValueError(f"unknown method {bad[0]!r} in the threshold mapping; allowed: {', '.join(methods)}")
     return value
 
 
@@ -422,15 +418,15 @@ class TextDriftSpec(_Model):
     A text column drifts when the share of its tokens not in the reference vocabulary
     (``oov``) or the Jensen–Shannon distance of its term distribution from the
     reference's (``jensenshannon``) reaches its threshold. The distance of a sample of
-    words from its own source shrinks slowly with its size (a long tail of rare terms),
-    so its default is learned: above ``mean + k·std`` over reference chunks of the
-    window's token count (``monitoring.learned``).
+    words from its own source shrinks slowly with its size (a long tail of rare terms):
+    ``learned`` draws its band from reference chunks of the window's token count
+    (``monitoring.learned``), which see no unseen words, so it runs narrow.
     """
 
     enabled: bool = Field(True, description="false: text columns are not tested for drift (quality only)")
     oov: float = Field(0.1, ge=0.0, le=1.0, description="drift when at least this share of tokens is unseen")
     jensenshannon: float | Learned = Field(
-        "learned", description="drift when the term distribution's JS distance reaches this (0 to 0.83), or learned"
+        0.35, description="drift when the term distribution's JS distance reaches this (0 to 0.83), or learned"
     )
 
     @field_validator("jensenshannon")

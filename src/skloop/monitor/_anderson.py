@@ -94,7 +94,9 @@ def _a2(ref_w: Floats, cur_w: Floats, n_ref: float, n_cur: float) -> float:
     return total * (n - 1.0) / n
 
 
-def anderson_counts(ref_counts: npt.ArrayLike, cur_counts: npt.ArrayLike, n_ref: int, n_cur: int) -> tuple[float, float]:
+def anderson_counts(
+    ref_counts: npt.ArrayLike, cur_counts: npt.ArrayLike, n_ref: int, n_cur: int
+) -> tuple[float, float]:
     """Anderson–Darling statistic ``T`` and p-value from counts on one ordered grid.
 
     Parameters
@@ -151,7 +153,7 @@ def anderson_binned(points: Floats, le_counts: Counts, eq_counts: Counts, n_ref:
     ref_cells[1::2] = weight
     cur_cells[1::2] = eq_counts
     cur_cells[0::2] = between
-    return anderson_counts(ref_cells, cur_cells, n_ref, int(round(cur_cells.sum())))
+    return anderson_counts(ref_cells, cur_cells, n_ref, round(float(cur_cells.sum())))
 
 
 def anderson_rescale(t: Floats, n_ref: int, size: int, n: int) -> Floats:

@@ -19,11 +19,11 @@ counts the tokens of rarer terms). A window's column is compared on two numbers:
   distance is the same as with one bin per new term, since a term the reference lacks
   adds ``q ln 2 / 2`` to the divergence however the mass is split).
 
-The column drifts when either reaches its threshold (``monitoring.drift.text``; the
-distance's threshold learned by default, from chunks of the window's token count drawn
-from the reference's term counts, see :mod:`skloop.monitor._learned`: tokens are drawn
-independently, while real texts repeat their words, so the band is on the narrow side
-for short windows of long, repetitive texts; give a number then).
+The column drifts when either reaches its threshold (``monitoring.drift.text``: ``oov``
+0.1, ``jensenshannon`` 0.35, or ``learned``: from chunks of the window's token count drawn
+from the reference's term counts, see :mod:`skloop.monitor._learned`; such chunks hold
+no unseen word, while a real window of the same source does, so that band runs narrow
+and suits large windows best).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -76,9 +76,10 @@ def tokenize(values: pd.Series | pa.Array[Any] | pa.ChunkedArray[Any]) -> pa.Arr
     >>> tokenize(pd.Series(["Déjà vu, a café!", None, ""])).to_pylist()
     ['déjà', 'vu', 'café']
     """
-    arr = _text_array(values)
-    tokens = pc.list_flatten(pc.split_pattern_regex(pc.utf8_lower(arr), _SPLIT))
-    return pc.filter(tokens, pc.greater_equal(pc.utf8_length(tokens), 2))
+    arr: Any = _text_array(values)  # the pyarrow stubs type compute functions by scalar type
+    tokens: Any = pc.list_flatten(pc.split_pattern_regex(pc.utf8_lower(arr), _SPLIT))
+    keep: Any = pc.greater_equal(pc.utf8_length(tokens), pa.scalar(2))
+    return cast("pa.Array[Any] | pa.ChunkedArray[Any]", pc.filter(tokens, keep))
 
 
 def term_counts(values: pd.Series | pa.Array[Any] | pa.ChunkedArray[Any]) -> dict[str, int]:
@@ -87,7 +88,9 @@ def term_counts(values: pd.Series | pa.Array[Any] | pa.ChunkedArray[Any]) -> dic
     if len(tokens) == 0:
         return {}
     vc = pc.value_counts(tokens)
-    return dict(zip(vc.field("values").to_pylist(), vc.field("counts").to_pylist(), strict=True))
+    terms = cast("list[str]", vc.field("values").to_pylist())  # never null: nulls were split away
+    counts = cast("list[int]", vc.field("counts").to_pylist())
+    return dict(zip(terms, counts, strict=True))
 
 
 class TermCounter:
