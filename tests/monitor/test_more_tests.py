@@ -214,3 +214,21 @@ def test_anderson_on_a_categorical_column_names_the_key() -> None:
         compare_data(ref, ref, config=_config(columns={"c": {"method": "anderson", "threshold": 0.05}}))
     # dataset-wide anderson leaves categorical columns to the auto rule
     assert compare_data(ref, ref, config=_config(method="anderson"))["c"].method == "chisquare"
+
+
+def test_text_drift_in_the_json_terminal_and_html(capsys: pytest.CaptureFixture[str]) -> None:
+    from skloop.cli._monitor_cmds import _print_summary
+    from skloop.monitor import MonitorReport, build_report, render_report_html
+
+    ref = pd.DataFrame({"t": [f"common{i % 30} word{i % 11}" for i in range(600)], "x": np.arange(600.0)})
+    cur = pd.DataFrame({"t": [f"brandnew{i % 3} übermäßig" for i in range(300)], "x": np.arange(300.0)})
+    report = build_report(compare_data(ref, cur, _text_schema("t", ("x",))), model="demo/1")
+    data = MonitorReport.from_json(report.to_json()).to_dict()
+    text = next(f for f in data["features"] if f["name"] == "t")
+    assert text["method"] == "vocabulary" and text["oov_rate"] == 1.0 and text["drifted"]
+    assert set(text["new_terms"]) == {"brandnew0", "brandnew1", "brandnew2", "übermäßig"}
+    html = render_report_html(report)
+    assert "Text columns, by vocabulary" in html and "übermäßig" in html and "1.0000" in html
+    _print_summary(report, None, None)
+    out = capsys.readouterr().out
+    assert "text t: drifted: out of vocabulary 100.0%" in out and "übermäßig" in out
