@@ -330,7 +330,7 @@ def compare_data(
         summary records them itself).
     columns : sequence of str, optional
         The columns to monitor: the model's input columns. Only these are tested for
-        drift and checked for quality (datetime, text and id ones quality only, see
+        drift and checked for quality (datetime and id ones quality only, see
         :attr:`DriftReport.skipped`). Default: the schema's features.
     target : str, optional
         The target column, never tested as a feature (a stored summary and a schema
