@@ -210,7 +210,7 @@ def _check_ui_indexes_round_trip(url: str) -> None:
 
     from skloop.store._engine import _config
 
-    assert upgrade_database(url) == head_revision() == "0014"
+    assert upgrade_database(url) == head_revision() == "0015"
     engine = sa.create_engine(url)
     try:
         for table, names in UI_INDEXES.items():

@@ -86,8 +86,10 @@ def monitor(
         raise UsageError("--since applies to --from-log")
     check_out_file("--report", report, "report.html")
     check_out_file("--json", json_path, "report.json")
-    if (use_dask or scheduler) and from_log:
-        raise UsageError("--dask and --scheduler apply to --current (a Parquet table); --from-log reads the store")
+    if (use_dask or scheduler) and (from_log or window is not None):
+        from skloop.workflows._monitor_dask import FROM_LOG_ON_DASK, WINDOW_ON_DASK
+
+        raise UsageError(FROM_LOG_ON_DASK if from_log else WINDOW_ON_DASK)
     store = _store(spec)
     try:
         with dask_cluster(use_dask, scheduler, _settings_near(spec), current) as cluster:

@@ -309,8 +309,11 @@ class PredictionStore:
         SQLite has no autovacuum-style ANALYZE: without ``sqlite_stat1`` its planner
         guesses every index equally selective (PostgreSQL's autovacuum analyses on its own).
         """
-        with self._db.session("refreshing the statistics of the predictions") as conn:
+
+        def work(conn: Connection) -> Any:
             conn.exec_driver_sql("ANALYZE predictions")
+
+        self._db.transact("refreshing the statistics of the predictions", work, idempotent=True)
 
     def _prediction_query(
         self,
@@ -564,7 +567,8 @@ class PredictionStore:
                 by_row[(request, n)] = {**row, "entity_id": None, "request_id": request, "row": n}
         if not by_entity and not by_row:
             return 0
-        with self._db.session(f"storing {len(by_entity) + len(by_row)} labels of {model!r}") as conn:
+
+        def work(conn: Connection) -> Any:
             ins = self._db.insert(LABELS)
             update = {"label": ins.excluded.label, "time": ins.excluded.time}
             for rows, keys in ((list(by_entity.values()), ["model", "entity_id"]),
@@ -572,6 +576,8 @@ class PredictionStore:
                 stmt = ins.on_conflict_do_update(index_elements=keys, set_=update)
                 for start in range(0, len(rows), _CHUNK):
                     conn.execute(stmt, rows[start : start + _CHUNK])
+
+        self._db.transact(f"storing {len(by_entity) + len(by_row)} labels of {model!r}", work, idempotent=True)
         return len(by_entity) + len(by_row)
 
     def list_labels(self, model: str) -> list[Label]:

@@ -114,6 +114,7 @@ class SqlRun(Base):
     __table_args__ = (
         CheckConstraint("status IN ('running', 'finished', 'failed', 'killed')", name="status"),
         Index("ix_runs_project_start_time", "project", "start_time"),
+        Index("ix_runs_project_id", "project", "id"),  # a project's ids, index only (migration 0015)
         Index("ix_runs_start_time", "start_time"),
         Index("ix_runs_status", "status"),
         Index("ix_runs_parent_run_id", "parent_run_id"),
