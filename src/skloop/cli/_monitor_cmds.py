@@ -162,6 +162,15 @@ def _print_summary(result: object, report: Path | None, json_path: Path | None) 
             "-" if f.p_value is None else f"{f.p_value:.4g}", f"{f.threshold:g}", f"{row['importance']:.4f}",
         )  # fmt: skip
     console.print(table)
+    for f in result.drift.features:
+        if f.oov_rate is not None:  # a text column: its vocabulary drift
+            new = f"; new terms: {', '.join(f.new_terms)}" if f.new_terms else ""
+            console.print(
+                f"text {escape(f.name)}: {'[red]drifted[/]' if f.drifted else 'no drift'}: out of vocabulary "
+                f"{f.oov_rate:.1%} (threshold {f.oov_threshold:.0%}), Jensen–Shannon {f.statistic:.3f} "
+                f"(threshold {f.threshold:.3g}) over {f.n_current:,} tokens{escape(new)}",
+                highlight=False,
+            )
     for label, perf in (("realised", result.performance), ("estimated", result.estimate)):
         if perf is None:
             if label == "estimated" and result.estimate_reason:

@@ -14,10 +14,11 @@ import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, bindparam, select, update
 
 from skloop.core import NotFoundError, StoreError, utcnow
 from skloop.store import _reads as reads
@@ -89,6 +90,30 @@ class RunStore(RunQueries):
         self._buffer = MetricBuffer(self._write_metrics, max_size=buffer_size, max_age=buffer_age)
         self._running: set[str] = set()
         db.before_read(self.flush)
+
+    # The statements of the hot paths, built once per store: building a Core statement
+    # (coercions, the cache key's structure) cost more than executing it on SQLite.
+
+    @cached_property
+    def _insert_run(self) -> Any:
+        return self._db.insert(RUNS).on_conflict_do_nothing(index_elements=["id"])
+
+    @cached_property
+    def _end_run(self) -> Any:
+        return (
+            update(RUNS)
+            .where(RUNS.c.id == bindparam("b_id"), RUNS.c.status == "running")
+            .values(
+                status=bindparam("b_status"),
+                end_time=bindparam("b_end"),
+                error=bindparam("b_error"),
+                summary=bindparam("b_summary"),
+            )
+        )
+
+    @cached_property
+    def _parent_exists(self) -> Any:
+        return select(RUNS.c.id).where(RUNS.c.id == bindparam("b_id"))
 
     def require_running(self, run_id: str, conn: Connection | None = None) -> None:
         """Return if run ``run_id`` (a full id) is ``running``, else raise.
@@ -166,13 +191,10 @@ class RunStore(RunQueries):
         tag_list = tag_rows(run_id, tags or {})
 
         def create(conn: Connection) -> None:
-            if (
-                parent_run_id is not None
-                and conn.execute(select(RUNS.c.id).where(RUNS.c.id == parent_run_id)).first() is None
-            ):
+            if parent_run_id is not None and conn.execute(self._parent_exists, {"b_id": parent_run_id}).first() is None:
                 raise NotFoundError(f"parent run {parent_run_id!r} does not exist")
             # the id is made here, once: a try after an unknown commit finds the row in place
-            conn.execute(self._db.insert(RUNS).on_conflict_do_nothing(index_elements=["id"]), row)
+            conn.execute(self._insert_run, row)
             if tag_list:
                 conn.execute(self._db.sql.upsert_tag, tag_list)
 
@@ -226,11 +248,8 @@ class RunStore(RunQueries):
         def finish(conn: Connection) -> int:
             nonlocal tries
             tries += 1
-            result = conn.execute(
-                update(RUNS)
-                .where(RUNS.c.id == run_id, RUNS.c.status == "running")
-                .values(status=status, end_time=utcnow(), error=error, summary=summary.summarise(conn, run_id))
-            )
+            values = {"b_id": run_id, "b_status": status, "b_end": utcnow(), "b_error": error}
+            result = conn.execute(self._end_run, {**values, "b_summary": summary.summarise(conn, run_id)})
             if result.rowcount == 0 and tries > 1:  # perhaps ended by the try whose commit went unanswered
                 return int(conn.execute(select(RUNS.c.status).where(RUNS.c.id == run_id)).scalar() == status)
             if result.rowcount:

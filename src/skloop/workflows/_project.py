@@ -109,7 +109,7 @@ class Project:
         from skloop.workflows._mirror import drainer_alive, start_background_drain
 
         store = self._store
-        if store is None or store.mirror.target is None or not store.mirror.recorded:
+        if store is None or store.mirror_target is None or not store.mirror.recorded:
             return False
         if self._drainer is not None and drainer_alive(self._drainer):
             return False  # the running one drains what was queued since
