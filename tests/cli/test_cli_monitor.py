@@ -221,3 +221,78 @@ def test_monitor_stores_its_report_unless_no_store(project: Path) -> None:
     result = invoke("monitor", "churn", "--current", "same.csv", "--no-store")
     assert result.exit_code == 0, result.output
     assert "stored as report" not in result.output and len(_stored(project)) == len(after)
+
+
+@pytest.fixture(scope="module")
+def event_ts(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A model whose spec's data.time is event_ts, and new rows 10 March - 19 May with New York offsets."""
+    root = tmp_path_factory.mktemp("periods")
+    (root / "skloop.yaml").write_text(TIMED_SPEC.replace("time: timestamp", "time: event_ts"))
+    _timed(400, 0, "2024-01-01").rename(columns={"timestamp": "event_ts"}).to_csv(root / "train.csv", index=False)
+    current = _timed(24 * 70, 1, "2024-03-10 06:00").rename(columns={"timestamp": "event_ts"})
+    stamps = pd.to_datetime(current["event_ts"]).dt.tz_localize("UTC")
+    current["event_ts"] = stamps.dt.tz_convert("America/New_York").map(lambda t: t.isoformat())
+    current.to_csv(root / "new.csv", index=False)
+    current.rename(columns={"event_ts": "when"}).to_csv(root / "renamed.csv", index=False)
+    stamps.dt.tz_localize(None).to_frame("utc").to_csv(root / "utc_times.csv", index=False)
+    with pytest.MonkeyPatch.context() as mp:
+        for key in ("SKLOOP_STORE_URL", "SKLOOP_ARTIFACT_ROOT"):
+            mp.delenv(key, raising=False)
+        mp.chdir(root)
+        assert invoke("train", "-q").exit_code == 0
+        assert invoke("promote", "timed", "1", "--alias", "champion", "--reason", "first").exit_code == 0
+    return root
+
+
+@pytest.fixture
+def in_event_ts(event_ts: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    for key in ("SKLOOP_STORE_URL", "SKLOOP_ARTIFACT_ROOT"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.chdir(event_ts)
+    return event_ts
+
+
+def test_calendar_periods_of_a_file_by_its_own_time_column(in_event_ts: Path) -> None:
+    """data.time named event_ts, written with a timezone: --period month cuts by it, partial months marked."""
+    result = invoke("monitor", "timed", "--current", "new.csv", "--period", "month", "--json", "out.json",
+                    "--report", "out.html", "--no-store")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    windows = json.loads((in_event_ts / "out.json").read_text())["windows"]["windows"]
+    utc = pd.to_datetime(pd.read_csv(in_event_ts / "utc_times.csv")["utc"])
+    expected = utc.dt.to_period("M").value_counts().sort_index()  # the independent cut
+    assert [w["label"] for w in windows] == [str(p) for p in expected.index] == ["2024-03", "2024-04", "2024-05"]
+    assert [w["n_rows"] for w in windows] == expected.tolist()
+    assert [w["partial"] for w in windows] == [True, False, True] and not windows[0]["judged"]
+    assert windows[0]["coverage"] == pytest.approx((31 - 9.25) / 31, abs=1e-6)  # from 10 March 06:00 UTC
+    assert "windows (month): 3, " in result.output and "partial (not judged): 2024-03 (70%), 2024-05 (" in result.output
+    assert "(not judged)" in (in_event_ts / "out.html").read_text()
+
+
+def test_judge_partial_judges_them(in_event_ts: Path) -> None:
+    judged = invoke("monitor", "timed", "--current", "new.csv", "--period", "month", "--judge-partial",
+                    "--json", "-", "--no-store")  # fmt: skip
+    windows = json.loads(judged.output)["windows"]["windows"]
+    assert [w["partial"] for w in windows] == [True, False, True] and all(w["judged"] for w in windows)
+
+
+def test_a_file_without_the_specs_time_column(in_event_ts: Path) -> None:
+    missing = runner.invoke(app, ["monitor", "timed", "--current", "renamed.csv", "--period", "week", "--no-store"])
+    assert missing.exit_code == 1
+    text = " ".join(missing.output.split())
+    assert "'event_ts' (data.time of the spec timed/1 was trained with)" in text and "'when'" in text
+    assert "--time-column" in text
+    by_name = invoke("monitor", "timed", "--current", "renamed.csv", "--period", "week", "--time-column", "when",
+                     "--json", "-", "--no-store")  # fmt: skip
+    weeks = json.loads(by_name.output)["windows"]["windows"]
+    assert by_name.exit_code == 0 and sum(w["n_rows"] for w in weeks) == 24 * 70 and len(weeks) == 11
+    assert {pd.Timestamp(w["start"]).day_name() for w in weeks} == {"Monday"}
+
+
+def test_bad_period_options_are_usage_errors(in_event_ts: Path) -> None:
+    bad = runner.invoke(app, ["monitor", "timed", "--current", "new.csv", "--period", "fortnight"])
+    text = " ".join(bad.output.split())
+    assert bad.exit_code == 2 and "--period 'fortnight' is not a calendar period; use one of hour, day, week" in text
+    both = runner.invoke(app, ["monitor", "timed", "--current", "new.csv", "--period", "month", "--window", "7d"])
+    assert both.exit_code == 2 and "not both" in both.output
+    log = runner.invoke(app, ["monitor", "timed", "--from-log", "--period", "day", "--time-column", "when"])
+    assert log.exit_code == 2 and "--time-column applies to --current" in log.output

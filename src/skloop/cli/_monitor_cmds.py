@@ -17,7 +17,7 @@ from skloop.cli._dask_opts import DaskOpt, SchedulerOpt, dask_cluster
 from skloop.cli._errors import EXIT_DRIFT, handle_errors
 from skloop.cli._render import print_json
 from skloop.cli._trust import TrustOpt, TrustTypeOpt, caller_trust
-from skloop.core import SPEC_FILENAME, UsageError
+from skloop.core import SPEC_FILENAME, SkloopError, UsageError
 
 __all__ = ["EXIT_DRIFT"]  # exits with this when the dataset drifted (defined with the other codes)
 
@@ -53,7 +53,22 @@ def monitor(
         ),
     ] = False,
     since: Annotated[str | None, typer.Option("--since", help="With --from-log: the last 7d, 12h, ...")] = None,
-    window: Annotated[str | None, typer.Option("--window", help="Also per window: 1d, 6h, or a row count.")] = None,
+    window: Annotated[
+        str | None,
+        typer.Option("--window", help="Also per window: 1d, 6h (aligned on the Unix epoch, UTC), or a row count."),
+    ] = None,
+    period: Annotated[
+        str | None,
+        typer.Option("--period", help="Also per calendar period (UTC): day, week, month, quarter, year."),
+    ] = None,
+    judge_partial: Annotated[
+        bool,
+        typer.Option("--judge-partial", help="Judge partial first/last windows like full ones (default: marked only)."),
+    ] = False,
+    time_column: Annotated[
+        str | None,
+        typer.Option("--time-column", help="With --current: the column to cut by (default: the spec's data.time)."),
+    ] = None,
     report: Annotated[Path | None, typer.Option("--report", help="Write the HTML report here.")] = None,
     json_path: Annotated[
         Path | None, typer.Option("--json", help="Write the JSON report here ('-' prints it).")
@@ -84,9 +99,17 @@ def monitor(
         raise UsageError("give either --current FILE or --from-log, not both")
     if since is not None and not from_log:
         raise UsageError("--since applies to --from-log")
+    if window is not None and period is not None:
+        raise UsageError("give --window (a duration or a row count) or --period (a calendar period), not both")
+    if period is not None:
+        _check_period(period)
+    if judge_partial and window is None and period is None:
+        raise UsageError("--judge-partial applies to windows: give --window or --period")
+    if time_column is not None and current is None:
+        raise UsageError("--time-column applies to --current; the log is cut by its prediction time")
     check_out_file("--report", report, "report.html")
     check_out_file("--json", json_path, "report.json")
-    if (use_dask or scheduler) and (from_log or window is not None):
+    if (use_dask or scheduler) and (from_log or window is not None or period is not None):
         from skloop.workflows._monitor_dask import FROM_LOG_ON_DASK, WINDOW_ON_DASK
 
         raise UsageError(FROM_LOG_ON_DASK if from_log else WINDOW_ON_DASK)
@@ -95,14 +118,15 @@ def monitor(
         with dask_cluster(use_dask, scheduler, _settings_near(spec), current) as cluster:
             result = monitor_model(
                 store, _ref(name, alias, version), _settings_near(spec), current=current, reference=reference,
-                from_log=from_log, since=since, window=window, n_boot=n_boot,
+                from_log=from_log, since=since, window=window, period=period, judge_partial=judge_partial,
+                time_column=time_column, n_boot=n_boot,
                 trust=caller_trust(spec, trust, trust_type), dask=cluster, shadow=shadow,
             )  # fmt: skip
         stored = None
         if not no_store:
             source = f"log (last {since})" if from_log and since else "log" if from_log else str(current)
             kind = "log" if from_log else "file"
-            stored = save_report(store, result, source_kind=kind, source=source, window=window)
+            stored = save_report(store, result, source_kind=kind, source=source, window=window or period)
     finally:
         store.close()
     if report is not None:
@@ -169,16 +193,46 @@ def _print_summary(result: object, report: Path | None, json_path: Path | None) 
     if alerts:
         console.print(f"[red]performance alerts: {escape(', '.join(alerts))}[/]", highlight=False)
     if result.windows is not None:
-        flagged = [w for w in result.windows.windows if w.alerts()]
-        if flagged:
-            shown = ", ".join(f"{w.index} ({'; '.join(w.alerts())})" for w in flagged[:5])
-            more = f" and {len(flagged) - 5} more" if len(flagged) > 5 else ""
-            console.print(f"[red]windows with performance alerts: {escape(shown)}{more}[/]", highlight=False)
+        _print_windows(result.windows)
     if result.shadow is not None:
         _print_shadow(result.shadow)
     for path, what in ((report, "HTML report"), (json_path, "JSON report")):
         if path is not None:
             console.print(f"{what}: {escape(str(path))}", highlight=False)
+
+
+def _check_period(period: str) -> None:
+    from skloop.monitor import parse_period
+
+    try:
+        parse_period(period, option="--period")
+    except SkloopError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _print_windows(ws: object) -> None:
+    """One line on the windows (how many, drifted, partial, rows in none), then those with performance alerts."""
+    from skloop.monitor import WindowSeries
+
+    assert isinstance(ws, WindowSeries)
+    judged = ws.judged
+    line = f"windows ({ws.window}): {len(ws)}, {sum(w.drifted for w in judged)} drifted"
+    if ws.partial:
+        state = "judged" if ws.judge_partial else "not judged"
+        line += f"; partial ({state}): " + ", ".join(f"{w.name} ({100 * w.coverage:.0f}%)" for w in ws.partial)
+    if ws.n_without_time:
+        line += f"; {ws.n_without_time:,} rows without a time (in no window)"
+    console.print(escape(line), highlight=False)
+    flagged = [w for w in judged if w.alerts()]
+    if flagged:
+        shown = ", ".join(f"{w.index} {w.name} ({'; '.join(w.alerts())})" for w in flagged[:5])
+        more = f" and {len(flagged) - 5} more" if len(flagged) > 5 else ""
+        console.print(f"[red]windows with performance alerts: {escape(shown)}{more}[/]", highlight=False)
+    unjudged = [w for w in ws.windows if not w.judged and w.alerts()]
+    if unjudged:
+        shown = ", ".join(f"{w.name} ({'; '.join(w.alerts())})" for w in unjudged)
+        console.print(f"partial windows' alerts, not judged (--judge-partial to judge): {escape(shown)}",
+                      highlight=False)  # fmt: skip
 
 
 def _print_shadow(shadow: object) -> None:

@@ -22,6 +22,7 @@ from skloop.monitor._multivariate import (
     multivariate_drift,
 )
 from skloop.monitor._performance import MetricResult, PerformanceReport, performance
+from skloop.monitor._periods import FULL_COVERAGE, PERIOD_NAMES, parse_period, window_cut
 from skloop.monitor._quality import QUALITY_CHECKS, QualityCheck, QualityReport
 from skloop.monitor._reference import ColumnReference, ReferenceSummary, reference_summary
 from skloop.monitor._report import REPORT_FORMAT, MonitorReport, build_report, monitor_frame
@@ -40,6 +41,8 @@ __all__ = [
     "DEFAULT_THRESHOLDS",
     "DLE",
     "EXACT_ROWS",
+    "FULL_COVERAGE",
+    "PERIOD_NAMES",
     "QUALITY_CHECKS",
     "REGRESSION_METRICS",
     "REPORT_FORMAT",
@@ -77,6 +80,7 @@ __all__ = [
     "monitor_pages",
     "monitor_windows",
     "multivariate_drift",
+    "parse_period",
     "parse_window",
     "performance",
     "reference_summary",
@@ -85,4 +89,5 @@ __all__ = [
     "shadow_page",
     "split_windows",
     "weighted_drift",
+    "window_cut",
 ]

@@ -145,6 +145,16 @@ class MonitorReport:
                     text += "."
         if self.estimate is None and self.estimate_reason:
             text += f" No performance estimate: {self.estimate_reason}."
+        if self.windows is not None and self.windows.windows:
+            ws = self.windows
+            judged = ws.judged
+            if not judged:
+                text += f" None of the {len(ws)} windows ({ws.window}) is judged."
+            else:
+                which = "windows" if len(judged) == len(ws) else "judged windows"
+                text += f" {sum(w.drifted for w in judged)} of {len(judged)} {which} ({ws.window}) drifted."
+            about = ws.describe()
+            text += f" {about}" if about else ""
         return text
 
     def performance_alerts(self) -> list[str]:
@@ -232,7 +242,7 @@ class MonitorReport:
             "performance": metrics(self.performance), "estimate": metrics(self.estimate),
             "alerts": self.performance_alerts(), "n_windows": 0 if self.windows is None else len(self.windows),
             "estimate_reason": self.estimate_reason,
-            "window_alerts": sum(bool(w.alerts()) for w in self.windows.windows) if self.windows is not None else 0,
+            "window_alerts": sum(bool(w.alerts()) for w in self.windows.judged) if self.windows is not None else 0,
             **({} if self.shadow is None else {"shadow": {
                 "n_shadowed": self.shadow.n_shadowed, "agreement": self.shadow.agreement,
                 "mean_abs_difference": self.shadow.mean_abs_difference, "drifted": self.shadow.drifted,
@@ -358,6 +368,7 @@ def monitor_frame(
     schema: Schema | None = None,
     config: MonitoringSpec | None = None,
     window: str | int | timedelta | None = None,
+    period: str | None = None,
     task: str | None = None,
     classes: Sequence[Any] | None = None,
     reference_metrics: Mapping[str, float] | None = None,
@@ -373,6 +384,9 @@ def monitor_frame(
     positive: Any = None,
     estimate_reason: str | None = None,
     multivariate: bool = False,
+    observed_from: datetime | None = None,
+    observed_until: datetime | None = None,
+    judge_partial: bool = False,
 ) -> MonitorReport:
     """Monitor a log of predictions against a reference: drift, quality, performance, windows.
 
@@ -388,8 +402,14 @@ def monitor_frame(
         As in :func:`~skloop.monitor.compare_data`.
     window : str, int or timedelta, optional
         Also compute everything per window (``"1d"``, ``500`` rows...).
+    period : str, optional
+        Instead of ``window``: per calendar period (``"day"``, ``"week"``, ``"month"``,
+        ``"quarter"``, ``"year"``, or a pandas period alias), in UTC.
     task, classes, reference_metrics, importance, estimator, n_boot, seed, positive
         As in :func:`~skloop.monitor.monitor_windows`.
+    observed_from, observed_until, judge_partial
+        Which windows are partial, and whether they are judged (see
+        :func:`~skloop.monitor.monitor_windows`).
     model, reference_name, current_name : str, optional
         Labels shown in the report.
     columns : sequence of str, optional
@@ -444,11 +464,12 @@ def monitor_frame(
     if multivariate and reference_frame is None:
         raise DataError("multivariate drift needs the reference rows (a DataFrame), not a stored summary or profile")
     windows = None
-    if window is not None:
+    if window is not None or period is not None:
         windows = monitor_windows(
-            log, reference, window=window, schema=schema, config=config, task=task, classes=classes,
+            log, reference, window=window, period=period, schema=schema, config=config, task=task, classes=classes,
             reference_metrics=reference_metrics, importance=importance, estimator=estimator, n_boot=n_boot, seed=seed,
-            columns=columns, time_column=time_column, positive=positive,
+            columns=columns, time_column=time_column, positive=positive, observed_from=observed_from,
+            observed_until=observed_until, judge_partial=judge_partial,
         )  # fmt: skip
     mv = None
     if multivariate and reference_frame is not None:

@@ -87,7 +87,7 @@ def _windows(report: MonitorReport) -> dict[str, Any] | None:
     ws = report.windows
     if ws is None or not ws.windows:
         return None
-    labels = [(w.start or str(w.index))[:16].replace("T", " ").removesuffix(" 00:00") for w in ws.windows]
+    labels = [w.name for w in ws.windows]  # a calendar period's name, else the start
     if len(set(labels)) < len(labels):  # row windows of fast traffic start within the same minute
         labels = [f"#{w.index + 1}" for w in ws.windows]
     c = CHART_COLORS
@@ -120,11 +120,19 @@ def _windows(report: MonitorReport) -> dict[str, Any] | None:
         )  # fmt: skip
     rows = [
         {"label": labels[w.index], "n_rows": w.n_rows, "n_labeled": w.n_labeled, "drift_share": w.drift_share,
-         "weighted_drift": w.weighted_drift, "drifted": w.drifted,
+         "weighted_drift": w.weighted_drift, "drifted": w.drifted, "judged": w.judged,
+         "span": " – ".join(_when(t) for t in (w.start, w.end) if t) or "–",
+         "observed": f"{100 * w.coverage:.0f}%" + (" partial" if w.partial else ""), "partial": w.partial,
          "issues": ", ".join(f"{k}: {v}" for k, v in w.quality.items()) or "–"}
         for w in ws.windows
     ]  # fmt: skip
-    return {"count": len(ws), "window": ws.window, "labels": labels, "charts": charts, "rows": rows}
+    return {"count": len(ws), "window": ws.window, "labels": labels, "charts": charts, "rows": rows,
+            "note": ws.describe()}  # fmt: skip
+
+
+def _when(iso: str) -> str:
+    """An ISO time, short: ``2024-03-01`` at midnight, else ``2024-03-01 10:00``."""
+    return iso[:16].replace("T", " ").removesuffix(" 00:00")
 
 
 def _shadow(report: MonitorReport) -> dict[str, Any] | None:

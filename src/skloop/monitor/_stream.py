@@ -22,7 +22,7 @@ gives for :func:`log_frame` of the same predictions, whatever the page size.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -33,24 +33,22 @@ from skloop.data import DatasetProfile, Schema, class_name
 from skloop.monitor._accumulate import Accumulator, accumulator
 from skloop.monitor._compare import EXACT_ROWS, DriftReport, _finish, _reference, _Scope, _scope
 from skloop.monitor._estimate import CBPE
-from skloop.monitor._explain import weighted_drift
 from skloop.monitor._loss import DLE
 from skloop.monitor._performance import PerformanceReport
+from skloop.monitor._periods import Cut, span_of, window_cut, window_times
 from skloop.monitor._reference import ReferenceSummary, reference_summary
 from skloop.monitor._report import MonitorReport, build_report
 from skloop.monitor._windows import (
     LOG_COLUMNS,
     WindowResult,
     WindowSeries,
-    _window_feature,
+    _utc,
     learned_bands,
-    parse_window,
     window_performance,
+    window_result,
 )
 
 __all__ = ["log_page", "monitor_pages"]
-
-_EPOCH = pd.Timestamp(0, tz="UTC")
 
 
 def log_page(page: Any) -> pd.DataFrame:
@@ -174,12 +172,6 @@ class _Part:
         return realised, estimate
 
 
-def _window_key(rows: pd.DataFrame, length: timedelta | int, offset: int) -> np.ndarray:
-    if isinstance(length, int):
-        return (offset + np.arange(len(rows))) // length
-    return ((rows["time"] - _EPOCH) // pd.Timedelta(length)).to_numpy()
-
-
 def monitor_pages(
     pages: Iterable[pd.DataFrame],
     reference: pd.DataFrame | ReferenceSummary | DatasetProfile,
@@ -187,6 +179,7 @@ def monitor_pages(
     schema: Schema | None = None,
     config: MonitoringSpec | None = None,
     window: str | int | timedelta | None = None,
+    period: str | None = None,
     task: str | None = None,
     classes: Sequence[Any] | None = None,
     reference_metrics: Mapping[str, float] | None = None,
@@ -201,6 +194,9 @@ def monitor_pages(
     positive: Any = None,
     max_rows: int = EXACT_ROWS,
     estimate_reason: str | None = None,
+    observed_from: datetime | None = None,
+    observed_until: datetime | None = None,
+    judge_partial: bool = False,
 ) -> MonitorReport:
     """:func:`~skloop.monitor.monitor_frame` over a log given as pages (see the module docstring).
 
@@ -211,9 +207,10 @@ def monitor_pages(
         each indexed by the prediction id (unique: it orders the sample); each is read
         once and dropped. Without ``window``, pages may have no ``time`` column (a
         table's rows scored partition by partition, in the table's order).
-    reference, schema, config, window, task, classes, reference_metrics, importance, estimator, model, n_boot, seed,
-    reference_name, current_name, columns, positive, estimate_reason
-        As in :func:`~skloop.monitor.monitor_frame` (windows cut by ``time``).
+    reference, schema, config, window, period, task, classes, reference_metrics, importance, estimator, model, n_boot,
+    seed, reference_name, current_name, columns, positive, estimate_reason, observed_from, observed_until, judge_partial
+        As in :func:`~skloop.monitor.monitor_frame` (windows cut by ``time``; rows
+        without one are in no window, and counted).
     max_rows : int, default=EXACT_ROWS
         Numeric values held per column (beyond: binned) and rows scored for performance
         (beyond: a uniform sample); whole log and each window alike.
@@ -255,67 +252,75 @@ def monitor_pages(
     has_estimate = estimator is not None
     extra = estimator.columns_ if isinstance(estimator, DLE) else ()
     whole = _Part(ref, whole_names, max_rows, max_rows, has_estimate, outputs, extra)
-    length = parse_window(window) if window is not None else None
+    cut = window_cut(window, period)
     results: list[WindowResult] = []
     perf_args: dict[str, Any] = {"task": task, "reference_metrics": reference_metrics, "n_boot": n_boot,
                                  "seed": seed, "positive": positive, "bands": learned_bands(config)}  # fmt: skip
-    current: tuple[Any, _Part] | None = None
+    observed = {"observed_from": _utc(observed_from), "observed_until": _utc(observed_until)}
+    state = _Windows(cut) if cut is not None else None
 
-    def close(key: Any, part: _Part) -> None:
+    def close(key: int, part: _Part, is_last: bool) -> None:
+        assert cut is not None  # windows are closed only when cut
         drift = part.drift(ref, scope, config)
         realised, estimate = part.performance(classes, estimator, **perf_args)
-        flags: dict[str, int] = {}
-        for check in drift.quality.issues:
-            flags[check.check] = flags.get(check.check, 0) + 1
-        if isinstance(length, int) or length is None:
-            start, end = part.first, part.last
-        else:
-            start = _EPOCH + int(key) * pd.Timedelta(length)
-            end = start + pd.Timedelta(length)
-        features = {f.name: _window_feature(f) for f in drift.features}
-        results.append(WindowResult(
-            index=len(results), start=None if start is None else start.isoformat(),
-            end=None if end is None else end.isoformat(), n_rows=part.n_rows, n_labeled=part.n_labeled,
-            drift_share=drift.share, drifted=drift.drifted,
-            weighted_drift=weighted_drift({f.name: f.drifted for f in drift.features}, importance),
-            features=features, quality=flags, performance=realised, estimate=estimate,
+        span = span_of(cut, key, part.n_rows, part.first, part.last, is_first=not results, is_last=is_last,
+                       **observed)  # fmt: skip
+        results.append(window_result(
+            len(results), span, drift, n_rows=part.n_rows, n_labeled=part.n_labeled, realised=realised,
+            estimate=estimate, importance=importance, judge_partial=judge_partial,
         ))  # fmt: skip
 
-    seen = 0
     for page in _chain(first, iterator):
         if page.empty:
             continue
-        if "time" not in page.columns:
-            if length is not None:
-                raise DataError("monitoring by window needs a 'time' column in every page; these rows have none")
-        elif page["time"].isna().any():
-            raise DataError(f"{int(page['time'].isna().sum())} rows of the log have no 'time'; every row needs one")
         whole.add(page)
-        if length is not None:
-            keys = _window_key(page, length, seen)
-            cuts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
-            for i, at in enumerate(cuts):
-                upto = cuts[i + 1] if i + 1 < len(cuts) else len(page)
-                key = keys[at]
-                if current is not None and current[0] != key:
-                    close(*current)
-                    current = None
-                if current is None:
-                    current = (key, _Part(ref, window_names, max_rows, max_rows, has_estimate, outputs, extra))
-                current[1].add(page.iloc[at:upto])
-        seen += len(page)
-    if current is not None:
-        close(*current)
+        if state is None:
+            continue
+        if "time" not in page.columns and state.cut.by_time:
+            raise DataError("monitoring by time windows needs a 'time' column in every page; these rows have none")
+        timed = page
+        times = None
+        if "time" in page.columns:
+            times = window_times(page["time"], "time")
+            missing = times.isna().to_numpy()
+            if missing.any():
+                state.untimed += int(missing.sum())
+                timed, times = page[~missing], times[~missing]
+            timed = timed.assign(time=times) if len(timed) else timed
+        keys = state.cut.keys(times, state.seen, len(timed))
+        cuts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]]) if len(keys) else np.array([], dtype=np.int64)
+        for i, at in enumerate(cuts):
+            upto = cuts[i + 1] if i + 1 < len(cuts) else len(timed)
+            key = int(keys[at])
+            if state.current is not None and state.current[0] != key:
+                close(*state.current, False)
+                state.current = None
+            if state.current is None:
+                state.current = (key, _Part(ref, window_names, max_rows, max_rows, has_estimate, outputs, extra))
+            state.current[1].add(timed.iloc[at:upto])
+        state.seen += len(timed)
+    if state is not None and state.current is not None:
+        close(*state.current, True)
     drift = whole.drift(ref, scope, config)
     realised, estimate = whole.performance(classes, estimator, **perf_args)
     windows = None
-    if length is not None:
-        label = f"{length} rows" if isinstance(length, int) else str(window)
-        windows = WindowSeries(window=label, windows=tuple(results))
+    if state is not None:
+        windows = WindowSeries(window=state.cut.label, windows=tuple(results), n_without_time=state.untimed,
+                               judge_partial=judge_partial)  # fmt: skip
     return build_report(
         drift, importance=importance, performance=realised, estimate=estimate, windows=windows, model=model,
         reference_name=reference_name, current_name=current_name, estimate_reason=estimate_reason, estimator=estimator,
     )  # fmt: skip
+
+
+class _Windows:
+    """The cutting state: the open window, rows seen, rows without a time."""
+
+    def __init__(self, cut: Cut) -> None:
+        self.cut = cut
+        self.current: tuple[int, _Part] | None = None
+        self.seen = 0
+        self.untimed = 0
 
 
 def _chain(first: pd.DataFrame, rest: Iterable[pd.DataFrame]) -> Iterable[pd.DataFrame]:

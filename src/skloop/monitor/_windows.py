@@ -14,10 +14,9 @@ fitted :class:`~skloop.monitor.CBPE` is given.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from dataclasses import replace
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -31,7 +30,9 @@ from skloop.monitor._estimate import CBPE
 from skloop.monitor._explain import weighted_drift
 from skloop.monitor._loss import DLE
 from skloop.monitor._performance import PerformanceReport, performance
+from skloop.monitor._periods import Cut, WindowSpan, parse_window, span_of, window_cut, window_times
 from skloop.monitor._reference import ReferenceSummary, reference_summary
+from skloop.monitor._window_series import WindowResult, WindowSeries, performance_alerts
 
 __all__ = [
     "LOG_COLUMNS",
@@ -50,41 +51,6 @@ LOG_COLUMNS = ("time", "prediction", "label")
 """Columns of a log frame besides the inputs and the ``proba_<class>`` columns."""
 MIN_LABELED = 20
 """A window's realised performance needs at least this many labeled rows."""
-_UNITS = {
-    "s": "seconds", "sec": "seconds", "min": "minutes", "m": "minutes", "h": "hours", "d": "days", "w": "weeks",
-}  # fmt: skip
-_DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([a-z]+)\s*")
-
-
-def parse_window(window: str | int | timedelta) -> timedelta | int:
-    """A window length: a duration (``"1d"``, ``"12h"``, ``"30min"``, ``"2w"``) or a row count.
-
-    Examples
-    --------
-    >>> parse_window("1d"), parse_window("500"), parse_window("5000 rows"), parse_window(250)
-    (datetime.timedelta(days=1), 500, 5000, 250)
-    """
-    if isinstance(window, timedelta):
-        if window <= timedelta(0):
-            raise DataError(f"a window must be positive; got {window}")
-        return window
-    if isinstance(window, int) and not isinstance(window, bool):
-        if window < 1:
-            raise DataError(f"a window of rows must hold at least 1 row; got {window}")
-        return window
-    text = str(window).strip().lower()
-    rows = re.fullmatch(r"(\d+)\s*rows?", text)
-    if rows is not None:
-        text = rows.group(1)
-    if text.isdigit():
-        return parse_window(int(text))
-    match = _DURATION.fullmatch(text)
-    if match is None or match.group(2) not in _UNITS:
-        raise DataError(
-            f"window {window!r} is neither a duration such as 1d, 12h, 30min, 2w nor a number of rows such as 500 "
-            "(or '500 rows')"
-        )
-    return parse_window(timedelta(**{_UNITS[match.group(2)]: float(match.group(1))}))
 
 
 def log_frame(predictions: Iterable[Any]) -> pd.DataFrame:
@@ -110,168 +76,84 @@ def log_frame(predictions: Iterable[Any]) -> pd.DataFrame:
     return frame
 
 
+def cut_windows(
+    log: pd.DataFrame,
+    cut: Cut,
+    *,
+    time_column: str = "time",
+    observed_from: pd.Timestamp | None = None,
+    observed_until: pd.Timestamp | None = None,
+) -> tuple[list[tuple[WindowSpan, pd.DataFrame]], int]:
+    """Cut a log frame by ``cut``: its windows in time order (empty ones left out), and the rows without a time.
+
+    Rows whose ``time_column`` is missing belong to no window (of time or of rows);
+    they are counted, not dropped silently. Rows are sorted by time (stably) when the
+    log has the column; row windows of a log without one keep its order.
+
+    Raises
+    ------
+    DataError
+        Time windows of a log without ``time_column`` (the message lists its columns).
+    """
+    has_time = time_column in log.columns
+    if not has_time and cut.by_time:
+        raise DataError(
+            f"time windows ({cut.label}) need a {time_column!r} column; the data has {[str(c) for c in log.columns]}; "
+            "declare the table's time column as data.time in the spec, or cut by rows (a window such as 500)"
+        )
+    times: pd.Series | None = None
+    untimed = 0
+    if has_time:
+        times = window_times(log[time_column], time_column)
+        timed = times.notna().to_numpy()
+        untimed = int((~timed).sum())
+        if untimed:
+            log, times = log[timed], times[timed]
+        if not times.is_monotonic_increasing:  # int64 nanoseconds: sorting Timestamps as objects is slow
+            order = np.argsort(times.array.asi8, kind="stable")
+            log, times = log.iloc[order], times.iloc[order]
+    keys = cut.keys(times, 0, len(log))
+    cuts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]]) if len(keys) else np.array([], dtype=np.int64)
+    out: list[tuple[WindowSpan, pd.DataFrame]] = []
+    for i, at in enumerate(cuts):
+        upto = int(cuts[i + 1]) if i + 1 < len(cuts) else len(log)
+        first = times.iloc[at] if times is not None else None
+        last = times.iloc[upto - 1] if times is not None else None
+        span = span_of(cut, int(keys[at]), upto - int(at), first, last, observed_from=observed_from,
+                       observed_until=observed_until, is_first=i == 0, is_last=i == len(cuts) - 1)  # fmt: skip
+        out.append((span, log.iloc[at:upto]))
+    return out, untimed
+
+
 def split_windows(
-    log: pd.DataFrame, window: str | int | timedelta, *, time_column: str = "time"
+    log: pd.DataFrame,
+    window: str | int | timedelta | None = None,
+    *,
+    period: str | None = None,
+    time_column: str = "time",
 ) -> list[tuple[pd.Timestamp | None, pd.Timestamp | None, pd.DataFrame]]:
     """Cut a log frame into windows: ``(start, end, rows)`` in time order, empty ones left out.
 
-    Time windows are aligned on multiples of their length since the Unix epoch (a
-    ``1d`` window runs from midnight to midnight UTC); ``start`` is included, ``end``
-    excluded. Row windows hold ``window`` consecutive rows each (the last may hold fewer)
-    and their ``start``/``end`` are the first and last times in them, when known.
+    Time windows (``window="1d"``) are aligned on multiples of their length since the
+    Unix epoch (a ``1d`` window runs from midnight to midnight UTC); calendar periods
+    (``period="month"``) are UTC periods; ``start`` is included, ``end`` excluded. Row
+    windows hold ``window`` consecutive rows each (the last may hold fewer) and their
+    ``start``/``end`` are the first and last times in them, when known. See
+    :mod:`skloop.monitor._periods`; :func:`monitor_windows` also marks partial windows.
+
+    Raises
+    ------
+    DataError
+        A row has no time (:func:`monitor_windows` reports them instead), or time
+        windows of a log without ``time_column``.
     """
-    length = parse_window(window)
-    has_time = time_column in log.columns
-    if has_time:
-        times = pd.to_datetime(log[time_column], utc=True)
-        if times.isna().any():
-            raise DataError(f"{int(times.isna().sum())} rows of the log have no {time_column!r}; every row needs one")
-        order = np.argsort(times.to_numpy(), kind="stable")
-        log, times = log.iloc[order], times.iloc[order]
-    elif isinstance(length, timedelta):
-        raise DataError(
-            f"time windows need a {time_column!r} column; the data has {[str(c) for c in log.columns]}; "
-            "declare the table's time column as data.time in the spec, or cut by rows (a window such as 500)"
-        )
-    out: list[tuple[pd.Timestamp | None, pd.Timestamp | None, pd.DataFrame]] = []
-    if isinstance(length, int):
-        for start in range(0, len(log), length):
-            part = log.iloc[start : start + length]
-            first = times.iloc[start] if has_time else None
-            last = times.iloc[min(start + length, len(log)) - 1] if has_time else None
-            out.append((first, last, part))
-        return out
-    step = pd.Timedelta(length)
-    epoch = pd.Timestamp(0, tz="UTC")
-    slot = ((times - epoch) // step).to_numpy()
-    for value in np.unique(slot):
-        begin = epoch + int(value) * step
-        out.append((begin, begin + step, log[slot == value]))
-    return out
-
-
-@dataclass(frozen=True)
-class WindowResult:
-    """The monitor's statistics over one window.
-
-    Attributes
-    ----------
-    index : int
-    start, end : str or None
-        ISO 8601 bounds (``end`` excluded for time windows; the last time for row windows).
-    n_rows, n_labeled : int
-    drift_share : float
-        Share of drifted features.
-    drifted : bool
-        The dataset-level verdict of this window.
-    weighted_drift : float
-        ``Σ importance·drifted / Σ importance``.
-    features : dict
-        Feature name to ``{"method", "statistic", "p_value", "threshold", "drifted",
-        "current_counts"}`` (counts on the reference's bins; categorical features also
-        keep ``categories`` and ``reference_counts``, aligned with the counts).
-    quality : dict
-        Quality check name to the number of columns it flagged.
-    performance, estimate : PerformanceReport or None
-        Realised (labeled rows) and estimated (CBPE or DLE) performance.
-    """
-
-    index: int
-    start: str | None
-    end: str | None
-    n_rows: int
-    n_labeled: int
-    drift_share: float
-    drifted: bool
-    weighted_drift: float
-    features: dict[str, dict[str, Any]] = field(default_factory=dict)
-    quality: dict[str, int] = field(default_factory=dict)
-    performance: PerformanceReport | None = None
-    estimate: PerformanceReport | None = None
-
-    def alerts(self) -> list[str]:
-        """This window's performance alerts (:func:`performance_alerts`)."""
-        return performance_alerts(self.performance, self.estimate)
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-able dict; :meth:`from_dict` reverses it (``alerts`` is derived)."""
-        return {
-            "alerts": self.alerts(), "index": self.index, "start": self.start, "end": self.end, "n_rows": self.n_rows,
-            "n_labeled": self.n_labeled, "drift_share": self.drift_share, "drifted": self.drifted,
-            "weighted_drift": self.weighted_drift, "features": self.features, "quality": self.quality,
-            "performance": None if self.performance is None else self.performance.to_dict(),
-            "estimate": None if self.estimate is None else self.estimate.to_dict(),
-        }  # fmt: skip
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> WindowResult:
-        """Rebuild from :meth:`to_dict` output."""
-        perf, est = data.get("performance"), data.get("estimate")
-        return cls(
-            **{k: data[k] for k in cls.__dataclass_fields__ if k not in ("performance", "estimate")},
-            performance=None if perf is None else PerformanceReport.from_dict(perf),
-            estimate=None if est is None else PerformanceReport.from_dict(est),
-        )
-
-
-@dataclass(frozen=True)
-class WindowSeries:
-    """The windows of a log, in time order, with the length that cut them."""
-
-    window: str
-    windows: tuple[WindowResult, ...] = ()
-
-    def __len__(self) -> int:
-        return len(self.windows)
-
-    def series(self, what: str) -> list[float | None]:
-        """One value per window: ``"drift_share"``, ``"weighted_drift"``, ``"n_rows"``,
-        ``"feature:<name>"`` (its statistic), ``"performance:<metric>"`` or
-        ``"estimate:<metric>"``."""
-        kind, _, name = what.partition(":")
-        out: list[float | None] = []
-        for w in self.windows:
-            if not name:
-                out.append(getattr(w, kind))
-            elif kind == "feature":
-                out.append(w.features.get(name, {}).get("statistic"))
-            elif kind in ("performance", "estimate"):
-                report = getattr(w, kind)
-                out.append(report[name].value if report is not None and name in report else None)
-            else:
-                raise DataError(f"unknown series {what!r}; use drift_share, feature:NAME, performance:METRIC, ...")
-        return out
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-able dict; :meth:`from_dict` reverses it."""
-        return {"window": self.window, "windows": [w.to_dict() for w in self.windows]}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> WindowSeries:
-        """Rebuild from :meth:`to_dict` output."""
-        return cls(window=str(data["window"]), windows=tuple(WindowResult.from_dict(w) for w in data["windows"]))
-
-
-def performance_alerts(performance: PerformanceReport | None, estimate: PerformanceReport | None) -> list[str]:
-    """Metrics that alert, realised then estimated: ``"realised roc_auc"``, ``"estimated mae"``, ...
-
-    A metric with a learned band (``monitoring.performance.threshold: learned``) alerts
-    when its value lies outside the band; otherwise when its whole interval lies on the
-    worse side of the version's training holdout score (a metric without an interval or
-    a reference never does).
-    """
-    out = []
-    for label, report in (("realised", performance), ("estimated", estimate)):
-        for m in report.metrics if report is not None else ():
-            if m.band is not None:
-                if m.outside_band:
-                    out.append(f"{label} {m.name}")
-                continue
-            if m.reference is None or m.lower is None or m.upper is None:
-                continue
-            if (m.upper < m.reference) if m.greater_is_better else (m.lower > m.reference):
-                out.append(f"{label} {m.name}")
-    return out
+    cut = window_cut(window, period)
+    if cut is None:
+        raise DataError("give a window (1d, 500) or a calendar period (month) to cut by")
+    windows, untimed = cut_windows(log, cut, time_column=time_column)
+    if untimed:
+        raise DataError(f"{untimed} rows of the log have no {time_column!r}; every row needs one")
+    return [(span.start, span.end, rows) for span, rows in windows]
 
 
 def learned_bands(config: MonitoringSpec | None) -> LearnedSpec | None:
@@ -369,11 +251,39 @@ def _window_feature(f: FeatureDrift) -> dict[str, Any]:
     return out
 
 
+def window_result(
+    index: int,
+    span: WindowSpan,
+    drift: Any,
+    *,
+    n_rows: int,
+    n_labeled: int,
+    realised: PerformanceReport | None,
+    estimate: PerformanceReport | None,
+    importance: Mapping[str, Any] | None,
+    judge_partial: bool,
+) -> WindowResult:
+    """One window's :class:`WindowResult` from its span, its drift report and its performance."""
+    flags: dict[str, int] = {}
+    for check in drift.quality.issues:
+        flags[check.check] = flags.get(check.check, 0) + 1
+    where = span.to_dict()
+    return WindowResult(
+        index=index, start=where["start"], end=where["end"], n_rows=n_rows, n_labeled=n_labeled,
+        drift_share=drift.share, drifted=drift.drifted,
+        weighted_drift=weighted_drift({f.name: f.drifted for f in drift.features}, importance),
+        features={f.name: _window_feature(f) for f in drift.features}, quality=flags, performance=realised,
+        estimate=estimate, label=span.label, coverage=span.coverage, partial=span.partial,
+        judged=judge_partial or not span.partial,
+    )  # fmt: skip
+
+
 def monitor_windows(
     log: pd.DataFrame,
     reference: pd.DataFrame | ReferenceSummary | DatasetProfile,
     *,
-    window: str | int | timedelta,
+    window: str | int | timedelta | None = None,
+    period: str | None = None,
     schema: Schema | None = None,
     config: MonitoringSpec | None = None,
     task: str | None = None,
@@ -386,6 +296,9 @@ def monitor_windows(
     columns: Sequence[str] | None = None,
     time_column: str = "time",
     positive: Any = None,
+    observed_from: datetime | None = None,
+    observed_until: datetime | None = None,
+    judge_partial: bool = False,
 ) -> WindowSeries:
     """Every monitor statistic per window of a prediction log.
 
@@ -395,8 +308,13 @@ def monitor_windows(
         A log frame (see the module docstring).
     reference : DataFrame, ReferenceSummary or DatasetProfile
         The training reference; summarised once, then compared with each window.
-    window : str, int or timedelta
-        ``"1d"``-style duration or a row count (see :func:`parse_window`).
+    window : str, int or timedelta, optional
+        ``"1d"``-style duration (aligned on the Unix epoch, UTC) or a row count (see
+        :func:`parse_window`).
+    period : str, optional
+        Instead of ``window``: a calendar period, ``"day"``, ``"week"``, ``"month"``,
+        ``"quarter"``, ``"year"`` or a pandas period alias (UTC; see
+        :func:`~skloop.monitor._periods.parse_period`).
     schema : Schema, optional
         The training schema (decides the features tested).
     config : MonitoringSpec, optional
@@ -415,15 +333,25 @@ def monitor_windows(
         The model's input columns, the only ones monitored (default: the schema's features).
     time_column : str, default="time"
         The column time windows cut by: a log frame's ``time``, or a table's own time
-        column (the spec's ``data.time``).
+        column (the spec's ``data.time``). Timezone-aware values are converted to UTC,
+        naive ones taken as UTC; rows without a time are in no window and counted
+        (``n_without_time``).
     positive : scalar, optional
         Binary classification: the positive class recorded with the version.
+    observed_from, observed_until : datetime, optional
+        The span the rows observe whole (a log read ``--since``: from then until now);
+        by default from the first row's time to the last one's (see
+        :mod:`skloop.monitor._periods`). Decides which windows are partial.
+    judge_partial : bool, default=False
+        Judge partial windows like full ones (their ``judged``).
 
     Returns
     -------
     WindowSeries
     """
-    length = parse_window(window)
+    cut = window_cut(window, period)
+    if cut is None:
+        raise DataError("give a window (1d, 500) or a calendar period (month) to cut by")
     if isinstance(reference, pd.DataFrame):
         reference = reference_summary(reference, schema, max_points=None)
     if isinstance(reference, DatasetProfile):
@@ -433,23 +361,25 @@ def monitor_windows(
         inputs = [c for c in inputs if c in set(columns)]
     results = []
     bands = learned_bands(config)
-    for i, (start, end, rows) in enumerate(split_windows(log, length, time_column=time_column)):
+    windows, untimed = cut_windows(
+        log, cut, time_column=time_column, observed_from=_utc(observed_from), observed_until=_utc(observed_until)
+    )
+    for i, (span, rows) in enumerate(windows):
         drift = compare_data(reference, rows[inputs], schema, config=config, columns=columns)
-        flags: dict[str, int] = {}
-        for check in drift.quality.issues:
-            flags[check.check] = flags.get(check.check, 0) + 1
         n_labeled, realised, estimate = window_performance(
             rows, task=task, classes=classes, reference_metrics=reference_metrics, estimator=estimator,
             n_boot=n_boot, seed=seed, positive=positive, bands=bands,
         )  # fmt: skip
-        features = {f.name: _window_feature(f) for f in drift.features}
-        result = WindowResult(
-            index=i, start=None if start is None else start.isoformat(),
-            end=None if end is None else end.isoformat(), n_rows=len(rows), n_labeled=n_labeled,
-            drift_share=drift.share, drifted=drift.drifted,
-            weighted_drift=weighted_drift({f.name: f.drifted for f in drift.features}, importance),
-            features=features, quality=flags, performance=realised, estimate=estimate,
-        )  # fmt: skip
-        results.append(result)
-    label = f"{length} rows" if isinstance(length, int) else str(window)
-    return WindowSeries(window=label, windows=tuple(results))
+        results.append(window_result(
+            i, span, drift, n_rows=len(rows), n_labeled=n_labeled, realised=realised, estimate=estimate,
+            importance=importance, judge_partial=judge_partial,
+        ))  # fmt: skip
+    return WindowSeries(window=cut.label, windows=tuple(results), n_without_time=untimed, judge_partial=judge_partial)
+
+
+def _utc(when: datetime | None) -> pd.Timestamp | None:
+    """``when`` as a UTC timestamp (naive: taken as UTC)."""
+    if when is None:
+        return None
+    stamp = pd.Timestamp(when)
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")

@@ -133,12 +133,14 @@ def heatmap(name: str, selected: StoredReport, report: MonitorReport, history: S
     columns: list[Column] = []
     tests: list[dict[str, Any]] = []
     if windows:
-        labels = [_short(w.start) or f"#{w.index + 1}" for w in windows]
+        labels = [w.label or _short(w.start) or f"#{w.index + 1}" for w in windows]
         if len(set(labels)) < len(labels):  # row windows of fast traffic start within the same minute
             labels = [f"#{w.index + 1}" for w in windows]
         for w, label in zip(windows, labels, strict=True):
             span = f"{w.start} – {w.end}, " if w.start and w.end else ""
             title = f"window {w.index + 1}: {span}{w.n_rows:,} rows"
+            if w.partial:
+                title += f"; partial ({100 * w.coverage:.0f}% observed{'' if w.judged else ', not judged'})"
             columns.append(Column(label, title, selected.id, w.index, w.n_rows))
             tests.append(w.features)
         mode = "windows"

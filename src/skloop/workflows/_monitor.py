@@ -37,6 +37,7 @@ from skloop.monitor import (
     monitor_pages,
     parse_window,
     shadow_page,
+    window_cut,
 )
 from skloop.registry import Registry, Signature, Trust, coerce_frame
 from skloop.store import DEFAULT_PAGE_SIZE, ModelVersion, Store, StoredReport
@@ -304,6 +305,10 @@ def monitor_model(
     from_log: bool = False,
     since: str | None = None,
     window: str | int | None = None,
+    period: str | None = None,
+    judge_partial: bool = False,
+    time_column: str | None = None,
+    now: datetime | None = None,
     n_boot: int = 200,
     seed: int = 0,
     trust: Trust | None = None,
@@ -329,7 +334,22 @@ def monitor_model(
     since : str, optional
         With ``from_log``: only predictions of the last ``since`` (``7d``, ``12h``).
     window : str or int, optional
-        Also compute everything per window (``1d``, ``500`` rows).
+        Also compute everything per window (``1d``, ``500`` rows; durations aligned on
+        the Unix epoch, UTC).
+    period : str, optional
+        Instead of ``window``: per calendar period, ``day``, ``week``, ``month``,
+        ``quarter``, ``year`` or a pandas period alias (UTC). A file is cut by its time
+        column (``time_column``, else the training spec's ``data.time``), the log by the
+        prediction time.
+    judge_partial : bool
+        Judge partial first and last windows like full ones (by default they are
+        marked and left out of the windows' verdict and alerts).
+    time_column : str, optional
+        With ``current``: the column time windows cut by, instead of the training spec's
+        ``data.time``.
+    now : datetime, optional
+        With ``from_log``: the time the log is read at (default: now), where ``since``
+        counts back from and up to which the log observes its windows.
     n_boot, seed : int
         Bootstrap resamples and seed of the intervals.
     trust : Trust, optional
@@ -364,16 +384,21 @@ def monitor_model(
         raise UsageError("the shadow's outputs are in the prediction log only: monitor it with --from-log --shadow")
     if (current is None) == (not from_log):
         raise DataError("monitor needs either current data (--current FILE) or the prediction log (--from-log)")
+    cut = window_cut(window, period)  # a bad window or period fails before anything loads
+    if time_column is not None and from_log:
+        raise UsageError("a time column applies to --current (a table); the log is cut by its prediction time")
     inputs = load_monitor_inputs(store, ref, settings, reference=reference, trust=trust)
     version = inputs.version
+    cuts: dict[str, Any] = {"window": window, "period": period, "judge_partial": judge_partial}
     if from_log:
+        now = now or datetime.now(UTC)
         start = None
         if since is not None:
             length = parse_window(since)
             if isinstance(length, int):
                 raise UsageError(f"--since takes a duration such as 7d or 12h; got {since!r}")
             try:
-                start = datetime.now(UTC) - length
+                start = now - length
             except OverflowError:
                 raise UsageError(
                     f"--since {since} reaches back before the year 1; give a shorter duration such as 365d"
@@ -387,10 +412,11 @@ def monitor_model(
                 f"no logged prediction of {version.name!r}" + (f" in the last {since}" if since else "")
                 + "; serve the model (skloop serve) or score with skloop predict --log, then ingest the log"
             )  # fmt: skip
+        # the log holds every prediction up to now (from --since): the span its windows observe
         report = monitor_pages(
-            itertools.chain([first], pages), inputs.reference, **_report_args(inputs), window=window,
+            itertools.chain([first], pages), inputs.reference, **_report_args(inputs), **cuts,
             n_boot=n_boot, seed=seed, current_name=f"prediction log of {version.name}"
-            + (f" (last {since})" if since else ""),
+            + (f" (last {since})" if since else ""), observed_from=start, observed_until=now,
         )  # fmt: skip
         if pairs is None:
             return report
@@ -398,15 +424,39 @@ def monitor_model(
     if dask is not None and current is not None and not isinstance(current, pd.DataFrame):
         from skloop.workflows._monitor_dask import monitor_partitions
 
+        if period is not None:
+            raise UsageError("--period is not computed on dask; monitor the whole table, or drop --dask for windows")
         return monitor_partitions(dask, inputs, current, _report_args(inputs), window=window, n_boot=n_boot, seed=seed)
     frame = current if isinstance(current, pd.DataFrame) else read_table(current)  # type: ignore[arg-type]
-    time_column = inputs.time_column or "time"  # the table's own time column, as training declared it
     current_name = "current data" if isinstance(current, pd.DataFrame) else os.fspath(current)  # type: ignore[arg-type]
-    log = score_frame(inputs, _with_rows(frame, current_name, "monitor"))
+    _with_rows(frame, current_name, "monitor")
+    # the table's own time column, as training declared it (or as the caller names it)
+    column = time_column or inputs.time_column or "time"
+    if cut is not None and cut.by_time and column not in frame.columns:
+        raise DataError(_no_time_column(version.ref, current_name, column, time_column, inputs.time_column, frame))
+    log = score_frame(inputs, frame)
     return monitor_frame(
-        log, inputs.reference, **_report_args(inputs), window=window, n_boot=n_boot, seed=seed,
-        current_name=current_name, time_column=time_column,
+        log, inputs.reference, **_report_args(inputs), **cuts, n_boot=n_boot, seed=seed,
+        current_name=current_name, time_column=column,
     )  # fmt: skip
+
+
+def _no_time_column(
+    ref: str, name: str, column: str, given: str | None, declared: str | None, frame: pd.DataFrame
+) -> str:
+    """Why a table cannot be cut by time: which column was looked for, where that came from, what it has."""
+    has = [str(c) for c in frame.columns]
+    if given is not None:
+        where = f"the time column given ({given!r})"
+    elif declared is not None:
+        where = f"its time column {declared!r} (data.time of the spec {ref} was trained with)"
+    else:
+        where = f"a {column!r} column: the spec {ref} was trained with sets no data.time"
+    return (
+        f"time windows of {name} need {where}, but it has no such column; it has {has}. "
+        "Name the table's time column with --time-column (or set data.time in the spec and retrain), "
+        "or cut by rows (--window 500)"
+    )
 
 
 def _task(inputs: MonitorInputs) -> str:
