@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from skloop.core._spec_loop import LoopSpec, parse_duration
+from skloop.core._spec_multivariate import MultivariateSpec
 
 __all__ = [
     "DRIFT_METHODS",
@@ -433,6 +434,7 @@ class MonitoringSpec(_Model):
     quality: QualitySpec = Field(default_factory=QualitySpec)
     performance: PerformanceMonitorSpec = Field(default_factory=PerformanceMonitorSpec)
     learned: LearnedSpec = Field(default_factory=LearnedSpec)
+    multivariate: MultivariateSpec = Field(default_factory=MultivariateSpec)
     prediction_drift: bool = Field(True, description="also test the model's outputs for drift")
     retention: str | None = Field(
         None,

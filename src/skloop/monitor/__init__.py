@@ -18,8 +18,10 @@ from skloop.monitor._multivariate import (
     ClassifierDrift,
     MultivariateDrift,
     MultivariateReference,
+    MultivariateWindow,
     ReconstructionDrift,
     multivariate_drift,
+    multivariate_text,
 )
 from skloop.monitor._performance import MetricResult, PerformanceReport, performance
 from skloop.monitor._quality import QUALITY_CHECKS, QualityCheck, QualityReport
@@ -51,6 +53,7 @@ __all__ = [
     "MonitorReport",
     "MultivariateDrift",
     "MultivariateReference",
+    "MultivariateWindow",
     "PerformanceReport",
     "QualityCheck",
     "QualityReport",
@@ -72,6 +75,7 @@ __all__ = [
     "monitor_pages",
     "monitor_windows",
     "multivariate_drift",
+    "multivariate_text",
     "parse_window",
     "performance",
     "reference_summary",

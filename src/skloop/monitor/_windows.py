@@ -23,13 +23,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from skloop.core import DataError, LearnedSpec, MonitoringSpec
+from skloop.core import DataError, LearnedSpec, MonitoringSpec, MultivariateSpec
 from skloop.data import DatasetProfile, Schema, class_name
 from skloop.monitor._compare import compare_data
 from skloop.monitor._drift import FeatureDrift
 from skloop.monitor._estimate import CBPE
 from skloop.monitor._explain import weighted_drift
 from skloop.monitor._loss import DLE
+from skloop.monitor._multivariate import MultivariateDrift, MultivariateReference, compare_window
 from skloop.monitor._performance import PerformanceReport, performance
 from skloop.monitor._reference import ReferenceSummary, reference_summary
 
@@ -174,6 +175,8 @@ class WindowResult:
         Quality check name to the number of columns it flagged.
     performance, estimate : PerformanceReport or None
         Realised (labeled rows) and estimated (CBPE or DLE) performance.
+    multivariate : MultivariateDrift or None
+        The window's PCA reconstruction error and domain-classifier AUC (when enabled).
     """
 
     index: int
@@ -188,6 +191,7 @@ class WindowResult:
     quality: dict[str, int] = field(default_factory=dict)
     performance: PerformanceReport | None = None
     estimate: PerformanceReport | None = None
+    multivariate: MultivariateDrift | None = None
 
     def alerts(self) -> list[str]:
         """This window's performance alerts (:func:`performance_alerts`)."""
@@ -201,16 +205,18 @@ class WindowResult:
             "weighted_drift": self.weighted_drift, "features": self.features, "quality": self.quality,
             "performance": None if self.performance is None else self.performance.to_dict(),
             "estimate": None if self.estimate is None else self.estimate.to_dict(),
+            "multivariate": None if self.multivariate is None else self.multivariate.to_dict(),
         }  # fmt: skip
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> WindowResult:
-        """Rebuild from :meth:`to_dict` output."""
-        perf, est = data.get("performance"), data.get("estimate")
+        """Rebuild from :meth:`to_dict` output (a window of an older report has no ``multivariate``)."""
+        perf, est, mv = data.get("performance"), data.get("estimate"), data.get("multivariate")
         return cls(
-            **{k: data[k] for k in cls.__dataclass_fields__ if k not in ("performance", "estimate")},
+            **{k: data[k] for k in cls.__dataclass_fields__ if k not in ("performance", "estimate", "multivariate")},
             performance=None if perf is None else PerformanceReport.from_dict(perf),
             estimate=None if est is None else PerformanceReport.from_dict(est),
+            multivariate=None if mv is None else MultivariateDrift.from_dict(mv),
         )
 
 
@@ -226,8 +232,8 @@ class WindowSeries:
 
     def series(self, what: str) -> list[float | None]:
         """One value per window: ``"drift_share"``, ``"weighted_drift"``, ``"n_rows"``,
-        ``"feature:<name>"`` (its statistic), ``"performance:<metric>"`` or
-        ``"estimate:<metric>"``."""
+        ``"feature:<name>"`` (its statistic), ``"performance:<metric>"``,
+        ``"estimate:<metric>"``, ``"multivariate:auc"`` or ``"multivariate:error"``."""
         kind, _, name = what.partition(":")
         out: list[float | None] = []
         for w in self.windows:
@@ -238,6 +244,10 @@ class WindowSeries:
             elif kind in ("performance", "estimate"):
                 report = getattr(w, kind)
                 out.append(report[name].value if report is not None and name in report else None)
+            elif kind == "multivariate" and name in ("auc", "error"):
+                mv = w.multivariate
+                part = None if mv is None else mv.classifier if name == "auc" else mv.reconstruction
+                out.append(None if part is None else getattr(part, name))
             else:
                 raise DataError(f"unknown series {what!r}; use drift_share, feature:NAME, performance:METRIC, ...")
         return out
@@ -386,6 +396,8 @@ def monitor_windows(
     columns: Sequence[str] | None = None,
     time_column: str = "time",
     positive: Any = None,
+    multivariate: MultivariateReference | None = None,
+    multivariate_config: MultivariateSpec | None = None,
 ) -> WindowSeries:
     """Every monitor statistic per window of a prediction log.
 
@@ -418,6 +430,9 @@ def monitor_windows(
         column (the spec's ``data.time``).
     positive : scalar, optional
         Binary classification: the positive class recorded with the version.
+    multivariate : MultivariateReference, optional
+        Fitted on the reference rows: each window then gets its multivariate drift,
+        with ``multivariate_config``'s settings (``monitoring.multivariate``).
 
     Returns
     -------
@@ -449,6 +464,8 @@ def monitor_windows(
             drift_share=drift.share, drifted=drift.drifted,
             weighted_drift=weighted_drift({f.name: f.drifted for f in drift.features}, importance),
             features=features, quality=flags, performance=realised, estimate=estimate,
+            multivariate=None if multivariate is None
+            else compare_window(multivariate, rows, multivariate_config or MultivariateSpec()),
         )  # fmt: skip
         results.append(result)
     label = f"{length} rows" if isinstance(length, int) else str(window)
