@@ -5,12 +5,15 @@ Two methods, each per window against the reference:
 * **PCA data-reconstruction error** (NannyML's): the reference inputs are encoded
   (numeric columns imputed with the reference mean, categorical ones as codes of the
   reference's categories, unseen ones one extra code), standardised, and a PCA keeping
-  ``variance`` of the reference's variance is fitted. A row's error is the Euclidean
+  ``variance`` of the reference's variance is fitted — on a seeded half of the
+  reference rows (:func:`reference_halves`). A row's error is the Euclidean
   distance between its standardised vector and its PCA reconstruction; a window's
   statistic is the mean error of its rows. It drifts when it leaves the band
-  ``mean ± k·std`` of the same statistic over the reference's chunks of the window's
-  size (with fewer than :data:`MIN_CHUNKS` whole chunks, the band of the mean's
-  standard error, ``mean ± k·std_row/√n``).
+  ``mean ± k·std`` of the same statistic over chunks of the window's size of the
+  *other* half (with fewer than :data:`MIN_CHUNKS` whole chunks, the band of the mean's
+  standard error, ``mean ± k·std_row/√n``). Unlike NannyML, the band is measured on
+  rows the PCA was not fitted on: in-sample errors are biased low (the fit minimises
+  them), which with a few thousand reference rows put unchanged windows above the band.
 * **Domain classifier** (NannyML's and Evidently's): a small seeded
   HistGradientBoostingClassifier learns to tell reference rows from window rows (each
   side subsampled to ``max_rows``); its ROC AUC is cross-validated (``folds``
@@ -31,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from skloop.core import DataError, MultivariateSpec
+from skloop.monitor._loss import _one_thread
 
 __all__ = [
     "DEFAULT_AUC_THRESHOLD",
@@ -46,14 +50,16 @@ __all__ = [
     "multivariate_drift",
     "multivariate_reference",
     "multivariate_text",
+    "reference_halves",
 ]
 
 DEFAULT_VARIANCE = 0.65
 """Share of the reference's (standardised) variance the PCA keeps, as NannyML."""
 DEFAULT_AUC_THRESHOLD = 0.55
 """The domain classifier's AUC at or above which a window drifts (with the noise floor)."""
-MIN_CHUNKS = 3
-"""Whole reference chunks needed for the chunk band; fewer use the standard-error band."""
+MIN_CHUNKS = 10
+"""Whole reference chunks needed for the chunk band; fewer use the standard-error band (the spread
+of a handful of chunks is too noisy an estimate: 3 chunks of 500 rows flagged unchanged windows)."""
 MAX_ROWS = 10_000
 """Rows per side the domain classifier learns on (and a streamed window's reservoir)."""
 MAX_REFERENCE_ROWS = 100_000
@@ -192,9 +198,13 @@ class MultivariateReference:
                 mean = float(pd.to_numeric(s, errors="coerce").astype(float).mean())
                 self._means[c] = 0.0 if math.isnan(mean) else mean
         self.reference_matrix = self.encode(reference)
-        self.scaler = StandardScaler().fit(self.reference_matrix)
-        self.pca = PCA(n_components=self.variance, svd_solver="full").fit(self.scaler.transform(self.reference_matrix))
-        self.reference_errors = self._errors(self.reference_matrix)
+        # the PCA is fitted on one half and the band measured on the other: errors of rows the
+        # fit has seen are biased low (it minimises them), and a window's rows are never seen
+        fit, held = reference_halves(len(self.reference_matrix))
+        self.scaler = StandardScaler().fit(self.reference_matrix[fit])
+        z = self.scaler.transform(self.reference_matrix[fit])
+        self.pca = PCA(n_components=self.variance, svd_solver="full").fit(z)
+        self.reference_errors = self._errors(self.reference_matrix[held])
 
     def encode(self, frame: pd.DataFrame) -> np.ndarray:
         """The numeric matrix of ``frame``'s columns (imputed, categories as codes)."""
@@ -268,7 +278,8 @@ class MultivariateReference:
         y = np.r_[np.zeros(len(ref), dtype=int), np.ones(len(cur), dtype=int)]
         model = HistGradientBoostingClassifier(max_iter=50, max_leaf_nodes=15, random_state=seed)
         cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-        aucs = cross_val_score(model, x, y, cv=cv, scoring="roc_auc")
+        with _one_thread():  # as the loss models: OpenMP's spin-waiting on a shared machine costs 20x and more
+            aucs = cross_val_score(model, x, y, cv=cv, scoring="roc_auc")
         auc = float(np.mean(aucs))
         n0, n1 = len(ref), len(cur)
         floor = 0.5 + 3.0 * math.sqrt((n0 + n1 + 1) / (12.0 * n0 * n1))
@@ -345,6 +356,18 @@ def multivariate_drift(
     return fitted.compare(
         current_frame, methods=methods, auc_threshold=auc_threshold, folds=folds, max_rows=max_rows, seed=seed
     )
+
+
+def reference_halves(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Row indices (sorted) of the half the PCA is fitted on and of the half its band is measured on.
+
+    A seeded permutation: the first ``n // 2`` fit (all rows when ``n < 4``), the rest measure.
+    """
+    if n < 4:
+        every = np.arange(n)
+        return every, every
+    order = np.random.default_rng(seed).permutation(n)
+    return np.sort(order[: n // 2]), np.sort(order[n // 2 :])
 
 
 def _categorical(s: pd.Series) -> bool:
