@@ -16,6 +16,7 @@ from skloop.workflows import Project, run_loop
 CHUNK = 1500
 
 
+@pytest.mark.long  # trains and retrains (~25 s here); the default run has the trigger on monitor_pages
 def test_a_joint_change_fires_the_multivariate_trigger_only(tmp_path: Path) -> None:
     root = tmp_path / "p"
     write_plain_project(root)
@@ -49,7 +50,3 @@ def test_a_joint_change_fires_the_multivariate_trigger_only(tmp_path: Path) -> N
         assert second.retrain_run_id is not None
     finally:
         project.close()
-
-
-if __name__ == "__main__":  # pragma: no cover
-    pytest.main([__file__])
