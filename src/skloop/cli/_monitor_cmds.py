@@ -44,6 +44,14 @@ def monitor(
         Path | None, typer.Option("--reference", help="Compare with this file (default: the training data).")
     ] = None,
     from_log: Annotated[bool, typer.Option("--from-log", help="Check the served predictions instead.")] = False,
+    shadow: Annotated[
+        bool,
+        typer.Option(
+            "--shadow",
+            help="Also compare the shadow model's logged outputs (skloop serve --shadow) with the served ones "
+            "on the same requests (implies --from-log).",
+        ),
+    ] = False,
     since: Annotated[str | None, typer.Option("--since", help="With --from-log: the last 7d, 12h, ...")] = None,
     window: Annotated[str | None, typer.Option("--window", help="Also per window: 1d, 6h, or a row count.")] = None,
     report: Annotated[Path | None, typer.Option("--report", help="Write the HTML report here.")] = None,
@@ -77,6 +85,9 @@ def monitor(
     from skloop.monitor import render_report_html
     from skloop.workflows import monitor_model, save_report
 
+    if shadow and current is not None:
+        raise UsageError("--shadow compares the outputs logged by the server; drop --current (it implies --from-log)")
+    from_log = from_log or shadow
     if current is None and not from_log:
         raise UsageError("give --current FILE, or --from-log to check the served predictions")
     if current is not None and from_log:
@@ -93,7 +104,7 @@ def monitor(
             result = monitor_model(
                 store, _ref(name, alias, version), _settings_near(spec), current=current, reference=reference,
                 from_log=from_log, since=since, window=window, n_boot=n_boot,
-                trust=caller_trust(spec, trust, trust_type), dask=cluster, multivariate=multivariate,
+                trust=caller_trust(spec, trust, trust_type), dask=cluster, multivariate=multivariate, shadow=shadow,
             )  # fmt: skip
         stored = None
         if not no_store:
@@ -163,6 +174,8 @@ def _print_summary(result: object, report: Path | None, json_path: Path | None) 
             shown = ", ".join(f"{w.index} ({'; '.join(w.alerts())})" for w in flagged[:5])
             more = f" and {len(flagged) - 5} more" if len(flagged) > 5 else ""
             console.print(f"[red]windows with performance alerts: {escape(shown)}{more}[/]", highlight=False)
+    if result.shadow is not None:
+        _print_shadow(result.shadow)
     for path, what in ((report, "HTML report"), (json_path, "JSON report")):
         if path is not None:
             console.print(f"{what}: {escape(str(path))}", highlight=False)
@@ -186,6 +199,33 @@ def _print_multivariate(result: object) -> None:
         n = sum(w.multivariate is not None for w in result.windows.windows)
         line += f"; fired in {len(fired)} of {n} windows" + (f" ({', '.join(map(str, fired[:10]))})" if fired else "")
     console.print(line, highlight=False)
+
+
+def _print_shadow(shadow: object) -> None:
+    from skloop.monitor import ShadowReport
+
+    assert isinstance(shadow, ShadowReport)
+    color = "green" if shadow.better else "yellow" if shadow.drifted else "default"
+    console.print(f"[bold]shadow against served[/] [{color}]{escape(shadow.conclusion())}[/]", highlight=False)
+    if shadow.confusion and len(shadow.classes) <= 12:
+        table = Table(title="pairs: served label (rows) x shadow label (columns)", title_justify="left")
+        table.add_column("served \\ shadow")
+        for c in shadow.classes:
+            table.add_column(escape(c), justify="right")
+        for c, row in zip(shadow.classes, shadow.confusion, strict=True):
+            table.add_row(escape(c), *(f"{n:,}" for n in row))
+        console.print(table)
+    if shadow.drift:
+        parts = [
+            f"{escape(f.name)}: {f.method} {f.statistic:.4g}" + ("" if f.p_value is None else f" p={f.p_value:.3g}")
+            + (" [red]drifted[/]" if f.drifted else "") for f in shadow.drift
+        ]  # fmt: skip
+        console.print(f"output drift ({shadow.n_drift_rows:,} pairs): " + "; ".join(parts), highlight=False)
+    for label, perf in (("served", shadow.served_performance), ("shadow", shadow.shadow_performance)):
+        if perf is None:
+            continue
+        values = "; ".join(f"{m.name} {m.value:.4f}" for m in perf.metrics if m.value is not None)
+        console.print(f"{label} realised ({perf.n_rows:,} labelled rows): {values}", highlight=False)
 
 
 @app.command()

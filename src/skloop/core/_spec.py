@@ -12,7 +12,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from skloop.core._spec_loop import LoopSpec, parse_duration
+from skloop.core._durations import parse_duration
+from skloop.core._spec_loop import LoopSpec
 from skloop.core._spec_multivariate import MultivariateSpec
 
 __all__ = [

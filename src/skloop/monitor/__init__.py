@@ -28,6 +28,8 @@ from skloop.monitor._quality import QUALITY_CHECKS, QualityCheck, QualityReport
 from skloop.monitor._reference import ColumnReference, ReferenceSummary, reference_summary
 from skloop.monitor._report import REPORT_FORMAT, MonitorReport, build_report, monitor_frame
 from skloop.monitor._report_html import render_report_html
+from skloop.monitor._shadow import ShadowAccumulator, compare_shadow, shadow_page
+from skloop.monitor._shadow_report import ShadowReport
 from skloop.monitor._stream import log_page, monitor_pages
 from skloop.monitor._windows import WindowResult, WindowSeries, log_frame, monitor_windows, parse_window, split_windows
 
@@ -59,6 +61,8 @@ __all__ = [
     "QualityReport",
     "ReconstructionDrift",
     "ReferenceSummary",
+    "ShadowAccumulator",
+    "ShadowReport",
     "WindowResult",
     "WindowSeries",
     "build_report",
@@ -66,6 +70,7 @@ __all__ = [
     "compare_data",
     "compare_data_files",
     "compare_models",
+    "compare_shadow",
     "explain_rows",
     "importance_weights",
     "label_text",
@@ -81,6 +86,7 @@ __all__ = [
     "reference_summary",
     "relative_drift",
     "render_report_html",
+    "shadow_page",
     "split_windows",
     "weighted_drift",
 ]

@@ -219,7 +219,7 @@ class MultivariateReference:
                 codes = self._categories[c]
                 # unseen and missing categories share one extra code; pd.Categorical hashes the
                 # values once (Series.map on Arrow strings was 3/4 of a streamed window's time)
-                found = self._index[c].get_indexer(frame[c])
+                found = self._index[c].get_indexer(pd.Index(frame[c]))
                 out[:, j] = np.where(found < 0, len(codes), found).astype(float)
             else:
                 out[:, j] = pd.to_numeric(frame[c], errors="coerce").astype(float).fillna(self._means[c]).to_numpy()

@@ -31,6 +31,7 @@ from skloop.monitor._loss import DLE
 from skloop.monitor._multivariate import MultivariateDrift, compare_window, multivariate_reference
 from skloop.monitor._performance import PerformanceReport
 from skloop.monitor._reference import ReferenceSummary, reference_summary
+from skloop.monitor._shadow_report import ShadowReport
 from skloop.monitor._windows import (
     LOG_COLUMNS,
     WindowSeries,
@@ -71,6 +72,9 @@ class MonitorReport:
         The same statistics per window.
     multivariate : MultivariateDrift or None
         PCA reconstruction error and domain-classifier AUC over the whole current data.
+    shadow : ShadowReport or None
+        The shadow model's logged outputs against the served model's on the same
+        requests (``skloop monitor --shadow``).
     model : str or None
         ``name/version`` of the model monitored.
     reference_name, current_name : str
@@ -90,6 +94,7 @@ class MonitorReport:
     created: str = ""
     estimate_reason: str | None = None
     multivariate: MultivariateDrift | None = None
+    shadow: ShadowReport | None = None
 
     @property
     def drifted(self) -> bool:
@@ -228,6 +233,10 @@ class MonitorReport:
             "alerts": self.performance_alerts(), "n_windows": 0 if self.windows is None else len(self.windows),
             "estimate_reason": self.estimate_reason,
             "window_alerts": sum(bool(w.alerts()) for w in self.windows.windows) if self.windows is not None else 0,
+            **({} if self.shadow is None else {"shadow": {
+                "n_shadowed": self.shadow.n_shadowed, "agreement": self.shadow.agreement,
+                "mean_abs_difference": self.shadow.mean_abs_difference, "drifted": self.shadow.drifted,
+                "better": self.shadow.better}}),
         }  # fmt: skip
 
     def to_dict(self) -> dict[str, Any]:
@@ -244,6 +253,7 @@ class MonitorReport:
             "estimate_reason": self.estimate_reason, "alerts": self.performance_alerts(),
             "windows": None if self.windows is None else self.windows.to_dict(),
             "multivariate": None if self.multivariate is None else self.multivariate.to_dict(),
+            **({} if self.shadow is None else {"shadow": self.shadow.to_dict()}),
         }  # fmt: skip
 
     def to_json(self, **kwargs: Any) -> str:
@@ -255,7 +265,7 @@ class MonitorReport:
         """Rebuild from :meth:`to_dict` output."""
         try:
             perf, est, win = data.get("performance"), data.get("estimate"), data.get("windows")
-            mv = data.get("multivariate")
+            mv, sh = data.get("multivariate"), data.get("shadow")
             return cls(
                 drift=DriftReport.from_dict(data),
                 importance={str(k): float(v) for k, v in (data.get("importance") or {}).items()},
@@ -266,6 +276,7 @@ class MonitorReport:
                 current_name=data.get("current_name", "current"), created=data.get("created", ""),
                 estimate_reason=data.get("estimate_reason"),
                 multivariate=None if mv is None else MultivariateDrift.from_dict(mv),
+                shadow=None if sh is None else ShadowReport.from_dict(sh),
             )  # fmt: skip
         except (KeyError, TypeError, ValueError) as exc:
             raise DataError(f"not a monitor report ({exc}); expected MonitorReport.to_dict() output") from exc

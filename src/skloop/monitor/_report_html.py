@@ -185,6 +185,39 @@ def _windows(report: MonitorReport) -> dict[str, Any] | None:
             "multivariate": has_mv}  # fmt: skip
 
 
+def _shadow(report: MonitorReport) -> dict[str, Any] | None:
+    """The shadow section: the conclusion, tiles, the confusion table, output drift, metrics side by side."""
+    s = report.shadow
+    if s is None:
+        return None
+    tiles = [("pairs compared", f"{s.n_shadowed:,} / {s.n_rows:,}"), ("shadow failures", f"{s.n_failed:,}")]
+    if s.agreement is not None:
+        tiles.append(("agreement", f"{100 * s.agreement:.1f}%"))
+    if s.mean_abs_difference is not None:
+        tiles.append(("mean |shadow − served|", f"{s.mean_abs_difference:.4g}"))
+    if s.correlation is not None:
+        tiles.append(("correlation", f"{s.correlation:.3f}"))
+    tiles.append(("labelled pairs", f"{s.n_labelled:,}"))
+    metrics = []
+    if s.served_performance is not None and s.shadow_performance is not None:
+        for m in s.served_performance.metrics:
+            other = s.shadow_performance[m.name].value if m.name in s.shadow_performance.names else None
+            diff = None if m.value is None or other is None else other - m.value
+            metrics.append({"name": m.name, "served": m.value, "shadow": other, "difference": diff})
+    shown = s.classes[:MAX_BARS]
+    confusion = [
+        {"label": c, "counts": [f"{n:,}" for n in r[:MAX_BARS]]} for c, r in zip(shown, s.confusion, strict=False)
+    ]
+    return {
+        "state": "ok" if s.better or not s.drifted else "drift",
+        "headline": "Shadow better" if s.better else "Shadow output drift" if s.drifted else "Shadow compared",
+        "conclusion": s.conclusion(), "tiles": tiles, "classes": shown, "confusion": confusion,
+        "numeric": tuple(range(1, len(shown) + 1)), "drift": s.drift, "n_drift_rows": s.n_drift_rows,
+        "n_labelled": s.n_labelled, "metrics": metrics,
+        "comparison": None if s.comparison is None else s.comparison.summary(),
+    }  # fmt: skip
+
+
 def render_report_html(report: MonitorReport, *, title: str | None = None) -> str:
     """The report as one self-contained HTML document (inline CSS and SVG; nothing fetched).
 
@@ -230,4 +263,5 @@ def render_report_html(report: MonitorReport, *, title: str | None = None) -> st
         multivariate=_multivariate(report),
         checks=checks,
         performance=performance,
+        shadow=_shadow(report),
     )

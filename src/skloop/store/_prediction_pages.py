@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -72,11 +72,19 @@ class PredictionPage:
         The logged inputs, one column per input name (missing where a row lacks it).
     probabilities : DataFrame
         ``outputs["probabilities"]``: one column per class (as logged, text), or no columns.
+    shadow : DataFrame
+        What the shadow model (``skloop serve --shadow``) answered to the same rows,
+        ``outputs["shadow"]``: ``version``, ``prediction`` and ``error`` (``None`` where
+        absent); no columns when no row of the page was shadowed.
+    shadow_probabilities : DataFrame
+        ``outputs["shadow"]["probabilities"]``: one column per class, or no columns.
     """
 
     rows: pd.DataFrame
     inputs: pd.DataFrame
     probabilities: pd.DataFrame
+    shadow: pd.DataFrame = field(default_factory=lambda: _empty())
+    shadow_probabilities: pd.DataFrame = field(default_factory=lambda: _empty())
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -85,6 +93,28 @@ class PredictionPage:
     def last_id(self) -> int:
         """The largest ``id`` of the page."""
         return int(self.rows.index.max())
+
+
+def _empty() -> pd.DataFrame:
+    import pandas as pd
+
+    return pd.DataFrame()
+
+
+_SHADOW_KEYS = ("version", "prediction", "error")
+
+
+def _shadow(outputs: list[Mapping[str, Any]], ids: pd.Index) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The shadow's answers to the page's rows (``outputs["shadow"]``), as the frames of :class:`PredictionPage`."""
+    import pandas as pd
+
+    found = [o.get("shadow") for o in outputs]
+    shadows: list[Mapping[str, Any]] = [s if isinstance(s, Mapping) else {} for s in found]
+    if not any(shadows):
+        return pd.DataFrame(index=ids), pd.DataFrame(index=ids)
+    frame = pd.DataFrame({k: pd.Series([s.get(k) for s in shadows], index=ids, dtype=object) for k in _SHADOW_KEYS})
+    probs = [s.get("probabilities") for s in shadows]
+    return frame, _frame([p if isinstance(p, Mapping) else {} for p in probs], ids)
 
 
 def _decode(texts: list[str | None]) -> list[Any]:
@@ -143,10 +173,13 @@ def _page(records: Sequence[Any]) -> PredictionPage:
     frame["label_time"] = _times(columns["label_time"]).array
     rows = pd.DataFrame(frame, index=ids)
     probs = [o.get("probabilities") for o in outputs]
+    shadow, shadow_probabilities = _shadow(outputs, ids)
     return PredictionPage(
         rows=rows,
         inputs=_frame(inputs, ids),
         probabilities=_frame([p if isinstance(p, Mapping) else {} for p in probs], ids),
+        shadow=shadow,
+        shadow_probabilities=shadow_probabilities,
     )
 
 

@@ -14,7 +14,7 @@ import itertools
 import json
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -29,11 +29,14 @@ from skloop.monitor import (
     Explanation,
     MonitorReport,
     ReferenceSummary,
+    ShadowAccumulator,
+    ShadowReport,
     explain_rows,
     log_page,
     monitor_frame,
     monitor_pages,
     parse_window,
+    shadow_page,
 )
 from skloop.registry import Registry, Signature, Trust, coerce_frame
 from skloop.store import DEFAULT_PAGE_SIZE, ModelVersion, Store, StoredReport
@@ -311,6 +314,7 @@ def monitor_model(
     page_size: int | None = DEFAULT_PAGE_SIZE,
     dask: DaskCluster | None = None,
     multivariate: bool | None = None,
+    shadow: bool = False,
 ) -> MonitorReport:
     """Monitor the version ``ref`` on new data (``current``) or on its served traffic (``from_log``).
 
@@ -349,6 +353,11 @@ def monitor_model(
         Also multivariate drift, overall and per window, with the training spec's
         ``monitoring.multivariate`` settings; default: its ``enabled``. Needs the
         reference rows (a data snapshot or ``reference``).
+    shadow : bool
+        With ``from_log``: also compare the shadow model's logged outputs (``skloop serve
+        --shadow``) with the served model's on the same rows, in the same pass over the
+        pages (:attr:`MonitorReport.shadow`: agreement, output drift, and both models'
+        realised metrics with the loop's paired test once labels have arrived).
 
     Returns
     -------
@@ -357,8 +366,11 @@ def monitor_model(
     Raises
     ------
     DataError
-        Neither or both of ``current`` and ``from_log``; no logged prediction.
+        Neither or both of ``current`` and ``from_log``; no logged prediction; with
+        ``shadow``, no logged row the shadow answered.
     """
+    if shadow and not from_log:
+        raise UsageError("the shadow's outputs are in the prediction log only: monitor it with --from-log --shadow")
     if (current is None) == (not from_log):
         raise DataError("monitor needs either current data (--current FILE) or the prediction log (--from-log)")
     inputs = load_monitor_inputs(store, ref, settings, reference=reference, trust=trust)
@@ -384,21 +396,23 @@ def monitor_model(
                 raise UsageError(
                     f"--since {since} reaches back before the year 1; give a shorter duration such as 365d"
                 ) from None
-        pages = (
-            log_page(p) for p in store.predictions.iter_pages(version.name, start=start, page_size=page_size,
-                                                              order="time")
-        )  # fmt: skip
+        stored = store.predictions.iter_pages(version.name, start=start, page_size=page_size, order="time")
+        pairs = _shadow_accumulator(inputs) if shadow else None
+        pages = (log_page(p) for p in stored if pairs is None or _add_pairs(pairs, p))
         first = next(pages, None)
         if first is None:
             raise DataError(
                 f"no logged prediction of {version.name!r}" + (f" in the last {since}" if since else "")
                 + "; serve the model (skloop serve) or score with skloop predict --log, then ingest the log"
             )  # fmt: skip
-        return monitor_pages(
+        report = monitor_pages(
             itertools.chain([first], pages), inputs.reference, **_report_args(inputs), window=window,
             n_boot=n_boot, seed=seed, current_name=f"prediction log of {version.name}"
             + (f" (last {since})" if since else ""), **mv_args,
         )  # fmt: skip
+        if pairs is None:
+            return report
+        return replace(report, shadow=_finish_shadow(store, inputs, pairs, since, n_boot, seed))
     if dask is not None and current is not None and not isinstance(current, pd.DataFrame):
         from skloop.workflows._monitor_dask import monitor_partitions
 
@@ -414,6 +428,53 @@ def monitor_model(
         log, inputs.reference, **_report_args(inputs), window=window, n_boot=n_boot, seed=seed,
         current_name=current_name, time_column=time_column, multivariate=mv if multivariate else False,
         reference_rows=inputs.reference_rows,
+    )  # fmt: skip
+
+
+def _task(inputs: MonitorInputs) -> str:
+    if inputs.signature is not None and inputs.signature.output.task in ("classification", "regression"):
+        return inputs.signature.output.task
+    return "classification" if hasattr(inputs.model, "classes_") else "regression"
+
+
+def _shadow_accumulator(inputs: MonitorInputs) -> ShadowAccumulator:
+    classes = list(inputs.model.classes_) if hasattr(inputs.model, "classes_") else None
+    positive = inputs.signature.output.positive_class if inputs.signature is not None else None
+    return ShadowAccumulator(_task(inputs), classes=classes, positive=positive)
+
+
+def _add_pairs(pairs: ShadowAccumulator, page: Any) -> bool:
+    pairs.add(shadow_page(page))
+    return True
+
+
+def _finish_shadow(
+    store: Store, inputs: MonitorInputs, pairs: ShadowAccumulator, since: str | None, n_boot: int, seed: int
+) -> ShadowReport:
+    """The shadow section, or an error saying why there is none and what to do."""
+    name = inputs.version.name
+    where = f" in the last {since}" if since else ""
+    if pairs.n_shadowed == 0 and pairs.n_failed:
+        raise DataError(
+            f"the shadow failed on all {pairs.n_failed:,} shadowed rows of {name!r}{where} "
+            f"({'; '.join(pairs.failures)}); nothing to compare. A timeout: serve with a longer "
+            "--shadow-timeout; an error: check that the shadow version loads and accepts the served inputs"
+        )
+    if pairs.n_shadowed == 0:
+        aliases = Registry(store).aliases(name)
+        held = "" if "challenger" in aliases else (
+            f"; no version of {name!r} holds the alias challenger yet: skloop promote {name} VERSION --alias challenger"
+        )  # fmt: skip
+        raise DataError(
+            f"none of the {pairs.n_rows:,} logged predictions of {name!r}{where} carries a shadow output: no shadow "
+            f"model was configured when they were served. Serve with `skloop serve {name} --shadow challenger`{held}, "
+            "let traffic be logged and ingested, then run skloop monitor --from-log --shadow again"
+        )
+    spec = _spec(store, inputs.version)
+    compare = spec.loop.compare.model_dump(mode="json") if spec is not None else {}
+    return pairs.finish(
+        config=inputs.config, compare=compare, reference_metrics=inputs.version.metrics, n_boot=n_boot, seed=seed,
+        model=name,
     )  # fmt: skip
 
 
