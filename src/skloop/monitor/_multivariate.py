@@ -205,7 +205,8 @@ class MultivariateReference:
         fit, held = reference_halves(len(self.reference_matrix))
         self.scaler = StandardScaler().fit(self.reference_matrix[fit])
         z = self.scaler.transform(self.reference_matrix[fit])
-        self.pca = PCA(n_components=self.variance, svd_solver="full").fit(z)
+        # tall and narrow: the covariance's eigendecomposition, not a full SVD of the rows
+        self.pca = PCA(n_components=self.variance, svd_solver="covariance_eigh").fit(z)
         self.reference_errors = self._errors(self.reference_matrix[held])
 
     def encode(self, frame: pd.DataFrame) -> np.ndarray:
@@ -217,10 +218,13 @@ class MultivariateReference:
         for j, c in enumerate(self.columns):
             if c in self._categories:
                 codes = self._categories[c]
-                # unseen and missing categories share one extra code; pd.Categorical hashes the
-                # values once (Series.map on Arrow strings was 3/4 of a streamed window's time)
+                # unseen and missing categories share one extra code; one hash lookup per value
+                # (Series.map on Arrow strings was 3/4 of a streamed window's time)
                 found = self._index[c].get_indexer(pd.Index(frame[c]))
                 out[:, j] = np.where(found < 0, len(codes), found).astype(float)
+            elif pd.api.types.is_float_dtype(frame[c]) or pd.api.types.is_integer_dtype(frame[c]):
+                values = frame[c].to_numpy(dtype=float, na_value=np.nan)
+                out[:, j] = np.where(np.isnan(values), self._means[c], values)
             else:
                 out[:, j] = pd.to_numeric(frame[c], errors="coerce").astype(float).fillna(self._means[c]).to_numpy()
         return out
