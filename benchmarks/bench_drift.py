@@ -10,9 +10,12 @@ that peak memory (``ru_maxrss``) belongs to one tool:
 - skloop **compare**: load that JSON and :func:`skloop.monitor.compare_data_files` the
   current file, streamed in record batches; then again with ``threshold: learned`` (each
   column's band from 50 reference chunks of the current's size, see
-  :mod:`skloop.monitor._learned`); then the report with everything: learned thresholds
-  plus multivariate drift (PCA reconstruction error, domain classifier) of the 20
-  columns, the reference rows read from their file and the current streamed;
+  :mod:`skloop.monitor._learned`); then with the issue-15 tests: Anderson–Darling on every
+  numeric column (on the streamed cells beyond 100,000 rows), Hellinger on three
+  categorical columns and L-infinity on two (``new``), and the same with learned thresholds
+  (``new-learned``); then the report with everything: learned thresholds plus
+  multivariate drift (PCA reconstruction error, domain classifier) of the 20 columns,
+  the reference rows read from their file and the current streamed;
 - **Evidently** 0.7.23 ``Report([DataDriftPreset()])`` on both files read with pandas
   (it needs pandas < 3, so it runs in its own venv: ``--evidently-python``, default
   ``.venv-evidently/bin/python``; create it with
@@ -125,7 +128,16 @@ def worker_compare(summary_path: str, current: str, threshold: str = "fixed") ->
     from skloop.monitor import ReferenceSummary, compare_data_files
 
     # learned: every column's band drawn from the reference (50 chunks of the window's size)
-    config = MonitoringSpec.model_validate({"drift": {"threshold": "learned"}}) if threshold == "learned" else None
+    # new: Anderson-Darling on numeric columns, Hellinger and L-infinity on categorical ones
+    drift: dict[str, Any] = {}
+    if threshold.startswith("new"):
+        columns = {f"cat_{j}": {"method": "hellinger" if j < 3 else "linf"} for j in range(N_CATEGORICAL)}
+        drift = {"method": "anderson", "columns": columns}
+    if threshold.endswith("learned"):
+        drift["threshold"] = "learned"
+        for col in drift.get("columns", {}).values():
+            col["threshold"] = "learned"
+    config = MonitoringSpec.model_validate({"drift": drift})
     t = time.perf_counter()
     summary = ReferenceSummary.from_json(Path(summary_path).read_text())
     report = compare_data_files(None, current, reference_profile=summary, config=config)
@@ -205,9 +217,11 @@ def worker_everything(reference: str, summary_path: str, current: str) -> dict[s
 
 
 WORKERS = {
-    "reference": worker_reference, "compare": worker_compare, "evidently": worker_evidently,
+    "reference": worker_reference,
+    "compare": worker_compare,
+    "evidently": worker_evidently,
     "everything": worker_everything,
-}  # fmt: skip
+}
 
 
 def _run(python: str, *args: str) -> dict[str, Any]:
@@ -239,9 +253,11 @@ def main() -> None:
             built = _run(sys.executable, "reference", str(ref), str(summary))
             ours = _run(sys.executable, "compare", str(summary), str(cur))
             learned = _run(sys.executable, "compare", str(summary), str(cur), "learned")
+            new = _run(sys.executable, "compare", str(summary), str(cur), "new")
+            new_learned = _run(sys.executable, "compare", str(summary), str(cur), "new-learned")
             every = _run(sys.executable, "everything", str(ref), str(summary), str(cur))
             theirs = None if args.no_evidently else _run(args.evidently_python, "evidently", str(ref), str(cur))
-            rows_out.append((rows, built, ours, learned, theirs))
+            rows_out.append((rows, built, ours, learned, new, new_learned, theirs))
             line = (
                 f"{rows:>9,} rows | skloop reference {built['seconds']:6.2f} s {built['peak_mb']:6.0f} MB "
                 f"({built['json_kb']:.0f} kB) | skloop compare {ours['seconds']:6.2f} s {ours['peak_mb']:6.0f} MB "
@@ -255,13 +271,15 @@ def main() -> None:
                     f"{ours['peak_mb'] / theirs['peak_mb']:.2f} of Evidently's"
                 )
             print(line, flush=True)
-            line = (
-                f"{'':>9}      | skloop compare, threshold: learned {learned['seconds']:6.2f} s "
-                f"{learned['peak_mb']:6.0f} MB exact-5={sorted(learned['drifted']) == expected}"
-            )
-            if theirs is not None:
-                line += f" | speed-up {theirs['seconds'] / learned['seconds']:5.1f}x"
-            print(line, flush=True)
+            for label, res in (("threshold: learned", learned), ("anderson/hellinger/linf", new),
+                               ("anderson/hellinger/linf, learned", new_learned)):  # fmt: skip
+                line = (
+                    f"{'':>9}      | skloop compare, {label} {res['seconds']:6.2f} s "
+                    f"{res['peak_mb']:6.0f} MB exact-5={sorted(res['drifted']) == expected}"
+                )
+                if theirs is not None:
+                    line += f" | speed-up {theirs['seconds'] / res['seconds']:5.1f}x"
+                print(line, flush=True)
             line = (
                 f"{'':>9}      | skloop report with everything (learned + multivariate) {every['seconds']:6.2f} s "
                 f"{every['peak_mb']:6.0f} MB exact-5={sorted(every['drifted']) == expected} multivariate drift="
@@ -271,7 +289,9 @@ def main() -> None:
             if theirs is not None:
                 line += f" | speed-up {theirs['seconds'] / every['seconds']:5.1f}x"
             print(line, flush=True)
-            for name, res in (("skloop", ours), ("skloop learned", learned), ("evidently", theirs)):
+            named = (("skloop", ours), ("skloop learned", learned), ("skloop new", new),
+                     ("skloop new learned", new_learned), ("evidently", theirs))  # fmt: skip
+            for name, res in named:
                 if res is not None and sorted(res["drifted"]) != expected:
                     print(f"   {name} flagged {sorted(res['drifted'])}; expected {expected}", flush=True)
             if theirs is not None:

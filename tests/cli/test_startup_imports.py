@@ -20,8 +20,25 @@ import skloop
 HEAVY = ("sklearn", "pandas", "scipy", "pyarrow", "numpy", "sqlalchemy", "alembic", "skloop.registry")
 
 
-def imported(args: list[str], cwd: Path) -> tuple[int, set[str], str]:
-    """Exit code, the heavy modules imported, and the output of ``skloop ARGS`` in a fresh interpreter."""
+# the store's parts that ``skloop runs`` does not use (issue 14, part 5: the store loads lazily)
+OTHER_PARTS = (
+    "skloop.store._predictions",
+    "skloop.store._prediction_pages",
+    "skloop.store._serving_stats",
+    "skloop.store._schema_predictions",
+    "skloop.store._loop",
+    "skloop.store._schema_loop",
+    "skloop.store._mirror",
+    "skloop.store._schema_mirror",
+    "skloop.store._retention",
+    "skloop.store._check",
+    "skloop.store._reports",
+    "skloop.store._models",
+)
+
+
+def imported(args: list[str], cwd: Path, watch: tuple[str, ...] = HEAVY) -> tuple[int, set[str], str]:
+    """Exit code, the watched modules imported, and the output of ``skloop ARGS`` in a fresh interpreter."""
     code = (
         "import sys\n"
         "heavy = sys.argv[1].split(',')\n"
@@ -40,7 +57,7 @@ def imported(args: list[str], cwd: Path) -> tuple[int, set[str], str]:
     # the skloop this test imports, wherever the interpreter's own install points
     env["PYTHONPATH"] = os.pathsep.join([str(Path(skloop.__file__).parents[1]), env.get("PYTHONPATH", "")])
     out = subprocess.run(
-        [sys.executable, "-c", code, ",".join(HEAVY), *args],
+        [sys.executable, "-c", code, ",".join(watch), *args],
         cwd=cwd, env=env, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     line = next(x for x in out.stderr.splitlines() if x.startswith("IMPORTED="))
@@ -74,6 +91,10 @@ def test_runs_imports_the_store_but_no_data_library(tmp_path: Path) -> None:
     assert run.id[:8] in output  # the run is listed: the store was read
     # SQLAlchemy reads the runs; Alembic only when the schema is not at head
     assert found == {"sqlalchemy"}, f"skloop runs imported {sorted(found)}"
+    # and of the store, only the runs' part: no prediction, loop, mirror, report or check code
+    status, found, output = imported(["runs", "--spec", str(tmp_path)], tmp_path, OTHER_PARTS)
+    assert status == 0, output
+    assert found == set(), f"skloop runs imported {sorted(found)}"
 
 
 def test_runs_still_upgrades_an_old_store(tmp_path: Path) -> None:

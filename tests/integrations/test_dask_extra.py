@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -79,3 +80,27 @@ def test_an_unreachable_scheduler_is_a_usage_error() -> None:
     match = r"cannot reach the dask scheduler at tcp://127\.0\.0\.1:1"
     with pytest.raises(UsageError, match=match), connect("tcp://127.0.0.1:1", timeout="1s"):
         pass
+
+
+@pytest.mark.parametrize(
+    ("args", "why"),
+    [
+        (["--from-log", "--dask"], r"the prediction log is in the SQL store.*drop --dask/--scheduler"),
+        (["--from-log", "--scheduler", "tcp://127.0.0.1:1"], r"not to --from-log.*--current FILE --dask"),
+        (["--from-log", "--window", "1d", "--dask"], r"not to --from-log"),
+        (["--current", "new.parquet", "--window", "1d", "--dask"], r"windows are cut in time order.*drop --window"),
+    ],
+)
+def test_monitor_on_dask_refuses_the_log_and_windows_saying_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str], why: str
+) -> None:
+    """Refused before any store is opened or cluster started: a usage error (exit 2) with the reason and the way out."""
+    from typer.testing import CliRunner
+
+    from skloop.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["monitor", "churn", *args])
+    assert result.exit_code == 2, result.output
+    assert re.search(why, " ".join(result.output.split()), re.DOTALL), result.output
+    assert not (tmp_path / ".skloop").exists()

@@ -12,6 +12,7 @@ from sqlalchemy import event
 
 from skloop.core import StoreError
 from skloop.store import Run, Store, TagFacet
+from skloop.ui._queries import run_facets
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -110,3 +111,36 @@ def test_tag_facets_count_long_values_and_exact_alone_counts_every_run(store: St
     assert store.runs.facets("solo", tags=1, tag_values=3).tags == exact.tags  # the other project's run left out
     shared = store.runs.facets("solo", tags=1, tag_values=3, tag_runs=2, exact_alone=True)
     assert shared.tag_runs == 2 and shared.tags[0].n_runs == 2  # beside another project: the newest 2
+
+
+@pytest.mark.parametrize(
+    "sizes", [{"big": 90, "small": 20}, pytest.param({"big": 5_150, "small": 700}, marks=pytest.mark.long)]
+)
+def test_tag_facets_are_exact_over_every_run_beside_another_project(store: Store, sizes: dict[str, int]) -> None:
+    """A large and a small project in one store (the long case: beyond 5,000 runs): the counts equal a Python count.
+
+    The large project's tags come from a scan of the tag indexes checked against its ids, the
+    small one's (under a quarter of the runs) from its runs' tags by primary key.
+    """
+    rng = __import__("random").Random(3)
+    runs = [
+        Run(id="", project=project, kind="train", status="finished", start_time=T0 + timedelta(seconds=i),
+            tags={"team": rng.choice("abcd"), "host": f"h{rng.randint(0, 60)}"} | ({"odd": "1"} if i % 3 else {}))
+        for project, n in sizes.items() for i in range(n)
+    ]  # fmt: skip
+    store.runs.import_runs(runs, chunk_size=5_000)
+    for project, n in sizes.items():
+        counts: dict[str, Counter[str]] = {}
+        for run in runs:
+            if run.project == project:
+                for key, value in run.tags.items():
+                    counts.setdefault(key, Counter())[value] += 1
+        expected = sorted(
+            (TagFacet(key, sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))[:6], n_runs=c.total(), n_values=len(c))
+             for key, c in counts.items()),
+            key=lambda f: (-f.n_runs, f.key),
+        )  # fmt: skip
+        got = store.runs.facets(project, tags=3, tag_values=6)
+        assert got.tag_runs == n > 0 and got.tags == expected, project
+        ui = run_facets(store, project)  # what the runs page shows: every run, not the newest 5,000
+        assert ui.tag_runs == n and ui.tags[:3] == expected, project

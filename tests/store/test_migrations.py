@@ -13,7 +13,9 @@ from alembic.runtime.migration import MigrationContext
 from skloop.core import SchemaOutOfDateError, Settings
 from skloop.store import Store, current_revision, head_revision, upgrade_database
 from skloop.store._engine import VERSION_TABLE
-from skloop.store._schema import metadata
+from skloop.store._schema import full_metadata
+
+metadata = full_metadata()
 
 TABLES = {"runs", "params", "tags", "metrics", "latest_metrics", "datasets", "run_inputs",
           "artifacts", "model_versions", "aliases", "alias_events", "predictions", "labels",
@@ -210,7 +212,7 @@ def _check_ui_indexes_round_trip(url: str) -> None:
 
     from skloop.store._engine import _config
 
-    assert upgrade_database(url) == head_revision() == "0014"
+    assert upgrade_database(url) == head_revision() == "0015"
     engine = sa.create_engine(url)
     try:
         for table, names in UI_INDEXES.items():

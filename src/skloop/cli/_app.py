@@ -71,7 +71,7 @@ def _store(spec: Path):  # type: ignore[no-untyped-def]
 
     settings = _settings_near(spec)
     store = Store.open(settings)
-    if store.mirror.target is not None:
+    if store.mirror_target is not None:
         store.on_close(lambda: _kick_mirror(store, settings, spec))
     return store
 
@@ -242,7 +242,7 @@ def runs(
             print_json(console, found)
         else:
             console.print(runs_table(found, title=f"runs of {project or 'all projects'} ({len(found)})"))
-            if store.mirror.target is not None:
+            if store.mirror_target is not None:
                 from skloop.cli._mirror_cmds import mirror_line
 
                 line = mirror_line(store)

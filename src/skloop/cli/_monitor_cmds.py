@@ -96,8 +96,10 @@ def monitor(
         raise UsageError("--since applies to --from-log")
     check_out_file("--report", report, "report.html")
     check_out_file("--json", json_path, "report.json")
-    if (use_dask or scheduler) and from_log:
-        raise UsageError("--dask and --scheduler apply to --current (a Parquet table); --from-log reads the store")
+    if (use_dask or scheduler) and (from_log or window is not None):
+        from skloop.workflows._monitor_dask import FROM_LOG_ON_DASK, WINDOW_ON_DASK
+
+        raise UsageError(FROM_LOG_ON_DASK if from_log else WINDOW_ON_DASK)
     store = _store(spec)
     try:
         with dask_cluster(use_dask, scheduler, _settings_near(spec), current) as cluster:
@@ -146,6 +148,15 @@ def _print_summary(result: object, report: Path | None, json_path: Path | None) 
             "-" if f.p_value is None else f"{f.p_value:.4g}", f"{f.threshold:g}", f"{row['importance']:.4f}",
         )  # fmt: skip
     console.print(table)
+    for f in result.drift.features:
+        if f.oov_rate is not None:  # a text column: its vocabulary drift
+            new = f"; new terms: {', '.join(f.new_terms)}" if f.new_terms else ""
+            console.print(
+                f"text {escape(f.name)}: {'[red]drifted[/]' if f.drifted else 'no drift'}: out of vocabulary "
+                f"{f.oov_rate:.1%} (threshold {f.oov_threshold:.0%}), Jensen–Shannon {f.statistic:.3f} "
+                f"(threshold {f.threshold:.3g}) over {f.n_current:,} tokens{escape(new)}",
+                highlight=False,
+            )
     for label, perf in (("realised", result.performance), ("estimated", result.estimate)):
         if perf is None:
             if label == "estimated" and result.estimate_reason:

@@ -65,6 +65,7 @@ if TYPE_CHECKING:
         environment,
     )
     from skloop.core._spec import (
+        ANDERSON_P_RANGE,
         DRIFT_METHODS,
         TABLE_FORMATS,
         TABLE_FORMATS_HELP,
@@ -90,6 +91,7 @@ if TYPE_CHECKING:
         Spec,
         SqlSource,
         TestMethod,
+        TextDriftSpec,
         TrackingSpec,
         table_format,
     )
@@ -103,6 +105,7 @@ if TYPE_CHECKING:
     from skloop.core._spec_multivariate import MultivariateSpec
 
 __all__ = [
+    "ANDERSON_P_RANGE",
     "CHART_COLORS",
     "CURRENT_COLOR",
     "DEFAULT_HOME",
@@ -166,6 +169,7 @@ __all__ = [
     "SqlSource",
     "StoreError",
     "TestMethod",
+    "TextDriftSpec",
     "TokenError",
     "TrackingSpec",
     "UnauthorizedError",
@@ -196,6 +200,7 @@ _LAZY = {
     "CodeVersion": "skloop.core._provenance",
     "ColumnDriftSpec": "skloop.core._spec",
     "ContractColumn": "skloop.core._spec",
+    "ANDERSON_P_RANGE": "skloop.core._spec",
     "DRIFT_METHODS": "skloop.core._spec",
     "DataSpec": "skloop.core._spec",
     "DirectionalTest": "skloop.core._spec",
@@ -220,6 +225,7 @@ _LAZY = {
     "TABLE_FORMATS": "skloop.core._spec",
     "TABLE_FORMATS_HELP": "skloop.core._spec",
     "TestMethod": "skloop.core._spec",
+    "TextDriftSpec": "skloop.core._spec",
     "TrackingSpec": "skloop.core._spec",
     "LearnedSpec": "skloop.core._spec",
     "PerformanceMonitorSpec": "skloop.core._spec",

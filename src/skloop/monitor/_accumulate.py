@@ -10,6 +10,7 @@ keeps only what the drift tests and quality checks need:
   ``TAIL_CAP``, so the Wasserstein tails are exact), counts on the reference's plot
   bins, min/max, out-of-range count;
 - categorical/boolean: a count per value;
+- text: a token count per term (:mod:`skloop.monitor._text`), for its vocabulary drift;
 - id: 64-bit hashes of the values (for duplicates).
 
 Batches come as pandas Series or pyarrow arrays; arrow numbers and dictionary columns
@@ -30,6 +31,7 @@ import pyarrow.compute as pc
 
 from skloop.core import DataError
 from skloop.monitor._reference import ColumnReference
+from skloop.monitor._text import TermCounter
 from skloop.monitor._types import Counts, Floats
 
 __all__ = [
@@ -39,6 +41,8 @@ __all__ = [
     "NumericCurrent",
     "OtherAccumulator",
     "OtherCurrent",
+    "TextAccumulator",
+    "TextCurrent",
     "accumulator",
 ]
 
@@ -95,6 +99,13 @@ class OtherCurrent:
     violations: int
     duplicates: int
     n_distinct_at_most_one: bool
+
+
+@dataclass(frozen=True)
+class TextCurrent(OtherCurrent):
+    """Aggregates of a text column: those of :class:`OtherCurrent` and the token count per term."""
+
+    terms: dict[str, int]
 
 
 def _float_values(values: pd.Series | pa.Array[Any] | pa.ChunkedArray[Any]) -> tuple[Floats, int]:
@@ -286,6 +297,25 @@ class OtherAccumulator:
         )
 
 
+class TextAccumulator(OtherAccumulator):
+    """:class:`OtherAccumulator`'s aggregates of a text column, and its term counts."""
+
+    def __init__(self) -> None:
+        super().__init__("text")
+        self._terms = TermCounter()
+
+    def add(self, values: pd.Series | pa.Array[Any] | pa.ChunkedArray[Any]) -> None:
+        self._terms.add(values)
+        super().add(values)
+
+    def finish(self) -> TextCurrent:
+        base = super().finish()
+        return TextCurrent(
+            n=base.n, missing=base.missing, violations=base.violations, duplicates=base.duplicates,
+            n_distinct_at_most_one=base.n_distinct_at_most_one, terms=dict(self._terms.counts),
+        )  # fmt: skip
+
+
 Accumulator = NumericAccumulator | CategoricalAccumulator | OtherAccumulator
 
 
@@ -295,4 +325,6 @@ def accumulator(ref: ColumnReference, *, cap: int | None) -> Accumulator:
         return NumericAccumulator(ref, cap=cap)
     if ref.kind in ("categorical", "boolean"):
         return CategoricalAccumulator(ref.kind)
+    if ref.kind == "text":
+        return TextAccumulator()
     return OtherAccumulator(ref.kind)

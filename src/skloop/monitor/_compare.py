@@ -18,8 +18,8 @@ import pandas as pd
 
 from skloop.core import DataError, MonitoringSpec
 from skloop.data import DEFAULT_BATCH_ROWS, DatasetProfile, Schema, infer_schema, iter_batches, parse_datetimes
-from skloop.monitor._accumulate import Accumulator, CategoricalCurrent, NumericCurrent, accumulator
-from skloop.monitor._drift import DRIFT_KINDS, FeatureDrift, column_drift
+from skloop.monitor._accumulate import Accumulator, CategoricalCurrent, NumericCurrent, TextCurrent, accumulator
+from skloop.monitor._drift import DRIFT_KINDS, FeatureDrift, column_drift, text_drift
 from skloop.monitor._quality import QualityCheck, QualityReport, quality_checks
 from skloop.monitor._reference import MAX_POINTS, ReferenceSummary, reference_summary
 
@@ -51,8 +51,9 @@ class DriftReport:
     n_reference, n_current : int
         Rows on each side.
     skipped : dict of str to str
-        Monitored columns not tested for drift, and why (datetime, text and id kinds,
-        or turned off in ``monitoring.drift.columns``); their quality is still checked.
+        Monitored columns not tested for drift, and why (datetime and id kinds, text
+        without a reference vocabulary, or turned off in ``monitoring.drift``); their
+        quality is still checked.
     """
 
     features: tuple[FeatureDrift, ...]
@@ -236,6 +237,15 @@ def _scope(
         enabled = config.drift.columns[c.name].enabled if c.name in config.drift.columns else True
         if not enabled:
             out.skipped[c.name] = "turned off in monitoring.drift.columns"
+        elif c.kind == "text" and not config.drift.text.enabled:
+            out.skipped[c.name] = "text drift is turned off (monitoring.drift.text.enabled)"
+        elif c.kind == "text" and c.categories is None:
+            out.skipped[c.name] = (
+                "the reference keeps no vocabulary of this text column (a profile, or a summary made before "
+                "skloop kept one: rebuild it with reference_summary); its quality is checked"
+            )
+        elif c.kind == "text":
+            out.features.append(c.name)
         elif c.kind not in DRIFT_KINDS:
             out.skipped[c.name] = f"{c.kind} columns are not tested for drift; their quality is checked"
         else:
@@ -255,7 +265,9 @@ def _finish(
     for role, names in (("feature", scope.features), ("prediction", scope.predictions)):
         for name in names:
             cur = currents.get(name)
-            if isinstance(cur, NumericCurrent | CategoricalCurrent):  # the drift kinds (scope.features)
+            if isinstance(cur, TextCurrent):
+                tested[role].append(text_drift(ref[name], cur, config.drift.text, role=role, learned=config.learned))
+            elif isinstance(cur, NumericCurrent | CategoricalCurrent):  # the drift kinds (scope.features)
                 tested[role].append(column_drift(ref[name], cur, config.drift, role=role, learned=config.learned))
     checks: list[QualityCheck] = []
     for c in ref:
@@ -318,7 +330,7 @@ def compare_data(
         summary records them itself).
     columns : sequence of str, optional
         The columns to monitor: the model's input columns. Only these are tested for
-        drift and checked for quality (datetime, text and id ones quality only, see
+        drift and checked for quality (datetime and id ones quality only, see
         :attr:`DriftReport.skipped`). Default: the schema's features.
     target : str, optional
         The target column, never tested as a feature (a stored summary and a schema

@@ -10,26 +10,31 @@ The ``auto`` rule (Evidently's, on the smaller side instead of the reference onl
 
 Tests give p-values that shrink with the sample size for any real difference, however
 small; on large samples a distance with a fixed threshold says whether the change is
-big enough to matter. ``psi`` (>= 0.2) is available for both kinds, on the reference's
-equal-mass bins or categories; ``chisquare`` and ``jensenshannon`` work on numeric
-columns through the same bins. Datetime, text and id columns are not tested for drift
-(time moves, text and ids are unique); the quality checks cover them.
+big enough to matter. ``psi`` (>= 0.2), ``hellinger`` (>= 0.1) and ``linf`` (>= 0.1) are
+available for both kinds, on the reference's equal-mass bins or categories;
+``chisquare`` and ``jensenshannon`` work on numeric columns through the same bins.
+``anderson`` (k-sample Anderson–Darling, p-value < 0.1) is numeric only
+(:mod:`skloop.monitor._anderson`). Text columns drift by their vocabulary
+(:mod:`skloop.monitor._text`); datetime and id columns are not tested for drift (time
+moves, ids are unique); the quality checks cover them.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Any, Literal
 
 import numpy as np
 
-from skloop.core import DriftSpec, LearnedSpec, SpecError, TestMethod
+from skloop.core import DriftSpec, LearnedSpec, SpecError, TestMethod, TextDriftSpec
 from skloop.monitor import _stats
-from skloop.monitor._accumulate import CategoricalCurrent, NumericCurrent
+from skloop.monitor._accumulate import CategoricalCurrent, NumericCurrent, TextCurrent
+from skloop.monitor._anderson import anderson_binned, anderson_test
 from skloop.monitor._learned import drift_band
 from skloop.monitor._reference import OTHER_CATEGORY, ColumnReference
+from skloop.monitor._text import TEXT_METHOD, compare_terms, text_drifted
 from skloop.monitor._types import Counts, Floats
 
 __all__ = [
@@ -41,6 +46,7 @@ __all__ = [
     "column_drift",
     "relative_drift",
     "resolve_method",
+    "text_drift",
 ]
 
 DEFAULT_THRESHOLDS: Mapping[str, float] = {
@@ -49,10 +55,13 @@ DEFAULT_THRESHOLDS: Mapping[str, float] = {
     "psi": 0.2,
     "wasserstein": 0.1,
     "jensenshannon": 0.1,
+    "hellinger": 0.1,  # Evidently's
+    "linf": 0.1,  # a category's share moved by 10 points
+    "anderson": 0.1,  # Evidently's; scipy's p-value lies in [0.001, 0.25]
 }
-P_VALUE_METHODS = ("ks", "chisquare")
+P_VALUE_METHODS = ("ks", "chisquare", "anderson")
 DRIFT_KINDS = ("numeric", "categorical", "boolean")
-_NUMERIC_ONLY = ("ks", "wasserstein")
+_NUMERIC_ONLY = ("ks", "wasserstein", "anderson")
 
 
 @dataclass(frozen=True)
@@ -63,11 +72,15 @@ class FeatureDrift:
     ----------
     name, kind : str
     role : {"feature", "prediction"}
-    method : {"ks", "psi", "wasserstein", "jensenshannon", "chisquare"}
+    method : {"ks", "psi", "wasserstein", "jensenshannon", "chisquare", "hellinger", "linf", "anderson", \
+"vocabulary"}
+        ``vocabulary`` for a text column (:func:`~skloop.monitor._text.text_drift`).
     statistic : float
-        KS D, PSI, normalised Wasserstein, Jensen–Shannon distance or chi-square.
+        KS D, PSI, normalised Wasserstein, Jensen–Shannon distance (of the term
+        distribution, for text), chi-square, Hellinger distance, L-infinity distance, or
+        the standardised Anderson–Darling ``T``.
     p_value : float or None
-        For ``ks`` and ``chisquare``.
+        For ``ks``, ``chisquare`` and ``anderson``.
     threshold : float
         Drift when ``p_value < threshold`` (tests) or ``statistic >= threshold`` (distances).
     drifted : bool
@@ -83,6 +96,11 @@ class FeatureDrift:
     band : tuple of float or None
         A learned threshold's band ``mean ± k·std`` of the statistic over reference
         chunks of this window's size (``threshold`` is its upper end).
+    oov_rate, oov_threshold : float or None
+        Text: share of the window's tokens not in the reference vocabulary, and the
+        share at which it drifts.
+    new_terms : tuple of str
+        Text: the window's most frequent out-of-vocabulary terms (up to 10).
     """
 
     name: str
@@ -100,6 +118,9 @@ class FeatureDrift:
     reference_counts: tuple[int, ...] = ()
     current_counts: tuple[int, ...] = ()
     band: tuple[float, float] | None = None
+    oov_rate: float | None = None
+    oov_threshold: float | None = None
+    new_terms: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict; :meth:`from_dict` reverses it."""
@@ -175,7 +196,7 @@ def resolve_method(
         if kind != "numeric" and method in _NUMERIC_ONLY:
             raise SpecError(
                 f"monitoring.drift.columns.{name}.method: {method!r} needs a numeric column but {name!r} is "
-                f"{kind}; use chisquare, jensenshannon or psi for it"
+                f"{kind}; use chisquare, jensenshannon, hellinger, linf or psi for it"
             )
     else:
         chosen = config.method
@@ -198,10 +219,27 @@ def resolve_method(
     return method, DEFAULT_THRESHOLDS[method]
 
 
+def _anderson(ref: ColumnReference, cur: NumericCurrent) -> tuple[float, float]:
+    """Exact when both sides hold every value, else on the cells of the reference's points."""
+    pts = ref.points_array()
+    if cur.values is not None and ref.exact and pts.size == ref.count:
+        return anderson_test(pts, cur.values)
+    if cur.values is not None:
+        unique = np.unique(pts)
+        left = np.searchsorted(cur.values, unique, side="left")
+        right = np.searchsorted(cur.values, unique, side="right")
+        le, eq = np.diff(right, prepend=0, append=cur.values.size), right - left
+    else:
+        le, eq = cur.binned_counts()
+    return anderson_binned(pts, le, eq, ref.count)
+
+
 def _numeric(ref: ColumnReference, cur: NumericCurrent, method: str) -> tuple[float, float | None]:
     pts = ref.points_array()
-    if method in ("ks", "wasserstein") and (pts.size == 0 or cur.n == 0):
-        return 0.0, (1.0 if method == "ks" else None)
+    if method in _NUMERIC_ONLY and (pts.size == 0 or cur.n == 0):
+        return 0.0, (None if method == "wasserstein" else 1.0)
+    if method == "anderson":
+        return _anderson(ref, cur)
     if method == "ks":
         n_ref = None if ref.exact else ref.count
         if cur.values is not None:
@@ -234,6 +272,10 @@ def _binned(r: Floats, c: Counts | Floats, method: str) -> tuple[float, float | 
         return _stats.chisquare_test(r, c)
     if method == "psi":
         return _stats.psi(r, c), None
+    if method == "hellinger":
+        return _stats.hellinger(r, c), None
+    if method == "linf":
+        return _stats.linf(r, c), None
     return _stats.jensenshannon(r, c), None
 
 
@@ -320,3 +362,43 @@ def column_drift(
         band=band,
         **plot,
     )
+
+
+def _text_js(ref: ColumnReference, cur: NumericCurrent | CategoricalCurrent) -> float:
+    counts = cur.counts if isinstance(cur, CategoricalCurrent) else {}
+    return compare_terms(ref.categories or (), ref.category_counts or (), ref.other, counts).jensenshannon
+
+
+def text_drift(
+    ref: ColumnReference,
+    cur: TextCurrent,
+    spec: TextDriftSpec,
+    *,
+    role: str = "feature",
+    learned: LearnedSpec | None = None,
+) -> FeatureDrift:
+    """The vocabulary drift of a text column (:mod:`skloop.monitor._text`).
+
+    ``statistic`` is the Jensen–Shannon distance of the term distributions and
+    ``threshold`` its threshold (a learned one: the upper end of ``band``, drawn from
+    chunks of the window's token count, the reference's rarer terms as one term);
+    ``oov_rate`` and ``oov_threshold`` the other test; ``n_reference`` and
+    ``n_current`` count tokens. The chart keeps the reference's 20 most frequent terms
+    and one bin for the rest.
+    """
+    cmp = compare_terms(ref.categories or (), ref.category_counts or (), ref.other, cur.terms)
+    band = None
+    threshold = spec.jensenshannon
+    if threshold == "learned":
+        tokens = replace(ref, count=int(sum(ref.category_counts or ()) + ref.other))  # sizes are token counts
+        band = drift_band(tokens, TEXT_METHOD, cmp.n_tokens, learned or LearnedSpec(), _text_js)
+        threshold = band[1] if band is not None else 1.0
+    drifted = text_drifted(cmp, spec.oov, float(threshold))
+    return FeatureDrift(
+        name=ref.name, kind=ref.kind, role=role, method=TEXT_METHOD, statistic=cmp.jensenshannon, p_value=None,
+        threshold=float(threshold), drifted=drifted, band=band,
+        n_reference=int(sum(ref.category_counts or ()) + ref.other), n_current=cmp.n_tokens,
+        categories=cmp.chart_terms, reference_counts=tuple(int(x) for x in cmp.chart_reference),
+        current_counts=tuple(int(x) for x in cmp.chart_current), oov_rate=cmp.oov_rate, oov_threshold=spec.oov,
+        new_terms=cmp.new_terms,
+    )  # fmt: skip

@@ -19,7 +19,8 @@ against it varies as ``1/m`` only. So chunks hold the *effective* size
 gives the distances the spread a real unchanged window has; NannyML's chunks, cut
 from the reference they are compared with, leave that out and come out too narrow
 when the reference is not much larger than a window. The chi-square statistic, which
-scales with the sizes, is rescaled from the chunk's sizes to the window's.
+scales with the sizes, is rescaled from the chunk's sizes to the window's, and so is the
+Anderson–Darling ``A²`` before it is standardised.
 
 Bands are cached per column, test, chunk size (two significant digits) and
 settings, so a series of windows of about one size draws them once.
@@ -34,6 +35,7 @@ import numpy as np
 
 from skloop.core import LearnedSpec
 from skloop.monitor._accumulate import CategoricalCurrent, NumericCurrent
+from skloop.monitor._anderson import anderson_rescale
 from skloop.monitor._chunks import Band, learned_band, round_size
 from skloop.monitor._reference import MAX_POINTS, OTHER_CATEGORY, ColumnReference, numeric_reference
 from skloop.monitor._types import Floats
@@ -114,7 +116,7 @@ def drift_band(ref: ColumnReference, method: str, n: int, learned: LearnedSpec, 
     if n < 1 or ref.count < 1 or (ref.kind == "numeric" and ref.points_array().size == 0):
         return None
     size = round_size(max(1, round(n * ref.count / (n + ref.count))))
-    key = (*_key(ref, method, size, learned), n if method == "chisquare" else None)
+    key = (*_key(ref, method, size, learned), n if method in ("chisquare", "anderson") else None)
     if key not in _CACHE:
         rng = np.random.default_rng(learned.seed)
         compact = _compact(ref)
@@ -122,6 +124,8 @@ def drift_band(ref: ColumnReference, method: str, n: int, learned: LearnedSpec, 
         values: Floats = np.asarray([statistic(compact, cur) for cur in drawn])
         if method == "chisquare":  # the statistic grows with n·N / (n + N): from the chunk's sizes to the window's
             values = values * (n * ref.count / (n + ref.count)) / (size * ref.count / (size + ref.count))
+        elif method == "anderson":  # A² likewise, then standardised at the window's sizes
+            values = anderson_rescale(values, compact.count, size, n)
         values = values[np.isfinite(values)]
         if values.size < 2:
             return None

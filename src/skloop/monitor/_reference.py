@@ -14,6 +14,9 @@ needs, so the training rows never have to be read again:
   chi-square, Jensen–Shannon and plots;
 - categorical and boolean columns keep every category's count (the 1,000 most frequent,
   then one ``"__other__"`` count);
+- text columns keep their vocabulary: the 10,000 most frequent terms (scikit-learn's
+  default tokens, :mod:`skloop.monitor._text`) with their token counts, in
+  ``categories`` / ``category_counts``, and the rarer terms' tokens in ``other``;
 - every column keeps its missing count; id, text and datetime columns their distinct count.
 
 A plain :class:`~skloop.data.DatasetProfile` also works (:meth:`ReferenceSummary.from_profile`),
@@ -34,6 +37,7 @@ import pandas as pd
 
 from skloop.core import DataError
 from skloop.data import OTHER, ColumnsByName, DatasetProfile, Schema, infer_schema, parse_datetimes
+from skloop.monitor._text import MAX_TERMS, term_counts
 from skloop.monitor._types import Floats
 
 __all__ = [
@@ -73,9 +77,11 @@ class ColumnReference:
     bin_edges, bin_counts : tuple or None
         Numeric: equal-mass bins (``[a, b)``, the last ``[a, b]``) and their exact counts.
     categories, category_counts : tuple or None
-        Categorical and boolean: values, most frequent first, and their counts.
+        Categorical and boolean: values, most frequent first, and their counts. Text:
+        the vocabulary's terms, most frequent first, and their token counts.
     other : int
-        Count of values beyond the kept categories (``"__other__"``).
+        Count of values beyond the kept categories (``"__other__"``); text: tokens of
+        the terms beyond the kept vocabulary.
     n_unique : int or None
         Distinct non-missing values (numeric up to the sketch, categorical, id, text).
     """
@@ -311,6 +317,19 @@ def categorical_reference(name: str, kind: str, role: str, counts: Mapping[Any, 
     )
 
 
+def text_reference(
+    name: str, role: str, terms: Mapping[str, int], count: int, missing: int, n_unique: int
+) -> ColumnReference:
+    """The reference of a text column: its vocabulary's :data:`~skloop.monitor._text.MAX_TERMS` most frequent terms."""
+    pairs = sorted(((str(t), int(n)) for t, n in terms.items() if n > 0), key=lambda p: (-p[1], p[0]))
+    kept = pairs[:MAX_TERMS]
+    return ColumnReference(
+        name=name, kind="text", role=role, count=count, missing=missing, n_unique=n_unique,
+        categories=tuple(t for t, _ in kept), category_counts=tuple(n for _, n in kept),
+        other=sum(n for _, n in pairs[MAX_TERMS:]),
+    )  # fmt: skip
+
+
 def _column_reference(col: pd.Series, kind: str, role: str, max_points: int | None) -> ColumnReference:
     missing = int(col.isna().sum())
     name = str(col.name)
@@ -319,6 +338,8 @@ def _column_reference(col: pd.Series, kind: str, role: str, max_points: int | No
         return numeric_reference(name, role, values, missing, max_points)
     if kind in ("categorical", "boolean"):
         return categorical_reference(name, kind, role, col.value_counts(dropna=True).to_dict(), missing)
+    if kind == "text":
+        return text_reference(name, role, term_counts(col), len(col) - missing, missing, int(col.nunique()))
     return ColumnReference(
         name=name, kind=kind, role=role, count=len(col) - missing, missing=missing, n_unique=int(col.nunique())
     )

@@ -258,6 +258,7 @@ def render_report_html(report: MonitorReport, *, title: str | None = None) -> st
         verdict=report.verdict(),
         tiles=tiles,
         features=_features(report) if drift.features else [],
+        text=[f for f in drift.features if f.oov_rate is not None],
         legend=[(report.reference_name, REFERENCE_COLOR), (report.current_name, CURRENT_COLOR)],
         windows=_windows(report),
         multivariate=_multivariate(report),

@@ -12,7 +12,11 @@ take counts on shared bins. They agree with scipy on the same data:
 - :func:`chisquare_test` with :func:`scipy.stats.chi2_contingency` on the 2 x k table
   (Yates' correction at one degree of freedom, as scipy);
 - :func:`jensenshannon` with :func:`scipy.spatial.distance.jensenshannon` (natural log,
-  so the distance lies in ``[0, sqrt(ln 2)] ~ [0, 0.83]``, as in Evidently).
+  so the distance lies in ``[0, sqrt(ln 2)] ~ [0, 0.83]``, as in Evidently);
+- :func:`hellinger` and :func:`linf` with their formulas on the shares (Evidently's
+  conventions: ``sqrt(1 - Σ sqrt(p q))`` in ``[0, 1]``, and ``max |p - q|``).
+
+The Anderson–Darling test is in :mod:`skloop.monitor._anderson`.
 
 The ``*_binned`` variants compute KS and Wasserstein when the current sample is known
 only through counts between the reference's sorted points (a streamed window).
@@ -33,11 +37,13 @@ __all__ = [
     "PSI_EPS",
     "WASSERSTEIN_EPS",
     "chisquare_test",
+    "hellinger",
     "jensenshannon",
     "ks_binned",
     "ks_pvalue",
     "ks_statistic",
     "ks_test",
+    "linf",
     "psi",
     "wasserstein",
     "wasserstein_binned",
@@ -226,6 +232,39 @@ def jensenshannon(ref_counts: npt.ArrayLike, cur_counts: npt.ArrayLike) -> float
     if r.sum() == 0 or c.sum() == 0:
         return 0.0
     return float(distance.jensenshannon(r, c))
+
+
+def hellinger(ref_counts: npt.ArrayLike, cur_counts: npt.ArrayLike) -> float:
+    """Hellinger distance ``sqrt(1 - Σ sqrt(p q))`` of two count vectors over the same bins.
+
+    The same number as Evidently's ``sqrt(Σ (sqrt p - sqrt q)²) / sqrt 2`` (expand the
+    square: ``Σ p = Σ q = 1``): 0 for equal shares, 1 for disjoint ones.
+
+    Examples
+    --------
+    >>> round(hellinger([1, 1], [1, 0]), 4)  # sqrt(1 - sqrt(0.5))
+    0.5412
+    """
+    r = _shares(ref_counts)
+    c = _shares(cur_counts)
+    if r.sum() == 0 or c.sum() == 0:
+        return 0.0
+    return float(np.sqrt(max(1.0 - float(np.sum(np.sqrt(r * c))), 0.0)))
+
+
+def linf(ref_counts: npt.ArrayLike, cur_counts: npt.ArrayLike) -> float:
+    """L-infinity distance ``max |p - q|`` of the shares of two count vectors over the same bins.
+
+    Examples
+    --------
+    >>> linf([3, 1], [1, 1])
+    0.25
+    """
+    r = _shares(ref_counts)
+    c = _shares(cur_counts)
+    if r.sum() == 0 or c.sum() == 0 or r.size == 0:
+        return 0.0
+    return float(np.max(np.abs(r - c)))
 
 
 def chisquare_test(ref_counts: npt.ArrayLike, cur_counts: npt.ArrayLike) -> tuple[float, float]:

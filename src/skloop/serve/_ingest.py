@@ -36,6 +36,7 @@ import orjson
 
 from skloop.core import SkloopError, StoreError
 from skloop.serve._wal import encode_records, is_locked, scan_segment, segments
+from skloop.store import is_block
 
 if TYPE_CHECKING:
     from skloop.store import Store
@@ -147,8 +148,13 @@ class _EntityIds:
             return record
         model = record.get("model")
         column = self.column(model, record.get("version")) if isinstance(model, str) else None
-        if column is not None and record["inputs"].get(column) is not None:
-            return {**record, "entity_id": record["inputs"][column]}
+        if column is None:
+            return record
+        value = record["inputs"].get(column)
+        if is_block(record):  # the column of the block's rows
+            return {**record, "entity_id": value} if isinstance(value, list) else record
+        if value is not None:
+            return {**record, "entity_id": value}
         return record
 
 
@@ -216,12 +222,18 @@ def _ingest(root: Path, store: Store, batch_size: int, entities: _EntityIds) -> 
         offset = offsets.get(name, 0)
         while True:
             batch: list[dict[str, Any]] = []
-            end, lines = offset, 0
+            end, lines, rows, full = offset, 0, 0, False
             try:
-                for pos, record in scan_segment(path, offset, limit=batch_size):
+                for pos, record in scan_segment(path, offset):
                     end, lines = pos, lines + 1
                     if record is not None:
                         batch.append(entities.fill(record))
+                        # a block (a request's rows as columns) counts its rows
+                        size = record.get("rows") if is_block(record) else 1
+                        rows += size if type(size) is int and size > 0 else 1
+                    if rows >= batch_size or lines >= batch_size:
+                        full = True
+                        break
             except FileNotFoundError:  # gone: deleted by another ingestion before a crash
                 sealed = False
                 break
@@ -234,7 +246,7 @@ def _ingest(root: Path, store: Store, batch_size: int, entities: _EntityIds) -> 
             offsets[name] = offset = end
             _write_checkpoint(root, offsets)
             changed = False
-            if lines < batch_size:
+            if not full:
                 break
         if sealed:  # fully ingested; what is left (if anything) is a torn tail
             size = path.stat().st_size

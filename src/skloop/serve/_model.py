@@ -24,6 +24,7 @@ import pandas as pd
 from skloop.core import ExportError, MissingExtraError
 from skloop.data import as_category, class_names
 from skloop.registry import Registry, Signature, Trust, onnx_input_columns, stored_onnx
+from skloop.serve._forest import FOREST_ROWS, ForestRunner
 from skloop.serve._validate import CompiledSignature, Prepared, to_frame
 from skloop.store import ModelVersion
 
@@ -82,6 +83,9 @@ class ServedModel:
         The ONNX path, when the export passed its parity check.
     onnx_refusal : str or None
         Why the ONNX path is not used.
+    forest : ForestRunner or None
+        Scores ONNX batches of at least :data:`~skloop.serve._forest.FOREST_ROWS` rows
+        (a pipeline ending in a forest whose runner passed its parity check).
     """
 
     name: str
@@ -91,6 +95,7 @@ class ServedModel:
     model: Any
     session: Any = None
     onnx_refusal: str | None = None
+    forest: ForestRunner | None = None
 
     def __post_init__(self) -> None:
         self.ref = f"{self.name}/{self.version}"
@@ -120,7 +125,11 @@ class ServedModel:
         called from several threads.
         """
         if self.session is not None:
-            out = self._run(self._feed(rows), rows.n)
+            feed = self._feed(rows)
+            if self.forest is not None and rows.n >= FOREST_ROWS:
+                out = self.forest.run(feed, _cores(), _parts_pool().submit)
+            else:
+                out = self._run(feed, rows.n)
             if self.is_classifier:
                 proba = np.asarray(out, dtype=np.float64)
                 return self.classes[proba.argmax(axis=1)], proba  # type: ignore[index]
@@ -188,7 +197,10 @@ def parity_sample(signature: Signature, n: int = PARITY_ROWS, seed: int = 0) -> 
     return to_frame(compiled.from_table(data), signature)
 
 
-def _onnx_session(registry: Registry, version: ModelVersion, model: Any, signature: Signature, threads: int) -> Any:
+def _onnx_session(
+    registry: Registry, version: ModelVersion, model: Any, signature: Signature, threads: int
+) -> tuple[Any, bytes, Any]:
+    """The version's ONNX Runtime session, its ONNX bytes and the session options."""
     ort = __import__("onnxruntime")
     # exported and parity-checked once per version, then read back: loads and hot swaps stay fast
     data = stored_onnx(registry.store, version, model, lambda: parity_sample(signature), signature=signature.to_dict())
@@ -196,7 +208,29 @@ def _onnx_session(registry: Registry, version: ModelVersion, model: Any, signatu
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.log_severity_level = 3
-    return ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(data, options, providers=["CPUExecutionProvider"]), data, options
+
+
+def _forest_runner(served: ServedModel, data: bytes, options: Any) -> ForestRunner | None:
+    """The big-batch runner of ``served`` when its pipeline ends in a forest and it passes the parity check."""
+    try:
+        runner = ForestRunner.build(data, served.model, options)
+        if runner is None:
+            return None
+        frame = parity_sample(served.signature)
+        feed = served._feed(served.compiled.from_table(frame))
+        columns = [str(c) for c in served.model.feature_names_in_]
+        predict = served.model.predict_proba if runner.is_classifier else served.model.predict
+        failure = runner.parity_failure(feed, predict(frame[columns]), _parts_pool().submit)
+    except Exception as exc:  # the whole graph still scores every batch
+        logger.warning("%s: big batches stay on the ONNX graph: %s: %s", served.ref, type(exc).__name__, exc)
+        return None
+    if failure is not None:
+        logger.warning(
+            "%s: big batches stay on the ONNX graph: the forest's parity check failed: %s", served.ref, failure
+        )
+        return None
+    return runner
 
 
 def load_served_model(
@@ -248,17 +282,19 @@ def load_served_model(
     model = registry.load_model(version.ref, trust=trust)
     id_column = _id_column(registry, version.run_id)
     session: Any = None
+    data, options = b"", None
     refusal: str | None = "disabled (--no-onnx)"
     if onnx:
         try:
-            session, refusal = _onnx_session(registry, version, model, signature, onnx_threads), None
+            session, data, options = _onnx_session(registry, version, model, signature, onnx_threads)
+            refusal = None
         except (ExportError, MissingExtraError) as exc:
             refusal = str(exc)
             logger.warning("serving %s with scikit-learn: ONNX export refused: %s", version.ref, exc)
         except Exception as exc:  # a converter bug must not stop the server: scikit-learn still works
             refusal = f"{type(exc).__name__}: {exc}"
             logger.warning("serving %s with scikit-learn: ONNX export failed: %s", version.ref, refusal)
-    return ServedModel(
+    served = ServedModel(
         name=version.name,
         version=version.version,
         signature=signature,
@@ -267,6 +303,9 @@ def load_served_model(
         session=session,
         onnx_refusal=refusal,
     )
+    if session is not None:
+        served.forest = _forest_runner(served, data, options)
+    return served
 
 
 def _id_column(registry: Registry, run_id: str) -> str | None:

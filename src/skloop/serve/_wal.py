@@ -54,6 +54,7 @@ import orjson
 
 from skloop.core import StoreError, UsageError
 from skloop.serve._sink import Done, LineSink
+from skloop.store import block_records, is_block
 
 logger = logging.getLogger(__name__)
 
@@ -206,7 +207,9 @@ def scan_segment(
 def read_segment(path: str | os.PathLike[str], offset: int = 0) -> Iterator[tuple[int, dict[str, Any]]]:
     """Yield ``(end_offset, record)`` for each complete record from byte ``offset`` on.
 
-    Like :func:`scan_segment`, without the lines that are not JSON objects.
+    Like :func:`scan_segment`, without the lines that are not JSON objects, and with
+    each block (a request's rows as columns, see :mod:`skloop.store._prediction_block`)
+    read as its rows' records, each with the block's end offset.
 
     Examples
     --------
@@ -217,8 +220,20 @@ def read_segment(path: str | os.PathLike[str], offset: int = 0) -> Iterator[tupl
     [{'a': 1}, {'a': 2}]
     """
     for end, record in scan_segment(path, offset):
-        if record is not None:
+        if record is None:
+            continue
+        if not is_block(record):
             yield end, record
+            continue
+        try:
+            rows = block_records(record)
+        except StoreError as exc:
+            logger.warning(
+                "skipping a prediction block that cannot be read, ending at byte %d of %s: %s", end, path, exc
+            )
+            continue
+        for row in rows:
+            yield end, row
 
 
 def is_locked(path: str | os.PathLike[str]) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Iterable
 from itertools import islice
@@ -75,19 +76,30 @@ def import_runs(db: Database, runs: Iterable[Run], *, chunk_size: int = 2_000) -
             tags += run_tags
             metrics += run_metrics
             ids.append(run_id)
-        with db.session(f"importing {len(chunk)} runs") as conn:
-            conn.execute(RUNS.insert(), run_rows)
-            if params:
-                conn.exec_driver_sql(db.sql.param_sql, params)
-            if tags:
-                conn.execute(db.sql.upsert_tag, tags)
-            if metrics:
-                records = metric_rows(metrics)
-                _insert_metrics(db, conn, records)
-                conn.exec_driver_sql(db.sql.latest_sql, latest_rows(records))
+        db.transact(f"importing {len(chunk)} runs", functools.partial(_write_runs, db, run_rows, params, tags, metrics))
     if len(ids) >= _ANALYZE_AFTER:
         analyze(db)
     return ids
+
+
+def _write_runs(
+    db: Database,
+    run_rows: list[dict[str, Any]],
+    params: list[tuple[str, str, str]],
+    tags: list[dict[str, Any]],
+    metrics: list[MetricRow],
+    conn: Connection,
+) -> None:
+    """One chunk of :func:`import_runs`, in one transaction (a retry writes it all again)."""
+    conn.execute(RUNS.insert(), run_rows)
+    if params:
+        conn.exec_driver_sql(db.sql.param_sql, params)
+    if tags:
+        conn.execute(db.sql.upsert_tag, tags)
+    if metrics:
+        records = metric_rows(metrics)
+        _insert_metrics(db, conn, records)
+        conn.exec_driver_sql(db.sql.latest_sql, latest_rows(records))
 
 
 _ANALYZE_AFTER = 10_000
@@ -113,8 +125,11 @@ def analyze(db: Database) -> None:
         except SQLAlchemyError as exc:
             raise StoreError(f"refreshing the planner's statistics (VACUUM ANALYZE) failed: {exc}") from exc
         return
-    with db.session("refreshing the planner's statistics") as conn:
+
+    def work(conn: Connection) -> Any:
         conn.exec_driver_sql("ANALYZE")
+
+    db.transact("refreshing the planner's statistics", work, idempotent=True)
 
 
 def import_metric_history(
@@ -128,7 +143,10 @@ def import_metric_history(
     times: dict[str, int] = {}
     while chunk := list(islice(iterator, chunk_size)):
         run_ids = list(dict.fromkeys(r[0] for r in chunk))
-        with db.session(f"importing {len(chunk)} metric values") as conn:
+
+        def work(
+            conn: Connection, chunk: list[tuple[str, str, float, int]] = chunk, run_ids: list[str] = run_ids
+        ) -> Any:
             unknown = [i for i in run_ids if i not in times]
             for start in range(0, len(unknown), 500):
                 part = unknown[start : start + 500]
@@ -146,6 +164,8 @@ def import_metric_history(
             _insert_metrics(db, conn, records)
             conn.exec_driver_sql(db.sql.latest_sql, latest_rows(records))
             summary.write_summaries(conn, run_ids)
+
+        db.transact(f"importing {len(chunk)} metric values", work)
         written += len(chunk)
     if written >= _ANALYZE_POINTS_AFTER:  # the summaries rewrote every run's row
         analyze(db)

@@ -79,7 +79,9 @@ class Database:
         """The one transaction scope: commit on success, roll back on error, always close.
 
         ``what`` names the operation in a :class:`~skloop.core.StoreError`; ``read``
-        takes a reader connection, which on SQLite never waits for a writer.
+        takes a reader connection, which on SQLite never waits for a writer. Not
+        retried: the parts use it for reads only, and write through :meth:`transact`
+        (``tests/store/test_write_retries.py`` fails each kind of write once).
         """
         with scope(self.reader if read else self.engine, what) as conn:
             yield conn

@@ -63,7 +63,8 @@ class DatasetStore:
             "schema": dataset.schema, "profile": dataset.profile,
             "snapshot_sha256": dataset.snapshot_sha256, "created": dataset.created or now,
         }  # fmt: skip
-        with self._db.session(f"recording dataset {dataset.fingerprint[:12]} of run {run_id}") as conn:
+
+        def work(conn: Connection) -> Any:
             if not conn.execute(self._db.sql.insert_dataset, row).all() and dataset.snapshot_sha256:
                 conn.execute(
                     update(DATASETS)
@@ -84,6 +85,9 @@ class DatasetStore:
             )
             summary.invalidate(conn, [run_id])
             stored = conn.execute(select(DATASETS).where(DATASETS.c.fingerprint == dataset.fingerprint)).one()
+            return stored
+
+        stored = self._db.transact(f"recording dataset {dataset.fingerprint[:12]} of run {run_id}", work)
         return reads.dataset_entity(stored)
 
     def get_dataset(self, fingerprint: str) -> DatasetRecord:

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import Connection, delete, insert, select, update
 
 from skloop.core import LoopLockedError, NotFoundError, StoreError, utcnow
 from skloop.store._entities_loop import Decision, LoopLock, StepRecord
@@ -100,8 +100,11 @@ class LoopStore:
             "challenger_version": None, "retrain_run_id": None, "triggers": None, "fired": None,
             "comparison": None, "details": dict(details or {}), "pid": os.getpid(), "hostname": self._db.hostname,
         }  # fmt: skip
-        with self._db.session(f"starting a loop decision for {name!r}") as conn:
+
+        def work(conn: Connection) -> Any:
             conn.execute(insert(DECISIONS), row)
+
+        self._db.transact(f"starting a loop decision for {name!r}", work)
         return self.get_decision(decision_id)
 
     def get_decision(self, decision_id: str) -> Decision:
@@ -177,17 +180,21 @@ class LoopStore:
             raise StoreError(f"cannot set {sorted(unknown)} of a decision; settable: {sorted(_UPDATABLE)}")
         if fields.get("outcome") not in (None, *DECISION_OUTCOMES):
             raise StoreError(f"a decision's outcome is one of {DECISION_OUTCOMES}, given {fields['outcome']!r}")
-        with self._db.session(f"updating loop decision {decision_id}") as conn:
+
+        def work(conn: Connection) -> Any:
             row = conn.execute(select(DECISIONS).where(DECISIONS.c.id == decision_id)).first()
             if row is None:
                 raise NotFoundError(f"loop decision {decision_id!r} does not exist")
             if row.status != "running":
                 raise StoreError(f"loop decision {decision_id} is {row.status}; its record can no longer change")
-            if "details" in fields:
-                fields["details"] = {**(row.details or {}), **dict(fields["details"] or {})}
-            if "fired" in fields and fields["fired"] is not None:
-                fields["fired"] = list(fields["fired"])
-            conn.execute(update(DECISIONS).where(DECISIONS.c.id == decision_id).values(**fields))
+            values = dict(fields)  # a new try merges from the stored details again, not from a failed try's
+            if "details" in values:
+                values["details"] = {**(row.details or {}), **dict(values["details"] or {})}
+            if "fired" in values and values["fired"] is not None:
+                values["fired"] = list(values["fired"])
+            conn.execute(update(DECISIONS).where(DECISIONS.c.id == decision_id).values(**values))
+
+        self._db.transact(f"updating loop decision {decision_id}", work)
         return self.get_decision(decision_id)
 
     def finish_decision(
@@ -203,12 +210,15 @@ class LoopStore:
             values["outcome"] = outcome
         if reason is not None:
             values["reason"] = reason
-        with self._db.session(f"ending loop decision {decision_id}") as conn:
+
+        def work(conn: Connection) -> Any:
             result = conn.execute(
                 update(DECISIONS).where(DECISIONS.c.id == decision_id, DECISIONS.c.status == "running").values(values)
             )
             if result.rowcount == 0:
                 raise StoreError(f"loop decision {decision_id} is not running; it was ended already")
+
+        self._db.transact(f"ending loop decision {decision_id}", work)
         return self.get_decision(decision_id)
 
     # -- steps -------------------------------------------------------------------
@@ -237,7 +247,8 @@ class LoopStore:
             "error": error, "cached_from": cached_from, "ended": None if status == "running" else now,
         }  # fmt: skip
         s = STEPS.c
-        with self._db.session(f"recording step {step} of loop decision {decision_id}") as conn:
+
+        def work(conn: Connection) -> Any:
             existing = conn.execute(
                 select(s.id, s.started, s.status).where(s.decision_id == decision_id, s.step == step)
             ).first()
@@ -248,6 +259,11 @@ class LoopStore:
                 started = now if status == "running" or existing.status != "running" else existing.started
                 conn.execute(update(STEPS).where(s.id == existing.id).values(**values, started=started))
             row = conn.execute(select(STEPS).where(s.decision_id == decision_id, s.step == step)).one()
+            return row
+
+        row = self._db.transact(
+            f"recording step {step} of loop decision {decision_id}", work, idempotent=True
+        )  # an upsert of the step's row
         return _step(row)
 
     def list_steps(self, decision_id: str) -> list[StepRecord]:
@@ -282,7 +298,8 @@ class LoopStore:
         """
         now = utcnow()
         row_values = {"owner": owner, "pid": os.getpid(), "hostname": self._db.hostname, "expires": now + lease}
-        with self._db.session(f"taking the loop lock of {name!r}") as conn:
+
+        def work(conn: Connection) -> Any:
             self._db.lock(conn, "loop-lock", name)
             row = conn.execute(select(LOCKS).where(LOCKS.c.name == name)).first()
             if row is None:
@@ -303,12 +320,19 @@ class LoopStore:
                 )
                 conn.execute(update(LOCKS).where(LOCKS.c.name == name).values(**row_values, acquired=now))
             held = conn.execute(select(LOCKS).where(LOCKS.c.name == name)).one()
+            return held
+
+        held = self._db.transact(f"taking the loop lock of {name!r}", work)
         return _lock(held)
 
     def release_loop_lock(self, name: str, owner: str) -> bool:
         """Release the loop lock of ``name`` if ``owner`` holds it; return whether it did."""
-        with self._db.session(f"releasing the loop lock of {name!r}") as conn:
+
+        def work(conn: Connection) -> Any:
             result = conn.execute(delete(LOCKS).where(LOCKS.c.name == name, LOCKS.c.owner == owner))
+            return result
+
+        result = self._db.transact(f"releasing the loop lock of {name!r}", work, idempotent=True)
         return bool(result.rowcount)
 
     def get_loop_lock(self, name: str) -> LoopLock | None:

@@ -499,7 +499,8 @@ class ModelStore:
         self.get_model_version(name, version)  # a ModelNotFoundError naming what exists
         blob = None if data is None else self._artifacts.put_bytes(bytes(data))
         key = (DERIVED.c.name == name, DERIVED.c.version == int(version), DERIVED.c.kind == kind)
-        with self._db.session(f"storing the {kind} artifact of {name}/{version}") as conn:
+
+        def work(conn: Connection) -> Any:
             self._db.lock(conn, "version_artifacts", name, str(version), kind)
             row = conn.execute(select(DERIVED).where(*key)).first()
             if row is None:
@@ -514,6 +515,9 @@ class ModelStore:
                 }
                 conn.execute(insert(DERIVED), values)
                 row = conn.execute(select(DERIVED).where(*key)).one()
+            return row
+
+        row = self._db.transact(f"storing the {kind} artifact of {name}/{version}", work)
         return _derived_entity(row)
 
 

@@ -268,7 +268,8 @@ class PredictionStore:
             or datetime), ``model`` (str), and optionally ``correlation_id`` (the
             client's own request id, at most 128 characters), ``version`` (int),
             ``entity_id``, ``inputs`` and ``outputs`` (mappings; the predicted value is
-            ``outputs["prediction"]`` unless ``prediction`` is given) and ``flags``.
+            ``outputs["prediction"]`` unless ``prediction`` is given) and ``flags``;
+            or blocks, a request's rows as columns (:func:`block_records` gives their records).
         on_invalid : callable, optional
             Called as ``on_invalid(index, record, message)`` for each invalid record,
             which is then skipped; without it, an invalid record raises.
@@ -279,12 +280,16 @@ class PredictionStore:
             When a record lacks a field or has a wrong type (the message names the
             record's position and the field); nothing is stored then.
         """
+        from skloop.store._prediction_block import block_values, is_block
         from skloop.store._prediction_bulk import insert_values
 
         rows = []
         for i, record in enumerate(records):
             try:
-                rows.append(prediction_values(record, i))
+                if is_block(record):  # a request's rows, columnar (see skloop.store._prediction_block)
+                    rows.extend(block_values(record, i))
+                else:
+                    rows.append(prediction_values(record, i))
             except StoreError as exc:
                 if on_invalid is None:
                     raise
@@ -309,8 +314,11 @@ class PredictionStore:
         SQLite has no autovacuum-style ANALYZE: without ``sqlite_stat1`` its planner
         guesses every index equally selective (PostgreSQL's autovacuum analyses on its own).
         """
-        with self._db.session("refreshing the statistics of the predictions") as conn:
+
+        def work(conn: Connection) -> Any:
             conn.exec_driver_sql("ANALYZE predictions")
+
+        self._db.transact("refreshing the statistics of the predictions", work, idempotent=True)
 
     def _prediction_query(
         self,
@@ -564,7 +572,8 @@ class PredictionStore:
                 by_row[(request, n)] = {**row, "entity_id": None, "request_id": request, "row": n}
         if not by_entity and not by_row:
             return 0
-        with self._db.session(f"storing {len(by_entity) + len(by_row)} labels of {model!r}") as conn:
+
+        def work(conn: Connection) -> Any:
             ins = self._db.insert(LABELS)
             update = {"label": ins.excluded.label, "time": ins.excluded.time}
             for rows, keys in ((list(by_entity.values()), ["model", "entity_id"]),
@@ -572,6 +581,8 @@ class PredictionStore:
                 stmt = ins.on_conflict_do_update(index_elements=keys, set_=update)
                 for start in range(0, len(rows), _CHUNK):
                     conn.execute(stmt, rows[start : start + _CHUNK])
+
+        self._db.transact(f"storing {len(by_entity) + len(by_row)} labels of {model!r}", work, idempotent=True)
         return len(by_entity) + len(by_row)
 
     def list_labels(self, model: str) -> list[Label]:

@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import Connection, delete, func, insert, select
 
 from skloop.core import ModelNotFoundError, NotFoundError, StoreError, utcnow
 from skloop.store._entities_reports import StoredReport
@@ -140,7 +140,8 @@ class ReportStore:
             "summary": dict(summary or {}), "report_sha256": ref.sha256, "report_size": ref.size,
         }  # fmt: skip
         v = _VERSIONS.c
-        with self._db.session(f"storing a monitoring report of {name}/{version}") as conn:
+
+        def work(conn: Connection) -> Any:
             known = conn.execute(select(v.version).where(v.name == name, v.version == int(version))).first()
             if known is None:
                 raise ModelNotFoundError(
@@ -151,6 +152,9 @@ class ReportStore:
                 conn.execute(delete(REPORTS).where(REPORTS.c.name == name, REPORTS.c.source == source))
             conn.execute(insert(REPORTS), row)
             stored = conn.execute(select(REPORTS).where(REPORTS.c.id == report_id)).one()
+            return stored
+
+        stored = self._db.transact(f"storing a monitoring report of {name}/{version}", work)
         return _report(stored)
 
     def get_report(self, report_id: str, *, name: str | None = None) -> StoredReport:

@@ -1,4 +1,4 @@
-"""The runs part of the store: runs, params, tags, metrics and run artifacts.
+"""The runs part of the store: runs, params, tags, metrics and run artifacts (reads: :mod:`~skloop.store._run_queries`).
 
 Metrics logged one at a time are buffered (see :mod:`skloop.store._buffer`) and written
 in batches; everything else is written when called. Every method returns entities.
@@ -11,24 +11,25 @@ import os
 import time
 import traceback
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, bindparam, select, update
 
 from skloop.core import NotFoundError, StoreError, utcnow
-from skloop.store import _pages as pages
 from skloop.store import _reads as reads
 from skloop.store import _summary as summary
 from skloop.store._artifacts import ArtifactStore
 from skloop.store._buffer import DEFAULT_MAX_AGE, DEFAULT_MAX_SIZE, MetricBuffer
 from skloop.store._bulk import import_metric_history, import_runs
 from skloop.store._database import Database
-from skloop.store._entities import RUN_STATUSES, ArtifactRef, Metric, Run
+from skloop.store._entities import ArtifactRef, Metric, Run
 from skloop.store._process import process_alive
+from skloop.store._run_queries import RunQueries
 from skloop.store._schema import SqlArtifact, SqlParam, SqlRun, table_of
 from skloop.store._writes import (
     MetricRow,
@@ -49,7 +50,7 @@ RUNS = table_of(SqlRun)
 _ENDED = ("finished", "failed", "killed")
 
 
-class RunStore:
+class RunStore(RunQueries):
     """Runs and what they record: ``store.runs``.
 
     Parameters
@@ -89,6 +90,30 @@ class RunStore:
         self._buffer = MetricBuffer(self._write_metrics, max_size=buffer_size, max_age=buffer_age)
         self._running: set[str] = set()
         db.before_read(self.flush)
+
+    # The statements of the hot paths, built once per store: building a Core statement
+    # (coercions, the cache key's structure) cost more than executing it on SQLite.
+
+    @cached_property
+    def _insert_run(self) -> Any:
+        return self._db.insert(RUNS).on_conflict_do_nothing(index_elements=["id"])
+
+    @cached_property
+    def _end_run(self) -> Any:
+        return (
+            update(RUNS)
+            .where(RUNS.c.id == bindparam("b_id"), RUNS.c.status == "running")
+            .values(
+                status=bindparam("b_status"),
+                end_time=bindparam("b_end"),
+                error=bindparam("b_error"),
+                summary=bindparam("b_summary"),
+            )
+        )
+
+    @cached_property
+    def _parent_exists(self) -> Any:
+        return select(RUNS.c.id).where(RUNS.c.id == bindparam("b_id"))
 
     def require_running(self, run_id: str, conn: Connection | None = None) -> None:
         """Return if run ``run_id`` (a full id) is ``running``, else raise.
@@ -166,13 +191,10 @@ class RunStore:
         tag_list = tag_rows(run_id, tags or {})
 
         def create(conn: Connection) -> None:
-            if (
-                parent_run_id is not None
-                and conn.execute(select(RUNS.c.id).where(RUNS.c.id == parent_run_id)).first() is None
-            ):
+            if parent_run_id is not None and conn.execute(self._parent_exists, {"b_id": parent_run_id}).first() is None:
                 raise NotFoundError(f"parent run {parent_run_id!r} does not exist")
             # the id is made here, once: a try after an unknown commit finds the row in place
-            conn.execute(self._db.insert(RUNS).on_conflict_do_nothing(index_elements=["id"]), row)
+            conn.execute(self._insert_run, row)
             if tag_list:
                 conn.execute(self._db.sql.upsert_tag, tag_list)
 
@@ -226,11 +248,8 @@ class RunStore:
         def finish(conn: Connection) -> int:
             nonlocal tries
             tries += 1
-            result = conn.execute(
-                update(RUNS)
-                .where(RUNS.c.id == run_id, RUNS.c.status == "running")
-                .values(status=status, end_time=utcnow(), error=error, summary=summary.summarise(conn, run_id))
-            )
+            values = {"b_id": run_id, "b_status": status, "b_end": utcnow(), "b_error": error}
+            result = conn.execute(self._end_run, {**values, "b_summary": summary.summarise(conn, run_id)})
             if result.rowcount == 0 and tries > 1:  # perhaps ended by the try whose commit went unanswered
                 return int(conn.execute(select(RUNS.c.status).where(RUNS.c.id == run_id)).scalar() == status)
             if result.rowcount:
@@ -454,91 +473,6 @@ class RunStore:
             raise NotFoundError(f"run {run.id} has no artifact {name!r} (it has: {known})")
         return run.artifacts[name]
 
-    # -- reading -----------------------------------------------------------------
-
-    def get_run(self, run_id: str) -> Run:
-        """The run with this id or unique id prefix, with everything recorded about it.
-
-        Raises
-        ------
-        NotFoundError
-            When no run matches.
-        StoreError
-            When a prefix matches several runs (the message lists them).
-        """
-        self.flush()
-        text = str(run_id).strip().lower()
-        if not text or any(c not in "0123456789abcdef" for c in text) or len(text) > 32:
-            raise NotFoundError(f"run {run_id!r} does not exist: run ids are 32 hex digits")
-
-        def read(conn: Connection) -> Run:
-            cond = RUNS.c.id == text if len(text) == 32 else RUNS.c.id.like(f"{text}%")
-            rows = conn.execute(select(RUNS).where(cond).limit(11)).all()
-            if not rows:
-                raise NotFoundError(f"run {run_id!r} does not exist; list runs with 'skloop runs'")
-            if len(rows) > 1:
-                shown = ", ".join(r.id for r in rows[:10]) + (", ..." if len(rows) > 10 else "")
-                raise StoreError(f"run id prefix {run_id!r} is ambiguous, it matches: {shown}; give more characters")
-            return reads.load_runs(conn, [rows[0].id])[0]
-
-        return self._db.transact(f"reading run {run_id}", read, read=True)
-
-    def get_runs(self, run_ids: Iterable[str]) -> list[Run]:
-        """The runs with these full ids, in that order (unknown ones left out), read together.
-
-        Like :meth:`get_run` for each, without a round trip per run (no prefixes).
-        """
-        self.flush()
-        wanted = list(dict.fromkeys(str(r).strip().lower() for r in run_ids))
-        if not wanted:
-            return []
-        return self._db.transact(f"reading {len(wanted)} runs", lambda conn: reads.load_runs(conn, wanted), read=True)
-
-    def search_runs(
-        self,
-        project: str | None = None,
-        *,
-        filter: str | None = None,
-        order_by: Sequence[str] | str | None = None,
-        limit: int | None = 100,
-        status: str | Sequence[str] | None = None,
-    ) -> list[Run]:
-        """Runs matching a filter, in order (newest first by default).
-
-        Parameters
-        ----------
-        project : str, optional
-            Only this project's runs.
-        filter : str, optional
-            E.g. ``"metrics.cv_roc_auc > 0.8 and params.model__max_depth = '8'"``;
-            see :mod:`skloop.store._filter` for the language.
-        order_by : list of str, optional
-            E.g. ``["metrics.cv_roc_auc DESC", "start_time"]``.
-        limit : int or None
-            At most this many runs (``None``: all).
-        status : str or list of str, optional
-            Only runs with these statuses.
-
-        Raises
-        ------
-        StoreError
-            For a filter or ordering that cannot be parsed, naming the token.
-        """
-        if filter is not None and not isinstance(filter, str):
-            raise StoreError(f"a search filter is a string, given {type(filter).__name__}")
-        order = (order_by,) if isinstance(order_by, str) else tuple(order_by or ())
-        statuses = (status,) if isinstance(status, str) else tuple(status) if status else None
-        for s in statuses or ():
-            if s not in RUN_STATUSES:
-                raise StoreError(f"unknown status {s!r}; use one of {', '.join(RUN_STATUSES)}")
-        if limit is not None and (not isinstance(limit, int) or limit < 1):
-            raise StoreError(f"limit must be a positive integer or None, given {limit!r}")
-        stmt = reads.cached_search(project, filter, order, statuses, limit)
-        self.flush()
-        return self._db.transact(
-            "searching runs", lambda conn: reads.runs_from_rows(conn, conn.execute(stmt).all()), read=True
-        )
-
     # -- housekeeping -------------------------------------------------------------
 
     def reap_stale_runs(self) -> list[str]:
@@ -560,7 +494,8 @@ class RunStore:
                 "ending the run, e.g. killed by SIGKILL or out of memory; metrics logged "
                 "in its last seconds may be missing"
             )
-            with self._db.session(f"marking run {run_id} killed") as conn:
+
+            def work(conn: Connection, run_id: str = run_id, error: str = error) -> Any:
                 result = conn.execute(
                     update(RUNS)
                     .where(RUNS.c.id == run_id, RUNS.c.status == "running")
@@ -568,34 +503,13 @@ class RunStore:
                 )
                 if result.rowcount:
                     self._db.recorded(conn, "run", run_id)
+                return result
+
+            result = self._db.transact(f"marking run {run_id} killed", work)
             if result.rowcount:
                 reaped.append(run_id)
                 logger.info("marked run %s killed: %s", run_id, error)
         return reaped
-
-    def count_runs(
-        self,
-        project: str | None = None,
-        *,
-        filter: str | None = None,
-        status: str | Sequence[str] | None = None,
-        up_to: int | None = None,
-    ) -> int:
-        """How many runs (of ``project``) match ``filter`` and ``status`` (as for :meth:`search_runs`).
-
-        With ``up_to``, counting stops after ``up_to + 1`` matches: a result above
-        ``up_to`` means "more than ``up_to``" (a filter true for most runs is then
-        counted in a few milliseconds). A filter that is not selective in the
-        ``(key, value)`` index of a metric visits every match otherwise.
-
-        Raises
-        ------
-        SearchFilterError
-            For a filter that cannot be parsed.
-        StoreError
-            For an unknown status or a negative ``up_to``.
-        """
-        return pages.count_runs(self._db, project, filter=filter, status=status, up_to=up_to)
 
     def import_runs(self, runs: Iterable[Run], *, chunk_size: int = 2_000) -> list[str]:
         """Write whole runs at once: attributes, params, tags and latest metrics.
@@ -628,69 +542,3 @@ class RunStore:
             chunk it is in is not written).
         """
         return import_metric_history(self._db, rows, chunk_size=chunk_size)
-
-    def search_runs_page(
-        self,
-        project: str | None = None,
-        *,
-        filter: str | None = None,
-        order_by: Sequence[str] | str | None = None,
-        status: str | Sequence[str] | None = None,
-        limit: int = 50,
-        offset: int = 0,
-        count_up_to: int | None = None,
-    ) -> pages.RunsPage:
-        """One page of the runs :meth:`search_runs` would return, and their total.
-
-        ``OFFSET`` is applied in SQL (a later page never reads the earlier ones); the
-        search is planned so that a page costs about the same whatever the filter (see
-        :mod:`skloop.store._pages`), and the total is a ``COUNT`` without the
-        ordering's joins (skipped on the last page, whose end is the total).
-
-        Parameters
-        ----------
-        project, filter, order_by, status
-            As for :meth:`search_runs`.
-        limit : int
-            Runs per page, 1 to 500.
-        offset : int
-            How many matching runs come before the page.
-        count_up_to : int or None
-            ``None``: count every match. ``0``: do not count (``total`` is ``None``
-            unless this is the last page; :meth:`count_runs` later). ``n``: stop after
-            ``max(n, offset + limit)`` matches (``total_exact`` is then false: more runs
-            than ``total`` match).
-
-        Raises
-        ------
-        SearchFilterError
-            For a filter or ordering that cannot be parsed (the message names the token).
-        StoreError
-            For an unknown status or a limit or offset out of range.
-        """
-        return pages.search_runs_page(
-            self._db, project, filter=filter, order_by=order_by, status=status, limit=limit, offset=offset,
-            count_up_to=count_up_to,
-        )  # fmt: skip
-
-    def facets(
-        self,
-        project: str | None = None,
-        *,
-        tags: int = 0,
-        tag_values: int = 5,
-        tag_runs: int | None = None,
-        exact_alone: bool = False,
-    ) -> pages.RunFacets:
-        """The projects that have runs, how many runs (of ``project``) have each status, and tag facets.
-
-        With ``tags=N`` the facets also hold the ``N`` tag keys most runs carry, each
-        with its ``tag_values`` most common values and their counts (one ``GROUP BY``
-        in SQL; see :class:`TagFacet`), over the newest ``tag_runs`` runs when given,
-        over every run when ``exact_alone`` and ``project`` is the only project with runs
-        (counted from the tag indexes; another project's presence makes every tag row's
-        run a lookup, 8 s at 100,000 runs on SQLite, hence the sample then).
-        """
-        return pages.facets(
-            self._db, project, tags=tags, tag_values=tag_values, tag_runs=tag_runs, exact_alone=exact_alone
-        )

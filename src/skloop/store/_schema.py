@@ -37,6 +37,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 __all__ = [
     "PARAM_INDEXED",
     "PARAM_INDEXED_CHARS",
+    "SCHEMA_MODULES",
     "TAG_INDEXED",
     "TAG_LONG",
     "Base",
@@ -49,6 +50,7 @@ __all__ = [
     "SqlRunInput",
     "SqlTag",
     "UTCDateTime",
+    "full_metadata",
     "metadata",
 ]
 
@@ -60,6 +62,26 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 metadata = MetaData(naming_convention=NAMING_CONVENTION)
+"""The tables of the modules imported so far; :func:`full_metadata` for all of them."""
+
+# the other schema modules: the store imports each with its part (issue 14, part 5)
+SCHEMA_MODULES = ("_schema_loop", "_schema_mirror", "_schema_predictions", "_schema_registry", "_schema_reports")
+
+
+def full_metadata() -> MetaData:
+    """:data:`metadata` with every table of the schema (migrations compare against it).
+
+    Examples
+    --------
+    >>> "mirror_outbox" in full_metadata().tables
+    True
+    """
+    import importlib
+
+    for name in SCHEMA_MODULES:
+        importlib.import_module(f"skloop.store.{name}")
+    return metadata
+
 
 # SQLite stores BIGINT primary keys without auto-increment; INTEGER is its rowid alias
 _AutoId = BigInteger().with_variant(Integer(), "sqlite")
@@ -114,6 +136,7 @@ class SqlRun(Base):
     __table_args__ = (
         CheckConstraint("status IN ('running', 'finished', 'failed', 'killed')", name="status"),
         Index("ix_runs_project_start_time", "project", "start_time"),
+        Index("ix_runs_project_id", "project", "id"),  # a project's ids, index only (migration 0015)
         Index("ix_runs_start_time", "start_time"),
         Index("ix_runs_status", "status"),
         Index("ix_runs_parent_run_id", "parent_run_id"),

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import make_url
 
@@ -23,15 +24,17 @@ from skloop.core import Settings, StoreError
 from skloop.store._artifacts import ArtifactStore
 from skloop.store._buffer import DEFAULT_MAX_AGE, DEFAULT_MAX_SIZE, register_for_exit
 from skloop.store._database import Database
-from skloop.store._datasets import DatasetStore
 from skloop.store._engine import ensure_schema, redact
-from skloop.store._histories import MetricHistories
-from skloop.store._loop import LoopStore
-from skloop.store._mirror import MirrorOutbox
-from skloop.store._models import ModelStore
-from skloop.store._predictions import PredictionStore
-from skloop.store._reports import ReportStore
-from skloop.store._runs import RunStore
+
+if TYPE_CHECKING:
+    from skloop.store._datasets import DatasetStore
+    from skloop.store._histories import MetricHistories
+    from skloop.store._loop import LoopStore
+    from skloop.store._mirror import MirrorOutbox
+    from skloop.store._models import ModelStore
+    from skloop.store._predictions import PredictionStore
+    from skloop.store._reports import ReportStore
+    from skloop.store._runs import RunStore
 
 __all__ = ["Store"]
 
@@ -72,7 +75,9 @@ class Store:
     loop : LoopStore
     reports : ReportStore
     mirror : MirrorOutbox
-        The parts.
+        The parts, each built on first access.
+    mirror_target : str or None
+        The MLflow tracking server given as ``mirror_target``.
 
     Examples
     --------
@@ -97,16 +102,74 @@ class Store:
     ) -> None:
         self.db = Database(url)
         self.artifacts = ArtifactStore(artifact_root, dict(storage_options or {}))
-        self.runs = RunStore(self.db, self.artifacts, buffer_size=buffer_size, buffer_age=buffer_age)
-        self.datasets = DatasetStore(self.db, self.runs)
-        self.histories = MetricHistories(self.db)
-        self.models = ModelStore(self.db, self.artifacts)
-        self.predictions = PredictionStore(self.db)
-        self.loop = LoopStore(self.db)
-        self.reports = ReportStore(self.db, self.artifacts)
-        self.mirror = MirrorOutbox(self.db, mirror_target)
+        self._buffer_size = buffer_size
+        self._buffer_age = buffer_age
+        #: the MLflow tracking server this store's records are queued for, or None
+        self.mirror_target = mirror_target or None
         self._on_close: list[Callable[[], None]] = []
         register_for_exit(self.db)
+        if self.mirror_target is not None:
+            self.mirror  # noqa: B018 -- built now: it listens to every record from the start
+
+    # The parts are built (and their modules imported) on first access, so a command
+    # pays only for the parts it uses: ``skloop runs`` loads no prediction, loop,
+    # mirror or report code.
+
+    @cached_property
+    def runs(self) -> RunStore:
+        """Runs, params, tags, metrics and run artifacts."""
+        from skloop.store._runs import RunStore
+
+        return RunStore(self.db, self.artifacts, buffer_size=self._buffer_size, buffer_age=self._buffer_age)
+
+    @cached_property
+    def datasets(self) -> DatasetStore:
+        """Dataset snapshots and their links to runs."""
+        from skloop.store._datasets import DatasetStore
+
+        return DatasetStore(self.db, self.runs)
+
+    @cached_property
+    def histories(self) -> MetricHistories:
+        """Metric histories of several runs, read at once."""
+        from skloop.store._histories import MetricHistories
+
+        return MetricHistories(self.db)
+
+    @cached_property
+    def models(self) -> ModelStore:
+        """Model versions, aliases and derived artifacts."""
+        from skloop.store._models import ModelStore
+
+        return ModelStore(self.db, self.artifacts)
+
+    @cached_property
+    def predictions(self) -> PredictionStore:
+        """Predictions and labels."""
+        from skloop.store._predictions import PredictionStore
+
+        return PredictionStore(self.db)
+
+    @cached_property
+    def loop(self) -> LoopStore:
+        """Loop decisions, steps and locks."""
+        from skloop.store._loop import LoopStore
+
+        return LoopStore(self.db)
+
+    @cached_property
+    def reports(self) -> ReportStore:
+        """Stored monitoring reports."""
+        from skloop.store._reports import ReportStore
+
+        return ReportStore(self.db, self.artifacts)
+
+    @cached_property
+    def mirror(self) -> MirrorOutbox:
+        """The outbox of records to copy to MLflow tracking servers."""
+        from skloop.store._mirror import MirrorOutbox
+
+        return MirrorOutbox(self.db, self.mirror_target)
 
     @property
     def url(self) -> str:

@@ -27,7 +27,23 @@ if TYPE_CHECKING:
     from skloop.integrations import DaskCluster
     from skloop.workflows._monitor import MonitorInputs
 
-__all__ = ["monitor_partitions"]
+__all__ = ["FROM_LOG_ON_DASK", "WINDOW_ON_DASK", "monitor_partitions"]
+
+#: Why ``--from-log`` is not run on dask, and what to do instead.
+FROM_LOG_ON_DASK = (
+    "--dask and --scheduler apply to --current (a Parquet table), not to --from-log: the prediction log "
+    "is in the SQL store, so dask workers could only read the same database this process reads, and "
+    "--from-log already streams it in keyset pages with bounded memory (about 400 MB peak over 10 million "
+    "predictions); drop --dask/--scheduler (narrow the rows with --since), or score an exported Parquet "
+    "table with --current FILE --dask"
+)
+#: Why ``--window`` is not computed on dask, and what to do instead.
+WINDOW_ON_DASK = (
+    "--window is not computed with --dask/--scheduler: windows are cut in time order, and a Parquet table's "
+    "row groups are not sorted by time across partitions, so the cluster would have to shuffle the whole "
+    "table first; monitor the whole table on dask (drop --window), run --window without --dask (the "
+    "local monitor sorts the table), or monitor each period's file on dask"
+)
 
 
 @dataclass(frozen=True)
@@ -72,7 +88,7 @@ def monitor_partitions(
     if not is_parquet_source(text):
         raise UsageError(f"{text}: monitoring on dask reads Parquet (a .parquet file or a folder of them)")
     if window is not None:
-        raise UsageError("--window is not computed on dask; monitor the whole table, or drop --dask for windows")
+        raise UsageError(WINDOW_ON_DASK)
     light = replace(inputs, reference=pd.DataFrame(), estimator=None)
     scorer = _Scorer(light, source_datetimes(text), text)
     pages = _numbered(ordered_partitions(cluster, text, _score_partition, scorer))

@@ -34,6 +34,14 @@ import pyarrow.parquet as pq
 from skloop.core import DataError, UsageError
 from skloop.data import DEFAULT_BATCH_ROWS, class_names, iter_batches
 from skloop.workflows._predict_output import OutputWriter, output_format, rejected_path
+from skloop.workflows._predict_rows import (
+    MAX_BAD_ROWS_KEPT,
+    MAX_REPORTED_ERRORS,
+    BadRow,
+    RejectedWriter,
+    as_signature,
+    check_chunk,
+)
 from skloop.workflows._progress import NullProgress, Progress
 
 if TYPE_CHECKING:
@@ -55,30 +63,6 @@ __all__ = [
 
 PREDICTION_METADATA_KEYS = ("skloop.model_ref", "skloop.model_version", "skloop.model_sha256", "skloop.source")
 """Keys of the Parquet key-value metadata that :func:`predict_batch` writes."""
-
-_MAX_REPORTED_ERRORS = 5
-
-MAX_BAD_ROWS_KEPT = 1000
-"""Refused rows listed in :attr:`PredictResult.bad_rows` (the side file holds them all)."""
-
-
-@dataclass(frozen=True)
-class BadRow:
-    """One reason a row of the input was not scored.
-
-    Attributes
-    ----------
-    row : int
-        The row's 0-based position in the input (the ``row`` of the output).
-    column : str
-        The column at fault.
-    reason : str
-        What is wrong with its value (or that the column is absent).
-    """
-
-    row: int
-    column: str
-    reason: str
 
 
 @dataclass(frozen=True)
@@ -170,137 +154,6 @@ class BatchPredictions:
         return len(self.predictions)
 
 
-def _signature(signature: Any) -> Any:
-    if signature is None:
-        return None
-    from skloop.registry import Signature
-
-    return signature if isinstance(signature, Signature) else Signature.from_dict(signature)
-
-
-@dataclass
-class _Checked:
-    """A chunk typed like the signature: the rows to score, and those refused."""
-
-    X: pd.DataFrame
-    good: np.ndarray  # positions in the chunk of the rows to score
-    bad: np.ndarray  # positions in the chunk of the refused rows
-    reasons: dict[int, list[tuple[str, str]]]  # chunk position -> [(column, problem)]
-    issues: int
-    flagged: int
-    flagged_columns: dict[str, int]
-
-
-def _check(
-    chunk: pd.DataFrame,
-    signature: Any,
-    start: int,
-    source: str,
-    flags: dict[int | None, list[dict[str, Any]]],
-    *,
-    strict: bool,
-) -> _Checked:
-    """The chunk typed like the signature, split into rows to score and rows refused.
-
-    The flags of the scored rows are put in ``flags`` by row of the chunk (``None``:
-    every row).
-
-    Raises
-    ------
-    DataError
-        With ``strict``, when a row is refused (naming the first ones).
-    """
-    from skloop.registry import coerce_frame
-
-    result = coerce_frame(chunk, signature, max_issues=None if not strict else _MAX_REPORTED_ERRORS)
-    if result.errors and strict:
-        shown = "; ".join(
-            f"row {start + i.row if i.row is not None else '-'}, column {i.column!r}: {i.problem}"
-            for i in result.errors[:_MAX_REPORTED_ERRORS]
-        )
-        more = len(result.error_rows) - min(len(result.error_rows), _MAX_REPORTED_ERRORS)
-        raise DataError(
-            f"{source}: {len(result.error_rows)} row(s) from row {start} cannot be scored: {shown}"
-            + (f" (and {more} more rows)" if more > 0 else "")
-            + "; fix the data or retrain on data like it (without --strict, the other rows are scored)"
-        )
-    bad = np.asarray(result.error_rows, dtype=np.int64)
-    reasons: dict[int, list[tuple[str, str]]] = {int(r): [] for r in bad}
-    whole = [(i.column, i.problem) for i in result.errors if i.row is None]  # a missing column: every row
-    for i in result.errors:
-        if i.row is not None:
-            reasons[i.row].append((i.column, i.problem))
-    for r in reasons:
-        reasons[r] = whole + reasons[r]
-    is_bad = np.zeros(len(chunk), dtype=bool)
-    is_bad[bad] = True
-    good = np.flatnonzero(~is_bad)
-    flagged_rows = {i.row for i in result.flags if i.row is not None and not is_bad[i.row]}
-    for i in result.flags:
-        if i.row is not None and is_bad[i.row]:
-            continue
-        row = None if i.row is None else start + i.row
-        flags.setdefault(i.row, []).append({"row": row, "column": i.column, "problem": i.problem, "severity": "flag"})
-    issues = sum(1 for i in result.flags if i.row is None or not is_bad[i.row])
-    by_column: dict[str, set[int]] = {}
-    for i in result.flags:  # flags of the whole chunk (an extra column, ignored) flag no row
-        if i.row is not None and not is_bad[i.row]:
-            by_column.setdefault(i.column, set()).add(i.row)
-    X = result.frame.iloc[good].reset_index(drop=True) if bad.size else result.frame
-    return _Checked(X, good, bad, reasons, issues, len(flagged_rows), {c: len(r) for c, r in by_column.items() if r})
-
-
-class _RejectedWriter:
-    """The refused rows as read, with their position and reasons, in a CSV written atomically.
-
-    Without a ``path`` (:func:`predict_table`), the rows are only counted and their
-    reasons kept.
-    """
-
-    def __init__(self, path: Path | None) -> None:
-        self.path = path
-        self.tmp = None if path is None else path.with_name(f".{path.name}.tmp")
-        self.rows = 0
-        self.kept: list[BadRow] = []
-        self._header = True
-
-    def write(self, chunk: pd.DataFrame, checked: _Checked, start: int) -> None:
-        if checked.bad.size == 0:
-            return
-        self.write_rows(chunk.iloc[checked.bad].reset_index(drop=True), checked.bad, checked.reasons, start)
-
-    def write_rows(
-        self, part: pd.DataFrame, bad: np.ndarray, reasons: Mapping[int, list[tuple[str, str]]], start: int
-    ) -> None:
-        """The refused rows ``part`` as read, at positions ``bad`` of a chunk starting at row ``start``."""
-        texts = []
-        for r in bad.tolist():
-            texts.append("; ".join(f"column {c!r}: {p}" for c, p in reasons[r]))
-            if self.rows + len(texts) <= MAX_BAD_ROWS_KEPT:
-                self.kept += [BadRow(start + r, c, p) for c, p in reasons[r]]
-        self.rows += len(part)
-        if self.tmp is None:
-            return
-        part.insert(0, "reason", texts)
-        part.insert(0, "row", bad + start)
-        part.to_csv(self.tmp, mode="w" if self._header else "a", header=self._header, index=False)
-        self._header = False
-
-    def commit(self) -> Path | None:
-        """Move the file in place (or remove an earlier run's when none was refused)."""
-        if self.path is None or self.tmp is None:
-            return None
-        if self.rows == 0:
-            self.path.unlink(missing_ok=True)
-            return None
-        os.replace(self.tmp, self.path)
-        return self.path
-
-    def discard(self) -> None:
-        if self.tmp is not None:
-            self.tmp.unlink(missing_ok=True)
-
-
 def _score(model: Any, X: pd.DataFrame, rows: np.ndarray, keep: pd.DataFrame, request_id: str | None) -> pd.DataFrame:
     out: dict[str, Any] = {} if request_id is None else {"request_id": np.full(len(rows), request_id, dtype=object)}
     out["row"] = rows
@@ -379,7 +232,7 @@ class _Scoring:
     name: str
     version: int | None
     log_dir: str | os.PathLike[str] | None
-    rejects: _RejectedWriter
+    rejects: RejectedWriter
     strict: bool = False
     rows: int = 0
     seen: int = 0
@@ -419,7 +272,7 @@ class _Scoring:
         start, self.seen = self.seen, self.seen + len(chunk)
         good = np.arange(len(chunk), dtype=np.int64)
         if self.signature is not None:
-            checked = _check(chunk, self.signature, start, self.source, chunk_flags, strict=self.strict)
+            checked = check_chunk(chunk, self.signature, start, self.source, chunk_flags, strict=self.strict)
             self.issues, self.flagged = self.issues + checked.issues, self.flagged + checked.flagged
             for column, n in checked.flagged_columns.items():
                 self.flagged_columns[column] = self.flagged_columns.get(column, 0) + n
@@ -448,7 +301,7 @@ class _Scoring:
     def all_refused(self) -> DataError:
         """The error of a table none of whose rows can be scored (its side file, if any, written)."""
         first = "; ".join(
-            f"row {b.row}, column {b.column!r}: {b.reason}" for b in self.rejects.kept[:_MAX_REPORTED_ERRORS]
+            f"row {b.row}, column {b.column!r}: {b.reason}" for b in self.rejects.kept[:MAX_REPORTED_ERRORS]
         )
         side = self.rejects.commit()
         where = f"; they are in {side}" if side is not None else ""
@@ -571,8 +424,8 @@ def predict_batch(
     out.parent.mkdir(parents=True, exist_ok=True)
     writer = OutputWriter(out, out_format, metadata)
     scoring = _Scoring(
-        model, _signature(signature), str(source), keep_columns, id_column, keep_id,
-        model_name or _name_of(model_ref), model_version, log_dir, _RejectedWriter(rejected_path(out)), strict,
+        model, as_signature(signature), str(source), keep_columns, id_column, keep_id,
+        model_name or _name_of(model_ref), model_version, log_dir, RejectedWriter(rejected_path(out)), strict,
     )  # fmt: skip
     try:
         with (
@@ -662,8 +515,8 @@ progress, log_dir, model_name, id_column, keep_id, strict
     in_memory = isinstance(data, pd.DataFrame)
     source = "the data" if in_memory else os.fspath(data)  # type: ignore[arg-type]
     scoring = _Scoring(
-        model, _signature(signature), source, keep_columns, id_column, keep_id,
-        model_name or _name_of(model_ref), model_version, log_dir, _RejectedWriter(None), strict,
+        model, as_signature(signature), source, keep_columns, id_column, keep_id,
+        model_name or _name_of(model_ref), model_version, log_dir, RejectedWriter(None), strict,
     )  # fmt: skip
     parts: list[pd.DataFrame] = []
     total = len(data) if isinstance(data, pd.DataFrame) else _total_rows(Path(data))

@@ -2,7 +2,7 @@
 
 The table (a local path or an fsspec URL the workers can read) is a dask dataframe of
 one partition per row group. Each worker types its partition as the local reader types
-a batch, checks it against the signature and scores it (the same ``_check`` and
+a batch, checks it against the signature and scores it (the same ``check_chunk`` and
 ``_score`` as :func:`~skloop.workflows.predict_batch`); the caller receives the scored
 partitions in the file's order, a few ahead, numbers their rows, and appends each to the
 output (one row group per partition) and its refused rows to the side file. So the
@@ -26,15 +26,9 @@ import pyarrow.parquet as pq
 from skloop.core import DataError, UsageError
 from skloop.data import batch_datetimes, type_batch
 from skloop.integrations import DaskCluster, ordered_partitions
-from skloop.workflows._predict import (
-    _MAX_REPORTED_ERRORS,
-    PredictResult,
-    _check,
-    _RejectedWriter,
-    _score,
-    _signature,
-)
+from skloop.workflows._predict import PredictResult, _score
 from skloop.workflows._predict_output import OutputWriter, output_format, rejected_path
+from skloop.workflows._predict_rows import MAX_REPORTED_ERRORS, RejectedWriter, as_signature, check_chunk
 from skloop.workflows._progress import NullProgress, Progress
 
 logger = logging.getLogger(__name__)
@@ -102,7 +96,7 @@ def _score_partition(chunk: pd.DataFrame, job: _Job) -> _Part:
     good = np.arange(len(chunk), dtype=np.int64)
     part = _Part(n=len(chunk), scored=None)
     if job.signature is not None:
-        checked = _check(chunk, job.signature, 0, job.source, {}, strict=False)
+        checked = check_chunk(chunk, job.signature, 0, job.source, {}, strict=False)
         part.issues, part.flagged, part.flagged_columns = checked.issues, checked.flagged, checked.flagged_columns
         part.bad, part.reasons = checked.bad, checked.reasons
         if checked.bad.size:
@@ -122,10 +116,10 @@ def _score_partition(chunk: pd.DataFrame, job: _Job) -> _Part:
 def _strict_error(source: str, part: _Part, start: int) -> DataError:
     shown = "; ".join(
         f"row {start + r}, column {c!r}: {p}"
-        for r in part.bad[:_MAX_REPORTED_ERRORS].tolist()
+        for r in part.bad[:MAX_REPORTED_ERRORS].tolist()
         for c, p in part.reasons[r][:1]
     )
-    more = part.bad.size - min(part.bad.size, _MAX_REPORTED_ERRORS)
+    more = part.bad.size - min(part.bad.size, MAX_REPORTED_ERRORS)
     return DataError(
         f"{source}: {part.bad.size} row(s) from row {start} cannot be scored: {shown}"
         + (f" (and {more} more rows)" if more > 0 else "")
@@ -155,8 +149,10 @@ def predict_partitions(
     out = Path(out_path)
     out.parent.mkdir(parents=True, exist_ok=True)
     writer = OutputWriter(out, output_format(out), metadata)
-    rejects = _RejectedWriter(rejected_path(out))
-    job = _Job(model, _signature(signature), source, tuple(keep_columns), id_column, keep_id, source_datetimes(source))
+    rejects = RejectedWriter(rejected_path(out))
+    job = _Job(
+        model, as_signature(signature), source, tuple(keep_columns), id_column, keep_id, source_datetimes(source)
+    )
     rows = seen = issues = flagged = 0
     by_column: dict[str, int] = {}
     try:

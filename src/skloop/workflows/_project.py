@@ -22,15 +22,6 @@ from skloop.core import SPEC_FILENAME, Settings, Spec, load_spec
 from skloop.data import DEFAULT_BATCH_ROWS
 from skloop.registry import DEFAULT_ALIAS, Registry, Trust
 from skloop.store import AliasEvent, Decision, ModelVersion, Store
-from skloop.workflows._loop import run_loop
-from skloop.workflows._mirror import DrainResult, drain, drainer_alive, start_background_drain
-from skloop.workflows._monitor import explain_model, monitor_model
-from skloop.workflows._predict import BatchPredictions, PredictResult, id_column_of, predict_batch, predict_table
-from skloop.workflows._progress import Progress
-from skloop.workflows._register import RegisterOutcome, register_run
-from skloop.workflows._reproduce import ReproduceResult, reproduce
-from skloop.workflows._train import TrainResult, train
-from skloop.workflows._validate import ValidationReport, validate_model
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -38,6 +29,13 @@ if TYPE_CHECKING:
     from skloop.integrations import DaskCluster
     from skloop.monitor import Explanation, MonitorReport
     from skloop.serve import PredictionSink, ServeApp
+    from skloop.workflows._mirror import DrainResult
+    from skloop.workflows._predict import BatchPredictions, PredictResult
+    from skloop.workflows._progress import Progress
+    from skloop.workflows._register import RegisterOutcome
+    from skloop.workflows._reproduce import ReproduceResult
+    from skloop.workflows._train import TrainResult
+    from skloop.workflows._validate import ValidationReport
 
 __all__ = ["Project"]
 
@@ -108,8 +106,10 @@ class Project:
 
         Called after :meth:`train` and by :meth:`close`; returns whether one was started.
         """
+        from skloop.workflows._mirror import drainer_alive, start_background_drain
+
         store = self._store
-        if store is None or store.mirror.target is None or not store.mirror.recorded:
+        if store is None or store.mirror_target is None or not store.mirror.recorded:
             return False
         if self._drainer is not None and drainer_alive(self._drainer):
             return False  # the running one drains what was queued since
@@ -119,6 +119,8 @@ class Project:
 
     def mirror(self, *, wait: float = 0.0, trust: Trust | None = None) -> DrainResult:
         """Copy the MLflow mirror's due records now, in this process (``skloop mirror retry`` without the reset)."""
+        from skloop.workflows._mirror import drain
+
         return drain(self.store, trust=self._trust(trust), wait=wait)
 
     def __enter__(self) -> Project:
@@ -141,6 +143,8 @@ class Project:
 
         ``parent_version``: the version of the model the new one is retrained or derived from.
         """
+        from skloop.workflows._train import train
+
         result = train(
             self.spec, self.settings, store=self.store, progress=progress, n_jobs=n_jobs, register=register,
             parent_version=parent_version,
@@ -150,6 +154,8 @@ class Project:
 
     def reproduce(self, run_id: str, *, progress: Progress | None = None) -> ReproduceResult:
         """Rerun ``run_id`` from its snapshot and compare every CV fold score."""
+        from skloop.workflows._reproduce import reproduce
+
         return reproduce(run_id, self.settings, store=self.store, progress=progress)
 
     def runs(self, **kwargs: Any) -> list[Any]:
@@ -177,6 +183,8 @@ class Project:
         For runs trained with ``register=False`` (or ``registry.enabled: false``);
         :meth:`train` registers its run itself. See :func:`register_run`.
         """
+        from skloop.workflows._register import register_run
+
         return register_run(
             run_id, self.settings, store=self.store, dry_run=dry_run, force=force, trust=self._trust(trust),
             parent_version=parent_version,
@@ -228,6 +236,8 @@ class Project:
         are not scored (``rejected``, ``bad_rows``); ``strict`` fails instead. For a
         file larger than memory, use :meth:`predict_file`.
         """
+        from skloop.workflows._predict import id_column_of, predict_table
+
         version, model = self._load(ref, trust)
         folder = self._log_dir() if log else None
         result = predict_table(
@@ -260,6 +270,8 @@ class Project:
         (:func:`rejected_path`); ``strict`` fails instead. ``dask``: score a Parquet
         file on that cluster (:func:`skloop.integrations.connect`), partition by partition.
         """
+        from skloop.workflows._predict import id_column_of, predict_batch
+
         version, model = self._load(ref, trust)
         folder = self._log_dir() if log else None
         result = predict_batch(
@@ -319,6 +331,8 @@ class Project:
         ``report.verdict()``, ``report.to_json()`` and
         :func:`skloop.monitor.render_report_html` read the result.
         """
+        from skloop.workflows._monitor import monitor_model
+
         return monitor_model(
             self.store, self._ref(ref), self.settings, current=current, reference=reference, from_log=from_log,
             since=since, window=window, n_boot=n_boot, seed=seed, trust=self._trust(trust), dask=dask,
@@ -328,6 +342,8 @@ class Project:
         self, data: str | os.PathLike[str] | pd.DataFrame, *, ref: Ref = None, trust: Trust | None = None
     ) -> Explanation:
         """Per-row contributions by input column of the version ``ref`` on ``data`` (needs ``skloop[explain]``)."""
+        from skloop.workflows._monitor import explain_model
+
         _, explanation = explain_model(self.store, self._ref(ref), data, trust=self._trust(trust))
         return explanation
 
@@ -340,6 +356,8 @@ class Project:
         trust: Trust | None = None,
     ) -> Decision:
         """Evaluate the spec's ``loop:`` policy once and return the recorded decision (``skloop loop run``)."""
+        from skloop.workflows._loop import run_loop
+
         return run_loop(
             self.spec, self.settings, store=self.store, now=now, progress=progress, on_step=on_step,
             trust=self._trust(trust),
@@ -347,6 +365,8 @@ class Project:
 
     def validate(self, ref: Ref = None, *, run_id: str | None = None, trust: Trust | None = None) -> ValidationReport:
         """Every check of ``skloop validate`` on a version (default: the newest) or a training run's model."""
+        from skloop.workflows._validate import validate_model
+
         return validate_model(
             self.spec, self.settings, store=self.store, ref=None if ref is None else self._ref(ref), run_id=run_id,
             trust=self._trust(trust),

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from alembic import context
 
-from skloop.store._schema import metadata
+from skloop.store._schema import full_metadata
+
+metadata = full_metadata()
 
 config = context.config
 connection = config.attributes.get("connection")
