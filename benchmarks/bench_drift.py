@@ -13,7 +13,9 @@ that peak memory (``ru_maxrss``) belongs to one tool:
   :mod:`skloop.monitor._learned`); then with the issue-15 tests: Anderson–Darling on every
   numeric column (on the streamed cells beyond 100,000 rows), Hellinger on three
   categorical columns and L-infinity on two (``new``), and the same with learned thresholds
-  (``new-learned``);
+  (``new-learned``); then the report with everything: learned thresholds plus
+  multivariate drift (PCA reconstruction error, domain classifier) of the 20 columns,
+  the reference rows read from their file and the current streamed;
 - **Evidently** 0.7.23 ``Report([DataDriftPreset()])`` on both files read with pandas
   (it needs pandas < 3, so it runs in its own venv: ``--evidently-python``, default
   ``.venv-evidently/bin/python``; create it with
@@ -175,7 +177,51 @@ def worker_evidently(reference: str, current: str) -> dict[str, Any]:
     }
 
 
-WORKERS = {"reference": worker_reference, "compare": worker_compare, "evidently": worker_evidently}
+def worker_everything(reference: str, summary_path: str, current: str) -> dict[str, Any]:
+    """The report with everything: learned thresholds, then multivariate drift of the 20 columns.
+
+    Multivariate drift needs the reference rows (read here, as the monitor reads a version's
+    snapshot; the PCA fitted on at most 100,000 of them); the current file is streamed in
+    record batches into a bounded window (exact reconstruction error, a 10,000-row reservoir
+    for the domain classifier).
+    """
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    from skloop.core import MonitoringSpec, MultivariateSpec
+    from skloop.monitor import MultivariateWindow, ReferenceSummary, compare_data_files
+    from skloop.monitor._multivariate import multivariate_reference
+    from skloop.monitor._stream import _keys
+
+    config = MonitoringSpec.model_validate({"drift": {"threshold": "learned"}})
+    t = time.perf_counter()
+    summary = ReferenceSummary.from_json(Path(summary_path).read_text())
+    report = compare_data_files(None, current, reference_profile=summary, config=config)
+    univariate = time.perf_counter() - t
+    spec = MultivariateSpec(enabled=True)
+    rows = pd.read_parquet(reference)
+    fitted = multivariate_reference(rows, list(rows.columns), spec)
+    del rows
+    window = MultivariateWindow(fitted, spec)
+    seen = 0
+    for batch in pq.ParquetFile(current).iter_batches(batch_size=100_000):
+        frame = batch.to_pandas()
+        frame.index = pd.RangeIndex(seen, seen + len(frame))
+        window.add(frame, _keys(frame.index))
+        seen += len(frame)
+    mv = window.result()
+    assert mv is not None and mv.classifier is not None and mv.reconstruction is not None
+    return {"seconds": time.perf_counter() - t, "univariate_seconds": univariate, "peak_mb": _peak_mb(),
+            "drifted": report.drifted_features, "multivariate": mv.drifted, "auc": mv.classifier.auc,
+            "error": mv.reconstruction.error, "upper": mv.reconstruction.upper}  # fmt: skip
+
+
+WORKERS = {
+    "reference": worker_reference,
+    "compare": worker_compare,
+    "evidently": worker_evidently,
+    "everything": worker_everything,
+}
 
 
 def _run(python: str, *args: str) -> dict[str, Any]:
@@ -209,6 +255,7 @@ def main() -> None:
             learned = _run(sys.executable, "compare", str(summary), str(cur), "learned")
             new = _run(sys.executable, "compare", str(summary), str(cur), "new")
             new_learned = _run(sys.executable, "compare", str(summary), str(cur), "new-learned")
+            every = _run(sys.executable, "everything", str(ref), str(summary), str(cur))
             theirs = None if args.no_evidently else _run(args.evidently_python, "evidently", str(ref), str(cur))
             rows_out.append((rows, built, ours, learned, new, new_learned, theirs))
             line = (
@@ -233,6 +280,15 @@ def main() -> None:
                 if theirs is not None:
                     line += f" | speed-up {theirs['seconds'] / res['seconds']:5.1f}x"
                 print(line, flush=True)
+            line = (
+                f"{'':>9}      | skloop report with everything (learned + multivariate) {every['seconds']:6.2f} s "
+                f"{every['peak_mb']:6.0f} MB exact-5={sorted(every['drifted']) == expected} multivariate drift="
+                f"{every['multivariate']} (AUC {every['auc']:.3f}, reconstruction {every['error']:.3f} vs upper "
+                f"{every['upper']:.3f})"
+            )
+            if theirs is not None:
+                line += f" | speed-up {theirs['seconds'] / every['seconds']:5.1f}x"
+            print(line, flush=True)
             named = (("skloop", ours), ("skloop learned", learned), ("skloop new", new),
                      ("skloop new learned", new_learned), ("evidently", theirs))  # fmt: skip
             for name, res in named:

@@ -123,6 +123,17 @@ def test_from_log_per_window(project: Path) -> None:
     assert all(w["estimate"] is not None for w in windows)
     assert windows[-1]["drift_share"] > windows[0]["drift_share"]
     assert "Over time" in (project / "weekly.html").read_text()
+    assert data["multivariate"] is None and windows[0]["multivariate"] is None  # off unless asked for
+    # --multivariate: each streamed window gets its AUC and reconstruction error, and the summary a line
+    result = invoke("monitor", "churn", "--from-log", "--since", "7d", "--window", "1d", "--multivariate",
+                    "--no-store", "--json", "mv.json", "--report", "mv.html")  # fmt: skip
+    assert result.exit_code in (0, 3), result.output
+    assert "multivariate: " in result.output and "windows" in result.output
+    data = json.loads((project / "mv.json").read_text())
+    mvs = [w["multivariate"] for w in data["windows"]["windows"]]
+    assert all(m is not None and m["classifier"]["auc"] is not None and m["reconstruction"] is not None for m in mvs)
+    assert sum(m["n_current"] for m in mvs) == 450 and data["multivariate"]["n_current"] == 450
+    assert "Multivariate drift" in (project / "mv.html").read_text()
     empty = runner.invoke(app, ["monitor", "churn", "--from-log", "--since", "1min"])
     assert empty.exit_code == 1 and "no logged prediction" in empty.output
 

@@ -77,6 +77,14 @@ def monitor(
     no_store: Annotated[
         bool, typer.Option("--no-store", help="Do not keep the report in the store (the UI's monitoring page).")
     ] = False,
+    multivariate: Annotated[
+        bool | None,
+        typer.Option(
+            "--multivariate/--no-multivariate",
+            help="Also multivariate drift (PCA reconstruction error, domain classifier), overall and per window; "
+            "default: the training spec's monitoring.multivariate.enabled.",
+        ),
+    ] = None,
     use_dask: DaskOpt = None,
     scheduler: SchedulerOpt = None,
     spec: SpecOpt = Path(SPEC_FILENAME),
@@ -84,6 +92,8 @@ def monitor(
     trust_type: TrustTypeOpt = None,
 ) -> None:
     """Drift, data quality and performance of a model's new data; exit 3 when the dataset drifted.
+
+    Exit 3 also when multivariate drift (``--multivariate``) fired over the whole data.
 
     The report is kept in the store (see it with ``skloop ui``) unless ``--no-store``.
     """
@@ -120,7 +130,8 @@ def monitor(
                 store, _ref(name, alias, version), _settings_near(spec), current=current, reference=reference,
                 from_log=from_log, since=since, window=window, period=period, judge_partial=judge_partial,
                 time_column=time_column, n_boot=n_boot,
-                trust=caller_trust(spec, trust, trust_type), dask=cluster, shadow=shadow,
+                trust=caller_trust(spec, trust, trust_type), dask=cluster, multivariate=multivariate,
+                shadow=shadow,
             )  # fmt: skip
         stored = None
         if not no_store:
@@ -142,7 +153,7 @@ def monitor(
         if stored is not None:
             page = f"/models/{quote(stored.name, safe='')}/monitoring"
             console.print(f"stored as report {stored.id[:8]} (skloop ui: {escape(page)})", highlight=False)
-    if result.drifted:
+    if result.drifted or (result.multivariate is not None and result.multivariate.drifted):
         raise typer.Exit(EXIT_DRIFT)
 
 
@@ -189,6 +200,7 @@ def _print_summary(result: object, report: Path | None, json_path: Path | None) 
                 text += f" band {m.band[0]:.3f}–{m.band[1]:.3f}" + (" [red]outside[/]" if m.outside_band else "")
             parts.append(text)
         console.print(f"{label} ({perf.n_rows:,} rows): " + "; ".join(parts), highlight=False)
+    _print_multivariate(result)
     alerts = result.performance_alerts()
     if alerts:
         console.print(f"[red]performance alerts: {escape(', '.join(alerts))}[/]", highlight=False)
@@ -233,6 +245,26 @@ def _print_windows(ws: object) -> None:
         shown = ", ".join(f"{w.name} ({'; '.join(w.alerts())})" for w in unjudged)
         console.print(f"partial windows' alerts, not judged (--judge-partial to judge): {escape(shown)}",
                       highlight=False)  # fmt: skip
+
+
+def _print_multivariate(result: object) -> None:
+    """One line: the multivariate result over the whole data, and the windows where it fired."""
+    from skloop.monitor import MonitorReport, multivariate_text
+
+    assert isinstance(result, MonitorReport)
+    if result.multivariate is None:
+        return
+    mv = result.multivariate
+    line = (
+        ("[red]" if mv.drifted else "")
+        + f"multivariate: {escape(multivariate_text(mv))}"
+        + ("[/]" if mv.drifted else "")
+    )
+    if result.windows is not None:
+        fired = [w.index for w in result.windows.windows if w.multivariate is not None and w.multivariate.drifted]
+        n = sum(w.multivariate is not None for w in result.windows.windows)
+        line += f"; fired in {len(fired)} of {n} windows" + (f" ({', '.join(map(str, fired[:10]))})" if fired else "")
+    console.print(line, highlight=False)
 
 
 def _print_shadow(shadow: object) -> None:

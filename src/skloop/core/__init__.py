@@ -102,6 +102,7 @@ if TYPE_CHECKING:
         spec_from_dict,
     )
     from skloop.core._spec_loop import LoopDataSpec, LoopSpec
+    from skloop.core._spec_multivariate import MultivariateSpec
 
 __all__ = [
     "ANDERSON_P_RANGE",
@@ -144,6 +145,7 @@ __all__ = [
     "MissingExtraError",
     "ModelNotFoundError",
     "MonitoringSpec",
+    "MultivariateSpec",
     "NotFoundError",
     "NotFoundRouteError",
     "NotReadyError",
@@ -213,6 +215,7 @@ _LAZY = {
     "MAX_EXPANDED_NODES": "skloop.core._spec_loader",
     "MinimumFunctionalityTest": "skloop.core._spec",
     "MonitoringSpec": "skloop.core._spec",
+    "MultivariateSpec": "skloop.core._spec_multivariate",
     "PipelineSpec": "skloop.core._spec",
     "QualitySpec": "skloop.core._spec",
     "RegistrySpec": "skloop.core._spec",

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from skloop.core._durations import parse_duration
 from skloop.core._spec_loop import LoopSpec
+from skloop.core._spec_multivariate import MultivariateSpec
 
 __all__ = [
     "ANDERSON_P_RANGE",
@@ -499,6 +500,7 @@ class MonitoringSpec(_Model):
     quality: QualitySpec = Field(default_factory=QualitySpec)
     performance: PerformanceMonitorSpec = Field(default_factory=PerformanceMonitorSpec)
     learned: LearnedSpec = Field(default_factory=LearnedSpec)
+    multivariate: MultivariateSpec = Field(default_factory=MultivariateSpec)
     prediction_drift: bool = Field(True, description="also test the model's outputs for drift")
     retention: str | None = Field(
         None,

@@ -71,6 +71,9 @@ class TriggersSpec(_Model):
     top_features: TopFeaturesTriggerSpec | None = Field(default_factory=TopFeaturesTriggerSpec)
     performance: PerformanceTriggerSpec | None = Field(default_factory=PerformanceTriggerSpec)
     quality: bool = Field(False, description="any data-quality issue (monitoring.quality)")
+    multivariate: bool = Field(
+        False, description="multivariate drift of the latest window (settings: monitoring.multivariate)"
+    )
     schedule: str | None = Field(None, description="retrain every this long since the last retrain, e.g. 7d")
     new_labels: int | None = Field(None, ge=1, description="retrain once this many new labelled rows arrived")
 

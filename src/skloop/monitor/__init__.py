@@ -18,8 +18,10 @@ from skloop.monitor._multivariate import (
     ClassifierDrift,
     MultivariateDrift,
     MultivariateReference,
+    MultivariateWindow,
     ReconstructionDrift,
     multivariate_drift,
+    multivariate_text,
 )
 from skloop.monitor._performance import MetricResult, PerformanceReport, performance
 from skloop.monitor._periods import FULL_COVERAGE, PERIOD_NAMES, parse_period, window_cut
@@ -56,6 +58,7 @@ __all__ = [
     "MonitorReport",
     "MultivariateDrift",
     "MultivariateReference",
+    "MultivariateWindow",
     "PerformanceReport",
     "QualityCheck",
     "QualityReport",
@@ -80,6 +83,7 @@ __all__ = [
     "monitor_pages",
     "monitor_windows",
     "multivariate_drift",
+    "multivariate_text",
     "parse_period",
     "parse_window",
     "performance",

@@ -5,12 +5,15 @@ Two methods, each per window against the reference:
 * **PCA data-reconstruction error** (NannyML's): the reference inputs are encoded
   (numeric columns imputed with the reference mean, categorical ones as codes of the
   reference's categories, unseen ones one extra code), standardised, and a PCA keeping
-  ``variance`` of the reference's variance is fitted. A row's error is the Euclidean
+  ``variance`` of the reference's variance is fitted — on a seeded half of the
+  reference rows (:func:`reference_halves`). A row's error is the Euclidean
   distance between its standardised vector and its PCA reconstruction; a window's
   statistic is the mean error of its rows. It drifts when it leaves the band
-  ``mean ± k·std`` of the same statistic over the reference's chunks of the window's
-  size (with fewer than :data:`MIN_CHUNKS` whole chunks, the band of the mean's
-  standard error, ``mean ± k·std_row/√n``).
+  ``mean ± k·std`` of the same statistic over chunks of the window's size of the
+  *other* half (with fewer than :data:`MIN_CHUNKS` whole chunks, the band of the mean's
+  standard error, ``mean ± k·std_row/√n``). Unlike NannyML, the band is measured on
+  rows the PCA was not fitted on: in-sample errors are biased low (the fit minimises
+  them), which with a few thousand reference rows put unchanged windows above the band.
 * **Domain classifier** (NannyML's and Evidently's): a small seeded
   HistGradientBoostingClassifier learns to tell reference rows from window rows (each
   side subsampled to ``max_rows``); its ROC AUC is cross-validated (``folds``
@@ -30,26 +33,37 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from skloop.core import DataError
+from skloop.core import DataError, MultivariateSpec
+from skloop.monitor._loss import _one_thread
 
 __all__ = [
     "DEFAULT_AUC_THRESHOLD",
     "DEFAULT_VARIANCE",
+    "MAX_REFERENCE_ROWS",
+    "MAX_ROWS",
     "MIN_CHUNKS",
     "ClassifierDrift",
     "MultivariateDrift",
     "MultivariateReference",
+    "MultivariateWindow",
     "ReconstructionDrift",
     "multivariate_drift",
+    "multivariate_reference",
+    "multivariate_text",
+    "reference_halves",
 ]
 
 DEFAULT_VARIANCE = 0.65
 """Share of the reference's (standardised) variance the PCA keeps, as NannyML."""
 DEFAULT_AUC_THRESHOLD = 0.55
 """The domain classifier's AUC at or above which a window drifts (with the noise floor)."""
-MIN_CHUNKS = 3
-"""Whole reference chunks needed for the chunk band; fewer use the standard-error band."""
+MIN_CHUNKS = 10
+"""Whole reference chunks needed for the chunk band; fewer use the standard-error band (the spread
+of a handful of chunks is too noisy an estimate: 3 chunks of 500 rows flagged unchanged windows)."""
 MAX_ROWS = 10_000
+"""Rows per side the domain classifier learns on (and a streamed window's reservoir)."""
+MAX_REFERENCE_ROWS = 100_000
+"""Reference rows kept (a seeded uniform sample beyond): the PCA's fit and the chunks of its band."""
 
 
 @dataclass(frozen=True)
@@ -167,23 +181,33 @@ class MultivariateReference:
             raise DataError(f"multivariate drift: reference lacks column(s) {missing}")
         if len(columns) < 2:
             raise DataError(f"multivariate drift needs at least 2 numeric or categorical columns, got {list(columns)}")
+        if len(reference) > MAX_REFERENCE_ROWS:  # a seeded uniform sample keeps the fit and the band bounded
+            keep = np.sort(np.random.default_rng(0).choice(len(reference), MAX_REFERENCE_ROWS, replace=False))
+            reference = reference.iloc[keep]
         self.columns = tuple(columns)
         self.k = float(k)
         self.variance = float(variance)
         self._means: dict[str, float] = {}
         self._categories: dict[str, dict[Any, int]] = {}
+        self._index: dict[str, pd.Index] = {}
         for c in self.columns:
             s = reference[c]
             if _categorical(s):
                 cats = s.dropna().value_counts().index
                 self._categories[c] = {v: i for i, v in enumerate(cats)}
+                self._index[c] = pd.Index(cats)
             else:
                 mean = float(pd.to_numeric(s, errors="coerce").astype(float).mean())
                 self._means[c] = 0.0 if math.isnan(mean) else mean
         self.reference_matrix = self.encode(reference)
-        self.scaler = StandardScaler().fit(self.reference_matrix)
-        self.pca = PCA(n_components=self.variance, svd_solver="full").fit(self.scaler.transform(self.reference_matrix))
-        self.reference_errors = self._errors(self.reference_matrix)
+        # the PCA is fitted on one half and the band measured on the other: errors of rows the
+        # fit has seen are biased low (it minimises them), and a window's rows are never seen
+        fit, held = reference_halves(len(self.reference_matrix))
+        self.scaler = StandardScaler().fit(self.reference_matrix[fit])
+        z = self.scaler.transform(self.reference_matrix[fit])
+        # tall and narrow: the covariance's eigendecomposition, not a full SVD of the rows
+        self.pca = PCA(n_components=self.variance, svd_solver="covariance_eigh").fit(z)
+        self.reference_errors = self._errors(self.reference_matrix[held])
 
     def encode(self, frame: pd.DataFrame) -> np.ndarray:
         """The numeric matrix of ``frame``'s columns (imputed, categories as codes)."""
@@ -194,8 +218,13 @@ class MultivariateReference:
         for j, c in enumerate(self.columns):
             if c in self._categories:
                 codes = self._categories[c]
-                # unseen and missing categories share one extra code
-                out[:, j] = frame[c].map(codes).fillna(len(codes)).to_numpy(dtype=float)
+                # unseen and missing categories share one extra code; one hash lookup per value
+                # (Series.map on Arrow strings was 3/4 of a streamed window's time)
+                found = self._index[c].get_indexer(pd.Index(frame[c]))
+                out[:, j] = np.where(found < 0, len(codes), found).astype(float)
+            elif pd.api.types.is_float_dtype(frame[c]) or pd.api.types.is_integer_dtype(frame[c]):
+                values = frame[c].to_numpy(dtype=float, na_value=np.nan)
+                out[:, j] = np.where(np.isnan(values), self._means[c], values)
             else:
                 out[:, j] = pd.to_numeric(frame[c], errors="coerce").astype(float).fillna(self._means[c]).to_numpy()
         return out
@@ -205,10 +234,17 @@ class MultivariateReference:
         back = self.pca.inverse_transform(self.pca.transform(z))
         return np.asarray(np.linalg.norm(z - back, axis=1), dtype=float)
 
+    def errors(self, frame: pd.DataFrame) -> np.ndarray:
+        """Each row's reconstruction error (what a streamed window sums page by page)."""
+        return self._errors(self.encode(frame))
+
     def reconstruction(self, current: pd.DataFrame) -> ReconstructionDrift:
         """The window's mean reconstruction error against the reference band."""
-        errors = self._errors(self.encode(current))
-        n = len(errors)
+        errors = self.errors(current)
+        return self.reconstruction_of(float(errors.mean()), len(errors))
+
+    def reconstruction_of(self, error: float, n: int) -> ReconstructionDrift:
+        """A window of ``n`` rows whose mean reconstruction error is ``error``, against the band at ``n``."""
         ref = self.reference_errors
         n_chunks = len(ref) // n if n else 0
         if n_chunks >= MIN_CHUNKS:
@@ -216,7 +252,6 @@ class MultivariateReference:
             centre, spread = float(chunks.mean()), float(chunks.std(ddof=1))
         else:
             centre, spread = float(ref.mean()), float(ref.std(ddof=1)) / math.sqrt(max(n, 1))
-        error = float(errors.mean())
         lower, upper = centre - self.k * spread, centre + self.k * spread
         return ReconstructionDrift(
             error=error, reference_error=centre, lower=lower, upper=upper, n_components=int(self.pca.n_components_),
@@ -229,11 +264,18 @@ class MultivariateReference:
         max_rows: int = MAX_ROWS, seed: int = 0,
     ) -> ClassifierDrift:  # fmt: skip
         """The domain classifier's cross-validated AUC on reference vs ``current`` rows."""
+        return self.classifier_of(self.encode(current), threshold=threshold, folds=folds, max_rows=max_rows, seed=seed)
+
+    def classifier_of(
+        self, cur: np.ndarray, *, threshold: float = DEFAULT_AUC_THRESHOLD, folds: int = 3,
+        max_rows: int = MAX_ROWS, seed: int = 0,
+    ) -> ClassifierDrift:  # fmt: skip
+        """:meth:`classifier` on an encoded window (:meth:`encode`; a streamed window's reservoir)."""
         from sklearn.ensemble import HistGradientBoostingClassifier
         from sklearn.model_selection import StratifiedKFold, cross_val_score
 
         rng = np.random.default_rng(seed)
-        ref, cur = self.reference_matrix, self.encode(current)
+        ref = self.reference_matrix
         ref = ref[rng.choice(len(ref), max_rows, replace=False)] if len(ref) > max_rows else ref
         cur = cur[rng.choice(len(cur), max_rows, replace=False)] if len(cur) > max_rows else cur
         if min(len(ref), len(cur)) < folds:
@@ -244,7 +286,8 @@ class MultivariateReference:
         y = np.r_[np.zeros(len(ref), dtype=int), np.ones(len(cur), dtype=int)]
         model = HistGradientBoostingClassifier(max_iter=50, max_leaf_nodes=15, random_state=seed)
         cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-        aucs = cross_val_score(model, x, y, cv=cv, scoring="roc_auc")
+        with _one_thread():  # as the loss models: OpenMP's spin-waiting on a shared machine costs 20x and more
+            aucs = cross_val_score(model, x, y, cv=cv, scoring="roc_auc")
         auc = float(np.mean(aucs))
         n0, n1 = len(ref), len(cur)
         floor = 0.5 + 3.0 * math.sqrt((n0 + n1 + 1) / (12.0 * n0 * n1))
@@ -259,6 +302,8 @@ class MultivariateReference:
     ) -> MultivariateDrift:  # fmt: skip
         """Both (or the chosen) methods on one window."""
         unknown = sorted(set(methods) - {"reconstruction", "classifier"})
+        if not methods:
+            raise DataError("no multivariate method given; expected 'reconstruction', 'classifier' or both")
         if unknown:
             raise DataError(f"unknown multivariate method(s) {unknown}; expected 'reconstruction', 'classifier'")
         if not isinstance(current, pd.DataFrame) or current.empty:
@@ -321,6 +366,18 @@ def multivariate_drift(
     )
 
 
+def reference_halves(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Row indices (sorted) of the half the PCA is fitted on and of the half its band is measured on.
+
+    A seeded permutation: the first ``n // 2`` fit (all rows when ``n < 4``), the rest measure.
+    """
+    if n < 4:
+        every = np.arange(n)
+        return every, every
+    order = np.random.default_rng(seed).permutation(n)
+    return np.sort(order[: n // 2]), np.sort(order[n // 2 :])
+
+
 def _categorical(s: pd.Series) -> bool:
     return isinstance(s.dtype, pd.CategoricalDtype) or s.dtype == object or pd.api.types.is_string_dtype(s)
 
@@ -329,3 +386,99 @@ def _usable(s: pd.Series) -> bool:
     if pd.api.types.is_datetime64_any_dtype(s):
         return False
     return pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s) or _categorical(s)
+
+
+def multivariate_reference(
+    reference: pd.DataFrame, columns: Sequence[str], config: MultivariateSpec
+) -> MultivariateReference:
+    """The fitted reference of ``config`` (``monitoring.multivariate``) on ``columns``."""
+    usable = [c for c in columns if c in reference.columns and _usable(reference[c])]
+    return MultivariateReference(reference, usable, variance=config.variance, k=config.k)
+
+
+class MultivariateWindow:
+    """One window's multivariate drift, fed page by page in bounded memory.
+
+    The reconstruction error is exact: each page's rows are encoded and their errors
+    summed. The domain classifier needs rows: a reservoir of at most
+    ``config.max_rows`` encoded rows — those whose key (a hash of the prediction id,
+    given by the caller) is smallest, so the sample is uniform and does not depend on
+    the page size — holds ``max_rows × columns`` floats plus one page.
+    """
+
+    def __init__(self, reference: MultivariateReference, config: MultivariateSpec) -> None:
+        self.reference, self.config = reference, config
+        self.n, self.total = 0, 0.0
+        self._rows = np.empty((0, len(reference.columns)))
+        self._keys = np.empty(0, dtype=np.uint64)
+        self._seq = np.empty(0, dtype=np.int64)
+
+    def add(self, rows: pd.DataFrame, keys: np.ndarray) -> None:
+        """Add a page's rows with their sampling keys (one ``uint64`` a row)."""
+        if rows.empty:
+            return
+        matrix = self.reference.encode(rows)
+        if "reconstruction" in self.config.methods:
+            self.total += float(self.reference._errors(matrix).sum())
+        if "classifier" in self.config.methods:
+            seq = np.arange(self.n, self.n + len(rows), dtype=np.int64)
+            m, k, q = np.vstack([self._rows, matrix]), np.r_[self._keys, keys], np.r_[self._seq, seq]
+            cap = self.config.max_rows
+            if len(k) > cap:
+                keep = np.sort(np.argpartition(k, cap - 1)[:cap])
+                m, k, q = m[keep], k[keep], q[keep]
+            self._rows, self._keys, self._seq = m, k, q
+        self.n += len(rows)
+
+    def result(self) -> MultivariateDrift | None:
+        """The window's :class:`MultivariateDrift` (``None`` without rows, or too few for the classifier)."""
+        if self.n == 0:
+            return None
+        c = self.config
+        rec = self.reference.reconstruction_of(self.total / self.n, self.n) if "reconstruction" in c.methods else None
+        clf = None
+        if "classifier" in c.methods and len(self._rows) >= c.folds:
+            order = np.argsort(self._seq, kind="stable")  # the window's own order, as a whole frame has it
+            clf = self.reference.classifier_of(
+                self._rows[order], threshold=c.auc_threshold, folds=c.folds, max_rows=c.max_rows, seed=c.seed
+            )
+        return MultivariateDrift(
+            columns=self.reference.columns,
+            n_reference=len(self.reference.reference_matrix),
+            n_current=self.n,
+            reconstruction=rec,
+            classifier=clf,
+        )
+
+
+def compare_window(reference: MultivariateReference, rows: pd.DataFrame, config: MultivariateSpec) -> MultivariateDrift:
+    """:meth:`MultivariateReference.compare` with ``monitoring.multivariate``'s settings.
+
+    A window of fewer rows than folds gets the reconstruction error only.
+    """
+    methods = [m for m in config.methods if m != "classifier" or len(rows) >= config.folds]
+    return reference.compare(
+        rows, methods=methods, auc_threshold=config.auc_threshold, folds=config.folds,
+        max_rows=config.max_rows, seed=config.seed,
+    )  # fmt: skip
+
+
+def multivariate_text(mv: MultivariateDrift) -> str:
+    """One line for people: each method's value against its threshold, and the verdict.
+
+    Examples
+    --------
+    >>> rec = ReconstructionDrift(error=1.2, reference_error=0.7, lower=0.6, upper=0.8, n_components=1,
+    ...                           variance=0.95, chunk_size=500, n_chunks=6, drifted=True)
+    >>> multivariate_text(MultivariateDrift(columns=("a", "b"), n_reference=3000, n_current=500, reconstruction=rec))
+    'drifted: reconstruction error 1.200 (reference band 0.600–0.800) over 2 columns, 500 rows'
+    """
+    parts = []
+    if mv.classifier is not None:
+        c = mv.classifier
+        parts.append(f"domain classifier AUC {c.auc:.3f} (drifts at {max(c.threshold, c.noise_floor):.3f})")
+    if mv.reconstruction is not None:
+        r = mv.reconstruction
+        parts.append(f"reconstruction error {r.error:.3f} (reference band {r.lower:.3f}–{r.upper:.3f})")
+    head = "drifted" if mv.drifted else "no drift"
+    return f"{head}: {'; '.join(parts)} over {len(mv.columns)} columns, {mv.n_current:,} rows"

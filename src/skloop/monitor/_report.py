@@ -22,13 +22,13 @@ from typing import Any
 
 import pandas as pd
 
-from skloop.core import DataError, MonitoringSpec
+from skloop.core import DataError, MonitoringSpec, MultivariateSpec
 from skloop.data import DatasetProfile, Schema
 from skloop.monitor._compare import DriftReport, compare_data, verdict_head
 from skloop.monitor._estimate import CBPE
 from skloop.monitor._explain import importance_weights, weighted_drift
 from skloop.monitor._loss import DLE
-from skloop.monitor._multivariate import MultivariateDrift, MultivariateReference
+from skloop.monitor._multivariate import MultivariateDrift, compare_window, multivariate_reference
 from skloop.monitor._performance import PerformanceReport
 from skloop.monitor._reference import ReferenceSummary, reference_summary
 from skloop.monitor._shadow_report import ShadowReport
@@ -383,10 +383,11 @@ def monitor_frame(
     time_column: str = "time",
     positive: Any = None,
     estimate_reason: str | None = None,
-    multivariate: bool = False,
     observed_from: datetime | None = None,
     observed_until: datetime | None = None,
     judge_partial: bool = False,
+    multivariate: bool | MultivariateSpec = False,
+    reference_rows: pd.DataFrame | None = None,
 ) -> MonitorReport:
     """Monitor a log of predictions against a reference: drift, quality, performance, windows.
 
@@ -421,10 +422,13 @@ def monitor_frame(
         column, e.g. the spec's ``data.time``).
     estimate_reason : str, optional
         Why there is no estimator (see :func:`build_report`).
-    multivariate : bool, default=False
+    multivariate : bool or MultivariateSpec, default=False
         Also compute multivariate drift (:func:`~skloop.monitor.multivariate_drift`) of
-        the model inputs over the whole current data; needs the
-        reference as a DataFrame (a stored summary keeps no joint distribution).
+        the tested inputs over the whole current data and per window; ``True`` takes
+        ``config.multivariate``'s settings. Needs the reference rows (a stored summary
+        keeps no joint distribution): ``reference`` as a DataFrame, or ``reference_rows``.
+    reference_rows : DataFrame, optional
+        The reference rows for multivariate drift when ``reference`` is a summary or profile.
 
     Returns
     -------
@@ -461,8 +465,19 @@ def monitor_frame(
         log, task=task, classes=classes, reference_metrics=reference_metrics, estimator=estimator,
         n_boot=n_boot, seed=seed, positive=positive, bands=bands,
     )  # fmt: skip
-    if multivariate and reference_frame is None:
-        raise DataError("multivariate drift needs the reference rows (a DataFrame), not a stored summary or profile")
+    reference_frame = reference_frame if reference_frame is not None else reference_rows
+    mv_config = multivariate if isinstance(multivariate, MultivariateSpec) else None
+    if multivariate is True:
+        mv_config = (config or MonitoringSpec()).multivariate
+    if mv_config is not None and reference_frame is None:
+        raise DataError(
+            "multivariate drift needs the reference rows (a DataFrame), not a stored summary or profile; "
+            "pass reference_rows= (skloop monitor: --reference FILE, or a version trained with a data snapshot)"
+        )
+    mv_ref = None
+    if mv_config is not None and reference_frame is not None:
+        tested = [f.name for f in drift.features if f.name in reference_frame.columns and f.name in log.columns]
+        mv_ref = multivariate_reference(reference_frame, tested, mv_config)
     windows = None
     if window is not None or period is not None:
         windows = monitor_windows(
@@ -470,11 +485,9 @@ def monitor_frame(
             reference_metrics=reference_metrics, importance=importance, estimator=estimator, n_boot=n_boot, seed=seed,
             columns=columns, time_column=time_column, positive=positive, observed_from=observed_from,
             observed_until=observed_until, judge_partial=judge_partial,
+            multivariate=mv_ref, multivariate_config=mv_config,
         )  # fmt: skip
-    mv = None
-    if multivariate and reference_frame is not None:
-        tested = [f.name for f in drift.features if f.name in reference_frame.columns and f.name in log.columns]
-        mv = MultivariateReference(reference_frame, tested).compare(log, seed=seed)
+    mv = None if mv_ref is None or mv_config is None else compare_window(mv_ref, log, mv_config)
     return build_report(
         drift, importance=importance, performance=realised, estimate=estimate, windows=windows, model=model,
         reference_name=reference_name, current_name=current_name, estimate_reason=estimate_reason, estimator=estimator,

@@ -8,7 +8,8 @@ ticket as it is. This module only shapes the report into what the template shows
 the template escapes every value.
 
 Order: the verdict first, then per-feature rows sorted by importance × drift (each
-with its distribution plot), the time series per window, the data-quality table, and
+with its distribution plot), multivariate drift (when computed), the time series per
+window (with the multivariate AUC and reconstruction error against their thresholds), the data-quality table, and
 performance with intervals.
 """
 
@@ -23,6 +24,7 @@ from skloop.monitor._drift import relative_drift
 if TYPE_CHECKING:
     from skloop.monitor._drift import FeatureDrift
     from skloop.monitor._report import MonitorReport
+    from skloop.monitor._windows import WindowSeries
 
 __all__ = ["render_report_html"]
 
@@ -82,6 +84,57 @@ class _LineChart(TypedDict):
     legend: Sequence[tuple[str, str]]
 
 
+def _multivariate_charts(ws: WindowSeries) -> list[_LineChart]:
+    """The domain classifier's AUC against its threshold, and the reconstruction error in its band, per window."""
+    c = CHART_COLORS
+    charts: list[_LineChart] = []
+    mvs = [w.multivariate for w in ws.windows]
+    clfs = [None if m is None else m.classifier for m in mvs]
+    if any(x is not None for x in clfs):
+        limit = [None if x is None else max(x.threshold, x.noise_floor) for x in clfs]
+        charts.append(
+            {"caption": "Multivariate drift: domain classifier AUC per window (line: the threshold)",
+             "y_range": (0.4, 1.0), "bands": (),
+             "series": [("AUC", [None if x is None else x.auc for x in clfs], c[3]), ("threshold", limit, c[1])],
+             "legend": [("AUC (cross-validated)", c[3]), ("drifts at (threshold, noise floor)", c[1])]}
+        )  # fmt: skip
+    recs = [None if m is None else m.reconstruction for m in mvs]
+    if any(x is not None for x in recs):
+        charts.append(
+            {"caption": "Multivariate drift: PCA reconstruction error per window (band: the reference's)",
+             "y_range": None,
+             "series": [("error", [None if x is None else x.error for x in recs], c[0]),
+                        ("upper", [None if x is None else x.upper for x in recs], c[1])],
+             "bands": [([None if x is None else x.lower for x in recs],
+                        [None if x is None else x.upper for x in recs], c[1])],
+             "legend": [("mean reconstruction error", c[0]), ("reference band (upper line)", c[1])]}
+        )  # fmt: skip
+    return charts
+
+
+def _multivariate(report: MonitorReport) -> dict[str, Any] | None:
+    """The overall multivariate result as table rows (one per method)."""
+    mv = report.multivariate
+    if mv is None:
+        return None
+    rows = []
+    if mv.classifier is not None:
+        k = mv.classifier
+        rows.append({"method": "domain classifier (ROC AUC, cross-validated)", "value": k.auc,
+                     "threshold": f"≥ {max(k.threshold, k.noise_floor):.3f} (threshold {k.threshold:g}, "
+                     f"noise floor {k.noise_floor:.3f})", "drifted": k.drifted,
+                     "detail": f"folds {', '.join(f'{a:.3f}' for a in k.fold_aucs)}; "
+                     f"{k.n_reference:,} reference vs {k.n_current:,} current rows"})  # fmt: skip
+    if mv.reconstruction is not None:
+        r = mv.reconstruction
+        rows.append({"method": "PCA reconstruction error", "value": r.error,
+                     "threshold": f"outside {r.lower:.3f} – {r.upper:.3f}", "drifted": r.drifted,
+                     "detail": f"{r.n_components} components ({100 * r.variance:.0f}% of the variance); band from "
+                     + (f"{r.n_chunks} reference chunks of {r.chunk_size:,} rows" if r.n_chunks >= 3
+                        else "the standard error at this size")})  # fmt: skip
+    return {"drifted": mv.drifted, "columns": ", ".join(mv.columns), "rows": rows}
+
+
 def _windows(report: MonitorReport) -> dict[str, Any] | None:
     """The per-window charts (drift, drift per feature, performance) and table."""
     ws = report.windows
@@ -104,6 +157,8 @@ def _windows(report: MonitorReport) -> dict[str, Any] | None:
          "series": stats, "bands": (), "y_range": None, "legend": [(n, color) for n, _, color in stats]}
     )  # fmt: skip
 
+    charts.extend(_multivariate_charts(ws))
+
     def known(metric: str) -> bool:
         return any(v is not None for kind in ("performance", "estimate") for v in ws.series(f"{kind}:{metric}"))
 
@@ -123,11 +178,13 @@ def _windows(report: MonitorReport) -> dict[str, Any] | None:
          "weighted_drift": w.weighted_drift, "drifted": w.drifted, "judged": w.judged,
          "span": " – ".join(_when(t) for t in (w.start, w.end) if t) or "–",
          "observed": f"{100 * w.coverage:.0f}%" + (" partial" if w.partial else ""), "partial": w.partial,
+         "multivariate": None if w.multivariate is None else w.multivariate.drifted,
          "issues": ", ".join(f"{k}: {v}" for k, v in w.quality.items()) or "–"}
         for w in ws.windows
     ]  # fmt: skip
+    has_mv = any(w.multivariate is not None for w in ws.windows)
     return {"count": len(ws), "window": ws.window, "labels": labels, "charts": charts, "rows": rows,
-            "note": ws.describe()}  # fmt: skip
+            "note": ws.describe(), "multivariate": has_mv}  # fmt: skip
 
 
 def _when(iso: str) -> str:
@@ -189,6 +246,8 @@ def render_report_html(report: MonitorReport, *, title: str | None = None) -> st
         ("quality issues", str(len(drift.quality.issues))),
         ("rows", f"{drift.n_current:,} vs {drift.n_reference:,}"),
     ]
+    if report.multivariate is not None:
+        tiles.append(("multivariate drift", "yes" if report.multivariate.drifted else "no"))
     if drift.predictions:
         tiles.append(("prediction drift", "yes" if drift.prediction_drifted else "no"))
     checks = sorted(drift.quality.checks, key=lambda c: (not c.flagged, c.check, c.column))[:MAX_CHECKS]
@@ -209,6 +268,7 @@ def render_report_html(report: MonitorReport, *, title: str | None = None) -> st
         text=[f for f in drift.features if f.oov_rate is not None],
         legend=[(report.reference_name, REFERENCE_COLOR), (report.current_name, CURRENT_COLOR)],
         windows=_windows(report),
+        multivariate=_multivariate(report),
         checks=checks,
         performance=performance,
         shadow=_shadow(report),

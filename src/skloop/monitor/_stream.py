@@ -28,12 +28,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from skloop.core import DataError, MonitoringSpec
+from skloop.core import DataError, MonitoringSpec, MultivariateSpec
 from skloop.data import DatasetProfile, Schema, class_name
 from skloop.monitor._accumulate import Accumulator, accumulator
 from skloop.monitor._compare import EXACT_ROWS, DriftReport, _finish, _reference, _Scope, _scope
 from skloop.monitor._estimate import CBPE
 from skloop.monitor._loss import DLE
+from skloop.monitor._multivariate import MultivariateReference, MultivariateWindow, multivariate_reference
 from skloop.monitor._performance import PerformanceReport
 from skloop.monitor._periods import Cut, span_of, window_cut, window_times
 from skloop.monitor._reference import ReferenceSummary, reference_summary
@@ -120,7 +121,9 @@ class _Part:
         estimate: bool,
         outputs: list[str],
         inputs: Sequence[str] = (),
+        multivariate: MultivariateWindow | None = None,
     ) -> None:
+        self.multivariate = multivariate
         self.accs: dict[str, Accumulator] = {n: accumulator(ref[n], cap=cap) for n in names}
         self.seen: set[str] = set()
         self.n_rows = self.n_labeled = 0
@@ -154,6 +157,8 @@ class _Part:
                 self.labeled.add(rows.loc[labeled, [*keep, "label"]])
         if self.all is not None:
             self.all.add(rows[keep + [c for c in self.inputs if c in rows.columns and c not in keep]])
+        if self.multivariate is not None:
+            self.multivariate.add(rows, _keys(rows.index))
 
     def drift(self, ref: ReferenceSummary, scope: _Scope, config: MonitoringSpec) -> DriftReport:
         accs = {n: a for n, a in self.accs.items() if n in self.seen}
@@ -197,6 +202,8 @@ def monitor_pages(
     observed_from: datetime | None = None,
     observed_until: datetime | None = None,
     judge_partial: bool = False,
+    multivariate: MultivariateSpec | None = None,
+    reference_rows: pd.DataFrame | None = None,
 ) -> MonitorReport:
     """:func:`~skloop.monitor.monitor_frame` over a log given as pages (see the module docstring).
 
@@ -214,6 +221,14 @@ def monitor_pages(
     max_rows : int, default=EXACT_ROWS
         Numeric values held per column (beyond: binned) and rows scored for performance
         (beyond: a uniform sample); whole log and each window alike.
+    multivariate : MultivariateSpec, optional
+        Also multivariate drift of the tested inputs, of the whole log and per window
+        (``monitoring.multivariate``): the reconstruction error summed exactly page by
+        page, the domain classifier on a reservoir of ``multivariate.max_rows`` rows
+        per window (the rows whose hashed prediction id is smallest; see
+        :class:`~skloop.monitor._multivariate.MultivariateWindow`).
+    reference_rows : DataFrame, optional
+        The reference rows multivariate drift needs when ``reference`` is a summary.
 
     Returns
     -------
@@ -232,6 +247,7 @@ def monitor_pages(
     if first is None:
         raise DataError("nothing to monitor: the log (or current data) has no rows")
     outputs = [c for c in first.columns if c == "prediction" or str(c).startswith("proba_")]
+    rows_of_reference = reference if isinstance(reference, pd.DataFrame) else reference_rows
     if isinstance(reference, pd.DataFrame):
         reference = reference_summary(
             reference, schema, prediction_columns=[c for c in outputs if c in reference.columns], max_points=None
@@ -251,7 +267,20 @@ def monitor_pages(
     window_names = [c.name for c in ref if c.name in in_scope and monitored(c.name, False)]
     has_estimate = estimator is not None
     extra = estimator.columns_ if isinstance(estimator, DLE) else ()
-    whole = _Part(ref, whole_names, max_rows, max_rows, has_estimate, outputs, extra)
+    mv_ref: MultivariateReference | None = None
+    if multivariate is not None:
+        if rows_of_reference is None:
+            raise DataError(
+                "multivariate drift needs the reference rows (reference_rows=), not only a stored summary; "
+                "skloop monitor: --reference FILE, or a version trained with a data snapshot"
+            )
+        tested = [n for n in window_names if n in scope.features and n in first.columns]
+        mv_ref = multivariate_reference(rows_of_reference, tested, multivariate)
+
+    def mv_window() -> MultivariateWindow | None:
+        return None if mv_ref is None or multivariate is None else MultivariateWindow(mv_ref, multivariate)
+
+    whole = _Part(ref, whole_names, max_rows, max_rows, has_estimate, outputs, extra, mv_window())
     cut = window_cut(window, period)
     results: list[WindowResult] = []
     perf_args: dict[str, Any] = {"task": task, "reference_metrics": reference_metrics, "n_boot": n_boot,
@@ -268,6 +297,7 @@ def monitor_pages(
         results.append(window_result(
             len(results), span, drift, n_rows=part.n_rows, n_labeled=part.n_labeled, realised=realised,
             estimate=estimate, importance=importance, judge_partial=judge_partial,
+            multivariate=None if part.multivariate is None else part.multivariate.result(),
         ))  # fmt: skip
 
     for page in _chain(first, iterator):
@@ -296,7 +326,8 @@ def monitor_pages(
                 close(*state.current, False)
                 state.current = None
             if state.current is None:
-                state.current = (key, _Part(ref, window_names, max_rows, max_rows, has_estimate, outputs, extra))
+                state.current = (key, _Part(ref, window_names, max_rows, max_rows, has_estimate, outputs, extra,
+                                                    mv_window()))  # fmt: skip
             state.current[1].add(timed.iloc[at:upto])
         state.seen += len(timed)
     if state is not None and state.current is not None:
@@ -310,6 +341,7 @@ def monitor_pages(
     return build_report(
         drift, importance=importance, performance=realised, estimate=estimate, windows=windows, model=model,
         reference_name=reference_name, current_name=current_name, estimate_reason=estimate_reason, estimator=estimator,
+        multivariate=None if whole.multivariate is None else whole.multivariate.result(),
     )  # fmt: skip
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from skloop.core import DataError
+from skloop.monitor._multivariate import MultivariateDrift
 from skloop.monitor._performance import PerformanceReport
 
 __all__ = ["WindowResult", "WindowSeries", "performance_alerts"]
@@ -53,6 +54,8 @@ class WindowResult:
     judged : bool
         Whether its verdict and alerts count (``False`` for a partial window unless the
         monitor was asked to judge partial windows).
+    multivariate : MultivariateDrift or None
+        The window's PCA reconstruction error and domain-classifier AUC (when enabled).
     """
 
     index: int
@@ -71,6 +74,7 @@ class WindowResult:
     coverage: float = 1.0
     partial: bool = False
     judged: bool = True
+    multivariate: MultivariateDrift | None = None
 
     @property
     def name(self) -> str:
@@ -92,18 +96,21 @@ class WindowResult:
             "weighted_drift": self.weighted_drift, "features": self.features, "quality": self.quality,
             "performance": None if self.performance is None else self.performance.to_dict(),
             "estimate": None if self.estimate is None else self.estimate.to_dict(),
+            "multivariate": None if self.multivariate is None else self.multivariate.to_dict(),
         }  # fmt: skip
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> WindowResult:
         """Rebuild from :meth:`to_dict` output (a report of an older skloop: full, judged windows)."""
-        perf, est = data.get("performance"), data.get("estimate")
+        perf, est, mv = data.get("performance"), data.get("estimate"), data.get("multivariate")
         later = {"label": None, "coverage": 1.0, "partial": False, "judged": True}
+        objects = ("performance", "estimate", "multivariate", *later)
         return cls(
-            **{k: data[k] for k in cls.__dataclass_fields__ if k not in ("performance", "estimate", *later)},
+            **{k: data[k] for k in cls.__dataclass_fields__ if k not in objects},
             **{k: data.get(k, default) for k, default in later.items()},
             performance=None if perf is None else PerformanceReport.from_dict(perf),
             estimate=None if est is None else PerformanceReport.from_dict(est),
+            multivariate=None if mv is None else MultivariateDrift.from_dict(mv),
         )
 
 
@@ -143,8 +150,8 @@ class WindowSeries:
 
     def series(self, what: str) -> list[float | None]:
         """One value per window: ``"drift_share"``, ``"weighted_drift"``, ``"n_rows"``,
-        ``"feature:<name>"`` (its statistic), ``"performance:<metric>"`` or
-        ``"estimate:<metric>"``."""
+        ``"feature:<name>"`` (its statistic), ``"performance:<metric>"``,
+        ``"estimate:<metric>"``, ``"multivariate:auc"`` or ``"multivariate:error"``."""
         kind, _, name = what.partition(":")
         out: list[float | None] = []
         for w in self.windows:
@@ -155,6 +162,10 @@ class WindowSeries:
             elif kind in ("performance", "estimate"):
                 report = getattr(w, kind)
                 out.append(report[name].value if report is not None and name in report else None)
+            elif kind == "multivariate" and name in ("auc", "error"):
+                mv = w.multivariate
+                part = None if mv is None else mv.classifier if name == "auc" else mv.reconstruction
+                out.append(None if part is None else getattr(part, name))
             else:
                 raise DataError(f"unknown series {what!r}; use drift_share, feature:NAME, performance:METRIC, ...")
         return out

@@ -22,13 +22,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from skloop.core import DataError, LearnedSpec, MonitoringSpec
+from skloop.core import DataError, LearnedSpec, MonitoringSpec, MultivariateSpec
 from skloop.data import DatasetProfile, Schema, class_name
 from skloop.monitor._compare import compare_data
 from skloop.monitor._drift import FeatureDrift
 from skloop.monitor._estimate import CBPE
 from skloop.monitor._explain import weighted_drift
 from skloop.monitor._loss import DLE
+from skloop.monitor._multivariate import MultivariateDrift, MultivariateReference, compare_window
 from skloop.monitor._performance import PerformanceReport, performance
 from skloop.monitor._periods import Cut, WindowSpan, parse_window, span_of, window_cut, window_times
 from skloop.monitor._reference import ReferenceSummary, reference_summary
@@ -262,6 +263,7 @@ def window_result(
     estimate: PerformanceReport | None,
     importance: Mapping[str, Any] | None,
     judge_partial: bool,
+    multivariate: MultivariateDrift | None = None,
 ) -> WindowResult:
     """One window's :class:`WindowResult` from its span, its drift report and its performance."""
     flags: dict[str, int] = {}
@@ -274,7 +276,7 @@ def window_result(
         weighted_drift=weighted_drift({f.name: f.drifted for f in drift.features}, importance),
         features={f.name: _window_feature(f) for f in drift.features}, quality=flags, performance=realised,
         estimate=estimate, label=span.label, coverage=span.coverage, partial=span.partial,
-        judged=judge_partial or not span.partial,
+        judged=judge_partial or not span.partial, multivariate=multivariate,
     )  # fmt: skip
 
 
@@ -299,6 +301,8 @@ def monitor_windows(
     observed_from: datetime | None = None,
     observed_until: datetime | None = None,
     judge_partial: bool = False,
+    multivariate: MultivariateReference | None = None,
+    multivariate_config: MultivariateSpec | None = None,
 ) -> WindowSeries:
     """Every monitor statistic per window of a prediction log.
 
@@ -344,6 +348,9 @@ def monitor_windows(
         :mod:`skloop.monitor._periods`). Decides which windows are partial.
     judge_partial : bool, default=False
         Judge partial windows like full ones (their ``judged``).
+    multivariate : MultivariateReference, optional
+        Fitted on the reference rows: each window then gets its multivariate drift,
+        with ``multivariate_config``'s settings (``monitoring.multivariate``).
 
     Returns
     -------
@@ -373,6 +380,8 @@ def monitor_windows(
         results.append(window_result(
             i, span, drift, n_rows=len(rows), n_labeled=n_labeled, realised=realised, estimate=estimate,
             importance=importance, judge_partial=judge_partial,
+            multivariate=None if multivariate is None
+            else compare_window(multivariate, rows, multivariate_config or MultivariateSpec()),
         ))  # fmt: skip
     return WindowSeries(window=cut.label, windows=tuple(results), n_without_time=untimed, judge_partial=judge_partial)
 

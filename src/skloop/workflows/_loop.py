@@ -276,13 +276,21 @@ class _Loop:
                 log_pages(self.store, self.name, start=begin, end=self.now, after=key), inputs.reference,
                 schema=inputs.schema, config=inputs.config, task=task, classes=classes,
                 reference_metrics=champ.metrics, importance=champ.importance, model=champ.ref, n_boot=0,
-                columns=inputs.columns, positive=positive,
+                columns=inputs.columns, positive=positive, **mv_args,
             )  # fmt: skip
 
+        # multivariate drift when the trigger wants it, with the loop spec's settings; a
+        # version without training rows gets the trigger "not judged" instead of a failure
+        mv_args: dict[str, Any] = {}
+        if self.spec.loop.triggers.multivariate and inputs.reference_rows is not None:
+            mv_args = {"multivariate": self.spec.monitoring.multivariate, "reference_rows": inputs.reference_rows}
         latest = report_of(start, after) if n_latest else None
         if latest is not None:
             out.update(drift_summary(latest))
             out["report_id"] = self.save(latest)
+        if latest is not None and self.spec.loop.triggers.multivariate and not mv_args:
+            out["multivariate"] = {"reason": f"{champ.ref} has no training rows (data snapshot) to compare with"}
+        mv_args = {}  # the long view is recorded, not judged: no domain classifier over all of it
         longer = latest if latest is not None and n_history == n_latest else report_of(history_start, None)
         out["long_view"] = {"start": history_start.isoformat(), "n_rows": n_history, **drift_summary(longer)}
         trigger = self.spec.loop.triggers.performance
@@ -480,7 +488,8 @@ class _Loop:
         if step == "probation" and out.get("checked"):
             fields["details"] = {"probation": {k: v for k, v in out.items() if k != "stop"}}
         elif step == "monitor":
-            keys = ("window", "start", "end", "n_rows", "drift", "performance", "verdict", "long_view", "report_id")
+            keys = ("window", "start", "end", "n_rows", "drift", "performance", "verdict", "long_view", "report_id",
+                    "multivariate")  # fmt: skip
             fields["details"] = {"monitor": {k: out.get(k) for k in keys}}
         elif step == "decide":
             fields.update(triggers=out["triggers"], fired=out["fired"],

@@ -19,10 +19,18 @@ import numpy as np
 import pandas as pd
 
 from skloop.data import class_name
-from skloop.monitor import MonitorReport, log_page, performance
+from skloop.monitor import MonitorReport, MultivariateDrift, log_page, performance
 from skloop.store import Store
 
-__all__ = ["drift_summary", "labelled_log", "log_pages", "newest_key", "realised_metric", "rows_digest"]
+__all__ = [
+    "drift_summary",
+    "labelled_log",
+    "log_pages",
+    "multivariate_summary",
+    "newest_key",
+    "realised_metric",
+    "rows_digest",
+]
 
 
 def log_pages(
@@ -86,12 +94,28 @@ def newest_key(store: Store, name: str, *, start: datetime, end: datetime, n: in
 def drift_summary(report: MonitorReport) -> dict[str, Any]:
     """What the triggers read of a monitor report: drift, the features by importance, quality, the verdict."""
     drift = report.drift
+    mv = report.multivariate
     return {
+        "multivariate": None if mv is None else multivariate_summary(mv),
         "drift": {"drifted": drift.drifted, "share": drift.share, "threshold": drift.share_threshold,
                   "drifted_features": drift.drifted_features, "n_features": len(drift.features)},
         "top_features": [k for k, _ in sorted(report.importance.items(), key=lambda kv: (-kv[1], kv[0]))],
         "quality_issues": [f"{q.check}:{q.column}" for q in drift.quality.issues],
         "verdict": report.verdict(),
+    }  # fmt: skip
+
+
+def multivariate_summary(mv: MultivariateDrift) -> dict[str, Any]:
+    """What the multivariate trigger reads: the verdict, the AUC and its threshold, the error and its band."""
+    clf, rec = mv.classifier, mv.reconstruction
+    return {
+        "drifted": mv.drifted, "n_rows": mv.n_current,
+        "auc": None if clf is None else round(clf.auc, 4),
+        "auc_threshold": None if clf is None else round(max(clf.threshold, clf.noise_floor), 4),
+        "auc_drifted": None if clf is None else clf.drifted,
+        "error": None if rec is None else round(rec.error, 4),
+        "band": None if rec is None else [round(rec.lower, 4), round(rec.upper, 4)],
+        "error_drifted": None if rec is None else rec.drifted,
     }  # fmt: skip
 
 

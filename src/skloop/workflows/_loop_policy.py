@@ -57,6 +57,25 @@ def _trigger(name: str, fired: bool, value: Any, threshold: Any, detail: str) ->
     return {"name": name, "fired": bool(fired), "value": value, "threshold": threshold, "detail": detail}
 
 
+def _multivariate_trigger(monitor: Mapping[str, Any]) -> dict[str, Any]:
+    """The multivariate trigger: the domain classifier's AUC (else the reconstruction error) of the latest window."""
+    mv = monitor.get("multivariate")
+    if mv is None or "drifted" not in mv:
+        why = (mv or {}).get("reason", "no multivariate result in the latest window")
+        return _trigger("multivariate", False, None, None, f"not judged: {why}")
+    where = f" in the latest {monitor['window']} ({mv['n_rows']} rows)" if monitor.get("window") else ""
+    parts = []
+    if mv.get("auc") is not None:
+        parts.append(f"domain classifier AUC {mv['auc']:.3f} (drifts at {mv['auc_threshold']:.3f})")
+    if mv.get("error") is not None:
+        lo, hi = mv["band"]
+        parts.append(f"reconstruction error {mv['error']:.3f} (reference band {lo:.3f}–{hi:.3f})")
+    by_auc = mv.get("auc") is not None
+    value = mv["auc"] if by_auc else mv["error"]
+    threshold = mv["auc_threshold"] if by_auc else mv["band"][1]
+    return _trigger("multivariate", mv["drifted"], value, threshold, "; ".join(parts) + where)
+
+
 def evaluate_triggers(
     policy: LoopSpec,
     monitor: Mapping[str, Any],
@@ -89,6 +108,8 @@ def evaluate_triggers(
         if t.quality:
             issues = list(monitor.get("quality_issues") or [])
             out.append(_trigger("quality", bool(issues), len(issues), 0, f"{len(issues)} data-quality issue(s)"))
+    if t.multivariate and (drift is not None or monitor.get("multivariate") is not None):
+        out.append(_multivariate_trigger(monitor))
     perf = monitor.get("performance")
     if t.performance is not None:
         if perf is None or perf.get("value") is None:

@@ -86,6 +86,9 @@ class MonitorInputs:
         The training spec's ``data.time``: what time windows of a table cut by.
     estimate_reason : str or None
         Why there is no ``estimator``.
+    reference_rows : DataFrame or None
+        The training rows (snapshot) or the ``--reference`` file: what multivariate
+        drift compares with. ``None`` when only a summary or profile is recorded.
     """
 
     version: ModelVersion
@@ -100,6 +103,7 @@ class MonitorInputs:
     columns: tuple[str, ...] | None = None
     time_column: str | None = None
     estimate_reason: str | None = None
+    reference_rows: pd.DataFrame | None = None
 
 
 def model_input_columns(store: Store, version: ModelVersion) -> tuple[str, ...] | None:
@@ -271,7 +275,7 @@ def load_monitor_inputs(
     return MonitorInputs(
         version=version, model=model, signature=signature, schema=schema, reference=ref_data, reference_name=name,
         config=config, target=target, estimator=estimator, columns=model_input_columns(store, version),
-        time_column=spec.data.time if spec is not None else None, estimate_reason=reason,
+        time_column=spec.data.time if spec is not None else None, estimate_reason=reason, reference_rows=frame,
     )  # fmt: skip
 
 
@@ -314,6 +318,7 @@ def monitor_model(
     trust: Trust | None = None,
     page_size: int | None = DEFAULT_PAGE_SIZE,
     dask: DaskCluster | None = None,
+    multivariate: bool | None = None,
     shadow: bool = False,
 ) -> MonitorReport:
     """Monitor the version ``ref`` on new data (``current``) or on its served traffic (``from_log``).
@@ -364,6 +369,10 @@ def monitor_model(
         Score ``current``, a Parquet file or folder (a path or an fsspec URL the workers
         read), on this cluster one partition at a time, streamed into the same
         accumulators as the log (:mod:`skloop.workflows._monitor_dask`); no ``window``.
+    multivariate : bool, optional
+        Also multivariate drift, overall and per window, with the training spec's
+        ``monitoring.multivariate`` settings; default: its ``enabled``. Needs the
+        reference rows (a data snapshot or ``reference``).
     shadow : bool
         With ``from_log``: also compare the shadow model's logged outputs (``skloop serve
         --shadow``) with the served model's on the same rows, in the same pass over the
@@ -390,6 +399,15 @@ def monitor_model(
     inputs = load_monitor_inputs(store, ref, settings, reference=reference, trust=trust)
     version = inputs.version
     cuts: dict[str, Any] = {"window": window, "period": period, "judge_partial": judge_partial}
+    mv = inputs.config.multivariate
+    if multivariate is None:
+        multivariate = mv.enabled
+    if multivariate and inputs.reference_rows is None:
+        raise DataError(
+            f"multivariate drift needs the training rows of {version.ref}, but only a summary was recorded "
+            "(no data snapshot); pass --reference FILE, or turn monitoring.multivariate.enabled off"
+        )
+    mv_args: dict[str, Any] = {"multivariate": mv if multivariate else None, "reference_rows": inputs.reference_rows}
     if from_log:
         now = now or datetime.now(UTC)
         start = None
@@ -416,7 +434,7 @@ def monitor_model(
         report = monitor_pages(
             itertools.chain([first], pages), inputs.reference, **_report_args(inputs), **cuts,
             n_boot=n_boot, seed=seed, current_name=f"prediction log of {version.name}"
-            + (f" (last {since})" if since else ""), observed_from=start, observed_until=now,
+            + (f" (last {since})" if since else ""), observed_from=start, observed_until=now, **mv_args,
         )  # fmt: skip
         if pairs is None:
             return report
@@ -426,6 +444,9 @@ def monitor_model(
 
         if period is not None:
             raise UsageError("--period is not computed on dask; monitor the whole table, or drop --dask for windows")
+        if multivariate:
+            raise UsageError("multivariate drift is not computed on a Dask cluster yet; drop --dask or --multivariate")
+
         return monitor_partitions(dask, inputs, current, _report_args(inputs), window=window, n_boot=n_boot, seed=seed)
     frame = current if isinstance(current, pd.DataFrame) else read_table(current)  # type: ignore[arg-type]
     current_name = "current data" if isinstance(current, pd.DataFrame) else os.fspath(current)  # type: ignore[arg-type]
@@ -438,6 +459,7 @@ def monitor_model(
     return monitor_frame(
         log, inputs.reference, **_report_args(inputs), **cuts, n_boot=n_boot, seed=seed,
         current_name=current_name, time_column=column,
+        multivariate=mv if multivariate else False, reference_rows=inputs.reference_rows,
     )  # fmt: skip
 
 
