@@ -7,7 +7,7 @@ what every command needs (errors, settings, ``SPEC_FILENAME``) stays cheap to im
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from skloop.core._charts import (
     CHART_COLORS,
@@ -52,7 +52,7 @@ from skloop.core._errors import (
 )
 from skloop.core._hashing import sha256_bytes, sha256_json
 from skloop.core._html import html_environment, render_page
-from skloop.core._imports import optional_import
+from skloop.core._imports import lazy_names, optional_import
 from skloop.core._names import SPEC_FILENAME
 from skloop.core._redact import redact_url
 from skloop.core._settings import DEFAULT_HOME, Settings
@@ -180,6 +180,7 @@ __all__ = [
     "code_version",
     "environment",
     "html_environment",
+    "lazy_names",
     "load_spec",
     "optional_import",
     "parse_duration",
@@ -240,16 +241,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'skloop.core' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # once: later lookups are plain attribute reads
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_names(__name__, _LAZY, globals())

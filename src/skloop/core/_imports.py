@@ -1,13 +1,15 @@
-"""Lazy imports of optional extras, with an install hint when missing."""
+"""Lazy imports: optional extras (with an install hint when missing) and a package's names on first use."""
 
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable, Mapping
 from types import ModuleType
+from typing import Any
 
 from skloop.core._errors import MissingExtraError
 
-__all__ = ["optional_import"]
+__all__ = ["lazy_names", "optional_import"]
 
 
 def optional_import(module: str, extra: str) -> ModuleType:
@@ -16,3 +18,32 @@ def optional_import(module: str, extra: str) -> ModuleType:
         return importlib.import_module(module)
     except ImportError as exc:
         raise MissingExtraError(module.split(".")[0], extra) from exc
+
+
+def lazy_names(
+    package: str, table: Mapping[str, str], namespace: dict[str, Any]
+) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
+    """A package's ``__getattr__`` and ``__dir__`` importing each name of ``table`` on first use.
+
+    ``table`` maps a name to the module it lives in; a name once imported is kept in
+    ``namespace`` (the package's ``globals()``), so later lookups are plain attribute reads.
+
+    Examples
+    --------
+    >>> get, names = lazy_names("pkg", {"sqrt": "math"}, ns := {})
+    >>> get("sqrt")(9.0), "sqrt" in ns, names()
+    (3.0, True, ['sqrt'])
+    """
+
+    def __getattr__(name: str) -> Any:
+        module = table.get(name)
+        if module is None:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module(module), name)
+        namespace[name] = value
+        return value
+
+    def __dir__() -> list[str]:
+        return sorted({*namespace, *table, *namespace.get("__all__", ())} - {"__builtins__"})
+
+    return __getattr__, __dir__
