@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from skloop.core import lazy_names
+from skloop.core import lazy_names as _lazy_names
 
 if TYPE_CHECKING:
     from skloop.store._artifacts import ArtifactStore, StoredFile
@@ -186,4 +186,4 @@ _LAZY: dict[str, str] = {
 }
 
 
-__getattr__, __dir__ = lazy_names(__name__, _LAZY, globals())
+__getattr__, __dir__ = _lazy_names(__name__, _LAZY, globals())

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from skloop.core import lazy_names
+from skloop.core import lazy_names as _lazy_names
 
 if TYPE_CHECKING:
     from skloop.workflows._autolog import autolog, autolog_enabled
@@ -181,4 +181,4 @@ _LAZY = {
 }
 
 
-__getattr__, __dir__ = lazy_names(__name__, _LAZY, globals())
+__getattr__, __dir__ = _lazy_names(__name__, _LAZY, globals())
