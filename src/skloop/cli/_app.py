@@ -60,9 +60,9 @@ def _settings_near(spec: Path) -> Settings:
         except (OSError, UnicodeDecodeError):
             text = ""  # the command that needs the spec reports it
         if "mlflow_uri" in text:
-            from skloop.core import load_spec
+            from skloop.core import load_spec_head  # the URI alone: no pydantic, unless in doubt
 
-            settings = settings.with_spec(load_spec(path))
+            settings = settings.with_overrides(mlflow_uri=load_spec_head(path).mlflow_uri)
     return settings
 
 
@@ -234,9 +234,9 @@ def runs(
         store.runs.reap_stale_runs()
         project = None
         if not all_projects:
-            from skloop.core import load_spec
+            from skloop.core import load_spec_head  # the name alone: no pydantic, unless in doubt
 
-            project = load_spec(spec).name
+            project = load_spec_head(spec).name
         found = store.runs.search_runs(project, filter=filter_, order_by=order_by or ["start_time DESC"], limit=limit)
         if json_out:
             print_json(console, found)

@@ -4,10 +4,23 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["PROJECT_NAME", "PROJECT_NAME_RULE", "SPEC_FILENAME", "TRACKING_URI", "TRACKING_URI_RULE"]
+__all__ = [
+    "PROJECT_NAME",
+    "PROJECT_NAME_RULE",
+    "SPEC_FILENAME",
+    "SPEC_KEYS",
+    "TRACKING_URI",
+    "TRACKING_URI_RULE",
+]
 
 SPEC_FILENAME = "skloop.yaml"
 """The spec file a project folder holds."""
+
+SPEC_KEYS = frozenset(
+    ("name", "task", "seed", "data", "features", "pipeline", "search", "gates", "registry", "tracking",
+     "monitoring", "validate", "loop")
+)  # fmt: skip
+"""The top-level keys of a spec (``tests/core/test_spec_head.py`` checks them against :class:`Spec`)."""
 
 PROJECT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 """What the spec's ``name`` must match (checked by the full spec and by its head alike)."""
