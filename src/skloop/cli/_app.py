@@ -504,10 +504,13 @@ def main() -> None:
 
     Every command reports its own errors (``handle_errors``); this catches what happens
     around them (the options callback, Typer itself), so that no error of any kind ends
-    in a raw traceback.
+    in a raw traceback. Only the module and the command that the arguments name are
+    loaded and built (:func:`skloop.cli._commands.run`).
     """
+    from skloop.cli._commands import run
+
     try:
-        app()
+        run(app, sys.argv[1:])  # loads and builds only the command named, or all of them
     except SystemExit:
         raise
     except (Exception, KeyboardInterrupt) as exc:

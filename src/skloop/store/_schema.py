@@ -22,6 +22,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Column,
+    ColumnElement,
     DateTime,
     Dialect,
     Double,
@@ -32,6 +33,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    TextClause,
     TypeDecorator,
     func,
     literal_column,
@@ -54,6 +56,7 @@ __all__ = [
     "UTCDateTime",
     "full_metadata",
     "metadata",
+    "partial_index",
 ]
 
 NAMING_CONVENTION = {
@@ -64,7 +67,7 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 metadata = MetaData(naming_convention=NAMING_CONVENTION)
-"""The tables of the modules imported so far; :func:`full_metadata` for all of them."""
+"""The tables of the modules imported so far; :func:`full_metadata` for all of them (and for DDL)."""
 
 # the other schema modules: the store imports each with its part (issue 14, part 5)
 SCHEMA_MODULES = ("_schema_loop", "_schema_mirror", "_schema_predictions", "_schema_registry", "_schema_reports")
@@ -72,6 +75,9 @@ SCHEMA_MODULES = ("_schema_loop", "_schema_mirror", "_schema_predictions", "_sch
 
 def full_metadata() -> MetaData:
     """:data:`metadata` with every table of the schema (migrations compare against it).
+
+    Also gives the partial indexes their PostgreSQL condition (see :func:`partial_index`):
+    read this, not :data:`metadata`, for DDL.
 
     Examples
     --------
@@ -82,7 +88,26 @@ def full_metadata() -> MetaData:
 
     for name in SCHEMA_MODULES:
         importlib.import_module(f"skloop.store.{name}")
+    for index, where in _POSTGRESQL_WHERE:
+        index.dialect_kwargs["postgresql_where"] = where
     return metadata
+
+
+_POSTGRESQL_WHERE: list[tuple[Index, ColumnElement[bool] | TextClause]] = []
+
+
+def partial_index(name: str, *columns: Column[Any], where: ColumnElement[bool] | TextClause) -> Index:
+    """An index of the rows matching ``where``, on SQLite and PostgreSQL alike.
+
+    The PostgreSQL condition (``postgresql_where``) is set by :func:`full_metadata`, not
+    here: naming a ``postgresql_*`` option makes SQLAlchemy import its PostgreSQL dialect
+    package (~19 ms with its async drivers' modules) in every command that loads the
+    schema, a SQLite store's included, when only DDL (Alembic's migrations and their
+    check) reads it; the queries repeat the condition themselves.
+    """
+    index = Index(name, *columns, sqlite_where=where)
+    _POSTGRESQL_WHERE.append((index, where))
+    return index
 
 
 # SQLite stores BIGINT primary keys without auto-increment; INTEGER is its rowid alias
@@ -166,8 +191,7 @@ equality, so the rows are the same) to use the index.
 """
 PARAM_INDEXED = func.length(SqlParam.c.value) <= literal_column(str(PARAM_INDEXED_CHARS))
 """The condition of ``ix_params_key_value``: the value is at most :data:`PARAM_INDEXED_CHARS` long."""
-Index("ix_params_key_value", SqlParam.c.key, SqlParam.c.value,
-      sqlite_where=PARAM_INDEXED, postgresql_where=PARAM_INDEXED)  # fmt: skip
+partial_index("ix_params_key_value", SqlParam.c.key, SqlParam.c.value, where=PARAM_INDEXED)
 
 
 SqlTag = Table(
@@ -190,10 +214,8 @@ ones are in ``ix_tags_key_long``, partial on :data:`TAG_LONG`, so that the tag f
 """
 TAG_LONG = func.length(SqlTag.c.value) > literal_column(str(PARAM_INDEXED_CHARS))
 """The condition of ``ix_tags_key_long``: the values :data:`TAG_INDEXED` leaves out."""
-Index("ix_tags_key_value", SqlTag.c.key, SqlTag.c.value, SqlTag.c.run_id,
-      sqlite_where=TAG_INDEXED, postgresql_where=TAG_INDEXED)  # fmt: skip
-Index("ix_tags_key_long", SqlTag.c.key, SqlTag.c.run_id,
-      sqlite_where=TAG_LONG, postgresql_where=TAG_LONG)  # fmt: skip
+partial_index("ix_tags_key_value", SqlTag.c.key, SqlTag.c.value, SqlTag.c.run_id, where=TAG_INDEXED)
+partial_index("ix_tags_key_long", SqlTag.c.key, SqlTag.c.run_id, where=TAG_LONG)
 
 
 SqlMetric = Table(

@@ -34,7 +34,7 @@ from sqlalchemy import (
     text,
 )
 
-from skloop.store._schema import UTCDateTime, metadata
+from skloop.store._schema import UTCDateTime, metadata, partial_index
 
 __all__ = ["NO_VERSION", "SqlFlagMinute", "SqlLabel", "SqlPrediction", "SqlPredictionMinute"]
 
@@ -64,10 +64,10 @@ SqlPrediction = Table(
     Index("ix_predictions_model_id", "model", "id"),  # the paged reader's keyset (migration 0011)
     # what the serving page's GROUP BY reads, index only (migration 0012; skloop.store._serving_stats)
     Index("ix_predictions_model_time_version_row", "model", "time", "version", "row"),
-    Index("ix_predictions_model_flagged", "model", "time", "version",
-          sqlite_where=_FLAGGED, postgresql_where=_FLAGGED),
 )  # fmt: skip
 """One scored row: its request, time, model version, inputs and outputs."""
+partial_index("ix_predictions_model_flagged", SqlPrediction.c.model, SqlPrediction.c.time, SqlPrediction.c.version,
+              where=_FLAGGED)  # fmt: skip
 
 
 NO_VERSION = -1

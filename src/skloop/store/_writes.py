@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Insert, Table, or_
-from sqlalchemy.dialects import postgresql, sqlite
 
 from skloop.core import StoreError
 from skloop.store._schema import (
@@ -114,10 +113,18 @@ def driver_sql(sql: str, dialect: str) -> str:
 
 
 def dialect_insert(dialect: str, table: Any) -> Any:
-    """``INSERT`` for ``table`` in ``dialect``, with ``ON CONFLICT`` clauses (SQLite or PostgreSQL)."""
+    """``INSERT`` for ``table`` in ``dialect``, with ``ON CONFLICT`` clauses (SQLite or PostgreSQL).
+
+    Each dialect's module is imported here, when a store on it first writes: PostgreSQL's
+    (with its async drivers' modules, ~19 ms) is not for a SQLite store.
+    """
     if dialect == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
         return postgresql.insert(table)
     if dialect == "sqlite":
+        from sqlalchemy.dialects import sqlite
+
         return sqlite.insert(table)
     raise StoreError(f"the {dialect!r} database is not supported; use SQLite or PostgreSQL")
 
