@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -28,7 +29,7 @@ def _pairs(n: int = 192) -> pd.DataFrame:
 
 def test_the_latest_reports_shadow_section_is_a_panel_with_its_windows(client: TestClient, seeded: Seeded) -> None:
     frame = _pairs()
-    finish = {"n_boot": 0, "compare": {"metric": "accuracy", "method": "mcnemar"}}
+    finish: dict[str, Any] = {"n_boot": 0, "compare": {"metric": "accuracy", "method": "mcnemar"}}
     cut = window_cut(period="day")
     assert cut is not None
     per_day = ShadowWindows(cut, lambda: ShadowAccumulator("classification", classes=["0", "1"]), finish)
@@ -49,5 +50,5 @@ def test_the_latest_reports_shadow_section_is_a_panel_with_its_windows(client: T
     by_day = (frame["served"] == frame["shadow"]).groupby(day).mean()
     rows = re.findall(r'<th scope="row" title="[^"]*">([^<]+)</th><td>[^<]*</td><td class="num">(\d+)</td>'
                       r'<td class="num">([^<]+)</td>', table.group(0))  # fmt: skip
-    assert rows == [(d.strftime("%Y-%m-%d"), "48", f"{100 * v:.1f}%") for d, v in by_day.items()]
+    assert rows == [(d.strftime("%Y-%m-%d"), "48", f"{100 * v:.1f}%") for d, v in zip(by_day.index, by_day, strict=True)]
     assert "not shown better" in table.group(0) and "served accuracy" in table.group(0)
