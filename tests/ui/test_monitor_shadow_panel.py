@@ -50,5 +50,7 @@ def test_the_latest_reports_shadow_section_is_a_panel_with_its_windows(client: T
     by_day = (frame["served"] == frame["shadow"]).groupby(day).mean()
     rows = re.findall(r'<th scope="row" title="[^"]*">([^<]+)</th><td>[^<]*</td><td class="num">(\d+)</td>'
                       r'<td class="num">([^<]+)</td>', table.group(0))  # fmt: skip
-    assert rows == [(d.strftime("%Y-%m-%d"), "48", f"{100 * v:.1f}%") for d, v in zip(by_day.index, by_day, strict=True)]
+    assert rows == [
+        (d.strftime("%Y-%m-%d"), "48", f"{100 * v:.1f}%") for d, v in zip(by_day.index, by_day, strict=True)
+    ]
     assert "not shown better" in table.group(0) and "served accuracy" in table.group(0)
