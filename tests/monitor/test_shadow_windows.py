@@ -114,3 +114,26 @@ def test_time_zone_days_cross_the_dst_change_like_pandas_tz_convert_and_floor() 
         window_cut("1d", tz="Europe/Paris")
     with pytest.raises(DataError, match="a day or longer"):
         window_cut(period="hour", tz="Europe/Paris")
+
+
+def test_a_regressors_mean_absolute_difference_per_window_is_the_hand_count() -> None:
+    rng = np.random.default_rng(4)
+    n = 300
+    times = pd.Timestamp("2026-05-01T00:00:00Z") + pd.to_timedelta(np.arange(n) * 20, unit="min")
+    served = rng.normal(size=n)
+    gap = np.where(np.arange(n) < 150, 0.01, 0.5)  # the shadow drifts away in the second half
+    frame = pd.DataFrame({"time": times, "served_version": 1, "served": served, "shadow_version": 2,
+                          "shadow": served + gap * rng.normal(size=n), "error": None, "label": None},
+                         index=pd.RangeIndex(1, n + 1, name="id"))  # fmt: skip
+    cut = window_cut("12h")
+    assert cut is not None
+    acc = ShadowWindows(cut, lambda: ShadowAccumulator("regression"), {"n_boot": 0})
+    for i in range(0, n, 64):
+        acc.add(frame.iloc[i : i + 64])
+    ws = acc.series()
+    half = frame["time"].dt.floor("12h")
+    expected = (frame["shadow"] - frame["served"]).abs().groupby(half).mean()
+    assert ws.series("mean_abs_difference") == pytest.approx(expected.tolist(), rel=1e-12)
+    assert all(w.agreement is None and w.comparison is None and "label" in (w.comparison_reason or "")
+               for w in ws.windows)  # fmt: skip
+    assert "mean |shadow - served| from" in ws.describe()
