@@ -226,3 +226,50 @@ def test_cli_prints_the_section_and_writes_it_to_json_and_html(served: Any, tmp_
     assert "Shadow against served" in page and "agrees with the served model" in page
     bad = CliRunner().invoke(cli, ["monitor", "plain", "--shadow", "--current", "x.csv", "--spec", str(path)])
     assert bad.exit_code != 0 and "drop --current" in bad.output
+
+
+def test_cli_shadow_per_day_in_utc_and_in_a_time_zone(served: Any, tmp_path: Path) -> None:
+    """600 served rows re-timed every 10 min across Paris' change to summer time; the shadow flipped later on."""
+    _, records, _ = served
+    t0 = pd.Timestamp("2026-03-27T21:00:00Z")
+    rng = np.random.default_rng(3)
+    moved = []
+    for i, r in enumerate(records):
+        when = t0 + pd.Timedelta(minutes=10 * i)
+        sh = dict(r["outputs"]["shadow"])
+        if when >= pd.Timestamp("2026-03-29T12:00:00Z") and rng.random() < 0.5:
+            sh["prediction"] = 1 - int(sh["prediction"])
+        moved.append({**r, "time": when.to_pydatetime(), "outputs": {**r["outputs"], "shadow": sh}})
+    copy = tmp_path / "p"
+    write_plain_project(copy, rows=600)
+    _train(copy / "skloop.yaml", 5, 5)
+    with Project.load(copy / "skloop.yaml") as project:
+        Registry(project.store).promote("plain", 1, "champion", reason="test")
+        project.store.predictions.insert_predictions(moved)
+    frame = pd.DataFrame({"time": pd.to_datetime([m["time"] for m in moved], utc=True),
+                          "agree": [m["outputs"]["prediction"] == m["outputs"]["shadow"]["prediction"]
+                                    for m in moved]})  # fmt: skip
+    base = ["monitor", "plain", "--shadow", "--spec", str(copy / "skloop.yaml"), "--no-store", "--n-boot", "0"]
+    for tz in (None, "Europe/Paris"):
+        out, html = tmp_path / f"{tz is None}.json", tmp_path / f"{tz is None}.html"
+        args = [*base, "--period", "day", "--json", str(out), "--report", str(html)] + (["--tz", tz] if tz else [])
+        result = CliRunner().invoke(cli, args)
+        assert result.exit_code in (0, 3), result.output
+        assert "shadow against served per day" in result.output
+        doc = json.loads(out.read_text())
+        days = frame["time"].dt.tz_convert(tz or "UTC").dt.floor("D")
+        expected = frame.groupby(days)["agree"].mean()
+        shadow = doc["shadow"]["windows"]["windows"]
+        assert [w["agreement"] for w in shadow] == pytest.approx(expected.tolist(), abs=1e-12)
+        assert [w["start"] for w in shadow] == [d.isoformat() for d in expected.index]
+        normal = doc["windows"]["windows"]  # the monitor's own windows: the same bounds and partial marks
+        assert [(w["start"], w["end"], w["partial"]) for w in shadow] == [
+            (w["start"], w["end"], w["partial"]) for w in normal
+        ]
+        assert shadow[0]["partial"] and min(expected.iloc[:2]) > max(expected.iloc[-2:])
+        assert "Agreement of the shadow per window" in html.read_text()
+    assert shadow[2]["start"] == "2026-03-29T00:00:00+01:00" and shadow[2]["end"] == "2026-03-30T00:00:00+02:00"
+    bad = CliRunner().invoke(cli, [*base, "--period", "day", "--tz", "Paris/Nowhere"])
+    assert bad.exit_code == 2 and "--tz" in bad.output and "Europe/Paris" in bad.output
+    alone = CliRunner().invoke(cli, [*base, "--window", "1d", "--tz", "Europe/Paris"])
+    assert alone.exit_code == 2 and "--period" in alone.output

@@ -18,7 +18,7 @@ from skloop.cli._checks import check_positive
 from skloop.cli._errors import EXIT_FAILURE, handle_errors, report, set_debug
 from skloop.cli._progress import RichProgress
 from skloop.cli._render import print_json, run_detail, runs_table
-from skloop.core import SPEC_FILENAME, Settings, UsageError, redact_url
+from skloop.core import SPEC_FILENAME, Settings, UsageError, redact_url, warm_search_workers
 
 __all__ = ["app", "main"]
 
@@ -167,6 +167,7 @@ def train(
 ) -> None:
     """Cross-validated hyperparameter search on the spec's data, tracked as a run."""
     check_positive("--parent", parent)
+    warm_search_workers(spec, n_jobs)  # the search's workers start while the spec and data are read
     with _project(spec) as project:
         result = project.train(
             progress=RichProgress(console, quiet=quiet or json_out), n_jobs=n_jobs, register=register,

@@ -61,6 +61,10 @@ def monitor(
         str | None,
         typer.Option("--period", help="Also per calendar period (UTC): day, week, month, quarter, year."),
     ] = None,
+    tz: Annotated[
+        str | None,
+        typer.Option("--tz", help="With --period: cut the calendar periods in this time zone (e.g. Europe/Paris)."),
+    ] = None,
     judge_partial: Annotated[
         bool,
         typer.Option("--judge-partial", help="Judge partial first/last windows like full ones (default: marked only)."),
@@ -113,6 +117,8 @@ def monitor(
         raise UsageError("give --window (a duration or a row count) or --period (a calendar period), not both")
     if period is not None:
         _check_period(period)
+    if tz is not None:
+        _check_tz(tz, period)
     if judge_partial and window is None and period is None:
         raise UsageError("--judge-partial applies to windows: give --window or --period")
     if time_column is not None and current is None:
@@ -129,7 +135,7 @@ def monitor(
             result = monitor_model(
                 store, _ref(name, alias, version), _settings_near(spec), current=current, reference=reference,
                 from_log=from_log, since=since, window=window, period=period, judge_partial=judge_partial,
-                time_column=time_column, n_boot=n_boot,
+                time_column=time_column, n_boot=n_boot, tz=tz,
                 trust=caller_trust(spec, trust, trust_type), dask=cluster, multivariate=multivariate,
                 shadow=shadow,
             )  # fmt: skip
@@ -222,6 +228,20 @@ def _check_period(period: str) -> None:
         raise UsageError(str(exc)) from None
 
 
+def _check_tz(tz: str, period: str | None) -> None:
+    from skloop.monitor import window_cut
+
+    if period is None:
+        raise UsageError(
+            "--tz applies to calendar periods: give --period day (week, month, ...) with it; "
+            "--window durations are aligned on the Unix epoch in UTC"
+        )
+    try:
+        window_cut(period=period, tz=tz)
+    except SkloopError as exc:
+        raise UsageError(str(exc).replace("tz ", "--tz ", 1).replace("a time zone (", "--tz (", 1)) from None
+
+
 def _print_windows(ws: object) -> None:
     """One line on the windows (how many, drifted, partial, rows in none), then those with performance alerts."""
     from skloop.monitor import WindowSeries
@@ -292,6 +312,32 @@ def _print_shadow(shadow: object) -> None:
             continue
         values = "; ".join(f"{m.name} {m.value:.4f}" for m in perf.metrics if m.value is not None)
         console.print(f"{label} realised ({perf.n_rows:,} labelled rows): {values}", highlight=False)
+    if shadow.windows is not None and shadow.windows.windows:
+        _print_shadow_windows(shadow.windows)
+
+
+def _print_shadow_windows(ws: object) -> None:
+    """The shadow per window: pairs, agreement (or difference), output drift, both metrics and the verdict."""
+    from skloop.monitor import ShadowWindowSeries
+
+    assert isinstance(ws, ShadowWindowSeries)
+    regression = all(w.agreement is None for w in ws.windows)
+    table = Table(title=f"shadow against served per {escape(ws.window)}", title_justify="left")
+    for col in ("window", "observed", "pairs", "mean |diff|" if regression else "agreement", "output drift",
+                "labelled", "served", "shadow", "shadow better"):  # fmt: skip
+        table.add_column(col)
+    for w in ws.windows:
+        value = w.mean_abs_difference if regression else w.agreement
+        shown = "-" if value is None else f"{value:.4g}" if regression else f"{100 * value:.1f}%"
+        c = w.comparison
+        table.add_row(
+            escape(w.name), f"{100 * w.coverage:.0f}%" + (" partial" if w.partial else ""), f"{w.n_shadowed:,}",
+            shown, "[red]yes[/]" if w.drifted else "no", f"{w.n_labelled:,}",
+            "-" if c is None or c.champion is None else f"{c.metric} {c.champion:.4f}",
+            "-" if c is None or c.challenger is None else f"{c.metric} {c.challenger:.4f}",
+            "-" if c is None else "[green]yes[/]" if c.better else "no",
+        )  # fmt: skip
+    console.print(table)
 
 
 @app.command()

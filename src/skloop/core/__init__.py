@@ -54,10 +54,11 @@ from skloop.core._errors import (
 )
 from skloop.core._hashing import sha256_bytes, sha256_json
 from skloop.core._html import html_environment, render_page
-from skloop.core._imports import lazy_names, optional_import
+from skloop.core._imports import lazy_names, optional_import, warm_imports
 from skloop.core._names import SPEC_FILENAME
 from skloop.core._redact import redact_url
 from skloop.core._settings import DEFAULT_HOME, Settings
+from skloop.core._workers import wait_for_workers, warm_search_workers
 
 if TYPE_CHECKING:
     from skloop.core._durations import parse_duration, parse_window_length
@@ -198,6 +199,9 @@ __all__ = [
     "spec_from_dict",
     "table_format",
     "utcnow",
+    "wait_for_workers",
+    "warm_imports",
+    "warm_search_workers",
 ]
 
 # name -> the module it lives in, imported on first use (pydantic and YAML for the spec)

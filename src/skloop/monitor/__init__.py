@@ -24,13 +24,15 @@ from skloop.monitor._multivariate import (
     multivariate_text,
 )
 from skloop.monitor._performance import MetricResult, PerformanceReport, performance
-from skloop.monitor._periods import FULL_COVERAGE, PERIOD_NAMES, parse_period, window_cut
+from skloop.monitor._periods import FULL_COVERAGE, PERIOD_NAMES, parse_period, parse_tz, window_cut
 from skloop.monitor._quality import QUALITY_CHECKS, QualityCheck, QualityReport
 from skloop.monitor._reference import ColumnReference, ReferenceSummary, reference_summary
 from skloop.monitor._report import REPORT_FORMAT, MonitorReport, build_report, monitor_frame
 from skloop.monitor._report_html import render_report_html
 from skloop.monitor._shadow import ShadowAccumulator, compare_shadow, shadow_page
 from skloop.monitor._shadow_report import ShadowReport
+from skloop.monitor._shadow_series import ShadowWindow, ShadowWindowSeries
+from skloop.monitor._shadow_windows import ShadowWindows
 from skloop.monitor._stream import log_page, monitor_pages
 from skloop.monitor._windows import WindowResult, WindowSeries, log_frame, monitor_windows, parse_window, split_windows
 
@@ -66,6 +68,9 @@ __all__ = [
     "ReferenceSummary",
     "ShadowAccumulator",
     "ShadowReport",
+    "ShadowWindow",
+    "ShadowWindowSeries",
+    "ShadowWindows",
     "WindowResult",
     "WindowSeries",
     "build_report",
@@ -85,6 +90,7 @@ __all__ = [
     "multivariate_drift",
     "multivariate_text",
     "parse_period",
+    "parse_tz",
     "parse_window",
     "performance",
     "reference_summary",

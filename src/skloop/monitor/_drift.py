@@ -33,6 +33,7 @@ from skloop.monitor import _stats
 from skloop.monitor._accumulate import CategoricalCurrent, NumericCurrent, TextCurrent
 from skloop.monitor._anderson import anderson_binned, anderson_test
 from skloop.monitor._learned import drift_band
+from skloop.monitor._learned_batch import ChunkDraws, chunk_statistics
 from skloop.monitor._reference import OTHER_CATEGORY, ColumnReference
 from skloop.monitor._text import TEXT_METHOD, compare_terms, text_drifted
 from skloop.monitor._types import Counts, Floats
@@ -326,7 +327,14 @@ def column_drift(
     method, threshold = resolve_method(ref.name, ref.kind, ref.count, n_cur, config)
     band = None
     if threshold == "learned":
-        band = drift_band(ref, method, n_cur, learned or LearnedSpec(), lambda r, c: _statistic(r, c, method)[0])
+        band = drift_band(
+            ref,
+            method,
+            n_cur,
+            learned or LearnedSpec(),
+            lambda r, c: _statistic(r, c, method)[0],
+            batch=lambda r, d: chunk_statistics(r, d, method),
+        )
     if isinstance(cur, NumericCurrent):
         stat, p = _numeric(ref, cur, method)
         plot: dict[str, Any] = {
@@ -369,6 +377,11 @@ def _text_js(ref: ColumnReference, cur: NumericCurrent | CategoricalCurrent) -> 
     return compare_terms(ref.categories or (), ref.category_counts or (), ref.other, counts).jensenshannon
 
 
+def _text_js_batch(ref: ColumnReference, draws: ChunkDraws) -> Floats | None:
+    """:func:`_text_js` of every chunk: the Jensen–Shannon distance over the terms and the rest."""
+    return chunk_statistics(ref, draws, "jensenshannon")
+
+
 def text_drift(
     ref: ColumnReference,
     cur: TextCurrent,
@@ -391,7 +404,7 @@ def text_drift(
     threshold = spec.jensenshannon
     if threshold == "learned":
         tokens = replace(ref, count=int(sum(ref.category_counts or ()) + ref.other))  # sizes are token counts
-        band = drift_band(tokens, TEXT_METHOD, cmp.n_tokens, learned or LearnedSpec(), _text_js)
+        band = drift_band(tokens, TEXT_METHOD, cmp.n_tokens, learned or LearnedSpec(), _text_js, batch=_text_js_batch)
         threshold = band[1] if band is not None else 1.0
     drifted = text_drifted(cmp, spec.oov, float(threshold))
     return FeatureDrift(

@@ -22,13 +22,21 @@ when the reference is not much larger than a window. The chi-square statistic, w
 scales with the sizes, is rescaled from the chunk's sizes to the window's, and so is the
 Anderson–Darling ``A²`` before it is standardised.
 
-Bands are cached per column, test, chunk size (two significant digits) and
-settings, so a series of windows of about one size draws them once.
+The chunks are drawn as one ``chunks × cells`` count matrix and the statistic is
+computed for all of them at once where it has a batch form (every test of
+:mod:`skloop.monitor._drift` and the text columns' Jensen–Shannon distance, see
+:mod:`skloop.monitor._learned_batch`); any other statistic runs once per chunk on the
+aggregates a window of that chunk would have (:func:`draw_currents`). Bands are cached
+per column, test, chunk size (two significant digits) and settings, so a series of
+windows of about one size draws them once; a reference's digest (the cache key over its
+points) and its compacted sketch are kept per points array, so a long series of windows
+hashes an exact reference of many rows once, not once per window.
 """
 
 from __future__ import annotations
 
 import hashlib
+import weakref
 from collections.abc import Callable
 
 import numpy as np
@@ -37,19 +45,37 @@ from skloop.core import LearnedSpec
 from skloop.monitor._accumulate import CategoricalCurrent, NumericCurrent
 from skloop.monitor._anderson import anderson_rescale
 from skloop.monitor._chunks import Band, learned_band, round_size
+from skloop.monitor._learned_batch import ChunkDraws, draw_chunks
 from skloop.monitor._reference import MAX_POINTS, OTHER_CATEGORY, ColumnReference, numeric_reference
 from skloop.monitor._types import Floats
 
-__all__ = ["draw_currents", "drift_band"]
+__all__ = ["chunk_currents", "draw_currents", "drift_band"]
 
 _CACHE: dict[tuple[object, ...], Band] = {}
 _CACHE_SIZE = 4096
+_DIGESTS: dict[int, tuple[weakref.ref[Floats], str]] = {}
+_COMPACT: dict[tuple[object, ...], ColumnReference] = {}
+_COMPACT_SIZE = 256
 
 Statistic = Callable[[ColumnReference, NumericCurrent | CategoricalCurrent], float]
+BatchStatistic = Callable[[ColumnReference, ChunkDraws], Floats | None]
+
+
+def _digest(points: Floats) -> str:
+    """sha256 of ``points``, computed once per read-only array (a reference's points never change)."""
+    hit = _DIGESTS.get(id(points))
+    if hit is not None and hit[0]() is points:
+        return hit[1]
+    digest = hashlib.sha256(np.ascontiguousarray(points).tobytes()).hexdigest()
+    if not points.flags.writeable and points.size:
+        if len(_DIGESTS) >= _CACHE_SIZE:
+            _DIGESTS.clear()
+        _DIGESTS[id(points)] = (weakref.ref(points), digest)
+    return digest
 
 
 def _key(ref: ColumnReference, method: str, size: int, learned: LearnedSpec) -> tuple[object, ...]:
-    points = hashlib.sha256(ref.points_array().tobytes()).hexdigest()
+    points = _digest(ref.points_array())
     return (ref.name, ref.kind, ref.count, points, ref.bin_edges, ref.categories, ref.category_counts, ref.other,
             method, size, learned.k, learned.chunks, learned.seed)  # fmt: skip
 
@@ -59,40 +85,51 @@ def _compact(ref: ColumnReference) -> ColumnReference:
     draws its chunks (and tests them) through a sketch, as a stored reference would."""
     if ref.kind != "numeric" or ref.points_array().size <= MAX_POINTS:
         return ref
-    return numeric_reference(ref.name, ref.role, ref.points_array(), ref.missing, MAX_POINTS)
+    key = (_digest(ref.points_array()), ref.name, ref.role, ref.missing)
+    if key not in _COMPACT:
+        if len(_COMPACT) >= _COMPACT_SIZE:
+            _COMPACT.clear()
+        _COMPACT[key] = numeric_reference(ref.name, ref.role, ref.points_array(), ref.missing, MAX_POINTS)
+    return _COMPACT[key]
+
+
+def chunk_currents(ref: ColumnReference, draws: ChunkDraws) -> list[NumericCurrent | CategoricalCurrent]:
+    """The chunks of ``draws`` as the aggregates windows of their rows would have (one per chunk)."""
+    if ref.kind == "numeric":
+        points = draws.points if draws.points is not None else np.empty(0)
+        plots = draws.plot_counts()
+        out: list[NumericCurrent | CategoricalCurrent] = []
+        for i, counts in enumerate(draws.counts):
+            present = np.flatnonzero(counts)
+            out.append(NumericCurrent(
+                n=draws.size, missing=0, violations=0, min=float(points[present[0]]),
+                max=float(points[present[-1]]), out_of_range=0, values=None, le_counts=np.append(counts, 0),
+                eq_counts=counts, tails=(np.empty(0), np.empty(0)), plot_counts=None if plots is None else plots[i],
+            ))  # fmt: skip
+        return out
+    keys = [*(ref.categories or ()), *([OTHER_CATEGORY] if ref.other else [])]
+    return [
+        CategoricalCurrent(counts={k: int(n) for k, n in zip(keys, drawn, strict=True) if n}, missing=0, violations=0)
+        for drawn in draws.counts
+    ]
 
 
 def draw_currents(
     ref: ColumnReference, size: int, chunks: int, rng: np.random.Generator
 ) -> list[NumericCurrent | CategoricalCurrent]:
     """``chunks`` reference chunks of ``size`` rows, as the aggregates windows of those rows would have."""
-    if ref.kind == "numeric":
-        points, weights = np.unique(ref.points_array(), return_counts=True)
-        edges = np.asarray(ref.bin_edges or (), dtype=np.float64)
-        slot = np.clip(np.searchsorted(edges, points, side="right") - 1, 0, max(edges.size - 2, 0))
-        out: list[NumericCurrent | CategoricalCurrent] = []
-        for counts in rng.multinomial(size, weights / weights.sum(), size=chunks).astype(np.int64):
-            present = np.flatnonzero(counts)
-            plot = (
-                np.bincount(slot, weights=counts, minlength=edges.size - 1).astype(np.int64)
-                if edges.size >= 2
-                else None
-            )
-            out.append(NumericCurrent(
-                n=size, missing=0, violations=0, min=float(points[present[0]]), max=float(points[present[-1]]),
-                out_of_range=0, values=None, le_counts=np.append(counts, 0), eq_counts=counts,
-                tails=(np.empty(0), np.empty(0)), plot_counts=plot,
-            ))  # fmt: skip
-        return out
-    weights = np.asarray([*(ref.category_counts or ()), *([ref.other] if ref.other else [])], dtype=np.float64)
-    keys = [*(ref.categories or ()), *([OTHER_CATEGORY] if ref.other else [])]
-    return [
-        CategoricalCurrent(counts={k: int(n) for k, n in zip(keys, drawn, strict=True) if n}, missing=0, violations=0)
-        for drawn in rng.multinomial(size, weights / weights.sum(), size=chunks)
-    ]
+    return chunk_currents(ref, draw_chunks(ref, size, chunks, rng))
 
 
-def drift_band(ref: ColumnReference, method: str, n: int, learned: LearnedSpec, statistic: Statistic) -> Band | None:
+def drift_band(
+    ref: ColumnReference,
+    method: str,
+    n: int,
+    learned: LearnedSpec,
+    statistic: Statistic,
+    *,
+    batch: BatchStatistic | None = None,
+) -> Band | None:
     """The learned band of ``method``'s statistic for a window of ``n`` rows of ``ref``'s column.
 
     Parameters
@@ -107,6 +144,10 @@ def drift_band(ref: ColumnReference, method: str, n: int, learned: LearnedSpec, 
         ``k``, ``chunks`` and ``seed``.
     statistic : callable
         ``statistic(reference, current)``: the window's own test.
+    batch : callable, optional
+        ``batch(reference, draws)``: the same statistic of every chunk at once
+        (:func:`~skloop.monitor._learned_batch.chunk_statistics`), or ``None`` when it
+        has no batch form for them; then ``statistic`` runs once per chunk.
 
     Returns
     -------
@@ -120,8 +161,10 @@ def drift_band(ref: ColumnReference, method: str, n: int, learned: LearnedSpec, 
     if key not in _CACHE:
         rng = np.random.default_rng(learned.seed)
         compact = _compact(ref)
-        drawn = draw_currents(compact, size, learned.chunks, rng)
-        values: Floats = np.asarray([statistic(compact, cur) for cur in drawn])
+        draws = draw_chunks(compact, size, learned.chunks, rng)
+        values = batch(compact, draws) if batch is not None else None
+        if values is None:
+            values = np.asarray([statistic(compact, cur) for cur in chunk_currents(compact, draws)], dtype=np.float64)
         if method == "chisquare":  # the statistic grows with n·N / (n + N): from the chunk's sizes to the window's
             values = values * (n * ref.count / (n + ref.count)) / (size * ref.count / (size + ref.count))
         elif method == "anderson":  # A² likewise, then standardised at the window's sizes

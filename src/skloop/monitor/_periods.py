@@ -11,7 +11,9 @@ A :class:`Cut` is one of three:
 - ``period="month"`` (``hour``, ``day``, ``week``, ``month``, ``quarter``, ``year``, or a
   pandas period alias such as ``W-SUN``, ``Q-JUN``): calendar periods in UTC, as
   :meth:`pandas.Series.dt.to_period` cuts them (NannyML's ``chunk_period``); a
-  ``week`` is Monday to Sunday.
+  ``week`` is Monday to Sunday. With a time zone (``tz="Europe/Paris"``) the periods
+  are that zone's calendar days, weeks, ... (a day across a change of clock lasts 23
+  or 25 hours) and their bounds carry its offset (``2024-03-31T00:00:00+01:00``).
 
 Times are read as UTC: timezone-aware values are converted, naive ones taken as UTC.
 
@@ -29,6 +31,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 import pandas as pd
@@ -41,6 +44,7 @@ __all__ = [
     "Cut",
     "WindowSpan",
     "parse_period",
+    "parse_tz",
     "parse_window",
     "span_of",
     "window_cut",
@@ -136,13 +140,15 @@ class Cut:
     """How windows are cut: ``rows`` consecutive rows, a fixed ``length``, or a calendar ``freq``.
 
     Exactly one of the three is set; ``label`` is what the report calls the windows
-    (``"500 rows"``, ``"1d"``, ``"month"``).
+    (``"500 rows"``, ``"1d"``, ``"month"``, ``"day (Europe/Paris)"``). ``tz``: the time
+    zone whose calendar a ``freq`` follows (``None``: UTC).
     """
 
     label: str
     rows: int | None = None
     length: timedelta | None = None
     freq: str | None = None
+    tz: str | None = None
 
     @property
     def by_time(self) -> bool:
@@ -156,7 +162,8 @@ class Cut:
         assert times is not None
         if self.length is not None:
             return ((times - EPOCH) // pd.Timedelta(self.length)).to_numpy(dtype=np.int64)
-        return np.asarray(pd.PeriodIndex(times.dt.tz_localize(None), freq=self.freq).asi8, dtype=np.int64)
+        local = times.dt.tz_convert(self.tz) if self.tz is not None else times
+        return np.asarray(pd.PeriodIndex(local.dt.tz_localize(None), freq=self.freq).asi8, dtype=np.int64)
 
     def bounds(self, key: int) -> tuple[pd.Timestamp, pd.Timestamp, str | None]:
         """A time window's ``start`` (included), ``end`` (excluded) and label (a period's name, ``"2024-03"``)."""
@@ -164,19 +171,72 @@ class Cut:
             start = EPOCH + int(key) * pd.Timedelta(self.length)
             return start, start + pd.Timedelta(self.length), None
         period = pd.PeriodIndex.from_ordinals([int(key)], freq=self.freq)[0]  # type: ignore[attr-defined]
-        return period.start_time.tz_localize("UTC"), (period + 1).start_time.tz_localize("UTC"), str(period)
+        zone = self.tz or "UTC"
+        # a zone whose clock jumps at midnight: the day starts at the first instant it has
+        start, end = (
+            p.start_time.tz_localize(zone, ambiguous=True, nonexistent="shift_forward") for p in (period, period + 1)
+        )
+        return start, end, str(period)
 
 
-def window_cut(window: str | int | timedelta | None = None, period: str | None = None) -> Cut | None:
+def parse_tz(tz: str, *, option: str = "tz") -> str:
+    """An IANA time zone name, checked (``"Europe/Paris"``, ``"America/New_York"``, ``"UTC"``).
+
+    Raises
+    ------
+    DataError
+        Not a zone this machine's time zone database knows: the message names
+        ``option`` and gives valid examples.
+
+    Examples
+    --------
+    >>> parse_tz("Europe/Paris")
+    'Europe/Paris'
+    """
+    text = str(tz).strip()
+    try:
+        if not text or text.startswith(("/", ".")) or ".." in text:
+            raise ValueError(text)
+        ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        raise DataError(
+            f"{option} {tz!r} is not a time zone; give an IANA name such as Europe/Paris, America/New_York or UTC"
+        ) from None
+    return text
+
+
+def window_cut(
+    window: str | int | timedelta | None = None, period: str | None = None, *, tz: str | None = None
+) -> Cut | None:
     """The :class:`Cut` of a ``window`` (rows or duration) or a calendar ``period``; ``None`` for neither.
+
+    ``tz`` (an IANA name) cuts calendar periods of a day or longer in that zone; fixed
+    windows stay aligned on the Unix epoch, so it applies to periods only.
 
     Examples
     --------
     >>> window_cut("1d").length, window_cut(500).label, window_cut(period="month").freq
     (datetime.timedelta(days=1), '500 rows', 'M')
+    >>> window_cut(period="day", tz="Europe/Paris").label
+    'day (Europe/Paris)'
     """
     if window is not None and period is not None:
         raise DataError(f"give a window ({window!r}) or a calendar period ({period!r}), not both")
+    if tz is not None:
+        zone = parse_tz(tz)
+        if period is None:
+            raise DataError(
+                f"a time zone ({tz!r}) applies to calendar periods (period='day', 'week', 'month', ...); "
+                "fixed windows such as 1d are aligned on the Unix epoch in UTC"
+            )
+        freq = parse_period(period)
+        if freq == "h":
+            raise DataError(
+                f"a time zone ({tz!r}) applies to periods of a day or longer (the hour a clock repeats would be "
+                "one window); hours are cut in UTC: drop the time zone, or use period='day'"
+            )
+        if zone.upper() != "UTC":
+            return Cut(label=f"{_NAMES_OF.get(freq, freq)} ({zone})", freq=freq, tz=zone)
     if period is not None:
         freq = parse_period(period)
         return Cut(label=_NAMES_OF.get(freq, freq), freq=freq)

@@ -30,6 +30,7 @@ from skloop.monitor._explain import importance_weights, weighted_drift
 from skloop.monitor._loss import DLE
 from skloop.monitor._multivariate import MultivariateDrift, compare_window, multivariate_reference
 from skloop.monitor._performance import PerformanceReport
+from skloop.monitor._periods import window_cut
 from skloop.monitor._reference import ReferenceSummary, reference_summary
 from skloop.monitor._shadow_report import ShadowReport
 from skloop.monitor._windows import (
@@ -388,6 +389,7 @@ def monitor_frame(
     judge_partial: bool = False,
     multivariate: bool | MultivariateSpec = False,
     reference_rows: pd.DataFrame | None = None,
+    tz: str | None = None,
 ) -> MonitorReport:
     """Monitor a log of predictions against a reference: drift, quality, performance, windows.
 
@@ -405,7 +407,10 @@ def monitor_frame(
         Also compute everything per window (``"1d"``, ``500`` rows...).
     period : str, optional
         Instead of ``window``: per calendar period (``"day"``, ``"week"``, ``"month"``,
-        ``"quarter"``, ``"year"``, or a pandas period alias), in UTC.
+        ``"quarter"``, ``"year"``, or a pandas period alias), in UTC unless ``tz``.
+    tz : str, optional
+        With ``period``: the IANA time zone whose calendar cuts the periods
+        (``"Europe/Paris"``); the windows' bounds carry its offset.
     task, classes, reference_metrics, importance, estimator, n_boot, seed, positive
         As in :func:`~skloop.monitor.monitor_windows`.
     observed_from, observed_until, judge_partial
@@ -445,6 +450,7 @@ def monitor_frame(
     """
     if not isinstance(log, pd.DataFrame) or log.empty:
         raise DataError("nothing to monitor: the log (or current data) has no rows")
+    window_cut(window, period, tz=tz)  # a bad window, period or zone fails before any test runs
     outputs = [c for c in log.columns if c == "prediction" or str(c).startswith("proba_")]
     reference_frame = reference if isinstance(reference, pd.DataFrame) else None
     if isinstance(reference, pd.DataFrame):
@@ -485,7 +491,7 @@ def monitor_frame(
             reference_metrics=reference_metrics, importance=importance, estimator=estimator, n_boot=n_boot, seed=seed,
             columns=columns, time_column=time_column, positive=positive, observed_from=observed_from,
             observed_until=observed_until, judge_partial=judge_partial,
-            multivariate=mv_ref, multivariate_config=mv_config,
+            multivariate=mv_ref, multivariate_config=mv_config, tz=tz,
         )  # fmt: skip
     mv = None if mv_ref is None or mv_config is None else compare_window(mv_ref, log, mv_config)
     return build_report(

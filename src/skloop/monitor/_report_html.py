@@ -188,8 +188,16 @@ def _windows(report: MonitorReport) -> dict[str, Any] | None:
 
 
 def _when(iso: str) -> str:
-    """An ISO time, short: ``2024-03-01`` at midnight, else ``2024-03-01 10:00``."""
-    return iso[:16].replace("T", " ").removesuffix(" 00:00")
+    """An ISO time, short: ``2024-03-01`` at midnight, else ``2024-03-01 10:00``; another zone's offset kept.
+
+    Examples
+    --------
+    >>> _when("2024-03-01T00:00:00+00:00"), _when("2024-03-31T00:00:00+02:00")
+    ('2024-03-01', '2024-03-31 +02:00')
+    """
+    offset = iso[19:] if len(iso) > 19 and iso[19] in "+-" else ""
+    short = iso[:16].replace("T", " ").removesuffix(" 00:00")
+    return short if offset in ("", "+00:00") else f"{short} {offset}"
 
 
 def _shadow(report: MonitorReport) -> dict[str, Any] | None:
@@ -222,7 +230,42 @@ def _shadow(report: MonitorReport) -> dict[str, Any] | None:
         "numeric": tuple(range(1, len(shown) + 1)), "drift": s.drift, "n_drift_rows": s.n_drift_rows,
         "n_labelled": s.n_labelled, "metrics": metrics,
         "comparison": None if s.comparison is None else s.comparison.summary(),
+        "windows": _shadow_windows(s),
     }  # fmt: skip
+
+
+def _shadow_windows(s: Any) -> dict[str, Any] | None:
+    """The shadow per window: a chart of the agreement (or the mean difference) and a table."""
+    ws = s.windows
+    if ws is None or not ws.windows:
+        return None
+    labels = [w.name for w in ws.windows]
+    if len(set(labels)) < len(labels):
+        labels = [f"#{w.index + 1}" for w in ws.windows]
+    regression = all(w.agreement is None for w in ws.windows)
+    what = "mean_abs_difference" if regression else "agreement"
+    c = CHART_COLORS
+    chart: _LineChart = {
+        "caption": "Mean |shadow − served| per window" if regression else "Agreement of the shadow per window",
+        "y_range": None if regression else (0.0, 1.0), "bands": (),
+        "series": [(what.replace("_", " "), ws.series(what), c[0])], "legend": [(what.replace("_", " "), c[0])],
+    }  # fmt: skip
+    rows = []
+    for w, label in zip(ws.windows, labels, strict=True):
+        value = w.mean_abs_difference if regression else w.agreement
+        k = w.comparison
+        rows.append({
+            "label": label, "span": " – ".join(_when(t) for t in (w.start, w.end) if t) or "–",
+            "observed": f"{100 * w.coverage:.0f}%" + (" partial" if w.partial else ""), "pairs": w.n_shadowed,
+            "value": "–" if value is None else f"{value:.4g}" if regression else f"{100 * value:.1f}%",
+            "drift": "; ".join(f"{d['name']}: {d['method']} {d['statistic']:.3g}" for d in w.drift) or "–",
+            "drifted": w.drifted, "labelled": w.n_labelled,
+            "served": "–" if k is None or k.champion is None else f"{k.metric} {k.champion:.4f}",
+            "shadow": "–" if k is None or k.challenger is None else f"{k.metric} {k.challenger:.4f}",
+            "verdict": "–" if k is None else "shadow better" if k.better else "not shown better",
+        })  # fmt: skip
+    return {"window": ws.window, "labels": labels, "chart": chart, "rows": rows,
+            "value": "mean |diff|" if regression else "agreement", "note": ws.describe()}  # fmt: skip
 
 
 def render_report_html(report: MonitorReport, *, title: str | None = None) -> str:

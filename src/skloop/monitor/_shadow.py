@@ -45,7 +45,7 @@ MAX_FAILURES = 3
 def shadow_page(page: Any) -> pd.DataFrame:
     """The pairs of one store page (:class:`~skloop.store.PredictionPage`), indexed by prediction id.
 
-    Columns: ``served_version``, ``served`` (the served prediction), ``shadow_version``,
+    Columns: ``time`` (UTC), ``served_version``, ``served`` (the served prediction), ``shadow_version``,
     ``shadow`` (the shadow's, ``None`` where it did not answer), ``error`` (the shadow's
     error), ``label``, then each model's probabilities as ``served_proba::<class>`` and
     ``shadow_proba::<class>``.
@@ -57,6 +57,7 @@ def shadow_page(page: Any) -> pd.DataFrame:
         return sh[name] if name in sh.columns else none
 
     frame = pd.DataFrame({
+        "time": pd.to_datetime(rows["time"], utc=True),
         "served_version": rows["version"], "served": rows["predicted"], "shadow_version": col("version"),
         "shadow": col("prediction"), "error": col("error"), "label": rows["label"],
     }, index=rows.index)  # fmt: skip

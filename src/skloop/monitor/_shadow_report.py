@@ -27,6 +27,7 @@ from skloop.core import DataError
 from skloop.monitor._compare_models import ModelComparison
 from skloop.monitor._drift import FeatureDrift
 from skloop.monitor._performance import PerformanceReport
+from skloop.monitor._shadow_series import ShadowWindowSeries
 
 __all__ = ["ShadowReport"]
 
@@ -84,6 +85,9 @@ class ShadowReport:
         Why there is no comparison (no labels yet, too few of a class...).
     model : str or None
         The model's name.
+    windows : ShadowWindowSeries or None
+        The same comparison per window of the log (``--shadow --window 1d`` /
+        ``--period week``), cut as the monitor's own windows.
     """
 
     task: str
@@ -107,6 +111,7 @@ class ShadowReport:
     comparison: ModelComparison | None = None
     comparison_reason: str | None = None
     model: str | None = None
+    windows: ShadowWindowSeries | None = None
 
     @property
     def drifted(self) -> bool:
@@ -159,6 +164,8 @@ class ShadowReport:
             parts.append(head)
         elif self.comparison_reason:
             parts.append(f"No comparison on labels: {self.comparison_reason}.")
+        if self.windows is not None and self.windows.windows:
+            parts.append(self.windows.describe())
         return " ".join(parts)
 
     def to_dict(self) -> dict[str, Any]:
@@ -176,6 +183,7 @@ class ShadowReport:
             "comparison": None if self.comparison is None else self.comparison.to_dict(),
             "comparison_reason": self.comparison_reason, "better": self.better, "model": self.model,
             "conclusion": self.conclusion(),
+            **({} if self.windows is None else {"windows": self.windows.to_dict()}),
         }  # fmt: skip
 
     @classmethod
@@ -183,6 +191,7 @@ class ShadowReport:
         """Rebuild from :meth:`to_dict` output."""
         try:
             sp, hp, cmp = data.get("served_performance"), data.get("shadow_performance"), data.get("comparison")
+            ws = data.get("windows")
             return cls(
                 task=str(data["task"]), n_rows=int(data["n_rows"]), n_shadowed=int(data["n_shadowed"]),
                 n_failed=int(data.get("n_failed", 0)), failures=[str(f) for f in data.get("failures") or ()],
@@ -198,6 +207,7 @@ class ShadowReport:
                 shadow_performance=None if hp is None else PerformanceReport.from_dict(hp),
                 comparison=None if cmp is None else ModelComparison.from_dict(cmp),
                 comparison_reason=data.get("comparison_reason"), model=data.get("model"),
+                windows=None if ws is None else ShadowWindowSeries.from_dict(ws),
             )  # fmt: skip
         except (KeyError, TypeError, ValueError) as exc:
             raise DataError(f"not a shadow report ({exc}); expected ShadowReport.to_dict() output") from exc

@@ -204,6 +204,7 @@ def monitor_pages(
     judge_partial: bool = False,
     multivariate: MultivariateSpec | None = None,
     reference_rows: pd.DataFrame | None = None,
+    tz: str | None = None,
 ) -> MonitorReport:
     """:func:`~skloop.monitor.monitor_frame` over a log given as pages (see the module docstring).
 
@@ -215,7 +216,8 @@ def monitor_pages(
         once and dropped. Without ``window``, pages may have no ``time`` column (a
         table's rows scored partition by partition, in the table's order).
     reference, schema, config, window, period, task, classes, reference_metrics, importance, estimator, model, n_boot,
-    seed, reference_name, current_name, columns, positive, estimate_reason, observed_from, observed_until, judge_partial
+    seed, reference_name, current_name, columns, positive, estimate_reason, observed_from, observed_until,
+    judge_partial, tz
         As in :func:`~skloop.monitor.monitor_frame` (windows cut by ``time``; rows
         without one are in no window, and counted).
     max_rows : int, default=EXACT_ROWS
@@ -281,7 +283,7 @@ def monitor_pages(
         return None if mv_ref is None or multivariate is None else MultivariateWindow(mv_ref, multivariate)
 
     whole = _Part(ref, whole_names, max_rows, max_rows, has_estimate, outputs, extra, mv_window())
-    cut = window_cut(window, period)
+    cut = window_cut(window, period, tz=tz)
     results: list[WindowResult] = []
     perf_args: dict[str, Any] = {"task": task, "reference_metrics": reference_metrics, "n_boot": n_boot,
                                  "seed": seed, "positive": positive, "bands": learned_bands(config)}  # fmt: skip

@@ -303,6 +303,7 @@ def monitor_windows(
     judge_partial: bool = False,
     multivariate: MultivariateReference | None = None,
     multivariate_config: MultivariateSpec | None = None,
+    tz: str | None = None,
 ) -> WindowSeries:
     """Every monitor statistic per window of a prediction log.
 
@@ -351,12 +352,15 @@ def monitor_windows(
     multivariate : MultivariateReference, optional
         Fitted on the reference rows: each window then gets its multivariate drift,
         with ``multivariate_config``'s settings (``monitoring.multivariate``).
+    tz : str, optional
+        With ``period``: cut the calendar periods in this IANA time zone
+        (``"Europe/Paris"``) instead of UTC; the bounds carry its offset.
 
     Returns
     -------
     WindowSeries
     """
-    cut = window_cut(window, period)
+    cut = window_cut(window, period, tz=tz)
     if cut is None:
         raise DataError("give a window (1d, 500) or a calendar period (month) to cut by")
     if isinstance(reference, pd.DataFrame):

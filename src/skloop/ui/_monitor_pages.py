@@ -18,7 +18,7 @@ from skloop.monitor import render_report_html
 from skloop.ui import _queries as q
 from skloop.ui._context import context_of, render
 from skloop.ui._model_pages import model_url
-from skloop.ui._monitor_view import heatmap, performance_series, report_url
+from skloop.ui._monitor_view import heatmap, performance_series, report_url, shadow_panel
 from skloop.ui._runs_pages import when
 
 __all__ = ["MAX_HISTORY", "MAX_LISTED", "feature_page", "monitoring_page", "report_page"]
@@ -65,7 +65,7 @@ async def monitoring_page(request: Request) -> Response:
     }  # fmt: skip
     return render(
         request, "monitoring.html", title=f"Monitoring of {name}", reports=list(reversed(reports)),
-        latest=latest, record=record, report=report, heat=heat, perf=perf, chart=chart,
+        latest=latest, record=record, report=report, heat=heat, perf=perf, chart=chart, shadow=shadow_panel(report),
         selected_query=f"report={record.id}&" if wanted else "", **common,
     )  # fmt: skip
 

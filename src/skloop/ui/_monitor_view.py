@@ -27,6 +27,7 @@ __all__ = [
     "heatmap",
     "performance_series",
     "report_url",
+    "shadow_panel",
 ]
 
 HEADLINE_METRICS = ("roc_auc", "accuracy", "r2", "rmse", "f1", "log_loss", "mae")
@@ -209,3 +210,45 @@ def performance_series(
             "estimate": _metric(est, chosen) if chosen else None,
         })  # fmt: skip
     return {"metrics": metrics, "metric": chosen, "labels": [c.label for c in heat.columns], "rows": rows}
+
+
+def shadow_panel(report: MonitorReport) -> dict[str, Any] | None:
+    """The shadow section of a report, for its panel: coverage, agreement, output drift, metrics, windows.
+
+    ``None`` when the report has no shadow section (``skloop monitor`` without ``--shadow``).
+    """
+    s = report.shadow
+    if s is None:
+        return None
+    tiles = [("pairs compared", f"{s.n_shadowed:,} / {s.n_rows:,}"), ("shadow failures", f"{s.n_failed:,}")]
+    if s.agreement is not None:
+        tiles.append(("agreement", f"{100 * s.agreement:.1f}%"))
+    if s.mean_abs_difference is not None:
+        tiles.append(("mean |shadow − served|", f"{s.mean_abs_difference:.4g}"))
+    tiles.append(("output drift", "yes" if s.drifted else "no"))
+    tiles.append(("labelled pairs", f"{s.n_labelled:,}"))
+    metrics = []
+    if s.served_performance is not None and s.shadow_performance is not None:
+        for m in s.served_performance.metrics:
+            other = s.shadow_performance[m.name].value if m.name in s.shadow_performance.names else None
+            metrics.append({"name": m.name, "served": m.value, "shadow": other})
+    windows = []
+    for w in s.windows.windows if s.windows is not None else ():
+        k = w.comparison
+        value = w.agreement if w.agreement is not None else w.mean_abs_difference
+        windows.append({
+            "name": w.name, "title": f"{w.start} – {w.end}" if w.start and w.end else w.name,
+            "observed": f"{100 * w.coverage:.0f}%" + (" partial" if w.partial else ""), "pairs": w.n_shadowed,
+            "value": "–" if value is None else f"{100 * value:.1f}%" if w.agreement is not None else f"{value:.4g}",
+            "drifted": w.drifted, "labelled": w.n_labelled,
+            "served": "–" if k is None or k.champion is None else f"{k.champion:.4f}",
+            "shadow": "–" if k is None or k.challenger is None else f"{k.challenger:.4f}",
+            "verdict": "–" if k is None else "better" if k.better else "not shown better",
+        })  # fmt: skip
+    return {
+        "conclusion": s.conclusion(), "tiles": tiles, "drift": s.drift, "metrics": metrics, "better": s.better,
+        "drifted": s.drifted, "comparison": None if s.comparison is None else s.comparison.summary(),
+        "windows": windows, "window": None if s.windows is None else s.windows.window,
+        "value": "agreement" if s.task == "classification" else "mean |diff|",
+        "metric": next((w.comparison.metric for w in (s.windows.windows if s.windows else ()) if w.comparison), None),
+    }  # fmt: skip

@@ -10,12 +10,11 @@ model did not train on.
 from __future__ import annotations
 
 import io
-import itertools
 import json
 import logging
 import os
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -29,14 +28,8 @@ from skloop.monitor import (
     Explanation,
     MonitorReport,
     ReferenceSummary,
-    ShadowAccumulator,
-    ShadowReport,
     explain_rows,
-    log_page,
     monitor_frame,
-    monitor_pages,
-    parse_window,
-    shadow_page,
     window_cut,
 )
 from skloop.registry import Registry, Signature, Trust, coerce_frame
@@ -320,6 +313,7 @@ def monitor_model(
     dask: DaskCluster | None = None,
     multivariate: bool | None = None,
     shadow: bool = False,
+    tz: str | None = None,
 ) -> MonitorReport:
     """Monitor the version ``ref`` on new data (``current``) or on its served traffic (``from_log``).
 
@@ -377,7 +371,11 @@ def monitor_model(
         With ``from_log``: also compare the shadow model's logged outputs (``skloop serve
         --shadow``) with the served model's on the same rows, in the same pass over the
         pages (:attr:`MonitorReport.shadow`: agreement, output drift, and both models'
-        realised metrics with the loop's paired test once labels have arrived).
+        realised metrics with the loop's paired test once labels have arrived); with
+        ``window`` or ``period``, the same per window (:attr:`ShadowReport.windows`).
+    tz : str, optional
+        With ``period``: cut the calendar periods in this IANA time zone
+        (``"Europe/Paris"``) instead of UTC.
 
     Returns
     -------
@@ -393,12 +391,12 @@ def monitor_model(
         raise UsageError("the shadow's outputs are in the prediction log only: monitor it with --from-log --shadow")
     if (current is None) == (not from_log):
         raise DataError("monitor needs either current data (--current FILE) or the prediction log (--from-log)")
-    cut = window_cut(window, period)  # a bad window or period fails before anything loads
+    cut = window_cut(window, period, tz=tz)  # a bad window or period fails before anything loads
     if time_column is not None and from_log:
         raise UsageError("a time column applies to --current (a table); the log is cut by its prediction time")
     inputs = load_monitor_inputs(store, ref, settings, reference=reference, trust=trust)
     version = inputs.version
-    cuts: dict[str, Any] = {"window": window, "period": period, "judge_partial": judge_partial}
+    cuts: dict[str, Any] = {"window": window, "period": period, "judge_partial": judge_partial, "tz": tz}
     mv = inputs.config.multivariate
     if multivariate is None:
         multivariate = mv.enabled
@@ -409,36 +407,12 @@ def monitor_model(
         )
     mv_args: dict[str, Any] = {"multivariate": mv if multivariate else None, "reference_rows": inputs.reference_rows}
     if from_log:
-        now = now or datetime.now(UTC)
-        start = None
-        if since is not None:
-            length = parse_window(since)
-            if isinstance(length, int):
-                raise UsageError(f"--since takes a duration such as 7d or 12h; got {since!r}")
-            try:
-                start = now - length
-            except OverflowError:
-                raise UsageError(
-                    f"--since {since} reaches back before the year 1; give a shorter duration such as 365d"
-                ) from None
-        stored = store.predictions.iter_pages(version.name, start=start, page_size=page_size, order="time")
-        pairs = _shadow_accumulator(inputs) if shadow else None
-        pages = (log_page(p) for p in stored if pairs is None or _add_pairs(pairs, p))
-        first = next(pages, None)
-        if first is None:
-            raise DataError(
-                f"no logged prediction of {version.name!r}" + (f" in the last {since}" if since else "")
-                + "; serve the model (skloop serve) or score with skloop predict --log, then ingest the log"
-            )  # fmt: skip
-        # the log holds every prediction up to now (from --since): the span its windows observe
-        report = monitor_pages(
-            itertools.chain([first], pages), inputs.reference, **_report_args(inputs), **cuts,
-            n_boot=n_boot, seed=seed, current_name=f"prediction log of {version.name}"
-            + (f" (last {since})" if since else ""), observed_from=start, observed_until=now, **mv_args,
+        from skloop.workflows._monitor_log import monitor_log
+
+        return monitor_log(
+            store, inputs, _report_args(inputs), cuts, since=since, now=now, page_size=page_size, n_boot=n_boot,
+            seed=seed, mv_args=mv_args, shadow=shadow,
         )  # fmt: skip
-        if pairs is None:
-            return report
-        return replace(report, shadow=_finish_shadow(store, inputs, pairs, since, n_boot, seed))
     if dask is not None and current is not None and not isinstance(current, pd.DataFrame):
         from skloop.workflows._monitor_dask import monitor_partitions
 
@@ -479,53 +453,6 @@ def _no_time_column(
         "Name the table's time column with --time-column (or set data.time in the spec and retrain), "
         "or cut by rows (--window 500)"
     )
-
-
-def _task(inputs: MonitorInputs) -> str:
-    if inputs.signature is not None and inputs.signature.output.task in ("classification", "regression"):
-        return inputs.signature.output.task
-    return "classification" if hasattr(inputs.model, "classes_") else "regression"
-
-
-def _shadow_accumulator(inputs: MonitorInputs) -> ShadowAccumulator:
-    classes = list(inputs.model.classes_) if hasattr(inputs.model, "classes_") else None
-    positive = inputs.signature.output.positive_class if inputs.signature is not None else None
-    return ShadowAccumulator(_task(inputs), classes=classes, positive=positive)
-
-
-def _add_pairs(pairs: ShadowAccumulator, page: Any) -> bool:
-    pairs.add(shadow_page(page))
-    return True
-
-
-def _finish_shadow(
-    store: Store, inputs: MonitorInputs, pairs: ShadowAccumulator, since: str | None, n_boot: int, seed: int
-) -> ShadowReport:
-    """The shadow section, or an error saying why there is none and what to do."""
-    name = inputs.version.name
-    where = f" in the last {since}" if since else ""
-    if pairs.n_shadowed == 0 and pairs.n_failed:
-        raise DataError(
-            f"the shadow failed on all {pairs.n_failed:,} shadowed rows of {name!r}{where} "
-            f"({'; '.join(pairs.failures)}); nothing to compare. A timeout: serve with a longer "
-            "--shadow-timeout; an error: check that the shadow version loads and accepts the served inputs"
-        )
-    if pairs.n_shadowed == 0:
-        aliases = Registry(store).aliases(name)
-        held = "" if "challenger" in aliases else (
-            f"; no version of {name!r} holds the alias challenger yet: skloop promote {name} VERSION --alias challenger"
-        )  # fmt: skip
-        raise DataError(
-            f"none of the {pairs.n_rows:,} logged predictions of {name!r}{where} carries a shadow output: no shadow "
-            f"model was configured when they were served. Serve with `skloop serve {name} --shadow challenger`{held}, "
-            "let traffic be logged and ingested, then run skloop monitor --from-log --shadow again"
-        )
-    spec = _spec(store, inputs.version)
-    compare = spec.loop.compare.model_dump(mode="json") if spec is not None else {}
-    return pairs.finish(
-        config=inputs.config, compare=compare, reference_metrics=inputs.version.metrics, n_boot=n_boot, seed=seed,
-        model=name,
-    )  # fmt: skip
 
 
 def _report_args(inputs: MonitorInputs) -> dict[str, Any]:
