@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from skloop.core import _workers
-from skloop.core._imports import warm_imports
 
 
 def _spec(tmp_path: Path, text: str) -> Path:
@@ -74,9 +73,3 @@ def test_started_workers_are_joined(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 def test_import_modules_leaves_failures_to_the_caller() -> None:
     _workers.import_modules(["no_such_module_xyz", "json"])
     assert "json" in sys.modules and "no_such_module_xyz" not in sys.modules
-
-
-def test_warm_imports_imports_in_a_thread() -> None:
-    sys.modules.pop("colorsys", None)
-    warm_imports("colorsys", "no_such_module_xyz").join()
-    assert "colorsys" in sys.modules

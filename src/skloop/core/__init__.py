@@ -54,7 +54,7 @@ from skloop.core._errors import (
 )
 from skloop.core._hashing import sha256_bytes, sha256_json
 from skloop.core._html import html_environment, render_page
-from skloop.core._imports import lazy_names, optional_import, warm_imports
+from skloop.core._imports import lazy_names, optional_import
 from skloop.core._names import SPEC_FILENAME
 from skloop.core._redact import redact_url
 from skloop.core._settings import DEFAULT_HOME, Settings
@@ -200,7 +200,6 @@ __all__ = [
     "table_format",
     "utcnow",
     "wait_for_workers",
-    "warm_imports",
     "warm_search_workers",
 ]
 

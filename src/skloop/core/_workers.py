@@ -79,11 +79,14 @@ def warm_search_workers(spec_path: Path, n_jobs: int | None = None) -> threading
     if settings is None:
         return None
     jobs, modules = settings
+    # joblib and loky are imported here, on the caller's thread: a module imported on two
+    # threads at once is seen half-initialised by code that only looks in sys.modules
+    # (scikit-learn's array-API checks do, for dask.array), so the thread imports nothing
+    from joblib import Parallel, delayed, effective_n_jobs
+    importlib.import_module("joblib.externals.loky")
 
     def run() -> None:
         try:
-            from joblib import Parallel, delayed, effective_n_jobs
-
             count = effective_n_jobs(jobs)
             if count > 1:
                 Parallel(n_jobs=jobs)(delayed(import_modules)(modules) for _ in range(count))

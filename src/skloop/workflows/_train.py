@@ -32,7 +32,6 @@ from skloop.core import (
     environment,
     optional_import,
     wait_for_workers,
-    warm_imports,
 )
 from skloop.data import (
     check_training_frame,
@@ -416,8 +415,6 @@ def train(
                 attach_progress(plan.search, advance)
                 wait_for_workers()  # started early by the CLI: ready now, or joined before the search shares them
             fit_params = {"groups": data.groups} if data.groups is not None else {}
-            # the search waits on its workers: import what saving and registering need meanwhile
-            warm_imports("skops.io", "skloop.registry")
             try:
                 plan.search.fit(data.X_train, data.y_train, **fit_params)
             except Exception as exc:  # an estimator's own error: name it, keep the cause
