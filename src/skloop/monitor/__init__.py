@@ -28,7 +28,7 @@ from skloop.monitor._periods import FULL_COVERAGE, PERIOD_NAMES, parse_period, p
 from skloop.monitor._quality import QUALITY_CHECKS, QualityCheck, QualityReport
 from skloop.monitor._reference import ColumnReference, ReferenceSummary, reference_summary
 from skloop.monitor._report import REPORT_FORMAT, MonitorReport, build_report, monitor_frame
-from skloop.monitor._report_html import render_report_html
+from skloop.monitor._report_html import render_report_html, shadow_metrics, shadow_tiles
 from skloop.monitor._shadow import ShadowAccumulator, compare_shadow, shadow_page
 from skloop.monitor._shadow_report import ShadowReport
 from skloop.monitor._shadow_series import ShadowWindow, ShadowWindowSeries
@@ -96,7 +96,9 @@ __all__ = [
     "reference_summary",
     "relative_drift",
     "render_report_html",
+    "shadow_metrics",
     "shadow_page",
+    "shadow_tiles",
     "split_windows",
     "weighted_drift",
     "window_cut",

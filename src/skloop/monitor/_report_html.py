@@ -200,11 +200,8 @@ def _when(iso: str) -> str:
     return short if offset in ("", "+00:00") else f"{short} {offset}"
 
 
-def _shadow(report: MonitorReport) -> dict[str, Any] | None:
-    """The shadow section: the conclusion, tiles, the confusion table, output drift, metrics side by side."""
-    s = report.shadow
-    if s is None:
-        return None
+def shadow_tiles(s: Any) -> list[tuple[str, str]]:
+    """A shadow section's headline numbers, as (label, value) tiles: the report's and the UI's panel."""
     tiles = [("pairs compared", f"{s.n_shadowed:,} / {s.n_rows:,}"), ("shadow failures", f"{s.n_failed:,}")]
     if s.agreement is not None:
         tiles.append(("agreement", f"{100 * s.agreement:.1f}%"))
@@ -212,13 +209,28 @@ def _shadow(report: MonitorReport) -> dict[str, Any] | None:
         tiles.append(("mean |shadow − served|", f"{s.mean_abs_difference:.4g}"))
     if s.correlation is not None:
         tiles.append(("correlation", f"{s.correlation:.3f}"))
+    tiles.append(("output drift", "yes" if s.drifted else "no"))
     tiles.append(("labelled pairs", f"{s.n_labelled:,}"))
+    return tiles
+
+
+def shadow_metrics(s: Any) -> list[dict[str, Any]]:
+    """Both models' realised metrics on the labelled pairs, with the shadow's difference."""
     metrics = []
     if s.served_performance is not None and s.shadow_performance is not None:
         for m in s.served_performance.metrics:
             other = s.shadow_performance[m.name].value if m.name in s.shadow_performance.names else None
             diff = None if m.value is None or other is None else other - m.value
             metrics.append({"name": m.name, "served": m.value, "shadow": other, "difference": diff})
+    return metrics
+
+
+def _shadow(report: MonitorReport) -> dict[str, Any] | None:
+    """The shadow section: the conclusion, tiles, the confusion table, output drift, metrics side by side."""
+    s = report.shadow
+    if s is None:
+        return None
+    tiles, metrics = shadow_tiles(s), shadow_metrics(s)
     shown = s.classes[:MAX_BARS]
     confusion = [
         {"label": c, "counts": [f"{n:,}" for n in r[:MAX_BARS]]} for c, r in zip(shown, s.confusion, strict=False)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
-from skloop.monitor import MonitorReport, relative_drift
+from skloop.monitor import MonitorReport, relative_drift, shadow_metrics, shadow_tiles
 from skloop.store import StoredReport
 
 __all__ = [
@@ -220,18 +220,7 @@ def shadow_panel(report: MonitorReport) -> dict[str, Any] | None:
     s = report.shadow
     if s is None:
         return None
-    tiles = [("pairs compared", f"{s.n_shadowed:,} / {s.n_rows:,}"), ("shadow failures", f"{s.n_failed:,}")]
-    if s.agreement is not None:
-        tiles.append(("agreement", f"{100 * s.agreement:.1f}%"))
-    if s.mean_abs_difference is not None:
-        tiles.append(("mean |shadow − served|", f"{s.mean_abs_difference:.4g}"))
-    tiles.append(("output drift", "yes" if s.drifted else "no"))
-    tiles.append(("labelled pairs", f"{s.n_labelled:,}"))
-    metrics = []
-    if s.served_performance is not None and s.shadow_performance is not None:
-        for m in s.served_performance.metrics:
-            other = s.shadow_performance[m.name].value if m.name in s.shadow_performance.names else None
-            metrics.append({"name": m.name, "served": m.value, "shadow": other})
+    tiles, metrics = shadow_tiles(s), shadow_metrics(s)
     windows = []
     for w in s.windows.windows if s.windows is not None else ():
         k = w.comparison
