@@ -10,6 +10,9 @@ $(BIN)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[$(EXTRAS)]'
+	# bytecode for src/ now, as a non-editable install would: with PYTHONDONTWRITEBYTECODE=1 (set
+	# on some machines) every process would otherwise recompile every skloop module it imports
+	$(BIN)/python -m compileall -q src
 	touch $@
 
 demo: $(BIN)/.installed  ## the whole loop on the bundled example
