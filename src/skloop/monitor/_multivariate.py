@@ -35,6 +35,7 @@ import pandas as pd
 
 from skloop.core import DataError, MultivariateSpec
 from skloop.monitor._loss import _one_thread
+from skloop.monitor._mv_codes import CategoryCodes, Residual
 
 __all__ = [
     "DEFAULT_AUC_THRESHOLD",
@@ -188,14 +189,11 @@ class MultivariateReference:
         self.k = float(k)
         self.variance = float(variance)
         self._means: dict[str, float] = {}
-        self._categories: dict[str, dict[Any, int]] = {}
-        self._index: dict[str, pd.Index] = {}
+        self._categories: dict[str, CategoryCodes] = {}
         for c in self.columns:
             s = reference[c]
             if _categorical(s):
-                cats = s.dropna().value_counts().index
-                self._categories[c] = {v: i for i, v in enumerate(cats)}
-                self._index[c] = pd.Index(cats)
+                self._categories[c] = CategoryCodes(s.dropna().value_counts().index)
             else:
                 mean = float(pd.to_numeric(s, errors="coerce").astype(float).mean())
                 self._means[c] = 0.0 if math.isnan(mean) else mean
@@ -207,6 +205,7 @@ class MultivariateReference:
         z = self.scaler.transform(self.reference_matrix[fit])
         # tall and narrow: the covariance's eigendecomposition, not a full SVD of the rows
         self.pca = PCA(n_components=self.variance, svd_solver="covariance_eigh").fit(z)
+        self._residual = Residual(self.scaler, self.pca)
         self.reference_errors = self._errors(self.reference_matrix[held])
 
     def encode(self, frame: pd.DataFrame) -> np.ndarray:
@@ -214,25 +213,23 @@ class MultivariateReference:
         missing = [c for c in self.columns if c not in frame.columns]
         if missing:
             raise DataError(f"multivariate drift: the window lacks column(s) {missing}")
-        out = np.empty((len(frame), len(self.columns)), dtype=float)
+        # column-major: each column written contiguously (row-major writes were 6x slower)
+        out = np.empty((len(frame), len(self.columns)), dtype=float, order="F")
         for j, c in enumerate(self.columns):
+            col = frame[c]
             if c in self._categories:
-                codes = self._categories[c]
-                # unseen and missing categories share one extra code; one hash lookup per value
-                # (Series.map on Arrow strings was 3/4 of a streamed window's time)
-                found = self._index[c].get_indexer(pd.Index(frame[c]))
-                out[:, j] = np.where(found < 0, len(codes), found).astype(float)
-            elif pd.api.types.is_float_dtype(frame[c]) or pd.api.types.is_integer_dtype(frame[c]):
-                values = frame[c].to_numpy(dtype=float, na_value=np.nan)
+                # unseen and missing categories share one extra code; Arrow strings looked up in C++
+                out[:, j] = self._categories[c].codes(col)
+            elif pd.api.types.is_float_dtype(col) or pd.api.types.is_integer_dtype(col):
+                values = col.to_numpy(dtype=float, na_value=np.nan)
                 out[:, j] = np.where(np.isnan(values), self._means[c], values)
             else:
-                out[:, j] = pd.to_numeric(frame[c], errors="coerce").astype(float).fillna(self._means[c]).to_numpy()
+                out[:, j] = pd.to_numeric(col, errors="coerce").astype(float).fillna(self._means[c]).to_numpy()
         return out
 
     def _errors(self, matrix: np.ndarray) -> np.ndarray:
-        z = self.scaler.transform(matrix)
-        back = self.pca.inverse_transform(self.pca.transform(z))
-        return np.asarray(np.linalg.norm(z - back, axis=1), dtype=float)
+        # the standardisation and the PCA's projection and back folded into one d x d product
+        return self._residual.errors(matrix)
 
     def errors(self, frame: pd.DataFrame) -> np.ndarray:
         """Each row's reconstruction error (what a streamed window sums page by page)."""
