@@ -36,6 +36,7 @@ import pandas as pd
 from skloop.core import DataError, MultivariateSpec
 from skloop.monitor._loss import _one_thread
 from skloop.monitor._mv_codes import CategoryCodes, Residual
+from skloop.monitor._mv_read import MAX_REFERENCE_ROWS, kept_rows, read_reference_rows
 
 __all__ = [
     "DEFAULT_AUC_THRESHOLD",
@@ -51,6 +52,7 @@ __all__ = [
     "multivariate_drift",
     "multivariate_reference",
     "multivariate_text",
+    "read_reference_rows",
     "reference_halves",
 ]
 
@@ -63,8 +65,6 @@ MIN_CHUNKS = 10
 of a handful of chunks is too noisy an estimate: 3 chunks of 500 rows flagged unchanged windows)."""
 MAX_ROWS = 10_000
 """Rows per side the domain classifier learns on (and a streamed window's reservoir)."""
-MAX_REFERENCE_ROWS = 100_000
-"""Reference rows kept (a seeded uniform sample beyond): the PCA's fit and the chunks of its band."""
 
 
 @dataclass(frozen=True)
@@ -182,8 +182,8 @@ class MultivariateReference:
             raise DataError(f"multivariate drift: reference lacks column(s) {missing}")
         if len(columns) < 2:
             raise DataError(f"multivariate drift needs at least 2 numeric or categorical columns, got {list(columns)}")
-        if len(reference) > MAX_REFERENCE_ROWS:  # a seeded uniform sample keeps the fit and the band bounded
-            keep = np.sort(np.random.default_rng(0).choice(len(reference), MAX_REFERENCE_ROWS, replace=False))
+        keep = kept_rows(len(reference))  # beyond MAX_REFERENCE_ROWS, a seeded uniform sample bounds the fit
+        if keep is not None:  # (read_reference_rows reads a Parquet reference keeping only these rows)
             reference = reference.iloc[keep]
         self.columns = tuple(columns)
         self.k = float(k)

@@ -46,22 +46,23 @@ class CategoryCodes:
         values = list(self.index)
         # the Arrow lookup only when every category is a string (an int category never equals a string)
         self._strings: list[str] | None = values if all(isinstance(v, str) for v in values) else None
-        self._sets: dict[pa.DataType, pa.Array] = {}
+        self._sets: dict[Any, Any] = {}
 
     def codes(self, values: pd.Series) -> np.ndarray:
         """The codes of ``values``, as floats (a column of the encoded matrix)."""
-        strings = _arrow_strings(values) if self._strings is not None else None
+        categories = self._strings
+        strings = _arrow_strings(values) if categories is not None else None
         if strings is not None:
             value_set = self._sets.get(strings.type)
             if value_set is None:
-                value_set = self._sets[strings.type] = pa.array(self._strings, type=strings.type)
-            found = pc.fill_null(pc.index_in(strings, value_set=value_set), self.n)
+                value_set = self._sets[strings.type] = pa.array(categories, type=strings.type)
+            found: Any = pc.fill_null(pc.index_in(strings, value_set=value_set), self.n)
             return np.asarray(found.to_numpy(), dtype=float)
         found = self.index.get_indexer(pd.Index(values))
         return np.where(found < 0, self.n, found).astype(float)
 
 
-def _arrow_strings(values: pd.Series) -> pa.Array | pa.ChunkedArray | None:
+def _arrow_strings(values: pd.Series) -> Any:
     """The Arrow string array behind ``values`` (no copy), or ``None`` for any other storage."""
     dtype = values.dtype
     arrow = isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow"
@@ -70,7 +71,7 @@ def _arrow_strings(values: pd.Series) -> pa.Array | pa.ChunkedArray | None:
     if not arrow:
         return None
     data: Any = values.array
-    strings = data.__arrow_array__()
+    strings = data.__arrow_array__()  # a pyarrow Array or ChunkedArray
     return strings if isinstance(strings, pa.Array | pa.ChunkedArray) else None
 
 
@@ -118,4 +119,4 @@ class Residual:
         with threadpool_limits(limits=1, user_api="blas"):
             residual = (matrix - self.centre) @ self.matrix
         residual -= self.offset
-        return np.sqrt(np.einsum("ij,ij->i", residual, residual))
+        return np.asarray(np.sqrt(np.einsum("ij,ij->i", residual, residual)), dtype=float)
