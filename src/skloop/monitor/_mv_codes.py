@@ -52,7 +52,7 @@ class CategoryCodes:
         """The codes of ``values``, as floats (a column of the encoded matrix)."""
         categories = self._strings
         strings = _arrow_strings(values) if categories is not None else None
-        if strings is not None:
+        if categories is not None and strings is not None:
             value_set = self._sets.get(strings.type)
             if value_set is None:
                 value_set = self._sets[strings.type] = pa.array(categories, type=strings.type)
