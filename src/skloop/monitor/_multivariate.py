@@ -419,8 +419,11 @@ class MultivariateWindow:
             self.total += float(self.reference._errors(matrix).sum())
         if "classifier" in self.config.methods:
             seq = np.arange(self.n, self.n + len(rows), dtype=np.int64)
-            m, k, q = np.vstack([self._rows, matrix]), np.r_[self._keys, keys], np.r_[self._seq, seq]
             cap = self.config.max_rows
+            if len(self._keys) >= cap:  # full: only a row whose key beats the largest kept can enter
+                enter = np.flatnonzero(keys < self._keys.max())  # (keys are distinct: hashed distinct ids)
+                matrix, keys, seq = matrix[enter], keys[enter], seq[enter]
+            m, k, q = np.vstack([self._rows, matrix]), np.r_[self._keys, keys], np.r_[self._seq, seq]
             if len(k) > cap:
                 keep = np.sort(np.argpartition(k, cap - 1)[:cap])
                 m, k, q = m[keep], k[keep], q[keep]

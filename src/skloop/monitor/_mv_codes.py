@@ -18,6 +18,7 @@ Private helpers of :mod:`skloop.monitor._multivariate`, fast on the rows a windo
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -112,11 +113,17 @@ class Residual:
 
     def errors(self, matrix: np.ndarray) -> np.ndarray:
         """Each row's Euclidean distance from its reconstruction."""
-        from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
-
         # BLAS on one thread: a 20-column product gains nothing from two, and on a shared
         # machine the second thread's waiting made it four to eight times slower
-        with threadpool_limits(limits=1, user_api="blas"):
+        with _blas().limit(limits=1, user_api="blas"):
             residual = (matrix - self.centre) @ self.matrix
         residual -= self.offset
         return np.asarray(np.sqrt(np.einsum("ij,ij->i", residual, residual)), dtype=float)
+
+
+@functools.cache
+def _blas() -> Any:
+    """One ``ThreadpoolController`` (finding the loaded libraries each call took 2 ms of a 10 ms page)."""
+    from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped]
+
+    return ThreadpoolController()
