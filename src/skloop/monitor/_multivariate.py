@@ -222,7 +222,8 @@ class MultivariateReference:
                 out[:, j] = self._categories[c].codes(col)
             elif pd.api.types.is_float_dtype(col) or pd.api.types.is_integer_dtype(col):
                 values = col.to_numpy(dtype=float, na_value=np.nan)
-                out[:, j] = np.where(np.isnan(values), self._means[c], values)
+                out[:, j] = values
+                np.copyto(out[:, j], self._means[c], where=np.isnan(values))
             else:
                 out[:, j] = pd.to_numeric(col, errors="coerce").astype(float).fillna(self._means[c]).to_numpy()
         return out
