@@ -150,7 +150,7 @@ def _typed(n: int) -> pd.DataFrame:
 def test_read_reference_rows_is_the_sampled_read_parquet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_mv_read, "MAX_REFERENCE_ROWS", 60)
     path = tmp_path / "ref.parquet"
-    _typed(250).to_parquet(path)
+    _typed(250).to_parquet(path, row_group_size=70)  # 4 row groups, each sampled on its own
     full = pd.read_parquet(path)
     keep = kept_rows(len(full))
     assert keep is not None and len(keep) == 60

@@ -6,8 +6,9 @@ its band on at most :data:`MAX_REFERENCE_ROWS` reference rows: a seeded uniform 
 keeping only those rows — the frame the reference would hold after sampling, so the
 drift computed on it is the same — without building the whole table in pandas: the
 string columns are read as Arrow dictionaries (their values decoded once per page, not
-once per row), the sampled rows taken, and only then converted. At 1,000,000 rows of
-20 columns that is 0.25 s instead of 0.67 s for :func:`pandas.read_parquet`.
+once per row), one row group at a time, its sampled rows taken, and only those converted.
+At 1,000,000 rows of 20 columns that is 0.12–0.3 s instead of 0.67 s for
+:func:`pandas.read_parquet`, and memory of one row group instead of the whole table.
 """
 
 from __future__ import annotations
@@ -81,30 +82,43 @@ def read_reference_rows(source: str | os.PathLike[str] | bytes, columns: Sequenc
         return pa.BufferReader(source) if isinstance(source, bytes) else os.fspath(source)
 
     try:
-        schema = pq.read_schema(opened())
+        file = pq.ParquetFile(opened())
+        schema = file.schema_arrow
         missing = [c for c in columns or () if c not in schema.names]
         if missing:
             raise DataError(f"the reference {where} lacks column(s) {missing}; it has {schema.names}")
-        names = schema.names if columns is None else list(columns)
-        kinds = {c: schema.field(c).type for c in names}
-        strings = [c for c, t in kinds.items() if pa.types.is_string(t) or pa.types.is_large_string(t)]
-        # strings as dictionaries: each page's distinct values decoded once, not one string a row
-        table = pq.read_table(
-            opened(), columns=None if columns is None else names, read_dictionary=strings or None,
-            use_pandas_metadata=True,
-        )  # fmt: skip
+        names = None if columns is None else list(columns)
+        kinds = {c: schema.field(c).type for c in names or schema.names}
+        strings = {c for c, t in kinds.items() if pa.types.is_string(t) or pa.types.is_large_string(t)}
+        keep = kept_rows(file.metadata.num_rows)
+        if keep is None or file.num_row_groups == 0:
+            table = file.read(columns=names, use_pandas_metadata=True)
+        else:
+            # strings as dictionaries (each page's distinct values decoded once, not one string a row),
+            # one row group at a time, keeping its sampled rows: bounded memory, buffers reused
+            file = pq.ParquetFile(opened(), read_dictionary=sorted(strings) or None)
+            parts, start = [], 0
+            for group in range(file.num_row_groups):
+                n = file.metadata.row_group(group).num_rows
+                lo, hi = np.searchsorted(keep, [start, start + n])
+                part = file.read_row_group(group, columns=names, use_pandas_metadata=True)
+                parts.append(_undictionary(part.take(pa.array(keep[lo:hi] - start)), strings, kinds))
+                start += n
+            table = pa.concat_tables(parts)
     except (OSError, pa.ArrowException) as exc:
         raise DataError(f"cannot read the reference {where} as Parquet: {exc}") from exc
-    keep = kept_rows(table.num_rows)
-    if keep is not None:
-        table = table.take(pa.array(keep))
-    if strings:  # back to the file's own string types, as pandas.read_parquet reads them
-        fields = [f.with_type(kinds[f.name]) if f.name in strings else f for f in table.schema]
-        arrays = [pc.cast(col, kinds[f.name]) if f.name in strings else col
-                  for f, col in zip(table.schema, table.columns, strict=True)]  # fmt: skip
-        metadata: Any = table.schema.metadata  # the pandas metadata: dtypes and the index
-        table = pa.Table.from_arrays(arrays, schema=pa.schema(fields, metadata=metadata))
     return _to_pandas(table)
+
+
+def _undictionary(table: pa.Table, strings: set[str], kinds: dict[str, Any]) -> pa.Table:
+    """``table`` with the string columns read as dictionaries back in the file's own string types."""
+    if not strings:
+        return table
+    fields = [f.with_type(kinds[f.name]) if f.name in strings else f for f in table.schema]
+    arrays = [pc.cast(col, kinds[f.name]) if f.name in strings else col
+              for f, col in zip(table.schema, table.columns, strict=True)]  # fmt: skip
+    metadata: Any = table.schema.metadata  # the pandas metadata: dtypes and the index
+    return pa.Table.from_arrays(arrays, schema=pa.schema(fields, metadata=metadata))
 
 
 def _to_pandas(table: pa.Table) -> pd.DataFrame:
