@@ -185,8 +185,9 @@ def worker_everything(reference: str, summary_path: str, current: str) -> dict[s
     Multivariate drift needs reference rows: the PCA is fitted on at most 100,000 of them, a
     seeded sample, and :func:`~skloop.monitor._multivariate.read_reference_rows` reads only
     those from the file (the same rows, so the same result, as reading all of them). The
-    current file is streamed in record batches into a bounded window (exact reconstruction
-    error, a 10,000-row reservoir for the domain classifier). The scikit-learn modules the
+    current file is streamed as ``compare_data_files`` streams it (a row group at a time, the
+    categorical columns as dictionaries, so pandas categoricals) into a bounded window (exact
+    reconstruction error, a 10,000-row reservoir for the domain classifier). The scikit-learn modules the
     monitor loads on first use are imported before the clock starts, as every import is.
     """
     import pandas as pd
@@ -197,6 +198,7 @@ def worker_everything(reference: str, summary_path: str, current: str) -> dict[s
 
     from skloop.core import MonitoringSpec, MultivariateSpec
     from skloop.monitor import MultivariateWindow, ReferenceSummary, compare_data_files
+    from skloop.monitor._compare import _arrow_batches
     from skloop.monitor._multivariate import multivariate_reference, read_reference_rows
     from skloop.monitor._stream import _keys
 
@@ -211,7 +213,12 @@ def worker_everything(reference: str, summary_path: str, current: str) -> dict[s
     del rows
     window = MultivariateWindow(fitted, spec)
     seen = 0
-    for batch in pq.ParquetFile(current).iter_batches(batch_size=100_000):
+    names = pq.read_schema(current).names
+    strings = [n for n in names if n.startswith("cat_")]
+    # streamed as compare_data_files streams a Parquet file: a row group at a time, categories as dictionaries
+    batches = _arrow_batches(Path(current), names, strings, 100_000)
+    next(batches)  # the columns present
+    for batch in batches:
         frame = batch.to_pandas()
         frame.index = pd.RangeIndex(seen, seen + len(frame))
         window.add(frame, _keys(frame.index))
