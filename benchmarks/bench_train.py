@@ -91,7 +91,9 @@ def skloops_pipeline():
             ("encode", OneHotEncoder(handle_unknown="ignore", sparse_output=False)),
         ]), CATEGORICAL),
         ("boolean", Pipeline([("encode", BooleanEncoder()), ("impute", impute("most_frequent"))]), BOOLEAN),
-        ("datetime", Pipeline([("extract", DatetimeFeatures()), ("impute", impute("median"))]), DATETIME),
+        ("datetime", Pipeline([
+            ("extract", DatetimeFeatures()), ("impute", impute("median")), ("scale", StandardScaler()),
+        ]), DATETIME),
     ], sparse_threshold=0.0)
 
 

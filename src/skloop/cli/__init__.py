@@ -1,17 +1,28 @@
-"""The ``skloop`` command line (Typer + rich), thin over the Python API."""
+"""The ``skloop`` command line (Typer + rich), thin over the Python API.
 
-from skloop.cli import (  # noqa: F401
-    _db_cmds,
-    _export_cmds,
-    _labels_cmds,
-    _loop_cmds,
-    _mirror_cmds,
-    _monitor_cmds,
-    _registry_cmds,
-    _serve_cmds,
-    _ui_cmds,
-    _validate_cmds,
-)
-from skloop.cli._app import app, main
+``skloop CMD`` imports the module of CMD alone and has Typer build that command alone
+(:mod:`skloop.cli._commands`); :data:`app`, the Typer application with every command
+(for ``typer.testing.CliRunner``), loads them all on first access.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from skloop.cli._app import main
+
+if TYPE_CHECKING:
+    from skloop.cli._app import app
 
 __all__ = ["app", "main"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "app":
+        from skloop.cli import _app
+        from skloop.cli._commands import load_all
+
+        load_all()
+        globals()["app"] = _app.app
+        return _app.app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -18,7 +18,7 @@ from skloop.cli._checks import check_positive
 from skloop.cli._errors import EXIT_FAILURE, handle_errors, report, set_debug
 from skloop.cli._progress import RichProgress
 from skloop.cli._render import print_json, run_detail, runs_table
-from skloop.core import SPEC_FILENAME, Settings, UsageError, redact_url
+from skloop.core import SPEC_FILENAME, Settings, UsageError, redact_url, warm_search_workers
 
 __all__ = ["app", "main"]
 
@@ -60,9 +60,9 @@ def _settings_near(spec: Path) -> Settings:
         except (OSError, UnicodeDecodeError):
             text = ""  # the command that needs the spec reports it
         if "mlflow_uri" in text:
-            from skloop.core import load_spec
+            from skloop.core import load_spec_head  # the URI alone: no pydantic, unless in doubt
 
-            settings = settings.with_spec(load_spec(path))
+            settings = settings.with_overrides(mlflow_uri=load_spec_head(path).mlflow_uri)
     return settings
 
 
@@ -167,6 +167,7 @@ def train(
 ) -> None:
     """Cross-validated hyperparameter search on the spec's data, tracked as a run."""
     check_positive("--parent", parent)
+    warm_search_workers(spec, n_jobs)  # the search's workers start while the spec and data are read
     with _project(spec) as project:
         result = project.train(
             progress=RichProgress(console, quiet=quiet or json_out), n_jobs=n_jobs, register=register,
@@ -234,9 +235,9 @@ def runs(
         store.runs.reap_stale_runs()
         project = None
         if not all_projects:
-            from skloop.core import load_spec
+            from skloop.core import load_spec_head  # the name alone: no pydantic, unless in doubt
 
-            project = load_spec(spec).name
+            project = load_spec_head(spec).name
         found = store.runs.search_runs(project, filter=filter_, order_by=order_by or ["start_time DESC"], limit=limit)
         if json_out:
             print_json(console, found)
@@ -504,10 +505,13 @@ def main() -> None:
 
     Every command reports its own errors (``handle_errors``); this catches what happens
     around them (the options callback, Typer itself), so that no error of any kind ends
-    in a raw traceback.
+    in a raw traceback. Only the module and the command that the arguments name are
+    loaded and built (:func:`skloop.cli._commands.run`).
     """
+    from skloop.cli._commands import run
+
     try:
-        app()
+        run(app, sys.argv[1:])  # loads and builds only the command named, or all of them
     except SystemExit:
         raise
     except (Exception, KeyboardInterrupt) as exc:

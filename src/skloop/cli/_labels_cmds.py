@@ -66,9 +66,9 @@ def labels_ingest(
 
     by_request = request_id_column is not None or row_column is not None
     if model is None:
-        from skloop.core import load_spec
+        from skloop.core import load_spec_head
 
-        model = load_spec(spec).name
+        model = load_spec_head(spec).name
     store = _store(spec)
     try:
         _require_known_model(store, model)

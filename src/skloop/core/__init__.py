@@ -2,7 +2,9 @@
 
 The spec models (pydantic, YAML) and the provenance helpers load on first use, so that
 what every command needs (errors, settings, ``SPEC_FILENAME``) stays cheap to import:
-``skloop --help`` imports no pydantic.
+``skloop --help`` imports no pydantic. A command that needs only the project's name and
+tracking server reads them with :func:`load_spec_head` (YAML, no pydantic), which
+validates the whole spec only when in doubt.
 """
 
 from __future__ import annotations
@@ -52,10 +54,11 @@ from skloop.core._errors import (
 )
 from skloop.core._hashing import sha256_bytes, sha256_json
 from skloop.core._html import html_environment, render_page
-from skloop.core._imports import lazy_names, optional_import
+from skloop.core._imports import lazy_names, optional_import, warm_imports
 from skloop.core._names import SPEC_FILENAME
 from skloop.core._redact import redact_url
 from skloop.core._settings import DEFAULT_HOME, Settings
+from skloop.core._workers import wait_for_workers, warm_search_workers
 
 if TYPE_CHECKING:
     from skloop.core._durations import parse_duration, parse_window_length
@@ -95,6 +98,7 @@ if TYPE_CHECKING:
         TrackingSpec,
         table_format,
     )
+    from skloop.core._spec_head import SpecHead, load_spec_head
     from skloop.core._spec_loader import (
         MAX_EXPANDED_NODES,
         load_spec,
@@ -166,6 +170,7 @@ __all__ = [
     "SkloopError",
     "Spec",
     "SpecError",
+    "SpecHead",
     "SqlSource",
     "StoreError",
     "TestMethod",
@@ -182,6 +187,7 @@ __all__ = [
     "html_environment",
     "lazy_names",
     "load_spec",
+    "load_spec_head",
     "optional_import",
     "parse_duration",
     "parse_spec",
@@ -193,6 +199,9 @@ __all__ = [
     "spec_from_dict",
     "table_format",
     "utcnow",
+    "wait_for_workers",
+    "warm_imports",
+    "warm_search_workers",
 ]
 
 # name -> the module it lives in, imported on first use (pydantic and YAML for the spec)
@@ -222,6 +231,7 @@ _LAZY = {
     "RegistrySpec": "skloop.core._spec",
     "SearchSpec": "skloop.core._spec",
     "Spec": "skloop.core._spec",
+    "SpecHead": "skloop.core._spec_head",
     "SqlSource": "skloop.core._spec",
     "TABLE_FORMATS": "skloop.core._spec",
     "TABLE_FORMATS_HELP": "skloop.core._spec",
@@ -233,6 +243,7 @@ _LAZY = {
     "code_version": "skloop.core._provenance",
     "environment": "skloop.core._provenance",
     "load_spec": "skloop.core._spec_loader",
+    "load_spec_head": "skloop.core._spec_head",
     "parse_duration": "skloop.core._durations",
     "parse_spec": "skloop.core._spec_loader",
     "parse_window_length": "skloop.core._durations",

@@ -1,13 +1,9 @@
 """Load ``skloop.yaml`` with errors that name the file, the line and the key.
 
 PyYAML's node tree keeps the position of every key and value; we walk it once to map
-each key path to its line, then translate pydantic's errors through that map.
-
-The YAML is composed by a loader that refuses, while it composes and before anything
-big is built, what a spec never needs: anchors and aliases that expand to more than
-:data:`MAX_EXPANDED_NODES` values (a "billion laughs" document grows exponentially), an
-alias inside the node it names (a recursive document), and a key given twice in one
-mapping (YAML would keep the last one silently).
+each key path to its line, then translate pydantic's errors through that map. The YAML
+is composed by the bounded loader of :mod:`skloop.core._spec_yaml`, which refuses
+alias bombs, recursive documents and keys given twice.
 """
 
 from __future__ import annotations
@@ -23,98 +19,11 @@ from pydantic import ValidationError
 from skloop.core._errors import SpecError
 from skloop.core._names import SPEC_FILENAME
 from skloop.core._spec import Spec
+from skloop.core._spec_yaml import MAX_EXPANDED_NODES, Refused, compose
 
 __all__ = ["MAX_EXPANDED_NODES", "SPEC_FILENAME", "load_spec", "parse_spec", "spec_from_dict"]
 
-MAX_EXPANDED_NODES = 100_000
-"""Most values (scalars, lists, mappings) a spec may hold once its aliases are expanded."""
-
 _Path = tuple[str | int, ...]
-_MERGE_TAG = "tag:yaml.org,2002:merge"
-
-
-class _Refused(Exception):
-    """A document the loader will not compose; ``parse_spec`` adds the file name."""
-
-    def __init__(self, line: int, key: str, message: str) -> None:
-        super().__init__(message)
-        self.line, self.key, self.message = line, key, message
-
-
-class _BoundedLoader(yaml.SafeLoader):
-    """A safe loader that counts the expanded size of every node as it composes it.
-
-    An alias costs the expanded size of the node it names, so the count is what a walk
-    of the finished tree would visit; it is checked as each node is finished, long
-    before the exponential structure a walk (or pydantic) would build.
-    """
-
-    def __init__(self, stream: str) -> None:
-        super().__init__(stream)
-        self._sizes: dict[int, int] = {}  # id(node) -> expanded size, once composed
-
-    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
-        if self.check_event(yaml.AliasEvent):
-            # types-PyYAML leaves peek_event unannotated; after check_event it is this alias
-            event: yaml.AliasEvent = self.peek_event()  # type: ignore[no-untyped-call]
-            target = self.anchors.get(event.anchor)
-            if target is not None:  # an undefined alias is PyYAML's error to raise
-                line = event.start_mark.line + 1 if event.start_mark is not None else 0  # the parser marks every event
-                if id(target) not in self._sizes:  # named, not finished: the alias is inside its own anchor
-                    raise _Refused(
-                        line,
-                        f"*{event.anchor}",
-                        f"line {line}: the alias *{event.anchor} is inside the node it names "
-                        f"(&{event.anchor} at line {target.start_mark.line + 1}); a spec cannot be recursive, "
-                        "write the value out",
-                    )
-        node = super().compose_node(parent, index)
-        if node is not None and id(node) not in self._sizes:
-            children: list[yaml.Node] = []
-            if isinstance(node, yaml.SequenceNode):
-                children = node.value
-            elif isinstance(node, yaml.MappingNode):
-                children = [n for pair in node.value for n in pair]
-            size = 1 + sum(self._sizes[id(c)] for c in children)
-            if size > MAX_EXPANDED_NODES:
-                line = node.start_mark.line + 1
-                raise _Refused(
-                    line,
-                    "(aliases)",
-                    f"line {line}: the value that starts here expands to more than {MAX_EXPANDED_NODES:,} "
-                    "values through anchors and aliases; a spec needs far fewer: write them out or nest fewer aliases",
-                )
-            self._sizes[id(node)] = size
-        return node
-
-    # types-PyYAML types ``anchor`` as a dict; PyYAML passes the event's anchor name
-    def compose_mapping_node(self, anchor: str | None) -> yaml.MappingNode:  # type: ignore[override]
-        node = super().compose_mapping_node(anchor)  # type: ignore[arg-type]
-        first: dict[Any, int] = {}
-        for key_node, _ in node.value:
-            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == _MERGE_TAG:
-                continue  # merged keys (<<: *base) may be overridden, that is their point
-            key = self.construct_object(key_node)  # "1" and "01" are the same int key
-            line = key_node.start_mark.line + 1
-            if key in first:
-                raise _Refused(
-                    line,
-                    str(key),
-                    f"line {line}: the key {key!r} is given twice in one mapping (first at line {first[key]}); "
-                    "YAML would keep only the last, so remove one",
-                )
-            first[key] = line
-        return node
-
-
-def _compose(text: str) -> tuple[yaml.Node | None, Any]:
-    """The node tree (for line numbers) and the data of ``text``, composed once."""
-    loader = _BoundedLoader(text)
-    try:
-        node = loader.get_single_node()
-        return node, (None if node is None else loader.construct_document(node))
-    finally:
-        loader.dispose()
 
 
 def _line_map(node: yaml.Node | None, path: _Path = (), out: dict[_Path, int] | None = None) -> dict[_Path, int]:
@@ -270,8 +179,8 @@ def spec_from_dict(data: Any, file: str = "<spec>", lines: dict[_Path, int] | No
 def parse_spec(text: str, file: str = "<spec>") -> Spec:
     """Parse and validate spec text (YAML)."""
     try:
-        node, data = _compose(text)
-    except _Refused as exc:
+        node, data = compose(text)
+    except Refused as exc:
         problem = {"file": file, "line": exc.line, "key": exc.key, "message": exc.message, "given": None}
         raise SpecError(f"{file}: {exc.message}", [{**problem, "allowed": None}]) from None
     except yaml.YAMLError as exc:

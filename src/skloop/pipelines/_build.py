@@ -78,6 +78,9 @@ def _auto_steps(kind: str, rare_min_frequency: float) -> list[tuple[str, Any]]:
         return [
             ("extract", DatetimeFeatures()),
             ("impute", SimpleImputer(strategy="median", keep_empty_features=True)),
+            # calendar parts (a year near 2000, a day up to 31) unscaled leave a linear model's
+            # solver ill-conditioned: lbfgs stops at max_iter instead of converging in ~10 steps
+            ("scale", StandardScaler()),
         ]
     return [("tfidf", TfidfVectorizer(max_features=TEXT_MAX_FEATURES))]
 
@@ -121,7 +124,7 @@ def build_preprocessor(
     - categorical: :class:`MissingCategoryFiller`, :class:`RareCategoryGrouper`,
       one-hot encoding that ignores unknown categories;
     - boolean: :class:`BooleanEncoder`, most-frequent imputation;
-    - datetime: :class:`DatetimeFeatures`, median imputation;
+    - datetime: :class:`DatetimeFeatures`, median imputation, standard scaling;
     - text: per column, missing text filled with ``""`` and a TF-IDF vectorizer.
 
     An explicit mapping gives, per kind, a list of ``{class, params}`` steps (kinds not

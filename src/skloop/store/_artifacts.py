@@ -11,6 +11,10 @@ copy, which an object store makes visible at once) and deleted: an upload cut sh
 (an error, a lost connection, a killed process) leaves at most a ``.tmp-*`` object,
 never a truncated artifact under its address. Callers record an artifact only after
 this returns, so no record points at an unfinished upload.
+
+A local root (a plain path) is handed to fsspec on first use, not when the store opens:
+a command that reads no artifact (``skloop runs``) does not import fsspec (~12 ms). A
+URL is resolved at once, so that a bad one fails when the store opens.
 """
 
 from __future__ import annotations
@@ -25,13 +29,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any
-
-import fsspec
-from fsspec.implementations.local import LocalFileSystem
+from typing import IO, TYPE_CHECKING, Any
 
 from skloop.core import ArtifactIntegrityError, NotFoundError, StoreError, redact_url, sha256_bytes
 from skloop.store._entities import ArtifactRef
+
+if TYPE_CHECKING:
+    from fsspec import AbstractFileSystem
 
 __all__ = ["ArtifactStore", "StoredFile"]
 
@@ -65,6 +69,23 @@ def _chunks(fh: IO[bytes]) -> Iterator[bytes]:
         yield chunk
 
 
+def _plain_path(root: str) -> bool:
+    """Whether fsspec reads ``root`` as a local path (no protocol, no chain)."""
+    return "://" not in root and "::" not in root and not root.startswith("data:")
+
+
+def _absolute(root: str) -> str:
+    """A relative local path made absolute now, as fsspec's ``make_path_posix`` would.
+
+    >>> import os; _absolute("./a") == f"{os.getcwd()}/a" and _absolute("/x") == "/x"
+    True
+    """
+    if os.sep != "/" or root.startswith(("/", "~")):
+        return root  # fsspec's own rules (Windows drives, the home directory) then apply unchanged
+    path = root[2:] if root.startswith("./") else "" if root == "." else root
+    return f"{os.getcwd()}/{path}"
+
+
 class ArtifactStore:
     """Content-addressed, verified artifact storage.
 
@@ -90,14 +111,36 @@ class ArtifactStore:
 
     def __init__(self, root: str | os.PathLike[str], storage_options: dict[str, Any] | None = None):
         self.root = str(root)
-        try:
-            self._fs, self._base = fsspec.core.url_to_fs(self.root, **(storage_options or {}))
-        except (ImportError, ValueError) as exc:
-            raise StoreError(
-                f"cannot use {redact_url(self.root)!r} as the artifact root: {exc}; use a local folder "
-                "or an fsspec URL whose package is installed (e.g. s3fs for s3://)"
-            ) from exc
-        self._local = isinstance(self._fs, LocalFileSystem)
+        self._options = dict(storage_options or {})
+        self._resolved: tuple[AbstractFileSystem, str] | None = None
+        #: a plain local path, resolved by fsspec on first use (against the working directory of now)
+        self._local = _plain_path(self.root) and not self._options
+        self._target = _absolute(self.root) if self._local else self.root
+        if not self._local:
+            from fsspec.implementations.local import LocalFileSystem
+
+            self._local = isinstance(self._fs, LocalFileSystem)  # file:// is local too
+
+    @property
+    def _fs(self) -> AbstractFileSystem:
+        return self._resolve()[0]
+
+    @property
+    def _base(self) -> str:
+        return self._resolve()[1]
+
+    def _resolve(self) -> tuple[AbstractFileSystem, str]:
+        if self._resolved is None:
+            import fsspec
+
+            try:
+                self._resolved = fsspec.core.url_to_fs(self._target, **self._options)
+            except (ImportError, ValueError) as exc:
+                raise StoreError(
+                    f"cannot use {redact_url(self.root)!r} as the artifact root: {exc}; use a local folder "
+                    "or an fsspec URL whose package is installed (e.g. s3fs for s3://)"
+                ) from exc
+        return self._resolved
 
     def __repr__(self) -> str:
         return f"ArtifactStore({redact_url(self.root)!r})"

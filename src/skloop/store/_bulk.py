@@ -14,7 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from skloop.core import StoreError
 from skloop.store import _summary as summary
 from skloop.store._entities import RUN_STATUSES, Run
-from skloop.store._schema import SqlRun, table_of
+from skloop.store._schema import SqlRun
 from skloop.store._writes import (
     METRIC_COLUMNS,
     MetricRow,
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = ["analyze", "import_metric_history", "import_runs"]
 
-RUNS = table_of(SqlRun)
+RUNS = SqlRun
 _COPY_METRICS = f"COPY metrics ({METRIC_COLUMNS}) FROM STDIN"
 _HEX = frozenset("0123456789abcdef")
 

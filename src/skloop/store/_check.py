@@ -37,7 +37,7 @@ from sqlalchemy.engine import make_url
 from skloop.core import StoreError, redact_url, utcnow
 from skloop.store._artifacts import ArtifactStore, StoredFile
 from skloop.store._engine import VERSION_TABLE, head_revision, make_engine, transact
-from skloop.store._schema import SqlArtifact, SqlDataset, table_of
+from skloop.store._schema import SqlArtifact, SqlDataset
 from skloop.store._schema_registry import SqlModelVersion, SqlVersionArtifact
 from skloop.store._schema_reports import SqlMonitorReport
 from skloop.store._sqlite_wal import wal_state
@@ -117,8 +117,8 @@ class CheckReport:
 
 def _references(conn: Connection) -> dict[str, int | None]:
     """Every artifact address a record names, with its recorded size where the record has one."""
-    a, v, va = table_of(SqlArtifact).c, table_of(SqlModelVersion).c, table_of(SqlVersionArtifact).c
-    d, r = table_of(SqlDataset).c, table_of(SqlMonitorReport).c
+    a, v, va = SqlArtifact.c, SqlModelVersion.c, SqlVersionArtifact.c
+    d, r = SqlDataset.c, SqlMonitorReport.c
     sized = union_all(select(a.sha256, a.size), select(va.sha256, va.size).where(va.sha256.is_not(None)))
     out: dict[str, int | None] = {}
     for sha, size in conn.execute(sized):

@@ -15,7 +15,7 @@ from skloop.core import NotFoundError, StoreError, utcnow
 from skloop.store import _reads as reads
 from skloop.store import _summary as summary
 from skloop.store._entities import DatasetRecord, DatasetSummary, Run
-from skloop.store._schema import SqlDataset, SqlRun, SqlRunInput, table_of
+from skloop.store._schema import SqlDataset, SqlRun, SqlRunInput
 
 if TYPE_CHECKING:
     from skloop.store._database import Database
@@ -23,9 +23,9 @@ if TYPE_CHECKING:
 
 __all__ = ["DatasetStore", "resolve_dataset"]
 
-DATASETS = table_of(SqlDataset)
-INPUTS = table_of(SqlRunInput)
-RUNS = table_of(SqlRun)
+DATASETS = SqlDataset
+INPUTS = SqlRunInput
+RUNS = SqlRun
 _HEX = frozenset("0123456789abcdef")
 
 

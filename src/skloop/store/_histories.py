@@ -18,14 +18,14 @@ from sqlalchemy import Select, and_, func, or_, select
 from skloop.core import StoreError
 from skloop.store import _reads as reads
 from skloop.store._entities import Metric
-from skloop.store._schema import SqlMetric, table_of
+from skloop.store._schema import SqlMetric
 
 if TYPE_CHECKING:
     from skloop.store._database import Database
 
 __all__ = ["DEFAULT_MAX_POINTS", "MAX_RUNS", "MetricHistories"]
 
-METRICS = table_of(SqlMetric)
+METRICS = SqlMetric
 DEFAULT_MAX_POINTS = 1_000
 """Points kept per (run, key) history unless the caller says otherwise."""
 MAX_RUNS = 500

@@ -21,7 +21,6 @@ from sqlalchemy import Connection, delete, insert, select, update
 from skloop.core import LoopLockedError, NotFoundError, StoreError, utcnow
 from skloop.store._entities_loop import Decision, LoopLock, StepRecord
 from skloop.store._process import process_alive
-from skloop.store._schema import table_of
 from skloop.store._schema_loop import (
     DECISION_OUTCOMES,
     DECISION_STATUSES,
@@ -38,9 +37,9 @@ __all__ = ["LoopLockedError", "LoopStore"]
 
 logger = logging.getLogger(__name__)
 
-DECISIONS = table_of(SqlLoopDecision)
-STEPS = table_of(SqlLoopStep)
-LOCKS = table_of(SqlLoopLock)
+DECISIONS = SqlLoopDecision
+STEPS = SqlLoopStep
+LOCKS = SqlLoopLock
 _UPDATABLE = frozenset(
     {"outcome", "reason", "champion_version", "challenger_version", "retrain_run_id", "triggers", "fired",
      "comparison", "details"}

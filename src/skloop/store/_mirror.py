@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, and_, func, or_, select, type_coerce, update
 
 from skloop.core import StoreError, utcnow
-from skloop.store._schema import UTCDateTime, table_of
+from skloop.store._schema import UTCDateTime
 from skloop.store._schema_mirror import MIRROR_KINDS, SqlMirrorOutbox
 
 if TYPE_CHECKING:
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_LEASE", "MirrorItem", "MirrorOutbox", "MirrorStatus"]
 
-OUTBOX = table_of(SqlMirrorOutbox)
+OUTBOX = SqlMirrorOutbox
 DEFAULT_LEASE = timedelta(minutes=5)
 """How long a claimed row is left to its drainer before another may take it."""
 _MAX_ERROR = 4000

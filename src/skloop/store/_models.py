@@ -28,7 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from skloop.core import ModelNotFoundError, NotFoundError, StoreError, utcnow
 from skloop.store._datasets import resolve_dataset
 from skloop.store._entities import AliasEvent, ModelSummary, ModelVersion, VersionArtifact
-from skloop.store._schema import SqlRun, SqlRunInput, table_of
+from skloop.store._schema import SqlRun, SqlRunInput
 from skloop.store._schema_registry import (
     ARTIFACT_FORMATS,
     VERSION_STATUSES,
@@ -44,10 +44,10 @@ if TYPE_CHECKING:
 
 __all__ = ["ANY_VERSION", "ModelStore"]
 
-VERSIONS = table_of(SqlModelVersion)
-ALIASES = table_of(SqlAlias)
-EVENTS = table_of(SqlAliasEvent)
-DERIVED = table_of(SqlVersionArtifact)
+VERSIONS = SqlModelVersion
+ALIASES = SqlAlias
+EVENTS = SqlAliasEvent
+DERIVED = SqlVersionArtifact
 
 
 class _Any:
@@ -181,7 +181,7 @@ class ModelStore:
             "card": card, "dataset_fingerprint": dataset_fingerprint, "description": description,
             "parent_version": parent_version,
         }  # fmt: skip
-        runs = table_of(SqlRun)
+        runs = SqlRun
 
         def register(conn: Connection) -> ModelVersion:
             self._db.lock(conn, "model_versions", name)
@@ -228,7 +228,7 @@ class ModelStore:
             "card": version.card, "dataset_fingerprint": version.dataset_fingerprint,
             "description": version.description, "parent_version": None, "created": version.created,
         }  # fmt: skip
-        runs = table_of(SqlRun)
+        runs = SqlRun
 
         def record(conn: Connection) -> ModelVersion:
             self._db.lock(conn, "model_versions", version.name)
@@ -339,7 +339,7 @@ class ModelStore:
 
     def versions_for_dataset(self, fingerprint: str) -> list[ModelVersion]:
         """Every model version trained on this dataset (fingerprint or unique prefix), oldest first."""
-        inputs = table_of(SqlRunInput)
+        inputs = SqlRunInput
         with self._db.session(f"finding models trained on dataset {fingerprint}", read=True) as conn:
             fp = resolve_dataset(conn, fingerprint).fingerprint
             runs = select(inputs.c.run_id).where(inputs.c.fingerprint == fp)

@@ -30,7 +30,7 @@ from skloop.core import StoreError
 from skloop.store import _reads as reads
 from skloop.store._entities import RUN_STATUSES, Run
 from skloop.store._filter import BoolOp, Comparison, OrderKey, parse_filter, parse_order_by
-from skloop.store._schema import SqlRun, table_of
+from skloop.store._schema import SqlRun
 from skloop.store._tag_facets import TagFacet, tag_facets
 
 if TYPE_CHECKING:
@@ -47,7 +47,7 @@ __all__ = [
     "search_runs_page",
 ]
 
-RUNS = table_of(SqlRun)
+RUNS = SqlRun
 MAX_PAGE_SIZE = 500
 """The most runs one page may hold."""
 DRIVE_BELOW = 5_000

@@ -88,10 +88,9 @@ def _copy(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> int:
 def _core(db: Database, conn: Connection, rows: Sequence[tuple[Any, ...]]) -> int:
     import json
 
-    from skloop.store._schema import table_of
     from skloop.store._schema_predictions import SqlPrediction
 
-    table = table_of(SqlPrediction)
+    table = SqlPrediction
     stmt = db.insert(table).on_conflict_do_nothing(index_elements=["request_id", "row"]).returning(table.c.id)
     records = [
         {c: (json.loads(v) if c in ("inputs", "outputs", "flags") and v is not None else v)

@@ -31,7 +31,6 @@ from sqlalchemy.types import NullType
 
 from skloop.core import StoreError
 from skloop.store._predictions import labelled_query
-from skloop.store._schema import table_of
 from skloop.store._schema_predictions import SqlLabel, SqlPrediction
 
 if TYPE_CHECKING:
@@ -41,8 +40,8 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_PAGE_SIZE", "PageOrder", "PredictionPage", "iter_prediction_pages"]
 
-PREDICTIONS = table_of(SqlPrediction)
-LABELS = table_of(SqlLabel)
+PREDICTIONS = SqlPrediction
+LABELS = SqlLabel
 DEFAULT_PAGE_SIZE = 10_000
 """Rows per page unless told otherwise."""
 PageOrder = Literal["id", "time"]

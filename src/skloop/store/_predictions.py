@@ -25,7 +25,6 @@ from sqlalchemy.types import NullType
 
 from skloop.core import StoreError, utcnow
 from skloop.store._entities import Label, Prediction
-from skloop.store._schema import table_of
 from skloop.store._schema_predictions import SqlLabel, SqlPrediction
 from skloop.store._serving_minutes import count_new_rows
 from skloop.store._serving_stats import DEFAULT_MAX_BUCKETS, ServingStats, serving_stats
@@ -37,8 +36,8 @@ if TYPE_CHECKING:
 
 __all__ = ["PredictionStore", "as_text", "labelled_query", "parse_time", "prediction_row", "prediction_values"]
 
-PREDICTIONS = table_of(SqlPrediction)
-LABELS = table_of(SqlLabel)
+PREDICTIONS = SqlPrediction
+LABELS = SqlLabel
 _CHUNK = 1_000
 _ORJSON = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
 ANALYZE_AFTER = 50_000

@@ -53,7 +53,6 @@ from skloop.store._schema import (
     SqlParam,
     SqlRun,
     SqlTag,
-    table_of,
 )
 
 __all__ = [
@@ -72,11 +71,11 @@ __all__ = [
     "runs_from_rows",
 ]
 
-RUNS = table_of(SqlRun)
+RUNS = SqlRun
 _KEYED = {
-    "metrics": table_of(SqlLatestMetric),
-    "params": table_of(SqlParam),
-    "tags": table_of(SqlTag),
+    "metrics": SqlLatestMetric,
+    "params": SqlParam,
+    "tags": SqlTag,
 }
 _NOT_NULL_ATTRS = {"id", "project", "kind", "status", "start_time"}
 INDEXED_OPS = frozenset({"=", "<", "<=", ">", ">=", "in"})
@@ -429,7 +428,7 @@ def build_walk(
 
 def history_query(run_id: str, key: str) -> Select[Any]:
     """Every value of metric ``key`` of ``run_id``, by step then time."""
-    c = table_of(SqlMetric).c
+    c = SqlMetric.c
     return (
         select(c.key, c.value, c.is_nan, c.step, c.timestamp)
         .where(c.run_id == run_id, c.key == key)
@@ -439,4 +438,4 @@ def history_query(run_id: str, key: str) -> Select[Any]:
 
 def dataset_query() -> Select[Any]:
     """All dataset columns."""
-    return select(table_of(SqlDataset))
+    return select(SqlDataset)

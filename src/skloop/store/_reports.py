@@ -19,7 +19,6 @@ from sqlalchemy import Connection, delete, func, insert, select
 
 from skloop.core import ModelNotFoundError, NotFoundError, StoreError, utcnow
 from skloop.store._entities_reports import StoredReport
-from skloop.store._schema import table_of
 from skloop.store._schema_registry import SqlModelVersion
 from skloop.store._schema_reports import REPORT_SOURCES, SqlMonitorReport
 
@@ -31,8 +30,8 @@ __all__ = ["ReportStore"]
 
 logger = logging.getLogger(__name__)
 
-REPORTS = table_of(SqlMonitorReport)
-_VERSIONS = table_of(SqlModelVersion)
+REPORTS = SqlMonitorReport
+_VERSIONS = SqlModelVersion
 _GZIP_LEVEL = 6
 _MAX_SOURCE = 1000
 _MAX_WINDOW = 100

@@ -37,7 +37,6 @@ from sqlalchemy import Connection, Row, any_, bindparam, delete, func, or_, sele
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from skloop.core import StoreError
-from skloop.store._schema import table_of
 from skloop.store._schema_loop import SqlLoopDecision
 from skloop.store._schema_predictions import SqlLabel, SqlPrediction
 from skloop.store._serving_minutes import MINUTES, minute_of, refresh_minutes
@@ -47,9 +46,9 @@ if TYPE_CHECKING:
 
 __all__ = ["PruneResult", "prune_predictions"]
 
-PREDICTIONS = table_of(SqlPrediction)
-LABELS = table_of(SqlLabel)
-DECISIONS = table_of(SqlLoopDecision)
+PREDICTIONS = SqlPrediction
+LABELS = SqlLabel
+DECISIONS = SqlLoopDecision
 
 
 @dataclass(frozen=True)

@@ -15,11 +15,11 @@ from skloop.store import _pages as pages
 from skloop.store import _reads as reads
 from skloop.store._database import Database
 from skloop.store._entities import RUN_STATUSES, Run
-from skloop.store._schema import SqlRun, table_of
+from skloop.store._schema import SqlRun
 
 __all__ = ["RunQueries"]
 
-RUNS = table_of(SqlRun)
+RUNS = SqlRun
 
 
 class RunQueries:

@@ -30,7 +30,7 @@ from skloop.store._database import Database
 from skloop.store._entities import ArtifactRef, Metric, Run
 from skloop.store._process import process_alive
 from skloop.store._run_queries import RunQueries
-from skloop.store._schema import SqlArtifact, SqlParam, SqlRun, table_of
+from skloop.store._schema import SqlArtifact, SqlParam, SqlRun
 from skloop.store._writes import (
     MetricRow,
     check_key,
@@ -46,7 +46,7 @@ __all__ = ["RunStore"]
 
 logger = logging.getLogger(__name__)
 
-RUNS = table_of(SqlRun)
+RUNS = SqlRun
 _ENDED = ("finished", "failed", "killed")
 
 
@@ -285,7 +285,7 @@ class RunStore(RunQueries):
         self._db.transact(f"logging params of run {run_id}", log, idempotent=True)
 
     def _check_params(self, conn: Connection, run_id: str, rows: list[tuple[str, str, str]]) -> None:
-        p = table_of(SqlParam).c
+        p = SqlParam.c
         keys = [key for _, key, _ in rows]
         query = select(p.key, p.value).where(p.run_id == run_id, p.key.in_(keys))
         stored: dict[str, str] = {str(k): str(v) for k, v in conn.execute(query).all()}
@@ -425,7 +425,7 @@ class RunStore(RunQueries):
             self._artifacts.put_bytes(data) if isinstance(data, bytes | bytearray) else (self._artifacts.put_file(data))
         )
         ref = ArtifactRef(sha256=blob.sha256, size=blob.size, name=name, media_type=media_type)
-        a = table_of(SqlArtifact)
+        a = SqlArtifact
         row = {
             "run_id": run_id,
             "name": name,

@@ -1,11 +1,14 @@
-"""The metadata schema: SQLAlchemy 2 declarative classes, the same on SQLite and PostgreSQL.
+"""The metadata schema: SQLAlchemy Core tables, the same on SQLite and PostgreSQL.
 
-These ``Sql*`` classes never leave the store. Tables keyed by (run, key) are SQLite
+These ``Sql*`` tables never leave the store. They are Core :class:`~sqlalchemy.Table`
+objects, not ORM classes: the store reads and writes with Core statements only, so no
+command pays for importing ``sqlalchemy.orm`` and configuring mappers (~75 ms of
+``skloop runs``, issue 14). Tables keyed by (run, key) are SQLite
 ``WITHOUT ROWID`` tables, so a run's rows sit together and loading them is one range
 scan (about twice as fast as going through a separate index). Every constraint and index is named, so
 that Alembic migrations can refer to them on every back end. A change here needs a new
 migration in ``migrations/versions`` (``tests/store/test_migrations.py`` checks that the
-migrations and these classes agree).
+migrations and these tables agree).
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Column,
+    ColumnElement,
     DateTime,
     Dialect,
     Double,
@@ -28,11 +33,11 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    TextClause,
     TypeDecorator,
     func,
     literal_column,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
     "PARAM_INDEXED",
@@ -40,7 +45,6 @@ __all__ = [
     "SCHEMA_MODULES",
     "TAG_INDEXED",
     "TAG_LONG",
-    "Base",
     "SqlArtifact",
     "SqlDataset",
     "SqlLatestMetric",
@@ -52,6 +56,7 @@ __all__ = [
     "UTCDateTime",
     "full_metadata",
     "metadata",
+    "partial_index",
 ]
 
 NAMING_CONVENTION = {
@@ -62,7 +67,7 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 metadata = MetaData(naming_convention=NAMING_CONVENTION)
-"""The tables of the modules imported so far; :func:`full_metadata` for all of them."""
+"""The tables of the modules imported so far; :func:`full_metadata` for all of them (and for DDL)."""
 
 # the other schema modules: the store imports each with its part (issue 14, part 5)
 SCHEMA_MODULES = ("_schema_loop", "_schema_mirror", "_schema_predictions", "_schema_registry", "_schema_reports")
@@ -70,6 +75,9 @@ SCHEMA_MODULES = ("_schema_loop", "_schema_mirror", "_schema_predictions", "_sch
 
 def full_metadata() -> MetaData:
     """:data:`metadata` with every table of the schema (migrations compare against it).
+
+    Also gives the partial indexes their PostgreSQL condition (see :func:`partial_index`):
+    read this, not :data:`metadata`, for DDL.
 
     Examples
     --------
@@ -80,7 +88,26 @@ def full_metadata() -> MetaData:
 
     for name in SCHEMA_MODULES:
         importlib.import_module(f"skloop.store.{name}")
+    for index, where in _POSTGRESQL_WHERE:
+        index.dialect_kwargs["postgresql_where"] = where
     return metadata
+
+
+_POSTGRESQL_WHERE: list[tuple[Index, ColumnElement[bool] | TextClause]] = []
+
+
+def partial_index(name: str, *columns: Column[Any], where: ColumnElement[bool] | TextClause) -> Index:
+    """An index of the rows matching ``where``, on SQLite and PostgreSQL alike.
+
+    The PostgreSQL condition (``postgresql_where``) is set by :func:`full_metadata`, not
+    here: naming a ``postgresql_*`` option makes SQLAlchemy import its PostgreSQL dialect
+    package (~19 ms with its async drivers' modules) in every command that loads the
+    schema, a SQLite store's included, when only DDL (Alembic's migrations and their
+    check) reads it; the queries repeat the condition themselves.
+    """
+    index = Index(name, *columns, sqlite_where=where)
+    _POSTGRESQL_WHERE.append((index, where))
+    return index
 
 
 # SQLite stores BIGINT primary keys without auto-increment; INTEGER is its rowid alias
@@ -111,67 +138,47 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)  # type: ignore[no-any-return]
 
 
-class Base(DeclarativeBase):
-    """Declarative base bound to the named-constraint metadata."""
-
-    metadata = metadata
-
-
-def table_of(model: type[Base]) -> Table:
-    """The :class:`~sqlalchemy.Table` of a mapped class.
-
-    SQLAlchemy types ``Model.__table__`` as a ``FromClause`` (a mapping may be to a
-    join or a select); every skloop model maps one table, which this checks once.
-    """
-    table = model.__table__
-    if not isinstance(table, Table):  # pragma: no cover - all skloop models map a Table
-        raise TypeError(f"{model.__name__} maps {type(table).__name__}, not a Table")
-    return table
-
-
-class SqlRun(Base):
-    """One execution of a step."""
-
-    __tablename__ = "runs"
-    __table_args__ = (
-        CheckConstraint("status IN ('running', 'finished', 'failed', 'killed')", name="status"),
-        Index("ix_runs_project_start_time", "project", "start_time"),
-        Index("ix_runs_project_id", "project", "id"),  # a project's ids, index only (migration 0015)
-        Index("ix_runs_start_time", "start_time"),
-        Index("ix_runs_status", "status"),
-        Index("ix_runs_parent_run_id", "parent_run_id"),
-    )
-
-    id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    project: Mapped[str] = mapped_column(String(200))
-    kind: Mapped[str] = mapped_column(String(50))
-    name: Mapped[str | None] = mapped_column(String(250))
-    status: Mapped[str] = mapped_column(String(20))
-    start_time: Mapped[datetime] = mapped_column(UTCDateTime())
-    end_time: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    error: Mapped[str | None] = mapped_column(Text)
-    spec: Mapped[Any] = mapped_column(_Json, nullable=True)
-    code_commit: Mapped[str | None] = mapped_column(String(64))
-    code_dirty: Mapped[bool | None] = mapped_column(Boolean(create_constraint=False))
-    environment: Mapped[Any] = mapped_column(_Json, nullable=True)
-    seed: Mapped[int | None] = mapped_column(BigInteger)
-    parent_run_id: Mapped[str | None] = mapped_column(String(32), ForeignKey("runs.id", ondelete="SET NULL"))
-    pid: Mapped[int | None] = mapped_column(Integer)
-    hostname: Mapped[str | None] = mapped_column(String(255))
+SqlRun = Table(
+    "runs",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("project", String(200), nullable=False),
+    Column("kind", String(50), nullable=False),
+    Column("name", String(250)),
+    Column("status", String(20), nullable=False),
+    Column("start_time", UTCDateTime(), nullable=False),
+    Column("end_time", UTCDateTime()),
+    Column("error", Text),
+    Column("spec", _Json, nullable=True),
+    Column("code_commit", String(64)),
+    Column("code_dirty", Boolean(create_constraint=False)),
+    Column("environment", _Json, nullable=True),
+    Column("seed", BigInteger),
+    Column("parent_run_id", String(32), ForeignKey("runs.id", ondelete="SET NULL")),
+    Column("pid", Integer),
+    Column("hostname", String(255)),
     # params, tags, latest metrics, inputs and artifacts as JSON text, written when the
     # run ends so that reads take one row (see skloop.store._summary)
-    summary: Mapped[str | None] = mapped_column(Text)
+    Column("summary", Text),
+    CheckConstraint("status IN ('running', 'finished', 'failed', 'killed')", name="status"),
+    Index("ix_runs_project_start_time", "project", "start_time"),
+    Index("ix_runs_project_id", "project", "id"),  # a project's ids, index only (migration 0015)
+    Index("ix_runs_start_time", "start_time"),
+    Index("ix_runs_status", "status"),
+    Index("ix_runs_parent_run_id", "parent_run_id"),
+)
+"""One execution of a step."""
 
 
-class SqlParam(Base):
-    """A parameter of a run; immutable once logged."""
-
-    __tablename__ = "params"
-    __table_args__ = ({"sqlite_with_rowid": False},)
-
-    run_id: Mapped[str] = mapped_column(String(32), ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
-    key: Mapped[str] = mapped_column(String(250), primary_key=True)
-    value: Mapped[str] = mapped_column(Text)
+SqlParam = Table(
+    "params",
+    metadata,
+    Column("run_id", String(32), ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("key", String(250), primary_key=True),
+    Column("value", Text, nullable=False),
+    sqlite_with_rowid=False,
+)
+"""A parameter of a run; immutable once logged."""
 
 
 PARAM_INDEXED_CHARS = 500
@@ -182,112 +189,104 @@ value (params are free text) would make its insert fail. A search that equates a
 with values this short adds :data:`PARAM_INDEXED` to its condition (implied by the
 equality, so the rows are the same) to use the index.
 """
-PARAM_INDEXED = func.length(table_of(SqlParam).c.value) <= literal_column(str(PARAM_INDEXED_CHARS))
+PARAM_INDEXED = func.length(SqlParam.c.value) <= literal_column(str(PARAM_INDEXED_CHARS))
 """The condition of ``ix_params_key_value``: the value is at most :data:`PARAM_INDEXED_CHARS` long."""
-Index("ix_params_key_value", table_of(SqlParam).c.key, table_of(SqlParam).c.value,
-      sqlite_where=PARAM_INDEXED, postgresql_where=PARAM_INDEXED)  # fmt: skip
+partial_index("ix_params_key_value", SqlParam.c.key, SqlParam.c.value, where=PARAM_INDEXED)
 
 
-class SqlTag(Base):
-    """A tag of a run; may be overwritten."""
+SqlTag = Table(
+    "tags",
+    metadata,
+    Column("run_id", String(32), ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("key", String(250), primary_key=True),
+    Column("value", Text, nullable=False),
+    sqlite_with_rowid=False,
+)
+"""A tag of a run; may be overwritten."""
 
-    __tablename__ = "tags"
-    __table_args__ = ({"sqlite_with_rowid": False},)
 
-    run_id: Mapped[str] = mapped_column(String(32), ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
-    key: Mapped[str] = mapped_column(String(250), primary_key=True)
-    value: Mapped[str] = mapped_column(Text)
-
-
-TAG_INDEXED = func.length(table_of(SqlTag).c.value) <= literal_column(str(PARAM_INDEXED_CHARS))
+TAG_INDEXED = func.length(SqlTag.c.value) <= literal_column(str(PARAM_INDEXED_CHARS))
 """The condition of ``ix_tags_key_value`` (migration ``0013``): the value is at most 500 characters.
 
 Tag values are free text, as params are (see :data:`PARAM_INDEXED_CHARS`); the longer
 ones are in ``ix_tags_key_long``, partial on :data:`TAG_LONG`, so that the tag facets
 (:mod:`skloop.store._tag_facets`) count every tag row from the two indexes alone.
 """
-TAG_LONG = func.length(table_of(SqlTag).c.value) > literal_column(str(PARAM_INDEXED_CHARS))
+TAG_LONG = func.length(SqlTag.c.value) > literal_column(str(PARAM_INDEXED_CHARS))
 """The condition of ``ix_tags_key_long``: the values :data:`TAG_INDEXED` leaves out."""
-Index("ix_tags_key_value", table_of(SqlTag).c.key, table_of(SqlTag).c.value, table_of(SqlTag).c.run_id,
-      sqlite_where=TAG_INDEXED, postgresql_where=TAG_INDEXED)  # fmt: skip
-Index("ix_tags_key_long", table_of(SqlTag).c.key, table_of(SqlTag).c.run_id,
-      sqlite_where=TAG_LONG, postgresql_where=TAG_LONG)  # fmt: skip
+partial_index("ix_tags_key_value", SqlTag.c.key, SqlTag.c.value, SqlTag.c.run_id, where=TAG_INDEXED)
+partial_index("ix_tags_key_long", SqlTag.c.key, SqlTag.c.run_id, where=TAG_LONG)
 
 
-class SqlMetric(Base):
-    """Every logged value of every metric (the history)."""
-
-    __tablename__ = "metrics"
-    __table_args__ = (Index("ix_metrics_run_id_key_step", "run_id", "key", "step"),)
-
-    id: Mapped[int] = mapped_column(_AutoId, primary_key=True, autoincrement=True)
-    run_id: Mapped[str] = mapped_column(String(32), ForeignKey("runs.id", ondelete="CASCADE"))
-    key: Mapped[str] = mapped_column(String(250))
+SqlMetric = Table(
+    "metrics",
+    metadata,
+    Column("id", _AutoId, primary_key=True, autoincrement=True),
+    Column("run_id", String(32), ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("key", String(250), nullable=False),
     # NaN is stored as NULL plus is_nan, because SQLite turns NaN into NULL anyway
-    value: Mapped[float | None] = mapped_column(Double)
-    is_nan: Mapped[bool] = mapped_column(Boolean(create_constraint=False), default=False)
-    step: Mapped[int] = mapped_column(BigInteger)
-    timestamp: Mapped[int] = mapped_column(BigInteger)  # milliseconds since the epoch
+    Column("value", Double),
+    Column("is_nan", Boolean(create_constraint=False), default=False, nullable=False),
+    Column("step", BigInteger, nullable=False),
+    Column("timestamp", BigInteger, nullable=False),  # milliseconds since the epoch
+    Index("ix_metrics_run_id_key_step", "run_id", "key", "step"),
+)
+"""Every logged value of every metric (the history)."""
 
 
-class SqlLatestMetric(Base):
-    """The latest value of each metric of each run, maintained on write, for search."""
-
-    __tablename__ = "latest_metrics"
-    __table_args__ = (
-        Index("ix_latest_metrics_key_value", "key", "value"),
-        {"sqlite_with_rowid": False},
-    )
-
-    run_id: Mapped[str] = mapped_column(String(32), ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
-    key: Mapped[str] = mapped_column(String(250), primary_key=True)
-    value: Mapped[float | None] = mapped_column(Double)
-    is_nan: Mapped[bool] = mapped_column(Boolean(create_constraint=False), default=False)
-    step: Mapped[int] = mapped_column(BigInteger)
-    timestamp: Mapped[int] = mapped_column(BigInteger)
+SqlLatestMetric = Table(
+    "latest_metrics",
+    metadata,
+    Column("run_id", String(32), ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("key", String(250), primary_key=True),
+    Column("value", Double),
+    Column("is_nan", Boolean(create_constraint=False), default=False, nullable=False),
+    Column("step", BigInteger, nullable=False),
+    Column("timestamp", BigInteger, nullable=False),
+    Index("ix_latest_metrics_key_value", "key", "value"),
+    sqlite_with_rowid=False,
+)
+"""The latest value of each metric of each run, maintained on write, for search."""
 
 
-class SqlDataset(Base):
-    """A dataset snapshot, identified by its content fingerprint."""
-
-    __tablename__ = "datasets"
-
-    fingerprint: Mapped[str] = mapped_column(String(64), primary_key=True)
-    source: Mapped[str] = mapped_column(Text)
-    n_rows: Mapped[int] = mapped_column(BigInteger)
-    n_columns: Mapped[int] = mapped_column(Integer)
-    schema_: Mapped[Any] = mapped_column("schema", _Json, nullable=True)
-    profile: Mapped[Any] = mapped_column(_Json, nullable=True)
-    snapshot_sha256: Mapped[str | None] = mapped_column(String(64))
-    created: Mapped[datetime] = mapped_column(UTCDateTime())
-
-
-class SqlRunInput(Base):
-    """A dataset read by a run, in a role such as ``train`` or ``holdout``."""
-
-    __tablename__ = "run_inputs"
-    __table_args__ = (
-        Index("ix_run_inputs_fingerprint", "fingerprint"),
-        {"sqlite_with_rowid": False},
-    )
-
-    run_id: Mapped[str] = mapped_column(String(32), ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
-    fingerprint: Mapped[str] = mapped_column(
-        String(64), ForeignKey("datasets.fingerprint", ondelete="CASCADE"), primary_key=True
-    )
-    role: Mapped[str] = mapped_column(String(50), primary_key=True)
-    logged_at: Mapped[datetime] = mapped_column(UTCDateTime())
+SqlDataset = Table(
+    "datasets",
+    metadata,
+    Column("fingerprint", String(64), primary_key=True),
+    Column("source", Text, nullable=False),
+    Column("n_rows", BigInteger, nullable=False),
+    Column("n_columns", Integer, nullable=False),
+    Column("schema", _Json, nullable=True),
+    Column("profile", _Json, nullable=True),
+    Column("snapshot_sha256", String(64)),
+    Column("created", UTCDateTime(), nullable=False),
+)
+"""A dataset snapshot, identified by its content fingerprint."""
 
 
-class SqlArtifact(Base):
-    """A named artifact of a run, pointing at content in the artifact store."""
+SqlRunInput = Table(
+    "run_inputs",
+    metadata,
+    Column("run_id", String(32), ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("fingerprint", String(64), ForeignKey("datasets.fingerprint", ondelete="CASCADE"), primary_key=True),
+    Column("role", String(50), primary_key=True),
+    Column("logged_at", UTCDateTime(), nullable=False),
+    Index("ix_run_inputs_fingerprint", "fingerprint"),
+    sqlite_with_rowid=False,
+)
+"""A dataset read by a run, in a role such as ``train`` or ``holdout``."""
 
-    __tablename__ = "artifacts"
-    __table_args__ = (Index("ix_artifacts_sha256", "sha256"), {"sqlite_with_rowid": False})
 
-    run_id: Mapped[str] = mapped_column(String(32), ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
-    name: Mapped[str] = mapped_column(String(500), primary_key=True)
-    sha256: Mapped[str] = mapped_column(String(64))
-    size: Mapped[int] = mapped_column(BigInteger)
-    media_type: Mapped[str | None] = mapped_column(String(100))
-    created: Mapped[datetime] = mapped_column(UTCDateTime())
+SqlArtifact = Table(
+    "artifacts",
+    metadata,
+    Column("run_id", String(32), ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("name", String(500), primary_key=True),
+    Column("sha256", String(64), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("media_type", String(100)),
+    Column("created", UTCDateTime(), nullable=False),
+    Index("ix_artifacts_sha256", "sha256"),
+    sqlite_with_rowid=False,
+)
+"""A named artifact of a run, pointing at content in the artifact store."""

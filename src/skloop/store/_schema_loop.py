@@ -14,13 +14,21 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 
-from sqlalchemy import JSON, BigInteger, CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
-
-from skloop.store._schema import Base, UTCDateTime
+from skloop.store._schema import UTCDateTime, metadata
 
 __all__ = ["DECISION_OUTCOMES", "DECISION_STATUSES", "STEP_STATUSES", "SqlLoopDecision", "SqlLoopLock", "SqlLoopStep"]
 
@@ -36,67 +44,63 @@ _AutoId = BigInteger().with_variant(Integer(), "sqlite")
 _Json = JSON(none_as_null=True)
 
 
-class SqlLoopDecision(Base):
-    """One evaluation of a model's loop policy."""
-
-    __tablename__ = "loop_decisions"
-    __table_args__ = (
-        CheckConstraint("status IN ('running', 'finished', 'failed')", name="status"),
-        Index("ix_loop_decisions_name_started", "name", "started"),
-        # the decision that produced a version: lineage reads it by (model, challenger) (migration 0010)
-        Index("ix_loop_decisions_name_challenger_version", "name", "challenger_version"),
-    )
-
-    id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    name: Mapped[str] = mapped_column(String(200))
-    status: Mapped[str] = mapped_column(String(20))
-    outcome: Mapped[str | None] = mapped_column(String(20))
-    reason: Mapped[str | None] = mapped_column(Text)
-    evaluated_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    started: Mapped[datetime] = mapped_column(UTCDateTime())
-    ended: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    champion_version: Mapped[int | None] = mapped_column(Integer)
-    challenger_version: Mapped[int | None] = mapped_column(Integer)
-    retrain_run_id: Mapped[str | None] = mapped_column(String(32), ForeignKey("runs.id", ondelete="SET NULL"))
-    triggers: Mapped[Any] = mapped_column(_Json, nullable=True)
-    fired: Mapped[Any] = mapped_column(_Json, nullable=True)
-    comparison: Mapped[Any] = mapped_column(_Json, nullable=True)
-    details: Mapped[Any] = mapped_column(_Json, nullable=True)
-    pid: Mapped[int | None] = mapped_column(Integer)
-    hostname: Mapped[str | None] = mapped_column(String(255))
+SqlLoopDecision = Table(
+    "loop_decisions",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("outcome", String(20)),
+    Column("reason", Text),
+    Column("evaluated_at", UTCDateTime(), nullable=False),
+    Column("started", UTCDateTime(), nullable=False),
+    Column("ended", UTCDateTime()),
+    Column("champion_version", Integer),
+    Column("challenger_version", Integer),
+    Column("retrain_run_id", String(32), ForeignKey("runs.id", ondelete="SET NULL")),
+    Column("triggers", _Json, nullable=True),
+    Column("fired", _Json, nullable=True),
+    Column("comparison", _Json, nullable=True),
+    Column("details", _Json, nullable=True),
+    Column("pid", Integer),
+    Column("hostname", String(255)),
+    CheckConstraint("status IN ('running', 'finished', 'failed')", name="status"),
+    Index("ix_loop_decisions_name_started", "name", "started"),
+    # the decision that produced a version: lineage reads it by (model, challenger) (migration 0010)
+    Index("ix_loop_decisions_name_challenger_version", "name", "challenger_version"),
+)
+"""One evaluation of a model's loop policy."""
 
 
-class SqlLoopStep(Base):
-    """One step of one decision: inputs hash, outputs, status and times."""
-
-    __tablename__ = "loop_steps"
-    __table_args__ = (
-        UniqueConstraint("decision_id", "step", name="uq_loop_steps_decision_id_step"),
-        CheckConstraint("status IN ('running', 'finished', 'failed', 'skipped')", name="status"),
-        Index("ix_loop_steps_name_step_inputs_hash", "name", "step", "inputs_hash"),
-    )
-
-    id: Mapped[int] = mapped_column(_AutoId, primary_key=True, autoincrement=True)
-    decision_id: Mapped[str] = mapped_column(String(32), ForeignKey("loop_decisions.id", ondelete="CASCADE"))
-    name: Mapped[str] = mapped_column(String(200))
-    step: Mapped[str] = mapped_column(String(50))
-    inputs_hash: Mapped[str | None] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(20))
-    outputs: Mapped[Any] = mapped_column(_Json, nullable=True)
-    error: Mapped[str | None] = mapped_column(Text)
-    cached_from: Mapped[str | None] = mapped_column(String(32))
-    started: Mapped[datetime] = mapped_column(UTCDateTime())
-    ended: Mapped[datetime | None] = mapped_column(UTCDateTime())
+SqlLoopStep = Table(
+    "loop_steps",
+    metadata,
+    Column("id", _AutoId, primary_key=True, autoincrement=True),
+    Column("decision_id", String(32), ForeignKey("loop_decisions.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("step", String(50), nullable=False),
+    Column("inputs_hash", String(64)),
+    Column("status", String(20), nullable=False),
+    Column("outputs", _Json, nullable=True),
+    Column("error", Text),
+    Column("cached_from", String(32)),
+    Column("started", UTCDateTime(), nullable=False),
+    Column("ended", UTCDateTime()),
+    UniqueConstraint("decision_id", "step", name="uq_loop_steps_decision_id_step"),
+    CheckConstraint("status IN ('running', 'finished', 'failed', 'skipped')", name="status"),
+    Index("ix_loop_steps_name_step_inputs_hash", "name", "step", "inputs_hash"),
+)
+"""One step of one decision: inputs hash, outputs, status and times."""
 
 
-class SqlLoopLock(Base):
-    """The process running a model's loop, and until when its lease holds."""
-
-    __tablename__ = "loop_locks"
-
-    name: Mapped[str] = mapped_column(String(200), primary_key=True)
-    owner: Mapped[str] = mapped_column(String(64))
-    pid: Mapped[int | None] = mapped_column(Integer)
-    hostname: Mapped[str | None] = mapped_column(String(255))
-    acquired: Mapped[datetime] = mapped_column(UTCDateTime())
-    expires: Mapped[datetime] = mapped_column(UTCDateTime())
+SqlLoopLock = Table(
+    "loop_locks",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("owner", String(64), nullable=False),
+    Column("pid", Integer),
+    Column("hostname", String(255)),
+    Column("acquired", UTCDateTime(), nullable=False),
+    Column("expires", UTCDateTime(), nullable=False),
+)
+"""The process running a model's loop, and until when its lease holds."""

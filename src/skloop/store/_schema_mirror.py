@@ -10,12 +10,9 @@ Rows are never given up: a server that is down gets them when it is back.
 
 from __future__ import annotations
 
-from datetime import datetime
+from sqlalchemy import BigInteger, CheckConstraint, Column, Index, Integer, String, Table, Text, UniqueConstraint
 
-from sqlalchemy import BigInteger, CheckConstraint, Index, Integer, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
-
-from skloop.store._schema import Base, UTCDateTime
+from skloop.store._schema import UTCDateTime, metadata
 
 __all__ = ["MIRROR_KINDS", "MIRROR_STATUSES", "SqlMirrorOutbox"]
 
@@ -27,26 +24,24 @@ MIRROR_STATUSES = ("pending", "done")
 _AutoId = BigInteger().with_variant(Integer(), "sqlite")
 
 
-class SqlMirrorOutbox(Base):
-    """One record waiting to be (or already) copied to a tracking server."""
-
-    __tablename__ = "mirror_outbox"
-    __table_args__ = (
-        UniqueConstraint("target", "kind", "key", name="uq_mirror_outbox_target_kind_key"),
-        CheckConstraint("kind IN ('run', 'version', 'alias')", name="kind"),
-        CheckConstraint("status IN ('pending', 'done')", name="status"),
-        Index("ix_mirror_outbox_status_next_attempt", "status", "next_attempt"),
-    )
-
-    id: Mapped[int] = mapped_column(_AutoId, primary_key=True, autoincrement=True)
-    target: Mapped[str] = mapped_column(String(1000))
-    kind: Mapped[str] = mapped_column(String(20))
-    key: Mapped[str] = mapped_column(String(400))
-    status: Mapped[str] = mapped_column(String(20))
-    created: Mapped[datetime] = mapped_column(UTCDateTime())
-    attempts: Mapped[int] = mapped_column(Integer)
-    next_attempt: Mapped[datetime] = mapped_column(UTCDateTime())
-    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
-    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
-    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
-    remote_id: Mapped[str | None] = mapped_column(String(400), nullable=True)
+SqlMirrorOutbox = Table(
+    "mirror_outbox",
+    metadata,
+    Column("id", _AutoId, primary_key=True, autoincrement=True),
+    Column("target", String(1000), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("key", String(400), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("created", UTCDateTime(), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt", UTCDateTime(), nullable=False),
+    Column("claimed_until", UTCDateTime(), nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("done_at", UTCDateTime(), nullable=True),
+    Column("remote_id", String(400), nullable=True),
+    UniqueConstraint("target", "kind", "key", name="uq_mirror_outbox_target_kind_key"),
+    CheckConstraint("kind IN ('run', 'version', 'alias')", name="kind"),
+    CheckConstraint("status IN ('pending', 'done')", name="status"),
+    Index("ix_mirror_outbox_status_next_attempt", "status", "next_attempt"),
+)
+"""One record waiting to be (or already) copied to a tracking server."""

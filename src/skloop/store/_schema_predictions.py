@@ -1,7 +1,7 @@
 """The prediction log's tables: served (and batch-scored) predictions and their labels.
 
-Declared on the same :class:`~skloop.store._schema.Base` as the other tables (one
-``metadata``, one Alembic history; migration ``0004``).
+Core tables on the same :data:`~skloop.store._schema.metadata` as the other tables (one
+Alembic history; migration ``0004``).
 
 * ``predictions`` holds one row per scored row. ``(request_id, row)`` is unique, so
   ingesting the same log records twice inserts them once; the server generates a
@@ -20,13 +20,21 @@ Declared on the same :class:`~skloop.store._schema.Base` as the other tables (on
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    Column,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
 
-from sqlalchemy import JSON, BigInteger, CheckConstraint, Index, Integer, String, Text, UniqueConstraint, text
-from sqlalchemy.orm import Mapped, mapped_column
-
-from skloop.store._schema import Base, UTCDateTime
+from skloop.store._schema import UTCDateTime, metadata, partial_index
 
 __all__ = ["NO_VERSION", "SqlFlagMinute", "SqlLabel", "SqlPrediction", "SqlPredictionMinute"]
 
@@ -35,94 +43,90 @@ _Json = JSON(none_as_null=True)
 _FLAGGED = text("flags IS NOT NULL")  # the rows of the partial index ix_predictions_model_flagged
 
 
-class SqlPrediction(Base):
-    """One scored row: its request, time, model version, inputs and outputs."""
-
-    __tablename__ = "predictions"
-    __table_args__ = (
-        UniqueConstraint("request_id", "row", name="uq_predictions_request_id_row"),
-        Index("ix_predictions_model_time", "model", "time"),
-        Index("ix_predictions_model_entity_id", "model", "entity_id"),
-        Index("ix_predictions_model_id", "model", "id"),  # the paged reader's keyset (migration 0011)
-        # what the serving page's GROUP BY reads, index only (migration 0012; skloop.store._serving_stats)
-        Index("ix_predictions_model_time_version_row", "model", "time", "version", "row"),
-        Index("ix_predictions_model_flagged", "model", "time", "version",
-              sqlite_where=_FLAGGED, postgresql_where=_FLAGGED),
-    )  # fmt: skip
-
-    id: Mapped[int] = mapped_column(_AutoId, primary_key=True, autoincrement=True)
-    request_id: Mapped[str] = mapped_column(String(100))
-    correlation_id: Mapped[str | None] = mapped_column(String(128))
-    row: Mapped[int] = mapped_column(Integer)
-    time: Mapped[datetime] = mapped_column(UTCDateTime())
-    model: Mapped[str] = mapped_column(String(200))
-    version: Mapped[int | None] = mapped_column(Integer)
-    entity_id: Mapped[str | None] = mapped_column(String(200))
-    prediction: Mapped[str | None] = mapped_column(Text)
-    inputs: Mapped[Any] = mapped_column(_Json, nullable=True)
-    outputs: Mapped[Any] = mapped_column(_Json, nullable=True)
-    flags: Mapped[Any] = mapped_column(_Json, nullable=True)
+SqlPrediction = Table(
+    "predictions",
+    metadata,
+    Column("id", _AutoId, primary_key=True, autoincrement=True),
+    Column("request_id", String(100), nullable=False),
+    Column("correlation_id", String(128)),
+    Column("row", Integer, nullable=False),
+    Column("time", UTCDateTime(), nullable=False),
+    Column("model", String(200), nullable=False),
+    Column("version", Integer),
+    Column("entity_id", String(200)),
+    Column("prediction", Text),
+    Column("inputs", _Json, nullable=True),
+    Column("outputs", _Json, nullable=True),
+    Column("flags", _Json, nullable=True),
+    UniqueConstraint("request_id", "row", name="uq_predictions_request_id_row"),
+    Index("ix_predictions_model_time", "model", "time"),
+    Index("ix_predictions_model_entity_id", "model", "entity_id"),
+    Index("ix_predictions_model_id", "model", "id"),  # the paged reader's keyset (migration 0011)
+    # what the serving page's GROUP BY reads, index only (migration 0012; skloop.store._serving_stats)
+    Index("ix_predictions_model_time_version_row", "model", "time", "version", "row"),
+)  # fmt: skip
+"""One scored row: its request, time, model version, inputs and outputs."""
+partial_index("ix_predictions_model_flagged", SqlPrediction.c.model, SqlPrediction.c.time, SqlPrediction.c.version,
+              where=_FLAGGED)  # fmt: skip
 
 
 NO_VERSION = -1
 """``prediction_minutes.version`` of the rows logged without a version (a key column cannot be NULL)."""
 
 
-class SqlPredictionMinute(Base):
-    """The log's counts per model, minute and version (migration ``0013``), kept at ingestion.
+SqlPredictionMinute = Table(
+    "prediction_minutes",
+    metadata,
+    Column("model", String(200), primary_key=True),
+    Column("minute", BigInteger, primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("requests", BigInteger, nullable=False),
+    Column("rows", BigInteger, nullable=False),
+    Column("flagged", BigInteger, nullable=False),
+    Column("first", UTCDateTime(), nullable=False),
+    Column("last", UTCDateTime(), nullable=False),
+)
+"""The log's counts per model, minute and version (migration ``0013``), kept at ingestion.
 
-    What the serving page reads for whole minutes instead of the rows
-    (:mod:`skloop.store._serving_minutes`): ``minute`` is the minute's start in seconds
-    since the epoch; ``requests`` counts rows ``0``; ``first`` / ``last`` are the
-    minute's first and last prediction of the version.
-    """
-
-    __tablename__ = "prediction_minutes"
-
-    model: Mapped[str] = mapped_column(String(200), primary_key=True)
-    minute: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    version: Mapped[int] = mapped_column(Integer, primary_key=True)
-    requests: Mapped[int] = mapped_column(BigInteger)
-    rows: Mapped[int] = mapped_column(BigInteger)
-    flagged: Mapped[int] = mapped_column(BigInteger)
-    first: Mapped[datetime] = mapped_column(UTCDateTime())
-    last: Mapped[datetime] = mapped_column(UTCDateTime())
-
-
-class SqlFlagMinute(Base):
-    """How many flags of each (column, problem) the log's rows of a model carry per minute (migration ``0013``).
-
-    ``flag`` is a digest of the pair (problems are free text, too long for a key).
-    """
-
-    __tablename__ = "prediction_flag_minutes"
-
-    model: Mapped[str] = mapped_column(String(200), primary_key=True)
-    minute: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    flag: Mapped[str] = mapped_column(String(32), primary_key=True)
-    column: Mapped[str | None] = mapped_column(Text)
-    problem: Mapped[str | None] = mapped_column(Text)
-    count: Mapped[int] = mapped_column(BigInteger)
+What the serving page reads for whole minutes instead of the rows
+(:mod:`skloop.store._serving_minutes`): ``minute`` is the minute's start in seconds
+since the epoch; ``requests`` counts rows ``0``; ``first`` / ``last`` are the
+minute's first and last prediction of the version.
+"""
 
 
-class SqlLabel(Base):
-    """The true outcome for an entity, or for one prediction, of a model."""
+SqlFlagMinute = Table(
+    "prediction_flag_minutes",
+    metadata,
+    Column("model", String(200), primary_key=True),
+    Column("minute", BigInteger, primary_key=True),
+    Column("flag", String(32), primary_key=True),
+    Column("column", Text),
+    Column("problem", Text),
+    Column("count", BigInteger, nullable=False),
+)
+"""How many flags of each (column, problem) the log's rows of a model carry per minute (migration ``0013``).
 
-    __tablename__ = "labels"
-    __table_args__ = (
-        UniqueConstraint("model", "entity_id", name="uq_labels_model_entity_id"),
-        UniqueConstraint("model", "request_id", "row", name="uq_labels_model_request_id_row"),
-        CheckConstraint(
-            "(entity_id IS NOT NULL AND request_id IS NULL AND row IS NULL)"
-            " OR (entity_id IS NULL AND request_id IS NOT NULL AND row IS NOT NULL)",
-            name="one_key",
-        ),
-    )
+``flag`` is a digest of the pair (problems are free text, too long for a key).
+"""
 
-    id: Mapped[int] = mapped_column(_AutoId, primary_key=True, autoincrement=True)
-    model: Mapped[str] = mapped_column(String(200))
-    entity_id: Mapped[str | None] = mapped_column(String(200))
-    request_id: Mapped[str | None] = mapped_column(String(100))
-    row: Mapped[int | None] = mapped_column(Integer)
-    label: Mapped[str] = mapped_column(Text)
-    time: Mapped[datetime] = mapped_column(UTCDateTime())
+
+SqlLabel = Table(
+    "labels",
+    metadata,
+    Column("id", _AutoId, primary_key=True, autoincrement=True),
+    Column("model", String(200), nullable=False),
+    Column("entity_id", String(200)),
+    Column("request_id", String(100)),
+    Column("row", Integer),
+    Column("label", Text, nullable=False),
+    Column("time", UTCDateTime(), nullable=False),
+    UniqueConstraint("model", "entity_id", name="uq_labels_model_entity_id"),
+    UniqueConstraint("model", "request_id", "row", name="uq_labels_model_request_id_row"),
+    CheckConstraint(
+        "(entity_id IS NOT NULL AND request_id IS NULL AND row IS NULL)"
+        " OR (entity_id IS NULL AND request_id IS NOT NULL AND row IS NOT NULL)",
+        name="one_key",
+    ),
+)
+"""The true outcome for an entity, or for one prediction, of a model."""

@@ -11,23 +11,21 @@ named by ``report_sha256``.
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
-
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
     CheckConstraint,
+    Column,
     Double,
     ForeignKeyConstraint,
     Index,
     Integer,
     String,
+    Table,
 )
-from sqlalchemy.orm import Mapped, mapped_column
 
-from skloop.store._schema import Base, UTCDateTime
+from skloop.store._schema import UTCDateTime, metadata
 
 __all__ = ["REPORT_SOURCES", "SqlMonitorReport"]
 
@@ -38,36 +36,34 @@ REPORT_SOURCES = ("file", "data", "log", "loop")
 _Json = JSON(none_as_null=True)
 
 
-class SqlMonitorReport(Base):
-    """One stored monitoring report of a model version."""
-
-    __tablename__ = "monitor_reports"
-    __table_args__ = (
-        ForeignKeyConstraint(
-            ["name", "version"],
-            ["model_versions.name", "model_versions.version"],
-            name="fk_monitor_reports_name_model_versions",
-            ondelete="RESTRICT",
-        ),
-        CheckConstraint("source_kind IN ('file', 'data', 'log', 'loop')", name="source_kind"),
-        Index("ix_monitor_reports_name_created", "name", "created"),
-        Index("ix_monitor_reports_name_source", "name", "source"),
-    )
-
-    id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    name: Mapped[str] = mapped_column(String(200))
-    version: Mapped[int] = mapped_column(Integer)
-    created: Mapped[datetime] = mapped_column(UTCDateTime())
-    source_kind: Mapped[str] = mapped_column(String(20))
-    source: Mapped[str] = mapped_column(String(1000))
-    window: Mapped[str | None] = mapped_column(String(100))
-    drifted: Mapped[bool] = mapped_column(Boolean)
-    n_features: Mapped[int] = mapped_column(Integer)
-    n_drifted: Mapped[int] = mapped_column(Integer)
-    drift_share: Mapped[float] = mapped_column(Double)
-    performance_alert: Mapped[bool] = mapped_column(Boolean)
-    n_quality_issues: Mapped[int] = mapped_column(Integer)
-    n_rows: Mapped[int] = mapped_column(BigInteger)
-    summary: Mapped[Any] = mapped_column(_Json, nullable=True)
-    report_sha256: Mapped[str] = mapped_column(String(64))
-    report_size: Mapped[int] = mapped_column(BigInteger)
+SqlMonitorReport = Table(
+    "monitor_reports",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("created", UTCDateTime(), nullable=False),
+    Column("source_kind", String(20), nullable=False),
+    Column("source", String(1000), nullable=False),
+    Column("window", String(100)),
+    Column("drifted", Boolean, nullable=False),
+    Column("n_features", Integer, nullable=False),
+    Column("n_drifted", Integer, nullable=False),
+    Column("drift_share", Double, nullable=False),
+    Column("performance_alert", Boolean, nullable=False),
+    Column("n_quality_issues", Integer, nullable=False),
+    Column("n_rows", BigInteger, nullable=False),
+    Column("summary", _Json, nullable=True),
+    Column("report_sha256", String(64), nullable=False),
+    Column("report_size", BigInteger, nullable=False),
+    ForeignKeyConstraint(
+        ["name", "version"],
+        ["model_versions.name", "model_versions.version"],
+        name="fk_monitor_reports_name_model_versions",
+        ondelete="RESTRICT",
+    ),
+    CheckConstraint("source_kind IN ('file', 'data', 'log', 'loop')", name="source_kind"),
+    Index("ix_monitor_reports_name_created", "name", "created"),
+    Index("ix_monitor_reports_name_source", "name", "source"),
+)
+"""One stored monitoring report of a model version."""

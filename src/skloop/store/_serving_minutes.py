@@ -24,7 +24,6 @@ from sqlalchemy import BigInteger, Connection, case, cast, delete, func, literal
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.elements import ColumnElement
 
-from skloop.store._schema import table_of
 from skloop.store._schema_predictions import NO_VERSION, SqlFlagMinute, SqlPrediction, SqlPredictionMinute
 
 __all__ = [
@@ -38,9 +37,9 @@ __all__ = [
     "refresh_minutes",
 ]
 
-PREDICTIONS = table_of(SqlPrediction)
-MINUTES = table_of(SqlPredictionMinute)
-FLAG_MINUTES = table_of(SqlFlagMinute)
+PREDICTIONS = SqlPrediction
+MINUTES = SqlPredictionMinute
+FLAG_MINUTES = SqlFlagMinute
 
 
 def epoch_seconds(dialect: str) -> ColumnElement[Any]:

@@ -31,7 +31,6 @@ from sqlalchemy import BigInteger, case, func, literal_column, or_, select, true
 from sqlalchemy.sql.elements import ColumnElement
 
 from skloop.core import StoreError
-from skloop.store._schema import table_of
 from skloop.store._schema_predictions import NO_VERSION, SqlPrediction
 from skloop.store._serving_minutes import FLAG_MINUTES, MINUTES, epoch_seconds
 
@@ -50,7 +49,7 @@ __all__ = [
     "serving_stats",
 ]
 
-PREDICTIONS = table_of(SqlPrediction)
+PREDICTIONS = SqlPrediction
 
 BUCKET_SIZES = (1, 5, 10, 30, 60, 300, 900, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 86400, 7 * 86400)
 """The bucket sizes to choose from, in seconds (1 s to a week)."""

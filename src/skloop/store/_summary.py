@@ -34,7 +34,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from skloop.store._entities import ArtifactRef, RunInput
-from skloop.store._schema import SqlRun, table_of
+from skloop.store._schema import SqlRun
 from skloop.store._writes import driver_sql
 
 __all__ = [
@@ -53,7 +53,7 @@ FORMAT = 1
 #: ``(params, tags, metrics, inputs, artifacts)`` of one run.
 Records = tuple[dict[str, str], dict[str, str], dict[str, float], tuple[RunInput, ...], dict[str, ArtifactRef]]
 
-RUNS = table_of(SqlRun)
+RUNS = SqlRun
 _CHUNK = 500
 _NUM, _FLAG, _TEXT = "CAST(NULL AS DOUBLE PRECISION)", "CAST(NULL AS BOOLEAN)", "CAST(NULL AS TEXT)"
 # params, tags and latest metrics in one round trip: (kind, run_id, key, text, number, nan).

@@ -28,12 +28,12 @@ from sqlalchemy.sql.elements import UnaryExpression
 from sqlalchemy.sql.operators import custom_op
 
 from skloop.core import StoreError
-from skloop.store._schema import TAG_INDEXED, TAG_LONG, SqlRun, SqlTag, table_of
+from skloop.store._schema import TAG_INDEXED, TAG_LONG, SqlRun, SqlTag
 
 __all__ = ["MAX_TAG_VALUES", "TagFacet", "tag_facets"]
 
-RUNS = table_of(SqlRun)
-TAGS = table_of(SqlTag)
+RUNS = SqlRun
+TAGS = SqlTag
 MAX_TAG_VALUES = 50
 """The most values one facet may list (and the most keys a call may ask for, times ten)."""
 

@@ -12,8 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Insert, or_
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Insert, Table, or_
 
 from skloop.core import StoreError
 from skloop.store._schema import (
@@ -24,7 +23,6 @@ from skloop.store._schema import (
     SqlParam,
     SqlRunInput,
     SqlTag,
-    table_of,
 )
 
 __all__ = [
@@ -115,10 +113,18 @@ def driver_sql(sql: str, dialect: str) -> str:
 
 
 def dialect_insert(dialect: str, table: Any) -> Any:
-    """``INSERT`` for ``table`` in ``dialect``, with ``ON CONFLICT`` clauses (SQLite or PostgreSQL)."""
+    """``INSERT`` for ``table`` in ``dialect``, with ``ON CONFLICT`` clauses (SQLite or PostgreSQL).
+
+    Each dialect's module is imported here, when a store on it first writes: PostgreSQL's
+    (with its async drivers' modules, ~19 ms) is not for a SQLite store.
+    """
     if dialect == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
         return postgresql.insert(table)
     if dialect == "sqlite":
+        from sqlalchemy.dialects import sqlite
+
         return sqlite.insert(table)
     raise StoreError(f"the {dialect!r} database is not supported; use SQLite or PostgreSQL")
 
@@ -148,19 +154,19 @@ class Statements:
     def for_dialect(cls, dialect: str) -> Statements:
         """Build the statements for ``dialect`` (``sqlite`` or ``postgresql``)."""
 
-        def ins(table: Any) -> Any:
-            return dialect_insert(dialect, table_of(table))
+        def ins(table: Table) -> Any:
+            return dialect_insert(dialect, table)
 
         tag = ins(SqlTag)
         latest = ins(SqlLatestMetric)
-        current = table_of(SqlLatestMetric).c
+        current = SqlLatestMetric.c
         new = latest.excluded
         return cls(
             insert_param=ins(SqlParam)
             .on_conflict_do_nothing(index_elements=["run_id", "key"])
-            .returning(table_of(SqlParam).c.key),
+            .returning(SqlParam.c.key),
             upsert_tag=tag.on_conflict_do_update(index_elements=["run_id", "key"], set_={"value": tag.excluded.value}),
-            insert_metric=table_of(SqlMetric).insert(),
+            insert_metric=SqlMetric.insert(),
             upsert_latest=latest.on_conflict_do_update(
                 index_elements=["run_id", "key"],
                 set_={
@@ -179,11 +185,11 @@ class Statements:
             param_sql=driver_sql(_PARAM_SQL, dialect),
             insert_dataset=ins(SqlDataset)
             .on_conflict_do_nothing(index_elements=["fingerprint"])
-            .returning(table_of(SqlDataset).c.fingerprint),
+            .returning(SqlDataset.c.fingerprint),
             insert_input=ins(SqlRunInput).on_conflict_do_nothing(index_elements=["run_id", "fingerprint", "role"]),
             insert_artifact=ins(SqlArtifact)
             .on_conflict_do_nothing(index_elements=["run_id", "name"])
-            .returning(table_of(SqlArtifact).c.name),
+            .returning(SqlArtifact.c.name),
         )
 
 

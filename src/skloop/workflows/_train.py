@@ -31,6 +31,8 @@ from skloop.core import (
     code_version,
     environment,
     optional_import,
+    wait_for_workers,
+    warm_imports,
 )
 from skloop.data import (
     check_training_frame,
@@ -412,7 +414,10 @@ def train(
             store.runs.log_params(run.id, {"search.backend": backend.name, "search.scheduler": scheduler})
             if not backend.is_dask:  # progress comes over a socket on this host; remote workers cannot reach it
                 attach_progress(plan.search, advance)
+                wait_for_workers()  # started early by the CLI: ready now, or joined before the search shares them
             fit_params = {"groups": data.groups} if data.groups is not None else {}
+            # the search waits on its workers: import what saving and registering need meanwhile
+            warm_imports("skops.io", "skloop.registry")
             try:
                 plan.search.fit(data.X_train, data.y_train, **fit_params)
             except Exception as exc:  # an estimator's own error: name it, keep the cause

@@ -1,0 +1,102 @@
+"""Search workers started early: a training run's joblib workers spawn while it reads its spec and data.
+
+``skloop train`` spends its first second importing and reading; a local search then
+waits again while joblib's loky workers start and import scikit-learn. Started on a
+thread as the command begins, the workers import in that first second instead, and
+the search finds them ready (joblib's executor is reused by every ``Parallel`` call
+with the same settings). Nothing is started for a single-process search or a Dask
+backend, and any doubt (no spec, a spec that does not parse) starts nothing: the
+command then fails or runs exactly as it would have.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import threading
+from pathlib import Path
+
+__all__ = ["import_modules", "wait_for_workers", "warm_search_workers"]
+
+logger = logging.getLogger(__name__)
+
+_STARTED: list[threading.Thread] = []
+
+
+def import_modules(names: list[str]) -> None:
+    """Import ``names`` (in a worker); a module that fails is left for the fit to report."""
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except Exception as exc:
+            logger.debug("warming %s failed: %s", name, exc)
+
+
+def _mapping(value: object) -> dict[str, object]:
+    return value if isinstance(value, dict) else {}
+
+
+def _search_settings(spec_path: Path, n_jobs: int | None) -> tuple[int, list[str]] | None:
+    """``(n_jobs, modules)`` of the spec's local search, or ``None`` when it needs no workers."""
+    import yaml
+
+    try:
+        spec = yaml.load(spec_path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except (OSError, yaml.YAMLError):
+        return None
+    if not isinstance(spec, dict):
+        return None
+    search = _mapping(spec.get("search"))
+    if search.get("backend") == "dask" or search.get("strategy") == "none":
+        return None
+    jobs = n_jobs if n_jobs is not None else search.get("n_jobs", 1)
+    if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs in (0, 1):
+        return None
+    model_class = _mapping(_mapping(spec.get("pipeline")).get("model")).get("class")
+    modules = ["skloop.pipelines", "sklearn.model_selection"]
+    if isinstance(model_class, str) and "." in model_class:
+        modules.insert(0, model_class.rpartition(".")[0])
+    return jobs, modules
+
+
+def warm_search_workers(spec_path: Path, n_jobs: int | None = None) -> threading.Thread | None:
+    """Start the spec's search workers on a daemon thread; :func:`wait_for_workers` joins it.
+
+    Parameters
+    ----------
+    spec_path : Path
+        The ``skloop.yaml`` to be trained (read for ``search.n_jobs``, ``search.backend``
+        and the model's module only).
+    n_jobs : int, optional
+        The command line's ``--n-jobs``, overriding the spec's.
+
+    Returns
+    -------
+    Thread or None
+        The warming thread, or ``None`` when the search will not use local workers.
+    """
+    settings = _search_settings(spec_path, n_jobs)
+    if settings is None:
+        return None
+    jobs, modules = settings
+
+    def run() -> None:
+        try:
+            from joblib import Parallel, delayed, effective_n_jobs
+
+            count = effective_n_jobs(jobs)
+            if count > 1:
+                Parallel(n_jobs=jobs)(delayed(import_modules)(modules) for _ in range(count))
+        except Exception as exc:
+            logger.debug("starting the search workers early failed: %s", exc)
+
+    thread = threading.Thread(target=run, name="skloop-warm-workers", daemon=True)
+    thread.start()
+    _STARTED.append(thread)
+    return thread
+
+
+def wait_for_workers(timeout: float | None = 60.0) -> None:
+    """Join the warming threads, so the search does not share joblib's executor with them."""
+    while _STARTED:
+        _STARTED.pop().join(timeout)
