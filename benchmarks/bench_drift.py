@@ -182,17 +182,24 @@ def worker_evidently(reference: str, current: str) -> dict[str, Any]:
 def worker_everything(reference: str, summary_path: str, current: str) -> dict[str, Any]:
     """The report with everything: learned thresholds, then multivariate drift of the 20 columns.
 
-    Multivariate drift needs the reference rows (read here, as the monitor reads a version's
-    snapshot; the PCA fitted on at most 100,000 of them); the current file is streamed in
-    record batches into a bounded window (exact reconstruction error, a 10,000-row reservoir
-    for the domain classifier).
+    Multivariate drift needs reference rows: the PCA is fitted on at most 100,000 of them, a
+    seeded sample, and :func:`~skloop.monitor._multivariate.read_reference_rows` reads only
+    those from the file (the same rows, so the same result, as reading all of them). The
+    current file is streamed as ``compare_data_files`` streams it (a row group at a time, the
+    categorical columns as dictionaries, so pandas categoricals) into a bounded window (exact
+    reconstruction error, a 10,000-row reservoir for the domain classifier). The scikit-learn modules the
+    monitor loads on first use are imported before the clock starts, as every import is.
     """
     import pandas as pd
     import pyarrow.parquet as pq
 
+    # what the multivariate reference loads on first use
+    from sklearn import decomposition, ensemble, model_selection, preprocessing  # noqa: F401
+
     from skloop.core import MonitoringSpec, MultivariateSpec
     from skloop.monitor import MultivariateWindow, ReferenceSummary, compare_data_files
-    from skloop.monitor._multivariate import multivariate_reference
+    from skloop.monitor._compare import _arrow_batches
+    from skloop.monitor._multivariate import multivariate_reference, read_reference_rows
     from skloop.monitor._stream import _keys
 
     config = MonitoringSpec.model_validate({"drift": {"threshold": "learned"}})
@@ -201,12 +208,17 @@ def worker_everything(reference: str, summary_path: str, current: str) -> dict[s
     report = compare_data_files(None, current, reference_profile=summary, config=config)
     univariate = time.perf_counter() - t
     spec = MultivariateSpec(enabled=True)
-    rows = pd.read_parquet(reference)
+    rows = read_reference_rows(reference)  # only the 100,000 rows the reference keeps
     fitted = multivariate_reference(rows, list(rows.columns), spec)
     del rows
     window = MultivariateWindow(fitted, spec)
     seen = 0
-    for batch in pq.ParquetFile(current).iter_batches(batch_size=100_000):
+    names = pq.read_schema(current).names
+    strings = [n for n in names if n.startswith("cat_")]
+    # streamed as compare_data_files streams a Parquet file: a row group at a time, categories as dictionaries
+    batches = _arrow_batches(Path(current), names, strings, 100_000)
+    next(batches)  # the columns present
+    for batch in batches:
         frame = batch.to_pandas()
         frame.index = pd.RangeIndex(seen, seen + len(frame))
         window.add(frame, _keys(frame.index))

@@ -35,6 +35,8 @@ import pandas as pd
 
 from skloop.core import DataError, MultivariateSpec
 from skloop.monitor._loss import _one_thread
+from skloop.monitor._mv_codes import CategoryCodes, Residual
+from skloop.monitor._mv_read import MAX_REFERENCE_ROWS, kept_rows, read_reference_rows
 
 __all__ = [
     "DEFAULT_AUC_THRESHOLD",
@@ -50,6 +52,7 @@ __all__ = [
     "multivariate_drift",
     "multivariate_reference",
     "multivariate_text",
+    "read_reference_rows",
     "reference_halves",
 ]
 
@@ -62,8 +65,6 @@ MIN_CHUNKS = 10
 of a handful of chunks is too noisy an estimate: 3 chunks of 500 rows flagged unchanged windows)."""
 MAX_ROWS = 10_000
 """Rows per side the domain classifier learns on (and a streamed window's reservoir)."""
-MAX_REFERENCE_ROWS = 100_000
-"""Reference rows kept (a seeded uniform sample beyond): the PCA's fit and the chunks of its band."""
 
 
 @dataclass(frozen=True)
@@ -181,21 +182,18 @@ class MultivariateReference:
             raise DataError(f"multivariate drift: reference lacks column(s) {missing}")
         if len(columns) < 2:
             raise DataError(f"multivariate drift needs at least 2 numeric or categorical columns, got {list(columns)}")
-        if len(reference) > MAX_REFERENCE_ROWS:  # a seeded uniform sample keeps the fit and the band bounded
-            keep = np.sort(np.random.default_rng(0).choice(len(reference), MAX_REFERENCE_ROWS, replace=False))
+        keep = kept_rows(len(reference))  # beyond MAX_REFERENCE_ROWS, a seeded uniform sample bounds the fit
+        if keep is not None:  # (read_reference_rows reads a Parquet reference keeping only these rows)
             reference = reference.iloc[keep]
         self.columns = tuple(columns)
         self.k = float(k)
         self.variance = float(variance)
         self._means: dict[str, float] = {}
-        self._categories: dict[str, dict[Any, int]] = {}
-        self._index: dict[str, pd.Index] = {}
+        self._categories: dict[str, CategoryCodes] = {}
         for c in self.columns:
             s = reference[c]
             if _categorical(s):
-                cats = s.dropna().value_counts().index
-                self._categories[c] = {v: i for i, v in enumerate(cats)}
-                self._index[c] = pd.Index(cats)
+                self._categories[c] = CategoryCodes(s.dropna().value_counts().index)
             else:
                 mean = float(pd.to_numeric(s, errors="coerce").astype(float).mean())
                 self._means[c] = 0.0 if math.isnan(mean) else mean
@@ -207,6 +205,7 @@ class MultivariateReference:
         z = self.scaler.transform(self.reference_matrix[fit])
         # tall and narrow: the covariance's eigendecomposition, not a full SVD of the rows
         self.pca = PCA(n_components=self.variance, svd_solver="covariance_eigh").fit(z)
+        self._residual = Residual(self.scaler, self.pca)
         self.reference_errors = self._errors(self.reference_matrix[held])
 
     def encode(self, frame: pd.DataFrame) -> np.ndarray:
@@ -214,25 +213,24 @@ class MultivariateReference:
         missing = [c for c in self.columns if c not in frame.columns]
         if missing:
             raise DataError(f"multivariate drift: the window lacks column(s) {missing}")
-        out = np.empty((len(frame), len(self.columns)), dtype=float)
+        # column-major: each column written contiguously (row-major writes were 6x slower)
+        out = np.empty((len(frame), len(self.columns)), dtype=float, order="F")
         for j, c in enumerate(self.columns):
+            col = frame[c]
             if c in self._categories:
-                codes = self._categories[c]
-                # unseen and missing categories share one extra code; one hash lookup per value
-                # (Series.map on Arrow strings was 3/4 of a streamed window's time)
-                found = self._index[c].get_indexer(pd.Index(frame[c]))
-                out[:, j] = np.where(found < 0, len(codes), found).astype(float)
-            elif pd.api.types.is_float_dtype(frame[c]) or pd.api.types.is_integer_dtype(frame[c]):
-                values = frame[c].to_numpy(dtype=float, na_value=np.nan)
-                out[:, j] = np.where(np.isnan(values), self._means[c], values)
+                # unseen and missing categories share one extra code; Arrow strings looked up in C++
+                out[:, j] = self._categories[c].codes(col)
+            elif pd.api.types.is_float_dtype(col) or pd.api.types.is_integer_dtype(col):
+                values = col.to_numpy(dtype=float, na_value=np.nan)
+                out[:, j] = values
+                np.copyto(out[:, j], self._means[c], where=np.isnan(values))
             else:
-                out[:, j] = pd.to_numeric(frame[c], errors="coerce").astype(float).fillna(self._means[c]).to_numpy()
+                out[:, j] = pd.to_numeric(col, errors="coerce").astype(float).fillna(self._means[c]).to_numpy()
         return out
 
     def _errors(self, matrix: np.ndarray) -> np.ndarray:
-        z = self.scaler.transform(matrix)
-        back = self.pca.inverse_transform(self.pca.transform(z))
-        return np.asarray(np.linalg.norm(z - back, axis=1), dtype=float)
+        # the standardisation and the PCA's projection and back folded into one d x d product
+        return self._residual.errors(matrix)
 
     def errors(self, frame: pd.DataFrame) -> np.ndarray:
         """Each row's reconstruction error (what a streamed window sums page by page)."""
@@ -422,8 +420,11 @@ class MultivariateWindow:
             self.total += float(self.reference._errors(matrix).sum())
         if "classifier" in self.config.methods:
             seq = np.arange(self.n, self.n + len(rows), dtype=np.int64)
-            m, k, q = np.vstack([self._rows, matrix]), np.r_[self._keys, keys], np.r_[self._seq, seq]
             cap = self.config.max_rows
+            if len(self._keys) >= cap:  # full: only a row whose key beats the largest kept can enter
+                enter = np.flatnonzero(keys < self._keys.max())  # (keys are distinct: hashed distinct ids)
+                matrix, keys, seq = matrix[enter], keys[enter], seq[enter]
+            m, k, q = np.vstack([self._rows, matrix]), np.r_[self._keys, keys], np.r_[self._seq, seq]
             if len(k) > cap:
                 keep = np.sort(np.argpartition(k, cap - 1)[:cap])
                 m, k, q = m[keep], k[keep], q[keep]
