@@ -83,6 +83,7 @@ def warm_search_workers(spec_path: Path, n_jobs: int | None = None) -> threading
     # threads at once is seen half-initialised by code that only looks in sys.modules
     # (scikit-learn's array-API checks do, for dask.array), so the thread imports nothing
     from joblib import Parallel, delayed, effective_n_jobs
+
     importlib.import_module("joblib.externals.loky")
 
     def run() -> None:
