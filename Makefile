@@ -20,6 +20,7 @@ demo: $(BIN)/.installed  ## the whole loop on the bundled example
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/lint-imports
 	# mypy --strict on src/ ([tool.mypy] in pyproject.toml)
 	$(BIN)/mypy
