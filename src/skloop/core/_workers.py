@@ -40,9 +40,11 @@ def _search_settings(spec_path: Path, n_jobs: int | None) -> tuple[int, list[str
     """``(n_jobs, modules)`` of the spec's local search, or ``None`` when it needs no workers."""
     import yaml
 
+    from skloop.core._spec_yaml import Refused, compose  # the spec's own bounded loader
+
     try:
-        spec = yaml.load(spec_path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except (OSError, yaml.YAMLError):
+        _, spec = compose(spec_path.read_text())
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, Refused):
         return None
     if not isinstance(spec, dict):
         return None
