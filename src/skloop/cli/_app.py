@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from skloop.cli._checks import check_positive
+from skloop.cli._checks import check_n_jobs, check_positive
 from skloop.cli._errors import EXIT_FAILURE, handle_errors, report, set_debug
 from skloop.cli._progress import RichProgress
 from skloop.cli._render import print_json, run_detail, runs_table
@@ -167,6 +167,7 @@ def train(
 ) -> None:
     """Cross-validated hyperparameter search on the spec's data, tracked as a run."""
     check_positive("--parent", parent)
+    check_n_jobs(n_jobs)
     warm_search_workers(spec, n_jobs)  # the search's workers start while the spec and data are read
     with _project(spec) as project:
         result = project.train(

@@ -111,6 +111,12 @@ def check_positive(option: str, value: int | None) -> None:
         raise UsageError(f"{option} must be at least 1; got {value}")
 
 
+def check_n_jobs(value: int | None) -> None:
+    """``--n-jobs``: ``None``, a number of processes, or negative (joblib's -1: every core); never 0."""
+    if value == 0:
+        raise UsageError("--n-jobs must be a number of processes (1, 2, ...) or -1 for every core; got 0")
+
+
 def check_port(port: int, given: bool) -> None:
     """A TCP port a server can listen on: 1..65535 (0 would pick a random one)."""
     if not 1 <= port <= MAX_PORT:

@@ -254,7 +254,7 @@ class SearchSpec(_Model):
     cv: CVSpec = Field(default_factory=CVSpec)
     scoring: str | list[str] | None = None
     refit: str | None = None
-    n_jobs: int | None = 1
+    n_jobs: int | None = Field(1, description="parallel fits: a number of processes, or -1 for every core (not 0)")
     factor: int = Field(3, ge=2, description="halving: candidates kept per round = 1/factor")
     n_trials: int = Field(20, ge=1, description="optuna: trials to run (fewer when 'timeout' ends the search first)")
     timeout: float | None = Field(
@@ -289,6 +289,13 @@ class SearchSpec(_Model):
                 raise ValueError(f"key {key!r} must name a step and a parameter, e.g. model__{key}")
             if isinstance(values, list) and not values:
                 raise ValueError(f"{key!r} has an empty list of values")
+        return v
+
+    @field_validator("n_jobs")
+    @classmethod
+    def _n_jobs(cls, v: int | None) -> int | None:
+        if v == 0:
+            raise ValueError("0 processes cannot fit anything; give 1, a number of processes, or -1 for every core")
         return v
 
     @field_validator("timeout", mode="before")
