@@ -55,6 +55,7 @@ from skloop.registry._persistence import (
     load_model,
     model_format_from_name,
     save_model,
+    save_pickled_model,
 )
 from skloop.registry._registry import DEFAULT_ALIAS, MODEL_ARTIFACTS, Registry, default_actor, parse_ref
 from skloop.registry._signature import (
@@ -126,6 +127,7 @@ __all__ = [
     "render_html",
     "render_markdown",
     "save_model",
+    "save_pickled_model",
     "stored_onnx",
     "version_card",
     "write_bundle",
