@@ -105,3 +105,21 @@ def test_the_search_workers_are_ended_with_the_process(tmp_path: Path) -> None:
     while any(alive(p) for p in pids) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not any(alive(p) for p in pids)
+
+
+@pytest.mark.slow  # waits for two workers to start
+def test_a_command_failing_while_its_workers_start_exits_clean(tmp_path: Path) -> None:
+    # the workers are still starting (warm_search_workers' thread) when the command ends
+    (tmp_path / "skloop.yaml").write_text("search:\n  n_jobs: 2\n")
+    done = _python(
+        """
+        from pathlib import Path
+        from skloop.core import warm_search_workers
+        assert warm_search_workers(Path("skloop.yaml")) is not None
+        from skloop.cli._exit import exit_process
+        exit_process("error: the spec broke")
+        """,
+        tmp_path,
+    )
+    assert done.returncode == 1
+    assert done.stderr.strip() == "error: the spec broke"  # no resource tracker's traceback after it

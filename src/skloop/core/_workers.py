@@ -30,6 +30,8 @@ logger = logging.getLogger(__name__)
 _STARTED: list[threading.Thread] = []
 _JOBS: list[int] = []
 """The ``n_jobs`` the warmed workers were started with (the last one), while they may be alive."""
+_CALLS: list[threading.Thread] = []
+"""The threads of :class:`WorkerCall` calls, joined before the workers are stopped."""
 
 
 def import_modules(names: list[str]) -> None:
@@ -127,6 +129,7 @@ class WorkerCall:
         self._thread = threading.Thread(target=self._run, args=(function, args, jobs), name="skloop-worker-call")
         self._thread.daemon = True
         self._thread.start()
+        _CALLS.append(self._thread)
 
     def _run(self, function: Callable[..., Any], args: tuple[Any, ...], jobs: int) -> None:
         from joblib import Parallel, delayed
@@ -170,10 +173,16 @@ def stop_workers() -> None:
 
     For a command about to exit: an idle loky worker holds nothing, and its own exit
     (freeing every module it imported) would otherwise hold up the command's by half a
-    second. Nothing happens where no executor was started.
+    second. Workers still starting or running a :func:`in_worker` call (a command that
+    failed meanwhile) are waited for first: killed in the middle of a ``Parallel`` call,
+    they leave its temporary folder to loky's resource tracker, which then fails on it.
+    Nothing happens where no executor was started.
     """
     import sys
 
+    wait_for_workers()
+    while _CALLS:
+        _CALLS.pop().join(60.0)
     module = sys.modules.get("joblib.externals.loky.reusable_executor")
     executor = getattr(module, "_executor", None) if module is not None else None
     if executor is not None:
