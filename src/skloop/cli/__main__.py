@@ -1,5 +1,5 @@
 """``python -m skloop.cli``."""
 
-from skloop.cli import main
+from skloop.cli import console_main
 
-main()
+console_main()

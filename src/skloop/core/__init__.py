@@ -58,7 +58,7 @@ from skloop.core._imports import lazy_names, optional_import
 from skloop.core._names import SPEC_FILENAME
 from skloop.core._redact import redact_url
 from skloop.core._settings import DEFAULT_HOME, Settings
-from skloop.core._workers import wait_for_workers, warm_search_workers
+from skloop.core._workers import WorkerCall, in_worker, stop_workers, wait_for_workers, warm_search_workers
 
 if TYPE_CHECKING:
     from skloop.core._durations import parse_duration, parse_window_length
@@ -182,9 +182,11 @@ __all__ = [
     "UnsupportedMediaError",
     "UntrustedModelError",
     "UsageError",
+    "WorkerCall",
     "code_version",
     "environment",
     "html_environment",
+    "in_worker",
     "lazy_names",
     "load_spec",
     "load_spec_head",
@@ -197,6 +199,7 @@ __all__ = [
     "sha256_bytes",
     "sha256_json",
     "spec_from_dict",
+    "stop_workers",
     "table_format",
     "utcnow",
     "wait_for_workers",

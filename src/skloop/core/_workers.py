@@ -7,6 +7,11 @@ the search finds them ready (joblib's executor is reused by every ``Parallel`` c
 with the same settings). Nothing is started for a single-process search or a Dask
 backend, and any doubt (no spec, a spec that does not parse) starts nothing: the
 command then fails or runs exactly as it would have.
+
+Once the search is done the same workers are idle: :func:`in_worker` hands one of them
+a call to run in the background (the run's skops file is written there while the
+caller scores the holdout and the importance), and :func:`stop_workers` ends them at
+the command's exit without waiting for each one's interpreter to wind down.
 """
 
 from __future__ import annotations
@@ -14,13 +19,17 @@ from __future__ import annotations
 import importlib
 import logging
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-__all__ = ["import_modules", "wait_for_workers", "warm_search_workers"]
+__all__ = ["WorkerCall", "import_modules", "in_worker", "stop_workers", "wait_for_workers", "warm_search_workers"]
 
 logger = logging.getLogger(__name__)
 
 _STARTED: list[threading.Thread] = []
+_JOBS: list[int] = []
+"""The ``n_jobs`` the warmed workers were started with (the last one), while they may be alive."""
 
 
 def import_modules(names: list[str]) -> None:
@@ -99,6 +108,7 @@ def warm_search_workers(spec_path: Path, n_jobs: int | None = None) -> threading
     thread = threading.Thread(target=run, name="skloop-warm-workers", daemon=True)
     thread.start()
     _STARTED.append(thread)
+    _JOBS[:] = [jobs]
     return thread
 
 
@@ -106,3 +116,69 @@ def wait_for_workers(timeout: float | None = 60.0) -> None:
     """Join the warming threads, so the search does not share joblib's executor with them."""
     while _STARTED:
         _STARTED.pop().join(timeout)
+
+
+class WorkerCall:
+    """A call running in a search worker; :meth:`result` waits for its value or raises its error."""
+
+    def __init__(self, function: Callable[..., Any], args: tuple[Any, ...], jobs: int) -> None:
+        self._value: Any = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(function, args, jobs), name="skloop-worker-call")
+        self._thread.daemon = True
+        self._thread.start()
+
+    def _run(self, function: Callable[..., Any], args: tuple[Any, ...], jobs: int) -> None:
+        from joblib import Parallel, delayed
+
+        try:  # the settings the workers were started with, so joblib reuses their executor
+            (self._value,) = Parallel(n_jobs=jobs)([delayed(function)(*args)])
+        except BaseException as exc:  # handed to the caller by result()
+            self._error = exc
+
+    def result(self, timeout: float | None = None) -> Any:
+        """The call's value; its error, or :class:`TimeoutError` when it is not done in ``timeout`` seconds."""
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            raise TimeoutError(f"the worker call did not finish in {timeout} s")
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+
+def in_worker(function: Callable[..., Any], *args: Any) -> WorkerCall | None:
+    """Run ``function(*args)`` in one of the warmed search workers, in the background.
+
+    Only where :func:`warm_search_workers` started workers in this process (the CLI's
+    ``train``); ``None`` otherwise, and the caller runs the function itself. ``function``
+    must be importable by name in the worker and its arguments picklable; pass arrays
+    inside ``bytes`` (joblib would otherwise hand large ones over as read-only memory maps).
+
+    Examples
+    --------
+    >>> in_worker(len, b"abc") is None  # no workers were started in this process
+    True
+    """
+    if not _JOBS:
+        return None
+    wait_for_workers()
+    return WorkerCall(function, args, _JOBS[0])
+
+
+def stop_workers() -> None:
+    """End joblib's reusable workers now, without waiting for their interpreters to wind down.
+
+    For a command about to exit: an idle loky worker holds nothing, and its own exit
+    (freeing every module it imported) would otherwise hold up the command's by half a
+    second. Nothing happens where no executor was started.
+    """
+    import sys
+
+    module = sys.modules.get("joblib.externals.loky.reusable_executor")
+    executor = getattr(module, "_executor", None) if module is not None else None
+    if executor is not None:
+        try:
+            executor.shutdown(wait=True, kill_workers=True)
+        except Exception as exc:
+            logger.debug("stopping the workers failed: %s", exc)
+    _JOBS.clear()

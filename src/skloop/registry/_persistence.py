@@ -32,6 +32,7 @@ __all__ = [
     "load_model",
     "model_format_from_name",
     "save_model",
+    "save_pickled_model",
 ]
 
 ModelFormat = Literal["skops", "joblib"]
@@ -153,6 +154,19 @@ def save_model(model: Any, format: str = "skops") -> bytes:
             f"cannot save {type(model).__name__} as {fmt}: {type(exc).__name__}: {exc}"
             + ("; try format='joblib' if you trust where it will be loaded" if fmt == "skops" else "")
         ) from exc
+
+
+def save_pickled_model(payload: bytes, format: str = "skops") -> bytes:
+    """:func:`save_model` of the model pickled in ``payload``: for a worker process handed the model.
+
+    ``payload`` is ``pickle.dumps(model)`` made by the calling process (skloop's own
+    bytes, not a file from outside). The training run writes its skops file this way in
+    a search worker that is idle by then, while it scores the holdout.
+    """
+    import pickle
+
+    model = pickle.loads(payload)  # made by the calling process from its own fitted model
+    return save_model(model, format)
 
 
 def _untrusted_message(name: str, types: list[str]) -> str:

@@ -13,13 +13,8 @@ from skloop.core import Settings, UsageError, spec_from_dict
 from skloop.registry import Registry, Trust, check_gates, load_model
 from skloop.store import Store
 from skloop.workflows._reproduce import training_frame
-from skloop.workflows._train import (
-    MODEL_ARTIFACT,
-    TrainResult,
-    check_parent_version,
-    prepare_data,
-    register_result,
-)
+from skloop.workflows._train import MODEL_ARTIFACT, TrainResult, prepare_data
+from skloop.workflows._train_register import check_parent_version, register_result
 
 __all__ = ["RegisterOutcome", "register_run"]
 

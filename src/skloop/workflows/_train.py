@@ -22,14 +22,15 @@ from sklearn.model_selection import train_test_split
 
 from skloop.core import (
     DataError,
-    ModelNotFoundError,
     PipelineError,
     Settings,
     Spec,
     SqlSource,
     UsageError,
+    WorkerCall,
     code_version,
     environment,
+    in_worker,
     optional_import,
     wait_for_workers,
 )
@@ -58,6 +59,7 @@ from skloop.pipelines import (
 from skloop.store import DatasetRecord, Store
 from skloop.workflows._backend import resolve_search_backend, search_backend
 from skloop.workflows._progress import NullProgress, Progress
+from skloop.workflows._train_register import check_parent_version, importance_of, register_result
 
 logger = logging.getLogger(__name__)
 
@@ -423,6 +425,7 @@ def train(
                 ) from exc
         duration = time.perf_counter() - started
         search = plan.search
+        saving = _save_in_worker(search.best_estimator_)  # written by an idle search worker meanwhile
         best = int(search.best_index_)
         cv = summarize_cv(search.cv_results_, plan.scoring, best)
         best_params = {
@@ -442,11 +445,10 @@ def train(
         metrics.append(("search_seconds", duration, 0))
         store.runs.log_batch(run.id, metrics=metrics)
         _log_reference(store, run.id, data, search.best_estimator_)
+        importance = importance_of(spec, data, search.best_estimator_, plan.refit) if register else None
         progress.step("saving the pipeline")
-        import skops.io as sio
-
         store.runs.log_artifact(
-            run.id, MODEL_ARTIFACT, sio.dumps(search.best_estimator_), media_type="application/x-skops"
+            run.id, MODEL_ARTIFACT, _saved(saving, search.best_estimator_), media_type="application/x-skops"
         )
         store.runs.log_artifact(
             run.id,
@@ -495,84 +497,39 @@ def train(
         )
     if register:
         progress.step("registering the model")
-        result = register_result(spec, store, result, data, plan.refit, parent_version=parent_version)
+        result = register_result(
+            spec, store, result, data, plan.refit, parent_version=parent_version, importance=importance
+        )
     return result
 
 
-# -- registration (skloop.registry) ---------------------------------------------------
+def _save_in_worker(model: Any) -> WorkerCall | None:
+    """The pipeline's skops file, started in an idle search worker (``None``: none is there, or it cannot go).
 
-
-def check_parent_version(store: Store, name: str, parent_version: int) -> None:
-    """Raise :class:`ModelNotFoundError` unless ``parent_version`` is a version of ``name``.
-
-    Registration checks it again in its transaction; this names a wrong ``--parent``
-    before the search or the importance is computed for nothing.
+    Writing skops costs its import (it walks every scikit-learn estimator, ~0.5 s) and
+    the dump; done in a worker that the CLI started early, both overlap the holdout,
+    the reference and the importance. The model travels pickled, as ``bytes``.
     """
+    import pickle
+
+    from skloop.registry import save_pickled_model
+
     try:
-        store.models.get_model_version(name, parent_version)
-    except ModelNotFoundError as exc:
-        raise ModelNotFoundError(f"parent version {parent_version}: {exc}") from None
+        payload = pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception as exc:  # e.g. a lambda in a factory's pipeline: saved here instead
+        logger.debug("the pipeline does not pickle (%s); it is saved in this process", exc)
+        return None
+    return in_worker(save_pickled_model, payload)
 
 
-def register_result(
-    spec: Spec,
-    store: Store,
-    result: TrainResult,
-    data: PreparedData,
-    refit: str,
-    *,
-    force: bool = False,
-    parent_version: int | None = None,
-) -> TrainResult:
-    """Register the finished run's model under ``spec.name``, checked against ``spec.gates``.
+def _saved(saving: WorkerCall | None, model: Any) -> bytes:
+    """The skops bytes from the worker, or written here when there was none or it failed."""
+    from skloop.registry import save_model
 
-    The signature, the permutation importance on the holdout and the model card are
-    computed here and stored with the version (with its ``parent_version``, if any). A
-    run already registered under ``spec.name`` is refused unless ``force`` (see
-    :meth:`Registry.register`).
-    """
-    from skloop.registry import Registry, column_importance, infer_signature
-
-    signature = infer_signature(
-        data.X_train, data.y_train, task=data.task, model=result.model, positive_class=data.positive,
-        not_numbers=data.not_numbers,
-    )  # fmt: skip
-    importance = None
-    if data.X_holdout is not None and data.y_holdout is not None and len(data.X_holdout) > 0:
-        scorer = build_scorers([refit], data.positive)[refit]
-        importance = column_importance(result.model, data.X_holdout, data.y_holdout, scoring=scorer, seed=spec.seed)
-    card = _card_markdown(spec, store, result, signature, importance, parent_version)
-    version = Registry(store).register(
-        result.run_id,
-        spec.name,
-        gates=spec.gates,
-        signature=signature.to_dict(),
-        importance=importance,
-        card=card,
-        format=spec.registry.format,
-        force=force,
-        parent_version=parent_version,
-    )
-    failures = version.rejection_reason.split("; ") if version.rejection_reason else []
-    return replace(result, model_version=version.version, gate_failures=failures)
-
-
-def _card_markdown(
-    spec: Spec, store: Store, result: TrainResult, signature: Any, importance: Any, parent_version: int | None
-) -> str:
-    from skloop.registry import build_card, render_markdown
-
-    run = store.runs.get_run(result.run_id)
-    cv_results = json.loads(store.runs.load_artifact(run.id, "cv_results.json"))
-    card = build_card(
-        name=spec.name,
-        version=None,  # the number is given by the registry when the version is created
-        run=run,
-        dataset=store.datasets.get_dataset(result.dataset_fingerprint),
-        importance=importance,
-        signature=signature,
-        pipeline=result.model,
-        cv_results=cv_results,
-        parent_version=parent_version,
-    )
-    return render_markdown(card)
+    if saving is not None:
+        try:
+            data: bytes = saving.result(timeout=600)
+            return data
+        except Exception as exc:  # a worker that died or could not import: the same file, written here
+            logger.debug("saving in a worker failed (%s: %s); saving in this process", type(exc).__name__, exc)
+    return save_model(model, "skops")
