@@ -15,7 +15,7 @@ that peak memory (``ru_maxrss``) belongs to one tool:
   categorical columns and L-infinity on two (``new``), and the same with learned thresholds
   (``new-learned``); then the report with everything: learned thresholds plus
   multivariate drift (PCA reconstruction error, domain classifier) of the 20 columns,
-  the reference rows read from their file and the current streamed;
+  the reference rows read from their file and the current streamed once, for both;
 - **Evidently** 0.7.23 ``Report([DataDriftPreset()])`` on both files read with pandas
   (it needs pandas < 3, so it runs in its own venv: ``--evidently-python``, default
   ``.venv-evidently/bin/python``; create it with
@@ -180,52 +180,35 @@ def worker_evidently(reference: str, current: str) -> dict[str, Any]:
 
 
 def worker_everything(reference: str, summary_path: str, current: str) -> dict[str, Any]:
-    """The report with everything: learned thresholds, then multivariate drift of the 20 columns.
+    """The report with everything: learned thresholds and multivariate drift of the 20 columns, in one pass.
 
     Multivariate drift needs reference rows: the PCA is fitted on at most 100,000 of them, a
     seeded sample, and :func:`~skloop.monitor._multivariate.read_reference_rows` reads only
     those from the file (the same rows, so the same result, as reading all of them). The
-    current file is streamed as ``compare_data_files`` streams it (a row group at a time, the
-    categorical columns as dictionaries, so pandas categoricals) into a bounded window (exact
-    reconstruction error, a 10,000-row reservoir for the domain classifier). The scikit-learn modules the
+    current file is streamed once: ``compare_data_files(..., multivariate=window)`` feeds each
+    record batch to the univariate accumulators and to a bounded window (exact reconstruction
+    error, a 10,000-row reservoir for the domain classifier). The scikit-learn modules the
     monitor loads on first use are imported before the clock starts, as every import is.
     """
-    import pandas as pd
-    import pyarrow.parquet as pq
-
     # what the multivariate reference loads on first use
     from sklearn import decomposition, ensemble, model_selection, preprocessing  # noqa: F401
 
     from skloop.core import MonitoringSpec, MultivariateSpec
     from skloop.monitor import MultivariateWindow, ReferenceSummary, compare_data_files
-    from skloop.monitor._compare import _arrow_batches
     from skloop.monitor._multivariate import multivariate_reference, read_reference_rows
-    from skloop.monitor._stream import _keys
 
     config = MonitoringSpec.model_validate({"drift": {"threshold": "learned"}})
     t = time.perf_counter()
     summary = ReferenceSummary.from_json(Path(summary_path).read_text())
-    report = compare_data_files(None, current, reference_profile=summary, config=config)
-    univariate = time.perf_counter() - t
     spec = MultivariateSpec(enabled=True)
     rows = read_reference_rows(reference)  # only the 100,000 rows the reference keeps
-    fitted = multivariate_reference(rows, list(rows.columns), spec)
+    window = MultivariateWindow(multivariate_reference(rows, list(rows.columns), spec), spec)
     del rows
-    window = MultivariateWindow(fitted, spec)
-    seen = 0
-    names = pq.read_schema(current).names
-    strings = [n for n in names if n.startswith("cat_")]
-    # streamed as compare_data_files streams a Parquet file: a row group at a time, categories as dictionaries
-    batches = _arrow_batches(Path(current), names, strings, 100_000)
-    next(batches)  # the columns present
-    for batch in batches:
-        frame = batch.to_pandas()
-        frame.index = pd.RangeIndex(seen, seen + len(frame))
-        window.add(frame, _keys(frame.index))
-        seen += len(frame)
+    report = compare_data_files(None, current, reference_profile=summary, config=config, multivariate=window)
+    streamed = time.perf_counter() - t
     mv = window.result()
     assert mv is not None and mv.classifier is not None and mv.reconstruction is not None
-    return {"seconds": time.perf_counter() - t, "univariate_seconds": univariate, "peak_mb": _peak_mb(),
+    return {"seconds": time.perf_counter() - t, "streamed_seconds": streamed, "peak_mb": _peak_mb(),
             "drifted": report.drifted_features, "multivariate": mv.drifted, "auc": mv.classifier.auc,
             "error": mv.reconstruction.error, "upper": mv.reconstruction.upper}  # fmt: skip
 

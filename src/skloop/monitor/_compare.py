@@ -12,14 +12,16 @@ import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from skloop.core import DataError, MonitoringSpec
 from skloop.data import DEFAULT_BATCH_ROWS, DatasetProfile, Schema, infer_schema, iter_batches, parse_datetimes
 from skloop.monitor._accumulate import Accumulator, CategoricalCurrent, NumericCurrent, TextCurrent, accumulator
 from skloop.monitor._drift import DRIFT_KINDS, FeatureDrift, column_drift, text_drift
+from skloop.monitor._multivariate import MultivariateWindow, sampling_keys
 from skloop.monitor._quality import QualityCheck, QualityReport, quality_checks
 from skloop.monitor._reference import MAX_POINTS, ReferenceSummary, reference_summary
 
@@ -27,6 +29,9 @@ __all__ = ["EXACT_ROWS", "DriftReport", "compare_data", "compare_data_files", "v
 
 EXACT_ROWS = 100_000
 """A streamed numeric column keeps its values (exact tests) up to this many, then bins them."""
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 Reference = pd.DataFrame | ReferenceSummary | DatasetProfile
 
@@ -394,6 +399,7 @@ def compare_data_files(
     batch_rows: int = DEFAULT_BATCH_ROWS,
     columns: Sequence[str] | None = None,
     target: str | None = None,
+    multivariate: MultivariateWindow | None = None,
 ) -> DriftReport:
     """:func:`compare_data` for files, streaming the current one in record batches.
 
@@ -414,10 +420,39 @@ def compare_data_files(
         As for :func:`compare_data`.
     batch_rows : int, default=65536
         Rows per batch read.
+    multivariate : MultivariateWindow, optional
+        Multivariate drift in the same pass: each batch's rows (the columns of the
+        window's reference, read too if the report does not test them) are added to
+        it, their sampling keys hashed from their positions in the file, so the window
+        holds what streaming the file into it alone would give. Read its
+        :meth:`~MultivariateWindow.result` afterwards (and
+        :func:`~skloop.monitor.build_report` ``(report, multivariate=...)`` carries it
+        in the report and its JSON).
 
     Returns
     -------
     DriftReport
+
+    Raises
+    ------
+    DataError
+        As :func:`compare_data`; or the current file lacks a column of ``multivariate``.
+
+    Examples
+    --------
+    >>> import tempfile, numpy as np, pandas as pd
+    >>> from skloop.core import MultivariateSpec
+    >>> from skloop.monitor import MultivariateReference, MultivariateWindow
+    >>> rng = np.random.default_rng(0)
+    >>> ref = pd.DataFrame(rng.multivariate_normal([0, 0], [[1, 0.9], [0.9, 1]], 2000), columns=["a", "b"])
+    >>> cur = pd.DataFrame(rng.multivariate_normal([0, 0], [[1, -0.9], [-0.9, 1]], 500), columns=["a", "b"])
+    >>> window = MultivariateWindow(MultivariateReference(ref), MultivariateSpec())
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     _ = cur.to_parquet(f"{tmp}/cur.parquet")
+    ...     report = compare_data_files(None, f"{tmp}/cur.parquet", reference_profile=reference_summary(ref),
+    ...                                 multivariate=window)
+    >>> report.drifted, window.result().drifted
+    (False, True)
     """
     config = config or MonitoringSpec()
     if reference is not None:
@@ -431,21 +466,42 @@ def compare_data_files(
     n_rows = 0
     wanted = scope.checked | set(scope.features) | set(scope.predictions)
     names = [c.name for c in ref if c.name in wanted]
+    joint = list(multivariate.reference.columns) if multivariate is not None else []
     if path.name.lower().endswith((".parquet", ".pq")):
         categorical = [c.name for c in ref if c.kind == "categorical" and c.name in wanted]
-        batches = _arrow_batches(path, names, categorical, batch_rows)
+        batches = _arrow_batches(path, [*names, *(c for c in joint if c not in wanted)], categorical, batch_rows)
         present = next(batches)
+        _has_joint(path, joint, present)
         accs = _accumulators(ref, scope, present, cap=EXACT_ROWS)
         for batch in batches:
-            n_rows += batch.num_rows
             for name, acc in accs.items():
                 acc.add(batch.column(name))
+            if multivariate is not None:
+                _add_joint(multivariate, batch, n_rows)
+            n_rows += batch.num_rows
     else:
         accs = {}
         for i, chunk in enumerate(iter_batches(path, batch_rows)):
             if i == 0:
+                _has_joint(path, joint, [str(c) for c in chunk.columns])
                 accs = _accumulators(ref, scope, (str(c) for c in chunk.columns), cap=EXACT_ROWS)
-            n_rows += len(chunk)
             for name, acc in accs.items():
                 acc.add(chunk[name])
+            if multivariate is not None:
+                _add_joint(multivariate, chunk, n_rows)
+            n_rows += len(chunk)
     return _finish(ref, accs, scope, config, n_rows)
+
+
+def _has_joint(path: Path, joint: Sequence[str], present: Sequence[str]) -> None:
+    missing = [c for c in joint if c not in set(present)]
+    if missing:
+        raise DataError(
+            f"multivariate drift: the current file {path} lacks column(s) {missing} of the multivariate "
+            "reference; give a reference fitted on the columns the file has"
+        )
+
+
+def _add_joint(window: MultivariateWindow, rows: pd.DataFrame | pa.RecordBatch, start: int) -> None:
+    """The rows of a batch starting at row ``start`` of the file, keyed by their positions."""
+    window.add(rows, sampling_keys(np.arange(start, start + len(rows))))

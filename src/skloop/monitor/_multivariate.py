@@ -32,10 +32,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from skloop.core import DataError, MultivariateSpec
 from skloop.monitor._loss import _one_thread
-from skloop.monitor._mv_codes import CategoryCodes, Residual
+from skloop.monitor._mv_codes import CategoryCodes, Residual, arrow_numbers
 from skloop.monitor._mv_read import MAX_REFERENCE_ROWS, kept_rows, read_reference_rows
 
 __all__ = [
@@ -54,6 +55,7 @@ __all__ = [
     "multivariate_text",
     "read_reference_rows",
     "reference_halves",
+    "sampling_keys",
 ]
 
 DEFAULT_VARIANCE = 0.65
@@ -208,15 +210,31 @@ class MultivariateReference:
         self._residual = Residual(self.scaler, self.pca)
         self.reference_errors = self._errors(self.reference_matrix[held])
 
-    def encode(self, frame: pd.DataFrame) -> np.ndarray:
-        """The numeric matrix of ``frame``'s columns (imputed, categories as codes)."""
-        missing = [c for c in self.columns if c not in frame.columns]
+    def encode(self, frame: pd.DataFrame | pa.RecordBatch) -> np.ndarray:
+        """The numeric matrix of ``frame``'s columns (imputed, categories as codes).
+
+        ``frame`` may be an Arrow record batch (a streamed file's): string, dictionary and
+        number columns are encoded from Arrow, without building pandas columns; any
+        other column is converted as ``batch.to_pandas()`` converts it. Either way the
+        matrix is the one of the batch in pandas.
+        """
+        names = set(frame.schema.names) if isinstance(frame, pa.RecordBatch) else set(frame.columns)
+        missing = [c for c in self.columns if c not in names]
         if missing:
             raise DataError(f"multivariate drift: the window lacks column(s) {missing}")
         # column-major: each column written contiguously (row-major writes were 6x slower)
         out = np.empty((len(frame), len(self.columns)), dtype=float, order="F")
         for j, c in enumerate(self.columns):
-            col = frame[c]
+            if isinstance(frame, pa.RecordBatch):
+                got = self._arrow_column(frame, c)
+                if got is not None:
+                    out[:, j] = got
+                    if c in self._means:
+                        np.copyto(out[:, j], self._means[c], where=np.isnan(got))
+                    continue
+                col = frame.select([c]).to_pandas()[c]
+            else:
+                col = frame[c]
             if c in self._categories:
                 # unseen and missing categories share one extra code; Arrow strings looked up in C++
                 out[:, j] = self._categories[c].codes(col)
@@ -227,6 +245,13 @@ class MultivariateReference:
             else:
                 out[:, j] = pd.to_numeric(col, errors="coerce").astype(float).fillna(self._means[c]).to_numpy()
         return out
+
+    def _arrow_column(self, batch: pa.RecordBatch, name: str) -> np.ndarray | None:
+        """Column ``name`` of ``batch`` from Arrow (codes, or numbers with NaN where missing); ``None``: use pandas."""
+        values = batch.column(name)
+        if name in self._categories:
+            return self._categories[name].arrow_codes(values)
+        return arrow_numbers(values)
 
     def _errors(self, matrix: np.ndarray) -> np.ndarray:
         # the standardisation and the PCA's projection and back folded into one d x d product
@@ -394,6 +419,24 @@ def multivariate_reference(
     return MultivariateReference(reference, usable, variance=config.variance, k=config.k)
 
 
+def sampling_keys(ids: pd.Index | np.ndarray) -> np.ndarray:
+    """SplitMix64 of integer row ids (prediction ids, a file's row positions): a fixed pseudo-random order.
+
+    A streamed sample keeps the rows of smallest key, so it does not depend on the page size.
+
+    Examples
+    --------
+    >>> keys = sampling_keys(np.arange(3))
+    >>> keys.dtype.name, len(set(keys.tolist()))
+    ('uint64', 3)
+    """
+    values = ids.to_numpy(dtype=np.int64) if isinstance(ids, pd.Index) else np.asarray(ids, dtype=np.int64)
+    z = values.astype(np.uint64) + np.uint64(0x9E3779B97F4A7C15)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return np.asarray(z ^ (z >> np.uint64(31)))
+
+
 class MultivariateWindow:
     """One window's multivariate drift, fed page by page in bounded memory.
 
@@ -411,9 +454,9 @@ class MultivariateWindow:
         self._keys = np.empty(0, dtype=np.uint64)
         self._seq = np.empty(0, dtype=np.int64)
 
-    def add(self, rows: pd.DataFrame, keys: np.ndarray) -> None:
-        """Add a page's rows with their sampling keys (one ``uint64`` a row)."""
-        if rows.empty:
+    def add(self, rows: pd.DataFrame | pa.RecordBatch, keys: np.ndarray) -> None:
+        """Add a page's rows (a DataFrame, or an Arrow record batch) with their sampling keys (one ``uint64`` a row)."""
+        if rows.empty if isinstance(rows, pd.DataFrame) else rows.num_rows == 0:
             return
         matrix = self.reference.encode(rows)
         if "reconstruction" in self.config.methods:

@@ -34,7 +34,12 @@ from skloop.monitor._accumulate import Accumulator, accumulator
 from skloop.monitor._compare import EXACT_ROWS, DriftReport, _finish, _reference, _Scope, _scope
 from skloop.monitor._estimate import CBPE
 from skloop.monitor._loss import DLE
-from skloop.monitor._multivariate import MultivariateReference, MultivariateWindow, multivariate_reference
+from skloop.monitor._multivariate import (
+    MultivariateReference,
+    MultivariateWindow,
+    multivariate_reference,
+    sampling_keys,
+)
 from skloop.monitor._performance import PerformanceReport
 from skloop.monitor._periods import Cut, span_of, window_cut, window_times
 from skloop.monitor._reference import ReferenceSummary, reference_summary
@@ -71,14 +76,6 @@ def log_page(page: Any) -> pd.DataFrame:
     return frame
 
 
-def _keys(ids: pd.Index) -> np.ndarray:
-    """SplitMix64 of the prediction ids: a fixed pseudo-random order of the rows."""
-    z = ids.to_numpy(dtype=np.int64).astype(np.uint64) + np.uint64(0x9E3779B97F4A7C15)
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return z ^ (z >> np.uint64(31))
-
-
 class _Sample:
     """At most ``k`` rows: all of them while there are no more, else those with the smallest keys.
 
@@ -99,7 +96,7 @@ class _Sample:
         if self.n > self.k or self.full:
             kept = pd.concat(self.parts)
             if len(kept) > self.k:
-                kept = kept.iloc[np.sort(np.argpartition(_keys(kept.index), self.k - 1)[: self.k])]
+                kept = kept.iloc[np.sort(np.argpartition(sampling_keys(kept.index), self.k - 1)[: self.k])]
             self.parts, self.full = [kept], True
 
     def frame(self) -> pd.DataFrame | None:
@@ -158,7 +155,7 @@ class _Part:
         if self.all is not None:
             self.all.add(rows[keep + [c for c in self.inputs if c in rows.columns and c not in keep]])
         if self.multivariate is not None:
-            self.multivariate.add(rows, _keys(rows.index))
+            self.multivariate.add(rows, sampling_keys(rows.index))
 
     def drift(self, ref: ReferenceSummary, scope: _Scope, config: MonitoringSpec) -> DriftReport:
         accs = {n: a for n, a in self.accs.items() if n in self.seen}
