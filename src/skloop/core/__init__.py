@@ -54,7 +54,7 @@ from skloop.core._errors import (
 )
 from skloop.core._hashing import sha256_bytes, sha256_json
 from skloop.core._html import html_environment, render_page
-from skloop.core._imports import lazy_names, optional_import
+from skloop.core._imports import lazy_names, module_hint, optional_import
 from skloop.core._names import SPEC_FILENAME
 from skloop.core._redact import redact_url
 from skloop.core._settings import DEFAULT_HOME, Settings
@@ -190,6 +190,7 @@ __all__ = [
     "lazy_names",
     "load_spec",
     "load_spec_head",
+    "module_hint",
     "optional_import",
     "parse_duration",
     "parse_spec",

@@ -9,7 +9,33 @@ from typing import Any
 
 from skloop.core._errors import MissingExtraError
 
-__all__ = ["lazy_names", "optional_import"]
+__all__ = ["lazy_names", "module_hint", "optional_import"]
+
+
+def module_hint(module: str) -> str:
+    """What to say after "module X not found": a module in the working folder is not on the import path.
+
+    The ``skloop`` command, unlike ``python script.py``, does not import from the folder it
+    runs in; a spec's ``pipeline.factory: mymodule:build`` next to ``skloop.yaml``, or a
+    model holding a class of that module, is then not found.
+
+    Examples
+    --------
+    >>> module_hint("surely_not_a_module_here")
+    ' (is the package installed?)'
+    """
+    import sys
+    from pathlib import Path
+
+    top = module.partition(".")[0]
+    here = Path.cwd()
+    in_folder = (here / f"{top}.py").is_file() or (here / top / "__init__.py").is_file()
+    if in_folder and here.resolve() not in {Path(p or ".").resolve() for p in sys.path}:
+        return (
+            f" on the import path, though {top!r} is in the working folder {str(here)!r}: the command does "
+            "not import from there; run it as PYTHONPATH=. skloop ..., or install the package"
+        )
+    return " (is the package installed?)"
 
 
 def optional_import(module: str, extra: str) -> ModuleType:

@@ -16,7 +16,7 @@ from typing import Any
 from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import InvalidParameterError
 
-from skloop.core import EstimatorSpec, PipelineError
+from skloop.core import EstimatorSpec, PipelineError, module_hint
 
 __all__ = ["build_estimator", "import_object", "is_estimator"]
 
@@ -51,7 +51,7 @@ def _import_module(module_name: str, key: str, dotted: str) -> Any:
                 hint = ""
         raise PipelineError(
             f"{key}: cannot import {dotted!r}: module {missing!r} not found{hint}"
-            + ("" if hint else " (is the package installed?)")
+            + ("" if hint else module_hint(missing))
         ) from exc
     except ImportError as exc:
         raise PipelineError(f"{key}: cannot import {dotted!r}: importing {module_name!r} failed: {exc}") from exc

@@ -20,7 +20,7 @@ import zipfile
 from pathlib import PurePath
 from typing import Any, Literal, TypeGuard
 
-from skloop.core import RegistryError, UntrustedModelError
+from skloop.core import RegistryError, UntrustedModelError, module_hint
 from skloop.registry._trust import Trust
 
 logger = logging.getLogger(__name__)
@@ -202,7 +202,8 @@ def _load_skops(data: bytes, trust: Trust, name: str) -> Any:
         if isinstance(exc, UntrustedTypesFoundException):
             # skops' own re-check found more than get_untrusted_types listed
             raise UntrustedModelError(f"refusing to load {name}: it holds untrusted types: {exc}") from exc
-        raise RegistryError(f"cannot load {name} as skops: {type(exc).__name__}: {exc}") from exc
+        hint = module_hint(exc.name) if isinstance(exc, ModuleNotFoundError) and exc.name else ""
+        raise RegistryError(f"cannot load {name} as skops: {type(exc).__name__}: {exc}{hint}") from exc
 
 
 def _load_joblib(data: bytes, trust: Trust, name: str) -> Any:
