@@ -17,8 +17,8 @@ prints their wall and search times and the ratios. Two plain scripts run:
   ``skloop train``'s exactly (checked).
 
 Then one in-process ``skloop train`` with each part timed (import, store, read,
-fingerprint, snapshot, profile, search, holdout, reference, save, importance,
-register). Scenarios: ``example`` (5,000 rows, 4 candidates x 5 folds of a random
+fingerprint, snapshot, profile, waiting for the workers started early, search, holdout,
+reference, save, importance, register). Scenarios: ``example`` (5,000 rows, 4 candidates x 5 folds of a random
 forest), ``big`` (the same on 100,000 rows), ``cache`` (100,000 rows, a 20-candidate
 grid over a logistic regression's ``C``: only the model's parameters change, which
 ``search.cache`` exploits; also run with ``search.cache: false``)::
@@ -151,6 +151,7 @@ tr.profile = timed("profile", tr.profile)
 tr._log_reference = timed("reference", tr._log_reference)
 tr._holdout_scores = timed("holdout", tr._holdout_scores)
 tr.register_result = timed("register", tr.register_result)
+tr.wait_for_workers = timed("workers", tr.wait_for_workers)  # in the CLI they start while it imports
 skloop.registry.column_importance = timed("importance", skloop.registry.column_importance)
 Store.open = timed("store", Store.open)
 build_search = tr.build_search
@@ -198,8 +199,8 @@ print(json.dumps({"total_s": end - t0, "parts": parts}))
 """
 
 PART_ORDER = (
-    "import", "store", "read", "fingerprint", "snapshot", "profile", "search", "holdout", "reference", "save",
-    "importance", "register",
+    "import", "store", "read", "fingerprint", "snapshot", "profile", "workers", "search", "holdout", "reference",
+    "save", "importance", "register",
 )  # fmt: skip
 
 
