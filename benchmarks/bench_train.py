@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -320,6 +321,11 @@ def main() -> None:
                         search_s, folds = res["search_s"], res["folds"]
                     runs.setdefault(tool, []).append((wall, search_s, folds))
             best = {tool: min(r, key=lambda r: r[0]) for tool, r in runs.items()}
+            if args.repeats > 1:  # the spread, as well as the best of each
+                medians = {tool: statistics.median(w for w, _, _ in r) for tool, r in runs.items()}
+                print("median wall: " + ", ".join(
+                    f"{tool} {m:.2f} s ({m / medians['plain']:.2f}x)" for tool, m in medians.items()
+                ))  # fmt: skip
             base_wall, base_search, _ = best["plain"]
             print(f"{'tool':<26} {'wall s':>8} {'search s':>9} {'wall / plain':>13} {'search / plain':>15}  CV folds")
             ours = best["skloop train"][2]
