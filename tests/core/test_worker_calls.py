@@ -94,3 +94,15 @@ def test_save_pickled_model_is_save_model_of_the_model() -> None:
     model, X = _forest()
     for data in (save_pickled_model(pickle.dumps(model)), save_model(model)):
         np.testing.assert_array_equal(load_model(data, "skops").predict_proba(X), model.predict_proba(X))
+
+
+def test_without_workers_the_model_is_not_even_pickled(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Pickled(BaseException):
+        pass
+
+    class Model:
+        def __reduce__(self) -> object:
+            raise Pickled  # not an Exception: _save_in_worker would let it through
+
+    monkeypatch.setattr(_workers, "_JOBS", [])
+    assert _train._save_in_worker(Model()) is None

@@ -58,7 +58,14 @@ from skloop.core._imports import lazy_names, module_hint, optional_import
 from skloop.core._names import SPEC_FILENAME
 from skloop.core._redact import redact_url
 from skloop.core._settings import DEFAULT_HOME, Settings
-from skloop.core._workers import WorkerCall, in_worker, stop_workers, wait_for_workers, warm_search_workers
+from skloop.core._workers import (
+    WorkerCall,
+    in_worker,
+    stop_workers,
+    wait_for_workers,
+    warm_search_workers,
+    workers_started,
+)
 
 if TYPE_CHECKING:
     from skloop.core._durations import parse_duration, parse_window_length
@@ -205,6 +212,7 @@ __all__ = [
     "utcnow",
     "wait_for_workers",
     "warm_search_workers",
+    "workers_started",
 ]
 
 # name -> the module it lives in, imported on first use (pydantic and YAML for the spec)

@@ -23,7 +23,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["WorkerCall", "import_modules", "in_worker", "stop_workers", "wait_for_workers", "warm_search_workers"]
+__all__ = [
+    "WorkerCall",
+    "import_modules",
+    "in_worker",
+    "stop_workers",
+    "wait_for_workers",
+    "warm_search_workers",
+    "workers_started",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -147,6 +155,11 @@ class WorkerCall:
         if self._error is not None:
             raise self._error
         return self._value
+
+
+def workers_started() -> bool:
+    """Whether :func:`warm_search_workers` started workers in this process (so :func:`in_worker` has some)."""
+    return bool(_JOBS)
 
 
 def in_worker(function: Callable[..., Any], *args: Any) -> WorkerCall | None:

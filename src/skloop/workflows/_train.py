@@ -33,6 +33,7 @@ from skloop.core import (
     in_worker,
     optional_import,
     wait_for_workers,
+    workers_started,
 )
 from skloop.data import (
     check_training_frame,
@@ -514,6 +515,8 @@ def _save_in_worker(model: Any) -> WorkerCall | None:
 
     from skloop.registry import save_pickled_model
 
+    if not workers_started():  # nothing to hand it to: no copy made
+        return None
     try:
         payload = pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)
     except Exception as exc:  # e.g. a lambda in a factory's pipeline: saved here instead
