@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -191,8 +192,6 @@ def stop_workers() -> None:
     they leave its temporary folder to loky's resource tracker, which then fails on it.
     Nothing happens where no executor was started.
     """
-    import sys
-
     wait_for_workers()
     while _CALLS:
         _CALLS.pop().join(60.0)

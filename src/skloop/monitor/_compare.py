@@ -476,10 +476,8 @@ def compare_data_files(
         accs = _accumulators(ref, scope, present, cap=EXACT_ROWS)
         with _Columns(accs) as add:
             for batch in batches:
-                joint_rows = None
-                if multivariate is not None:  # alongside the columns, on its own thread
-                    joint_rows = _joint_task(multivariate, batch, n_rows)
-                add(batch.column, joint_rows)
+                # the multivariate window alongside the columns, on its own thread
+                add(batch.column, None if multivariate is None else partial(_add_joint, multivariate, batch, n_rows))
                 n_rows += batch.num_rows
     else:
         accs = {}
@@ -539,10 +537,6 @@ class _Columns:
 
 def _add_to(acc: Accumulator, column: Callable[[str], Any], name: str) -> None:
     acc.add(column(name))
-
-
-def _joint_task(window: MultivariateWindow, rows: pd.DataFrame | pa.RecordBatch, start: int) -> Callable[[], None]:
-    return partial(_add_joint, window, rows, start)
 
 
 def _has_joint(path: Path, joint: Sequence[str], present: Sequence[str]) -> None:
